@@ -1,0 +1,43 @@
+# One-command set-up: every target that needs the tools creates .venv and installs .[dev] first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PKGS   := core goexdb goexfs
+
+.PHONY: test lint typecheck pytest demo bench clean format
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(PKGS) tests scripts
+	$(BIN)/ruff format --check $(PKGS) tests scripts
+
+format: $(STAMP)
+	$(BIN)/ruff format $(PKGS) tests scripts
+	$(BIN)/ruff check --fix $(PKGS) tests scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict $(PKGS)
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_journal.py
+	$(BIN)/python scripts/bench_redact.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis demo-work
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
