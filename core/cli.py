@@ -1,0 +1,118 @@
+"""What both CLIs share: the error boundary, ``--format``, and the journal commands.
+
+The CLIs stay thin: parse flags, call the library, render. Only ``GoexError`` is caught, and
+printed as ``error: <one sentence>`` on stderr with the error's exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.pretty import Pretty
+
+from core.action import Kind, Status, Verdict
+from core.errors import ExitCode, GoexError
+from core.journal import Journal
+from core.policy import Severity, Violation
+from core.redact import Redactor
+from core.render import make_console, print_json, render_log, render_report
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", help="text for people, json for scripts")
+]
+
+EXIT_FOR_STATUS = {
+    Status.COMMITTED: ExitCode.OK,
+    Status.UNDONE: ExitCode.OK,
+    Status.ROLLED_BACK: ExitCode.ROLLED_BACK,
+    Status.REJECTED: ExitCode.REJECTED,
+    Status.STAGED: ExitCode.KEPT_STAGED,
+    Status.FAILED: ExitCode.ERROR,
+    Status.PROPOSED: ExitCode.ERROR,
+}
+
+
+def exit_code_for(status: Status, verdict: Verdict | None = None) -> ExitCode:
+    if status is Status.STAGED and verdict is not Verdict.KEEP:
+        return ExitCode.ERROR
+    return EXIT_FOR_STATUS[status]
+
+
+def new_app(name: str, help_text: str) -> typer.Typer:
+    return typer.Typer(
+        name=name,
+        help=help_text,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run a Typer app, turning every GoexError into ``error: ...`` and its exit code."""
+    try:
+        app()
+    except GoexError as exc:
+        make_console(stderr=True).print(f"error: {exc.message}", markup=False, highlight=False)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        make_console(stderr=True).print("error: interrupted; nothing was committed", markup=False)
+        sys.exit(int(ExitCode.ERROR))
+
+
+def add_journal_commands(
+    app: typer.Typer, kind: Kind, journal_for: Callable[[], Path], code_language: str
+) -> None:
+    """``log`` and ``show``: the same for both sides, reading the side's journal."""
+
+    @app.command("log")
+    def log_command(
+        fmt: FormatOption = Format.TEXT,
+        limit: Annotated[int, typer.Option(help="how many recent actions")] = 20,
+    ) -> None:
+        """List recent actions, newest first."""
+        redactor = Redactor()
+        with Journal(journal_for()) as journal:
+            actions = journal.recent(kind, limit)
+        if fmt is Format.JSON:
+            print_json([a.to_json() for a in actions], redactor)
+        else:
+            render_log(make_console(), actions, redactor)
+
+    @app.command("show")
+    def show_command(
+        action_id: Annotated[str, typer.Argument(help="an action id, or a unique prefix of one")],
+        fmt: FormatOption = Format.TEXT,
+    ) -> None:
+        """Show one action: code, measured effects, decision and status history."""
+        redactor = Redactor()
+        with Journal(journal_for()) as journal:
+            action = journal.get(action_id)
+            effects = journal.effects(action.id) or {}
+        if fmt is Format.JSON:
+            print_json({**action.to_json(), "effects": effects}, redactor)
+            return
+        violations = [
+            Violation(v["rule"], Severity(v["severity"]), v["message"])
+            for v in effects.get("violations", [])
+        ]
+        render_report(
+            make_console(),
+            action,
+            [Pretty(redactor.redact_obj({k: v for k, v in effects.items() if k != "violations"}))],
+            violations,
+            redactor,
+            code_language=code_language,
+        )

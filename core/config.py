@@ -1,0 +1,242 @@
+"""Configuration: defaults < ~/.config/goex/config.toml < goex.toml < GOEX_* env < flags.
+
+``goex.toml`` is looked for in the working directory and then each parent; the first found wins.
+Every setting has one environment variable, ``GOEX_<SECTION>_<KEY>`` (``GOEX_DB_LOCK_TIMEOUT``,
+``GOEX_POLICY_MAX_ROWS_TOTAL``), plus the conventional short names ``GOEX_MODEL``,
+``GOEX_DECIDE`` and ``OPENAI_BASE_URL``. List settings take comma-separated values.
+
+::
+
+    [model]                   # any OpenAI-compatible endpoint
+    name = "gpt-4o-mini"
+    base_url = "http://localhost:11434/v1"
+    timeout = 60              # seconds per request
+    max_retries = 3           # on 429, 5xx and connection errors, with backoff
+    judge = "gpt-4o"          # model used by --decide llm (default: name)
+    [review]
+    decide = "ask"            # ask | commit | rollback | policy | llm
+    [db]
+    statement_timeout = 30    # seconds
+    lock_timeout = 5
+    idle_timeout = 300        # a forgotten review releases its locks after this
+    max_row_images = 10000    # per table
+    [fs]
+    backend = "auto"          # auto | overlay | btrfs | reflink | git | copy
+    sandbox = "bwrap"         # bwrap | none
+    timeout = 300
+    [policy]                  # see core/policy.py
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+from core.policy import PolicySettings
+
+PROJECT_FILE = "goex.toml"
+DECIDE_MODES = ("ask", "commit", "rollback", "policy", "llm")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "gpt-4o-mini"
+    base_url: str | None = None
+    timeout: float = 60.0
+    max_retries: int = 3
+    judge: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    decide: str = "ask"
+
+
+@dataclass(frozen=True)
+class DbConfig:
+    statement_timeout: float = 30.0
+    lock_timeout: float = 5.0
+    idle_timeout: float = 300.0
+    max_row_images: int = 10_000
+
+
+@dataclass(frozen=True)
+class FsConfig:
+    backend: str = "auto"
+    sandbox: str = "bwrap"
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
+    db: DbConfig = field(default_factory=DbConfig)
+    fs: FsConfig = field(default_factory=FsConfig)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    sources: tuple[str, ...] = ()
+
+
+_SECTIONS: Mapping[str, type[Any]] = {
+    "model": ModelConfig,
+    "review": ReviewConfig,
+    "db": DbConfig,
+    "fs": FsConfig,
+    "policy": PolicySettings,
+}
+_ALIASES = {
+    "GOEX_MODEL": "model.name",
+    "GOEX_DECIDE": "review.decide",
+    "OPENAI_BASE_URL": "model.base_url",
+}
+
+
+def user_config_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "goex" / "config.toml"
+
+
+def find_project_file(start: Path) -> Path | None:
+    for directory in (start, *start.parents):
+        candidate = directory / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(
+    cwd: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    policy_file: Path | None = None,
+) -> Config:
+    """Merge every source into one validated Config. ``overrides`` are flags: ``{"db.x": v}``."""
+    environ = os.environ if environ is None else environ
+    merged: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    sources: list[str] = []
+    files = [user_config_file(), find_project_file((cwd or Path.cwd()).resolve())]
+    for path in files:
+        if path is not None and path.is_file():
+            _merge(merged, _read_toml(path), str(path))
+            sources.append(str(path))
+    if policy_file is not None:
+        data = _read_toml(policy_file)
+        _merge(merged, {"policy": data.get("policy", data)}, str(policy_file))
+        sources.append(str(policy_file))
+    env_values = _from_environment(environ)
+    if env_values:
+        sources.append("environment")
+    for dotted, value in (*env_values.items(), *(overrides or {}).items()):
+        if value is None:
+            continue
+        section, key = dotted.split(".", 1)
+        merged[section][key] = value
+    if overrides:
+        sources.append("flags")
+    config = _build(merged)
+    if config.review.decide not in DECIDE_MODES:
+        raise ConfigError(
+            f"decide mode {config.review.decide!r} is not one of {', '.join(DECIDE_MODES)}",
+            key="review.decide",
+        )
+    return replace(config, sources=tuple(sources))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist", path=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}", path=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}", path=str(path)) from exc
+
+
+def _merge(merged: dict[str, dict[str, Any]], data: Mapping[str, Any], source: str) -> None:
+    for section, table in data.items():
+        if section not in _SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{section}]", path=source, key=section)
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{source}: [{section}] must be a table", path=source, key=section)
+        merged[section].update(table)
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, dotted in _ALIASES.items():
+        if environ.get(name):
+            found[dotted] = environ[name]
+    for section, cls in _SECTIONS.items():
+        for f in fields(cls):
+            name = f"GOEX_{section}_{f.name}".upper()
+            if name in environ:
+                found[f"{section}.{f.name}"] = environ[name]
+    return found
+
+
+def _build(merged: Mapping[str, Mapping[str, Any]]) -> Config:
+    built: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        where = f"[{section}]"
+        if cls is PolicySettings:
+            table = {k: _from_text(PolicySettings, k, v, where) for k, v in merged[section].items()}
+            built[section] = PolicySettings.from_mapping(table, source=where)
+            continue
+        known = {f.name for f in fields(cls)}
+        values = {}
+        for key, raw in merged[section].items():
+            if key not in known:
+                raise ConfigError(f"{where}: unknown setting {key!r}", key=f"{section}.{key}")
+            values[key] = _typed(cls, key, _from_text(cls, key, raw, where), where)
+        built[section] = cls(**values)
+    return Config(**built)
+
+
+def _from_text(cls: type[Any], key: str, raw: Any, where: str) -> Any:
+    """Environment values arrive as text: turn them into the type the setting has."""
+    if not isinstance(raw, str):
+        return raw
+    default = getattr(cls(), key, None)
+    text = raw.strip()
+    if isinstance(default, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: {key} must be true or false, not {raw!r}", key=key)
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    if isinstance(default, int | float) or (default is None and key.startswith("max_")):
+        if text.lower() == "none":
+            return None
+        try:
+            return float(text) if isinstance(default, float) else int(text)
+        except ValueError:
+            raise ConfigError(f"{where}: {key} must be a number, not {raw!r}", key=key) from None
+    return raw
+
+
+def _typed(cls: type[Any], key: str, value: Any, where: str) -> Any:
+    default = getattr(cls(), key)
+    if (
+        isinstance(default, float)
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
+        if value <= 0:
+            raise ConfigError(f"{where}: {key} must be positive, not {value!r}", key=key)
+        return float(value)
+    if isinstance(default, int) and isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ConfigError(f"{where}: {key} must not be negative, not {value!r}", key=key)
+        return value
+    if (default is None or isinstance(default, str)) and (value is None or isinstance(value, str)):
+        return value
+    raise ConfigError(f"{where}: {key} has the wrong type ({value!r})", key=key)

@@ -1,0 +1,123 @@
+"""Masking of secrets before anything reaches the model, a screen or the journal.
+
+Two layers:
+
+* known values — every secret goex holds (``GOEX_SECRET_*``, the secrets file, a DSN password)
+  is registered with a ``Redactor`` and replaced by ``[REDACTED:NAME]`` wherever it shows up,
+  also in its URL-quoted and base64 forms;
+* shapes — values that look like credentials even though goex was never told about them
+  (API-key prefixes, private-key blocks, JWTs, passwords in URLs and ``password=`` pairs) are
+  replaced by ``[REDACTED]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+MASK = "[REDACTED]"
+MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words; they are refused at load time
+
+# Each pattern's group 'v' is the part that gets masked.
+_SHAPES: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, re.DOTALL)
+    for p in (
+        r"(?P<v>-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?-----END [A-Z0-9 ]*PRIVATE KEY-----)",
+        r"(?P<v>-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*)",  # a truncated block: mask to the end
+        r"\b(?P<v>sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,})",  # OpenAI / Anthropic
+        r"\b(?P<v>gh[pousr]_[A-Za-z0-9]{30,})",  # GitHub tokens
+        r"\b(?P<v>github_pat_[A-Za-z0-9_]{30,})",
+        r"\b(?P<v>(?:AKIA|ASIA)[0-9A-Z]{16})\b",  # AWS access key id
+        r"\b(?P<v>xox[abposr]-[A-Za-z0-9\-]{10,})",  # Slack
+        r"\b(?P<v>AIza[0-9A-Za-z_\-]{35})",  # Google API key
+        r"\b(?P<v>(?:sk|rk)_live_[0-9A-Za-z]{16,})",  # Stripe
+        r"\b(?P<v>glpat-[0-9A-Za-z_\-]{20,})",  # GitLab
+        r"\b(?P<v>eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",  # JWT
+        r"(?i)\bbearer\s+(?P<v>[A-Za-z0-9_\-.=+/]{16,})",
+        # scheme://user:password@host — the password only
+        r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:(?P<v>[^\s@/]+)@",
+        # password=..., "api_key": "...", PGPASSWORD=..., aws_secret_access_key = ...
+        r"(?i)(?:passw(?:or)?d|pwd|secret(?:_?key)?|api_?key|access_?token|auth_?token"
+        r"|secret_access_key)[\"']?\s*[=:]\s*[\"']?(?P<v>[^\s\"',;&]{4,})",
+    )
+)
+
+
+class Redactor:
+    """Replaces registered secret values and secret-looking shapes in text and JSON data."""
+
+    def __init__(self, secrets: Mapping[str, str] | None = None) -> None:
+        self._known: dict[str, str] = {}
+        for name, value in (secrets or {}).items():
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        """Register a secret value (and its quoted and base64 forms) under a symbolic name."""
+        if len(value) < MIN_SECRET_LENGTH:
+            return
+        label = f"[REDACTED:{name}]"
+        for form in _forms(value):
+            self._known.setdefault(form, label)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted({label[len("[REDACTED:") : -1] for label in self._known.values()})
+
+    def redact(self, text: str) -> str:
+        # Longest first, so a secret that contains another is masked whole.
+        for value in sorted(self._known, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, self._known[value])
+        for pattern in _SHAPES:
+            text = pattern.sub(_mask_group, text)
+        return text
+
+    def redact_obj(self, obj: Any) -> Any:
+        """Redact every string inside JSON-like data (dict keys included)."""
+        if isinstance(obj, str):
+            return self.redact(obj)
+        if isinstance(obj, Mapping):
+            return {self.redact_obj(k): self.redact_obj(v) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return [self.redact_obj(v) for v in obj]
+        return obj
+
+    def leaks(self, text: str) -> list[str]:
+        """Names of the registered secrets whose value (in any form) occurs in text."""
+        return sorted({self._known[v][len("[REDACTED:") : -1] for v in self._known if v in text})
+
+
+def _forms(value: str) -> Iterable[str]:
+    yield value
+    quoted = quote(value, safe="")
+    if quoted != value:
+        yield quoted
+    yield base64.b64encode(value.encode()).decode().rstrip("=")
+    yield base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def _mask_group(match: re.Match[str]) -> str:
+    start, end = match.span("v")
+    whole = match.group(0)
+    offset = match.start()
+    return whole[: start - offset] + MASK + whole[end - offset :]
+
+
+_DEFAULT = Redactor()
+
+
+def redact_text(text: str) -> str:
+    """Mask secret-looking shapes only (no registered values)."""
+    return _DEFAULT.redact(text)
+
+
+_KV_PASSWORD = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+
+
+def redact_target(target: str) -> str:
+    """A target (DSN, URL, path) with any password removed, fit to journal and display."""
+    target = _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, target)
+    return redact_text(target)

@@ -1,0 +1,133 @@
+"""Rendering shared by both CLIs: rich text for people, JSON for scripts.
+
+Everything printed passes through a ``Redactor`` first. Colour follows rich's rules: none when
+the stream is not a terminal, none when ``NO_COLOR`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.console import Console, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from core.action import Action, Status, Verdict
+from core.policy import Severity, Violation
+from core.redact import Redactor
+
+STATUS_STYLE: Mapping[Status, str] = {
+    Status.PROPOSED: "cyan",
+    Status.STAGED: "yellow",
+    Status.COMMITTED: "green",
+    Status.ROLLED_BACK: "magenta",
+    Status.REJECTED: "red",
+    Status.FAILED: "red bold",
+    Status.UNDONE: "blue",
+}
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    return Console(
+        stderr=stderr,
+        no_color=bool(os.environ.get("NO_COLOR")),
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+def print_json(data: Any, redactor: Redactor) -> None:
+    """One JSON document on stdout, redacted."""
+    sys.stdout.write(json.dumps(redactor.redact_obj(data), indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def status_text(status: Status) -> Text:
+    return Text(status.value, style=STATUS_STYLE[status])
+
+
+def violations_table(violations: Sequence[Violation]) -> RenderableType:
+    if not violations:
+        return Text("policy: no violations", style="green")
+    table = Table(title="policy", title_justify="left", show_edge=False)
+    table.add_column("severity")
+    table.add_column("rule")
+    table.add_column("message", overflow="fold")
+    for v in violations:
+        style = "red" if v.severity is Severity.ERROR else "yellow"
+        table.add_row(Text(v.severity.value, style=style), v.rule, v.message)
+    return table
+
+
+def action_header(action: Action) -> RenderableType:
+    lines = Text()
+    lines.append(f"action {action.id}", style="bold")
+    lines.append(f"  {action.kind.value}  {action.target}\n")
+    if action.prompt:
+        lines.append(f"prompt: {action.prompt}\n")
+    lines.append("status: ")
+    lines.append_text(status_text(action.status))
+    return lines
+
+
+def decision_text(action: Action) -> RenderableType:
+    d = action.decision
+    if d is None:
+        return Text("no decision yet", style="dim")
+    style = {Verdict.COMMIT: "green", Verdict.KEEP: "yellow"}.get(d.verdict, "magenta")
+    text = Text("decision: ")
+    text.append(d.verdict.value, style=style)
+    text.append(f" by {d.by} — {d.reason}")
+    return text
+
+
+def render_report(
+    console: Console,
+    action: Action,
+    sections: Iterable[RenderableType],
+    violations: Sequence[Violation],
+    redactor: Redactor,
+    *,
+    code_language: str,
+) -> None:
+    """The whole human report of one action: header, code, effects, policy, decision."""
+    console.print(_redacted(action_header(action), redactor))
+    console.print(
+        Panel(Text(redactor.redact(action.code)), title=code_language, title_align="left")
+    )
+    for section in sections:
+        console.print(_redacted(section, redactor))
+    console.print(violations_table(violations))
+    console.print(decision_text(action))
+
+
+def render_log(console: Console, actions: Sequence[Action], redactor: Redactor) -> None:
+    if not actions:
+        console.print("no actions in the journal yet")
+        return
+    table = Table(show_edge=False)
+    for column in ("id", "when", "status", "target", "prompt / code"):
+        table.add_column(column, overflow="fold" if column == "prompt / code" else "ellipsis")
+    for action in actions:
+        summary = (action.prompt or action.code).strip().splitlines()
+        table.add_row(
+            action.id,
+            action.history[0][1][:19].replace("T", " "),
+            status_text(action.status),
+            redactor.redact(action.target),
+            redactor.redact(summary[0][:80] if summary else ""),
+        )
+    console.print(table)
+
+
+def _redacted(renderable: RenderableType, redactor: Redactor) -> RenderableType:
+    if isinstance(renderable, str):
+        return redactor.redact(renderable)
+    if isinstance(renderable, Text) and redactor.redact(renderable.plain) != renderable.plain:
+        return Text(redactor.redact(renderable.plain))
+    return renderable

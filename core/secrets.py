@@ -1,0 +1,134 @@
+"""Symbolic credentials: the model sees names, only the execution sees values (invariant 3).
+
+Secrets come from two places:
+
+* environment variables named ``GOEX_SECRET_<NAME>``;
+* ``~/.config/goex/secrets.toml`` (refused unless it is a regular file of mode 0600 owned by
+  the current user), as top-level ``name = "value"`` pairs or a ``[secrets]`` table.
+
+Both appear to the model as ``$GOEX_SECRET_<NAME>``: it may write that reference into a command
+or SQL, and goex injects the value only where the action executes (the sandbox environment, a
+connection parameter). Every value is also registered with the ``Redactor``, so it is masked
+wherever it shows up in output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import ConfigError
+from core.redact import MIN_SECRET_LENGTH, Redactor
+
+PREFIX = "GOEX_SECRET_"
+_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_REFERENCE = re.compile(r"\$\{?(GOEX_SECRET_[A-Z0-9_]+)\}?")
+
+
+def default_secrets_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "goex" / "secrets.toml"
+
+
+@dataclass(frozen=True)
+class SecretStore:
+    """The secrets goex holds, keyed by their full symbolic name (``GOEX_SECRET_X``)."""
+
+    _values: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(
+        cls, environ: Mapping[str, str] | None = None, file: Path | None = None
+    ) -> SecretStore:
+        environ = os.environ if environ is None else environ
+        values: dict[str, str] = {}
+        path = default_secrets_file() if file is None else file
+        if path.exists():
+            values.update(_read_file(path))
+        for key, value in environ.items():
+            if key.startswith(PREFIX) and len(key) > len(PREFIX):
+                values[key] = value
+        for key, value in values.items():
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"secret {key} is shorter than {MIN_SECRET_LENGTH} characters and could not "
+                    "be masked reliably; use a real value",
+                    key=key,
+                )
+        return cls(values)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._values)
+
+    def references(self) -> list[str]:
+        """What the model is told: ``$GOEX_SECRET_X`` for each secret, never a value."""
+        return [f"${name}" for name in self.names]
+
+    def describe_for_model(self) -> str:
+        if not self._values:
+            return "No credentials are available."
+        refs = ", ".join(self.references())
+        return (
+            "Credentials are available only by name, as environment variables that are set "
+            f"when the action runs: {refs}. Refer to them by name; never ask for their values."
+        )
+
+    def environment(self) -> dict[str, str]:
+        """The name → value pairs to inject into the environment of an executing action."""
+        return dict(self._values)
+
+    def referenced(self, code: str) -> list[str]:
+        """Names of the secrets that code refers to (unknown references are left out)."""
+        return sorted({m for m in _REFERENCE.findall(code) if m in self._values})
+
+    def value(self, name: str) -> str:
+        key = name if name.startswith(PREFIX) else PREFIX + name.upper()
+        try:
+            return self._values[key]
+        except KeyError:
+            raise ConfigError(f"no secret named {key} is configured", key=key) from None
+
+    def redactor(self) -> Redactor:
+        return Redactor(self._values)
+
+
+def _read_file(path: Path) -> dict[str, str]:
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read secrets file {path}: {exc.strerror}", path=str(path)
+        ) from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"secrets file {path} is not a regular file", path=str(path))
+    if info.st_mode & 0o077:
+        raise ConfigError(
+            f"secrets file {path} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}); "
+            f"run: chmod 600 {path}",
+            path=str(path),
+        )
+    if info.st_uid != os.geteuid():
+        raise ConfigError(f"secrets file {path} is not owned by you", path=str(path))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"secrets file {path} is not valid TOML: {exc}", path=str(path)) from exc
+    table = data.get("secrets", data)
+    values: dict[str, str] = {}
+    for name, value in table.items():
+        key = name.upper()
+        if not isinstance(value, str) or not _NAME.match(key):
+            raise ConfigError(
+                f"secrets file {path}: {name!r} must be a name of letters, digits and _ "
+                "with a string value",
+                path=str(path),
+                key=name,
+            )
+        values[key if key.startswith(PREFIX) else PREFIX + key] = value
+    return values
