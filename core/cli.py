@@ -20,7 +20,7 @@ from core.errors import ExitCode, GoexError
 from core.journal import Journal
 from core.policy import Severity, Violation
 from core.redact import Redactor
-from core.render import make_console, print_json, render_log, render_report
+from core.render import decision_text, make_console, print_json, render_log, render_report
 
 
 class Format(StrEnum):
@@ -116,3 +116,4 @@ def add_journal_commands(
             redactor,
             code_language=code_language,
         )
+        make_console().print(decision_text(action))

@@ -16,7 +16,7 @@ sentence that says what went wrong and, where it helps, what to do.
     │   ├── LLMUnavailable          unreachable, timed out, kept failing (429/5xx)
     │   └── LLMReplyError           malformed reply, no code block, several code blocks
     ├── StatementError              SQL that cannot be run          (.statement, .sqlstate)
-    │   ├── StatementDenied         refused before running          (.rule)
+    │   ├── StatementDenied         exit 4: refused before running  (.rule)
     │   └── ExecutionError          the database raised             (.sqlstate)
     ├── PathError                   a path outside the root, through a symlink, denied (.path)
     ├── SandboxError                the sandbox is missing or could not start
@@ -100,6 +100,8 @@ class StatementError(GoexError):
 
 
 class StatementDenied(StatementError):
+    exit_code = ExitCode.REJECTED
+
     def __init__(self, message: str, *, statement: str | None = None, rule: str) -> None:
         super().__init__(message, statement=statement)
         self.rule = rule

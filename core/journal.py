@@ -30,8 +30,17 @@ FILENAME = "journal.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
 
 
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """Run DDL one statement at a time: ``executescript`` would first COMMIT the open
+    migration transaction (and the ``COMMIT`` that ends it would then fail)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 def _v1(db: sqlite3.Connection) -> None:
-    db.executescript(
+    _run_script(
+        db,
         """
         CREATE TABLE actions (
             id         TEXT PRIMARY KEY,
@@ -80,7 +89,7 @@ def _v1(db: sqlite3.Connection) -> None:
             started_at  TEXT NOT NULL,
             finished_at TEXT
         );
-        """
+        """,
     )
 
 

@@ -14,6 +14,7 @@ Any OpenAI-compatible chat-completions endpoint works (OpenAI, Azure, Ollama, vL
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -99,10 +100,13 @@ class Model:
         self.redactor = redactor
         redactor.add("OPENAI_API_KEY", api_key)
         self._config = config
-        self._where = redact_target(config.base_url or "https://api.openai.com/v1")
+        # The endpoint actually used, so that errors name it (not the default when the URL
+        # comes from OPENAI_BASE_URL).
+        base_url = config.base_url or environ.get("OPENAI_BASE_URL") or None
+        self._where = redact_target(base_url or "https://api.openai.com/v1")
         self._client = openai.OpenAI(
             api_key=api_key,
-            base_url=config.base_url,
+            base_url=base_url,
             timeout=config.timeout,
             max_retries=config.max_retries,
         )
@@ -119,9 +123,14 @@ class Model:
             )
         except openai.APIError as exc:
             raise self._translate(exc) from exc
+        except json.JSONDecodeError as exc:  # a 200 whose body is not JSON
+            raise LLMReplyError(f"the model endpoint {self._where} sent a malformed reply") from exc
         if not isinstance(response, ChatCompletion) or not response.choices:
             raise LLMReplyError(f"the model endpoint {self._where} sent a malformed reply")
-        content = response.choices[0].message.content
+        try:  # the client builds the reply without validating it: any field may be missing
+            content = response.choices[0].message.content
+        except (AttributeError, IndexError, KeyError, TypeError) as exc:
+            raise LLMReplyError(f"the model endpoint {self._where} sent a malformed reply") from exc
         if not isinstance(content, str) or not content.strip():
             raise LLMReplyError(f"the model endpoint {self._where} sent an empty reply")
         return content

@@ -102,7 +102,8 @@ def _coerce_setting(key: str, raw: Any, source: str) -> Any:
 
 
 class Rule(Protocol[S]):
-    rule_id: str
+    @property
+    def rule_id(self) -> str: ...
 
     def __call__(self, subject: S, settings: PolicySettings, /) -> Iterable[Violation]: ...
 

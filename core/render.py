@@ -70,8 +70,9 @@ def action_header(action: Action) -> RenderableType:
     lines.append(f"  {action.kind.value}  {action.target}\n")
     if action.prompt:
         lines.append(f"prompt: {action.prompt}\n")
-    lines.append("status: ")
-    lines.append_text(status_text(action.status))
+    if action.status not in (Status.PROPOSED, Status.STAGED):
+        lines.append("status: ")
+        lines.append_text(status_text(action.status))
     return lines
 
 
@@ -82,7 +83,8 @@ def decision_text(action: Action) -> RenderableType:
     style = {Verdict.COMMIT: "green", Verdict.KEEP: "yellow"}.get(d.verdict, "magenta")
     text = Text("decision: ")
     text.append(d.verdict.value, style=style)
-    text.append(f" by {d.by} — {d.reason}")
+    text.append(f" by {d.by} — {d.reason} → ")
+    text.append_text(status_text(action.status))
     return text
 
 
@@ -95,7 +97,7 @@ def render_report(
     *,
     code_language: str,
 ) -> None:
-    """The whole human report of one action: header, code, effects, policy, decision."""
+    """The human report of one staged action: header, code, effects, policy findings."""
     console.print(_redacted(action_header(action), redactor))
     console.print(
         Panel(Text(redactor.redact(action.code)), title=code_language, title_align="left")
@@ -103,7 +105,6 @@ def render_report(
     for section in sections:
         console.print(_redacted(section, redactor))
     console.print(violations_table(violations))
-    console.print(decision_text(action))
 
 
 def render_log(console: Console, actions: Sequence[Action], redactor: Redactor) -> None:
@@ -111,13 +112,15 @@ def render_log(console: Console, actions: Sequence[Action], redactor: Redactor) 
         console.print("no actions in the journal yet")
         return
     table = Table(show_edge=False)
-    for column in ("id", "when", "status", "target", "prompt / code"):
-        table.add_column(column, overflow="fold" if column == "prompt / code" else "ellipsis")
+    for column in ("id", "when", "status"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("target", overflow="ellipsis", no_wrap=True, max_width=30)
+    table.add_column("prompt / code", overflow="ellipsis", no_wrap=True)
     for action in actions:
         summary = (action.prompt or action.code).strip().splitlines()
         table.add_row(
             action.id,
-            action.history[0][1][:19].replace("T", " "),
+            action.history[0][1][5:16].replace("T", " "),
             status_text(action.status),
             redactor.redact(action.target),
             redactor.redact(summary[0][:80] if summary else ""),

@@ -1,0 +1,36 @@
+"""The Backend contract: one held transaction on one database.
+
+A backend begins a transaction, executes one classified statement at a time, measures what the
+transaction did so far (from the database itself, invariant 4), and ends it exactly once, by
+commit or rollback. It translates its driver's exceptions into ``core.errors`` at this boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from goexdb.effects import Effects, StatementResult
+from goexdb.statements import Statement
+
+
+class Backend(Protocol):
+    dialect: str
+
+    def begin(self) -> None:
+        """Open the action's transaction (and read any baseline measurement needs)."""
+
+    def execute(self, statement: Statement) -> StatementResult:
+        """Run one statement inside the transaction; a runnable statement only."""
+
+    def measure(self) -> Effects:
+        """The effects of everything executed so far, read from the open transaction."""
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def close(self) -> None:
+        """Release the connection; an open transaction is rolled back."""
+
+    def describe(self) -> str:
+        """The schema as text for the model: tables, columns, types, keys; never data rows."""

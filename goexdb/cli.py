@@ -1,0 +1,204 @@
+"""goex-db: run agent SQL in a held-open transaction, show what it did, then decide.
+
+Thin: parse flags, call the library (``goexdb.session``, ``core.lifecycle``), render.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import RenderableType
+from rich.table import Table
+
+from core.action import Action, Kind
+from core.cli import Format, FormatOption, add_journal_commands, exit_code_for, new_app, run_app
+from core.config import Config, load_config
+from core.errors import GoexError, UsageError
+from core.journal import Journal, default_path
+from core.lifecycle import conclude, fail
+from core.llm import Model
+from core.policy import evaluate
+from core.redact import Redactor
+from core.render import decision_text, make_console, print_json, render_report
+from core.review import Mode
+from core.secrets import SecretStore
+from goexdb import prompt as prompts
+from goexdb.dsn import parse_dsn
+from goexdb.rules import RULES, Outcome
+from goexdb.session import Staged, connect
+
+app = new_app(
+    "goex-db",
+    "Run agent-written SQL in a held-open transaction, measure its effects, then commit or "
+    "roll back. Exit codes: 0 committed, 1 error, 2 usage, 3 rolled back, 4 rejected by "
+    "policy, 5 kept staged.",
+)
+
+
+def journal_path() -> Path:
+    return default_path(Kind.DB)
+
+
+add_journal_commands(app, Kind.DB, journal_path, "sql")
+
+
+@app.command("run")
+def run_command(
+    prompt: Annotated[
+        str | None, typer.Argument(help="the task in words, for the model to write SQL for")
+    ] = None,
+    dsn: Annotated[
+        str | None,
+        typer.Option(
+            help="postgresql:// URL, libpq key=value string or duckdb:PATH "
+            "(default: GOEX_DSN, then DATABASE_URL)"
+        ),
+    ] = None,
+    sql: Annotated[str | None, typer.Option(help="the agent's SQL, run as it is")] = None,
+    sql_file: Annotated[
+        str | None, typer.Option("--sql-file", help="read the agent's SQL from a file, - for stdin")
+    ] = None,
+    decide: Annotated[
+        Mode | None, typer.Option(help="who decides: ask, commit, rollback, policy or llm")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="a TOML file with a [policy] table, over goex.toml")
+    ] = None,
+    fmt: FormatOption = Format.TEXT,
+    timeout: Annotated[
+        float | None, typer.Option(help="statement timeout in seconds (PostgreSQL)")
+    ] = None,
+) -> None:
+    """Stage SQL (the agent's, or the model's for PROMPT), show its effects, and decide."""
+    code = _read_sql(sql, sql_file)
+    if code is None and not prompt:
+        raise UsageError("give a PROMPT for the model, or the agent's SQL with --sql/--sql-file")
+    config = load_config(
+        overrides={
+            "review.decide": decide.value if decide else None,
+            "db.statement_timeout": timeout,
+        },
+        policy_file=policy,
+    )
+    target = parse_dsn(dsn)
+    secrets = SecretStore.load()
+    redactor = secrets.redactor()
+    for name, value in target.secrets.items():
+        redactor.add(name, value)
+    mode = Mode(config.review.decide)
+    console = make_console()
+    with connect(target, config.db) as db, Journal(journal_path()) as journal:
+        model = _model(config, redactor) if code is None or mode is Mode.LLM else None
+        if code is None:
+            assert model is not None and prompt is not None
+            if fmt is Format.TEXT:
+                console.print(f"asking {model.name} for SQL …", style="dim")
+            code = model.code(
+                prompts.system_prompt(db.target.dialect),
+                prompts.user_prompt(prompt, db.describe(), secrets),
+                "sql",
+            ).code
+        action = Action(kind=Kind.DB, target=target.display, code=code, prompt=prompt)
+        journal.save(action)
+        try:
+            staged = db.stage(code)
+        except GoexError as exc:
+            fail(action, journal, exc)
+            raise
+        violations = evaluate(RULES, Outcome(staged.statements, staged.effects), config.policy)
+        effects = staged.effects_json()
+        if fmt is Format.TEXT:
+            render_report(
+                console, action, _sections(staged), violations, redactor, code_language="sql"
+            )
+        recorded = conclude(
+            action,
+            staged,
+            effects,
+            violations,
+            mode=mode,
+            journal=journal,
+            redactor=redactor,
+            judge=model if mode is Mode.LLM else None,
+            can_keep=False,
+        )
+    if fmt is Format.JSON:
+        print_json(_report(action, recorded), redactor)
+    else:
+        console.print(decision_text(action))
+    raise typer.Exit(int(exit_code_for(action.status)))
+
+
+def _read_sql(sql: str | None, sql_file: str | None) -> str | None:
+    if sql is not None and sql_file is not None:
+        raise UsageError("give --sql or --sql-file, not both")
+    if sql_file == "-":
+        return sys.stdin.read()
+    if sql_file is not None:
+        try:
+            return Path(sql_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read --sql-file {sql_file}: {exc}") from exc
+    return sql
+
+
+def _model(config: Config, redactor: Redactor) -> Model:
+    return Model(config.model, redactor)
+
+
+def _report(action: Action, recorded: dict[str, Any]) -> dict[str, Any]:
+    decision = action.decision
+    return {
+        "id": action.id,
+        "status": action.status.value,
+        "target": action.target,
+        "statements": recorded["statements"],
+        "effects": recorded["effects"],
+        "violations": recorded["violations"],
+        "decision": None
+        if decision is None
+        else {"by": decision.by, "verdict": decision.verdict.value, "reason": decision.reason},
+        "digest": action.digest,
+    }
+
+
+def _sections(staged: Staged) -> list[RenderableType]:
+    sections: list[RenderableType] = []
+    statements = Table(title="statements", title_justify="left", show_edge=False)
+    for column in ("#", "kind", "rows", "sql"):
+        statements.add_column(column, overflow="fold" if column == "sql" else "ellipsis")
+    for i, result in enumerate(staged.results, 1):
+        rows = "" if result.rowcount is None else str(result.rowcount)
+        statements.add_row(str(i), result.kind.value, rows, result.sql.strip()[:200])
+    sections.append(statements)
+    tables = Table(title="rows changed (measured)", title_justify="left", show_edge=False)
+    for column in ("table", "inserted", "updated", "deleted", "by cascade/trigger"):
+        tables.add_column(column, justify="left" if column == "table" else "right")
+    for name, change in sorted(staged.effects.tables.items()):
+        tables.add_row(
+            name,
+            str(change.inserted),
+            str(change.updated),
+            str(change.deleted),
+            str(change.by_cascade_or_trigger),
+        )
+    if not staged.effects.tables:
+        tables.add_row("(none)", "0", "0", "0", "0")
+    sections.append(tables)
+    for schema_change in staged.effects.schema_changes:
+        column = f".{schema_change.column}" if schema_change.column else ""
+        sections.append(f"schema: {schema_change.change} {schema_change.table}{column}")
+    for note in staged.effects.side_effects:
+        sections.append(f"not undone by rollback: {note}")
+    return sections
+
+
+def main() -> None:
+    run_app(app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Database policy rules, over what a staged action measurably did.
+
+Each rule reads the classified statements and the measured effects of one staged action and
+yields a message for each thing it objects to; ``core.policy`` turns those into Violations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from core.policy import PolicySettings, Rule, Severity, rule
+from goexdb.effects import Effects
+from goexdb.statements import Statement, StatementKind
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the rules judge: the statements as classified and the effects as measured."""
+
+    statements: Sequence[Statement]
+    effects: Effects
+
+    def tables_touched(self) -> set[str]:
+        names = set(self.effects.tables)
+        names.update(change.table for change in self.effects.schema_changes)
+        return names
+
+
+def _matches(name: str, patterns: Sequence[str]) -> bool:
+    bare = name.rpartition(".")[2]
+    return any(p.lower() in (name.lower(), bare.lower()) for p in patterns)
+
+
+@rule("db.read-only")
+def read_only(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
+    if not settings.read_only:
+        return
+    writes = [s for s in outcome.statements if s.kind is not StatementKind.READ]
+    if writes or outcome.effects.rows_changed or outcome.effects.schema_changes:
+        yield f"read-only mode, but {len(writes)} statement(s) write"
+
+
+@rule("db.dml-only")
+def dml_only(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
+    if settings.dml_only and outcome.effects.schema_changes:
+        yield f"DML-only mode, but the schema changed ({len(outcome.effects.schema_changes)})"
+
+
+@rule("db.max-rows-table")
+def max_rows_table(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
+    limit = settings.max_rows_per_table
+    if limit is None:
+        return
+    for name, change in sorted(outcome.effects.tables.items()):
+        if change.total > limit:
+            yield f"{change.total} rows changed in {name}, more than the limit of {limit}"
+
+
+@rule("db.max-rows-total")
+def max_rows_total(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
+    limit = settings.max_rows_total
+    if limit is not None and outcome.effects.rows_changed > limit:
+        yield f"{outcome.effects.rows_changed} rows changed in all, more than the limit of {limit}"
+
+
+@rule("db.denied-table")
+def denied_table(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
+    for name in sorted(outcome.tables_touched()):
+        if _matches(name, settings.deny_tables):
+            yield f"table {name} is denied by policy"
+
+
+@rule("db.denied-column")
+def denied_column(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
+    if not settings.deny_columns:
+        return
+    for statement in outcome.statements:
+        if statement.ast is None:
+            continue
+        for column in statement.ast.find_all(exp.Column):
+            full = f"{column.table}.{column.name}" if column.table else column.name
+            if _matches(full, settings.deny_columns) or column.name in settings.deny_columns:
+                yield f"column {full} is denied by policy"
+
+
+@rule("db.unfiltered-write")
+def unfiltered_write(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
+    if settings.allow_unfiltered_writes:
+        return
+    for statement in outcome.statements:
+        if statement.has_where is False:
+            tables = ", ".join(statement.tables_written) or "a table"
+            yield f"{statement.verb.upper()} of {tables} has no WHERE clause"
+
+
+@rule("db.drop")
+def drop(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
+    if settings.allow_drop:
+        return
+    for statement in outcome.statements:
+        if isinstance(statement.ast, exp.Drop | exp.TruncateTable):
+            yield f"{statement.verb.upper()} destroys data: {statement.sql.strip()[:80]}"
+
+
+@rule("db.schema-change", Severity.WARNING)
+def schema_change(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
+    for change in outcome.effects.schema_changes:
+        column = f".{change.column}" if change.column else ""
+        yield f"schema change: {change.change} {change.table}{column}"
+
+
+RULES: tuple[Rule[Outcome], ...] = (
+    read_only,
+    dml_only,
+    max_rows_table,
+    max_rows_total,
+    denied_table,
+    denied_column,
+    unfiltered_write,
+    drop,
+    schema_change,
+)

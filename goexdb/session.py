@@ -1,0 +1,128 @@
+"""The library API: a database connection that stages SQL in a held-open transaction.
+
+::
+
+    with goexdb.connect("duckdb:shop.duckdb") as db:
+        staged = db.stage("UPDATE orders SET status = 'sent' WHERE id = 7")
+        print(staged.effects.to_json())
+        staged.commit()          # or staged.rollback()
+
+Every statement is classified before any runs; one that may not run in a held transaction
+(transaction control, session changes, external access, unknown) refuses the whole script and
+nothing executes. A statement that fails rolls the whole transaction back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from core.config import DbConfig
+from core.errors import StateError
+from goexdb.backends.base import Backend
+from goexdb.dsn import Engine, Target, parse_dsn
+from goexdb.effects import Effects, StatementResult
+from goexdb.statements import Statement, parse_script
+
+
+def open_backend(target: Target, config: DbConfig) -> Backend:
+    if target.engine is Engine.DUCKDB:
+        from goexdb.backends.duckdb import DuckDBBackend
+
+        return DuckDBBackend(target)
+    from goexdb.backends.postgres import PostgresBackend
+
+    return PostgresBackend(target, config)
+
+
+class Staged:
+    """One staged script: its statements, results and measured effects, awaiting a decision."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        statements: Sequence[Statement],
+        results: Sequence[StatementResult],
+        effects: Effects,
+    ) -> None:
+        self._backend = backend
+        self.statements = list(statements)
+        self.results = list(results)
+        self.effects = effects
+        self.effects.results = [
+            {"columns": r.columns, "rows": r.rows, "truncated": r.truncated}
+            for r in self.results
+            if r.columns and r.rowcount is None
+        ]
+        self.open = True
+
+    def effects_json(self) -> dict[str, Any]:
+        return {
+            "statements": [r.to_json() for r in self.results],
+            "effects": self.effects.to_json(),
+        }
+
+    def commit(self) -> None:
+        self._end(self._backend.commit)
+
+    def rollback(self) -> None:
+        self._end(self._backend.rollback)
+
+    def _end(self, how: Any) -> None:
+        if not self.open:
+            raise StateError("this staged transaction has already ended")
+        self.open = False
+        how()
+
+
+class Database:
+    def __init__(self, target: Target, config: DbConfig | None = None) -> None:
+        self.target = target
+        self.config = config or DbConfig()
+        self._backend = open_backend(target, self.config)
+        self._staged: Staged | None = None
+
+    def describe(self) -> str:
+        return self._backend.describe()
+
+    def classify(self, sql: str) -> list[Statement]:
+        return parse_script(sql, self._backend.dialect)
+
+    def stage(self, sql: str | Sequence[Statement]) -> Staged:
+        if self._staged is not None and self._staged.open:
+            raise StateError("a staged transaction is still open; commit or roll it back first")
+        statements = self.classify(sql) if isinstance(sql, str) else list(sql)
+        for statement in statements:
+            if not statement.runnable:
+                raise statement.denial()
+        self._backend.begin()
+        results = []
+        try:
+            for statement in statements:
+                results.append(self._backend.execute(statement))
+            effects = self._backend.measure()
+        except BaseException:
+            self._backend.rollback()
+            raise
+        self._staged = Staged(self._backend, statements, results, effects)
+        return self._staged
+
+    def close(self) -> None:
+        if self._staged is not None and self._staged.open:
+            self._staged.rollback()
+        self._backend.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def connect(dsn: str | Target | None = None, config: DbConfig | None = None) -> Database:
+    """Open a database for staging; ``dsn`` defaults to GOEX_DSN, then DATABASE_URL."""
+    target = dsn if isinstance(dsn, Target) else parse_dsn(dsn)
+    return Database(target, config)

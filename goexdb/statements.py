@@ -1,0 +1,230 @@
+"""Split and classify SQL before anything runs (invariant 1).
+
+A script is split with the dialect's own sqlglot tokenizer (so quotes, ``$$`` bodies and comments
+never split a statement), each piece is parsed alone, and given a ``StatementKind``. sqlglot
+falls back to a generic ``Command`` for many statements and misreads a few (``SAVEPOINT x`` parses
+as an alias, ``CHECKPOINT`` as a column): those are classified by their leading keywords. What is
+still not recognised is ``UNKNOWN``, and unknown statements are denied, never guessed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokenizer_core import TokenType
+
+from core.errors import StatementDenied, StatementError
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+class StatementKind(StrEnum):
+    READ = "read"
+    DML = "dml"
+    DDL = "ddl"
+    TRANSACTION = "transaction_control"
+    NON_TRANSACTIONAL = "non_transactional"
+    SESSION = "session_changing"
+    EXTERNAL = "external_access"
+    UNKNOWN = "unknown"
+
+
+# Kinds a held transaction may execute; every other kind is refused before anything runs.
+RUNNABLE = frozenset({StatementKind.READ, StatementKind.DML, StatementKind.DDL})
+
+DENIAL: Mapping[StatementKind, tuple[str, str]] = {
+    StatementKind.TRANSACTION: (
+        "db.transaction-control",
+        "goex owns the transaction, so transaction control is never executed",
+    ),
+    StatementKind.NON_TRANSACTIONAL: (
+        "db.non-transactional",
+        "it cannot run inside a transaction block; use clone mode for it",
+    ),
+    StatementKind.SESSION: (
+        "db.session-change",
+        "it changes the session outside the action's transaction",
+    ),
+    StatementKind.EXTERNAL: (
+        "db.external-access",
+        "it reads or writes outside the database (files, programs, extensions)",
+    ),
+    StatementKind.UNKNOWN: (
+        "db.unknown-statement",
+        "goex does not recognise this kind of statement, and denies what it cannot classify",
+    ),
+}
+
+# Leading keywords -> kind, longest match first. Used for sqlglot's Command fallback and misreads.
+_KEYWORDS: Mapping[tuple[str, ...], StatementKind] = {
+    ("begin",): StatementKind.TRANSACTION,
+    ("start", "transaction"): StatementKind.TRANSACTION,
+    ("commit",): StatementKind.TRANSACTION,
+    ("end",): StatementKind.TRANSACTION,
+    ("rollback",): StatementKind.TRANSACTION,
+    ("abort",): StatementKind.TRANSACTION,
+    ("savepoint",): StatementKind.TRANSACTION,
+    ("release",): StatementKind.TRANSACTION,
+    ("prepare", "transaction"): StatementKind.TRANSACTION,
+    ("set", "transaction"): StatementKind.TRANSACTION,
+    ("set", "session"): StatementKind.SESSION,
+    ("set",): StatementKind.SESSION,
+    ("reset",): StatementKind.SESSION,
+    ("discard",): StatementKind.SESSION,
+    ("pragma",): StatementKind.SESSION,
+    ("use",): StatementKind.SESSION,
+    ("load",): StatementKind.EXTERNAL,
+    ("install",): StatementKind.EXTERNAL,
+    ("attach",): StatementKind.EXTERNAL,
+    ("detach",): StatementKind.EXTERNAL,
+    ("export",): StatementKind.EXTERNAL,
+    ("import",): StatementKind.EXTERNAL,
+    ("copy",): StatementKind.EXTERNAL,
+    ("vacuum",): StatementKind.NON_TRANSACTIONAL,
+    ("checkpoint",): StatementKind.NON_TRANSACTIONAL,
+    ("force", "checkpoint"): StatementKind.NON_TRANSACTIONAL,
+    ("alter", "system"): StatementKind.NON_TRANSACTIONAL,
+    ("create", "database"): StatementKind.NON_TRANSACTIONAL,
+    ("drop", "database"): StatementKind.NON_TRANSACTIONAL,
+    ("create", "tablespace"): StatementKind.NON_TRANSACTIONAL,
+    ("drop", "tablespace"): StatementKind.NON_TRANSACTIONAL,
+    ("reindex",): StatementKind.NON_TRANSACTIONAL,
+    ("cluster",): StatementKind.NON_TRANSACTIONAL,
+}
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    kind: StatementKind
+    verb: str
+    ast: exp.Expr | None
+    tables_written: tuple[str, ...] = ()
+    has_where: bool | None = None
+
+    @property
+    def has_returning(self) -> bool:
+        return self.ast is not None and self.ast.args.get("returning") is not None
+
+    @property
+    def runnable(self) -> bool:
+        return self.kind in RUNNABLE
+
+    def denial(self) -> StatementDenied:
+        rule, why = DENIAL[self.kind]
+        return StatementDenied(
+            f"statement {self.verb.upper()} was refused: {why}", statement=self.sql, rule=rule
+        )
+
+
+def split(sql: str, dialect: str) -> list[str]:
+    """The statements of a script, as text, split on top-level semicolons only."""
+    try:
+        tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+    except TokenError as exc:
+        raise StatementError(f"the SQL could not be tokenised: {exc}") from None
+    pieces: list[str] = []
+    start: int | None = None
+    end = 0
+    for token in tokens:
+        if token.token_type is TokenType.SEMICOLON:
+            if start is not None:
+                pieces.append(sql[start : end + 1])
+            start = None
+            continue
+        if start is None:
+            start = token.start
+        end = token.end
+    if start is not None:
+        pieces.append(sql[start : end + 1])
+    return pieces
+
+
+def classify(sql: str, dialect: str) -> Statement:
+    """Parse one statement and give it a kind; several statements in one string raise."""
+    words = _leading_words(sql, dialect)
+    verb = " ".join(words[:2]) if words[:1] in (["create"], ["drop"], ["alter"]) else words[0]
+    try:
+        parsed = [e for e in sqlglot.parse(sql, read=dialect) if e is not None]
+    except (ParseError, TokenError) as exc:
+        message = str(exc).splitlines()[0]
+        keyword_kind = _keyword_kind(words)
+        if keyword_kind is not None and keyword_kind not in RUNNABLE:
+            return Statement(sql, keyword_kind, verb, None)
+        raise StatementError(f"the SQL could not be parsed: {message}", statement=sql) from None
+    if len(parsed) != 1:
+        raise StatementError("one statement was expected here, several were found", statement=sql)
+    tree = parsed[0]
+    kind = _kind_of(tree, words)
+    written = _tables_written(tree, dialect) if kind in (StatementKind.DML,) else ()
+    where = _has_where(tree) if isinstance(tree, exp.Update | exp.Delete) else None
+    return Statement(sql, kind, verb, tree, written, where)
+
+
+def parse_script(sql: str, dialect: str) -> list[Statement]:
+    statements = [classify(piece, dialect) for piece in split(sql, dialect)]
+    if not statements:
+        raise StatementError("the SQL has no statements")
+    return statements
+
+
+def _leading_words(sql: str, dialect: str) -> list[str]:
+    tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+    return [t.text.lower() for t in tokens[:3]] or [""]
+
+
+def _keyword_kind(words: list[str]) -> StatementKind | None:
+    for length in (2, 1):
+        kind = _KEYWORDS.get(tuple(words[:length]))
+        if kind is not None:
+            return kind
+    return None
+
+
+def _kind_of(tree: exp.Expr, words: list[str]) -> StatementKind:
+    if isinstance(tree, exp.Transaction | exp.Commit | exp.Rollback):
+        return StatementKind.TRANSACTION
+    if isinstance(tree, exp.Command) or (words and words[0] in ("savepoint", "checkpoint", "end")):
+        return _keyword_kind(words) or StatementKind.UNKNOWN
+    if isinstance(tree, exp.Set | exp.Pragma | exp.Use):
+        return StatementKind.SESSION
+    if isinstance(tree, exp.Copy):
+        return StatementKind.EXTERNAL
+    if isinstance(tree, exp.Create | exp.Drop | exp.Alter | exp.TruncateTable | exp.Comment):
+        if tree.args.get("concurrently"):
+            return StatementKind.NON_TRANSACTIONAL
+        return StatementKind.DDL
+    if tree.find(exp.Insert, exp.Update, exp.Delete, exp.Merge):
+        return StatementKind.DML
+    if isinstance(tree, exp.Select) and tree.args.get("into"):
+        return StatementKind.DDL
+    if isinstance(tree, exp.Query | exp.Describe | exp.Show):
+        return StatementKind.READ
+    return StatementKind.UNKNOWN
+
+
+def _tables_written(tree: exp.Expr, dialect: str) -> tuple[str, ...]:
+    names = []
+    for node in tree.find_all(exp.Insert, exp.Update, exp.Delete, exp.Merge):
+        target = node.this
+        table = target if isinstance(target, exp.Table) else target.find(exp.Table)
+        if table is not None:
+            names.append(qualified(table))
+    return tuple(dict.fromkeys(names))
+
+
+def qualified(table: exp.Table) -> str:
+    """``schema.table`` as written (unqualified names get no schema here)."""
+    parts = [p for p in (table.args.get("db"), table.args.get("this")) if p is not None]
+    return ".".join(p.name for p in parts)
+
+
+def _has_where(tree: exp.Expr) -> bool:
+    return tree.args.get("where") is not None
