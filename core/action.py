@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,15 +104,44 @@ _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 _EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 
 
+_TAILS = 32 * 32
+_last_lock = threading.Lock()
+_last = (0, 0)  # (ms, tail) of the last id this process made for "now"
+
+
+def _forget_last() -> None:
+    global _last
+    _last = (0, 0)
+
+
+os.register_at_fork(after_in_child=_forget_last)  # a child must not continue the parent's run
+
+
 def new_action_id(now_ms: int | None = None) -> str:
-    """A 10-character id: 8 of milliseconds since 2024 (sorts by time until 2058) + 2 random."""
-    ms = (time.time_ns() // 1_000_000 if now_ms is None else now_ms) - _EPOCH_MS
+    """A 10-character id: 8 of milliseconds since 2024 (sorts by time until 2058) + 2 random.
+
+    Ids made for "now" strictly increase within a process: another id in the same millisecond
+    takes the next tail rather than a random one, which would repeat one time in 1024.
+    """
+    global _last
+    tail = secrets.randbelow(_TAILS)
+    if now_ms is None:
+        with _last_lock:
+            ms = time.time_ns() // 1_000_000
+            last_ms, last_tail = _last
+            if ms <= last_ms:
+                ms, tail = last_ms, last_tail + 1
+                if tail == _TAILS:  # a full millisecond: borrow the next one
+                    ms, tail = last_ms + 1, secrets.randbelow(_TAILS)
+            _last = (ms, tail)
+    else:
+        ms = now_ms
+    value = (ms - _EPOCH_MS) * _TAILS + tail
     digits = []
-    for _ in range(8):
-        ms, rem = divmod(ms, 32)
+    for _ in range(10):
+        value, rem = divmod(value, 32)
         digits.append(_ALPHABET[rem])
-    tail = "".join(secrets.choice(_ALPHABET) for _ in range(2))
-    return "".join(reversed(digits)) + tail
+    return "".join(reversed(digits))
 
 
 def now_iso() -> str:

@@ -65,11 +65,18 @@ def run_app(app: typer.Typer) -> None:
     try:
         app()
     except GoexError as exc:
-        make_console(stderr=True).print(f"error: {exc.message}", markup=False, highlight=False)
+        _error_line(exc.message)
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
-        make_console(stderr=True).print("error: interrupted; nothing was committed", markup=False)
+        _error_line("interrupted; nothing was committed")
         sys.exit(int(ExitCode.ERROR))
+
+
+def _error_line(message: str) -> None:
+    """One unwrapped line on stderr, whatever the terminal width."""
+    one_line = " ".join(message.split())
+    sys.stderr.write(f"error: {one_line}\n")
+    sys.stderr.flush()
 
 
 def add_journal_commands(

@@ -19,7 +19,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -158,13 +158,19 @@ class Journal:
             raise JournalError(f"journal {self.path} is locked or unwritable: {exc}") from exc
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        try:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
+            self._rollback_quietly()
             raise JournalError(f"cannot write journal {self.path}: {exc}") from exc
+        except BaseException:
+            self._rollback_quietly()
+            raise
+
+    def _rollback_quietly(self) -> None:
+        """End a failed write without hiding the error that stopped it (cf. psycopg)."""
+        if self._db.in_transaction:
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
     def _migrate(self) -> None:
         with self._write() as db:
@@ -190,6 +196,11 @@ class Journal:
             stored = db.execute(
                 "SELECT COUNT(*) FROM transitions WHERE action_id = ?", (action.id,)
             ).fetchone()[0]
+            # Never merge a different action that happens to have the same id into this one.
+            if stored and db.execute(
+                "SELECT kind, target, code, created_at FROM actions WHERE id = ?", (action.id,)
+            ).fetchone() != (action.kind.value, action.target, action.code, action.history[0][1]):
+                raise StateError(f"action id {action.id} is already used by another action")
             if stored > len(action.history):
                 raise StateError(f"action {action.id} was changed by another process; reload it")
             if (

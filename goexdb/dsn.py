@@ -85,7 +85,7 @@ def _url(dsn: str, secrets: dict[str, str]) -> Target:
         (parts.scheme, f"{user}@{host}" if user else host, parts.path, parts.query, "")
     )
     display = re.sub(r"(?i)([?&]password=)[^&]*", r"\1[REDACTED]", display)
-    query_password = re.search(r"(?i)[?&]password=([^&]*)", parts.query)
+    query_password = re.search(r"(?i)(?:^|&)password=([^&]*)", parts.query)
     if query_password:
         secrets["DSN_PASSWORD"] = unquote(query_password.group(1))
     return Target(Engine.POSTGRES, display, conninfo=dsn, secrets=secrets)
@@ -101,10 +101,8 @@ def _keyvalue(dsn: str, secrets: dict[str, str]) -> Target:
         match = _PAIR.match(dsn, pos)
         if not match:
             if dsn[pos:].strip():
-                raise TargetError(
-                    "the libpq connection string is malformed near "
-                    f"{dsn[pos : pos + 12].split('=')[0]!r}"
-                )
+                # Never quote the string back: the malformed part may be a password.
+                raise TargetError(f"the libpq connection string is malformed at character {pos}")
             break
         key, value = match.group(1).lower(), match.group(2)
         if value.startswith("'"):

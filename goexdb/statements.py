@@ -148,24 +148,40 @@ def split(sql: str, dialect: str) -> list[str]:
 
 
 def classify(sql: str, dialect: str) -> Statement:
-    """Parse one statement and give it a kind; several statements in one string raise."""
+    """Parse one statement and give it a kind; several statements in one string raise.
+
+    Leading keywords that name a kind goex never runs (BEGIN, SET, COPY, VACUUM, ...) decide
+    first, whatever sqlglot makes of the rest: a refusal never depends on a parser's fallback.
+    """
     words = _leading_words(sql, dialect)
     verb = " ".join(words[:2]) if words[:1] in (["create"], ["drop"], ["alter"]) else words[0]
+    keyword_kind = _keyword_kind(words)
     try:
         parsed = [e for e in sqlglot.parse(sql, read=dialect) if e is not None]
     except (ParseError, TokenError) as exc:
-        message = str(exc).splitlines()[0]
-        keyword_kind = _keyword_kind(words)
-        if keyword_kind is not None and keyword_kind not in RUNNABLE:
+        if keyword_kind is not None:
             return Statement(sql, keyword_kind, verb, None)
-        raise StatementError(f"the SQL could not be parsed: {message}", statement=sql) from None
+        raise StatementError(
+            f"the SQL could not be parsed: {_parse_problem(exc)}", statement=sql
+        ) from None
     if len(parsed) != 1:
         raise StatementError("one statement was expected here, several were found", statement=sql)
     tree = parsed[0]
-    kind = _kind_of(tree, words)
-    written = _tables_written(tree, dialect) if kind in (StatementKind.DML,) else ()
+    kind = keyword_kind or _kind_of(tree)
+    written = _tables_written(tree, dialect) if kind is StatementKind.DML else ()
     where = _has_where(tree) if isinstance(tree, exp.Update | exp.Delete) else None
     return Statement(sql, kind, verb, tree, written, where)
+
+
+def _parse_problem(exc: ParseError | TokenError) -> str:
+    errors = getattr(exc, "errors", None)
+    if not errors:
+        return str(exc).splitlines()[0]
+    first = errors[0]
+    description = str(first.get("description", "syntax error")).split(" but got ")[0]
+    near = str(first.get("highlight") or "").strip()
+    where = f" (line {first.get('line')}, column {first.get('col')})"
+    return f"{description}{f' near {near!r}' if near else ''}{where}"
 
 
 def parse_script(sql: str, dialect: str) -> list[Statement]:
@@ -176,8 +192,11 @@ def parse_script(sql: str, dialect: str) -> list[Statement]:
 
 
 def _leading_words(sql: str, dialect: str) -> list[str]:
+    # A COMMAND token swallows the rest of its statement ("PREPARE" + "TRANSACTION 'x'"),
+    # so split token texts into words.
     tokens = Dialect.get_or_raise(dialect).tokenize(sql)
-    return [t.text.lower() for t in tokens[:3]] or [""]
+    words = [word for t in tokens[:3] for word in t.text.lower().split()]
+    return words[:3] or [""]
 
 
 def _keyword_kind(words: list[str]) -> StatementKind | None:
@@ -188,11 +207,11 @@ def _keyword_kind(words: list[str]) -> StatementKind | None:
     return None
 
 
-def _kind_of(tree: exp.Expr, words: list[str]) -> StatementKind:
+def _kind_of(tree: exp.Expr) -> StatementKind:
     if isinstance(tree, exp.Transaction | exp.Commit | exp.Rollback):
         return StatementKind.TRANSACTION
-    if isinstance(tree, exp.Command) or (words and words[0] in ("savepoint", "checkpoint", "end")):
-        return _keyword_kind(words) or StatementKind.UNKNOWN
+    if isinstance(tree, exp.Command):
+        return StatementKind.UNKNOWN
     if isinstance(tree, exp.Set | exp.Pragma | exp.Use):
         return StatementKind.SESSION
     if isinstance(tree, exp.Copy):

@@ -1,0 +1,109 @@
+"""The contract every database backend passes: the same tests on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+import goexdb
+from core.errors import ExecutionError, StatementDenied
+from tests.goexdb.conftest import ShopDB
+
+
+def test_rollback_leaves_every_row_as_it_was(shop: ShopDB) -> None:
+    before = shop.snapshot()
+    with goexdb.connect(shop.dsn) as db:
+        staged = db.stage(
+            f"UPDATE {shop.table('orders')} SET status = 'sent'; "
+            f"DELETE FROM {shop.table('customers')} WHERE id > 20; "
+            f"INSERT INTO {shop.table('customers')} VALUES (100, 'new', NULL)"
+        )
+        staged.rollback()
+    assert shop.snapshot() == before
+
+
+def test_counts_are_measured_per_table(shop: ShopDB) -> None:
+    with goexdb.connect(shop.dsn) as db:
+        staged = db.stage(
+            f"UPDATE {shop.table('orders')} SET status = 'sent' WHERE id <= 12; "
+            f"DELETE FROM {shop.table('customers')} WHERE id > 25; "
+            f"INSERT INTO {shop.table('customers')} VALUES (100, 'a', NULL), (101, 'b', NULL)"
+        )
+        tables = staged.effects.to_json()["tables"]
+        staged.rollback()
+    orders = next(v for k, v in tables.items() if k.endswith(".orders"))
+    customers = next(v for k, v in tables.items() if k.endswith(".customers"))
+    assert orders == {"inserted": 0, "updated": 12, "deleted": 0, "by_cascade_or_trigger": 0}
+    assert customers == {"inserted": 2, "updated": 0, "deleted": 5, "by_cascade_or_trigger": 0}
+    assert [r.rowcount for r in staged.results] == [12, 5, 2]
+
+
+def test_commit_makes_exactly_the_staged_change(shop: ShopDB) -> None:
+    before = shop.snapshot()
+    with goexdb.connect(shop.dsn) as db:
+        db.stage(f"UPDATE {shop.table('orders')} SET status = 'sent' WHERE id = 7").commit()
+    after = shop.snapshot()
+    changed = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
+    assert changed == [(("o", 7, "new", "8"), ("o", 7, "sent", "8"))]
+
+
+def test_schema_changes_come_from_the_catalog(shop: ShopDB) -> None:
+    with goexdb.connect(shop.dsn) as db:
+        staged = db.stage(
+            f"ALTER TABLE {shop.table('orders')} ADD COLUMN note TEXT; "
+            f"CREATE TABLE {shop.table('audit')} (id INTEGER)"
+        )
+        changes = {
+            (c.change, c.table.rpartition(".")[2], c.column) for c in staged.effects.schema_changes
+        }
+        staged.rollback()
+    assert changes == {("column_added", "orders", "note"), ("table_created", "audit", None)}
+    assert not shop.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'audit'")
+
+
+def test_reads_return_bounded_rows_and_change_nothing(shop: ShopDB) -> None:
+    with goexdb.connect(shop.dsn) as db:
+        staged = db.stage(f"SELECT id FROM {shop.table('orders')} ORDER BY id")
+        staged.rollback()
+    (result,) = staged.results
+    assert result.rowcount is None
+    assert result.rows[0] == [1]
+    assert result.truncated  # 90 rows, more than the display bound
+    assert staged.effects.rows_changed == 0
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COMMIT",
+        "BEGIN",
+        "ROLLBACK",
+        "END",
+        "SAVEPOINT s1",
+        "SET search_path = x",
+        "VACUUM",
+        "CHECKPOINT",
+        "PREPARE TRANSACTION 'x'",
+    ],
+)
+def test_a_refused_statement_runs_nothing_before_it(shop: ShopDB, sql: str) -> None:
+    before = shop.snapshot()
+    with goexdb.connect(shop.dsn) as db, pytest.raises(StatementDenied):
+        db.stage(f"DELETE FROM {shop.table('orders')}; {sql}")
+    assert shop.snapshot() == before
+
+
+def test_a_failing_statement_rolls_back_the_ones_before_it(shop: ShopDB) -> None:
+    before = shop.snapshot()
+    with goexdb.connect(shop.dsn) as db, pytest.raises(ExecutionError):
+        db.stage(
+            f"DELETE FROM {shop.table('orders')}; "
+            f"INSERT INTO {shop.table('customers')} VALUES (1, 'duplicate key', NULL)"
+        )
+    assert shop.snapshot() == before
+
+
+def test_describe_gives_schema_without_data(shop: ShopDB) -> None:
+    with goexdb.connect(shop.dsn) as db:
+        text = db.describe()
+    assert "customers" in text and "email" in text
+    assert "@example.com" not in text

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.errors import StatementError
+from goexdb.statements import RUNNABLE, StatementKind, classify, parse_script, split
+
+K = StatementKind
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "duckdb"])
+def test_split_respects_quotes_and_comments(dialect: str) -> None:
+    sql = "SELECT ';' AS a; -- x; y\nSELECT 2 /* ; */; INSERT INTO t VALUES ('a;b');"
+    assert split(sql, dialect) == [
+        "SELECT ';' AS a",
+        "SELECT 2",
+        "INSERT INTO t VALUES ('a;b')",
+    ]
+
+
+def test_split_respects_dollar_quoted_bodies() -> None:
+    sql = "DO $$ BEGIN PERFORM 1; COMMIT; END $$; SELECT 1"
+    assert split(sql, "postgres") == ["DO $$ BEGIN PERFORM 1; COMMIT; END $$", "SELECT 1"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("SELECT * FROM t", K.READ),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", K.READ),
+        ("INSERT INTO t VALUES (1)", K.DML),
+        ("UPDATE t SET a = 1 WHERE b = 2", K.DML),
+        ("DELETE FROM t", K.DML),
+        ("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", K.DML),
+        ("CREATE TABLE t2 (a int)", K.DDL),
+        ("ALTER TABLE t ADD COLUMN c int", K.DDL),
+        ("DROP TABLE t", K.DDL),
+        ("TRUNCATE t", K.DDL),
+        ("SELECT * INTO t3 FROM t", K.DDL),
+        ("BEGIN", K.TRANSACTION),
+        ("START TRANSACTION", K.TRANSACTION),
+        ("COMMIT", K.TRANSACTION),
+        ("END", K.TRANSACTION),
+        ("ROLLBACK", K.TRANSACTION),
+        ("ABORT", K.TRANSACTION),
+        ("SAVEPOINT a", K.TRANSACTION),
+        ("RELEASE SAVEPOINT a", K.TRANSACTION),
+        ("PREPARE TRANSACTION 'x'", K.TRANSACTION),
+        ("COMMIT PREPARED 'x'", K.TRANSACTION),
+        ("SET SESSION AUTHORIZATION bob", K.SESSION),
+        ("SET ROLE admin", K.SESSION),
+        ("RESET ALL", K.SESSION),
+        ("VACUUM", K.NON_TRANSACTIONAL),
+        ("CHECKPOINT", K.NON_TRANSACTIONAL),
+        ("ALTER SYSTEM SET work_mem = '1GB'", K.NON_TRANSACTIONAL),
+        ("CREATE INDEX CONCURRENTLY i ON t (a)", K.NON_TRANSACTIONAL),
+        ("CREATE DATABASE x", K.NON_TRANSACTIONAL),
+        ("COPY t FROM '/etc/passwd'", K.EXTERNAL),
+        ("COPY t TO PROGRAM 'sh'", K.EXTERNAL),
+    ],
+)
+def test_classify_postgres(sql: str, kind: StatementKind) -> None:
+    assert classify(sql, "postgres").kind is kind
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("ATTACH 'other.db'", K.EXTERNAL),
+        ("INSTALL httpfs", K.EXTERNAL),
+        ("LOAD httpfs", K.EXTERNAL),
+        ("PRAGMA enable_profiling", K.SESSION),
+        ("SET enable_external_access = true", K.SESSION),
+        ("EXPORT DATABASE '/tmp/x'", K.EXTERNAL),
+        ("COPY t TO 'out.csv'", K.EXTERNAL),
+    ],
+)
+def test_classify_duckdb(sql: str, kind: StatementKind) -> None:
+    assert classify(sql, "duckdb").kind is kind
+
+
+def test_only_reads_dml_and_ddl_are_runnable() -> None:
+    assert {K.READ, K.DML, K.DDL} == RUNNABLE
+
+
+def test_tables_written_and_where() -> None:
+    update = classify("UPDATE shop.orders SET a = 1", "postgres")
+    assert update.tables_written == ("shop.orders",)
+    assert update.has_where is False
+    delete = classify("DELETE FROM t WHERE id = 1", "postgres")
+    assert delete.has_where is True
+
+
+def test_malformed_sql_is_a_clear_error() -> None:
+    with pytest.raises(StatementError, match="could not be parsed"):
+        parse_script("UPDATE SET WHERE", "postgres")
+
+
+def test_empty_script_is_an_error() -> None:
+    with pytest.raises(StatementError, match="no statements"):
+        parse_script("  -- nothing\n ; ", "postgres")
+
+
+def test_transaction_control_hidden_in_case_and_comments_is_found() -> None:
+    kinds = [s.kind for s in parse_script("/* hi */ cOmMiT; -- x\n\tRoLlBaCk", "postgres")]
+    assert kinds == [K.TRANSACTION, K.TRANSACTION]
+
+
+@given(st.lists(st.sampled_from(["SELECT 1", "COMMIT", "DELETE FROM t", "BEGIN"]), min_size=1))
+def test_every_transaction_statement_in_a_script_is_classified_as_such(parts: list[str]) -> None:
+    statements = parse_script("; ".join(parts), "postgres")
+    assert len(statements) == len(parts)
+    for text, statement in zip(parts, statements, strict=True):
+        assert (statement.kind is K.TRANSACTION) == (text in ("COMMIT", "BEGIN"))
