@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -130,7 +131,7 @@ class Journal:
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
             )
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = self._enable_wal()
             if mode != "wal":
                 raise JournalError(f"journal {self.path} cannot use WAL mode (got {mode})")
             self._db.execute("PRAGMA synchronous = FULL")
@@ -140,6 +141,18 @@ class Journal:
             raise JournalError(f"cannot open journal {self.path}: {exc}") from exc
         except OSError as exc:
             raise JournalError(f"cannot open journal {self.path}: {exc.strerror}") from exc
+
+    def _enable_wal(self) -> str:
+        """Switch to WAL. Two processes opening a new journal at once can make this fail with
+        SQLITE_BUSY at once (SQLite does not wait on it), so wait here, as busy_timeout would."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                return str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def close(self) -> None:
         self._db.close()

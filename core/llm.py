@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
-from core.config import ModelConfig
+from core.config import Config, ModelConfig
 from core.errors import LLMConfigError, LLMError, LLMReplyError, LLMUnavailable
 from core.redact import Redactor, redact_target
 
@@ -75,6 +75,11 @@ def extract_code_block(text: str, language: str) -> str:
     if not body.strip():
         raise LLMReplyError(f"the model's ```{language} block is empty", reply=text)
     return body.strip("\n")
+
+
+def judge_model(config: Config, redactor: Redactor) -> Model:
+    """The model for ``--decide llm``: ``[model] judge``, else the main model."""
+    return Model(config.model, redactor, name=config.model.judge)
 
 
 class Model:

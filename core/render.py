@@ -112,8 +112,8 @@ def render_log(console: Console, actions: Sequence[Action], redactor: Redactor) 
         console.print("no actions in the journal yet")
         return
     table = Table(show_edge=False)
-    for column in ("id", "when", "status"):
-        table.add_column(column, no_wrap=True)
+    for column, width in (("id", 10), ("when", 11), ("status", 11)):
+        table.add_column(column, no_wrap=True, min_width=width)
     table.add_column("target", overflow="ellipsis", no_wrap=True, max_width=30)
     table.add_column("prompt / code", overflow="ellipsis", no_wrap=True)
     for action in actions:

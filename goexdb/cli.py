@@ -15,13 +15,12 @@ from rich.table import Table
 
 from core.action import Action, Kind
 from core.cli import Format, FormatOption, add_journal_commands, exit_code_for, new_app, run_app
-from core.config import Config, load_config
+from core.config import load_config
 from core.errors import GoexError, UsageError
 from core.journal import Journal, default_path
 from core.lifecycle import conclude, fail
-from core.llm import Model
+from core.llm import Model, judge_model
 from core.policy import evaluate
-from core.redact import Redactor
 from core.render import decision_text, make_console, print_json, render_report
 from core.review import Mode
 from core.secrets import SecretStore
@@ -91,9 +90,9 @@ def run_command(
     mode = Mode(config.review.decide)
     console = make_console()
     with connect(target, config.db) as db, Journal(journal_path()) as journal:
-        model = _model(config, redactor) if code is None or mode is Mode.LLM else None
         if code is None:
-            assert model is not None and prompt is not None
+            model = Model(config.model, redactor)
+            assert prompt is not None
             if fmt is Format.TEXT:
                 console.print(f"asking {model.name} for SQL …", style="dim")
             code = model.code(
@@ -122,7 +121,7 @@ def run_command(
             mode=mode,
             journal=journal,
             redactor=redactor,
-            judge=model if mode is Mode.LLM else None,
+            judge=judge_model(config, redactor) if mode is Mode.LLM else None,
             can_keep=False,
         )
     if fmt is Format.JSON:
@@ -145,8 +144,6 @@ def _read_sql(sql: str | None, sql_file: str | None) -> str | None:
     return sql
 
 
-def _model(config: Config, redactor: Redactor) -> Model:
-    return Model(config.model, redactor)
 
 
 def _report(action: Action, recorded: dict[str, Any]) -> dict[str, Any]:
