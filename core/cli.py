@@ -67,9 +67,6 @@ def run_app(app: typer.Typer) -> None:
     except GoexError as exc:
         _error_line(exc.message)
         sys.exit(int(exc.exit_code))
-    except KeyboardInterrupt:
-        _error_line("interrupted; nothing was committed")
-        sys.exit(int(ExitCode.ERROR))
 
 
 def _error_line(message: str) -> None:

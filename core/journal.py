@@ -24,7 +24,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from core.action import Action, Decision, Kind, Status, now_iso
+from core.action import Action, Decision, Kind, Status, new_action_id, now_iso
 from core.errors import JournalError, StateError
 
 FILENAME = "journal.sqlite3"
@@ -206,14 +206,7 @@ class Journal:
         so two writers can never both commit the same action.
         """
         with self._write() as db:
-            stored = db.execute(
-                "SELECT COUNT(*) FROM transitions WHERE action_id = ?", (action.id,)
-            ).fetchone()[0]
-            # Never merge a different action that happens to have the same id into this one.
-            if stored and db.execute(
-                "SELECT kind, target, code, created_at FROM actions WHERE id = ?", (action.id,)
-            ).fetchone() != (action.kind.value, action.target, action.code, action.history[0][1]):
-                raise StateError(f"action id {action.id} is already used by another action")
+            stored = self._claim_id(db, action)
             if stored > len(action.history):
                 raise StateError(f"action {action.id} was changed by another process; reload it")
             if (
@@ -253,6 +246,22 @@ class Journal:
             )
             if action.decision is not None:
                 self._save_decision(db, action.id, action.decision)
+
+    @staticmethod
+    def _claim_id(db: sqlite3.Connection, action: Action) -> int:
+        """How many transitions of this action are stored; a new action whose id another
+        process took in the same millisecond gets a fresh id instead of merging into it."""
+        while True:
+            stored: int = db.execute(
+                "SELECT COUNT(*) FROM transitions WHERE action_id = ?", (action.id,)
+            ).fetchone()[0]
+            if not stored or db.execute(
+                "SELECT kind, target, code, created_at FROM actions WHERE id = ?", (action.id,)
+            ).fetchone() == (action.kind.value, action.target, action.code, action.history[0][1]):
+                return stored
+            if len(action.history) > 1:  # saved before under this id: never merge the two
+                raise StateError(f"action id {action.id} is already used by another action")
+            action.id = new_action_id()
 
     @staticmethod
     def _save_decision(db: sqlite3.Connection, action_id: str, decision: Decision) -> None:

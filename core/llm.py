@@ -104,7 +104,8 @@ class Model:
             )
         self.name = name or config.name
         self.redactor = redactor
-        redactor.add("OPENAI_API_KEY", api_key)
+        if len(api_key) >= 16:  # a real key; "ollama" or "EMPTY" would mask ordinary words
+            redactor.add("OPENAI_API_KEY", api_key)
         self._config = config
         # The endpoint actually used, so that errors name it (not the default when the URL
         # comes from OPENAI_BASE_URL).

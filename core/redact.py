@@ -100,6 +100,8 @@ def _forms(value: str) -> Iterable[str]:
 
 
 def _mask_group(match: re.Match[str]) -> str:
+    if match.group("v").startswith("[REDACTED"):  # already masked under its secret's name
+        return match.group(0)
     start, end = match.span("v")
     whole = match.group(0)
     offset = match.start()

@@ -305,6 +305,17 @@ def test_a_different_action_with_the_same_id_is_never_merged(path: Path, journal
     assert_consistent(path)
 
 
+def test_a_new_action_whose_id_was_taken_gets_a_fresh_one(path: Path, journal: Journal) -> None:
+    first = new_action(code="DELETE FROM a", id="same000002")
+    journal.save(first)
+    second = new_action(code="DELETE FROM b", id="same000002")
+    journal.save(second)  # never saved before: another process took its id in the same ms
+    assert second.id != "same000002"
+    assert journal.get("same000002").code == "DELETE FROM a"
+    assert journal.get(second.id).code == "DELETE FROM b"
+    assert_consistent(path)
+
+
 # -- effects, undo, intents --------------------------------------------------------------------
 
 
