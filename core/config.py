@@ -20,6 +20,8 @@ Every setting has one environment variable, ``GOEX_<SECTION>_<KEY>`` (``GOEX_DB_
     lock_timeout = 5
     idle_timeout = 300        # a forgotten review releases its locks after this
     max_row_images = 10000    # per table
+    capture = "images"        # images (row before/after images, undo) | counts (faster)
+    image_path = "auto"       # PostgreSQL: auto | returning (18+) | select (the pre-18 way)
     [fs]
     backend = "auto"          # auto | overlay | btrfs | reflink | git | copy
     sandbox = "bwrap"         # bwrap | none
@@ -63,6 +65,8 @@ class DbConfig:
     lock_timeout: float = 5.0
     idle_timeout: float = 300.0
     max_row_images: int = 10_000
+    capture: str = "images"  # images | counts
+    image_path: str = "auto"  # auto | returning | select (PostgreSQL: pre-18 way, forced)
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,13 @@ def load_config(
     if overrides:
         sources.append("flags")
     config = _build(merged)
+    for key, value, allowed in (
+        ("db.capture", config.db.capture, ("images", "counts")),
+        ("db.image_path", config.db.image_path, ("auto", "returning", "select")),
+        ("fs.sandbox", config.fs.sandbox, ("bwrap", "none")),
+    ):
+        if value not in allowed:
+            raise ConfigError(f"{key} must be one of {', '.join(allowed)}, not {value!r}", key=key)
     if config.review.decide not in DECIDE_MODES:
         raise ConfigError(
             f"decide mode {config.review.decide!r} is not one of {', '.join(DECIDE_MODES)}",

@@ -144,8 +144,6 @@ def _read_sql(sql: str | None, sql_file: str | None) -> str | None:
     return sql
 
 
-
-
 def _report(action: Action, recorded: dict[str, Any]) -> dict[str, Any]:
     decision = action.decision
     return {
@@ -186,7 +184,7 @@ def _sections(staged: Staged) -> list[RenderableType]:
         tables.add_row("(none)", "0", "0", "0", "0")
     sections.append(tables)
     for schema_change in staged.effects.schema_changes:
-        column = f".{schema_change.column}" if schema_change.column else ""
+        column = f".{schema_change.name}" if schema_change.name else ""
         sections.append(f"schema: {schema_change.change} {schema_change.table}{column}")
     for note in staged.effects.side_effects:
         sections.append(f"not undone by rollback: {note}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,12 +34,14 @@ class TableChange:
 
 @dataclass(frozen=True)
 class SchemaChange:
-    """One difference between the catalog before and after: ``table_created``, ``column_added``,
-    ``column_dropped``, ``type_changed``, ``table_dropped``."""
+    """One difference between the catalog before and after: ``table_created|dropped``,
+    ``column_added|dropped``, ``type_changed``, ``default_changed``, ``index_created|dropped|
+    changed``, ``constraint_created|dropped|changed``. ``name`` is the column, index or
+    constraint."""
 
     change: str
     table: str
-    column: str | None = None
+    name: str | None = None
     before: str | None = None
     after: str | None = None
 
@@ -46,10 +49,86 @@ class SchemaChange:
         return {
             "change": self.change,
             "table": self.table,
-            "column": self.column,
+            "name": self.name,
             "before": self.before,
             "after": self.after,
         }
+
+
+@dataclass(frozen=True)
+class RowImage:
+    """One row a statement changed, as JSON text read from the database: ``before`` is None for
+    an inserted row, ``after`` None for a deleted one. Kept exact, never re-serialised."""
+
+    before: str | None
+    after: str | None
+
+
+@dataclass
+class StatementImages:
+    """The row images of one DML statement on its one target table."""
+
+    statement: int  # index in the action's statements
+    table: str  # schema.table
+    key: list[str]  # primary-key columns, [] when the table has none
+    images: list[RowImage] = field(default_factory=list)
+    missing: str | None = None  # why the images are incomplete, if they are
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "statement": self.statement,
+            "table": self.table,
+            "key": self.key,
+            "missing": self.missing,
+            "images": [[i.before, i.after] for i in self.images],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StatementImages:
+        return cls(
+            statement=int(data["statement"]),
+            table=str(data["table"]),
+            key=list(data["key"]),
+            images=[RowImage(b, a) for b, a in data["images"]],
+            missing=data.get("missing"),
+        )
+
+
+def pair_update(befores: list[str], afters: list[RowImage], key: list[str]) -> list[RowImage]:
+    """Pair an UPDATE's before images (read first) with its after images by primary key; a
+    table without one keeps them unpaired: undo then deletes each after image and re-inserts
+    each before image, which comes to the same rows."""
+    if key:
+        by_key = {_key_of(before, key): before for before in befores}
+        paired = [RowImage(by_key.pop(_key_of(a.after, key), None), a.after) for a in afters]
+        if not by_key and all(p.before is not None for p in paired):
+            return paired
+    return [RowImage(before, None) for before in befores] + [
+        RowImage(None, a.after) for a in afters
+    ]
+
+
+def _key_of(image: str | None, key: list[str]) -> str:
+    row = json.loads(image or "{}", parse_float=str, parse_int=str)
+    return json.dumps([row.get(column) for column in key])
+
+
+class ImageBudget:
+    """At most ``limit`` row images per table across an action; past it, that table's images
+    are dropped and marked missing, so undo says it is unavailable instead of being partial."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: dict[str, int] = {}
+
+    def spend(self, images: StatementImages) -> None:
+        seen = self._seen.get(images.table, 0) + len(images.images)
+        self._seen[images.table] = seen
+        if seen > self.limit:
+            images.images = []
+            images.missing = (
+                f"more than {self.limit} rows of {images.table} changed (max_row_images)"
+            )
 
 
 @dataclass
@@ -73,6 +152,12 @@ class Effects:
     rewrites: list[str] = field(default_factory=list)
     side_effects: list[str] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
+    images: list[StatementImages] = field(default_factory=list)
+    irreversible: list[str] = field(default_factory=list)  # why undo is impossible, if it is
+
+    @property
+    def reversible(self) -> bool:
+        return not self.irreversible
 
     @property
     def rows_changed(self) -> int:
@@ -89,27 +174,61 @@ class Effects:
             "rewrites": list(self.rewrites),
             "side_effects": list(self.side_effects),
             "results": list(self.results),
+            "irreversible": list(self.irreversible),
         }
 
 
-def diff_catalog(
-    before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]
-) -> list[SchemaChange]:
-    """Schema changes between two ``{table: {column: type}}`` snapshots."""
+@dataclass
+class Catalog:
+    """What a catalog diff compares: columns (type, default), indexes and constraints."""
+
+    columns: dict[str, dict[str, tuple[str, str | None]]] = field(default_factory=dict)
+    indexes: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (table, def)
+    constraints: dict[str, tuple[str, str]] = field(default_factory=dict)  # table.name -> ...
+
+    def describe(self) -> dict[str, dict[str, str]]:
+        return {
+            table: {column: kind for column, (kind, _) in columns.items()}
+            for table, columns in self.columns.items()
+        }
+
+
+def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:
+    """Schema changes between two catalog snapshots taken in the same transaction."""
     changes: list[SchemaChange] = []
-    for table in sorted(after.keys() - before.keys()):
+    old_tables, new_tables = before.columns, after.columns
+    for table in sorted(new_tables.keys() - old_tables.keys()):
         changes.append(SchemaChange("table_created", table))
-    for table in sorted(before.keys() - after.keys()):
+    for table in sorted(old_tables.keys() - new_tables.keys()):
         changes.append(SchemaChange("table_dropped", table))
-    for table in sorted(before.keys() & after.keys()):
-        old, new = before[table], after[table]
+    for table in sorted(old_tables.keys() & new_tables.keys()):
+        old, new = old_tables[table], new_tables[table]
         for column in sorted(new.keys() - old.keys()):
-            changes.append(SchemaChange("column_added", table, column, after=new[column]))
+            changes.append(SchemaChange("column_added", table, column, after=new[column][0]))
         for column in sorted(old.keys() - new.keys()):
-            changes.append(SchemaChange("column_dropped", table, column, before=old[column]))
+            changes.append(SchemaChange("column_dropped", table, column, before=old[column][0]))
         for column in sorted(old.keys() & new.keys()):
-            if old[column] != new[column]:
+            (old_type, old_default), (new_type, new_default) = old[column], new[column]
+            if old_type != new_type:
+                changes.append(SchemaChange("type_changed", table, column, old_type, new_type))
+            if old_default != new_default:
                 changes.append(
-                    SchemaChange("type_changed", table, column, old[column], new[column])
+                    SchemaChange("default_changed", table, column, old_default, new_default)
+                )
+    for kind, old_map, new_map in (
+        ("index", before.indexes, after.indexes),
+        ("constraint", before.constraints, after.constraints),
+    ):
+        for name in sorted(new_map.keys() - old_map.keys()):
+            table, definition = new_map[name]
+            changes.append(SchemaChange(f"{kind}_created", table, name, after=definition))
+        for name in sorted(old_map.keys() - new_map.keys()):
+            table, definition = old_map[name]
+            changes.append(SchemaChange(f"{kind}_dropped", table, name, before=definition))
+        for name in sorted(old_map.keys() & new_map.keys()):
+            if old_map[name] != new_map[name]:
+                table = new_map[name][0]
+                changes.append(
+                    SchemaChange(f"{kind}_changed", table, name, old_map[name][1], new_map[name][1])
                 )
     return changes

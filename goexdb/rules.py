@@ -108,7 +108,7 @@ def drop(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
 @rule("db.schema-change", Severity.WARNING)
 def schema_change(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
     for change in outcome.effects.schema_changes:
-        column = f".{change.column}" if change.column else ""
+        column = f".{change.name}" if change.name else ""
         yield f"schema change: {change.change} {change.table}{column}"
 
 

@@ -19,7 +19,8 @@ from types import TracebackType
 from typing import Any
 
 from core.config import DbConfig
-from core.errors import StateError
+from core.errors import ConflictError, StateError
+from goexdb import undo
 from goexdb.backends.base import Backend
 from goexdb.dsn import Engine, Target, parse_dsn
 from goexdb.effects import Effects, StatementResult
@@ -30,7 +31,7 @@ def open_backend(target: Target, config: DbConfig) -> Backend:
     if target.engine is Engine.DUCKDB:
         from goexdb.backends.duckdb import DuckDBBackend
 
-        return DuckDBBackend(target)
+        return DuckDBBackend(target, config)
     from goexdb.backends.postgres import PostgresBackend
 
     return PostgresBackend(target, config)
@@ -57,11 +58,20 @@ class Staged:
         ]
         self.open = True
 
+    @property
+    def reversible(self) -> bool:
+        return self.effects.reversible
+
     def effects_json(self) -> dict[str, Any]:
         return {
             "statements": [r.to_json() for r in self.results],
             "effects": self.effects.to_json(),
+            "reversible": self.reversible,
         }
+
+    def undo_record(self) -> dict[str, Any]:
+        """What the journal keeps so that this action can be undone after it is committed."""
+        return undo.record(self.statements, self.effects, self._backend.dialect)
 
     def commit(self) -> None:
         self._end(self._backend.commit)
@@ -105,8 +115,31 @@ class Database:
         except BaseException:
             self._backend.rollback()
             raise
+        undo.assess(statements, effects, self.config.capture)
         self._staged = Staged(self._backend, statements, results, effects)
         return self._staged
+
+    def plan_undo(self, record: dict[str, Any]) -> undo.UndoPlan:
+        """The compensating SQL for a committed action's journaled undo record."""
+        if record.get("irreversible"):
+            raise StateError("this action cannot be undone: " + "; ".join(record["irreversible"]))
+        return undo.plan(record, self._backend.columns)
+
+    def stage_undo(self, plan: undo.UndoPlan) -> Staged:
+        """Stage an undo plan; if any row changed since the action, roll back and refuse."""
+        if not plan.statements:
+            raise StateError("there is nothing to undo: the action changed no rows or schema")
+        staged = self.stage(plan.sql)
+        changed = [g for g in plan.guards if staged.results[g.statement].rowcount != 1]
+        if changed:
+            staged.rollback()
+            tables = sorted({g.table for g in changed})
+            raise ConflictError(
+                f"undo refused: {len(changed)} row(s) of {', '.join(tables)} changed since the "
+                "action was committed",
+                details=[{"table": g.table, "row": g.row} for g in changed],
+            )
+        return staged
 
     def close(self) -> None:
         if self._staged is not None and self._staged.open:

@@ -10,7 +10,7 @@ still not recognised is ``UNKNOWN``, and unknown statements are denied, never gu
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -114,6 +114,18 @@ class Statement:
         return self.ast is not None and self.ast.args.get("returning") is not None
 
     @property
+    def image_target(self) -> exp.Table | None:
+        """The one table a top-level INSERT/UPDATE/DELETE/MERGE writes, when row images can be
+        taken with RETURNING; None for reads, DDL, and writes hidden in CTEs."""
+        if not isinstance(self.ast, exp.Insert | exp.Update | exp.Delete | exp.Merge):
+            return None
+        if len(self.tables_written) != 1 or len(list(self.ast.find_all(*_WRITES))) != 1:
+            return None
+        target = self.ast.this
+        table = target if isinstance(target, exp.Table) else target.find(exp.Table)
+        return table
+
+    @property
     def runnable(self) -> bool:
         return self.kind in RUNNABLE
 
@@ -122,6 +134,44 @@ class Statement:
         return StatementDenied(
             f"statement {self.verb.upper()} was refused: {why}", statement=self.sql, rule=rule
         )
+
+
+_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
+
+
+def with_returning(statement: Statement, *expressions: str) -> str:
+    """The statement's own text with expressions appended to its RETURNING clause (or a new
+    one). Appending to the text keeps the statement exactly as the agent wrote it; RETURNING is
+    the last clause of every DML statement that has one."""
+    joiner = ", " if statement.has_returning else " RETURNING "
+    return statement.sql.rstrip().rstrip(";") + joiner + ", ".join(expressions)
+
+
+def preselect(
+    statement: Statement, dialect: str, row_json: Callable[[str], str], lock: bool
+) -> str | None:
+    """``SELECT <row id>, <row_json> FROM <target and the statement's FROM/USING> WHERE ...``:
+    the rows an UPDATE or DELETE is about to change, read (and locked) before it runs."""
+    tree = statement.ast
+    table = statement.image_target
+    if not isinstance(tree, exp.Update | exp.Delete) or table is None:
+        return None
+    name = table.alias_or_name
+    row_id = "ctid" if dialect == "postgres" else "rowid"
+    query = exp.select(f"{name}.{row_id}", row_json(name)).from_(table.copy())
+    others = tree.args.get("from_") or tree.args.get("using")
+    if isinstance(others, exp.From):
+        query = query.join(others.this.copy(), join_type="cross")
+    elif isinstance(others, list):
+        for other in others:
+            query = query.join(other.copy(), join_type="cross")
+    where = tree.args.get("where")
+    if where is not None:
+        query = query.where(where.this.copy())
+    if tree.args.get("with_") is not None:
+        query.set("with_", tree.args["with_"].copy())
+    sql = query.sql(dialect=dialect)
+    return f"{sql} FOR UPDATE OF {name}" if lock else sql
 
 
 def split(sql: str, dialect: str) -> list[str]:

@@ -32,5 +32,8 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release the connection; an open transaction is rolled back."""
 
+    def columns(self, table: str) -> dict[str, str]:
+        """The columns of ``schema.table`` and their types, as the catalog has them now."""
+
     def describe(self) -> str:
         """The schema as text for the model: tables, columns, types, keys; never data rows."""

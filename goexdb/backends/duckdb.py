@@ -6,9 +6,10 @@ back on. Each statement is checked a second time with DuckDB's own parser
 (``extract_statements``): it must be exactly one statement, of a type that agrees with goex's
 classification, or it is refused.
 
-Row counts come from DuckDB itself: a DML statement without RETURNING answers one ``Count`` row;
-with RETURNING, the rows returned are counted. DuckDB has no triggers and no cascading foreign
-keys, so the per-table counts are complete.
+Row counts come from DuckDB itself: a DML statement answers one ``Count`` row, or with RETURNING
+the rows it changed. Row images are ``to_json`` text: an UPDATE's rows are read (``rowid, *``)
+before it runs, and RETURNING gives the rest. DuckDB has no triggers and no cascading foreign
+keys, so counts and images are complete.
 """
 
 from __future__ import annotations
@@ -18,11 +19,24 @@ from collections.abc import Mapping
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
+from core.config import DbConfig
 from core.errors import ExecutionError, StatementDenied, TargetError
 from goexdb.dsn import Target
-from goexdb.effects import MAX_RESULT_ROWS, Effects, StatementResult, diff_catalog
-from goexdb.statements import Statement, StatementKind
+from goexdb.effects import (
+    MAX_RESULT_ROWS,
+    Catalog,
+    Effects,
+    ImageBudget,
+    RowImage,
+    StatementImages,
+    StatementResult,
+    diff_catalog,
+    pair_update,
+)
+from goexdb.statements import Statement, StatementKind, preselect, qualified, with_returning
+from goexdb.undo import duckdb_row_json
 
 CONFIG: Mapping[str, Any] = {
     "enable_external_access": False,
@@ -42,20 +56,33 @@ _AGREES: Mapping[str, frozenset[StatementKind]] = {
     "CREATE": frozenset({StatementKind.DDL}),
     "DROP": frozenset({StatementKind.DDL}),
     "ALTER": frozenset({StatementKind.DDL}),
-    "PREPARE": frozenset(),
 }
 
-_CATALOG = """
-    SELECT schema_name || '.' || table_name, column_name, data_type
+_COLUMNS = """
+    SELECT schema_name || '.' || table_name, column_name, data_type, column_default
     FROM duckdb_columns() WHERE NOT internal AND database_name = current_database()
     ORDER BY 1, column_index
+"""
+_INDEXES = """
+    SELECT schema_name || '.' || index_name, schema_name || '.' || table_name, sql
+    FROM duckdb_indexes() WHERE database_name = current_database()
+"""
+_CONSTRAINTS = """
+    SELECT schema_name || '.' || table_name || '.' || constraint_name,
+           schema_name || '.' || table_name, constraint_text
+    FROM duckdb_constraints() WHERE database_name = current_database()
+"""
+_KEY = """
+    SELECT constraint_column_names FROM duckdb_constraints()
+    WHERE database_name = current_database() AND constraint_type = 'PRIMARY KEY'
+      AND schema_name || '.' || table_name = ?
 """
 
 
 class DuckDBBackend:
     dialect = "duckdb"
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, config: DbConfig) -> None:
         assert target.path is not None
         if not target.path.exists():
             raise TargetError(f"DuckDB database {target.path} does not exist")
@@ -63,41 +90,94 @@ class DuckDBBackend:
             self._con = duckdb.connect(str(target.path), config=dict(CONFIG))
         except duckdb.Error as exc:
             raise TargetError(f"cannot open DuckDB database {target.path}: {_first(exc)}") from exc
+        self._config = config
+        self._reset()
+
+    def _reset(self) -> None:
         self._effects = Effects()
-        self._catalog_before: dict[str, dict[str, str]] = {}
+        self._catalog_before = Catalog()
+        self._budget = ImageBudget(self._config.max_row_images)
+        self._index = 0
 
     def begin(self) -> None:
+        self._reset()
         self._catalog_before = self._catalog()
-        self._effects = Effects()
         self._con.begin()
 
     def execute(self, statement: Statement) -> StatementResult:
         self._cross_check(statement)
+        index, self._index = self._index, self._index + 1
+        table = statement.image_target
+        if statement.kind is StatementKind.DML and self._config.capture == "images" and table:
+            result = self._execute_imaged(statement, table, index)
+        else:
+            result = self._execute_plain(statement)
+        if statement.kind is StatementKind.DML and result.rowcount:
+            self._attribute(statement, result.rowcount)
+        return result
+
+    def _execute_plain(self, statement: Statement) -> StatementResult:
+        cursor = self._run(statement, statement.sql)
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchmany(MAX_RESULT_ROWS + 1)
+        if statement.kind is StatementKind.DML and not statement.has_returning:
+            return StatementResult(statement.sql, statement.kind, int(rows[0][0]) if rows else 0)
+        more = len(rows) > MAX_RESULT_ROWS
+        counted = len(rows) + (len(cursor.fetchall()) if more else 0)
+        return StatementResult(
+            statement.sql,
+            statement.kind,
+            counted if statement.kind is StatementKind.DML else None,
+            columns,
+            [list(r) for r in rows[:MAX_RESULT_ROWS]],
+            more,
+        )
+
+    def _execute_imaged(
+        self, statement: Statement, table: exp.Table, index: int
+    ) -> StatementResult:
+        name = qualified(table)
+        name = name if "." in name else f"main.{name}"
+        key_row = self._query(_KEY, [name])
+        images = StatementImages(index, name, list(key_row[0][0]) if key_row else [])
+        types = self.columns(name)
+
+        def row_json(alias: str) -> str:
+            return duckdb_row_json(alias, list(types), types)
+
+        befores: list[str] = []
+        query = preselect(statement, self.dialect, row_json, lock=False)
+        if query is not None and isinstance(statement.ast, exp.Update):
+            befores = list({rowid: image for rowid, image in self._query(query)}.values())
+        cursor = self._run(statement, with_returning(statement, row_json(table.alias_or_name)))
+        columns = [d[0] for d in cursor.description or []][:-1]
+        rows = cursor.fetchall()
+        deleted = isinstance(statement.ast, exp.Delete)
+        images.images = [RowImage(r[-1], None) if deleted else RowImage(None, r[-1]) for r in rows]
+        if isinstance(statement.ast, exp.Update):
+            images.images = pair_update(befores, images.images, images.key)
+        elif isinstance(statement.ast, exp.Merge) or (
+            isinstance(statement.ast, exp.Insert) and statement.ast.args.get("conflict")
+        ):
+            images.missing = "an upsert's replaced rows cannot be read on DuckDB"
+        self._budget.spend(images)
+        self._effects.images.append(images)
+        return StatementResult(
+            statement.sql,
+            statement.kind,
+            len(rows),
+            columns if statement.has_returning else [],
+            [list(r[:-1]) for r in rows[:MAX_RESULT_ROWS]] if statement.has_returning else [],
+            statement.has_returning and len(rows) > MAX_RESULT_ROWS,
+        )
+
+    def _run(self, statement: Statement, text: str) -> duckdb.DuckDBPyConnection:
         try:
-            cursor = self._con.execute(statement.sql)
-            columns = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchmany(MAX_RESULT_ROWS + 1)
-            more = len(rows) > MAX_RESULT_ROWS or bool(cursor.fetchone())
-            if statement.kind is StatementKind.DML and not statement.has_returning:
-                count = int(rows[0][0]) if rows else 0
-                result = StatementResult(statement.sql, statement.kind, count)
-            else:
-                counted = len(rows) + (len(cursor.fetchall()) + 1 if more else 0)
-                result = StatementResult(
-                    statement.sql,
-                    statement.kind,
-                    counted if statement.kind is StatementKind.DML else None,
-                    columns,
-                    [list(r) for r in rows[:MAX_RESULT_ROWS]],
-                    more,
-                )
+            return self._con.execute(text)
         except duckdb.Error as exc:
             raise ExecutionError(
                 f"DuckDB refused the statement: {_first(exc)}", statement=statement.sql
             ) from exc
-        if statement.kind is StatementKind.DML and result.rowcount:
-            self._attribute(statement, result.rowcount)
-        return result
 
     def _cross_check(self, statement: Statement) -> None:
         try:
@@ -147,14 +227,19 @@ class DuckDBBackend:
         self._effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
         return self._effects
 
-    def _catalog(self) -> dict[str, dict[str, str]]:
-        catalog: dict[str, dict[str, str]] = {}
-        try:
-            for table, column, dtype in self._con.execute(_CATALOG).fetchall():
-                catalog.setdefault(table, {})[column] = dtype
-        except duckdb.Error as exc:
-            raise ExecutionError(f"cannot read the DuckDB catalog: {_first(exc)}") from exc
+    def _catalog(self) -> Catalog:
+        catalog = Catalog()
+        for table, column, dtype, default in self._query(_COLUMNS):
+            catalog.columns.setdefault(table, {})[column] = (dtype, default)
+        catalog.indexes = {r[0]: (r[1], r[2]) for r in self._query(_INDEXES)}
+        catalog.constraints = {r[0]: (r[1], r[2]) for r in self._query(_CONSTRAINTS)}
         return catalog
+
+    def _query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        try:
+            return self._con.execute(sql, params).fetchall()
+        except duckdb.Error as exc:
+            raise ExecutionError(f"goex could not measure on DuckDB: {_first(exc)}") from exc
 
     def commit(self) -> None:
         try:
@@ -169,17 +254,27 @@ class DuckDBBackend:
     def close(self) -> None:
         self._con.close()
 
+    def columns(self, table: str) -> dict[str, str]:
+        return self._catalog().describe().get(table, {})
+
     def describe(self) -> str:
+        catalog = self._catalog()
+        keys: dict[str, list[str]] = {}
+        for table, definition in catalog.constraints.values():
+            if definition.startswith(("PRIMARY KEY", "FOREIGN KEY", "UNIQUE")):
+                keys.setdefault(table, []).append(definition)
+        sizes = dict(
+            self._query(
+                "SELECT schema_name || '.' || table_name, estimated_size FROM duckdb_tables() "
+                "WHERE database_name = current_database()"
+            )
+        )
         lines = []
-        for table, columns in self._catalog().items():
-            count = self._con.execute(
-                "SELECT estimated_size FROM duckdb_tables() "
-                "WHERE schema_name || '.' || table_name = ?",
-                [table],
-            ).fetchone()
+        for table, columns in catalog.describe().items():
             cols = ", ".join(f"{name} {dtype}" for name, dtype in columns.items())
-            rows = f" (~{count[0]} rows)" if count else ""
-            lines.append(f"TABLE {table}({cols}){rows}")
+            extra = "; ".join(keys.get(table, []))
+            rows = f" (~{sizes[table]} rows)" if table in sizes else ""
+            lines.append(f"TABLE {table}({cols}{'; ' + extra if extra else ''}){rows}")
         return "\n".join(lines) or "(no tables)"
 
 

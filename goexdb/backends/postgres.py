@@ -1,14 +1,19 @@
 """PostgreSQL backend: the only importer of psycopg.
 
 One transaction per action, opened with ``SET LOCAL`` lock, statement and idle-in-transaction
-timeouts, so a forgotten review releases its locks. Effects are read from the open transaction:
+timeouts, so a forgotten review releases its locks. Each statement is sent as a prepared
+statement: the server itself refuses a string holding two commands. Effects are read from the
+open transaction:
 
 * rows per table from ``pg_stat_xact_user_tables`` (cascades and triggers included), minus the
   counts read at BEGIN; what the statements' own row counts do not explain is reported as
   ``by_cascade_or_trigger``;
+* row images of every row a DML statement changed, as ``row_to_json`` text: on PostgreSQL 18 with
+  ``RETURNING old, new``; before 18 (or with ``image_path = "select"``) by locking and reading
+  the rows an UPDATE will change with its own FROM/WHERE, and ``RETURNING`` the rest;
 * schema changes from a catalog diff, relation locks from ``pg_locks`` after each statement,
-  table rewrites from ``pg_class.relfilenode``, and sequences that advanced (a rollback does not
-  undo those).
+  table rewrites from ``pg_class.relfilenode``, sequences that advanced and advisory locks taken
+  (a rollback undoes neither).
 """
 
 from __future__ import annotations
@@ -17,32 +22,54 @@ from typing import Any
 
 import psycopg
 from psycopg import sql as pgsql
+from sqlglot import exp
 
 from core.config import DbConfig
 from core.errors import ExecutionError, TargetError
 from goexdb.dsn import Target
-from goexdb.effects import MAX_RESULT_ROWS, Effects, StatementResult, diff_catalog
-from goexdb.statements import Statement, StatementKind
+from goexdb.effects import (
+    MAX_RESULT_ROWS,
+    Catalog,
+    Effects,
+    ImageBudget,
+    RowImage,
+    StatementImages,
+    StatementResult,
+    diff_catalog,
+    pair_update,
+)
+from goexdb.statements import Statement, StatementKind, preselect, qualified, with_returning
 
 _COUNTS = """
     SELECT schemaname || '.' || relname, n_tup_ins, n_tup_upd, n_tup_del
     FROM pg_stat_xact_user_tables
 """
-_CATALOG = """
-    SELECT c.table_schema || '.' || c.table_name, c.column_name,
-           format_type(a.atttypid, a.atttypmod) || coalesce(' default ' || c.column_default, '')
-    FROM information_schema.columns c
-    JOIN pg_attribute a ON a.attrelid = (quote_ident(c.table_schema) || '.'
-                                         || quote_ident(c.table_name))::regclass
-                       AND a.attname = c.column_name
-    WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema')
-    ORDER BY 1, c.ordinal_position
+_USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'pg_toast%'"
+_COLUMNS = f"""
+    SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+           pg_get_expr(d.adbin, d.adrelid)
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+      AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
+    ORDER BY 1, a.attnum
 """
-_FILENODES = """
+_INDEXES = f"""
+    SELECT schemaname || '.' || indexname, schemaname || '.' || tablename, indexdef
+    FROM pg_indexes WHERE schemaname {_USER_SCHEMAS.format("schemaname")}
+"""
+_CONSTRAINTS = f"""
+    SELECT n.nspname || '.' || c.relname || '.' || k.conname, n.nspname || '.' || c.relname,
+           pg_get_constraintdef(k.oid)
+    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")}
+"""
+_FILENODES = f"""
     SELECT n.nspname || '.' || c.relname, c.relfilenode FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname NOT LIKE 'pg_toast%'
+    WHERE c.relkind IN ('r', 'm') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
 """
 _LOCKS = """
     SELECT coalesce(n.nspname || '.' || c.relname, l.relation::text), l.mode
@@ -51,7 +78,20 @@ _LOCKS = """
     WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted
       AND coalesce(n.nspname, '') NOT IN ('pg_catalog', 'information_schema')
 """
+_ADVISORY = """
+    SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'
+"""
 _SEQUENCES = "SELECT schemaname || '.' || sequencename, last_value FROM pg_sequences"
+_TABLE = """
+    SELECT n.nspname || '.' || c.relname,
+           coalesce((SELECT array_agg(a.attname ORDER BY k.ord)
+                     FROM pg_index i
+                     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                     WHERE i.indrelid = c.oid AND i.indisprimary), '{}')
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = to_regclass(%s)
+"""
 
 
 class PostgresBackend:
@@ -59,33 +99,36 @@ class PostgresBackend:
 
     def __init__(self, target: Target, config: DbConfig) -> None:
         self._config = config
-        self._display = target.display
         try:
             self._con = psycopg.connect(target.conninfo, autocommit=False, connect_timeout=10)
         except psycopg.Error as exc:
             raise TargetError(
                 f"cannot connect to PostgreSQL at {target.display}: {_reason(exc)}"
             ) from exc
+        self._returning_old_new = config.image_path == "returning" or (
+            config.image_path == "auto" and self._con.info.server_version >= 180000
+        )
         self._reset()
 
     def _reset(self) -> None:
         self._effects = Effects()
         self._baseline: dict[str, tuple[int, int, int]] = {}
-        self._explained: dict[str, list[int]] = {}
-        self._catalog_before: dict[str, dict[str, str]] = {}
+        self._explained: dict[str, int] = {}
+        self._catalog_before = Catalog()
         self._filenodes: dict[str, int] = {}
         self._sequences: dict[str, int | None] = {}
         self._locks_seen: set[tuple[str, str]] = set()
+        self._budget = ImageBudget(self._config.max_row_images)
+        self._index = 0
 
     def begin(self) -> None:
         self._reset()
-        timeouts = (
+        for name, seconds in (
             ("lock_timeout", self._config.lock_timeout),
             ("statement_timeout", self._config.statement_timeout),
             ("idle_in_transaction_session_timeout", self._config.idle_timeout),
-        )
-        for name, seconds in timeouts:
-            self._run(
+        ):
+            self._rows(
                 pgsql.SQL("SELECT set_config({}, {}, true)").format(
                     pgsql.Literal(name), pgsql.Literal(f"{int(seconds * 1000)}ms")
                 )
@@ -97,28 +140,28 @@ class PostgresBackend:
         self._locks_seen = {(r[0], r[1]) for r in self._rows(_LOCKS)}
 
     def execute(self, statement: Statement) -> StatementResult:
-        with self._con.cursor() as cur:
-            try:
-                # A prepared statement is the server's own guarantee of exactly one command:
-                # if goex's split ever disagreed with PostgreSQL's, the server refuses it.
-                cur.execute(statement.sql.encode(), prepare=True)
-            except psycopg.Error as exc:
-                raise ExecutionError(
-                    f"PostgreSQL refused the statement: {_reason(exc)}",
-                    statement=statement.sql,
-                    sqlstate=exc.sqlstate,
-                ) from exc
-            columns = [d.name for d in cur.description or []]
-            rows = cur.fetchmany(MAX_RESULT_ROWS + 1) if cur.description else []
-            rowcount = cur.rowcount if statement.kind is StatementKind.DML else None
-        for table in statement.tables_written:
-            self._explained.setdefault(table, []).append(max(rowcount or 0, 0))
+        index, self._index = self._index, self._index + 1
+        table = statement.image_target
+        if statement.kind is StatementKind.DML and self._config.capture == "images" and table:
+            result = self._execute_imaged(statement, table, index)
+        else:
+            result = self._execute_plain(statement)
+        for name in statement.tables_written:
+            self._explained[name] = self._explained.get(name, 0) + max(result.rowcount or 0, 0)
         for relation, mode in self._rows(_LOCKS):
             if (relation, mode) not in self._locks_seen:
                 self._locks_seen.add((relation, mode))
                 self._effects.locks.append(
                     {"relation": relation, "mode": mode, "statement": statement.sql.strip()[:200]}
                 )
+        return result
+
+    def _execute_plain(self, statement: Statement) -> StatementResult:
+        with self._con.cursor() as cur:
+            self._run_statement(cur, statement, statement.sql)
+            columns = [d.name for d in cur.description or []]
+            rows = cur.fetchmany(MAX_RESULT_ROWS + 1) if cur.description else []
+            rowcount = cur.rowcount if statement.kind is StatementKind.DML else None
         return StatementResult(
             statement.sql,
             statement.kind,
@@ -128,6 +171,55 @@ class PostgresBackend:
             len(rows) > MAX_RESULT_ROWS,
         )
 
+    def _execute_imaged(
+        self, statement: Statement, table: exp.Table, index: int
+    ) -> StatementResult:
+        found = self._rows(_TABLE, (qualified(table),))
+        if not found:  # let the statement itself raise the server's "does not exist"
+            return self._execute_plain(statement)
+        name, key = found[0][0], list(found[0][1])
+        images = StatementImages(index, name, key)
+        befores: dict[str, str] = {}
+        # row_to_json keeps json columns' text and numeric scale exactly as stored.
+        extra: tuple[str, ...] = ("row_to_json(old)::text", "row_to_json(new)::text")
+        if not self._returning_old_new:
+            extra = (f"row_to_json({table.alias_or_name})::text",)
+            query = preselect(
+                statement, self.dialect, lambda row: f"row_to_json({row})::text", lock=True
+            )
+            if query is not None and isinstance(statement.ast, exp.Update):
+                befores = {str(ctid): image for ctid, image in self._rows(query)}
+        with self._con.cursor() as cur:
+            self._run_statement(cur, statement, with_returning(statement, *extra))
+            columns = [d.name for d in cur.description or []][: -len(extra)]
+            rows = cur.fetchall()
+        images.images = [self._image(statement, r, len(extra)) for r in rows]
+        if befores:
+            images.images = pair_update(list(befores.values()), images.images, key)
+        upsert = isinstance(statement.ast, exp.Merge) or (
+            isinstance(statement.ast, exp.Insert) and statement.ast.args.get("conflict")
+        )
+        if upsert and not self._returning_old_new:
+            images.missing = "before PostgreSQL 18, an upsert's old rows cannot be read"
+        self._budget.spend(images)
+        self._effects.images.append(images)
+        shown = [list(r[: -len(extra)]) for r in rows[:MAX_RESULT_ROWS]]
+        return StatementResult(
+            statement.sql,
+            statement.kind,
+            len(rows),
+            columns if statement.has_returning else [],
+            shown if statement.has_returning else [],
+            statement.has_returning and len(rows) > MAX_RESULT_ROWS,
+        )
+
+    def _image(self, statement: Statement, row: tuple[Any, ...], extra: int) -> RowImage:
+        if extra == 2:
+            return RowImage(row[-2], row[-1])
+        if isinstance(statement.ast, exp.Delete):
+            return RowImage(row[-1], None)
+        return RowImage(None, row[-1])
+
     def measure(self) -> Effects:
         effects = self._effects
         for name, ins, upd, dele in self._rows(_COUNTS):
@@ -136,8 +228,8 @@ class PostgresBackend:
             if any(change):
                 table = effects.table(name)
                 table.inserted, table.updated, table.deleted = change
-                explained = sum(self._explained.get(name, [])) + sum(
-                    self._explained.get(name.partition(".")[2], [])
+                explained = self._explained.get(name, 0) + self._explained.get(
+                    name.partition(".")[2], 0
                 )
                 table.by_cascade_or_trigger = max(sum(change) - explained, 0)
         effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
@@ -150,6 +242,9 @@ class PostgresBackend:
         for name, value in self._rows(_SEQUENCES):
             if name in self._sequences and self._sequences[name] != value:
                 effects.side_effects.append(f"sequence {name} advanced to {value}")
+        advisory = self._rows(_ADVISORY)[0][0]
+        if advisory:
+            effects.side_effects.append(f"{advisory} advisory lock(s) held past the transaction")
         return effects
 
     def commit(self) -> None:
@@ -167,6 +262,9 @@ class PostgresBackend:
     def close(self) -> None:
         self._con.close()
 
+    def columns(self, table: str) -> dict[str, str]:
+        return self._catalog().describe().get(table, {})
+
     def describe(self) -> str:
         counts = {
             r[0]: r[1]
@@ -175,45 +273,52 @@ class PostgresBackend:
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
             )
         }
+        catalog = self._catalog()
         keys: dict[str, list[str]] = {}
-        for table, definition in self._rows(
-            "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE contype IN ('p', 'f', 'u') AND connamespace NOT IN "
-            "('pg_catalog'::regnamespace, 'information_schema'::regnamespace)"
-        ):
-            keys.setdefault(table, []).append(definition)
+        for table, definition in catalog.constraints.values():
+            if definition.startswith(("PRIMARY KEY", "FOREIGN KEY", "UNIQUE")):
+                keys.setdefault(table, []).append(definition)
         lines = []
-        for table, columns in self._catalog().items():
+        for table, columns in catalog.describe().items():
             cols = ", ".join(f"{name} {dtype}" for name, dtype in columns.items())
-            extra = "; ".join(keys.get(table, keys.get(table.partition(".")[2], [])))
+            extra = "; ".join(keys.get(table, []))
             approx = counts.get(table, -1)
             rows = f" (~{approx} rows)" if approx >= 0 else ""
             lines.append(f"TABLE {table}({cols}{'; ' + extra if extra else ''}){rows}")
         self._con.rollback()
         return "\n".join(lines) or "(no tables)"
 
-    def _catalog(self) -> dict[str, dict[str, str]]:
-        catalog: dict[str, dict[str, str]] = {}
-        for table, column, dtype in self._rows(_CATALOG):
-            catalog.setdefault(table, {})[column] = dtype
+    def _catalog(self) -> Catalog:
+        catalog = Catalog()
+        for table, column, dtype, default in self._rows(_COLUMNS):
+            catalog.columns.setdefault(table, {})[column] = (dtype, default)
+        catalog.indexes = {r[0]: (r[1], r[2]) for r in self._rows(_INDEXES)}
+        catalog.constraints = {r[0]: (r[1], r[2]) for r in self._rows(_CONSTRAINTS)}
         return catalog
 
-    def _rows(self, query: str) -> list[tuple[Any, ...]]:
-        with self._con.cursor() as cur:
-            self._execute(cur, query)
-            return cur.fetchall()
-
-    def _run(self, query: pgsql.Composed) -> None:
-        with self._con.cursor() as cur:
-            self._execute(cur, query)
-
-    def _execute(self, cur: psycopg.Cursor[Any], query: str | pgsql.Composed) -> None:
+    def _run_statement(self, cur: psycopg.Cursor[Any], statement: Statement, text: str) -> None:
         try:
-            cur.execute(query)
+            # A prepared statement is the server's own guarantee of exactly one command:
+            # if goex's split ever disagreed with PostgreSQL's, the server refuses it.
+            cur.execute(text.encode(), prepare=True)
         except psycopg.Error as exc:
             raise ExecutionError(
-                f"goex could not measure on PostgreSQL: {_reason(exc)}", sqlstate=exc.sqlstate
+                f"PostgreSQL refused the statement: {_reason(exc)}",
+                statement=statement.sql,
+                sqlstate=exc.sqlstate,
             ) from exc
+
+    def _rows(
+        self, query: str | pgsql.Composed, params: tuple[Any, ...] | None = None
+    ) -> list[tuple[Any, ...]]:
+        with self._con.cursor() as cur:
+            try:
+                cur.execute(query, params)
+            except psycopg.Error as exc:
+                raise ExecutionError(
+                    f"goex could not measure on PostgreSQL: {_reason(exc)}", sqlstate=exc.sqlstate
+                ) from exc
+            return cur.fetchall() if cur.description else []
 
 
 def _reason(exc: psycopg.Error) -> str:
