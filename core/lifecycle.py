@@ -42,8 +42,14 @@ def conclude(
     prompter: Prompter | None = None,
     show_details: Callable[[], None] | None = None,
     can_keep: bool = True,
+    intent: Mapping[str, Any] | None = None,
+    after_commit: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Review and finish staged work; returns the journaled (redacted) effects."""
+    """Review and finish staged work; returns the journaled (redacted) effects.
+
+    ``intent`` is kept with the commit intent (what ``recover`` would need to finish it);
+    ``after_commit`` runs after the commit and before the intent is marked done.
+    """
     recorded = redactor.redact_obj({**effects, "violations": [v.to_json() for v in violations]})
     action.bind(recorded)
     action.advance(Status.STAGED)
@@ -65,7 +71,7 @@ def conclude(
                 decision.digest,
             )
         action.decide(decision)
-        _carry_out(action, work, journal)
+        _carry_out(action, work, journal, intent or {}, after_commit)
     except BaseException:
         _discard_quietly(work)
         if not action.status.is_final and action.status is not Status.COMMITTED:
@@ -75,15 +81,23 @@ def conclude(
     return dict(recorded)
 
 
-def _carry_out(action: Action, work: Work, journal: Journal) -> None:
+def _carry_out(
+    action: Action,
+    work: Work,
+    journal: Journal,
+    intent: Mapping[str, Any],
+    after_commit: Callable[[], None] | None,
+) -> None:
     assert action.decision is not None
     verdict = action.decision.verdict
     if verdict is Verdict.COMMIT:
-        intent = journal.begin_intent(action.id, "commit", {"digest": action.digest})
+        begun = journal.begin_intent(action.id, "commit", {"digest": action.digest, **intent})
         work.commit()
         action.advance(Status.COMMITTED)
         journal.save(action)
-        journal.finish_intent(intent)
+        if after_commit is not None:
+            after_commit()
+        journal.finish_intent(begun)
         return
     if verdict is Verdict.KEEP:
         journal.save(action)

@@ -57,6 +57,28 @@ class PolicySettings:
     deny_columns: tuple[str, ...] = ()
     allow_unfiltered_writes: bool = False
     allow_drop: bool = False
+    deny_functions: tuple[str, ...] = (
+        "pg_read_file",
+        "pg_read_binary_file",
+        "pg_stat_file",
+        "pg_ls_*",
+        "pg_file_*",
+        "lo_import",
+        "lo_export",
+        "dblink*",
+        "pg_terminate_backend",
+        "pg_cancel_backend",
+        "pg_reload_conf",
+        "pg_rotate_logfile",
+        "pg_promote",
+        "pg_switch_wal",
+        "pg_create_restore_point",
+        "pg_logical_emit_message",
+        "set_config",
+        "query_to_xml*",
+        "cursor_to_xml*",
+        "getenv",
+    )  # fnmatch patterns; called anywhere in a statement, they refuse it before it runs
     # file side
     max_files_changed: int | None = 200
     allow_file_deletes: bool = True

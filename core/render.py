@@ -114,8 +114,10 @@ def render_log(console: Console, actions: Sequence[Action], redactor: Redactor) 
     table = Table(show_edge=False)
     for column, width in (("id", 10), ("when", 11), ("status", 11)):
         table.add_column(column, no_wrap=True, min_width=width)
-    table.add_column("target", overflow="ellipsis", no_wrap=True, max_width=30)
-    table.add_column("prompt / code", overflow="ellipsis", no_wrap=True)
+    table.add_column("target", overflow="ellipsis", no_wrap=True, max_width=24)
+    # The fixed columns take about 70 cells; the summary gets the rest, at least 16.
+    summary_width = max(16, console.width - 70)
+    table.add_column("prompt / code", overflow="ellipsis", no_wrap=True, max_width=summary_width)
     for action in actions:
         summary = (action.prompt or action.code).strip().splitlines()
         table.add_row(

@@ -5,27 +5,31 @@ Thin: parse flags, call the library (``goexdb.session``, ``core.lifecycle``), re
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import RenderableType
 from rich.table import Table
 
-from core.action import Action, Kind
+from core.action import Action, Kind, Status
 from core.cli import Format, FormatOption, add_journal_commands, exit_code_for, new_app, run_app
-from core.config import load_config
-from core.errors import GoexError, UsageError
+from core.config import Config, load_config
+from core.errors import GoexError, StateError, UsageError
 from core.journal import Journal, default_path
 from core.lifecycle import conclude, fail
 from core.llm import Model, judge_model
 from core.policy import evaluate
+from core.redact import Redactor
 from core.render import decision_text, make_console, print_json, render_report
 from core.review import Mode
 from core.secrets import SecretStore
 from goexdb import prompt as prompts
-from goexdb.dsn import parse_dsn
+from goexdb.dsn import DSN_ENV, Target, parse_dsn
 from goexdb.rules import RULES, Outcome
 from goexdb.session import Staged, connect
 
@@ -84,15 +88,12 @@ def run_command(
     )
     target = parse_dsn(dsn)
     secrets = SecretStore.load()
-    redactor = secrets.redactor()
-    for name, value in target.secrets.items():
-        redactor.add(name, value)
-    mode = Mode(config.review.decide)
+    redactor = _redactor(secrets, target)
     console = make_console()
-    with connect(target, config.db) as db, Journal(journal_path()) as journal:
+    with connect(target, config.db, config.policy) as db, Journal(journal_path()) as journal:
         if code is None:
-            model = Model(config.model, redactor)
             assert prompt is not None
+            model = Model(config.model, redactor)
             if fmt is Format.TEXT:
                 console.print(f"asking {model.name} for SQL …", style="dim")
             code = model.code(
@@ -101,34 +102,117 @@ def run_command(
                 "sql",
             ).code
         action = Action(kind=Kind.DB, target=target.display, code=code, prompt=prompt)
-        journal.save(action)
-        try:
-            staged = db.stage(code)
-        except GoexError as exc:
-            fail(action, journal, exc)
-            raise
-        violations = evaluate(RULES, Outcome(staged.statements, staged.effects), config.policy)
-        effects = staged.effects_json()
-        if fmt is Format.TEXT:
-            render_report(
-                console, action, _sections(staged), violations, redactor, code_language="sql"
+        _review(action, partial(db.stage, code), config, journal, redactor, fmt)
+
+
+@app.command("undo")
+def undo_command(
+    action_id: Annotated[str, typer.Argument(help="the committed action, or a unique prefix")],
+    dsn: Annotated[
+        str | None,
+        typer.Option(help="the action's database (default: GOEX_DSN, DATABASE_URL, its target)"),
+    ] = None,
+    decide: Annotated[
+        Mode | None, typer.Option(help="who decides: ask, commit, rollback, policy or llm")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="a TOML file with a [policy] table, over goex.toml")
+    ] = None,
+    fmt: FormatOption = Format.TEXT,
+) -> None:
+    """Undo a committed action: compensating SQL from its row images, staged and reviewed like
+    any action, refused if any row it changed has changed since."""
+    config = load_config(
+        overrides={"review.decide": decide.value if decide else None}, policy_file=policy
+    )
+    with Journal(journal_path()) as journal:
+        original = journal.get(action_id)
+        if original.status is not Status.COMMITTED:
+            raise StateError(
+                f"action {original.id} is {original.status.value}; only a committed action can "
+                "be undone"
             )
-        recorded = conclude(
-            action,
-            staged,
-            effects,
-            violations,
-            mode=mode,
-            journal=journal,
-            redactor=redactor,
-            judge=judge_model(config, redactor) if mode is Mode.LLM else None,
-            can_keep=False,
-        )
+        record, _ = journal.undo_data(original.id)
+        if record is None:
+            raise StateError(f"action {original.id} has no undo data in the journal")
+        target = parse_dsn(dsn or _dsn_from_environment() or original.target)
+        if target.display != original.target:
+            raise UsageError(
+                f"action {original.id} ran on {original.target}, not on {target.display}"
+            )
+        redactor = _redactor(SecretStore.load(), target)
+        with connect(target, config.db, config.policy) as db:
+            plan = db.plan_undo(record)
+            action = Action(
+                kind=Kind.DB, target=target.display, code=plan.sql, prompt=f"undo {original.id}"
+            )
+            _review(
+                action,
+                partial(db.stage_undo, plan),
+                config,
+                journal,
+                redactor,
+                fmt,
+                undoes=original,
+            )
+
+
+def _review(
+    action: Action,
+    stage: Callable[[], Staged],
+    config: Config,
+    journal: Journal,
+    redactor: Redactor,
+    fmt: Format,
+    undoes: Action | None = None,
+) -> NoReturn:
+    """Stage, measure, judge, decide and finish one action, then exit with its code."""
+    console = make_console()
+    journal.save(action)
+    try:
+        staged = stage()
+    except GoexError as exc:
+        fail(action, journal, exc)
+        raise
+    violations = evaluate(RULES, Outcome(staged.statements, staged.effects), config.policy)
+    journal.set_undo(action.id, data=staged.undo_record())
+    if fmt is Format.TEXT:
+        render_report(console, action, _sections(staged), violations, redactor, code_language="sql")
+    mode = Mode(config.review.decide)
+    recorded = conclude(
+        action,
+        staged,
+        staged.effects_json(),
+        violations,
+        mode=mode,
+        journal=journal,
+        redactor=redactor,
+        judge=judge_model(config, redactor) if mode is Mode.LLM else None,
+        can_keep=False,
+        intent={"undoes": undoes.id} if undoes else None,
+        after_commit=partial(_mark_undone, undoes, journal) if undoes else None,
+    )
     if fmt is Format.JSON:
         print_json(_report(action, recorded), redactor)
     else:
         console.print(decision_text(action))
     raise typer.Exit(int(exit_code_for(action.status)))
+
+
+def _mark_undone(original: Action, journal: Journal) -> None:
+    original.advance(Status.UNDONE)
+    journal.save(original)
+
+
+def _redactor(secrets: SecretStore, target: Target) -> Redactor:
+    redactor = secrets.redactor()
+    for name, value in target.secrets.items():
+        redactor.add(name, value)
+    return redactor
+
+
+def _dsn_from_environment() -> str | None:
+    return next((os.environ[n] for n in DSN_ENV if os.environ.get(n)), None)
 
 
 def _read_sql(sql: str | None, sql_file: str | None) -> str | None:
@@ -153,6 +237,7 @@ def _report(action: Action, recorded: dict[str, Any]) -> dict[str, Any]:
         "statements": recorded["statements"],
         "effects": recorded["effects"],
         "violations": recorded["violations"],
+        "reversible": recorded["reversible"],
         "decision": None
         if decision is None
         else {"by": decision.by, "verdict": decision.verdict.value, "reason": decision.reason},

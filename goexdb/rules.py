@@ -6,6 +6,7 @@ yields a message for each thing it objects to; ``core.policy`` turns those into 
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,17 @@ class Outcome:
 def _matches(name: str, patterns: Sequence[str]) -> bool:
     bare = name.rpartition(".")[2]
     return any(p.lower() in (name.lower(), bare.lower()) for p in patterns)
+
+
+@rule("db.denied-function")
+def denied_function(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
+    for statement in outcome.statements:
+        if statement.ast is None:
+            continue
+        for call in statement.ast.find_all(exp.Func):
+            name = (call.name if isinstance(call, exp.Anonymous) else call.sql_name()).lower()
+            if any(fnmatch.fnmatchcase(name, p.lower()) for p in settings.deny_functions):
+                yield f"function {name}() is denied: it reaches outside the transaction"
 
 
 @rule("db.read-only")
@@ -112,7 +124,11 @@ def schema_change(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
         yield f"schema change: {change.change} {change.table}{column}"
 
 
+# Judged on the statements alone, before anything runs: their harm would not roll back.
+BEFORE_RUNNING: tuple[Rule[Outcome], ...] = (denied_function,)
+
 RULES: tuple[Rule[Outcome], ...] = (
+    *BEFORE_RUNNING,
     read_only,
     dml_only,
     max_rows_table,

@@ -19,11 +19,13 @@ from types import TracebackType
 from typing import Any
 
 from core.config import DbConfig
-from core.errors import ConflictError, StateError
+from core.errors import ConflictError, PolicyRejected, StateError
+from core.policy import PolicySettings, blocking, evaluate
 from goexdb import undo
 from goexdb.backends.base import Backend
 from goexdb.dsn import Engine, Target, parse_dsn
 from goexdb.effects import Effects, StatementResult
+from goexdb.rules import BEFORE_RUNNING, Outcome
 from goexdb.statements import Statement, parse_script
 
 
@@ -87,9 +89,12 @@ class Staged:
 
 
 class Database:
-    def __init__(self, target: Target, config: DbConfig | None = None) -> None:
+    def __init__(
+        self, target: Target, config: DbConfig | None = None, policy: PolicySettings | None = None
+    ) -> None:
         self.target = target
         self.config = config or DbConfig()
+        self.policy = policy or PolicySettings()
         self._backend = open_backend(target, self.config)
         self._staged: Staged | None = None
 
@@ -106,6 +111,11 @@ class Database:
         for statement in statements:
             if not statement.runnable:
                 raise statement.denial()
+        refused = blocking(evaluate(BEFORE_RUNNING, Outcome(statements, Effects()), self.policy))
+        if refused:
+            raise PolicyRejected(
+                f"refused before running: {refused[0].message}", violations=refused
+            )
         self._backend.begin()
         results = []
         try:
@@ -155,7 +165,11 @@ class Database:
         self.close()
 
 
-def connect(dsn: str | Target | None = None, config: DbConfig | None = None) -> Database:
+def connect(
+    dsn: str | Target | None = None,
+    config: DbConfig | None = None,
+    policy: PolicySettings | None = None,
+) -> Database:
     """Open a database for staging; ``dsn`` defaults to GOEX_DSN, then DATABASE_URL."""
     target = dsn if isinstance(dsn, Target) else parse_dsn(dsn)
-    return Database(target, config)
+    return Database(target, config, policy)
