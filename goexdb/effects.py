@@ -183,8 +183,9 @@ class Catalog:
     """What a catalog diff compares: columns (type, default), indexes and constraints."""
 
     columns: dict[str, dict[str, tuple[str, str | None]]] = field(default_factory=dict)
-    indexes: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (table, def)
-    constraints: dict[str, tuple[str, str]] = field(default_factory=dict)  # table.name -> ...
+    # stable key (an oid where the engine has one) -> (table, name, definition)
+    indexes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    constraints: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def describe(self) -> dict[str, dict[str, str]]:
         return {
@@ -219,16 +220,14 @@ def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:
         ("index", before.indexes, after.indexes),
         ("constraint", before.constraints, after.constraints),
     ):
-        for name in sorted(new_map.keys() - old_map.keys()):
-            table, definition = new_map[name]
+        for key in sorted(new_map.keys() - old_map.keys()):
+            table, name, definition = new_map[key]
             changes.append(SchemaChange(f"{kind}_created", table, name, after=definition))
-        for name in sorted(old_map.keys() - new_map.keys()):
-            table, definition = old_map[name]
+        for key in sorted(old_map.keys() - new_map.keys()):
+            table, name, definition = old_map[key]
             changes.append(SchemaChange(f"{kind}_dropped", table, name, before=definition))
-        for name in sorted(old_map.keys() & new_map.keys()):
-            if old_map[name] != new_map[name]:
-                table = new_map[name][0]
-                changes.append(
-                    SchemaChange(f"{kind}_changed", table, name, old_map[name][1], new_map[name][1])
-                )
+        for key in sorted(old_map.keys() & new_map.keys()):
+            (_, _, old_def), (table, name, new_def) = old_map[key], new_map[key]
+            if old_def != new_def:
+                changes.append(SchemaChange(f"{kind}_changed", table, name, old_def, new_def))
     return changes

@@ -20,6 +20,7 @@ conflict, and the undo is rolled back with the rows that changed since listed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,19 +59,24 @@ class UndoPlan:
 
 
 def renames(statements: Sequence[Statement]) -> dict[str, list[list[str]]]:
-    """Table and column renames, read from the statements (a catalog diff sees drop + create)."""
-    tables: list[list[str]] = []
-    columns: list[list[str]] = []
+    """Table and column renames, read from the statements (a catalog diff sees drop + create):
+    ``tables`` [old qualified, new bare], ``columns`` [table, old, new], and ``order``, which of
+    them came first ([kind, index]), so undo can put them back in reverse."""
+    moved: dict[str, list[list[str]]] = {"tables": [], "columns": [], "order": []}
     for statement in statements:
         tree = statement.ast
         if not isinstance(tree, exp.Alter) or not isinstance(tree.this, exp.Table):
             continue
         for action in tree.args.get("actions") or []:
             if isinstance(action, exp.AlterRename) and isinstance(action.this, exp.Table):
-                tables.append([qualified(tree.this), action.this.name])
+                entry = ["tables", qualified(tree.this), action.this.name]
             elif isinstance(action, exp.RenameColumn):
-                columns.append([qualified(tree.this), action.this.name, action.args["to"].name])
-    return {"tables": tables, "columns": columns}
+                entry = ["columns", qualified(tree.this), action.this.name, action.args["to"].name]
+            else:
+                continue
+            moved["order"].append([entry[0], str(len(moved[entry[0]]))])
+            moved[entry[0]].append(entry[1:])
+    return moved
 
 
 def _bare(name: str) -> str:
@@ -79,6 +85,13 @@ def _bare(name: str) -> str:
 
 def _explained_by_renames(change: SchemaChange, moved: dict[str, list[list[str]]]) -> bool:
     table = _bare(change.table)
+    if change.change in ("index_changed", "constraint_changed"):
+        renamed = change.before or ""
+        for old, new in moved["tables"]:
+            renamed = re.sub(rf"\b{re.escape(_bare(old))}\b", new, renamed)
+        for _, old_column, new_column in moved["columns"]:
+            renamed = re.sub(rf"\b{re.escape(old_column)}\b", new_column, renamed)
+        return renamed == change.after
     if change.change in ("table_dropped", "table_created"):
         side = 0 if change.change == "table_dropped" else 1
         return any(_bare(pair[side]) == table for pair in moved["tables"])
@@ -306,13 +319,17 @@ def _undo_schema(
             column = f"ALTER TABLE {quote_table(table)} ALTER COLUMN {quote_ident(name)}"
             default = f"SET DEFAULT {change.before}" if change.before else "DROP DEFAULT"
             out.append(f"{column} {default}")
-    for table, old_column, new_column in reversed(moved["columns"]):
-        out.append(
-            f"ALTER TABLE {quote_table(table)} RENAME COLUMN {quote_ident(new_column)} "
-            f"TO {quote_ident(old_column)}"
-        )
-    for old, new in reversed(moved["tables"]):
-        schema = old.rpartition(".")[0]
-        current = f"{schema}.{new}" if schema else new
-        out.append(f"ALTER TABLE {quote_table(current)} RENAME TO {quote_ident(_bare(old))}")
+    for kind, index in reversed(moved["order"]):
+        entry = moved[kind][int(index)]
+        if kind == "columns":
+            table, old_column, new_column = entry
+            out.append(
+                f"ALTER TABLE {quote_table(table)} RENAME COLUMN {quote_ident(new_column)} "
+                f"TO {quote_ident(old_column)}"
+            )
+        else:
+            old, new = entry
+            schema = old.rpartition(".")[0]
+            current = f"{schema}.{new}" if schema else new
+            out.append(f"ALTER TABLE {quote_table(current)} RENAME TO {quote_ident(_bare(old))}")
     return out

@@ -64,12 +64,13 @@ _COLUMNS = """
     ORDER BY 1, column_index
 """
 _INDEXES = """
-    SELECT schema_name || '.' || index_name, schema_name || '.' || table_name, sql
+    SELECT schema_name || '.' || index_name, schema_name || '.' || table_name,
+           schema_name || '.' || index_name, sql
     FROM duckdb_indexes() WHERE database_name = current_database()
 """
 _CONSTRAINTS = """
     SELECT schema_name || '.' || table_name || '.' || constraint_name,
-           schema_name || '.' || table_name, constraint_text
+           schema_name || '.' || table_name, constraint_name, constraint_text
     FROM duckdb_constraints() WHERE database_name = current_database()
 """
 _KEY = """
@@ -231,8 +232,8 @@ class DuckDBBackend:
         catalog = Catalog()
         for table, column, dtype, default in self._query(_COLUMNS):
             catalog.columns.setdefault(table, {})[column] = (dtype, default)
-        catalog.indexes = {r[0]: (r[1], r[2]) for r in self._query(_INDEXES)}
-        catalog.constraints = {r[0]: (r[1], r[2]) for r in self._query(_CONSTRAINTS)}
+        catalog.indexes = {r[0]: (r[1], r[2], r[3]) for r in self._query(_INDEXES)}
+        catalog.constraints = {r[0]: (r[1], r[2], r[3]) for r in self._query(_CONSTRAINTS)}
         return catalog
 
     def _query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -260,7 +261,7 @@ class DuckDBBackend:
     def describe(self) -> str:
         catalog = self._catalog()
         keys: dict[str, list[str]] = {}
-        for table, definition in catalog.constraints.values():
+        for table, _, definition in catalog.constraints.values():
             if definition.startswith(("PRIMARY KEY", "FOREIGN KEY", "UNIQUE")):
                 keys.setdefault(table, []).append(definition)
         sizes = dict(

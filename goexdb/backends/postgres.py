@@ -56,12 +56,14 @@ _COLUMNS = f"""
     ORDER BY 1, a.attnum
 """
 _INDEXES = f"""
-    SELECT schemaname || '.' || indexname, schemaname || '.' || tablename, indexdef
-    FROM pg_indexes WHERE schemaname {_USER_SCHEMAS.format("schemaname")}
+    SELECT i.indexrelid::text, n.nspname || '.' || c.relname, n.nspname || '.' || x.relname,
+           pg_get_indexdef(i.indexrelid)
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")}
 """
 _CONSTRAINTS = f"""
-    SELECT n.nspname || '.' || c.relname || '.' || k.conname, n.nspname || '.' || c.relname,
-           pg_get_constraintdef(k.oid)
+    SELECT k.oid::text, n.nspname || '.' || c.relname, k.conname, pg_get_constraintdef(k.oid)
     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")}
@@ -275,7 +277,7 @@ class PostgresBackend:
         }
         catalog = self._catalog()
         keys: dict[str, list[str]] = {}
-        for table, definition in catalog.constraints.values():
+        for table, _, definition in catalog.constraints.values():
             if definition.startswith(("PRIMARY KEY", "FOREIGN KEY", "UNIQUE")):
                 keys.setdefault(table, []).append(definition)
         lines = []
@@ -292,8 +294,8 @@ class PostgresBackend:
         catalog = Catalog()
         for table, column, dtype, default in self._rows(_COLUMNS):
             catalog.columns.setdefault(table, {})[column] = (dtype, default)
-        catalog.indexes = {r[0]: (r[1], r[2]) for r in self._rows(_INDEXES)}
-        catalog.constraints = {r[0]: (r[1], r[2]) for r in self._rows(_CONSTRAINTS)}
+        catalog.indexes = {r[0]: (r[1], r[2], r[3]) for r in self._rows(_INDEXES)}
+        catalog.constraints = {r[0]: (r[1], r[2], r[3]) for r in self._rows(_CONSTRAINTS)}
         return catalog
 
     def _run_statement(self, cur: psycopg.Cursor[Any], statement: Statement, text: str) -> None:

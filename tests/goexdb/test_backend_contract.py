@@ -53,7 +53,7 @@ def test_schema_changes_come_from_the_catalog(shop: ShopDB) -> None:
             f"CREATE TABLE {shop.table('audit')} (id INTEGER)"
         )
         changes = {
-            (c.change, c.table.rpartition(".")[2], c.column) for c in staged.effects.schema_changes
+            (c.change, c.table.rpartition(".")[2], c.name) for c in staged.effects.schema_changes
         }
         staged.rollback()
     assert changes == {("column_added", "orders", "note"), ("table_created", "audit", None)}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -10,7 +13,7 @@ import pytest
 
 import goexdb
 from core.config import DbConfig
-from core.errors import ExecutionError
+from core.errors import ExecutionError, PolicyRejected, StatementDenied
 
 
 @pytest.fixture
@@ -86,3 +89,178 @@ def test_statement_timeout_is_set_for_the_action(pg_dsn: str) -> None:
     ):
         db.stage("SELECT pg_sleep(5)")
     assert info.value.sqlstate == "57014"  # query_canceled
+
+
+@pytest.mark.parametrize("image_path", ["returning", "select"])
+def test_awkward_types_survive_an_undo_exactly(pg_dsn: str, schema: str, image_path: str) -> None:
+    table = f"{schema}.typed"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(
+            f"CREATE TABLE {table} (id int PRIMARY KEY, j json, jb jsonb, arr text[], "
+            "nums int[], b bytea, n numeric(20, 6), f float8, ts timestamptz)"
+        )
+        con.execute(
+            f'INSERT INTO {table} VALUES (1, \'{{"b": 1,  "a": [1, 2.50]}}\', \'{{"k": null}}\', '
+            "'{a,\"b c\",NULL}', '{1,2}', '\\x00ff10', 12345.678900, 0.1, "
+            "'2024-02-29 23:59:59.999999+05:30')"
+        )
+
+    def snapshot() -> list[tuple[object, ...]]:
+        with psycopg.connect(pg_dsn) as con:
+            return con.execute(
+                f"SELECT id, j::text, jb::text, arr::text, nums::text, b, n::text, f::text, "
+                f"ts::text FROM {table}"
+            ).fetchall()
+
+    before = snapshot()
+    config = DbConfig(image_path=image_path)
+    with goexdb.connect(pg_dsn, config) as db:
+        staged = db.stage(
+            f"UPDATE {table} SET j = '[]', jb = '{{}}', arr = '{{}}', nums = NULL, b = '\\x', "
+            "n = 0, f = 2, ts = now() WHERE id = 1; "
+            f"INSERT INTO {table} (id) VALUES (2)"
+        )
+        record = staged.undo_record()
+        staged.commit()
+    assert snapshot() != before
+    with goexdb.connect(pg_dsn, config) as db:
+        db.stage_undo(db.plan_undo(record)).commit()
+    assert snapshot() == before
+
+
+def test_a_trigger_writing_an_audit_table_is_counted_and_makes_undo_unavailable(
+    pg_dsn: str, schema: str
+) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE TABLE {schema}.audit (parent_id int, at timestamptz DEFAULT now())")
+        con.execute(
+            f"CREATE FUNCTION {schema}.log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"INSERT INTO {schema}.audit (parent_id) VALUES (NEW.id); RETURN NEW; END $$"
+        )
+        con.execute(
+            f"CREATE TRIGGER log AFTER UPDATE ON {schema}.parent FOR EACH ROW "
+            f"EXECUTE FUNCTION {schema}.log()"
+        )
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {schema}.parent SET v = 'x' WHERE id <= 3")
+        audit = staged.effects.tables[f"{schema}.audit"]
+        reversible = staged.reversible
+        staged.rollback()
+    assert (audit.inserted, audit.by_cascade_or_trigger) == (3, 3)
+    assert not reversible
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(*) FROM {schema}.audit").fetchone() == (0,)
+
+
+def test_a_cascade_makes_undo_unavailable(pg_dsn: str, schema: str) -> None:
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"DELETE FROM {schema}.parent WHERE id = 1")
+        assert not staged.reversible
+        assert "cascade or trigger" in staged.effects.irreversible[0]
+        staged.rollback()
+
+
+def test_renames_are_undone(pg_dsn: str, schema: str) -> None:
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(
+            f"ALTER TABLE {schema}.parent RENAME COLUMN v TO value; "
+            f"ALTER TABLE {schema}.parent RENAME TO parents"
+        )
+        assert staged.reversible, staged.effects.irreversible
+        record = staged.undo_record()
+        staged.commit()
+    with goexdb.connect(pg_dsn) as db:
+        db.stage_undo(db.plan_undo(record)).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(v) FROM {schema}.parent").fetchone() == (10,)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "SELECT * FROM pg_read_file('/etc/hostname')",
+        "SELECT 1 FROM {s}.parent WHERE pg_terminate_backend(pg_backend_pid())",
+        "SELECT * FROM pg_ls_dir('.')",
+        "UPDATE {s}.parent SET v = set_config('role', 'postgres', true) WHERE id = 1",
+        "SELECT lo_import('/etc/hostname')",
+        "SELECT * FROM dblink('dbname=postgres', 'DELETE FROM x') AS t(a int)",
+        "SELECT query_to_xml('DELETE FROM {s}.parent', true, true, '')",
+    ],
+)
+def test_denied_functions_are_refused_before_running(pg_dsn: str, schema: str, where: str) -> None:
+    with goexdb.connect(pg_dsn) as db, pytest.raises(PolicyRejected) as info:
+        db.stage(f"DELETE FROM {schema}.child; " + where.format(s=schema))
+    assert info.value.violations[0].rule == "db.denied-function"
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(*) FROM {schema}.child").fetchone() == (40,)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "UPDATE {s}.parent SET v = 'x'; COMMIT; DROP TABLE {s}.child",
+        "UPDATE {s}.parent SET v = 'x' /* ; */; commit /* ; */; DROP TABLE {s}.child",
+        "UPDATE {s}.parent SET v = ';COMMIT;'; -- ; \nEND; DROP TABLE {s}.child",
+        "UPDATE {s}.parent SET v = $$; COMMIT; $$; ROLLBACK; DROP TABLE {s}.child",
+        "UPDATE {s}.parent SET v = $x$'; COMMIT; --$x$; COMMIT AND CHAIN; DROP TABLE {s}.child",
+        "UPDATE {s}.parent SET v = 'x'; PREPARE TRANSACTION 'goex'; DROP TABLE {s}.child",
+    ],
+)
+def test_hidden_transaction_control_is_found_and_nothing_runs(
+    pg_dsn: str, schema: str, script: str
+) -> None:
+    with goexdb.connect(pg_dsn) as db, pytest.raises(StatementDenied):
+        db.stage(script.format(s=schema))
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(*) FROM {schema}.parent WHERE v = 'p'").fetchone() == (
+            10,
+        )
+        assert con.execute(f"SELECT to_regclass('{schema}.child')").fetchone() != (None,)
+
+
+def test_quoted_semicolons_and_dollar_bodies_stay_data(pg_dsn: str, schema: str) -> None:
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {schema}.parent SET v = $$; COMMIT; $$ || ';END;' WHERE id = 1")
+        staged.commit()
+    with psycopg.connect(pg_dsn) as con:
+        row = con.execute(f"SELECT v FROM {schema}.parent WHERE id = 1").fetchone()
+    assert row == ("; COMMIT; ;END;",)
+
+
+def test_a_row_lock_wait_ends_at_lock_timeout(pg_dsn: str, schema: str) -> None:
+    with psycopg.connect(pg_dsn) as holder:
+        holder.execute(f"SELECT * FROM {schema}.parent WHERE id = 1 FOR UPDATE")
+        with (
+            goexdb.connect(pg_dsn, DbConfig(lock_timeout=0.3)) as db,
+            pytest.raises(ExecutionError) as info,
+        ):
+            db.stage(f"UPDATE {schema}.parent SET v = 'mine' WHERE id = 1")
+        holder.rollback()
+    assert info.value.sqlstate == "55P03"
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT v FROM {schema}.parent WHERE id = 1").fetchone() == ("p",)
+
+
+def test_a_killed_goex_process_commits_nothing(pg_dsn: str, schema: str) -> None:
+    script = (
+        "import sys, time, goexdb\n"
+        "db = goexdb.connect(sys.argv[1])\n"
+        f"db.stage(\"DELETE FROM {schema}.child; UPDATE {schema}.parent SET v = 'gone'\")\n"
+        "print('staged', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, pg_dsn], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "staged"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(*) FROM {schema}.child").fetchone() == (40,)
+        assert con.execute(f"SELECT count(*) FROM {schema}.parent WHERE v = 'gone'").fetchone() == (
+            0,
+        )

@@ -1,0 +1,202 @@
+"""Undo after commit, on every capture path: PostgreSQL 18's RETURNING old/new, the pre-18 way
+(forced with image_path = "select"), and DuckDB. Every check reads the database through a
+connection of its own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pytest
+
+import goexdb
+from core.config import DbConfig
+from core.errors import ConflictError, StateError
+
+
+@dataclass
+class Case:
+    dsn: str
+    config: DbConfig
+    schema: str  # '' on DuckDB
+    run: Callable[[str], list[tuple[Any, ...]]]  # another connection, autocommit
+
+    def t(self, name: str) -> str:
+        return f"{self.schema}{name}"
+
+    def rows(self, table: str) -> list[tuple[Any, ...]]:
+        return self.run(f"SELECT * FROM {self.t(table)} ORDER BY ALL")
+
+
+PATHS = ["pg-returning", "pg-select", "duckdb"]
+
+
+@pytest.fixture(params=PATHS)
+def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Case]:
+    if request.param == "duckdb":
+        path = tmp_path / "undo.duckdb"
+        duckdb.connect(str(path)).close()
+
+        def run_duck(sql: str) -> list[tuple[Any, ...]]:
+            with duckdb.connect(str(path)) as con:
+                cursor = con.execute(sql)
+                return cursor.fetchall() if cursor.description else []
+
+        yield Case(f"duckdb:{path}", DbConfig(), "", run_duck)
+        return
+    dsn = request.getfixturevalue("pg_dsn")
+    schema = f"undo_{uuid.uuid4().hex[:8]}"
+
+    def run_pg(sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(dsn, autocommit=True) as con:
+            cursor = con.execute(sql.replace("ORDER BY ALL", "ORDER BY 1, 2"))
+            return cursor.fetchall() if cursor.description else []
+
+    run_pg(f"CREATE SCHEMA {schema}")
+    path = "returning" if request.param == "pg-returning" else "select"
+    yield Case(dsn, DbConfig(image_path=path), f"{schema}.", run_pg)
+    run_pg(f"DROP SCHEMA {schema} CASCADE")
+
+
+def commit(case: Case, sql: str) -> dict[str, Any]:
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(sql)
+        record = staged.undo_record()
+        staged.commit()
+    return record
+
+
+def undo(case: Case, record: dict[str, Any]) -> None:
+    with goexdb.connect(case.dsn, case.config) as db:
+        db.stage_undo(db.plan_undo(record)).commit()
+
+
+def make_orders(case: Case) -> None:
+    case.run(
+        f"CREATE TABLE {case.t('orders')} (id INTEGER PRIMARY KEY, status TEXT, total "
+        "DECIMAL(12, 2))"
+    )
+    case.run(
+        f"INSERT INTO {case.t('orders')} VALUES (1, 'new', 10.50), (2, 'new', 20.00), "
+        "(3, 'paid', 30.25), (4, 'paid', 0.01)"
+    )
+
+
+def test_the_clumsy_update_of_every_row_is_undone_exactly(case: Case) -> None:
+    make_orders(case)
+    before = case.rows("orders")
+    record = commit(case, f"UPDATE {case.t('orders')} SET status = 'shipped', total = 0")
+    assert {r[1] for r in case.rows("orders")} == {"shipped"}
+    undo(case, record)
+    assert case.rows("orders") == before
+
+
+def test_inserts_deletes_and_updates_together(case: Case) -> None:
+    make_orders(case)
+    before = case.rows("orders")
+    record = commit(
+        case,
+        f"INSERT INTO {case.t('orders')} VALUES (9, 'new', 1.00); "
+        f"DELETE FROM {case.t('orders')} WHERE id = 3; "
+        f"UPDATE {case.t('orders')} SET total = total * 2 WHERE id IN (1, 9)",
+    )
+    undo(case, record)
+    assert case.rows("orders") == before
+
+
+def test_a_table_without_a_primary_key_with_duplicate_rows(case: Case) -> None:
+    case.run(f"CREATE TABLE {case.t('events')} (kind TEXT, n INTEGER)")
+    case.run(f"INSERT INTO {case.t('events')} VALUES ('a', 1), ('a', 1), ('b', 2)")
+    before = case.rows("events")
+    record = commit(case, f"UPDATE {case.t('events')} SET n = 5 WHERE kind = 'a'")
+    assert case.rows("events") == [("a", 5), ("a", 5), ("b", 2)]
+    undo(case, record)
+    assert case.rows("events") == before
+
+
+def test_a_composite_key(case: Case) -> None:
+    case.run(
+        f"CREATE TABLE {case.t('lines')} (order_id INTEGER, line INTEGER, qty INTEGER, "
+        "PRIMARY KEY (order_id, line))"
+    )
+    case.run(f"INSERT INTO {case.t('lines')} VALUES (1, 1, 5), (1, 2, 6), (2, 1, 7)")
+    before = case.rows("lines")
+    record = commit(
+        case,
+        f"UPDATE {case.t('lines')} SET qty = qty + 1 WHERE order_id = 1; "
+        f"DELETE FROM {case.t('lines')} WHERE order_id = 2",
+    )
+    undo(case, record)
+    assert case.rows("lines") == before
+
+
+def test_ddl_mixed_with_dml_is_undone(case: Case) -> None:
+    make_orders(case)
+    before = case.rows("orders")
+    record = commit(
+        case,
+        f"ALTER TABLE {case.t('orders')} ADD COLUMN note TEXT; "
+        f"UPDATE {case.t('orders')} SET note = 'x' WHERE id = 1; "
+        f"CREATE TABLE {case.t('audit')} (id INTEGER); "
+        f"INSERT INTO {case.t('audit')} VALUES (1); "
+        f"CREATE INDEX orders_status ON {case.t('orders')} (status)",
+    )
+    undo(case, record)
+    assert case.rows("orders") == before
+    tables = case.run(
+        "SELECT table_name FROM information_schema.tables WHERE table_name IN ('audit')"
+        + (f" AND table_schema = '{case.schema[:-1]}'" if case.schema else "")
+    )
+    assert tables == []
+
+
+def test_undo_is_refused_after_a_concurrent_change_and_changes_nothing(case: Case) -> None:
+    make_orders(case)
+    record = commit(case, f"UPDATE {case.t('orders')} SET status = 'sent' WHERE id IN (1, 2)")
+    case.run(f"UPDATE {case.t('orders')} SET status = 'returned' WHERE id = 2")
+    after_concurrent = case.rows("orders")
+    with pytest.raises(ConflictError) as info:
+        undo(case, record)
+    assert len(info.value.details) == 1
+    assert '"returned"' not in info.value.details[0]["row"]  # the after-image it expected
+    assert case.rows("orders") == after_concurrent
+
+
+def test_undo_of_a_reinsert_is_refused_when_the_key_was_taken_again(case: Case) -> None:
+    make_orders(case)
+    record = commit(case, f"DELETE FROM {case.t('orders')} WHERE id = 4")
+    case.run(f"INSERT INTO {case.t('orders')} VALUES (4, 'someone else', 99.00)")
+    with pytest.raises(ConflictError):
+        undo(case, record)
+    assert (4, "someone else") in [r[:2] for r in case.rows("orders")]
+
+
+def test_irreversible_actions_say_so_at_review_time(case: Case) -> None:
+    make_orders(case)
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(f"DROP TABLE {case.t('orders')}")
+        assert not staged.reversible
+        assert any("dropped" in reason for reason in staged.effects.irreversible)
+        staged.rollback()
+        staged = db.stage(f"ALTER TABLE {case.t('orders')} DROP COLUMN total")
+        assert not staged.reversible
+        record = staged.undo_record()
+        staged.rollback()
+        with pytest.raises(StateError, match="cannot be undone"):
+            db.plan_undo(record)
+
+
+def test_images_past_the_cap_make_undo_unavailable(case: Case) -> None:
+    make_orders(case)
+    config = DbConfig(image_path=case.config.image_path, max_row_images=3)
+    with goexdb.connect(case.dsn, config) as db:
+        staged = db.stage(f"UPDATE {case.t('orders')} SET status = 'x'")
+        assert staged.results[0].rowcount == 4
+        assert not staged.reversible
+        assert "max_row_images" in staged.effects.irreversible[0]
+        staged.rollback()
