@@ -214,3 +214,8 @@ def test_redact_obj_walks_json() -> None:
 def test_redact_target(target: str, expected: str) -> None:
     assert redact_target(target) == expected
     assert redact_target(expected) == expected  # stable when applied again
+
+
+def test_shell_working_directory_variables_are_not_passwords() -> None:
+    text = "PWD=/work/project OLDPWD=/tmp db_pwd=hunter22x"
+    assert redact_text(text) == "PWD=/work/project OLDPWD=/tmp db_pwd=[REDACTED]"

@@ -1,0 +1,107 @@
+"""Policy rules over the measured changes of a file action (see ``core.policy``).
+
+Each rule reads the list of ``Change`` records and the ``[policy]`` settings and yields one
+message per thing it objects to; ``RULES`` is the tuple ``core.policy.evaluate`` runs.
+
+================== ======== ==============================================================
+rule               severity objects to
+================== ======== ==============================================================
+fs.max-files       error    more changed paths than ``max_files_changed``
+fs.deletes         error    deleting (or replacing) a path when ``allow_file_deletes`` is off
+fs.denied-path     error    changing a path that matches a ``deny_paths`` glob
+fs.special-file    error    creating a fifo, socket or device (goex never commits one)
+fs.symlink-outside warning  a new or changed symlink that points outside the project
+================== ======== ==============================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+
+from core.policy import PolicySettings, Severity, rule
+from goexfs.changes import Change, ChangeKind
+from goexfs.manifest import EntryType
+from goexfs.paths import matching, parts_of
+
+MAX_MESSAGES = 20  # per rule; the rest are summarised in one more message
+
+Changes = Sequence[Change]
+
+
+def _capped(messages: list[str]) -> Iterator[str]:
+    yield from messages[:MAX_MESSAGES]
+    if len(messages) > MAX_MESSAGES:
+        yield f"... and {len(messages) - MAX_MESSAGES} more"
+
+
+@rule("fs.max-files")
+def max_files(changes: Changes, settings: PolicySettings) -> Iterator[str]:
+    limit = settings.max_files_changed
+    if limit is not None and len(changes) > limit:
+        yield f"{len(changes)} paths changed, more than max_files_changed = {limit}"
+
+
+@rule("fs.deletes")
+def deletes(changes: Changes, settings: PolicySettings) -> Iterator[str]:
+    if settings.allow_file_deletes:
+        return
+    found = [
+        f"{'deletes' if c.kind is ChangeKind.DELETED else 'replaces'} {c.path} "
+        "(allow_file_deletes = false)"
+        for c in changes
+        if c.removes
+    ]
+    yield from _capped(found)
+
+
+@rule("fs.denied-path")
+def denied_path(changes: Changes, settings: PolicySettings) -> Iterator[str]:
+    found = []
+    for change in changes:
+        pattern = matching(settings.deny_paths, change.path)
+        if pattern is not None:
+            found.append(f"{change.kind.value} {change.path}: matches denied path {pattern!r}")
+    yield from _capped(found)
+
+
+@rule("fs.special-file")
+def special_file(changes: Changes, settings: PolicySettings) -> Iterator[str]:
+    found = [
+        f"{c.path} is a fifo, socket or device, which goex cannot commit"
+        for c in changes
+        if c.after is not None and c.after.type is EntryType.OTHER
+    ]
+    yield from _capped(found)
+
+
+@rule("fs.symlink-outside", Severity.WARNING)
+def symlink_outside(changes: Changes, settings: PolicySettings) -> Iterator[str]:
+    found = []
+    for change in changes:
+        after = change.after
+        if after is None or after.type is not EntryType.SYMLINK or after.target is None:
+            continue
+        if points_outside(change.path, after.target):
+            found.append(f"symlink {change.path} points outside the project ({after.target})")
+    yield from _capped(found)
+
+
+def points_outside(rel: str, target: str) -> bool:
+    """Whether a symlink at rel with this target leads outside the project (lexically)."""
+    if os.path.isabs(target):
+        return True
+    parts = list(parts_of(rel)[:-1])
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return True
+            parts.pop()
+        else:
+            parts.append(part)
+    return False
+
+
+RULES = (max_files, deletes, denied_path, special_file, symlink_outside)

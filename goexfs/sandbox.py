@@ -1,0 +1,276 @@
+"""Run the agent's shell command against the staged tree, confined by bubblewrap.
+
+Inside the sandbox (``[fs] sandbox = "bwrap"``, the default):
+
+* the staged tree is bound read-write **at the real project's absolute path**, so paths in the
+  command work — and the real project is not reachable at all: its path *is* the staged copy;
+* everything else is read-only (``--ro-bind / /``), with a fresh ``/tmp``, ``/dev`` and
+  ``/proc``; the user's home directory and goex's config and state directories are hidden
+  behind empty tmpfs mounts (they hold keys and the secrets file);
+* every namespace is unshared (no network, no view of other processes), all capabilities are
+  dropped (even when goex runs as root), ``--new-session`` stops terminal injection and
+  ``--die-with-parent`` takes the sandbox down with goex;
+* the environment is cleared down to PATH, HOME, LANG and TERM plus the configured secrets
+  (``GOEX_SECRET_*``), passed through the environment and never on a command line.
+
+Output is captured (bounded) and passed through the ``Redactor``. A command that outlives the
+timeout is killed with its whole process group and raises ``SandboxError``.
+
+``[fs] sandbox = "none"`` runs ``sh -c`` with the staged tree as working directory and **no
+confinement**: a command that uses an absolute path, or ``cd ..``, reaches the real project and
+the rest of the machine. It exists only for machines where bubblewrap cannot be installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from core.config import user_config_file
+from core.errors import ConfigError, SandboxError
+from core.journal import state_home
+from core.redact import Redactor
+from core.secrets import SecretStore
+from goexfs.paths import contains
+
+MODES = ("bwrap", "none")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+MAX_OUTPUT = 64 * 1024  # bytes kept per stream
+FRESH = (Path("/tmp"), Path("/dev"), Path("/proc"))
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """What the command did, as far as its process goes (its file changes are measured apart)."""
+
+    exit_status: int
+    stdout: str
+    stderr: str
+    truncated: bool
+    sandbox: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exit_status": self.exit_status,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "truncated": self.truncated,
+            "sandbox": self.sandbox,
+        }
+
+
+def find_bwrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+def safe_environment(secrets: SecretStore, home: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH") or DEFAULT_PATH,
+        "HOME": home,
+        "LANG": os.environ.get("LANG") or "C.UTF-8",
+        "TERM": os.environ.get("TERM") or "dumb",
+    }
+    env.update(secrets.environment())
+    return env
+
+
+def hidden_paths(root: Path) -> list[Path]:
+    """Directories to hide behind an empty tmpfs: home, goex config and state."""
+    candidates = [Path.home(), user_config_file().parent, state_home()]
+    hidden: list[Path] = []
+    for path in sorted({Path(os.path.abspath(p)) for p in candidates}, key=lambda p: len(p.parts)):
+        if path == Path("/") or not path.is_dir() or contains(root, path):
+            continue  # inside the project: the staged tree covers it already
+        if any(contains(done, path) for done in (*FRESH, *hidden)):
+            continue
+        hidden.append(path)
+    return hidden
+
+
+def bwrap_argv(bwrap: str, *, root: Path, tree: Path, command: str) -> list[str]:
+    """The bubblewrap command line (see the module docstring). Order matters: later mounts
+    go on top of earlier ones, and the staged tree goes last, over the real root's path."""
+    argv = [
+        bwrap,
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-all",
+        "--cap-drop",
+        "ALL",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+    ]
+    for path in hidden_paths(root):
+        argv += ["--tmpfs", str(path)]
+    argv += ["--bind", str(tree), str(root), "--chdir", str(root)]
+    return [*argv, "--", "/bin/sh", "-c", command]
+
+
+def run_command(
+    command: str,
+    *,
+    root: Path,
+    tree: Path,
+    mode: str,
+    timeout: float,
+    secrets: SecretStore,
+    redactor: Redactor,
+    bwrap: str | None = None,
+    max_output: int = MAX_OUTPUT,
+) -> SandboxResult:
+    """Run ``sh -c command`` against the staged tree; the real root is never the target."""
+    if mode not in MODES:
+        raise ConfigError(f"fs sandbox {mode!r} is not one of {', '.join(MODES)}", key="fs.sandbox")
+    if mode == "none":
+        with tempfile.TemporaryDirectory(prefix="goex-home-") as home:
+            env = safe_environment(secrets, home)
+            return _run(["/bin/sh", "-c", command], tree, env, timeout, redactor, max_output)
+    bwrap = bwrap or find_bwrap()
+    if bwrap is None:
+        raise SandboxError(
+            "bubblewrap (bwrap) is not installed: install it (apt install bubblewrap) to run "
+            'commands confined, or set [fs] sandbox = "none" to run them unconfined (unsafe)'
+        )
+    argv = bwrap_argv(bwrap, root=root, tree=tree, command=command)
+    env = safe_environment(secrets, "/tmp")
+    return _run(argv, Path("/"), env, timeout, redactor, max_output, status=True)
+
+
+def _run(
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    redactor: Redactor,
+    max_output: int,
+    *,
+    status: bool = False,
+) -> SandboxResult:
+    read_fd, write_fd = os.pipe() if status else (-1, -1)
+    if status:
+        argv = [argv[0], "--json-status-fd", str(write_fd), *argv[1:]]
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            pass_fds=(write_fd,) if status else (),
+        )
+    except OSError as exc:
+        if status:
+            os.close(read_fd)
+        raise SandboxError(f"cannot start {argv[0]}: {exc.strerror}") from exc
+    finally:
+        if status:
+            os.close(write_fd)
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = _Capture(proc.stdout, max_output), _Capture(proc.stderr, max_output)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        proc.wait()
+        raise SandboxError(
+            f"the command did not finish within {timeout:g}s and was killed; nothing was committed"
+        ) from None
+    finally:
+        _kill_group(proc.pid)  # stragglers left in the background
+        out.join(5)
+        err.join(5)
+        proc.stdout.close()
+        proc.stderr.close()
+        statuses = _read_status(read_fd) if status else []
+    code = proc.returncode
+    if status and not any("exit-code" in s for s in statuses):
+        detail = err.text().strip().splitlines()
+        raise SandboxError(
+            "bubblewrap could not set up the sandbox"
+            + (f": {redactor.redact(detail[-1])}" if detail else f" (exit status {code})")
+        )
+    return SandboxResult(
+        exit_status=128 - code if code < 0 else code,
+        stdout=redactor.redact(out.text()),
+        stderr=redactor.redact(err.text()),
+        truncated=out.dropped > 0 or err.dropped > 0,
+        sandbox="bwrap" if status else "none",
+    )
+
+
+class _Capture(threading.Thread):
+    """Reads a stream to its end, keeping the first ``limit`` bytes."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__(daemon=True)
+        self._stream = stream
+        self._limit = limit
+        self._kept = bytearray()
+        self.dropped = 0
+        self.start()
+
+    def run(self) -> None:
+        try:
+            while chunk := os.read(self._stream.fileno(), 65536):
+                room = self._limit - len(self._kept)
+                self._kept += chunk[:room]
+                self.dropped += max(0, len(chunk) - room)
+        except (OSError, ValueError):
+            pass
+
+    def text(self) -> str:
+        text = bytes(self._kept).decode("utf-8", errors="replace")
+        if self.dropped:
+            text += f"\n[... {self.dropped} more bytes of output not kept]\n"
+        return text
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _read_status(fd: int) -> list[str]:
+    """The JSON documents bubblewrap wrote to its status pipe (read without blocking)."""
+    os.set_blocking(fd, False)
+    data = b""
+    try:
+        while chunk := os.read(fd, 65536):
+            data += chunk
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+    docs: list[str] = []
+    decoder = json.JSONDecoder()
+    text = data.decode("utf-8", errors="replace")
+    index = 0
+    while index < len(text):
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index >= len(text):
+            break
+        try:
+            obj, index = decoder.raw_decode(text, index)
+        except json.JSONDecodeError:
+            break
+        docs.append(json.dumps(obj))
+    return docs

@@ -1,0 +1,181 @@
+"""The library API under ``goex-fs run``: stage, run sandboxed, measure, then finish.
+
+::
+
+    with Journal(default_path(Kind.FS, root)) as journal:
+        run = stage_and_run(root, "sed -i s/foo/bar/ app.py", config=config,
+                            secrets=secrets, journal=journal)
+        decision = review.decide(Mode.POLICY, run.review())
+        finish(run, decision, journal)        # commit, roll back, reject or keep staged
+
+Between ``stage_and_run`` and ``finish`` nothing has reached the real directory; an agent
+framework can hold a run as long as it likes and look at ``run.changes`` before deciding.
+Every step is journaled: the action with its measured effects when staged, the decision, and
+the final status.
+"""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.action import Action, Decision, Kind, Status, Verdict
+from core.config import Config
+from core.errors import ConflictError, GoexError, PathError, TargetError
+from core.journal import Journal
+from core.policy import Violation, evaluate
+from core.redact import Redactor
+from core.review import Review
+from core.secrets import SecretStore
+from goexfs.apply import commit
+from goexfs.backends import Staged, Stager, stager_for
+from goexfs.changes import Change, summary
+from goexfs.paths import INTERNAL_DIR
+from goexfs.rules import RULES
+from goexfs.sandbox import SandboxResult, run_command
+
+STAGING_DIR = "staged"
+
+
+@dataclass
+class FsRun:
+    """One staged and measured action, waiting for its decision."""
+
+    action: Action
+    staged: Staged
+    result: SandboxResult
+    changes: list[Change]
+    violations: list[Violation]
+    effects: dict[str, Any]
+    undo: Path | None = field(default=None)
+
+    def review(self) -> Review:
+        return Review(self.action, self.effects, self.violations)
+
+
+def project_root(directory: Path) -> Path:
+    """The project directory, absolute and with symlinks resolved, or TargetError."""
+    try:
+        root = directory.expanduser().resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise TargetError(f"directory {directory} does not exist") from None
+    if not root.is_dir():
+        raise TargetError(f"{directory} is not a directory")
+    if root == Path("/"):
+        raise TargetError("goex-fs will not stage the whole filesystem; pick a project directory")
+    return root
+
+
+def workspace_for(root: Path) -> Path:
+    """``<root>/.goex/staged``: staged copies live with the project (same filesystem)."""
+    internal = root / INTERNAL_DIR
+    try:
+        internal.mkdir(mode=0o700, exist_ok=True)
+        info = internal.lstat()
+    except OSError as exc:
+        raise PathError(f"cannot create {internal}: {exc.strerror}", path=str(internal)) from exc
+    if not stat.S_ISDIR(info.st_mode):
+        raise PathError(
+            f"{internal} is a symlink or a file; goex keeps its state only in a real directory",
+            path=str(internal),
+        )
+    ignore = internal / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    return internal / STAGING_DIR
+
+
+def stage_and_run(
+    root: Path,
+    command: str,
+    *,
+    config: Config,
+    secrets: SecretStore,
+    journal: Journal,
+    prompt: str | None = None,
+    redactor: Redactor | None = None,
+    stager: Stager | None = None,
+    bwrap: str | None = None,
+) -> FsRun:
+    """Stage root, run command against the staged tree, measure and journal the effects."""
+    redactor = redactor or secrets.redactor()
+    stager = stager or stager_for(config.fs.backend)
+    action = Action(kind=Kind.FS, target=str(root), code=command, prompt=prompt)
+    staged = stager.stage(root, workspace_for(root))
+    try:
+        result = run_command(
+            command,
+            root=root,
+            tree=staged.tree,
+            mode=config.fs.sandbox,
+            timeout=config.fs.timeout,
+            secrets=secrets,
+            redactor=redactor,
+            bwrap=bwrap,
+        )
+        changes = staged.changes()
+    except GoexError as exc:
+        staged.discard()
+        _record_failure(journal, action, redactor.redact(exc.message))
+        raise
+    violations = evaluate(RULES, changes, config.policy)
+    effects = redactor.redact_obj(
+        {
+            "changes": [change.to_json() for change in changes],
+            "summary": summary(changes),
+            "violations": [v.to_json() for v in violations],
+            "exit_status": result.exit_status,
+            "output": {
+                "stdout": result.stdout,
+                "stderr": result.stderr,
+                "truncated": result.truncated,
+            },
+            "sandbox": result.sandbox,
+            "stage": {"backend": staged.backend, "location": str(staged.location)},
+        }
+    )
+    action.bind(effects)
+    action.advance(Status.STAGED)
+    journal.save(action)
+    journal.set_effects(action.id, effects)
+    return FsRun(action, staged, result, changes, violations, effects)
+
+
+def finish(run: FsRun, decision: Decision, journal: Journal) -> Status:
+    """Carry out a decision: commit (apply), roll back or reject (discard), or keep staged."""
+    action = run.action
+    action.decide(decision)
+    if decision.verdict is Verdict.KEEP:
+        journal.save(action)
+        return action.status
+    if decision.verdict is not Verdict.COMMIT:
+        run.staged.discard()
+        action.advance(
+            Status.REJECTED if decision.verdict is Verdict.REJECT else Status.ROLLED_BACK
+        )
+        journal.save(action)
+        return action.status
+    journal.save(action)
+    try:
+        run.undo = commit(run.staged, run.changes, journal=journal, action_id=action.id)
+    except ConflictError:
+        run.staged.discard()  # nothing was written; the staged result can never apply now
+        action.advance(Status.FAILED)
+        journal.save(action)
+        raise
+    except GoexError:
+        action.advance(Status.FAILED)  # the staged tree stays, for recovery
+        journal.save(action)
+        raise
+    run.staged.discard()
+    action.advance(Status.COMMITTED)
+    journal.save(action)
+    return action.status
+
+
+def _record_failure(journal: Journal, action: Action, message: str) -> None:
+    action.advance(Status.FAILED)
+    journal.save(action)
+    journal.set_effects(action.id, {"error": message})

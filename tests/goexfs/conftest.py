@@ -1,0 +1,111 @@
+"""Fixtures for goexfs: a real project directory, real bubblewrap, a journal, a runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.action import Decision, Verdict
+from core.config import Config, load_config
+from core.journal import Journal
+from core.secrets import SecretStore
+from goexfs.session import FsRun, finish, stage_and_run
+from tests.support import require
+
+Snapshot = dict[str, tuple[str, int, bytes | str | None]]
+
+
+def snapshot(root: Path, *, skip_internal: bool = True) -> Snapshot:
+    """Everything under root: type, mode and contents (or link target), .goex left out."""
+    result: Snapshot = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        if skip_internal and rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d != ".goex"]
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath) / name
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            info = path.lstat()
+            mode = stat.S_IMODE(info.st_mode)
+            if stat.S_ISLNK(info.st_mode):
+                result[rel] = ("symlink", 0, os.readlink(path))
+            elif stat.S_ISDIR(info.st_mode):
+                result[rel] = ("dir", mode, None)
+            else:
+                result[rel] = ("file", mode, path.read_bytes())
+    return result
+
+
+def decision_for(run: FsRun, verdict: Verdict) -> Decision:
+    assert run.action.digest is not None
+    return Decision(by="test", verdict=verdict, reason="test", digest=run.action.digest)
+
+
+@pytest.fixture
+def bwrap() -> str:
+    path = shutil.which("bwrap")
+    require(path is not None, "bubblewrap is not installed")
+    assert path is not None
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A small project: text files, a subdirectory, an executable, a symlink inside."""
+    root = tmp_path / "project"
+    (root / "src").mkdir(parents=True)
+    (root / "README.md").write_text("# demo\n")
+    (root / "src" / "app.py").write_text("print('hello')\n")
+    (root / "src" / "old.txt").write_text("obsolete\n")
+    run_sh = root / "run.sh"
+    run_sh.write_text("#!/bin/sh\necho run\n")
+    run_sh.chmod(0o755)
+    (root / "link-to-readme").symlink_to("README.md")
+    return root
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A directory next to the project that no action may touch."""
+    path = tmp_path / "outside"
+    path.mkdir()
+    (path / "precious.txt").write_text("do not touch\n")
+    return path
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    with Journal(tmp_path / "journal" / "journal.sqlite3") as j:
+        yield j
+
+
+@pytest.fixture
+def fs_config(tmp_path: Path) -> Config:
+    return load_config(tmp_path)
+
+
+Runner = Callable[..., FsRun]
+
+
+@pytest.fixture
+def run_cmd(project: Path, journal: Journal, fs_config: Config, bwrap: str) -> Iterator[Runner]:
+    """Stage the project and run a command in bubblewrap; rolls back whatever is left staged."""
+    runs: list[FsRun] = []
+
+    def run(command: str, **kwargs: Any) -> FsRun:
+        kwargs.setdefault("config", fs_config)
+        kwargs.setdefault("secrets", SecretStore.load())
+        result = stage_and_run(project, command, journal=journal, bwrap=bwrap, **kwargs)
+        runs.append(result)
+        return result
+
+    yield run
+    for each in runs:
+        if each.action.status.value == "staged":
+            finish(each, decision_for(each, Verdict.ROLLBACK), journal)

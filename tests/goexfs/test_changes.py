@@ -1,0 +1,183 @@
+"""Change model and diffs, and the copy stager measuring a real tree."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from goexfs.backends import CopyStager, stager_for
+from goexfs.changes import (
+    MAX_DIFF_LINES,
+    Change,
+    ChangeKind,
+    compare,
+    describe,
+    limit_total,
+    summary,
+)
+from goexfs.manifest import Entry, EntryType, scan
+from tests.goexfs.conftest import snapshot
+
+
+def file_entry(sha: str, mode: int = 0o644, size: int = 1) -> Entry:
+    return Entry(EntryType.FILE, mode, size=size, sha256=sha)
+
+
+def test_compare_kinds() -> None:
+    before = {
+        "same": file_entry("a"),
+        "edit": file_entry("a"),
+        "chmod": file_entry("a"),
+        "gone": file_entry("a"),
+        "link": Entry(EntryType.SYMLINK, 0o777, target="x"),
+        "swap": file_entry("a"),
+        "fifo": Entry(EntryType.OTHER, 0o644),
+    }
+    after = {
+        "same": file_entry("a"),
+        "edit": file_entry("b"),
+        "chmod": file_entry("a", mode=0o755),
+        "link": Entry(EntryType.SYMLINK, 0o777, target="y"),
+        "swap": Entry(EntryType.DIR, 0o755),
+        "swap/inner": file_entry("c"),
+        "new": file_entry("d"),
+    }
+    kinds = {c.path: c.kind for c in compare(before, after)}
+    assert kinds == {
+        "edit": ChangeKind.MODIFIED,
+        "chmod": ChangeKind.MODE,
+        "gone": ChangeKind.DELETED,
+        "link": ChangeKind.SYMLINK,
+        "swap": ChangeKind.TYPE,
+        "swap/inner": ChangeKind.ADDED,
+        "new": ChangeKind.ADDED,
+    }
+
+
+def test_compare_orders_parents_before_children() -> None:
+    after = {"b": file_entry("x"), "a/z": file_entry("x"), "a": Entry(EntryType.DIR, 0o755)}
+    assert [c.path for c in compare({}, after)] == ["a", "a/z", "b"]
+
+
+def test_describe_text_diff() -> None:
+    change = Change("f.txt", ChangeKind.MODIFIED, file_entry("a"), file_entry("b"))
+    described = describe(change, b"one\ntwo\n", b"one\nthree\n")
+    assert not described.binary
+    assert described.diff is not None
+    assert "-two\n" in described.diff and "+three\n" in described.diff
+    assert described.diff.startswith("--- a/f.txt\n+++ b/f.txt\n")
+
+
+def test_describe_binary_and_secret_files() -> None:
+    change = Change("img.bin", ChangeKind.MODIFIED, file_entry("a"), file_entry("b"))
+    assert describe(change, b"\x00\x01", b"\x00\x02").diff == "binary file img.bin differs"
+    assert describe(change, b"\xff\xfe", b"ok").binary
+    secret = Change(".env", ChangeKind.ADDED, None, file_entry("b"))
+    described = describe(secret, None, b"TOKEN=hunter2-hunter2\n")
+    assert described.diff is not None and "hunter2" not in described.diff
+
+
+def test_diffs_are_bounded() -> None:
+    change = Change("big.txt", ChangeKind.ADDED, None, file_entry("b"))
+    described = describe(change, None, "".join(f"{i}\n" for i in range(5000)).encode())
+    assert described.diff is not None
+    assert "diff truncated" in described.diff
+    assert described.diff.count("\n") <= MAX_DIFF_LINES + 2
+    many = limit_total([described] * 100, budget=10_000)
+    assert any("budget" in (c.diff or "") for c in many)
+
+
+def test_change_json_round_trip() -> None:
+    change = Change("a/b", ChangeKind.MODE, file_entry("a"), file_entry("a", mode=0o755))
+    data = change.to_json()
+    assert data["kind"] == "mode" and data["after"]["mode"] == "0755"
+    assert Change.from_json(data) == change
+    assert summary([change, change]) == {"mode": 2}
+
+
+def test_copy_stager_preserves_tree(project: Path, tmp_path: Path) -> None:
+    (project / ".goex").mkdir()
+    (project / ".goex" / "journal.sqlite3").write_text("state")
+    os.utime(project / "README.md", ns=(1_000_000_000, 1_000_000_000))
+    staged = CopyStager().stage(project, tmp_path / "work")
+    try:
+        assert snapshot(staged.tree) == snapshot(project)
+        assert not (staged.tree / ".goex").exists()
+        assert (staged.tree / "link-to-readme").is_symlink()
+        assert (staged.tree / "run.sh").stat().st_mode & 0o111
+        assert (staged.tree / "README.md").stat().st_mtime_ns == 1_000_000_000
+        assert set(staged.manifest) == set(snapshot(project))
+        assert staged.manifest["README.md"].sha256 is not None
+        assert staged.changes() == []
+        assert (staged.location / "manifest.json").is_file()
+    finally:
+        staged.discard()
+    assert not staged.location.exists()
+
+
+def test_copy_stager_measures_changes(project: Path, tmp_path: Path) -> None:
+    staged = CopyStager().stage(project, tmp_path / "work")
+    tree = staged.tree
+    (tree / "README.md").write_text("# changed\n")
+    (tree / "src" / "old.txt").unlink()
+    (tree / "run.sh").chmod(0o644)
+    (tree / "new").mkdir()
+    (tree / "new" / "file.txt").write_text("fresh\n")
+    (tree / "link-to-readme").unlink()
+    (tree / "link-to-readme").symlink_to("src/app.py")
+    changes = {c.path: c for c in staged.changes()}
+    assert {p: c.kind for p, c in changes.items()} == {
+        "README.md": ChangeKind.MODIFIED,
+        "src/old.txt": ChangeKind.DELETED,
+        "run.sh": ChangeKind.MODE,
+        "new": ChangeKind.ADDED,
+        "new/file.txt": ChangeKind.ADDED,
+        "link-to-readme": ChangeKind.SYMLINK,
+    }
+    assert changes["README.md"].diff is not None and "+# changed" in changes["README.md"].diff
+    staged.discard()
+
+
+def test_same_mtime_edit_is_still_seen(project: Path, tmp_path: Path) -> None:
+    """Contents are hashed: resetting the mtime cannot hide an edit of the same size."""
+    staged = CopyStager().stage(project, tmp_path / "work")
+    target = staged.tree / "src" / "app.py"
+    before = target.stat()
+    target.write_text("print('HELLO')\n")
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert [c.path for c in staged.changes()] == ["src/app.py"]
+    staged.discard()
+
+
+def test_discard_survives_unwritable_dirs(project: Path, tmp_path: Path) -> None:
+    staged = CopyStager().stage(project, tmp_path / "work")
+    (staged.tree / "src").chmod(0o500)
+    staged.discard()
+    assert not staged.location.exists()
+
+
+def test_scan_skips_internal_only_at_top(tmp_path: Path) -> None:
+    (tmp_path / ".goex").mkdir()
+    (tmp_path / "sub" / ".goex").mkdir(parents=True)
+    assert set(scan(tmp_path)) == {"sub", "sub/.goex"}
+
+
+def test_stager_for_names() -> None:
+    assert isinstance(stager_for("auto"), CopyStager)
+    assert isinstance(stager_for("copy"), CopyStager)
+    with pytest.raises(ConfigError, match="not available"):
+        stager_for("overlay")
+    with pytest.raises(ConfigError, match="not one of"):
+        stager_for("nonsense")
+
+
+def test_fifo_in_project_is_not_a_deletion(project: Path, tmp_path: Path) -> None:
+    os.mkfifo(project / "pipe")
+    staged = CopyStager().stage(project, tmp_path / "work")
+    assert staged.manifest["pipe"].type is EntryType.OTHER
+    assert not (staged.tree / "pipe").exists()
+    assert staged.changes() == []
+    staged.discard()

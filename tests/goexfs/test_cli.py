@@ -1,0 +1,169 @@
+"""goex-fs end to end, as a separate process: exit codes, JSON, policy, the model, the journal."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.fake_llm import FakeLLM
+from tests.goexfs.conftest import snapshot
+
+SECRET = "cli-secret-value-0123456789"
+
+
+def goex_fs(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "goexfs.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def run_json(project: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    proc = goex_fs("run", "--dir", str(project), "--format", "json", *args)
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_rollback_exits_3_and_changes_nothing(project: Path, bwrap: str) -> None:
+    before = snapshot(project)
+    proc = goex_fs("run", "--dir", str(project), "--cmd", "rm src/app.py", "--decide", "rollback")
+    assert proc.returncode == 3, proc.stderr
+    assert "deleted" in proc.stdout and "src/app.py" in proc.stdout
+    assert "-print('hello')" in proc.stdout  # the diff
+    assert "rolled back" in proc.stdout
+    assert snapshot(project) == before
+
+
+def test_commit_exits_0_and_applies(project: Path, bwrap: str) -> None:
+    proc = goex_fs(
+        "run", "--dir", str(project), "--cmd", "echo bye >> README.md", "--decide", "commit"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (project / "README.md").read_text() == "# demo\nbye\n"
+    assert "committed" in proc.stdout
+
+
+def test_json_report(project: Path, bwrap: str, monkeypatch: Any) -> None:
+    monkeypatch.setenv("GOEX_SECRET_CLI", SECRET)
+    code, report = run_json(
+        project,
+        "--cmd",
+        'echo "$GOEX_SECRET_CLI"; mkdir new && echo x > new/f.txt; exit 2',
+        "--decide",
+        "commit",
+    )
+    assert code == 0
+    assert {"id", "status", "target", "command", "exit_status", "output", "changes"} <= set(report)
+    assert report["status"] == "committed"
+    assert report["target"] == str(project)
+    assert report["exit_status"] == 2
+    assert report["output"]["stdout"].strip() == "[REDACTED:GOEX_SECRET_CLI]"
+    assert [(c["path"], c["kind"]) for c in report["changes"]] == [
+        ("new", "added"),
+        ("new/f.txt", "added"),
+    ]
+    assert report["violations"] == []
+    assert report["decision"]["verdict"] == "commit" and report["decision"]["by"] == "flag"
+    assert report["decision"]["digest"] == report["digest"]
+    assert Path(report["undo"]).is_dir()
+    assert (project / "new" / "f.txt").read_text() == "x\n"
+
+
+def test_policy_rejection_exits_4(project: Path, bwrap: str) -> None:
+    before = snapshot(project)
+    code, report = run_json(
+        project, "--cmd", "echo TOKEN=abc > .env; echo ok > fine.txt", "--decide", "commit"
+    )
+    assert code == 4
+    assert report["status"] == "rejected"
+    assert [v["rule"] for v in report["violations"]] == ["fs.denied-path"]
+    assert snapshot(project) == before
+
+
+def test_policy_file_and_decide_policy(project: Path, tmp_path: Path, bwrap: str) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[policy]\nallow_file_deletes = false\n")
+    code, report = run_json(
+        project, "--cmd", "rm src/old.txt", "--decide", "policy", "--policy", str(policy)
+    )
+    assert code == 4 and report["violations"][0]["rule"] == "fs.deletes"
+    assert (project / "src" / "old.txt").exists()
+    code, report = run_json(project, "--cmd", "touch ok.txt", "--decide", "policy")
+    assert code == 0 and (project / "ok.txt").exists()
+
+
+def test_ask_without_a_terminal_rolls_back(project: Path, bwrap: str) -> None:
+    code, report = run_json(project, "--cmd", "touch x")
+    assert code == 3
+    assert report["decision"]["by"] == "no-terminal"
+    assert not (project / "x").exists()
+
+
+def test_timeout_flag(project: Path, bwrap: str) -> None:
+    proc = goex_fs("run", "--dir", str(project), "--cmd", "sleep 20", "--timeout", "0.5")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: the command did not finish within 0.5s")
+
+
+def test_usage_errors(project: Path) -> None:
+    proc = goex_fs("run", "--dir", str(project))
+    assert proc.returncode == 2
+    assert "error: give a PROMPT" in proc.stderr
+    proc = goex_fs("run", "--dir", str(project / "missing"), "--cmd", "true")
+    assert proc.returncode == 1 and "does not exist" in proc.stderr
+
+
+def test_prompt_goes_to_the_model(project: Path, bwrap: str, fake_llm: FakeLLM) -> None:
+    (project / ".env").write_text("API_KEY=very-secret-key-value\n")
+    fake_llm.reply("Here you go:\n```sh\necho 'from the model' > model.txt\n```\n")
+    code, report = run_json(project, "write a file called model.txt", "--decide", "commit")
+    assert code == 0, report
+    assert report["prompt"] == "write a file called model.txt"
+    assert report["command"] == "echo 'from the model' > model.txt"
+    assert (project / "model.txt").read_text() == "from the model\n"
+    sent = json.dumps(fake_llm.requests[0].json)
+    assert "README.md" in sent and "write a file called model.txt" in sent
+    assert "very-secret-key-value" not in sent
+
+
+def test_journal_commands(project: Path, bwrap: str) -> None:
+    code, report = run_json(project, "--cmd", "touch logged.txt", "--decide", "rollback")
+    assert code == 3
+    log = goex_fs("log", "--format", "json", cwd=project)
+    assert log.returncode == 0, log.stderr
+    assert [a["id"] for a in json.loads(log.stdout)] == [report["id"]]
+    show = goex_fs("show", report["id"], "--format", "json", cwd=project)
+    shown = json.loads(show.stdout)
+    assert shown["status"] == "rolled_back"
+    assert shown["effects"]["changes"][0]["path"] == "logged.txt"
+
+
+def test_journal_lives_in_the_project_without_goex_home(
+    project: Path, bwrap: str, monkeypatch: Any
+) -> None:
+    monkeypatch.delenv("GOEX_HOME")
+    code, report = run_json(project, "--cmd", "touch a.txt", "--decide", "commit")
+    assert code == 0
+    assert (project / ".goex" / "journal.sqlite3").is_file()
+    assert [c["path"] for c in report["changes"]] == ["a.txt"]  # .goex is never a change
+    code, report = run_json(
+        project, "--cmd", "mkdir .goex; echo x > .goex/evil", "--decide", "commit"
+    )
+    assert code == 4 and not (project / ".goex" / "evil").exists()
+
+
+def test_llm_judge_decides(project: Path, bwrap: str, fake_llm: FakeLLM) -> None:
+    fake_llm.reply('```json\n{"verdict": "commit", "reason": "it adds the file asked for"}\n```')
+    code, report = run_json(project, "--cmd", "touch judged.txt", "--decide", "llm")
+    assert code == 0, report
+    assert report["decision"]["by"].startswith("llm:")
+    assert report["decision"]["reason"] == "it adds the file asked for"
+    assert (project / "judged.txt").exists()
+    judged = json.dumps(fake_llm.requests[0].json)
+    assert "judged.txt" in judged  # the judge saw the measured changes

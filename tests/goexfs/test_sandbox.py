@@ -1,0 +1,257 @@
+"""The sandbox: commands run against the staged copy, and nothing else is reachable (invariant 2).
+
+Every test here runs real bubblewrap against a real directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from core.action import Status
+from core.config import Config
+from core.errors import ConfigError, SandboxError
+from core.journal import Journal
+from core.redact import Redactor
+from core.secrets import SecretStore
+from goexfs import sandbox
+from goexfs.backends import CopyStager
+from goexfs.changes import Change, ChangeKind
+from goexfs.sandbox import bwrap_argv, run_command
+from goexfs.session import stage_and_run
+from tests.goexfs.conftest import Runner, snapshot
+
+SECRET = "s3cr3t-value-for-the-sandbox-test"
+
+
+def kinds(changes: Sequence[Change]) -> dict[str, str]:
+    return {c.path: c.kind.value for c in changes}
+
+
+def test_absolute_path_of_the_project_writes_the_staged_copy(
+    project: Path, run_cmd: Runner
+) -> None:
+    before = snapshot(project)
+    run = run_cmd(f"echo pwned > {project}/abs.txt && cat {project}/README.md")
+    assert snapshot(project) == before
+    assert kinds(run.changes) == {"abs.txt": "added"}
+    assert (run.staged.tree / "abs.txt").read_text() == "pwned\n"
+    assert "# demo" in run.result.stdout
+
+
+def test_cd_dotdot_cannot_escape(project: Path, run_cmd: Runner) -> None:
+    parent_before = sorted(os.listdir(project.parent))
+    run = run_cmd("cd .. && touch escape; cd / && touch /escape-root; echo done")
+    assert sorted(os.listdir(project.parent)) == parent_before
+    assert not Path("/escape-root").exists()
+    assert run.changes == []
+    assert run.result.exit_status == 0
+
+
+def test_rm_rf_of_the_real_project_only_empties_the_staged_copy(
+    project: Path, run_cmd: Runner
+) -> None:
+    before = snapshot(project)
+    run = run_cmd(f"rm -rf {project} ; rm -rf {project}/* {project}/.[!.]* ; true")
+    assert snapshot(project) == before
+    assert {c.kind for c in run.changes} == {ChangeKind.DELETED}
+    assert {c.path for c in run.changes} == set(before)
+
+
+def test_the_rest_of_the_filesystem_is_read_only(
+    project: Path, outside: Path, run_cmd: Runner
+) -> None:
+    before = snapshot(outside)
+    run = run_cmd(
+        f"echo x > {outside}/new.txt; echo x >> {outside}/precious.txt; rm -f {outside}/*; "
+        f"mount -o remount,rw / ; umount {project}; echo x > {outside}/after-umount; "
+        "echo y > /etc/goex-test; exit 0"
+    )
+    assert snapshot(outside) == before
+    assert not Path("/etc/goex-test").exists()
+    assert "Read-only file system" in run.result.stderr
+    assert run.changes == []
+
+
+def test_symlink_out_of_the_staged_tree_is_not_written_through(
+    project: Path, outside: Path, run_cmd: Runner
+) -> None:
+    before = snapshot(outside)
+    run = run_cmd(f"ln -s {outside} out && echo pwned > out/pwned.txt; echo x > out/precious.txt")
+    assert snapshot(outside) == before
+    assert kinds(run.changes) == {"out": "added"}
+    assert any(v.rule == "fs.symlink-outside" for v in run.violations)
+
+
+def test_home_and_goex_state_are_hidden(
+    project: Path, run_cmd: Runner, isolated_environment: dict[str, Path]
+) -> None:
+    config_dir = isolated_environment["XDG_CONFIG_HOME"] / "goex"
+    config_dir.mkdir()
+    (config_dir / "secrets.toml").write_text('token = "never-visible-in-sandbox"\n')
+    (config_dir / "secrets.toml").chmod(0o600)
+    home_file = isolated_environment["HOME"] / "id_rsa"
+    home_file.write_text("private")
+    run = run_cmd(
+        f"cat {config_dir}/secrets.toml {home_file} 2>&1; echo HOME=$HOME; ls /tmp | wc -l"
+    )
+    assert "never-visible" not in run.result.stdout
+    assert "private" not in run.result.stdout
+    assert "HOME=/tmp" in run.result.stdout
+
+
+def test_secret_is_in_the_environment_but_masked_in_output(
+    project: Path, run_cmd: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOEX_SECRET_API_TOKEN", SECRET)
+    monkeypatch.setenv("UNRELATED_VARIABLE", "should-not-pass")
+    run = run_cmd(
+        'echo "token=$GOEX_SECRET_API_TOKEN"; echo "$GOEX_SECRET_API_TOKEN" >&2; '
+        'printf %s "$GOEX_SECRET_API_TOKEN" > token.txt; echo "u=${UNRELATED_VARIABLE:-unset}"',
+        secrets=SecretStore.load(),
+    )
+    assert (run.staged.tree / "token.txt").read_text() == SECRET  # the command had the value
+    assert SECRET not in run.result.stdout + run.result.stderr
+    assert "[REDACTED:GOEX_SECRET_API_TOKEN]" in run.result.stdout
+    assert "[REDACTED:GOEX_SECRET_API_TOKEN]" in run.result.stderr
+    assert "u=unset" in run.result.stdout
+    assert SECRET not in str(run.effects)  # neither in the journaled effects (diff included)
+
+
+def test_no_network(run_cmd: Runner) -> None:
+    run = run_cmd("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '")
+    assert run.result.stdout.split() == ["lo"]
+
+
+def test_non_zero_exit_is_still_measured(run_cmd: Runner) -> None:
+    run = run_cmd("echo partial > half.txt; exit 7")
+    assert run.result.exit_status == 7
+    assert kinds(run.changes) == {"half.txt": "added"}
+    assert run.effects["exit_status"] == 7
+    assert run.action.status is Status.STAGED
+
+
+def test_output_is_bounded(run_cmd: Runner) -> None:
+    run = run_cmd("head -c 300000 /dev/zero | tr '\\0' a")
+    assert run.result.truncated
+    assert len(run.result.stdout) < 70_000
+    assert "more bytes of output not kept" in run.result.stdout
+
+
+def test_timeout_kills_and_fails_the_action(
+    project: Path, journal: Journal, run_cmd: Runner, fs_config: Config
+) -> None:
+    config = replace(fs_config, fs=replace(fs_config.fs, timeout=1.0))
+    before = snapshot(project)
+    with pytest.raises(SandboxError, match="did not finish within 1s"):
+        run_cmd("echo x > during.txt; sleep 30", config=config)
+    assert snapshot(project) == before
+    action = journal.recent(limit=1)[0]
+    assert action.status is Status.FAILED
+    assert not list((project / ".goex" / "staged").iterdir())
+
+
+def test_missing_bwrap_is_a_clear_error(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
+    with pytest.raises(SandboxError, match="install it"):
+        run_command(
+            "true",
+            root=project,
+            tree=tmp_path,
+            mode="bwrap",
+            timeout=5,
+            secrets=SecretStore(),
+            redactor=Redactor(),
+        )
+    with pytest.raises(ConfigError, match="not one of"):
+        run_command(
+            "true",
+            root=project,
+            tree=tmp_path,
+            mode="chroot",
+            timeout=5,
+            secrets=SecretStore(),
+            redactor=Redactor(),
+        )
+
+
+def test_sandbox_setup_failure_is_reported(project: Path, tmp_path: Path, bwrap: str) -> None:
+    with pytest.raises(SandboxError, match="could not set up the sandbox"):
+        run_command(
+            "true",
+            root=project,
+            tree=tmp_path / "does-not-exist",
+            mode="bwrap",
+            timeout=5,
+            secrets=SecretStore(),
+            redactor=Redactor(),
+            bwrap=bwrap,
+        )
+
+
+def test_none_mode_runs_in_the_staged_copy(project: Path, tmp_path: Path) -> None:
+    """Unconfined, but relative paths still land in the staged copy."""
+    staged = CopyStager().stage(project, tmp_path / "work")
+    result = run_command(
+        "echo hi > rel.txt; pwd",
+        root=project,
+        tree=staged.tree,
+        mode="none",
+        timeout=10,
+        secrets=SecretStore(),
+        redactor=Redactor(),
+    )
+    assert result.sandbox == "none"
+    assert not (project / "rel.txt").exists()
+    assert (staged.tree / "rel.txt").read_text() == "hi\n"
+    staged.discard()
+
+
+def test_bwrap_argv_binds_the_staged_tree_last_over_the_root(tmp_path: Path) -> None:
+    argv = bwrap_argv("bwrap", root=Path("/p/root"), tree=Path("/p/root/.goex/t"), command="ls")
+    assert argv[-4:] == ["--", "/bin/sh", "-c", "ls"]
+    bind = argv.index("--bind")
+    assert argv[bind : bind + 3] == ["--bind", "/p/root/.goex/t", "/p/root"]
+    assert bind > argv.index("--ro-bind")
+    assert bind > max(i for i, a in enumerate(argv) if a == "--tmpfs")
+    for flag in ("--unshare-all", "--die-with-parent", "--new-session"):
+        assert flag in argv
+    assert argv[argv.index("--cap-drop") + 1] == "ALL"
+
+
+def test_project_inside_a_hidden_home(
+    tmp_path: Path,
+    journal: Journal,
+    fs_config: Config,
+    bwrap: str,
+    isolated_environment: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Home is hidden behind a tmpfs, yet a project inside it is there (as the staged copy)."""
+    monkeypatch.setattr(sandbox, "FRESH", ())  # HOME is under /tmp in tests: hide it anyway
+    home = isolated_environment["HOME"]
+    (home / ".ssh").mkdir()
+    (home / ".ssh" / "id_ed25519").write_text("private key")
+    root = home / "code" / "proj"
+    root.mkdir(parents=True)
+    (root / "main.c").write_text("int main;\n")
+    assert home in sandbox.hidden_paths(root)
+    assert home not in sandbox.hidden_paths(home)
+    run = stage_and_run(
+        root,
+        f"cat {home}/.ssh/id_ed25519; ls {home}; cat main.c; echo x > {root}/out.txt",
+        config=fs_config,
+        secrets=SecretStore(),
+        journal=journal,
+        bwrap=bwrap,
+    )
+    assert "private key" not in run.result.stdout
+    assert "int main;" in run.result.stdout
+    assert [c.path for c in run.changes] == ["out.txt"]
+    run.staged.discard()
