@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from goexdb.statements import StatementKind
 
@@ -55,10 +55,10 @@ class SchemaChange:
         }
 
 
-@dataclass(frozen=True)
-class RowImage:
+class RowImage(NamedTuple):
     """One row a statement changed, as JSON text read from the database: ``before`` is None for
-    an inserted row, ``after`` None for a deleted one. Kept exact, never re-serialised."""
+    an inserted row, ``after`` None for a deleted one. Kept exact, never re-serialised. (A
+    NamedTuple: an action may hold a hundred thousand of them.)"""
 
     before: str | None
     after: str | None
@@ -94,23 +94,21 @@ class StatementImages:
         )
 
 
-def pair_update(befores: list[str], afters: list[RowImage], key: list[str]) -> list[RowImage]:
-    """Pair an UPDATE's before images (read first) with its after images by primary key; a
-    table without one keeps them unpaired: undo then deletes each after image and re-inserts
-    each before image, which comes to the same rows."""
-    if key:
-        by_key = {_key_of(before, key): before for before in befores}
-        paired = [RowImage(by_key.pop(_key_of(a.after, key), None), a.after) for a in afters]
+def pair_update(
+    befores: Sequence[tuple[str, str]], afters: Sequence[tuple[str, str]], keyed: bool
+) -> list[RowImage]:
+    """Pair an UPDATE's (key, image) rows read before it ran with the (key, image) rows it
+    returned, by primary key (the key text comes from the database). A table without a key, or
+    an UPDATE that changed keys, keeps them unpaired: undo then deletes each after image and
+    re-inserts each before image, which comes to the same rows."""
+    if keyed:
+        by_key = dict(befores)
+        paired = [RowImage(by_key.pop(key, None), image) for key, image in afters]
         if not by_key and all(p.before is not None for p in paired):
             return paired
-    return [RowImage(before, None) for before in befores] + [
-        RowImage(None, a.after) for a in afters
+    return [RowImage(image, None) for _, image in befores] + [
+        RowImage(None, image) for _, image in afters
     ]
-
-
-def _key_of(image: str | None, key: list[str]) -> str:
-    row = json.loads(image or "{}", parse_float=str, parse_int=str)
-    return json.dumps([row.get(column) for column in key])
 
 
 class ImageBudget:

@@ -116,7 +116,7 @@ class Database:
             raise PolicyRejected(
                 f"refused before running: {refused[0].message}", violations=refused
             )
-        self._backend.begin()
+        self._backend.begin(statements)
         results = []
         try:
             for statement in statements:

@@ -10,7 +10,7 @@ still not recognised is ``UNKNOWN``, and unknown statements are denied, never gu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -148,17 +148,17 @@ def with_returning(statement: Statement, *expressions: str) -> str:
 
 
 def preselect(
-    statement: Statement, dialect: str, row_json: Callable[[str], str], lock: bool
+    statement: Statement, dialect: str, select: Callable[[str], Sequence[str]], lock: bool
 ) -> str | None:
-    """``SELECT <row id>, <row_json> FROM <target and the statement's FROM/USING> WHERE ...``:
-    the rows an UPDATE or DELETE is about to change, read (and locked) before it runs."""
+    """``SELECT <row id>, <select(alias)> FROM <target and the statement's FROM/USING> WHERE
+    ...``: the rows an UPDATE or DELETE is about to change, read (and locked) before it runs."""
     tree = statement.ast
     table = statement.image_target
     if not isinstance(tree, exp.Update | exp.Delete) or table is None:
         return None
     name = table.alias_or_name
     row_id = "ctid" if dialect == "postgres" else "rowid"
-    query = exp.select(f"{name}.{row_id}", row_json(name)).from_(table.copy())
+    query = exp.select(f"{name}.{row_id}", *select(name)).from_(table.copy())
     others = tree.args.get("from_") or tree.args.get("using")
     if isinstance(others, exp.From):
         query = query.join(others.this.copy(), join_type="cross")

@@ -168,6 +168,7 @@ def main() -> int:
 
     banner("The journal keeps every decision")
     goex("db", "log", cwd=WORK)
+    goex("fs", "log", cwd=project)
     if failures:
         print("\ndemo FAILED: " + "; ".join(failures), file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ commit or rollback. It translates its driver's exceptions into ``core.errors`` a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from goexdb.effects import Effects, StatementResult
@@ -16,8 +17,9 @@ from goexdb.statements import Statement
 class Backend(Protocol):
     dialect: str
 
-    def begin(self) -> None:
-        """Open the action's transaction (and read any baseline measurement needs)."""
+    def begin(self, statements: Sequence[Statement]) -> None:
+        """Open the action's transaction for these statements, and read the baselines that
+        measuring them needs (a catalog snapshot only when some statement is DDL)."""
 
     def execute(self, statement: Statement) -> StatementResult:
         """Run one statement inside the transaction; a runnable statement only."""

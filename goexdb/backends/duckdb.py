@@ -15,7 +15,8 @@ keys, so counts and images are complete.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -36,7 +37,7 @@ from goexdb.effects import (
     pair_update,
 )
 from goexdb.statements import Statement, StatementKind, preselect, qualified, with_returning
-from goexdb.undo import duckdb_row_json
+from goexdb.undo import duckdb_row_json, quote_table
 
 CONFIG: Mapping[str, Any] = {
     "enable_external_access": False,
@@ -73,11 +74,31 @@ _CONSTRAINTS = """
            schema_name || '.' || table_name, constraint_name, constraint_text
     FROM duckdb_constraints() WHERE database_name = current_database()
 """
+_TABLE_COLUMNS = """
+    SELECT column_name, data_type FROM duckdb_columns()
+    WHERE database_name = current_database() AND schema_name || '.' || table_name = ?
+    ORDER BY column_index
+"""
+_INDEXED = """
+    SELECT constraint_column_names::VARCHAR FROM duckdb_constraints()
+    WHERE database_name = current_database() AND schema_name || '.' || table_name = ?
+      AND constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
+    UNION ALL
+    SELECT expressions FROM duckdb_indexes()
+    WHERE database_name = current_database() AND schema_name || '.' || table_name = ?
+"""
 _KEY = """
     SELECT constraint_column_names FROM duckdb_constraints()
     WHERE database_name = current_database() AND constraint_type = 'PRIMARY KEY'
       AND schema_name || '.' || table_name = ?
 """
+
+
+@dataclass(frozen=True)
+class _TableMeta:
+    types: dict[str, str]
+    key: tuple[str, ...]
+    indexed: frozenset[str] | None  # None: an expression index covers unknown columns
 
 
 class DuckDBBackend:
@@ -92,6 +113,7 @@ class DuckDBBackend:
         except duckdb.Error as exc:
             raise TargetError(f"cannot open DuckDB database {target.path}: {_first(exc)}") from exc
         self._config = config
+        self._tables: dict[str, _TableMeta] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -99,10 +121,14 @@ class DuckDBBackend:
         self._catalog_before = Catalog()
         self._budget = ImageBudget(self._config.max_row_images)
         self._index = 0
+        self._ddl = False
 
-    def begin(self) -> None:
+    def begin(self, statements: Sequence[Statement]) -> None:
         self._reset()
-        self._catalog_before = self._catalog()
+        self._ddl = any(s.kind is StatementKind.DDL for s in statements)
+        if self._ddl:
+            self._tables.clear()
+            self._catalog_before = self._catalog()
         self._con.begin()
 
     def execute(self, statement: Statement) -> StatementResult:
@@ -139,28 +165,35 @@ class DuckDBBackend:
     ) -> StatementResult:
         name = qualified(table)
         name = name if "." in name else f"main.{name}"
-        key_row = self._query(_KEY, [name])
-        images = StatementImages(index, name, list(key_row[0][0]) if key_row else [])
-        types = self.columns(name)
+        meta = self._table(name)
+        images = StatementImages(index, name, list(meta.key))
+        types = meta.types
+        update = isinstance(statement.ast, exp.Update)
 
-        def row_json(alias: str) -> str:
-            return duckdb_row_json(alias, list(types), types)
+        def key_and_row(alias: str) -> tuple[str, str]:
+            return (
+                duckdb_row_json(alias, images.key, types) if images.key else "NULL::VARCHAR",
+                duckdb_row_json(alias, list(types), types),
+            )
 
-        befores: list[str] = []
-        query = preselect(statement, self.dialect, row_json, lock=False)
-        if query is not None and isinstance(statement.ast, exp.Update):
-            befores = list({rowid: image for rowid, image in self._query(query)}.values())
-        cursor = self._run(statement, with_returning(statement, row_json(table.alias_or_name)))
-        columns = [d[0] for d in cursor.description or []][:-1]
+        query = preselect(statement, self.dialect, key_and_row, lock=False)
+        before_rows = self._query(query) if query is not None and update else []
+        if update and not statement.has_returning and self._keeps_rowids(statement, meta):
+            return self._execute_update_in_place(statement, images, before_rows, key_and_row)
+        befores = list({rowid: (k, image) for rowid, k, image in before_rows}.values())
+        cursor = self._run(statement, with_returning(statement, *key_and_row(table.alias_or_name)))
+        columns = [d[0] for d in cursor.description or []][:-2]
         rows = cursor.fetchall()
-        deleted = isinstance(statement.ast, exp.Delete)
-        images.images = [RowImage(r[-1], None) if deleted else RowImage(None, r[-1]) for r in rows]
-        if isinstance(statement.ast, exp.Update):
-            images.images = pair_update(befores, images.images, images.key)
-        elif isinstance(statement.ast, exp.Merge) or (
-            isinstance(statement.ast, exp.Insert) and statement.ast.args.get("conflict")
-        ):
-            images.missing = "an upsert's replaced rows cannot be read on DuckDB"
+        tails = [(r[-2], r[-1]) for r in rows]
+        if update:
+            images.images = pair_update(befores, tails, bool(images.key))
+        elif isinstance(statement.ast, exp.Delete):
+            images.images = [RowImage(image, None) for _, image in tails]
+        else:
+            images.images = [RowImage(None, image) for _, image in tails]
+            tree = statement.ast
+            if isinstance(tree, exp.Merge) or (tree is not None and tree.args.get("conflict")):
+                images.missing = "an upsert's replaced rows cannot be read on DuckDB"
         self._budget.spend(images)
         self._effects.images.append(images)
         return StatementResult(
@@ -168,9 +201,58 @@ class DuckDBBackend:
             statement.kind,
             len(rows),
             columns if statement.has_returning else [],
-            [list(r[:-1]) for r in rows[:MAX_RESULT_ROWS]] if statement.has_returning else [],
+            [list(r[:-2]) for r in rows[:MAX_RESULT_ROWS]] if statement.has_returning else [],
             statement.has_returning and len(rows) > MAX_RESULT_ROWS,
         )
+
+    def _table(self, name: str) -> _TableMeta:
+        """Columns, key and indexed columns of a table; cached until an action runs DDL (the
+        catalog functions cost milliseconds each)."""
+        if name not in self._tables:
+            indexed: set[str] | None = set()
+            for (columns,) in self._query(_INDEXED, [name, name]):
+                names = [c.strip().strip('"') for c in str(columns).strip("[]").split(",")]
+                if indexed is not None and all(n.isidentifier() for n in names):
+                    indexed.update(names)
+                else:
+                    indexed = None  # an expression index: any column may be in it
+            key = self._query(_KEY, [name])
+            self._tables[name] = _TableMeta(
+                dict(self._query(_TABLE_COLUMNS, [name])),
+                tuple(key[0][0]) if key else (),
+                None if indexed is None else frozenset(indexed),
+            )
+        return self._tables[name]
+
+    def _keeps_rowids(self, statement: Statement, meta: _TableMeta) -> bool:
+        """DuckDB updates rows in place, keeping their rowid, unless an indexed column changes
+        (then it deletes and re-inserts). RETURNING is slow in DuckDB, so an UPDATE that keeps
+        rowids reads its after images by rowid instead."""
+        assert isinstance(statement.ast, exp.Update)
+        assigned = {eq.this.name for eq in statement.ast.expressions if isinstance(eq, exp.EQ)}
+        return meta.indexed is not None and not assigned & meta.indexed
+
+    def _execute_update_in_place(
+        self,
+        statement: Statement,
+        images: StatementImages,
+        before_rows: list[tuple[Any, ...]],
+        key_and_row: Callable[[str], tuple[str, str]],
+    ) -> StatementResult:
+        befores = {rowid: image for rowid, _, image in before_rows}
+        count = int(self._run(statement, statement.sql).fetchall()[0][0])
+        after_rows = self._query(
+            f"SELECT t.rowid, {key_and_row('t')[1]} FROM {quote_table(images.table)} AS t "
+            "WHERE t.rowid IN (SELECT unnest(?))",
+            [list(befores)],
+        )
+        if count == len(befores) == len(after_rows):
+            images.images = [RowImage(befores[rowid], image) for rowid, image in after_rows]
+        else:
+            images.missing = f"the rows of {images.table} could not be re-read after the UPDATE"
+        self._budget.spend(images)
+        self._effects.images.append(images)
+        return StatementResult(statement.sql, statement.kind, count)
 
     def _run(self, statement: Statement, text: str) -> duckdb.DuckDBPyConnection:
         try:
@@ -225,7 +307,8 @@ class DuckDBBackend:
             )
 
     def measure(self) -> Effects:
-        self._effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
+        if self._ddl:
+            self._effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
         return self._effects
 
     def _catalog(self) -> Catalog:
@@ -256,7 +339,7 @@ class DuckDBBackend:
         self._con.close()
 
     def columns(self, table: str) -> dict[str, str]:
-        return self._catalog().describe().get(table, {})
+        return dict(self._query(_TABLE_COLUMNS, [table]))
 
     def describe(self) -> str:
         catalog = self._catalog()

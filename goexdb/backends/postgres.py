@@ -18,10 +18,10 @@ open transaction:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from psycopg import sql as pgsql
 from sqlglot import exp
 
 from core.config import DbConfig
@@ -39,11 +39,8 @@ from goexdb.effects import (
     pair_update,
 )
 from goexdb.statements import Statement, StatementKind, preselect, qualified, with_returning
+from goexdb.undo import quote_ident
 
-_COUNTS = """
-    SELECT schemaname || '.' || relname, n_tup_ins, n_tup_upd, n_tup_del
-    FROM pg_stat_xact_user_tables
-"""
 _USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'pg_toast%'"
 _COLUMNS = f"""
     SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
@@ -74,16 +71,29 @@ _FILENODES = f"""
     WHERE c.relkind IN ('r', 'm') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
 """
 _LOCKS = """
-    SELECT coalesce(n.nspname || '.' || c.relname, l.relation::text), l.mode
+    SELECT coalesce(n.nspname || '.' || c.relname, l.relation::text) AS relation, l.mode
     FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
     LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted
       AND coalesce(n.nspname, '') NOT IN ('pg_catalog', 'information_schema')
 """
-_ADVISORY = """
-    SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'
+# What begin and measure read, in one round trip: counts, sequences, advisory locks and the
+# relation locks held. The three set_config() calls are the begin's; measure skips them.
+_STATE = f"""
+    SELECT
+      CASE WHEN %(begin)s THEN set_config('lock_timeout', %(lock)s, true) END,
+      CASE WHEN %(begin)s THEN set_config('statement_timeout', %(statement)s, true) END,
+      CASE WHEN %(begin)s THEN set_config('idle_in_transaction_session_timeout', %(idle)s, true)
+      END,
+      (SELECT coalesce(json_agg(json_build_array(schemaname || '.' || relname, n_tup_ins,
+                                                 n_tup_upd, n_tup_del)), '[]')
+       FROM pg_stat_xact_user_tables),
+      (SELECT coalesce(json_agg(json_build_array(schemaname || '.' || sequencename,
+                                                 last_value)), '[]')
+       FROM pg_sequences),
+      (SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'),
+      (SELECT coalesce(json_agg(json_build_array(relation, mode)), '[]') FROM ({_LOCKS}) l)
 """
-_SEQUENCES = "SELECT schemaname || '.' || sequencename, last_value FROM pg_sequences"
 _TABLE = """
     SELECT n.nspname || '.' || c.relname,
            coalesce((SELECT array_agg(a.attname ORDER BY k.ord)
@@ -120,26 +130,24 @@ class PostgresBackend:
         self._filenodes: dict[str, int] = {}
         self._sequences: dict[str, int | None] = {}
         self._locks_seen: set[tuple[str, str]] = set()
+        self._ddl = False
+        self._remaining = 0
+        self._last: Statement | None = None
         self._budget = ImageBudget(self._config.max_row_images)
         self._index = 0
 
-    def begin(self) -> None:
+    def begin(self, statements: Sequence[Statement]) -> None:
         self._reset()
-        for name, seconds in (
-            ("lock_timeout", self._config.lock_timeout),
-            ("statement_timeout", self._config.statement_timeout),
-            ("idle_in_transaction_session_timeout", self._config.idle_timeout),
-        ):
-            self._rows(
-                pgsql.SQL("SELECT set_config({}, {}, true)").format(
-                    pgsql.Literal(name), pgsql.Literal(f"{int(seconds * 1000)}ms")
-                )
-            )
-        self._baseline = {r[0]: (r[1], r[2], r[3]) for r in self._rows(_COUNTS)}
-        self._catalog_before = self._catalog()
-        self._filenodes = {r[0]: r[1] for r in self._rows(_FILENODES)}
-        self._sequences = {r[0]: r[1] for r in self._rows(_SEQUENCES)}
-        self._locks_seen = {(r[0], r[1]) for r in self._rows(_LOCKS)}
+        counts, sequences, _, locks = self._state(begin=True)
+        self._baseline = {r[0]: (r[1], r[2], r[3]) for r in counts}
+        self._sequences = {r[0]: r[1] for r in sequences}
+        self._locks_seen = {(r[0], r[1]) for r in locks}
+        self._remaining = len(statements)
+        # Only DDL changes the catalog or rewrites a table (VACUUM FULL, CLUSTER are refused).
+        self._ddl = any(s.kind is StatementKind.DDL for s in statements)
+        if self._ddl:
+            self._catalog_before = self._catalog()
+            self._filenodes = {r[0]: r[1] for r in self._rows(_FILENODES)}
 
     def execute(self, statement: Statement) -> StatementResult:
         index, self._index = self._index, self._index + 1
@@ -150,13 +158,34 @@ class PostgresBackend:
             result = self._execute_plain(statement)
         for name in statement.tables_written:
             self._explained[name] = self._explained.get(name, 0) + max(result.rowcount or 0, 0)
-        for relation, mode in self._rows(_LOCKS):
+        self._remaining -= 1
+        self._last = statement
+        if self._remaining > 0:  # the last statement's locks are read with measure()
+            self._note_locks(self._rows(_LOCKS), statement)
+        return result
+
+    def _note_locks(self, locks: Sequence[Sequence[str]], statement: Statement) -> None:
+        """Record the relation locks not held before, as first taken by this statement."""
+        for relation, mode in locks:
             if (relation, mode) not in self._locks_seen:
                 self._locks_seen.add((relation, mode))
                 self._effects.locks.append(
                     {"relation": relation, "mode": mode, "statement": statement.sql.strip()[:200]}
                 )
-        return result
+
+    def _state(self, *, begin: bool) -> tuple[Any, ...]:
+        config = self._config
+        lock, statement, idle = (
+            f"{int(seconds * 1000)}ms"
+            for seconds in (config.lock_timeout, config.statement_timeout, config.idle_timeout)
+        )
+        params: dict[str, Any] = {
+            "begin": begin,
+            "lock": lock,
+            "statement": statement,
+            "idle": idle,
+        }
+        return tuple(self._rows(_STATE, params)[0][3:])
 
     def _execute_plain(self, statement: Statement) -> StatementResult:
         with self._con.cursor() as cur:
@@ -181,23 +210,33 @@ class PostgresBackend:
             return self._execute_plain(statement)
         name, key = found[0][0], list(found[0][1])
         images = StatementImages(index, name, key)
-        befores: dict[str, str] = {}
-        # row_to_json keeps json columns' text and numeric scale exactly as stored.
-        extra: tuple[str, ...] = ("row_to_json(old)::text", "row_to_json(new)::text")
-        if not self._returning_old_new:
-            extra = (f"row_to_json({table.alias_or_name})::text",)
-            query = preselect(
-                statement, self.dialect, lambda row: f"row_to_json({row})::text", lock=True
-            )
-            if query is not None and isinstance(statement.ast, exp.Update):
-                befores = {str(ctid): image for ctid, image in self._rows(query)}
+        update = isinstance(statement.ast, exp.Update)
+
+        def key_and_row(alias: str) -> tuple[str, str]:
+            # row_to_json keeps json columns' text and numeric scale exactly as stored.
+            return _key_json(alias, key), f"row_to_json({alias})::text"
+
+        befores: list[tuple[str, str]] = []
+        if self._returning_old_new:
+            extra = ("row_to_json(old)::text", "row_to_json(new)::text")
+        else:
+            extra = key_and_row(table.alias_or_name)
+            query = preselect(statement, self.dialect, key_and_row, lock=True)
+            if query is not None and update:
+                befores = list({ctid: (k, image) for ctid, k, image in self._rows(query)}.values())
         with self._con.cursor() as cur:
             self._run_statement(cur, statement, with_returning(statement, *extra))
-            columns = [d.name for d in cur.description or []][: -len(extra)]
+            columns = [d.name for d in cur.description or []][:-2]
             rows = cur.fetchall()
-        images.images = [self._image(statement, r, len(extra)) for r in rows]
-        if befores:
-            images.images = pair_update(list(befores.values()), images.images, key)
+        tails = [(r[-2], r[-1]) for r in rows]
+        if self._returning_old_new:
+            images.images = [RowImage(old, new) for old, new in tails]
+        elif update:
+            images.images = pair_update(befores, tails, bool(key))
+        elif isinstance(statement.ast, exp.Delete):
+            images.images = [RowImage(image, None) for _, image in tails]
+        else:
+            images.images = [RowImage(None, image) for _, image in tails]
         upsert = isinstance(statement.ast, exp.Merge) or (
             isinstance(statement.ast, exp.Insert) and statement.ast.args.get("conflict")
         )
@@ -205,7 +244,7 @@ class PostgresBackend:
             images.missing = "before PostgreSQL 18, an upsert's old rows cannot be read"
         self._budget.spend(images)
         self._effects.images.append(images)
-        shown = [list(r[: -len(extra)]) for r in rows[:MAX_RESULT_ROWS]]
+        shown = [list(r[:-2]) for r in rows[:MAX_RESULT_ROWS]]
         return StatementResult(
             statement.sql,
             statement.kind,
@@ -215,16 +254,12 @@ class PostgresBackend:
             statement.has_returning and len(rows) > MAX_RESULT_ROWS,
         )
 
-    def _image(self, statement: Statement, row: tuple[Any, ...], extra: int) -> RowImage:
-        if extra == 2:
-            return RowImage(row[-2], row[-1])
-        if isinstance(statement.ast, exp.Delete):
-            return RowImage(row[-1], None)
-        return RowImage(None, row[-1])
-
     def measure(self) -> Effects:
         effects = self._effects
-        for name, ins, upd, dele in self._rows(_COUNTS):
+        counts, sequences, advisory, locks = self._state(begin=False)
+        if self._last is not None:
+            self._note_locks(locks, self._last)
+        for name, ins, upd, dele in counts:
             b_ins, b_upd, b_del = self._baseline.get(name, (0, 0, 0))
             change = (ins - b_ins, upd - b_upd, dele - b_del)
             if any(change):
@@ -234,17 +269,17 @@ class PostgresBackend:
                     name.partition(".")[2], 0
                 )
                 table.by_cascade_or_trigger = max(sum(change) - explained, 0)
-        effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
-        after = {r[0]: r[1] for r in self._rows(_FILENODES)}
-        effects.rewrites = sorted(
-            name
-            for name, node in after.items()
-            if name in self._filenodes and self._filenodes[name] != node
-        )
-        for name, value in self._rows(_SEQUENCES):
+        if self._ddl:
+            effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
+            after = {r[0]: r[1] for r in self._rows(_FILENODES)}
+            effects.rewrites = sorted(
+                name
+                for name, node in after.items()
+                if name in self._filenodes and self._filenodes[name] != node
+            )
+        for name, value in sequences:
             if name in self._sequences and self._sequences[name] != value:
                 effects.side_effects.append(f"sequence {name} advanced to {value}")
-        advisory = self._rows(_ADVISORY)[0][0]
         if advisory:
             effects.side_effects.append(f"{advisory} advisory lock(s) held past the transaction")
         return effects
@@ -311,16 +346,23 @@ class PostgresBackend:
             ) from exc
 
     def _rows(
-        self, query: str | pgsql.Composed, params: tuple[Any, ...] | None = None
+        self, query: str, params: tuple[Any, ...] | dict[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         with self._con.cursor() as cur:
             try:
-                cur.execute(query, params)
+                cur.execute(query, params, prepare=True)
             except psycopg.Error as exc:
                 raise ExecutionError(
                     f"goex could not measure on PostgreSQL: {_reason(exc)}", sqlstate=exc.sqlstate
                 ) from exc
             return cur.fetchall() if cur.description else []
+
+
+def _key_json(alias: str, key: list[str]) -> str:
+    """The primary key of a row as JSON text, computed by the server (NULL without a key)."""
+    if not key:
+        return "NULL::text"
+    return f"json_build_array({', '.join(f'{alias}.{quote_ident(c)}' for c in key)})::text"
 
 
 def _reason(exc: psycopg.Error) -> str:
