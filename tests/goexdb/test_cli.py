@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from tests.fake_llm import FakeLLM
@@ -239,3 +240,103 @@ def test_help_lists_the_commands() -> None:
     assert done.returncode == 0
     for command in ("run", "log", "show"):
         assert command in done.stdout
+
+
+def test_undo_restores_a_committed_action_and_marks_it_undone(shop: ShopDB) -> None:
+    before = shop.snapshot()
+    code, report = run_json(
+        "--dsn",
+        shop.dsn,
+        "--decide",
+        "commit",
+        "--sql",
+        f"UPDATE {shop.table('orders')} SET status = 'lost' WHERE id <= 5; "
+        f"DELETE FROM {shop.table('customers')} WHERE id = 30",
+    )
+    assert (code, report["reversible"]) == (0, True)
+    assert shop.snapshot() != before
+    done = goex_db(
+        "undo", report["id"], "--dsn", shop.dsn, "--decide", "commit", "--format", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    undo_report = json.loads(done.stdout)
+    assert undo_report["status"] == "committed"
+    assert shop.snapshot() == before
+    original = json.loads(goex_db("show", report["id"], "--format", "json").stdout)
+    assert original["status"] == "undone"
+    again = goex_db("undo", report["id"], "--dsn", shop.dsn, "--decide", "commit")
+    assert again.returncode == 1
+    assert "only a committed action can be undone" in again.stderr
+
+
+def test_undo_is_refused_when_a_row_changed_since(duckdb_shop: ShopDB) -> None:
+    code, report = run_json(
+        "--dsn",
+        duckdb_shop.dsn,
+        "--decide",
+        "commit",
+        "--sql",
+        "UPDATE orders SET status = 'sent' WHERE id IN (1, 2)",
+    )
+    assert code == 0
+    with duckdb.connect(str(duckdb_shop.dsn.removeprefix("duckdb:"))) as con:
+        con.execute("UPDATE orders SET status = 'returned' WHERE id = 2")
+    after = duckdb_shop.snapshot()
+    done = goex_db("undo", report["id"], "--decide", "commit")  # the target comes from the journal
+    assert done.returncode == 1
+    assert "undo refused: 1 row(s) of main.orders changed since" in done.stderr
+    assert duckdb_shop.snapshot() == after
+    shown = json.loads(goex_db("show", report["id"], "--format", "json").stdout)
+    assert shown["status"] == "committed"
+
+
+def test_an_irreversible_action_says_so_and_undo_refuses(duckdb_shop: ShopDB) -> None:
+    code, report = run_json(
+        "--dsn",
+        duckdb_shop.dsn,
+        "--decide",
+        "commit",
+        "--policy",
+        "/dev/null",
+        "--sql",
+        "ALTER TABLE orders DROP COLUMN status",
+    )
+    assert code == 0, report
+    assert report["reversible"] is False
+    assert report["effects"]["irreversible"] == ["column main.orders.status was dropped"]
+    done = goex_db("undo", report["id"], "--decide", "commit")
+    assert done.returncode == 1
+    assert "cannot be undone: column main.orders.status was dropped" in done.stderr
+
+
+def test_undo_needs_the_same_database(duckdb_shop: ShopDB, tmp_path: Path) -> None:
+    code, report = run_json(
+        "--dsn",
+        duckdb_shop.dsn,
+        "--decide",
+        "commit",
+        "--sql",
+        "DELETE FROM orders WHERE id = 1",
+    )
+    assert code == 0
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()
+    done = goex_db("undo", report["id"], "--dsn", f"duckdb:{other}")
+    assert done.returncode == 2
+    assert f"ran on {duckdb_shop.dsn}" in done.stderr
+
+
+def test_denied_function_is_rejected_before_running(pg_dsn: str, shop: ShopDB) -> None:
+    before = shop.snapshot()
+    done = goex_db(
+        "run",
+        "--dsn",
+        pg_dsn,
+        "--decide",
+        "commit",
+        "--sql",
+        f"DELETE FROM {shop.table('orders')}; SELECT pg_read_file('/etc/passwd')",
+    )
+    assert done.returncode == 4
+    assert "pg_read_file" in done.stderr
+    assert shop.snapshot() == before
