@@ -2,9 +2,10 @@
 
 The CLIs stay thin: parse flags, call the library, render. Only ``GoexError`` is caught, and
 printed as ``error: <one sentence>`` on stderr with the error's exit code.
-"""
 
-from __future__ import annotations
+(No ``from __future__ import annotations`` here: Typer reads the annotations at run time, and
+the journal commands' option names are closure variables.)
+"""
 
 import sys
 from collections.abc import Callable
@@ -77,19 +78,32 @@ def _error_line(message: str) -> None:
 
 
 def add_journal_commands(
-    app: typer.Typer, kind: Kind, journal_for: Callable[[], Path], code_language: str
+    app: typer.Typer,
+    kind: Kind,
+    journal_for: Callable[[str | None], Path],
+    code_language: str,
+    target_of: Callable[[str], str],
+    target_flag: str,
 ) -> None:
-    """``log`` and ``show``: the same for both sides, reading the side's journal."""
+    """``log`` and ``show``: the same for both sides, reading the side's journal.
+
+    ``target_flag`` (``--dsn``, ``--dir``) filters the log to one target; ``target_of`` turns
+    the flag's value into the target as journaled (a DSN without its password, a full path);
+    ``journal_for`` finds the journal for a target (or for none given).
+    """
 
     @app.command("log")
     def log_command(
+        target: Annotated[
+            str | None, typer.Option(target_flag, help="only the actions on this target")
+        ] = None,
         fmt: FormatOption = Format.TEXT,
         limit: Annotated[int, typer.Option(help="how many recent actions")] = 20,
     ) -> None:
         """List recent actions, newest first."""
         redactor = Redactor()
-        with Journal(journal_for()) as journal:
-            actions = journal.recent(kind, limit)
+        with Journal(journal_for(target)) as journal:
+            actions = journal.recent(kind, limit, None if target is None else target_of(target))
         if fmt is Format.JSON:
             print_json([a.to_json() for a in actions], redactor)
         else:
@@ -102,7 +116,7 @@ def add_journal_commands(
     ) -> None:
         """Show one action: code, measured effects, decision and status history."""
         redactor = Redactor()
-        with Journal(journal_for()) as journal:
+        with Journal(journal_for(None)) as journal:
             action = journal.get(action_id)
             effects = journal.effects(action.id) or {}
         if fmt is Format.JSON:

@@ -299,15 +299,17 @@ class Journal:
             raise StateError(f"action id prefix {id_or_prefix!r} is ambiguous; type more of it")
         return self._load(rows[0])
 
-    def recent(self, kind: Kind | None = None, limit: int = 50) -> list[Action]:
-        """The most recent actions first."""
-        query = "SELECT id, kind, target, prompt, code, digest FROM actions"
-        params: tuple[Any, ...] = ()
-        if kind is not None:
-            query += " WHERE kind = ?"
-            params = (kind.value,)
-        query += " ORDER BY id DESC LIMIT ?"
-        return [self._load(row) for row in self._db.execute(query, (*params, limit)).fetchall()]
+    def recent(
+        self, kind: Kind | None = None, limit: int = 50, target: str | None = None
+    ) -> list[Action]:
+        """The most recent actions first, of one kind and on one target if given."""
+        query = (
+            "SELECT id, kind, target, prompt, code, digest FROM actions "
+            "WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR target = ?) ORDER BY id DESC LIMIT ?"
+        )
+        kind_value = None if kind is None else kind.value
+        params = (kind_value, kind_value, target, target, limit)
+        return [self._load(row) for row in self._db.execute(query, params).fetchall()]
 
     def _load(self, row: tuple[Any, ...]) -> Action:
         action_id, kind, target, prompt, code, digest = row

@@ -45,7 +45,9 @@ def journal_path() -> Path:
     return default_path(Kind.DB)
 
 
-add_journal_commands(app, Kind.DB, journal_path, "sql")
+add_journal_commands(
+    app, Kind.DB, lambda _: journal_path(), "sql", lambda dsn: parse_dsn(dsn).display, "--dsn"
+)
 
 
 @app.command("run")

@@ -105,11 +105,18 @@ def run(
     raise typer.Exit(int(exit_code_for(status, fs_run.action.decision.verdict)))
 
 
-def _journal_here() -> Path:
-    return default_path(Kind.FS, Path.cwd())
+def _project(directory: str | None) -> str:
+    return str(Path(directory or Path.cwd()).resolve())
 
 
-add_journal_commands(app, Kind.FS, _journal_here, "sh")
+add_journal_commands(
+    app,
+    Kind.FS,
+    lambda directory: default_path(Kind.FS, Path(_project(directory))),
+    "sh",
+    _project,
+    "--dir",
+)
 
 
 def _ask_model(

@@ -118,7 +118,7 @@ def journal_app(tmp_path: Path) -> tuple[typer.Typer, Path, Action]:
         )
         journal.save(other)
     app = new_app("goex-test", "test app")
-    add_journal_commands(app, Kind.DB, lambda: path, "sql")
+    add_journal_commands(app, Kind.DB, lambda _: path, "sql", str.strip, "--target")
     return app, path, action
 
 

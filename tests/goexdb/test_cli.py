@@ -340,3 +340,12 @@ def test_denied_function_is_rejected_before_running(pg_dsn: str, shop: ShopDB) -
     assert done.returncode == 4
     assert "pg_read_file" in done.stderr
     assert shop.snapshot() == before
+
+
+def test_log_filters_by_database(duckdb_shop: ShopDB, tmp_path: Path) -> None:
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()
+    goex_db("run", "--dsn", duckdb_shop.dsn, "--sql", "SELECT 1", "--decide", "commit")
+    goex_db("run", "--dsn", f"duckdb:{other}", "--sql", "SELECT 2", "--decide", "commit")
+    listed = json.loads(goex_db("log", "--dsn", f"duckdb:{other}", "--format", "json").stdout)
+    assert [a["code"] for a in listed] == ["SELECT 2"]
