@@ -22,6 +22,7 @@ from core.journal import Journal
 from core.policy import Severity, Violation
 from core.redact import Redactor
 from core.render import decision_text, make_console, print_json, render_log, render_report
+from core.review import Mode
 
 
 class Format(StrEnum):
@@ -31,6 +32,18 @@ class Format(StrEnum):
 
 FormatOption = Annotated[
     Format, typer.Option("--format", "-f", help="text for people, json for scripts")
+]
+DecideOption = Annotated[
+    Mode | None,
+    typer.Option(
+        "--decide",
+        help="who decides: ask, commit, rollback, policy or llm (default: [review] decide in "
+        "goex.toml, else ask)",
+    ),
+]
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option("--policy", help="a TOML file with a [policy] table, over goex.toml"),
 ]
 
 EXIT_FOR_STATUS = {

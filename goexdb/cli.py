@@ -17,7 +17,16 @@ from rich.console import RenderableType
 from rich.table import Table
 
 from core.action import Action, Kind, Status
-from core.cli import Format, FormatOption, add_journal_commands, exit_code_for, new_app, run_app
+from core.cli import (
+    DecideOption,
+    Format,
+    FormatOption,
+    PolicyOption,
+    add_journal_commands,
+    exit_code_for,
+    new_app,
+    run_app,
+)
 from core.config import Config, load_config
 from core.errors import GoexError, StateError, UsageError
 from core.journal import Journal, default_path
@@ -66,12 +75,8 @@ def run_command(
     sql_file: Annotated[
         str | None, typer.Option("--sql-file", help="read the agent's SQL from a file, - for stdin")
     ] = None,
-    decide: Annotated[
-        Mode | None, typer.Option(help="who decides: ask, commit, rollback, policy or llm")
-    ] = None,
-    policy: Annotated[
-        Path | None, typer.Option(help="a TOML file with a [policy] table, over goex.toml")
-    ] = None,
+    decide: DecideOption = None,
+    policy: PolicyOption = None,
     fmt: FormatOption = Format.TEXT,
     timeout: Annotated[
         float | None, typer.Option(help="statement timeout in seconds (PostgreSQL)")
@@ -114,12 +119,8 @@ def undo_command(
         str | None,
         typer.Option(help="the action's database (default: GOEX_DSN, DATABASE_URL, its target)"),
     ] = None,
-    decide: Annotated[
-        Mode | None, typer.Option(help="who decides: ask, commit, rollback, policy or llm")
-    ] = None,
-    policy: Annotated[
-        Path | None, typer.Option(help="a TOML file with a [policy] table, over goex.toml")
-    ] = None,
+    decide: DecideOption = None,
+    policy: PolicyOption = None,
     fmt: FormatOption = Format.TEXT,
 ) -> None:
     """Undo a committed action: compensating SQL from its row images, staged and reviewed like

@@ -14,8 +14,10 @@ import typer
 
 from core.action import Kind, Status, Verdict
 from core.cli import (
+    DecideOption,
     Format,
     FormatOption,
+    PolicyOption,
     add_journal_commands,
     exit_code_for,
     new_app,
@@ -51,15 +53,8 @@ def run(
     directory: Annotated[
         Path | None, typer.Option("--dir", help="the project directory (default: current)")
     ] = None,
-    decide_mode: Annotated[
-        Mode | None,
-        typer.Option(
-            "--decide", help="who decides (default: [review] decide in goex.toml, else ask)"
-        ),
-    ] = None,
-    policy: Annotated[
-        Path | None, typer.Option("--policy", help="a TOML file with a [policy] table")
-    ] = None,
+    decide_mode: DecideOption = None,
+    policy: PolicyOption = None,
     fmt: FormatOption = Format.TEXT,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="seconds before the command is killed")
