@@ -35,6 +35,7 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 bench: $(STAMP)
+	$(BIN)/python scripts/bench_db.py
 	$(BIN)/python scripts/bench_journal.py
 	$(BIN)/python scripts/bench_redact.py
 
