@@ -179,8 +179,12 @@ def _review(
         raise
     violations = evaluate(RULES, Outcome(staged.statements, staged.effects), config.policy)
     journal.set_undo(action.id, data=staged.undo_record())
-    if fmt is Format.TEXT:
+
+    def show() -> None:
         render_report(console, action, _sections(staged), violations, redactor, code_language="sql")
+
+    if fmt is Format.TEXT:
+        show()
     mode = Mode(config.review.decide)
     recorded = conclude(
         action,
@@ -191,6 +195,7 @@ def _review(
         journal=journal,
         redactor=redactor,
         judge=judge_model(config, redactor) if mode is Mode.LLM else None,
+        show_details=show,
         can_keep=False,
         intent={"undoes": undoes.id} if undoes else None,
         after_commit=partial(_mark_undone, undoes, journal) if undoes else None,

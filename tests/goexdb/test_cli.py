@@ -349,3 +349,46 @@ def test_log_filters_by_database(duckdb_shop: ShopDB, tmp_path: Path) -> None:
     goex_db("run", "--dsn", f"duckdb:{other}", "--sql", "SELECT 2", "--decide", "commit")
     listed = json.loads(goex_db("log", "--dsn", f"duckdb:{other}", "--format", "json").stdout)
     assert [a["code"] for a in listed] == ["SELECT 2"]
+
+
+def test_ask_on_a_real_terminal_shows_effects_then_commits(duckdb_shop: ShopDB) -> None:
+    """The default mode, on a pseudo-terminal: the effects are shown, 'd' shows them again,
+    'c' commits."""
+    import os
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: goex-db on the terminal
+        os.execv(
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "goexdb.cli",
+                "run",
+                "--dsn",
+                duckdb_shop.dsn,
+                "--sql",
+                "UPDATE orders SET status = 'asked' WHERE id = 4",
+            ],
+        )
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        while marker not in seen:
+            chunk = os.read(fd, 4096)
+            assert chunk, seen.decode(errors="replace")
+            seen += chunk
+
+    read_until(b"Apply these effects?")
+    assert b"main.orders" in seen  # the measured effects came before the question
+    seen = b""
+    os.write(fd, b"d\n")
+    read_until(b"Apply these effects?")
+    assert b"main.orders" in seen  # shown again
+    os.write(fd, b"c\n")
+    read_until(b"committed")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert duckdb_shop.query("SELECT status FROM orders WHERE id = 4") == [("asked",)]
