@@ -43,6 +43,8 @@ from core.policy import PolicySettings
 
 PROJECT_FILE = "goex.toml"
 DECIDE_MODES = ("ask", "commit", "rollback", "policy", "llm")
+# Settings that would switch confinement off: never taken from a project's goex.toml.
+OPERATOR_ONLY = (("fs", "sandbox"),)
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,24 @@ def load_config(
     environ = os.environ if environ is None else environ
     merged: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     sources: list[str] = []
-    files = [user_config_file(), find_project_file((cwd or Path.cwd()).resolve())]
-    for path in files:
-        if path is not None and path.is_file():
-            _merge(merged, _read_toml(path), str(path))
-            sources.append(str(path))
+    user_file = user_config_file()
+    if user_file.is_file():
+        _merge(merged, _read_toml(user_file), str(user_file))
+        sources.append(str(user_file))
+    project_file = find_project_file((cwd or Path.cwd()).resolve())
+    if project_file is not None:
+        project = _read_toml(project_file)
+        for section, key in OPERATOR_ONLY:
+            if key in project.get(section, {}):
+                raise ConfigError(
+                    f"{project_file}: {section}.{key} may only be set in {user_file}, "
+                    f"GOEX_{section.upper()}_{key.upper()} or a flag, since a project file can "
+                    "be written by the agent goex confines",
+                    path=str(project_file),
+                    key=f"{section}.{key}",
+                )
+        _merge(merged, project, str(project_file))
+        sources.append(str(project_file))
     if policy_file is not None:
         data = _read_toml(policy_file)
         _merge(merged, {"policy": data.get("policy", data)}, str(policy_file))

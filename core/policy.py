@@ -76,13 +76,19 @@ class PolicySettings:
         "pg_logical_emit_message",
         "set_config",
         "query_to_xml*",
+        "ts_stat",
+        "ts_rewrite",
+        "pg_*replication*",
+        "pg_stat_reset*",
+        "pg_backup_*",
+        "pg_log_backend_memory_contexts",
         "cursor_to_xml*",
         "getenv",
     )  # fnmatch patterns; called anywhere in a statement, they refuse it before it runs
     # file side
     max_files_changed: int | None = 200
     allow_file_deletes: bool = True
-    deny_paths: tuple[str, ...] = (".git/**", ".goex/**", ".env", ".env.*", "**/*.pem")
+    deny_paths: tuple[str, ...] = (".git/**", ".goex/**", "goex.toml", ".env", ".env.*", "**/*.pem")
     # both
     disable: tuple[str, ...] = ()
     severity: Mapping[str, Severity] = field(default_factory=dict)

@@ -125,7 +125,7 @@ class Database:
         except BaseException:
             self._backend.rollback()
             raise
-        undo.assess(statements, effects, self.config.capture)
+        undo.assess(statements, effects, self.config.capture, self._backend.dialect)
         self._staged = Staged(self._backend, statements, results, effects)
         return self._staged
 

@@ -33,6 +33,8 @@ class StatementKind(StrEnum):
     NON_TRANSACTIONAL = "non_transactional"
     SESSION = "session_changing"
     EXTERNAL = "external_access"
+    CODE = "code_definition"
+    PRIVILEGE = "privilege_change"
     UNKNOWN = "unknown"
 
 
@@ -55,6 +57,15 @@ DENIAL: Mapping[StatementKind, tuple[str, str]] = {
     StatementKind.EXTERNAL: (
         "db.external-access",
         "it reads or writes outside the database (files, programs, extensions)",
+    ),
+    StatementKind.CODE: (
+        "db.code-definition",
+        "it defines server-side code (a function, procedure, trigger, rule, extension, ...) "
+        "whose body goex cannot inspect",
+    ),
+    StatementKind.PRIVILEGE: (
+        "db.privilege-change",
+        "it changes roles or privileges, which the catalog diff does not measure",
     ),
     StatementKind.UNKNOWN: (
         "db.unknown-statement",
@@ -156,7 +167,7 @@ def preselect(
     table = statement.image_target
     if not isinstance(tree, exp.Update | exp.Delete) or table is None:
         return None
-    name = table.alias_or_name
+    name = row_reference(table, dialect)
     row_id = "ctid" if dialect == "postgres" else "rowid"
     query = exp.select(f"{name}.{row_id}", *select(name)).from_(table.copy())
     others = tree.args.get("from_") or tree.args.get("using")
@@ -172,6 +183,14 @@ def preselect(
         query.set("with_", tree.args["with_"].copy())
     sql = query.sql(dialect=dialect)
     return f"{sql} FOR UPDATE OF {name}" if lock else sql
+
+
+def row_reference(table: exp.Table, dialect: str) -> str:
+    """How the statement's own text names the target's row: its alias, or its name as written
+    (quoted if it was, so a mixed-case name is not folded)."""
+    alias = table.args.get("alias")
+    identifier = alias.this if isinstance(alias, exp.TableAlias) and alias.this else table.this
+    return str(identifier.sql(dialect=dialect))
 
 
 def split(sql: str, dialect: str) -> list[str]:
@@ -257,6 +276,12 @@ def _keyword_kind(words: list[str]) -> StatementKind | None:
     return None
 
 
+# What CREATE and DROP may make or remove: data and its structure. Everything else that can be
+# created (functions, procedures, triggers, rules, extensions, macros, secrets, roles, ...) is
+# code or privilege that the catalog diff cannot show and undo cannot take back.
+SCHEMA_OBJECTS = frozenset({"TABLE", "INDEX", "VIEW", "SEQUENCE", "SCHEMA", "TYPE"})
+
+
 def _kind_of(tree: exp.Expr) -> StatementKind:
     if isinstance(tree, exp.Transaction | exp.Commit | exp.Rollback):
         return StatementKind.TRANSACTION
@@ -266,6 +291,12 @@ def _kind_of(tree: exp.Expr) -> StatementKind:
         return StatementKind.SESSION
     if isinstance(tree, exp.Copy):
         return StatementKind.EXTERNAL
+    if isinstance(tree, exp.Grant | exp.Revoke):
+        return StatementKind.PRIVILEGE
+    if isinstance(tree, exp.Create | exp.Drop) and (
+        str(tree.args.get("kind") or "").upper() not in SCHEMA_OBJECTS
+    ):
+        return StatementKind.CODE
     if isinstance(tree, exp.Create | exp.Drop | exp.Alter | exp.TruncateTable | exp.Comment):
         if tree.args.get("concurrently"):
             return StatementKind.NON_TRANSACTIONAL
@@ -274,7 +305,7 @@ def _kind_of(tree: exp.Expr) -> StatementKind:
         return StatementKind.DML
     if isinstance(tree, exp.Select) and tree.args.get("into"):
         return StatementKind.DDL
-    if isinstance(tree, exp.Query | exp.Describe | exp.Show):
+    if isinstance(tree, exp.Query | exp.Values | exp.Describe | exp.Show):
         return StatementKind.READ
     return StatementKind.UNKNOWN
 
@@ -285,14 +316,16 @@ def _tables_written(tree: exp.Expr, dialect: str) -> tuple[str, ...]:
         target = node.this
         table = target if isinstance(target, exp.Table) else target.find(exp.Table)
         if table is not None:
-            names.append(qualified(table))
+            names.append(qualified(table, dialect))
     return tuple(dict.fromkeys(names))
 
 
-def qualified(table: exp.Table) -> str:
-    """``schema.table`` as written (unqualified names get no schema here)."""
-    parts = [p for p in (table.args.get("db"), table.args.get("this")) if p is not None]
-    return ".".join(p.name for p in parts)
+def qualified(table: exp.Table, dialect: str) -> str:
+    """``schema.table`` as SQL, quoted as written (``public."Acct"``, ``acct``): fit to hand
+    back to the database to resolve, which folds and searches exactly as for the statement."""
+    bare = table.copy()
+    bare.set("alias", None)
+    return bare.sql(dialect=dialect)
 
 
 def _has_where(tree: exp.Expr) -> bool:

@@ -58,20 +58,34 @@ class UndoPlan:
         return ";\n".join(self.statements) + ";\n" if self.statements else ""
 
 
-def renames(statements: Sequence[Statement]) -> dict[str, list[list[str]]]:
-    """Table and column renames, read from the statements (a catalog diff sees drop + create):
-    ``tables`` [old qualified, new bare], ``columns`` [table, old, new], and ``order``, which of
-    them came first ([kind, index]), so undo can put them back in reverse."""
+def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[list[str]]]:
+    """Table and column renames, read from the statements (a catalog diff sees drop + create).
+    Names are kept as SQL, quoted as written, so putting them back folds case the same way:
+    ``tables`` [old table, its schema or "", old name, new name], ``columns`` [table, old, new],
+    and ``order`` ([kind, index] in statement order), so undo can reverse them in turn."""
     moved: dict[str, list[list[str]]] = {"tables": [], "columns": [], "order": []}
     for statement in statements:
         tree = statement.ast
         if not isinstance(tree, exp.Alter) or not isinstance(tree.this, exp.Table):
             continue
+        table = tree.this
         for action in tree.args.get("actions") or []:
             if isinstance(action, exp.AlterRename) and isinstance(action.this, exp.Table):
-                entry = ["tables", qualified(tree.this), action.this.name]
+                schema = table.args.get("db")
+                entry = [
+                    "tables",
+                    qualified(table, dialect),
+                    schema.sql(dialect=dialect) if schema is not None else "",
+                    table.this.sql(dialect=dialect),
+                    action.this.this.sql(dialect=dialect),
+                ]
             elif isinstance(action, exp.RenameColumn):
-                entry = ["columns", qualified(tree.this), action.this.name, action.args["to"].name]
+                entry = [
+                    "columns",
+                    qualified(table, dialect),
+                    action.this.this.sql(dialect=dialect),
+                    action.args["to"].this.sql(dialect=dialect),
+                ]
             else:
                 continue
             moved["order"].append([entry[0], str(len(moved[entry[0]]))])
@@ -83,32 +97,44 @@ def _bare(name: str) -> str:
     return name.rpartition(".")[2]
 
 
+def _norm(name: str) -> str:
+    """An identifier as SQL or as the catalog spells it, compared without quotes or case."""
+    return name.strip('"').replace('""', '"').casefold()
+
+
 def _explained_by_renames(change: SchemaChange, moved: dict[str, list[list[str]]]) -> bool:
-    table = _bare(change.table)
+    table = _norm(_bare(change.table))
     if change.change in ("index_changed", "constraint_changed"):
         renamed = change.before or ""
-        for old, new in moved["tables"]:
-            renamed = re.sub(rf"\b{re.escape(_bare(old))}\b", new, renamed)
+        for _, _, old, new in moved["tables"]:
+            renamed = re.sub(rf"\b{re.escape(_norm(old))}\b", _norm(new), renamed, flags=re.I)
         for _, old_column, new_column in moved["columns"]:
-            renamed = re.sub(rf"\b{re.escape(old_column)}\b", new_column, renamed)
-        return renamed == change.after
+            renamed = re.sub(
+                rf"\b{re.escape(_norm(old_column))}\b", _norm(new_column), renamed, flags=re.I
+            )
+        return renamed.casefold() == (change.after or "").casefold()
     if change.change in ("table_dropped", "table_created"):
-        side = 0 if change.change == "table_dropped" else 1
-        return any(_bare(pair[side]) == table for pair in moved["tables"])
+        side = 2 if change.change == "table_dropped" else 3
+        return any(_norm(entry[side]) == table for entry in moved["tables"])
     if change.change in ("column_dropped", "column_added"):
         side = 1 if change.change == "column_dropped" else 2
+        tables = {_norm(entry[2]) for entry in moved["tables"]} | {
+            _norm(entry[3]) for entry in moved["tables"]
+        }
         return any(
-            change.name == triple[side]
-            and table in (_bare(triple[0]), *(_bare(t[1]) for t in moved["tables"]))
+            _norm(change.name or "") == _norm(triple[side])
+            and table in ({_norm(_bare(triple[0]))} | tables)
             for triple in moved["columns"]
         )
     return False
 
 
-def assess(statements: Sequence[Statement], effects: Effects, capture: str) -> list[str]:
+def assess(
+    statements: Sequence[Statement], effects: Effects, capture: str, dialect: str
+) -> list[str]:
     """Why this action could not be undone; empty when it can. Also sets effects.irreversible."""
     reasons: list[str] = []
-    moved = renames(statements)
+    moved = renames(statements, dialect)
     for change in effects.schema_changes:
         template = IRREVERSIBLE_CHANGES.get(change.change)
         if template and not _explained_by_renames(change, moved):
@@ -140,7 +166,7 @@ def record(statements: Sequence[Statement], effects: Effects, dialect: str) -> d
         "dialect": dialect,
         "images": [i.to_json() for i in effects.images],
         "schema_changes": [c.to_json() for c in effects.schema_changes],
-        "renames": renames(statements),
+        "renames": renames(statements, dialect),
         "irreversible": list(effects.irreversible),
     }
 
@@ -323,13 +349,9 @@ def _undo_schema(
         entry = moved[kind][int(index)]
         if kind == "columns":
             table, old_column, new_column = entry
-            out.append(
-                f"ALTER TABLE {quote_table(table)} RENAME COLUMN {quote_ident(new_column)} "
-                f"TO {quote_ident(old_column)}"
-            )
+            out.append(f"ALTER TABLE {table} RENAME COLUMN {new_column} TO {old_column}")
         else:
-            old, new = entry
-            schema = old.rpartition(".")[0]
+            _, schema, old, new = entry
             current = f"{schema}.{new}" if schema else new
-            out.append(f"ALTER TABLE {quote_table(current)} RENAME TO {quote_ident(_bare(old))}")
+            out.append(f"ALTER TABLE {current} RENAME TO {old}")
     return out

@@ -36,7 +36,13 @@ from goexdb.effects import (
     diff_catalog,
     pair_update,
 )
-from goexdb.statements import Statement, StatementKind, preselect, qualified, with_returning
+from goexdb.statements import (
+    Statement,
+    StatementKind,
+    preselect,
+    row_reference,
+    with_returning,
+)
 from goexdb.undo import duckdb_row_json, quote_table
 
 CONFIG: Mapping[str, Any] = {
@@ -86,6 +92,11 @@ _INDEXED = """
     UNION ALL
     SELECT expressions FROM duckdb_indexes()
     WHERE database_name = current_database() AND schema_name || '.' || table_name = ?
+"""
+_CANONICAL = """
+    SELECT schema_name || '.' || table_name FROM duckdb_tables()
+    WHERE database_name = current_database()
+      AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)
 """
 _KEY = """
     SELECT constraint_column_names FROM duckdb_constraints()
@@ -163,10 +174,11 @@ class DuckDBBackend:
     def _execute_imaged(
         self, statement: Statement, table: exp.Table, index: int
     ) -> StatementResult:
-        name = qualified(table)
-        name = name if "." in name else f"main.{name}"
+        name = self._canonical(table)
         meta = self._table(name)
         images = StatementImages(index, name, list(meta.key))
+        if name.count(".") != 1:
+            images.missing = f"table {name} has a '.' in its name"
         types = meta.types
         update = isinstance(statement.ast, exp.Update)
 
@@ -181,7 +193,8 @@ class DuckDBBackend:
         if update and not statement.has_returning and self._keeps_rowids(statement, meta):
             return self._execute_update_in_place(statement, images, before_rows, key_and_row)
         befores = list({rowid: (k, image) for rowid, k, image in before_rows}.values())
-        cursor = self._run(statement, with_returning(statement, *key_and_row(table.alias_or_name)))
+        returning = key_and_row(row_reference(table, self.dialect))
+        cursor = self._run(statement, with_returning(statement, *returning))
         columns = [d[0] for d in cursor.description or []][:-2]
         rows = cursor.fetchall()
         tails = [(r[-2], r[-1]) for r in rows]
@@ -284,15 +297,23 @@ class DuckDBBackend:
                 rule="db.classification-mismatch",
             )
 
+    def _canonical(self, table: exp.Table) -> str:
+        """``schema.table`` as the catalog spells it (DuckDB matches names case-insensitively,
+        quoted or not)."""
+        schema = table.db or "main"
+        found = self._query(_CANONICAL, [schema, table.name])
+        return str(found[0][0]) if found else f"{schema}.{table.name}"
+
     def _attribute(self, statement: Statement, rows: int) -> None:
-        if len(statement.tables_written) != 1:
+        target = statement.image_target
+        if target is None:
             self._effects.side_effects.append(
                 f"{rows} rows changed by a statement writing "
                 f"{', '.join(statement.tables_written) or 'unknown tables'}"
             )
             return
-        name = statement.tables_written[0]
-        table = self._effects.table(name if "." in name else f"main.{name}")
+        name = self._canonical(target)
+        table = self._effects.table(name)
         verb = statement.verb
         if verb == "insert":
             table.inserted += rows

@@ -38,7 +38,14 @@ from goexdb.effects import (
     diff_catalog,
     pair_update,
 )
-from goexdb.statements import Statement, StatementKind, preselect, qualified, with_returning
+from goexdb.statements import (
+    Statement,
+    StatementKind,
+    preselect,
+    qualified,
+    row_reference,
+    with_returning,
+)
 from goexdb.undo import quote_ident
 
 _USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'pg_toast%'"
@@ -92,10 +99,13 @@ _STATE = f"""
                                                  last_value)), '[]')
        FROM pg_sequences),
       (SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'),
-      (SELECT coalesce(json_agg(json_build_array(relation, mode)), '[]') FROM ({_LOCKS}) l)
+      (SELECT coalesce(json_agg(json_build_array(relation, mode)), '[]') FROM ({_LOCKS}) l),
+      (SELECT coalesce(json_agg(json_build_array(x, n.nspname || '.' || c.relname)), '[]')
+       FROM unnest(%(written)s::text[]) x JOIN pg_class c ON c.oid = to_regclass(x)
+       JOIN pg_namespace n ON n.oid = c.relnamespace)
 """
 _TABLE = """
-    SELECT n.nspname || '.' || c.relname,
+    SELECT n.nspname, c.relname,
            coalesce((SELECT array_agg(a.attname ORDER BY k.ord)
                      FROM pg_index i
                      CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
@@ -138,7 +148,7 @@ class PostgresBackend:
 
     def begin(self, statements: Sequence[Statement]) -> None:
         self._reset()
-        counts, sequences, _, locks = self._state(begin=True)
+        counts, sequences, _, locks, _ = self._state(begin=True)
         self._baseline = {r[0]: (r[1], r[2], r[3]) for r in counts}
         self._sequences = {r[0]: r[1] for r in sequences}
         self._locks_seen = {(r[0], r[1]) for r in locks}
@@ -184,6 +194,7 @@ class PostgresBackend:
             "lock": lock,
             "statement": statement,
             "idle": idle,
+            "written": list(self._explained),
         }
         return tuple(self._rows(_STATE, params)[0][3:])
 
@@ -205,11 +216,13 @@ class PostgresBackend:
     def _execute_imaged(
         self, statement: Statement, table: exp.Table, index: int
     ) -> StatementResult:
-        found = self._rows(_TABLE, (qualified(table),))
+        found = self._rows(_TABLE, (qualified(table, self.dialect),))
         if not found:  # let the statement itself raise the server's "does not exist"
             return self._execute_plain(statement)
-        name, key = found[0][0], list(found[0][1])
-        images = StatementImages(index, name, key)
+        schema, relation, key = found[0][0], found[0][1], list(found[0][2])
+        images = StatementImages(index, f"{schema}.{relation}", key)
+        if "." in schema + relation:
+            images.missing = f"table {schema}.{relation} has a '.' in its name"
         update = isinstance(statement.ast, exp.Update)
 
         def key_and_row(alias: str) -> tuple[str, str]:
@@ -220,7 +233,7 @@ class PostgresBackend:
         if self._returning_old_new:
             extra = ("row_to_json(old)::text", "row_to_json(new)::text")
         else:
-            extra = key_and_row(table.alias_or_name)
+            extra = key_and_row(row_reference(table, self.dialect))
             query = preselect(statement, self.dialect, key_and_row, lock=True)
             if query is not None and update:
                 befores = list({ctid: (k, image) for ctid, k, image in self._rows(query)}.values())
@@ -256,7 +269,11 @@ class PostgresBackend:
 
     def measure(self) -> Effects:
         effects = self._effects
-        counts, sequences, advisory, locks = self._state(begin=False)
+        counts, sequences, advisory, locks, written = self._state(begin=False)
+        # The statements named tables as written; the statistics name them as the catalog does.
+        explained: dict[str, int] = {}
+        for as_written, name in written:
+            explained[name] = explained.get(name, 0) + self._explained[as_written]
         if self._last is not None:
             self._note_locks(locks, self._last)
         for name, ins, upd, dele in counts:
@@ -265,10 +282,7 @@ class PostgresBackend:
             if any(change):
                 table = effects.table(name)
                 table.inserted, table.updated, table.deleted = change
-                explained = self._explained.get(name, 0) + self._explained.get(
-                    name.partition(".")[2], 0
-                )
-                table.by_cascade_or_trigger = max(sum(change) - explained, 0)
+                table.by_cascade_or_trigger = max(sum(change) - explained.get(name, 0), 0)
         if self._ddl:
             effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
             after = {r[0]: r[1] for r in self._rows(_FILENODES)}

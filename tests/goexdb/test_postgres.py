@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -264,3 +265,59 @@ def test_a_killed_goex_process_commits_nothing(pg_dsn: str, schema: str) -> None
         assert con.execute(f"SELECT count(*) FROM {schema}.parent WHERE v = 'gone'").fetchone() == (
             0,
         )
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        # A function body is a string to any SQL parser: what it runs cannot be classified.
+        "CREATE FUNCTION {s}.f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN EXECUTE "
+        "'COPY (SELECT 1) TO PROGRAM ''touch {marker}'''; RETURN 1; END $$; SELECT {s}.f()",
+        "CREATE OR REPLACE PROCEDURE {s}.p() LANGUAGE sql AS $$ SELECT 1 $$",
+        "CREATE TRIGGER t AFTER UPDATE ON {s}.parent FOR EACH ROW EXECUTE FUNCTION now()",
+        "CREATE EXTENSION IF NOT EXISTS dblink",
+        "GRANT ALL ON {s}.parent TO PUBLIC",
+        "ALTER TABLE {s}.parent OWNER TO postgres",
+        "DO $$ BEGIN PERFORM 1; END $$",
+    ],
+)
+def test_code_and_privilege_definitions_are_refused(
+    pg_dsn: str, schema: str, script: str, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    with goexdb.connect(pg_dsn) as db, pytest.raises(StatementDenied) as info:
+        db.stage(script.format(s=schema, marker=marker))
+    assert info.value.rule in ("db.code-definition", "db.privilege-change", "db.unknown-statement")
+    assert not marker.exists()
+
+
+def test_a_query_hidden_in_a_string_argument_is_refused(pg_dsn: str) -> None:
+    with goexdb.connect(pg_dsn) as db, pytest.raises(PolicyRejected):
+        db.stage("SELECT * FROM ts_stat('SELECT to_tsvector(pg_read_file(''/etc/hostname''))')")
+
+
+def test_mixed_case_tables_are_imaged_and_undone_in_the_right_table(
+    pg_dsn: str, schema: str
+) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f'CREATE TABLE {schema}."Acct" (id int PRIMARY KEY, bal int)')
+        con.execute(f"CREATE TABLE {schema}.acct (id int PRIMARY KEY, bal int)")
+        con.execute(f'INSERT INTO {schema}."Acct" VALUES (1, 10), (7, 70)')
+        con.execute(f"INSERT INTO {schema}.acct VALUES (1, 1)")
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(
+            f'UPDATE {schema}."Acct" SET bal = 0 WHERE id > 0; DELETE FROM {schema}."Acct" '
+            "WHERE id = 7"
+        )
+        assert staged.effects.tables[f"{schema}.Acct"].by_cascade_or_trigger == 0
+        assert staged.reversible
+        record = staged.undo_record()
+        staged.commit()
+    with goexdb.connect(pg_dsn) as db:
+        db.stage_undo(db.plan_undo(record)).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f'SELECT * FROM {schema}."Acct" ORDER BY id').fetchall() == [
+            (1, 10),
+            (7, 70),
+        ]
+        assert con.execute(f"SELECT * FROM {schema}.acct").fetchall() == [(1, 1)]

@@ -114,3 +114,20 @@ def test_every_transaction_statement_in_a_script_is_classified_as_such(parts: li
     assert len(statements) == len(parts)
     for text, statement in zip(parts, statements, strict=True):
         assert (statement.kind is K.TRANSACTION) == (text in ("COMMIT", "BEGIN"))
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", K.CODE),
+        ("CREATE OR REPLACE PROCEDURE p() LANGUAGE sql AS $$ SELECT 1 $$", K.CODE),
+        ("DROP FUNCTION f", K.CODE),
+        ("GRANT SELECT ON t TO bob", K.PRIVILEGE),
+        ("CREATE VIEW v AS SELECT 1", K.DDL),
+        ("CREATE UNIQUE INDEX i ON t (a)", K.DDL),
+        ("CREATE SCHEMA s", K.DDL),
+        ("VALUES (1), (2)", K.READ),
+    ],
+)
+def test_only_data_structures_may_be_created(sql: str, kind: StatementKind) -> None:
+    assert classify(sql, "postgres").kind is kind

@@ -200,3 +200,16 @@ def test_images_past_the_cap_make_undo_unavailable(case: Case) -> None:
         assert not staged.reversible
         assert "max_row_images" in staged.effects.irreversible[0]
         staged.rollback()
+
+
+def test_a_mixed_case_table_named_in_another_case(case: Case) -> None:
+    case.run(
+        f"CREATE TABLE {case.t(chr(34) + 'Ledger' + chr(34))} (id INTEGER PRIMARY KEY, n INTEGER)"
+    )
+    case.run(f"INSERT INTO {case.t(chr(34) + 'Ledger' + chr(34))} VALUES (1, 1), (2, 2)")
+    before = case.run(f"SELECT * FROM {case.t(chr(34) + 'Ledger' + chr(34))} ORDER BY 1")
+    # DuckDB matches names case-insensitively; PostgreSQL needs the quotes as created.
+    name = case.t("ledger") if not case.schema else case.t('"Ledger"')
+    record = commit(case, f"DELETE FROM {name} WHERE id = 2")
+    undo(case, record)
+    assert case.run(f"SELECT * FROM {case.t(chr(34) + 'Ledger' + chr(34))} ORDER BY 1") == before
