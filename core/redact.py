@@ -40,7 +40,7 @@ _SHAPES: tuple[re.Pattern[str], ...] = tuple(
         # scheme://user:password@host — the password only
         r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:(?P<v>[^\s@/]+)@",
         # password=..., "api_key": "...", PGPASSWORD=..., aws_secret_access_key = ...
-        r"(?i)(?:passw(?:or)?d|(?<![a-z])(?-i:(?!PWD))pwd|secret(?:_?key)?|api_?key|access_?token|auth_?token"
+        r"(?i)(?:passw(?:or)?d(?:_[a-z0-9]{1,4})?|(?<![a-z])(?-i:(?!PWD))pwd|secret(?:_?key)?|api_?key|access_?token|auth_?token"
         r"|secret_access_key)[\"']?\s*[=:]\s*[\"']?(?P<v>[^\s\"',;&]{4,})",
     )
 )

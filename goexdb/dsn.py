@@ -84,13 +84,13 @@ def _url(dsn: str, secrets: dict[str, str]) -> Target:
     display = urlunsplit(
         (parts.scheme, f"{user}@{host}" if user else host, parts.path, parts.query, "")
     )
-    display = re.sub(r"(?i)([?&]password=)[^&]*", r"\1[REDACTED]", display)
-    query_password = re.search(r"(?i)(?:^|&)password=([^&]*)", parts.query)
-    if query_password:
-        secrets["DSN_PASSWORD"] = unquote(query_password.group(1))
+    display = re.sub(r"(?i)([?&](?:ssl)?password=)[^&]*", r"\1[REDACTED]", display)
+    for key, value in re.findall(r"(?i)(?:^|&)((?:ssl)?password)=([^&]*)", parts.query):
+        secrets[f"DSN_{key.upper()}"] = unquote(value)
     return Target(Engine.POSTGRES, display, conninfo=dsn, secrets=secrets)
 
 
+_SECRET_KEYS = ("password", "sslpassword")
 _PAIR = re.compile(r"\s*(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']*)")
 
 
@@ -111,10 +111,10 @@ def _keyvalue(dsn: str, secrets: dict[str, str]) -> Target:
         pos = match.end()
     if not pairs:
         raise TargetError("the libpq connection string has no key=value pairs")
-    display = " ".join(f"{k}={_quote(v)}" for k, v in pairs if k != "password")
+    display = " ".join(f"{k}={_quote(v)}" for k, v in pairs if k not in _SECRET_KEYS)
     for key, value in pairs:
-        if key == "password" and value:
-            secrets["DSN_PASSWORD"] = value
+        if key in _SECRET_KEYS and value:
+            secrets[f"DSN_{key.upper()}"] = value
     return Target(Engine.POSTGRES, display, conninfo=dsn, secrets=secrets)
 
 

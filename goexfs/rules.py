@@ -17,6 +17,7 @@ fs.symlink-outside warning  a new or changed symlink that points outside the pro
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Sequence
 
 from core.policy import PolicySettings, Severity, rule
@@ -75,6 +76,22 @@ def special_file(changes: Changes, settings: PolicySettings) -> Iterator[str]:
     yield from _capped(found)
 
 
+@rule("fs.unsafe-mode")
+def unsafe_mode(changes: Changes, settings: PolicySettings) -> Iterator[str]:
+    """Setuid, setgid or world-writable files: committed by root, they would outlive the
+    sandbox's dropped privileges."""
+    found = []
+    for change in changes:
+        after = change.after
+        if after is None or after.type is EntryType.SYMLINK:
+            continue
+        before_mode = change.before.mode if change.before is not None else 0
+        risky = after.mode & (stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH) & ~before_mode
+        if risky:
+            found.append(f"{change.path} gains setuid, setgid or world-write bits ({risky:04o})")
+    yield from _capped(found)
+
+
 @rule("fs.symlink-outside", Severity.WARNING)
 def symlink_outside(changes: Changes, settings: PolicySettings) -> Iterator[str]:
     found = []
@@ -104,4 +121,4 @@ def points_outside(rel: str, target: str) -> bool:
     return False
 
 
-RULES = (max_files, deletes, denied_path, special_file, symlink_outside)
+RULES = (max_files, deletes, denied_path, special_file, unsafe_mode, symlink_outside)

@@ -83,9 +83,13 @@ def safe_environment(secrets: SecretStore, home: str) -> dict[str, str]:
     return env
 
 
+HOST_SECRETS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-")
+
+
 def hidden_paths(root: Path) -> list[Path]:
-    """Directories to hide behind an empty tmpfs: home, goex config and state."""
-    candidates = [Path.home(), user_config_file().parent, state_home()]
+    """Directories to hide behind an empty tmpfs: home (the user's and root's), goex config
+    and state."""
+    candidates = [Path.home(), Path("/root"), user_config_file().parent, state_home()]
     hidden: list[Path] = []
     for path in sorted({Path(os.path.abspath(p)) for p in candidates}, key=lambda p: len(p.parts)):
         if path == Path("/") or not path.is_dir() or contains(root, path):
@@ -118,6 +122,9 @@ def bwrap_argv(bwrap: str, *, root: Path, tree: Path, command: str) -> list[str]
     ]
     for path in hidden_paths(root):
         argv += ["--tmpfs", str(path)]
+    for secret in HOST_SECRETS:  # readable to root, capabilities or not
+        if os.path.isfile(secret) and not contains(root, Path(secret)):
+            argv += ["--ro-bind", "/dev/null", secret]
     argv += ["--bind", str(tree), str(root), "--chdir", str(root)]
     return [*argv, "--", "/bin/sh", "-c", command]
 

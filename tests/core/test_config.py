@@ -220,3 +220,12 @@ def test_config_is_immutable(tmp_path: Path) -> None:
     config = load_config(tmp_path, environ={})
     with pytest.raises(AttributeError):
         config.db.lock_timeout = 1.0  # type: ignore[misc]
+
+
+def test_a_project_file_cannot_switch_the_sandbox_off(tmp_path: Path) -> None:
+    (tmp_path / "goex.toml").write_text('[fs]\nsandbox = "none"\n')
+    with pytest.raises(ConfigError, match=r"fs\.sandbox may only be set in"):
+        load_config(tmp_path, environ={})
+    # The operator's own environment may (on a machine without bubblewrap).
+    (tmp_path / "goex.toml").write_text('[review]\ndecide = "policy"\n')
+    assert load_config(tmp_path, environ={"GOEX_FS_SANDBOX": "none"}).fs.sandbox == "none"

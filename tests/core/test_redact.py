@@ -219,3 +219,8 @@ def test_redact_target(target: str, expected: str) -> None:
 def test_shell_working_directory_variables_are_not_passwords() -> None:
     text = "PWD=/work/project OLDPWD=/tmp db_pwd=hunter22x"
     assert redact_text(text) == "PWD=/work/project OLDPWD=/tmp db_pwd=[REDACTED]"
+
+
+def test_password_variables_with_a_short_suffix_are_masked() -> None:
+    assert redact_text("DB_PASSWORD_X=hunter2-very-secret") == "DB_PASSWORD_X=[REDACTED]"
+    assert "now()" in redact_text("SET password_changed_at = now()")

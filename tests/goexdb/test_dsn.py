@@ -64,3 +64,12 @@ def test_bad_dsns_get_one_clear_sentence(dsn: str | None, message: str) -> None:
         parse_dsn(dsn, {})
     assert "\n" not in str(info.value)
     assert "hunter2" not in str(info.value)
+
+
+def test_ssl_key_passwords_are_secrets_too() -> None:
+    kv = parse_dsn("host=db sslpassword=keypass99 dbname=x")
+    assert kv.display == "host=db dbname=x"
+    assert kv.secrets["DSN_SSLPASSWORD"] == "keypass99"
+    url = parse_dsn("postgresql://h/db?sslpassword=keypass99&sslmode=require")
+    assert "keypass99" not in url.display
+    assert url.secrets["DSN_SSLPASSWORD"] == "keypass99"

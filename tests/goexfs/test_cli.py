@@ -167,3 +167,52 @@ def test_llm_judge_decides(project: Path, bwrap: str, fake_llm: FakeLLM) -> None
     assert (project / "judged.txt").exists()
     judged = json.dumps(fake_llm.requests[0].json)
     assert "judged.txt" in judged  # the judge saw the measured changes
+
+
+def test_the_agent_cannot_rewrite_goex_toml_to_turn_the_sandbox_off(
+    project: Path, bwrap: str
+) -> None:
+    """Found in review: a committed goex.toml with fs.sandbox = "none" disabled confinement."""
+    before = snapshot(project)
+    code, report = run_json(
+        project,
+        "--cmd",
+        "printf '[fs]\\nsandbox = \"none\"\\n' > goex.toml",
+        "--decide",
+        "policy",
+    )
+    assert code == 4
+    assert "fs.denied-path" in {v["rule"] for v in report["violations"]}
+    assert snapshot(project) == before
+    # Even if such a file got there (written by hand, or by a person who approved it), goex
+    # refuses to take the sandbox setting from it.
+    (project / "goex.toml").write_text('[fs]\nsandbox = "none"\n')
+    proc = goex_fs("run", "--dir", str(project), "--cmd", "true", "--decide", "rollback")
+    assert proc.returncode == 1
+    assert "fs.sandbox may only be set in" in proc.stderr
+
+
+def test_setuid_and_world_writable_modes_are_rejected(project: Path, bwrap: str) -> None:
+    code, report = run_json(
+        project,
+        "--cmd",
+        "cp /bin/true tool && chmod 4755 tool && echo x > open.txt && chmod 666 open.txt",
+        "--decide",
+        "policy",
+    )
+    assert code == 4
+    flagged = [v["message"] for v in report["violations"] if v["rule"] == "fs.unsafe-mode"]
+    assert len(flagged) == 2
+    assert not (project / "tool").exists()
+
+
+def test_host_password_hashes_are_not_readable_in_the_sandbox(project: Path, bwrap: str) -> None:
+    code, report = run_json(
+        project,
+        "--cmd",
+        "cat /etc/shadow 2>/dev/null | wc -c; ls -A /root | wc -l",
+        "--decide",
+        "rollback",
+    )
+    assert code == 3
+    assert report["output"]["stdout"].split() == ["0", "0"]
