@@ -195,17 +195,15 @@ class _Dialect:
         action, say) does not make an unchanged row look changed."""
         columns = list(json.loads(image))
         if self.dialect == "postgres":
-            pairs = ", ".join(f"{quote_literal(c)}, {alias}.{quote_ident(c)}" for c in columns)
-            return f"jsonb_build_object({pairs})"
+            # row_to_json of the same columns, as at capture: the same text, byte for byte
+            # (json whitespace and numeric scale included).
+            selected = ", ".join(f"{alias}.{quote_ident(c)}" for c in columns)
+            return f"row_to_json((SELECT r FROM (SELECT {selected}) AS r))::text"
         return duckdb_row_json(alias, columns, self._types(table))
 
     def matches(self, alias: str, table: str, image: str) -> str:
-        return f"{self.row_json(alias, table, image)} = {self.image(image)}"
-
-    def image(self, text: str) -> str:
-        return (
-            f"{quote_literal(text)}::jsonb" if self.dialect == "postgres" else quote_literal(text)
-        )
+        """The row is exactly as the image shows it."""
+        return f"{self.row_json(alias, table, image)} = {quote_literal(image)}"
 
     def source(self, table: str, image: str) -> str:
         """A one-row relation of the image, typed as the table's columns."""

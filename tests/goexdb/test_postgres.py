@@ -14,7 +14,7 @@ import pytest
 
 import goexdb
 from core.config import DbConfig
-from core.errors import ExecutionError, PolicyRejected, StatementDenied
+from core.errors import ConflictError, ExecutionError, PolicyRejected, StatementDenied
 
 
 @pytest.fixture
@@ -321,3 +321,17 @@ def test_mixed_case_tables_are_imaged_and_undone_in_the_right_table(
             (7, 70),
         ]
         assert con.execute(f"SELECT * FROM {schema}.acct").fetchall() == [(1, 1)]
+
+
+def test_undo_guards_compare_exact_text_not_json_equality(pg_dsn: str, schema: str) -> None:
+    """Found in review: 1.0 and 1.00 are equal as jsonb, but a concurrent writer changed it."""
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"ALTER TABLE {schema}.parent ADD COLUMN n numeric")
+        staged.commit()
+        staged = db.stage(f"UPDATE {schema}.parent SET n = 1.0 WHERE id = 1")
+        record = staged.undo_record()
+        staged.commit()
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"UPDATE {schema}.parent SET n = 1.00 WHERE id = 1")
+    with goexdb.connect(pg_dsn) as db, pytest.raises(ConflictError):
+        db.stage_undo(db.plan_undo(record))
