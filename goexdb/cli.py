@@ -281,6 +281,12 @@ def _sections(staged: Staged) -> list[RenderableType]:
         sections.append(f"schema: {schema_change.change} {schema_change.table}{column}")
     for note in staged.effects.side_effects:
         sections.append(f"not undone by rollback: {note}")
+    if staged.effects.rows_changed or staged.effects.schema_changes:
+        reasons = staged.effects.irreversible
+        sections.append(
+            "undo after commit: "
+            + ("possible" if not reasons else "impossible — " + "; ".join(reasons))
+        )
     return sections
 
 

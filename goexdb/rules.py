@@ -115,6 +115,9 @@ def drop(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
     for statement in outcome.statements:
         if isinstance(statement.ast, exp.Drop | exp.TruncateTable):
             yield f"{statement.verb.upper()} destroys data: {statement.sql.strip()[:80]}"
+    for change in outcome.effects.schema_changes:
+        if change.change == "column_dropped":
+            yield f"column {change.table}.{change.name} was dropped, with its data"
 
 
 @rule("db.schema-change", Severity.WARNING)

@@ -290,14 +290,18 @@ def test_undo_is_refused_when_a_row_changed_since(duckdb_shop: ShopDB) -> None:
     assert shown["status"] == "committed"
 
 
-def test_an_irreversible_action_says_so_and_undo_refuses(duckdb_shop: ShopDB) -> None:
+def test_an_irreversible_action_says_so_and_undo_refuses(
+    duckdb_shop: ShopDB, tmp_path: Path
+) -> None:
+    allow = tmp_path / "allow-drop.toml"
+    allow.write_text("[policy]\nallow_drop = true\n")
     code, report = run_json(
         "--dsn",
         duckdb_shop.dsn,
         "--decide",
         "commit",
         "--policy",
-        "/dev/null",
+        str(allow),
         "--sql",
         "ALTER TABLE orders DROP COLUMN status",
     )

@@ -60,3 +60,12 @@ def test_read_only_and_dml_only_modes() -> None:
         ("db.dml-only", Severity.ERROR),
         ("db.schema-change", Severity.WARNING),
     ]
+
+
+def test_a_dropped_column_is_destruction_too() -> None:
+    o = outcome(
+        "ALTER TABLE t DROP COLUMN c",
+        schema_changes=[SchemaChange("column_dropped", "public.t", "c")],
+    )
+    assert "db.drop" in rules_hit(o)
+    assert "db.drop" not in rules_hit(o, PolicySettings(allow_drop=True))
