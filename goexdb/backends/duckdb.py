@@ -125,6 +125,7 @@ class DuckDBBackend:
             raise TargetError(f"cannot open DuckDB database {target.path}: {_first(exc)}") from exc
         self._config = config
         self._tables: dict[str, _TableMeta] = {}
+        self._names: dict[str, str] = {}  # case-folded as written -> as the catalog has it
         self._reset()
 
     def _reset(self) -> None:
@@ -139,6 +140,7 @@ class DuckDBBackend:
         self._ddl = any(s.kind is StatementKind.DDL for s in statements)
         if self._ddl:
             self._tables.clear()
+            self._names.clear()
             self._catalog_before = self._catalog()
         self._con.begin()
 
@@ -301,8 +303,13 @@ class DuckDBBackend:
         """``schema.table`` as the catalog spells it (DuckDB matches names case-insensitively,
         quoted or not)."""
         schema = table.db or "main"
-        found = self._query(_CANONICAL, [schema, table.name])
-        return str(found[0][0]) if found else f"{schema}.{table.name}"
+        key = f"{schema}.{table.name}".casefold()
+        if key not in self._names:
+            found = self._query(_CANONICAL, [schema, table.name])
+            if not found:  # not a table (yet): do not cache
+                return f"{schema}.{table.name}"
+            self._names[key] = str(found[0][0])
+        return self._names[key]
 
     def _attribute(self, statement: Statement, rows: int) -> None:
         target = statement.image_target
