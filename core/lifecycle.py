@@ -1,9 +1,15 @@
-"""The one lifecycle both sides share: staged work is reviewed, then committed or discarded.
+"""The one lifecycle both sides share: staged work is recorded, decided on, carried out.
 
-``conclude`` takes an action whose work is staged and measured, binds the digest, journals the
-staged state, asks ``review.decide``, and carries the verdict out — writing the commit intent to
-the journal before the commit and finishing it after, so ``recover`` can always tell a half-done
-commit from a finished one. ``fail`` records an action that could not be staged.
+* ``record_staged`` binds the digest of the code and its measured (redacted) effects and
+  journals the action as staged;
+* ``carry_out`` applies a decision: on commit it writes the commit intent to the journal first
+  and finishes it after, so ``recover`` can always tell a half-done commit from a finished one;
+* ``conclude`` is the two with ``review.decide`` between them;
+* ``fail`` records an action that could not be staged.
+
+A ``Work`` is what the side staged: a held transaction, a staged tree. If its ``commit`` fails,
+it leaves itself in whatever state recovery needs (a failed transaction is rolled back by the
+database; a half-applied tree keeps its staged copy and pre-images).
 """
 
 from __future__ import annotations
@@ -29,6 +35,23 @@ class Work(Protocol):
     def rollback(self) -> None: ...
 
 
+def record_staged(
+    action: Action,
+    effects: Mapping[str, Any],
+    violations: Sequence[Violation],
+    journal: Journal,
+    redactor: Redactor,
+) -> dict[str, Any]:
+    """Journal the action as staged with its effects; returns them as recorded (redacted, with
+    the violations), which is also what the digest binds."""
+    recorded = redactor.redact_obj({**effects, "violations": [v.to_json() for v in violations]})
+    action.bind(recorded)
+    action.advance(Status.STAGED)
+    journal.save(action)
+    journal.set_effects(action.id, recorded)
+    return dict(recorded)
+
+
 def conclude(
     action: Action,
     work: Work,
@@ -45,16 +68,8 @@ def conclude(
     intent: Mapping[str, Any] | None = None,
     after_commit: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Review and finish staged work; returns the journaled (redacted) effects.
-
-    ``intent`` is kept with the commit intent (what ``recover`` would need to finish it);
-    ``after_commit`` runs after the commit and before the intent is marked done.
-    """
-    recorded = redactor.redact_obj({**effects, "violations": [v.to_json() for v in violations]})
-    action.bind(recorded)
-    action.advance(Status.STAGED)
-    journal.save(action)
-    journal.set_effects(action.id, recorded)
+    """Record, review and finish staged work; returns the journaled (redacted) effects."""
+    recorded = record_staged(action, effects, violations, journal, redactor)
     try:
         decision = decide(
             mode,
@@ -63,59 +78,78 @@ def conclude(
             prompter=prompter,
             show_details=show_details,
         )
-        if decision.verdict is Verdict.KEEP and not can_keep:
-            decision = Decision(
-                decision.by,
-                Verdict.ROLLBACK,
-                "this work cannot stay staged after the process ends, so rolled back",
-                decision.digest,
-            )
-        action.decide(decision)
-        _carry_out(action, work, journal, intent or {}, after_commit)
     except BaseException:
-        _discard_quietly(work)
-        if not action.status.is_final and action.status is not Status.COMMITTED:
-            action.advance(Status.FAILED)
+        with contextlib.suppress(Exception):  # the first error is the one to report
+            work.rollback()
+        action.advance(Status.FAILED)
         journal.save(action)
         raise
-    return dict(recorded)
+    carry_out(
+        action,
+        decision,
+        work,
+        journal,
+        can_keep=can_keep,
+        intent=intent,
+        after_commit=after_commit,
+    )
+    return recorded
 
 
-def _carry_out(
+def carry_out(
     action: Action,
+    decision: Decision,
     work: Work,
     journal: Journal,
-    intent: Mapping[str, Any],
-    after_commit: Callable[[], None] | None,
-) -> None:
-    assert action.decision is not None
-    verdict = action.decision.verdict
-    if verdict is Verdict.COMMIT:
-        begun = journal.begin_intent(action.id, "commit", {"digest": action.digest, **intent})
+    *,
+    can_keep: bool = True,
+    intent: Mapping[str, Any] | None = None,
+    after_commit: Callable[[], None] | None = None,
+) -> Status:
+    """Do what was decided. ``intent`` is kept with the commit intent (what ``recover`` would
+    need to finish it); ``after_commit`` runs after the commit, before the intent is done."""
+    if decision.verdict is Verdict.KEEP and not can_keep:
+        decision = Decision(
+            decision.by,
+            Verdict.ROLLBACK,
+            "this work cannot stay staged after the process ends, so rolled back",
+            decision.digest,
+        )
+    action.decide(decision)
+    if decision.verdict is Verdict.KEEP:
+        journal.save(action)
+        return action.status
+    if decision.verdict is not Verdict.COMMIT:
+        work.rollback()
+        action.advance(
+            Status.REJECTED if decision.verdict is Verdict.REJECT else Status.ROLLED_BACK
+        )
+        journal.save(action)
+        return action.status
+    begun = journal.begin_intent(action.id, "commit", {"digest": action.digest, **(intent or {})})
+    try:
         work.commit()
-        action.advance(Status.COMMITTED)
+    except BaseException:
+        # The failure is known and recorded; what a half-done commit needs to be recovered is
+        # the work's own business (a database rolls back; a tree keeps its apply intent).
+        action.advance(Status.FAILED)
         journal.save(action)
-        if after_commit is not None:
-            after_commit()
         journal.finish_intent(begun)
-        return
-    if verdict is Verdict.KEEP:
-        journal.save(action)
-        return
-    work.rollback()
-    action.advance(Status.ROLLED_BACK if verdict is Verdict.ROLLBACK else Status.REJECTED)
+        raise
+    action.advance(Status.COMMITTED)
     journal.save(action)
+    if after_commit is not None:
+        after_commit()
+    journal.finish_intent(begun)
+    return action.status
 
 
-def fail(action: Action, journal: Journal, error: GoexError) -> None:
+def fail(
+    action: Action, journal: Journal, error: GoexError, redactor: Redactor | None = None
+) -> None:
     """Journal an action that never got staged: refused before running, or failed running."""
     rejected = isinstance(error, StatementDenied | PolicyRejected)
     action.advance(Status.REJECTED if rejected else Status.FAILED)
     journal.save(action)
-    journal.set_effects(action.id, {"error": error.message, "error_type": type(error).__name__})
-
-
-def _discard_quietly(work: Work) -> None:
-    """Roll back after a failure without hiding the original error (cf. psycopg)."""
-    with contextlib.suppress(Exception):
-        work.rollback()
+    message = (redactor or Redactor()).redact(error.message)
+    journal.set_effects(action.id, {"error": message, "error_type": type(error).__name__})

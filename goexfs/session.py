@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.action import Action, Decision, Kind, Status, Verdict
+from core.action import Action, Decision, Kind, Status
 from core.config import Config
 from core.errors import ConflictError, GoexError, PathError, TargetError
 from core.journal import Journal
+from core.lifecycle import carry_out, fail, record_staged
 from core.policy import Violation, evaluate
 from core.redact import Redactor
 from core.review import Review
@@ -118,14 +119,14 @@ def stage_and_run(
         changes = staged.changes()
     except GoexError as exc:
         staged.discard()
-        _record_failure(journal, action, redactor.redact(exc.message))
+        fail(action, journal, exc, redactor)
         raise
     violations = evaluate(RULES, changes, config.policy)
-    effects = redactor.redact_obj(
+    effects = record_staged(
+        action,
         {
             "changes": [change.to_json() for change in changes],
             "summary": summary(changes),
-            "violations": [v.to_json() for v in violations],
             "exit_status": result.exit_status,
             "output": {
                 "stdout": result.stdout,
@@ -134,48 +135,37 @@ def stage_and_run(
             },
             "sandbox": result.sandbox,
             "stage": {"backend": staged.backend, "location": str(staged.location)},
-        }
+        },
+        violations,
+        journal,
+        redactor,
     )
-    action.bind(effects)
-    action.advance(Status.STAGED)
-    journal.save(action)
-    journal.set_effects(action.id, effects)
     return FsRun(action, staged, result, changes, violations, effects)
 
 
 def finish(run: FsRun, decision: Decision, journal: Journal) -> Status:
     """Carry out a decision: commit (apply), roll back or reject (discard), or keep staged."""
-    action = run.action
-    action.decide(decision)
-    if decision.verdict is Verdict.KEEP:
-        journal.save(action)
-        return action.status
-    if decision.verdict is not Verdict.COMMIT:
+    return carry_out(run.action, decision, _StagedTree(run, journal), journal)
+
+
+@dataclass
+class _StagedTree:
+    """A staged tree as the lifecycle's Work: commit applies it, rollback discards it."""
+
+    run: FsRun
+    journal: Journal
+
+    def commit(self) -> None:
+        run = self.run
+        try:
+            run.undo = commit(
+                run.staged, run.changes, journal=self.journal, action_id=run.action.id
+            )
+        except ConflictError:
+            run.staged.discard()  # nothing was written; the staged result can never apply now
+            raise
+        # Any other failure keeps the staged tree and the pre-images, for recovery.
         run.staged.discard()
-        action.advance(
-            Status.REJECTED if decision.verdict is Verdict.REJECT else Status.ROLLED_BACK
-        )
-        journal.save(action)
-        return action.status
-    journal.save(action)
-    try:
-        run.undo = commit(run.staged, run.changes, journal=journal, action_id=action.id)
-    except ConflictError:
-        run.staged.discard()  # nothing was written; the staged result can never apply now
-        action.advance(Status.FAILED)
-        journal.save(action)
-        raise
-    except GoexError:
-        action.advance(Status.FAILED)  # the staged tree stays, for recovery
-        journal.save(action)
-        raise
-    run.staged.discard()
-    action.advance(Status.COMMITTED)
-    journal.save(action)
-    return action.status
 
-
-def _record_failure(journal: Journal, action: Action, message: str) -> None:
-    action.advance(Status.FAILED)
-    journal.save(action)
-    journal.set_effects(action.id, {"error": message})
+    def rollback(self) -> None:
+        self.run.staged.discard()
