@@ -12,6 +12,7 @@ same request.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -29,6 +30,11 @@ AGENT_SQL = """\
 UPDATE orders SET status = 'shipped';
 DELETE FROM notifications;
 INSERT INTO notifications (id, channel, message) VALUES (1, 'team', 'Order 1042 shipped');
+"""
+
+RIGHT_SQL = """\
+UPDATE orders SET status = 'shipped' WHERE id = 1042;
+INSERT INTO notifications (id, channel, message) VALUES (41, 'team', 'Order 1042 shipped');
 """
 
 AGENT_CMD = (
@@ -105,6 +111,17 @@ def tree_fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def latest_action(cwd: Path) -> str:
+    listed = subprocess.run(
+        [sys.executable, "-m", "goexdb.cli", "log", "--format", "json", "--limit", "1"],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return str(json.loads(listed.stdout)[0]["id"])
+
+
 def goex(side: str, *args: str, cwd: Path) -> int:
     shown = " ".join(shlex.quote(a) for a in args)
     print(f"$ goex-{side} {shown}", flush=True)
@@ -151,6 +168,30 @@ def main() -> int:
     if code != 4 or not unchanged:
         failures.append("goex-db did not reject and roll back the agent's SQL")
 
+    banner("What was asked for: one order, one notification; committed, then undone")
+    before = shop_fingerprint(shop)
+    code = goex(
+        "db",
+        "run",
+        REQUEST,
+        "--dsn",
+        f"duckdb:{shop}",
+        "--sql",
+        RIGHT_SQL,
+        "--decide",
+        "policy",
+        "--policy",
+        str(project / "goex.toml"),
+        cwd=WORK,
+    )
+    committed = code == 0 and shop_fingerprint(shop) != before
+    print(f"committed: {'yes' if committed else 'NO'}")
+    code = goex("db", "undo", latest_action(WORK), "--decide", "commit", cwd=WORK)
+    restored = code == 0 and shop_fingerprint(shop) == before
+    print(f"database back as it was before the action: {'yes' if restored else 'NO'}")
+    if not (committed and restored):
+        failures.append("goex-db did not commit and then undo the narrow action")
+
     banner(f"The same request, as a shell command in {project.name}/")
     print("The agent overwrites every note and deletes the archive.")
     before = tree_fingerprint(project)
@@ -172,7 +213,10 @@ def main() -> int:
     if failures:
         print("\ndemo FAILED: " + "; ".join(failures), file=sys.stderr)
         return 1
-    print("\ndemo done: both actions were measured, flagged by policy and rolled back.")
+    print(
+        "\ndemo done: the overreach was measured, flagged by policy and rolled back on both "
+        "sides; the narrow action was committed and undone."
+    )
     return 0
 
 
