@@ -14,7 +14,7 @@ nothing executes. A statement that fails rolls the whole transaction back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -81,7 +81,7 @@ class Staged:
     def rollback(self) -> None:
         self._end(self._backend.rollback)
 
-    def _end(self, how: Any) -> None:
+    def _end(self, how: Callable[[], None]) -> None:
         if not self.open:
             raise StateError("this staged transaction has already ended")
         self.open = False
