@@ -10,6 +10,7 @@ still not recognised is ``UNKNOWN``, and unknown statements are denied, never gu
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -225,6 +226,11 @@ def classify(sql: str, dialect: str) -> Statement:
     words = _leading_words(sql, dialect)
     verb = " ".join(words[:2]) if words[:1] in (["create"], ["drop"], ["alter"]) else words[0]
     keyword_kind = _keyword_kind(words)
+    if words[0] == "explain":
+        # EXPLAIN only plans; EXPLAIN ANALYZE runs the statement, whatever it is.
+        if re.search(r"\banaly[sz]e\b", sql, re.IGNORECASE):
+            return Statement(sql, StatementKind.UNKNOWN, verb, None)
+        return Statement(sql, StatementKind.READ, verb, _explained_statement(sql, dialect))
     try:
         parsed = [e for e in sqlglot.parse(sql, read=dialect) if e is not None]
     except (ParseError, TokenError) as exc:
@@ -258,6 +264,15 @@ def parse_script(sql: str, dialect: str) -> list[Statement]:
     if not statements:
         raise StatementError("the SQL has no statements")
     return statements
+
+
+def _explained_statement(sql: str, dialect: str) -> exp.Expr | None:
+    """The statement an EXPLAIN plans, parsed, so policy can read the functions it names."""
+    inner = re.sub(r"^\s*explain\s*(\([^)]*\))?\s*(verbose\s+)?", "", sql, flags=re.I)
+    try:
+        return sqlglot.parse_one(inner, read=dialect)
+    except (ParseError, TokenError):
+        return None
 
 
 def _leading_words(sql: str, dialect: str) -> list[str]:

@@ -107,3 +107,12 @@ def test_describe_gives_schema_without_data(shop: ShopDB) -> None:
         text = db.describe()
     assert "customers" in text and "email" in text
     assert "@example.com" not in text
+
+
+def test_explain_shows_a_plan_and_changes_nothing(shop: ShopDB) -> None:
+    before = shop.snapshot()
+    with goexdb.connect(shop.dsn) as db:
+        staged = db.stage(f"EXPLAIN DELETE FROM {shop.table('orders')}")
+        staged.rollback()
+    assert staged.results[0].rows
+    assert shop.snapshot() == before

@@ -69,3 +69,7 @@ def test_a_dropped_column_is_destruction_too() -> None:
     )
     assert "db.drop" in rules_hit(o)
     assert "db.drop" not in rules_hit(o, PolicySettings(allow_drop=True))
+
+
+def test_denied_functions_are_found_inside_an_explain() -> None:
+    assert "db.denied-function" in rules_hit(outcome("EXPLAIN SELECT pg_read_file('/etc/x')"))

@@ -131,3 +131,17 @@ def test_every_transaction_statement_in_a_script_is_classified_as_such(parts: li
 )
 def test_only_data_structures_may_be_created(sql: str, kind: StatementKind) -> None:
     assert classify(sql, "postgres").kind is kind
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("EXPLAIN SELECT * FROM t", K.READ),
+        ("EXPLAIN UPDATE t SET a = 1", K.READ),
+        ("EXPLAIN ANALYZE DELETE FROM t", K.UNKNOWN),
+        ("EXPLAIN (ANALYZE, BUFFERS) DELETE FROM t", K.UNKNOWN),
+        ("explain analyse select 1", K.UNKNOWN),
+    ],
+)
+def test_explain_plans_but_explain_analyze_would_run(sql: str, kind: StatementKind) -> None:
+    assert classify(sql, "postgres").kind is kind
