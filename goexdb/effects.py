@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from goexdb.statements import StatementKind
+from sqlglot import exp
+
+from goexdb.statements import Statement, StatementKind
 
 MAX_RESULT_ROWS = 50  # rows of a read kept for display
 
@@ -111,6 +113,21 @@ def pair_update(
     ]
 
 
+def images_of(
+    statement: Statement,
+    befores: Sequence[tuple[str, str]],
+    returned: Sequence[tuple[str, str]],
+    keyed: bool,
+) -> list[RowImage]:
+    """Row images from the (key, image) rows a statement RETURNed: an UPDATE's pair with the
+    rows read before it ran, a DELETE's are before images, the rest after images."""
+    if isinstance(statement.ast, exp.Update):
+        return pair_update(befores, returned, keyed)
+    if isinstance(statement.ast, exp.Delete):
+        return [RowImage(image, None) for _, image in returned]
+    return [RowImage(None, image) for _, image in returned]
+
+
 class ImageBudget:
     """At most ``limit`` row images per table across an action; past it, that table's images
     are dropped and marked missing, so undo says it is unavailable instead of being partial."""
@@ -140,6 +157,26 @@ class StatementResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"sql": self.sql, "kind": self.kind.value, "rowcount": self.rowcount}
+
+    @classmethod
+    def returned(
+        cls,
+        statement: Statement,
+        columns: list[str],
+        rows: Sequence[Sequence[Any]],
+        extra: int,
+    ) -> StatementResult:
+        """The result of a DML statement goex ran with ``extra`` columns of its own appended to
+        RETURNING: every row counts, and only the agent's own columns are shown."""
+        own = statement.has_returning
+        return cls(
+            statement.sql,
+            statement.kind,
+            len(rows),
+            columns[:-extra] if own else [],
+            [list(r[:-extra]) for r in rows[:MAX_RESULT_ROWS]] if own else [],
+            own and len(rows) > MAX_RESULT_ROWS,
+        )
 
 
 @dataclass
@@ -190,6 +227,21 @@ class Catalog:
             table: {column: kind for column, (kind, _) in columns.items()}
             for table, columns in self.columns.items()
         }
+
+    def describe_for_model(self, sizes: Mapping[str, int]) -> str:
+        """Tables, columns, types, keys and approximate row counts as text; never data rows."""
+        keys: dict[str, list[str]] = {}
+        for table, _, definition in self.constraints.values():
+            if definition.startswith(("PRIMARY KEY", "FOREIGN KEY", "UNIQUE")):
+                keys.setdefault(table, []).append(definition)
+        lines = []
+        for table, columns in self.describe().items():
+            cols = ", ".join(f"{name} {dtype}" for name, dtype in columns.items())
+            extra = "; ".join(keys.get(table, []))
+            approx = sizes.get(table, -1)
+            rows = f" (~{approx} rows)" if approx >= 0 else ""
+            lines.append(f"TABLE {table}({cols}{'; ' + extra if extra else ''}){rows}")
+        return "\n".join(lines) or "(no tables)"
 
 
 def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:

@@ -138,6 +138,13 @@ class Statement:
         return table
 
     @property
+    def is_upsert(self) -> bool:
+        """MERGE, or INSERT ... ON CONFLICT: one statement that may insert or replace rows."""
+        return isinstance(self.ast, exp.Merge) or (
+            isinstance(self.ast, exp.Insert) and self.ast.args.get("conflict") is not None
+        )
+
+    @property
     def runnable(self) -> bool:
         return self.kind in RUNNABLE
 

@@ -34,7 +34,7 @@ from goexdb.effects import (
     StatementImages,
     StatementResult,
     diff_catalog,
-    pair_update,
+    images_of,
 )
 from goexdb.statements import (
     Statement,
@@ -197,28 +197,15 @@ class DuckDBBackend:
         befores = list({rowid: (k, image) for rowid, k, image in before_rows}.values())
         returning = key_and_row(row_reference(table, self.dialect))
         cursor = self._run(statement, with_returning(statement, *returning))
-        columns = [d[0] for d in cursor.description or []][:-2]
+        columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
         tails = [(r[-2], r[-1]) for r in rows]
-        if update:
-            images.images = pair_update(befores, tails, bool(images.key))
-        elif isinstance(statement.ast, exp.Delete):
-            images.images = [RowImage(image, None) for _, image in tails]
-        else:
-            images.images = [RowImage(None, image) for _, image in tails]
-            tree = statement.ast
-            if isinstance(tree, exp.Merge) or (tree is not None and tree.args.get("conflict")):
-                images.missing = "an upsert's replaced rows cannot be read on DuckDB"
+        images.images = images_of(statement, befores, tails, bool(images.key))
+        if statement.is_upsert:
+            images.missing = "an upsert's replaced rows cannot be read on DuckDB"
         self._budget.spend(images)
         self._effects.images.append(images)
-        return StatementResult(
-            statement.sql,
-            statement.kind,
-            len(rows),
-            columns if statement.has_returning else [],
-            [list(r[:-2]) for r in rows[:MAX_RESULT_ROWS]] if statement.has_returning else [],
-            statement.has_returning and len(rows) > MAX_RESULT_ROWS,
-        )
+        return StatementResult.returned(statement, columns, rows, extra=2)
 
     def _table(self, name: str) -> _TableMeta:
         """Columns, key and indexed columns of a table; cached until an action runs DDL (the
@@ -370,24 +357,13 @@ class DuckDBBackend:
         return dict(self._query(_TABLE_COLUMNS, [table]))
 
     def describe(self) -> str:
-        catalog = self._catalog()
-        keys: dict[str, list[str]] = {}
-        for table, _, definition in catalog.constraints.values():
-            if definition.startswith(("PRIMARY KEY", "FOREIGN KEY", "UNIQUE")):
-                keys.setdefault(table, []).append(definition)
         sizes = dict(
             self._query(
                 "SELECT schema_name || '.' || table_name, estimated_size FROM duckdb_tables() "
                 "WHERE database_name = current_database()"
             )
         )
-        lines = []
-        for table, columns in catalog.describe().items():
-            cols = ", ".join(f"{name} {dtype}" for name, dtype in columns.items())
-            extra = "; ".join(keys.get(table, []))
-            rows = f" (~{sizes[table]} rows)" if table in sizes else ""
-            lines.append(f"TABLE {table}({cols}{'; ' + extra if extra else ''}){rows}")
-        return "\n".join(lines) or "(no tables)"
+        return self._catalog().describe_for_model(sizes)
 
 
 def _first(exc: BaseException) -> str:

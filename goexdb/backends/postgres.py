@@ -36,7 +36,7 @@ from goexdb.effects import (
     StatementImages,
     StatementResult,
     diff_catalog,
-    pair_update,
+    images_of,
 )
 from goexdb.statements import (
     Statement,
@@ -239,33 +239,18 @@ class PostgresBackend:
                 befores = list({ctid: (k, image) for ctid, k, image in self._rows(query)}.values())
         with self._con.cursor() as cur:
             self._run_statement(cur, statement, with_returning(statement, *extra))
-            columns = [d.name for d in cur.description or []][:-2]
+            columns = [d.name for d in cur.description or []]
             rows = cur.fetchall()
         tails = [(r[-2], r[-1]) for r in rows]
         if self._returning_old_new:
             images.images = [RowImage(old, new) for old, new in tails]
-        elif update:
-            images.images = pair_update(befores, tails, bool(key))
-        elif isinstance(statement.ast, exp.Delete):
-            images.images = [RowImage(image, None) for _, image in tails]
         else:
-            images.images = [RowImage(None, image) for _, image in tails]
-        upsert = isinstance(statement.ast, exp.Merge) or (
-            isinstance(statement.ast, exp.Insert) and statement.ast.args.get("conflict")
-        )
-        if upsert and not self._returning_old_new:
-            images.missing = "before PostgreSQL 18, an upsert's old rows cannot be read"
+            images.images = images_of(statement, befores, tails, bool(key))
+            if statement.is_upsert:
+                images.missing = "before PostgreSQL 18, an upsert's old rows cannot be read"
         self._budget.spend(images)
         self._effects.images.append(images)
-        shown = [list(r[:-2]) for r in rows[:MAX_RESULT_ROWS]]
-        return StatementResult(
-            statement.sql,
-            statement.kind,
-            len(rows),
-            columns if statement.has_returning else [],
-            shown if statement.has_returning else [],
-            statement.has_returning and len(rows) > MAX_RESULT_ROWS,
-        )
+        return StatementResult.returned(statement, columns, rows, extra=2)
 
     def measure(self) -> Effects:
         effects = self._effects
@@ -317,27 +302,15 @@ class PostgresBackend:
         return self._catalog().describe().get(table, {})
 
     def describe(self) -> str:
-        counts = {
-            r[0]: r[1]
-            for r in self._rows(
+        sizes = dict(
+            self._rows(
                 "SELECT n.nspname || '.' || c.relname, c.reltuples::bigint FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
             )
-        }
-        catalog = self._catalog()
-        keys: dict[str, list[str]] = {}
-        for table, _, definition in catalog.constraints.values():
-            if definition.startswith(("PRIMARY KEY", "FOREIGN KEY", "UNIQUE")):
-                keys.setdefault(table, []).append(definition)
-        lines = []
-        for table, columns in catalog.describe().items():
-            cols = ", ".join(f"{name} {dtype}" for name, dtype in columns.items())
-            extra = "; ".join(keys.get(table, []))
-            approx = counts.get(table, -1)
-            rows = f" (~{approx} rows)" if approx >= 0 else ""
-            lines.append(f"TABLE {table}({cols}{'; ' + extra if extra else ''}){rows}")
+        )
+        text = self._catalog().describe_for_model(sizes)
         self._con.rollback()
-        return "\n".join(lines) or "(no tables)"
+        return text
 
     def _catalog(self) -> Catalog:
         catalog = Catalog()
