@@ -146,23 +146,29 @@ def main() -> int:
         os.environ["GOEX_FS_SANDBOX"] = "none"
     failures = []
 
+    def run_sql(sql: str) -> int:
+        """The agent's SQL for the request, decided by the demo project's policy."""
+        policy = str(project / "goex.toml")
+        dsn = f"duckdb:{shop}"
+        return goex(
+            "db",
+            "run",
+            REQUEST,
+            "--dsn",
+            dsn,
+            "--sql",
+            sql,
+            "--decide",
+            "policy",
+            "--policy",
+            policy,
+            cwd=WORK,
+        )
+
     banner(f'The request: "{REQUEST}"')
     print("The agent answers with SQL that marks EVERY order shipped and empties the outbox.")
     before = shop_fingerprint(shop)
-    code = goex(
-        "db",
-        "run",
-        REQUEST,
-        "--dsn",
-        f"duckdb:{shop}",
-        "--sql",
-        AGENT_SQL,
-        "--decide",
-        "policy",
-        "--policy",
-        str(project / "goex.toml"),
-        cwd=WORK,
-    )
+    code = run_sql(AGENT_SQL)
     unchanged = shop_fingerprint(shop) == before
     print(f"database unchanged after goex: {'yes' if unchanged else 'NO'}")
     if code != 4 or not unchanged:
@@ -170,20 +176,7 @@ def main() -> int:
 
     banner("What was asked for: one order, one notification; committed, then undone")
     before = shop_fingerprint(shop)
-    code = goex(
-        "db",
-        "run",
-        REQUEST,
-        "--dsn",
-        f"duckdb:{shop}",
-        "--sql",
-        RIGHT_SQL,
-        "--decide",
-        "policy",
-        "--policy",
-        str(project / "goex.toml"),
-        cwd=WORK,
-    )
+    code = run_sql(RIGHT_SQL)
     committed = code == 0 and shop_fingerprint(shop) != before
     print(f"committed: {'yes' if committed else 'NO'}")
     code = goex("db", "undo", latest_action(WORK), "--decide", "commit", cwd=WORK)
