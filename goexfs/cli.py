@@ -26,7 +26,7 @@ from core.cli import (
 from core.config import Config, load_config
 from core.errors import GoexError, UsageError
 from core.journal import Journal, default_path
-from core.llm import Model
+from core.llm import Model, judge_model
 from core.redact import Redactor
 from core.render import decision_text, make_console, print_json, render_report
 from core.review import Mode, decide
@@ -77,7 +77,7 @@ def run(
     secrets = SecretStore.load()
     redactor = secrets.redactor()
     mode = Mode(config.review.decide)
-    judge = Model(config.model, redactor, name=config.model.judge) if mode is Mode.LLM else None
+    judge = judge_model(config, redactor) if mode is Mode.LLM else None
     command = cmd if cmd is not None else _ask_model(root, prompt or "", config, secrets, redactor)
     if config.fs.sandbox == "none":
         make_console(stderr=True).print(
