@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.errors import ConfigError
-from goexfs.backends.base import Staged, Stager, TreeStaged
+from goexfs.backends.base import Staged, Stager, TreeStaged, read_saved, resume_tree
 from goexfs.backends.copy import CopyStager
 
 BACKENDS = ("auto", "overlay", "btrfs", "reflink", "git", "copy")
@@ -23,4 +25,15 @@ def stager_for(name: str) -> Stager:
     )
 
 
-__all__ = ["BACKENDS", "CopyStager", "Staged", "Stager", "TreeStaged", "stager_for"]
+def resume(location: Path) -> Staged:
+    """A staging kept by an earlier run (``--decide keep``), from the directory it lives in.
+
+    Each backend saves what it needs next to its tree; this dispatches on the saved backend name.
+    """
+    backend = read_saved(location).get("backend")
+    if backend == "copy":
+        return resume_tree(location)
+    raise ConfigError(f"staged copy {location} was made by unknown backend {backend!r}")
+
+
+__all__ = ["BACKENDS", "CopyStager", "Staged", "Stager", "TreeStaged", "resume", "stager_for"]

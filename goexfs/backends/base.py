@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from core.errors import GoexError, PathError
 from goexfs.changes import Change, compare, describe, limit_total
-from goexfs.manifest import EntryType, Manifest, manifest_to_json, scan
+from goexfs.manifest import EntryType, Manifest, manifest_from_json, manifest_to_json, scan
 from goexfs.safefs import lookup, opened_dir, read_bytes
 
 MAX_DIFF_FILE = 1 << 20  # files larger than this are compared by hash only, not diffed
@@ -149,3 +149,29 @@ def make_location(workspace: Path, prefix: str) -> Path:
     if not stat.S_ISDIR(info.st_mode):
         raise PathError(f"staging area {workspace} is not a directory", path=str(workspace))
     return Path(tempfile.mkdtemp(prefix=prefix, dir=workspace))
+
+
+def read_saved(location: Path) -> dict[str, Any]:
+    """What ``save_manifest`` wrote for a kept staging, or PathError when it is gone or damaged."""
+    path = location / MANIFEST_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PathError(
+            f"staged copy {location} is missing or damaged: {exc}", path=str(path)
+        ) from exc
+    if not isinstance(data, dict):
+        raise PathError(f"staged copy {location} is damaged", path=str(path))
+    return data
+
+
+def resume_tree(location: Path) -> TreeStaged:
+    """A kept ``TreeStaged`` staging, rebuilt from its saved manifest (for a later commit)."""
+    data = read_saved(location)
+    return TreeStaged(
+        backend=data["backend"],
+        root=Path(data["root"]),
+        tree=Path(data["tree"]),
+        location=location,
+        manifest=manifest_from_json(data["manifest"]),
+    )
