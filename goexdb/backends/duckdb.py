@@ -122,7 +122,9 @@ class DuckDBBackend:
         try:
             self._con = duckdb.connect(str(target.path), config=dict(CONFIG))
         except duckdb.Error as exc:
-            raise TargetError(f"cannot open DuckDB database {target.path}: {_first(exc)}") from exc
+            raise TargetError(
+                f"cannot open DuckDB database {target.path}: {error_reason(exc)}"
+            ) from exc
         self._config = config
         self._tables: dict[str, _TableMeta] = {}
         self._names: dict[str, str] = {}  # case-folded as written -> as the catalog has it
@@ -261,7 +263,7 @@ class DuckDBBackend:
             return self._con.execute(text)
         except duckdb.Error as exc:
             raise ExecutionError(
-                f"DuckDB refused the statement: {_first(exc)}", statement=statement.sql
+                f"DuckDB refused the statement: {error_reason(exc)}", statement=statement.sql
             ) from exc
 
     def _cross_check(self, statement: Statement) -> None:
@@ -269,7 +271,7 @@ class DuckDBBackend:
             parsed = self._con.extract_statements(statement.sql)
         except duckdb.Error as exc:
             raise ExecutionError(
-                f"DuckDB cannot parse the statement: {_first(exc)}", statement=statement.sql
+                f"DuckDB cannot parse the statement: {error_reason(exc)}", statement=statement.sql
             ) from exc
         if len(parsed) != 1:
             raise StatementDenied(
@@ -338,13 +340,13 @@ class DuckDBBackend:
         try:
             return self._con.execute(sql, params).fetchall()
         except duckdb.Error as exc:
-            raise ExecutionError(f"goex could not measure on DuckDB: {_first(exc)}") from exc
+            raise ExecutionError(f"goex could not measure on DuckDB: {error_reason(exc)}") from exc
 
     def commit(self) -> None:
         try:
             self._con.commit()
         except duckdb.Error as exc:
-            raise ExecutionError(f"DuckDB could not commit: {_first(exc)}") from exc
+            raise ExecutionError(f"DuckDB could not commit: {error_reason(exc)}") from exc
 
     def rollback(self) -> None:
         with contextlib.suppress(duckdb.TransactionException):  # none open: nothing to undo
@@ -366,5 +368,5 @@ class DuckDBBackend:
         return self._catalog().describe_for_model(sizes)
 
 
-def _first(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

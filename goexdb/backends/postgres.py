@@ -125,7 +125,7 @@ class PostgresBackend:
             self._con = psycopg.connect(target.conninfo, autocommit=False, connect_timeout=10)
         except psycopg.Error as exc:
             raise TargetError(
-                f"cannot connect to PostgreSQL at {target.display}: {_reason(exc)}"
+                f"cannot connect to PostgreSQL at {target.display}: {error_reason(exc)}"
             ) from exc
         self._returning_old_new = config.image_path == "returning" or (
             config.image_path == "auto" and self._con.info.server_version >= 180000
@@ -288,7 +288,7 @@ class PostgresBackend:
             self._con.commit()
         except psycopg.Error as exc:
             raise ExecutionError(
-                f"PostgreSQL could not commit: {_reason(exc)}", sqlstate=exc.sqlstate
+                f"PostgreSQL could not commit: {error_reason(exc)}", sqlstate=exc.sqlstate
             ) from exc
 
     def rollback(self) -> None:
@@ -327,7 +327,7 @@ class PostgresBackend:
             cur.execute(text.encode(), prepare=True)
         except psycopg.Error as exc:
             raise ExecutionError(
-                f"PostgreSQL refused the statement: {_reason(exc)}",
+                f"PostgreSQL refused the statement: {error_reason(exc)}",
                 statement=statement.sql,
                 sqlstate=exc.sqlstate,
             ) from exc
@@ -340,7 +340,8 @@ class PostgresBackend:
                 cur.execute(query, params, prepare=True)
             except psycopg.Error as exc:
                 raise ExecutionError(
-                    f"goex could not measure on PostgreSQL: {_reason(exc)}", sqlstate=exc.sqlstate
+                    f"goex could not measure on PostgreSQL: {error_reason(exc)}",
+                    sqlstate=exc.sqlstate,
                 ) from exc
             return cur.fetchall() if cur.description else []
 
@@ -352,7 +353,7 @@ def _key_json(alias: str, key: list[str]) -> str:
     return f"json_build_array({', '.join(f'{alias}.{quote_ident(c)}' for c in key)})::text"
 
 
-def _reason(exc: psycopg.Error) -> str:
+def error_reason(exc: psycopg.Error) -> str:
     primary = exc.diag.message_primary if hasattr(exc, "diag") else None
     lines = str(exc).strip().splitlines()
     return (primary or (lines[0] if lines else type(exc).__name__)).rstrip(".")

@@ -1,0 +1,78 @@
+"""DuckDB clones: the database file checkpointed, then reflinked (or copied) next to itself.
+
+A clone of ``shop.duckdb`` is ``.shop.duckdb.goex_clone_<tag>`` in the same directory: the same
+filesystem, so a reflink can share every block, and easy for ``collect_duckdb`` to find.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+
+from core.errors import TargetError
+from goexdb.backends.duckdb import error_reason
+from goexdb.clone import CLONE_PREFIX, Clone
+from goexdb.dsn import Engine, Target
+
+FICLONE = 0x40049409  # _IOW(0x94, 9, int): share all of a file's blocks (btrfs, xfs, ...)
+
+
+def clone_duckdb(source: Target, name: str) -> Clone:
+    assert source.path is not None
+    started = time.monotonic()
+    _checkpoint(source.path)
+    path = _clone_path(source.path, name)
+    strategy, reason = copy_file(source.path, path)
+    target = Target(Engine.DUCKDB, f"duckdb:{path}", path=path)
+    return Clone(
+        source, target, name, strategy, reason, time.monotonic() - started, lambda: _remove(path)
+    )
+
+
+def collect_duckdb(source: Target) -> tuple[list[str], list[str]]:
+    assert source.path is not None
+    dropped = []
+    for path in sorted(source.path.parent.glob(f".{source.path.name}.{CLONE_PREFIX}*")):
+        if path.name.endswith(".wal"):
+            continue
+        _remove(path)
+        dropped.append(path.name)
+    return dropped, []
+
+
+def copy_file(source: Path, target: Path) -> tuple[str, str]:
+    """Reflink source to target where the filesystem can, else copy it; (strategy, why)."""
+    with open(source, "rb") as src, open(target, "xb") as dst:
+        try:
+            fcntl.ioctl(dst.fileno(), FICLONE, src.fileno())
+            return "reflink", "the filesystem shares blocks between files (copy-on-write)"
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL):
+                raise
+            why = os.strerror(exc.errno)
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return "copy", f"the filesystem cannot reflink ({why})"
+
+
+def _checkpoint(path: Path) -> None:
+    """Fold the .wal into the file, so that a copy of the file alone is the whole database."""
+    try:
+        with duckdb.connect(str(path)) as con:
+            con.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        raise TargetError(f"cannot checkpoint {path} before cloning: {error_reason(exc)}") from exc
+
+
+def _clone_path(source: Path, name: str) -> Path:
+    return source.with_name(f".{source.name}.{name}")
+
+
+def _remove(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
