@@ -14,6 +14,14 @@ from typing import Any
 
 from rich.console import Console, RenderableType
 from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -136,3 +144,33 @@ def _redacted(renderable: RenderableType, redactor: Redactor) -> RenderableType:
     if isinstance(renderable, Text) and redactor.redact(renderable.plain) != renderable.plain:
         return Text(redactor.redact(renderable.plain))
     return renderable
+
+
+class CopyProgress:
+    """A progress bar for a long copy, for a ``(done, total)`` callback: it appears on the first
+    report (a quick copy shows nothing) and goes away when ``done`` reaches ``total``. ``total``
+    may be an estimate; a copy that outgrows it keeps counting."""
+
+    def __init__(self, console: Console, description: str) -> None:
+        self._console = console
+        self._description = description
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self._description, total=total or None)
+        assert self._task is not None
+        self._bar.update(self._task, completed=done, total=max(total, done) or None)
+        if total and done == total:
+            self._bar.stop()
+            self._bar = None

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -34,13 +36,27 @@ from core.lifecycle import conclude, fail
 from core.llm import Model, judge_model
 from core.policy import evaluate
 from core.redact import Redactor
-from core.render import decision_text, make_console, print_json, render_report
+from core.render import (
+    CopyProgress,
+    decision_text,
+    make_console,
+    print_json,
+    render_report,
+)
 from core.review import Mode
 from core.secrets import SecretStore
 from goexdb import prompt as prompts
+from goexdb.clone import collect_garbage
+from goexdb.cloned import ClonedStaged, stage_on_clone
 from goexdb.dsn import DSN_ENV, Target, parse_dsn
 from goexdb.rules import RULES, Outcome
 from goexdb.session import Staged, connect
+
+
+class RunMode(StrEnum):
+    TXN = "txn"
+    CLONE = "clone"
+
 
 app = new_app(
     "goex-db",
@@ -81,6 +97,13 @@ def run_command(
     timeout: Annotated[
         float | None, typer.Option(help="statement timeout in seconds (PostgreSQL)")
     ] = None,
+    mode: Annotated[
+        RunMode,
+        typer.Option(
+            help="txn: hold a transaction on the database; clone: run on a throwaway clone and "
+            "replay on the database only if the decision is commit"
+        ),
+    ] = RunMode.TXN,
 ) -> None:
     """Stage SQL (the agent's, or the model's for PROMPT), show its effects, and decide."""
     code = _read_sql(sql, sql_file)
@@ -97,7 +120,8 @@ def run_command(
     secrets = SecretStore.load()
     redactor = _redactor(secrets, target)
     console = make_console()
-    with connect(target, config.db, config.policy) as db, Journal(journal_path()) as journal:
+    with ExitStack() as stack, Journal(journal_path()) as journal:
+        db = stack.enter_context(connect(target, config.db, config.policy))
         if code is None:
             assert prompt is not None
             model = Model(config.model, redactor)
@@ -109,7 +133,21 @@ def run_command(
                 "sql",
             ).code
         action = Action(kind=Kind.DB, target=target.display, code=code, prompt=prompt)
-        _review(action, partial(db.stage, code), config, journal, redactor, fmt)
+        stage: Callable[[], Staged] = partial(db.stage, code)
+        if mode is RunMode.CLONE:
+            stack.close()  # PostgreSQL clones only a database no session is connected to
+            stage = partial(
+                stage_on_clone,
+                target,
+                code,
+                tag=action.id,
+                config=config.db,
+                policy=config.policy,
+                progress=CopyProgress(make_console(stderr=True), "cloning by pg_dump | pg_restore")
+                if fmt is Format.TEXT
+                else None,
+            )
+        _review(action, stage, config, journal, redactor, fmt)
 
 
 @app.command("undo")
@@ -158,6 +196,29 @@ def undo_command(
                 fmt,
                 undoes=original,
             )
+
+
+@app.command("gc")
+def gc_command(
+    dsn: Annotated[
+        str | None,
+        typer.Option(help="the database whose clones to drop (default: GOEX_DSN, DATABASE_URL)"),
+    ] = None,
+    fmt: FormatOption = Format.TEXT,
+) -> None:
+    """Drop the clones a crashed run left behind (named goex_clone_*); a clone that a session
+    is still connected to is kept and listed."""
+    dropped, in_use = collect_garbage(parse_dsn(dsn))
+    if fmt is Format.JSON:
+        print_json({"dropped": dropped, "in_use": in_use}, Redactor())
+        return
+    console = make_console()
+    for name in dropped:
+        console.print(f"dropped {name}")
+    for name in in_use:
+        console.print(f"kept {name}: a session is connected to it", style="yellow")
+    if not dropped and not in_use:
+        console.print("no clones left behind")
 
 
 def _review(
@@ -250,6 +311,7 @@ def _report(action: Action, recorded: dict[str, Any]) -> dict[str, Any]:
         if decision is None
         else {"by": decision.by, "verdict": decision.verdict.value, "reason": decision.reason},
         "digest": action.digest,
+        **({"clone": recorded["clone"]} if "clone" in recorded else {}),
     }
 
 
@@ -279,6 +341,12 @@ def _sections(staged: Staged) -> list[RenderableType]:
     for schema_change in staged.effects.schema_changes:
         column = f".{schema_change.name}" if schema_change.name else ""
         sections.append(f"schema: {schema_change.change} {schema_change.table}{column}")
+    if isinstance(staged, ClonedStaged):
+        clone = staged.clone
+        sections.append(
+            f"measured on clone {clone.name} ({clone.strategy}, {clone.seconds:.2f} s: "
+            f"{clone.reason}); commit replays it on the database and checks the effects match"
+        )
     for note in staged.effects.side_effects:
         sections.append(f"not undone by rollback: {note}")
     if staged.effects.rows_changed or staged.effects.schema_changes:

@@ -49,7 +49,7 @@ class Staged:
         results: Sequence[StatementResult],
         effects: Effects,
     ) -> None:
-        self._backend = backend
+        self.backend = backend
         self.statements = list(statements)
         self.results = list(results)
         self.effects = effects
@@ -73,13 +73,13 @@ class Staged:
 
     def undo_record(self) -> dict[str, Any]:
         """What the journal keeps so that this action can be undone after it is committed."""
-        return undo.record(self.statements, self.effects, self._backend.dialect)
+        return undo.record(self.statements, self.effects, self.backend.dialect)
 
     def commit(self) -> None:
-        self._end(self._backend.commit)
+        self._end(self.backend.commit)
 
     def rollback(self) -> None:
-        self._end(self._backend.rollback)
+        self._end(self.backend.rollback)
 
     def _end(self, how: Callable[[], None]) -> None:
         if not self.open:
@@ -90,11 +90,18 @@ class Staged:
 
 class Database:
     def __init__(
-        self, target: Target, config: DbConfig | None = None, policy: PolicySettings | None = None
+        self,
+        target: Target,
+        config: DbConfig | None = None,
+        policy: PolicySettings | None = None,
+        *,
+        on_clone: bool = False,
     ) -> None:
         self.target = target
         self.config = config or DbConfig()
         self.policy = policy or PolicySettings()
+        # A clone may run what cannot run in a transaction block, by ending its transaction.
+        self.on_clone = on_clone
         self._backend = open_backend(target, self.config)
         self._staged: Staged | None = None
 
@@ -109,7 +116,7 @@ class Database:
             raise StateError("a staged transaction is still open; commit or roll it back first")
         statements = self.classify(sql) if isinstance(sql, str) else list(sql)
         for statement in statements:
-            if not statement.runnable:
+            if not (statement.runs_on_clone if self.on_clone else statement.runnable):
                 raise statement.denial()
         refused = blocking(evaluate(BEFORE_RUNNING, Outcome(statements, Effects()), self.policy))
         if refused:

@@ -42,6 +42,11 @@ class StatementKind(StrEnum):
 # Kinds a held transaction may execute; every other kind is refused before anything runs.
 RUNNABLE = frozenset({StatementKind.READ, StatementKind.DML, StatementKind.DDL})
 
+# Non-transactional statements that touch only the database they run in, so a clone may run
+# them outside its transaction; the rest (ALTER SYSTEM, CREATE DATABASE, tablespaces,
+# CHECKPOINT) act on the whole server and are refused even there.
+CLONE_ONLY_VERBS = frozenset({"vacuum", "create index", "drop index", "reindex", "cluster"})
+
 DENIAL: Mapping[StatementKind, tuple[str, str]] = {
     StatementKind.TRANSACTION: (
         "db.transaction-control",
@@ -148,8 +153,17 @@ class Statement:
     def runnable(self) -> bool:
         return self.kind in RUNNABLE
 
+    @property
+    def runs_on_clone(self) -> bool:
+        """Runnable on a clone: held in its transaction, or run outside it when it must be."""
+        return self.runnable or (
+            self.kind is StatementKind.NON_TRANSACTIONAL and self.verb in CLONE_ONLY_VERBS
+        )
+
     def denial(self) -> StatementDenied:
         rule, why = DENIAL[self.kind]
+        if self.kind is StatementKind.NON_TRANSACTIONAL and not self.runs_on_clone:
+            why = "it acts on the whole server, outside any transaction, even in clone mode"
         return StatementDenied(
             f"statement {self.verb.upper()} was refused: {why}", statement=self.sql, rule=rule
         )

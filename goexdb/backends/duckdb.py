@@ -139,7 +139,9 @@ class DuckDBBackend:
 
     def begin(self, statements: Sequence[Statement]) -> None:
         self._reset()
-        self._ddl = any(s.kind is StatementKind.DDL for s in statements)
+        self._ddl = any(
+            s.kind in (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL) for s in statements
+        )
         if self._ddl:
             self._tables.clear()
             self._names.clear()
@@ -150,7 +152,14 @@ class DuckDBBackend:
         self._cross_check(statement)
         index, self._index = self._index, self._index + 1
         table = statement.image_target
-        if statement.kind is StatementKind.DML and self._config.capture == "images" and table:
+        if statement.kind is StatementKind.NON_TRANSACTIONAL:
+            # Only on a clone (the session allows nothing else): end the transaction so far,
+            # run the statement on its own, and go on in a new one. Counts are the backend's
+            # own, so nothing measured is lost.
+            self.commit()
+            result = self._execute_plain(statement)
+            self._con.begin()
+        elif statement.kind is StatementKind.DML and self._config.capture == "images" and table:
             result = self._execute_imaged(statement, table, index)
         else:
             result = self._execute_plain(statement)

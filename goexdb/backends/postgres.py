@@ -135,6 +135,7 @@ class PostgresBackend:
     def _reset(self) -> None:
         self._effects = Effects()
         self._baseline: dict[str, tuple[int, int, int]] = {}
+        self._carried: dict[str, tuple[int, int, int]] = {}  # counts of transactions ended early
         self._explained: dict[str, int] = {}
         self._catalog_before = Catalog()
         self._filenodes: dict[str, int] = {}
@@ -153,8 +154,10 @@ class PostgresBackend:
         self._sequences = {r[0]: r[1] for r in sequences}
         self._locks_seen = {(r[0], r[1]) for r in locks}
         self._remaining = len(statements)
-        # Only DDL changes the catalog or rewrites a table (VACUUM FULL, CLUSTER are refused).
-        self._ddl = any(s.kind is StatementKind.DDL for s in statements)
+        # Only DDL (and, on a clone, VACUUM FULL, CLUSTER, ...) changes the catalog or rewrites.
+        self._ddl = any(
+            s.kind in (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL) for s in statements
+        )
         if self._ddl:
             self._catalog_before = self._catalog()
             self._filenodes = {r[0]: r[1] for r in self._rows(_FILENODES)}
@@ -162,7 +165,9 @@ class PostgresBackend:
     def execute(self, statement: Statement) -> StatementResult:
         index, self._index = self._index, self._index + 1
         table = statement.image_target
-        if statement.kind is StatementKind.DML and self._config.capture == "images" and table:
+        if statement.kind is StatementKind.NON_TRANSACTIONAL:
+            result = self._execute_outside(statement)
+        elif statement.kind is StatementKind.DML and self._config.capture == "images" and table:
             result = self._execute_imaged(statement, table, index)
         else:
             result = self._execute_plain(statement)
@@ -213,6 +218,25 @@ class PostgresBackend:
             len(rows) > MAX_RESULT_ROWS,
         )
 
+    def _execute_outside(self, statement: Statement) -> StatementResult:
+        """Run a statement that cannot run in a transaction block (the session allows this on a
+        clone only): end the transaction so far, keeping its counts, run the statement on its
+        own, and open a new transaction with the same timeouts."""
+        counts, _, _, locks, _ = self._state(begin=False)
+        if self._last is not None:
+            self._note_locks(locks, self._last)
+        self._carried = self._changes(counts)
+        self._con.commit()
+        self._con.autocommit = True
+        try:
+            result = self._execute_plain(statement)
+        finally:
+            self._con.autocommit = False
+        counts, _, _, locks, _ = self._state(begin=True)
+        self._baseline = {r[0]: (r[1], r[2], r[3]) for r in counts}
+        self._locks_seen = {(r[0], r[1]) for r in locks}
+        return result
+
     def _execute_imaged(
         self, statement: Statement, table: exp.Table, index: int
     ) -> StatementResult:
@@ -261,9 +285,7 @@ class PostgresBackend:
             explained[name] = explained.get(name, 0) + self._explained[as_written]
         if self._last is not None:
             self._note_locks(locks, self._last)
-        for name, ins, upd, dele in counts:
-            b_ins, b_upd, b_del = self._baseline.get(name, (0, 0, 0))
-            change = (ins - b_ins, upd - b_upd, dele - b_del)
+        for name, change in self._changes(counts).items():
             if any(change):
                 table = effects.table(name)
                 table.inserted, table.updated, table.deleted = change
@@ -282,6 +304,17 @@ class PostgresBackend:
         if advisory:
             effects.side_effects.append(f"{advisory} advisory lock(s) held past the transaction")
         return effects
+
+    def _changes(self, counts: Sequence[Sequence[Any]]) -> dict[str, tuple[int, int, int]]:
+        """Rows inserted, updated, deleted per table: the transaction's statistics minus those
+        read at BEGIN, plus what transactions ended early (on a clone) counted."""
+        changes = dict(self._carried)
+        for name, *now in counts:
+            before = self._baseline.get(name, (0, 0, 0))
+            carried = changes.get(name, (0, 0, 0))
+            ins, upd, dele = (c + n - b for c, n, b in zip(carried, now, before, strict=True))
+            changes[name] = (ins, upd, dele)
+        return changes
 
     def commit(self) -> None:
         try:

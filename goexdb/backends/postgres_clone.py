@@ -156,6 +156,8 @@ def _dump_restore(
         pass  # pg_restore stopped early; its exit status says why
     finally:
         restorer.stdin.close()
+        if progress:
+            progress(copied, copied)
     dumped, restored = dumper.wait(), restorer.wait()
     if dumped or restored:
         tool, process = ("pg_dump", dumper) if dumped else ("pg_restore", restorer)

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 SCHEMA = [
     "CREATE TABLE {s}customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT)",
@@ -90,3 +91,37 @@ def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ShopDB]:
 @pytest.fixture
 def duckdb_shop(duckdb_path: Path) -> ShopDB:
     return _duckdb_shop(duckdb_path)
+
+
+def _postgres_database_shop(dsn: str) -> tuple[ShopDB, Callable[[], None]]:
+    """The shop in a database of its own (a clone's template must be a whole database)."""
+    name = f"goex_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    own = make_conninfo(dsn, dbname=name)
+    with psycopg.connect(own, autocommit=True) as con:
+        for statement in SCHEMA + ROWS:
+            con.execute(statement.format(s=""))
+
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(own) as con:
+            return con.execute(sql).fetchall()
+
+    def drop() -> None:
+        with psycopg.connect(dsn, autocommit=True) as con:
+            con.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+    return ShopDB("postgres", own, "", query), drop
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def shop_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ShopDB]:
+    """The shop as a whole database on each backend, for clone mode."""
+    if request.param == "duckdb":
+        yield _duckdb_shop(tmp_path / "shop.duckdb")
+        return
+    db, drop = _postgres_database_shop(request.getfixturevalue("pg_dsn"))
+    try:
+        yield db
+    finally:
+        drop()
