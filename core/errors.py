@@ -92,11 +92,17 @@ class LLMReplyError(LLMError):
 
 class StatementError(GoexError):
     def __init__(
-        self, message: str, *, statement: str | None = None, sqlstate: str | None = None
+        self,
+        message: str,
+        *,
+        statement: str | None = None,
+        sqlstate: str | None = None,
+        position: int | None = None,
     ) -> None:
         super().__init__(message)
         self.statement = statement
         self.sqlstate = sqlstate
+        self.position = position  # 1-based character of the statement the error points at
 
 
 class StatementDenied(StatementError):

@@ -16,6 +16,7 @@ from goexdb.statements import Statement
 
 class Backend(Protocol):
     dialect: str
+    server_version: int | None  # PostgreSQL's server_version_num; None for DuckDB
 
     def begin(self, statements: Sequence[Statement]) -> None:
         """Open the action's transaction for these statements, and read the baselines that
@@ -36,6 +37,15 @@ class Backend(Protocol):
 
     def columns(self, table: str) -> dict[str, str]:
         """The columns of ``schema.table`` and their types, as the catalog has them now."""
+
+    def table_sizes(self) -> dict[str, int]:
+        """Approximate rows per ``schema.table`` (negative when the engine does not know)."""
+
+    def savepoint(self, name: str) -> None:
+        """Mark a point the transaction can return to (PostgreSQL; DuckDB has none)."""
+
+    def rollback_to(self, name: str) -> None:
+        """Undo what ran since ``savepoint(name)``, leaving the transaction usable."""
 
     def describe(self) -> str:
         """The schema as text for the model: tables, columns, types, keys; never data rows."""

@@ -23,7 +23,7 @@ import duckdb
 from sqlglot import exp
 
 from core.config import DbConfig
-from core.errors import ExecutionError, StatementDenied, TargetError
+from core.errors import ExecutionError, StateError, StatementDenied, TargetError
 from goexdb.dsn import Target
 from goexdb.effects import (
     MAX_RESULT_ROWS,
@@ -114,6 +114,7 @@ class _TableMeta:
 
 class DuckDBBackend:
     dialect = "duckdb"
+    server_version: int | None = None
 
     def __init__(self, target: Target, config: DbConfig) -> None:
         assert target.path is not None
@@ -351,6 +352,12 @@ class DuckDBBackend:
         except duckdb.Error as exc:
             raise ExecutionError(f"goex could not measure on DuckDB: {error_reason(exc)}") from exc
 
+    def savepoint(self, name: str) -> None:
+        raise StateError("DuckDB has no savepoints")
+
+    def rollback_to(self, name: str) -> None:
+        raise StateError("DuckDB has no savepoints")
+
     def commit(self) -> None:
         try:
             self._con.commit()
@@ -367,14 +374,17 @@ class DuckDBBackend:
     def columns(self, table: str) -> dict[str, str]:
         return dict(self._query(_TABLE_COLUMNS, [table]))
 
-    def describe(self) -> str:
-        sizes = dict(
+    def table_sizes(self) -> dict[str, int]:
+        """Approximate rows per table."""
+        return dict(
             self._query(
                 "SELECT schema_name || '.' || table_name, estimated_size FROM duckdb_tables() "
                 "WHERE database_name = current_database()"
             )
         )
-        return self._catalog().describe_for_model(sizes)
+
+    def describe(self) -> str:
+        return self._catalog().describe_for_model(self.table_sizes())
 
 
 def error_reason(exc: BaseException) -> str:

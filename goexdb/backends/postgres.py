@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+import psycopg.sql
 from sqlglot import exp
 
 from core.config import DbConfig
@@ -127,6 +128,7 @@ class PostgresBackend:
             raise TargetError(
                 f"cannot connect to PostgreSQL at {target.display}: {error_reason(exc)}"
             ) from exc
+        self.server_version: int | None = self._con.info.server_version
         self._returning_old_new = config.image_path == "returning" or (
             config.image_path == "auto" and self._con.info.server_version >= 180000
         )
@@ -316,6 +318,14 @@ class PostgresBackend:
             changes[name] = (ins, upd, dele)
         return changes
 
+    def savepoint(self, name: str) -> None:
+        self._con.execute(psycopg.sql.SQL("SAVEPOINT {}").format(psycopg.sql.Identifier(name)))
+
+    def rollback_to(self, name: str) -> None:
+        self._con.execute(
+            psycopg.sql.SQL("ROLLBACK TO SAVEPOINT {}").format(psycopg.sql.Identifier(name))
+        )
+
     def commit(self) -> None:
         try:
             self._con.commit()
@@ -334,14 +344,17 @@ class PostgresBackend:
     def columns(self, table: str) -> dict[str, str]:
         return self._catalog().describe().get(table, {})
 
-    def describe(self) -> str:
-        sizes = dict(
+    def table_sizes(self) -> dict[str, int]:
+        """Approximate rows per table (the planner's estimate; -1 when never analysed)."""
+        return dict(
             self._rows(
                 "SELECT n.nspname || '.' || c.relname, c.reltuples::bigint FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
             )
         )
-        text = self._catalog().describe_for_model(sizes)
+
+    def describe(self) -> str:
+        text = self._catalog().describe_for_model(self.table_sizes())
         self._con.rollback()
         return text
 
@@ -359,10 +372,12 @@ class PostgresBackend:
             # if goex's split ever disagreed with PostgreSQL's, the server refuses it.
             cur.execute(text.encode(), prepare=True)
         except psycopg.Error as exc:
+            position = exc.diag.statement_position
             raise ExecutionError(
                 f"PostgreSQL refused the statement: {error_reason(exc)}",
                 statement=statement.sql,
                 sqlstate=exc.sqlstate,
+                position=int(position) if position else None,
             ) from exc
 
     def _rows(
