@@ -27,6 +27,12 @@ Every setting has one environment variable, ``GOEX_<SECTION>_<KEY>`` (``GOEX_DB_
     sandbox = "bwrap"         # bwrap | none
     timeout = 300
     [policy]                  # see core/policy.py
+    [lint]                    # goex-db lint and dry-run
+    disable = ["prefer-robust-stmts"]   # rule ids never reported
+    max_exclusive_lock_ms = 1000        # dry-run: ACCESS EXCLUSIVE held longer than this ...
+    large_table_rows = 100000           # ... on (or a rewrite of) a table with more rows
+    [lint.severity]                     # re-grade a rule: "error" or "warning"
+    prefer-text-field = "error"
 """
 
 from __future__ import annotations
@@ -78,6 +84,55 @@ class FsConfig:
     timeout: float = 300.0
 
 
+LINT_SEVERITIES = ("error", "warning")
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    """``[lint]``: which rules are off, which are re-graded, and the thresholds of dry-run's
+    measured rules. Rule ids are checked against the rules by goexdb.lint (core knows none)."""
+
+    disable: tuple[str, ...] = ()
+    severity: Mapping[str, str] = field(default_factory=dict)
+    max_exclusive_lock_ms: int = 1000
+    large_table_rows: int = 100_000
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any], *, source: str) -> LintConfig:
+        known = {f.name for f in fields(cls)}
+        for key in table:
+            if key not in known:
+                raise ConfigError(f"{source}: unknown setting {key!r}", key=f"lint.{key}")
+        values = {
+            k: _typed(cls, k, _from_text(cls, k, v, source), source)
+            for k, v in table.items()
+            if k not in ("disable", "severity")
+        }
+        disable = table.get("disable", ())
+        if isinstance(disable, str):
+            disable = [part.strip() for part in disable.split(",") if part.strip()]
+        if not isinstance(disable, list | tuple) or not all(isinstance(d, str) for d in disable):
+            raise ConfigError(f"{source}: disable must be a list of rule ids", key="lint.disable")
+        severity = table.get("severity", {})
+        if isinstance(severity, str):  # GOEX_LINT_SEVERITY="rule=warning,rule2=error"
+            pairs = [part.split("=", 1) for part in severity.split(",") if part.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ConfigError(
+                    f"{source}: severity must look like rule=warning,rule2=error",
+                    key="lint.severity",
+                )
+            severity = {k.strip(): v.strip() for k, v in pairs}
+        if not isinstance(severity, Mapping):
+            raise ConfigError(f"{source}: [lint.severity] must be a table", key="lint.severity")
+        for rule_id, level in severity.items():
+            if level not in LINT_SEVERITIES:
+                raise ConfigError(
+                    f"{source}: severity of {rule_id} must be error or warning, not {level!r}",
+                    key=f"lint.severity.{rule_id}",
+                )
+        return cls(disable=tuple(disable), severity=dict(severity), **values)
+
+
 @dataclass(frozen=True)
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -85,6 +140,7 @@ class Config:
     db: DbConfig = field(default_factory=DbConfig)
     fs: FsConfig = field(default_factory=FsConfig)
     policy: PolicySettings = field(default_factory=PolicySettings)
+    lint: LintConfig = field(default_factory=LintConfig)
     sources: tuple[str, ...] = ()
 
 
@@ -94,6 +150,7 @@ _SECTIONS: Mapping[str, type[Any]] = {
     "db": DbConfig,
     "fs": FsConfig,
     "policy": PolicySettings,
+    "lint": LintConfig,
 }
 _ALIASES = {
     "GOEX_MODEL": "model.name",
@@ -214,6 +271,9 @@ def _build(merged: Mapping[str, Mapping[str, Any]]) -> Config:
         if cls is PolicySettings:
             table = {k: _from_text(PolicySettings, k, v, where) for k, v in merged[section].items()}
             built[section] = PolicySettings.from_mapping(table, source=where)
+            continue
+        if cls is LintConfig:
+            built[section] = LintConfig.from_mapping(merged[section], source=where)
             continue
         known = {f.name for f in fields(cls)}
         values = {}

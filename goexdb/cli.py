@@ -49,6 +49,8 @@ from goexdb import prompt as prompts
 from goexdb.clone import collect_garbage
 from goexdb.cloned import ClonedStaged, stage_on_clone
 from goexdb.dsn import DSN_ENV, Target, parse_dsn
+from goexdb.lint import lint
+from goexdb.reports import Report, exit_code, render
 from goexdb.rules import RULES, Outcome
 from goexdb.session import Staged, connect
 
@@ -356,6 +358,62 @@ def _sections(staged: Staged) -> list[RenderableType]:
             + ("possible" if not reasons else "impossible — " + "; ".join(reasons))
         )
     return sections
+
+
+# --- goex-db lint ----------------------------------------------------------------------------
+
+
+class ReportFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    JUNIT = "junit"
+    MARKDOWN = "markdown"
+    SARIF = "sarif"
+
+
+class FailOn(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    NEVER = "never"
+
+
+@app.command("lint")
+def lint_command(
+    paths: Annotated[
+        list[Path], typer.Argument(help="migration .sql files or directories of them")
+    ],
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="text, json, junit, markdown or sarif")
+    ] = ReportFormat.TEXT,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write the report here, not stdout")
+    ] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="exit 4 on findings at this level or above")
+    ] = FailOn.ERROR,
+    pg_version: Annotated[
+        int | None,
+        typer.Option("--pg-version", min=9, help="PostgreSQL major version (default: newest)"),
+    ] = None,
+) -> None:
+    """Check migrations statically, without a database. Exit codes: 0 clean at the --fail-on
+    level, 4 findings at or above it, 2 usage."""
+    config = load_config()
+    report = lint(paths, config.lint, server_version=(pg_version, 0) if pg_version else None)
+    write_report(report, fmt.value, output)
+    raise typer.Exit(int(exit_code(report, fail_on.value)))
+
+
+def write_report(report: Report, fmt: str, output: Path | None) -> None:
+    """The report to ``output`` (a file) or stdout, in colour only on a terminal."""
+    if output is None:
+        color = fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        sys.stdout.write(render(report, fmt, color=color))
+        return
+    try:
+        output.write_text(render(report, fmt), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write --output {output}: {exc.strerror}") from None
 
 
 def main() -> None:

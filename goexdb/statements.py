@@ -9,6 +9,7 @@ still not recognised is ``UNKNOWN``, and unknown statements are denied, never gu
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokenizer_core import TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from core.errors import StatementDenied, StatementError
 
@@ -215,27 +216,58 @@ def row_reference(table: exp.Table, dialect: str) -> str:
     return str(identifier.sql(dialect=dialect))
 
 
+@dataclass(frozen=True)
+class Piece:
+    """One statement of a script as written, with where it starts (1-based line and column) and
+    ``leading``: the text between the previous statement and this one (its comments), which is
+    where a ``-- goex:ignore`` comment for it lives."""
+
+    sql: str
+    line: int
+    column: int
+    start: int
+    leading: str
+    tokens: tuple[Token, ...]
+
+
 def split(sql: str, dialect: str) -> list[str]:
     """The statements of a script, as text, split on top-level semicolons only."""
+    return [piece.sql for piece in pieces(sql, dialect)]
+
+
+def pieces(sql: str, dialect: str) -> list[Piece]:
+    """The statements of a script with their positions and tokens, split on top-level
+    semicolons only (the dialect's tokenizer, so quotes, ``$$`` bodies and comments never
+    split a statement)."""
     try:
         tokens = Dialect.get_or_raise(dialect).tokenize(sql)
     except TokenError as exc:
         raise StatementError(f"the SQL could not be tokenised: {exc}") from None
-    pieces: list[str] = []
-    start: int | None = None
-    end = 0
+    newlines = [match.start() for match in re.finditer("\n", sql)]
+    found: list[Piece] = []
+    current: list[Token] = []
+    previous_end = 0
+
+    def close() -> None:
+        nonlocal previous_end
+        start, end = current[0].start, current[-1].end + 1
+        line = bisect.bisect_left(newlines, start)
+        column = start - (newlines[line - 1] if line else -1)
+        found.append(
+            Piece(sql[start:end], line + 1, column, start, sql[previous_end:start], tuple(current))
+        )
+        previous_end = end
+        current.clear()
+
     for token in tokens:
         if token.token_type is TokenType.SEMICOLON:
-            if start is not None:
-                pieces.append(sql[start : end + 1])
-            start = None
+            if current:
+                close()
             continue
-        if start is None:
-            start = token.start
-        end = token.end
-    if start is not None:
-        pieces.append(sql[start : end + 1])
-    return pieces
+        current.append(token)
+    if current:
+        close()
+    return found
 
 
 def classify(sql: str, dialect: str) -> Statement:

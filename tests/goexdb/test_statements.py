@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import StatementError
-from goexdb.statements import RUNNABLE, StatementKind, classify, parse_script, split
+from goexdb.statements import RUNNABLE, StatementKind, classify, parse_script, pieces, split
 
 K = StatementKind
 
@@ -145,3 +145,15 @@ def test_only_data_structures_may_be_created(sql: str, kind: StatementKind) -> N
 )
 def test_explain_plans_but_explain_analyze_would_run(sql: str, kind: StatementKind) -> None:
     assert classify(sql, "postgres").kind is kind
+
+
+def test_pieces_know_where_each_statement_starts_and_the_comments_before_it() -> None:
+    script = "-- first\nSELECT 1;\n  /* x */ SELECT $$a;b$$ ;\nUPDATE t\n  SET a = 1"
+    found = pieces(script, "postgres")
+    assert [(p.sql, p.line, p.column) for p in found] == [
+        ("SELECT 1", 2, 1),
+        ("SELECT $$a;b$$", 3, 11),
+        ("UPDATE t\n  SET a = 1", 4, 1),
+    ]
+    assert [p.leading for p in found] == ["-- first\n", ";\n  /* x */ ", " ;\n"]
+    assert all(script[p.start : p.start + len(p.sql)] == p.sql for p in found)

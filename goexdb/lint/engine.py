@@ -1,0 +1,221 @@
+"""Run the rules over migration files: one pass per file, statement by statement.
+
+Each statement is split with positions (``statements.pieces``), parsed once (``classify``), and
+shown to every enabled rule together with what the file did before it (``FileState``). A
+statement that does not parse gets a ``syntax-error`` finding and the next one is still checked.
+A ``-- goex:ignore rule[, rule...]`` comment directly above a statement silences those rules for
+it alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from core.config import LintConfig
+from core.errors import ConfigError, StatementError
+from goexdb.lint import rules_compat, rules_locking, rules_transactions, rules_types
+from goexdb.lint.context import (
+    DIALECT,
+    NEWEST,
+    Context,
+    FileState,
+    begins,
+    ends,
+    table_name,
+    words_of,
+)
+from goexdb.lint.registry import (
+    FILE_RULES,
+    STATEMENT_RULES,
+    SYNTAX_ERROR,
+    RuleInfo,
+    Severity,
+    catalogue,
+)
+from goexdb.migrations import discover
+from goexdb.reports import FileReport, Finding, Report, StatementReport
+from goexdb.statements import Piece, StatementKind, classify, pieces
+
+_RULE_MODULES = (rules_compat, rules_locking, rules_transactions, rules_types)  # registration
+_IGNORE = re.compile(r"--[ \t]*goex:ignore[ \t]+([a-z0-9-]+(?:[ \t]*,[ \t]*[a-z0-9-]+)*)", re.I)
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    """Which rules run and at what severity, and the server the migrations are meant for."""
+
+    disabled: frozenset[str] = frozenset()
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    server_version: tuple[int, int] = NEWEST
+
+    @classmethod
+    def from_config(
+        cls, config: LintConfig, server_version: tuple[int, int] | None = None
+    ) -> LintOptions:
+        """Options from ``[lint]``; a rule id the catalogue does not know is a ConfigError."""
+        known = {info.id for info in catalogue()}
+        for key, ids in (("lint.disable", config.disable), ("lint.severity", config.severity)):
+            unknown = sorted(set(ids) - known)
+            if unknown:
+                raise ConfigError(
+                    f"{key} names unknown lint rule(s): {', '.join(unknown)}", key=key
+                )
+        severity: dict[str, Severity] = {
+            k: "error" if v == "error" else "warning" for k, v in config.severity.items()
+        }
+        return cls(frozenset(config.disable), severity, server_version or NEWEST)
+
+    def grade(self, info: RuleInfo) -> Severity:
+        return self.severity.get(info.id, info.severity)
+
+
+def lint(
+    paths: Sequence[Path],
+    config: LintConfig | None = None,
+    *,
+    server_version: tuple[int, int] | None = None,
+) -> Report:
+    """Lint the migrations under ``paths`` (see ``goexdb.migrations.discover``)."""
+    options = LintOptions.from_config(config or LintConfig(), server_version)
+    files = [lint_file(path, options) for path in discover(paths)]
+    notes = []
+    if options.disabled:
+        notes.append(f"rules disabled by configuration: {', '.join(sorted(options.disabled))}")
+    if server_version is not None:
+        notes.append(f"checked for PostgreSQL {server_version[0]}")
+    return Report(tool="lint", files=files, notes=notes)
+
+
+def lint_file(path: Path, options: LintOptions | None = None) -> FileReport:
+    """Lint one migration file; a file that cannot be read or decoded is a syntax error."""
+    try:
+        sql = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        error = _finding(SYNTAX_ERROR, options or LintOptions(), str(path), 1, 1, str(exc))
+        return FileReport(str(path), [], error=error)
+    return lint_sql(sql, str(path), options)
+
+
+def lint_sql(sql: str, path: str = "<sql>", options: LintOptions | None = None) -> FileReport:
+    """Lint one migration's text, reported as coming from ``path``."""
+    options = options or LintOptions()
+    try:
+        found = pieces(sql, DIALECT)
+    except StatementError as exc:
+        return FileReport(path, [], error=_finding(SYNTAX_ERROR, options, path, 1, 1, str(exc)))
+    state = FileState(path, statements=len(found))
+    reports = [_lint_statement(piece, state, options) for piece in found]
+    if reports:
+        last = reports[-1]
+        for file_rule in FILE_RULES:
+            if file_rule.info.id in options.disabled:
+                continue
+            for message, line, column in file_rule.check(state):
+                last.findings.append(_finding(file_rule.info, options, path, line, column, message))
+    return FileReport(path, reports)
+
+
+def _lint_statement(piece: Piece, state: FileState, options: LintOptions) -> StatementReport:
+    ignored = _ignored(piece.leading)
+    report = StatementReport(piece.sql, piece.line, piece.column, StatementKind.UNKNOWN.value, [])
+    try:
+        statement = classify(piece.sql, DIALECT)
+    except StatementError:
+        if SYNTAX_ERROR.id not in ignored | options.disabled:
+            line, column, problem = _parse_error(piece)
+            report.findings.append(
+                _finding(SYNTAX_ERROR, options, state.path, line, column, problem)
+            )
+        return report
+    report.kind = statement.kind.value
+    ctx = Context(statement, piece, words_of(piece), state, options.server_version)
+    for rule in STATEMENT_RULES:
+        if rule.info.id in options.disabled or rule.info.id in ignored:
+            continue
+        for message in dict.fromkeys(rule.check(ctx)):
+            report.findings.append(
+                _finding(rule.info, options, state.path, piece.line, piece.column, message)
+            )
+    _advance(ctx)
+    return report
+
+
+def _finding(
+    info: RuleInfo, options: LintOptions, path: str, line: int, column: int, message: str
+) -> Finding:
+    return Finding(info.id, options.grade(info), path, line, column, message, info.help)
+
+
+def _ignored(leading: str) -> set[str]:
+    """Rule ids named by ``-- goex:ignore`` comments directly above a statement."""
+    ids: set[str] = set()
+    for match in _IGNORE.finditer(leading):
+        ids.update(part.strip().lower() for part in match[1].split(",") if part.strip())
+    return ids
+
+
+def _parse_error(piece: Piece) -> tuple[int, int, str]:
+    """Where in the file a statement stops parsing, and why."""
+    try:
+        sqlglot.parse(piece.sql, read=DIALECT)
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        line = int(first.get("line") or 1)
+        column = int(first.get("col") or 1)
+        description = str(first.get("description") or exc).split(" but got ")[0]
+        return (
+            piece.line + line - 1,
+            column + (piece.column - 1 if line == 1 else 0),
+            description.splitlines()[0],
+        )
+    except TokenError as exc:
+        return piece.line, piece.column, str(exc).splitlines()[0]
+    return piece.line, piece.column, "the statement could not be parsed"
+
+
+def _advance(ctx: Context) -> None:
+    """Record what the statement did that later rules depend on."""
+    state, tree = ctx.state, ctx.tree
+    if begins(ctx):
+        state.transaction_at = state.transaction_at or (ctx.piece.line, ctx.piece.column)
+    elif ends(ctx):
+        state.transaction_at = None
+    if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "TABLE":
+        table = tree.find(exp.Table)
+        if table is not None:
+            state.created_tables.add(table_name(table))
+    if isinstance(tree, exp.Set):
+        for name in _set_names(tree):
+            if name == "lock_timeout":
+                state.lock_timeout = True
+            elif name == "statement_timeout":
+                state.statement_timeout = True
+    if isinstance(tree, exp.Alter):
+        for action in tree.args.get("actions") or []:
+            if isinstance(action, exp.AddConstraint) and tree.args.get("not_valid"):
+                state.not_valid_constraints.update(
+                    c.name.lower() for c in action.expressions if isinstance(c, exp.Constraint)
+                )
+            if (
+                isinstance(action, exp.Drop)
+                and str(action.args.get("kind")).upper() == "CONSTRAINT"
+                and action.args.get("exists")
+            ):
+                state.dropped_constraints.update(t.name.lower() for t in action.expressions)
+                state.dropped_constraints.update(
+                    t.name.lower() for t in action.args.get("tables") or []
+                )
+
+
+def _set_names(tree: exp.Set) -> Iterable[str]:
+    for item in tree.expressions:
+        target = item.this
+        if isinstance(target, exp.EQ) and isinstance(target.this, exp.Column):
+            yield target.this.name.lower()

@@ -1,0 +1,198 @@
+"""Rules for statements that destroy data, break the application code still running against
+the old schema, fail when run twice, or fail at run time."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from sqlglot import exp
+
+from goexdb.lint.context import Context, alter_actions
+from goexdb.lint.registry import rule
+
+MAX_IDENTIFIER_BYTES = 63
+
+
+@rule(
+    "renaming-column",
+    "error",
+    "renaming a column breaks the code that still uses the old name while the migration deploys",
+    "add the new column, write both, move readers over, then drop the old one",
+)
+def renaming_column(ctx: Context) -> Iterator[str]:
+    for action in alter_actions(ctx):
+        if isinstance(action, exp.RenameColumn):
+            yield f"renaming column {action.this.name} breaks code that still uses the old name"
+
+
+@rule(
+    "renaming-table",
+    "error",
+    "renaming a table breaks the code that still uses the old name while the migration deploys",
+    "create the new table (or a view with the old name) and move readers over first",
+)
+def renaming_table(ctx: Context) -> Iterator[str]:
+    if any(isinstance(a, exp.AlterRename) for a in alter_actions(ctx)):
+        yield "renaming the table breaks code that still uses the old name"
+
+
+def _dropped(ctx: Context, kind: str) -> bool:
+    tree = ctx.tree
+    return isinstance(tree, exp.Drop) and str(tree.args.get("kind")).upper() == kind
+
+
+@rule(
+    "ban-drop-database",
+    "error",
+    "DROP DATABASE destroys a whole database",
+    "drop databases by hand, never from a migration",
+)
+def ban_drop_database(ctx: Context) -> Iterator[str]:
+    if _dropped(ctx, "DATABASE"):
+        yield "DROP DATABASE destroys every table in it"
+
+
+@rule(
+    "ban-drop-table",
+    "error",
+    "DROP TABLE destroys the table's data and breaks code that still reads it",
+    "stop using the table first; drop it in a later, separate migration (or rename it aside)",
+)
+def ban_drop_table(ctx: Context) -> Iterator[str]:
+    tree = ctx.tree
+    if _dropped(ctx, "TABLE") and isinstance(tree, exp.Drop):
+        for table in tree.args.get("tables") or []:
+            if not (isinstance(table, exp.Table) and ctx.created_here(table)):
+                yield f"DROP TABLE destroys {table.sql(dialect='postgres')} and its data"
+
+
+@rule(
+    "ban-drop-column",
+    "error",
+    "DROP COLUMN destroys the column's data and breaks code that still reads it",
+    "stop using the column first; drop it in a later, separate migration",
+)
+def ban_drop_column(ctx: Context) -> Iterator[str]:
+    for action in alter_actions(ctx):
+        if isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
+            for column in action.args.get("tables") or []:
+                yield f"DROP COLUMN destroys column {column.name} and its data"
+
+
+@rule(
+    "ban-drop-not-null",
+    "warning",
+    "DROP NOT NULL lets NULLs in that the code of a rollback does not expect",
+    "make sure every reader handles NULL before relaxing the column",
+)
+def ban_drop_not_null(ctx: Context) -> Iterator[str]:
+    for action in alter_actions(ctx):
+        dropped = isinstance(action, exp.AlterColumn) and action.args.get("drop")
+        if dropped and action.args.get("allow_null"):
+            yield f"DROP NOT NULL on column {action.name} cannot be rolled back safely"
+
+
+@rule(
+    "ban-truncate-cascade",
+    "error",
+    "TRUNCATE ... CASCADE also empties every table with a foreign key to it, recursively",
+    "truncate the tables you mean by name, without CASCADE",
+)
+def ban_truncate_cascade(ctx: Context) -> Iterator[str]:
+    tree = ctx.tree
+    if isinstance(tree, exp.TruncateTable) and str(tree.args.get("option")).upper() == "CASCADE":
+        yield "TRUNCATE ... CASCADE empties every table that references these, too"
+
+
+@rule(
+    "prefer-robust-stmts",
+    "warning",
+    "outside a transaction, a statement without IF [NOT] EXISTS fails when a half-applied "
+    "migration is run again",
+    "use IF NOT EXISTS / IF EXISTS, or run the migration in one transaction",
+)
+def prefer_robust_stmts(ctx: Context) -> Iterator[str]:
+    if ctx.in_transaction() or ctx.state.statements < 2:
+        return  # a single statement runs in an implicit transaction of its own
+    tree = ctx.tree
+    if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() in ("TABLE", "INDEX"):
+        if not tree.args.get("exists"):
+            yield f"CREATE {tree.args['kind']} without IF NOT EXISTS fails when run again"
+    elif isinstance(tree, exp.Drop) and not tree.args.get("exists"):
+        yield f"DROP {tree.args.get('kind')} without IF EXISTS fails when run again"
+    for action in alter_actions(ctx):
+        if isinstance(action, exp.ColumnDef) and not action.args.get("exists"):
+            yield f"ADD COLUMN {action.name} without IF NOT EXISTS fails when run again"
+        elif isinstance(action, exp.Drop) and not action.args.get("exists"):
+            yield f"DROP {action.args.get('kind')} without IF EXISTS fails when run again"
+        elif isinstance(action, exp.AddConstraint):
+            for constraint in action.expressions:
+                name = constraint.name.lower() if isinstance(constraint, exp.Constraint) else ""
+                if name not in ctx.state.dropped_constraints:
+                    yield (
+                        "ADD CONSTRAINT fails when run again; DROP CONSTRAINT IF EXISTS it first"
+                    )
+
+
+@rule(
+    "ban-duplicate-column-assignments",
+    "error",
+    "a column declared or assigned twice in one statement is an error at run time",
+    "remove the duplicate",
+)
+def ban_duplicate_column_assignments(ctx: Context) -> Iterator[str]:
+    tree = ctx.tree
+    names: list[exp.Expr] = []
+    if isinstance(tree, exp.Create | exp.Insert) and isinstance(tree.this, exp.Schema):
+        names = [e.this if isinstance(e, exp.ColumnDef) else e for e in tree.this.expressions]
+    elif isinstance(tree, exp.Update):
+        for assignment in tree.expressions:
+            target = assignment.this
+            names.extend(target.expressions if isinstance(target, exp.Tuple) else [target])
+    elif isinstance(tree, exp.Alter):
+        names = [a.this for a in tree.args.get("actions") or [] if isinstance(a, exp.ColumnDef)]
+    for name, count in Counter(_folded(names)).items():
+        if count > 1:
+            yield f"column {name} appears {count} times"
+
+
+def _folded(nodes: Iterable[exp.Expr]) -> Iterator[str]:
+    for node in nodes:
+        identifier = node.this if isinstance(node, exp.Column) else node
+        if isinstance(identifier, exp.Identifier):
+            yield identifier.this if identifier.quoted else identifier.this.lower()
+
+
+@rule(
+    "identifier-too-long",
+    "warning",
+    "PostgreSQL silently truncates identifiers longer than 63 bytes",
+    "use a name of at most 63 bytes",
+)
+def identifier_too_long(ctx: Context) -> Iterator[str]:
+    tree = ctx.tree
+    names: list[str] = []
+    if isinstance(tree, exp.Create | exp.Alter) and not ctx.command:
+        names = [i.this for i in tree.find_all(exp.Identifier)]
+    elif ctx.command and (ctx.starts_with("CREATE") or ctx.starts_with("ALTER")):
+        names = [w.text for w in ctx.words if w.quoted or w.keyword]
+    for name in dict.fromkeys(names):
+        if len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+            yield (
+                f"identifier {name[:20]}… is {len(name.encode('utf-8'))} bytes and would be "
+                f"truncated to {MAX_IDENTIFIER_BYTES}"
+            )
+
+
+@rule(
+    "require-enum-value-ordering",
+    "warning",
+    "ALTER TYPE ... ADD VALUE without BEFORE or AFTER appends the value, which changes what "
+    "comparisons and ORDER BY on the enum mean",
+    "say where the value goes: ADD VALUE 'x' BEFORE 'y' (or AFTER)",
+)
+def require_enum_value_ordering(ctx: Context) -> Iterator[str]:
+    positioned = {"BEFORE", "AFTER"} & set(ctx.keywords())
+    if ctx.starts_with("ALTER", "TYPE") and ctx.has_sequence("ADD", "VALUE") and not positioned:
+        yield "the new enum value is appended at the end of the ordering"

@@ -1,0 +1,88 @@
+"""Rules for column types that cause trouble later: overflow, time zones, padding, lengths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from goexdb.lint.context import Context, column_types, type_name
+from goexdb.lint.registry import rule
+
+_INT = frozenset({"int", "integer", "int4", "serial", "serial4"})
+_SMALLINT = frozenset({"smallint", "int2", "smallserial", "serial2"})
+_SERIAL = frozenset({"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"})
+_CHAR = frozenset({"char", "character", "nchar", "bpchar"})
+
+
+def _columns_of(ctx: Context, names: frozenset[str]) -> Iterator[tuple[str, str]]:
+    for column, dtype in column_types(ctx):
+        name = type_name(dtype)
+        if name in names:
+            yield column, name
+
+
+@rule(
+    "ban-char-field",
+    "warning",
+    "char(n) pads values with spaces and is no faster than text",
+    "use text (with a CHECK on length if needed) or varchar",
+)
+def ban_char_field(ctx: Context) -> Iterator[str]:
+    for column, name in _columns_of(ctx, _CHAR):
+        yield f"column {column} is {name}"
+
+
+@rule(
+    "prefer-bigint-over-int",
+    "warning",
+    "a 32-bit integer key or counter overflows at about 2.1 billion",
+    "use bigint (or bigserial / an identity column on bigint)",
+)
+def prefer_bigint_over_int(ctx: Context) -> Iterator[str]:
+    for column, name in _columns_of(ctx, _INT):
+        yield f"column {column} is {name}, which overflows at 2^31"
+
+
+@rule(
+    "prefer-bigint-over-smallint",
+    "warning",
+    "a 16-bit integer overflows at 32,767",
+    "use bigint",
+)
+def prefer_bigint_over_smallint(ctx: Context) -> Iterator[str]:
+    for column, name in _columns_of(ctx, _SMALLINT):
+        yield f"column {column} is {name}, which overflows at 2^15"
+
+
+@rule(
+    "prefer-identity",
+    "warning",
+    "serial types create a separately owned sequence with awkward permissions and copying",
+    "use bigint GENERATED ALWAYS AS IDENTITY",
+)
+def prefer_identity(ctx: Context) -> Iterator[str]:
+    for column, name in _columns_of(ctx, _SERIAL):
+        yield f"column {column} is {name}"
+
+
+@rule(
+    "prefer-text-field",
+    "warning",
+    "varchar(n) needs an ACCESS EXCLUSIVE lock (and maybe a rewrite) to change its length",
+    "use text with a CHECK (length(col) <= n) constraint, which can be changed NOT VALID",
+)
+def prefer_text_field(ctx: Context) -> Iterator[str]:
+    for column, dtype in column_types(ctx):
+        if type_name(dtype) in ("varchar", "character varying") and dtype.expressions:
+            yield f"column {column} is {dtype.sql(dialect='postgres').lower()}"
+
+
+@rule(
+    "prefer-timestamptz",
+    "warning",
+    "timestamp without time zone stores wall-clock times whose meaning depends on the reader",
+    "use timestamptz (timestamp with time zone)",
+)
+def prefer_timestamptz(ctx: Context) -> Iterator[str]:
+    for column, dtype in column_types(ctx):
+        if type_name(dtype) in ("timestamp", "timestamp without time zone"):
+            yield f"column {column} is timestamp without time zone"
