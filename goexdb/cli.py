@@ -48,6 +48,7 @@ from core.secrets import SecretStore
 from goexdb import prompt as prompts
 from goexdb.clone import collect_garbage
 from goexdb.cloned import ClonedStaged, stage_on_clone
+from goexdb.dryrun import dry_run
 from goexdb.dsn import DSN_ENV, Target, parse_dsn
 from goexdb.lint import lint
 from goexdb.reports import Report, exit_code, render
@@ -400,6 +401,39 @@ def lint_command(
     level, 4 findings at or above it, 2 usage."""
     config = load_config()
     report = lint(paths, config.lint, server_version=(pg_version, 0) if pg_version else None)
+    write_report(report, fmt.value, output)
+    raise typer.Exit(int(exit_code(report, fail_on.value)))
+
+
+@app.command("dry-run")
+def dry_run_command(
+    paths: Annotated[
+        list[Path], typer.Argument(help="migration .sql files or directories of them")
+    ],
+    dsn: Annotated[
+        str | None,
+        typer.Option(help="the database to measure against (default: GOEX_DSN, DATABASE_URL)"),
+    ] = None,
+    clone: Annotated[
+        bool, typer.Option("--clone", help="run on a clone, each file committed there")
+    ] = False,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="text, json, junit, markdown or sarif")
+    ] = ReportFormat.TEXT,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write the report here, not stdout")
+    ] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="exit 4 on findings at this level or above")
+    ] = FailOn.ERROR,
+) -> None:
+    """Run migrations against a database in a transaction that is always rolled back (or on a
+    clone that is dropped), measure every statement, and report with the lint findings. Exit
+    codes: 0 clean at the --fail-on level, 1 a migration failed to run, 4 findings at or above
+    it, 2 usage."""
+    config = load_config()
+    progress = CopyProgress(make_console(stderr=True), "cloning by pg_dump | pg_restore")
+    report = dry_run(paths, parse_dsn(dsn), config, clone=clone, progress=progress)
     write_report(report, fmt.value, output)
     raise typer.Exit(int(exit_code(report, fail_on.value)))
 

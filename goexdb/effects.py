@@ -270,11 +270,12 @@ def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:
         ("index", before.indexes, after.indexes),
         ("constraint", before.constraints, after.constraints),
     ):
-        for key in sorted(new_map.keys() - old_map.keys()):
-            table, name, definition = new_map[key]
+        created = {new_map[key] for key in new_map.keys() - old_map.keys()}
+        dropped = {old_map[key] for key in old_map.keys() - new_map.keys()}
+        # The same definition under a new oid was rebuilt (ALTER COLUMN TYPE does), not changed.
+        for table, name, definition in sorted(created - dropped):
             changes.append(SchemaChange(f"{kind}_created", table, name, after=definition))
-        for key in sorted(old_map.keys() - new_map.keys()):
-            table, name, definition = old_map[key]
+        for table, name, definition in sorted(dropped - created):
             changes.append(SchemaChange(f"{kind}_dropped", table, name, before=definition))
         for key in sorted(old_map.keys() & new_map.keys()):
             (_, _, old_def), (table, name, new_def) = old_map[key], new_map[key]

@@ -22,6 +22,11 @@ class Backend(Protocol):
         """Open the action's transaction for these statements, and read the baselines that
         measuring them needs (a catalog snapshot only when some statement is DDL)."""
 
+    def mark(self, statements: Sequence[Statement]) -> None:
+        """Inside the open transaction, measure from here: what executes next (these
+        statements) is measured against the database as it is now (a dry-run's per-statement
+        effects)."""
+
     def execute(self, statement: Statement) -> StatementResult:
         """Run one statement inside the transaction; a runnable statement only."""
 

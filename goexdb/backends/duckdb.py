@@ -139,6 +139,10 @@ class DuckDBBackend:
         self._ddl = False
 
     def begin(self, statements: Sequence[Statement]) -> None:
+        self.mark(statements)
+        self._con.begin()
+
+    def mark(self, statements: Sequence[Statement]) -> None:
         self._reset()
         self._ddl = any(
             s.kind in (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL) for s in statements
@@ -147,7 +151,6 @@ class DuckDBBackend:
             self._tables.clear()
             self._names.clear()
             self._catalog_before = self._catalog()
-        self._con.begin()
 
     def execute(self, statement: Statement) -> StatementResult:
         self._cross_check(statement)

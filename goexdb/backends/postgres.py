@@ -150,6 +150,10 @@ class PostgresBackend:
         self._index = 0
 
     def begin(self, statements: Sequence[Statement]) -> None:
+        # psycopg opens the transaction with the first query: the baselines' own.
+        self.mark(statements)
+
+    def mark(self, statements: Sequence[Statement]) -> None:
         self._reset()
         counts, sequences, _, locks, _ = self._state(begin=True)
         self._baseline = {r[0]: (r[1], r[2], r[3]) for r in counts}
