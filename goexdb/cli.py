@@ -262,7 +262,7 @@ def _review(
         show_details=show,
         can_keep=False,
         intent={"undoes": undoes.id} if undoes else None,
-        after_commit=partial(_mark_undone, undoes, journal) if undoes else None,
+        after_commit=partial(_after_commit, action, staged, journal, undoes),
     )
     if fmt is Format.JSON:
         print_json(_report(action, recorded), redactor)
@@ -271,9 +271,12 @@ def _review(
     raise typer.Exit(int(exit_code_for(action.status)))
 
 
-def _mark_undone(original: Action, journal: Journal) -> None:
-    original.advance(Status.UNDONE)
-    journal.save(original)
+def _after_commit(action: Action, staged: Staged, journal: Journal, undoes: Action | None) -> None:
+    if isinstance(staged, ClonedStaged):  # undo needs the real database's rows, not the clone's
+        journal.set_undo(action.id, data=staged.undo_record())
+    if undoes is not None:
+        undoes.advance(Status.UNDONE)
+        journal.save(undoes)
 
 
 def _redactor(secrets: SecretStore, target: Target) -> Redactor:

@@ -18,7 +18,9 @@ unchanged afterwards either way:
 Each statement gets its duration, rows affected, schema changes, the locks it took (each with how
 long it would be held until its file's transaction ends), the tables it rewrote, and its error
 with file, line and column. (In one transaction a lock an earlier file already holds is not
-taken again, so it is reported on that earlier file only; on a clone every file starts afresh.) The static lint findings join the measured ones: an ACCESS EXCLUSIVE
+taken again, so it is reported on that earlier file only; on a clone every file starts afresh.)
+
+The static lint findings join the measured ones: an ACCESS EXCLUSIVE
 lock held longer than ``lint.max_exclusive_lock_ms`` on a table of more than
 ``lint.large_table_rows`` rows, and a rewrite of such a table.
 

@@ -206,3 +206,16 @@ def test_run_clone_mode_end_to_end(shop_database: ShopDB) -> None:
     assert "measured on clone" in done.stdout
     assert shop_database.query("SELECT count(*) FROM orders WHERE status = 'gone'") == [(19,)]
     assert clones_left(shop_database) == []
+
+
+def test_a_clone_mode_commit_can_be_undone(shop_database: ShopDB) -> None:
+    before = shop_database.snapshot()
+    done = goex_db(
+        "run", "--dsn", shop_database.dsn, "--mode", "clone", "--decide", "commit",
+        "--format", "json", "--sql", "DELETE FROM orders WHERE id > 80",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert shop_database.snapshot() != before
+    undo = goex_db("undo", json.loads(done.stdout)["id"], "--decide", "commit")
+    assert undo.returncode == 0, undo.stderr + undo.stdout
+    assert shop_database.snapshot() == before
