@@ -36,6 +36,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_db.py
+	$(BIN)/python scripts/bench_clone.py
 	$(BIN)/python scripts/bench_journal.py
 	$(BIN)/python scripts/bench_redact.py
 
