@@ -86,7 +86,9 @@ _LOCKS = """
       AND coalesce(n.nspname, '') NOT IN ('pg_catalog', 'information_schema')
 """
 # What begin and measure read, in one round trip: counts, sequences, advisory locks and the
-# relation locks held. The three set_config() calls are the begin's; measure skips them.
+# relation locks held. The three set_config() calls are the begin's; measure skips them. A new
+# transaction holds no relation locks yet, so its begin skips reading pg_locks (the subquery in
+# a false CASE branch is never run).
 _STATE = f"""
     SELECT
       CASE WHEN %(begin)s THEN set_config('lock_timeout', %(lock)s, true) END,
@@ -96,11 +98,17 @@ _STATE = f"""
       (SELECT coalesce(json_agg(json_build_array(schemaname || '.' || relname, n_tup_ins,
                                                  n_tup_upd, n_tup_del)), '[]')
        FROM pg_stat_xact_user_tables),
-      (SELECT coalesce(json_agg(json_build_array(schemaname || '.' || sequencename,
-                                                 last_value)), '[]')
-       FROM pg_sequences),
+      (SELECT coalesce(json_agg(json_build_array(
+                n.nspname || '.' || c.relname,
+                CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE')
+                     THEN pg_sequence_last_value(c.oid) END)), '[]')
+       FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace),
       (SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'),
-      (SELECT coalesce(json_agg(json_build_array(relation, mode)), '[]') FROM ({_LOCKS}) l),
+      CASE WHEN %(locks)s
+           THEN (SELECT coalesce(json_agg(json_build_array(relation, mode)), '[]')
+                 FROM ({_LOCKS}) l)
+           ELSE '[]' END,
       (SELECT coalesce(json_agg(json_build_array(x, n.nspname || '.' || c.relname)), '[]')
        FROM unnest(%(written)s::text[]) x JOIN pg_class c ON c.oid = to_regclass(x)
        JOIN pg_namespace n ON n.oid = c.relnamespace)
@@ -151,14 +159,17 @@ class PostgresBackend:
 
     def begin(self, statements: Sequence[Statement]) -> None:
         # psycopg opens the transaction with the first query: the baselines' own.
-        self.mark(statements)
+        self._mark(statements, locks=False)
 
     def mark(self, statements: Sequence[Statement]) -> None:
+        self._mark(statements, locks=True)
+
+    def _mark(self, statements: Sequence[Statement], *, locks: bool) -> None:
         self._reset()
-        counts, sequences, _, locks, _ = self._state(begin=True)
+        counts, sequences, _, held, _ = self._state(begin=True, locks=locks)
         self._baseline = {r[0]: (r[1], r[2], r[3]) for r in counts}
         self._sequences = {r[0]: r[1] for r in sequences}
-        self._locks_seen = {(r[0], r[1]) for r in locks}
+        self._locks_seen = {(r[0], r[1]) for r in held}
         self._remaining = len(statements)
         # Only DDL (and, on a clone, VACUUM FULL, CLUSTER, ...) changes the catalog or rewrites.
         self._ddl = any(
@@ -194,7 +205,7 @@ class PostgresBackend:
                     {"relation": relation, "mode": mode, "statement": statement.sql.strip()[:200]}
                 )
 
-    def _state(self, *, begin: bool) -> tuple[Any, ...]:
+    def _state(self, *, begin: bool, locks: bool = True) -> tuple[Any, ...]:
         config = self._config
         lock, statement, idle = (
             f"{int(seconds * 1000)}ms"
@@ -202,6 +213,7 @@ class PostgresBackend:
         )
         params: dict[str, Any] = {
             "begin": begin,
+            "locks": locks,
             "lock": lock,
             "statement": statement,
             "idle": idle,
