@@ -86,11 +86,11 @@ def bench_postgres(admin: str, megabytes: int) -> None:
     with psycopg.connect(admin, autocommit=True) as con:
         con.execute("DROP DATABASE bench_clone_copy")
     clone = make_clone(parse_dsn(source), "bench")
-    times[f"goex ({clone.strategy})"] = clone.seconds
+    times[f"goex: {clone.strategy}"] = clone.seconds
     clone.drop()
     baseline = times["dump|restore"]
     for name, value in times.items():
-        print(f"  {name:48} {value * 1e3:9.1f} ms   {value / baseline:6.3f}x of dump|restore")
+        print(f"  {name:44} {value * 1e3:9.1f} ms   {value / baseline:6.3f}x of dump|restore")
     with psycopg.connect(admin, autocommit=True) as con:
         con.execute(f"DROP DATABASE {source_name}")
 
