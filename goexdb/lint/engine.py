@@ -168,7 +168,8 @@ def _parse_error(piece: Piece) -> tuple[int, int, str]:
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         line = int(first.get("line") or 1)
-        column = int(first.get("col") or 1)
+        # sqlglot gives the column where the offending token ends; point at its start.
+        column = max(1, int(first.get("col") or 1) - len(str(first.get("highlight") or "x")) + 1)
         description = str(first.get("description") or exc).split(" but got ")[0]
         return (
             piece.line + line - 1,
