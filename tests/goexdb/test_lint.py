@@ -141,3 +141,10 @@ def test_every_rule_has_a_summary_help_and_severity() -> None:
     for info in catalogue():
         assert info.summary and info.help and info.severity in ("error", "warning")
         assert info.help_uri.startswith("https://")
+
+
+def test_readme_documents_every_rule() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## goex-db lint", 1)[1].split("\n## ", 1)[0]
+    for info in catalogue():
+        assert f"| `{info.id}` | {info.severity} |" in section, info.id
