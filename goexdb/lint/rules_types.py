@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from goexdb.lint.context import Context, column_types, type_name
+from goexdb.lint.context import Context, type_name
 from goexdb.lint.registry import rule
 
-_INT = frozenset({"int", "integer", "int4", "serial", "serial4"})
-_SMALLINT = frozenset({"smallint", "int2", "smallserial", "serial2"})
+# sqlglot's type names (see context.type_name): int covers integer and int4, smallint int2.
+_INT = frozenset({"int", "serial", "serial4"})
+_SMALLINT = frozenset({"smallint", "smallserial", "serial2"})
 _SERIAL = frozenset({"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"})
-_CHAR = frozenset({"char", "character", "nchar", "bpchar"})
+_CHAR = frozenset({"char", "nchar", "bpchar"})
 
 
 def _columns_of(ctx: Context, names: frozenset[str]) -> Iterator[tuple[str, str]]:
-    for column, dtype in column_types(ctx):
+    for column, dtype in ctx.column_types:
         name = type_name(dtype)
         if name in names:
             yield column, name
@@ -71,8 +72,8 @@ def prefer_identity(ctx: Context) -> Iterator[str]:
     "use text with a CHECK (length(col) <= n) constraint, which can be changed NOT VALID",
 )
 def prefer_text_field(ctx: Context) -> Iterator[str]:
-    for column, dtype in column_types(ctx):
-        if type_name(dtype) in ("varchar", "character varying") and dtype.expressions:
+    for column, dtype in ctx.column_types:
+        if type_name(dtype) == "varchar" and dtype.expressions:
             yield f"column {column} is {dtype.sql(dialect='postgres').lower()}"
 
 
@@ -83,6 +84,6 @@ def prefer_text_field(ctx: Context) -> Iterator[str]:
     "use timestamptz (timestamp with time zone)",
 )
 def prefer_timestamptz(ctx: Context) -> Iterator[str]:
-    for column, dtype in column_types(ctx):
-        if type_name(dtype) in ("timestamp", "timestamp without time zone"):
+    for column, dtype in ctx.column_types:
+        if type_name(dtype) == "timestamp":
             yield f"column {column} is timestamp without time zone"

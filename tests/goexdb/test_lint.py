@@ -148,3 +148,9 @@ def test_readme_documents_every_rule() -> None:
     section = readme.split("## goex-db lint", 1)[1].split("\n## ", 1)[0]
     for info in catalogue():
         assert f"| `{info.id}` | {info.severity} |" in section, info.id
+
+
+def test_goex_ignore_above_begin_silences_the_uncommitted_transaction() -> None:
+    sql = "-- goex:ignore ban-uncommitted-transaction\nBEGIN;\nCREATE TABLE t (id bigint);\n"
+    assert "ban-uncommitted-transaction" not in {r for r, _, _ in rules(sql)}
+    assert "ban-uncommitted-transaction" in {r for r, _, _ in rules(sql.split("\n", 1)[1])}
