@@ -17,7 +17,14 @@ from rich.text import Text
 
 from goexdb.lint import describe
 from goexdb.lint.registry import GOEX_DOCS
-from goexdb.reports import FileReport, Finding, Report, measured, measurements
+from goexdb.reports import (
+    FileReport,
+    Finding,
+    Report,
+    describe_change,
+    measured,
+    measurements,
+)
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _STYLE = {"error": "red", "warning": "yellow"}
@@ -189,7 +196,7 @@ def _markdown_file(file: FileReport) -> list[str]:
                 + (f" ({lock['held_ms']:.0f})" if lock.get("held_ms") is not None else "")
                 for lock in s.locks
             )
-            other = [_change(c) for c in s.schema_changes]
+            other = [describe_change(c) for c in s.schema_changes]
             if s.error:
                 other.append(f"error: {s.error}")
             lines.append(
@@ -202,10 +209,6 @@ def _markdown_file(file: FileReport) -> list[str]:
     if not found and not rows:
         lines += ["no findings", ""]
     return lines
-
-
-def _change(change: dict[str, Any]) -> str:
-    return " ".join(str(v) for v in change.values() if v is not None)
 
 
 def _md(value: str) -> str:

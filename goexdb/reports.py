@@ -164,7 +164,12 @@ def measurements(statement: StatementReport) -> Iterator[str]:
     for table in statement.rewrites:
         yield f"rewrites {table}"
     for change in statement.schema_changes:
-        yield "schema: " + " ".join(str(v) for v in change.values() if v is not None)
+        yield f"schema: {describe_change(change)}"
+
+
+def describe_change(change: Mapping[str, Any]) -> str:
+    """A measured schema change in words: its values in order (``add_column orders note``)."""
+    return " ".join(str(v) for v in change.values() if v is not None)
 
 
 def render(report: Report, fmt: str, *, color: bool = False) -> str:

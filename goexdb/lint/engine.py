@@ -113,12 +113,16 @@ def lint_sql(sql: str, path: str = "<sql>", options: LintOptions | None = None) 
     state = FileState(path, statements=len(found))
     reports = [_lint_statement(piece, state, options) for piece in found]
     if reports:
-        last = reports[-1]
+        # A file rule's finding points at a statement; that statement's goex:ignore applies.
+        ignored = {(p.line, p.column): _ignored(p.leading) for p in found}
         for file_rule in FILE_RULES:
             if file_rule.info.id in options.disabled:
                 continue
             for message, line, column in file_rule.check(state):
-                last.findings.append(_finding(file_rule.info, options, path, line, column, message))
+                if file_rule.info.id not in ignored.get((line, column), set()):
+                    reports[-1].findings.append(
+                        _finding(file_rule.info, options, path, line, column, message)
+                    )
     return FileReport(path, reports)
 
 
