@@ -28,6 +28,7 @@ from goexdb.reports import (
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _STYLE = {"error": "red", "warning": "yellow"}
+_IN_SOURCE = {"kind": "inSource", "justification": "a goex:ignore comment above the statement"}
 
 
 def _title(report: Report) -> str:
@@ -44,6 +45,7 @@ def _summary(report: Report) -> str:
     return (
         f"{counts['files']} file(s), {counts['statements']} statement(s): "
         f"{counts['errors']} error(s), {counts['warnings']} warning(s)"
+        + (f", {counts['suppressed']} silenced by goex:ignore" if counts["suppressed"] else "")
     )
 
 
@@ -79,7 +81,7 @@ def text(report: Report, *, color: bool = False) -> str:
         if file.error is not None:
             console.print(_finding_text(file.error))
         for statement in file.statements:
-            if not statement.findings and not measured(statement):
+            if not statement.findings and not statement.suppressed and not measured(statement):
                 continue
             console.print(
                 Text(f"  {statement.line}:{statement.column} {_first_line(statement.sql)}")
@@ -88,6 +90,8 @@ def text(report: Report, *, color: bool = False) -> str:
                 console.print(Text(f"      {fact}", style="cyan"))
             for finding in statement.findings:
                 console.print(_finding_text(finding))
+            for finding in statement.suppressed:
+                console.print(Text(f"    silenced {_finding_line(finding)}", style="dim"))
         if not file.findings() and not any(measured(s) for s in file.statements):
             console.print(Text("  no findings", style="green"))
     console.print(Text(f"\n{_summary(report)}", style="bold"))
@@ -141,6 +145,7 @@ def junit(report: Report) -> str:
             for s in file.statements
             for fact in measurements(s)
         ]
+        facts += [f"silenced by goex:ignore: {_finding_line(f)}" for f in _suppressed(file)]
         if facts:
             ET.SubElement(case, "system-out").text = "\n".join(facts)
     for element in (suites, suite):
@@ -206,9 +211,18 @@ def _markdown_file(file: FileReport) -> list[str]:
                 f"{_md(', '.join(s.rewrites))} | {_md('; '.join(other))} |"
             )
         lines.append("")
-    if not found and not rows:
+    silenced = _suppressed(file)
+    if silenced:
+        lines += ["Silenced by `goex:ignore`:", ""]
+        lines += [f"- `{f.rule}` at {f.line}:{f.column}: {_md(f.message)}" for f in silenced]
+        lines.append("")
+    if not found and not rows and not silenced:
         lines += ["no findings", ""]
     return lines
+
+
+def _suppressed(file: FileReport) -> list[Finding]:
+    return [f for s in file.statements for f in s.suppressed]
 
 
 def _md(value: str) -> str:
@@ -229,7 +243,8 @@ def sarif(report: Report, *, base: Path | None = None) -> str:
     """SARIF 2.1.0 for code scanning; file URIs are relative to ``base`` (the working
     directory) when the file is under it."""
     base = (base or Path.cwd()).resolve()
-    found = report.findings()
+    shown, silenced = report.findings(), report.suppressed()
+    found = shown + silenced
     rule_ids = sorted({f.rule for f in found})
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     document: dict[str, Any] = {
@@ -244,7 +259,11 @@ def sarif(report: Report, *, base: Path | None = None) -> str:
                         "rules": [_sarif_rule(rule_id, found) for rule_id in rule_ids],
                     }
                 },
-                "results": [_sarif_result(f, index[f.rule], base) for f in found],
+                "results": [_sarif_result(f, index[f.rule], base) for f in shown]
+                + [
+                    {**_sarif_result(f, index[f.rule], base), "suppressions": [_IN_SOURCE]}
+                    for f in silenced
+                ],
             }
         ],
     }

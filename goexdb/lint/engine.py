@@ -119,10 +119,8 @@ def lint_sql(sql: str, path: str = "<sql>", options: LintOptions | None = None) 
             if file_rule.info.id in options.disabled:
                 continue
             for message, line, column in file_rule.check(state):
-                if file_rule.info.id not in ignored.get((line, column), set()):
-                    reports[-1].findings.append(
-                        _finding(file_rule.info, options, path, line, column, message)
-                    )
+                finding = _finding(file_rule.info, options, path, line, column, message)
+                _report(reports[-1], finding, ignored.get((line, column), set()))
     return FileReport(path, reports)
 
 
@@ -132,23 +130,27 @@ def _lint_statement(piece: Piece, state: FileState, options: LintOptions) -> Sta
     try:
         statement = classify(piece.sql, DIALECT)
     except StatementError:
-        if SYNTAX_ERROR.id not in ignored | options.disabled:
+        if SYNTAX_ERROR.id not in options.disabled:
             line, column, problem = _parse_error(piece)
-            report.findings.append(
-                _finding(SYNTAX_ERROR, options, state.path, line, column, problem)
-            )
+            finding = _finding(SYNTAX_ERROR, options, state.path, line, column, problem)
+            _report(report, finding, ignored)
         return report
     report.kind = statement.kind.value
     ctx = Context(statement, piece, words_of(piece), state, options.server_version)
     for rule in STATEMENT_RULES:
-        if rule.info.id in options.disabled or rule.info.id in ignored:
+        if rule.info.id in options.disabled:
             continue
         for message in dict.fromkeys(rule.check(ctx)):
-            report.findings.append(
-                _finding(rule.info, options, state.path, piece.line, piece.column, message)
-            )
+            finding = _finding(rule.info, options, state.path, piece.line, piece.column, message)
+            _report(report, finding, ignored)
     _advance(ctx)
     return report
+
+
+def _report(report: StatementReport, finding: Finding, ignored: set[str]) -> None:
+    """A finding silenced by goex:ignore is kept apart, not dropped: the report still shows a
+    reviewer what the migration's author (perhaps an agent) chose to silence."""
+    (report.suppressed if finding.rule in ignored else report.findings).append(finding)
 
 
 def _finding(

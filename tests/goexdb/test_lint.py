@@ -77,6 +77,8 @@ def test_goex_ignore_silences_the_named_rules_for_the_next_statement_only() -> N
         "DROP TABLE b;\n"
     )
     found = rules(sql)
+    silenced = lint_sql(sql, "m.sql").statements[2].suppressed
+    assert {f.rule for f in silenced} == {"ban-drop-table", "prefer-robust-stmts"}
     assert ("ban-drop-table", "error", 4) not in found
     assert ("ban-drop-table", "error", 5) in found
     assert ("prefer-robust-stmts", "warning", 4) not in found

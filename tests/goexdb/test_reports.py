@@ -64,7 +64,10 @@ def dry_run_report(base: Path) -> Report:
 
 
 def lint_report() -> Report:
-    sql = "SET lock_timeout='1s';\nSET statement_timeout='1s';\nCREATE TABLE t (a varchar(9));\n"
+    sql = (
+        "SET lock_timeout='1s';\nSET statement_timeout='1s';\nCREATE TABLE t (a varchar(9));\n"
+        "-- goex:ignore prefer-bigint-over-int\nCREATE TABLE u (a int);\n"
+    )
     return Report("lint", [lint_sql(sql, "V1__t.sql"), lint_sql("SELECT 1;\n", "V2__ok.sql")])
 
 
@@ -172,3 +175,15 @@ def test_exit_codes(tmp_path: Path) -> None:
     assert exit_code(errors, "error") == ExitCode.REJECTED
     with pytest.raises(UsageError):
         exit_code(errors, "sometimes")
+
+
+def test_silenced_findings_are_shown_but_not_counted() -> None:
+    report = lint_report()
+    assert [f.rule for f in report.suppressed()] == ["prefer-bigint-over-int"]
+    assert "prefer-bigint-over-int" not in {f.rule for f in report.findings()}
+    assert "1 silenced by goex:ignore" in render(report, "text")
+    assert "Silenced by `goex:ignore`" in render(report, "markdown")
+    results = json.loads(render(report, "sarif"))["runs"][0]["results"]
+    silenced = [r for r in results if r["ruleId"] == "prefer-bigint-over-int"]
+    assert silenced and silenced[0]["suppressions"][0]["kind"] == "inSource"
+    assert all("suppressions" not in r for r in results if r["ruleId"] != "prefer-bigint-over-int")
