@@ -272,12 +272,12 @@ def classify(sql: str, dialect: str) -> Statement:
         return Statement(sql, StatementKind.READ, verb, _explained_statement(sql, dialect))
     try:
         parsed = [e for e in sqlglot.parse(sql, read=dialect) if e is not None]
-    except (ParseError, TokenError) as exc:
+    except (ParseError, TokenError, TypeError) as exc:
+        # sqlglot's parser raises a TypeError on some garbage (``0?``): still a parse failure.
         if keyword_kind is not None:
             return Statement(sql, keyword_kind, verb, None)
-        raise StatementError(
-            f"the SQL could not be parsed: {_parse_problem(exc)}", statement=sql
-        ) from None
+        problem = "sqlglot's parser failed" if isinstance(exc, TypeError) else _parse_problem(exc)
+        raise StatementError(f"the SQL could not be parsed: {problem}", statement=sql) from None
     if len(parsed) != 1:
         raise StatementError("one statement was expected here, several were found", statement=sql)
     tree = parsed[0]

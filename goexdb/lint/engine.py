@@ -184,6 +184,8 @@ def _parse_error(piece: Piece) -> tuple[int, int, str]:
         )
     except TokenError as exc:
         return piece.line, piece.column, str(exc).splitlines()[0]
+    except TypeError:  # sqlglot's parser fails this way on some garbage
+        pass
     return piece.line, piece.column, "the statement could not be parsed"
 
 

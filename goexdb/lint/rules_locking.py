@@ -89,8 +89,8 @@ def constraint_missing_not_valid(ctx: Context) -> Iterator[str]:
             name = _word_after(ctx, "CONSTRAINT")
             if name is not None and name in ctx.state.not_valid_constraints:
                 yield (
-                    f"constraint {name} is added NOT VALID and validated in the same migration, "
-                    "so the validation still runs under the lock"
+                    f"constraint {name} is added NOT VALID and validated in the same migration: "
+                    "in one transaction, ADD's ACCESS EXCLUSIVE lock is held through the scan"
                 )
 
 

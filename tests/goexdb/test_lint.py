@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.config import LintConfig, load_config
 from core.errors import ConfigError
@@ -156,3 +158,52 @@ def test_goex_ignore_above_begin_silences_the_uncommitted_transaction() -> None:
     sql = "-- goex:ignore ban-uncommitted-transaction\nBEGIN;\nCREATE TABLE t (id bigint);\n"
     assert "ban-uncommitted-transaction" not in {r for r, _, _ in rules(sql)}
     assert "ban-uncommitted-transaction" in {r for r, _, _ in rules(sql.split("\n", 1)[1])}
+
+
+SQLISH = st.lists(
+    st.sampled_from(
+        [
+            "ALTER",
+            "TABLE",
+            "t",
+            "ADD",
+            "COLUMN",
+            "DROP",
+            "INDEX",
+            "CREATE",
+            "REINDEX",
+            "BEGIN",
+            "COMMIT",
+            "DEFAULT",
+            "random()",
+            "NOT",
+            "NULL",
+            "CONCURRENTLY",
+            "DETACH",
+            "PARTITION",
+            "TYPE",
+            "VALUE",
+            "'x'",
+            '"q"',
+            "(",
+            ")",
+            ",",
+            ";",
+            "--",
+            "$$",
+            "/*",
+            "*/",
+            "\n",
+            "int",
+        ]
+    ),
+    max_size=30,
+).map(" ".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(SQLISH, st.text(max_size=80)))
+def test_lint_never_crashes_on_any_text(sql: str) -> None:
+    report = lint_sql(sql, "fuzz.sql")
+    for finding in report.findings():
+        assert finding.line >= 1 and finding.column >= 1
