@@ -19,7 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from core.config import LintConfig
-from core.errors import ConfigError, StatementError
+from core.errors import ConfigError, StatementError, UsageError
 from goexdb.lint import rules_compat, rules_locking, rules_transactions, rules_types
 from goexdb.lint.context import (
     DIALECT,
@@ -94,17 +94,24 @@ def lint(
 
 
 def lint_file(path: Path, options: LintOptions | None = None) -> FileReport:
-    """Lint one migration file; a file that cannot be read or decoded is a syntax error."""
+    """Lint one migration file. A file that is not UTF-8 is a syntax error; one that cannot be
+    read at all is a usage error."""
     try:
-        sql = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        error = _finding(SYNTAX_ERROR, options or LintOptions(), str(path), 1, 1, str(exc))
+        sql = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read migration {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        problem = f"the file is not UTF-8 (byte {exc.start})"
+        error = _finding(SYNTAX_ERROR, options or LintOptions(), str(path), 1, 1, problem)
         return FileReport(str(path), [], error=error)
     return lint_sql(sql, str(path), options)
 
 
 def lint_sql(sql: str, path: str = "<sql>", options: LintOptions | None = None) -> FileReport:
-    """Lint one migration's text, reported as coming from ``path``."""
+    """Lint one migration's text, reported as coming from ``path``.
+
+    The report has one ``StatementReport`` per ``statements.pieces(sql, "postgres")`` piece, in
+    the same order, so dry-run can fill in what it measures for each statement in place."""
     options = options or LintOptions()
     try:
         found = pieces(sql, DIALECT)
