@@ -83,14 +83,16 @@ def ban_drop_column(ctx: Context) -> Iterator[str]:
 @rule(
     "ban-drop-not-null",
     "warning",
-    "DROP NOT NULL lets NULLs in that the code of a rollback does not expect",
-    "make sure every reader handles NULL before relaxing the column",
+    "DROP NOT NULL (on a column or a domain) lets in NULLs that existing code does not expect",
+    "keep the column NOT NULL with a marker value, or make sure every reader handles NULL",
 )
 def ban_drop_not_null(ctx: Context) -> Iterator[str]:
     for action in alter_actions(ctx):
         dropped = isinstance(action, exp.AlterColumn) and action.args.get("drop")
         if dropped and action.args.get("allow_null"):
-            yield f"DROP NOT NULL on column {action.name} cannot be rolled back safely"
+            yield f"DROP NOT NULL on column {action.name} lets NULLs reach code that assumed none"
+    if ctx.starts_with("ALTER", "DOMAIN") and ctx.has_sequence("DROP", "NOT", "NULL"):
+        yield "DROP NOT NULL on the domain lets NULLs reach code that assumed none"
 
 
 @rule(
