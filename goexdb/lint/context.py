@@ -96,20 +96,20 @@ class Context:
         return list(self.tree.args.get("actions") or [])
 
     @cached_property
-    def column_types(self) -> list[tuple[str, exp.DataType]]:
-        """(column, type) for every column a CREATE TABLE or ALTER TABLE defines or retypes,
-        array element types included."""
+    def column_types(self) -> list[tuple[exp.Expr, exp.DataType]]:
+        """(column definition or ALTER COLUMN, type) for every column a CREATE TABLE or ALTER
+        TABLE defines or retypes, array element types included."""
         tree = self.tree
-        found: list[tuple[str, exp.DataType]] = []
+        found: list[tuple[exp.Expr, exp.DataType]] = []
         if isinstance(tree, exp.Create | exp.Alter):
             for column in tree.find_all(exp.ColumnDef):
                 kind = column.args.get("kind")
                 if isinstance(kind, exp.DataType):
-                    found.extend((column.name, t) for t in kind.find_all(exp.DataType))
+                    found.extend((column, t) for t in kind.find_all(exp.DataType))
             for change in tree.find_all(exp.AlterColumn):
                 dtype = change.args.get("dtype")
                 if isinstance(dtype, exp.DataType):
-                    found.extend((change.name, t) for t in dtype.find_all(exp.DataType))
+                    found.extend((change, t) for t in dtype.find_all(exp.DataType))
         return found
 
     def starts_with(self, *keywords: str) -> bool:

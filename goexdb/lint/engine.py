@@ -147,9 +147,12 @@ def _lint_statement(piece: Piece, state: FileState, options: LintOptions) -> Sta
     for rule in STATEMENT_RULES:
         if rule.info.id in options.disabled:
             continue
-        for message in dict.fromkeys(rule.check(ctx)):
-            finding = _finding(rule.info, options, state.path, piece.line, piece.column, message)
-            _report(report, finding, ignored)
+        for seen in rule.check(ctx):
+            message, node = seen if isinstance(seen, tuple) else (seen, None)
+            line, column = _position(piece, node)
+            finding = _finding(rule.info, options, state.path, line, column, message)
+            if finding not in report.findings and finding not in report.suppressed:
+                _report(report, finding, ignored)
     _advance(ctx)
     return report
 
@@ -158,6 +161,19 @@ def _report(report: StatementReport, finding: Finding, ignored: set[str]) -> Non
     """A finding silenced by goex:ignore is kept apart, not dropped: the report still shows a
     reviewer what the migration's author (perhaps an agent) chose to silence."""
     (report.suppressed if finding.rule in ignored else report.findings).append(finding)
+
+
+def _position(piece: Piece, node: exp.Expr | None) -> tuple[int, int]:
+    """Where in the file a node of the statement's tree starts (its first identifier, whose
+    offset sqlglot keeps), or where the statement starts."""
+    identifier = node if isinstance(node, exp.Identifier) else node and node.find(exp.Identifier)
+    start = identifier.meta.get("start") if identifier is not None else None
+    if not isinstance(start, int) or not 0 <= start < len(piece.sql):
+        return piece.line, piece.column
+    newlines = piece.sql.count("\n", 0, start)
+    if newlines == 0:
+        return piece.line, piece.column + start
+    return piece.line + newlines, start - piece.sql.rfind("\n", 0, start)
 
 
 def _finding(

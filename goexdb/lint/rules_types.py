@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sqlglot import exp
+
 from goexdb.lint.context import Context, type_name
-from goexdb.lint.registry import rule
+from goexdb.lint.registry import Problem, rule
 
 # sqlglot's type names (see context.type_name): int covers integer and int4, smallint int2.
 _INT = frozenset({"int", "serial", "serial4"})
@@ -14,7 +16,7 @@ _SERIAL = frozenset({"serial", "serial2", "serial4", "serial8", "smallserial", "
 _CHAR = frozenset({"char", "nchar", "bpchar"})
 
 
-def _columns_of(ctx: Context, names: frozenset[str]) -> Iterator[tuple[str, str]]:
+def _columns_of(ctx: Context, names: frozenset[str]) -> Iterator[tuple[exp.Expr, str]]:
     for column, dtype in ctx.column_types:
         name = type_name(dtype)
         if name in names:
@@ -27,9 +29,9 @@ def _columns_of(ctx: Context, names: frozenset[str]) -> Iterator[tuple[str, str]
     "char(n) pads values with spaces and is no faster than text",
     "use text (with a CHECK on length if needed) or varchar",
 )
-def ban_char_field(ctx: Context) -> Iterator[str]:
+def ban_char_field(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _CHAR):
-        yield f"column {column} is {name}"
+        yield f"column {column.name} is {name}", column
 
 
 @rule(
@@ -38,9 +40,9 @@ def ban_char_field(ctx: Context) -> Iterator[str]:
     "a 32-bit integer key or counter overflows at about 2.1 billion",
     "use bigint (or bigserial / an identity column on bigint)",
 )
-def prefer_bigint_over_int(ctx: Context) -> Iterator[str]:
+def prefer_bigint_over_int(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _INT):
-        yield f"column {column} is {name}, which overflows at 2^31"
+        yield f"column {column.name} is {name}, which overflows at 2^31", column
 
 
 @rule(
@@ -49,9 +51,9 @@ def prefer_bigint_over_int(ctx: Context) -> Iterator[str]:
     "a 16-bit integer overflows at 32,767",
     "use bigint",
 )
-def prefer_bigint_over_smallint(ctx: Context) -> Iterator[str]:
+def prefer_bigint_over_smallint(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _SMALLINT):
-        yield f"column {column} is {name}, which overflows at 2^15"
+        yield f"column {column.name} is {name}, which overflows at 2^15", column
 
 
 @rule(
@@ -60,9 +62,9 @@ def prefer_bigint_over_smallint(ctx: Context) -> Iterator[str]:
     "serial types create a separately owned sequence with awkward permissions and copying",
     "use bigint GENERATED ALWAYS AS IDENTITY",
 )
-def prefer_identity(ctx: Context) -> Iterator[str]:
+def prefer_identity(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _SERIAL):
-        yield f"column {column} is {name}"
+        yield f"column {column.name} is {name}", column
 
 
 @rule(
@@ -71,10 +73,10 @@ def prefer_identity(ctx: Context) -> Iterator[str]:
     "varchar(n) needs an ACCESS EXCLUSIVE lock (and maybe a rewrite) to change its length",
     "use text with a CHECK (length(col) <= n) constraint, which can be changed NOT VALID",
 )
-def prefer_text_field(ctx: Context) -> Iterator[str]:
+def prefer_text_field(ctx: Context) -> Iterator[Problem]:
     for column, dtype in ctx.column_types:
         if type_name(dtype) == "varchar" and dtype.expressions:
-            yield f"column {column} is {dtype.sql(dialect='postgres').lower()}"
+            yield f"column {column.name} is {dtype.sql(dialect='postgres').lower()}", column
 
 
 @rule(
@@ -83,7 +85,7 @@ def prefer_text_field(ctx: Context) -> Iterator[str]:
     "timestamp without time zone stores wall-clock times whose meaning depends on the reader",
     "use timestamptz (timestamp with time zone)",
 )
-def prefer_timestamptz(ctx: Context) -> Iterator[str]:
+def prefer_timestamptz(ctx: Context) -> Iterator[Problem]:
     for column, dtype in ctx.column_types:
         if type_name(dtype) == "timestamp":
-            yield f"column {column} is timestamp without time zone"
+            yield f"column {column.name} is timestamp without time zone", column

@@ -207,3 +207,11 @@ def test_lint_never_crashes_on_any_text(sql: str) -> None:
     report = lint_sql(sql, "fuzz.sql")
     for finding in report.findings():
         assert finding.line >= 1 and finding.column >= 1
+
+
+def test_column_findings_point_at_the_column() -> None:
+    sql = "SELECT 1;\n  CREATE TABLE t (\n  id bigint,\n    name varchar(20), at timestamp\n);\n"
+    found = {f.rule: (f.line, f.column) for f in lint_sql(sql, "m.sql").findings()}
+    assert found["prefer-text-field"] == (4, 5)
+    assert found["prefer-timestamptz"] == (4, 23)
+    assert found["prefer-robust-stmts"] == (2, 3)  # about the statement: where it starts
