@@ -207,6 +207,8 @@ def _parse_error(piece: Piece) -> tuple[int, int, str]:
         )
     except TokenError as exc:
         return piece.line, piece.column, str(exc).splitlines()[0]
+    except RecursionError:
+        return piece.line, piece.column, "the statement nests too deeply to parse"
     except TypeError:  # sqlglot's parser fails this way on some garbage
         pass
     return piece.line, piece.column, "the statement could not be parsed"

@@ -215,3 +215,12 @@ def test_column_findings_point_at_the_column() -> None:
     assert found["prefer-text-field"] == (4, 5)
     assert found["prefer-timestamptz"] == (4, 23)
     assert found["prefer-robust-stmts"] == (2, 3)  # about the statement: where it starts
+
+
+def test_too_deeply_nested_statement_is_a_syntax_error_finding() -> None:
+    sql = "SELECT " + "(" * 3000 + "1" + ")" * 3000 + ";\nDROP TABLE a;\n"
+    found = lint_sql(sql, "deep.sql").findings()
+    assert [(f.rule, f.message) for f in found][:1] == [
+        ("syntax-error", "the statement nests too deeply to parse")
+    ]
+    assert "ban-drop-table" in {f.rule for f in found}
