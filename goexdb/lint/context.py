@@ -80,11 +80,9 @@ class Context:
         """sqlglot could not model the statement and kept it as a generic Command."""
         return isinstance(self.statement.ast, exp.Command) or self.statement.ast is None
 
-    def keywords(self) -> list[str]:
-        return self._keywords
-
     @cached_property
-    def _keywords(self) -> list[str]:
+    def keywords(self) -> list[str]:
+        """The statement's words as keywords, "" where a word is a literal or quoted name."""
         return [w.keyword or "" for w in self.words]
 
     @cached_property
@@ -113,11 +111,11 @@ class Context:
         return found
 
     def starts_with(self, *keywords: str) -> bool:
-        return self.keywords()[: len(keywords)] == list(keywords)
+        return self.keywords[: len(keywords)] == list(keywords)
 
     def has_sequence(self, *keywords: str) -> bool:
         """Whether the keywords appear next to each other, in order, anywhere in the statement."""
-        words = self.keywords()
+        words = self.keywords
         n = len(keywords)
         return any(words[i : i + n] == list(keywords) for i in range(len(words) - n + 1))
 

@@ -43,7 +43,8 @@ from goexdb.migrations import discover
 from goexdb.reports import FileReport, Finding, Report, StatementReport
 from goexdb.statements import Piece, StatementKind, classify, pieces
 
-_RULE_MODULES = (rules_compat, rules_locking, rules_transactions, rules_types)  # registration
+# Importing the rule modules registers their rules (``@rule``), in this order.
+_RULE_MODULES = (rules_compat, rules_locking, rules_transactions, rules_types)
 _IGNORE = re.compile(r"--[ \t]*goex:ignore[ \t]+([a-z0-9-]+(?:[ \t]*,[ \t]*[a-z0-9-]+)*)", re.I)
 
 

@@ -201,6 +201,6 @@ def identifier_too_long(ctx: Context) -> Iterator[Problem]:
     "say where the value goes: ADD VALUE 'x' BEFORE 'y' (or AFTER)",
 )
 def require_enum_value_ordering(ctx: Context) -> Iterator[Problem]:
-    positioned = {"BEFORE", "AFTER"} & set(ctx.keywords())
+    positioned = {"BEFORE", "AFTER"} & set(ctx.keywords)
     if ctx.starts_with("ALTER", "TYPE") and ctx.has_sequence("ADD", "VALUE") and not positioned:
         yield "the new enum value is appended at the end of the ordering"

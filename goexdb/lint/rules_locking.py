@@ -82,7 +82,7 @@ def constraint_missing_not_valid(ctx: Context) -> Iterator[Problem]:
         if isinstance(constraint, exp.CheckColumnConstraint | exp.ForeignKey) and not not_valid:
             yield "the new constraint is checked against every row while writes are blocked"
     if ctx.command and ctx.starts_with("ALTER", "TABLE") and altered_command_table_is_old(ctx):
-        keywords = ctx.keywords()
+        keywords = ctx.keywords
         if ctx.has_sequence("ADD", "CHECK") and "VALID" not in keywords:
             yield "the new constraint is checked against every row while writes are blocked"
         if ctx.has_sequence("VALIDATE", "CONSTRAINT"):
@@ -235,7 +235,7 @@ def disallowed_unique_constraint(ctx: Context) -> Iterator[Problem]:
     "use REINDEX ... CONCURRENTLY",
 )
 def require_concurrent_reindex(ctx: Context) -> Iterator[Problem]:
-    concurrently = "CONCURRENTLY" in ctx.keywords()
+    concurrently = "CONCURRENTLY" in ctx.keywords
     if ctx.server_version >= (12, 0) and ctx.starts_with("REINDEX") and not concurrently:
         yield "REINDEX without CONCURRENTLY locks the table against writes"
 
@@ -249,7 +249,7 @@ def require_concurrent_reindex(ctx: Context) -> Iterator[Problem]:
 )
 def require_concurrent_partition_detach(ctx: Context) -> Iterator[Problem]:
     if ctx.server_version >= (14, 0) and ctx.starts_with("ALTER", "TABLE"):
-        keywords = ctx.keywords()
+        keywords = ctx.keywords
         if ctx.has_sequence("DETACH", "PARTITION") and not {"CONCURRENTLY", "FINALIZE"} & set(
             keywords
         ):
@@ -264,7 +264,7 @@ def require_concurrent_partition_detach(ctx: Context) -> Iterator[Problem]:
     "put the constraint on the table columns instead (CHECK ... NOT VALID)",
 )
 def ban_create_domain_with_constraint(ctx: Context) -> Iterator[Problem]:
-    if ctx.starts_with("CREATE", "DOMAIN") and {"CHECK", "CONSTRAINT"} & set(ctx.keywords()):
+    if ctx.starts_with("CREATE", "DOMAIN") and {"CHECK", "CONSTRAINT"} & set(ctx.keywords):
         yield "CREATE DOMAIN with a constraint"
 
 
@@ -275,7 +275,7 @@ def ban_create_domain_with_constraint(ctx: Context) -> Iterator[Problem]:
     "put the constraint on the table columns instead (CHECK ... NOT VALID)",
 )
 def ban_alter_domain_with_add_constraint(ctx: Context) -> Iterator[Problem]:
-    if ctx.starts_with("ALTER", "DOMAIN") and "ADD" in ctx.keywords():
+    if ctx.starts_with("ALTER", "DOMAIN") and "ADD" in ctx.keywords:
         yield "ALTER DOMAIN ... ADD CONSTRAINT checks every value of the domain"
 
 
