@@ -15,6 +15,7 @@ from goexdb.lint.context import (
     added_columns,
     added_constraints,
     alter_actions,
+    altered_table,
     column_constraints,
 )
 from goexdb.lint.registry import Problem, rule
@@ -82,8 +83,7 @@ def constraint_missing_not_valid(ctx: Context) -> Iterator[Problem]:
         if isinstance(constraint, exp.CheckColumnConstraint | exp.ForeignKey) and not not_valid:
             yield "the new constraint is checked against every row while writes are blocked"
     if ctx.command and ctx.starts_with("ALTER", "TABLE") and altered_command_table_is_old(ctx):
-        keywords = ctx.keywords
-        if ctx.has_sequence("ADD", "CHECK") and "VALID" not in keywords:
+        if ctx.has_sequence("ADD", "CHECK") and not ctx.has_sequence("NOT", "VALID"):
             yield "the new constraint is checked against every row while writes are blocked"
         if ctx.has_sequence("VALIDATE", "CONSTRAINT"):
             name = _word_after(ctx, "CONSTRAINT")
@@ -279,10 +279,6 @@ def ban_alter_domain_with_add_constraint(ctx: Context) -> Iterator[Problem]:
         yield "ALTER DOMAIN ... ADD CONSTRAINT checks every value of the domain"
 
 
-# Statements that take a lock strong enough that waiting for it blocks everyone behind them.
-_LOCKING = (exp.Alter, exp.Drop, exp.TruncateTable)
-
-
 @rule(
     "require-timeout-settings",
     "warning",
@@ -291,15 +287,21 @@ _LOCKING = (exp.Alter, exp.Drop, exp.TruncateTable)
     "start the migration with SET lock_timeout = '1s' and SET statement_timeout = '...'",
 )
 def require_timeout_settings(ctx: Context) -> Iterator[Problem]:
+    """Reported once per file, at the first statement that takes a lock others would queue
+    behind (ALTER, DROP, TRUNCATE, REINDEX, CREATE INDEX on an existing table)."""
     state = ctx.state
     if state.timeout_reported or (state.lock_timeout and state.statement_timeout):
         return
     tree = ctx.tree
-    locking = isinstance(tree, _LOCKING) or (
-        isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "INDEX"
-    )
     if ctx.command:
         locking = ctx.starts_with("ALTER") or ctx.starts_with("REINDEX")
+    elif isinstance(tree, exp.Alter):
+        locking = str(tree.args.get("kind")).upper() != "TABLE" or altered_table(ctx) is not None
+    elif isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "INDEX":
+        index = tree.this
+        locking = not ctx.created_here(index.args.get("table") if index else None)
+    else:
+        locking = isinstance(tree, exp.Drop | exp.TruncateTable)
     if locking:
         state.timeout_reported = True
         missing = [

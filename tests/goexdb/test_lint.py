@@ -224,3 +224,12 @@ def test_too_deeply_nested_statement_is_a_syntax_error_finding() -> None:
         ("syntax-error", "the statement nests too deeply to parse")
     ]
     assert "ban-drop-table" in {f.rule for f in found}
+
+
+def test_work_on_a_table_created_in_the_same_file_needs_no_timeouts() -> None:
+    new = (
+        "CREATE TABLE t (id bigint);\nCREATE INDEX i ON t (id);\nALTER TABLE t ADD COLUMN x text;\n"
+    )
+    assert "require-timeout-settings" not in {r for r, _, _ in rules(new)}
+    old = new.replace("ON t", "ON old")
+    assert ("require-timeout-settings", "warning", 2) in rules(old)
