@@ -36,7 +36,7 @@ def _title(report: Report) -> str:
     if report.target:
         parts.append(f"on {report.target}")
     if report.strategy:
-        parts.append(f"({report.strategy})")
+        parts.append(f"· {report.strategy}")
     return " ".join(parts)
 
 
@@ -102,8 +102,9 @@ def _finding_text(finding: Finding) -> Text:
     line = Text("    ")
     line.append(f"{finding.severity} ", style=_STYLE.get(finding.severity, "red"))
     line.append(f"[{finding.rule}] ", style="bold")
-    line.append(f"{_location(finding)} {finding.message}\n")
-    line.append(f"      help: {finding.help}", style="dim")
+    line.append(f"{_location(finding)} {finding.message}")
+    if finding.help:
+        line.append(f"\n      help: {finding.help}", style="dim")
     return line
 
 
@@ -158,10 +159,8 @@ def junit(report: Report) -> str:
 
 
 def _finding_line(finding: Finding) -> str:
-    return (
-        f"{_location(finding)} {finding.severity} [{finding.rule}] {finding.message} "
-        f"(help: {finding.help})"
-    )
+    help = f" (help: {finding.help})" if finding.help else ""
+    return f"{_location(finding)} {finding.severity} [{finding.rule}] {finding.message}{help}"
 
 
 # --- Markdown --------------------------------------------------------------------------------
@@ -289,7 +288,7 @@ def _sarif_result(finding: Finding, rule_index: int, base: Path) -> dict[str, An
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
         "level": "error" if finding.severity == "error" else "warning",
-        "message": {"text": f"{finding.message} (help: {finding.help})"},
+        "message": {"text": finding.message + (f" (help: {finding.help})" if finding.help else "")},
         "locations": [
             {
                 "physicalLocation": {
