@@ -17,10 +17,18 @@ from rich.text import Text
 
 from goexdb.lint import describe
 from goexdb.lint.registry import GOEX_DOCS
-from goexdb.reports import FileReport, Finding, Report, measured, measurements
+from goexdb.reports import (
+    FileReport,
+    Finding,
+    Report,
+    describe_change,
+    measured,
+    measurements,
+)
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _STYLE = {"error": "red", "warning": "yellow"}
+_IN_SOURCE = {"kind": "inSource", "justification": "a goex:ignore comment above the statement"}
 
 
 def _title(report: Report) -> str:
@@ -28,7 +36,7 @@ def _title(report: Report) -> str:
     if report.target:
         parts.append(f"on {report.target}")
     if report.strategy:
-        parts.append(f"({report.strategy})")
+        parts.append(f"· {report.strategy}")
     return " ".join(parts)
 
 
@@ -37,6 +45,7 @@ def _summary(report: Report) -> str:
     return (
         f"{counts['files']} file(s), {counts['statements']} statement(s): "
         f"{counts['errors']} error(s), {counts['warnings']} warning(s)"
+        + (f", {counts['suppressed']} silenced by goex:ignore" if counts["suppressed"] else "")
     )
 
 
@@ -72,7 +81,7 @@ def text(report: Report, *, color: bool = False) -> str:
         if file.error is not None:
             console.print(_finding_text(file.error))
         for statement in file.statements:
-            if not statement.findings and not measured(statement):
+            if not statement.findings and not statement.suppressed and not measured(statement):
                 continue
             console.print(
                 Text(f"  {statement.line}:{statement.column} {_first_line(statement.sql)}")
@@ -81,6 +90,8 @@ def text(report: Report, *, color: bool = False) -> str:
                 console.print(Text(f"      {fact}", style="cyan"))
             for finding in statement.findings:
                 console.print(_finding_text(finding))
+            for finding in statement.suppressed:
+                console.print(Text(f"    silenced {_finding_line(finding)}", style="dim"))
         if not file.findings() and not any(measured(s) for s in file.statements):
             console.print(Text("  no findings", style="green"))
     console.print(Text(f"\n{_summary(report)}", style="bold"))
@@ -91,8 +102,9 @@ def _finding_text(finding: Finding) -> Text:
     line = Text("    ")
     line.append(f"{finding.severity} ", style=_STYLE.get(finding.severity, "red"))
     line.append(f"[{finding.rule}] ", style="bold")
-    line.append(f"{_location(finding)} {finding.message}\n")
-    line.append(f"      help: {finding.help}", style="dim")
+    line.append(f"{_location(finding)} {finding.message}")
+    if finding.help:
+        line.append(f"\n      help: {finding.help}", style="dim")
     return line
 
 
@@ -134,6 +146,7 @@ def junit(report: Report) -> str:
             for s in file.statements
             for fact in measurements(s)
         ]
+        facts += [f"silenced by goex:ignore: {_finding_line(f)}" for f in _suppressed(file)]
         if facts:
             ET.SubElement(case, "system-out").text = "\n".join(facts)
     for element in (suites, suite):
@@ -146,10 +159,8 @@ def junit(report: Report) -> str:
 
 
 def _finding_line(finding: Finding) -> str:
-    return (
-        f"{_location(finding)} {finding.severity} [{finding.rule}] {finding.message} "
-        f"(help: {finding.help})"
-    )
+    help = f" (help: {finding.help})" if finding.help else ""
+    return f"{_location(finding)} {finding.severity} [{finding.rule}] {finding.message}{help}"
 
 
 # --- Markdown --------------------------------------------------------------------------------
@@ -189,7 +200,7 @@ def _markdown_file(file: FileReport) -> list[str]:
                 + (f" ({lock['held_ms']:.0f})" if lock.get("held_ms") is not None else "")
                 for lock in s.locks
             )
-            other = [_change(c) for c in s.schema_changes]
+            other = [describe_change(c) for c in s.schema_changes]
             if s.error:
                 other.append(f"error: {s.error}")
             lines.append(
@@ -199,13 +210,18 @@ def _markdown_file(file: FileReport) -> list[str]:
                 f"{_md(', '.join(s.rewrites))} | {_md('; '.join(other))} |"
             )
         lines.append("")
-    if not found and not rows:
+    silenced = _suppressed(file)
+    if silenced:
+        lines += ["Silenced by `goex:ignore`:", ""]
+        lines += [f"- `{f.rule}` at {f.line}:{f.column}: {_md(f.message)}" for f in silenced]
+        lines.append("")
+    if not found and not rows and not silenced:
         lines += ["no findings", ""]
     return lines
 
 
-def _change(change: dict[str, Any]) -> str:
-    return " ".join(str(v) for v in change.values() if v is not None)
+def _suppressed(file: FileReport) -> list[Finding]:
+    return [f for s in file.statements for f in s.suppressed]
 
 
 def _md(value: str) -> str:
@@ -226,7 +242,8 @@ def sarif(report: Report, *, base: Path | None = None) -> str:
     """SARIF 2.1.0 for code scanning; file URIs are relative to ``base`` (the working
     directory) when the file is under it."""
     base = (base or Path.cwd()).resolve()
-    found = report.findings()
+    shown, silenced = report.findings(), report.suppressed()
+    found = shown + silenced
     rule_ids = sorted({f.rule for f in found})
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     document: dict[str, Any] = {
@@ -241,7 +258,11 @@ def sarif(report: Report, *, base: Path | None = None) -> str:
                         "rules": [_sarif_rule(rule_id, found) for rule_id in rule_ids],
                     }
                 },
-                "results": [_sarif_result(f, index[f.rule], base) for f in found],
+                "results": [_sarif_result(f, index[f.rule], base) for f in shown]
+                + [
+                    {**_sarif_result(f, index[f.rule], base), "suppressions": [_IN_SOURCE]}
+                    for f in silenced
+                ],
             }
         ],
     }
@@ -267,7 +288,7 @@ def _sarif_result(finding: Finding, rule_index: int, base: Path) -> dict[str, An
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
         "level": "error" if finding.severity == "error" else "warning",
-        "message": {"text": f"{finding.message} (help: {finding.help})"},
+        "message": {"text": finding.message + (f" (help: {finding.help})" if finding.help else "")},
         "locations": [
             {
                 "physicalLocation": {

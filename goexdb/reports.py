@@ -52,6 +52,9 @@ class StatementReport:
     rewrites: list[str] = field(default_factory=list)
     schema_changes: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    # Findings silenced by a goex:ignore comment: shown, never counted (added after the
+    # measured fields so positional construction keeps the documented order).
+    suppressed: list[Finding] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +82,10 @@ class Report:
         """Every finding, file errors included, in file and statement order."""
         return [f for file in self.files for f in file.findings()]
 
+    def suppressed(self) -> list[Finding]:
+        """Findings silenced by goex:ignore comments."""
+        return [f for file in self.files for s in file.statements for f in s.suppressed]
+
     def counts(self) -> dict[str, int]:
         found = self.findings()
         return {
@@ -86,6 +93,7 @@ class Report:
             "statements": sum(len(f.statements) for f in self.files),
             "errors": sum(1 for f in found if f.severity == "error"),
             "warnings": sum(1 for f in found if f.severity == "warning"),
+            "suppressed": len(self.suppressed()),
         }
 
 
@@ -132,6 +140,7 @@ def _file(data: Mapping[str, Any]) -> FileReport:
 def _statement(data: Mapping[str, Any]) -> StatementReport:
     values = dict(data)
     values["findings"] = [Finding(**f) for f in data.get("findings", [])]
+    values["suppressed"] = [Finding(**f) for f in data.get("suppressed", [])]
     return StatementReport(**values)
 
 
@@ -164,7 +173,12 @@ def measurements(statement: StatementReport) -> Iterator[str]:
     for table in statement.rewrites:
         yield f"rewrites {table}"
     for change in statement.schema_changes:
-        yield "schema: " + " ".join(str(v) for v in change.values() if v is not None)
+        yield f"schema: {describe_change(change)}"
+
+
+def describe_change(change: Mapping[str, Any]) -> str:
+    """A measured schema change in words: its values in order (``add_column orders note``)."""
+    return " ".join(str(v) for v in change.values() if v is not None)
 
 
 def render(report: Report, fmt: str, *, color: bool = False) -> str:

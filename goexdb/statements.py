@@ -286,12 +286,19 @@ def classify(sql: str, dialect: str) -> Statement:
         return Statement(sql, StatementKind.READ, verb, _explained_statement(sql, dialect))
     try:
         parsed = [e for e in sqlglot.parse(sql, read=dialect) if e is not None]
-    except (ParseError, TokenError) as exc:
+    except (ParseError, TokenError, TypeError, RecursionError) as exc:
+        # sqlglot's parser raises a TypeError on some garbage (``0?``) and recurses once per
+        # nesting level: both are still failures to parse, not crashes.
         if keyword_kind is not None:
             return Statement(sql, keyword_kind, verb, None)
-        raise StatementError(
-            f"the SQL could not be parsed: {_parse_problem(exc)}", statement=sql
-        ) from None
+        problem = (
+            _parse_problem(exc)
+            if isinstance(exc, ParseError | TokenError)
+            else "it nests too deeply"
+            if isinstance(exc, RecursionError)
+            else "sqlglot's parser failed"
+        )
+        raise StatementError(f"the SQL could not be parsed: {problem}", statement=sql) from None
     if len(parsed) != 1:
         raise StatementError("one statement was expected here, several were found", statement=sql)
     tree = parsed[0]
@@ -324,7 +331,7 @@ def _explained_statement(sql: str, dialect: str) -> exp.Expr | None:
     inner = re.sub(r"^\s*explain\s*(\([^)]*\))?\s*(verbose\s+)?", "", sql, flags=re.I)
     try:
         return sqlglot.parse_one(inner, read=dialect)
-    except (ParseError, TokenError):
+    except (ParseError, TokenError, TypeError, RecursionError):
         return None
 
 

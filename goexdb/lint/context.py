@@ -9,6 +9,7 @@ dollar-quoted bodies, quoted identifiers and comments is never mistaken for a ke
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -79,15 +80,42 @@ class Context:
         """sqlglot could not model the statement and kept it as a generic Command."""
         return isinstance(self.statement.ast, exp.Command) or self.statement.ast is None
 
+    @cached_property
     def keywords(self) -> list[str]:
+        """The statement's words as keywords, "" where a word is a literal or quoted name."""
         return [w.keyword or "" for w in self.words]
 
+    @cached_property
+    def actions(self) -> list[exp.Expr]:
+        """The actions of an ``ALTER TABLE`` on an existing table (empty otherwise)."""
+        if altered_table(self) is None:
+            return []
+        assert self.tree is not None
+        return list(self.tree.args.get("actions") or [])
+
+    @cached_property
+    def column_types(self) -> list[tuple[exp.Expr, exp.DataType]]:
+        """(column definition or ALTER COLUMN, type) for every column a CREATE TABLE or ALTER
+        TABLE defines or retypes, array element types included."""
+        tree = self.tree
+        found: list[tuple[exp.Expr, exp.DataType]] = []
+        if isinstance(tree, exp.Create | exp.Alter):
+            for column in tree.find_all(exp.ColumnDef):
+                kind = column.args.get("kind")
+                if isinstance(kind, exp.DataType):
+                    found.extend((column, t) for t in kind.find_all(exp.DataType))
+            for change in tree.find_all(exp.AlterColumn):
+                dtype = change.args.get("dtype")
+                if isinstance(dtype, exp.DataType):
+                    found.extend((change, t) for t in dtype.find_all(exp.DataType))
+        return found
+
     def starts_with(self, *keywords: str) -> bool:
-        return self.keywords()[: len(keywords)] == list(keywords)
+        return self.keywords[: len(keywords)] == list(keywords)
 
     def has_sequence(self, *keywords: str) -> bool:
         """Whether the keywords appear next to each other, in order, anywhere in the statement."""
-        words = self.keywords()
+        words = self.keywords
         n = len(keywords)
         return any(words[i : i + n] == list(keywords) for i in range(len(words) - n + 1))
 
@@ -149,10 +177,7 @@ def altered_table(ctx: Context) -> exp.Table | None:
 
 def alter_actions(ctx: Context) -> list[exp.Expr]:
     """The actions of an ``ALTER TABLE`` on an existing table (empty otherwise)."""
-    if altered_table(ctx) is None:
-        return []
-    assert ctx.tree is not None
-    return list(ctx.tree.args.get("actions") or [])
+    return ctx.actions
 
 
 def added_columns(ctx: Context) -> list[exp.ColumnDef]:
@@ -176,27 +201,13 @@ def column_constraints(column: exp.ColumnDef) -> list[exp.Expr]:
     return [c.args["kind"] for c in column.args.get("constraints") or [] if c.args.get("kind")]
 
 
-def column_types(ctx: Context) -> list[tuple[str, exp.DataType]]:
-    """(column, type) for every column a CREATE TABLE or ALTER TABLE defines or retypes,
-    array element types included."""
-    tree = ctx.tree
-    found: list[tuple[str, exp.DataType]] = []
-    if isinstance(tree, exp.Create | exp.Alter):
-        for column in tree.find_all(exp.ColumnDef):
-            kind = column.args.get("kind")
-            if isinstance(kind, exp.DataType):
-                found.extend((column.name, t) for t in kind.find_all(exp.DataType))
-        for change in tree.find_all(exp.AlterColumn):
-            dtype = change.args.get("dtype")
-            if isinstance(dtype, exp.DataType):
-                found.extend((change.name, t) for t in dtype.find_all(exp.DataType))
-    return found
-
-
 def type_name(dtype: exp.DataType) -> str:
-    """The type as PostgreSQL spells it, lower-case, without parameters (``varchar``,
-    ``serial8``)."""
-    return dtype.sql(dialect=DIALECT).lower().split("(")[0].strip()
+    """sqlglot's name of the type, lower-case, without parameters: ``int`` for int/integer/int4,
+    ``smallint`` for int2, ``bpchar``, ``varchar``; a type sqlglot does not know by its own
+    name (``serial8``)."""
+    if dtype.this == exp.DType.USERDEFINED:
+        return str(dtype.args.get("kind") or "").lower()
+    return str(dtype.this.name).lower()
 
 
 def begins(ctx: Context) -> bool:

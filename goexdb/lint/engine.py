@@ -19,7 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from core.config import LintConfig
-from core.errors import ConfigError, StatementError
+from core.errors import ConfigError, StatementError, UsageError
 from goexdb.lint import rules_compat, rules_locking, rules_transactions, rules_types
 from goexdb.lint.context import (
     DIALECT,
@@ -43,7 +43,8 @@ from goexdb.migrations import discover
 from goexdb.reports import FileReport, Finding, Report, StatementReport
 from goexdb.statements import Piece, StatementKind, classify, pieces
 
-_RULE_MODULES = (rules_compat, rules_locking, rules_transactions, rules_types)  # registration
+# Importing the rule modules registers their rules (``@rule``), in this order.
+_RULE_MODULES = (rules_compat, rules_locking, rules_transactions, rules_types)
 _IGNORE = re.compile(r"--[ \t]*goex:ignore[ \t]+([a-z0-9-]+(?:[ \t]*,[ \t]*[a-z0-9-]+)*)", re.I)
 
 
@@ -94,17 +95,24 @@ def lint(
 
 
 def lint_file(path: Path, options: LintOptions | None = None) -> FileReport:
-    """Lint one migration file; a file that cannot be read or decoded is a syntax error."""
+    """Lint one migration file. A file that is not UTF-8 is a syntax error; one that cannot be
+    read at all is a usage error."""
     try:
-        sql = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        error = _finding(SYNTAX_ERROR, options or LintOptions(), str(path), 1, 1, str(exc))
+        sql = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read migration {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        problem = f"the file is not UTF-8 (byte {exc.start})"
+        error = _finding(SYNTAX_ERROR, options or LintOptions(), str(path), 1, 1, problem)
         return FileReport(str(path), [], error=error)
     return lint_sql(sql, str(path), options)
 
 
 def lint_sql(sql: str, path: str = "<sql>", options: LintOptions | None = None) -> FileReport:
-    """Lint one migration's text, reported as coming from ``path``."""
+    """Lint one migration's text, reported as coming from ``path``.
+
+    The report has one ``StatementReport`` per ``statements.pieces(sql, "postgres")`` piece, in
+    the same order, so dry-run can fill in what it measures for each statement in place."""
     options = options or LintOptions()
     try:
         found = pieces(sql, DIALECT)
@@ -113,12 +121,14 @@ def lint_sql(sql: str, path: str = "<sql>", options: LintOptions | None = None) 
     state = FileState(path, statements=len(found))
     reports = [_lint_statement(piece, state, options) for piece in found]
     if reports:
-        last = reports[-1]
+        # A file rule's finding points at a statement; that statement's goex:ignore applies.
+        ignored = {(p.line, p.column): _ignored(p.leading) for p in found}
         for file_rule in FILE_RULES:
             if file_rule.info.id in options.disabled:
                 continue
             for message, line, column in file_rule.check(state):
-                last.findings.append(_finding(file_rule.info, options, path, line, column, message))
+                finding = _finding(file_rule.info, options, path, line, column, message)
+                _report(reports[-1], finding, ignored.get((line, column), set()))
     return FileReport(path, reports)
 
 
@@ -128,23 +138,43 @@ def _lint_statement(piece: Piece, state: FileState, options: LintOptions) -> Sta
     try:
         statement = classify(piece.sql, DIALECT)
     except StatementError:
-        if SYNTAX_ERROR.id not in ignored | options.disabled:
+        if SYNTAX_ERROR.id not in options.disabled:
             line, column, problem = _parse_error(piece)
-            report.findings.append(
-                _finding(SYNTAX_ERROR, options, state.path, line, column, problem)
-            )
+            finding = _finding(SYNTAX_ERROR, options, state.path, line, column, problem)
+            _report(report, finding, ignored)
         return report
     report.kind = statement.kind.value
     ctx = Context(statement, piece, words_of(piece), state, options.server_version)
     for rule in STATEMENT_RULES:
-        if rule.info.id in options.disabled or rule.info.id in ignored:
+        if rule.info.id in options.disabled:
             continue
-        for message in dict.fromkeys(rule.check(ctx)):
-            report.findings.append(
-                _finding(rule.info, options, state.path, piece.line, piece.column, message)
-            )
+        for seen in rule.check(ctx):
+            message, node = seen if isinstance(seen, tuple) else (seen, None)
+            line, column = _position(piece, node)
+            finding = _finding(rule.info, options, state.path, line, column, message)
+            if finding not in report.findings and finding not in report.suppressed:
+                _report(report, finding, ignored)
     _advance(ctx)
     return report
+
+
+def _report(report: StatementReport, finding: Finding, ignored: set[str]) -> None:
+    """A finding silenced by goex:ignore is kept apart, not dropped: the report still shows a
+    reviewer what the migration's author (perhaps an agent) chose to silence."""
+    (report.suppressed if finding.rule in ignored else report.findings).append(finding)
+
+
+def _position(piece: Piece, node: exp.Expr | None) -> tuple[int, int]:
+    """Where in the file a node of the statement's tree starts (its first identifier, whose
+    offset sqlglot keeps), or where the statement starts."""
+    identifier = node if isinstance(node, exp.Identifier) else node and node.find(exp.Identifier)
+    start = identifier.meta.get("start") if identifier is not None else None
+    if not isinstance(start, int) or not 0 <= start < len(piece.sql):
+        return piece.line, piece.column
+    newlines = piece.sql.count("\n", 0, start)
+    if newlines == 0:
+        return piece.line, piece.column + start
+    return piece.line + newlines, start - piece.sql.rfind("\n", 0, start)
 
 
 def _finding(
@@ -168,7 +198,8 @@ def _parse_error(piece: Piece) -> tuple[int, int, str]:
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         line = int(first.get("line") or 1)
-        column = int(first.get("col") or 1)
+        # sqlglot gives the column where the offending token ends; point at its start.
+        column = max(1, int(first.get("col") or 1) - len(str(first.get("highlight") or "x")) + 1)
         description = str(first.get("description") or exc).split(" but got ")[0]
         return (
             piece.line + line - 1,
@@ -177,6 +208,10 @@ def _parse_error(piece: Piece) -> tuple[int, int, str]:
         )
     except TokenError as exc:
         return piece.line, piece.column, str(exc).splitlines()[0]
+    except RecursionError:
+        return piece.line, piece.column, "the statement nests too deeply to parse"
+    except TypeError:  # sqlglot's parser fails this way on some garbage
+        pass
     return piece.line, piece.column, "the statement could not be parsed"
 
 

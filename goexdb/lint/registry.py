@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+from sqlglot import exp
 
 if TYPE_CHECKING:
     from goexdb.lint.context import Context, FileState
@@ -20,8 +22,10 @@ SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 SQUAWK_DOCS = "https://squawkhq.com/docs/"
 GOEX_DOCS = "https://github.com/goex/goex#goex-db-lint"
 
-# A statement rule yields one message per problem it sees in the statement.
-Check = Callable[["Context"], Iterable[str]]
+# A statement rule yields one message per problem it sees in the statement, alone (reported at
+# the statement's start) or with the node it is about (reported at that node: the column).
+Problem: TypeAlias = str | tuple[str, exp.Expr]
+Check = Callable[["Context"], Iterable[Problem]]
 # A file rule looks at what the whole file left behind; it yields (message, line, column).
 FileCheck = Callable[["FileState"], Iterable[tuple[str, int, int]]]
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from sqlglot import exp
 
 from goexdb.lint.context import Context, alter_actions
-from goexdb.lint.registry import rule
+from goexdb.lint.registry import Problem, rule
 
 MAX_IDENTIFIER_BYTES = 63
 
@@ -20,10 +20,13 @@ MAX_IDENTIFIER_BYTES = 63
     "renaming a column breaks the code that still uses the old name while the migration deploys",
     "add the new column, write both, move readers over, then drop the old one",
 )
-def renaming_column(ctx: Context) -> Iterator[str]:
+def renaming_column(ctx: Context) -> Iterator[Problem]:
     for action in alter_actions(ctx):
         if isinstance(action, exp.RenameColumn):
-            yield f"renaming column {action.this.name} breaks code that still uses the old name"
+            yield (
+                f"renaming column {action.this.name} breaks code that still uses the old name",
+                action,
+            )
 
 
 @rule(
@@ -32,7 +35,7 @@ def renaming_column(ctx: Context) -> Iterator[str]:
     "renaming a table breaks the code that still uses the old name while the migration deploys",
     "create the new table (or a view with the old name) and move readers over first",
 )
-def renaming_table(ctx: Context) -> Iterator[str]:
+def renaming_table(ctx: Context) -> Iterator[Problem]:
     if any(isinstance(a, exp.AlterRename) for a in alter_actions(ctx)):
         yield "renaming the table breaks code that still uses the old name"
 
@@ -48,7 +51,7 @@ def _dropped(ctx: Context, kind: str) -> bool:
     "DROP DATABASE destroys a whole database",
     "drop databases by hand, never from a migration",
 )
-def ban_drop_database(ctx: Context) -> Iterator[str]:
+def ban_drop_database(ctx: Context) -> Iterator[Problem]:
     if _dropped(ctx, "DATABASE"):
         yield "DROP DATABASE destroys every table in it"
 
@@ -59,7 +62,7 @@ def ban_drop_database(ctx: Context) -> Iterator[str]:
     "DROP TABLE destroys the table's data and breaks code that still reads it",
     "stop using the table first; drop it in a later, separate migration (or rename it aside)",
 )
-def ban_drop_table(ctx: Context) -> Iterator[str]:
+def ban_drop_table(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     if _dropped(ctx, "TABLE") and isinstance(tree, exp.Drop):
         for table in tree.args.get("tables") or []:
@@ -73,24 +76,29 @@ def ban_drop_table(ctx: Context) -> Iterator[str]:
     "DROP COLUMN destroys the column's data and breaks code that still reads it",
     "stop using the column first; drop it in a later, separate migration",
 )
-def ban_drop_column(ctx: Context) -> Iterator[str]:
+def ban_drop_column(ctx: Context) -> Iterator[Problem]:
     for action in alter_actions(ctx):
         if isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
             for column in action.args.get("tables") or []:
-                yield f"DROP COLUMN destroys column {column.name} and its data"
+                yield f"DROP COLUMN destroys column {column.name} and its data", column
 
 
 @rule(
     "ban-drop-not-null",
     "warning",
-    "DROP NOT NULL lets NULLs in that the code of a rollback does not expect",
-    "make sure every reader handles NULL before relaxing the column",
+    "DROP NOT NULL (on a column or a domain) lets in NULLs that existing code does not expect",
+    "keep the column NOT NULL with a marker value, or make sure every reader handles NULL",
 )
-def ban_drop_not_null(ctx: Context) -> Iterator[str]:
+def ban_drop_not_null(ctx: Context) -> Iterator[Problem]:
     for action in alter_actions(ctx):
         dropped = isinstance(action, exp.AlterColumn) and action.args.get("drop")
         if dropped and action.args.get("allow_null"):
-            yield f"DROP NOT NULL on column {action.name} cannot be rolled back safely"
+            yield (
+                f"DROP NOT NULL on column {action.name} lets NULLs reach code that assumed none",
+                action,
+            )
+    if ctx.starts_with("ALTER", "DOMAIN") and ctx.has_sequence("DROP", "NOT", "NULL"):
+        yield "DROP NOT NULL on the domain lets NULLs reach code that assumed none"
 
 
 @rule(
@@ -99,7 +107,7 @@ def ban_drop_not_null(ctx: Context) -> Iterator[str]:
     "TRUNCATE ... CASCADE also empties every table with a foreign key to it, recursively",
     "truncate the tables you mean by name, without CASCADE",
 )
-def ban_truncate_cascade(ctx: Context) -> Iterator[str]:
+def ban_truncate_cascade(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     if isinstance(tree, exp.TruncateTable) and str(tree.args.get("option")).upper() == "CASCADE":
         yield "TRUNCATE ... CASCADE empties every table that references these, too"
@@ -112,7 +120,7 @@ def ban_truncate_cascade(ctx: Context) -> Iterator[str]:
     "migration is run again",
     "use IF NOT EXISTS / IF EXISTS, or run the migration in one transaction",
 )
-def prefer_robust_stmts(ctx: Context) -> Iterator[str]:
+def prefer_robust_stmts(ctx: Context) -> Iterator[Problem]:
     if ctx.in_transaction() or ctx.state.statements < 2:
         return  # a single statement runs in an implicit transaction of its own
     tree = ctx.tree
@@ -123,7 +131,7 @@ def prefer_robust_stmts(ctx: Context) -> Iterator[str]:
         yield f"DROP {tree.args.get('kind')} without IF EXISTS fails when run again"
     for action in alter_actions(ctx):
         if isinstance(action, exp.ColumnDef) and not action.args.get("exists"):
-            yield f"ADD COLUMN {action.name} without IF NOT EXISTS fails when run again"
+            yield f"ADD COLUMN {action.name} without IF NOT EXISTS fails when run again", action
         elif isinstance(action, exp.Drop) and not action.args.get("exists"):
             yield f"DROP {action.args.get('kind')} without IF EXISTS fails when run again"
         elif isinstance(action, exp.AddConstraint):
@@ -141,7 +149,7 @@ def prefer_robust_stmts(ctx: Context) -> Iterator[str]:
     "a column declared or assigned twice in one statement is an error at run time",
     "remove the duplicate",
 )
-def ban_duplicate_column_assignments(ctx: Context) -> Iterator[str]:
+def ban_duplicate_column_assignments(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     names: list[exp.Expr] = []
     if isinstance(tree, exp.Create | exp.Insert) and isinstance(tree.this, exp.Schema):
@@ -157,7 +165,7 @@ def ban_duplicate_column_assignments(ctx: Context) -> Iterator[str]:
             yield f"column {name} appears {count} times"
 
 
-def _folded(nodes: Iterable[exp.Expr]) -> Iterator[str]:
+def _folded(nodes: Iterable[exp.Expr]) -> Iterator[Problem]:
     for node in nodes:
         identifier = node.this if isinstance(node, exp.Column) else node
         if isinstance(identifier, exp.Identifier):
@@ -170,7 +178,7 @@ def _folded(nodes: Iterable[exp.Expr]) -> Iterator[str]:
     "PostgreSQL silently truncates identifiers longer than 63 bytes",
     "use a name of at most 63 bytes",
 )
-def identifier_too_long(ctx: Context) -> Iterator[str]:
+def identifier_too_long(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     names: list[str] = []
     if isinstance(tree, exp.Create | exp.Alter) and not ctx.command:
@@ -192,7 +200,7 @@ def identifier_too_long(ctx: Context) -> Iterator[str]:
     "comparisons and ORDER BY on the enum mean",
     "say where the value goes: ADD VALUE 'x' BEFORE 'y' (or AFTER)",
 )
-def require_enum_value_ordering(ctx: Context) -> Iterator[str]:
-    positioned = {"BEFORE", "AFTER"} & set(ctx.keywords())
+def require_enum_value_ordering(ctx: Context) -> Iterator[Problem]:
+    positioned = {"BEFORE", "AFTER"} & set(ctx.keywords)
     if ctx.starts_with("ALTER", "TYPE") and ctx.has_sequence("ADD", "VALUE") and not positioned:
         yield "the new enum value is appended at the end of the ordering"

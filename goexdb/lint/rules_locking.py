@@ -15,9 +15,10 @@ from goexdb.lint.context import (
     added_columns,
     added_constraints,
     alter_actions,
+    altered_table,
     column_constraints,
 )
-from goexdb.lint.registry import rule
+from goexdb.lint.registry import Problem, rule
 
 # Functions whose value differs per row: a default that calls one fills every row on ADD COLUMN.
 _VOLATILE = (exp.Rand, exp.Uuid)
@@ -47,7 +48,7 @@ _STABLE_NAMES = frozenset({"now", "transaction_timestamp", "statement_timestamp"
     "CREATE INDEX without CONCURRENTLY blocks writes to the table while the index builds",
     "use CREATE INDEX CONCURRENTLY (outside a transaction block)",
 )
-def require_concurrent_index_creation(ctx: Context) -> Iterator[str]:
+def require_concurrent_index_creation(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "INDEX":
         index = tree.this
@@ -62,7 +63,7 @@ def require_concurrent_index_creation(ctx: Context) -> Iterator[str]:
     "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the index's table",
     "use DROP INDEX CONCURRENTLY (outside a transaction block)",
 )
-def require_concurrent_index_deletion(ctx: Context) -> Iterator[str]:
+def require_concurrent_index_deletion(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     index = isinstance(tree, exp.Drop) and str(tree.args.get("kind")).upper() == "INDEX"
     if index and tree is not None and not tree.args.get("concurrently"):
@@ -76,21 +77,20 @@ def require_concurrent_index_deletion(ctx: Context) -> Iterator[str]:
     "that blocks writes; a NOT VALID constraint validated in the same file defeats the point",
     "add the constraint NOT VALID, then VALIDATE CONSTRAINT in a later migration",
 )
-def constraint_missing_not_valid(ctx: Context) -> Iterator[str]:
+def constraint_missing_not_valid(ctx: Context) -> Iterator[Problem]:
     not_valid = ctx.tree is not None and bool(ctx.tree.args.get("not_valid"))
     for constraint in added_constraints(ctx):
         if isinstance(constraint, exp.CheckColumnConstraint | exp.ForeignKey) and not not_valid:
             yield "the new constraint is checked against every row while writes are blocked"
     if ctx.command and ctx.starts_with("ALTER", "TABLE") and altered_command_table_is_old(ctx):
-        keywords = ctx.keywords()
-        if ctx.has_sequence("ADD", "CHECK") and "VALID" not in keywords:
+        if ctx.has_sequence("ADD", "CHECK") and not ctx.has_sequence("NOT", "VALID"):
             yield "the new constraint is checked against every row while writes are blocked"
         if ctx.has_sequence("VALIDATE", "CONSTRAINT"):
             name = _word_after(ctx, "CONSTRAINT")
             if name is not None and name in ctx.state.not_valid_constraints:
                 yield (
-                    f"constraint {name} is added NOT VALID and validated in the same migration, "
-                    "so the validation still runs under the lock"
+                    f"constraint {name} is added NOT VALID and validated in the same migration: "
+                    "in one transaction, ADD's ACCESS EXCLUSIVE lock is held through the scan"
                 )
 
 
@@ -101,11 +101,11 @@ def constraint_missing_not_valid(ctx: Context) -> Iterator[str]:
     "generated column) rewrites the table under an ACCESS EXCLUSIVE lock",
     "add the column without the default, set the default, then backfill in batches",
 )
-def adding_field_with_default(ctx: Context) -> Iterator[str]:
+def adding_field_with_default(ctx: Context) -> Iterator[Problem]:
     for column in added_columns(ctx):
         for constraint in column_constraints(column):
             if isinstance(constraint, exp.ComputedColumnConstraint):
-                yield f"generated column {column.name} is computed for every row: a rewrite"
+                yield f"generated column {column.name} is computed for every row: a rewrite", column
             if not isinstance(constraint, exp.DefaultColumnConstraint):
                 continue
             if ctx.server_version < (11, 0):
@@ -139,7 +139,7 @@ def _volatile_call(expression: exp.Expr) -> str | None:
     "a foreign key added without NOT VALID scans the table while writes to both tables are blocked",
     "add the foreign key NOT VALID, then VALIDATE CONSTRAINT in a later migration",
 )
-def adding_foreign_key_constraint(ctx: Context) -> Iterator[str]:
+def adding_foreign_key_constraint(ctx: Context) -> Iterator[Problem]:
     not_valid = ctx.tree is not None and bool(ctx.tree.args.get("not_valid"))
     for constraint in added_constraints(ctx):
         if isinstance(constraint, exp.ForeignKey) and not not_valid:
@@ -159,10 +159,10 @@ def adding_foreign_key_constraint(ctx: Context) -> Iterator[str]:
     "EXCLUSIVE lock",
     "add a new column, backfill it in batches, and switch readers over",
 )
-def changing_column_type(ctx: Context) -> Iterator[str]:
+def changing_column_type(ctx: Context) -> Iterator[Problem]:
     for action in alter_actions(ctx):
         if isinstance(action, exp.AlterColumn) and action.args.get("dtype") is not None:
-            yield f"changing the type of column {action.name} can rewrite the whole table"
+            yield f"changing the type of column {action.name} can rewrite the whole table", action
 
 
 @rule(
@@ -171,10 +171,13 @@ def changing_column_type(ctx: Context) -> Iterator[str]:
     "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
     "add CHECK (col IS NOT NULL) NOT VALID, validate it, then SET NOT NULL (PostgreSQL 12+)",
 )
-def adding_not_nullable_field(ctx: Context) -> Iterator[str]:
+def adding_not_nullable_field(ctx: Context) -> Iterator[Problem]:
     for action in alter_actions(ctx):
         if isinstance(action, exp.AlterColumn) and action.args.get("allow_null") is False:
-            yield f"SET NOT NULL on column {action.name} scans every row while the table is locked"
+            yield (
+                f"SET NOT NULL on column {action.name} scans every row while the table is locked",
+                action,
+            )
 
 
 @rule(
@@ -184,7 +187,7 @@ def adding_not_nullable_field(ctx: Context) -> Iterator[str]:
     "code that inserts without it",
     "add the column nullable, or NOT NULL with a non-volatile DEFAULT (PostgreSQL 11+)",
 )
-def adding_required_field(ctx: Context) -> Iterator[str]:
+def adding_required_field(ctx: Context) -> Iterator[Problem]:
     filled = (
         exp.DefaultColumnConstraint,
         exp.ComputedColumnConstraint,
@@ -194,7 +197,7 @@ def adding_required_field(ctx: Context) -> Iterator[str]:
         constraints = column_constraints(column)
         not_null = any(isinstance(c, exp.NotNullColumnConstraint) for c in constraints)
         if not_null and not any(isinstance(c, filled) for c in constraints):
-            yield f"new column {column.name} is NOT NULL without a default"
+            yield f"new column {column.name} is NOT NULL without a default", column
 
 
 @rule(
@@ -203,12 +206,12 @@ def adding_required_field(ctx: Context) -> Iterator[str]:
     "adding a primary key builds its unique index under an ACCESS EXCLUSIVE lock",
     "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... PRIMARY KEY USING INDEX",
 )
-def adding_serial_primary_key_field(ctx: Context) -> Iterator[str]:
+def adding_serial_primary_key_field(ctx: Context) -> Iterator[Problem]:
     if any(isinstance(c, exp.PrimaryKey) for c in added_constraints(ctx)):
         yield "ADD PRIMARY KEY builds its index while reads and writes are blocked"
     for column in added_columns(ctx):
         if any(isinstance(c, exp.PrimaryKeyColumnConstraint) for c in column_constraints(column)):
-            yield f"new primary key column {column.name} builds its index under the lock"
+            yield f"new primary key column {column.name} builds its index under the lock", column
 
 
 @rule(
@@ -217,12 +220,12 @@ def adding_serial_primary_key_field(ctx: Context) -> Iterator[str]:
     "adding a UNIQUE constraint builds its index under an ACCESS EXCLUSIVE lock",
     "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX",
 )
-def disallowed_unique_constraint(ctx: Context) -> Iterator[str]:
+def disallowed_unique_constraint(ctx: Context) -> Iterator[Problem]:
     if any(isinstance(c, exp.UniqueColumnConstraint) for c in added_constraints(ctx)):
         yield "ADD CONSTRAINT ... UNIQUE builds its index while reads and writes are blocked"
     for column in added_columns(ctx):
         if any(isinstance(c, exp.UniqueColumnConstraint) for c in column_constraints(column)):
-            yield f"new UNIQUE column {column.name} builds its index under the lock"
+            yield f"new UNIQUE column {column.name} builds its index under the lock", column
 
 
 @rule(
@@ -231,8 +234,8 @@ def disallowed_unique_constraint(ctx: Context) -> Iterator[str]:
     "REINDEX without CONCURRENTLY blocks writes (and reads that use the index) (PostgreSQL 12+)",
     "use REINDEX ... CONCURRENTLY",
 )
-def require_concurrent_reindex(ctx: Context) -> Iterator[str]:
-    concurrently = "CONCURRENTLY" in ctx.keywords()
+def require_concurrent_reindex(ctx: Context) -> Iterator[Problem]:
+    concurrently = "CONCURRENTLY" in ctx.keywords
     if ctx.server_version >= (12, 0) and ctx.starts_with("REINDEX") and not concurrently:
         yield "REINDEX without CONCURRENTLY locks the table against writes"
 
@@ -244,9 +247,9 @@ def require_concurrent_reindex(ctx: Context) -> Iterator[str]:
     "(PostgreSQL 14+)",
     "use ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY (outside a transaction block)",
 )
-def require_concurrent_partition_detach(ctx: Context) -> Iterator[str]:
+def require_concurrent_partition_detach(ctx: Context) -> Iterator[Problem]:
     if ctx.server_version >= (14, 0) and ctx.starts_with("ALTER", "TABLE"):
-        keywords = ctx.keywords()
+        keywords = ctx.keywords
         if ctx.has_sequence("DETACH", "PARTITION") and not {"CONCURRENTLY", "FINALIZE"} & set(
             keywords
         ):
@@ -260,8 +263,8 @@ def require_concurrent_partition_detach(ctx: Context) -> Iterator[str]:
     "scanning every column that uses it",
     "put the constraint on the table columns instead (CHECK ... NOT VALID)",
 )
-def ban_create_domain_with_constraint(ctx: Context) -> Iterator[str]:
-    if ctx.starts_with("CREATE", "DOMAIN") and {"CHECK", "CONSTRAINT"} & set(ctx.keywords()):
+def ban_create_domain_with_constraint(ctx: Context) -> Iterator[Problem]:
+    if ctx.starts_with("CREATE", "DOMAIN") and {"CHECK", "CONSTRAINT"} & set(ctx.keywords):
         yield "CREATE DOMAIN with a constraint"
 
 
@@ -271,13 +274,9 @@ def ban_create_domain_with_constraint(ctx: Context) -> Iterator[str]:
     "ALTER DOMAIN ... ADD CONSTRAINT scans every column of the domain's type under a lock",
     "put the constraint on the table columns instead (CHECK ... NOT VALID)",
 )
-def ban_alter_domain_with_add_constraint(ctx: Context) -> Iterator[str]:
-    if ctx.starts_with("ALTER", "DOMAIN") and "ADD" in ctx.keywords():
+def ban_alter_domain_with_add_constraint(ctx: Context) -> Iterator[Problem]:
+    if ctx.starts_with("ALTER", "DOMAIN") and "ADD" in ctx.keywords:
         yield "ALTER DOMAIN ... ADD CONSTRAINT checks every value of the domain"
-
-
-# Statements that take a lock strong enough that waiting for it blocks everyone behind them.
-_LOCKING = (exp.Alter, exp.Drop, exp.TruncateTable)
 
 
 @rule(
@@ -287,16 +286,22 @@ _LOCKING = (exp.Alter, exp.Drop, exp.TruncateTable)
     "statement_timeout, so it can queue behind a long transaction and block everything behind it",
     "start the migration with SET lock_timeout = '1s' and SET statement_timeout = '...'",
 )
-def require_timeout_settings(ctx: Context) -> Iterator[str]:
+def require_timeout_settings(ctx: Context) -> Iterator[Problem]:
+    """Reported once per file, at the first statement that takes a lock others would queue
+    behind (ALTER, DROP, TRUNCATE, REINDEX, CREATE INDEX on an existing table)."""
     state = ctx.state
     if state.timeout_reported or (state.lock_timeout and state.statement_timeout):
         return
     tree = ctx.tree
-    locking = isinstance(tree, _LOCKING) or (
-        isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "INDEX"
-    )
     if ctx.command:
         locking = ctx.starts_with("ALTER") or ctx.starts_with("REINDEX")
+    elif isinstance(tree, exp.Alter):
+        locking = str(tree.args.get("kind")).upper() != "TABLE" or altered_table(ctx) is not None
+    elif isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "INDEX":
+        index = tree.this
+        locking = not ctx.created_here(index.args.get("table") if index else None)
+    else:
+        locking = isinstance(tree, exp.Drop | exp.TruncateTable)
     if locking:
         state.timeout_reported = True
         missing = [

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from goexdb.lint.context import Context, column_types, type_name
-from goexdb.lint.registry import rule
+from sqlglot import exp
 
-_INT = frozenset({"int", "integer", "int4", "serial", "serial4"})
-_SMALLINT = frozenset({"smallint", "int2", "smallserial", "serial2"})
+from goexdb.lint.context import Context, type_name
+from goexdb.lint.registry import Problem, rule
+
+# sqlglot's type names (see context.type_name): int covers integer and int4, smallint int2.
+_INT = frozenset({"int", "serial", "serial4"})
+_SMALLINT = frozenset({"smallint", "smallserial", "serial2"})
 _SERIAL = frozenset({"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"})
-_CHAR = frozenset({"char", "character", "nchar", "bpchar"})
+_CHAR = frozenset({"char", "nchar", "bpchar"})
 
 
-def _columns_of(ctx: Context, names: frozenset[str]) -> Iterator[tuple[str, str]]:
-    for column, dtype in column_types(ctx):
+def _columns_of(ctx: Context, names: frozenset[str]) -> Iterator[tuple[exp.Expr, str]]:
+    for column, dtype in ctx.column_types:
         name = type_name(dtype)
         if name in names:
             yield column, name
@@ -26,9 +29,9 @@ def _columns_of(ctx: Context, names: frozenset[str]) -> Iterator[tuple[str, str]
     "char(n) pads values with spaces and is no faster than text",
     "use text (with a CHECK on length if needed) or varchar",
 )
-def ban_char_field(ctx: Context) -> Iterator[str]:
+def ban_char_field(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _CHAR):
-        yield f"column {column} is {name}"
+        yield f"column {column.name} is {name}", column
 
 
 @rule(
@@ -37,9 +40,9 @@ def ban_char_field(ctx: Context) -> Iterator[str]:
     "a 32-bit integer key or counter overflows at about 2.1 billion",
     "use bigint (or bigserial / an identity column on bigint)",
 )
-def prefer_bigint_over_int(ctx: Context) -> Iterator[str]:
+def prefer_bigint_over_int(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _INT):
-        yield f"column {column} is {name}, which overflows at 2^31"
+        yield f"column {column.name} is {name}, which overflows at 2^31", column
 
 
 @rule(
@@ -48,9 +51,9 @@ def prefer_bigint_over_int(ctx: Context) -> Iterator[str]:
     "a 16-bit integer overflows at 32,767",
     "use bigint",
 )
-def prefer_bigint_over_smallint(ctx: Context) -> Iterator[str]:
+def prefer_bigint_over_smallint(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _SMALLINT):
-        yield f"column {column} is {name}, which overflows at 2^15"
+        yield f"column {column.name} is {name}, which overflows at 2^15", column
 
 
 @rule(
@@ -59,9 +62,9 @@ def prefer_bigint_over_smallint(ctx: Context) -> Iterator[str]:
     "serial types create a separately owned sequence with awkward permissions and copying",
     "use bigint GENERATED ALWAYS AS IDENTITY",
 )
-def prefer_identity(ctx: Context) -> Iterator[str]:
+def prefer_identity(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _SERIAL):
-        yield f"column {column} is {name}"
+        yield f"column {column.name} is {name}", column
 
 
 @rule(
@@ -70,10 +73,10 @@ def prefer_identity(ctx: Context) -> Iterator[str]:
     "varchar(n) needs an ACCESS EXCLUSIVE lock (and maybe a rewrite) to change its length",
     "use text with a CHECK (length(col) <= n) constraint, which can be changed NOT VALID",
 )
-def prefer_text_field(ctx: Context) -> Iterator[str]:
-    for column, dtype in column_types(ctx):
-        if type_name(dtype) in ("varchar", "character varying") and dtype.expressions:
-            yield f"column {column} is {dtype.sql(dialect='postgres').lower()}"
+def prefer_text_field(ctx: Context) -> Iterator[Problem]:
+    for column, dtype in ctx.column_types:
+        if type_name(dtype) == "varchar" and dtype.expressions:
+            yield f"column {column.name} is {dtype.sql(dialect='postgres').lower()}", column
 
 
 @rule(
@@ -82,7 +85,7 @@ def prefer_text_field(ctx: Context) -> Iterator[str]:
     "timestamp without time zone stores wall-clock times whose meaning depends on the reader",
     "use timestamptz (timestamp with time zone)",
 )
-def prefer_timestamptz(ctx: Context) -> Iterator[str]:
-    for column, dtype in column_types(ctx):
-        if type_name(dtype) in ("timestamp", "timestamp without time zone"):
-            yield f"column {column} is timestamp without time zone"
+def prefer_timestamptz(ctx: Context) -> Iterator[Problem]:
+    for column, dtype in ctx.column_types:
+        if type_name(dtype) == "timestamp":
+            yield f"column {column.name} is timestamp without time zone", column

@@ -157,3 +157,13 @@ def test_pieces_know_where_each_statement_starts_and_the_comments_before_it() ->
     ]
     assert [p.leading for p in found] == ["-- first\n", ";\n  /* x */ ", " ;\n"]
     assert all(script[p.start : p.start + len(p.sql)] == p.sql for p in found)
+
+
+def test_input_that_crashes_sqlglots_parser_is_a_clear_error() -> None:
+    with pytest.raises(StatementError, match="could not be parsed"):
+        classify("0?", "postgres")
+
+
+def test_too_deeply_nested_sql_is_a_clear_error_not_a_crash() -> None:
+    with pytest.raises(StatementError, match="nests too deeply"):
+        classify("SELECT " + "(" * 3000 + "1" + ")" * 3000, "postgres")

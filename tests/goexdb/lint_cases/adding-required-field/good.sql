@@ -1,0 +1,2 @@
+ALTER TABLE recipe ADD COLUMN public boolean NOT NULL DEFAULT false;
+ALTER TABLE recipe ADD COLUMN shown boolean;

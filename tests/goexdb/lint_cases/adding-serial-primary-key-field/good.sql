@@ -1,0 +1,1 @@
+ALTER TABLE items ADD CONSTRAINT items_pk PRIMARY KEY USING INDEX items_id_idx;

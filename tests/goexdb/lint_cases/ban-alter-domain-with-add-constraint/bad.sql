@@ -1,0 +1,1 @@
+ALTER DOMAIN positive_int ADD CONSTRAINT positive CHECK (VALUE > 0);

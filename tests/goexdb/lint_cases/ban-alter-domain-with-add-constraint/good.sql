@@ -1,0 +1,1 @@
+ALTER DOMAIN positive_int SET DEFAULT 1;

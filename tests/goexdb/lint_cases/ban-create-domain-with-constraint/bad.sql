@@ -1,0 +1,1 @@
+CREATE DOMAIN positive_int AS bigint CHECK (VALUE > 0);

@@ -1,0 +1,1 @@
+CREATE DOMAIN note AS text DEFAULT 'check constraint';

@@ -1,0 +1,3 @@
+-- dropping a table this migration created is fine
+CREATE TABLE scratch (id bigint);
+DROP TABLE scratch;

@@ -1,0 +1,1 @@
+ALTER TABLE accounts ADD CONSTRAINT positive_balance CHECK (balance >= 0);

@@ -1,0 +1,1 @@
+ALTER TABLE distributors ADD CONSTRAINT dist_id_key UNIQUE (dist_id);

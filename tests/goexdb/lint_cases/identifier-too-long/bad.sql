@@ -1,0 +1,1 @@
+CREATE TABLE table_very_long_very_long_very_long_very_long_very_long_very_long (id bigint);

@@ -1,0 +1,1 @@
+CREATE TABLE a_shorter_table_name (id bigint);

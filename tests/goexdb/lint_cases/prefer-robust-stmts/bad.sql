@@ -1,0 +1,2 @@
+ALTER TABLE app_user ADD COLUMN email text;
+CREATE INDEX CONCURRENTLY email_idx ON app_user (email);

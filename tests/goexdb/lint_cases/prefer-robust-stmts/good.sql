@@ -1,0 +1,2 @@
+ALTER TABLE app_user ADD COLUMN IF NOT EXISTS email text;
+CREATE INDEX CONCURRENTLY IF NOT EXISTS email_idx ON app_user (email);

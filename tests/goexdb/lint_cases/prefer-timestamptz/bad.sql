@@ -1,0 +1,1 @@
+CREATE TABLE events (at timestamp without time zone);

@@ -1,0 +1,1 @@
+CREATE INDEX email_idx ON app_user (email);

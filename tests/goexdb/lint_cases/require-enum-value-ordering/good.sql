@@ -1,0 +1,3 @@
+ALTER TYPE status ADD VALUE 'pending_review' BEFORE 'approved';
+-- a value that merely spells a keyword is still data
+ALTER TYPE status ADD VALUE 'after' AFTER 'submitted';

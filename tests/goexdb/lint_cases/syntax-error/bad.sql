@@ -1,0 +1,2 @@
+-- the closing parenthesis is missing
+CREATE TABLE t (id bigint, name text;
