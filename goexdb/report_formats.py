@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.text import Text
 
 from goexdb.lint import describe
-from goexdb.lint.registry import GOEX_DOCS
 from goexdb.reports import (
     FileReport,
     Finding,
@@ -254,7 +253,6 @@ def sarif(report: Report, *, base: Path | None = None) -> str:
                 "tool": {
                     "driver": {
                         "name": "goex-db",
-                        "informationUri": GOEX_DOCS,
                         "rules": [_sarif_rule(rule_id, found) for rule_id in rule_ids],
                     }
                 },
@@ -273,14 +271,16 @@ def _sarif_rule(rule_id: str, found: list[Finding]) -> dict[str, Any]:
     info = describe(rule_id)
     example = next(f for f in found if f.rule == rule_id)
     summary = info.summary if info else example.message
-    return {
+    rule: dict[str, Any] = {
         "id": rule_id,
         "name": rule_id,
         "shortDescription": {"text": summary},
         "help": {"text": info.help if info else example.help},
-        "helpUri": info.help_uri if info else GOEX_DOCS,
         "defaultConfiguration": {"level": info.severity if info else example.severity},
     }
+    if info and info.help_uri:
+        rule["helpUri"] = info.help_uri
+    return rule
 
 
 def _sarif_result(finding: Finding, rule_index: int, base: Path) -> dict[str, Any]:

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 Severity = Literal["error", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 SQUAWK_DOCS = "https://squawkhq.com/docs/"
-GOEX_DOCS = "https://github.com/goex/goex#goex-db-lint"
 
 # A statement rule yields one message per problem it sees in the statement, alone (reported at
 # the statement's start) or with the node it is about (reported at that node: the column).
@@ -39,8 +38,9 @@ class RuleInfo:
     squawk: bool = True  # the id and meaning are squawk's
 
     @property
-    def help_uri(self) -> str:
-        return f"{SQUAWK_DOCS}{self.id}" if self.squawk else GOEX_DOCS
+    def help_uri(self) -> str | None:
+        """squawk's page for a squawk rule; goex's own rules are documented in the README."""
+        return f"{SQUAWK_DOCS}{self.id}" if self.squawk else None
 
 
 @dataclass(frozen=True)
