@@ -116,9 +116,9 @@ def test_sarif_has_the_required_fields_and_relative_regions(tmp_path: Path) -> N
     assert set(rules) == {"changing-column-type", "migration-error"}
     for rule in rules.values():
         assert rule["shortDescription"]["text"] and rule["help"]["text"]
+        assert rule["defaultConfiguration"]["level"] in ("error", "warning")
     assert rules["changing-column-type"]["helpUri"].startswith("https://squawkhq.com/")
     assert "helpUri" not in rules["migration-error"]  # goex's own rule: no invented address
-        assert rule["defaultConfiguration"]["level"] in ("error", "warning")
     results = run["results"]
     assert [r["ruleId"] for r in results] == ["changing-column-type", "migration-error"]
     for result in results:
