@@ -144,7 +144,7 @@ def test_undecodable_file_is_a_syntax_error_finding(tmp_path: Path) -> None:
 def test_every_rule_has_a_summary_help_and_severity() -> None:
     for info in catalogue():
         assert info.summary and info.help and info.severity in ("error", "warning")
-        assert info.help_uri.startswith("https://")
+        assert info.help_uri is None if not info.squawk else info.help_uri.startswith("https://")
 
 
 def test_readme_documents_every_rule() -> None:
