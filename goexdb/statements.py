@@ -9,6 +9,7 @@ still not recognised is ``UNKNOWN``, and unknown statements are denied, never gu
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokenizer_core import TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from core.errors import StatementDenied, StatementError
 
@@ -36,6 +37,7 @@ class StatementKind(StrEnum):
     EXTERNAL = "external_access"
     CODE = "code_definition"
     PRIVILEGE = "privilege_change"
+    SYSTEM_CATALOG = "system_catalog_write"
     UNKNOWN = "unknown"
 
 
@@ -67,6 +69,11 @@ DENIAL: Mapping[StatementKind, tuple[str, str]] = {
     StatementKind.PRIVILEGE: (
         "db.privilege-change",
         "it changes roles or privileges, which the catalog diff does not measure",
+    ),
+    StatementKind.SYSTEM_CATALOG: (
+        "db.system-catalog",
+        "it writes a system catalog (roles, settings, ...), which goex can neither measure nor "
+        "undo",
     ),
     StatementKind.UNKNOWN: (
         "db.unknown-statement",
@@ -202,11 +209,16 @@ def row_reference(table: exp.Table, dialect: str) -> str:
 
 
 def split(sql: str, dialect: str) -> list[str]:
-    """The statements of a script, as text, split on top-level semicolons only."""
+    """The statements of a script, as text, split on top-level semicolons only.
+
+    Text that the database could read differently from goex is refused first (``_check_text``,
+    ``_refuse_escaped_identifiers``)."""
+    _check_text(sql)
     try:
         tokens = Dialect.get_or_raise(dialect).tokenize(sql)
     except TokenError as exc:
         raise StatementError(f"the SQL could not be tokenised: {exc}") from None
+    _refuse_escaped_identifiers(tokens, sql)
     pieces: list[str] = []
     start: int | None = None
     end = 0
@@ -222,6 +234,54 @@ def split(sql: str, dialect: str) -> list[str]:
     if start is not None:
         pieces.append(sql[start : end + 1])
     return pieces
+
+
+def _check_text(sql: str) -> None:
+    """No NUL byte (libpq ends the statement at the first one, so the server would run a prefix
+    of what goex classified: ``... --\\0\\nWHERE id = 1`` would lose its WHERE) and nothing
+    that is not UTF-8 (a lone surrogate from undecodable input)."""
+    if "\x00" in sql:
+        raise StatementError(
+            "the SQL contains a NUL byte, where PostgreSQL would stop reading the statement, "
+            "so goex refuses it"
+        )
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise StatementError(
+            f"the SQL is not valid UTF-8 text (at character {exc.start})"
+        ) from None
+
+
+def _refuse_escaped_identifiers(tokens: Sequence[Token], sql: str) -> None:
+    """PostgreSQL reads ``U&"pg_read_fil\\0065"`` as the identifier pg_read_file; sqlglot reads
+    ``U & "..."``. A name spelled with escapes could hide a denied function or an EXPLAIN
+    option from every check, so such identifiers are refused. The rest of a statement sqlglot
+    reads as a command (``EXPLAIN ...``, ``CALL ...``) arrives as one raw text token, searched as
+    text."""
+    found = any(
+        command.token_type is TokenType.COMMAND
+        and rest.token_type is TokenType.STRING
+        and _ESCAPED_IDENTIFIER.search(rest.text)
+        for command, rest in itertools.pairwise(tokens)
+    ) or any(
+        u.text.lower() == "u"
+        and amp.token_type is TokenType.AMP
+        and ident.token_type is TokenType.IDENTIFIER
+        and u.end + 1 == amp.start
+        and amp.end + 1 == ident.start
+        for u, amp, ident in zip(tokens, tokens[1:], tokens[2:], strict=False)
+    )
+    if found:
+        raise StatementDenied(
+            'a unicode-escaped identifier (U&"...") was refused: it can spell a name '
+            "goex would deny without showing it",
+            statement=sql,
+            rule="db.escaped-identifier",
+        )
+
+
+_ESCAPED_IDENTIFIER = re.compile(r'\bu&"', re.IGNORECASE)
 
 
 def classify(sql: str, dialect: str) -> Statement:
@@ -246,10 +306,16 @@ def classify(sql: str, dialect: str) -> Statement:
         raise StatementError(
             f"the SQL could not be parsed: {_parse_problem(exc)}", statement=sql
         ) from None
+    except RecursionError:  # sqlglot's parser recurses once per nesting level
+        raise StatementError(
+            "the SQL is nested too deeply for goex to analyse, so it is refused", statement=sql
+        ) from None
     if len(parsed) != 1:
         raise StatementError("one statement was expected here, several were found", statement=sql)
     tree = parsed[0]
     kind = keyword_kind or _kind_of(tree)
+    if kind is StatementKind.DML and _writes_system_catalog(tree):
+        kind = StatementKind.SYSTEM_CATALOG
     written = _tables_written(tree, dialect) if kind is StatementKind.DML else ()
     where = _has_where(tree) if isinstance(tree, exp.Update | exp.Delete) else None
     return Statement(sql, kind, verb, tree, written, where)
@@ -340,6 +406,23 @@ def _tables_written(tree: exp.Expr, dialect: str) -> tuple[str, ...]:
         if table is not None:
             names.append(qualified(table, dialect))
     return tuple(dict.fromkeys(names))
+
+
+# PostgreSQL searches pg_catalog before the search_path, so an unqualified pg_* name may be one.
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
+
+
+def _writes_system_catalog(tree: exp.Expr) -> bool:
+    """Whether a DML statement writes a system catalog (``UPDATE pg_authid``, ``UPDATE
+    pg_settings``): the per-table statistics goex measures with leave those out."""
+    for node in tree.find_all(*_WRITES):
+        table = node.this if isinstance(node.this, exp.Table) else node.this.find(exp.Table)
+        if table is None:
+            continue
+        schema, name = table.db.lower(), table.name.lower()
+        if schema in SYSTEM_SCHEMAS or (not schema and name.startswith("pg_")):
+            return True
+    return False
 
 
 def qualified(table: exp.Table, dialect: str) -> str:

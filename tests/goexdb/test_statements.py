@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.errors import StatementError
+from core.errors import StatementDenied, StatementError
 from goexdb.statements import RUNNABLE, StatementKind, classify, parse_script, split
 
 K = StatementKind
@@ -145,3 +145,59 @@ def test_only_data_structures_may_be_created(sql: str, kind: StatementKind) -> N
 )
 def test_explain_plans_but_explain_analyze_would_run(sql: str, kind: StatementKind) -> None:
     assert classify(sql, "postgres").kind is kind
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 'a\x00b'",  # libpq would end the statement at the NUL
+        "UPDATE t SET a = 1 --\x00\nWHERE id = 1",  # ... and lose the WHERE
+        "SELECT '\udcff'",  # a lone surrogate: undecodable input
+    ],
+)
+def test_text_the_database_could_read_differently_is_refused(sql: str) -> None:
+    """Found by the adversarial corpus: a NUL made PostgreSQL run a prefix of the statement,
+    and a lone surrogate crashed the driver with a traceback."""
+    with pytest.raises(StatementError, match=r"NUL byte|not valid UTF-8"):
+        parse_script(sql, "postgres")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT U&\"pg_read_fil\\0065\"('/etc/hostname')",
+        "select u&\"set_confi\\0067\"('role', 'x', false)",
+        'EXPLAIN (U&"\\0061nalyze" true) DELETE FROM t',
+    ],
+)
+def test_unicode_escaped_identifiers_are_refused(sql: str) -> None:
+    """Found by the adversarial corpus: PostgreSQL reads U&"pg_read_fil\\0065" as
+    pg_read_file, which no name check saw; EXPLAIN (U&"\\0061nalyze") ran a DELETE as a read."""
+    with pytest.raises(StatementDenied) as info:
+        parse_script(sql, "postgres")
+    assert info.value.rule == "db.escaped-identifier"
+
+
+def test_unicode_escaped_strings_are_data() -> None:
+    assert parse_script("SELECT U&'\\0041', 'U&\"x\"'", "postgres")[0].kind is K.READ
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE pg_catalog.pg_authid SET rolsuper = true WHERE rolname = 'x'",
+        "UPDATE pg_settings SET setting = '0' WHERE name = 'statement_timeout'",
+        "WITH x AS (DELETE FROM pg_catalog.pg_description WHERE objoid = 1) SELECT 1",
+        "INSERT INTO information_schema.sql_features VALUES ('x')",
+    ],
+)
+def test_writes_to_system_catalogs_are_refused(sql: str) -> None:
+    """Found by the adversarial corpus: the per-table statistics goex measures leave system
+    catalogs out, so UPDATE pg_authid ran with no measured effect."""
+    assert classify(sql, "postgres").kind is K.SYSTEM_CATALOG
+
+
+def test_too_deep_nesting_is_a_clear_error() -> None:
+    """Found by the adversarial corpus: 500 nested parentheses were a RecursionError."""
+    with pytest.raises(StatementError, match="nested too deeply"):
+        parse_script("SELECT " + "(" * 500 + "1" + ")" * 500, "postgres")
