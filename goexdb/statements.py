@@ -99,6 +99,9 @@ _KEYWORDS: Mapping[tuple[str, ...], StatementKind] = {
     ("discard",): StatementKind.SESSION,
     ("pragma",): StatementKind.SESSION,
     ("use",): StatementKind.SESSION,
+    ("listen",): StatementKind.SESSION,
+    ("unlisten",): StatementKind.SESSION,
+    ("notify",): StatementKind.EXTERNAL,
     ("load",): StatementKind.EXTERNAL,
     ("install",): StatementKind.EXTERNAL,
     ("attach",): StatementKind.EXTERNAL,
@@ -317,7 +320,7 @@ def classify(sql: str, dialect: str) -> Statement:
     if kind is StatementKind.DML and _writes_system_catalog(tree):
         kind = StatementKind.SYSTEM_CATALOG
     written = _tables_written(tree, dialect) if kind is StatementKind.DML else ()
-    where = _has_where(tree) if isinstance(tree, exp.Update | exp.Delete) else None
+    where = _has_where(tree) if kind is StatementKind.DML else None
     return Statement(sql, kind, verb, tree, written, where)
 
 
@@ -433,5 +436,10 @@ def qualified(table: exp.Table, dialect: str) -> str:
     return bare.sql(dialect=dialect)
 
 
-def _has_where(tree: exp.Expr) -> bool:
-    return tree.args.get("where") is not None
+def _has_where(tree: exp.Expr) -> bool | None:
+    """Whether every UPDATE and DELETE in the statement has a WHERE, those in a CTE too
+    (``WITH d AS (DELETE FROM t RETURNING *) SELECT ...`` deletes every row); None without any."""
+    writes = list(tree.find_all(exp.Update, exp.Delete))
+    if not writes:
+        return None
+    return all(node.args.get("where") is not None for node in writes)

@@ -201,3 +201,20 @@ def test_too_deep_nesting_is_a_clear_error() -> None:
     """Found by the adversarial corpus: 500 nested parentheses were a RecursionError."""
     with pytest.raises(StatementError, match="nested too deeply"):
         parse_script("SELECT " + "(" * 500 + "1" + ")" * 500, "postgres")
+
+
+def test_a_write_hidden_in_a_cte_is_judged_for_its_where() -> None:
+    """Found by the adversarial corpus: WITH d AS (DELETE FROM t RETURNING *) SELECT ... deleted
+    every row without the unfiltered-write rule seeing a DELETE."""
+    assert classify("WITH d AS (DELETE FROM t RETURNING *) SELECT 1", "postgres").has_where is False
+    narrow = "WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT 1"
+    assert classify(narrow, "postgres").has_where is True
+    assert classify("INSERT INTO t VALUES (1)", "postgres").has_where is None
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [("LISTEN agents", K.SESSION), ("UNLISTEN *", K.SESSION), ("NOTIFY agents, 'x'", K.EXTERNAL)],
+)
+def test_listen_and_notify_are_named_not_misparsed(sql: str, kind: StatementKind) -> None:
+    assert classify(sql, "postgres").kind is kind
