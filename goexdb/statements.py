@@ -104,6 +104,7 @@ _KEYWORDS: Mapping[tuple[str, ...], StatementKind] = {
     ("notify",): StatementKind.EXTERNAL,
     ("load",): StatementKind.EXTERNAL,
     ("install",): StatementKind.EXTERNAL,
+    ("update", "extensions"): StatementKind.EXTERNAL,
     ("attach",): StatementKind.EXTERNAL,
     ("detach",): StatementKind.EXTERNAL,
     ("export",): StatementKind.EXTERNAL,

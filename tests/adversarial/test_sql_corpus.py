@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
+import goexdb
 from core.action import Kind, Status
+from core.errors import StatementDenied
 from core.journal import Journal, default_path
+from goexdb.statements import Statement, StatementKind
 from tests.adversarial import fingerprint
 from tests.adversarial.conftest import GoexDb
 from tests.adversarial.corpus import BACKENDS, EXPECTATIONS, Case, load_cases
@@ -100,3 +103,15 @@ def test_case(
             assert tables[name][measured.column] == measured.rows, tables
     assert state() == before
     assert fingerprint.files(scratch) == []
+
+
+def test_duckdb_refuses_a_statement_type_its_module_cannot_name(corpus_duckdb: Path) -> None:
+    """Found by the corpus: for UPDATE EXTENSIONS the duckdb module raised ValueError ("29 is
+    not a valid StatementType") from goex's cross-check, a traceback instead of a refusal.
+    Staged here as goex once classified it (DML), past the keyword table that now names it."""
+    before = fingerprint.duckdb_file(corpus_duckdb)
+    misread = Statement("UPDATE EXTENSIONS", StatementKind.DML, "update", None)
+    with goexdb.connect(f"duckdb:{corpus_duckdb}") as db, pytest.raises(StatementDenied) as info:
+        db.stage([misread])
+    assert info.value.rule == "db.classification-mismatch"
+    assert fingerprint.duckdb_file(corpus_duckdb) == before
