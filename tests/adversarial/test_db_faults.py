@@ -32,8 +32,7 @@ HELD = "DELETE FROM orders WHERE id <= 10; UPDATE customers SET name = 'held' WH
 KILLED_AT_PROMPT_TRIALS = 2  # one per backend
 SERVER_RESTART_TRIALS = 1
 JOURNAL_KILL_TRIALS = 12
-MODEL_FAULT_TRIALS = 7
-INJECTION_TRIALS = 3
+INJECTION_DECIDE_MODES = ("commit", "policy", "llm")  # per backend
 CRASH_TRIALS = KILLED_AT_PROMPT_TRIALS + SERVER_RESTART_TRIALS + JOURNAL_KILL_TRIALS
 
 
@@ -196,7 +195,6 @@ MODEL_FAULTS: dict[str, tuple[Callable[[FakeLLM], object], str]] = {
         "2 code blocks",
     ),
 }
-assert len(MODEL_FAULTS) == MODEL_FAULT_TRIALS
 
 
 @pytest.mark.parametrize("fault", list(MODEL_FAULTS))
@@ -255,7 +253,7 @@ def injected(request: pytest.FixtureRequest) -> Iterator[tuple[str, fingerprint.
             con.execute("DROP TABLE notes")
 
 
-@pytest.mark.parametrize("decide", ["commit", "policy", "llm"])
+@pytest.mark.parametrize("decide", INJECTION_DECIDE_MODES)
 def test_instructions_planted_in_the_schema_cannot_pass_policy(
     injected: tuple[str, fingerprint.Fingerprint],
     decide: str,
@@ -281,6 +279,3 @@ def test_instructions_planted_in_the_schema_cannot_pass_policy(
         else fingerprint.postgres(dsn)
     )
     assert after == before
-
-
-assert INJECTION_TRIALS == 3
