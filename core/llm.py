@@ -14,7 +14,6 @@ Any OpenAI-compatible chat-completions endpoint works (OpenAI, Azure, Ollama, vL
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -130,7 +129,8 @@ class Model:
             )
         except openai.APIError as exc:
             raise self._translate(exc) from exc
-        except json.JSONDecodeError as exc:  # a 200 whose body is not JSON
+        except ValueError as exc:  # a 200 whose body is not JSON, or not even text (a NUL
+            # first makes json guess UTF-16 and raise UnicodeDecodeError)
             raise LLMReplyError(f"the model endpoint {self._where} sent a malformed reply") from exc
         if not isinstance(response, ChatCompletion) or not response.choices:
             raise LLMReplyError(f"the model endpoint {self._where} sent a malformed reply")

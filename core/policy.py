@@ -75,6 +75,8 @@ class PolicySettings:
         "pg_create_restore_point",
         "pg_logical_emit_message",
         "set_config",
+        "setval",  # a sequence is not rolled back
+        "pg_notify",  # delivered to other sessions at commit, unmeasured
         "query_to_xml*",
         "ts_stat",
         "ts_rewrite",

@@ -10,6 +10,7 @@ still not recognised is ``UNKNOWN``, and unknown statements are denied, never gu
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +38,7 @@ class StatementKind(StrEnum):
     EXTERNAL = "external_access"
     CODE = "code_definition"
     PRIVILEGE = "privilege_change"
+    SYSTEM_CATALOG = "system_catalog_write"
     UNKNOWN = "unknown"
 
 
@@ -74,6 +76,11 @@ DENIAL: Mapping[StatementKind, tuple[str, str]] = {
         "db.privilege-change",
         "it changes roles or privileges, which the catalog diff does not measure",
     ),
+    StatementKind.SYSTEM_CATALOG: (
+        "db.system-catalog",
+        "it writes a system catalog (roles, settings, ...), which goex can neither measure nor "
+        "undo",
+    ),
     StatementKind.UNKNOWN: (
         "db.unknown-statement",
         "goex does not recognise this kind of statement, and denies what it cannot classify",
@@ -98,8 +105,12 @@ _KEYWORDS: Mapping[tuple[str, ...], StatementKind] = {
     ("discard",): StatementKind.SESSION,
     ("pragma",): StatementKind.SESSION,
     ("use",): StatementKind.SESSION,
+    ("listen",): StatementKind.SESSION,
+    ("unlisten",): StatementKind.SESSION,
+    ("notify",): StatementKind.EXTERNAL,
     ("load",): StatementKind.EXTERNAL,
     ("install",): StatementKind.EXTERNAL,
+    ("update", "extensions"): StatementKind.EXTERNAL,
     ("attach",): StatementKind.EXTERNAL,
     ("detach",): StatementKind.EXTERNAL,
     ("export",): StatementKind.EXTERNAL,
@@ -238,11 +249,16 @@ def split(sql: str, dialect: str) -> list[str]:
 def pieces(sql: str, dialect: str) -> list[Piece]:
     """The statements of a script with their positions and tokens, split on top-level
     semicolons only (the dialect's tokenizer, so quotes, ``$$`` bodies and comments never
-    split a statement)."""
+    split a statement).
+
+    Text that the database could read differently from goex is refused first (``_check_text``,
+    ``_refuse_escaped_identifiers``)."""
+    _check_text(sql)
     try:
         tokens = Dialect.get_or_raise(dialect).tokenize(sql)
     except TokenError as exc:
         raise StatementError(f"the SQL could not be tokenised: {exc}") from None
+    _refuse_escaped_identifiers(tokens, sql)
     newlines = [match.start() for match in re.finditer("\n", sql)]
     found: list[Piece] = []
     current: list[Token] = []
@@ -270,6 +286,54 @@ def pieces(sql: str, dialect: str) -> list[Piece]:
     return found
 
 
+def _check_text(sql: str) -> None:
+    """No NUL byte (libpq ends the statement at the first one, so the server would run a prefix
+    of what goex classified: ``... --\\0\\nWHERE id = 1`` would lose its WHERE) and nothing
+    that is not UTF-8 (a lone surrogate from undecodable input)."""
+    if "\x00" in sql:
+        raise StatementError(
+            "the SQL contains a NUL byte, where PostgreSQL would stop reading the statement, "
+            "so goex refuses it"
+        )
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise StatementError(
+            f"the SQL is not valid UTF-8 text (at character {exc.start})"
+        ) from None
+
+
+def _refuse_escaped_identifiers(tokens: Sequence[Token], sql: str) -> None:
+    """PostgreSQL reads ``U&"pg_read_fil\\0065"`` as the identifier pg_read_file; sqlglot reads
+    ``U & "..."``. A name spelled with escapes could hide a denied function or an EXPLAIN
+    option from every check, so such identifiers are refused. The rest of a statement sqlglot
+    reads as a command (``EXPLAIN ...``, ``CALL ...``) arrives as one raw text token, searched as
+    text."""
+    found = any(
+        command.token_type is TokenType.COMMAND
+        and rest.token_type is TokenType.STRING
+        and _ESCAPED_IDENTIFIER.search(rest.text)
+        for command, rest in itertools.pairwise(tokens)
+    ) or any(
+        u.text.lower() == "u"
+        and amp.token_type is TokenType.AMP
+        and ident.token_type is TokenType.IDENTIFIER
+        and u.end + 1 == amp.start
+        and amp.end + 1 == ident.start
+        for u, amp, ident in zip(tokens, tokens[1:], tokens[2:], strict=False)
+    )
+    if found:
+        raise StatementDenied(
+            'a unicode-escaped identifier (U&"...") was refused: it can spell a name '
+            "goex would deny without showing it",
+            statement=sql,
+            rule="db.escaped-identifier",
+        )
+
+
+_ESCAPED_IDENTIFIER = re.compile(r'\bu&"', re.IGNORECASE)
+
+
 def classify(sql: str, dialect: str) -> Statement:
     """Parse one statement and give it a kind; several statements in one string raise.
 
@@ -294,7 +358,7 @@ def classify(sql: str, dialect: str) -> Statement:
         problem = (
             _parse_problem(exc)
             if isinstance(exc, ParseError | TokenError)
-            else "it nests too deeply"
+            else "it is nested too deeply for goex to analyse"
             if isinstance(exc, RecursionError)
             else "sqlglot's parser failed"
         )
@@ -303,8 +367,10 @@ def classify(sql: str, dialect: str) -> Statement:
         raise StatementError("one statement was expected here, several were found", statement=sql)
     tree = parsed[0]
     kind = keyword_kind or _kind_of(tree)
+    if kind is StatementKind.DML and _writes_system_catalog(tree):
+        kind = StatementKind.SYSTEM_CATALOG
     written = _tables_written(tree, dialect) if kind is StatementKind.DML else ()
-    where = _has_where(tree) if isinstance(tree, exp.Update | exp.Delete) else None
+    where = _has_where(tree) if kind is StatementKind.DML else None
     return Statement(sql, kind, verb, tree, written, where)
 
 
@@ -395,6 +461,23 @@ def _tables_written(tree: exp.Expr, dialect: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+# PostgreSQL searches pg_catalog before the search_path, so an unqualified pg_* name may be one.
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
+
+
+def _writes_system_catalog(tree: exp.Expr) -> bool:
+    """Whether a DML statement writes a system catalog (``UPDATE pg_authid``, ``UPDATE
+    pg_settings``): the per-table statistics goex measures with leave those out."""
+    for node in tree.find_all(*_WRITES):
+        table = node.this if isinstance(node.this, exp.Table) else node.this.find(exp.Table)
+        if table is None:
+            continue
+        schema, name = table.db.lower(), table.name.lower()
+        if schema in SYSTEM_SCHEMAS or (not schema and name.startswith("pg_")):
+            return True
+    return False
+
+
 def qualified(table: exp.Table, dialect: str) -> str:
     """``schema.table`` as SQL, quoted as written (``public."Acct"``, ``acct``): fit to hand
     back to the database to resolve, which folds and searches exactly as for the statement."""
@@ -403,5 +486,10 @@ def qualified(table: exp.Table, dialect: str) -> str:
     return bare.sql(dialect=dialect)
 
 
-def _has_where(tree: exp.Expr) -> bool:
-    return tree.args.get("where") is not None
+def _has_where(tree: exp.Expr) -> bool | None:
+    """Whether every UPDATE and DELETE in the statement has a WHERE, those in a CTE too
+    (``WITH d AS (DELETE FROM t RETURNING *) SELECT ...`` deletes every row); None without any."""
+    writes = list(tree.find_all(exp.Update, exp.Delete))
+    if not writes:
+        return None
+    return all(node.args.get("where") is not None for node in writes)

@@ -347,7 +347,7 @@ class PostgresBackend:
             self._con.commit()
         except psycopg.Error as exc:
             raise ExecutionError(
-                f"PostgreSQL could not commit: {error_reason(exc)}", sqlstate=exc.sqlstate
+                _commit_failure(exc, self._config, broken=self._con.broken), sqlstate=exc.sqlstate
             ) from exc
 
     def rollback(self) -> None:
@@ -415,6 +415,28 @@ def _key_json(alias: str, key: list[str]) -> str:
     if not key:
         return "NULL::text"
     return f"json_build_array({', '.join(f'{alias}.{quote_ident(c)}' for c in key)})::text"
+
+
+def _commit_failure(exc: psycopg.Error, config: DbConfig, *, broken: bool) -> str:
+    """Why a commit failed, and whether anything was committed: the server ending the session
+    (a timeout, a shutdown) answers before the COMMIT is read, so nothing was; a connection that
+    broke with no such answer leaves it unknown."""
+    if exc.sqlstate == "25P03":
+        return (
+            "PostgreSQL ended the held transaction at idle_in_transaction_session_timeout "
+            f"({config.idle_timeout:g}s) while it waited for a decision, so nothing was committed"
+        )
+    if exc.sqlstate in ("57P01", "57P02", "57P03"):
+        return (
+            "the connection to PostgreSQL was lost while the transaction was held (the server "
+            f"shut down or restarted: {error_reason(exc)}), so nothing was committed"
+        )
+    if broken:
+        return (
+            f"the connection to PostgreSQL broke during the commit ({error_reason(exc)}), so "
+            "whether it committed is unknown; check the database before running the action again"
+        )
+    return f"PostgreSQL could not commit: {error_reason(exc)}"
 
 
 def error_reason(exc: psycopg.Error) -> str:

@@ -173,6 +173,8 @@ def test_wrong_language(fake_llm: FakeLLM) -> None:
         b'{"choices": "nope"}',
         b'{"choices": [{"index": 0}]}',
         b'{"choices": [{"message": "text"}]}',
+        b"\x00{not json",  # found by tests/adversarial: json guessed UTF-16, UnicodeDecodeError
+        b"\xff\xfe\x00",
     ],
 )
 def test_malformed_body(fake_llm: FakeLLM, body: bytes) -> None:

@@ -224,3 +224,13 @@ def test_shell_working_directory_variables_are_not_passwords() -> None:
 def test_password_variables_with_a_short_suffix_are_masked() -> None:
     assert redact_text("DB_PASSWORD_X=hunter2-very-secret") == "DB_PASSWORD_X=[REDACTED]"
     assert "now()" in redact_text("SET password_changed_at = now()")
+
+
+def test_a_ten_megabyte_text_is_redacted_in_one_pass() -> None:
+    """Found by the adversarial SQL corpus: the URL-password and private-key shapes backtracked
+    quadratically, so redacting a 10 MB statement (a long run of letters, or many BEGIN lines
+    without an END) would have taken hours while goex held the transaction."""
+    run = "x" * 10_000_000 + " postgresql://agent:hunter2hunter2@db/x"
+    assert redact_text(run).endswith("postgresql://agent:[REDACTED]@db/x")
+    begins = "-----BEGIN RSA PRIVATE KEY-----\n" * 50_000
+    assert redact_text("key: " + begins) == "key: [REDACTED]"

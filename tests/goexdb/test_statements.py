@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.errors import StatementError
+from core.errors import StatementDenied, StatementError
 from goexdb.statements import RUNNABLE, StatementKind, classify, parse_script, pieces, split
 
 K = StatementKind
@@ -164,6 +164,74 @@ def test_input_that_crashes_sqlglots_parser_is_a_clear_error() -> None:
         classify("0?", "postgres")
 
 
-def test_too_deeply_nested_sql_is_a_clear_error_not_a_crash() -> None:
-    with pytest.raises(StatementError, match="nests too deeply"):
-        classify("SELECT " + "(" * 3000 + "1" + ")" * 3000, "postgres")
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 'a\x00b'",  # libpq would end the statement at the NUL
+        "UPDATE t SET a = 1 --\x00\nWHERE id = 1",  # ... and lose the WHERE
+        "SELECT '\udcff'",  # a lone surrogate: undecodable input
+    ],
+)
+def test_text_the_database_could_read_differently_is_refused(sql: str) -> None:
+    """Found by the adversarial corpus: a NUL made PostgreSQL run a prefix of the statement,
+    and a lone surrogate crashed the driver with a traceback."""
+    with pytest.raises(StatementError, match=r"NUL byte|not valid UTF-8"):
+        parse_script(sql, "postgres")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT U&\"pg_read_fil\\0065\"('/etc/hostname')",
+        "select u&\"set_confi\\0067\"('role', 'x', false)",
+        'EXPLAIN (U&"\\0061nalyze" true) DELETE FROM t',
+    ],
+)
+def test_unicode_escaped_identifiers_are_refused(sql: str) -> None:
+    """Found by the adversarial corpus: PostgreSQL reads U&"pg_read_fil\\0065" as
+    pg_read_file, which no name check saw; EXPLAIN (U&"\\0061nalyze") ran a DELETE as a read."""
+    with pytest.raises(StatementDenied) as info:
+        parse_script(sql, "postgres")
+    assert info.value.rule == "db.escaped-identifier"
+
+
+def test_unicode_escaped_strings_are_data() -> None:
+    assert parse_script("SELECT U&'\\0041', 'U&\"x\"'", "postgres")[0].kind is K.READ
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE pg_catalog.pg_authid SET rolsuper = true WHERE rolname = 'x'",
+        "UPDATE pg_settings SET setting = '0' WHERE name = 'statement_timeout'",
+        "WITH x AS (DELETE FROM pg_catalog.pg_description WHERE objoid = 1) SELECT 1",
+        "INSERT INTO information_schema.sql_features VALUES ('x')",
+    ],
+)
+def test_writes_to_system_catalogs_are_refused(sql: str) -> None:
+    """Found by the adversarial corpus: the per-table statistics goex measures leave system
+    catalogs out, so UPDATE pg_authid ran with no measured effect."""
+    assert classify(sql, "postgres").kind is K.SYSTEM_CATALOG
+
+
+def test_too_deep_nesting_is_a_clear_error() -> None:
+    """Found by the adversarial corpus: 500 nested parentheses were a RecursionError."""
+    with pytest.raises(StatementError, match="nested too deeply"):
+        parse_script("SELECT " + "(" * 500 + "1" + ")" * 500, "postgres")
+
+
+def test_a_write_hidden_in_a_cte_is_judged_for_its_where() -> None:
+    """Found by the adversarial corpus: WITH d AS (DELETE FROM t RETURNING *) SELECT ... deleted
+    every row without the unfiltered-write rule seeing a DELETE."""
+    assert classify("WITH d AS (DELETE FROM t RETURNING *) SELECT 1", "postgres").has_where is False
+    narrow = "WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT 1"
+    assert classify(narrow, "postgres").has_where is True
+    assert classify("INSERT INTO t VALUES (1)", "postgres").has_where is None
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [("LISTEN agents", K.SESSION), ("UNLISTEN *", K.SESSION), ("NOTIFY agents, 'x'", K.EXTERNAL)],
+)
+def test_listen_and_notify_are_named_not_misparsed(sql: str, kind: StatementKind) -> None:
+    assert classify(sql, "postgres").kind is kind

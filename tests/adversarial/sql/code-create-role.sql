@@ -1,0 +1,5 @@
+-- tries: CREATE ROLE with SUPERUSER
+-- expect: refused
+-- backends: postgres
+-- message: does not recognise this kind of statement
+CREATE ROLE agent_admin SUPERUSER LOGIN

@@ -1,0 +1,5 @@
+-- tries: SET GLOBAL lock_configuration = false
+-- expect: refused
+-- backends: duckdb
+-- message: changes the session
+SET GLOBAL lock_configuration = false
