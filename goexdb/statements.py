@@ -175,7 +175,10 @@ class Statement:
     def denial(self) -> StatementDenied:
         rule, why = DENIAL[self.kind]
         if self.kind is StatementKind.NON_TRANSACTIONAL and not self.runs_on_clone:
-            why = "it acts on the whole server, outside any transaction, even in clone mode"
+            why = (
+                "it cannot run inside a transaction block and acts on the whole server, so "
+                "even clone mode refuses it"
+            )
         return StatementDenied(
             f"statement {self.verb.upper()} was refused: {why}", statement=self.sql, rule=rule
         )
