@@ -50,7 +50,7 @@ from core.policy import PolicySettings
 PROJECT_FILE = "goex.toml"
 DECIDE_MODES = ("ask", "commit", "rollback", "policy", "llm")
 # Settings that would switch confinement off: never taken from a project's goex.toml.
-OPERATOR_ONLY = (("fs", "sandbox"),)
+OPERATOR_ONLY = (("fs", "sandbox"), ("db", "dry_run_code"))
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,9 @@ class DbConfig:
     max_row_images: int = 10_000
     capture: str = "images"  # images | counts
     image_path: str = "auto"  # auto | returning | select (PostgreSQL: pre-18 way, forced)
+    # dry-run: also run function/procedure/trigger definitions (their bodies are not inspected,
+    # and a later statement may call them): operator-only, off by default
+    dry_run_code: bool = False
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from goexdb.clone import Clone, Progress, make_clone
 from goexdb.dsn import Target
 from goexdb.effects import Effects
 from goexdb.lint import LintOptions, RuleInfo, lint_sql, register
+from goexdb.lint.registry import MIGRATION_ERROR, SYNTAX_ERROR
 from goexdb.migrations import discover
 from goexdb.reports import FileReport, Finding, Report, StatementReport
 from goexdb.rules import BEFORE_RUNNING, Outcome
@@ -78,12 +79,13 @@ REFUSED = register(
         squawk=False,
     )
 )
-_MIGRATION_ERROR = "migration-error"
 
 SKIPPED = frozenset({StatementKind.TRANSACTION, StatementKind.SESSION})
-# Beyond what an action may run: definitions, which a rolled-back transaction or a clone contain.
-_DEFINITIONS = frozenset({StatementKind.CODE, StatementKind.PRIVILEGE})
-_DEFINITION_VERBS = frozenset({"create or", "alter type", "create extension"})
+# Beyond what an action may run: ALTER TYPE (enum values), which the rolled-back transaction or
+# the clone contain; and, only if the operator allows it (``db.dry_run_code``), code
+# definitions, whose bodies goex cannot inspect (a plpgsql body can EXECUTE anything once a
+# later statement calls it). Privileges stay refused: GRANT of a role acts on the whole server.
+_TYPE_VERBS = frozenset({"alter type"})
 _ACCESS_EXCLUSIVE = "AccessExclusiveLock"
 
 
@@ -148,7 +150,9 @@ def _read(path: Path, dialect: str) -> Migration:
         statements = [classify(piece.sql, dialect) for piece in found]
     except (OSError, UnicodeDecodeError, GoexError) as exc:
         message = exc.message if isinstance(exc, GoexError) else str(exc)
-        error = Finding("syntax-error", "error", str(path), 1, 1, message, "fix the file")
+        error = Finding(
+            SYNTAX_ERROR.id, SYNTAX_ERROR.severity, str(path), 1, 1, message, SYNTAX_ERROR.help
+        )
         return Migration(path, FileReport(str(path), [], error=error))
     return Migration(path, FileReport(str(path), []), found, statements)
 
@@ -195,9 +199,9 @@ class _Runner:
     def _runs(self, statement: Statement) -> bool:
         if statement.runs_on_clone if self.on_clone else statement.runnable:
             return True
-        return statement.kind in _DEFINITIONS or (
-            statement.kind is StatementKind.UNKNOWN and statement.verb in _DEFINITION_VERBS
-        )
+        if statement.kind is StatementKind.UNKNOWN and statement.verb in _TYPE_VERBS:
+            return True
+        return statement.kind is StatementKind.CODE and self.config.db.dry_run_code
 
     def _allowed(self, migration: Migration) -> bool:
         """Refuse the whole file, before any of it runs, if goex would not run one statement."""
@@ -329,11 +333,11 @@ class _Runner:
             line += before.count("\n")
             column = len(before) - before.rfind("\n") if "\n" in before else column + len(before)
         return Finding(
-            _MIGRATION_ERROR,
-            "error",
+            MIGRATION_ERROR.id,
+            MIGRATION_ERROR.severity,
             str(migration.path),
             line,
             column,
             exc.message,
-            "read the database's error, fix the migration, and run dry-run again",
+            MIGRATION_ERROR.help,
         )

@@ -256,3 +256,36 @@ def test_cli_exit_codes_and_formats(accounts_db: str, tmp_path: Path) -> None:
 
     done = goex_db("dry-run", str(tmp_path / "nothing-here"), "--dsn", accounts_db, cwd=tmp_path)
     assert done.returncode == 2
+
+
+FUNCTION = (
+    "CREATE FUNCTION leak() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+    "EXECUTE 'COPY (SELECT 1) TO PROGRAM ''true'''; END $$;\nSELECT leak();"
+)
+
+
+def test_code_definitions_are_refused_unless_the_operator_allows_them(
+    accounts_db: str, tmp_path: Path
+) -> None:
+    folder = migrations(tmp_path / "m", {"1.sql": FUNCTION})
+    report = dry_run([folder], parse_dsn(accounts_db), Config())
+    error = report.files[0].error
+    assert error is not None and error.rule == "dry-run-refused"
+    assert "server-side code" in error.message
+    # A project's goex.toml (which an agent may write) cannot switch it on.
+    (tmp_path / "goex.toml").write_text("[db]\ndry_run_code = true\n", encoding="utf-8")
+    done = goex_db("dry-run", str(folder), "--dsn", accounts_db, cwd=tmp_path)
+    assert done.returncode == 1 and "may only be set" in done.stderr
+
+
+def test_the_operator_can_allow_code_definitions(accounts_db: str, tmp_path: Path) -> None:
+    folder = migrations(
+        tmp_path / "m",
+        {"1.sql": "CREATE FUNCTION one() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;"},
+    )
+    config = Config(db=replace(Config().db, dry_run_code=True))
+    report = dry_run([folder], parse_dsn(accounts_db), config)
+    assert report.files[0].error is None
+    assert report.files[0].statements[0].duration_ms is not None
+    with psycopg.connect(accounts_db) as con:  # and still nothing is kept
+        assert con.execute("SELECT count(*) FROM pg_proc WHERE proname = 'one'").fetchone() == (0,)
