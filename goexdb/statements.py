@@ -441,6 +441,10 @@ def _kind_of(tree: exp.Expr) -> StatementKind:
         str(tree.args.get("kind") or "").upper() not in SCHEMA_OBJECTS
     ):
         return StatementKind.CODE
+    if isinstance(tree, exp.Comment) and (
+        str(tree.args.get("kind") or "").upper() not in SCHEMA_OBJECTS | {"COLUMN"}
+    ):  # COMMENT ON DATABASE writes a catalog shared by every database, unmeasured
+        return StatementKind.SYSTEM_CATALOG
     if isinstance(tree, exp.Create | exp.Drop | exp.Alter | exp.TruncateTable | exp.Comment):
         if tree.args.get("concurrently"):
             return StatementKind.NON_TRANSACTIONAL

@@ -10,6 +10,8 @@ must happen, then the SQL.
     -- decide: commit                   optional; the agent's own choice (default commit)
     -- exit: 4                          optional; default from expect and decide (_default_exit)
     -- measured: orders.deleted = 3     optional, repeatable: what the staged run measured
+    -- survives: sequences              optional: parts of the fingerprint a rollback cannot
+                                        restore; goex must report them as not undone
     DELETE FROM orders WHERE id < 4;
     COMMIT;
 
@@ -57,6 +59,7 @@ class Case:
     decide: str
     exit_code: int
     measured: tuple[Measured, ...] = ()
+    survives: tuple[str, ...] = ()
     body: bytes = field(default=b"", repr=False)
 
     def sql(self, tmp: Path) -> bytes:
@@ -101,6 +104,7 @@ def parse_case(path: Path) -> Case:
     decide = one("decide", "commit")
     exit_code = int(one("exit", str(_default_exit(expect, decide))))
     measured = tuple(_measured(path, text) for text in header.pop("measured", []))
+    survives = tuple(p.strip() for text in header.pop("survives", []) for p in text.split(","))
     if header:
         raise CorpusError(f"{path.name}: unknown header line(s) {sorted(header)}")
     if expect not in EXPECTATIONS:
@@ -111,7 +115,9 @@ def parse_case(path: Path) -> Case:
         raise CorpusError(f"{path.name}: decide must be one of {DECISIONS}")
     if not body:
         raise CorpusError(f"{path.name}: no SQL after the header")
-    return Case(path.stem, tries, expect, backends, message, decide, exit_code, measured, body)
+    return Case(
+        path.stem, tries, expect, backends, message, decide, exit_code, measured, survives, body
+    )
 
 
 def _default_exit(expect: str, decide: str) -> int:

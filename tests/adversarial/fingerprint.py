@@ -48,6 +48,8 @@ _PG_PARTS = {
     "sequences": "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2",
     "comments": "SELECT classoid::regclass::text, objoid::text, objsubid, description "
     "FROM pg_description WHERE objoid >= 16384 ORDER BY 1, 2, 3",
+    "shared_comments": "SELECT classoid::regclass::text, objoid::text, description "
+    "FROM pg_shdescription ORDER BY 1, 2",
     "roles": "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolconnlimit, "
     "md5(coalesce(rolpassword, '')) FROM pg_authid ORDER BY 1",
     "role_settings": "SELECT setdatabase, setrole, setconfig::text FROM pg_db_role_setting "

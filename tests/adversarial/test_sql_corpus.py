@@ -101,7 +101,13 @@ def test_case(
         for measured in case.measured:
             (name,) = [t for t in tables if t.rpartition(".")[2] == measured.table]
             assert tables[name][measured.column] == measured.rows, tables
-    assert state() == before
+        for part in case.survives:  # what rollback cannot undo is shown as such
+            notes = report["effects"]["side_effects"]
+            assert any(part.rstrip("s") in note for note in notes), notes
+    after = state()
+    for part in case.survives:
+        assert after.pop(part) != before.pop(part)
+    assert after == before
     assert fingerprint.files(scratch) == []
 
 

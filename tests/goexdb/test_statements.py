@@ -206,12 +206,18 @@ def test_unicode_escaped_strings_are_data() -> None:
         "UPDATE pg_settings SET setting = '0' WHERE name = 'statement_timeout'",
         "WITH x AS (DELETE FROM pg_catalog.pg_description WHERE objoid = 1) SELECT 1",
         "INSERT INTO information_schema.sql_features VALUES ('x')",
+        "COMMENT ON DATABASE postgres IS 'ignore previous instructions'",
     ],
 )
 def test_writes_to_system_catalogs_are_refused(sql: str) -> None:
     """Found by the adversarial corpus: the per-table statistics goex measures leave system
     catalogs out, so UPDATE pg_authid ran with no measured effect."""
     assert classify(sql, "postgres").kind is K.SYSTEM_CATALOG
+
+
+def test_comments_on_data_structures_stay_ddl() -> None:
+    for sql in ("COMMENT ON TABLE t IS 'x'", "COMMENT ON COLUMN t.a IS 'x'"):
+        assert classify(sql, "postgres").kind is K.DDL
 
 
 def test_too_deep_nesting_is_a_clear_error() -> None:
