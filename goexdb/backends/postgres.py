@@ -88,16 +88,19 @@ _LOCKS = """
 # What begin and measure read, in one round trip: counts, sequences, advisory locks and the
 # relation locks held. The three set_config() calls are the begin's; measure skips them. A new
 # transaction holds no relation locks yet, so its begin skips reading pg_locks (the subquery in
-# a false CASE branch is never run).
+# a false CASE branch is never run). Likewise a connection that has changed no rows yet has no
+# counts pending from earlier transactions, so its first begin skips the counts baseline.
 _STATE = f"""
     SELECT
       CASE WHEN %(begin)s THEN set_config('lock_timeout', %(lock)s, true) END,
       CASE WHEN %(begin)s THEN set_config('statement_timeout', %(statement)s, true) END,
       CASE WHEN %(begin)s THEN set_config('idle_in_transaction_session_timeout', %(idle)s, true)
       END,
-      (SELECT coalesce(json_agg(json_build_array(schemaname || '.' || relname, n_tup_ins,
-                                                 n_tup_upd, n_tup_del)), '[]')
-       FROM pg_stat_xact_user_tables),
+      CASE WHEN %(counts)s
+           THEN (SELECT coalesce(json_agg(json_build_array(schemaname || '.' || relname,
+                                                           n_tup_ins, n_tup_upd, n_tup_del)), '[]')
+                 FROM pg_stat_xact_user_tables)
+           ELSE '[]' END,
       (SELECT coalesce(json_agg(json_build_array(
                 n.nspname || '.' || c.relname,
                 CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE')
@@ -137,6 +140,7 @@ class PostgresBackend:
                 f"cannot connect to PostgreSQL at {target.display}: {error_reason(exc)}"
             ) from exc
         self.server_version: int | None = self._con.info.server_version
+        self._wrote = False  # no statement has run on this connection yet
         self._returning_old_new = config.image_path == "returning" or (
             config.image_path == "auto" and self._con.info.server_version >= 180000
         )
@@ -166,7 +170,7 @@ class PostgresBackend:
 
     def _mark(self, statements: Sequence[Statement], *, locks: bool) -> None:
         self._reset()
-        counts, sequences, _, held, _ = self._state(begin=True, locks=locks)
+        counts, sequences, _, held, _ = self._state(begin=True, locks=locks, counts=self._wrote)
         self._baseline = {r[0]: (r[1], r[2], r[3]) for r in counts}
         self._sequences = {r[0]: r[1] for r in sequences}
         self._locks_seen = {(r[0], r[1]) for r in held}
@@ -180,6 +184,9 @@ class PostgresBackend:
             self._filenodes = {r[0]: r[1] for r in self._rows(_FILENODES)}
 
     def execute(self, statement: Statement) -> StatementResult:
+        # From now on the session may hold row counts not yet flushed to the statistics, which
+        # pg_stat_xact_user_tables would show in the next transaction: baselines are needed.
+        self._wrote = True
         index, self._index = self._index, self._index + 1
         table = statement.image_target
         if statement.kind is StatementKind.NON_TRANSACTIONAL:
@@ -205,7 +212,7 @@ class PostgresBackend:
                     {"relation": relation, "mode": mode, "statement": statement.sql.strip()[:200]}
                 )
 
-    def _state(self, *, begin: bool, locks: bool = True) -> tuple[Any, ...]:
+    def _state(self, *, begin: bool, locks: bool = True, counts: bool = True) -> tuple[Any, ...]:
         config = self._config
         lock, statement, idle = (
             f"{int(seconds * 1000)}ms"
@@ -214,6 +221,7 @@ class PostgresBackend:
         params: dict[str, Any] = {
             "begin": begin,
             "locks": locks,
+            "counts": counts,
             "lock": lock,
             "statement": statement,
             "idle": idle,
