@@ -78,25 +78,30 @@ _FILENODES = f"""
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'm') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
 """
-_LOCKS = """
+# The session's granted locks; pg_lock_status() reads the whole lock table, so once per query.
+_MINE = "SELECT locktype, relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND granted"
+_RELATION_LOCKS = """
     SELECT coalesce(n.nspname || '.' || c.relname, l.relation::text) AS relation, l.mode
-    FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
+    FROM ({mine}) l LEFT JOIN pg_class c ON c.oid = l.relation
     LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted
+    WHERE l.locktype = 'relation'
       AND coalesce(n.nspname, '') NOT IN ('pg_catalog', 'information_schema')
 """
+_LOCKS = _RELATION_LOCKS.format(mine=_MINE)
 # What begin and measure read, in one round trip: counts, sequences, advisory locks and the
 # relation locks held. The three set_config() calls are the begin's; measure skips them. A new
-# transaction holds no relation locks yet, so its begin skips reading pg_locks (the subquery in
-# a false CASE branch is never run). Likewise a connection that has changed no rows yet has no
-# counts pending from earlier transactions, so its first begin skips the counts baseline.
+# transaction holds no locks of its own yet, so its begin skips reading pg_locks (a false
+# constant in the CTE's WHERE: the planner never calls pg_lock_status()). Likewise a connection
+# that has changed no rows yet has no counts pending from earlier transactions, so its first
+# begin skips the counts baseline. The switches are literals, so each variant is prepared once.
 _STATE = f"""
+    WITH mine AS MATERIALIZED ({_MINE} AND {{locks}})
     SELECT
-      CASE WHEN %(begin)s THEN set_config('lock_timeout', %(lock)s, true) END,
-      CASE WHEN %(begin)s THEN set_config('statement_timeout', %(statement)s, true) END,
-      CASE WHEN %(begin)s THEN set_config('idle_in_transaction_session_timeout', %(idle)s, true)
+      CASE WHEN {{begin}} THEN set_config('lock_timeout', %(lock)s, true) END,
+      CASE WHEN {{begin}} THEN set_config('statement_timeout', %(statement)s, true) END,
+      CASE WHEN {{begin}} THEN set_config('idle_in_transaction_session_timeout', %(idle)s, true)
       END,
-      CASE WHEN %(counts)s
+      CASE WHEN {{counts}}
            THEN (SELECT coalesce(json_agg(json_build_array(schemaname || '.' || relname,
                                                            n_tup_ins, n_tup_upd, n_tup_del)), '[]')
                  FROM pg_stat_xact_user_tables)
@@ -107,11 +112,9 @@ _STATE = f"""
                      THEN pg_sequence_last_value(c.oid) END)), '[]')
        FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace),
-      (SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'),
-      CASE WHEN %(locks)s
-           THEN (SELECT coalesce(json_agg(json_build_array(relation, mode)), '[]')
-                 FROM ({_LOCKS}) l)
-           ELSE '[]' END,
+      (SELECT count(*) FROM mine WHERE locktype = 'advisory'),
+      (SELECT coalesce(json_agg(json_build_array(relation, mode)), '[]')
+       FROM ({_RELATION_LOCKS.format(mine="SELECT * FROM mine")}) l),
       (SELECT coalesce(json_agg(json_build_array(x, n.nspname || '.' || c.relname)), '[]')
        FROM unnest(%(written)s::text[]) x JOIN pg_class c ON c.oid = to_regclass(x)
        JOIN pg_namespace n ON n.oid = c.relnamespace)
@@ -219,15 +222,13 @@ class PostgresBackend:
             for seconds in (config.lock_timeout, config.statement_timeout, config.idle_timeout)
         )
         params: dict[str, Any] = {
-            "begin": begin,
-            "locks": locks,
-            "counts": counts,
             "lock": lock,
             "statement": statement,
             "idle": idle,
             "written": list(self._explained),
         }
-        return tuple(self._rows(_STATE, params)[0][3:])
+        query = _STATE.format(begin=begin, locks=locks, counts=counts)
+        return tuple(self._rows(query, params)[0][3:])
 
     def _execute_plain(self, statement: Statement) -> StatementResult:
         with self._con.cursor() as cur:
