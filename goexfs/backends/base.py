@@ -37,6 +37,7 @@ from goexfs.watch import Candidates
 
 MAX_DIFF_FILE = 1 << 20  # files larger than this are compared by hash only, not diffed
 MANIFEST_FILE = "manifest.json"
+BEFORE_FILE = "before.json"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -132,7 +133,7 @@ class TreeStaged:
         for change in found:
             for parent in parents_of(change.path):
                 self.before.entry(parent)  # recorded for the commit's conflict check
-        self.save()
+        self.save(before=not isinstance(self.before, RecordedBefore))
         with opened_dir(self.root) as real_fd, opened_dir(self.tree) as tree_fd:
             described = [self._describe(change, real_fd, tree_fd) for change in found]
         return limit_total(described)
@@ -183,24 +184,27 @@ class TreeStaged:
     def _release(self) -> None:
         """Undo what a backend set up besides plain files (a mount, subvolumes)."""
 
-    def save(self) -> None:
+    def save(self, *, before: bool = True) -> None:
         """Keep what a later process needs next to the tree, so a kept staging can be resumed
-        (``goexfs.backends.resume``)."""
+        (``goexfs.backends.resume``). The before side goes to its own file, rewritten only when
+        asked: a complete stage-time manifest is written once, not after every diff."""
+        if before:
+            _write_private(self.location / BEFORE_FILE, self.before.to_json())
         data: dict[str, Any] = {
             "backend": self.backend,
             "root": str(self.root),
             "tree": str(self.tree),
-            "before": self.before.to_json(),
             "candidates": None if self.candidates is None else self.candidates.to_json(),
             "extra": self.extra,
         }
-        path = self.location / MANIFEST_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        _write_private(self.location / MANIFEST_FILE, data)
 
-    save_manifest = save
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
 
 
 def _lookup(tree_fd: int, rel: str) -> Entry | None:
@@ -277,7 +281,7 @@ def filesystem_type(path: Path) -> str:
 
 
 def read_saved(location: Path) -> dict[str, Any]:
-    """What ``save_manifest`` wrote for a kept staging, or PathError when it is gone or damaged."""
+    """What ``TreeStaged.save`` wrote for a kept staging; PathError when gone or damaged."""
     path = location / MANIFEST_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -293,10 +297,16 @@ def read_saved(location: Path) -> dict[str, Any]:
 def resume_fields(location: Path) -> dict[str, Any]:
     """The keyword arguments of a kept ``TreeStaged``, rebuilt from what ``save`` wrote."""
     data = read_saved(location)
-    if "manifest" in data:  # saved before the before-side was pluggable
+    if "manifest" in data:  # saved before the before side was pluggable
         before: Before = RecordedBefore(manifest_from_json(data["manifest"]))
     else:
-        before = before_from_json(data["before"])
+        try:
+            saved_before = json.loads((location / BEFORE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PathError(
+                f"staged copy {location} is missing or damaged: {exc}", path=str(location)
+            ) from exc
+        before = before_from_json(saved_before)
     saved = data.get("candidates")
     return {
         "backend": data["backend"],
