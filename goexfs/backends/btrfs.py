@@ -13,8 +13,11 @@ snapshots of earlier stagings appear in it as empty directories); the staged tre
 The read-only ``base`` snapshot makes the commit's conflict check exact and lazy at once: the
 before-side entries of just the changed paths are read from it (``LookupBefore``), and a user
 edit of the real project meanwhile shows up as a difference between the project and ``base``.
-The changed paths come from the watchdog recorder (``goexfs.watch``), each compared between
-``base`` and ``tree``; when the recorder is in doubt, the two snapshots are compared whole.
+The paths to compare come from btrfs itself: ``btrfs send --no-data -p base tree`` walks only
+the parts of the two snapshots' B-trees that differ (O(changes)), and ``btrfs receive --dump``
+names the paths; each is then compared between ``base`` and ``tree``. (A watchdog recorder
+would cost a walk of the whole tree to set up its watches, which this backend avoids.) When
+btrfs cannot answer, the two snapshots are compared whole.
 
 ``discard`` deletes both subvolumes, then the directory. Creating and deleting snapshots needs
 root (or a filesystem mounted with ``user_subvol_rm_allowed`` and an owner who may snapshot).
@@ -38,7 +41,7 @@ from goexfs.backends.base import (
 )
 from goexfs.backends.before import LookupBefore
 from goexfs.paths import INTERNAL_DIR
-from goexfs.watch import Recorder
+from goexfs.watch import Candidates
 
 SUBVOLUME_INODE = 256  # the root directory of every btrfs subvolume
 TIMEOUT = 60.0
@@ -61,7 +64,6 @@ class BtrfsStager:
     """Stages a btrfs subvolume as two snapshots of it (see the module docstring)."""
 
     name: str = "btrfs"
-    record: bool = True
 
     def stage(self, root: Path, workspace: Path) -> BtrfsStaged:
         reason = unavailable(root)
@@ -76,8 +78,6 @@ class BtrfsStager:
             _btrfs("subvolume", "snapshot", str(root), str(staged.tree))
             remove_tree(staged.tree / INTERNAL_DIR)
             staged.save()
-            if self.record:
-                staged.source = Recorder(staged.tree).start()
         except BaseException:
             staged.discard()
             raise
@@ -86,13 +86,109 @@ class BtrfsStager:
 
 @dataclass
 class BtrfsStaged(TreeStaged):
-    """Two snapshots; discarding deletes both subvolumes."""
+    """Two snapshots; the diff asks btrfs which paths differ; discarding deletes both."""
+
+    def _candidates(self) -> Candidates | None:
+        if self.candidates is None:
+            self.candidates = sent_paths(self.location / "base", self.tree)
+        return self.candidates
 
     def _release(self) -> None:
         for name in ("tree", "base"):
             path = self.location / name
             if path.exists() and os.stat(path).st_ino == SUBVOLUME_INODE:
                 _btrfs("subvolume", "delete", str(path))
+
+
+def sent_paths(base: Path, tree: Path) -> Candidates | None:
+    """The paths ``btrfs send --no-data -p base tree`` names: every path whose inode, name,
+    mode or data differs between the snapshots, found by comparing their B-trees — O(changes).
+    The staged tree is made read-only first (send needs it; nothing may change it after the
+    run anyway). None when btrfs cannot answer or its answer cannot be read: compare all."""
+    try:
+        _btrfs("property", "set", "-ts", str(tree), "ro", "true")
+        send = subprocess.Popen(
+            ["btrfs", "send", "--no-data", "-q", "-p", str(base), str(tree)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        dump = subprocess.run(
+            ["btrfs", "receive", "--dump"],
+            stdin=send.stdout,
+            capture_output=True,
+            timeout=TIMEOUT,
+        )
+        assert send.stdout is not None
+        send.stdout.close()
+        if send.wait(TIMEOUT) != 0 or dump.returncode != 0:
+            return None
+    except (BackendUnavailable, OSError, subprocess.TimeoutExpired):
+        return None
+    return parse_dump(dump.stdout, f"./{tree.name}")
+
+
+WHOLE = frozenset({b"rename", b"link", b"mkdir", b"rmdir", b"mkfile", b"unlink", b"symlink"})
+_ESCAPES = {b"n": b"\n", b"t": b"\t", b"r": b"\r", b"v": b"\v", b"f": b"\f", b"a": b"\a"}
+
+
+def parse_dump(text: bytes, top: str) -> Candidates | None:
+    """Candidates from ``btrfs receive --dump`` output (paths escaped as btrfs-progs prints
+    them: ``\\ `` for a space, ``\\n``, octal ``\\377``, ...)."""
+    paths: set[str] = set()
+    subtrees: set[str] = set()
+    prefix = top.encode() + b"/"
+    for line in text.splitlines():
+        tokens = _split(line)
+        if tokens is None or len(tokens) < 2:
+            return None
+        command, path = tokens[0], tokens[1]
+        if command == b"snapshot":
+            continue
+        named = [path]
+        if command in (b"rename", b"link"):
+            dest = [t for t in tokens[2:] if t.startswith(b"dest=")]
+            if not dest:
+                return None
+            named.append(dest[0][len(b"dest=") :])
+        for raw in named:
+            if raw == top.encode() or raw == prefix:
+                continue  # the tree's root itself
+            if not raw.startswith(prefix):
+                return None
+            rel = os.fsdecode(raw[len(prefix) :]).rstrip("/")
+            (subtrees if command in WHOLE else paths).add(rel)
+    return Candidates(frozenset(paths), frozenset(subtrees))
+
+
+def _split(line: bytes) -> list[bytes] | None:
+    """Whitespace-separated tokens with btrfs-progs' backslash escapes undone."""
+    tokens: list[bytes] = []
+    current = bytearray()
+    index = 0
+    while index < len(line):
+        char = line[index : index + 1]
+        if char == b"\\":
+            following = line[index + 1 : index + 2]
+            octal = line[index + 1 : index + 4]
+            if len(octal) == 3 and all(48 <= c <= 55 for c in octal):
+                current.append(int(octal, 8))
+                index += 4
+                continue
+            if not following:
+                return None
+            current += _ESCAPES.get(following, following)
+            index += 2
+            continue
+        if char in (b" ", b"\t"):
+            if current:
+                tokens.append(bytes(current))
+                current.clear()
+        else:
+            current += char
+        index += 1
+    if current:
+        tokens.append(bytes(current))
+    return tokens
 
 
 def _btrfs(*args: str) -> None:

@@ -44,7 +44,7 @@ from tests.support import require
 
 BACKENDS = ("overlay", "btrfs", "reflink", "git", "copy")
 ON_BTRFS = ("btrfs", "reflink")
-RECORDED = ("btrfs", "reflink", "git", "copy")
+RECORDED = ("reflink", "git", "copy")  # btrfs asks btrfs send instead
 
 ODD = "sp ace\nnew-line \udcff.txt"  # a space, a newline and a byte that is not UTF-8
 
@@ -333,6 +333,30 @@ def test_recorder_overflow_falls_back_to_a_full_compare(
         assert kinds(changes) == {"README.md": "modified", "src/old.txt": "deleted"}
     finally:
         staged.discard()
+
+
+@pytest.mark.parametrize("backend", ["btrfs"])
+def test_btrfs_diff_comes_from_btrfs_send(backend: str, project: Path, run_on: Runner) -> None:
+    run = run_on(
+        "echo x >> README.md; mv src source; rm empty/../private.txt; "
+        "printf odd > \"$(printf 'sp ace\\nnew-line \\377.txt')\""
+    )
+    staged = run.staged
+    assert isinstance(staged, TreeStaged) and staged.candidates is not None
+    touched = staged.candidates.paths | staged.candidates.subtrees
+    assert {"README.md", "src", "source", "private.txt", ODD} <= touched
+    assert "run.sh" not in touched
+    assert kinds(run.changes) == {
+        "README.md": "modified",
+        "private.txt": "deleted",
+        "source": "added",
+        "source/app.py": "added",
+        "source/old.txt": "added",
+        "src": "deleted",
+        "src/app.py": "deleted",
+        "src/old.txt": "deleted",
+        ODD: "added",
+    }
 
 
 def test_same_mtime_edit_is_still_seen(backend: str, project: Path) -> None:
