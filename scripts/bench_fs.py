@@ -193,7 +193,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="tree sizes, in files")
     parser.add_argument("--quick", action="store_true", help="only 1,000 and 10,000 files")
     parser.add_argument("--file-size", type=int, default=10_000, help="bytes per file")
+    parser.add_argument(
+        "--backends", default=",".join(AUTO_ORDER), help="backends to measure (comma-separated)"
+    )
     args = parser.parse_args()
+    backends = [name for name in AUTO_ORDER if name in args.backends.split(",")]
     sizes = [1_000, 10_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     bwrap = find_bwrap()
     if bwrap is None:
@@ -209,7 +213,7 @@ def main() -> None:
             with Journal(place / f"journal-{files}.sqlite3") as journal:
                 results[(files, "git-paper")] = measure_git_paper(root)
                 results[(files, "cp -a")] = measure_plain_copy(root)
-                for name in AUTO_ORDER:
+                for name in backends:
                     reason = unavailable(name, root)
                     if reason:
                         print(f"  {name}: not measured ({reason})")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,8 +75,10 @@ class BtrfsStager:
             self.name, root, location / "tree", location, LookupBefore(location / "base")
         )
         try:
-            _btrfs("subvolume", "snapshot", "-r", str(root), str(location / "base"))
-            _btrfs("subvolume", "snapshot", str(root), str(staged.tree))
+            _btrfs_together(
+                ("subvolume", "snapshot", "-r", str(root), str(location / "base")),
+                ("subvolume", "snapshot", str(root), str(staged.tree)),
+            )
             remove_tree(staged.tree / INTERNAL_DIR)
             staged.save()
         except BaseException:
@@ -120,7 +123,9 @@ def sent_paths(base: Path, tree: Path) -> Candidates | None:
         )
         assert send.stdout is not None
         send.stdout.close()
-        if send.wait(TIMEOUT) != 0 or dump.returncode != 0:
+        # receive exits once it has read the stream's end marker, which can leave send to die
+        # of SIGPIPE on its last write: the dump is complete exactly when receive succeeded
+        if send.wait(TIMEOUT) not in (0, -signal.SIGPIPE) or dump.returncode != 0:
             return None
     except (BackendUnavailable, OSError, subprocess.TimeoutExpired):
         return None
@@ -189,6 +194,33 @@ def _split(line: bytes) -> list[bytes] | None:
     if current:
         tokens.append(bytes(current))
     return tokens
+
+
+def _btrfs_together(*commands: tuple[str, ...]) -> None:
+    """Run btrfs commands at the same time (two snapshots share one transaction commit)."""
+    running: list[tuple[tuple[str, ...], subprocess.Popen[str]]] = []
+    try:
+        for args in commands:
+            process = subprocess.Popen(
+                ["btrfs", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            running.append((args, process))
+    except OSError as exc:
+        raise BackendUnavailable("btrfs", f"cannot run btrfs: {exc.strerror}") from exc
+    failures: list[str] = []
+    for args, process in running:
+        try:
+            _, err = process.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            failures.append(f"btrfs {args[0]} {args[1]} timed out")
+            continue
+        if process.returncode != 0:
+            detail = err.strip().splitlines()
+            failures.append(f"btrfs {args[0]} {args[1]} failed: {detail[-1] if detail else ''}")
+    if failures:
+        raise BackendUnavailable("btrfs", "; ".join(failures))
 
 
 def _btrfs(*args: str) -> None:
