@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from core.action import Status, Verdict
+from core.action import Kind, Status, Verdict
 from core.errors import ConfigError, ConflictError
-from core.journal import Journal
+from core.journal import Journal, default_path
 from core.secrets import SecretStore
 from goexfs.apply import commit
 from goexfs.backends import (
@@ -40,6 +40,7 @@ from goexfs.sandbox import run_command
 from goexfs.session import finish, workspace_for
 from goexfs.watch import OVERFLOW_LOGGER
 from tests.goexfs.conftest import Runner, decision_for, snapshot
+from tests.goexfs.test_cli import goex_fs
 from tests.support import require
 
 BACKENDS = ("overlay", "btrfs", "reflink", "git", "copy")
@@ -282,7 +283,7 @@ def test_kept_staging_resumes_and_commits_from_a_fresh_process(
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from core.journal import Journal\n"
+        "from core.journal import Journal, default_path\n"
         "from goexfs.apply import commit\n"
         "from goexfs.backends import resume\n"
         "staged = resume(Path(sys.argv[1]))\n"
@@ -440,3 +441,48 @@ def test_resume_of_an_unknown_backend_is_refused(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps({"backend": "zfs"}))
     with pytest.raises(ConfigError, match="unknown backend"):
         resume(tmp_path)
+
+
+def test_cli_backend_flag_stages_with_it_and_says_why(
+    backend: str, project: Path, bwrap: str
+) -> None:
+    proc = goex_fs(
+        "run",
+        "--dir",
+        str(project),
+        "--cmd",
+        "echo hi > hi.txt",
+        "--decide",
+        "commit",
+        "--backend",
+        backend,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"staging: fs backend {backend} was chosen" in proc.stderr
+    assert (project / "hi.txt").read_text() == "hi\n"
+    with Journal(default_path(Kind.FS, project)) as journal:
+        (action,) = journal.recent()
+        effects = journal.effects(action.id)
+    assert effects is not None
+    assert effects["stage"]["backend"] == backend
+    assert effects["stage"]["reason"] == f"fs backend {backend} was chosen"
+
+
+def test_cli_auto_reason_is_journaled(tmp_path: Path, bwrap: str) -> None:
+    root = tmp_path / "a,b"
+    root.mkdir()
+    proc = goex_fs("run", "--dir", str(root), "--cmd", "true", "--decide", "rollback")
+    assert proc.returncode == 3, proc.stderr
+    assert "staging: auto chose git; passed over overlay:" in proc.stderr
+    with Journal(default_path(Kind.FS, root)) as journal:
+        (action,) = journal.recent()
+        effects = journal.effects(action.id)
+    assert effects is not None and effects["stage"]["reason"].startswith("auto chose git")
+
+
+def test_cli_bad_backend_is_a_usage_error(project: Path) -> None:
+    before = snapshot(project)
+    proc = goex_fs("run", "--dir", str(project), "--cmd", "true", "--backend", "zfs")
+    assert proc.returncode == 2
+    assert "--backend must be one of" in proc.stderr
+    assert snapshot(project) == before
