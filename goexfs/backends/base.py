@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -247,10 +248,28 @@ def remove_tree(path: Path) -> None:
         ) from exc
 
 
+def private_dir(path: Path) -> None:
+    """Create the private (0700) directory path if it is missing — as a btrfs subvolume when
+    it lies on btrfs, so that a snapshot of the project (the btrfs backend) leaves it out
+    instead of carrying goex's state into the staged tree, where it would have to be deleted."""
+    if os.path.lexists(path):
+        return
+    if filesystem_type(path.parent) == "btrfs" and shutil.which("btrfs"):
+        made = subprocess.run(
+            ["btrfs", "subvolume", "create", str(path)], capture_output=True, timeout=60
+        )
+        if made.returncode == 0:
+            os.chmod(path, 0o700)
+            return
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def make_location(workspace: Path, prefix: str) -> Path:
     """A new private (0700) directory under workspace, refusing a workspace reached through
     a symlink."""
     try:
+        if workspace.parent.is_dir():
+            private_dir(workspace)
         workspace.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = workspace.lstat()
     except OSError as exc:

@@ -31,7 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import TargetError
-from goexfs.backends.base import BackendUnavailable, TreeStaged, make_location, remove_tree
+from goexfs.backends.base import (
+    BackendUnavailable,
+    TreeStaged,
+    make_location,
+    private_dir,
+    remove_tree,
+)
 from goexfs.backends.before import LookupBefore, stage_mark
 from goexfs.manifest import walk
 from goexfs.paths import INTERNAL_DIR
@@ -100,6 +106,7 @@ def _shadow(root: Path) -> Path:
     shadow = root / INTERNAL_DIR / SHADOW
     if not (shadow / "HEAD").exists():
         shadow.parent.mkdir(mode=0o700, exist_ok=True)
+        private_dir(shadow)
         _git(shadow, None, "init", "--quiet", "--bare", str(shadow))
     attributes = shadow / "info" / "attributes"
     attributes.parent.mkdir(mode=0o700, exist_ok=True)

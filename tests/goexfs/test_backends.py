@@ -11,6 +11,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -87,8 +88,7 @@ def project(backend: str, place: Path) -> Iterator[Path]:
     reason = unavailable(backend, root)
     require(reason is None, f"the {backend} backend cannot run here: {reason}")
     yield root
-    if backend == "btrfs":
-        subprocess.run(["btrfs", "subvolume", "delete", str(root)], check=True, capture_output=True)
+    shutil.rmtree(root)  # nested subvolumes (.goex/staged, .goex/git) and all, as root may
 
 
 @pytest.fixture
@@ -358,6 +358,18 @@ def test_btrfs_diff_comes_from_btrfs_send(backend: str, project: Path, run_on: R
         "src/old.txt": "deleted",
         ODD: "added",
     }
+
+
+@pytest.mark.parametrize("backend", ["btrfs"])
+def test_btrfs_snapshots_leave_goex_state_out(backend: str, project: Path, run_on: Runner) -> None:
+    """goex's staging area and the git backend's shadow repository are subvolumes of their
+    own on btrfs, so a snapshot of the project does not carry them."""
+    stager_for("git").stage(project, workspace_for(project)).discard()
+    kept = run_on("echo kept > kept.txt")
+    assert (project / ".goex" / "staged").stat().st_ino == 256
+    assert (project / ".goex" / "git").stat().st_ino == 256
+    snapshot_of = kept.staged.location / "base" / ".goex"
+    assert os.listdir(snapshot_of / "staged") == [] and os.listdir(snapshot_of / "git") == []
 
 
 def test_same_mtime_edit_is_still_seen(backend: str, project: Path) -> None:
