@@ -372,6 +372,26 @@ def test_btrfs_snapshots_leave_goex_state_out(backend: str, project: Path, run_o
     assert os.listdir(snapshot_of / "staged") == [] and os.listdir(snapshot_of / "git") == []
 
 
+@pytest.mark.parametrize("backend", ["git"])
+def test_git_backend_stages_ignored_files_and_never_touches_the_users_repository(
+    backend: str, project: Path, run_on: Runner, journal: Journal
+) -> None:
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull}
+    subprocess.run(["git", "init", "-q", str(project)], check=True, env=env)
+    (project / ".gitignore").write_text("build/\n")
+    (project / "build").mkdir()
+    (project / "build" / "out.txt").write_text("generated\n")
+    user_repo = snapshot(project / ".git")
+    run = run_on("cat build/out.txt; ls -a; echo more >> build/out.txt")
+    assert run.result.stdout.startswith("generated\n")
+    assert ".git\n" not in run.result.stdout  # the user's repository is not staged
+    assert kinds(run.changes) == {"build/out.txt": "modified"}
+    finish(run, decision_for(run, Verdict.COMMIT), journal)
+    assert (project / "build" / "out.txt").read_text() == "generated\nmore\n"
+    assert snapshot(project / ".git") == user_repo
+    assert (project / ".goex" / "git" / "HEAD").is_file()
+
+
 def test_same_mtime_edit_is_still_seen(backend: str, project: Path) -> None:
     """Contents are hashed: resetting the mtime cannot hide an edit of the same size."""
     staged = stage(backend, project)
