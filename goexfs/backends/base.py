@@ -4,14 +4,18 @@ A ``Stager`` turns a real root into a ``Staged`` tree:
 
 * ``tree`` — the directory the command runs against (the sandbox binds it at the real root's
   path, so absolute paths in the command land in the staged copy);
-* ``manifest`` — the real root as it was at stage time (``goexfs.manifest``), for measuring
-  changes and for the commit's conflict check;
+* ``manifest`` — the real root as it was at stage time (``goexfs.manifest``), for the commit's
+  conflict check: complete for the copy backend, and for the others the entries of every path
+  ``changes()`` named and of its parents, read lazily (``goexfs.backends.before``);
 * ``changes()`` — what the command changed, measured from the trees (never predicted);
-* ``discard()`` — remove everything the staging owns; the real root is never touched.
+* ``reason`` — why this backend was used (``auto`` names the ones it passed over);
+* ``discard()`` — remove everything the staging owns (files, a mount, subvolumes); the real
+  root is never touched.
 
-Backends differ in how they make the copy and how cheaply they find what changed (a full copy,
-an overlay's upper directory, a btrfs snapshot, reflinks, a git worktree); ``TreeStaged`` is the
-shared implementation for backends whose staged tree is a complete, ordinary directory.
+Backends differ in how they make the copy and how cheaply they find the paths to compare (a
+watchdog recorder, an overlay's upper layer, ``btrfs send``); ``TreeStaged`` is the shared
+implementation — every backend's staged tree is an ordinary directory (or a mount of one) —
+and each backend saves what a later process needs to ``resume`` it next to the tree.
 """
 
 from __future__ import annotations

@@ -36,7 +36,6 @@ from goexfs.manifest import (
     entry_at,
     manifest_from_json,
     manifest_to_json,
-    type_of,
     walk,
 )
 from goexfs.paths import INTERNAL_DIR, is_internal, parts_of
@@ -48,10 +47,6 @@ UNKNOWN = "\0unknown: changed in the real directory while the action was staged"
 def unknown_entry(kind: EntryType) -> Entry:
     """An entry that matches no real path (no hash, link target or mode can equal it)."""
     return Entry(type=kind, mode=-1, sha256=UNKNOWN, target=UNKNOWN)
-
-
-def is_unknown(entry: Entry) -> bool:
-    return entry.sha256 == UNKNOWN
 
 
 class Before(Protocol):
@@ -215,8 +210,6 @@ __all__ = [
     "LookupBefore",
     "RecordedBefore",
     "before_from_json",
-    "is_unknown",
     "stage_mark",
-    "type_of",
     "unknown_entry",
 ]
