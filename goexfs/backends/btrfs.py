@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,9 @@ class BtrfsStaged(TreeStaged):
 
     def _candidates(self) -> Candidates | None:
         if self.candidates is None:
-            self.candidates = sent_paths(self.location / "base", self.tree)
+            found = sent_paths(self.location / "base", self.tree)
+            if found is not None and not _hard_linked(self.tree, found):
+                self.candidates = found
         return self.candidates
 
     def _release(self) -> None:
@@ -130,6 +133,19 @@ def sent_paths(base: Path, tree: Path) -> Candidates | None:
     except (BackendUnavailable, OSError, subprocess.TimeoutExpired):
         return None
     return parse_dump(dump.stdout, f"./{tree.name}")
+
+
+def _hard_linked(tree: Path, candidates: Candidates) -> bool:
+    """Whether a candidate is a file with other names: a snapshot keeps hard links, and btrfs
+    send names a changed inode by one of its paths only, so the others would go unseen."""
+    for rel in candidates.paths | candidates.subtrees:
+        try:
+            info = os.lstat(tree / rel)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+            return True
+    return False
 
 
 WHOLE = frozenset({b"rename", b"link", b"mkdir", b"rmdir", b"mkfile", b"unlink", b"symlink"})
