@@ -8,8 +8,10 @@ Baselines measured in the same run, on the same tree:
   revert (its "commit" column is that revert);
 * ``cp -a`` — a plain copy of the tree (its "stage").
 
-The git backend is measured twice: its first staging hashes every file into the shadow
-repository, later ones only what changed (``git again``).
+Each backend runs ``--repeat`` times (3) per size and the medians are shown (the commit's
+fsyncs vary a lot from run to run). The git backend's first staging hashes every file into the
+shadow repository and is shown alone (``git``); the later ones only rehash what changed
+(``git again``).
 
 The tree lives on a loop-mounted btrfs image (as a subvolume), so every backend can run on it;
 without root (or btrfs-progs) it is a plain temporary directory and only overlay-less backends
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,6 +107,11 @@ def measure_backend(name: str, root: Path, journal: Journal, bwrap: str) -> dict
     finally:
         times["discard"] = timed(staged.discard)
     return times
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each column's median over repeated runs (fsync-bound steps vary from run to run)."""
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
 def measure_git_paper(root: Path) -> dict[str, float]:
@@ -197,6 +205,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only 1,000 and 10,000 files")
     parser.add_argument("--file-size", type=int, default=10_000, help="bytes per file")
     parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per backend and size; medians are shown"
+    )
+    parser.add_argument(
         "--backends", default=",".join(AUTO_ORDER), help="backends to measure (comma-separated)"
     )
     args = parser.parse_args()
@@ -221,10 +232,17 @@ def main() -> None:
                     if reason:
                         print(f"  {name}: not measured ({reason})")
                         continue
-                    results[(files, name)] = measure_backend(name, root, journal, bwrap)
+                    runs = [measure_backend(name, root, journal, bwrap)]
                     if name == "git":  # the shadow index makes later stagings incremental
-                        again = measure_backend(name, root, journal, bwrap)
-                        results[(files, "git again")] = again
+                        results[(files, name)] = runs.pop()
+                        name = "git again"
+                    runs += [
+                        measure_backend(
+                            "git" if name == "git again" else name, root, journal, bwrap
+                        )
+                        for _ in range(args.repeat - len(runs))
+                    ]
+                    results[(files, name)] = medians(runs)
             report(files, results)
             drop(root, btrfs)
     summary(sizes, results)
