@@ -19,6 +19,7 @@ import os
 import secrets
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,12 @@ from core.errors import PathError
 from goexfs.paths import relative_to
 
 OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
+
+# watchdog warns when a directory created during the run is watched twice (its own scan of the
+# new directory racing the creation event); the watch is simply replaced, nothing is missed.
+warnings.filterwarnings(
+    "ignore", message="Callback with id .* already exists", category=RuntimeWarning
+)
 SETTLE_TIMEOUT = 10.0
 READ_ONLY_EVENTS = frozenset({"opened", "closed_no_write"})
 # A directory created, deleted or moved as a whole: anything below it may differ too.
