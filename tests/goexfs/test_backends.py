@@ -49,6 +49,7 @@ ON_BTRFS = ("btrfs", "reflink")
 RECORDED = ("reflink", "git", "copy")  # btrfs asks btrfs send instead
 
 ODD = "sp ace\nnew-line \udcff.txt"  # a space, a newline and a byte that is not UTF-8
+BACKSLASH = "back\\slash\ttab=x"
 
 
 @pytest.fixture(params=BACKENDS)
@@ -340,12 +341,13 @@ def test_recorder_overflow_falls_back_to_a_full_compare(
 def test_btrfs_diff_comes_from_btrfs_send(backend: str, project: Path, run_on: Runner) -> None:
     run = run_on(
         "echo x >> README.md; mv src source; rm empty/../private.txt; "
-        "printf odd > \"$(printf 'sp ace\\nnew-line \\377.txt')\""
+        "printf odd > \"$(printf 'sp ace\\nnew-line \\377.txt')\"; "
+        "printf odd > \"$(printf 'back\\\\slash\\ttab=x')\""
     )
     staged = run.staged
     assert isinstance(staged, TreeStaged) and staged.candidates is not None
     touched = staged.candidates.paths | staged.candidates.subtrees
-    assert {"README.md", "src", "source", "private.txt", ODD} <= touched
+    assert {"README.md", "src", "source", "private.txt", ODD, BACKSLASH} <= touched
     assert "run.sh" not in touched
     assert kinds(run.changes) == {
         "README.md": "modified",
@@ -357,6 +359,7 @@ def test_btrfs_diff_comes_from_btrfs_send(backend: str, project: Path, run_on: R
         "src/app.py": "deleted",
         "src/old.txt": "deleted",
         ODD: "added",
+        BACKSLASH: "added",
     }
 
 
