@@ -517,6 +517,25 @@ def test_cli_backend_flag_stages_with_it_and_says_why(
     assert effects["stage"]["reason"] == f"fs backend {backend} was chosen"
 
 
+def test_cli_json_names_the_backend(project: Path, bwrap: str) -> None:
+    proc = goex_fs(
+        "run",
+        "--dir",
+        str(project),
+        "--cmd",
+        "true",
+        "--decide",
+        "rollback",
+        "--backend",
+        "copy",
+        "--format",
+        "json",
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert json.loads(proc.stdout)["backend"] == "copy"
+    assert "staging:" not in proc.stderr  # JSON mode keeps stderr for errors
+
+
 def test_cli_auto_reason_is_journaled(tmp_path: Path, bwrap: str) -> None:
     root = tmp_path / "a,b"
     root.mkdir()
