@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_journal.py
 	$(BIN)/python scripts/bench_redact.py
 	$(BIN)/python scripts/bench_lint.py
+	$(BIN)/python scripts/bench_fs.py $(BENCH_FS_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis demo-work

@@ -31,6 +31,7 @@ from core.redact import Redactor
 from core.render import decision_text, make_console, print_json, render_report
 from core.review import Mode, decide
 from core.secrets import SecretStore
+from goexfs.backends import BACKENDS
 from goexfs.prompt import build_prompt
 from goexfs.report import diffs, report_json, sections
 from goexfs.session import FsRun, finish, project_root, stage_and_run
@@ -59,6 +60,12 @@ def run(
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="seconds before the command is killed")
     ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend", help="how to stage: auto | overlay | btrfs | reflink | git | copy"
+        ),
+    ] = None,
 ) -> None:
     """Stage the directory, run the command in a sandbox, show the changes, then decide."""
     if prompt is None and cmd is None:
@@ -73,6 +80,10 @@ def run(
         overrides["review.decide"] = decide_mode.value
     if timeout is not None:
         overrides["fs.timeout"] = timeout
+    if backend is not None:
+        if backend not in BACKENDS:
+            raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        overrides["fs.backend"] = backend
     config = load_config(root, overrides=overrides, policy_file=policy)
     secrets = SecretStore.load()
     redactor = secrets.redactor()
@@ -95,6 +106,8 @@ def run(
             prompt=prompt,
             redactor=redactor,
         )
+        if fmt is Format.TEXT:
+            make_console(stderr=True).print(f"staging: {fs_run.staged.reason}", markup=False)
         status = _review_and_finish(fs_run, mode, judge, journal, redactor, fmt)
     assert fs_run.action.decision is not None
     raise typer.Exit(int(exit_code_for(status, fs_run.action.decision.verdict)))

@@ -128,6 +128,7 @@ def report_json(run: FsRun) -> dict[str, Any]:
         "id": action.id,
         "status": action.status.value,
         "target": action.target,
+        "backend": effects["stage"]["backend"],
         "prompt": action.prompt,
         "command": action.code,
         "exit_status": effects["exit_status"],

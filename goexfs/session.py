@@ -134,7 +134,11 @@ def stage_and_run(
                 "truncated": result.truncated,
             },
             "sandbox": result.sandbox,
-            "stage": {"backend": staged.backend, "location": str(staged.location)},
+            "stage": {
+                "backend": staged.backend,
+                "location": str(staged.location),
+                "reason": staged.reason,
+            },
         },
         violations,
         journal,

@@ -4,35 +4,57 @@ A ``Stager`` turns a real root into a ``Staged`` tree:
 
 * ``tree`` — the directory the command runs against (the sandbox binds it at the real root's
   path, so absolute paths in the command land in the staged copy);
-* ``manifest`` — the real root as it was at stage time (``goexfs.manifest``), for measuring
-  changes and for the commit's conflict check;
+* ``manifest`` — the real root as it was at stage time (``goexfs.manifest``), for the commit's
+  conflict check: complete for the copy backend, and for the others the entries of every path
+  ``changes()`` named and of its parents, read lazily (``goexfs.backends.before``);
 * ``changes()`` — what the command changed, measured from the trees (never predicted);
-* ``discard()`` — remove everything the staging owns; the real root is never touched.
+* ``reason`` — why this backend was used (``auto`` names the ones it passed over);
+* ``discard()`` — remove everything the staging owns (files, a mount, subvolumes); the real
+  root is never touched.
 
-Backends differ in how they make the copy and how cheaply they find what changed (a full copy,
-an overlay's upper directory, a btrfs snapshot, reflinks, a git worktree); ``TreeStaged`` is the
-shared implementation for backends whose staged tree is a complete, ordinary directory.
+Backends differ in how they make the copy and how cheaply they find the paths to compare (a
+watchdog recorder, an overlay's upper layer, ``btrfs send``); ``TreeStaged`` is the shared
+implementation — every backend's staged tree is an ordinary directory (or a mount of one) —
+and each backend saves what a later process needs to ``resume`` it next to the tree.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.errors import GoexError, PathError
+from core.errors import ConfigError, GoexError, PathError
+from goexfs.backends.before import Before, RecordedBefore, before_from_json
 from goexfs.changes import Change, compare, describe, limit_total
-from goexfs.manifest import EntryType, Manifest, manifest_from_json, manifest_to_json, scan
+from goexfs.manifest import Entry, EntryType, Manifest, manifest_from_json, scan, walk
+from goexfs.paths import parents_of, parts_of
 from goexfs.safefs import lookup, opened_dir, read_bytes
+from goexfs.watch import Candidates
 
 MAX_DIFF_FILE = 1 << 20  # files larger than this are compared by hash only, not diffed
 MANIFEST_FILE = "manifest.json"
+BEFORE_FILE = "before.json"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class BackendUnavailable(ConfigError):
+    """The chosen staging backend cannot work for this directory on this machine; ``auto``
+    passes it over and says why (``reason``)."""
+
+    def __init__(self, backend: str, reason: str) -> None:
+        super().__init__(f"fs backend {backend!r} cannot stage here: {reason}", key="fs.backend")
+        self.backend = backend
+        self.reason = reason
 
 
 class Staged(Protocol):
@@ -51,6 +73,11 @@ class Staged(Protocol):
     @property
     def manifest(self) -> Manifest: ...
 
+    @property
+    def reason(self) -> str:
+        """Why this backend staged the directory (``auto`` names the ones it passed over)."""
+        ...
+
     def changes(self) -> list[Change]: ...
 
     def discard(self) -> None: ...
@@ -65,22 +92,75 @@ class Stager(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+class PathSource(Protocol):
+    """Something that knows which paths a run may have touched (a watchdog ``Recorder``)."""
+
+    def stop(self) -> Candidates | None:
+        """The candidates, or None when a change may have been missed (compare everything)."""
+        ...
+
+
+@dataclass
 class TreeStaged:
-    """A staged tree that is a complete ordinary directory: changes come from scanning it."""
+    """A staged tree that is a complete ordinary directory.
+
+    Changes are measured, never predicted: the paths to look at come from ``_candidates()``
+    (a recorder of the run's events, an overlay's upper directory, ...) or, when there is any
+    doubt, from a full scan; either way each path's entry in the staged tree is compared with
+    its entry on the before side (``goexfs.backends.before``).
+    """
 
     backend: str
     root: Path
     tree: Path
     location: Path
-    manifest: Manifest
+    before: Before
+    source: PathSource | None = None
+    candidates: Candidates | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        return str(self.extra.get("reason") or f"fs backend {self.backend} was chosen")
+
+    @reason.setter
+    def reason(self, text: str) -> None:
+        self.extra["reason"] = text
+
+    @property
+    def manifest(self) -> Manifest:
+        """The before-side entries the commit checks against (every path a diff named, and
+        its parents)."""
+        return self.before.recorded()
 
     def changes(self) -> list[Change]:
-        after = scan(self.tree, skip_internal=False)
-        found = compare(self.manifest, after)
+        found = self._measure()
+        for change in found:
+            for parent in parents_of(change.path):
+                self.before.entry(parent)  # recorded for the commit's conflict check
+        self.save(before=not isinstance(self.before, RecordedBefore))
         with opened_dir(self.root) as real_fd, opened_dir(self.tree) as tree_fd:
             described = [self._describe(change, real_fd, tree_fd) for change in found]
         return limit_total(described)
+
+    def _candidates(self) -> Candidates | None:
+        if self.source is not None:
+            self.candidates = self.source.stop()
+            self.source = None
+        return self.candidates
+
+    def _measure(self) -> list[Change]:
+        candidates = self._candidates()
+        if candidates is None:
+            return compare(self.before.everything(), scan(self.tree, skip_internal=False))
+        paths = set(candidates.paths) | set(candidates.subtrees)
+        for top in candidates.subtrees:
+            paths.update(self.before.descendants(top))
+            paths.update(_descendants(self.tree, top))
+        before = {p: e for p in paths if (e := self.before.entry(p)) is not None}
+        with opened_dir(self.tree) as tree_fd:
+            after = {p: e for p in paths if (e := _lookup(tree_fd, p)) is not None}
+        return compare(before, after)
 
     def _describe(self, change: Change, real_fd: int, tree_fd: int) -> Change:
         before = after = None
@@ -100,19 +180,53 @@ class TreeStaged:
         return described
 
     def discard(self) -> None:
+        if self.source is not None:
+            self.source.stop()
+            self.source = None
+        self._release()
         remove_tree(self.location)
 
-    def save_manifest(self) -> None:
-        """Keep the stage-time manifest next to the tree, so a kept staging can be resumed."""
+    def _release(self) -> None:
+        """Undo what a backend set up besides plain files (a mount, subvolumes)."""
+
+    def save(self, *, before: bool = True) -> None:
+        """Keep what a later process needs next to the tree, so a kept staging can be resumed
+        (``goexfs.backends.resume``). The before side goes to its own file, rewritten only when
+        asked: a complete stage-time manifest is written once, not after every diff."""
+        if before:
+            _write_private(self.location / BEFORE_FILE, self.before.to_json())
         data: dict[str, Any] = {
             "backend": self.backend,
             "root": str(self.root),
             "tree": str(self.tree),
-            "manifest": manifest_to_json(self.manifest),
+            "candidates": None if self.candidates is None else self.candidates.to_json(),
+            "extra": self.extra,
         }
-        path = self.location / MANIFEST_FILE
-        path.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-        os.chmod(path, 0o600)
+        _write_private(self.location / MANIFEST_FILE, data)
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _lookup(tree_fd: int, rel: str) -> Entry | None:
+    try:
+        return lookup(tree_fd, rel)
+    except PathError:  # a parent is a symlink or a file in the staged tree: rel is not there
+        return None
+
+
+def _descendants(tree: Path, rel: str) -> list[str]:
+    top = tree.joinpath(*parts_of(rel))
+    try:
+        if not stat.S_ISDIR(os.lstat(top).st_mode):
+            return []
+    except OSError:
+        return []
+    return [f"{rel}/{sub}" for sub, _ in walk(top)]
 
 
 def remove_tree(path: Path) -> None:
@@ -138,10 +252,28 @@ def remove_tree(path: Path) -> None:
         ) from exc
 
 
+def private_dir(path: Path) -> None:
+    """Create the private (0700) directory path if it is missing — as a btrfs subvolume when
+    it lies on btrfs, so that a snapshot of the project (the btrfs backend) leaves it out
+    instead of carrying goex's state into the staged tree, where it would have to be deleted."""
+    if os.path.lexists(path):
+        return
+    if filesystem_type(path.parent) == "btrfs" and shutil.which("btrfs"):
+        made = subprocess.run(
+            ["btrfs", "subvolume", "create", str(path)], capture_output=True, timeout=60
+        )
+        if made.returncode == 0:
+            os.chmod(path, 0o700)
+            return
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def make_location(workspace: Path, prefix: str) -> Path:
     """A new private (0700) directory under workspace, refusing a workspace reached through
     a symlink."""
     try:
+        if workspace.parent.is_dir():
+            private_dir(workspace)
         workspace.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = workspace.lstat()
     except OSError as exc:
@@ -151,8 +283,28 @@ def make_location(workspace: Path, prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=workspace))
 
 
+_FS_MAGIC = {
+    0x9123683E: "btrfs",
+    0x58465342: "xfs",
+    0xEF53: "ext4",
+    0x01021994: "tmpfs",
+    0x794C7630: "overlay",
+    0x65735546: "fuse",
+    0x6969: "nfs",
+}
+
+
+def filesystem_type(path: Path) -> str:
+    """The name of the filesystem path lives on (``btrfs``, ``xfs``, ...), from statfs(2)."""
+    buf = ctypes.create_string_buffer(256)  # struct statfs; f_type is its first field
+    if _libc.statfs(os.fsencode(path), buf) != 0:
+        return "an unknown filesystem"
+    magic = ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
+    return _FS_MAGIC.get(magic, f"filesystem 0x{magic:x}")
+
+
 def read_saved(location: Path) -> dict[str, Any]:
-    """What ``save_manifest`` wrote for a kept staging, or PathError when it is gone or damaged."""
+    """What ``TreeStaged.save`` wrote for a kept staging; PathError when gone or damaged."""
     path = location / MANIFEST_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -165,13 +317,31 @@ def read_saved(location: Path) -> dict[str, Any]:
     return data
 
 
-def resume_tree(location: Path) -> TreeStaged:
-    """A kept ``TreeStaged`` staging, rebuilt from its saved manifest (for a later commit)."""
+def resume_fields(location: Path) -> dict[str, Any]:
+    """The keyword arguments of a kept ``TreeStaged``, rebuilt from what ``save`` wrote."""
     data = read_saved(location)
-    return TreeStaged(
-        backend=data["backend"],
-        root=Path(data["root"]),
-        tree=Path(data["tree"]),
-        location=location,
-        manifest=manifest_from_json(data["manifest"]),
-    )
+    if "manifest" in data:  # saved before the before side was pluggable
+        before: Before = RecordedBefore(manifest_from_json(data["manifest"]))
+    else:
+        try:
+            saved_before = json.loads((location / BEFORE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PathError(
+                f"staged copy {location} is missing or damaged: {exc}", path=str(location)
+            ) from exc
+        before = before_from_json(saved_before)
+    saved = data.get("candidates")
+    return {
+        "backend": data["backend"],
+        "root": Path(data["root"]),
+        "tree": Path(data["tree"]),
+        "location": location,
+        "before": before,
+        "candidates": None if saved is None else Candidates.from_json(saved),
+        "extra": dict(data.get("extra") or {}),
+    }
+
+
+def resume_tree(location: Path) -> TreeStaged:
+    """A kept ``TreeStaged`` staging, rebuilt from its saved state (for a later commit)."""
+    return TreeStaged(**resume_fields(location))

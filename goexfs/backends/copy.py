@@ -16,6 +16,7 @@ user running goex, as the committed files will.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import stat
@@ -23,9 +24,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import PathError, TargetError
-from goexfs.backends.base import TreeStaged, make_location, remove_tree
+from goexfs.backends.base import BackendUnavailable, TreeStaged, make_location, remove_tree
+from goexfs.backends.before import RecordedBefore
 from goexfs.manifest import CHUNK, Entry, EntryType, Manifest, entry_from_stat, walk
 from goexfs.paths import INTERNAL_DIR
+from goexfs.watch import Recorder
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class CopyStager:
     """Stages a project by copying it (see the module docstring)."""
 
     name: str = "copy"
+    record: bool = True  # watch the run, so the diff looks only at the paths it touched
 
     def stage(self, root: Path, workspace: Path) -> TreeStaged:
         if not root.is_dir():
@@ -41,16 +45,22 @@ class CopyStager:
         tree = location / "tree"
         try:
             manifest = copy_tree(root, tree)
-            staged = TreeStaged(self.name, root, tree, location, manifest)
-            staged.save_manifest()
+            staged = TreeStaged(self.name, root, tree, location, RecordedBefore(manifest))
+            staged.save()
+            if self.record:
+                staged.source = Recorder(tree).start()
         except BaseException:
             remove_tree(location)
             raise
         return staged
 
 
-def copy_tree(root: Path, dest: Path) -> Manifest:
-    """Copy root to dest (which must not exist) and return root's manifest."""
+def copy_tree(root: Path, dest: Path, *, clone: bool = False) -> Manifest:
+    """Copy root to dest (which must not exist) and return root's manifest.
+
+    With ``clone`` each file is a reflink (FICLONE) of its source — no data is read or written,
+    and the manifest's files carry no hash (the reflink backend reads the before side lazily).
+    """
     manifest: Manifest = {}
     directories: list[tuple[Path, Entry]] = []
     root_info = os.stat(root)
@@ -58,7 +68,7 @@ def copy_tree(root: Path, dest: Path) -> Manifest:
     for rel, source in walk(root, skip=(INTERNAL_DIR,)):
         target = dest / rel
         try:
-            entry = _copy_one(source, target)
+            entry = _copy_one(source, target, clone)
         except OSError as exc:
             raise PathError(
                 f"cannot stage {rel}: {exc.strerror}; goex can only stage a project it can "
@@ -76,7 +86,19 @@ def copy_tree(root: Path, dest: Path) -> Manifest:
     return manifest
 
 
-def _copy_one(source: Path, target: Path) -> Entry:
+FICLONE = 0x40049409  # ioctl: share all of src's extents with dst (btrfs, xfs, ...)
+
+
+def _clone(src: int, dst: int, target: Path) -> None:
+    try:
+        fcntl.ioctl(dst, FICLONE, src)
+    except OSError as exc:
+        raise BackendUnavailable(
+            "reflink", f"the filesystem cannot clone {target.name} ({exc.strerror})"
+        ) from exc
+
+
+def _copy_one(source: Path, target: Path, clone: bool) -> Entry:
     info = os.lstat(source)
     if stat.S_ISDIR(info.st_mode):
         os.mkdir(target, 0o700)
@@ -87,11 +109,11 @@ def _copy_one(source: Path, target: Path) -> Entry:
         os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns), follow_symlinks=False)
         return entry_from_stat(info, target=link)
     if stat.S_ISREG(info.st_mode):
-        return _copy_file(source, target)
+        return _copy_file(source, target, clone)
     return entry_from_stat(info)
 
 
-def _copy_file(source: Path, target: Path) -> Entry:
+def _copy_file(source: Path, target: Path, clone: bool) -> Entry:
     src = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         info = os.fstat(src)
@@ -100,6 +122,11 @@ def _copy_file(source: Path, target: Path) -> Entry:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         dst = os.open(target, flags, 0o600)
         try:
+            if clone:
+                _clone(src, dst, target)
+                os.fchmod(dst, stat.S_IMODE(info.st_mode))
+                os.utime(dst, ns=(info.st_atime_ns, info.st_mtime_ns))
+                return entry_from_stat(info)
             digest = hashlib.sha256()
             size = 0
             while chunk := os.read(src, CHUNK):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,27 @@ def run_cmd(project: Path, journal: Journal, fs_config: Config, bwrap: str) -> I
     for each in runs:
         if each.action.status.value == "staged":
             finish(each, decision_for(each, Verdict.ROLLBACK), journal)
+
+
+@pytest.fixture(scope="session")
+def btrfs_mount(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real btrfs filesystem: a sparse image file, loop-mounted for the session, then
+    unmounted (the loop device goes with it) and deleted."""
+    require(os.geteuid() == 0, "mounting a btrfs image needs root")
+    require(shutil.which("mkfs.btrfs") is not None, "btrfs-progs (mkfs.btrfs) is not installed")
+    base = tmp_path_factory.mktemp("btrfs")
+    image, mount = base / "volume.img", base / "mnt"
+    mount.mkdir()
+    with open(image, "wb") as handle:
+        handle.truncate(1 << 30)
+    made = subprocess.run(["mkfs.btrfs", "-q", str(image)], capture_output=True, text=True)
+    require(made.returncode == 0, f"mkfs.btrfs failed: {made.stderr.strip()}")
+    mounted = subprocess.run(
+        ["mount", "-o", "loop", str(image), str(mount)], capture_output=True, text=True
+    )
+    require(mounted.returncode == 0, f"cannot loop-mount a btrfs image: {mounted.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+        image.unlink()

@@ -14,6 +14,8 @@ from core.action import Status, Verdict
 from core.errors import ConflictError, PathError
 from core.journal import Journal
 from goexfs.apply import commit
+from goexfs.backends import TreeStaged
+from goexfs.backends.before import RecordedBefore
 from goexfs.changes import Change, ChangeKind
 from goexfs.manifest import Entry, EntryType
 from goexfs.session import finish
@@ -135,8 +137,8 @@ def test_apply_itself_refuses_symlinked_parents(
     (project / "src").symlink_to(outside)
     manifest = dict(run.staged.manifest)
     manifest.pop("src")
-    staged = type(run.staged)(  # type: ignore[call-arg]
-        "copy", project, run.staged.tree, run.staged.location, manifest
+    staged = TreeStaged(
+        "copy", project, run.staged.tree, run.staged.location, RecordedBefore(manifest)
     )
     journal.save(run.action)
     with pytest.raises((ConflictError, PathError)):

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
-
-from core.errors import ConfigError
-from goexfs.backends import CopyStager, stager_for
 from goexfs.changes import (
     MAX_DIFF_LINES,
     Change,
@@ -19,7 +14,6 @@ from goexfs.changes import (
     summary,
 )
 from goexfs.manifest import Entry, EntryType, scan
-from tests.goexfs.conftest import snapshot
 
 
 def file_entry(sha: str, mode: int = 0o644, size: int = 1) -> Entry:
@@ -98,86 +92,7 @@ def test_change_json_round_trip() -> None:
     assert summary([change, change]) == {"mode": 2}
 
 
-def test_copy_stager_preserves_tree(project: Path, tmp_path: Path) -> None:
-    (project / ".goex").mkdir()
-    (project / ".goex" / "journal.sqlite3").write_text("state")
-    os.utime(project / "README.md", ns=(1_000_000_000, 1_000_000_000))
-    staged = CopyStager().stage(project, tmp_path / "work")
-    try:
-        assert snapshot(staged.tree) == snapshot(project)
-        assert not (staged.tree / ".goex").exists()
-        assert (staged.tree / "link-to-readme").is_symlink()
-        assert (staged.tree / "run.sh").stat().st_mode & 0o111
-        assert (staged.tree / "README.md").stat().st_mtime_ns == 1_000_000_000
-        assert set(staged.manifest) == set(snapshot(project))
-        assert staged.manifest["README.md"].sha256 is not None
-        assert staged.changes() == []
-        assert (staged.location / "manifest.json").is_file()
-    finally:
-        staged.discard()
-    assert not staged.location.exists()
-
-
-def test_copy_stager_measures_changes(project: Path, tmp_path: Path) -> None:
-    staged = CopyStager().stage(project, tmp_path / "work")
-    tree = staged.tree
-    (tree / "README.md").write_text("# changed\n")
-    (tree / "src" / "old.txt").unlink()
-    (tree / "run.sh").chmod(0o644)
-    (tree / "new").mkdir()
-    (tree / "new" / "file.txt").write_text("fresh\n")
-    (tree / "link-to-readme").unlink()
-    (tree / "link-to-readme").symlink_to("src/app.py")
-    changes = {c.path: c for c in staged.changes()}
-    assert {p: c.kind for p, c in changes.items()} == {
-        "README.md": ChangeKind.MODIFIED,
-        "src/old.txt": ChangeKind.DELETED,
-        "run.sh": ChangeKind.MODE,
-        "new": ChangeKind.ADDED,
-        "new/file.txt": ChangeKind.ADDED,
-        "link-to-readme": ChangeKind.SYMLINK,
-    }
-    assert changes["README.md"].diff is not None and "+# changed" in changes["README.md"].diff
-    staged.discard()
-
-
-def test_same_mtime_edit_is_still_seen(project: Path, tmp_path: Path) -> None:
-    """Contents are hashed: resetting the mtime cannot hide an edit of the same size."""
-    staged = CopyStager().stage(project, tmp_path / "work")
-    target = staged.tree / "src" / "app.py"
-    before = target.stat()
-    target.write_text("print('HELLO')\n")
-    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert [c.path for c in staged.changes()] == ["src/app.py"]
-    staged.discard()
-
-
-def test_discard_survives_unwritable_dirs(project: Path, tmp_path: Path) -> None:
-    staged = CopyStager().stage(project, tmp_path / "work")
-    (staged.tree / "src").chmod(0o500)
-    staged.discard()
-    assert not staged.location.exists()
-
-
 def test_scan_skips_internal_only_at_top(tmp_path: Path) -> None:
     (tmp_path / ".goex").mkdir()
     (tmp_path / "sub" / ".goex").mkdir(parents=True)
     assert set(scan(tmp_path)) == {"sub", "sub/.goex"}
-
-
-def test_stager_for_names() -> None:
-    assert isinstance(stager_for("auto"), CopyStager)
-    assert isinstance(stager_for("copy"), CopyStager)
-    with pytest.raises(ConfigError, match="not available"):
-        stager_for("overlay")
-    with pytest.raises(ConfigError, match="not one of"):
-        stager_for("nonsense")
-
-
-def test_fifo_in_project_is_not_a_deletion(project: Path, tmp_path: Path) -> None:
-    os.mkfifo(project / "pipe")
-    staged = CopyStager().stage(project, tmp_path / "work")
-    assert staged.manifest["pipe"].type is EntryType.OTHER
-    assert not (staged.tree / "pipe").exists()
-    assert staged.changes() == []
-    staged.discard()
