@@ -14,7 +14,7 @@ Every setting has one environment variable, ``GOEX_<SECTION>_<KEY>`` (``GOEX_DB_
     max_retries = 3           # on 429, 5xx and connection errors, with backoff
     judge = "gpt-4o"          # model used by --decide llm (default: name)
     [review]
-    decide = "ask"            # ask | commit | rollback | policy | llm
+    decide = "ask"            # ask | commit | rollback | policy | llm | keep
     [db]
     statement_timeout = 30    # seconds
     lock_timeout = 5
@@ -42,7 +42,7 @@ from core.errors import ConfigError
 from core.policy import PolicySettings
 
 PROJECT_FILE = "goex.toml"
-DECIDE_MODES = ("ask", "commit", "rollback", "policy", "llm")
+DECIDE_MODES = ("ask", "commit", "rollback", "policy", "llm", "keep")
 # Settings that would switch confinement off: never taken from a project's goex.toml.
 OPERATOR_ONLY = (("fs", "sandbox"),)
 

@@ -409,6 +409,17 @@ class Journal:
             )
         ]
 
+    def intents_of(self, action_id: str) -> list[tuple[int, str, dict[str, Any], bool]]:
+        """(intent id, step, data, finished) of every intent of one action, oldest first:
+        ``recover`` tells a step that never began from one that finished before a crash."""
+        return [
+            (iid, step, dict(json.loads(data)), finished is not None)
+            for iid, step, data, finished in self._db.execute(
+                "SELECT id, step, data, finished_at FROM intents WHERE action_id = ? ORDER BY id",
+                (action_id,),
+            )
+        ]
+
     def integrity_ok(self) -> bool:
         return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 

@@ -31,6 +31,7 @@ T = TypeVar("T")
 
 class Severity(StrEnum):
     WARNING = "warning"  # shown, does not block
+    REVIEW = "review"  # needs a person: automatic modes keep the action staged for one
     ERROR = "error"  # blocks commit in every automatic mode
 
 
@@ -113,7 +114,7 @@ def _coerce_setting(key: str, raw: Any, source: str) -> Any:
             return {str(k): Severity(v) for k, v in raw.items()}
         except ValueError:
             raise ConfigError(
-                f"{source}: severity levels are 'warning' or 'error'", key=key
+                f"{source}: severity levels are 'warning', 'review' or 'error'", key=key
             ) from None
     if isinstance(default, bool):
         if isinstance(raw, bool):
@@ -170,3 +171,8 @@ def evaluate(rules: Sequence[Rule[T]], subject: T, settings: PolicySettings) -> 
 
 def blocking(violations: Iterable[Violation]) -> list[Violation]:
     return [v for v in violations if v.severity is Severity.ERROR]
+
+
+def needing_person(violations: Iterable[Violation]) -> list[Violation]:
+    """Findings only a person may accept (severity ``review``)."""
+    return [v for v in violations if v.severity is Severity.REVIEW]
