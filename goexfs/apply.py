@@ -51,15 +51,20 @@ COMMIT_STEP = "fs.commit"
 UNDO_RECORD = "undo.json"
 
 
+def undo_relpath(action_id: str) -> str:
+    """Where a commit keeps its pre-images, relative to the root: ``.goex/undo/<id>``."""
+    return f"{INTERNAL_DIR}/undo/{action_id}"
+
+
 def undo_dir_for(root: Path, action_id: str) -> Path:
-    return root / INTERNAL_DIR / "undo" / action_id
+    return root / undo_relpath(action_id)
 
 
 def commit(staged: Staged, changes: Sequence[Change], *, journal: Journal, action_id: str) -> Path:
     """Apply changes from the staged tree to the real root; returns the undo directory."""
     validate(changes)
     root = staged.root
-    undo_rel = f"{INTERNAL_DIR}/undo/{action_id}"
+    undo_rel = undo_relpath(action_id)
     with opened_dir(root) as real_fd, opened_dir(staged.tree) as tree_fd:
         conflicts = find_conflicts(real_fd, staged.manifest, changes)
         if conflicts:
@@ -84,7 +89,7 @@ def commit(staged: Staged, changes: Sequence[Change], *, journal: Journal, actio
                 "root": str(root),
                 "undo": undo,
                 "staged": str(staged.location),
-                "changes": [_record(c) for c in changes],
+                "changes": [change_record(c) for c in changes],
             },
         )
         fault_point("commit.intent")
@@ -225,13 +230,14 @@ def save_preimages(
         "action_id": action_id,
         "root": str(root),
         "saved_at": now_iso(),
-        "changes": [_record(c) for c in changes],
+        "changes": [change_record(c) for c in changes],
         "preimages": preimages,
     }
     write_bytes(undo_fd, UNDO_RECORD, json.dumps(record, indent=1, sort_keys=True).encode())
 
 
-def _record(change: Change) -> dict[str, Any]:
+def change_record(change: Change) -> dict[str, Any]:
+    """A change as journaled for commit, undo and recover: everything but its diff."""
     data = change.to_json()
     data.pop("diff", None)
     return data

@@ -84,8 +84,9 @@ def converge(
 ) -> list[str]:
     """Make every target path what it must be (see the module docstring).
 
-    A directory that must go but holds entries no target names is a ConflictError — or, with
-    ``force``, left in place; the paths left so are returned.
+    A directory that must go but holds entries no target names, or a file whose bytes are
+    needed but were never kept, is a ConflictError — or, with ``force``, left as it is; the
+    paths left so are returned.
     """
     ordered = sorted(targets, key=lambda t: sort_key(t.path))
     touched = {_parent(t.path) for t in ordered}
@@ -95,7 +96,22 @@ def converge(
     for target in ordered:
         if target.entry is None or _under(target.path, left):
             continue
-        _put(real_fd, source_fd, target, prefix)
+        try:
+            done = _put(real_fd, source_fd, target, prefix)
+        except PathError:
+            if not force:
+                raise
+            left.append(target.path)  # a parent is now a symlink or a file: never through it
+            continue
+        if not done:
+            if not force:
+                raise ConflictError(
+                    f"{target.path} no longer holds the contents goex can restore, and no copy "
+                    "of them was kept",
+                    path=target.path,
+                )
+            left.append(target.path)
+            continue
         if target.entry.type is EntryType.DIR:
             dir_modes.append((target.path, target.entry.mode))
     for rel, mode in reversed(dir_modes):
@@ -135,7 +151,8 @@ def _removals(real_fd: int, ordered: Sequence[Target], *, force: bool) -> list[s
     return left
 
 
-def _put(real_fd: int, source_fd: int | None, target: Target, prefix: str) -> None:
+def _put(real_fd: int, source_fd: int | None, target: Target, prefix: str) -> bool:
+    """Make one path what it must be; False when a file's bytes are needed and not kept."""
     entry = target.entry
     assert entry is not None
     with parent_of(real_fd, target.path) as (fd, name):
@@ -143,26 +160,22 @@ def _put(real_fd: int, source_fd: int | None, target: Target, prefix: str) -> No
             if _type_at_name(fd, name) is None:
                 fault_point("apply")
                 os.mkdir(name, 0o700, dir_fd=fd)
-            return
+            return True
         if entry.type is EntryType.SYMLINK:
             assert entry.target is not None
             current = _link_at(fd, name)
             if current != entry.target:
                 fault_point("apply")
                 make_symlink(fd, name, entry.target, tmp_prefix=prefix)
-            return
+            return True
         actual = lookup(fd, name)
         if actual is not None and actual.same_content(entry):
             if actual.mode != entry.mode:
                 fault_point("apply")
                 set_mode(fd, name, entry.mode)
-            return
+            return True
         if source_fd is None or target.source is None:
-            raise ConflictError(
-                f"{target.path} no longer holds the contents goex can restore, and no copy of "
-                "them was kept",
-                path=target.path,
-            )
+            return False
         source = open_source(source_fd, target.source)
         try:
             fault_point("apply")
@@ -178,6 +191,7 @@ def _put(real_fd: int, source_fd: int | None, target: Target, prefix: str) -> No
             )
         finally:
             os.close(source)
+    return True
 
 
 def _remove_leftovers(real_fd: int, directories: Iterable[str], prefix: str) -> None:
