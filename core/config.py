@@ -26,6 +26,8 @@ Every setting has one environment variable, ``GOEX_<SECTION>_<KEY>`` (``GOEX_DB_
     backend = "auto"          # auto | overlay | btrfs | reflink | git | copy
     sandbox = "bwrap"         # bwrap | none
     timeout = 300
+    gc_max_age_days = 14      # goex-fs gc: age budget of staged copies and pre-images
+    gc_max_bytes = 1073741824 # goex-fs gc: size budget of pre-images
     [policy]                  # see core/policy.py
 """
 
@@ -76,6 +78,8 @@ class FsConfig:
     backend: str = "auto"
     sandbox: str = "bwrap"
     timeout: float = 300.0
+    gc_max_age_days: float = 14.0  # goex-fs gc: staged copies and pre-images older than this go
+    gc_max_bytes: int = 1 << 30  # goex-fs gc: then the oldest pre-images, until the rest fits
 
 
 @dataclass(frozen=True)

@@ -145,11 +145,11 @@ def stage_and_run(
 
 def finish(run: FsRun, decision: Decision, journal: Journal) -> Status:
     """Carry out a decision: commit (apply), roll back or reject (discard), or keep staged."""
-    return carry_out(run.action, decision, _StagedTree(run, journal), journal)
+    return carry_out(run.action, decision, StagedTree(run, journal), journal)
 
 
 @dataclass
-class _StagedTree:
+class StagedTree:
     """A staged tree as the lifecycle's Work: commit applies it, rollback discards it."""
 
     run: FsRun
