@@ -1,0 +1,257 @@
+"""Crash safety: ``goex-fs commit`` and ``goex-fs undo``, real processes, SIGKILLed at every
+internal step (``GOEX_FAULT_KILL_AT``, see goexfs/faults.py) and at random moments; after
+``recover`` the directory is byte for byte — paths, types, modes, contents, symlink targets —
+in exactly its before-state or its after-state, and the journal says which.
+
+Trial counts are parameters: ``GOEX_CRASH_TRIALS`` (commit, default 32: every named step and
+every single filesystem operation of the apply once) and ``GOEX_CRASH_UNDO_TRIALS`` (undo,
+default 12); ``GOEX_CRASH_SEED`` fixes the random moments. The first trials kill at each named
+step and at each filesystem operation of the apply, in order; the rest at random moments of a
+real run. A longer run: ``GOEX_CRASH_TRIALS=200 GOEX_CRASH_UNDO_TRIALS=100 pytest
+tests/goexfs/test_crash.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.action import Kind, Status, Verdict
+from core.config import Config, FsConfig
+from core.journal import Journal, default_path
+from core.secrets import SecretStore
+from goexfs import faults
+from goexfs.kept import commit_kept, load_kept
+from goexfs.recover import recover
+from goexfs.session import finish, stage_and_run
+from tests.goexfs.conftest import Snapshot, decision_for, snapshot
+
+TRIALS = int(os.environ.get("GOEX_CRASH_TRIALS", "32"))
+UNDO_TRIALS = int(os.environ.get("GOEX_CRASH_UNDO_TRIALS", "12"))
+SEED = int(os.environ.get("GOEX_CRASH_SEED", "20261121"))
+COMMIT_STEPS = ("commit.checked", "commit.preimages")  # before the apply intent
+COMMIT_LATE = ("commit.intent", "commit.applied", "commit.finished")
+UNDO_STEPS = ("undo.checked", "undo.intent")
+UNDO_LATE = ("undo.applied",)
+
+# Every kind of change: modified, added (nested), deleted (a whole tree), mode, symlink
+# retargeted, file -> dir, dir -> symlink, binary, odd names, an empty directory, read-only.
+COMMAND = (
+    "echo more >> README.md; printf 'changed\\000bin' > data.bin; chmod 700 run.sh; "
+    "rm -r old; mkdir -p new/deep/empty; echo guide > new/deep/guide.md; "
+    "rm link && ln -s new/deep link; rm notes.txt && mkdir notes.txt && echo inside > "
+    "notes.txt/x; rm -r tree && ln -s README.md tree; printf 'odd' > \"$(printf 'sp ace\\nnl')\"; "
+    "printf 'caf\\351' > \"$(printf 'caf\\351.txt')\"; chmod 444 ro.txt; echo w >> big.txt"
+)
+
+
+def build_project(root: Path) -> None:
+    (root / "old" / "sub").mkdir(parents=True)
+    (root / "tree" / "a").mkdir(parents=True)
+    (root / "README.md").write_text("# demo\n")
+    (root / "data.bin").write_bytes(bytes(range(256)))
+    (root / "run.sh").write_text("#!/bin/sh\necho run\n")
+    (root / "run.sh").chmod(0o755)
+    (root / "old" / "one.txt").write_text("one\n")
+    (root / "old" / "sub" / "two.txt").write_text("two\n")
+    (root / "tree" / "a" / "b.txt").write_text("b\n")
+    (root / "notes.txt").write_text("notes\n")
+    (root / "ro.txt").write_text("read only soon\n")
+    (root / "big.txt").write_bytes(b"x" * 300_000)
+    (root / "link").symlink_to("README.md")
+
+
+@dataclass
+class Setup:
+    root: Path
+    action_id: str
+    before: Snapshot
+    after: Snapshot
+
+
+def keep_one(root: Path, journal: Journal) -> Setup:
+    """A project with one action kept staged (unsandboxed: the command is ours)."""
+    build_project(root)
+    before = snapshot(root)
+    config = Config(fs=FsConfig(sandbox="none", backend="copy"))
+    run = stage_and_run(root, COMMAND, config=config, secrets=SecretStore.load(), journal=journal)
+    assert run.result.exit_status == 0, run.result.stderr
+    finish(run, decision_for(run, Verdict.KEEP), journal)
+    return Setup(root, run.action.id, before, snapshot(run.staged.tree))
+
+
+def goex_fs(*args: str, kill_at: str | None = None) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.pop(faults.ENV, None)
+    if kill_at is not None:
+        env[faults.ENV] = kill_at
+    return subprocess.Popen(
+        [sys.executable, "-m", "goexfs.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def kill_and_wait(proc: subprocess.Popen[bytes], delay: float | None) -> int:
+    """Wait for the process, killing it after delay seconds if it is still running."""
+    if delay is not None:
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=120)
+    return proc.returncode
+
+
+def apply_operations(tmp: Path) -> int:
+    """How many single filesystem operations the apply of COMMAND's commit makes."""
+    root = tmp / "count"
+    root.mkdir()
+    with Journal(tmp / "count.sqlite3") as journal:
+        setup = keep_one(root, journal)
+        start = faults.hits("apply")
+        commit_kept(load_kept(journal, root, setup.action_id), journal)
+    assert snapshot(root) == setup.after
+    return faults.hits("apply") - start
+
+
+@pytest.fixture(scope="module")
+def commit_ops(tmp_path_factory: pytest.TempPathFactory) -> int:
+    return apply_operations(tmp_path_factory.mktemp("ops"))
+
+
+@pytest.fixture(scope="module")
+def commit_seconds(tmp_path_factory: pytest.TempPathFactory) -> float:
+    """How long an uninterrupted ``goex-fs commit`` process takes here: random kills land in
+    [0, this)."""
+    root = tmp_path_factory.mktemp("timing") / "project"
+    root.mkdir()
+    with Journal(default_path(Kind.FS, root)) as journal:
+        setup = keep_one(root, journal)
+    start = time.monotonic()
+    assert kill_and_wait(goex_fs("commit", setup.action_id, "-C", str(root)), None) == 0
+    return time.monotonic() - start
+
+
+@pytest.fixture
+def fs_journal(tmp_path: Path) -> Iterator[Journal]:
+    with Journal(default_path(Kind.FS, tmp_path / "project")) as journal:
+        yield journal
+
+
+def schedule(
+    trial: int, steps: list[str], rng: random.Random, seconds: float
+) -> tuple[str | None, float | None]:
+    """(fault point, None) for the first trials, then (None, a random moment of a run)."""
+    if trial < len(steps):
+        return steps[trial], None
+    return None, rng.uniform(0.0, seconds)
+
+
+def check_end_state(setup: Setup, journal: Journal, action_id: str) -> str:
+    """The directory is exactly before or after; the journal agrees; nothing is left over."""
+    results = recover(setup.root, journal)
+    now = snapshot(setup.root)
+    assert now in (setup.before, setup.after), f"neither before nor after: {results}"
+    state = "after" if now == setup.after else "before"
+    assert journal.pending_intents() == []
+    assert recover(setup.root, journal) == []  # idempotent
+    status = journal.get(action_id).status
+    return f"{state}:{status.value}"
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_commit_killed_then_recovered(
+    trial: int, tmp_path: Path, fs_journal: Journal, commit_ops: int, commit_seconds: float
+) -> None:
+    steps = [
+        *COMMIT_STEPS,
+        *COMMIT_LATE,
+        *(f"apply:{n}" for n in range(1, commit_ops + 1)),
+    ]
+    point, delay = schedule(trial, steps, random.Random(SEED + trial), commit_seconds)
+    setup = keep_one(tmp_path / "project", fs_journal)
+    proc = goex_fs("commit", setup.action_id, "-C", str(setup.root), kill_at=point)
+    code = kill_and_wait(proc, delay)
+    if point is not None:
+        assert code == -signal.SIGKILL, f"{point} was never reached (exit {code})"
+    outcome = check_end_state(setup, fs_journal, setup.action_id)
+    # before:staged — killed before the commit began (still kept, nothing to recover)
+    assert outcome in ("before:failed", "after:committed", "before:staged"), (point, delay)
+    if outcome == "before:staged":
+        assert point is None
+        return
+    if point in COMMIT_STEPS:
+        assert outcome == "before:failed"  # nothing was applied before the intent
+    if point is not None and (point.startswith("apply") or point in COMMIT_LATE):
+        assert outcome == "after:committed"  # the staged copy was intact: rolled forward
+    staged = fs_journal.effects(setup.action_id) or {}
+    assert not Path(staged["stage"]["location"]).exists()  # the staged copy was discarded
+
+
+def test_a_commit_is_rolled_back_when_its_staged_copy_is_gone(
+    tmp_path: Path, fs_journal: Journal
+) -> None:
+    setup = keep_one(tmp_path / "project", fs_journal)
+    proc = goex_fs("commit", setup.action_id, "-C", str(setup.root), kill_at="apply:9")
+    assert kill_and_wait(proc, None) == -signal.SIGKILL
+    assert snapshot(setup.root) not in (setup.before, setup.after)  # really half-applied
+    location = Path((fs_journal.effects(setup.action_id) or {})["stage"]["location"])
+    (location / "tree" / "README.md").write_text("tampered\n")
+    assert check_end_state(setup, fs_journal, setup.action_id) == "before:failed"
+
+
+def test_commands_refuse_while_a_commit_is_interrupted(tmp_path: Path, fs_journal: Journal) -> None:
+    setup = keep_one(tmp_path / "project", fs_journal)
+    proc = goex_fs("commit", setup.action_id, "-C", str(setup.root), kill_at="apply:3")
+    assert kill_and_wait(proc, None) == -signal.SIGKILL
+    for args in (("run", "--cmd", "true"), ("commit", setup.action_id), ("undo", "x")):
+        done = goex_fs(*args, "-C", str(setup.root))
+        _, err = done.communicate(timeout=60)
+        assert done.returncode == 1
+        assert b"was interrupted; run goex-fs recover first" in err
+    done = goex_fs("recover", "-C", str(setup.root))
+    out, _ = done.communicate(timeout=60)
+    assert done.returncode == 0
+    assert f"commit of action {setup.action_id}: rolled forward; now committed".encode() in out
+    assert snapshot(setup.root) == setup.after
+
+
+@pytest.mark.parametrize("trial", range(UNDO_TRIALS))
+def test_undo_killed_then_recovered(
+    trial: int, tmp_path: Path, fs_journal: Journal, commit_seconds: float
+) -> None:
+    kept = keep_one(tmp_path / "project", fs_journal)
+    commit_kept(load_kept(fs_journal, kept.root, kept.action_id), fs_journal)
+    # the undo goes from the commit's after-state back to its before-state
+    setup = Setup(kept.root, kept.action_id, kept.after, kept.before)
+    steps = [*UNDO_STEPS, *UNDO_LATE, *(f"apply:{n}" for n in range(1, 28))]
+    point, delay = schedule(trial, steps, random.Random(SEED - trial), commit_seconds)
+    proc = goex_fs("undo", kept.action_id, "-C", str(kept.root), kill_at=point)
+    code = kill_and_wait(proc, delay)
+    if point is not None:
+        assert code == -signal.SIGKILL, f"{point} was never reached (exit {code})"
+    undo_action = fs_journal.recent(Kind.FS, 1)[0]
+    outcome = check_end_state(setup, fs_journal, kept.action_id)
+    if outcome == "before:committed":  # killed before the undo began: it never happened
+        assert undo_action.id == kept.action_id or undo_action.prompt == f"undo {kept.action_id}"
+        assert point in (None, "undo.checked")
+    else:
+        assert outcome == "after:undone", (point, delay, outcome)
+        assert fs_journal.get(undo_action.id).status is Status.COMMITTED
+
+
+def test_crash_hook_is_inert_without_the_variable(tmp_path: Path) -> None:
+    start = time.monotonic()
+    faults.fault_point("nothing.here")
+    assert faults.hits("nothing.here") >= 1 and time.monotonic() - start < 5
