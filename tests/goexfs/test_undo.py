@@ -118,7 +118,7 @@ def test_undo_never_writes_through_a_symlinked_parent(
     os.rename(project / "src", project / "src-moved")
     (project / "src").symlink_to(outside)
     before = snapshot(outside)
-    with pytest.raises(ConflictError, match="src/old.txt: a parent directory is now a symlink"):
+    with pytest.raises(ConflictError, match=r"src/old\.txt: a parent directory is now a symlink"):
         undo(project, run.action.id, journal=journal)
     outcome = undo(project, run.action.id, journal=journal, force=True)
     assert outcome.left == ["src/old.txt"]
@@ -130,7 +130,7 @@ def test_undo_needs_its_pre_images(project: Path, run_cmd: Runner, journal: Jour
     run = committed(run_cmd("echo x > new.txt"), journal)
     assert run.undo is not None
     shutil.rmtree(run.undo)
-    with pytest.raises(StateError, match="pre-images of action .* are gone"):
+    with pytest.raises(StateError, match=r"pre-images of action .* are gone"):
         undo(project, run.action.id, journal=journal)
     assert (project / "new.txt").exists()
 
