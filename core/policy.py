@@ -88,7 +88,9 @@ class PolicySettings:
     )  # fnmatch patterns; called anywhere in a statement, they refuse it before it runs
     # file side
     max_files_changed: int | None = 200
+    max_bytes_written: int | None = 100 * 1024 * 1024  # bytes of added and rewritten files
     allow_file_deletes: bool = True
+    allow_paths: tuple[str, ...] = ()  # when set, every changed path must match one of these
     deny_paths: tuple[str, ...] = (".git/**", ".goex/**", "goex.toml", ".env", ".env.*", "**/*.pem")
     # both
     disable: tuple[str, ...] = ()
