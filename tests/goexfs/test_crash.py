@@ -92,6 +92,8 @@ def keep_one(root: Path, journal: Journal) -> Setup:
 def goex_fs(*args: str, kill_at: str | None = None) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.pop(faults.ENV, None)
+    # the person is the test: deletions and binary changes need no terminal here
+    env["GOEX_POLICY_DISABLE"] = "fs.review-deletes,fs.review-binary"
     if kill_at is not None:
         env[faults.ENV] = kill_at
     return subprocess.Popen(
