@@ -13,8 +13,8 @@ from tests.goexfs.conftest import snapshot
 from tests.goexfs.test_cli import goex_fs
 
 EDIT = (
-    "echo more >> README.md; rm src/old.txt; mkdir -p docs/new; printf x > \"$(printf 'odd\\nname')\"; "
-    "chmod 700 run.sh; ln -sf src/app.py link-to-readme"
+    "echo more >> README.md; rm src/old.txt; mkdir -p docs/new; "
+    "printf x > \"$(printf 'odd\\nname')\"; chmod 700 run.sh; ln -sf src/app.py link-to-readme"
 )
 
 
