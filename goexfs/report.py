@@ -121,20 +121,48 @@ def sections(run: FsRun, redactor: Redactor) -> list[RenderableType]:
     )
 
 
+# The change kinds as the JSON report names them (issue 5's interface).
+JSON_KINDS = {
+    ChangeKind.MODE.value: "mode_changed",
+    ChangeKind.TYPE.value: "type_changed",
+    ChangeKind.SYMLINK.value: "symlink_changed",
+}
+
+
+def change_json(change: dict[str, Any]) -> dict[str, Any]:
+    """A journaled change as the JSON report shows it: the interface's ``path``, ``kind``,
+    ``old_mode``, ``new_mode``, ``size``, ``binary``, then the full entries and the diff."""
+    before, after = change.get("before"), change.get("after")
+    return {
+        "path": change["path"],
+        "kind": JSON_KINDS.get(change["kind"], change["kind"]),
+        "old_mode": None if before is None else before["mode"],
+        "new_mode": None if after is None else after["mode"],
+        "size": (after or before or {}).get("size"),
+        "binary": change.get("binary", False),
+        **{k: v for k, v in change.items() if k not in ("path", "kind", "binary")},
+    }
+
+
 def report_json(run: FsRun) -> dict[str, Any]:
     """The one JSON object ``goex-fs run --format json`` prints."""
     action = run.action
     effects = run.effects
+    output = effects["output"]
     data: dict[str, Any] = {
         "id": action.id,
         "status": action.status.value,
+        "backend": (effects.get("stage") or {}).get("backend"),
         "target": action.target,
         "prompt": action.prompt,
         "command": action.code,
+        "exit_code": effects["exit_status"],
+        "stdout": output["stdout"],
+        "stderr": output["stderr"],
         "exit_status": effects["exit_status"],
-        "output": effects["output"],
+        "output": output,
         "summary": effects["summary"],
-        "changes": effects["changes"],
+        "changes": [change_json(c) for c in effects["changes"]],
         "violations": effects["violations"],
         "decision": action.decision.to_json() if action.decision else None,
         "digest": action.digest,
