@@ -133,12 +133,13 @@ def find_conflicts(
     checked: set[str] = set()
     for change in sorted(changes, key=lambda c: sort_key(c.path)):
         for parent in parents_of(change.path):
-            if parent in checked:
-                continue
-            checked.add(parent)
-            problem = _compare(real_fd, parent, manifest.get(parent), type_only=True)
-            if problem:
-                conflicts.append(f"{parent}: {problem}")
+            if parent not in checked:
+                checked.add(parent)
+                problem = _compare(real_fd, parent, manifest.get(parent), type_only=True)
+                if problem:
+                    conflicts.append(f"{parent}: {problem}")
+            if _not_dir(manifest, parent):
+                break  # nothing below a path that was no directory at stage time can exist
         if change.path in checked or any(_not_dir(manifest, p) for p in parents_of(change.path)):
             # under a parent that was not a directory at stage time (and is checked to be still
             # the same): the path cannot exist in the real root, and the parent's own change
