@@ -229,6 +229,16 @@ def test_commands_refuse_while_a_commit_is_interrupted(tmp_path: Path, fs_journa
     assert snapshot(setup.root) == setup.after
 
 
+def test_recover_itself_killed_then_run_again(tmp_path: Path, fs_journal: Journal) -> None:
+    setup = keep_one(tmp_path / "project", fs_journal)
+    proc = goex_fs("commit", setup.action_id, "-C", str(setup.root), kill_at="apply:12")
+    assert kill_and_wait(proc, None) == -signal.SIGKILL
+    for point in ("apply:2", "apply:5"):  # recover dies half-way, twice
+        proc = goex_fs("recover", "-C", str(setup.root), kill_at=point)
+        assert kill_and_wait(proc, None) == -signal.SIGKILL
+    assert check_end_state(setup, fs_journal, setup.action_id) == "after:committed"
+
+
 @pytest.mark.parametrize("trial", range(UNDO_TRIALS))
 def test_undo_killed_then_recovered(
     trial: int, tmp_path: Path, fs_journal: Journal, commit_seconds: float
