@@ -160,6 +160,13 @@ def schedule(
     return None, rng.uniform(0.0, seconds)
 
 
+def note(kind: str, point: str | None, delay: float | None, outcome: str) -> None:
+    """With GOEX_CRASH_REPORT=FILE, one line per trial: how the outcomes are distributed."""
+    if path := os.environ.get("GOEX_CRASH_REPORT"):
+        with open(path, "a", encoding="utf-8") as report:
+            report.write(f"{kind}\t{point or 'random'}\t{delay or 0:.3f}\t{outcome}\n")
+
+
 def check_end_state(setup: Setup, journal: Journal, action_id: str) -> str:
     """The directory is exactly before or after; the journal agrees; nothing is left over."""
     results = recover(setup.root, journal)
@@ -188,6 +195,7 @@ def test_commit_killed_then_recovered(
     if point is not None:
         assert code == -signal.SIGKILL, f"{point} was never reached (exit {code})"
     outcome = check_end_state(setup, fs_journal, setup.action_id)
+    note("commit", point, delay, outcome)
     # before:staged — killed before the commit began (still kept, nothing to recover)
     assert outcome in ("before:failed", "after:committed", "before:staged"), (point, delay)
     if outcome == "before:staged":
@@ -255,6 +263,7 @@ def test_undo_killed_then_recovered(
         assert code == -signal.SIGKILL, f"{point} was never reached (exit {code})"
     undo_action = fs_journal.recent(Kind.FS, 1)[0]
     outcome = check_end_state(setup, fs_journal, kept.action_id)
+    note("undo", point, delay, outcome)
     if outcome == "before:committed":  # killed before the undo began: it never happened
         assert undo_action.id == kept.action_id or undo_action.prompt == f"undo {kept.action_id}"
         assert point in (None, "undo.checked")
