@@ -237,6 +237,24 @@ def test_commands_refuse_while_a_commit_is_interrupted(tmp_path: Path, fs_journa
     assert snapshot(setup.root) == setup.after
 
 
+def test_gc_keeps_what_an_interrupted_commit_needs(tmp_path: Path, fs_journal: Journal) -> None:
+    setup = keep_one(tmp_path / "project", fs_journal)
+    proc = goex_fs("commit", setup.action_id, "-C", str(setup.root), kill_at="apply:7")
+    assert kill_and_wait(proc, None) == -signal.SIGKILL
+    internal = setup.root / ".goex"
+    held = sorted(p.name for p in (*internal.glob("staged/*"), *internal.glob("undo/*")))
+    assert len(held) == 2
+    old = time.time() - 365 * 86_400
+    for path in (*internal.glob("staged/*"), *internal.glob("undo/*")):
+        os.utime(path, (old, old))
+    gc = goex_fs("gc", "-C", str(setup.root), "--max-age-days", "0", "--max-bytes", "0")
+    out, err = gc.communicate(timeout=60)
+    assert gc.returncode == 0, err
+    assert b"freed 0 bytes in 0 item(s)" in out
+    assert sorted(p.name for p in (*internal.glob("staged/*"), *internal.glob("undo/*"))) == held
+    assert check_end_state(setup, fs_journal, setup.action_id) == "after:committed"
+
+
 def test_recover_itself_killed_then_run_again(tmp_path: Path, fs_journal: Journal) -> None:
     setup = keep_one(tmp_path / "project", fs_journal)
     proc = goex_fs("commit", setup.action_id, "-C", str(setup.root), kill_at="apply:12")
