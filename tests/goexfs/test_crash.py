@@ -38,6 +38,7 @@ from tests.goexfs.conftest import Snapshot, decision_for, snapshot
 TRIALS = int(os.environ.get("GOEX_CRASH_TRIALS", "32"))
 UNDO_TRIALS = int(os.environ.get("GOEX_CRASH_UNDO_TRIALS", "12"))
 SEED = int(os.environ.get("GOEX_CRASH_SEED", "20261121"))
+REPORT = os.environ.get("GOEX_CRASH_REPORT")  # read now: the tests run in a cleaned environment
 COMMIT_STEPS = ("commit.checked", "commit.preimages")  # before the apply intent
 COMMIT_LATE = ("commit.intent", "commit.applied", "commit.finished")
 UNDO_STEPS = ("undo.checked", "undo.intent")
@@ -162,8 +163,8 @@ def schedule(
 
 def note(kind: str, point: str | None, delay: float | None, outcome: str) -> None:
     """With GOEX_CRASH_REPORT=FILE, one line per trial: how the outcomes are distributed."""
-    if path := os.environ.get("GOEX_CRASH_REPORT"):
-        with open(path, "a", encoding="utf-8") as report:
+    if REPORT:
+        with open(REPORT, "a", encoding="utf-8") as report:
             report.write(f"{kind}\t{point or 'random'}\t{delay or 0:.3f}\t{outcome}\n")
 
 
