@@ -134,16 +134,20 @@ def commit_ops(tmp_path_factory: pytest.TempPathFactory) -> int:
 
 
 @pytest.fixture(scope="module")
-def commit_seconds(tmp_path_factory: pytest.TempPathFactory) -> float:
-    """How long an uninterrupted ``goex-fs commit`` process takes here: random kills land in
-    [0, this)."""
+def commit_window(tmp_path_factory: pytest.TempPathFactory) -> tuple[float, float]:
+    """When a ``goex-fs commit`` process does its work here: from about when a process that
+    does nothing (``recover`` with nothing pending) is done, to when a whole commit is done.
+    Random kills land in this window, not in the interpreter's start-up."""
     root = tmp_path_factory.mktemp("timing") / "project"
     root.mkdir()
     with Journal(default_path(Kind.FS, root)) as journal:
         setup = keep_one(root, journal)
     start = time.monotonic()
+    assert kill_and_wait(goex_fs("recover", "-C", str(root)), None) == 0
+    idle = time.monotonic() - start
+    start = time.monotonic()
     assert kill_and_wait(goex_fs("commit", setup.action_id, "-C", str(root)), None) == 0
-    return time.monotonic() - start
+    return 0.8 * idle, 1.1 * (time.monotonic() - start)
 
 
 @pytest.fixture
@@ -153,19 +157,20 @@ def fs_journal(tmp_path: Path) -> Iterator[Journal]:
 
 
 def schedule(
-    trial: int, steps: list[str], rng: random.Random, seconds: float
+    trial: int, steps: list[str], rng: random.Random, window: tuple[float, float]
 ) -> tuple[str | None, float | None]:
     """(fault point, None) for the first trials, then (None, a random moment of a run)."""
     if trial < len(steps):
         return steps[trial], None
-    return None, rng.uniform(0.0, seconds)
+    return None, rng.uniform(*window)
 
 
-def note(kind: str, point: str | None, delay: float | None, outcome: str) -> None:
+def note(kind: str, point: str | None, delay: float | None, code: int, outcome: str) -> None:
     """With GOEX_CRASH_REPORT=FILE, one line per trial: how the outcomes are distributed."""
     if REPORT:
+        killed = "killed" if code == -signal.SIGKILL else f"exit {code}"
         with open(REPORT, "a", encoding="utf-8") as report:
-            report.write(f"{kind}\t{point or 'random'}\t{delay or 0:.3f}\t{outcome}\n")
+            report.write(f"{kind}\t{point or 'random'}\t{delay or 0:.3f}\t{killed}\t{outcome}\n")
 
 
 def check_end_state(setup: Setup, journal: Journal, action_id: str) -> str:
@@ -182,21 +187,25 @@ def check_end_state(setup: Setup, journal: Journal, action_id: str) -> str:
 
 @pytest.mark.parametrize("trial", range(TRIALS))
 def test_commit_killed_then_recovered(
-    trial: int, tmp_path: Path, fs_journal: Journal, commit_ops: int, commit_seconds: float
+    trial: int,
+    tmp_path: Path,
+    fs_journal: Journal,
+    commit_ops: int,
+    commit_window: tuple[float, float],
 ) -> None:
     steps = [
         *COMMIT_STEPS,
         *COMMIT_LATE,
         *(f"apply:{n}" for n in range(1, commit_ops + 1)),
     ]
-    point, delay = schedule(trial, steps, random.Random(SEED + trial), commit_seconds)
+    point, delay = schedule(trial, steps, random.Random(SEED + trial), commit_window)
     setup = keep_one(tmp_path / "project", fs_journal)
     proc = goex_fs("commit", setup.action_id, "-C", str(setup.root), kill_at=point)
     code = kill_and_wait(proc, delay)
     if point is not None:
         assert code == -signal.SIGKILL, f"{point} was never reached (exit {code})"
     outcome = check_end_state(setup, fs_journal, setup.action_id)
-    note("commit", point, delay, outcome)
+    note("commit", point, delay, code, outcome)
     # before:staged — killed before the commit began (still kept, nothing to recover)
     assert outcome in ("before:failed", "after:committed", "before:staged"), (point, delay)
     if outcome == "before:staged":
@@ -268,21 +277,21 @@ def test_recover_itself_killed_then_run_again(tmp_path: Path, fs_journal: Journa
 
 @pytest.mark.parametrize("trial", range(UNDO_TRIALS))
 def test_undo_killed_then_recovered(
-    trial: int, tmp_path: Path, fs_journal: Journal, commit_seconds: float
+    trial: int, tmp_path: Path, fs_journal: Journal, commit_window: tuple[float, float]
 ) -> None:
     kept = keep_one(tmp_path / "project", fs_journal)
     commit_kept(load_kept(fs_journal, kept.root, kept.action_id), fs_journal)
     # the undo goes from the commit's after-state back to its before-state
     setup = Setup(kept.root, kept.action_id, kept.after, kept.before)
     steps = [*UNDO_STEPS, *UNDO_LATE, *(f"apply:{n}" for n in range(1, 28))]
-    point, delay = schedule(trial, steps, random.Random(SEED - trial), commit_seconds)
+    point, delay = schedule(trial, steps, random.Random(SEED - trial), commit_window)
     proc = goex_fs("undo", kept.action_id, "-C", str(kept.root), kill_at=point)
     code = kill_and_wait(proc, delay)
     if point is not None:
         assert code == -signal.SIGKILL, f"{point} was never reached (exit {code})"
     undo_action = fs_journal.recent(Kind.FS, 1)[0]
     outcome = check_end_state(setup, fs_journal, kept.action_id)
-    note("undo", point, delay, outcome)
+    note("undo", point, delay, code, outcome)
     if outcome == "before:committed":  # killed before the undo began: it never happened
         assert undo_action.id == kept.action_id or undo_action.prompt == f"undo {kept.action_id}"
         assert point in (None, "undo.checked")
