@@ -15,7 +15,7 @@ fs.special-file     error    creating a fifo, socket or device (goex never commi
 fs.unsafe-mode      error    a file gaining setuid, setgid or world-write bits
 fs.git-hooks        error    changing ``.git/hooks`` or ``.git/config`` (code git runs later)
 fs.review-deletes   review   deleting or replacing a path: a person must approve it
-fs.review-binary    review   adding or changing a binary file: a person must approve it
+fs.review-binary    review   adding or changing a binary file (or one too large to diff)
 fs.executable       warning  adding or changing an executable file (any x bit)
 fs.symlink-outside  warning  a new or changed symlink that points outside the project
 =================== ======== =============================================================
@@ -32,6 +32,7 @@ import stat
 from collections.abc import Iterator, Sequence
 
 from core.policy import PolicySettings, Severity, rule
+from goexfs.backends.base import MAX_DIFF_FILE
 from goexfs.changes import Change, ChangeKind
 from goexfs.manifest import EntryType
 from goexfs.paths import matching, parts_of
@@ -122,11 +123,16 @@ def review_deletes(changes: Changes, settings: PolicySettings) -> Iterator[str]:
 
 @rule("fs.review-binary", Severity.REVIEW)
 def review_binary(changes: Changes, settings: PolicySettings) -> Iterator[str]:
-    found = [
-        f"{c.kind.value} binary file {c.path}"
-        for c in changes
-        if c.binary and c.after is not None and c.kind is not ChangeKind.MODE
-    ]
+    found = []
+    for change in changes:
+        after = change.after
+        if after is None or change.kind is ChangeKind.MODE:
+            continue
+        if change.binary:
+            found.append(f"{change.kind.value} binary file {change.path}")
+        elif after.type is EntryType.FILE and after.size > MAX_DIFF_FILE:
+            # too large to be read for a diff, so never sniffed: a person looks at it
+            found.append(f"{change.kind.value} large file {change.path} ({after.size} bytes)")
     yield from _capped(found)
 
 

@@ -40,6 +40,10 @@ def test_deletions_and_binary_changes_need_a_person() -> None:
         ("fs.review-binary", Severity.REVIEW, "modified binary file logo.png"),
     ]
     assert needing_person(found) == found and blocking(found) == []
+    huge = Entry(EntryType.FILE, 0o644, size=5 << 20, sha256="z")
+    assert [v.message for v in evaluate(RULES, [added("dump.sql", huge)], PolicySettings())] == [
+        f"added large file dump.sql ({5 << 20} bytes)"
+    ]
     off = PolicySettings(disable=("fs.review-deletes", "fs.review-binary"))
     assert evaluate(RULES, [deleted("old.txt"), binary], off) == []
     # refused outright when deletes are not allowed: no second finding for the same thing
