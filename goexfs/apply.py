@@ -17,7 +17,8 @@ In order, and nothing is written to the project before step 4:
 
 A commit that dies in step 4 leaves its intent unfinished, its pre-images and its staged copy in
 place, which is what ``goexfs.recover`` reads to put the directory in its before- or after-state.
-``goexfs.faults`` names the steps, for the crash tests.
+``goexfs.faults`` names the steps, for the crash tests. The callers (``goexfs.session.finish``,
+``goexfs.kept.commit_kept``) hold the project lock (``goexfs.lock``) around it.
 """
 
 from __future__ import annotations

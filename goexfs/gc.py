@@ -33,6 +33,7 @@ from core.lifecycle import carry_out
 from goexfs.backends import resume
 from goexfs.backends.base import remove_tree
 from goexfs.kept import SCAN_LIMIT, is_kept
+from goexfs.lock import project_lock
 from goexfs.paths import INTERNAL_DIR
 from goexfs.recover import pending_actions
 from goexfs.session import STAGING_DIR
@@ -75,6 +76,13 @@ def collect(
     now: float | None = None,
 ) -> list[Freed]:
     """Remove what the module docstring lists; returns what was removed and why."""
+    with project_lock(root):
+        return _collect(root, journal, max_age_days, max_bytes, now)
+
+
+def _collect(
+    root: Path, journal: Journal, max_age_days: float, max_bytes: int, now: float | None
+) -> list[Freed]:
     now = time.time() if now is None else now
     cutoff = now - max_age_days * DAY
     pending = set(pending_actions(journal, root))

@@ -27,6 +27,7 @@ from core.policy import Severity, Violation
 from goexfs.backends import resume
 from goexfs.backends.base import remove_tree
 from goexfs.changes import Change, ChangeKind
+from goexfs.lock import project_lock
 from goexfs.manifest import EntryType
 from goexfs.paths import normalize, parents_of
 from goexfs.sandbox import SandboxResult
@@ -136,6 +137,12 @@ def commit_kept(
     run: FsRun, journal: Journal, changes: Sequence[Change] | None = None, *, by: str = "user"
 ) -> Status:
     """Commit a kept action — all of it, or only ``changes`` (see the module docstring)."""
+    with project_lock(run.staged.root):
+        kept_action(journal, run.staged.root, run.action.id)  # still kept, now that we hold it
+        return _commit(run, journal, changes, by)
+
+
+def _commit(run: FsRun, journal: Journal, changes: Sequence[Change] | None, by: str) -> Status:
     chosen = list(run.changes if changes is None else changes)
     assert run.action.digest is not None
     reason = "goex-fs commit"
@@ -155,6 +162,11 @@ def commit_kept(
 
 def rollback_kept(journal: Journal, root: Path, action_id: str, *, by: str = "user") -> Action:
     """Discard a kept action's staged copy (gone already is fine); the root is never touched."""
+    with project_lock(root):
+        return _rollback(journal, root, action_id, by)
+
+
+def _rollback(journal: Journal, root: Path, action_id: str, by: str) -> Action:
     action = kept_action(journal, root, action_id)
     effects = journal.effects(action.id) or {}
     location = (effects.get("stage") or {}).get("location")

@@ -39,6 +39,7 @@ from core.journal import Journal
 from goexfs.apply import COMMIT_STEP, undo_dir_for, verify_staged
 from goexfs.backends import resume
 from goexfs.backends.base import remove_tree
+from goexfs.lock import project_lock
 from goexfs.restore import backward, converge, forward, tmp_prefix
 from goexfs.safefs import opened_dir, opened_subdir
 from goexfs.undo import UNDO_STEP, UndoRecord, load_record
@@ -76,8 +77,12 @@ def pending_actions(journal: Journal, root: Path) -> list[str]:
 
 
 def ensure_nothing_pending(journal: Journal, root: Path) -> None:
-    """Refuse (StateError) to start a commit while an interrupted one waits for recover."""
-    pending = pending_actions(journal, root)
+    """Refuse (StateError) to start a commit while an interrupted one waits for recover.
+
+    A commit still running in another process is waited for (it holds the project lock), so
+    only one that nobody will finish is reported."""
+    with project_lock(root):
+        pending = pending_actions(journal, root)
     if pending:
         raise StateError(
             f"a commit or undo of action {pending[0]} in {root} was interrupted; run "
@@ -87,7 +92,8 @@ def ensure_nothing_pending(journal: Journal, root: Path) -> None:
 
 def recover(root: Path, journal: Journal) -> list[Recovered]:
     """Finish or revert every interrupted commit and undo on root (module docstring)."""
-    return [_recover(root, journal, action_id) for action_id in pending_actions(journal, root)]
+    with project_lock(root):
+        return [_recover(root, journal, action_id) for action_id in pending_actions(journal, root)]
 
 
 def _recover(root: Path, journal: Journal, action_id: str) -> Recovered:

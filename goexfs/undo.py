@@ -34,6 +34,7 @@ from core.redact import Redactor
 from goexfs.apply import UNDO_RECORD, change_record, undo_relpath
 from goexfs.changes import Change, ChangeKind, summary
 from goexfs.faults import fault_point
+from goexfs.lock import project_lock
 from goexfs.manifest import Entry, EntryType
 from goexfs.paths import parents_of, sort_key
 from goexfs.restore import backward, converge, tmp_prefix
@@ -188,6 +189,13 @@ def undo(
     redactor: Redactor | None = None,
 ) -> UndoOutcome:
     """Undo a committed action on root as a journaled action of its own (module docstring)."""
+    with project_lock(root):
+        return _undo(root, original_id, journal, force, redactor)
+
+
+def _undo(
+    root: Path, original_id: str, journal: Journal, force: bool, redactor: Redactor | None
+) -> UndoOutcome:
     original = journal.get(original_id)
     if original.kind is not Kind.FS or original.target != str(root):
         raise StateError(f"action {original.id} did not change {root}")

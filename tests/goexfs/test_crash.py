@@ -33,6 +33,7 @@ from goexfs import faults
 from goexfs.kept import commit_kept, load_kept
 from goexfs.recover import recover
 from goexfs.session import finish, stage_and_run
+from goexfs.undo import undo
 from tests.goexfs.conftest import Snapshot, decision_for, snapshot
 
 TRIALS = int(os.environ.get("GOEX_CRASH_TRIALS", "32"))
@@ -279,6 +280,21 @@ def test_gc_keeps_what_an_interrupted_commit_needs(tmp_path: Path, fs_journal: J
     assert b"freed 0 bytes in 0 item(s)" in out
     assert sorted(p.name for p in (*internal.glob("staged/*"), *internal.glob("undo/*"))) == held
     assert check_end_state(setup, fs_journal, setup.action_id) == "after:committed"
+
+
+def test_two_commits_of_one_action_at_once(tmp_path: Path, fs_journal: Journal) -> None:
+    """The project lock: one commit applies, the other stops before writing anything, and the
+    pre-images stay those of the before-state (undo restores it exactly)."""
+    setup = keep_one(tmp_path / "project", fs_journal)
+    procs = [goex_fs("commit", setup.action_id, "-C", str(setup.root)) for _ in range(2)]
+    results = sorted((p.wait(timeout=120), p.communicate()[1]) for p in procs)
+    assert [code for code, _ in results] == [0, 1], results
+    assert results[1][1].startswith(b"error: ")  # not kept any more, or its copy is gone
+    assert recover(setup.root, fs_journal) == []  # the loser stopped before any intent
+    assert snapshot(setup.root) == setup.after
+    assert fs_journal.get(setup.action_id).status is Status.COMMITTED
+    undo(setup.root, setup.action_id, journal=fs_journal)
+    assert snapshot(setup.root) == setup.before
 
 
 def test_recover_itself_killed_then_run_again(tmp_path: Path, fs_journal: Journal) -> None:
