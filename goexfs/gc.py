@@ -27,12 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from core.action import Decision, Kind, Status, Verdict
-from core.errors import GoexError, StateError
+from core.errors import StateError
 from core.journal import Journal
 from core.lifecycle import carry_out
-from goexfs.backends import resume
 from goexfs.backends.base import remove_tree
-from goexfs.kept import SCAN_LIMIT, is_kept
+from goexfs.kept import SCAN_LIMIT, Discard, discard_staging, is_kept
 from goexfs.lock import project_lock
 from goexfs.paths import INTERNAL_DIR
 from goexfs.recover import pending_actions
@@ -137,23 +136,12 @@ def _remove(journal: Journal, item: Item) -> None:
             decision = Decision(
                 "gc", Verdict.ROLLBACK, "kept staged past the age budget", action.digest
             )
-            carry_out(action, decision, _Remove(item.path), journal)
+            carry_out(action, decision, Discard(item.path), journal)
             return
-    _Remove(item.path).rollback()
-
-
-@dataclass(frozen=True)
-class _Remove:
-    path: Path
-
-    def commit(self) -> None:  # pragma: no cover - gc only ever discards
-        raise AssertionError("gc never commits")
-
-    def rollback(self) -> None:
-        try:
-            resume(self.path).discard()
-        except GoexError:
-            remove_tree(self.path)
+    if item.kind == "staged":
+        discard_staging(item.path)
+    else:
+        remove_tree(item.path)
 
 
 def _staging_owners(journal: Journal, root: Path) -> dict[str, str]:

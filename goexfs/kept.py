@@ -15,7 +15,9 @@ longer matches the real directory; run the action again for more.)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -172,21 +174,29 @@ def _rollback(journal: Journal, root: Path, action_id: str, by: str) -> Action:
     location = (effects.get("stage") or {}).get("location")
     assert action.digest is not None
     decision = Decision(by, Verdict.ROLLBACK, "goex-fs rollback", action.digest)
-    carry_out(action, decision, _Discard(Path(location) if location else None), journal)
+    carry_out(action, decision, Discard(Path(location) if location else None), journal)
     return action
 
 
-class _Discard:
-    def __init__(self, location: Path | None) -> None:
-        self.location = location
+def discard_staging(location: Path | None) -> None:
+    """Remove a staged copy the way its backend needs (resumed, then discarded), or plainly when
+    it can no longer be resumed; one that is gone already is fine."""
+    if location is None or not os.path.lexists(location):
+        return
+    try:
+        resume(location).discard()
+    except GoexError:
+        remove_tree(location)
 
-    def commit(self) -> None:  # pragma: no cover - a rollback decision never commits
-        raise StateError("a discard cannot commit")
+
+@dataclass(frozen=True)
+class Discard:
+    """A staged copy as the lifecycle's Work when all that can happen to it is discarding."""
+
+    location: Path | None
+
+    def commit(self) -> None:  # pragma: no cover - only ever given a rollback decision
+        raise StateError("a staged copy being discarded cannot be committed")
 
     def rollback(self) -> None:
-        if self.location is None or not self.location.exists():
-            return
-        try:
-            resume(self.location).discard()
-        except GoexError:
-            remove_tree(self.location)
+        discard_staging(self.location)

@@ -39,6 +39,7 @@ from core.journal import Journal
 from goexfs.apply import COMMIT_STEP, undo_dir_for, verify_staged
 from goexfs.backends import resume
 from goexfs.backends.base import remove_tree
+from goexfs.kept import discard_staging
 from goexfs.lock import project_lock
 from goexfs.restore import backward, converge, forward, tmp_prefix
 from goexfs.safefs import opened_dir, opened_subdir
@@ -125,7 +126,8 @@ def _recover(root: Path, journal: Journal, action_id: str) -> Recovered:
             original.advance(Status.UNDONE)
             journal.save(original)
     if not original_id:
-        _discard_staged(effects)
+        location = (effects.get("stage") or {}).get("location")
+        discard_staging(Path(location) if location else None)
         if not applied:  # pre-images of a commit that never happened
             remove_tree(undo_dir_for(root, action_id))
     for intent_id, pending_id, _, _ in journal.pending_intents():
@@ -160,13 +162,3 @@ def _converge(root: Path, record: UndoRecord, action_id: str, tree_fd: int | Non
         else:
             targets, source = backward(record.changes, record.preimages), undo_fd
         return converge(real_fd, source, targets, prefix=tmp_prefix(action_id), force=True)
-
-
-def _discard_staged(effects: dict[str, Any]) -> None:
-    location = (effects.get("stage") or {}).get("location")
-    if not location or not Path(location).exists():
-        return
-    try:
-        resume(Path(location)).discard()
-    except GoexError:
-        remove_tree(Path(location))
