@@ -134,37 +134,39 @@ def commit_ops(tmp_path_factory: pytest.TempPathFactory) -> int:
     return apply_operations(tmp_path_factory.mktemp("ops"))
 
 
+def timed(*args: str, kill_at: str | None = None) -> float:
+    """Wall time of one goex-fs process (to its death, with kill_at)."""
+    start = time.monotonic()
+    code = kill_and_wait(goex_fs(*args, kill_at=kill_at), None)
+    assert code == (-signal.SIGKILL if kill_at else 0), code
+    return time.monotonic() - start
+
+
+def window(base: Path, undoing: bool) -> tuple[float, float]:
+    """When a ``goex-fs commit`` (or ``undo``) process does its work here: from about when it
+    has checked for conflicts to when it is done. Random kills land in this window rather than
+    in the interpreter's start-up, whatever the machine's load."""
+    times = []
+    for run, kill_at in enumerate(("undo.checked" if undoing else "commit.checked", None)):
+        root = base / f"project-{run}"
+        root.mkdir()
+        with Journal(default_path(Kind.FS, root)) as journal:
+            setup = keep_one(root, journal)
+            if undoing:
+                commit_kept(load_kept(journal, root, setup.action_id), journal)
+        verb = "undo" if undoing else "commit"
+        times.append(timed(verb, setup.action_id, "-C", str(root), kill_at=kill_at))
+    return 0.9 * times[0], 1.05 * times[1]
+
+
 @pytest.fixture(scope="module")
 def commit_window(tmp_path_factory: pytest.TempPathFactory) -> tuple[float, float]:
-    """When a ``goex-fs commit`` process does its work here: from about when a process that
-    does nothing (``recover`` with nothing pending) is done, to when a whole commit is done.
-    Random kills land in this window, not in the interpreter's start-up."""
-    root = tmp_path_factory.mktemp("timing") / "project"
-    root.mkdir()
-    with Journal(default_path(Kind.FS, root)) as journal:
-        setup = keep_one(root, journal)
-    start = time.monotonic()
-    assert kill_and_wait(goex_fs("recover", "-C", str(root)), None) == 0
-    idle = time.monotonic() - start
-    start = time.monotonic()
-    assert kill_and_wait(goex_fs("commit", setup.action_id, "-C", str(root)), None) == 0
-    return 0.8 * idle, 1.1 * (time.monotonic() - start)
+    return window(tmp_path_factory.mktemp("commit-timing"), undoing=False)
 
 
 @pytest.fixture(scope="module")
 def undo_window(tmp_path_factory: pytest.TempPathFactory) -> tuple[float, float]:
-    """As commit_window, for a ``goex-fs undo`` process (faster: it scans no staged copy)."""
-    root = tmp_path_factory.mktemp("undo-timing") / "project"
-    root.mkdir()
-    with Journal(default_path(Kind.FS, root)) as journal:
-        setup = keep_one(root, journal)
-        commit_kept(load_kept(journal, root, setup.action_id), journal)
-    start = time.monotonic()
-    assert kill_and_wait(goex_fs("recover", "-C", str(root)), None) == 0
-    idle = time.monotonic() - start
-    start = time.monotonic()
-    assert kill_and_wait(goex_fs("undo", setup.action_id, "-C", str(root)), None) == 0
-    return 0.8 * idle, 1.1 * (time.monotonic() - start)
+    return window(tmp_path_factory.mktemp("undo-timing"), undoing=True)
 
 
 @pytest.fixture
