@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -144,10 +145,11 @@ def timed(*args: str, kill_at: str | None = None) -> float:
 
 def window(base: Path, undoing: bool) -> tuple[float, float]:
     """When a ``goex-fs commit`` (or ``undo``) process does its work here: from about when it
-    has checked for conflicts to when it is done. Random kills land in this window rather than
-    in the interpreter's start-up, whatever the machine's load."""
-    times = []
-    for run, kill_at in enumerate(("undo.checked" if undoing else "commit.checked", None)):
+    has checked for conflicts to when it is done (medians of three runs each). Random kills
+    land in this window rather than in the interpreter's start-up."""
+    checked, done = [], []
+    for run in range(6):
+        kill_at = ("undo.checked" if undoing else "commit.checked") if run % 2 == 0 else None
         root = base / f"project-{run}"
         root.mkdir()
         with Journal(default_path(Kind.FS, root)) as journal:
@@ -155,8 +157,9 @@ def window(base: Path, undoing: bool) -> tuple[float, float]:
             if undoing:
                 commit_kept(load_kept(journal, root, setup.action_id), journal)
         verb = "undo" if undoing else "commit"
-        times.append(timed(verb, setup.action_id, "-C", str(root), kill_at=kill_at))
-    return 0.9 * times[0], 1.05 * times[1]
+        took = timed(verb, setup.action_id, "-C", str(root), kill_at=kill_at)
+        (checked if kill_at else done).append(took)
+    return 0.8 * statistics.median(checked), statistics.median(done)
 
 
 @pytest.fixture(scope="module")
@@ -176,12 +179,14 @@ def fs_journal(tmp_path: Path) -> Iterator[Journal]:
 
 
 def schedule(
-    trial: int, steps: list[str], rng: random.Random, window: tuple[float, float]
+    trial: int, steps: list[str], rng: random.Random, request: pytest.FixtureRequest, timing: str
 ) -> tuple[str | None, float | None]:
-    """(fault point, None) for the first trials, then (None, a random moment of a run)."""
+    """(fault point, None) for the first trials, then (None, a random moment of a run); the
+    timing fixture is only measured when a random trial needs it."""
     if trial < len(steps):
         return steps[trial], None
-    return None, rng.uniform(*window)
+    low, high = request.getfixturevalue(timing)
+    return None, rng.uniform(low, high)
 
 
 def note(kind: str, point: str | None, delay: float | None, code: int, outcome: str) -> None:
@@ -210,14 +215,14 @@ def test_commit_killed_then_recovered(
     tmp_path: Path,
     fs_journal: Journal,
     commit_ops: int,
-    commit_window: tuple[float, float],
+    request: pytest.FixtureRequest,
 ) -> None:
     steps = [
         *COMMIT_STEPS,
         *COMMIT_LATE,
         *(f"apply:{n}" for n in range(1, commit_ops + 1)),
     ]
-    point, delay = schedule(trial, steps, random.Random(SEED + trial), commit_window)
+    point, delay = schedule(trial, steps, random.Random(SEED + trial), request, "commit_window")
     setup = keep_one(tmp_path / "project", fs_journal)
     proc = goex_fs("commit", setup.action_id, "-C", str(setup.root), kill_at=point)
     code = kill_and_wait(proc, delay)
@@ -311,14 +316,14 @@ def test_recover_itself_killed_then_run_again(tmp_path: Path, fs_journal: Journa
 
 @pytest.mark.parametrize("trial", range(UNDO_TRIALS))
 def test_undo_killed_then_recovered(
-    trial: int, tmp_path: Path, fs_journal: Journal, undo_window: tuple[float, float]
+    trial: int, tmp_path: Path, fs_journal: Journal, request: pytest.FixtureRequest
 ) -> None:
     kept = keep_one(tmp_path / "project", fs_journal)
     commit_kept(load_kept(fs_journal, kept.root, kept.action_id), fs_journal)
     # the undo goes from the commit's after-state back to its before-state
     setup = Setup(kept.root, kept.action_id, kept.after, kept.before)
     steps = [*UNDO_STEPS, *UNDO_LATE, *(f"apply:{n}" for n in range(1, 28))]
-    point, delay = schedule(trial, steps, random.Random(SEED - trial), undo_window)
+    point, delay = schedule(trial, steps, random.Random(SEED - trial), request, "undo_window")
     proc = goex_fs("undo", kept.action_id, "-C", str(kept.root), kill_at=point)
     code = kill_and_wait(proc, delay)
     if point is not None:
