@@ -37,8 +37,8 @@ DecideOption = Annotated[
     Mode | None,
     typer.Option(
         "--decide",
-        help="who decides: ask, commit, rollback, policy or llm (default: [review] decide in "
-        "goex.toml, else ask)",
+        help="who decides: ask, commit, rollback, policy, llm or keep (stay staged; goex-fs "
+        "only) (default: [review] decide in goex.toml, else ask)",
     ),
 ]
 PolicyOption = Annotated[

@@ -14,7 +14,7 @@ Every setting has one environment variable, ``GOEX_<SECTION>_<KEY>`` (``GOEX_DB_
     max_retries = 3           # on 429, 5xx and connection errors, with backoff
     judge = "gpt-4o"          # model used by --decide llm (default: name)
     [review]
-    decide = "ask"            # ask | commit | rollback | policy | llm
+    decide = "ask"            # ask | commit | rollback | policy | llm | keep
     [db]
     statement_timeout = 30    # seconds
     lock_timeout = 5
@@ -26,6 +26,8 @@ Every setting has one environment variable, ``GOEX_<SECTION>_<KEY>`` (``GOEX_DB_
     backend = "auto"          # auto | overlay | btrfs | reflink | git | copy
     sandbox = "bwrap"         # bwrap | none
     timeout = 300
+    gc_max_age_days = 14      # goex-fs gc: age budget of staged copies and pre-images
+    gc_max_bytes = 1073741824 # goex-fs gc: size budget of pre-images
     [policy]                  # see core/policy.py
     [lint]                    # goex-db lint and dry-run
     disable = ["prefer-robust-stmts"]   # rule ids never reported
@@ -48,7 +50,7 @@ from core.errors import ConfigError
 from core.policy import PolicySettings
 
 PROJECT_FILE = "goex.toml"
-DECIDE_MODES = ("ask", "commit", "rollback", "policy", "llm")
+DECIDE_MODES = ("ask", "commit", "rollback", "policy", "llm", "keep")
 # Settings that would switch confinement off: never taken from a project's goex.toml.
 OPERATOR_ONLY = (("fs", "sandbox"), ("db", "dry_run_code"))
 
@@ -85,6 +87,8 @@ class FsConfig:
     backend: str = "auto"
     sandbox: str = "bwrap"
     timeout: float = 300.0
+    gc_max_age_days: float = 14.0  # goex-fs gc: staged copies and pre-images older than this go
+    gc_max_bytes: int = 1 << 30  # goex-fs gc: then the oldest pre-images, until the rest fits
 
 
 LINT_SEVERITIES = ("error", "warning")

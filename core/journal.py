@@ -124,8 +124,13 @@ class Journal:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Create the file 0600 before SQLite does, so it is never world-readable.
-            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            # Create the file 0600 before SQLite does, so it is never world-readable. Never
+            # open and close an existing journal here: closing any descriptor of a file drops
+            # every POSIX lock this process holds on it, another connection's too (SQLite's
+            # documented pitfall), and a second process may then delete the WAL in use.
+            if not self.path.exists():
+                with suppress(FileExistsError):
+                    os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
             os.chmod(self.path, 0o600)
             self._db = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
@@ -406,6 +411,17 @@ class Journal:
             for iid, aid, step, data in self._db.execute(
                 "SELECT id, action_id, step, data FROM intents WHERE finished_at IS NULL "
                 "ORDER BY id"
+            )
+        ]
+
+    def intents_of(self, action_id: str) -> list[tuple[int, str, dict[str, Any], bool]]:
+        """(intent id, step, data, finished) of every intent of one action, oldest first:
+        ``recover`` tells a step that never began from one that finished before a crash."""
+        return [
+            (iid, step, dict(json.loads(data)), finished is not None)
+            for iid, step, data, finished in self._db.execute(
+                "SELECT id, step, data, finished_at FROM intents WHERE action_id = ? ORDER BY id",
+                (action_id,),
             )
         ]
 

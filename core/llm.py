@@ -18,9 +18,11 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import openai
-from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+if TYPE_CHECKING:
+    import openai
+    from openai.types.chat import ChatCompletionMessageParam
 
 from core.config import Config, ModelConfig
 from core.errors import LLMConfigError, LLMError, LLMReplyError, LLMUnavailable
@@ -110,6 +112,8 @@ class Model:
         # comes from OPENAI_BASE_URL).
         base_url = config.base_url or environ.get("OPENAI_BASE_URL") or None
         self._where = redact_target(base_url or "https://api.openai.com/v1")
+        import openai  # here, not at the top: it takes most of a CLI's start-up time
+
         self._client = openai.OpenAI(
             api_key=api_key,
             base_url=base_url,
@@ -119,6 +123,9 @@ class Model:
 
     def chat(self, system: str, user: str) -> str:
         """One completion; both messages are redacted before they leave the process."""
+        import openai
+        from openai.types.chat import ChatCompletion
+
         messages: Sequence[ChatCompletionMessageParam] = [
             {"role": "system", "content": self.redactor.redact(system)},
             {"role": "user", "content": self.redactor.redact(user)},
@@ -147,6 +154,8 @@ class Model:
         return CodeReply(extract_code_block(raw, language), language, self.name, raw)
 
     def _translate(self, exc: openai.APIError) -> LLMError:
+        import openai
+
         retries = self._config.max_retries
         after = f" after {retries} retries" if retries else ""
         if isinstance(exc, openai.APITimeoutError):

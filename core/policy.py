@@ -31,6 +31,7 @@ T = TypeVar("T")
 
 class Severity(StrEnum):
     WARNING = "warning"  # shown, does not block
+    REVIEW = "review"  # needs a person: automatic modes keep the action staged for one
     ERROR = "error"  # blocks commit in every automatic mode
 
 
@@ -89,7 +90,9 @@ class PolicySettings:
     )  # fnmatch patterns; called anywhere in a statement, they refuse it before it runs
     # file side
     max_files_changed: int | None = 200
+    max_bytes_written: int | None = 100 * 1024 * 1024  # bytes of added and rewritten files
     allow_file_deletes: bool = True
+    allow_paths: tuple[str, ...] = ()  # when set, every changed path must match one of these
     deny_paths: tuple[str, ...] = (".git/**", ".goex/**", "goex.toml", ".env", ".env.*", "**/*.pem")
     # both
     disable: tuple[str, ...] = ()
@@ -115,7 +118,7 @@ def _coerce_setting(key: str, raw: Any, source: str) -> Any:
             return {str(k): Severity(v) for k, v in raw.items()}
         except ValueError:
             raise ConfigError(
-                f"{source}: severity levels are 'warning' or 'error'", key=key
+                f"{source}: severity levels are 'warning', 'review' or 'error'", key=key
             ) from None
     if isinstance(default, bool):
         if isinstance(raw, bool):
@@ -172,3 +175,8 @@ def evaluate(rules: Sequence[Rule[T]], subject: T, settings: PolicySettings) -> 
 
 def blocking(violations: Iterable[Violation]) -> list[Violation]:
     return [v for v in violations if v.severity is Severity.ERROR]
+
+
+def needing_person(violations: Iterable[Violation]) -> list[Violation]:
+    """Findings only a person may accept (severity ``review``)."""
+    return [v for v in violations if v.severity is Severity.REVIEW]

@@ -5,12 +5,15 @@ Modes (``--decide``):
 * ``ask`` — show the effects and ask on the terminal: commit, rollback, show details, keep
   staged. Without a terminal it falls back to rollback and says so.
 * ``commit`` / ``rollback`` — decided in advance by the caller.
+* ``keep`` — keep the work staged, to decide later (a side that cannot keep rolls back).
 * ``policy`` — commit only when no rule found an error.
 * ``llm`` — a judge model sees the prompt, the code and the measured effects (redacted) and
   returns a verdict with a reason.
 
 Policy errors reject the action in every mode but ``ask``, where a person sees them and decides:
-the agent choosing ``--decide commit`` cannot talk its way past policy. Every decision is bound to
+the agent choosing ``--decide commit`` cannot talk its way past policy. Findings of severity
+``review`` (a deletion, a binary change) need a person: the automatic modes keep the action
+staged for one instead of committing it. Every decision is bound to
 the digest of the code and effects it was made on (invariant 5).
 """
 
@@ -26,7 +29,7 @@ from typing import Any, Protocol
 from core.action import Action, Decision, Verdict
 from core.errors import LLMError, StateError, UsageError
 from core.llm import Model, extract_code_block
-from core.policy import Violation, blocking
+from core.policy import Violation, blocking, needing_person
 
 
 class Mode(StrEnum):
@@ -35,6 +38,7 @@ class Mode(StrEnum):
     ROLLBACK = "rollback"
     POLICY = "policy"
     LLM = "llm"
+    KEEP = "keep"
 
 
 class Prompter(Protocol):
@@ -103,11 +107,16 @@ def decide(
 
     if mode is Mode.ROLLBACK:
         return made("flag", Verdict.ROLLBACK, "--decide rollback")
+    if mode is Mode.KEEP:
+        return made("flag", Verdict.KEEP, "--decide keep")
     if mode is Mode.ASK:
         return _ask(review, prompter or TerminalPrompter(), show_details, made)
     if errors:
         rules = ", ".join(sorted({v.rule for v in errors}))
         return made("policy", Verdict.REJECT, f"policy violations: {rules}")
+    if person := needing_person(review.violations):
+        rules = ", ".join(sorted({v.rule for v in person}))
+        return made("policy", Verdict.KEEP, f"needs a person to review: {rules}")
     if mode is Mode.COMMIT:
         return made("flag", Verdict.COMMIT, "--decide commit")
     if mode is Mode.POLICY:

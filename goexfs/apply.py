@@ -9,13 +9,16 @@ In order, and nothing is written to the project before step 4:
 3. pre-images of everything the commit will overwrite or remove are copied to
    ``<root>/.goex/undo/<action id>/`` (with an ``undo.json`` describing the changes), the
    journal points at them (``set_undo``), and an intent listing the changes is journaled;
-4. removals (deepest first), then writes (parents first): files through a temporary file in the
-   same directory, fsynced and renamed over the old one; every path walked from a descriptor
-   of the root without following symlinks (``goexfs.safefs``); directory modes last;
+4. the changes are applied by ``goexfs.restore.converge``: removals (deepest first), then
+   writes (parents first), files through a temporary file in the same directory, fsynced and
+   renamed over the old one; every path walked from a descriptor of the root without following
+   symlinks (``goexfs.safefs``); directory modes last;
 5. the intent is finished.
 
-A commit that fails in step 4 leaves its intent unfinished and its pre-images in place, which is
-what ``recover`` (and ``undo``) read to put the directory back in its before- or after-state.
+A commit that dies in step 4 leaves its intent unfinished, its pre-images and its staged copy in
+place, which is what ``goexfs.recover`` reads to put the directory in its before- or after-state.
+``goexfs.faults`` names the steps, for the crash tests. The callers (``goexfs.session.finish``,
+``goexfs.kept.commit_kept``) hold the project lock (``goexfs.lock``) around it.
 """
 
 from __future__ import annotations
@@ -31,18 +34,16 @@ from core.errors import ConflictError, PathError
 from core.journal import Journal
 from goexfs.backends.base import Staged
 from goexfs.changes import Change, ChangeKind
+from goexfs.faults import fault_point
 from goexfs.manifest import Entry, EntryType
-from goexfs.paths import INTERNAL_DIR, is_internal, normalize, parents_of, parts_of, sort_key
+from goexfs.paths import INTERNAL_DIR, is_internal, normalize, parents_of, sort_key
+from goexfs.restore import converge, forward, tmp_prefix
 from goexfs.safefs import (
-    fsync_dir,
     lookup,
-    make_symlink,
     open_source,
     opened_dir,
     opened_subdir,
     parent_of,
-    remove,
-    set_mode,
     write_bytes,
     write_file,
 )
@@ -51,15 +52,20 @@ COMMIT_STEP = "fs.commit"
 UNDO_RECORD = "undo.json"
 
 
+def undo_relpath(action_id: str) -> str:
+    """Where a commit keeps its pre-images, relative to the root: ``.goex/undo/<id>``."""
+    return f"{INTERNAL_DIR}/undo/{action_id}"
+
+
 def undo_dir_for(root: Path, action_id: str) -> Path:
-    return root / INTERNAL_DIR / "undo" / action_id
+    return root / undo_relpath(action_id)
 
 
 def commit(staged: Staged, changes: Sequence[Change], *, journal: Journal, action_id: str) -> Path:
     """Apply changes from the staged tree to the real root; returns the undo directory."""
     validate(changes)
     root = staged.root
-    undo_rel = f"{INTERNAL_DIR}/undo/{action_id}"
+    undo_rel = undo_relpath(action_id)
     with opened_dir(root) as real_fd, opened_dir(staged.tree) as tree_fd:
         conflicts = find_conflicts(real_fd, staged.manifest, changes)
         if conflicts:
@@ -71,24 +77,35 @@ def commit(staged: Staged, changes: Sequence[Change], *, journal: Journal, actio
                 details=conflicts,
             )
         verify_staged(tree_fd, changes)
+        fault_point("commit.checked")
         with opened_subdir(real_fd, undo_rel, create=True) as undo_fd:
             save_preimages(real_fd, undo_fd, root, action_id, changes)
         undo = str(root / undo_rel)
         journal.set_undo(action_id, pointer=undo)
+        fault_point("commit.preimages")
         intent = journal.begin_intent(
             action_id,
             COMMIT_STEP,
-            {"root": str(root), "undo": undo, "changes": [_record(c) for c in changes]},
+            {
+                "root": str(root),
+                "undo": undo,
+                "staged": str(staged.location),
+                "changes": [change_record(c) for c in changes],
+            },
         )
+        fault_point("commit.intent")
         try:
-            apply_changes(real_fd, tree_fd, changes)
+            converge(real_fd, tree_fd, forward(changes), prefix=tmp_prefix(action_id))
         except OSError as exc:
             where = exc.filename if isinstance(exc.filename, str) else "the project"
             raise PathError(
-                f"commit stopped part-way at {where}: {exc.strerror}; the pre-images are in {undo}",
+                f"commit stopped part-way at {where}: {exc.strerror}; run goex-fs recover to "
+                "put the directory back",
                 path=where,
             ) from exc
+        fault_point("commit.applied")
         journal.finish_intent(intent)
+        fault_point("commit.finished")
     return root / undo_rel
 
 
@@ -117,12 +134,13 @@ def find_conflicts(
     checked: set[str] = set()
     for change in sorted(changes, key=lambda c: sort_key(c.path)):
         for parent in parents_of(change.path):
-            if parent in checked:
-                continue
-            checked.add(parent)
-            problem = _compare(real_fd, parent, manifest.get(parent), type_only=True)
-            if problem:
-                conflicts.append(f"{parent}: {problem}")
+            if parent not in checked:
+                checked.add(parent)
+                problem = _compare(real_fd, parent, manifest.get(parent), type_only=True)
+                if problem:
+                    conflicts.append(f"{parent}: {problem}")
+            if _not_dir(manifest, parent):
+                break  # nothing below a path that was no directory at stage time can exist
         if change.path in checked or any(_not_dir(manifest, p) for p in parents_of(change.path)):
             # under a parent that was not a directory at stage time (and is checked to be still
             # the same): the path cannot exist in the real root, and the parent's own change
@@ -214,70 +232,14 @@ def save_preimages(
         "action_id": action_id,
         "root": str(root),
         "saved_at": now_iso(),
-        "changes": [_record(c) for c in changes],
+        "changes": [change_record(c) for c in changes],
         "preimages": preimages,
     }
     write_bytes(undo_fd, UNDO_RECORD, json.dumps(record, indent=1, sort_keys=True).encode())
 
 
-def apply_changes(real_fd: int, tree_fd: int, changes: Sequence[Change]) -> None:
-    touched: set[str] = set()
-    for change in sorted(
-        (c for c in changes if c.removes), key=lambda c: sort_key(c.path), reverse=True
-    ):
-        assert change.before is not None
-        with parent_of(real_fd, change.path) as (fd, name):
-            remove(fd, name, is_dir=change.before.type is EntryType.DIR)
-        touched.add(_parent(change.path))
-    dir_modes: list[tuple[str, int]] = []
-    for change in sorted((c for c in changes if c.after), key=lambda c: sort_key(c.path)):
-        after = change.after
-        assert after is not None
-        with parent_of(real_fd, change.path) as (fd, name):
-            if after.type is EntryType.DIR:
-                if change.kind in (ChangeKind.ADDED, ChangeKind.TYPE):
-                    os.mkdir(name, 0o700, dir_fd=fd)
-                dir_modes.append((change.path, after.mode))
-            elif after.type is EntryType.SYMLINK:
-                assert after.target is not None
-                make_symlink(fd, name, after.target)
-            elif change.kind is ChangeKind.MODE:
-                set_mode(fd, name, after.mode)
-            else:
-                _write_from(tree_fd, change.path, fd, name, after)
-        touched.add(_parent(change.path))
-    for rel, mode in reversed(dir_modes):
-        with parent_of(real_fd, rel) as (fd, name):
-            set_mode(fd, name, mode)
-    for rel in sorted(touched, key=sort_key, reverse=True):
-        try:
-            with opened_subdir(real_fd, rel) as fd:
-                fsync_dir(fd)
-        except (PathError, FileNotFoundError):
-            continue  # no longer a directory: removed or replaced by a later change
-
-
-def _write_from(tree_fd: int, rel: str, dir_fd: int, name: str, after: Entry) -> None:
-    source = open_source(tree_fd, rel)
-    try:
-        write_file(
-            dir_fd,
-            name,
-            source,
-            mode=after.mode,
-            mtime_ns=after.mtime_ns,
-            sha256=after.sha256,
-            where=rel,
-        )
-    finally:
-        os.close(source)
-
-
-def _parent(rel: str) -> str:
-    return "/".join(parts_of(rel)[:-1])
-
-
-def _record(change: Change) -> dict[str, Any]:
+def change_record(change: Change) -> dict[str, Any]:
+    """A change as journaled for commit, undo and recover: everything but its diff."""
     data = change.to_json()
     data.pop("diff", None)
     return data

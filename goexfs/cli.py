@@ -1,12 +1,13 @@
 """goex-fs: run an agent's shell command on a staged copy of a directory; commit after review.
 
-Thin by design: parse flags, call ``goexfs.session``, render with ``goexfs.report``. Exit codes
-(``core.errors.ExitCode``): 0 committed, 1 error, 2 usage, 3 rolled back, 4 rejected by policy,
-5 kept staged.
+Thin by design: parse flags, call the library (``goexfs.session``, ``kept``, ``undo``,
+``recover``, ``gc``), render with ``goexfs.report``. Exit codes (``core.errors.ExitCode``):
+0 committed / done, 1 error, 2 usage, 3 rolled back, 4 rejected by policy, 5 kept staged.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -24,17 +25,38 @@ from core.cli import (
     run_app,
 )
 from core.config import Config, load_config
-from core.errors import GoexError, UsageError
+from core.errors import ExitCode, GoexError, PolicyRejected, UsageError
 from core.journal import Journal, default_path
 from core.llm import Model, judge_model
+from core.policy import Violation, blocking, evaluate, needing_person
 from core.redact import Redactor
 from core.render import decision_text, make_console, print_json, render_report
-from core.review import Mode, decide
+from core.review import Mode, TerminalPrompter, decide
 from core.secrets import SecretStore
 from goexfs.backends import BACKENDS
+from goexfs.gc import collect
+from goexfs.kept import commit_kept, kept_actions, load_kept, rollback_kept, select
+from goexfs.paths import relative_to
 from goexfs.prompt import build_prompt
-from goexfs.report import diffs, report_json, sections
+from goexfs.recover import ensure_nothing_pending, recover
+from goexfs.report import (
+    diff_text_plain,
+    diffs,
+    kept_json,
+    kept_table,
+    report_json,
+    sections,
+    shown_path,
+    stat_text,
+)
+from goexfs.rules import RULES
 from goexfs.session import FsRun, finish, project_root, stage_and_run
+from goexfs.undo import undo
+
+DirOption = Annotated[
+    Path | None, typer.Option("--dir", "-C", help="the project directory (default: current)")
+]
+IdArgument = Annotated[str, typer.Argument(help="an action id, or a unique prefix of one")]
 
 app = new_app(
     "goex-fs",
@@ -51,9 +73,7 @@ def run(
     cmd: Annotated[
         str | None, typer.Option("--cmd", help="the shell command to run (no model involved)")
     ] = None,
-    directory: Annotated[
-        Path | None, typer.Option("--dir", help="the project directory (default: current)")
-    ] = None,
+    directory: DirOption = None,
     decide_mode: DecideOption = None,
     policy: PolicyOption = None,
     fmt: FormatOption = Format.TEXT,
@@ -97,6 +117,7 @@ def run(
             markup=False,
         )
     with Journal(default_path(Kind.FS, root)) as journal:
+        ensure_nothing_pending(journal, root)
         fs_run = stage_and_run(
             root,
             command,
@@ -191,8 +212,233 @@ def _outcome(fs_run: FsRun, status: Status) -> str:
         return f"rejected: {root} was not changed"
     decision = fs_run.action.decision
     if status is Status.STAGED and decision is not None and decision.verdict is Verdict.KEEP:
-        return f"kept staged: the changed copy is at {fs_run.staged.tree}; {root} was not changed"
+        return (
+            f"kept staged ({decision.reason}): {root} was not changed; see it with goex-fs diff "
+            f"{fs_run.action.id}, then goex-fs commit or rollback {fs_run.action.id}"
+        )
     return f"{status.value}: {root}"
+
+
+@app.command("list")
+def list_command(directory: DirOption = None, fmt: FormatOption = Format.TEXT) -> None:
+    """List the actions kept staged (--decide keep), newest first."""
+    root = project_root(directory or Path.cwd())
+    redactor = Redactor()
+    with Journal(default_path(Kind.FS, root)) as journal:
+        rows = [(a, journal.effects(a.id) or {}) for a in kept_actions(journal, root)]
+    if fmt is Format.JSON:
+        print_json([kept_json(a, e) for a, e in rows], redactor)
+    else:
+        make_console().print(kept_table(rows, redactor))
+
+
+@app.command("diff")
+def diff_command(
+    action_id: IdArgument,
+    stat: Annotated[bool, typer.Option("--stat", help="one line per changed path")] = False,
+    directory: DirOption = None,
+    fmt: FormatOption = Format.TEXT,
+) -> None:
+    """Show what a kept action changed in its staged copy: a unified diff per text file, a
+    summary per binary file, and mode, symlink and type changes."""
+    root = project_root(directory or Path.cwd())
+    redactor = SecretStore.load().redactor()
+    with Journal(default_path(Kind.FS, root)) as journal:
+        fs_run = load_kept(journal, root, action_id)
+    changes = fs_run.changes
+    if fmt is Format.JSON:
+        print_json({"id": fs_run.action.id, "changes": [c.to_json() for c in changes]}, redactor)
+        return
+    text = stat_text(changes, redactor) if stat else diff_text_plain(changes, redactor)
+    sys.stdout.write(text)
+
+
+@app.command("commit")
+def commit_command(
+    action_id: IdArgument,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="commit only these paths (and what is under them); the rest is discarded"
+        ),
+    ] = None,
+    directory: DirOption = None,
+    policy: PolicyOption = None,
+    fmt: FormatOption = Format.TEXT,
+) -> None:
+    """Commit a kept action to the directory, all of it or only PATHs; policy judges what is
+    committed again, and the commit is conflict-checked like any other."""
+    root = project_root(directory or Path.cwd())
+    config = load_config(root, policy_file=policy)
+    redactor = SecretStore.load().redactor()
+    with Journal(default_path(Kind.FS, root)) as journal:
+        ensure_nothing_pending(journal, root)
+        fs_run = load_kept(journal, root, action_id)
+        chosen = fs_run.changes
+        if paths:
+            chosen = select(fs_run.changes, [relative_to(root, Path(p)) for p in paths])
+        violations = evaluate(RULES, chosen, config.policy)
+        if errors := blocking(violations):
+            raise PolicyRejected(
+                f"policy refuses this commit ({'; '.join(v.message for v in errors[:3])}); "
+                f"action {fs_run.action.id} stays kept",
+                violations=errors,
+            )
+        if (person := needing_person(violations)) and not _confirmed(person):
+            make_console(stderr=True).print(
+                f"kept staged: {'; '.join(v.message for v in person[:3])} needs a person; run "
+                f"goex-fs commit {fs_run.action.id} on a terminal to approve it",
+                markup=False,
+            )
+            raise typer.Exit(int(ExitCode.KEPT_STAGED))
+        status = commit_kept(fs_run, journal, chosen)
+    if fmt is Format.JSON:
+        print_json(
+            {
+                "id": fs_run.action.id,
+                "status": status.value,
+                "changes": [c.path for c in chosen],
+                "violations": [v.to_json() for v in violations],
+                "undo": str(fs_run.undo),
+            },
+            redactor,
+        )
+    else:
+        make_console().print(_outcome(fs_run, status), markup=False, highlight=False)
+    raise typer.Exit(int(exit_code_for(status)))
+
+
+def _confirmed(findings: list[Violation]) -> bool:
+    prompter = TerminalPrompter()
+    if not prompter.interactive():
+        return False
+    for finding in findings:
+        sys.stderr.write(f"needs a person: {finding.message}\n")
+    answer = prompter.choose("Commit anyway?", {"c": "commit", "k": "keep staged"})
+    return answer == "c"
+
+
+@app.command("rollback")
+def rollback_command(
+    action_id: IdArgument, directory: DirOption = None, fmt: FormatOption = Format.TEXT
+) -> None:
+    """Discard a kept action's staged copy; the directory was never touched."""
+    root = project_root(directory or Path.cwd())
+    with Journal(default_path(Kind.FS, root)) as journal:
+        action = rollback_kept(journal, root, action_id)
+    if fmt is Format.JSON:
+        print_json({"id": action.id, "status": action.status.value}, Redactor())
+    else:
+        make_console().print(f"rolled back: {root} was not changed", markup=False)
+    raise typer.Exit(int(exit_code_for(action.status)))
+
+
+@app.command("undo")
+def undo_command(
+    action_id: IdArgument,
+    force: Annotated[
+        bool, typer.Option("--force", help="put paths back even if they changed since")
+    ] = False,
+    directory: DirOption = None,
+    fmt: FormatOption = Format.TEXT,
+) -> None:
+    """Undo a committed action: restore its pre-images and remove what it added, refused if a
+    path changed since the commit (unless --force). The undo is journaled as its own action."""
+    root = project_root(directory or Path.cwd())
+    redactor = SecretStore.load().redactor()
+    with Journal(default_path(Kind.FS, root)) as journal:
+        ensure_nothing_pending(journal, root)
+        outcome = undo(root, action_id, journal=journal, force=force, redactor=redactor)
+    if fmt is Format.JSON:
+        print_json(
+            {
+                "id": outcome.action.id,
+                "undoes": outcome.original.id,
+                "status": outcome.action.status.value,
+                "changes": [c.path for c in outcome.changes],
+                "left": outcome.left,
+            },
+            redactor,
+        )
+    else:
+        console = make_console()
+        console.print(
+            f"undone: action {outcome.original.id} ({len(outcome.changes)} change(s)) reverted "
+            f"in {root}, journaled as action {outcome.action.id}",
+            markup=False,
+            highlight=False,
+        )
+        for path in outcome.left:
+            console.print(f"left as it is: {shown_path(path)}", markup=False)
+    raise typer.Exit(int(ExitCode.OK))
+
+
+@app.command("recover")
+def recover_command(directory: DirOption = None, fmt: FormatOption = Format.TEXT) -> None:
+    """Finish or revert a commit or undo that a crash interrupted: an undo is finished; a
+    commit is finished if its staged copy is intact, else reverted from its pre-images."""
+    root = project_root(directory or Path.cwd())
+    with Journal(default_path(Kind.FS, root)) as journal:
+        results = recover(root, journal)
+    if fmt is Format.JSON:
+        print_json([r.to_json() for r in results], Redactor())
+        return
+    console = make_console()
+    if not results:
+        console.print(f"nothing to recover in {root}", markup=False)
+    for result in results:
+        console.print(
+            f"{result.step} of action {result.action_id}: {result.outcome}; now "
+            f"{result.status.value}",
+            markup=False,
+            highlight=False,
+        )
+        for path in result.left:
+            console.print(f"left as it is: {shown_path(path)}", markup=False)
+
+
+@app.command("gc")
+def gc_command(
+    max_age_days: Annotated[
+        float | None,
+        typer.Option("--max-age-days", help="age budget (default: [fs] gc_max_age_days)"),
+    ] = None,
+    max_bytes: Annotated[
+        int | None, typer.Option("--max-bytes", help="size budget (default: [fs] gc_max_bytes)")
+    ] = None,
+    directory: DirOption = None,
+    fmt: FormatOption = Format.TEXT,
+) -> None:
+    """Remove staged copies and pre-images goex no longer needs or that are past the age or
+    size budget; never those an interrupted commit or a young kept action needs."""
+    root = project_root(directory or Path.cwd())
+    if max_age_days is not None and max_age_days < 0:
+        raise UsageError(f"--max-age-days must not be negative, not {max_age_days:g}")
+    if max_bytes is not None and max_bytes < 0:
+        raise UsageError(f"--max-bytes must not be negative, not {max_bytes}")
+    config = load_config(root)
+    with Journal(default_path(Kind.FS, root)) as journal:
+        freed = collect(
+            root,
+            journal,
+            max_age_days=config.fs.gc_max_age_days if max_age_days is None else max_age_days,
+            max_bytes=config.fs.gc_max_bytes if max_bytes is None else max_bytes,
+        )
+    total = sum(f.item.size for f in freed)
+    if fmt is Format.JSON:
+        print_json(
+            {"freed_bytes": total, "removed": [f.item.to_json(f.reason) for f in freed]},
+            Redactor(),
+        )
+        return
+    console = make_console()
+    for f in freed:
+        console.print(
+            f"removed {f.item.kind} {f.item.path} ({f.item.size} bytes): {f.reason}",
+            markup=False,
+            highlight=False,
+        )
+    console.print(f"freed {total} bytes in {len(freed)} item(s)", markup=False, highlight=False)
 
 
 def main() -> None:

@@ -14,10 +14,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from core.action import Status
+from core.action import Action, Status
 from core.redact import Redactor
-from goexfs.changes import Change, ChangeKind
-from goexfs.manifest import EntryType
+from goexfs.changes import Change, ChangeKind, summary
+from goexfs.manifest import Entry, EntryType
 from goexfs.sandbox import SandboxResult
 from goexfs.session import FsRun
 
@@ -43,7 +43,7 @@ def changes_table(changes: Sequence[Change], redactor: Redactor) -> RenderableTy
     for change in changes:
         table.add_row(
             Text(change.kind.value, style=KIND_STYLE[change.kind]),
-            redactor.redact(change.path),
+            redactor.redact(shown_path(change.path)),
             change.type.value,
             _sizes(change),
             _modes(change),
@@ -92,12 +92,13 @@ def diffs(changes: Sequence[Change], redactor: Redactor) -> RenderableType:
             panels.append(
                 Panel(
                     diff_text(change.diff, redactor),
-                    title=redactor.redact(change.path),
+                    title=redactor.redact(shown_path(change.path)),
                     title_align="left",
                 )
             )
         elif change.after is not None and change.after.type is EntryType.SYMLINK:
-            panels.append(Text(f"{change.path} -> {redactor.redact(change.after.target or '')}"))
+            target = shown_path(change.after.target or "")
+            panels.append(Text(f"{shown_path(change.path)} -> {redactor.redact(target)}"))
     return Group(*panels)
 
 
@@ -120,21 +121,48 @@ def sections(run: FsRun, redactor: Redactor) -> list[RenderableType]:
     )
 
 
+# The change kinds as the JSON report names them (issue 5's interface).
+JSON_KINDS = {
+    ChangeKind.MODE.value: "mode_changed",
+    ChangeKind.TYPE.value: "type_changed",
+    ChangeKind.SYMLINK.value: "symlink_changed",
+}
+
+
+def change_json(change: dict[str, Any]) -> dict[str, Any]:
+    """A journaled change as the JSON report shows it: the interface's ``path``, ``kind``,
+    ``old_mode``, ``new_mode``, ``size``, ``binary``, then the full entries and the diff."""
+    before, after = change.get("before"), change.get("after")
+    return {
+        "path": change["path"],
+        "kind": JSON_KINDS.get(change["kind"], change["kind"]),
+        "old_mode": None if before is None else before["mode"],
+        "new_mode": None if after is None else after["mode"],
+        "size": (after or before or {}).get("size"),
+        "binary": change.get("binary", False),
+        **{k: v for k, v in change.items() if k not in ("path", "kind", "binary")},
+    }
+
+
 def report_json(run: FsRun) -> dict[str, Any]:
     """The one JSON object ``goex-fs run --format json`` prints."""
     action = run.action
     effects = run.effects
+    output = effects["output"]
     data: dict[str, Any] = {
         "id": action.id,
         "status": action.status.value,
+        "backend": (effects.get("stage") or {}).get("backend"),
         "target": action.target,
-        "backend": effects["stage"]["backend"],
         "prompt": action.prompt,
         "command": action.code,
+        "exit_code": effects["exit_status"],
+        "stdout": output["stdout"],
+        "stderr": output["stderr"],
         "exit_status": effects["exit_status"],
-        "output": effects["output"],
+        "output": output,
         "summary": effects["summary"],
-        "changes": effects["changes"],
+        "changes": [change_json(c) for c in effects["changes"]],
         "violations": effects["violations"],
         "decision": action.decision.to_json() if action.decision else None,
         "digest": action.digest,
@@ -144,3 +172,154 @@ def report_json(run: FsRun) -> dict[str, Any]:
     if action.status is Status.STAGED:
         data["staged"] = str(run.staged.location)
     return data
+
+
+def shown_path(rel: str) -> str:
+    """A path as it can be printed: names with control characters, quotes or bytes that are not
+    UTF-8 are C-quoted, as git does (``"a\\nb"``, ``"caf\\351"``)."""
+    if _printable_utf8(rel):
+        return rel
+    raw = rel.encode("utf-8", "surrogateescape")
+    out = []
+    for byte in raw:
+        char = chr(byte)
+        if byte in (34, 92):
+            out.append("\\" + char)
+        elif char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif 32 <= byte < 127:
+            out.append(char)
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _printable_utf8(rel: str) -> bool:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return rel.isprintable() and '"' not in rel and "\\" not in rel
+
+
+def change_header(change: Change) -> list[str]:
+    """What a diff says about a path besides its contents: kind, type, mode, symlink target."""
+    path = shown_path(change.path)
+    before, after = change.before, change.after
+    lines = [f"diff {path}"]
+    if before is None and after is not None:
+        lines.append(f"new {_what(after.type)}{_mode(after)}")
+    elif after is None and before is not None:
+        lines.append(f"deleted {_what(before.type)}{_mode(before)}")
+    elif before is not None and after is not None:
+        if before.type is not after.type:
+            lines.append(f"type changed: {_what(before.type)} → {_what(after.type)}")
+        if after.type is not EntryType.SYMLINK and before.mode != after.mode:
+            lines.append(f"old mode {before.mode:04o}")
+            lines.append(f"new mode {after.mode:04o}")
+    old_target, new_target = _target(before), _target(after)
+    if old_target != new_target:
+        if old_target is not None:
+            lines.append(f"-symlink -> {shown_path(old_target)}")
+        if new_target is not None:
+            lines.append(f"+symlink -> {shown_path(new_target)}")
+    if after is not None and after.type is EntryType.DIR and change.kind is ChangeKind.ADDED:
+        lines.append("(directory)")
+    return lines
+
+
+def _mode(entry: Entry) -> str:
+    return "" if entry.type is EntryType.SYMLINK else f" mode {entry.mode:04o}"
+
+
+def _target(entry: Entry | None) -> str | None:
+    return entry.target if entry is not None and entry.type is EntryType.SYMLINK else None
+
+
+def _what(kind: EntryType) -> str:
+    return {EntryType.FILE: "file", EntryType.DIR: "directory", EntryType.SYMLINK: "symlink"}.get(
+        kind, "special file"
+    )
+
+
+def diff_text_plain(changes: Sequence[Change], redactor: Redactor) -> str:
+    """``goex-fs diff``: every change as text — a unified diff for text files, a summary (sizes,
+    hashes) for binary ones, and the header lines of ``change_header``."""
+    out: list[str] = []
+    for change in changes:
+        out.extend(change_header(change))
+        if change.binary:
+            out.append(_binary_summary(change))
+        elif change.diff:
+            out.append(_quoted_file_lines(change.path, change.diff.rstrip("\n")))
+    return redactor.redact("\n".join(out) + ("\n" if out else ""))
+
+
+def _quoted_file_lines(rel: str, diff: str) -> str:
+    """The ``---``/``+++`` lines of a diff with an odd path quoted, so each stays one line."""
+    if shown_path(rel) == rel:
+        return diff
+    for side in ("a", "b"):
+        diff = diff.replace(f" {side}/{rel}\n", f" {shown_path(f'{side}/{rel}')}\n", 1)
+    return diff
+
+
+def _binary_summary(change: Change) -> str:
+    def side(entry: Entry | None) -> str:
+        if entry is None or entry.type is not EntryType.FILE:
+            return "none"
+        return f"{entry.size} bytes, sha256 {(entry.sha256 or '')[:12]}"
+
+    return f"binary file differs: {side(change.before)} → {side(change.after)}"
+
+
+def stat_text(changes: Sequence[Change], redactor: Redactor) -> str:
+    """``goex-fs diff --stat``: one line per change, then the totals by kind."""
+    lines = [
+        f"{change.kind.value:9} {change.type.value:8} {_sizes(change):>17}  "
+        f"{shown_path(change.path)}"
+        for change in changes
+    ]
+    counts = summary(changes)
+    lines.append(
+        f"{len(changes)} change(s)"
+        + ("" if not counts else ": " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    )
+    return redactor.redact("\n".join(lines) + "\n")
+
+
+def kept_table(rows: Sequence[tuple[Action, dict[str, Any]]], redactor: Redactor) -> RenderableType:
+    """``goex-fs list``: the kept actions, newest first."""
+    if not rows:
+        return Text("no actions are kept staged", style="dim")
+    table = Table(title=f"kept staged ({len(rows)})", title_justify="left", show_edge=False)
+    for column in ("id", "staged at", "changes", "why kept", "command"):
+        table.add_column(column, overflow="fold" if column == "command" else "ellipsis")
+    for action, effects in rows:
+        counts = effects.get("summary") or {}
+        decision = action.decision
+        table.add_row(
+            action.id,
+            action.history[0][1][:19].replace("T", " "),
+            ", ".join(f"{n} {k}" for k, n in counts.items()) or "none",
+            decision.reason if decision else "",
+            redactor.redact(action.code),
+        )
+    return table
+
+
+def kept_json(action: Action, effects: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": action.id,
+        "status": action.status.value,
+        "command": action.code,
+        "prompt": action.prompt,
+        "staged_at": action.history[0][1],
+        "summary": effects.get("summary") or {},
+        "changes": [c["path"] for c in effects.get("changes", [])],
+        "reason": action.decision.reason if action.decision else None,
+        "staged": (effects.get("stage") or {}).get("location"),
+    }

@@ -24,6 +24,8 @@ from core.errors import ConflictError, PathError
 from goexfs.manifest import CHUNK, Entry, entry_at
 from goexfs.paths import normalize, parts_of
 
+TMP_PREFIX = ".goex-"  # temporary files of an atomic write: <prefix><random hex>.tmp
+TMP_SUFFIX = ".tmp"
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -139,14 +141,16 @@ def write_file(
     mtime_ns: int,
     sha256: str | None,
     where: str,
+    tmp_prefix: str = TMP_PREFIX,
 ) -> None:
     """Atomically put the contents of source_fd at name: a temporary file in the same
     directory, fsynced, then ``rename`` over name (which replaces a symlink, never follows it).
 
     Raises ConflictError, leaving name untouched, when the bytes read do not hash to sha256
-    (the staged file is not what was reviewed).
+    (the staged file is not what was reviewed). ``tmp_prefix`` names the temporary file, so
+    that recovery can find (only) its own leftovers.
     """
-    tmp = f".goex-{secrets.token_hex(6)}.tmp"
+    tmp = f"{tmp_prefix}{secrets.token_hex(6)}{TMP_SUFFIX}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
     try:
@@ -191,9 +195,9 @@ def write_bytes(dir_fd: int, name: str, data: bytes) -> None:
     os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 
-def make_symlink(dir_fd: int, name: str, target: str) -> None:
+def make_symlink(dir_fd: int, name: str, target: str, *, tmp_prefix: str = TMP_PREFIX) -> None:
     """Atomically make name a symlink to target (replacing a file or symlink there)."""
-    tmp = f".goex-{secrets.token_hex(6)}.tmp"
+    tmp = f"{tmp_prefix}{secrets.token_hex(6)}{TMP_SUFFIX}"
     os.symlink(target, tmp, dir_fd=dir_fd)
     try:
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)

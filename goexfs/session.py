@@ -33,6 +33,7 @@ from core.secrets import SecretStore
 from goexfs.apply import commit
 from goexfs.backends import Staged, Stager, stager_for
 from goexfs.changes import Change, summary
+from goexfs.lock import project_lock
 from goexfs.paths import INTERNAL_DIR
 from goexfs.rules import RULES
 from goexfs.sandbox import SandboxResult, run_command
@@ -149,11 +150,12 @@ def stage_and_run(
 
 def finish(run: FsRun, decision: Decision, journal: Journal) -> Status:
     """Carry out a decision: commit (apply), roll back or reject (discard), or keep staged."""
-    return carry_out(run.action, decision, _StagedTree(run, journal), journal)
+    with project_lock(run.staged.root):
+        return carry_out(run.action, decision, StagedTree(run, journal), journal)
 
 
 @dataclass
-class _StagedTree:
+class StagedTree:
     """A staged tree as the lifecycle's Work: commit applies it, rollback discards it."""
 
     run: FsRun

@@ -178,7 +178,11 @@ def test_missing_policy_file(tmp_path: Path) -> None:
         ("[policy]\nmax_rows_totl = 1\n", "unknown policy setting 'max_rows_totl'", None),
         ("[policy]\nread_only = 1\n", "read_only must be a bool", None),
         ("[policy]\nmax_rows_total = -5\n", "max_rows_total must be", None),
-        ("[policy.severity]\n'db.x' = 'fatal'\n", "severity levels are 'warning' or 'error'", None),
+        (
+            "[policy.severity]\n'db.x' = 'fatal'\n",
+            "severity levels are 'warning', 'review' or 'error'",
+            None,
+        ),
     ],
 )
 def test_bad_files_give_a_useful_error(

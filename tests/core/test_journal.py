@@ -370,6 +370,8 @@ def test_intents(path: Path, journal: Journal) -> None:
         assert reopened.pending_intents() == [(second, b.id, "undo", {"paths": ["x"]})]
     journal.finish_intent(second)
     assert journal.pending_intents() == []
+    assert journal.intents_of(a.id) == [(first, "commit", {"digest": "d1"}, True)]
+    assert journal.intents_of("nothing") == []
 
 
 # -- real processes ----------------------------------------------------------------------------

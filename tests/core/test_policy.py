@@ -139,7 +139,7 @@ def test_from_mapping() -> None:
         ({"max_rows_total": True}, "max_rows_total must be"),
         ({"max_rows_total": "lots"}, "max_rows_total must be"),
         ({"severity": "error"}, "severity must be a table"),
-        ({"severity": {"db.x": "fatal"}}, "severity levels are 'warning' or 'error'"),
+        ({"severity": {"db.x": "fatal"}}, "severity levels are 'warning', 'review' or 'error'"),
     ],
 )
 def test_from_mapping_errors(data: dict[str, Any], message: str) -> None:

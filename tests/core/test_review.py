@@ -102,6 +102,34 @@ def test_policy_errors_reject_in_every_automatic_mode(mode: Mode, fake_llm: Fake
     assert fake_llm.requests == []  # the judge is not even asked
 
 
+REVIEW = Violation("fs.review-deletes", Severity.REVIEW, "deletes notes.txt")
+
+
+def test_keep() -> None:
+    for violations in ((), (ERROR,), (REVIEW,)):
+        decision = decide(Mode.KEEP, review(*violations))
+        assert (decision.by, decision.verdict, decision.reason) == (
+            "flag",
+            Verdict.KEEP,
+            "--decide keep",
+        )
+
+
+@pytest.mark.parametrize("mode", [Mode.COMMIT, Mode.POLICY, Mode.LLM])
+def test_findings_that_need_a_person_keep_it_staged(mode: Mode, fake_llm: FakeLLM) -> None:
+    decision = decide(mode, review(WARNING, REVIEW), judge=judge(fake_llm))
+    assert (decision.by, decision.verdict) == ("policy", Verdict.KEEP)
+    assert decision.reason == "needs a person to review: fs.review-deletes"
+    assert fake_llm.requests == []
+    # errors still win: rejected, not kept
+    assert decide(mode, review(REVIEW, ERROR), judge=judge(fake_llm)).verdict is Verdict.REJECT
+
+
+def test_a_person_at_the_prompt_may_accept_what_needs_one() -> None:
+    decision = decide(Mode.ASK, review(REVIEW), prompter=ScriptedPrompter("c"))
+    assert (decision.by, decision.verdict) == ("user", Verdict.COMMIT)
+
+
 def test_policy_mode() -> None:
     decision = decide(Mode.POLICY, review(WARNING))
     assert (decision.by, decision.verdict, decision.reason) == (

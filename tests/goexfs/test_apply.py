@@ -81,6 +81,16 @@ def test_type_changes_commit(project: Path, run_cmd: Runner, journal: Journal) -
     assert (project / "src").read_text() == "now-a-file\n"
 
 
+def test_a_file_replaced_by_a_deep_directory_commits(
+    project: Path, run_cmd: Runner, journal: Journal
+) -> None:
+    """Found by hypothesis: the parents of a/b/c were checked below a path that was a file."""
+    run = run_cmd("rm README.md && mkdir -p README.md/a && echo deep > README.md/a/b")
+    expected = snapshot(run.staged.tree)
+    finish(run, decision_for(run, Verdict.COMMIT), journal)
+    assert snapshot(project) == expected
+
+
 def test_conflict_refuses_the_commit_and_keeps_the_users_edit(
     project: Path, run_cmd: Runner, journal: Journal
 ) -> None:

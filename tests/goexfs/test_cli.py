@@ -68,11 +68,42 @@ def test_json_report(project: Path, bwrap: str, monkeypatch: Any) -> None:
         ("new", "added"),
         ("new/f.txt", "added"),
     ]
+    # the interface of issue 5
+    assert report["backend"] == "copy" and report["exit_code"] == 2
+    assert report["stdout"].strip() == "[REDACTED:GOEX_SECRET_CLI]" and report["stderr"] == ""
+    assert report["changes"][1] | {"type": "file"} == report["changes"][1]
+    assert {k: report["changes"][1][k] for k in ("old_mode", "new_mode", "size", "binary")} == {
+        "old_mode": None,
+        "new_mode": "0644",
+        "size": 2,
+        "binary": False,
+    }
     assert report["violations"] == []
     assert report["decision"]["verdict"] == "commit" and report["decision"]["by"] == "flag"
     assert report["decision"]["digest"] == report["digest"]
     assert Path(report["undo"]).is_dir()
     assert (project / "new" / "f.txt").read_text() == "x\n"
+
+
+def test_json_change_kinds(project: Path, bwrap: str) -> None:
+    code, report = run_json(
+        project,
+        "--cmd",
+        "chmod 700 run.sh; rm link-to-readme; ln -s src link-to-readme; rm -r src; echo > src",
+        "--decide",
+        "rollback",
+    )
+    assert code == 3
+    kinds = {c["path"]: c["kind"] for c in report["changes"]}
+    assert kinds == {
+        "run.sh": "mode_changed",
+        "link-to-readme": "symlink_changed",
+        "src": "type_changed",
+        "src/app.py": "deleted",
+        "src/old.txt": "deleted",
+    }
+    mode = next(c for c in report["changes"] if c["path"] == "run.sh")
+    assert (mode["old_mode"], mode["new_mode"]) == ("0755", "0700")
 
 
 def test_policy_rejection_exits_4(project: Path, bwrap: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.policy import PolicySettings, Severity, blocking, evaluate
+from core.policy import PolicySettings, Severity, blocking, evaluate, needing_person
 from core.secrets import SecretStore
 from goexfs.changes import Change, ChangeKind
 from goexfs.manifest import Entry, EntryType
@@ -27,7 +27,73 @@ def rules_hit(changes: list[Change], settings: PolicySettings) -> set[str]:
 
 
 def test_clean_changes_pass() -> None:
-    assert evaluate(RULES, [added("src/a.py"), deleted("old.txt")], PolicySettings()) == []
+    assert evaluate(RULES, [added("src/a.py"), added("docs/b.md")], PolicySettings()) == []
+
+
+def test_deletions_and_binary_changes_need_a_person() -> None:
+    binary = Change("logo.png", ChangeKind.MODIFIED, FILE, FILE, binary=True)
+    swap = Change("x", ChangeKind.TYPE, FILE, Entry(EntryType.DIR, 0o755))
+    found = evaluate(RULES, [deleted("old.txt"), swap, binary, added("a.txt")], PolicySettings())
+    assert [(v.rule, v.severity, v.message) for v in found] == [
+        ("fs.review-deletes", Severity.REVIEW, "deletes old.txt"),
+        ("fs.review-deletes", Severity.REVIEW, "replaces x"),
+        ("fs.review-binary", Severity.REVIEW, "modified binary file logo.png"),
+    ]
+    assert needing_person(found) == found and blocking(found) == []
+    huge = Entry(EntryType.FILE, 0o644, size=5 << 20, sha256="z")
+    assert [v.message for v in evaluate(RULES, [added("dump.sql", huge)], PolicySettings())] == [
+        f"added large file dump.sql ({5 << 20} bytes)"
+    ]
+    off = PolicySettings(disable=("fs.review-deletes", "fs.review-binary"))
+    assert evaluate(RULES, [deleted("old.txt"), binary], off) == []
+    # refused outright when deletes are not allowed: no second finding for the same thing
+    refused = evaluate(RULES, [deleted("a")], PolicySettings(allow_file_deletes=False))
+    assert [v.rule for v in refused] == ["fs.deletes"]
+
+
+def test_allowed_paths() -> None:
+    settings = PolicySettings(allow_paths=("src/**", "docs/*.md"))
+    found = evaluate(RULES, [added("src/a/b.py"), added("docs/x.md"), added("setup.py")], settings)
+    assert [(v.rule, v.message) for v in found] == [
+        ("fs.allowed-paths", "added setup.py: outside allow_paths")
+    ]
+
+
+def test_max_bytes_written() -> None:
+    big = Entry(EntryType.FILE, 0o644, size=600, sha256="y")
+    changes = [added("a", big), added("b", big), deleted("c")]
+    settings = PolicySettings(max_bytes_written=1000, disable=("fs.review-deletes",))
+    assert [v.message for v in evaluate(RULES, changes, settings)] == [
+        "1200 bytes written, more than max_bytes_written = 1000"
+    ]
+    assert evaluate(RULES, changes[:1], settings) == []
+
+
+def test_executables_and_git_hooks_are_flagged() -> None:
+    script = Entry(EntryType.FILE, 0o755, size=1, sha256="x")
+    changes = [
+        added("tools/run.sh", script),
+        Change("build.sh", ChangeKind.MODE, FILE, script),
+        added(".git/hooks/pre-commit", script),
+        added("vendor/lib/.git/config"),
+    ]
+    settings = PolicySettings(deny_paths=())
+    found = {(v.rule, v.severity, v.message) for v in evaluate(RULES, changes, settings)}
+    assert found == {
+        ("fs.executable", Severity.WARNING, "added executable tools/run.sh (0755)"),
+        ("fs.executable", Severity.WARNING, "mode executable build.sh (0755)"),
+        ("fs.executable", Severity.WARNING, "added executable .git/hooks/pre-commit (0755)"),
+        (
+            "fs.git-hooks",
+            Severity.ERROR,
+            "added .git/hooks/pre-commit: git runs this outside goex's sandbox",
+        ),
+        (
+            "fs.git-hooks",
+            Severity.ERROR,
+            "added vendor/lib/.git/config: git runs this outside goex's sandbox",
+        ),
+    }
 
 
 def test_max_files() -> None:

@@ -1,0 +1,258 @@
+"""Undo a committed file action: put back its pre-images, remove what it added.
+
+The commit left ``<root>/.goex/undo/<id>/undo.json`` (the changes it applied) and a copy of every
+file it overwrote or removed. Undo:
+
+1. checks that every path is still exactly what the commit wrote (content, mode, symlink target;
+   a directory the commit created holds nothing it did not put there) — otherwise it refuses,
+   listing the paths, with nothing changed, unless ``force`` is given;
+2. runs as an action of its own, linked to the original (``undo <id>``): journaled as staged with
+   the changes it will make, decided by the person who asked for it, carried out through
+   ``core.lifecycle.carry_out`` so that it has a commit intent like any commit;
+3. records its own apply intent (``fs.undo``) and brings every path back to its ``before``
+   with ``goexfs.restore.converge`` — the same idempotent walk a commit uses, so ``recover``
+   can always finish an undo that a crash interrupted (the pre-images stay until it is done);
+4. marks the original ``undone``.
+
+With ``force``, paths that changed since the commit are put back all the same; a directory that
+must go but now holds someone else's files is left in place, and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.action import Action, Decision, Kind, Status, Verdict
+from core.errors import ConflictError, PathError, StateError
+from core.journal import Journal
+from core.lifecycle import carry_out, record_staged
+from core.redact import Redactor
+from goexfs.apply import UNDO_RECORD, change_record, undo_relpath
+from goexfs.changes import Change, ChangeKind, summary
+from goexfs.faults import fault_point
+from goexfs.lock import project_lock
+from goexfs.manifest import Entry, EntryType
+from goexfs.paths import parents_of, sort_key
+from goexfs.restore import backward, converge, tmp_prefix
+from goexfs.safefs import lookup, opened_dir, opened_subdir, read_bytes
+
+UNDO_STEP = "fs.undo"
+MAX_RECORD = 1 << 30
+REVERSED = {ChangeKind.ADDED: ChangeKind.DELETED, ChangeKind.DELETED: ChangeKind.ADDED}
+
+
+@dataclass(frozen=True)
+class UndoRecord:
+    """What a commit saved to be undone: its changes and where each pre-image is."""
+
+    action_id: str
+    root: Path
+    directory: str  # relative to root: .goex/undo/<id>
+    changes: list[Change]
+    preimages: dict[str, str]
+
+    def reversed_changes(self) -> list[Change]:
+        """The changes an undo makes: each commit change turned around."""
+        return [
+            Change(c.path, REVERSED.get(c.kind, c.kind), c.after, c.before, c.binary)
+            for c in self.changes
+        ]
+
+
+@dataclass
+class UndoOutcome:
+    action: Action
+    original: Action
+    changes: list[Change]
+    left: list[str] = field(default_factory=list)
+
+
+def load_record(root: Path, action_id: str) -> UndoRecord:
+    """The undo record of a commit, or StateError when its pre-images are gone."""
+    rel = undo_relpath(action_id)
+    try:
+        with opened_dir(root) as real_fd, opened_subdir(real_fd, rel) as undo_fd:
+            raw = read_bytes(undo_fd, UNDO_RECORD, MAX_RECORD)
+    except (FileNotFoundError, PathError):
+        raw = None
+    if raw is None:
+        raise StateError(
+            f"the pre-images of action {action_id} are gone from {root / rel} (removed by "
+            "goex-fs gc?), so it cannot be undone"
+        )
+    try:
+        data: dict[str, Any] = json.loads(raw)
+        changes = [Change.from_json(c) for c in data["changes"]]
+        preimages = {str(k): str(v) for k, v in data["preimages"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StateError(f"the undo record {root / rel / UNDO_RECORD} is damaged") from exc
+    return UndoRecord(action_id, root, rel, changes, preimages)
+
+
+def find_undo_conflicts(real_fd: int, changes: list[Change]) -> list[str]:
+    """One ``"path: reason"`` per path that is no longer what the commit wrote."""
+    by_path = {c.path: c for c in changes}
+    paths = set(by_path)
+    found: list[str] = []
+    for change in sorted(changes, key=lambda c: sort_key(c.path)):
+        if any(_not_dir_after(by_path.get(parent)) for parent in parents_of(change.path)):
+            continue  # under a path the commit made a file or symlink: checked with it
+        try:
+            actual = lookup(real_fd, change.path)
+        except PathError:
+            found.append(f"{change.path}: a parent directory is now a symlink or a file")
+            continue
+        problem = _problem(actual, change.after)
+        if problem is None and _created_dir(change):
+            problem = _foreign_entries(real_fd, change.path, paths)
+        if problem:
+            found.append(f"{change.path}: {problem}")
+    return found
+
+
+def _not_dir_after(change: Change | None) -> bool:
+    return change is not None and (change.after is None or change.after.type is not EntryType.DIR)
+
+
+def _problem(actual: Entry | None, expected: Entry | None) -> str | None:
+    if expected is None:
+        return None if actual is None else "created since the commit"
+    if actual is None:
+        return "deleted since the commit"
+    if actual.type is not expected.type:
+        return f"now a {actual.type.value}, the commit made a {expected.type.value}"
+    return None if actual.matches(expected) else "changed since the commit"
+
+
+def _created_dir(change: Change) -> bool:
+    after, before = change.after, change.before
+    return (
+        after is not None
+        and after.type is EntryType.DIR
+        and (before is None or before.type is not EntryType.DIR)
+    )
+
+
+def _foreign_entries(real_fd: int, rel: str, paths: set[str]) -> str | None:
+    with opened_subdir(real_fd, rel) as fd:
+        foreign = sorted(name for name in os.listdir(fd) if f"{rel}/{name}" not in paths)
+    if not foreign:
+        return None
+    return f"holds entries the commit did not create ({', '.join(foreign[:5])})"
+
+
+def restore(record: UndoRecord, *, journal: Journal, action_id: str, force: bool) -> list[str]:
+    """Check, journal an intent, and put every path back; returns the paths left (force)."""
+    with (
+        opened_dir(record.root) as real_fd,
+        opened_subdir(real_fd, record.directory) as undo_fd,
+    ):
+        conflicts = find_undo_conflicts(real_fd, record.changes)
+        if conflicts and not force:
+            shown = "; ".join(conflicts[:10]) + ("; ..." if len(conflicts) > 10 else "")
+            raise ConflictError(
+                f"undo refused: {len(conflicts)} path(s) changed since action "
+                f"{record.action_id} was committed, nothing was changed (--force puts them back "
+                f"anyway): {shown}",
+                path=conflicts[0].split(":", 1)[0],
+                details=conflicts,
+            )
+        fault_point("undo.checked")
+        intent = journal.begin_intent(
+            action_id,
+            UNDO_STEP,
+            {"root": str(record.root), "undoes": record.action_id, "force": force},
+        )
+        fault_point("undo.intent")
+        left = converge(
+            real_fd,
+            undo_fd,
+            backward(record.changes, record.preimages),
+            prefix=tmp_prefix(action_id),
+            force=force,
+        )
+        fault_point("undo.applied")
+        journal.finish_intent(intent)
+    return left
+
+
+def undo(
+    root: Path,
+    original_id: str,
+    *,
+    journal: Journal,
+    force: bool = False,
+    redactor: Redactor | None = None,
+) -> UndoOutcome:
+    """Undo a committed action on root as a journaled action of its own (module docstring)."""
+    with project_lock(root):
+        return _undo(root, original_id, journal, force, redactor)
+
+
+def _undo(
+    root: Path, original_id: str, journal: Journal, force: bool, redactor: Redactor | None
+) -> UndoOutcome:
+    original = journal.get(original_id)
+    if original.kind is not Kind.FS or original.target != str(root):
+        raise StateError(f"action {original.id} did not change {root}")
+    if original.status is not Status.COMMITTED:
+        raise StateError(
+            f"action {original.id} is {original.status.value}; only a committed action can be "
+            "undone"
+        )
+    record = load_record(root, original.id)
+    flag = " --force" if force else ""
+    action = Action(
+        kind=Kind.FS,
+        target=str(root),
+        code=f"goex-fs undo {original.id}{flag}",
+        prompt=f"undo {original.id}",
+    )
+    outcome = UndoOutcome(action, original, record.reversed_changes())
+    effects = {
+        "undoes": original.id,
+        "force": force,
+        "changes": [change_record(c) for c in outcome.changes],
+        "summary": summary(outcome.changes),
+    }
+    record_staged(action, effects, [], journal, redactor or Redactor())
+    assert action.digest is not None
+    decision = Decision("user", Verdict.COMMIT, f"goex-fs undo{flag}", action.digest)
+
+    def mark_undone() -> None:
+        original.advance(Status.UNDONE)
+        journal.save(original)
+
+    work = _Restore(record, journal, action.id, force, outcome)
+    carry_out(
+        action,
+        decision,
+        work,
+        journal,
+        intent={"undoes": original.id},
+        after_commit=mark_undone,
+    )
+    return outcome
+
+
+@dataclass
+class _Restore:
+    """The undo as the lifecycle's Work: commit restores, rollback has nothing to discard."""
+
+    record: UndoRecord
+    journal: Journal
+    action_id: str
+    force: bool
+    outcome: UndoOutcome
+
+    def commit(self) -> None:
+        self.outcome.left = restore(
+            self.record, journal=self.journal, action_id=self.action_id, force=self.force
+        )
+
+    def rollback(self) -> None:
+        return None
