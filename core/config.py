@@ -198,7 +198,8 @@ def load_config(
     if project_file is not None:
         project = _read_toml(project_file)
         for section, key in OPERATOR_ONLY:
-            if key in project.get(section, {}):
+            table = project.get(section)
+            if isinstance(table, dict) and key in table:
                 raise ConfigError(
                     f"{project_file}: {section}.{key} may only be set in {user_file}, "
                     f"GOEX_{section.upper()}_{key.upper()} or a flag, since a project file can "
