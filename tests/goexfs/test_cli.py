@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from goexfs.backends import BACKENDS
 from tests.fake_llm import FakeLLM
 from tests.goexfs.conftest import snapshot
 
