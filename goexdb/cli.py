@@ -381,20 +381,26 @@ class FailOn(StrEnum):
     NEVER = "never"
 
 
+MigrationPaths = Annotated[
+    list[Path], typer.Argument(help="migration .sql files or directories of them")
+]
+ReportFormatOption = Annotated[
+    ReportFormat, typer.Option("--format", "-f", help="text, json, junit, markdown or sarif")
+]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="write the report here, not stdout")
+]
+FailOnOption = Annotated[
+    FailOn, typer.Option("--fail-on", help="exit 4 on findings at this level or above")
+]
+
+
 @app.command("lint")
 def lint_command(
-    paths: Annotated[
-        list[Path], typer.Argument(help="migration .sql files or directories of them")
-    ],
-    fmt: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="text, json, junit, markdown or sarif")
-    ] = ReportFormat.TEXT,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="write the report here, not stdout")
-    ] = None,
-    fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="exit 4 on findings at this level or above")
-    ] = FailOn.ERROR,
+    paths: MigrationPaths,
+    fmt: ReportFormatOption = ReportFormat.TEXT,
+    output: OutputOption = None,
+    fail_on: FailOnOption = FailOn.ERROR,
     pg_version: Annotated[
         int | None,
         typer.Option("--pg-version", min=9, help="PostgreSQL major version (default: newest)"),
@@ -410,9 +416,7 @@ def lint_command(
 
 @app.command("dry-run")
 def dry_run_command(
-    paths: Annotated[
-        list[Path], typer.Argument(help="migration .sql files or directories of them")
-    ],
+    paths: MigrationPaths,
     dsn: Annotated[
         str | None,
         typer.Option(help="the database to measure against (default: GOEX_DSN, DATABASE_URL)"),
@@ -420,15 +424,9 @@ def dry_run_command(
     clone: Annotated[
         bool, typer.Option("--clone", help="run on a clone, each file committed there")
     ] = False,
-    fmt: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="text, json, junit, markdown or sarif")
-    ] = ReportFormat.TEXT,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="write the report here, not stdout")
-    ] = None,
-    fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="exit 4 on findings at this level or above")
-    ] = FailOn.ERROR,
+    fmt: ReportFormatOption = ReportFormat.TEXT,
+    output: OutputOption = None,
+    fail_on: FailOnOption = FailOn.ERROR,
 ) -> None:
     """Run migrations against a database in a transaction that is always rolled back (or on a
     clone that is dropped), measure every statement, and report with the lint findings. Exit

@@ -14,12 +14,15 @@ from tests.fake_llm import FakeLLM
 from tests.goexdb.conftest import ShopDB
 
 
-def goex_db(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def goex_db(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "goexdb.cli", *args],
         capture_output=True,
         text=True,
         input=stdin,
+        cwd=cwd,
         timeout=120,
         check=False,
     )

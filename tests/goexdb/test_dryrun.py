@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ from core.config import Config, LintConfig
 from goexdb.dryrun import dry_run
 from goexdb.dsn import parse_dsn
 from goexdb.reports import Report, StatementReport, report_from_json
+from tests.goexdb.test_cli import goex_db
 
 ROWS = 100_000
 # What a checksum of the whole database covers: every row, and the schema as the catalog has it.
@@ -207,17 +206,6 @@ def test_duckdb_dry_run(tmp_path: Path) -> None:
         columns = [r[0] for r in con.execute("DESCRIBE items").fetchall()]
         assert columns == ["id", "name"]
         assert con.execute("SELECT count(*) FROM items").fetchone() == (1000,)
-
-
-def goex_db(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "goexdb.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_cli_exit_codes_and_formats(accounts_db: str, tmp_path: Path) -> None:
