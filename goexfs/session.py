@@ -16,6 +16,7 @@ the final status.
 
 from __future__ import annotations
 
+import contextlib
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,8 @@ from core.secrets import SecretStore
 from goexfs.apply import commit
 from goexfs.backends import Staged, Stager, stager_for
 from goexfs.changes import Change, summary
-from goexfs.paths import INTERNAL_DIR
+from goexfs.manifest import EntryType, Manifest
+from goexfs.paths import INTERNAL_DIR, is_secret_looking
 from goexfs.rules import RULES
 from goexfs.sandbox import SandboxResult, run_command
 
@@ -88,6 +90,15 @@ def workspace_for(root: Path) -> Path:
     return internal / STAGING_DIR
 
 
+def secret_files(manifest: Manifest) -> list[str]:
+    """The project's secret-looking regular files, which the sandbox shows as empty."""
+    return sorted(
+        rel
+        for rel, entry in manifest.items()
+        if entry.type is EntryType.FILE and is_secret_looking(rel)
+    )
+
+
 def stage_and_run(
     root: Path,
     command: str,
@@ -115,6 +126,7 @@ def stage_and_run(
             secrets=secrets,
             redactor=redactor,
             bwrap=bwrap,
+            hidden_files=secret_files(staged.manifest),
         )
         changes = staged.changes()
     except GoexError as exc:
@@ -122,24 +134,32 @@ def stage_and_run(
         fail(action, journal, exc, redactor)
         raise
     violations = evaluate(RULES, changes, config.policy)
-    effects = record_staged(
-        action,
-        {
-            "changes": [change.to_json() for change in changes],
-            "summary": summary(changes),
-            "exit_status": result.exit_status,
-            "output": {
-                "stdout": result.stdout,
-                "stderr": result.stderr,
-                "truncated": result.truncated,
+    try:
+        effects = record_staged(
+            action,
+            {
+                "changes": [change.to_json() for change in changes],
+                "summary": summary(changes),
+                "exit_status": result.exit_status,
+                "output": {
+                    "stdout": result.stdout,
+                    "stderr": result.stderr,
+                    "truncated": result.truncated,
+                },
+                "sandbox": result.sandbox,
+                "stage": {"backend": staged.backend, "location": str(staged.location)},
             },
-            "sandbox": result.sandbox,
-            "stage": {"backend": staged.backend, "location": str(staged.location)},
-        },
-        violations,
-        journal,
-        redactor,
-    )
+            violations,
+            journal,
+            redactor,
+        )
+    except GoexError as exc:
+        # Nobody can decide on an action that is not journaled, and its staged copy may be
+        # what filled the disk (the journal lives in the project's .goex): free it first.
+        staged.discard()
+        with contextlib.suppress(GoexError):
+            fail(action, journal, exc, redactor)
+        raise
     return FsRun(action, staged, result, changes, violations, effects)
 
 

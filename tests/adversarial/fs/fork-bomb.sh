@@ -1,0 +1,5 @@
+# tries: a fork bomb; the process cap stops it and the run ends
+# expect: contained
+# timeout: 20
+# message: Cannot fork
+b() { b | b; }; b
