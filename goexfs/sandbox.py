@@ -84,13 +84,25 @@ def find_bwrap() -> str | None:
 
 def safe_environment(secrets: SecretStore, home: str) -> dict[str, str]:
     env = {
-        "PATH": os.environ.get("PATH") or DEFAULT_PATH,
+        "PATH": command_path(os.environ.get("PATH") or DEFAULT_PATH),
         "HOME": home,
         "LANG": os.environ.get("LANG") or "C.UTF-8",
         "TERM": os.environ.get("TERM") or "dumb",
     }
     env.update(secrets.environment())
     return env
+
+
+def command_path(path: str) -> str:
+    """PATH without relative entries or entries in the (hidden) home directories: those name
+    the user's home to the command and lead nowhere inside the sandbox."""
+    homes = (Path.home(), Path("/root"))
+    kept = [
+        entry
+        for entry in path.split(os.pathsep)
+        if os.path.isabs(entry) and not any(contains(home, Path(entry)) for home in homes)
+    ]
+    return os.pathsep.join(kept) or DEFAULT_PATH
 
 
 HOST_SECRETS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-")
