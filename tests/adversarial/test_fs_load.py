@@ -1,0 +1,111 @@
+"""Ten concurrent ``goex-fs run`` processes in one directory keep separate staged trees and
+one journal: each action has its own id and its own staged copy (it sees only its own change),
+the journal in the project's .goex holds exactly ten actions, rolling back leaves the directory
+as it was, and committing disjoint files lands all ten."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.action import Kind, Status
+from core.journal import Journal
+from tests.adversarial.fs.corpus import Places
+from tests.adversarial.fs.runner import (
+    BACKENDS,
+    BASE,
+    WALL_TIMEOUT,
+    clean_environment,
+    goex_fs_argv,
+    tree_state,
+)
+
+CONCURRENT_SESSIONS = 10
+# Each command marks its start, stays a while (so the ten sessions are staged at the same time),
+# lists what it sees and writes its own file.
+COMMAND = "echo {n} > started-{n}; sleep 3; ls; echo session {n} > file-{n}.txt"
+
+
+def _sessions(root: Path, places: Places, backend: str, decide: str) -> list[dict[str, Any]]:
+    env = clean_environment(places)
+    procs = []
+    for n in range(CONCURRENT_SESSIONS):
+        argv, extra = goex_fs_argv(
+            backend,
+            "run",
+            "--dir",
+            str(root),
+            "--cmd",
+            COMMAND.format(n=n),
+            "--decide",
+            decide,
+            "--format",
+            "json",
+        )
+        procs.append(
+            subprocess.Popen(
+                argv, env={**env, **extra}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        )
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=WALL_TIMEOUT)
+        assert proc.returncode == (0 if decide == "commit" else 3), err.decode()
+        assert b"Traceback" not in err
+        reports.append(json.loads(out))
+    return reports
+
+
+@pytest.fixture
+def places() -> Iterator[Places]:
+    base = Path(tempfile.mkdtemp(prefix="goex-load-", dir=BASE))
+    places = Places(base / "project", base / "outside", base / "home", "", "load")
+    for path in (places.root, places.outside, places.home):
+        path.mkdir()
+    (places.root / "README.md").write_text("# shared\n")
+    yield places
+    subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("decide", ["rollback", "commit"])
+def test_ten_sessions_in_one_directory(places: Places, backend: str, decide: str) -> None:
+    root = places.root
+    before = tree_state(root, skip_top=(".goex",))
+
+    reports = _sessions(root, places, backend, decide)
+
+    ids = {r["id"] for r in reports}
+    assert len(ids) == CONCURRENT_SESSIONS
+    for n, report in enumerate(reports):
+        # its own staged copy: it saw only its own files, never another session's
+        assert sorted(c["path"] for c in report["changes"]) == [f"file-{n}.txt", f"started-{n}"]
+        assert f"started-{(n + 1) % CONCURRENT_SESSIONS}" not in report["output"]["stdout"]
+    journal_path = root / ".goex" / "journal.sqlite3"  # goex-fs's default, without GOEX_HOME
+    assert sorted(p.name for p in (root / ".goex").glob("*.sqlite3")) == ["journal.sqlite3"]
+    with Journal(journal_path) as journal:
+        actions = journal.recent(Kind.FS, 100)
+        assert {a.id for a in actions} == ids
+        locations = set()
+        for action in actions:
+            effects = journal.effects(action.id)
+            assert effects is not None
+            locations.add(effects["stage"]["location"])
+            final = Status.COMMITTED if decide == "commit" else Status.ROLLED_BACK
+            assert action.status is final
+    assert len(locations) == CONCURRENT_SESSIONS
+    assert list((root / ".goex" / "staged").iterdir()) == []  # every staged copy is gone
+
+    after = tree_state(root, skip_top=(".goex",))
+    if decide == "rollback":
+        assert after == before
+    else:
+        for n in range(CONCURRENT_SESSIONS):
+            assert (root / f"file-{n}.txt").read_text() == f"session {n}\n"
+        assert len(after) == len(before) + 2 * CONCURRENT_SESSIONS
