@@ -1,5 +1,7 @@
 """Ten concurrent ``goex-fs run`` processes in one directory keep separate staged trees and
-one journal: each action has its own id and its own staged copy (it sees only its own change),
+one journal: all ten are staged at once (ten staged copies exist together while the real
+directory is still unchanged), each action has its own id and its own staged copy (it sees
+only its own change),
 the journal in the project's .goex holds exactly ten actions, rolling back leaves the directory
 as it was, and committing disjoint files lands all ten."""
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,13 +30,20 @@ from tests.adversarial.fs.runner import (
 )
 
 CONCURRENT_SESSIONS = 10
-# Each command marks its start, stays a while (so the ten sessions are staged at the same time),
-# lists what it sees and writes its own file.
-COMMAND = "echo {n} > started-{n}; sleep 3; ls; echo session {n} > file-{n}.txt"
+# Each command marks its start, waits for the test's "go" in the outside directory (visible,
+# read-only, in the sandbox; at most 60 s), lists what it sees and writes its own file.
+COMMAND = (
+    "echo {n} > started-{n}; i=0; while [ ! -e {go} ] && [ $i -lt 600 ]; do sleep 0.1; "
+    "i=$((i + 1)); done; ls; echo session {n} > file-{n}.txt"
+)
 
 
 def _sessions(root: Path, places: Places, backend: str, decide: str) -> list[dict[str, Any]]:
+    """Start the sessions; once all ten staged copies exist at once (and the real directory is
+    still as it was), let the commands finish; returns the ten reports."""
     env = clean_environment(places)
+    go = places.outside / "go"
+    before = tree_state(root, skip_top=(".goex",))
     procs = []
     for n in range(CONCURRENT_SESSIONS):
         argv, extra = goex_fs_argv(
@@ -42,7 +52,7 @@ def _sessions(root: Path, places: Places, backend: str, decide: str) -> list[dic
             "--dir",
             str(root),
             "--cmd",
-            COMMAND.format(n=n),
+            COMMAND.format(n=n, go=go),
             "--decide",
             decide,
             "--format",
@@ -53,6 +63,14 @@ def _sessions(root: Path, places: Places, backend: str, decide: str) -> list[dic
                 argv, env={**env, **extra}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
         )
+    staged = root / ".goex" / "staged"
+    deadline = time.monotonic() + WALL_TIMEOUT
+    while len(list(staged.glob("*"))) < CONCURRENT_SESSIONS:
+        assert all(p.poll() is None for p in procs), "a session ended before all were staged"
+        assert time.monotonic() < deadline, "the ten sessions were never staged at once"
+        time.sleep(0.05)
+    assert tree_state(root, skip_top=(".goex",)) == before  # nothing reached it yet
+    go.touch()
     reports = []
     for proc in procs:
         out, err = proc.communicate(timeout=WALL_TIMEOUT)
