@@ -1,6 +1,7 @@
 """Commit: apply a reviewed, staged result to the real directory (invariant 2).
 
-In order, and nothing is written to the project before step 4:
+In order, and nothing is written to the project before step 4 — all of it under the project's
+commit lock (``.goex/commit.lock``), so that concurrent sessions commit one at a time:
 
 1. every changed path is checked: relative, inside the root, not goex's own ``.goex``;
 2. conflict check — every changed path (and each of its parent directories) must still be in
@@ -20,9 +21,11 @@ what ``recover`` (and ``undo``) read to put the directory back in its before- or
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,7 @@ from goexfs.safefs import (
 
 COMMIT_STEP = "fs.commit"
 UNDO_RECORD = "undo.json"
+LOCK_FILE = "commit.lock"
 
 
 def undo_dir_for(root: Path, action_id: str) -> Path:
@@ -60,7 +64,7 @@ def commit(staged: Staged, changes: Sequence[Change], *, journal: Journal, actio
     validate(changes)
     root = staged.root
     undo_rel = f"{INTERNAL_DIR}/undo/{action_id}"
-    with opened_dir(root) as real_fd, opened_dir(staged.tree) as tree_fd:
+    with opened_dir(root) as real_fd, opened_dir(staged.tree) as tree_fd, commit_lock(real_fd):
         conflicts = find_conflicts(real_fd, staged.manifest, changes)
         if conflicts:
             shown = "; ".join(conflicts[:10]) + ("; ..." if len(conflicts) > 10 else "")
@@ -90,6 +94,21 @@ def commit(staged: Staged, changes: Sequence[Change], *, journal: Journal, actio
             ) from exc
         journal.finish_intent(intent)
     return root / undo_rel
+
+
+@contextmanager
+def commit_lock(real_fd: int) -> Iterator[None]:
+    """One commit at a time per project (``flock`` on ``.goex/commit.lock``): the conflict check
+    and the writes must not interleave with another session's, or two sessions that changed the
+    same file both pass the check and one change is silently lost."""
+    with opened_subdir(real_fd, INTERNAL_DIR, create=True) as internal_fd:
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(LOCK_FILE, flags, 0o600, dir_fd=internal_fd)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def validate(changes: Iterable[Change]) -> None:
