@@ -102,6 +102,25 @@ def places() -> Iterator[Places]:
     subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
+def test_the_text_report_never_passes_escape_sequences_to_the_terminal(places: Places) -> None:
+    """Command output, file names and diffs with raw escape sequences reached the reviewer's
+    terminal: a command could clear the screen and paint "no changes" before the question."""
+    command = (
+        r'printf "\033[2J\033[HNo changes\n"; touch "$(printf "x\033[31my")"; '
+        r'printf "a\033]0;title\007b\n" > d.txt'
+    )
+    argv, extra = goex_fs_argv(
+        BACKENDS[0], "run", "--dir", str(places.root), "--cmd", command, "--decide", "rollback"
+    )
+    env = {**clean_environment(places), **extra, "TERM": "xterm-256color"}
+    proc = subprocess.run(argv, env=env, capture_output=True, timeout=120, check=False)
+    assert proc.returncode == 3, proc.stderr
+    shown = proc.stdout.decode()
+    assert "\x1b" not in shown and "\x07" not in shown
+    for visible in (r"\x1b[2J\x1b[HNo changes", r"x\x1b[31my", r"a\x1b]0;title\x07b"):
+        assert visible in shown
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="known gap: a unix socket the command can see outside /run can be connected to "
