@@ -18,6 +18,7 @@ import contextlib
 import os
 import secrets
 import shlex
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,12 +76,23 @@ def _new_group(max_processes: int) -> Path | None:
 
 
 def _remove_group(group: Path) -> None:
-    """rmdir the cgroup once its last process is gone (reaping can take a moment)."""
-    for _ in range(50):
+    """rmdir the cgroup once its last process is gone, killing any left (stopped ones too:
+    a command can ptrace-stop its own sandbox); reaping can take a moment."""
+    for _ in range(100):
         try:
             group.rmdir()
             return
         except FileNotFoundError:
             return
         except OSError:
+            for pid in _members(group):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
+
+
+def _members(group: Path) -> list[int]:
+    try:
+        return [int(line) for line in (group / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
