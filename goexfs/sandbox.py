@@ -16,8 +16,9 @@ Inside the sandbox (``[fs] sandbox = "bwrap"``, the default):
   dbus, the ssh agent, database servers) live there, and a socket on a read-only mount can
   still be connected to;
 * secret-looking files of the project (``.env``, keys, ... — ``goexfs.paths.SECRET_GLOBS``)
-  read as empty: ``/dev/null`` is bound read-only over each, so the command's output (which
-  goes back to the agent) cannot carry their values, and they cannot be changed;
+  cannot be read: ``/dev/null`` is bound read-only over each (a device on a ``nodev`` mount:
+  opening it is denied), so the command's output, which goes back to the agent, cannot carry
+  their values; nor can they be changed or removed;
 * a file-size limit and a process cap (``goexfs.limits``) bound what the command consumes.
 
 Output is captured (bounded) and passed through the ``Redactor``. A command that outlives the
@@ -174,7 +175,7 @@ def run_command(
     hidden_files: Sequence[str] = (),
 ) -> SandboxResult:
     """Run ``sh -c command`` against the staged tree; the real root is never the target.
-    ``hidden_files`` (relative paths of regular files in the tree) read as empty."""
+    ``hidden_files`` (relative paths of regular files in the tree) cannot be read."""
     if mode not in MODES:
         raise ConfigError(f"fs sandbox {mode!r} is not one of {', '.join(MODES)}", key="fs.sandbox")
     if mode == "none":

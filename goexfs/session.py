@@ -91,7 +91,7 @@ def workspace_for(root: Path) -> Path:
 
 
 def secret_files(manifest: Manifest) -> list[str]:
-    """The project's secret-looking regular files, which the sandbox shows as empty."""
+    """The project's secret-looking regular files, which the sandbox makes unreadable."""
     return sorted(
         rel
         for rel, entry in manifest.items()

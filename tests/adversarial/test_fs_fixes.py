@@ -36,7 +36,7 @@ def test_a_staged_tree_1000_levels_deep_without_permissions_is_removed(tmp_path:
     assert not top.exists()
 
 
-def test_secret_files_are_bound_empty_over_the_staged_tree() -> None:
+def test_secret_files_are_covered_by_dev_null_over_the_staged_tree() -> None:
     argv = bwrap_argv(
         "bwrap",
         root=Path("/p/root"),
