@@ -24,7 +24,13 @@ import pytest
 
 from goexfs.cli import main
 from tests.adversarial.fs.corpus import EXPECTATIONS, Case, load_cases
-from tests.adversarial.fs.runner import BACKENDS, Outcome, clean_environment, run_case
+from tests.adversarial.fs.runner import (
+    BACKENDS,
+    Outcome,
+    available,
+    clean_environment,
+    run_case,
+)
 from tests.support import require
 
 CASES = load_cases()
@@ -55,6 +61,7 @@ def outcomes(request: pytest.FixtureRequest) -> Iterator[dict[Key, Future[Outcom
         for item in request.session.items
         if item.module is sys.modules[__name__] and hasattr(item, "callspec")
     ]
+    selected = [p for p in selected if all(available(r) for r in p["case"].requires)]
     with ThreadPoolExecutor(PARALLEL) as pool:
         futures = {
             (p["case"].name, p["backend"]): pool.submit(run_case, p["case"], p["backend"])
@@ -79,6 +86,8 @@ def test_case(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    for requirement in case.requires:
+        require(available(requirement), f"this machine has no {requirement} for {case.name}")
     run = outcomes[(case.name, backend)].result()
     try:
         check(case, run, monkeypatch, capsys)

@@ -16,6 +16,8 @@ tries and what must happen, then the command goex-fs runs.
     # env: GOEX_SECRET_ADV={{secret}}  optional, repeatable: goex's own environment
     # socket: /run/goex-adv-{{id}}.sock optional, repeatable: a listening unix socket on the
     #                                  host (``@name``: abstract) that nobody may connect to
+    # requires: process-cap            optional: run only where goex can cap processes (a fork
+    #                                  bomb without the cap would take the machine down)
     echo pwned > escape
 
 * **contained**: the command runs; whatever it attempts is stopped by the sandbox (the message
@@ -47,6 +49,7 @@ CORPUS = Path(__file__).parent
 EXPECTATIONS = ("contained", "rejected", "refused")
 DECISIONS = ("commit", "rollback", "policy")
 PLANTS = ("file", "dir", "symlink", "hardlink", "mode")
+REQUIREMENTS = ("process-cap",)
 AFTERS = ("symlink", "file", "missing")
 
 _HEADER = re.compile(rb"^# ([a-z]+): ?(.*)$")
@@ -94,6 +97,7 @@ class Case:
     after: tuple[bytes, ...] = ()
     env: tuple[bytes, ...] = ()
     sockets: tuple[bytes, ...] = ()
+    requires: tuple[str, ...] = ()
     timeout: float | None = None
     disk_mib: int | None = None
     body: bytes = field(default=b"", repr=False)
@@ -131,6 +135,9 @@ def parse_case(path: Path) -> Case:
     after = tuple(header.pop("after", []))
     env = tuple(header.pop("env", []))
     sockets = tuple(header.pop("socket", []))
+    requires = tuple(r.decode() for r in header.pop("requires", []))
+    if not set(requires) <= set(REQUIREMENTS):
+        raise CorpusError(f"{path.name}: requires must be among {REQUIREMENTS}")
     if header:
         raise CorpusError(f"{path.name}: unknown header line(s) {sorted(header)}")
     if expect not in EXPECTATIONS:
@@ -158,6 +165,7 @@ def parse_case(path: Path) -> Case:
         after,
         env,
         sockets,
+        requires,
         timeout,
         disk,
         body,

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from goexfs.limits import process_cap
 from tests.adversarial.fs.corpus import Case, Places
 
 # Staging backends the corpus runs on: one entry per backend once goex-fs has more than the
@@ -35,6 +36,14 @@ HOST_PATHS = (Path("/etc"),)
 ESCAPE_PREFIX = "goex-escape"  # names the corpus tries to create in /tmp and /var/tmp
 
 Tree = dict[bytes, tuple[object, ...]]
+
+
+def available(requirement: str) -> bool:
+    """Whether this machine offers what a case ``requires``."""
+    if requirement == "process-cap":
+        with process_cap() as prefix:
+            return bool(prefix)
+    raise ValueError(requirement)
 
 
 def goex_fs_argv(backend: str, *args: str | bytes) -> tuple[list[str | bytes], dict[str, str]]:
