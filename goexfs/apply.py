@@ -1,6 +1,7 @@
 """Commit: apply a reviewed, staged result to the real directory (invariant 2).
 
-In order, and nothing is written to the project before step 4:
+In order, and nothing is written to the project before step 4 — all of it under the project's
+lock (``goexfs.lock``, taken by the callers), so that concurrent sessions commit one at a time:
 
 1. every changed path is checked: relative, inside the root, not goex's own ``.goex``;
 2. conflict check — every changed path (and each of its parent directories) must still be in

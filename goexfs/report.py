@@ -6,6 +6,7 @@ effects, the rich renderables through the ``Redactor`` passed in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,16 @@ KIND_STYLE = {
 }
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
+
+
+def printable(text: str) -> str:
+    """Control characters shown as ``\\xNN``: command output, file names and diffs come from
+    the command, and raw escape sequences would drive the reviewer's terminal (clear the
+    screen, paint a fake report) right before the commit question."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def changes_table(changes: Sequence[Change], redactor: Redactor) -> RenderableType:
     if not changes:
         return Text("changes: none — the command changed no files", style="dim")
@@ -43,7 +54,7 @@ def changes_table(changes: Sequence[Change], redactor: Redactor) -> RenderableTy
     for change in changes:
         table.add_row(
             Text(change.kind.value, style=KIND_STYLE[change.kind]),
-            redactor.redact(shown_path(change.path)),
+            printable(redactor.redact(shown_path(change.path))),
             change.type.value,
             _sizes(change),
             _modes(change),
@@ -70,7 +81,7 @@ def _modes(change: Change) -> str:
 
 def diff_text(diff: str, redactor: Redactor) -> Text:
     text = Text()
-    for line in redactor.redact(diff).splitlines(keepends=True):
+    for line in printable(redactor.redact(diff)).splitlines(keepends=True):
         style = ""
         if line.startswith(("+++", "---")):
             style = "bold"
@@ -92,13 +103,15 @@ def diffs(changes: Sequence[Change], redactor: Redactor) -> RenderableType:
             panels.append(
                 Panel(
                     diff_text(change.diff, redactor),
-                    title=redactor.redact(shown_path(change.path)),
+                    title=printable(redactor.redact(shown_path(change.path))),
                     title_align="left",
                 )
             )
         elif change.after is not None and change.after.type is EntryType.SYMLINK:
             target = shown_path(change.after.target or "")
-            panels.append(Text(f"{shown_path(change.path)} -> {redactor.redact(target)}"))
+            panels.append(
+                Text(printable(f"{shown_path(change.path)} -> {redactor.redact(target)}"))
+            )
     return Group(*panels)
 
 
@@ -111,7 +124,8 @@ def output_section(result: SandboxResult) -> RenderableType:
     parts: list[RenderableType] = [head]
     for name, text in (("stdout", result.stdout), ("stderr", result.stderr)):
         if text.strip():
-            parts.append(Panel(Text(text.rstrip("\n")), title=name, title_align="left"))
+            shown = Text(printable(text.rstrip("\n")))
+            parts.append(Panel(shown, title=name, title_align="left"))
     return Group(*parts)
 
 

@@ -11,7 +11,15 @@ Inside the sandbox (``[fs] sandbox = "bwrap"``, the default):
   dropped (even when goex runs as root), ``--new-session`` stops terminal injection and
   ``--die-with-parent`` takes the sandbox down with goex;
 * the environment is cleared down to PATH, HOME, LANG and TERM plus the configured secrets
-  (``GOEX_SECRET_*``), passed through the environment and never on a command line.
+  (``GOEX_SECRET_*``), passed through the environment and never on a command line;
+* ``/run`` (and a real ``/var/run``) is an empty tmpfs: the host's unix sockets (docker,
+  dbus, the ssh agent, database servers) live there, and a socket on a read-only mount can
+  still be connected to;
+* secret-looking files of the project (``.env``, keys, ... — ``goexfs.paths.SECRET_GLOBS``)
+  cannot be read: ``/dev/null`` is bound read-only over each (a device on a ``nodev`` mount:
+  opening it is denied), so the command's output, which goes back to the agent, cannot carry
+  their values; nor can they be changed or removed;
+* a file-size limit and a process cap (``goexfs.limits``) bound what the command consumes.
 
 Output is captured (bounded) and passed through the ``Redactor``. A command that outlives the
 timeout is killed with its whole process group and raises ``SandboxError``.
@@ -31,6 +39,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -40,12 +49,14 @@ from core.errors import ConfigError, SandboxError
 from core.journal import state_home
 from core.redact import Redactor
 from core.secrets import SecretStore
-from goexfs.paths import contains
+from goexfs.limits import limited_command, process_cap
+from goexfs.paths import contains, normalize
 
 MODES = ("bwrap", "none")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_OUTPUT = 64 * 1024  # bytes kept per stream
 FRESH = (Path("/tmp"), Path("/dev"), Path("/proc"))
+SOCKET_DIRS = (Path("/run"), Path("/var/run"))  # emptied: host sockets live there
 
 
 @dataclass(frozen=True)
@@ -74,13 +85,25 @@ def find_bwrap() -> str | None:
 
 def safe_environment(secrets: SecretStore, home: str) -> dict[str, str]:
     env = {
-        "PATH": os.environ.get("PATH") or DEFAULT_PATH,
+        "PATH": command_path(os.environ.get("PATH") or DEFAULT_PATH),
         "HOME": home,
         "LANG": os.environ.get("LANG") or "C.UTF-8",
         "TERM": os.environ.get("TERM") or "dumb",
     }
     env.update(secrets.environment())
     return env
+
+
+def command_path(path: str) -> str:
+    """PATH without relative entries or entries in the (hidden) home directories: those name
+    the user's home to the command and lead nowhere inside the sandbox."""
+    homes = (Path.home(), Path("/root"))
+    kept = [
+        entry
+        for entry in path.split(os.pathsep)
+        if os.path.isabs(entry) and not any(contains(home, Path(entry)) for home in homes)
+    ]
+    return os.pathsep.join(kept) or DEFAULT_PATH
 
 
 HOST_SECRETS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-")
@@ -100,9 +123,12 @@ def hidden_paths(root: Path) -> list[Path]:
     return hidden
 
 
-def bwrap_argv(bwrap: str, *, root: Path, tree: Path, command: str) -> list[str]:
+def bwrap_argv(
+    bwrap: str, *, root: Path, tree: Path, command: str, hidden_files: Sequence[str] = ()
+) -> list[str]:
     """The bubblewrap command line (see the module docstring). Order matters: later mounts
-    go on top of earlier ones, and the staged tree goes last, over the real root's path."""
+    go on top of earlier ones; the staged tree goes over the real root's path, and only the
+    secret files it holds (``hidden_files``, relative paths) go on top of it."""
     argv = [
         bwrap,
         "--die-with-parent",
@@ -122,11 +148,17 @@ def bwrap_argv(bwrap: str, *, root: Path, tree: Path, command: str) -> list[str]
     ]
     for path in hidden_paths(root):
         argv += ["--tmpfs", str(path)]
+    for path in SOCKET_DIRS:
+        if path.is_dir() and not path.is_symlink() and not contains(path, root):
+            argv += ["--tmpfs", str(path)]
     for secret in HOST_SECRETS:  # readable to root, capabilities or not
         if os.path.isfile(secret) and not contains(root, Path(secret)):
             argv += ["--ro-bind", "/dev/null", secret]
-    argv += ["--bind", str(tree), str(root), "--chdir", str(root)]
-    return [*argv, "--", "/bin/sh", "-c", command]
+    argv += ["--bind", str(tree), str(root)]
+    for rel in hidden_files:
+        argv += ["--ro-bind", "/dev/null", str(root / normalize(rel))]
+    argv += ["--chdir", str(root)]
+    return [*argv, "--", *limited_command(command)]
 
 
 def run_command(
@@ -140,8 +172,10 @@ def run_command(
     redactor: Redactor,
     bwrap: str | None = None,
     max_output: int = MAX_OUTPUT,
+    hidden_files: Sequence[str] = (),
 ) -> SandboxResult:
-    """Run ``sh -c command`` against the staged tree; the real root is never the target."""
+    """Run ``sh -c command`` against the staged tree; the real root is never the target.
+    ``hidden_files`` (relative paths of regular files in the tree) cannot be read."""
     if mode not in MODES:
         raise ConfigError(f"fs sandbox {mode!r} is not one of {', '.join(MODES)}", key="fs.sandbox")
     if mode == "none":
@@ -154,9 +188,10 @@ def run_command(
             "bubblewrap (bwrap) is not installed: install it (apt install bubblewrap) to run "
             'commands confined, or set [fs] sandbox = "none" to run them unconfined (unsafe)'
         )
-    argv = bwrap_argv(bwrap, root=root, tree=tree, command=command)
+    argv = bwrap_argv(bwrap, root=root, tree=tree, command=command, hidden_files=hidden_files)
     env = safe_environment(secrets, "/tmp")
-    return _run(argv, Path("/"), env, timeout, redactor, max_output, status=True)
+    with process_cap() as prefix:
+        return _run(argv, Path("/"), env, timeout, redactor, max_output, status=True, prefix=prefix)
 
 
 def _run(
@@ -168,10 +203,12 @@ def _run(
     max_output: int,
     *,
     status: bool = False,
+    prefix: Sequence[str] = (),
 ) -> SandboxResult:
     read_fd, write_fd = os.pipe() if status else (-1, -1)
     if status:
         argv = [argv[0], "--json-status-fd", str(write_fd), *argv[1:]]
+    argv = [*prefix, *argv]
     try:
         proc = subprocess.Popen(
             argv,
@@ -186,7 +223,7 @@ def _run(
     except OSError as exc:
         if status:
             os.close(read_fd)
-        raise SandboxError(f"cannot start {argv[0]}: {exc.strerror}") from exc
+        raise SandboxError(f"cannot start {argv[len(prefix)]}: {exc.strerror}") from exc
     finally:
         if status:
             os.close(write_fd)

@@ -16,6 +16,8 @@ the final status.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,7 @@ from goexfs.apply import commit
 from goexfs.backends import Staged, Stager, stager_for
 from goexfs.changes import Change, summary
 from goexfs.lock import project_lock
-from goexfs.paths import INTERNAL_DIR
+from goexfs.paths import INTERNAL_DIR, is_secret_looking
 from goexfs.rules import RULES
 from goexfs.sandbox import SandboxResult, run_command
 
@@ -89,6 +91,30 @@ def workspace_for(root: Path) -> Path:
     return internal / STAGING_DIR
 
 
+def secret_files(root: Path) -> list[str]:
+    """The project's secret-looking regular files, which the sandbox makes unreadable.
+
+    Read from the directory itself by name (no stat, no hashing), since a lazy backend's
+    stage-time manifest holds only what a diff has asked for."""
+    found: list[str] = []
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = list(os.scandir(root / rel_dir if rel_dir else root))
+        except OSError:
+            continue  # unreadable: the command cannot read it either
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if rel == INTERNAL_DIR:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(rel)
+            elif entry.is_file(follow_symlinks=False) and is_secret_looking(rel):
+                found.append(rel)
+    return sorted(found)
+
+
 def stage_and_run(
     root: Path,
     command: str,
@@ -116,6 +142,7 @@ def stage_and_run(
             secrets=secrets,
             redactor=redactor,
             bwrap=bwrap,
+            hidden_files=secret_files(root),
         )
         changes = staged.changes()
     except GoexError as exc:
@@ -123,28 +150,36 @@ def stage_and_run(
         fail(action, journal, exc, redactor)
         raise
     violations = evaluate(RULES, changes, config.policy)
-    effects = record_staged(
-        action,
-        {
-            "changes": [change.to_json() for change in changes],
-            "summary": summary(changes),
-            "exit_status": result.exit_status,
-            "output": {
-                "stdout": result.stdout,
-                "stderr": result.stderr,
-                "truncated": result.truncated,
+    try:
+        effects = record_staged(
+            action,
+            {
+                "changes": [change.to_json() for change in changes],
+                "summary": summary(changes),
+                "exit_status": result.exit_status,
+                "output": {
+                    "stdout": result.stdout,
+                    "stderr": result.stderr,
+                    "truncated": result.truncated,
+                },
+                "sandbox": result.sandbox,
+                "stage": {
+                    "backend": staged.backend,
+                    "location": str(staged.location),
+                    "reason": staged.reason,
+                },
             },
-            "sandbox": result.sandbox,
-            "stage": {
-                "backend": staged.backend,
-                "location": str(staged.location),
-                "reason": staged.reason,
-            },
-        },
-        violations,
-        journal,
-        redactor,
-    )
+            violations,
+            journal,
+            redactor,
+        )
+    except GoexError as exc:
+        # Nobody can decide on an action that is not journaled, and its staged copy may be
+        # what filled the disk (the journal lives in the project's .goex): free it first.
+        staged.discard()
+        with contextlib.suppress(GoexError):
+            fail(action, journal, exc, redactor)
+        raise
     return FsRun(action, staged, result, changes, violations, effects)
 
 

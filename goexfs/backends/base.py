@@ -27,7 +27,6 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -230,22 +229,13 @@ def _descendants(tree: Path, rel: str) -> list[str]:
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a staging directory, even where the command took away write permission."""
-
-    def fix(func: Callable[..., Any], target: str, _exc: Any) -> None:
-        parent = os.path.dirname(target)
-        try:
-            os.chmod(parent, stat.S_IRWXU)
-            if os.path.isdir(target) and not os.path.islink(target):
-                os.chmod(target, stat.S_IRWXU)
-        except OSError:
-            pass
-        func(target)
-
+    """Remove a staging directory, even where the command took away read or write permission
+    or nested directories thousands deep (no recursion: ``shutil.rmtree`` recurses once per
+    level and ran out of stack on a tree 1,000 levels deep)."""
     if not os.path.lexists(path):
         return
     try:
-        shutil.rmtree(path, onerror=fix)
+        _remove_all(os.fspath(path))
     except OSError as exc:
         raise PathError(
             f"cannot remove staged copy {path}: {exc.strerror}", path=str(path)
@@ -266,6 +256,28 @@ def private_dir(path: Path) -> None:
             os.chmod(path, 0o700)
             return
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _remove_all(top: str) -> None:
+    if os.path.islink(top) or not os.path.isdir(top):
+        os.unlink(top)
+        return
+    stack = [top]
+    while stack:
+        current = stack[-1]
+        os.chmod(current, stat.S_IRWXU)
+        subdirs = []
+        with os.scandir(current) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    subdirs.append(entry.path)
+                else:
+                    os.unlink(entry.path)
+        if subdirs:
+            stack.extend(subdirs)  # emptied first; current is listed again once they are gone
+        else:
+            os.rmdir(current)
+            stack.pop()
 
 
 def make_location(workspace: Path, prefix: str) -> Path:

@@ -18,7 +18,10 @@ import pytest
 
 from tests.adversarial import test_db_faults as faults
 from tests.adversarial import test_db_load as load
+from tests.adversarial import test_fs_load as fs_load
 from tests.adversarial.corpus import load_cases
+from tests.adversarial.fs import corpus as fs_corpus
+from tests.adversarial.fs.runner import BACKENDS as FS_BACKENDS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -34,6 +37,12 @@ def _sql_corpus() -> tuple[int, ...]:
     kinds = Counter(c.expect for c in cases)
     runs = sum(len(c.backends) for c in cases)
     return len(cases), runs, kinds["refused"], kinds["neutralised"], kinds["harmless"], 0
+
+
+def _fs_corpus() -> tuple[int, ...]:
+    cases = fs_corpus.load_cases()
+    kinds = Counter(c.expect for c in cases)
+    return len(cases), kinds["contained"], kinds["rejected"], kinds["refused"], 0
 
 
 def _load() -> tuple[int, ...]:
@@ -63,6 +72,17 @@ FIGURES = {
         r"contending, (\d+) deadlock-prone\), hangs: (\d+), locks left: (\d+)",
         _load,
     ),
+    "fs corpus": Figure(
+        r"- File-action adversarial cases: (\d+) \(through goex-fs run on the "
+        + " and ".join(f"{b}" for b in FS_BACKENDS)
+        + r" backends?: (\d+) contained, (\d+) rejected, (\d+) refused\), escapes: (\d+)",
+        _fs_corpus,
+    ),
+    "fs load": Figure(
+        r"- Concurrent goex-fs sessions held: (\d+) in one directory, journals: (\d+)",
+        lambda: (fs_load.CONCURRENT_SESSIONS, 1),
+    ),
+    # "fs crashes": the goex-fs commit crash harness's figure (trials, states lost) goes here.
 }
 
 
