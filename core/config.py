@@ -52,7 +52,7 @@ from core.policy import PolicySettings
 PROJECT_FILE = "goex.toml"
 DECIDE_MODES = ("ask", "commit", "rollback", "policy", "llm", "keep")
 # Settings that would switch confinement off: never taken from a project's goex.toml.
-OPERATOR_ONLY = (("fs", "sandbox"), ("db", "dry_run_code"))
+OPERATOR_ONLY = (("fs", "sandbox"), ("fs", "network"), ("db", "dry_run_code"))
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ class DbConfig:
 class FsConfig:
     backend: str = "auto"
     sandbox: str = "bwrap"
+    network: bool = False  # the sandboxed command may reach the network (operator-only)
     timeout: float = 300.0
     gc_max_age_days: float = 14.0  # goex-fs gc: staged copies and pre-images older than this go
     gc_max_bytes: int = 1 << 30  # goex-fs gc: then the oldest pre-images, until the rest fits
@@ -319,6 +320,10 @@ def _from_text(cls: type[Any], key: str, raw: Any, where: str) -> Any:
 
 def _typed(cls: type[Any], key: str, value: Any, where: str) -> Any:
     default = getattr(cls(), key)
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: {key} must be true or false, not {value!r}", key=key)
     if (
         isinstance(default, float)
         and isinstance(value, int | float)

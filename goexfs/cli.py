@@ -86,6 +86,15 @@ def run(
             "--backend", help="how to stage: auto | overlay | btrfs | reflink | git | copy"
         ),
     ] = None,
+    network: Annotated[
+        bool, typer.Option("--network", help="let the sandboxed command reach the network")
+    ] = False,
+    unsandboxed: Annotated[
+        bool,
+        typer.Option(
+            "--unsandboxed", help="run without bubblewrap (unsafe: see the warning it prints)"
+        ),
+    ] = False,
 ) -> None:
     """Stage the directory, run the command in a sandbox, show the changes, then decide."""
     if prompt is None and cmd is None:
@@ -104,6 +113,10 @@ def run(
         if backend not in BACKENDS:
             raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         overrides["fs.backend"] = backend
+    if network:
+        overrides["fs.network"] = True
+    if unsandboxed:
+        overrides["fs.sandbox"] = "none"
     config = load_config(root, overrides=overrides, policy_file=policy)
     secrets = SecretStore.load()
     redactor = secrets.redactor()
@@ -112,8 +125,10 @@ def run(
     command = cmd if cmd is not None else _ask_model(root, prompt or "", config, secrets, redactor)
     if config.fs.sandbox == "none":
         make_console(stderr=True).print(
-            'warning: [fs] sandbox = "none": the command runs unconfined and can change files '
-            "outside the staged copy",
+            "warning: unsandboxed: the command runs unconfined, as you, in the staged copy: it "
+            "can change files outside it, read your home and secret files, reach the network "
+            "and see other processes; only what it changes inside the copy is measured and "
+            "reviewed",
             markup=False,
         )
     with Journal(default_path(Kind.FS, root)) as journal:

@@ -124,16 +124,24 @@ def hidden_paths(root: Path) -> list[Path]:
 
 
 def bwrap_argv(
-    bwrap: str, *, root: Path, tree: Path, command: str, hidden_files: Sequence[str] = ()
+    bwrap: str,
+    *,
+    root: Path,
+    tree: Path,
+    command: str,
+    hidden_files: Sequence[str] = (),
+    network: bool = False,
 ) -> list[str]:
     """The bubblewrap command line (see the module docstring). Order matters: later mounts
     go on top of earlier ones; the staged tree goes over the real root's path, and only the
-    secret files it holds (``hidden_files``, relative paths) go on top of it."""
+    secret files it holds (``hidden_files``, relative paths) go on top of it. ``network``
+    keeps the host's network namespace (``--share-net``); every other namespace stays private."""
     argv = [
         bwrap,
         "--die-with-parent",
         "--new-session",
         "--unshare-all",
+        *(["--share-net"] if network else []),
         "--cap-drop",
         "ALL",
         "--ro-bind",
@@ -173,6 +181,7 @@ def run_command(
     bwrap: str | None = None,
     max_output: int = MAX_OUTPUT,
     hidden_files: Sequence[str] = (),
+    network: bool = False,
 ) -> SandboxResult:
     """Run ``sh -c command`` against the staged tree; the real root is never the target.
     ``hidden_files`` (relative paths of regular files in the tree) cannot be read."""
@@ -186,9 +195,11 @@ def run_command(
     if bwrap is None:
         raise SandboxError(
             "bubblewrap (bwrap) is not installed: install it (apt install bubblewrap) to run "
-            'commands confined, or set [fs] sandbox = "none" to run them unconfined (unsafe)'
+            "commands confined, or pass --unsandboxed to run them unconfined (unsafe)"
         )
-    argv = bwrap_argv(bwrap, root=root, tree=tree, command=command, hidden_files=hidden_files)
+    argv = bwrap_argv(
+        bwrap, root=root, tree=tree, command=command, hidden_files=hidden_files, network=network
+    )
     env = safe_environment(secrets, "/tmp")
     with process_cap() as prefix:
         return _run(argv, Path("/"), env, timeout, redactor, max_output, status=True, prefix=prefix)

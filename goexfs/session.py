@@ -143,6 +143,7 @@ def stage_and_run(
             redactor=redactor,
             bwrap=bwrap,
             hidden_files=secret_files(root),
+            network=config.fs.network,
         )
         changes = staged.changes()
     except GoexError as exc:

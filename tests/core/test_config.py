@@ -233,3 +233,12 @@ def test_a_project_file_cannot_switch_the_sandbox_off(tmp_path: Path) -> None:
     # The operator's own environment may (on a machine without bubblewrap).
     (tmp_path / "goex.toml").write_text('[review]\ndecide = "policy"\n')
     assert load_config(tmp_path, environ={"GOEX_FS_SANDBOX": "none"}).fs.sandbox == "none"
+
+
+def test_switches_are_booleans_from_any_source(tmp_path: Path) -> None:
+    environ = {"GOEX_DB_DRY_RUN_CODE": "yes", "GOEX_FS_NETWORK": "0"}
+    config = load_config(tmp_path, environ=environ)
+    assert config.db.dry_run_code is True and config.fs.network is False
+    assert load_config(tmp_path, environ={}, overrides={"fs.network": True}).fs.network is True
+    with pytest.raises(ConfigError, match="true or false"):
+        load_config(tmp_path, environ={"GOEX_FS_NETWORK": "sometimes"})

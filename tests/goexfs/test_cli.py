@@ -248,3 +248,45 @@ def test_host_password_hashes_are_not_readable_in_the_sandbox(project: Path, bwr
     )
     assert code == 3
     assert report["output"]["stdout"].split() == ["0", "0"]
+
+
+CONNECT = (
+    "python3 -c \"import socket; s = socket.create_connection(('127.0.0.1', {port}), 2); "
+    "s.sendall(b'hi')\""
+)
+
+
+def test_network_only_with_the_flag(project: Path, bwrap: str) -> None:
+    """A listener on the host's loopback: unreachable from the sandbox, reached with --network."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(10)
+        command = CONNECT.format(port=server.getsockname()[1])
+        closed = goex_fs("run", "--dir", str(project), "--cmd", command, "--decide", "rollback")
+        assert closed.returncode == 3 and "Connection refused" in closed.stdout + closed.stderr
+        opened = goex_fs(
+            "run", "--dir", str(project), "--cmd", command, "--decide", "rollback", "--network"
+        )
+        assert opened.returncode == 3, opened.stderr
+        connection, _ = server.accept()
+        with connection:
+            assert connection.recv(2) == b"hi"
+
+
+def test_a_project_file_cannot_turn_the_network_on(project: Path, bwrap: str) -> None:
+    (project / "goex.toml").write_text("[fs]\nnetwork = true\n", encoding="utf-8")
+    proc = goex_fs("run", "--dir", str(project), "--cmd", "true", "--decide", "rollback")
+    assert proc.returncode == 1 and "may only be set" in proc.stderr
+
+
+def test_unsandboxed_says_what_protection_is_lost(project: Path) -> None:
+    before = snapshot(project)
+    proc = goex_fs(
+        "run", "--dir", str(project), "--cmd", "echo new > added.txt", "--decide", "rollback",
+        "--unsandboxed",
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    assert "unsandboxed" in proc.stderr and "read your home" in proc.stderr
+    assert "added.txt" in proc.stdout  # still staged, measured and reviewed
+    assert snapshot(project) == before
