@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,23 @@ from tests.support import require
 
 KEEP_ENV = frozenset({"GOEX_REQUIRE_ALL", "GOEX_TEST_DSN"})
 FAKE_API_KEY = "fake-test-api-key-0000"
+
+
+def staging_mounts() -> set[str]:
+    """Mount points of goex staged trees (an overlay backend's), as the kernel lists them."""
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        points = {line.split()[1] for line in mounts}
+    return {p for p in points if "/.goex/staged/" in p}
+
+
+@pytest.fixture(autouse=True)
+def no_staging_left_mounted() -> Iterator[None]:
+    """A test that keeps a staged tree and never discards it leaves an overlay mounted; take
+    down what the test mounted so temporary directories can be removed."""
+    before = staging_mounts()
+    yield
+    for point in sorted(staging_mounts() - before, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
 @pytest.fixture(autouse=True)

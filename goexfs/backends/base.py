@@ -206,9 +206,16 @@ class TreeStaged:
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk, most likely: the staging cannot be kept
+        tmp.unlink(missing_ok=True)
+        raise PathError(
+            f"cannot save the staged copy's state in {path.parent}: {exc.strerror}",
+            path=str(path),
+        ) from exc
 
 
 def _lookup(tree_fd: int, rel: str) -> Entry | None:
