@@ -26,6 +26,7 @@ from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.utils import BaseThread
 
 from core.errors import PathError
 from goexfs.paths import relative_to
@@ -38,6 +39,21 @@ warnings.filterwarnings(
     "ignore", message="Callback with id .* already exists", category=RuntimeWarning
 )
 SETTLE_TIMEOUT = 10.0
+
+
+def _emitter_failures(previous: Any) -> Any:
+    """A thread excepthook: a watchdog thread that dies (its recursive scan of 1,000 nested
+    directories exhausts the stack) is a recorder in doubt, not a traceback on the user's
+    terminal; the recorder sees that it stopped watching and compares everything instead."""
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not isinstance(args.thread, BaseThread):  # watchdog's emitters and inotify readers
+            previous(args)
+
+    return hook
+
+
+threading.excepthook = _emitter_failures(threading.excepthook)
 READ_ONLY_EVENTS = frozenset({"opened", "closed_no_write"})
 # A directory created, deleted or moved as a whole: anything below it may differ too.
 WHOLE_EVENTS = frozenset({"created", "deleted", "moved"})
@@ -131,9 +147,20 @@ class Recorder(FileSystemEventHandler):
         logging.getLogger(OVERFLOW_LOGGER).removeFilter(self._filter)
         if self._filter.overflowed:
             self.doubt = "the inotify event queue overflowed"
+        if self.doubt is None and not self._watching():
+            self.doubt = "the watcher failed"
         if self.doubt is not None:
             return None
         return Candidates(frozenset(self.paths), frozenset(self.subtrees))
+
+    def _watching(self) -> bool:
+        emitters = list(self._observer.emitters)
+        readers = [getattr(getattr(e, "_inotify", None), "_inotify_fd", None) for e in emitters]
+        return (
+            self._observer.is_alive()
+            and all(e.is_alive() for e in emitters)
+            and all(r.is_alive() for r in readers if isinstance(r, BaseThread))
+        )
 
     def _settle(self) -> None:
         """Wait until every event queued before now was handled: inotify keeps order, so once
@@ -147,6 +174,6 @@ class Recorder(FileSystemEventHandler):
             return
         deadline = time.monotonic() + SETTLE_TIMEOUT
         while not self._settled.wait(0.05):
-            if time.monotonic() > deadline or not self._observer.is_alive():
+            if time.monotonic() > deadline or not self._watching():
                 self.doubt = "the watcher did not catch up"
                 return

@@ -22,6 +22,7 @@ from tests.adversarial import test_fs_load as fs_load
 from tests.adversarial.corpus import load_cases
 from tests.adversarial.fs import corpus as fs_corpus
 from tests.adversarial.fs.runner import BACKENDS as FS_BACKENDS
+from tests.goexfs import test_crash as crash
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -82,7 +83,10 @@ FIGURES = {
         r"- Concurrent goex-fs sessions held: (\d+) in one directory, journals: (\d+)",
         lambda: (fs_load.CONCURRENT_SESSIONS, 1),
     ),
-    # "fs crashes": the goex-fs commit crash harness's figure (trials, states lost) goes here.
+    "fs crashes": Figure(
+        r"- goex-fs crash trials: (\d+) \((\d+) commits, (\d+) undos .*\), states lost: (\d+)",
+        lambda: (crash.TRIALS + crash.UNDO_TRIALS, crash.TRIALS, crash.UNDO_TRIALS, 0),
+    ),
 }
 
 

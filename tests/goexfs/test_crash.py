@@ -3,12 +3,13 @@ internal step (``GOEX_FAULT_KILL_AT``, see goexfs/faults.py) and at random momen
 ``recover`` the directory is byte for byte — paths, types, modes, contents, symlink targets —
 in exactly its before-state or its after-state, and the journal says which.
 
-Trial counts are parameters: ``GOEX_CRASH_TRIALS`` (commit, default 32: every named step and
-every single filesystem operation of the apply once) and ``GOEX_CRASH_UNDO_TRIALS`` (undo,
-default 12); ``GOEX_CRASH_SEED`` fixes the random moments. The first trials kill at each named
-step and at each filesystem operation of the apply, in order; the rest at random moments of a
-real run. A longer run: ``GOEX_CRASH_TRIALS=200 GOEX_CRASH_UNDO_TRIALS=100 pytest
-tests/goexfs/test_crash.py``.
+Trial counts are parameters: ``GOEX_CRASH_TRIALS`` (commit, default 150: every named step and
+every single filesystem operation of the apply once, then random moments) and
+``GOEX_CRASH_UNDO_TRIALS`` (undo, default 50): 200 trials in every run of the suite, as the
+README's Guarantees state; ``GOEX_CRASH_SEED`` fixes the random moments. The first trials
+kill at each named step and at each filesystem operation of the apply, in order; the rest at
+random moments of a real run. A longer run: ``GOEX_CRASH_TRIALS=500 GOEX_CRASH_UNDO_TRIALS=200
+pytest tests/goexfs/test_crash.py``.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from goexfs.session import finish, stage_and_run
 from goexfs.undo import undo
 from tests.goexfs.conftest import Snapshot, decision_for, snapshot
 
-TRIALS = int(os.environ.get("GOEX_CRASH_TRIALS", "32"))
-UNDO_TRIALS = int(os.environ.get("GOEX_CRASH_UNDO_TRIALS", "12"))
+TRIALS = int(os.environ.get("GOEX_CRASH_TRIALS", "150"))
+UNDO_TRIALS = int(os.environ.get("GOEX_CRASH_UNDO_TRIALS", "50"))
 SEED = int(os.environ.get("GOEX_CRASH_SEED", "20261121"))
 REPORT = os.environ.get("GOEX_CRASH_REPORT")  # read now: the tests run in a cleaned environment
 COMMIT_STEPS = ("commit.checked", "commit.preimages")  # before the apply intent
