@@ -139,6 +139,8 @@ class Recorder(FileSystemEventHandler):
         """Stop watching; the touched paths, or None when some event may have been missed."""
         if self.doubt is None and self._observer.is_alive():
             self._settle()
+        if self.doubt is None and not self._watching():
+            self.doubt = "the watcher failed"
         try:
             self._observer.stop()
             self._observer.join(SETTLE_TIMEOUT)
@@ -147,8 +149,6 @@ class Recorder(FileSystemEventHandler):
         logging.getLogger(OVERFLOW_LOGGER).removeFilter(self._filter)
         if self._filter.overflowed:
             self.doubt = "the inotify event queue overflowed"
-        if self.doubt is None and not self._watching():
-            self.doubt = "the watcher failed"
         if self.doubt is not None:
             return None
         return Candidates(frozenset(self.paths), frozenset(self.subtrees))
