@@ -27,6 +27,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,7 +36,7 @@ from core.errors import ConfigError, GoexError, PathError
 from goexfs.backends.before import Before, RecordedBefore, before_from_json
 from goexfs.changes import Change, compare, describe, limit_total
 from goexfs.manifest import Entry, EntryType, Manifest, manifest_from_json, scan, walk
-from goexfs.paths import parents_of, parts_of
+from goexfs.paths import parts_of
 from goexfs.safefs import lookup, opened_dir, read_bytes
 from goexfs.watch import Candidates
 
@@ -134,9 +135,8 @@ class TreeStaged:
 
     def changes(self) -> list[Change]:
         found = self._measure()
-        for change in found:
-            for parent in parents_of(change.path):
-                self.before.entry(parent)  # recorded for the commit's conflict check
+        for parent in _parents(change.path for change in found):
+            self.before.entry(parent)  # recorded for the commit's conflict check
         self.save(before=not isinstance(self.before, RecordedBefore))
         with opened_dir(self.root) as real_fd, opened_dir(self.tree) as tree_fd:
             described = [self._describe(change, real_fd, tree_fd) for change in found]
@@ -202,6 +202,18 @@ class TreeStaged:
             "extra": self.extra,
         }
         _write_private(self.location / MANIFEST_FILE, data)
+
+
+def _parents(paths: Iterable[str]) -> list[str]:
+    """Every parent directory of the paths, each once, found by walking up only until a parent
+    already seen (a chain 1,000 deep is not 1,000 times 1,000 prefixes)."""
+    found: set[str] = set()
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        while parent and parent not in found:
+            found.add(parent)
+            parent = parent.rpartition("/")[0]
+    return sorted(found)
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:

@@ -105,6 +105,8 @@ class LookupBefore:
     mark_ns: int | None = None
     skip: tuple[str, ...] = ()
     seen: Manifest = field(default_factory=dict)
+    # ancestor -> whether the nearest existing one changed since the mark (see _parent_doubtful)
+    _nearest: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def entry(self, rel: str) -> Entry | None:
         if self._skipped(rel):
@@ -130,17 +132,33 @@ class LookupBefore:
         return entry, self._changed(info)
 
     def _parent_doubtful(self, rel: str) -> bool:
-        """For a path that is absent: whether its nearest existing ancestor changed."""
+        """For a path that is absent: whether its nearest existing ancestor changed.
+
+        Answers are kept per ancestor, so a chain of new directories 1,000 deep costs one stat
+        per level, not one per level and per path below it."""
         if self.mark_ns is None:
             return False
-        parts = parts_of(rel)
-        for depth in range(len(parts) - 1, -1, -1):
+        walked: list[str] = []
+        current = rel
+        answer = True  # not even the root exists
+        while current:
+            current = current.rpartition("/")[0]
+            if current in self._nearest:
+                answer = self._nearest[current]
+                break
+            walked.append(current)
             try:
-                info = os.stat(self.directory.joinpath(*parts[:depth]), follow_symlinks=False)
+                info = os.stat(
+                    os.path.join(self.directory, current) if current else self.directory,
+                    follow_symlinks=False,
+                )
             except OSError:
                 continue
-            return self._changed(info)
-        return True
+            answer = self._changed(info)
+            break
+        for ancestor in walked:
+            self._nearest[ancestor] = answer
+        return answer
 
     def _changed(self, info: os.stat_result) -> bool:
         return self.mark_ns is not None and info.st_ctime_ns >= self.mark_ns
