@@ -331,7 +331,8 @@ def test_undo_killed_then_recovered(
     code = kill_and_wait(proc, delay)
     if point is not None:
         assert code == -signal.SIGKILL, f"{point} was never reached (exit {code})"
-    undo_action = fs_journal.recent(Kind.FS, 1)[0]
+    # this project's newest action (the timing fixture journals its own runs too)
+    undo_action = fs_journal.recent(Kind.FS, 1, target=str(kept.root))[0]
     outcome = check_end_state(setup, fs_journal, kept.action_id)
     note("undo", point, delay, code, outcome)
     if outcome == "before:committed":  # killed before the undo began: it never happened
