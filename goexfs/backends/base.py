@@ -38,7 +38,7 @@ from goexfs.changes import Change, compare, describe, limit_total
 from goexfs.manifest import Entry, EntryType, Manifest, manifest_from_json, scan, walk
 from goexfs.paths import parts_of
 from goexfs.safefs import lookup, opened_dir, read_bytes
-from goexfs.watch import Candidates
+from goexfs.watch import Candidates, Recorder
 
 MAX_DIFF_FILE = 1 << 20  # files larger than this are compared by hash only, not diffed
 MANIFEST_FILE = "manifest.json"
@@ -187,6 +187,14 @@ class TreeStaged:
 
     def _release(self) -> None:
         """Undo what a backend set up besides plain files (a mount, subvolumes)."""
+
+    def ready(self, *, record: bool) -> TreeStaged:
+        """Finish staging a full-copy tree: save it for a later process and, with ``record``,
+        start watching it so the diff looks only at the paths the run touches."""
+        self.save()
+        if record:
+            self.source = Recorder(self.tree).start()
+        return self
 
     def save(self, *, before: bool = True) -> None:
         """Keep what a later process needs next to the tree, so a kept staging can be resumed

@@ -28,7 +28,6 @@ from goexfs.backends.base import BackendUnavailable, TreeStaged, make_location, 
 from goexfs.backends.before import RecordedBefore
 from goexfs.manifest import CHUNK, Entry, EntryType, Manifest, entry_from_stat, walk
 from goexfs.paths import INTERNAL_DIR
-from goexfs.watch import Recorder
 
 
 @dataclass(frozen=True)
@@ -46,9 +45,7 @@ class CopyStager:
         try:
             manifest = copy_tree(root, tree)
             staged = TreeStaged(self.name, root, tree, location, RecordedBefore(manifest))
-            staged.save()
-            if self.record:
-                staged.source = Recorder(tree).start()
+            staged.ready(record=self.record)
         except BaseException:
             remove_tree(location)
             raise

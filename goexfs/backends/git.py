@@ -41,7 +41,6 @@ from goexfs.backends.base import (
 from goexfs.backends.before import LookupBefore, stage_mark
 from goexfs.manifest import walk
 from goexfs.paths import INTERNAL_DIR
-from goexfs.watch import Recorder
 
 SHADOW = "git"
 NOT_STAGED = (".git",)
@@ -92,9 +91,7 @@ class GitStager:
             _complete(root, tree)
             staged = TreeStaged(self.name, root, tree, location, before)
             staged.extra["tree_id"] = tree_id
-            staged.save()
-            if self.record:
-                staged.source = Recorder(tree).start()
+            staged.ready(record=self.record)
         except BaseException:
             remove_tree(location)
             raise

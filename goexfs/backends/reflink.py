@@ -26,7 +26,6 @@ from goexfs.backends.base import (
 )
 from goexfs.backends.before import LookupBefore, stage_mark
 from goexfs.backends.copy import copy_tree
-from goexfs.watch import Recorder
 
 COW_FILESYSTEMS = ("btrfs", "xfs")
 
@@ -57,9 +56,7 @@ class ReflinkStager:
             before = LookupBefore(root, stage_mark(location))
             copy_tree(root, location / "tree", clone=True)
             staged = TreeStaged(self.name, root, location / "tree", location, before)
-            staged.save()
-            if self.record:
-                staged.source = Recorder(staged.tree).start()
+            staged.ready(record=self.record)
         except BaseException:
             remove_tree(location)
             raise
