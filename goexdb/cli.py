@@ -146,9 +146,7 @@ def run_command(
                 tag=action.id,
                 config=config.db,
                 policy=config.policy,
-                progress=CopyProgress(make_console(stderr=True), "cloning by pg_dump | pg_restore")
-                if fmt is Format.TEXT
-                else None,
+                progress=_clone_progress() if fmt is Format.TEXT else None,
             )
         _review(action, stage, config, journal, redactor, fmt)
 
@@ -277,6 +275,11 @@ def _after_commit(action: Action, staged: Staged, journal: Journal, undoes: Acti
     if undoes is not None:
         undoes.advance(Status.UNDONE)
         journal.save(undoes)
+
+
+def _clone_progress() -> CopyProgress:
+    """The bar shown on stderr while a clone is made by pg_dump | pg_restore (the slow way)."""
+    return CopyProgress(make_console(stderr=True), "cloning by pg_dump | pg_restore")
 
 
 def _redactor(secrets: SecretStore, target: Target) -> Redactor:
@@ -433,7 +436,7 @@ def dry_run_command(
     codes: 0 clean at the --fail-on level, 1 a migration failed to run, 4 findings at or above
     it, 2 usage."""
     config = load_config()
-    progress = CopyProgress(make_console(stderr=True), "cloning by pg_dump | pg_restore")
+    progress = _clone_progress()
     report = dry_run(paths, parse_dsn(dsn), config, clone=clone, progress=progress)
     write_report(report, fmt.value, output)
     raise typer.Exit(int(exit_code(report, fail_on.value)))

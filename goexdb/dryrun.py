@@ -95,6 +95,7 @@ class Migration:
 
     path: Path
     report: FileReport
+    sql: str = ""
     pieces: list[Piece] = field(default_factory=list)
     statements: list[Statement] = field(default_factory=list)
 
@@ -154,7 +155,7 @@ def _read(path: Path, dialect: str) -> Migration:
             SYNTAX_ERROR.id, SYNTAX_ERROR.severity, str(path), 1, 1, message, SYNTAX_ERROR.help
         )
         return Migration(path, FileReport(str(path), [], error=error))
-    return Migration(path, FileReport(str(path), []), found, statements)
+    return Migration(path, FileReport(str(path), []), sql, found, statements)
 
 
 class _Runner:
@@ -167,12 +168,12 @@ class _Runner:
             config.lint, (version // 10000, 0) if version else None
         )
         self.sizes = backend.table_sizes()
+        self.savepoints = backend.dialect == "postgres"  # DuckDB has none
         self.notes: list[str] = []
 
     def run(self, migrations: list[Migration]) -> Report:
-        runnable = [s for m in migrations for s in m.statements if self._runs(s)]
-        if not self.on_clone:
-            self.backend.begin(runnable)  # one transaction for every file, rolled back at the end
+        if not self.on_clone:  # one transaction for every file, rolled back at the end
+            self.backend.begin([s for m in migrations for s in m.statements if self._runs(s)])
         stopped = False
         for index, migration in enumerate(migrations):
             if migration.report.error is None:
@@ -187,7 +188,7 @@ class _Runner:
         """The static findings (PostgreSQL's rules), one statement report per piece."""
         path = str(migration.path)
         if self.backend.dialect == "postgres":
-            report = lint_sql(migration.path.read_text(encoding="utf-8"), path, self.options)
+            report = lint_sql(migration.sql, path, self.options)
             if len(report.statements) == len(migration.pieces):
                 return report
         statements = [
@@ -236,7 +237,7 @@ class _Runner:
         backend = self.backend
         if self.on_clone:
             backend.begin([s for s in migration.statements if self._runs(s)])
-        elif backend.dialect != "duckdb":
+        elif self.savepoints:
             backend.savepoint(savepoint)
         started: list[tuple[StatementReport, float]] = []
         file_start = time.perf_counter()
@@ -274,7 +275,7 @@ class _Runner:
         if self.on_clone:
             (backend.rollback if failed else backend.commit)()
             return True
-        if failed and backend.dialect == "duckdb":
+        if failed and not self.savepoints:
             self.notes.append("DuckDB has no savepoints: the run stopped at the first failure")
             return False
         if failed:
