@@ -36,7 +36,13 @@ class ClonedStaged(Staged):
     def __init__(
         self, on_clone: Staged, database: Database, clone: Clone, real: Callable[[], Database]
     ) -> None:
-        super().__init__(on_clone.backend, on_clone.statements, on_clone.results, on_clone.effects)
+        super().__init__(
+            on_clone.backend,
+            on_clone.statements,
+            on_clone.results,
+            on_clone.effects,
+            on_clone.capture,
+        )
         self._on_clone = on_clone
         self._clone_database = database
         self._real = real
@@ -45,6 +51,10 @@ class ClonedStaged(Staged):
 
     def effects_json(self) -> dict[str, Any]:
         return {**super().effects_json(), "clone": self.clone.to_json()}
+
+    def settle(self) -> None:
+        if self.replayed is None:
+            self._on_clone.settle()
 
     def undo_record(self) -> dict[str, Any]:
         # Row images from the real database once it is committed there; the clone's until then.

@@ -24,7 +24,7 @@ from core.policy import PolicySettings, blocking, evaluate
 from goexdb import undo
 from goexdb.backends.base import Backend
 from goexdb.dsn import Engine, Target, parse_dsn
-from goexdb.effects import Effects, StatementResult
+from goexdb.effects import Effects, StatementResult, many_images
 from goexdb.rules import BEFORE_RUNNING, Outcome
 from goexdb.statements import Statement, parse_script
 
@@ -48,8 +48,10 @@ class Staged:
         statements: Sequence[Statement],
         results: Sequence[StatementResult],
         effects: Effects,
+        capture: str = "images",
     ) -> None:
         self.backend = backend
+        self.capture = capture
         self.statements = list(statements)
         self.results = list(results)
         self.effects = effects
@@ -62,7 +64,17 @@ class Staged:
 
     @property
     def reversible(self) -> bool:
+        self.settle()
         return self.effects.reversible
+
+    def settle(self) -> None:
+        """Read the row images the backend left for later (an UPDATE's on DuckDB), while the
+        transaction is still open, and judge again whether the action can be undone: images
+        that could not be read make it irreversible. Rolling back without settling costs
+        nothing; commit, ``reversible`` and ``undo_record`` settle first."""
+        if self.open:
+            self.backend.settle()
+            undo.assess(self.statements, self.effects, self.capture, self.backend.dialect)
 
     def effects_json(self) -> dict[str, Any]:
         return {
@@ -73,9 +85,12 @@ class Staged:
 
     def undo_record(self) -> dict[str, Any]:
         """What the journal keeps so that this action can be undone after it is committed."""
-        return undo.record(self.statements, self.effects, self.backend.dialect)
+        self.settle()
+        with many_images():
+            return undo.record(self.statements, self.effects, self.backend.dialect)
 
     def commit(self) -> None:
+        self.settle()
         self._end(self.backend.commit)
 
     def rollback(self) -> None:
@@ -133,7 +148,7 @@ class Database:
             self._backend.rollback()
             raise
         undo.assess(statements, effects, self.config.capture, self._backend.dialect)
-        self._staged = Staged(self._backend, statements, results, effects)
+        self._staged = Staged(self._backend, statements, results, effects, self.config.capture)
         return self._staged
 
     def plan_undo(self, record: dict[str, Any]) -> undo.UndoPlan:

@@ -10,6 +10,7 @@ still not recognised is ``UNKNOWN``, and unknown statements are denied, never gu
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import logging
 import re
@@ -142,7 +143,7 @@ class Statement:
     def has_returning(self) -> bool:
         return self.ast is not None and self.ast.args.get("returning") is not None
 
-    @property
+    @functools.cached_property
     def image_target(self) -> exp.Table | None:
         """The one table a top-level INSERT/UPDATE/DELETE/MERGE writes, when row images can be
         taken with RETURNING; None for reads, DDL, and writes hidden in CTEs."""
@@ -153,6 +154,22 @@ class Statement:
         target = self.ast.this
         table = target if isinstance(target, exp.Table) else target.find(exp.Table)
         return table
+
+    @functools.cached_property
+    def chooses_rows_unrepeatably(self) -> bool:
+        """Whether the rows an UPDATE or DELETE changes could be other rows when its own
+        FROM/WHERE is read again (a volatile function, a LIMIT or a sample decides them), so
+        that its rows cannot be read before it runs for their images."""
+        if self.ast is None:
+            return False
+        parts = [self.ast.args.get(k) for k in ("where", "from_", "using", "with_")]
+        return any(
+            isinstance(node, exp.Rand | exp.Uuid | exp.Limit | exp.TableSample)
+            or (isinstance(node, exp.Anonymous) and node.name.lower() in VOLATILE_FUNCTIONS)
+            for part in parts
+            if isinstance(part, exp.Expr)
+            for node in part.walk()
+        )
 
     @property
     def is_upsert(self) -> bool:
@@ -185,6 +202,26 @@ class Statement:
 
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
+
+UNREPEATABLE_ROWS = (
+    "an UPDATE whose rows are chosen by a volatile function, a LIMIT or a sample cannot have "
+    "its rows read again before it runs, so it has no row images"
+)
+
+# Functions that answer differently at each call (or each statement), besides random() and
+# the uuid functions sqlglot knows by name.
+VOLATILE_FUNCTIONS = frozenset(
+    {
+        "setseed",
+        "uuidv4",
+        "uuidv7",
+        "random_uuid",
+        "nextval",
+        "clock_timestamp",
+        "statement_timestamp",
+        "timeofday",
+    }
+)
 
 
 def with_returning(statement: Statement, *expressions: str) -> str:
@@ -220,6 +257,13 @@ def preselect(
         query.set("with_", tree.args["with_"].copy())
     sql = query.sql(dialect=dialect)
     return f"{sql} FOR UPDATE OF {name}" if lock else sql
+
+
+@functools.lru_cache(maxsize=512)
+def matched_row_ids(statement: Statement, dialect: str) -> str | None:
+    """``SELECT <row id> FROM ... WHERE ...``: the rows an UPDATE or DELETE is about to change
+    (a row once per join match), built once per statement."""
+    return preselect(statement, dialect, lambda alias: (), lock=False)
 
 
 def row_reference(table: exp.Table, dialect: str) -> str:
@@ -389,10 +433,26 @@ def _parse_problem(exc: ParseError | TokenError) -> str:
 
 
 def parse_script(sql: str, dialect: str) -> list[Statement]:
-    statements = [classify(piece, dialect) for piece in split(sql, dialect)]
+    """Split and classify a script. A script up to ``CACHED_SCRIPT_CHARS`` long is classified
+    once per process: classification is a pure function of the text and the dialect, and an
+    agent often stages the same SQL again (its statements and their trees are shared, so
+    nothing may change a ``Statement.ast`` in place; copy it first)."""
+    if len(sql) <= CACHED_SCRIPT_CHARS:
+        return list(_parse_script_cached(sql, dialect))
+    return list(_parse_script(sql, dialect))
+
+
+CACHED_SCRIPT_CHARS = 65_536
+
+
+def _parse_script(sql: str, dialect: str) -> tuple[Statement, ...]:
+    statements = tuple(classify(piece, dialect) for piece in split(sql, dialect))
     if not statements:
         raise StatementError("the SQL has no statements")
     return statements
+
+
+_parse_script_cached = functools.lru_cache(maxsize=512)(_parse_script)
 
 
 def _explained_statement(sql: str, dialect: str) -> exp.Expr | None:

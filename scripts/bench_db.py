@@ -1,23 +1,32 @@
-"""goex-db overhead: an UPDATE of 1,000 and of 100,000 rows, three ways, in one run.
+"""goex-db overhead: an UPDATE of 1,000 and of 100,000 rows, measured several ways in one run.
 
-* plain  — the driver alone (psycopg / duckdb): BEGIN, the UPDATE, ROLLBACK;
-* counts — goex with ``capture = "counts"``: classify, held transaction with local timeouts,
+* plain   — the driver alone (psycopg / duckdb): BEGIN, the UPDATE, ROLLBACK;
+* counts  — goex with ``capture = "counts"``: classify, held transaction with local timeouts,
   measured per-table counts, locks, side effects; then rollback;
-* images — goex with full row before/after images (what undo needs); then rollback.
+* images  — goex with full row images (what undo needs); then rollback. On DuckDB an UPDATE's
+  images are captured as it runs (the ids of its rows, and a pinned snapshot) and read as JSON
+  text only when something needs them: commit, ``reversible``, ``undo_record``;
+* +record — images, then ``undo_record()`` (every image read as JSON text, as the CLI does
+  before it asks for a decision), then rollback.
 
-Each way runs on an open connection (connecting is the same cost for all three) and is repeated;
-the medians and the ratios to plain are printed. Targets: counts <= 1.15x, images <= 2.5x.
+The ways take turns, in a rotating order, so that a machine getting busier or quieter weighs on
+all of them alike; the medians and the ratios to plain are printed. Each way runs on an open
+connection (connecting costs the same for all). The same statement text is run again and again,
+as an agent retrying it would; a last line per size gives the cost when every run's text is new
+(the plain driver then prepares each afresh too). Targets: counts <= 1.15x, images <= 2.5x.
 PostgreSQL is the embedded PostgreSQL 18 server (or GOEX_TEST_DSN).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import duckdb
@@ -25,31 +34,67 @@ import psycopg
 
 import goexdb
 from core.config import DbConfig
+from goexdb.backends.duckdb import CONFIG as DUCKDB_CONFIG
 
 SIZES = (1_000, 100_000)
 UPDATE = "UPDATE bench SET qty = qty + 1, note = 'touched' WHERE id <= {n}"
+COUNTS = DbConfig(capture="counts")
+IMAGES = DbConfig(max_row_images=200_000)
 
 
-def median_seconds(fn: Callable[[], None], repeat: int) -> float:
-    fn()  # warm up caches and prepared statements
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def medians(ways: dict[str, Callable[[], None]], repeat: int) -> dict[str, float]:
+    """Each way's median seconds, the ways taking turns in a rotating order."""
+    for run in ways.values():
+        run()  # warm up caches and prepared statements
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    names = list(ways)
+    for turn in range(repeat):
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
+            start = time.perf_counter()
+            ways[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
-def report(engine: str, n: int, plain: float, counts: float, images: float) -> None:
+def report(engine: str, n: int, found: dict[str, float]) -> None:
+    plain = found["plain"]
+    cells = [f"plain {plain * 1e3:8.2f} ms"] + [
+        f"{name} {seconds * 1e3:8.2f} ms ({seconds / plain:5.2f}x)"
+        for name, seconds in found.items()
+        if name != "plain"
+    ]
+    print(f"{engine:8} {n:>7} rows  " + "   ".join(cells))
+
+
+def report_new_text(engine: str, n: int, found: dict[str, float]) -> None:
+    plain, counts = found["plain"], found["counts"]
     print(
-        f"{engine:9} {n:>7} rows  plain {plain * 1e3:8.2f} ms   counts {counts * 1e3:8.2f} ms "
-        f"({counts / plain:4.2f}x)   images {images * 1e3:8.2f} ms ({images / plain:4.2f}x)"
+        f"{engine:8} {n:>7} rows  new text each run: plain {plain * 1e3:8.2f} ms   "
+        f"counts {counts * 1e3:8.2f} ms ({counts / plain:5.2f}x)"
     )
 
 
-def goex_seconds(dsn: str, config: DbConfig, sql: str, repeat: int) -> float:
-    with goexdb.connect(dsn, config) as db:
-        return median_seconds(lambda: db.stage(sql).rollback(), repeat)
+def fresh_texts(sql: str) -> Iterator[str]:
+    """The same statement, with a comment inside it that makes each text new."""
+    verb, rest = sql.split(" ", 1)
+    return (f"{verb} /* run {i} */ {rest}" for i in itertools.count())
+
+
+def goex_ways(stack: ExitStack, dsn: str, sql: str) -> dict[str, Callable[[], None]]:
+    counts = stack.enter_context(goexdb.connect(dsn, COUNTS))
+    images = stack.enter_context(goexdb.connect(dsn, IMAGES))
+    recorded = stack.enter_context(goexdb.connect(dsn, IMAGES))
+
+    def with_record() -> None:
+        staged = recorded.stage(sql)
+        staged.undo_record()
+        staged.rollback()
+
+    return {
+        "counts": lambda: counts.stage(sql).rollback(),
+        "images": lambda: images.stage(sql).rollback(),
+        "+record": with_record,
+    }
 
 
 def bench_postgres(dsn: str) -> None:
@@ -61,23 +106,24 @@ def bench_postgres(dsn: str) -> None:
             "FROM generate_series(1, 100000) i"
         )
         con.execute("VACUUM ANALYZE bench")
-    plain_con = psycopg.connect(dsn)
     for n in SIZES:
         sql = UPDATE.format(n=n)
-        repeat = 15 if n <= 1000 else 5
+        repeat = 41 if n <= 1000 else 9
+        with ExitStack() as stack:
+            plain_con = stack.enter_context(psycopg.connect(dsn))
 
-        def plain(sql: str = sql) -> None:
-            plain_con.execute(sql.encode(), prepare=True)
-            plain_con.rollback()
+            def plain(text: str = sql) -> None:
+                plain_con.execute(text.encode(), prepare=True)
+                plain_con.rollback()
 
-        report(
-            "postgres",
-            n,
-            median_seconds(plain, repeat),
-            goex_seconds(dsn, DbConfig(capture="counts"), sql, repeat),
-            goex_seconds(dsn, DbConfig(max_row_images=200_000), sql, repeat),
-        )
-    plain_con.close()
+            report("postgres", n, medians({"plain": plain, **goex_ways(stack, dsn, sql)}, repeat))
+            counts = stack.enter_context(goexdb.connect(dsn, COUNTS))
+            plain_texts, goex_texts = fresh_texts(sql), fresh_texts(sql)
+            new_text = {
+                "plain": lambda: plain(next(plain_texts)),
+                "counts": lambda: counts.stage(next(goex_texts)).rollback(),
+            }
+            report_new_text("postgres", n, medians(new_text, repeat))
 
 
 def bench_duckdb(path: Path) -> None:
@@ -89,26 +135,28 @@ def bench_duckdb(path: Path) -> None:
         con.execute(
             "INSERT INTO bench SELECT i, i % 7, 'row ' || i, i * 1.5 FROM range(1, 100001) t(i)"
         )
+    dsn = f"duckdb:{path}"
     for n in SIZES:
         sql = UPDATE.format(n=n)
-        repeat = 15 if n <= 1000 else 5
-        # One DuckDB file takes one configuration per process: each way opens and closes its own.
-        with duckdb.connect(str(path)) as plain_con:
+        repeat = 41 if n <= 1000 else 11
+        with ExitStack() as stack:
+            # The plain connection opens the file with goex's settings, so that all ways share
+            # one database instance (DuckDB takes one configuration per file and process).
+            plain_con = stack.enter_context(duckdb.connect(str(path), config=dict(DUCKDB_CONFIG)))
 
-            def plain(con: duckdb.DuckDBPyConnection = plain_con, sql: str = sql) -> None:
-                con.begin()
-                con.execute(sql).fetchall()
-                con.rollback()
+            def plain(text: str = sql) -> None:
+                plain_con.begin()
+                plain_con.execute(text).fetchall()
+                plain_con.rollback()
 
-            plain_time = median_seconds(plain, repeat)
-        dsn = f"duckdb:{path}"
-        report(
-            "duckdb",
-            n,
-            plain_time,
-            goex_seconds(dsn, DbConfig(capture="counts"), sql, repeat),
-            goex_seconds(dsn, DbConfig(max_row_images=200_000), sql, repeat),
-        )
+            report("duckdb", n, medians({"plain": plain, **goex_ways(stack, dsn, sql)}, repeat))
+            counts = stack.enter_context(goexdb.connect(dsn, COUNTS))
+            plain_texts, goex_texts = fresh_texts(sql), fresh_texts(sql)
+            new_text = {
+                "plain": lambda: plain(next(plain_texts)),
+                "counts": lambda: counts.stage(next(goex_texts)).rollback(),
+            }
+            report_new_text("duckdb", n, medians(new_text, repeat))
 
 
 def main() -> int:

@@ -33,6 +33,10 @@ class Backend(Protocol):
     def measure(self) -> Effects:
         """The effects of everything executed so far, read from the open transaction."""
 
+    def settle(self) -> None:
+        """Read the row images left to be read later (DuckDB leaves an UPDATE's), while the
+        transaction is open; commit settles first, rollback forgets them."""
+
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...

@@ -15,6 +15,8 @@ keys, so counts and images are complete.
 from __future__ import annotations
 
 import contextlib
+import secrets
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,10 +37,13 @@ from goexdb.effects import (
     StatementResult,
     diff_catalog,
     images_of,
+    many_images,
 )
 from goexdb.statements import (
+    UNREPEATABLE_ROWS,
     Statement,
     StatementKind,
+    matched_row_ids,
     preselect,
     row_reference,
     with_returning,
@@ -51,6 +56,9 @@ CONFIG: Mapping[str, Any] = {
     "autoload_known_extensions": False,
     "lock_configuration": True,
 }
+
+# At most this many runs of consecutive row ids are read as BETWEEN ranges (see _rows_named).
+_MAX_RUNS = 64
 
 # DuckDB's own statement type -> the goex kinds it may be classified as.
 _AGREES: Mapping[str, frozenset[StatementKind]] = {
@@ -106,6 +114,19 @@ _KEY = """
 
 
 @dataclass(frozen=True)
+class _Deferred:
+    """An UPDATE whose row images are read when they are needed (``settle``): before it ran, the
+    ids of the rows it changes were kept in a temporary table and a snapshot of the database was
+    pinned; its before images are read from that snapshot, its after images from the
+    transaction, which no later statement of the action writes to that table."""
+
+    images: StatementImages
+    statement: Statement
+    rowids: str  # the temporary table of the row ids
+    count: int  # the rows the UPDATE reported
+
+
+@dataclass(frozen=True)
 class _TableMeta:
     types: dict[str, str]
     key: tuple[str, ...]
@@ -129,6 +150,10 @@ class DuckDBBackend:
         self._config = config
         self._tables: dict[str, _TableMeta] = {}
         self._names: dict[str, str] = {}  # case-folded as written -> as the catalog has it
+        self._agreed: set[tuple[str, StatementKind]] = set()  # passed the cross-check
+        self._deferred: list[_Deferred] = []
+        self._snapshot = self._con.cursor()  # a connection of goex's own to the same database
+        self._pinned = False
         self._reset()
 
     def _reset(self) -> None:
@@ -137,6 +162,11 @@ class DuckDBBackend:
         self._budget = ImageBudget(self._config.max_row_images)
         self._index = 0
         self._ddl = False
+        self._writers: Counter[str] = Counter()  # DML statements per target table
+        # Temporary tables of row ids are named with a secret of this action's, which SQL
+        # written before the action ran cannot know.
+        self._private = f"goex_{secrets.token_hex(8)}"
+        self._drop_deferred("the action ended before its row images were read", tables=True)
 
     def begin(self, statements: Sequence[Statement]) -> None:
         self.mark(statements)
@@ -151,6 +181,10 @@ class DuckDBBackend:
             self._tables.clear()
             self._names.clear()
             self._catalog_before = self._catalog()
+        for statement in statements:
+            if statement.kind is StatementKind.DML:
+                target = statement.image_target
+                self._writers[self._canonical(target) if target is not None else "*"] += 1
 
     def execute(self, statement: Statement) -> StatementResult:
         self._cross_check(statement)
@@ -196,21 +230,20 @@ class DuckDBBackend:
         images = StatementImages(index, name, list(meta.key))
         if name.count(".") != 1:
             images.missing = f"table {name} has a '.' in its name"
-        types = meta.types
         update = isinstance(statement.ast, exp.Update)
-
-        def key_and_row(alias: str) -> tuple[str, str]:
-            return (
-                duckdb_row_json(alias, images.key, types) if images.key else "NULL::VARCHAR",
-                duckdb_row_json(alias, list(types), types),
-            )
-
-        query = preselect(statement, self.dialect, key_and_row, lock=False)
-        before_rows = self._query(query) if query is not None and update else []
+        if update and statement.chooses_rows_unrepeatably:
+            images.missing = UNREPEATABLE_ROWS
+            result = self._execute_plain(statement)
+            self._keep(images)
+            return result
         if update and not statement.has_returning and self._keeps_rowids(statement, meta):
-            return self._execute_update_in_place(statement, images, before_rows, key_and_row)
+            if self._deferrable(name):
+                return self._execute_update_deferred(statement, images)
+            return self._execute_update_in_place(statement, images)
+        query = preselect(statement, self.dialect, self._key_and_row(images), lock=False)
+        before_rows = self._query(query) if query is not None and update else []
         befores = list({rowid: (k, image) for rowid, k, image in before_rows}.values())
-        returning = key_and_row(row_reference(table, self.dialect))
+        returning = self._key_and_row(images)(row_reference(table, self.dialect))
         cursor = self._run(statement, with_returning(statement, *returning))
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
@@ -218,9 +251,24 @@ class DuckDBBackend:
         images.images = images_of(statement, befores, tails, bool(images.key))
         if statement.is_upsert:
             images.missing = "an upsert's replaced rows cannot be read on DuckDB"
-        self._budget.spend(images)
-        self._effects.images.append(images)
+        self._keep(images)
         return StatementResult.returned(statement, columns, rows, extra=2)
+
+    def _key_and_row(self, images: StatementImages) -> Callable[[str], tuple[str, str]]:
+        """SQL for a row's primary key and the whole row as JSON text, given its alias."""
+        types = self._table(images.table).types
+
+        def key_and_row(alias: str) -> tuple[str, str]:
+            return (
+                duckdb_row_json(alias, images.key, types) if images.key else "NULL::VARCHAR",
+                duckdb_row_json(alias, list(types), types),
+            )
+
+        return key_and_row
+
+    def _keep(self, images: StatementImages, count: int | None = None) -> None:
+        self._budget.spend(images, count)
+        self._effects.images.append(images)
 
     def _table(self, name: str) -> _TableMeta:
         """Columns, key and indexed columns of a table; cached until an action runs DDL (the
@@ -249,14 +297,109 @@ class DuckDBBackend:
         assigned = {eq.this.name for eq in statement.ast.expressions if isinstance(eq, exp.EQ)}
         return meta.indexed is not None and not assigned & meta.indexed
 
-    def _execute_update_in_place(
-        self,
-        statement: Statement,
-        images: StatementImages,
-        before_rows: list[tuple[Any, ...]],
-        key_and_row: Callable[[str], tuple[str, str]],
+    def _deferrable(self, table: str) -> bool:
+        """Whether an UPDATE of ``table`` may leave its images to ``settle``: no DDL in the
+        action, and no other statement of it writing that table (or writing through a CTE), so
+        the table is as the snapshot has it until the UPDATE, and as it left it afterwards."""
+        return not self._ddl and self._writers[table] == 1 and "*" not in self._writers
+
+    def _execute_update_deferred(
+        self, statement: Statement, images: StatementImages
     ) -> StatementResult:
-        befores = {rowid: image for rowid, _, image in before_rows}
+        rowids = f"{self._private}_{images.statement}"
+        assert isinstance(statement.ast, exp.Update)
+        distinct = "DISTINCT " if statement.ast.args.get("from_") else ""
+        matched = matched_row_ids(statement, self.dialect)
+        self._query(
+            f"CREATE TEMP TABLE {rowids} AS SELECT {distinct}q.rowid AS r FROM ({matched}) AS q"
+        )
+        if not self._pinned:
+            # Pinned after the transaction itself (the query above read the table): a change
+            # another connection commits in between makes this UPDATE conflict, never a
+            # before image wrong.
+            self._snapshot.begin()
+            self._snapshot.execute(f"SELECT 1 FROM {quote_table(images.table)} LIMIT 0").fetchall()
+            self._pinned = True
+        count = int(self._run(statement, statement.sql).fetchall()[0][0])
+        self._keep(images, count)
+        if images.missing:
+            self._query(f"DROP TABLE temp.{rowids}")
+        else:
+            self._deferred.append(_Deferred(images, statement, rowids, count))
+        return StatementResult(statement.sql, statement.kind, count)
+
+    def settle(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        try:
+            with many_images():
+                for item in deferred:
+                    self._settle(item)
+        finally:
+            self._release_snapshot()
+
+    def _settle(self, item: _Deferred) -> None:
+        images, table = item.images, quote_table(item.images.table)
+        row = self._key_and_row(images)("t")[1]
+        rowids, params = self._rows_named(item.rowids)
+        try:
+            before_rows = self._snapshot.execute(
+                f"SELECT t.rowid, {row} FROM {table} AS t WHERE {rowids}", params
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise ExecutionError(
+                f"goex could not read the row images on DuckDB: {error_reason(exc)}"
+            ) from exc
+        after_rows = self._query(
+            f"SELECT t.rowid, {row} FROM {table} AS t SEMI JOIN temp.{item.rowids} AS g "
+            "ON t.rowid = g.r"
+        )
+        self._query(f"DROP TABLE temp.{item.rowids}")
+        befores = dict(before_rows)
+        if item.count == len(after_rows) == len(befores) and all(
+            rowid in befores for rowid, _ in after_rows
+        ):
+            images.images = [RowImage(befores[rowid], image) for rowid, image in after_rows]
+        else:  # not expected: the snapshot or the transaction lost rows the UPDATE changed
+            images.missing = f"the updated rows of {images.table} could not be read again"
+
+    def _rows_named(self, rowids: str) -> tuple[str, list[Any]]:
+        """A condition on ``t.rowid`` selecting the ids kept in the temporary table ``rowids``,
+        for another connection (which cannot see it): a few runs of consecutive ids as
+        BETWEEN ranges (scanned like a slice of the table), else the ids as a list."""
+        runs = self._query(
+            f"SELECT min(r), max(r) FROM (SELECT r, r - row_number() OVER (ORDER BY r) AS run "
+            f"FROM temp.{rowids}) GROUP BY run ORDER BY 1 LIMIT {_MAX_RUNS + 1}"
+        )
+        if len(runs) <= _MAX_RUNS:
+            ranges = " OR ".join(f"t.rowid BETWEEN {int(a)} AND {int(b)}" for a, b in runs)
+            return f"({ranges or 'false'})", []
+        [(ids,)] = self._query(f"SELECT list(r) FROM temp.{rowids}")
+        return "t.rowid IN (SELECT unnest(?::BIGINT[]))", [ids]
+
+    def _drop_deferred(self, why: str, *, tables: bool = False) -> None:
+        """Forget the images not read yet, and with ``tables`` their temporary tables."""
+        deferred, self._deferred = self._deferred, []
+        for item in deferred:
+            item.images.missing = why
+            if tables:
+                self._query(f"DROP TABLE IF EXISTS temp.{item.rowids}")
+        self._release_snapshot()
+
+    def _release_snapshot(self) -> None:
+        if self._pinned:
+            self._pinned = False
+            with contextlib.suppress(duckdb.Error):
+                self._snapshot.rollback()
+
+    def _execute_update_in_place(
+        self, statement: Statement, images: StatementImages
+    ) -> StatementResult:
+        """An UPDATE whose images are read now: the rows before it runs, by the statement's
+        own FROM/WHERE, then the same rows after it, by row id."""
+        key_and_row = self._key_and_row(images)
+        query = preselect(statement, self.dialect, key_and_row, lock=False)
+        assert query is not None
+        befores = {rowid: image for rowid, _, image in self._query(query)}
         count = int(self._run(statement, statement.sql).fetchall()[0][0])
         after_rows = self._query(
             f"SELECT t.rowid, {key_and_row('t')[1]} FROM {quote_table(images.table)} AS t "
@@ -267,8 +410,7 @@ class DuckDBBackend:
             images.images = [RowImage(befores[rowid], image) for rowid, image in after_rows]
         else:
             images.missing = f"the rows of {images.table} could not be re-read after the UPDATE"
-        self._budget.spend(images)
-        self._effects.images.append(images)
+        self._keep(images)
         return StatementResult(statement.sql, statement.kind, count)
 
     def _run(self, statement: Statement, text: str) -> duckdb.DuckDBPyConnection:
@@ -280,6 +422,8 @@ class DuckDBBackend:
             ) from exc
 
     def _cross_check(self, statement: Statement) -> None:
+        if (statement.sql, statement.kind) in self._agreed:
+            return
         try:
             parsed = self._con.extract_statements(statement.sql)
         except duckdb.Error as exc:
@@ -303,6 +447,9 @@ class DuckDBBackend:
                 statement=statement.sql,
                 rule="db.classification-mismatch",
             )
+        if len(self._agreed) >= 1024:
+            self._agreed.clear()
+        self._agreed.add((statement.sql, statement.kind))
 
     def _canonical(self, table: exp.Table) -> str:
         """``schema.table`` as the catalog spells it (DuckDB matches names case-insensitively,
@@ -365,16 +512,21 @@ class DuckDBBackend:
         raise StateError("DuckDB has no savepoints")
 
     def commit(self) -> None:
+        self.settle()
         try:
             self._con.commit()
         except duckdb.Error as exc:
             raise ExecutionError(f"DuckDB could not commit: {error_reason(exc)}") from exc
 
     def rollback(self) -> None:
+        # The temporary tables go with the transaction.
+        self._drop_deferred("the action was rolled back before its row images were read")
         with contextlib.suppress(duckdb.TransactionException):  # none open: nothing to undo
             self._con.rollback()
 
     def close(self) -> None:
+        self._release_snapshot()
+        self._snapshot.close()
         self._con.close()
 
     def columns(self, table: str) -> dict[str, str]:

@@ -38,8 +38,10 @@ from goexdb.effects import (
     StatementResult,
     diff_catalog,
     images_of,
+    many_images,
 )
 from goexdb.statements import (
+    UNREPEATABLE_ROWS,
     Statement,
     StatementKind,
     preselect,
@@ -281,21 +283,26 @@ class PostgresBackend:
             return _key_json(alias, key), f"row_to_json({alias})::text"
 
         befores: list[tuple[str, str]] = []
+        unrepeatable = update and statement.chooses_rows_unrepeatably
         if self._returning_old_new:
             extra = ("row_to_json(old)::text", "row_to_json(new)::text")
+        elif unrepeatable:
+            images.missing = UNREPEATABLE_ROWS
+            extra = key_and_row(row_reference(table, self.dialect))
         else:
             extra = key_and_row(row_reference(table, self.dialect))
             query = preselect(statement, self.dialect, key_and_row, lock=True)
             if query is not None and update:
                 befores = list({ctid: (k, image) for ctid, k, image in self._rows(query)}.values())
-        with self._con.cursor() as cur:
+        with self._con.cursor() as cur, many_images():
             self._run_statement(cur, statement, with_returning(statement, *extra))
             columns = [d.name for d in cur.description or []]
             rows = cur.fetchall()
-        tails = [(r[-2], r[-1]) for r in rows]
+            tails = [(r[-2], r[-1]) for r in rows]
         if self._returning_old_new:
-            images.images = [RowImage(old, new) for old, new in tails]
-        else:
+            with many_images():
+                images.images = [RowImage(old, new) for old, new in tails]
+        elif not unrepeatable:
             images.images = images_of(statement, befores, tails, bool(key))
             if statement.is_upsert:
                 images.missing = "before PostgreSQL 18, an upsert's old rows cannot be read"
@@ -331,6 +338,9 @@ class PostgresBackend:
         if advisory:
             effects.side_effects.append(f"{advisory} advisory lock(s) held past the transaction")
         return effects
+
+    def settle(self) -> None:
+        """Nothing to do: PostgreSQL's row images are read as each statement runs."""
 
     def _changes(self, counts: Sequence[Sequence[Any]]) -> dict[str, tuple[int, int, int]]:
         """Rows inserted, updated, deleted per table: the transaction's statistics minus those

@@ -1,0 +1,165 @@
+"""DuckDB reads an UPDATE's row images when they are needed, not while it stages it.
+
+Before the UPDATE runs goex keeps the ids of the rows it will change (in a temporary table
+named with a secret of the action's) and pins a snapshot; commit, ``reversible`` and
+``undo_record`` read the images from the snapshot and the transaction. These tests check the
+images against the table read through a connection of its own, and what is left behind."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+import goexdb
+from core.config import DbConfig
+from core.errors import ExecutionError
+
+
+@pytest.fixture
+def dsn(tmp_path: Path) -> str:
+    path = tmp_path / "images.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE item (id INTEGER PRIMARY KEY, qty INTEGER, note TEXT, price DECIMAL(9,2))"
+        )
+        con.execute(
+            "INSERT INTO item SELECT i, i % 7, 'row ' || i, i * 1.25 FROM range(1, 301) t(i)"
+        )
+        con.execute("CREATE TABLE side (id INTEGER, flag BOOLEAN)")
+        con.execute("INSERT INTO side SELECT i, i % 2 = 0 FROM range(1, 301) t(i)")
+    return f"duckdb:{path}"
+
+
+def read(dsn: str, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(dsn.removeprefix("duckdb:")) as con:
+        return con.execute(sql).fetchall()
+
+
+def rows_by_id(dsn: str) -> dict[int, dict[str, Any]]:
+    return {
+        r[0]: {"id": r[0], "qty": r[1], "note": r[2], "price": r[3]}
+        for r in read(dsn, "SELECT id, qty, note, price FROM item")
+    }
+
+
+def as_rows(images: list[Any], side: int) -> dict[int, dict[str, Any]]:
+    found = {}
+    for image in images:
+        row = json.loads(image[side], parse_float=Decimal)
+        found[row["id"]] = row
+    return found
+
+
+def test_the_images_read_later_are_the_rows_before_and_after(dsn: str) -> None:
+    before = rows_by_id(dsn)
+    with goexdb.connect(dsn) as db:
+        staged = db.stage("UPDATE item SET qty = qty + 1, note = 'touched' WHERE id % 3 = 0")
+        assert staged.effects.images[0].images == []  # nothing read yet
+        record = staged.undo_record()
+        staged.commit()
+    after = rows_by_id(dsn)
+    images = record["images"][0]["images"]
+    changed = {i for i in before if i % 3 == 0}
+    assert len(images) == len(changed) == 100
+    assert as_rows(images, 0) == {i: before[i] for i in changed}
+    assert as_rows(images, 1) == {i: after[i] for i in changed}
+    assert all(after[i]["note"] == "touched" for i in changed)
+
+
+def test_an_update_with_from_is_read_once_per_row(dsn: str) -> None:
+    with goexdb.connect(dsn) as db:
+        staged = db.stage(
+            "UPDATE item SET qty = 0 FROM side WHERE side.id % 10 = item.id % 10 AND side.flag"
+        )
+        changed = staged.results[0].rowcount
+        record = staged.undo_record()
+        staged.rollback()
+    ids = [json.loads(b)["id"] for b, _ in record["images"][0]["images"]]
+    assert len(ids) == len(set(ids)) == changed == 150
+
+
+def test_rollback_without_reading_leaves_nothing(dsn: str) -> None:
+    before = rows_by_id(dsn)
+    with goexdb.connect(dsn) as db:
+        staged = db.stage("UPDATE item SET qty = -1")
+        staged.rollback()
+        assert "rolled back" in (staged.effects.images[0].missing or "")
+        temporary = db.stage("SELECT count(*) FROM duckdb_tables() WHERE temporary")
+        assert temporary.results[0].rows == [[0]]
+        temporary.rollback()
+    assert rows_by_id(dsn) == before
+
+
+def test_commit_drops_the_temporary_tables(dsn: str) -> None:
+    with goexdb.connect(dsn) as db:
+        db.stage("UPDATE item SET qty = 1 WHERE id < 10").commit()
+        temporary = db.stage("SELECT count(*) FROM duckdb_tables() WHERE temporary")
+        assert temporary.results[0].rows == [[0]]
+        temporary.rollback()
+    assert read(dsn, "SELECT count(*) FROM item WHERE qty = 1 AND id < 10") == [(9,)]
+
+
+def test_an_update_choosing_its_rows_at_random_has_no_images(dsn: str) -> None:
+    # random() would pick other rows if the WHERE were read again: such an UPDATE is said to
+    # be irreversible instead of being given the images of other rows.
+    before = rows_by_id(dsn)
+    with goexdb.connect(dsn) as db:
+        staged = db.stage("UPDATE item SET note = 'lucky' WHERE random() < 0.5")
+        assert staged.results[0].rowcount
+        assert not staged.reversible
+        assert "volatile function" in " ".join(staged.effects.irreversible)
+        assert staged.undo_record()["images"][0]["images"] == []
+        staged.rollback()
+    assert rows_by_id(dsn) == before
+
+
+def test_a_table_written_twice_reads_its_images_at_once(dsn: str) -> None:
+    # A second writer of the same table would change what the snapshot or the transaction
+    # shows, so both UPDATEs are imaged as they run; undo restores the first state.
+    before = rows_by_id(dsn)
+    with goexdb.connect(dsn) as db:
+        staged = db.stage(
+            "UPDATE item SET qty = 100 WHERE id <= 5; UPDATE item SET qty = qty + 1 WHERE id <= 3"
+        )
+        assert [len(i.images) for i in staged.effects.images] == [5, 3]
+        record = staged.undo_record()
+        staged.commit()
+    assert (
+        read(dsn, "SELECT qty FROM item WHERE id <= 5 ORDER BY id") == [(101,)] * 3 + [(100,)] * 2
+    )
+    with goexdb.connect(dsn) as db:
+        db.stage_undo(db.plan_undo(record)).commit()
+    assert rows_by_id(dsn) == before
+
+
+def test_the_image_cap_applies_to_updates_read_later(dsn: str) -> None:
+    with goexdb.connect(dsn, DbConfig(max_row_images=50)) as db:
+        staged = db.stage("UPDATE item SET qty = 0 WHERE id <= 60")
+        assert not staged.reversible
+        assert "max_row_images" in (staged.effects.images[0].missing or "")
+        staged.commit()
+    assert read(dsn, "SELECT count(*) FROM item WHERE qty = 0 AND id <= 60") == [(60,)]
+
+
+def test_the_temporary_table_is_out_of_the_agents_reach(dsn: str) -> None:
+    # Its name is a secret of the action's: a script can only list it, after the fact, and a
+    # name seen in one action's results is no use in the next.
+    with goexdb.connect(dsn) as db:
+        staged = db.stage(
+            "UPDATE item SET qty = 5 WHERE id <= 4; "
+            "SELECT table_name FROM duckdb_tables() WHERE temporary"
+        )
+        [[seen]] = staged.results[1].rows
+        staged.rollback()
+        with pytest.raises(ExecutionError, match="does not exist"):
+            db.stage(f"UPDATE item SET qty = 6 WHERE id <= 4; DELETE FROM {seen}")
+        staged = db.stage("UPDATE item SET qty = 7 WHERE id <= 4")
+        record = staged.undo_record()
+        staged.rollback()
+    assert [json.loads(a)["qty"] for _, a in record["images"][0]["images"]] == [7] * 4
+    assert read(dsn, "SELECT qty FROM item WHERE id <= 4") == [(1,), (2,), (3,), (4,)]
