@@ -97,6 +97,22 @@ def goex_ways(stack: ExitStack, dsn: str, sql: str) -> dict[str, Callable[[], No
     }
 
 
+def bench_size(engine: str, dsn: str, n: int, plain: Callable[[str], None]) -> None:
+    """Report one size: the ways on the same text, then plain and counts on new texts."""
+    sql = UPDATE.format(n=n)
+    repeat = 41 if n <= 1000 else 11
+    with ExitStack() as stack:
+        ways = {"plain": lambda: plain(sql), **goex_ways(stack, dsn, sql)}
+        report(engine, n, medians(ways, repeat))
+        counts = stack.enter_context(goexdb.connect(dsn, COUNTS))
+        plain_texts, goex_texts = fresh_texts(sql), fresh_texts(sql)
+        new_text = {
+            "plain": lambda: plain(next(plain_texts)),
+            "counts": lambda: counts.stage(next(goex_texts)).rollback(),
+        }
+        report_new_text(engine, n, medians(new_text, repeat))
+
+
 def bench_postgres(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as con:
         con.execute("DROP TABLE IF EXISTS bench")
@@ -106,24 +122,14 @@ def bench_postgres(dsn: str) -> None:
             "FROM generate_series(1, 100000) i"
         )
         con.execute("VACUUM ANALYZE bench")
-    for n in SIZES:
-        sql = UPDATE.format(n=n)
-        repeat = 41 if n <= 1000 else 9
-        with ExitStack() as stack:
-            plain_con = stack.enter_context(psycopg.connect(dsn))
+    with psycopg.connect(dsn) as plain_con:
 
-            def plain(text: str = sql) -> None:
-                plain_con.execute(text.encode(), prepare=True)
-                plain_con.rollback()
+        def plain(text: str) -> None:
+            plain_con.execute(text.encode(), prepare=True)
+            plain_con.rollback()
 
-            report("postgres", n, medians({"plain": plain, **goex_ways(stack, dsn, sql)}, repeat))
-            counts = stack.enter_context(goexdb.connect(dsn, COUNTS))
-            plain_texts, goex_texts = fresh_texts(sql), fresh_texts(sql)
-            new_text = {
-                "plain": lambda: plain(next(plain_texts)),
-                "counts": lambda: counts.stage(next(goex_texts)).rollback(),
-            }
-            report_new_text("postgres", n, medians(new_text, repeat))
+        for n in SIZES:
+            bench_size("postgres", dsn, n, plain)
 
 
 def bench_duckdb(path: Path) -> None:
@@ -135,28 +141,17 @@ def bench_duckdb(path: Path) -> None:
         con.execute(
             "INSERT INTO bench SELECT i, i % 7, 'row ' || i, i * 1.5 FROM range(1, 100001) t(i)"
         )
-    dsn = f"duckdb:{path}"
-    for n in SIZES:
-        sql = UPDATE.format(n=n)
-        repeat = 41 if n <= 1000 else 11
-        with ExitStack() as stack:
-            # The plain connection opens the file with goex's settings, so that all ways share
-            # one database instance (DuckDB takes one configuration per file and process).
-            plain_con = stack.enter_context(duckdb.connect(str(path), config=dict(DUCKDB_CONFIG)))
+    # The plain connection opens the file with goex's settings, so that all ways share one
+    # database instance (DuckDB takes one configuration per file and process).
+    with duckdb.connect(str(path), config=dict(DUCKDB_CONFIG)) as plain_con:
 
-            def plain(text: str = sql) -> None:
-                plain_con.begin()
-                plain_con.execute(text).fetchall()
-                plain_con.rollback()
+        def plain(text: str) -> None:
+            plain_con.begin()
+            plain_con.execute(text).fetchall()
+            plain_con.rollback()
 
-            report("duckdb", n, medians({"plain": plain, **goex_ways(stack, dsn, sql)}, repeat))
-            counts = stack.enter_context(goexdb.connect(dsn, COUNTS))
-            plain_texts, goex_texts = fresh_texts(sql), fresh_texts(sql)
-            new_text = {
-                "plain": lambda: plain(next(plain_texts)),
-                "counts": lambda: counts.stage(next(goex_texts)).rollback(),
-            }
-            report_new_text("duckdb", n, medians(new_text, repeat))
+        for n in SIZES:
+            bench_size("duckdb", f"duckdb:{path}", n, plain)
 
 
 def main() -> int:

@@ -8,8 +8,12 @@ classification, or it is refused.
 
 Row counts come from DuckDB itself: a DML statement answers one ``Count`` row, or with RETURNING
 the rows it changed. Row images are ``to_json`` text: an UPDATE's rows are read (``rowid, *``)
-before it runs, and RETURNING gives the rest. DuckDB has no triggers and no cascading foreign
-keys, so counts and images are complete.
+before it runs, and RETURNING gives the rest. An UPDATE that keeps its rows' ids (it changes no
+indexed column) and is the only statement of the action writing its table leaves its images to
+``settle``: before it runs, the ids of its rows go to a temporary table and a snapshot is pinned
+on a connection of goex's own; ``settle`` (commit does it first) reads the before images from
+the snapshot and the after images from the transaction. DuckDB has no triggers and no cascading
+foreign keys, so counts and images are complete.
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ timeouts, so a forgotten review releases its locks. Each statement is sent as a 
 statement: the server itself refuses a string holding two commands. Effects are read from the
 open transaction:
 
-* rows per table from ``pg_stat_xact_user_tables`` (cascades and triggers included), minus the
-  counts read at BEGIN; what the statements' own row counts do not explain is reported as
-  ``by_cascade_or_trigger``;
+* rows per table from the transaction's statistics (``pg_stat_get_xact_tuples_*``, cascades and
+  triggers included), minus the counts read at BEGIN; on PostgreSQL 15+ each transaction asks
+  for its counts to be flushed as it ends (``pg_stat_force_next_flush()``), so the next one
+  starts from zero and reads no baseline. What the statements' own row counts do not explain
+  is reported as ``by_cascade_or_trigger``;
 * row images of every row a DML statement changed, as ``row_to_json`` text: on PostgreSQL 18 with
   ``RETURNING old, new``; before 18 (or with ``image_path = "select"``) by locking and reading
   the rows an UPDATE will change with its own FROM/WHERE, and ``RETURNING`` the rest;
@@ -93,9 +95,10 @@ _LOCKS = _RELATION_LOCKS.format(mine=_MINE)
 # What begin and measure read, in one round trip: counts, sequences, advisory locks and the
 # relation locks held. The three set_config() calls are the begin's; measure skips them. A new
 # transaction holds no locks of its own yet, so its begin skips reading pg_locks (a false
-# constant in the CTE's WHERE: the planner never calls pg_lock_status()). Likewise a connection
-# that has changed no rows yet has no counts pending from earlier transactions, so its first
-# begin skips the counts baseline. The switches are literals, so each variant is prepared once.
+# constant in the CTE's WHERE: the planner never calls pg_lock_status()). Likewise a session
+# with no counts pending from earlier transactions (a new one, or one whose last transaction
+# had them flushed with pg_stat_force_next_flush()) skips the counts baseline. The switches are
+# literals, so each variant is prepared once.
 _STATE = f"""
     WITH mine AS MATERIALIZED ({_MINE} AND {{locks}})
     SELECT
@@ -103,10 +106,17 @@ _STATE = f"""
       CASE WHEN {{begin}} THEN set_config('statement_timeout', %(statement)s, true) END,
       CASE WHEN {{begin}} THEN set_config('idle_in_transaction_session_timeout', %(idle)s, true)
       END,
+      {{flush}},
       CASE WHEN {{counts}}
-           THEN (SELECT coalesce(json_agg(json_build_array(schemaname || '.' || relname,
-                                                           n_tup_ins, n_tup_upd, n_tup_del)), '[]')
-                 FROM pg_stat_xact_user_tables)
+           THEN (SELECT coalesce(json_agg(json_build_array(
+                           (SELECT nspname FROM pg_namespace WHERE oid = relnamespace)
+                             || '.' || relname, ins, upd, del)), '[]')
+                 FROM (SELECT relnamespace, relname,
+                              pg_stat_get_xact_tuples_inserted(oid) AS ins,
+                              pg_stat_get_xact_tuples_updated(oid) AS upd,
+                              pg_stat_get_xact_tuples_deleted(oid) AS del
+                       FROM pg_class WHERE relkind IN ('r', 'p', 'm') AND oid >= 16384) t
+                 WHERE ins + upd + del > 0)
            ELSE '[]' END,
       (SELECT coalesce(json_agg(json_build_array(
                 n.nspname || '.' || c.relname,
@@ -145,7 +155,13 @@ class PostgresBackend:
                 f"cannot connect to PostgreSQL at {target.display}: {error_reason(exc)}"
             ) from exc
         self.server_version: int | None = self._con.info.server_version
-        self._wrote = False  # no statement has run on this connection yet
+        # Row counts this session has not flushed to the statistics yet, which
+        # pg_stat_xact_user_tables would add to the next transaction's: none in a new session.
+        # PostgreSQL 15 and later can be told to flush them as the transaction ends, so the
+        # next action's counts start from zero and need no baseline read at its BEGIN.
+        self._counts_pending = False
+        self._flushes = self.server_version >= 150000
+        self._flush_asked = False  # by this transaction
         self._returning_old_new = config.image_path == "returning" or (
             config.image_path == "auto" and self._con.info.server_version >= 180000
         )
@@ -175,7 +191,9 @@ class PostgresBackend:
 
     def _mark(self, statements: Sequence[Statement], *, locks: bool) -> None:
         self._reset()
-        counts, sequences, _, held, _ = self._state(begin=True, locks=locks, counts=self._wrote)
+        counts, sequences, _, held, _ = self._state(
+            begin=True, locks=locks, counts=self._counts_pending
+        )
         self._baseline = {r[0]: (r[1], r[2], r[3]) for r in counts}
         self._sequences = {r[0]: r[1] for r in sequences}
         self._locks_seen = {(r[0], r[1]) for r in held}
@@ -189,9 +207,7 @@ class PostgresBackend:
             self._filenodes = {r[0]: r[1] for r in self._rows(_FILENODES)}
 
     def execute(self, statement: Statement) -> StatementResult:
-        # From now on the session may hold row counts not yet flushed to the statistics, which
-        # pg_stat_xact_user_tables would show in the next transaction: baselines are needed.
-        self._wrote = True
+        self._counts_pending = True
         index, self._index = self._index, self._index + 1
         table = statement.image_target
         if statement.kind is StatementKind.NON_TRANSACTIONAL:
@@ -229,8 +245,15 @@ class PostgresBackend:
             "idle": idle,
             "written": list(self._explained),
         }
-        query = _STATE.format(begin=begin, locks=locks, counts=counts)
-        return tuple(self._rows(query, params)[0][3:])
+        query = _STATE.format(
+            begin=begin,
+            locks=locks,
+            counts=counts,
+            flush="pg_stat_force_next_flush()" if begin and self._flushes else "NULL",
+        )
+        state = tuple(self._rows(query, params)[0][4:])
+        self._flush_asked = self._flush_asked or (begin and self._flushes)
+        return state
 
     def _execute_plain(self, statement: Statement) -> StatementResult:
         with self._con.cursor() as cur:
@@ -368,10 +391,31 @@ class PostgresBackend:
             raise ExecutionError(
                 _commit_failure(exc, self._config, broken=self._con.broken), sqlstate=exc.sqlstate
             ) from exc
+        self._ended()
 
     def rollback(self) -> None:
-        if not self._con.closed:
+        if self._con.closed:
+            return
+        if self._ddl or not self._rollback_keeping_prepared():
             self._con.rollback()
+        self._ended()
+
+    def _rollback_keeping_prepared(self) -> bool:
+        """ROLLBACK through libpq itself. psycopg's own rollback drops every prepared
+        statement (a rolled-back DDL may have changed what they return), so each action would
+        plan goex's measuring queries afresh, which costs more than running them; after a
+        transaction that ran no DDL nothing they return can have changed. False if it failed."""
+        try:
+            result = self._con.pgconn.exec_(b"ROLLBACK")
+        except psycopg.Error:
+            return False
+        return result.status == psycopg.pq.ExecStatus.COMMAND_OK
+
+    def _ended(self) -> None:
+        """The transaction ended. If it asked for the counts to be flushed, PostgreSQL did so
+        before it answered, so none are pending."""
+        if self._flush_asked:
+            self._counts_pending = self._flush_asked = False
 
     def close(self) -> None:
         self._con.close()

@@ -56,6 +56,34 @@ def test_counts_do_not_carry_over_between_actions(pg_dsn: str, schema: str) -> N
     assert counts.updated == 2
 
 
+@pytest.mark.parametrize("flushes", [True, False], ids=["flushed-at-end", "baseline-at-begin"])
+def test_counts_stay_exact_over_a_run_of_actions_on_one_connection(
+    pg_dsn: str, schema: str, flushes: bool
+) -> None:
+    # PostgreSQL 15+ flushes a transaction's counts as it ends (goex asks it to), so the next
+    # action needs no baseline; before 15 goex reads one at BEGIN. Either way, after commits,
+    # rollbacks, a failed statement and a rolled-back DDL, each action counts only its own rows.
+    parent = f"{schema}.parent"
+    with goexdb.connect(pg_dsn) as db:
+        db._backend._flushes = flushes  # type: ignore[attr-defined]
+        seen = []
+        for sql, end in [
+            (f"UPDATE {parent} SET v = 'a' WHERE id <= 4", "commit"),
+            (f"UPDATE {parent} SET v = 'b' WHERE id <= 6", "rollback"),
+            (f"DELETE FROM {parent} WHERE id = 10", "rollback"),
+            (f"ALTER TABLE {parent} ADD COLUMN w int; UPDATE {parent} SET w = 1", "rollback"),
+            (f"INSERT INTO {parent} (v) VALUES ('n'), ('m')", "commit"),
+            (f"UPDATE {parent} SET v = 'c' WHERE id IN (1, 2, 3)", "rollback"),
+        ]:
+            staged = db.stage(sql)
+            change = staged.effects.tables[parent]
+            seen.append((change.inserted, change.updated, change.deleted))
+            staged.commit() if end == "commit" else staged.rollback()
+            with pytest.raises(ExecutionError):
+                db.stage(f"UPDATE {parent} SET id = 1 WHERE id = 2")  # duplicate key
+    assert seen == [(0, 4, 0), (0, 6, 0), (0, 0, 1), (0, 10, 0), (2, 0, 0), (0, 3, 0)]
+
+
 def test_locks_rewrites_and_sequences_are_reported(pg_dsn: str, schema: str) -> None:
     with goexdb.connect(pg_dsn) as db:
         staged = db.stage(
