@@ -61,7 +61,7 @@ CONFIG: Mapping[str, Any] = {
     "lock_configuration": True,
 }
 
-# At most this many runs of consecutive row ids are read as BETWEEN ranges (see _rows_named).
+# At most this many runs of consecutive row ids are read as BETWEEN ranges (see _rowid_condition).
 _MAX_RUNS = 64
 
 # DuckDB's own statement type -> the goex kinds it may be classified as.
@@ -344,7 +344,7 @@ class DuckDBBackend:
     def _settle(self, item: _Deferred) -> None:
         images, table = item.images, quote_table(item.images.table)
         row = self._key_and_row(images)("t")[1]
-        rowids, params = self._rows_named(item.rowids)
+        rowids, params = self._rowid_condition(item.rowids)
         try:
             before_rows = self._snapshot.execute(
                 f"SELECT t.rowid, {row} FROM {table} AS t WHERE {rowids}", params
@@ -366,7 +366,7 @@ class DuckDBBackend:
         else:  # not expected: the snapshot or the transaction lost rows the UPDATE changed
             images.missing = f"the updated rows of {images.table} could not be read again"
 
-    def _rows_named(self, rowids: str) -> tuple[str, list[Any]]:
+    def _rowid_condition(self, rowids: str) -> tuple[str, list[Any]]:
         """A condition on ``t.rowid`` selecting the ids kept in the temporary table ``rowids``,
         for another connection (which cannot see it): a few runs of consecutive ids as
         BETWEEN ranges (scanned like a slice of the table), else the ids as a list."""

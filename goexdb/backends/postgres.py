@@ -162,6 +162,7 @@ class PostgresBackend:
         self._counts_pending = False
         self._flushes = self.server_version >= 150000
         self._flush_asked = False  # by this transaction
+        self._ran_ddl = False  # in this transaction (whatever mark() was told since)
         self._returning_old_new = config.image_path == "returning" or (
             config.image_path == "auto" and self._con.info.server_version >= 180000
         )
@@ -208,6 +209,7 @@ class PostgresBackend:
 
     def execute(self, statement: Statement) -> StatementResult:
         self._counts_pending = True
+        self._ran_ddl |= statement.kind in (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL)
         index, self._index = self._index, self._index + 1
         table = statement.image_target
         if statement.kind is StatementKind.NON_TRANSACTIONAL:
@@ -309,26 +311,25 @@ class PostgresBackend:
         unrepeatable = update and statement.chooses_rows_unrepeatably
         if self._returning_old_new:
             extra = ("row_to_json(old)::text", "row_to_json(new)::text")
-        elif unrepeatable:
-            images.missing = UNREPEATABLE_ROWS
-            extra = key_and_row(row_reference(table, self.dialect))
         else:
             extra = key_and_row(row_reference(table, self.dialect))
             query = preselect(statement, self.dialect, key_and_row, lock=True)
-            if query is not None and update:
+            if unrepeatable:
+                images.missing = UNREPEATABLE_ROWS
+            elif query is not None and update:
                 befores = list({ctid: (k, image) for ctid, k, image in self._rows(query)}.values())
-        with self._con.cursor() as cur, many_images():
-            self._run_statement(cur, statement, with_returning(statement, *extra))
-            columns = [d.name for d in cur.description or []]
-            rows = cur.fetchall()
+        with many_images():
+            with self._con.cursor() as cur:
+                self._run_statement(cur, statement, with_returning(statement, *extra))
+                columns = [d.name for d in cur.description or []]
+                rows = cur.fetchall()
             tails = [(r[-2], r[-1]) for r in rows]
-        if self._returning_old_new:
-            with many_images():
+            if self._returning_old_new:
                 images.images = [RowImage(old, new) for old, new in tails]
-        elif not unrepeatable:
-            images.images = images_of(statement, befores, tails, bool(key))
-            if statement.is_upsert:
-                images.missing = "before PostgreSQL 18, an upsert's old rows cannot be read"
+            elif not unrepeatable:
+                images.images = images_of(statement, befores, tails, bool(key))
+                if statement.is_upsert:
+                    images.missing = "before PostgreSQL 18, an upsert's old rows cannot be read"
         self._budget.spend(images)
         self._effects.images.append(images)
         return StatementResult.returned(statement, columns, rows, extra=2)
@@ -396,7 +397,7 @@ class PostgresBackend:
     def rollback(self) -> None:
         if self._con.closed:
             return
-        if self._ddl or not self._rollback_keeping_prepared():
+        if self._ran_ddl or not self._rollback_keeping_prepared():
             self._con.rollback()
         self._ended()
 
@@ -414,6 +415,7 @@ class PostgresBackend:
     def _ended(self) -> None:
         """The transaction ended. If it asked for the counts to be flushed, PostgreSQL did so
         before it answered, so none are pending."""
+        self._ran_ddl = False
         if self._flush_asked:
             self._counts_pending = self._flush_asked = False
 

@@ -84,6 +84,29 @@ def test_counts_stay_exact_over_a_run_of_actions_on_one_connection(
     assert seen == [(0, 4, 0), (0, 6, 0), (0, 0, 1), (0, 10, 0), (2, 0, 0), (0, 3, 0)]
 
 
+def test_a_rolled_back_ddl_measured_apart_leaves_no_stale_prepared_statement(
+    pg_dsn: str, schema: str
+) -> None:
+    # A dry-run measures statements apart (mark) in one transaction: a DDL measured before a
+    # read still makes the rollback drop psycopg's prepared statements, or the read, prepared
+    # with the added column, would fail once the column is rolled back away.
+    from goexdb.statements import parse_script
+
+    parent = f"{schema}.parent"
+    with goexdb.connect(pg_dsn) as db:
+        backend = db._backend  # type: ignore[attr-defined]
+        [alter] = parse_script(f"ALTER TABLE {parent} ADD COLUMN w int", "postgres")
+        [read] = parse_script(f"SELECT * FROM {parent} WHERE id = 1", "postgres")
+        backend.begin([alter])
+        backend.execute(alter)
+        backend.mark([read])
+        assert backend.execute(read).columns == ["id", "v", "w"]
+        backend.rollback()
+        staged = db.stage(f"SELECT * FROM {parent} WHERE id = 1")
+        assert staged.results[0].columns == ["id", "v"]
+        staged.rollback()
+
+
 def test_locks_rewrites_and_sequences_are_reported(pg_dsn: str, schema: str) -> None:
     with goexdb.connect(pg_dsn) as db:
         staged = db.stage(
