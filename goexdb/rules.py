@@ -38,10 +38,7 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
 @rule("db.denied-function")
 def denied_function(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
     for statement in outcome.statements:
-        if statement.ast is None:
-            continue
-        for call in statement.ast.find_all(exp.Func):
-            name = (call.name if isinstance(call, exp.Anonymous) else call.sql_name()).lower()
+        for name in statement.functions_called:
             if any(fnmatch.fnmatchcase(name, p.lower()) for p in settings.deny_functions):
                 yield f"function {name}() is denied: it reaches outside the transaction"
 

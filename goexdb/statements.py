@@ -156,6 +156,17 @@ class Statement:
         return table
 
     @functools.cached_property
+    def functions_called(self) -> tuple[str, ...]:
+        """The names, in lower case, of every function the statement calls, FROM included."""
+        if self.ast is None:
+            return ()
+        names = (
+            call.name if isinstance(call, exp.Anonymous) else call.sql_name()
+            for call in self.ast.find_all(exp.Func)
+        )
+        return tuple(dict.fromkeys(name.lower() for name in names))
+
+    @functools.cached_property
     def chooses_rows_unrepeatably(self) -> bool:
         """Whether the rows an UPDATE or DELETE changes could be other rows when its own
         FROM/WHERE is read again (a volatile function, a LIMIT or a sample decides them), so

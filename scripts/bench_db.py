@@ -1,6 +1,8 @@
 """goex-db overhead: an UPDATE of 1,000 and of 100,000 rows, measured several ways in one run.
 
-* plain   — the driver alone (psycopg / duckdb): BEGIN, the UPDATE, ROLLBACK;
+* plain   — the driver alone, used as its documentation shows: BEGIN, the UPDATE, ROLLBACK
+  (psycopg: ``execute`` then ``rollback``, which sends the statement unprepared each time;
+  duckdb: ``begin``, ``execute``, ``rollback``);
 * counts  — goex with ``capture = "counts"``: classify, held transaction with local timeouts,
   measured per-table counts, locks, side effects; then rollback;
 * images  — goex with full row images (what undo needs); then rollback. On DuckDB an UPDATE's
@@ -100,7 +102,7 @@ def goex_ways(stack: ExitStack, dsn: str, sql: str) -> dict[str, Callable[[], No
 def bench_size(engine: str, dsn: str, n: int, plain: Callable[[str], None]) -> None:
     """Report one size: the ways on the same text, then plain and counts on new texts."""
     sql = UPDATE.format(n=n)
-    repeat = 41 if n <= 1000 else 11
+    repeat = 201 if n <= 1000 else 11
     with ExitStack() as stack:
         ways = {"plain": lambda: plain(sql), **goex_ways(stack, dsn, sql)}
         report(engine, n, medians(ways, repeat))
@@ -125,7 +127,7 @@ def bench_postgres(dsn: str) -> None:
     with psycopg.connect(dsn) as plain_con:
 
         def plain(text: str) -> None:
-            plain_con.execute(text.encode(), prepare=True)
+            plain_con.execute(text.encode())
             plain_con.rollback()
 
         for n in SIZES:

@@ -6,20 +6,22 @@ statement: the server itself refuses a string holding two commands. Effects are 
 open transaction:
 
 * rows per table from the transaction's statistics (``pg_stat_get_xact_tuples_*``, cascades and
-  triggers included), minus the counts read at BEGIN; on PostgreSQL 15+ each transaction asks
-  for its counts to be flushed as it ends (``pg_stat_force_next_flush()``), so the next one
-  starts from zero and reads no baseline. What the statements' own row counts do not explain
-  is reported as ``by_cascade_or_trigger``;
+  triggers included) of the tables it holds locks on, minus the counts read at BEGIN; on
+  PostgreSQL 15+ each transaction asks for its counts to be flushed as it ends
+  (``pg_stat_force_next_flush()``), so the next one starts from zero and reads no baseline.
+  What the statements' own row counts do not explain is reported as ``by_cascade_or_trigger``;
 * row images of every row a DML statement changed, as ``row_to_json`` text: on PostgreSQL 18 with
   ``RETURNING old, new``; before 18 (or with ``image_path = "select"``) by locking and reading
   the rows an UPDATE will change with its own FROM/WHERE, and ``RETURNING`` the rest;
 * schema changes from a catalog diff, relation locks from ``pg_locks`` after each statement,
-  table rewrites from ``pg_class.relfilenode``, sequences that advanced and advisory locks taken
-  (a rollback undoes neither).
+  table rewrites from ``pg_class.relfilenode``, the sequences the transaction used (it holds
+  their locks) and advisory locks taken: a rollback undoes neither.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,55 +84,70 @@ _FILENODES = f"""
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'm') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
 """
-# The session's granted locks; pg_lock_status() reads the whole lock table, so once per query.
-_MINE = "SELECT locktype, relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND granted"
-_RELATION_LOCKS = """
-    SELECT coalesce(n.nspname || '.' || c.relname, l.relation::text) AS relation, l.mode
-    FROM ({mine}) l LEFT JOIN pg_class c ON c.oid = l.relation
+# The relations and advisory locks this transaction holds; pg_lock_status() reads the whole lock
+# table, so once per query. Every table a transaction wrote (cascades and triggers included) is
+# locked until it ends, and so is every sequence it called nextval(), setval() or currval() on.
+# Relations below 16384 are the system's own, created by initdb.
+_HELD = """
+    SELECT l.locktype, l.relation, l.mode, c.relkind,
+           coalesce(n.nspname || '.' || c.relname, l.relation::text) AS name
+    FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
     LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE l.locktype = 'relation'
-      AND coalesce(n.nspname, '') NOT IN ('pg_catalog', 'information_schema')
+    WHERE l.pid = pg_backend_pid() AND l.granted
+      AND (l.locktype = 'advisory' OR l.locktype = 'relation' AND l.relation >= 16384)
 """
-_LOCKS = _RELATION_LOCKS.format(mine=_MINE)
-# What begin and measure read, in one round trip: counts, sequences, advisory locks and the
-# relation locks held. The three set_config() calls are the begin's; measure skips them. A new
-# transaction holds no locks of its own yet, so its begin skips reading pg_locks (a false
-# constant in the CTE's WHERE: the planner never calls pg_lock_status()). Likewise a session
-# with no counts pending from earlier transactions (a new one, or one whose last transaction
-# had them flushed with pg_stat_force_next_flush()) skips the counts baseline. The switches are
-# literals, so each variant is prepared once.
-_STATE = f"""
-    WITH mine AS MATERIALIZED ({_MINE} AND {{locks}})
-    SELECT
-      CASE WHEN {{begin}} THEN set_config('lock_timeout', %(lock)s, true) END,
-      CASE WHEN {{begin}} THEN set_config('statement_timeout', %(statement)s, true) END,
-      CASE WHEN {{begin}} THEN set_config('idle_in_transaction_session_timeout', %(idle)s, true)
-      END,
-      {{flush}},
-      CASE WHEN {{counts}}
-           THEN (SELECT coalesce(json_agg(json_build_array(
-                           (SELECT nspname FROM pg_namespace WHERE oid = relnamespace)
-                             || '.' || relname, ins, upd, del)), '[]')
-                 FROM (SELECT relnamespace, relname,
-                              pg_stat_get_xact_tuples_inserted(oid) AS ins,
-                              pg_stat_get_xact_tuples_updated(oid) AS upd,
-                              pg_stat_get_xact_tuples_deleted(oid) AS del
-                       FROM pg_class WHERE relkind IN ('r', 'p', 'm') AND oid >= 16384) t
-                 WHERE ins + upd + del > 0)
-           ELSE '[]' END,
-      (SELECT coalesce(json_agg(json_build_array(
-                n.nspname || '.' || c.relname,
-                CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE')
-                     THEN pg_sequence_last_value(c.oid) END)), '[]')
-       FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace),
-      (SELECT count(*) FROM mine WHERE locktype = 'advisory'),
-      (SELECT coalesce(json_agg(json_build_array(relation, mode)), '[]')
-       FROM ({_RELATION_LOCKS.format(mine="SELECT * FROM mine")}) l),
-      (SELECT coalesce(json_agg(json_build_array(x, n.nspname || '.' || c.relname)), '[]')
-       FROM unnest(%(written)s::text[]) x JOIN pg_class c ON c.oid = to_regclass(x)
-       JOIN pg_namespace n ON n.oid = c.relnamespace)
+_LOCKS = f"SELECT name, mode FROM ({_HELD}) h WHERE locktype = 'relation'"
+# Rows inserted, updated, deleted per table, and the root of its partition tree if it has one.
+_COUNTS = """
+    SELECT coalesce(json_agg(json_build_array(name, ins, upd, del,
+             (SELECT n.nspname || '.' || c.relname FROM pg_class c
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.oid = pg_partition_root(t.oid) AND c.oid <> t.oid))), '[]')
+    FROM (SELECT oid, name, pg_stat_get_xact_tuples_inserted(oid) AS ins,
+                 pg_stat_get_xact_tuples_updated(oid) AS upd,
+                 pg_stat_get_xact_tuples_deleted(oid) AS del
+          FROM ({relations}) r) t
+    WHERE ins + upd + del > 0
 """
+# Counts left in the session's statistics by earlier transactions, over all user tables.
+_BASELINE = _COUNTS.format(
+    relations="SELECT oid, (SELECT nspname FROM pg_namespace WHERE oid = relnamespace) "
+    "|| '.' || relname AS name FROM pg_class WHERE relkind IN ('r', 'p', 'm') AND oid >= 16384"
+)
+_HELD_COUNTS = _COUNTS.format(
+    relations="SELECT DISTINCT relation AS oid, name FROM held WHERE relkind IN ('r', 'p', 'm')"
+)
+# What measure reads, in one round trip and as one JSON array: counts of the tables this
+# transaction locked, the sequences it used, advisory locks, the relation locks held, and the
+# tables the statements named as written resolved to the catalog's names. Those names are a
+# literal, not a parameter: a query with no parameters is planned once when prepared, where one
+# with parameters can be planned again at every run. A sequence's value is read only when this
+# transaction already holds its lock: reading one takes a RowExclusiveLock on it.
+_MEASURE = f"""
+    WITH held AS MATERIALIZED ({_HELD})
+    SELECT json_build_array(
+      ({_HELD_COUNTS}),
+      (SELECT coalesce(json_agg(json_build_array(name,
+                CASE WHEN has_sequence_privilege(relation, 'SELECT,USAGE')
+                     THEN pg_sequence_last_value(relation) END)), '[]')
+       FROM held WHERE relkind = 'S' AND mode = 'RowExclusiveLock'),
+      (SELECT count(*) FROM held WHERE locktype = 'advisory'),
+      (SELECT coalesce(json_agg(json_build_array(name, mode)), '[]')
+       FROM held WHERE locktype = 'relation'),
+      (SELECT coalesce(json_agg(json_build_array(x,
+                (SELECT n.nspname || '.' || c.relname FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(x)))),
+                '[]')
+       FROM unnest({{written}}::text[]) x))
+"""
+
+
+@functools.lru_cache(maxsize=128)
+def _measure_query(written: tuple[str, ...]) -> str:
+    """The measure query for the tables named as written (each set prepared once)."""
+    return _MEASURE.replace("{written}", psycopg.sql.Literal(list(written)).as_string(None))
+
+
 _TABLE = """
     SELECT n.nspname, c.relname,
            coalesce((SELECT array_agg(a.attname ORDER BY k.ord)
@@ -156,7 +173,7 @@ class PostgresBackend:
             ) from exc
         self.server_version: int | None = self._con.info.server_version
         # Row counts this session has not flushed to the statistics yet, which
-        # pg_stat_xact_user_tables would add to the next transaction's: none in a new session.
+        # pg_stat_get_xact_tuples_* would add to the next transaction's: none in a new session.
         # PostgreSQL 15 and later can be told to flush them as the transaction ends, so the
         # next action's counts start from zero and need no baseline read at its BEGIN.
         self._counts_pending = False
@@ -172,10 +189,10 @@ class PostgresBackend:
         self._effects = Effects()
         self._baseline: dict[str, tuple[int, int, int]] = {}
         self._carried: dict[str, tuple[int, int, int]] = {}  # counts of transactions ended early
+        self._sequences: dict[str, int | None] = {}  # used by transactions ended early
         self._explained: dict[str, int] = {}
         self._catalog_before = Catalog()
         self._filenodes: dict[str, int] = {}
-        self._sequences: dict[str, int | None] = {}
         self._locks_seen: set[tuple[str, str]] = set()
         self._ddl = False
         self._remaining = 0
@@ -184,20 +201,54 @@ class PostgresBackend:
         self._index = 0
 
     def begin(self, statements: Sequence[Statement]) -> None:
-        # psycopg opens the transaction with the first query: the baselines' own.
-        self._mark(statements, locks=False)
+        self._reset()
+        self._open()
+        self._expect(statements)
 
     def mark(self, statements: Sequence[Statement]) -> None:
-        self._mark(statements, locks=True)
-
-    def _mark(self, statements: Sequence[Statement], *, locks: bool) -> None:
+        """Measure the coming statements apart, in the transaction already open."""
         self._reset()
-        counts, sequences, _, held, _ = self._state(
-            begin=True, locks=locks, counts=self._counts_pending
+        self._baseline = self._read_baseline()
+        self._locks_seen = {(r[0], r[1]) for r in self._rows(_LOCKS)}
+        self._expect(statements)
+
+    def _open(self) -> None:
+        """BEGIN, the local timeouts and (15+) the request to flush this transaction's counts
+        as it ends, in one round trip; then the counts earlier transactions left, if any."""
+        if self._con.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self._end_transaction()  # goex's own catalog reads (columns(), table_sizes())
+        config = self._config
+        timeouts = (
+            f"SET LOCAL {name} = '{int(seconds * 1000)}ms'; "
+            for name, seconds in (
+                ("lock_timeout", config.lock_timeout),
+                ("statement_timeout", config.statement_timeout),
+                ("idle_in_transaction_session_timeout", config.idle_timeout),
+            )
         )
-        self._baseline = {r[0]: (r[1], r[2], r[3]) for r in counts}
-        self._sequences = {r[0]: r[1] for r in sequences}
-        self._locks_seen = {(r[0], r[1]) for r in held}
+        flush = "SELECT pg_stat_force_next_flush()" if self._flushes else ""
+        try:
+            result = self._con.pgconn.exec_(f"BEGIN; {''.join(timeouts)}{flush}".encode())
+            if result.status not in (
+                psycopg.pq.ExecStatus.COMMAND_OK,
+                psycopg.pq.ExecStatus.TUPLES_OK,
+            ):
+                raise psycopg.errors.error_from_result(result, self._con.info.encoding)
+        except psycopg.Error as exc:
+            with contextlib.suppress(psycopg.Error):  # a lost connection cannot roll back
+                self._end_transaction()
+            raise ExecutionError(
+                f"goex could not open a transaction on PostgreSQL: {error_reason(exc)}",
+                sqlstate=exc.sqlstate,
+            ) from exc
+        self._flush_asked = self._flushes
+        if self._counts_pending:
+            self._baseline = self._read_baseline()
+
+    def _read_baseline(self) -> dict[str, tuple[int, int, int]]:
+        return {r[0]: (r[1], r[2], r[3]) for r in self._rows(_BASELINE)[0][0]}
+
+    def _expect(self, statements: Sequence[Statement]) -> None:
         self._remaining = len(statements)
         # Only DDL (and, on a clone, VACUUM FULL, CLUSTER, ...) changes the catalog or rewrites.
         self._ddl = any(
@@ -235,26 +286,12 @@ class PostgresBackend:
                     {"relation": relation, "mode": mode, "statement": statement.sql.strip()[:200]}
                 )
 
-    def _state(self, *, begin: bool, locks: bool = True, counts: bool = True) -> tuple[Any, ...]:
-        config = self._config
-        lock, statement, idle = (
-            f"{int(seconds * 1000)}ms"
-            for seconds in (config.lock_timeout, config.statement_timeout, config.idle_timeout)
-        )
-        params: dict[str, Any] = {
-            "lock": lock,
-            "statement": statement,
-            "idle": idle,
-            "written": list(self._explained),
-        }
-        query = _STATE.format(
-            begin=begin,
-            locks=locks,
-            counts=counts,
-            flush="pg_stat_force_next_flush()" if begin and self._flushes else "NULL",
-        )
-        state = tuple(self._rows(query, params)[0][4:])
-        self._flush_asked = self._flush_asked or (begin and self._flushes)
+    def _held(self) -> tuple[Any, ...]:
+        """Counts, sequences used, advisory locks, relation locks held and the written tables'
+        catalog names, read from the open transaction; the last statement's locks noted."""
+        state = tuple(self._rows(_measure_query(tuple(self._explained)))[0][0])
+        if self._last is not None:
+            self._note_locks(state[3], self._last)
         return state
 
     def _execute_plain(self, statement: Statement) -> StatementResult:
@@ -274,21 +311,20 @@ class PostgresBackend:
 
     def _execute_outside(self, statement: Statement) -> StatementResult:
         """Run a statement that cannot run in a transaction block (the session allows this on a
-        clone only): end the transaction so far, keeping its counts, run the statement on its
-        own, and open a new transaction with the same timeouts."""
-        counts, _, _, locks, _ = self._state(begin=False)
-        if self._last is not None:
-            self._note_locks(locks, self._last)
+        clone only): end the transaction so far, keeping what it measured, run the statement
+        on its own, and open a new transaction with the same timeouts."""
+        counts, sequences, _, _, _ = self._held()
         self._carried = self._changes(counts)
+        self._sequences.update(sequences)
         self._con.commit()
         self._con.autocommit = True
         try:
             result = self._execute_plain(statement)
         finally:
             self._con.autocommit = False
-        counts, _, _, locks, _ = self._state(begin=True)
-        self._baseline = {r[0]: (r[1], r[2], r[3]) for r in counts}
-        self._locks_seen = {(r[0], r[1]) for r in locks}
+        self._counts_pending = True  # the statement ran outside the flush asked for
+        self._open()
+        self._locks_seen = set()
         return result
 
     def _execute_imaged(
@@ -336,18 +372,23 @@ class PostgresBackend:
 
     def measure(self) -> Effects:
         effects = self._effects
-        counts, sequences, advisory, locks, written = self._state(begin=False)
+        counts, sequences, advisory, _, written = self._held()
         # The statements named tables as written; the statistics name them as the catalog does.
+        # Rows a statement reported for a partitioned table are drawn on by its partitions.
         explained: dict[str, int] = {}
         for as_written, name in written:
-            explained[name] = explained.get(name, 0) + self._explained[as_written]
-        if self._last is not None:
-            self._note_locks(locks, self._last)
-        for name, change in self._changes(counts).items():
+            if name is not None:  # None: no such table (any more)
+                explained[name] = explained.get(name, 0) + self._explained[as_written]
+        roots = {row[0]: row[4] for row in counts}
+        for name, change in sorted(self._changes(counts).items()):
             if any(change):
                 table = effects.table(name)
                 table.inserted, table.updated, table.deleted = change
-                table.by_cascade_or_trigger = max(sum(change) - explained.get(name, 0), 0)
+                named = name if name in explained else roots.get(name)
+                covered = min(sum(change), explained.get(named, 0)) if named else 0
+                if named:
+                    explained[named] -= covered
+                table.by_cascade_or_trigger = sum(change) - covered
         if self._ddl:
             effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
             after = {r[0]: r[1] for r in self._rows(_FILENODES)}
@@ -356,9 +397,12 @@ class PostgresBackend:
                 for name, node in after.items()
                 if name in self._filenodes and self._filenodes[name] != node
             )
-        for name, value in sequences:
-            if name in self._sequences and self._sequences[name] != value:
-                effects.side_effects.append(f"sequence {name} advanced to {value}")
+        for name, value in sorted({**self._sequences, **dict(sequences)}.items()):
+            now = "" if value is None else f", now at {value}"
+            effects.side_effects.append(
+                f"sequence {name} used by nextval(), setval() or currval(){now}: "
+                "a rollback does not put it back"
+            )
         if advisory:
             effects.side_effects.append(f"{advisory} advisory lock(s) held past the transaction")
         return effects
@@ -370,7 +414,7 @@ class PostgresBackend:
         """Rows inserted, updated, deleted per table: the transaction's statistics minus those
         read at BEGIN, plus what transactions ended early (on a clone) counted."""
         changes = dict(self._carried)
-        for name, *now in counts:
+        for name, *now, _ in counts:
             before = self._baseline.get(name, (0, 0, 0))
             carried = changes.get(name, (0, 0, 0))
             ins, upd, dele = (c + n - b for c, n, b in zip(carried, now, before, strict=True))
@@ -397,9 +441,12 @@ class PostgresBackend:
     def rollback(self) -> None:
         if self._con.closed:
             return
+        self._end_transaction()
+        self._ended()
+
+    def _end_transaction(self) -> None:
         if self._ran_ddl or not self._rollback_keeping_prepared():
             self._con.rollback()
-        self._ended()
 
     def _rollback_keeping_prepared(self) -> bool:
         """ROLLBACK through libpq itself. psycopg's own rollback drops every prepared

@@ -122,6 +122,72 @@ def test_locks_rewrites_and_sequences_are_reported(pg_dsn: str, schema: str) -> 
     assert any(f"{schema}.parent_id_seq" in note for note in effects.side_effects)
 
 
+def test_a_held_action_locks_no_sequence_it_did_not_use(pg_dsn: str, schema: str) -> None:
+    # goex once read every sequence's value at BEGIN, which locks each one: its report listed
+    # them all as locks the statement took, and ALTER SEQUENCE waited on the held review.
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {schema}.parent SET v = 'x' WHERE id = 1")
+        with psycopg.connect(pg_dsn, autocommit=True) as other:
+            other.execute("SET lock_timeout = '2s'")
+            other.execute(f"ALTER SEQUENCE {schema}.child_id_seq RESTART WITH 100")
+        effects = staged.effects
+        staged.rollback()
+    assert {lock["relation"] for lock in effects.locks} == {
+        f"{schema}.parent",
+        f"{schema}.parent_pkey",
+    }
+    assert effects.side_effects == []
+
+
+def test_a_partitioned_table_is_counted_per_partition(pg_dsn: str, schema: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE TABLE {schema}.sale (id int, region text) PARTITION BY LIST (region)")
+        for region in ("eu", "us"):
+            con.execute(
+                f"CREATE TABLE {schema}.sale_{region} PARTITION OF {schema}.sale "
+                f"FOR VALUES IN ('{region}')"
+            )
+        con.execute(
+            f"INSERT INTO {schema}.sale SELECT i, CASE WHEN i % 2 = 0 THEN 'eu' ELSE 'us' END "
+            "FROM generate_series(1, 10) i"
+        )
+    with goexdb.connect(pg_dsn, DbConfig(capture="counts")) as db:
+        staged = db.stage(
+            f"UPDATE {schema}.sale SET id = id + 100 WHERE id <= 4; "
+            f"UPDATE {schema}.sale SET region = 'us' WHERE id = 10"
+        )
+        tables = staged.effects.to_json()["tables"]
+        staged.rollback()
+    # The rows the statements reported are drawn on by the partitions they landed in; the
+    # row that moved partition is, to the statistics, one deleted and one inserted row.
+    assert tables == {
+        f"{schema}.sale_eu": {
+            "inserted": 0,
+            "updated": 2,
+            "deleted": 1,
+            "by_cascade_or_trigger": 0,
+        },
+        f"{schema}.sale_us": {
+            "inserted": 1,
+            "updated": 2,
+            "deleted": 0,
+            "by_cascade_or_trigger": 1,
+        },
+    }
+
+
+def test_a_connection_ended_between_actions_is_a_clear_error(pg_dsn: str, schema: str) -> None:
+    with goexdb.connect(pg_dsn) as db:
+        db.stage(f"UPDATE {schema}.parent SET v = 'x' WHERE id = 1").rollback()
+        with psycopg.connect(pg_dsn, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (db._backend._con.info.backend_pid,))  # type: ignore[attr-defined]
+        with pytest.raises(ExecutionError, match="could not open a transaction"):
+            db.stage(f"UPDATE {schema}.parent SET v = 'y' WHERE id = 2")
+    with psycopg.connect(pg_dsn) as con:
+        rows = con.execute(f"SELECT count(*) FROM {schema}.parent WHERE v <> 'p'").fetchone()
+    assert rows == (0,)
+
+
 def test_lock_timeout_is_set_for_the_action(pg_dsn: str, schema: str) -> None:
     with psycopg.connect(pg_dsn) as holder:
         holder.execute(f"LOCK TABLE {schema}.parent IN ACCESS EXCLUSIVE MODE")
