@@ -102,7 +102,10 @@ def goex_ways(stack: ExitStack, dsn: str, sql: str) -> dict[str, Callable[[], No
 def bench_size(engine: str, dsn: str, n: int, plain: Callable[[str], None]) -> None:
     """Report one size: the ways on the same text, then plain and counts on new texts."""
     sql = UPDATE.format(n=n)
-    repeat = 201 if n <= 1000 else 11
+    start = time.perf_counter()
+    plain(sql)
+    # About a second of plain runs per way (at least 11, at most 301): short runs are noisy.
+    repeat = max(11, min(301, int(1.0 / (time.perf_counter() - start))))
     with ExitStack() as stack:
         ways = {"plain": lambda: plain(sql), **goex_ways(stack, dsn, sql)}
         report(engine, n, medians(ways, repeat))

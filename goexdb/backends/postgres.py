@@ -23,11 +23,13 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 import psycopg.sql
 from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
 
 from core.config import DbConfig
 from core.errors import ExecutionError, TargetError
@@ -84,68 +86,107 @@ _FILENODES = f"""
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'm') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
 """
-# The relations and advisory locks this transaction holds; pg_lock_status() reads the whole lock
-# table, so once per query. Every table a transaction wrote (cascades and triggers included) is
-# locked until it ends, and so is every sequence it called nextval(), setval() or currval() on.
-# Relations below 16384 are the system's own, created by initdb.
+# Every relation and advisory lock this transaction holds, read after each statement in one
+# round trip; pg_lock_status() reads the whole lock table, so once per query. Every table a
+# transaction wrote (cascades and triggers included) is locked until it ends: its row counts come
+# with its lock, and the root of its partition tree if it is a partition. So is every sequence
+# it called nextval(), setval() or currval() on (a RowExclusiveLock): its value is read only
+# then, as reading it takes that lock. Relations below 16384 are the system's own.
 _HELD = """
-    SELECT l.locktype, l.relation, l.mode, c.relkind,
-           coalesce(n.nspname || '.' || c.relname, l.relation::text) AS name
+    SELECT coalesce(json_agg(json_build_array(
+             l.locktype, n.nspname, c.relname, l.relation, l.mode, c.relkind,
+             CASE WHEN c.relkind IN ('r', 'p', 'm') THEN json_build_array(
+               pg_stat_get_xact_tuples_inserted(l.relation),
+               pg_stat_get_xact_tuples_updated(l.relation),
+               pg_stat_get_xact_tuples_deleted(l.relation)) END,
+             CASE WHEN c.relispartition THEN
+               (SELECT rn.nspname || '.' || r.relname FROM pg_class r
+                JOIN pg_namespace rn ON rn.oid = r.relnamespace
+                WHERE r.oid = pg_partition_root(l.relation)) END,
+             CASE WHEN c.relkind = 'S' AND l.mode = 'RowExclusiveLock'
+                   AND has_sequence_privilege(l.relation, 'SELECT,USAGE')
+                  THEN pg_sequence_last_value(l.relation) END)), '[]')
     FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
     LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE l.pid = pg_backend_pid() AND l.granted
       AND (l.locktype = 'advisory' OR l.locktype = 'relation' AND l.relation >= 16384)
 """
-_LOCKS = f"SELECT name, mode FROM ({_HELD}) h WHERE locktype = 'relation'"
-# Rows inserted, updated, deleted per table, and the root of its partition tree if it has one.
-_COUNTS = """
-    SELECT coalesce(json_agg(json_build_array(name, ins, upd, del,
-             (SELECT n.nspname || '.' || c.relname FROM pg_class c
-              JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.oid = pg_partition_root(t.oid) AND c.oid <> t.oid))), '[]')
-    FROM (SELECT oid, name, pg_stat_get_xact_tuples_inserted(oid) AS ins,
+# Counts left in the session's statistics by earlier transactions, over all user tables.
+_BASELINE = """
+    SELECT coalesce(json_agg(json_build_array(name, ins, upd, del)), '[]')
+    FROM (SELECT (SELECT nspname FROM pg_namespace WHERE oid = relnamespace) || '.' || relname
+                   AS name,
+                 pg_stat_get_xact_tuples_inserted(oid) AS ins,
                  pg_stat_get_xact_tuples_updated(oid) AS upd,
                  pg_stat_get_xact_tuples_deleted(oid) AS del
-          FROM ({relations}) r) t
+          FROM pg_class WHERE relkind IN ('r', 'p', 'm') AND oid >= 16384) t
     WHERE ins + upd + del > 0
 """
-# Counts left in the session's statistics by earlier transactions, over all user tables.
-_BASELINE = _COUNTS.format(
-    relations="SELECT oid, (SELECT nspname FROM pg_namespace WHERE oid = relnamespace) "
-    "|| '.' || relname AS name FROM pg_class WHERE relkind IN ('r', 'p', 'm') AND oid >= 16384"
-)
-_HELD_COUNTS = _COUNTS.format(
-    relations="SELECT DISTINCT relation AS oid, name FROM held WHERE relkind IN ('r', 'p', 'm')"
-)
-# What measure reads, in one round trip and as one JSON array: counts of the tables this
-# transaction locked, the sequences it used, advisory locks, the relation locks held, and the
-# tables the statements named as written resolved to the catalog's names. Those names are a
-# literal, not a parameter: a query with no parameters is planned once when prepared, where one
-# with parameters can be planned again at every run. A sequence's value is read only when this
-# transaction already holds its lock: reading one takes a RowExclusiveLock on it.
-_MEASURE = f"""
-    WITH held AS MATERIALIZED ({_HELD})
-    SELECT json_build_array(
-      ({_HELD_COUNTS}),
-      (SELECT coalesce(json_agg(json_build_array(name,
-                CASE WHEN has_sequence_privilege(relation, 'SELECT,USAGE')
-                     THEN pg_sequence_last_value(relation) END)), '[]')
-       FROM held WHERE relkind = 'S' AND mode = 'RowExclusiveLock'),
-      (SELECT count(*) FROM held WHERE locktype = 'advisory'),
-      (SELECT coalesce(json_agg(json_build_array(name, mode)), '[]')
-       FROM held WHERE locktype = 'relation'),
-      (SELECT coalesce(json_agg(json_build_array(x,
-                (SELECT n.nspname || '.' || c.relname FROM pg_class c
-                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(x)))),
-                '[]')
-       FROM unnest({{written}}::text[]) x))
+# The tables named as written that the locks held could not tell apart, resolved by the server
+# exactly as for the statements.
+_RESOLVE = """
+    SELECT x, (SELECT n.nspname || '.' || c.relname FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(x))
+    FROM unnest(%s::text[]) x
 """
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-@functools.lru_cache(maxsize=128)
-def _measure_query(written: tuple[str, ...]) -> str:
-    """The measure query for the tables named as written (each set prepared once)."""
-    return _MEASURE.replace("{written}", psycopg.sql.Literal(list(written)).as_string(None))
+@dataclass
+class _Held:
+    """What the transaction holds, from one reading of ``_HELD``."""
+
+    locks: list[tuple[str, str]] = field(default_factory=list)  # relation, mode
+    relations: set[tuple[str, str]] = field(default_factory=set)  # schema, name
+    counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    roots: dict[str, str] = field(default_factory=dict)  # partition: root of its tree
+    sequences: dict[str, int | None] = field(default_factory=dict)  # used: value, if readable
+    advisory: int = 0
+
+    @classmethod
+    def read(cls, rows: Sequence[Sequence[Any]]) -> _Held:
+        held = cls()
+        for locktype, schema, relname, oid, mode, kind, counts, root, value in rows:
+            if locktype == "advisory":
+                held.advisory += 1
+                continue
+            name = f"{schema}.{relname}" if relname is not None else str(oid)
+            held.locks.append((name, mode))
+            if relname is not None:
+                held.relations.add((schema, relname))
+            if counts is not None:
+                held.counts[name] = (counts[0], counts[1], counts[2])
+            if root is not None:
+                held.roots[name] = root
+            if kind == "S" and mode == "RowExclusiveLock":
+                held.sequences[name] = value
+        return held
+
+    def named(self, written: str) -> str | None:
+        """The held relation a statement's table name (as written, SQL) can only mean, or None
+        when unsure. A table a statement wrote is locked until the transaction ends, so if one
+        held relation alone has its name (and schema, if given), it is that one."""
+        table = _as_table(written)
+        if table is None or table.catalog:
+            return None
+        relname, schema = _folded(table.this), _folded(table.args.get("db"))
+        hits = [(s, r) for s, r in self.relations if r == relname and schema in (None, s)]
+        return f"{hits[0][0]}.{hits[0][1]}" if len(hits) == 1 else None
+
+
+@functools.lru_cache(maxsize=512)
+def _as_table(written: str) -> exp.Table | None:
+    try:
+        return exp.to_table(written, dialect="postgres")
+    except (ParseError, TokenError):
+        return None
+
+
+def _folded(identifier: exp.Expression | None) -> str | None:
+    """An identifier as PostgreSQL names it: unquoted, ASCII letters in lower case."""
+    if not isinstance(identifier, exp.Identifier):
+        return None
+    return identifier.name if identifier.quoted else identifier.name.translate(_ASCII_LOWER)
 
 
 _TABLE = """
@@ -209,7 +250,7 @@ class PostgresBackend:
         """Measure the coming statements apart, in the transaction already open."""
         self._reset()
         self._baseline = self._read_baseline()
-        self._locks_seen = {(r[0], r[1]) for r in self._rows(_LOCKS)}
+        self._locks_seen = set(self._read_held().locks)
         self._expect(statements)
 
     def _open(self) -> None:
@@ -274,7 +315,7 @@ class PostgresBackend:
         self._remaining -= 1
         self._last = statement
         if self._remaining > 0:  # the last statement's locks are read with measure()
-            self._note_locks(self._rows(_LOCKS), statement)
+            self._held()
         return result
 
     def _note_locks(self, locks: Sequence[Sequence[str]], statement: Statement) -> None:
@@ -286,13 +327,15 @@ class PostgresBackend:
                     {"relation": relation, "mode": mode, "statement": statement.sql.strip()[:200]}
                 )
 
-    def _held(self) -> tuple[Any, ...]:
-        """Counts, sequences used, advisory locks, relation locks held and the written tables'
-        catalog names, read from the open transaction; the last statement's locks noted."""
-        state = tuple(self._rows(_measure_query(tuple(self._explained)))[0][0])
+    def _read_held(self) -> _Held:
+        return _Held.read(self._rows(_HELD)[0][0])
+
+    def _held(self) -> _Held:
+        """What the transaction holds now, the last statement's new locks noted as its own."""
+        held = self._read_held()
         if self._last is not None:
-            self._note_locks(state[3], self._last)
-        return state
+            self._note_locks(held.locks, self._last)
+        return held
 
     def _execute_plain(self, statement: Statement) -> StatementResult:
         with self._con.cursor() as cur:
@@ -313,9 +356,9 @@ class PostgresBackend:
         """Run a statement that cannot run in a transaction block (the session allows this on a
         clone only): end the transaction so far, keeping what it measured, run the statement
         on its own, and open a new transaction with the same timeouts."""
-        counts, sequences, _, _, _ = self._held()
-        self._carried = self._changes(counts)
-        self._sequences.update(sequences)
+        held = self._held()
+        self._carried = self._changes(held.counts)
+        self._sequences.update(held.sequences)
         self._con.commit()
         self._con.autocommit = True
         try:
@@ -372,19 +415,14 @@ class PostgresBackend:
 
     def measure(self) -> Effects:
         effects = self._effects
-        counts, sequences, advisory, _, written = self._held()
-        # The statements named tables as written; the statistics name them as the catalog does.
+        held = self._held()
         # Rows a statement reported for a partitioned table are drawn on by its partitions.
-        explained: dict[str, int] = {}
-        for as_written, name in written:
-            if name is not None:  # None: no such table (any more)
-                explained[name] = explained.get(name, 0) + self._explained[as_written]
-        roots = {row[0]: row[4] for row in counts}
-        for name, change in sorted(self._changes(counts).items()):
+        explained = self._catalog_names(held)
+        for name, change in sorted(self._changes(held.counts).items()):
             if any(change):
                 table = effects.table(name)
                 table.inserted, table.updated, table.deleted = change
-                named = name if name in explained else roots.get(name)
+                named = name if name in explained else held.roots.get(name)
                 covered = min(sum(change), explained.get(named, 0)) if named else 0
                 if named:
                     explained[named] -= covered
@@ -397,24 +435,38 @@ class PostgresBackend:
                 for name, node in after.items()
                 if name in self._filenodes and self._filenodes[name] != node
             )
-        for name, value in sorted({**self._sequences, **dict(sequences)}.items()):
+        for name, value in sorted({**self._sequences, **held.sequences}.items()):
             now = "" if value is None else f", now at {value}"
             effects.side_effects.append(
                 f"sequence {name} used by nextval(), setval() or currval(){now}: "
                 "a rollback does not put it back"
             )
-        if advisory:
-            effects.side_effects.append(f"{advisory} advisory lock(s) held past the transaction")
+        if held.advisory:
+            effects.side_effects.append(
+                f"{held.advisory} advisory lock(s) held past the transaction"
+            )
         return effects
 
     def settle(self) -> None:
         """Nothing to do: PostgreSQL's row images are read as each statement runs."""
 
-    def _changes(self, counts: Sequence[Sequence[Any]]) -> dict[str, tuple[int, int, int]]:
+    def _catalog_names(self, held: _Held) -> dict[str, int]:
+        """The rows the statements reported, by the catalog name of the table each named."""
+        names = {written: held.named(written) for written in self._explained}
+        unsure = [written for written, name in names.items() if name is None]
+        if unsure:
+            names.update(self._rows(_RESOLVE, (unsure,)))
+        rows: dict[str, int] = {}
+        for written, name in names.items():
+            if name is not None:  # None: no such table (any more)
+                rows[name] = rows.get(name, 0) + self._explained[written]
+        return rows
+
+    def _changes(self, counts: dict[str, tuple[int, int, int]]) -> dict[str, tuple[int, int, int]]:
         """Rows inserted, updated, deleted per table: the transaction's statistics minus those
         read at BEGIN, plus what transactions ended early (on a clone) counted."""
         changes = dict(self._carried)
-        for name, *now, _ in counts:
+        for name, now in counts.items():
             before = self._baseline.get(name, (0, 0, 0))
             carried = changes.get(name, (0, 0, 0))
             ins, upd, dele = (c + n - b for c, n, b in zip(carried, now, before, strict=True))

@@ -176,6 +176,44 @@ def test_a_partitioned_table_is_counted_per_partition(pg_dsn: str, schema: str) 
     }
 
 
+def test_rows_are_explained_by_the_table_the_statement_meant(pg_dsn: str, schema: str) -> None:
+    # goex matches the tables a statement names to the tables the transaction locked; a quoted
+    # mixed-case name must match as PostgreSQL folds it, and an unqualified name that two locked
+    # tables share is left to the server (search_path decides), not guessed.
+    dup = f"goex_dup_{schema[5:]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f'CREATE TABLE {schema}."Mixed" (id int PRIMARY KEY, v int)')
+        con.execute(f'INSERT INTO {schema}."Mixed" SELECT i, 0 FROM generate_series(1, 5) i')
+        con.execute(f"CREATE TABLE public.{dup} (id int PRIMARY KEY, v int)")
+        con.execute(f"INSERT INTO public.{dup} SELECT i, 0 FROM generate_series(1, 5) i")
+        con.execute(f"CREATE TABLE {schema}.{dup} (id int, v int)")
+        con.execute(
+            f"CREATE FUNCTION {schema}.copy_row() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN INSERT INTO {schema}.{dup} VALUES (NEW.id, NEW.v); RETURN NEW; END $$"
+        )
+        con.execute(
+            f"CREATE TRIGGER copy AFTER UPDATE ON public.{dup} "
+            f"FOR EACH ROW EXECUTE FUNCTION {schema}.copy_row()"
+        )
+    try:
+        with goexdb.connect(pg_dsn, DbConfig(capture="counts")) as db:
+            staged = db.stage(
+                f'UPDATE {schema}."Mixed" SET v = 1 WHERE id <= 3; '
+                f"UPDATE {dup} SET v = 1 WHERE id <= 2"
+            )
+            tables = staged.effects.to_json()["tables"]
+            staged.rollback()
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as con:
+            con.execute(f"DROP TABLE public.{dup}")
+    assert tables[f"{schema}.Mixed"]["updated"] == 3
+    assert tables[f"{schema}.Mixed"]["by_cascade_or_trigger"] == 0
+    assert tables[f"public.{dup}"]["updated"] == 2
+    assert tables[f"public.{dup}"]["by_cascade_or_trigger"] == 0
+    assert tables[f"{schema}.{dup}"]["inserted"] == 2
+    assert tables[f"{schema}.{dup}"]["by_cascade_or_trigger"] == 2
+
+
 def test_a_connection_ended_between_actions_is_a_clear_error(pg_dsn: str, schema: str) -> None:
     with goexdb.connect(pg_dsn) as db:
         db.stage(f"UPDATE {schema}.parent SET v = 'x' WHERE id = 1").rollback()
