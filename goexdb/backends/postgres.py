@@ -103,9 +103,9 @@ _HELD = """
                (SELECT rn.nspname || '.' || r.relname FROM pg_class r
                 JOIN pg_namespace rn ON rn.oid = r.relnamespace
                 WHERE r.oid = pg_partition_root(l.relation)) END,
-             CASE WHEN c.relkind = 'S' AND l.mode = 'RowExclusiveLock'
-                   AND has_sequence_privilege(l.relation, 'SELECT,USAGE')
-                  THEN pg_sequence_last_value(l.relation) END)), '[]')
+             CASE WHEN c.relkind = 'S' AND l.mode = 'RowExclusiveLock' THEN
+               CASE WHEN has_sequence_privilege(l.relation, 'SELECT,USAGE')
+                    THEN pg_sequence_last_value(l.relation) END END)), '[]')
     FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
     LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE l.pid = pg_backend_pid() AND l.granted
