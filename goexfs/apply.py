@@ -137,7 +137,7 @@ def find_conflicts(
         for parent in parents_of(change.path):
             if parent not in checked:
                 checked.add(parent)
-                problem = _compare(real_fd, parent, manifest.get(parent), type_only=True)
+                problem = drift(real_fd, parent, manifest.get(parent), type_only=True)
                 if problem:
                     conflicts.append(f"{parent}: {problem}")
             if _not_dir(manifest, parent):
@@ -148,7 +148,7 @@ def find_conflicts(
             # (a new directory, a symlink turned directory) is applied first
             continue
         checked.add(change.path)
-        problem = _compare(real_fd, change.path, manifest.get(change.path), type_only=False)
+        problem = drift(real_fd, change.path, manifest.get(change.path))
         before = change.before
         if problem is None and change.removes and before and before.type is EntryType.DIR:
             problem = _new_children(real_fd, change.path, manifest)
@@ -162,20 +162,31 @@ def _not_dir(manifest: Mapping[str, Entry], rel: str) -> bool:
     return entry is None or entry.type is not EntryType.DIR
 
 
-def _compare(real_fd: int, rel: str, expected: Entry | None, *, type_only: bool) -> str | None:
+def drift(
+    real_fd: int,
+    rel: str,
+    expected: Entry | None,
+    *,
+    since: str = "since staging",
+    was: str = "was",
+    type_only: bool = False,
+) -> str | None:
+    """How the entry at rel under real_fd differs from the one expected there (None: it does
+    not), worded with ``since`` (``"since staging"``) and ``was`` (``"was"``): "changed since
+    staging", "now a symlink, was a file". With ``type_only`` only its type must still agree."""
     try:
         actual = lookup(real_fd, rel)
     except PathError:
         return "a parent directory is now a symlink or a file"
     if expected is None:
-        return None if actual is None else "created since staging"
+        return None if actual is None else f"created {since}"
     if actual is None:
-        return "deleted since staging"
+        return f"deleted {since}"
     if actual.type is not expected.type:
-        return f"now a {actual.type.value}, was a {expected.type.value}"
+        return f"now a {actual.type.value}, {was} a {expected.type.value}"
     if type_only or actual.matches(expected):
         return None
-    return "changed since staging"
+    return f"changed {since}"
 
 
 def _new_children(real_fd: int, rel: str, manifest: Mapping[str, Entry]) -> str | None:

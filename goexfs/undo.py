@@ -31,14 +31,14 @@ from core.errors import ConflictError, PathError, StateError
 from core.journal import Journal
 from core.lifecycle import carry_out, record_staged
 from core.redact import Redactor
-from goexfs.apply import UNDO_RECORD, change_record, undo_relpath
+from goexfs.apply import UNDO_RECORD, change_record, drift, undo_relpath
 from goexfs.changes import Change, ChangeKind, summary
 from goexfs.faults import fault_point
 from goexfs.lock import project_lock
-from goexfs.manifest import Entry, EntryType
+from goexfs.manifest import EntryType
 from goexfs.paths import parents_of, sort_key
 from goexfs.restore import backward, converge, tmp_prefix
-from goexfs.safefs import lookup, opened_dir, opened_subdir, read_bytes
+from goexfs.safefs import opened_dir, opened_subdir, read_bytes
 
 UNDO_STEP = "fs.undo"
 MAX_RECORD = 1 << 30
@@ -101,12 +101,9 @@ def find_undo_conflicts(real_fd: int, changes: list[Change]) -> list[str]:
     for change in sorted(changes, key=lambda c: sort_key(c.path)):
         if any(_not_dir_after(by_path.get(parent)) for parent in parents_of(change.path)):
             continue  # under a path the commit made a file or symlink: checked with it
-        try:
-            actual = lookup(real_fd, change.path)
-        except PathError:
-            found.append(f"{change.path}: a parent directory is now a symlink or a file")
-            continue
-        problem = _problem(actual, change.after)
+        problem = drift(
+            real_fd, change.path, change.after, since="since the commit", was="the commit made"
+        )
         if problem is None and _created_dir(change):
             problem = _foreign_entries(real_fd, change.path, paths)
         if problem:
@@ -116,16 +113,6 @@ def find_undo_conflicts(real_fd: int, changes: list[Change]) -> list[str]:
 
 def _not_dir_after(change: Change | None) -> bool:
     return change is not None and (change.after is None or change.after.type is not EntryType.DIR)
-
-
-def _problem(actual: Entry | None, expected: Entry | None) -> str | None:
-    if expected is None:
-        return None if actual is None else "created since the commit"
-    if actual is None:
-        return "deleted since the commit"
-    if actual.type is not expected.type:
-        return f"now a {actual.type.value}, the commit made a {expected.type.value}"
-    return None if actual.matches(expected) else "changed since the commit"
 
 
 def _created_dir(change: Change) -> bool:
