@@ -79,18 +79,15 @@ class AutoStager:
     def stage(self, root: Path, workspace: Path) -> Staged:
         passed: list[str] = []
         for name in AUTO_ORDER:
-            reason = unavailable(name, root)
-            if reason is None:
-                try:
-                    staged = _STAGERS[name]().stage(root, workspace)
-                except BackendUnavailable as exc:
-                    reason = exc.reason
-                else:
-                    if isinstance(staged, TreeStaged):
-                        staged.reason = _explain(name, passed)
-                        staged.save()
-                    return staged
-            passed.append(f"{name}: {reason}")
+            try:  # each stager checks first that it can stage here, before it does anything
+                staged = _STAGERS[name]().stage(root, workspace)
+            except BackendUnavailable as exc:
+                passed.append(f"{name}: {exc.reason}")
+                continue
+            if isinstance(staged, TreeStaged):
+                staged.reason = _explain(name, passed)
+                staged.save()
+            return staged
         raise BackendUnavailable("auto", "; ".join(passed))  # pragma: no cover - copy works
 
 
