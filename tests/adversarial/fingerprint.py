@@ -131,3 +131,13 @@ def files(directory: Path) -> list[tuple[str, int]]:
         (str(p.relative_to(directory)), p.stat().st_size if p.is_file() else -1)
         for p in directory.rglob("*")
     )
+
+
+def orders_lockable(dsn: str) -> bool:
+    """Whether another session can lock the corpus's first ten orders now (no one holds them)."""
+    with psycopg.connect(dsn) as con:
+        try:
+            con.execute("SELECT * FROM orders WHERE id <= 10 FOR UPDATE NOWAIT")
+        except psycopg.errors.LockNotAvailable:
+            return False
+        return True

@@ -43,16 +43,6 @@ def _until(check: Callable[[], bool], timeout: float = 15) -> None:
         time.sleep(0.05)
 
 
-def _row_lockable(dsn: str) -> bool:
-    """Another session can lock the rows the killed action had locked."""
-    with psycopg.connect(dsn) as con:
-        try:
-            con.execute("SELECT * FROM orders WHERE id <= 10 FOR UPDATE NOWAIT")
-        except psycopg.errors.LockNotAvailable:
-            return False
-        return True
-
-
 def _other_backends(dsn: str) -> int:
     with psycopg.connect(dsn) as con:
         row = con.execute(
@@ -68,9 +58,11 @@ def test_killed_at_the_prompt_on_postgres_commits_nothing_and_frees_its_locks(
     before = fingerprint.postgres(corpus_pg)
     terminal = goex_db_on_terminal("run", "--dsn", corpus_pg, "--sql", HELD, "--decide", "ask")
     terminal.read_until(PROMPT)
-    assert not _row_lockable(corpus_pg)  # goex holds the rows while the person decides
+    assert not fingerprint.orders_lockable(
+        corpus_pg
+    )  # goex holds the rows while the person decides
     assert terminal.kill() == -signal.SIGKILL
-    _until(lambda: _row_lockable(corpus_pg) and _other_backends(corpus_pg) == 0)
+    _until(lambda: fingerprint.orders_lockable(corpus_pg) and _other_backends(corpus_pg) == 0)
     assert fingerprint.postgres(corpus_pg) == before
     with psycopg.connect(corpus_pg) as con:
         assert con.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone() == (0,)

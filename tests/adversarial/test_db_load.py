@@ -151,15 +151,6 @@ def test_twenty_concurrent_sessions_all_finish_and_leave_no_lock(corpus_pg: str)
         con.commit()
 
 
-def _lockable(dsn: str) -> bool:
-    with psycopg.connect(dsn) as con:
-        try:
-            con.execute("SELECT * FROM orders WHERE id <= 10 FOR UPDATE NOWAIT")
-        except psycopg.errors.LockNotAvailable:
-            return False
-        return True
-
-
 def test_an_idle_held_transaction_is_ended_and_goex_says_so(
     corpus_pg: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -169,9 +160,11 @@ def test_an_idle_held_transaction_is_ended_and_goex_says_so(
         "run", "--dsn", corpus_pg, "--decide", "ask", "--sql", "DELETE FROM orders WHERE id <= 10"
     )
     terminal.read_until(PROMPT)
-    assert not _lockable(corpus_pg)  # held while the person thinks
+    assert not fingerprint.orders_lockable(corpus_pg)  # held while the person thinks
     deadline = time.monotonic() + 20
-    while not _lockable(corpus_pg):  # ... until the server ends the idle transaction
+    while not fingerprint.orders_lockable(
+        corpus_pg
+    ):  # ... until the server ends the idle transaction
         assert time.monotonic() < deadline, "the idle transaction kept its locks"
         time.sleep(0.1)
     assert _leftovers(corpus_pg) == (0, 0)
