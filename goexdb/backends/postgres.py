@@ -1,9 +1,9 @@
 """PostgreSQL backend: the only importer of psycopg.
 
 One transaction per action, opened with ``SET LOCAL`` lock, statement and idle-in-transaction
-timeouts, so a forgotten review releases its locks. Each statement is sent as a prepared
-statement: the server itself refuses a string holding two commands. Effects are read from the
-open transaction:
+timeouts, so a forgotten review releases its locks. Each statement is sent by the extended
+protocol (prepared once it repeats): the server itself refuses a string holding two commands.
+Effects are read from the open transaction:
 
 * rows per table from the transaction's statistics (``pg_stat_get_xact_tuples_*``, cascades and
   triggers included) of the tables it holds locks on, minus the counts read at BEGIN; on
@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 import psycopg.sql
+from psycopg.adapt import Transformer
+from psycopg.generators import execute as _exchange
+from psycopg.pq.abc import PGresult
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
@@ -127,7 +131,7 @@ _BASELINE = """
 _RESOLVE = """
     SELECT x, (SELECT n.nspname || '.' || c.relname FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(x))
-    FROM unnest(%s::text[]) x
+    FROM json_array_elements_text($1::json) x
 """
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -166,24 +170,28 @@ class _Held:
         """The held relation a statement's table name (as written, SQL) can only mean, or None
         when unsure. A table a statement wrote is locked until the transaction ends, so if one
         held relation alone has its name (and schema, if given), it is that one."""
-        table = _as_table(written)
-        if table is None or table.catalog:
+        parts = _name_parts(written)
+        if parts is None:
             return None
-        relname, schema = _folded(table.this), _folded(table.args.get("db"))
+        schema, relname = parts
         hits = [(s, r) for s, r in self.relations if r == relname and schema in (None, s)]
         return f"{hits[0][0]}.{hits[0][1]}" if len(hits) == 1 else None
 
 
 @functools.lru_cache(maxsize=512)
-def _as_table(written: str) -> exp.Table | None:
+def _name_parts(written: str) -> tuple[str | None, str | None] | None:
+    """The schema (None if not given) and name a table name as written means to PostgreSQL:
+    unquoted, ASCII letters in lower case. None for a name goex cannot read or with a database."""
     try:
-        return exp.to_table(written, dialect="postgres")
+        table = exp.to_table(written, dialect="postgres")
     except (ParseError, TokenError):
         return None
+    if table.catalog:
+        return None
+    return _folded(table.args.get("db")), _folded(table.this)
 
 
 def _folded(identifier: exp.Expression | None) -> str | None:
-    """An identifier as PostgreSQL names it: unquoted, ASCII letters in lower case."""
     if not isinstance(identifier, exp.Identifier):
         return None
     return identifier.name if identifier.quoted else identifier.name.translate(_ASCII_LOWER)
@@ -197,8 +205,115 @@ _TABLE = """
                      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                      WHERE i.indrelid = c.oid AND i.indisprimary), '{}')
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = to_regclass(%s)
+    WHERE c.oid = to_regclass($1)
 """
+
+
+class _Wire:
+    """How every statement reaches the server: through libpq, with the extended protocol, so
+    that the server itself refuses a text holding two commands. A text seen before is run as a
+    prepared statement of goex's own (named once per session, at most ``LIMIT`` kept), so goex's
+    measuring queries and an agent's repeated statement are planned once. Rows are loaded with
+    psycopg's adapters. psycopg's own statement cache is off: nothing else prepares or
+    deallocates on the connection, and psycopg's per-cursor machinery stays out of every round
+    trip."""
+
+    LIMIT = 256
+
+    def __init__(self, con: psycopg.Connection[Any]) -> None:
+        self._con = con
+        con.prepare_threshold = None
+        self._seen: dict[bytes, None] = {}  # run once, unnamed
+        self._names: dict[bytes, bytes] = {}  # prepared: text -> name
+        self._made = 0
+
+    def run(self, text: bytes, params: Sequence[bytes] = ()) -> PGresult:
+        pgconn = self._con.pgconn
+        name = self._names.get(text)
+        if name is None and text in self._seen:
+            name = self._prepare(text)
+        if name is None:
+            _remember(self._seen, text, None, self.LIMIT)
+            return self._answer(pgconn.send_query_params, text, params)
+        return self._answer(pgconn.send_query_prepared, name, params)
+
+    def command(self, text: bytes) -> PGresult:
+        """Send goex's own command text as it is (several commands may share it)."""
+        return self._answer(self._con.pgconn.send_query, text)
+
+    def _prepare(self, text: bytes) -> bytes:
+        name = b"goex_%d" % self._made
+        self._made += 1
+        self._answer(self._con.pgconn.send_prepare, name, text)
+        evicted = _remember(self._names, text, name, self.LIMIT)
+        if evicted is not None:
+            self.command(b"DEALLOCATE " + evicted)
+        return name
+
+    def _answer(self, send: Callable[..., None], *args: Any) -> PGresult:
+        """Send, then wait for the server's answer, raised as psycopg's error if it is one."""
+        try:
+            send(*args)
+            result: PGresult = self._con.wait(_exchange(self._con.pgconn))[-1]
+        except (KeyboardInterrupt, SystemExit):
+            self._stop()
+            raise
+        if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
+            raise psycopg.errors.error_from_result(result, self._con.info.encoding)
+        if result.status not in _ANSWERS:  # COPY: the classifier never lets one through
+            self._con.close()
+            status = psycopg.pq.ExecStatus(result.status).name
+            raise psycopg.OperationalError(
+                f"PostgreSQL answered {status}, which goex does not handle; the connection "
+                "was closed, so nothing was committed"
+            )
+        return result
+
+    def _stop(self) -> None:
+        """Interrupted (Ctrl-C) with a statement sent: psycopg cancels it on the server if it
+        was waiting for it; if the interruption came before, cancel it here and read its
+        answer. If even that fails, close the connection, which ends the transaction."""
+        if self._con.pgconn.transaction_status != psycopg.pq.TransactionStatus.ACTIVE:
+            return
+        try:
+            self._con.cancel_safe(timeout=5.0)
+            self._con.wait(_exchange(self._con.pgconn), timeout=5.0)
+        except BaseException:
+            self._con.close()
+
+    def rows(self, result: PGresult, limit: int | None = None) -> list[tuple[Any, ...]]:
+        if not result.nfields:
+            return []
+        loader = Transformer.from_context(self._con)
+        loader.set_pgresult(result)
+        count = result.ntuples if limit is None else min(result.ntuples, limit)
+        return loader.load_rows(0, count, tuple)
+
+    def columns(self, result: PGresult) -> list[str]:
+        encoding = self._con.info.encoding
+        return [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
+
+    def forget(self) -> None:
+        """Deallocate every prepared statement, as after DDL what one returns may change."""
+        if self._names:
+            self._names.clear()
+            with contextlib.suppress(psycopg.Error):  # a session that ended has none left
+                self.command(b"DEALLOCATE ALL")
+
+
+def _remember(cache: dict[bytes, Any], key: bytes, value: Any, limit: int) -> Any:
+    """Add to a first-in first-out cache; the value pushed out, if one was."""
+    cache[key] = value
+    if len(cache) > limit:
+        return cache.pop(next(iter(cache)))
+    return None
+
+
+_ANSWERS = (
+    psycopg.pq.ExecStatus.COMMAND_OK,
+    psycopg.pq.ExecStatus.TUPLES_OK,
+    psycopg.pq.ExecStatus.EMPTY_QUERY,
+)
 
 
 class PostgresBackend:
@@ -212,6 +327,7 @@ class PostgresBackend:
             raise TargetError(
                 f"cannot connect to PostgreSQL at {target.display}: {error_reason(exc)}"
             ) from exc
+        self._wire = _Wire(self._con)
         self.server_version: int | None = self._con.info.server_version
         # Row counts this session has not flushed to the statistics yet, which
         # pg_stat_get_xact_tuples_* would add to the next transaction's: none in a new session.
@@ -224,6 +340,16 @@ class PostgresBackend:
         self._returning_old_new = config.image_path == "returning" or (
             config.image_path == "auto" and self._con.info.server_version >= 180000
         )
+        timeouts = (
+            f"SET LOCAL {name} = '{int(seconds * 1000)}ms'; "
+            for name, seconds in (
+                ("lock_timeout", config.lock_timeout),
+                ("statement_timeout", config.statement_timeout),
+                ("idle_in_transaction_session_timeout", config.idle_timeout),
+            )
+        )
+        flush = "SELECT pg_stat_force_next_flush()" if self._flushes else ""
+        self._begin = f"BEGIN; {''.join(timeouts)}{flush}".encode()
         self._reset()
 
     def _reset(self) -> None:
@@ -257,24 +383,9 @@ class PostgresBackend:
         """BEGIN, the local timeouts and (15+) the request to flush this transaction's counts
         as it ends, in one round trip; then the counts earlier transactions left, if any."""
         if self._con.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            self._end_transaction()  # goex's own catalog reads (columns(), table_sizes())
-        config = self._config
-        timeouts = (
-            f"SET LOCAL {name} = '{int(seconds * 1000)}ms'; "
-            for name, seconds in (
-                ("lock_timeout", config.lock_timeout),
-                ("statement_timeout", config.statement_timeout),
-                ("idle_in_transaction_session_timeout", config.idle_timeout),
-            )
-        )
-        flush = "SELECT pg_stat_force_next_flush()" if self._flushes else ""
+            self._end_transaction()  # whatever was left open
         try:
-            result = self._con.pgconn.exec_(f"BEGIN; {''.join(timeouts)}{flush}".encode())
-            if result.status not in (
-                psycopg.pq.ExecStatus.COMMAND_OK,
-                psycopg.pq.ExecStatus.TUPLES_OK,
-            ):
-                raise psycopg.errors.error_from_result(result, self._con.info.encoding)
+            self._wire.command(self._begin)
         except psycopg.Error as exc:
             with contextlib.suppress(psycopg.Error):  # a lost connection cannot roll back
                 self._end_transaction()
@@ -287,7 +398,7 @@ class PostgresBackend:
             self._baseline = self._read_baseline()
 
     def _read_baseline(self) -> dict[str, tuple[int, int, int]]:
-        return {r[0]: (r[1], r[2], r[3]) for r in self._rows(_BASELINE)[0][0]}
+        return {r[0]: (r[1], r[2], r[3]) for r in self._json(_BASELINE)}
 
     def _expect(self, statements: Sequence[Statement]) -> None:
         self._remaining = len(statements)
@@ -328,7 +439,7 @@ class PostgresBackend:
                 )
 
     def _read_held(self) -> _Held:
-        return _Held.read(self._rows(_HELD)[0][0])
+        return _Held.read(self._json(_HELD))
 
     def _held(self) -> _Held:
         """What the transaction holds now, the last statement's new locks noted as its own."""
@@ -338,16 +449,13 @@ class PostgresBackend:
         return held
 
     def _execute_plain(self, statement: Statement) -> StatementResult:
-        with self._con.cursor() as cur:
-            self._run_statement(cur, statement, statement.sql)
-            columns = [d.name for d in cur.description or []]
-            rows = cur.fetchmany(MAX_RESULT_ROWS + 1) if cur.description else []
-            rowcount = cur.rowcount if statement.kind is StatementKind.DML else None
+        result = self._run_statement(statement, statement.sql)
+        rows = self._wire.rows(result, MAX_RESULT_ROWS + 1)
         return StatementResult(
             statement.sql,
             statement.kind,
-            rowcount,
-            columns,
+            result.command_tuples if statement.kind is StatementKind.DML else None,
+            self._wire.columns(result),
             [list(r) for r in rows[:MAX_RESULT_ROWS]],
             len(rows) > MAX_RESULT_ROWS,
         )
@@ -373,7 +481,7 @@ class PostgresBackend:
     def _execute_imaged(
         self, statement: Statement, table: exp.Table, index: int
     ) -> StatementResult:
-        found = self._rows(_TABLE, (qualified(table, self.dialect),))
+        found = self._rows(_TABLE, qualified(table, self.dialect))
         if not found:  # let the statement itself raise the server's "does not exist"
             return self._execute_plain(statement)
         schema, relation, key = found[0][0], found[0][1], list(found[0][2])
@@ -398,10 +506,8 @@ class PostgresBackend:
             elif query is not None and update:
                 befores = list({ctid: (k, image) for ctid, k, image in self._rows(query)}.values())
         with many_images():
-            with self._con.cursor() as cur:
-                self._run_statement(cur, statement, with_returning(statement, *extra))
-                columns = [d.name for d in cur.description or []]
-                rows = cur.fetchall()
+            result = self._run_statement(statement, with_returning(statement, *extra))
+            columns, rows = self._wire.columns(result), self._wire.rows(result)
             tails = [(r[-2], r[-1]) for r in rows]
             if self._returning_old_new:
                 images.images = [RowImage(old, new) for old, new in tails]
@@ -455,7 +561,7 @@ class PostgresBackend:
         names = {written: held.named(written) for written in self._explained}
         unsure = [written for written, name in names.items() if name is None]
         if unsure:
-            names.update(self._rows(_RESOLVE, (unsure,)))
+            names.update(self._rows(_RESOLVE, json.dumps(unsure)))
         rows: dict[str, int] = {}
         for written, name in names.items():
             if name is not None:  # None: no such table (any more)
@@ -497,23 +603,16 @@ class PostgresBackend:
         self._ended()
 
     def _end_transaction(self) -> None:
-        if self._ran_ddl or not self._rollback_keeping_prepared():
-            self._con.rollback()
-
-    def _rollback_keeping_prepared(self) -> bool:
-        """ROLLBACK through libpq itself. psycopg's own rollback drops every prepared
-        statement (a rolled-back DDL may have changed what they return), so each action would
-        plan goex's measuring queries afresh, which costs more than running them; after a
-        transaction that ran no DDL nothing they return can have changed. False if it failed."""
         try:
-            result = self._con.pgconn.exec_(b"ROLLBACK")
+            self._wire.command(b"ROLLBACK")
         except psycopg.Error:
-            return False
-        return result.status == psycopg.pq.ExecStatus.COMMAND_OK
+            self._con.rollback()  # psycopg's own knows a connection that broke
 
     def _ended(self) -> None:
         """The transaction ended. If it asked for the counts to be flushed, PostgreSQL did so
         before it answered, so none are pending."""
+        if self._ran_ddl:
+            self._wire.forget()
         self._ran_ddl = False
         if self._flush_asked:
             self._counts_pending = self._flush_asked = False
@@ -546,11 +645,11 @@ class PostgresBackend:
         catalog.constraints = {r[0]: (r[1], r[2], r[3]) for r in self._rows(_CONSTRAINTS)}
         return catalog
 
-    def _run_statement(self, cur: psycopg.Cursor[Any], statement: Statement, text: str) -> None:
+    def _run_statement(self, statement: Statement, text: str) -> PGresult:
         try:
-            # A prepared statement is the server's own guarantee of exactly one command:
+            # The extended protocol is the server's own guarantee of exactly one command:
             # if goex's split ever disagreed with PostgreSQL's, the server refuses it.
-            cur.execute(text.encode(), prepare=True)
+            return self._wire.run(text.encode())
         except psycopg.Error as exc:
             position = exc.diag.statement_position
             raise ExecutionError(
@@ -560,18 +659,21 @@ class PostgresBackend:
                 position=int(position) if position else None,
             ) from exc
 
-    def _rows(
-        self, query: str, params: tuple[Any, ...] | dict[str, Any] | None = None
-    ) -> list[tuple[Any, ...]]:
-        with self._con.cursor() as cur:
-            try:
-                cur.execute(query, params, prepare=True)
-            except psycopg.Error as exc:
-                raise ExecutionError(
-                    f"goex could not measure on PostgreSQL: {error_reason(exc)}",
-                    sqlstate=exc.sqlstate,
-                ) from exc
-            return cur.fetchall() if cur.description else []
+    def _rows(self, query: str, *params: str) -> list[tuple[Any, ...]]:
+        return self._wire.rows(self._measuring(query, params))
+
+    def _json(self, query: str) -> Any:
+        """The one JSON value a query of goex's returns."""
+        return json.loads(self._measuring(query).get_value(0, 0) or b"null")
+
+    def _measuring(self, query: str, params: Sequence[str] = ()) -> PGresult:
+        try:
+            return self._wire.run(query.encode(), [p.encode() for p in params])
+        except psycopg.Error as exc:
+            raise ExecutionError(
+                f"goex could not measure on PostgreSQL: {error_reason(exc)}",
+                sqlstate=exc.sqlstate,
+            ) from exc
 
 
 def _key_json(alias: str, key: list[str]) -> str:

@@ -98,8 +98,8 @@ def test_a_rolled_back_ddl_measured_apart_leaves_no_stale_prepared_statement(
     pg_dsn: str, schema: str
 ) -> None:
     # A dry-run measures statements apart (mark) in one transaction: a DDL measured before a
-    # read still makes the rollback drop psycopg's prepared statements, or the read, prepared
-    # with the added column, would fail once the column is rolled back away.
+    # read still makes the rollback drop goex's prepared statements, or the read, prepared
+    # (run a second time) with the added column, would fail once the column is rolled back.
     from goexdb.statements import parse_script
 
     parent = f"{schema}.parent"
@@ -109,12 +109,31 @@ def test_a_rolled_back_ddl_measured_apart_leaves_no_stale_prepared_statement(
         [read] = parse_script(f"SELECT * FROM {parent} WHERE id = 1", "postgres")
         backend.begin([alter])
         backend.execute(alter)
-        backend.mark([read])
+        backend.mark([read, read])
+        assert backend.execute(read).columns == ["id", "v", "w"]
         assert backend.execute(read).columns == ["id", "v", "w"]
         backend.rollback()
         staged = db.stage(f"SELECT * FROM {parent} WHERE id = 1")
         assert staged.results[0].columns == ["id", "v"]
         staged.rollback()
+
+
+def test_the_server_refuses_a_statement_text_holding_two_commands(pg_dsn: str, schema: str) -> None:
+    # Should goex's splitter ever pass on a text holding two commands, the server refuses it:
+    # every statement goes by the extended protocol, run the first time and prepared after.
+    import dataclasses
+
+    from goexdb.statements import parse_script
+
+    [update] = parse_script(f"UPDATE {schema}.parent SET v = 'x' WHERE id = 1", "postgres")
+    smuggled = dataclasses.replace(update, sql=f"{update.sql}; DROP TABLE {schema}.child")
+    with goexdb.connect(pg_dsn, DbConfig(capture="counts")) as db:
+        for _ in range(3):
+            with pytest.raises(ExecutionError, match="multiple commands"):
+                db.stage([smuggled])
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(*) FROM {schema}.child").fetchone() == (40,)
+        assert con.execute(f"SELECT v FROM {schema}.parent WHERE id = 1").fetchone() == ("p",)
 
 
 def test_locks_rewrites_and_sequences_are_reported(pg_dsn: str, schema: str) -> None:
@@ -386,6 +405,58 @@ def test_a_killed_goex_process_commits_nothing(pg_dsn: str, schema: str) -> None
         assert con.execute(f"SELECT count(*) FROM {schema}.parent WHERE v = 'gone'").fetchone() == (
             0,
         )
+
+
+def test_an_interrupted_statement_is_cancelled_on_the_server(pg_dsn: str, schema: str) -> None:
+    # Ctrl-C while a statement runs: goex asks the server to cancel it (not just stops
+    # waiting), rolls back, and its connection stays usable.
+    script = (
+        "import sys, goexdb\n"
+        "db = goexdb.connect(sys.argv[1])\n"
+        "try:\n"
+        f"    db.stage(\"UPDATE {schema}.parent SET v = 'gone' WHERE pg_sleep(60) IS NULL\")\n"
+        "except KeyboardInterrupt:\n"
+        "    staged = db.stage('SELECT 41 + 1')\n"
+        "    print('interrupted', staged.results[0].rows, flush=True)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, pg_dsn], stdout=subprocess.PIPE, text=True
+    )
+    running = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"
+    )
+    try:
+        with psycopg.connect(pg_dsn, autocommit=True) as watcher:
+            while watcher.execute(running).fetchone() != (1,):
+                assert proc.poll() is None
+            proc.send_signal(signal.SIGINT)
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "interrupted [[42]]"
+            assert watcher.execute(running + " AND state = 'active'").fetchone() == (0,)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(*) FROM {schema}.parent WHERE v = 'gone'").fetchone() == (
+            0,
+        )
+
+
+def test_goex_keeps_a_bounded_number_of_prepared_statements(pg_dsn: str, schema: str) -> None:
+    with goexdb.connect(pg_dsn, DbConfig(capture="counts")) as db:
+        db._backend._wire.LIMIT = 3  # type: ignore[attr-defined]
+        for i in range(1, 11):
+            for _ in range(2):  # a text seen before is prepared
+                staged = db.stage(f"UPDATE {schema}.parent SET v = 'v{i}' WHERE id = {i}")
+                assert staged.effects.tables[f"{schema}.parent"].updated == 1
+                staged.commit()
+        [[kept]] = db.stage("SELECT count(*) FROM pg_prepared_statements").results[0].rows
+    assert kept <= 3
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT v FROM {schema}.parent ORDER BY id").fetchall() == [
+            (f"v{i}",) for i in range(1, 11)
+        ]
 
 
 @pytest.mark.parametrize(
