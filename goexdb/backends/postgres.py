@@ -633,9 +633,7 @@ class PostgresBackend:
         )
 
     def describe(self) -> str:
-        text = self._catalog().describe_for_model(self.table_sizes())
-        self._con.rollback()
-        return text
+        return self._catalog().describe_for_model(self.table_sizes())
 
     def _catalog(self) -> Catalog:
         catalog = Catalog()
