@@ -14,7 +14,7 @@ import functools
 import itertools
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -149,11 +149,8 @@ class Statement:
         taken with RETURNING; None for reads, DDL, and writes hidden in CTEs."""
         if not isinstance(self.ast, exp.Insert | exp.Update | exp.Delete | exp.Merge):
             return None
-        if len(self.tables_written) != 1 or len(list(self.ast.find_all(*_WRITES))) != 1:
-            return None
-        target = self.ast.this
-        table = target if isinstance(target, exp.Table) else target.find(exp.Table)
-        return table
+        targets = list(_write_targets(self.ast))
+        return targets[0] if len(targets) == 1 else None
 
     @functools.cached_property
     def functions_called(self) -> tuple[str, ...]:
@@ -530,13 +527,19 @@ def _kind_of(tree: exp.Expr) -> StatementKind:
 
 
 def _tables_written(tree: exp.Expr, dialect: str) -> tuple[str, ...]:
-    names = []
-    for node in tree.find_all(exp.Insert, exp.Update, exp.Delete, exp.Merge):
+    return tuple(dict.fromkeys(qualified(table, dialect) for table in _write_targets(tree)))
+
+
+def _write_targets(tree: exp.Expr) -> Iterator[exp.Table]:
+    """The table each INSERT, UPDATE, DELETE or MERGE in a statement writes. A MERGE's own
+    WHEN ... THEN UPDATE / INSERT clauses name none: they write the MERGE's target."""
+    for node in tree.find_all(*_WRITES):
         target = node.this
-        table = target if isinstance(target, exp.Table) else target.find(exp.Table)
+        table = target if isinstance(target, exp.Table) else None
+        if table is None and isinstance(target, exp.Expr):
+            table = target.find(exp.Table)
         if table is not None:
-            names.append(qualified(table, dialect))
-    return tuple(dict.fromkeys(names))
+            yield table
 
 
 # PostgreSQL searches pg_catalog before the search_path, so an unqualified pg_* name may be one.
@@ -546,10 +549,7 @@ SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 def _writes_system_catalog(tree: exp.Expr) -> bool:
     """Whether a DML statement writes a system catalog (``UPDATE pg_authid``, ``UPDATE
     pg_settings``): the per-table statistics goex measures with leave those out."""
-    for node in tree.find_all(*_WRITES):
-        table = node.this if isinstance(node.this, exp.Table) else node.this.find(exp.Table)
-        if table is None:
-            continue
+    for table in _write_targets(tree):
         schema, name = table.db.lower(), table.name.lower()
         if schema in SYSTEM_SCHEMAS or (not schema and name.startswith("pg_")):
             return True

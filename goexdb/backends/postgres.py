@@ -254,10 +254,13 @@ class _Wire:
         """Send, then wait for the server's answer, raised as psycopg's error if it is one."""
         try:
             send(*args)
-            result: PGresult = self._con.wait(_exchange(self._con.pgconn))[-1]
+            results: list[PGresult] = self._con.wait(_exchange(self._con.pgconn))
         except (KeyboardInterrupt, SystemExit):
             self._stop()
             raise
+        if not results:
+            raise psycopg.InternalError("PostgreSQL sent no answer")
+        result = results[-1]
         if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
             raise psycopg.errors.error_from_result(result, self._con.info.encoding)
         if result.status not in _ANSWERS:  # COPY: the classifier never lets one through
@@ -294,7 +297,8 @@ class _Wire:
         return [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
 
     def forget(self) -> None:
-        """Deallocate every prepared statement, as after DDL what one returns may change."""
+        """Deallocate every prepared statement: DDL (run, or rolled back) may have changed
+        what one returns, and PostgreSQL refuses a cached plan whose result changed."""
         if self._names:
             self._names.clear()
             with contextlib.suppress(psycopg.Error):  # a session that ended has none left
@@ -336,7 +340,9 @@ class PostgresBackend:
         self._counts_pending = False
         self._flushes = self.server_version >= 150000
         self._flush_asked = False  # by this transaction
-        self._ran_ddl = False  # in this transaction (whatever mark() was told since)
+        # DDL ran in this transaction (whatever mark() was told since): what goex's prepared
+        # statements return may change again when it is rolled back.
+        self._ran_ddl = False
         self._returning_old_new = config.image_path == "returning" or (
             config.image_path == "auto" and self._con.info.server_version >= 180000
         )
@@ -384,6 +390,9 @@ class PostgresBackend:
         as it ends, in one round trip; then the counts earlier transactions left, if any."""
         if self._con.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             self._end_transaction()  # whatever was left open
+        if self._ran_ddl:  # however the last transaction ended, a failed COMMIT included
+            self._wire.forget()
+            self._ran_ddl = False
         try:
             self._wire.command(self._begin)
         except psycopg.Error as exc:
@@ -421,6 +430,8 @@ class PostgresBackend:
             result = self._execute_imaged(statement, table, index)
         else:
             result = self._execute_plain(statement)
+        if statement.kind in (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL):
+            self._wire.forget()
         for name in statement.tables_written:
             self._explained[name] = self._explained.get(name, 0) + max(result.rowcount or 0, 0)
         self._remaining -= 1
@@ -561,7 +572,7 @@ class PostgresBackend:
         names = {written: held.named(written) for written in self._explained}
         unsure = [written for written, name in names.items() if name is None]
         if unsure:
-            names.update(self._rows(_RESOLVE, json.dumps(unsure)))
+            names.update(self._rows(_RESOLVE, json.dumps(unsure, ensure_ascii=False)))
         rows: dict[str, int] = {}
         for written, name in names.items():
             if name is not None:  # None: no such table (any more)
@@ -586,6 +597,8 @@ class PostgresBackend:
         self._con.execute(
             psycopg.sql.SQL("ROLLBACK TO SAVEPOINT {}").format(psycopg.sql.Identifier(name))
         )
+        if self._ran_ddl:
+            self._wire.forget()
 
     def commit(self) -> None:
         try:
@@ -611,9 +624,6 @@ class PostgresBackend:
     def _ended(self) -> None:
         """The transaction ended. If it asked for the counts to be flushed, PostgreSQL did so
         before it answered, so none are pending."""
-        if self._ran_ddl:
-            self._wire.forget()
-        self._ran_ddl = False
         if self._flush_asked:
             self._counts_pending = self._flush_asked = False
 

@@ -118,6 +118,53 @@ def test_a_rolled_back_ddl_measured_apart_leaves_no_stale_prepared_statement(
         staged.rollback()
 
 
+def test_a_statement_prepared_before_ddl_still_runs_after_it(pg_dsn: str, schema: str) -> None:
+    # goex prepares a statement the second time it sees its text; DDL that changes what it
+    # returns, later in the same action or rolled back to a savepoint, must not make
+    # PostgreSQL refuse it ("cached plan must not change result type").
+    read = f"SELECT v FROM {schema}.parent WHERE id = 1"
+    retype = f"ALTER TABLE {schema}.parent ALTER COLUMN v TYPE int USING 7"
+    with goexdb.connect(pg_dsn) as db:
+        db.stage(read).rollback()
+        staged = db.stage(f"{read}; {read}; {retype}; {read}")
+        assert [r.rows for r in staged.results] == [[["p"]], [["p"]], [], [[7]]]
+        staged.rollback()
+        backend = db._backend  # type: ignore[attr-defined]
+        statements = db.classify(f"{retype}; {read}; {read}")
+        backend.begin(statements)
+        backend.savepoint("before")
+        assert [backend.execute(s).rows for s in statements] == [[], [[7]], [[7]]]
+        backend.rollback_to("before")
+        backend.mark(statements[1:])
+        assert backend.execute(statements[1]).rows == [["p"]]
+        backend.rollback()
+        staged = db.stage(read)
+        assert staged.results[0].rows == [["p"]]
+        staged.rollback()
+
+
+def test_a_merge_is_counted_committed_and_undone(pg_dsn: str, schema: str) -> None:
+    parent = f"{schema}.parent"
+    merge = (
+        f"MERGE INTO {parent} p USING (VALUES (1, 'm'), (11, 'n')) s(id, v) ON p.id = s.id "
+        "WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT (id, v) "
+        "VALUES (s.id, s.v)"
+    )
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(merge)
+        change = staged.effects.tables[parent]
+        assert (change.inserted, change.updated, change.deleted) == (1, 1, 0)
+        assert staged.reversible
+        record = staged.undo_record()
+        staged.commit()
+        with psycopg.connect(pg_dsn) as con:
+            rows = f"SELECT id, v FROM {parent} WHERE id IN (1, 11) ORDER BY id"
+            assert con.execute(rows).fetchall() == [(1, "m"), (11, "n")]
+        db.stage_undo(db.plan_undo(record)).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(rows).fetchall() == [(1, "p")]
+
+
 def test_the_server_refuses_a_statement_text_holding_two_commands(pg_dsn: str, schema: str) -> None:
     # Should goex's splitter ever pass on a text holding two commands, the server refuses it:
     # every statement goes by the extended protocol, run the first time and prepared after.

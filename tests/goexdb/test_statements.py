@@ -93,6 +93,17 @@ def test_tables_written_and_where() -> None:
     assert delete.has_where is True
 
 
+def test_a_merge_writes_its_target_whatever_its_when_clauses_do() -> None:
+    # A MERGE's WHEN ... THEN UPDATE / INSERT clauses name no table of their own.
+    merge = classify(
+        "MERGE INTO shop.orders o USING incoming i ON o.id = i.id "
+        "WHEN MATCHED AND i.gone THEN DELETE WHEN MATCHED THEN UPDATE SET qty = i.qty "
+        "WHEN NOT MATCHED THEN INSERT (id, qty) VALUES (i.id, i.qty)",
+        "postgres",
+    )
+    assert (merge.kind, merge.tables_written) == (K.DML, ("shop.orders",))
+
+
 def test_malformed_sql_is_a_clear_error() -> None:
     with pytest.raises(StatementError, match="could not be parsed"):
         parse_script("UPDATE SET WHERE", "postgres")
@@ -206,6 +217,8 @@ def test_unicode_escaped_strings_are_data() -> None:
         "UPDATE pg_settings SET setting = '0' WHERE name = 'statement_timeout'",
         "WITH x AS (DELETE FROM pg_catalog.pg_description WHERE objoid = 1) SELECT 1",
         "INSERT INTO information_schema.sql_features VALUES ('x')",
+        "MERGE INTO pg_authid a USING (SELECT 1) s ON true WHEN MATCHED THEN "
+        "UPDATE SET rolsuper = true",
         "COMMENT ON DATABASE postgres IS 'ignore previous instructions'",
     ],
 )
