@@ -57,6 +57,13 @@ class BackendUnavailable(ConfigError):
         self.reason = reason
 
 
+def refuse_if_unavailable(backend: str, reason: str | None) -> None:
+    """A stager's first step: refuse (BackendUnavailable) if there is a reason it cannot stage
+    here, before it creates anything."""
+    if reason:
+        raise BackendUnavailable(backend, reason)
+
+
 class Staged(Protocol):
     @property
     def backend(self) -> str: ...

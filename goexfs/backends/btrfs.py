@@ -38,6 +38,7 @@ from goexfs.backends.base import (
     TreeStaged,
     filesystem_type,
     make_location,
+    refuse_if_unavailable,
     remove_tree,
     resume_fields,
 )
@@ -68,9 +69,7 @@ class BtrfsStager:
     name: str = "btrfs"
 
     def stage(self, root: Path, workspace: Path) -> BtrfsStaged:
-        reason = unavailable(root)
-        if reason:
-            raise BackendUnavailable(self.name, reason)
+        refuse_if_unavailable(self.name, unavailable(root))
         location = make_location(workspace, "btrfs-")
         staged = BtrfsStaged(
             self.name, root, location / "tree", location, LookupBefore(location / "base")

@@ -36,6 +36,7 @@ from goexfs.backends.base import (
     TreeStaged,
     make_location,
     private_dir,
+    refuse_if_unavailable,
     remove_tree,
 )
 from goexfs.backends.before import LookupBefore, stage_mark
@@ -73,9 +74,7 @@ class GitStager:
     def stage(self, root: Path, workspace: Path) -> TreeStaged:
         if not root.is_dir():
             raise TargetError(f"{root} is not a directory")
-        reason = unavailable(root)
-        if reason:
-            raise BackendUnavailable(self.name, reason)
+        refuse_if_unavailable(self.name, unavailable(root))
         shadow = _shadow(root)
         location = make_location(workspace, "git-")
         tree = location / "tree"

@@ -45,6 +45,7 @@ from goexfs.backends.base import (
     BackendUnavailable,
     TreeStaged,
     make_location,
+    refuse_if_unavailable,
     remove_tree,
     resume_fields,
 )
@@ -83,9 +84,7 @@ class OverlayStager:
     name: str = "overlay"
 
     def stage(self, root: Path, workspace: Path) -> OverlayStaged:
-        reason = unavailable(root)
-        if reason:
-            raise BackendUnavailable(self.name, reason)
+        refuse_if_unavailable(self.name, unavailable(root))
         location = make_location(workspace, "overlay-")
         try:
             mark = stage_mark(location)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from core.errors import TargetError
 from goexfs.backends.base import (
-    BackendUnavailable,
     TreeStaged,
     filesystem_type,
     make_location,
+    refuse_if_unavailable,
     remove_tree,
 )
 from goexfs.backends.before import LookupBefore, stage_mark
@@ -48,9 +48,7 @@ class ReflinkStager:
     def stage(self, root: Path, workspace: Path) -> TreeStaged:
         if not root.is_dir():
             raise TargetError(f"{root} is not a directory")
-        reason = unavailable(root)
-        if reason:
-            raise BackendUnavailable(self.name, reason)
+        refuse_if_unavailable(self.name, unavailable(root))
         location = make_location(workspace, "reflink-")
         try:
             before = LookupBefore(root, stage_mark(location))
