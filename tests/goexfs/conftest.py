@@ -57,9 +57,16 @@ def bwrap() -> str:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def place(tmp_path: Path) -> Path:
+    """The directory a test's project and the directory beside it are made in (a module may
+    override it, e.g. with one on a filesystem its backend needs)."""
+    return tmp_path
+
+
+@pytest.fixture
+def project(place: Path) -> Path:
     """A small project: text files, a subdirectory, an executable, a symlink inside."""
-    root = tmp_path / "project"
+    root = place / "project"
     (root / "src").mkdir(parents=True)
     (root / "README.md").write_text("# demo\n")
     (root / "src" / "app.py").write_text("print('hello')\n")
@@ -72,9 +79,9 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def outside(tmp_path: Path) -> Path:
+def outside(place: Path) -> Path:
     """A directory next to the project that no action may touch."""
-    path = tmp_path / "outside"
+    path = place / "outside"
     path.mkdir()
     (path / "precious.txt").write_text("do not touch\n")
     return path

@@ -93,14 +93,6 @@ def project(backend: str, place: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def outside(place: Path) -> Path:
-    path = place / "outside"
-    path.mkdir()
-    (path / "precious.txt").write_text("do not touch\n")
-    return path
-
-
-@pytest.fixture
 def run_on(backend: str, run_cmd: Runner) -> Runner:
     """Stage with this backend and run a command in bubblewrap (conftest's runner)."""
 
