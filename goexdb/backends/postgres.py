@@ -133,6 +133,8 @@ _RESOLVE = """
                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(x))
     FROM json_array_elements_text($1::json) x
 """
+# Only DDL (and, on a clone, VACUUM FULL, CLUSTER, ...) changes the catalog or rewrites.
+_SCHEMA_CHANGING = (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -411,17 +413,15 @@ class PostgresBackend:
 
     def _expect(self, statements: Sequence[Statement]) -> None:
         self._remaining = len(statements)
-        # Only DDL (and, on a clone, VACUUM FULL, CLUSTER, ...) changes the catalog or rewrites.
-        self._ddl = any(
-            s.kind in (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL) for s in statements
-        )
+        self._ddl = any(s.kind in _SCHEMA_CHANGING for s in statements)
         if self._ddl:
             self._catalog_before = self._catalog()
             self._filenodes = {r[0]: r[1] for r in self._rows(_FILENODES)}
 
     def execute(self, statement: Statement) -> StatementResult:
         self._counts_pending = True
-        self._ran_ddl |= statement.kind in (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL)
+        changes_schema = statement.kind in _SCHEMA_CHANGING
+        self._ran_ddl |= changes_schema
         index, self._index = self._index, self._index + 1
         table = statement.image_target
         if statement.kind is StatementKind.NON_TRANSACTIONAL:
@@ -430,7 +430,7 @@ class PostgresBackend:
             result = self._execute_imaged(statement, table, index)
         else:
             result = self._execute_plain(statement)
-        if statement.kind in (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL):
+        if changes_schema:
             self._wire.forget()
         for name in statement.tables_written:
             self._explained[name] = self._explained.get(name, 0) + max(result.rowcount or 0, 0)
