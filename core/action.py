@@ -1,9 +1,9 @@
-"""The Action record, its Status state machine and the Decision bound to it.
+"""The Action record, its Status state machine, the decide Mode and the Decision bound to it.
 
 One lifecycle for both sides::
 
     proposed ─► staged ─► committed ─► undone
-        │          ├────► rolled_back
+        │          ├────► rolled_back      (also straight from proposed: interrupted)
         │          ├────► rejected
         └──────────┴────► failed
 
@@ -49,7 +49,8 @@ class Status(StrEnum):
 
 
 TRANSITIONS: Mapping[Status, frozenset[Status]] = {
-    Status.PROPOSED: frozenset({Status.STAGED, Status.REJECTED, Status.FAILED}),
+    # rolled back before it was staged: interrupted while its work was being staged
+    Status.PROPOSED: frozenset({Status.STAGED, Status.ROLLED_BACK, Status.REJECTED, Status.FAILED}),
     Status.STAGED: frozenset(
         {Status.COMMITTED, Status.ROLLED_BACK, Status.REJECTED, Status.FAILED}
     ),
@@ -59,6 +60,18 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     Status.FAILED: frozenset(),
     Status.UNDONE: frozenset(),
 }
+
+
+class Mode(StrEnum):
+    """Who decides (``--decide``, ``[review] decide``); see ``core.review``."""
+
+    ASK = "ask"
+    COMMIT = "commit"
+    ROLLBACK = "rollback"
+    POLICY = "policy"
+    LLM = "llm"
+    KEEP = "keep"
+    PERSON = "person"
 
 
 class Verdict(StrEnum):
@@ -72,22 +85,29 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class Decision:
-    """Who decided what and why, bound to the digest of what they saw (invariant 5)."""
+    """Who decided what and why, bound to the digest of what they saw (invariant 5).
+
+    ``paths`` narrows a file action's commit to those paths (and what is under them); empty
+    means all of it."""
 
     by: str
     verdict: Verdict
     reason: str
     digest: str
     at: str = field(default_factory=lambda: now_iso())
+    paths: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, str]:
-        return {
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "by": self.by,
             "verdict": self.verdict.value,
             "reason": self.reason,
             "digest": self.digest,
             "at": self.at,
         }
+        if self.paths:
+            data["paths"] = list(self.paths)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Decision:
@@ -97,6 +117,7 @@ class Decision:
             reason=str(data["reason"]),
             digest=str(data["digest"]),
             at=str(data["at"]),
+            paths=tuple(str(p) for p in data.get("paths") or ()),
         )
 
 

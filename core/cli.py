@@ -1,28 +1,36 @@
-"""What both CLIs share: the error boundary, ``--format``, and the journal commands.
+"""What both CLIs share: the error and signal boundary, ``--format``, finishing a staged action,
+deciding from another process, and the journal commands.
 
-The CLIs stay thin: parse flags, call the library, render. Only ``GoexError`` is caught, and
-printed as ``error: <one sentence>`` on stderr with the error's exit code.
+The CLIs stay thin: parse flags, call the library, render through the side's ``View``. Only
+``GoexError`` is caught, and printed as ``error: <one sentence>`` on stderr with the error's exit
+code; SIGINT and SIGTERM become ``Interrupted`` (exit 130) once the lifecycle has rolled the
+action back.
 
 (No ``from __future__ import annotations`` here: Typer reads the annotations at run time, and
 the journal commands' option names are closure variables.)
 """
 
+import getpass
+import socket
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
 import typer
-from rich.pretty import Pretty
+from rich.console import Console
 
-from core.action import Kind, Status, Verdict
-from core.errors import ExitCode, GoexError
+from core.action import Action, Decision, Kind, Mode, Status, Verdict
+from core.config import Config
+from core.errors import ExitCode, GoexError, Interrupted, StateError
+from core.interrupt import signal_name, signals_interrupt
 from core.journal import Journal
-from core.policy import Severity, Violation
+from core.lifecycle import Staged
+from core.llm import judge_model
 from core.redact import Redactor
-from core.render import decision_text, make_console, print_json, render_log, render_report
-from core.review import Mode
+from core.render import decision_text, make_console, print_json, render_log
 
 
 class Format(StrEnum):
@@ -37,14 +45,25 @@ DecideOption = Annotated[
     Mode | None,
     typer.Option(
         "--decide",
-        help="who decides: ask, commit, rollback, policy, llm or keep (stay staged; goex-fs "
-        "only) (default: [review] decide in goex.toml, else ask)",
+        help="who decides: ask, commit, rollback, policy, llm, person (wait for goex-db/fs "
+        "approve or reject from elsewhere) or keep (stay staged) (default: [review] decide in "
+        "goex.toml, else ask)",
     ),
 ]
 PolicyOption = Annotated[
     Path | None,
     typer.Option("--policy", help="a TOML file with a [policy] table, over goex.toml"),
 ]
+IdArgument = Annotated[str, typer.Argument(help="an action id, or a unique prefix of one")]
+DigestOption = Annotated[
+    str | None,
+    typer.Option(
+        "--digest",
+        help="the digest you were shown (goex show ID); a decision for another digest is "
+        "refused (default: show the action here and decide on what is shown)",
+    ),
+]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="why, for the journal")]
 
 EXIT_FOR_STATUS = {
     Status.COMMITTED: ExitCode.OK,
@@ -63,6 +82,26 @@ def exit_code_for(status: Status, verdict: Verdict | None = None) -> ExitCode:
     return EXIT_FOR_STATUS[status]
 
 
+class View(Protocol):
+    """How a side shows one action (``goexdb.render.View``, ``goexfs.render.View``)."""
+
+    def report(self, console: Console) -> None:
+        """Header, code, measured effects and policy findings."""
+
+    def details(self, console: Console) -> None:
+        """What ``[d]etails`` adds: row images, or every file's diff."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON object of ``--format json``."""
+
+    def outcome(self) -> str | None:
+        """One line on what became of the target, once decided (or None)."""
+
+
+S = TypeVar("S", bound=Staged)
+ViewOf = Callable[[Action, dict[str, Any], Redactor], View]
+
+
 def new_app(name: str, help_text: str) -> typer.Typer:
     return typer.Typer(
         name=name,
@@ -75,40 +114,141 @@ def new_app(name: str, help_text: str) -> typer.Typer:
 
 
 def run_app(app: typer.Typer) -> None:
-    """Run a Typer app, turning every GoexError into ``error: ...`` and its exit code."""
+    """Run a Typer app: every GoexError becomes ``error: ...`` and its exit code; SIGINT and
+    SIGTERM raise in the main thread (``core.interrupt``). The lifecycle turns one that lands
+    while an action exists into ``Interrupted``; one before that (Typer makes it exit 130) gets
+    its line here."""
     try:
-        app()
+        with signals_interrupt():
+            app()
     except GoexError as exc:
-        _error_line(exc.message)
+        _line(f"error: {exc.message}")
         sys.exit(int(exc.exit_code))
+    except SystemExit as exc:
+        # Typer turns every KeyboardInterrupt, ``Interrupted`` included, into exit 130.
+        interrupt = exc.__context__.__cause__ if exc.__context__ is not None else None
+        if isinstance(interrupt, Interrupted):
+            _line(interrupt.message)
+        elif exc.code == ExitCode.INTERRUPTED and isinstance(interrupt, KeyboardInterrupt):
+            _line(f"interrupted ({signal_name(interrupt)}): nothing was staged")
+        raise
 
 
-def _error_line(message: str) -> None:
+def _line(message: str) -> None:
     """One unwrapped line on stderr, whatever the terminal width."""
-    one_line = " ".join(message.split())
-    sys.stderr.write(f"error: {one_line}\n")
+    sys.stderr.write(" ".join(message.split()) + "\n")
     sys.stderr.flush()
+
+
+def conclude(staged: Staged, view: View, *, mode: Mode, fmt: Format, config: Config) -> NoReturn:
+    """Show a staged action, have ``mode`` decide, carry it out, report and exit with its code.
+
+    The report comes first (a person deciding, here or elsewhere, sees it); a judge model, a
+    person's terminal and the wait for a person's decision are the lifecycle's."""
+    console = make_console()
+    if fmt is Format.TEXT:
+        view.report(console)
+    try:
+        staged.conclude(
+            mode,
+            judge=judge_model(config, staged.redactor) if mode is Mode.LLM else None,
+            show_details=lambda: view.details(console),
+            timeout=config.review.timeout,
+            on_wait=lambda deadline: _waiting_line(staged, deadline),
+        )
+    except GoexError as exc:
+        if fmt is Format.JSON:
+            print_json({**view.to_json(), "error": exc.message}, staged.redactor)
+        raise
+    finished(staged.action, view, fmt, staged.redactor)
+
+
+def finished(action: Action, view: View, fmt: Format, redactor: Redactor) -> NoReturn:
+    """Report what was decided and carried out, and exit with the status's code."""
+    if fmt is Format.JSON:
+        print_json(view.to_json(), redactor)
+    else:
+        console = make_console()
+        console.print(decision_text(action))
+        if line := view.outcome():
+            console.print(line, markup=False, highlight=False)
+    verdict = action.decision.verdict if action.decision else None
+    raise typer.Exit(int(exit_code_for(action.status, verdict)))
+
+
+def _waiting_line(staged: Staged, deadline: datetime) -> None:
+    action = staged.action
+    tool = "goex-db" if action.kind is Kind.DB else "goex-fs"
+    until = deadline.astimezone().strftime("%H:%M:%S")
+    _line(
+        f"waiting for a person until {until}: {tool} approve {action.id} --digest "
+        f"{staged.digest} (or {tool} reject {action.id}); then it is rolled back"
+    )
+
+
+def person() -> str:
+    """Who records a decision from this process, as the journal keeps it."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"person:{user}@{socket.gethostname()}"
+
+
+def answer(
+    journal: Journal,
+    action: Action,
+    verdict: Verdict,
+    *,
+    digest: str,
+    reason: str,
+    paths: tuple[str, ...] = (),
+    reopen: Callable[[Action], S],
+) -> S | None:
+    """A person's decision on a waiting action: recorded for the process that holds it, or —
+    for a kept action, which nobody holds — carried out here. Returns the kept action then."""
+    waiting = journal.waiting_for(action.id)
+    if waiting is None:
+        raise StateError(f"action {action.id} is {action.status.value}, not waiting for a decision")
+    decision = Decision(person(), verdict, reason, digest, paths=paths)
+    if waiting.kept:
+        staged = reopen(action)
+        staged.carry_out(decision)
+        return staged
+    journal.answer(action.id, decision)
+    return None
+
+
+def answered_line(action: Action, verdict: Verdict, holder: str | None) -> str:
+    done = "approved" if verdict is Verdict.COMMIT else "rejected"
+    return (
+        f"{done}: action {action.id}; the process holding it ({holder}) carries the decision "
+        "out within a second"
+    )
 
 
 def add_journal_commands(
     app: typer.Typer,
     kind: Kind,
     journal_for: Callable[[str | None], Path],
-    code_language: str,
     target_of: Callable[[str], str],
     target_flag: str,
+    view_of: ViewOf,
+    target_short: str | None = None,
 ) -> None:
     """``log`` and ``show``: the same for both sides, reading the side's journal.
 
-    ``target_flag`` (``--dsn``, ``--dir``) filters the log to one target; ``target_of`` turns
-    the flag's value into the target as journaled (a DSN without its password, a full path);
-    ``journal_for`` finds the journal for a target (or for none given).
+    ``target_flag`` (``--dsn``, ``--dir``) names the target: ``log`` lists only its actions,
+    ``target_of`` turns the flag's value into the target as journaled (a DSN without its
+    password, a full path); ``journal_for`` finds the journal for a target (or for none given);
+    ``view_of`` renders one action as the side's ``run`` does.
     """
+    flags = (target_flag, target_short) if target_short else (target_flag,)
 
     @app.command("log")
     def log_command(
         target: Annotated[
-            str | None, typer.Option(target_flag, help="only the actions on this target")
+            str | None, typer.Option(*flags, help="only the actions on this target")
         ] = None,
         fmt: FormatOption = Format.TEXT,
         limit: Annotated[int, typer.Option(help="how many recent actions")] = 20,
@@ -124,27 +264,32 @@ def add_journal_commands(
 
     @app.command("show")
     def show_command(
-        action_id: Annotated[str, typer.Argument(help="an action id, or a unique prefix of one")],
+        action_id: IdArgument,
+        target: Annotated[
+            str | None, typer.Option(*flags, help="where the action's journal is")
+        ] = None,
         fmt: FormatOption = Format.TEXT,
     ) -> None:
-        """Show one action: code, measured effects, decision and status history."""
+        """Show one action as run shows it: code, measured effects, decision, status."""
         redactor = Redactor()
-        with Journal(journal_for(None)) as journal:
+        with Journal(journal_for(target)) as journal:
             action = journal.get(action_id)
             effects = journal.effects(action.id) or {}
         if fmt is Format.JSON:
             print_json({**action.to_json(), "effects": effects}, redactor)
             return
-        violations = [
-            Violation(v["rule"], Severity(v["severity"]), v["message"])
-            for v in effects.get("violations", [])
-        ]
-        render_report(
-            make_console(),
-            action,
-            [Pretty(redactor.redact_obj({k: v for k, v in effects.items() if k != "violations"}))],
-            violations,
-            redactor,
-            code_language=code_language,
-        )
-        make_console().print(decision_text(action))
+        console = make_console()
+        view_of(action, effects, redactor).report(console)
+        console.print(decision_text(action))
+
+
+def kept_rows(
+    journal: Journal, kind: Kind, target: str | None = None
+) -> list[tuple[Action, dict[str, Any]]]:
+    """The actions (on ``target``) kept staged, newest first, with their journaled effects."""
+    rows = []
+    for waiting in reversed(journal.waiting(kind, target)):
+        if waiting.kept:
+            action = journal.get(waiting.action_id)
+            rows.append((action, journal.effects(action.id) or {}))
+    return rows

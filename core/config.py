@@ -14,7 +14,8 @@ Every setting has one environment variable, ``GOEX_<SECTION>_<KEY>`` (``GOEX_DB_
     max_retries = 3           # on 429, 5xx and connection errors, with backoff
     judge = "gpt-4o"          # model used by --decide llm (default: name)
     [review]
-    decide = "ask"            # ask | commit | rollback | policy | llm | keep
+    decide = "ask"            # ask | commit | rollback | policy | llm | keep | person
+    timeout = 900             # seconds --decide person waits for a person before rolling back
     [db]
     statement_timeout = 30    # seconds
     lock_timeout = 5
@@ -43,16 +44,48 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from core.action import Mode
 from core.errors import ConfigError
 from core.policy import PolicySettings
 
 PROJECT_FILE = "goex.toml"
-DECIDE_MODES = ("ask", "commit", "rollback", "policy", "llm", "keep")
 # Settings that would switch confinement off: never taken from a project's goex.toml.
 OPERATOR_ONLY = (("fs", "sandbox"), ("fs", "network"), ("db", "dry_run_code"))
+
+
+class Capture(StrEnum):
+    """What goex-db keeps of the rows an action changes."""
+
+    IMAGES = "images"  # row before/after images: undo possible
+    COUNTS = "counts"  # rows per table only: faster, no undo
+
+
+class ImagePath(StrEnum):
+    """How PostgreSQL row images are read."""
+
+    AUTO = "auto"  # RETURNING old, new on 18+, else select
+    RETURNING = "returning"
+    SELECT = "select"  # lock and read the rows first (the pre-18 way)
+
+
+class Sandbox(StrEnum):
+    BWRAP = "bwrap"
+    NONE = "none"  # no confinement (operator-only)
+
+
+class FsBackend(StrEnum):
+    """How goex-fs stages the project (``goexfs.backends``)."""
+
+    AUTO = "auto"
+    OVERLAY = "overlay"
+    BTRFS = "btrfs"
+    REFLINK = "reflink"
+    GIT = "git"
+    COPY = "copy"
 
 
 @dataclass(frozen=True)
@@ -66,7 +99,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class ReviewConfig:
-    decide: str = "ask"
+    decide: Mode = Mode.ASK
+    timeout: float = 900.0  # --decide person: seconds to wait for a person, then roll back
 
 
 @dataclass(frozen=True)
@@ -75,8 +109,8 @@ class DbConfig:
     lock_timeout: float = 5.0
     idle_timeout: float = 300.0
     max_row_images: int = 10_000
-    capture: str = "images"  # images | counts
-    image_path: str = "auto"  # auto | returning | select (PostgreSQL: pre-18 way, forced)
+    capture: Capture = Capture.IMAGES
+    image_path: ImagePath = ImagePath.AUTO
     # dry-run: also run function/procedure/trigger definitions (their bodies are not inspected,
     # and a later statement may call them): operator-only, off by default
     dry_run_code: bool = False
@@ -84,8 +118,8 @@ class DbConfig:
 
 @dataclass(frozen=True)
 class FsConfig:
-    backend: str = "auto"
-    sandbox: str = "bwrap"
+    backend: FsBackend = FsBackend.AUTO
+    sandbox: Sandbox = Sandbox.BWRAP
     network: bool = False  # the sandboxed command may reach the network (operator-only)
     timeout: float = 300.0
     gc_max_age_days: float = 14.0  # goex-fs gc: staged copies and pre-images older than this go
@@ -225,18 +259,6 @@ def load_config(
     if overrides:
         sources.append("flags")
     config = _build(merged)
-    for key, value, allowed in (
-        ("db.capture", config.db.capture, ("images", "counts")),
-        ("db.image_path", config.db.image_path, ("auto", "returning", "select")),
-        ("fs.sandbox", config.fs.sandbox, ("bwrap", "none")),
-    ):
-        if value not in allowed:
-            raise ConfigError(f"{key} must be one of {', '.join(allowed)}, not {value!r}", key=key)
-    if config.review.decide not in DECIDE_MODES:
-        raise ConfigError(
-            f"decide mode {config.review.decide!r} is not one of {', '.join(DECIDE_MODES)}",
-            key="review.decide",
-        )
     return replace(config, sources=tuple(sources))
 
 
@@ -294,6 +316,19 @@ def _build(merged: Mapping[str, Mapping[str, Any]]) -> Config:
     return Config(**built)
 
 
+def _choice(choices: type[StrEnum], key: str, value: Any, where: str) -> StrEnum:
+    section = where.strip("[]")
+    try:
+        return choices(value)
+    except ValueError:
+        names = ", ".join(c.value for c in choices)
+        if choices is Mode:
+            message = f"decide mode {value!r} is not one of {names}"
+        else:
+            message = f"{section}.{key} must be one of {names}, not {value!r}"
+        raise ConfigError(message, key=f"{section}.{key}") from None
+
+
 def _from_text(cls: type[Any], key: str, raw: Any, where: str) -> Any:
     """Environment values arrive as text: turn them into the type the setting has."""
     if not isinstance(raw, str):
@@ -320,6 +355,8 @@ def _from_text(cls: type[Any], key: str, raw: Any, where: str) -> Any:
 
 def _typed(cls: type[Any], key: str, value: Any, where: str) -> Any:
     default = getattr(cls(), key)
+    if isinstance(default, StrEnum):
+        return _choice(type(default), key, value, where)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

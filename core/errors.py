@@ -23,7 +23,8 @@ sentence that says what went wrong and, where it helps, what to do.
     ├── ConflictError               the target changed since staging (.path / .details)
     ├── PolicyRejected              exit 4: a policy rule blocked the action (.violations)
     ├── StateError                  an illegal status transition, an unknown action id
-    └── JournalError                the journal cannot be opened, read or written
+    ├── JournalError                the journal cannot be opened, read or written
+    └── Interrupted                 exit 130: SIGINT or SIGTERM; the staged work was rolled back
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class ExitCode(IntEnum):
     ROLLED_BACK = 3
     REJECTED = 4
     KEPT_STAGED = 5
+    INTERRUPTED = 130
 
 
 class GoexError(Exception):
@@ -150,3 +152,10 @@ class StateError(GoexError):
 
 class JournalError(GoexError):
     pass
+
+
+class Interrupted(GoexError, KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM arrived; the message says what became of the action. Also a
+    ``KeyboardInterrupt``, so a caller that stops on Ctrl-C still stops."""
+
+    exit_code = ExitCode.INTERRUPTED

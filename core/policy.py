@@ -44,6 +44,10 @@ class Violation:
     def to_json(self) -> dict[str, str]:
         return {"rule": self.rule, "severity": self.severity.value, "message": self.message}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Violation:
+        return cls(str(data["rule"]), Severity(data["severity"]), str(data["message"]))
+
 
 @dataclass(frozen=True)
 class PolicySettings:

@@ -9,8 +9,12 @@ Modes (``--decide``):
 * ``policy`` — commit only when no rule found an error.
 * ``llm`` — a judge model sees the prompt, the code and the measured effects (redacted) and
   returns a verdict with a reason.
+* ``person`` — the action waits, held, until a person records a decision from another process
+  (``goex-db approve`` / ``reject``, ``goex-fs approve`` / ``reject``) or ``[review] timeout``
+  passes and it is rolled back (``core.lifecycle`` waits on the journal).
 
-Policy errors reject the action in every mode but ``ask``, where a person sees them and decides:
+Policy errors reject the action in every mode but ``ask`` and ``person``, where a person sees
+them and decides:
 the agent choosing ``--decide commit`` cannot talk its way past policy. Findings of severity
 ``review`` (a deletion, a binary change) need a person: the automatic modes keep the action
 staged for one instead of committing it. Every decision is bound to
@@ -23,22 +27,12 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
-from core.action import Action, Decision, Verdict
+from core.action import Action, Decision, Mode, Verdict
 from core.errors import LLMError, StateError, UsageError
 from core.llm import Model, extract_code_block
 from core.policy import Violation, blocking, needing_person
-
-
-class Mode(StrEnum):
-    ASK = "ask"
-    COMMIT = "commit"
-    ROLLBACK = "rollback"
-    POLICY = "policy"
-    LLM = "llm"
-    KEEP = "keep"
 
 
 class Prompter(Protocol):
@@ -98,7 +92,10 @@ def decide(
     judge: Model | None = None,
     prompter: Prompter | None = None,
     show_details: Callable[[], None] | None = None,
+    wait: Callable[[], Decision] | None = None,
 ) -> Decision:
+    """The decision of ``mode`` on what ``review`` shows; ``wait`` gives a person's (``person``:
+    the caller waits for one recorded in the journal)."""
     digest = review.digest()
     errors = blocking(review.violations)
 
@@ -111,6 +108,10 @@ def decide(
         return made("flag", Verdict.KEEP, "--decide keep")
     if mode is Mode.ASK:
         return _ask(review, prompter or TerminalPrompter(), show_details, made)
+    if mode is Mode.PERSON:
+        if wait is None:
+            raise UsageError("--decide person needs a journal to wait on a person's decision")
+        return wait()
     if errors:
         rules = ", ".join(sorted({v.rule for v in errors}))
         return made("policy", Verdict.REJECT, f"policy violations: {rules}")

@@ -1,4 +1,5 @@
-"""goex-db: agent SQL staged in a held-open transaction, measured, then committed or rolled back.
+"""goex-db: agent SQL staged in a held-open transaction (or on a clone), measured, then
+committed or rolled back — every step journaled.
 
 ::
 
@@ -10,30 +11,27 @@
             staged.commit()
         else:
             staged.rollback()
+
+``Staged`` is the lifecycle of ``core.lifecycle``: ``decide(mode)``, ``commit()``,
+``rollback()``, ``keep()`` (a clone's), and ``Session.reopen(action_id)`` picks a kept action up
+again in any process.
 """
 
 from goexdb.dsn import Engine, Target, parse_dsn
 from goexdb.effects import Effects, SchemaChange, StatementResult, TableChange
-from goexdb.rules import RULES, Outcome
-from goexdb.session import Database, Staged, connect
-from goexdb.statements import Statement, StatementKind, classify, parse_script, split
+from goexdb.held import Held
+from goexdb.session import Session, Staged, connect
 
 __all__ = [
-    "RULES",
-    "Database",
     "Effects",
     "Engine",
-    "Outcome",
+    "Held",
     "SchemaChange",
+    "Session",
     "Staged",
-    "Statement",
-    "StatementKind",
     "StatementResult",
     "TableChange",
     "Target",
-    "classify",
     "connect",
     "parse_dsn",
-    "parse_script",
-    "split",
 ]

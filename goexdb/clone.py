@@ -17,7 +17,7 @@ crash left behind; a clone is never the target itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from core.errors import UsageError
@@ -74,15 +74,27 @@ def make_clone(source: Target, tag: str, progress: Progress | None = None) -> Cl
     return clone_postgres(source, clone_name(tag), progress)
 
 
-def collect_garbage(source: Target) -> tuple[list[str], list[str]]:
+def collect_garbage(source: Target, keep: Collection[str] = ()) -> tuple[list[str], list[str]]:
     """Drop the clones of ``source``'s server or directory that no session uses.
 
-    Returns (dropped, kept in use). A clone a live goex session is connected to is left alone.
+    Returns (dropped, kept in use). A clone a live goex session is connected to is left alone,
+    and so are the clones named in ``keep`` (those of kept actions).
     """
     if source.engine is Engine.DUCKDB:
         from goexdb.backends.duckdb_clone import collect_duckdb
 
-        return collect_duckdb(source)
+        return collect_duckdb(source, keep)
     from goexdb.backends.postgres_clone import collect_postgres
 
-    return collect_postgres(source)
+    return collect_postgres(source, keep)
+
+
+def attach_clone(source: Target, name: str) -> Clone:
+    """A clone of ``source`` kept by an earlier process, found again by its name."""
+    if source.engine is Engine.DUCKDB:
+        from goexdb.backends.duckdb_clone import attach_duckdb
+
+        return attach_duckdb(source, name)
+    from goexdb.backends.postgres_clone import attach_postgres
+
+    return attach_postgres(source, name)

@@ -1,10 +1,10 @@
-"""Clone mode: stage an action on a clone of the database, and commit it by replaying it.
+"""Clone mode: an action staged on a clone of the database, committed by replaying it.
 
 ::
 
-    staged = stage_on_clone(target, "CREATE INDEX CONCURRENTLY ...", tag=action.id)
-    print(staged.effects.to_json(), staged.clone.strategy)
-    staged.commit()      # or staged.rollback(); either way the clone is dropped
+    held = hold_on_clone(target, "CREATE INDEX CONCURRENTLY ...", tag=action.id)
+    print(held.effects.to_json(), held.clone.strategy)
+    held.commit()      # or held.rollback(); either way the clone is dropped (or held.keep())
 
 On the clone anything that touches only that database may run, even statements that cannot run in
 a transaction block. Rollback drops the clone: the real database was never touched. Commit replays
@@ -13,28 +13,37 @@ only if the per-table row counts and the schema changes match the clone's; other
 replay back and says what differed. A script with a statement that cannot run in a transaction
 cannot be replayed that way, so its commit is refused: clone mode has measured it, a migration
 tool must apply it.
+
+``keep`` commits the action on the clone (so the clone shows its after-state) and leaves the
+clone for a later process: ``attach_kept`` finds it again from what the journal recorded, and
+its commit replays exactly as above, compared with the recorded effects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from core.config import DbConfig
 from core.errors import ConflictError, StateError
 from core.policy import PolicySettings
-from goexdb.clone import Clone, Progress, make_clone
+from goexdb.clone import Clone, Progress, attach_clone, make_clone
 from goexdb.dsn import Target
-from goexdb.effects import Effects
-from goexdb.session import Database, Staged
+from goexdb.effects import Effects, StatementResult
+from goexdb.held import Held
 from goexdb.statements import Statement, StatementKind, parse_script
 
+if TYPE_CHECKING:
+    from goexdb.session import Session
 
-class ClonedStaged(Staged):
-    """An action staged on a clone; commit replays it on the real database."""
+Redact = Callable[[Any], Any]
+
+
+class ClonedHeld(Held):
+    """An action held on a clone; commit replays it on the real database."""
 
     def __init__(
-        self, on_clone: Staged, database: Database, clone: Clone, real: Callable[[], Database]
+        self, on_clone: Held, session: Session, clone: Clone, real: Callable[[], Session]
     ) -> None:
         super().__init__(
             on_clone.backend,
@@ -44,13 +53,10 @@ class ClonedStaged(Staged):
             on_clone.capture,
         )
         self._on_clone = on_clone
-        self._clone_database = database
+        self._clone_session = session
         self._real = real
         self.clone = clone
-        self.replayed: Staged | None = None
-
-    def effects_json(self) -> dict[str, Any]:
-        return {**super().effects_json(), "clone": self.clone.to_json()}
+        self.replayed: Held | None = None
 
     def settle(self) -> None:
         if self.replayed is None:
@@ -66,36 +72,100 @@ class ClonedStaged(Staged):
     def rollback(self) -> None:
         self._end(self._discard)
 
+    def keep(self) -> None:
+        """Commit on the clone and leave it, for a later process (``attach_kept``)."""
+        self._on_clone.commit()
+        self._clone_session.close()
+
     def _discard(self) -> None:
         try:
-            self._clone_database.close()  # rolls back what is still open on the clone
+            self._clone_session.close()  # rolls back what is still open on the clone
         finally:
             self.clone.drop()
 
     def _replay(self) -> None:
         self._discard()
-        outside = [s for s in self.statements if s.kind is StatementKind.NON_TRANSACTIONAL]
-        if outside:
-            raise StateError(
-                f"commit refused: {outside[0].verb.upper()} cannot run inside a transaction "
-                "block, so it cannot be replayed on the real database with the rest held; clone "
-                "mode measured it, apply it with your migration tool"
+        self.replayed = replay(self.statements, self.effects.to_json(), self._real, lambda x: x)
+
+
+class KeptClone:
+    """A clone an earlier process kept, with what the journal recorded of its action."""
+
+    def __init__(
+        self,
+        clone: Clone,
+        statements: Sequence[Statement],
+        recorded: Mapping[str, Any],
+        real: Callable[[], Session],
+        redact: Redact,
+    ) -> None:
+        self.clone = clone
+        self.statements = list(statements)
+        self.recorded = recorded
+        self.effects = Effects.from_json(recorded["effects"])
+        self.results = [
+            StatementResult(s["sql"], StatementKind(s["kind"]), s["rowcount"])
+            for s in recorded.get("statements", [])
+        ]
+        self._real = real
+        self._redact = redact
+        self.replayed: Held | None = None
+        self.open = True
+
+    @property
+    def reversible(self) -> bool:
+        return bool(self.recorded.get("reversible"))
+
+    def undo_record(self) -> dict[str, Any]:
+        if self.replayed is None:
+            raise StateError("a kept action has no undo record until it is committed")
+        return self.replayed.undo_record()
+
+    def commit(self) -> None:
+        self._end()
+        self.clone.drop()
+        self.replayed = replay(self.statements, self.recorded["effects"], self._real, self._redact)
+
+    def rollback(self) -> None:
+        self._end()
+        self.clone.drop()
+
+    def _end(self) -> None:
+        if not self.open:
+            raise StateError("this kept action has already ended")
+        self.open = False
+
+
+def replay(
+    statements: Sequence[Statement],
+    expected: Mapping[str, Any],
+    real: Callable[[], Session],
+    redact: Redact,
+) -> Held:
+    """Run the statements on the real database and commit them only if they do what they
+    did on the clone (``expected``, the clone's effects as JSON); returns the committed run."""
+    outside = [s for s in statements if s.kind is StatementKind.NON_TRANSACTIONAL]
+    if outside:
+        raise StateError(
+            f"commit refused: {outside[0].verb.upper()} cannot run inside a transaction "
+            "block, so it cannot be replayed on the real database with the rest held; clone "
+            "mode measured it, apply it with your migration tool"
+        )
+    with real() as session:
+        replayed = session.hold(statements)
+        differences = effect_differences(expected, redact(replayed.effects.to_json()))
+        if differences:
+            replayed.rollback()
+            raise ConflictError(
+                "commit refused and rolled back: on the real database the statements did not "
+                "do what they did on the clone (" + "; ".join(differences) + ")",
+                details=differences,
             )
-        with self._real() as real:
-            replayed = real.stage(self.statements)
-            differences = effect_differences(self.effects, replayed.effects)
-            if differences:
-                replayed.rollback()
-                raise ConflictError(
-                    "commit refused and rolled back: on the real database the statements did not "
-                    "do what they did on the clone (" + "; ".join(differences) + ")",
-                    details=differences,
-                )
-            replayed.commit()
-        self.replayed = replayed
+        replayed.commit()
+    return replayed
 
 
-def stage_on_clone(
+def hold_on_clone(
     target: Target,
     sql: str | Sequence[Statement],
     *,
@@ -103,41 +173,62 @@ def stage_on_clone(
     config: DbConfig | None = None,
     policy: PolicySettings | None = None,
     progress: Progress | None = None,
-) -> ClonedStaged:
-    """Clone ``target``, stage ``sql`` on the clone and measure it; see the module docstring.
+) -> ClonedHeld:
+    """Clone ``target``, run ``sql`` on the clone and measure it; see the module docstring.
 
     Nothing may be connected to the real database meanwhile (PostgreSQL copies only a template
     no session uses); it is connected to again for the replay, after the decision.
     """
+    from goexdb.session import Session
+
     statements = parse_script(sql, target.dialect) if isinstance(sql, str) else list(sql)
     clone = make_clone(target, tag, progress)
     try:
-        database = Database(clone.target, config, policy, on_clone=True)
+        session = Session(clone.target, config, policy, on_clone=True)
     except BaseException:
         clone.drop()
         raise
     try:
-        staged = database.stage(statements)
+        held = session.hold(statements)
     except BaseException:
-        database.close()
+        session.close()
         clone.drop()
         raise
-    return ClonedStaged(staged, database, clone, lambda: Database(target, config, policy))
+    return ClonedHeld(held, session, clone, lambda: Session(target, config, policy))
 
 
-def effect_differences(clone: Effects, real: Effects) -> list[str]:
-    """What the real run did differently from the clone's: row counts per table, schema."""
+def attach_kept(
+    target: Target,
+    statements: Sequence[Statement],
+    recorded: Mapping[str, Any],
+    *,
+    config: DbConfig | None = None,
+    policy: PolicySettings | None = None,
+    redact: Redact,
+) -> KeptClone:
+    """The clone of a kept action (its name is in the recorded effects), ready to be committed
+    (replayed) or rolled back (dropped)."""
+    from goexdb.session import Session
+
+    name = (recorded.get("clone") or {}).get("name")
+    if not name:
+        raise StateError("this action was not staged on a clone, so nothing of it was kept")
+    clone = attach_clone(target, str(name))
+    return KeptClone(clone, statements, recorded, lambda: Session(target, config, policy), redact)
+
+
+def effect_differences(clone: Mapping[str, Any], real: Mapping[str, Any]) -> list[str]:
+    """What the real run did differently from the clone's (both as ``Effects.to_json()``):
+    row counts per table, schema changes."""
     differences = []
-    for table in sorted(clone.tables.keys() | real.tables.keys()):
-        on_clone, on_real = (
-            e.tables[table].to_json() if table in e.tables else {} for e in (clone, real)
-        )
+    clone_tables, real_tables = clone.get("tables", {}), real.get("tables", {})
+    for table in sorted(clone_tables.keys() | real_tables.keys()):
+        on_clone, on_real = clone_tables.get(table, {}), real_tables.get(table, {})
         for count in ("inserted", "updated", "deleted"):
             a, b = on_clone.get(count, 0), on_real.get(count, 0)
             if a != b:
                 differences.append(f"{table}: {b} rows {count}, {a} on the clone")
-    schema_clone = sorted(_schema(clone))
-    schema_real = sorted(_schema(real))
+    schema_clone, schema_real = sorted(_schema(clone)), sorted(_schema(real))
     if schema_clone != schema_real:
         only_real = [c for c in schema_real if c not in schema_clone]
         only_clone = [c for c in schema_clone if c not in schema_real]
@@ -149,7 +240,8 @@ def effect_differences(clone: Effects, real: Effects) -> list[str]:
     return differences
 
 
-def _schema(effects: Effects) -> list[str]:
+def _schema(effects: Mapping[str, Any]) -> list[str]:
     return [
-        " ".join(filter(None, (c.change, c.table, c.name, c.after))) for c in effects.schema_changes
+        " ".join(str(c[k]) for k in ("change", "table", "name", "after") if c.get(k))
+        for c in effects.get("schema_changes", [])
     ]

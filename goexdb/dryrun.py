@@ -37,19 +37,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core.config import Config
+from core.config import Capture, Config
 from core.errors import GoexError, StatementError
 from core.policy import blocking, evaluate
 from goexdb.backends.base import Backend
 from goexdb.clone import Clone, Progress, make_clone
 from goexdb.dsn import Target
 from goexdb.effects import Effects
+from goexdb.held import open_backend
 from goexdb.lint import LintOptions, RuleInfo, lint_sql, register
 from goexdb.lint.registry import MIGRATION_ERROR, SYNTAX_ERROR
 from goexdb.migrations import discover
 from goexdb.reports import FileReport, Finding, Report, StatementReport
 from goexdb.rules import BEFORE_RUNNING, Outcome
-from goexdb.session import open_backend
 from goexdb.statements import Piece, Statement, StatementKind, classify, pieces
 
 LONG_EXCLUSIVE_LOCK = register(
@@ -122,7 +122,7 @@ def dry_run(
         copy = make_clone(target, tag or f"dryrun_{time.time_ns() % 10**12}", progress)
         run_on = copy.target
     try:
-        backend = open_backend(run_on, replace(config.db, capture="counts"))
+        backend = open_backend(run_on, replace(config.db, capture=Capture.COUNTS))
         try:
             report = _Runner(backend, config, on_clone).run(migrations)
         finally:

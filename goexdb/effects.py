@@ -229,6 +229,19 @@ class Effects:
             "irreversible": list(self.irreversible),
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Effects:
+        """The effects as journaled (without row images, which the undo record keeps)."""
+        return cls(
+            tables={name: TableChange(**change) for name, change in data["tables"].items()},
+            schema_changes=[SchemaChange(**c) for c in data.get("schema_changes", [])],
+            locks=list(data.get("locks", [])),
+            rewrites=list(data.get("rewrites", [])),
+            side_effects=list(data.get("side_effects", [])),
+            results=list(data.get("results", [])),
+            irreversible=list(data.get("irreversible", [])),
+        )
+
 
 @dataclass
 class Catalog:

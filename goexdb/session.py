@@ -1,115 +1,123 @@
-"""The library API: a database connection that stages SQL in a held-open transaction.
+"""The library API of goex-db: a session on one database that stages agent SQL as actions.
 
 ::
 
     with goexdb.connect("duckdb:shop.duckdb") as db:
         staged = db.stage("UPDATE orders SET status = 'sent' WHERE id = 7")
-        print(staged.effects.to_json())
-        staged.commit()          # or staged.rollback()
+        print(staged.effects.to_json(), staged.violations, staged.reversible)
+        staged.commit()          # or staged.rollback(), or staged.conclude(Mode.POLICY)
 
-Every statement is classified before any runs; one that may not run in a held transaction
-(transaction control, session changes, external access, unknown) refuses the whole script and
-nothing executes. A statement that fails rolls the whole transaction back.
+``stage`` journals the action (proposed, then staged with its measured effects, policy findings
+and digest); ``Staged`` (``core.lifecycle``) journals the decision and what became of it.
+``stage(sql, clone=True)`` stages on a throwaway clone of the database instead; such an action
+can be kept (``staged.keep()``) and finished by another process with ``reopen(action_id)``.
+``stage_undo(action_id)`` stages the undo of a committed action, decided like any action.
+``hold(sql)`` is the unjournaled held transaction underneath (replays, benchmarks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
+from core import lifecycle
+from core.action import Action, Decision, Kind, Status
 from core.config import DbConfig
-from core.errors import ConflictError, PolicyRejected, StateError
-from core.policy import PolicySettings, blocking, evaluate
+from core.errors import ConflictError, PolicyRejected, StateError, UsageError
+from core.journal import Journal, default_path
+from core.policy import PolicySettings, Violation, blocking, evaluate
+from core.redact import Redactor
+from core.secrets import SecretStore
 from goexdb import undo
 from goexdb.backends.base import Backend
-from goexdb.dsn import Engine, Target, parse_dsn
-from goexdb.effects import Effects, StatementResult, many_images
-from goexdb.rules import BEFORE_RUNNING, Outcome
+from goexdb.clone import Clone, Progress
+from goexdb.cloned import ClonedHeld, KeptClone, attach_kept, hold_on_clone
+from goexdb.dsn import DSN_ENV, Target, parse_dsn
+from goexdb.effects import Effects, StatementResult
+from goexdb.held import Held, open_backend
+from goexdb.rules import BEFORE_RUNNING, RULES, Outcome
 from goexdb.statements import Statement, parse_script
 
 
-def open_backend(target: Target, config: DbConfig) -> Backend:
-    if target.engine is Engine.DUCKDB:
-        from goexdb.backends.duckdb import DuckDBBackend
+class Staged(lifecycle.Staged):
+    """A journaled SQL action, staged in a held transaction or on a clone, awaiting a decision."""
 
-        return DuckDBBackend(target, config)
-    from goexdb.backends.postgres import PostgresBackend
+    kind = Kind.DB
 
-    return PostgresBackend(target, config)
-
-
-class Staged:
-    """One staged script: its statements, results and measured effects, awaiting a decision."""
-
-    def __init__(
-        self,
-        backend: Backend,
-        statements: Sequence[Statement],
-        results: Sequence[StatementResult],
-        effects: Effects,
-        capture: str = "images",
-    ) -> None:
-        self.backend = backend
-        self.capture = capture
-        self.statements = list(statements)
-        self.results = list(results)
-        self.effects = effects
-        self.effects.results = [
-            {"columns": r.columns, "rows": r.rows, "truncated": r.truncated}
-            for r in self.results
-            if r.columns and r.rowcount is None
-        ]
-        self.open = True
+    def __init__(self, action: Action, journal: Journal, redactor: Redactor) -> None:
+        super().__init__(action, journal, redactor)
+        self.held: Held | ClonedHeld | KeptClone | None = None
 
     @property
-    def reversible(self) -> bool:
-        self.settle()
-        return self.effects.reversible
+    def work(self) -> Held | ClonedHeld | KeptClone:
+        if self.held is None:
+            raise StateError(f"action {self.action.id} has nothing staged")
+        return self.held
 
-    def settle(self) -> None:
-        """Read the row images the backend left for later (an UPDATE's on DuckDB), while the
-        transaction is still open, and judge again whether the action can be undone: images
-        that could not be read make it irreversible. Rolling back without settling costs
-        nothing; commit, ``reversible`` and ``undo_record`` settle first."""
-        if self.open:
-            self.backend.settle()
-            undo.assess(self.statements, self.effects, self.capture, self.backend.dialect)
+    @property
+    def effects(self) -> Effects:
+        return self.work.effects
 
-    def effects_json(self) -> dict[str, Any]:
-        return {
-            "statements": [r.to_json() for r in self.results],
-            "effects": self.effects.to_json(),
-            "reversible": self.reversible,
-        }
+    @property
+    def statements(self) -> list[Statement]:
+        return self.work.statements
+
+    @property
+    def results(self) -> list[StatementResult]:
+        return self.work.results
+
+    @property
+    def clone(self) -> Clone | None:
+        work = self.held
+        return work.clone if isinstance(work, ClonedHeld | KeptClone) else None
 
     def undo_record(self) -> dict[str, Any]:
-        """What the journal keeps so that this action can be undone after it is committed."""
-        self.settle()
-        with many_images():
-            return undo.record(self.statements, self.effects, self.backend.dialect)
+        return self.work.undo_record()
 
-    def commit(self) -> None:
-        self.settle()
-        self._end(self.backend.commit)
+    @property
+    def can_keep(self) -> bool:
+        return self.clone is not None
 
-    def rollback(self) -> None:
-        self._end(self.backend.rollback)
+    @property
+    def unchanged(self) -> str:
+        return "the database was not changed"
 
-    def _end(self, how: Callable[[], None]) -> None:
-        if not self.open:
-            raise StateError("this staged transaction has already ended")
-        self.open = False
-        how()
+    def _commit_work(self, decision: Decision) -> None:
+        work = self.work
+        if isinstance(work, ClonedHeld | KeptClone):
+            work.commit()  # replayed on the real database: undo needs its rows
+            self.journal.set_undo(self.action.id, data=work.undo_record())
+            return
+        try:
+            record = work.undo_record()
+        except BaseException:
+            work.rollback()
+            raise
+        self.journal.set_undo(self.action.id, data=record)
+        work.commit()
+
+    def _rollback_work(self) -> None:
+        if self.held is not None and self.held.open:
+            self.held.rollback()
+
+    def _keep_work(self) -> None:
+        if isinstance(self.held, ClonedHeld):
+            self.held.keep()
 
 
-class Database:
+class Session:
+    """A connection to one database (opened when first needed) that stages actions on it."""
+
     def __init__(
         self,
         target: Target,
         config: DbConfig | None = None,
         policy: PolicySettings | None = None,
         *,
+        journal: Journal | None = None,
+        redactor: Redactor | None = None,
         on_clone: bool = False,
     ) -> None:
         self.target = target
@@ -117,17 +125,39 @@ class Database:
         self.policy = policy or PolicySettings()
         # A clone may run what cannot run in a transaction block, by ending its transaction.
         self.on_clone = on_clone
-        self._backend = open_backend(target, self.config)
-        self._staged: Staged | None = None
+        self._backend: Backend | None = None
+        self._journal = journal
+        self._own_journal = journal is None
+        self._redactor = redactor
+        self._held: Held | None = None
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = open_backend(self.target, self.config)
+        return self._backend
+
+    @property
+    def journal(self) -> Journal:
+        if self._journal is None:
+            self._journal = Journal(default_path(Kind.DB))
+        return self._journal
+
+    @property
+    def redactor(self) -> Redactor:
+        if self._redactor is None:
+            self._redactor = target_redactor(self.target)
+        return self._redactor
 
     def describe(self) -> str:
-        return self._backend.describe()
+        return self.backend.describe()
 
     def classify(self, sql: str) -> list[Statement]:
-        return parse_script(sql, self._backend.dialect)
+        return parse_script(sql, self.target.dialect)
 
-    def stage(self, sql: str | Sequence[Statement]) -> Staged:
-        if self._staged is not None and self._staged.open:
+    def hold(self, sql: str | Sequence[Statement]) -> Held:
+        """Run SQL in a held transaction and measure it, unjournaled (``stage`` journals)."""
+        if self._held is not None and self._held.open:
             raise StateError("a staged transaction is still open; commit or roll it back first")
         statements = self.classify(sql) if isinstance(sql, str) else list(sql)
         for statement in statements:
@@ -138,47 +168,158 @@ class Database:
             raise PolicyRejected(
                 f"refused before running: {refused[0].message}", violations=refused
             )
-        self._backend.begin(statements)
+        backend = self.backend
+        backend.begin(statements)
         results = []
         try:
             for statement in statements:
-                results.append(self._backend.execute(statement))
-            effects = self._backend.measure()
+                results.append(backend.execute(statement))
+            effects = backend.measure()
         except BaseException:
-            self._backend.rollback()
+            backend.rollback()
             raise
-        undo.assess(statements, effects, self.config.capture, self._backend.dialect)
-        self._staged = Staged(self._backend, statements, results, effects, self.config.capture)
-        return self._staged
+        undo.assess(statements, effects, self.config.capture, backend.dialect)
+        self._held = Held(backend, statements, results, effects, self.config.capture)
+        return self._held
+
+    def stage(
+        self,
+        sql: str,
+        *,
+        prompt: str | None = None,
+        clone: bool = False,
+        progress: Progress | None = None,
+    ) -> Staged:
+        """Stage SQL as a journaled action: in a held transaction, or on a clone of the
+        database (``clone``; ``progress`` reports a slow copy)."""
+        staged = Staged(
+            Action(kind=Kind.DB, target=self.target.display, code=sql, prompt=prompt),
+            self.journal,
+            self.redactor,
+        )
+        with staged.staging():
+            if clone:
+                self._disconnect()  # PostgreSQL clones only a database no session uses
+                staged.held = hold_on_clone(
+                    self.target,
+                    sql,
+                    tag=staged.action.id,
+                    config=self.config,
+                    policy=self.policy,
+                    progress=progress,
+                )
+            else:
+                staged.held = self.hold(sql)
+            self._record(staged, staged.held)
+        return staged
+
+    def stage_undo(self, action_id: str) -> Staged:
+        """Stage the undo of a committed action: compensating SQL from its journaled row images,
+        refused (rolled back, ConflictError) if a row it changed has changed since."""
+        original = self.journal.get(action_id)
+        if original.kind is not Kind.DB:
+            raise StateError(f"action {original.id} is a file action; undo it with goex-fs")
+        if original.status is not Status.COMMITTED:
+            raise StateError(
+                f"action {original.id} is {original.status.value}; only a committed action "
+                "can be undone"
+            )
+        if original.target != self.target.display:
+            raise UsageError(
+                f"action {original.id} ran on {original.target}, not on {self.target.display}"
+            )
+        record, _ = self.journal.undo_data(original.id)
+        if record is None:
+            raise StateError(f"action {original.id} has no undo data in the journal")
+        plan = self.plan_undo(record)
+        staged = Staged(
+            Action(
+                kind=Kind.DB,
+                target=self.target.display,
+                code=plan.sql,
+                prompt=f"undo {original.id}",
+            ),
+            self.journal,
+            self.redactor,
+        )
+        staged.undoes = original
+        with staged.staging():
+            staged.held = self.hold_undo(plan)
+            self._record(staged, staged.held)
+        return staged
 
     def plan_undo(self, record: dict[str, Any]) -> undo.UndoPlan:
         """The compensating SQL for a committed action's journaled undo record."""
         if record.get("irreversible"):
             raise StateError("this action cannot be undone: " + "; ".join(record["irreversible"]))
-        return undo.plan(record, self._backend.columns)
-
-    def stage_undo(self, plan: undo.UndoPlan) -> Staged:
-        """Stage an undo plan; if any row changed since the action, roll back and refuse."""
+        plan = undo.plan(record, self.backend.columns)
         if not plan.statements:
             raise StateError("there is nothing to undo: the action changed no rows or schema")
-        staged = self.stage(plan.sql)
-        changed = [g for g in plan.guards if staged.results[g.statement].rowcount != 1]
+        return plan
+
+    def hold_undo(self, plan: undo.UndoPlan) -> Held:
+        """Run an undo plan in a held transaction, unjournaled (``stage_undo`` journals); if
+        any row changed since the action, roll back and refuse (ConflictError)."""
+        held = self.hold(plan.sql)
+        changed = [g for g in plan.guards if held.results[g.statement].rowcount != 1]
         if changed:
-            staged.rollback()
+            held.rollback()
             tables = sorted({g.table for g in changed})
             raise ConflictError(
                 f"undo refused: {len(changed)} row(s) of {', '.join(tables)} changed since the "
                 "action was committed",
                 details=[{"table": g.table, "row": g.row} for g in changed],
             )
+        return held
+
+    def _record(self, staged: Staged, work: Held) -> None:
+        violations = evaluate(RULES, Outcome(work.statements, work.effects), self.policy)
+        effects = work.effects_json()
+        if isinstance(work, ClonedHeld):
+            effects["clone"] = work.clone.to_json()
+        staged.record(effects, violations)
+
+    def reopen(self, action_id: str) -> Staged:
+        """A kept action (staged on a clone by an earlier process), to commit or roll back."""
+        action = self.journal.get(action_id)
+        waiting = self.journal.waiting_for(action.id)
+        if action.kind is not Kind.DB or waiting is None or not waiting.kept:
+            raise StateError(
+                f"action {action.id} is {action.status.value}, not kept staged; "
+                "`goex-db list` shows the ones that are"
+            )
+        if action.target != self.target.display:
+            raise UsageError(
+                f"action {action.id} ran on {action.target}, not on {self.target.display}"
+            )
+        recorded = self.journal.effects(action.id) or {}
+        staged = Staged(action, self.journal, self.redactor)
+        staged.recorded = recorded
+        staged.violations = [Violation.from_json(v) for v in recorded.get("violations", [])]
+        staged.held = attach_kept(
+            self.target,
+            self.classify(action.code),
+            recorded,
+            config=self.config,
+            policy=self.policy,
+            redact=self.redactor.redact_obj,
+        )
         return staged
 
-    def close(self) -> None:
-        if self._staged is not None and self._staged.open:
-            self._staged.rollback()
-        self._backend.close()
+    def _disconnect(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
 
-    def __enter__(self) -> Database:
+    def close(self) -> None:
+        if self._held is not None and self._held.open:
+            self._held.rollback()
+        self._disconnect()
+        if self._own_journal and self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(
@@ -187,11 +328,28 @@ class Database:
         self.close()
 
 
+def target_redactor(target: Target) -> Redactor:
+    """The secrets store's redactor, with the target's own secrets (its password) added."""
+    redactor = SecretStore.load().redactor()
+    for name, value in target.secrets.items():
+        redactor.add(name, value)
+    return redactor
+
+
+def resolve_target(dsn: str | None, action: Action | None = None) -> Target:
+    """``dsn``, else GOEX_DSN / DATABASE_URL, else the action's own (passwordless) target."""
+    if dsn is None and action is not None:
+        dsn = next((os.environ[n] for n in DSN_ENV if os.environ.get(n)), None) or action.target
+    return parse_dsn(dsn)
+
+
 def connect(
     dsn: str | Target | None = None,
     config: DbConfig | None = None,
     policy: PolicySettings | None = None,
-) -> Database:
+    *,
+    journal: Journal | None = None,
+) -> Session:
     """Open a database for staging; ``dsn`` defaults to GOEX_DSN, then DATABASE_URL."""
     target = dsn if isinstance(dsn, Target) else parse_dsn(dsn)
-    return Database(target, config, policy)
+    return Session(target, config, policy, journal=journal)

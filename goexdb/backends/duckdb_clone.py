@@ -11,6 +11,7 @@ import fcntl
 import os
 import shutil
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
@@ -35,15 +36,18 @@ def clone_duckdb(source: Target, name: str) -> Clone:
     )
 
 
-def collect_duckdb(source: Target) -> tuple[list[str], list[str]]:
+def collect_duckdb(source: Target, keep: Collection[str] = ()) -> tuple[list[str], list[str]]:
     assert source.path is not None
-    dropped = []
+    dropped, kept = [], []
     for path in sorted(source.path.parent.glob(f".{source.path.name}.{CLONE_PREFIX}*")):
         if path.name.endswith(".wal"):
             continue
+        if path.name.removeprefix(f".{source.path.name}.") in keep:
+            kept.append(path.name.removeprefix(f".{source.path.name}."))
+            continue
         _remove(path)
         dropped.append(path.name)
-    return dropped, []
+    return dropped, kept
 
 
 def copy_file(source: Path, target: Path) -> tuple[str, str]:
@@ -76,3 +80,15 @@ def _clone_path(source: Path, name: str) -> Path:
 def _remove(path: Path) -> None:
     for leftover in (path, path.with_name(path.name + ".wal")):
         leftover.unlink(missing_ok=True)
+
+
+def attach_duckdb(source: Target, name: str) -> Clone:
+    """The clone ``name`` an earlier process kept (``--decide keep``), to drop or inspect."""
+    assert source.path is not None
+    path = _clone_path(source.path, name)
+    if not path.exists():
+        raise TargetError(f"clone {path} is gone (removed by goex-db gc?)")
+    target = Target(Engine.DUCKDB, f"duckdb:{path}", path=path)
+    return Clone(
+        source, target, name, "kept", "kept by an earlier goex-db run", 0.0, lambda: _remove(path)
+    )

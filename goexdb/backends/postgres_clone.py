@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def drop_postgres(source: Target, name: str, database: str) -> None:
         _drop(con, name)
 
 
-def collect_postgres(source: Target) -> tuple[list[str], list[str]]:
+def collect_postgres(source: Target, keep: Collection[str] = ()) -> tuple[list[str], list[str]]:
     with _connect(source.conninfo, source) as con:
         row = con.execute("SELECT current_database()").fetchone()
     database = row[0] if row else "postgres"
@@ -83,6 +84,9 @@ def collect_postgres(source: Target) -> tuple[list[str], list[str]]:
             )
         ]
         for name in names:
+            if name in keep:
+                in_use.append(name)
+                continue
             try:
                 con.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
                 dropped.append(name)
@@ -234,3 +238,22 @@ def _connect(conninfo: str, source: Target) -> psycopg.Connection[Any]:
         raise TargetError(
             f"cannot connect to PostgreSQL at {source.display}: {error_reason(exc)}"
         ) from exc
+
+
+def attach_postgres(source: Target, name: str) -> Clone:
+    """The clone ``name`` an earlier process kept (``--decide keep``), to drop or inspect."""
+    with _connect(source.conninfo, source) as con:
+        row = con.execute("SELECT current_database()").fetchone()
+        exists = con.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if not exists:
+        raise TargetError(f"clone {name} is gone from the server (dropped by goex-db gc?)")
+    database = row[0] if row else "postgres"
+    return Clone(
+        source,
+        _clone_target(source, name),
+        name,
+        "kept",
+        "kept by an earlier goex-db run",
+        0.0,
+        lambda: drop_postgres(source, name, database),
+    )

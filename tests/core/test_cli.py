@@ -2,15 +2,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
 from core.action import Action, Decision, Kind, Status, Verdict
 from core.cli import EXIT_FOR_STATUS, add_journal_commands, exit_code_for, new_app, run_app
 from core.errors import ExitCode, PolicyRejected, StateError, UsageError
 from core.journal import Journal
+from core.policy import Violation
+from core.redact import Redactor
+from core.render import render_report
 
 
 @pytest.mark.parametrize(
@@ -93,6 +98,26 @@ def test_foreign_errors_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> No
         run_app(failing_app(RuntimeError("a bug")))
 
 
+class PlainView:
+    """The least a side's view shows: header, code and findings (core.render)."""
+
+    def __init__(self, action: Action, recorded: dict[str, Any], redactor: Redactor) -> None:
+        self.action, self.recorded, self.redactor = action, recorded, redactor
+
+    def report(self, console: Console) -> None:
+        violations = [Violation.from_json(v) for v in self.recorded.get("violations", [])]
+        render_report(console, self.action, [], violations, self.redactor, code_language="sql")
+
+    def details(self, console: Console) -> None:
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.action.to_json()
+
+    def outcome(self) -> str | None:
+        return None
+
+
 @pytest.fixture
 def journal_app(tmp_path: Path) -> tuple[typer.Typer, Path, Action]:
     path = tmp_path / "journal.sqlite3"
@@ -118,7 +143,7 @@ def journal_app(tmp_path: Path) -> tuple[typer.Typer, Path, Action]:
         )
         journal.save(other)
     app = new_app("goex-test", "test app")
-    add_journal_commands(app, Kind.DB, lambda _: path, "sql", str.strip, "--target")
+    add_journal_commands(app, Kind.DB, lambda _: path, str.strip, "--target", PlainView)
     return app, path, action
 
 

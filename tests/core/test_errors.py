@@ -10,6 +10,7 @@ from core.errors import (
     ConflictError,
     ExecutionError,
     ExitCode,
+    Interrupted,
     GoexError,
     JournalError,
     LLMConfigError,
@@ -41,6 +42,7 @@ def test_exit_codes_are_the_documented_ones() -> None:
         "ROLLED_BACK": 3,
         "REJECTED": 4,
         "KEPT_STAGED": 5,
+        "INTERRUPTED": 130,
     }
 
 
@@ -71,6 +73,7 @@ def test_the_tree_matches_the_docstring() -> None:
     )
     for cls in direct:
         assert cls.__bases__ == (GoexError,)
+    assert Interrupted.__bases__ == (GoexError, KeyboardInterrupt)
 
 
 def test_exit_code_of_each_error() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import ConflictError, StateError, StatementDenied
 from goexdb.clone import CLONE_PREFIX, collect_garbage, make_clone
-from goexdb.cloned import stage_on_clone
+from goexdb.cloned import hold_on_clone
 from goexdb.dsn import Engine, parse_dsn
 from tests.goexdb.conftest import ShopDB
 from tests.goexdb.test_cli import goex_db
@@ -27,7 +27,7 @@ def clones_left(shop: ShopDB) -> list[str]:
 
 def test_rollback_leaves_the_database_untouched_and_drops_the_clone(shop_database: ShopDB) -> None:
     before = shop_database.snapshot()
-    staged = stage_on_clone(
+    staged = hold_on_clone(
         parse_dsn(shop_database.dsn),
         "UPDATE orders SET status = 'sent' WHERE id <= 10; DELETE FROM customers WHERE id = 30",
         tag="t1",
@@ -46,7 +46,7 @@ def test_rollback_leaves_the_database_untouched_and_drops_the_clone(shop_databas
 
 
 def test_commit_replays_on_the_database(shop_database: ShopDB) -> None:
-    staged = stage_on_clone(
+    staged = hold_on_clone(
         parse_dsn(shop_database.dsn), "UPDATE orders SET status = 'sent' WHERE id <= 10", tag="t2"
     )
     staged.commit()
@@ -58,7 +58,7 @@ def test_commit_replays_on_the_database(shop_database: ShopDB) -> None:
 
 
 def test_commit_refuses_when_the_database_changed_since_the_clone(shop_database: ShopDB) -> None:
-    staged = stage_on_clone(
+    staged = hold_on_clone(
         parse_dsn(shop_database.dsn), "DELETE FROM orders WHERE status = 'new'", tag="t3"
     )
     # Meanwhile, someone else ships ten orders on the real database.
@@ -82,7 +82,7 @@ def test_non_transactional_statements_run_on_the_clone_but_never_replay(pg_dsn: 
 
     shop, drop = _postgres_database_shop(pg_dsn)
     try:
-        staged = stage_on_clone(
+        staged = hold_on_clone(
             parse_dsn(shop.dsn),
             "UPDATE orders SET status = 'x' WHERE id < 4; "
             "CREATE INDEX CONCURRENTLY orders_status ON orders (status); VACUUM orders; "
@@ -114,7 +114,7 @@ def test_server_wide_statements_are_refused_even_on_a_clone(pg_dsn: str, sql: st
     shop, drop = _postgres_database_shop(pg_dsn)
     try:
         with pytest.raises(StatementDenied):
-            stage_on_clone(parse_dsn(shop.dsn), sql, tag="t5")
+            hold_on_clone(parse_dsn(shop.dsn), sql, tag="t5")
         assert clones_left(shop) == []
     finally:
         drop()

@@ -58,7 +58,7 @@ def as_rows(images: list[Any], side: int) -> dict[int, dict[str, Any]]:
 def test_the_images_read_later_are_the_rows_before_and_after(dsn: str) -> None:
     before = rows_by_id(dsn)
     with goexdb.connect(dsn) as db:
-        staged = db.stage("UPDATE item SET qty = qty + 1, note = 'touched' WHERE id % 3 = 0")
+        staged = db.hold("UPDATE item SET qty = qty + 1, note = 'touched' WHERE id % 3 = 0")
         assert staged.effects.images[0].images == []  # nothing read yet
         record = staged.undo_record()
         staged.commit()
@@ -73,7 +73,7 @@ def test_the_images_read_later_are_the_rows_before_and_after(dsn: str) -> None:
 
 def test_an_update_with_from_is_read_once_per_row(dsn: str) -> None:
     with goexdb.connect(dsn) as db:
-        staged = db.stage(
+        staged = db.hold(
             "UPDATE item SET qty = 0 FROM side WHERE side.id % 10 = item.id % 10 AND side.flag"
         )
         changed = staged.results[0].rowcount
@@ -86,10 +86,10 @@ def test_an_update_with_from_is_read_once_per_row(dsn: str) -> None:
 def test_rollback_without_reading_leaves_nothing(dsn: str) -> None:
     before = rows_by_id(dsn)
     with goexdb.connect(dsn) as db:
-        staged = db.stage("UPDATE item SET qty = -1")
+        staged = db.hold("UPDATE item SET qty = -1")
         staged.rollback()
         assert "rolled back" in (staged.effects.images[0].missing or "")
-        temporary = db.stage("SELECT count(*) FROM duckdb_tables() WHERE temporary")
+        temporary = db.hold("SELECT count(*) FROM duckdb_tables() WHERE temporary")
         assert temporary.results[0].rows == [[0]]
         temporary.rollback()
     assert rows_by_id(dsn) == before
@@ -97,8 +97,8 @@ def test_rollback_without_reading_leaves_nothing(dsn: str) -> None:
 
 def test_commit_drops_the_temporary_tables(dsn: str) -> None:
     with goexdb.connect(dsn) as db:
-        db.stage("UPDATE item SET qty = 1 WHERE id < 10").commit()
-        temporary = db.stage("SELECT count(*) FROM duckdb_tables() WHERE temporary")
+        db.hold("UPDATE item SET qty = 1 WHERE id < 10").commit()
+        temporary = db.hold("SELECT count(*) FROM duckdb_tables() WHERE temporary")
         assert temporary.results[0].rows == [[0]]
         temporary.rollback()
     assert read(dsn, "SELECT count(*) FROM item WHERE qty = 1 AND id < 10") == [(9,)]
@@ -109,7 +109,7 @@ def test_an_update_choosing_its_rows_at_random_has_no_images(dsn: str) -> None:
     # be irreversible instead of being given the images of other rows.
     before = rows_by_id(dsn)
     with goexdb.connect(dsn) as db:
-        staged = db.stage("UPDATE item SET note = 'lucky' WHERE random() < 0.5")
+        staged = db.hold("UPDATE item SET note = 'lucky' WHERE random() < 0.5")
         assert staged.results[0].rowcount
         assert not staged.reversible
         assert "volatile function" in " ".join(staged.effects.irreversible)
@@ -123,7 +123,7 @@ def test_a_table_written_twice_reads_its_images_at_once(dsn: str) -> None:
     # shows, so both UPDATEs are imaged as they run; undo restores the first state.
     before = rows_by_id(dsn)
     with goexdb.connect(dsn) as db:
-        staged = db.stage(
+        staged = db.hold(
             "UPDATE item SET qty = 100 WHERE id <= 5; UPDATE item SET qty = qty + 1 WHERE id <= 3"
         )
         assert [len(i.images) for i in staged.effects.images] == [5, 3]
@@ -133,13 +133,13 @@ def test_a_table_written_twice_reads_its_images_at_once(dsn: str) -> None:
         read(dsn, "SELECT qty FROM item WHERE id <= 5 ORDER BY id") == [(101,)] * 3 + [(100,)] * 2
     )
     with goexdb.connect(dsn) as db:
-        db.stage_undo(db.plan_undo(record)).commit()
+        db.hold_undo(db.plan_undo(record)).commit()
     assert rows_by_id(dsn) == before
 
 
 def test_the_image_cap_applies_to_updates_read_later(dsn: str) -> None:
     with goexdb.connect(dsn, DbConfig(max_row_images=50)) as db:
-        staged = db.stage("UPDATE item SET qty = 0 WHERE id <= 60")
+        staged = db.hold("UPDATE item SET qty = 0 WHERE id <= 60")
         assert not staged.reversible
         assert "max_row_images" in (staged.effects.images[0].missing or "")
         staged.commit()
@@ -150,15 +150,15 @@ def test_the_temporary_table_is_out_of_the_agents_reach(dsn: str) -> None:
     # Its name is a secret of the action's: a script can only list it, after the fact, and a
     # name seen in one action's results is no use in the next.
     with goexdb.connect(dsn) as db:
-        staged = db.stage(
+        staged = db.hold(
             "UPDATE item SET qty = 5 WHERE id <= 4; "
             "SELECT table_name FROM duckdb_tables() WHERE temporary"
         )
         [[seen]] = staged.results[1].rows
         staged.rollback()
         with pytest.raises(ExecutionError, match="does not exist"):
-            db.stage(f"UPDATE item SET qty = 6 WHERE id <= 4; DELETE FROM {seen}")
-        staged = db.stage("UPDATE item SET qty = 7 WHERE id <= 4")
+            db.hold(f"UPDATE item SET qty = 6 WHERE id <= 4; DELETE FROM {seen}")
+        staged = db.hold("UPDATE item SET qty = 7 WHERE id <= 4")
         record = staged.undo_record()
         staged.rollback()
     assert [json.loads(a)["qty"] for _, a in record["images"][0]["images"]] == [7] * 4

@@ -75,7 +75,7 @@ def test_counts_stay_exact_over_a_run_of_actions_on_one_connection(
     # rollbacks, a failed statement and a rolled-back DDL, each action counts only its own rows.
     parent = f"{schema}.parent"
     with goexdb.connect(pg_dsn) as db:
-        db._backend._flushes = flushes  # type: ignore[attr-defined]
+        db.backend._flushes = flushes  # type: ignore[attr-defined]
         seen = []
         for sql, end in [
             (f"UPDATE {parent} SET v = 'a' WHERE id <= 4", "commit"),
@@ -104,7 +104,7 @@ def test_a_rolled_back_ddl_measured_apart_leaves_no_stale_prepared_statement(
 
     parent = f"{schema}.parent"
     with goexdb.connect(pg_dsn) as db:
-        backend = db._backend  # type: ignore[attr-defined]
+        backend = db.backend  # type: ignore[attr-defined]
         [alter] = parse_script(f"ALTER TABLE {parent} ADD COLUMN w int", "postgres")
         [read] = parse_script(f"SELECT * FROM {parent} WHERE id = 1", "postgres")
         backend.begin([alter])
@@ -129,7 +129,7 @@ def test_a_statement_prepared_before_ddl_still_runs_after_it(pg_dsn: str, schema
         staged = db.stage(f"{read}; {read}; {retype}; {read}")
         assert [r.rows for r in staged.results] == [[["p"]], [["p"]], [], [[7]]]
         staged.rollback()
-        backend = db._backend  # type: ignore[attr-defined]
+        backend = db.backend  # type: ignore[attr-defined]
         statements = db.classify(f"{retype}; {read}; {read}")
         backend.begin(statements)
         backend.savepoint("before")
@@ -160,7 +160,7 @@ def test_a_merge_is_counted_committed_and_undone(pg_dsn: str, schema: str) -> No
         with psycopg.connect(pg_dsn) as con:
             rows = f"SELECT id, v FROM {parent} WHERE id IN (1, 11) ORDER BY id"
             assert con.execute(rows).fetchall() == [(1, "m"), (11, "n")]
-        db.stage_undo(db.plan_undo(record)).commit()
+        db.hold_undo(db.plan_undo(record)).commit()
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(rows).fetchall() == [(1, "p")]
 
@@ -177,7 +177,7 @@ def test_the_server_refuses_a_statement_text_holding_two_commands(pg_dsn: str, s
     with goexdb.connect(pg_dsn, DbConfig(capture="counts")) as db:
         for _ in range(3):
             with pytest.raises(ExecutionError, match="multiple commands"):
-                db.stage([smuggled])
+                db.hold([smuggled])
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f"SELECT count(*) FROM {schema}.child").fetchone() == (40,)
         assert con.execute(f"SELECT v FROM {schema}.parent WHERE id = 1").fetchone() == ("p",)
@@ -293,7 +293,7 @@ def test_a_connection_ended_between_actions_is_a_clear_error(pg_dsn: str, schema
     with goexdb.connect(pg_dsn) as db:
         db.stage(f"UPDATE {schema}.parent SET v = 'x' WHERE id = 1").rollback()
         with psycopg.connect(pg_dsn, autocommit=True) as other:
-            other.execute("SELECT pg_terminate_backend(%s)", (db._backend._con.info.backend_pid,))  # type: ignore[attr-defined]
+            other.execute("SELECT pg_terminate_backend(%s)", (db.backend._con.info.backend_pid,))  # type: ignore[attr-defined]
         with pytest.raises(ExecutionError, match="could not open a transaction"):
             db.stage(f"UPDATE {schema}.parent SET v = 'y' WHERE id = 2")
     with psycopg.connect(pg_dsn) as con:
@@ -355,7 +355,7 @@ def test_awkward_types_survive_an_undo_exactly(pg_dsn: str, schema: str, image_p
         staged.commit()
     assert snapshot() != before
     with goexdb.connect(pg_dsn, config) as db:
-        db.stage_undo(db.plan_undo(record)).commit()
+        db.hold_undo(db.plan_undo(record)).commit()
     assert snapshot() == before
 
 
@@ -401,7 +401,7 @@ def test_renames_are_undone(pg_dsn: str, schema: str) -> None:
         record = staged.undo_record()
         staged.commit()
     with goexdb.connect(pg_dsn) as db:
-        db.stage_undo(db.plan_undo(record)).commit()
+        db.hold_undo(db.plan_undo(record)).commit()
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f"SELECT count(v) FROM {schema}.parent").fetchone() == (10,)
 
@@ -492,7 +492,7 @@ def test_an_interrupted_statement_is_cancelled_on_the_server(pg_dsn: str, schema
 
 def test_goex_keeps_a_bounded_number_of_prepared_statements(pg_dsn: str, schema: str) -> None:
     with goexdb.connect(pg_dsn, DbConfig(capture="counts")) as db:
-        db._backend._wire.LIMIT = 3  # type: ignore[attr-defined]
+        db.backend._wire.LIMIT = 3  # type: ignore[attr-defined]
         for i in range(1, 11):
             for _ in range(2):  # a text seen before is prepared
                 staged = db.stage(f"UPDATE {schema}.parent SET v = 'v{i}' WHERE id = {i}")
@@ -553,7 +553,7 @@ def test_mixed_case_tables_are_imaged_and_undone_in_the_right_table(
         record = staged.undo_record()
         staged.commit()
     with goexdb.connect(pg_dsn) as db:
-        db.stage_undo(db.plan_undo(record)).commit()
+        db.hold_undo(db.plan_undo(record)).commit()
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f'SELECT * FROM {schema}."Acct" ORDER BY id').fetchall() == [
             (1, 10),
@@ -573,4 +573,4 @@ def test_undo_guards_compare_exact_text_not_json_equality(pg_dsn: str, schema: s
     with psycopg.connect(pg_dsn, autocommit=True) as con:
         con.execute(f"UPDATE {schema}.parent SET n = 1.00 WHERE id = 1")
     with goexdb.connect(pg_dsn) as db, pytest.raises(ConflictError):
-        db.stage_undo(db.plan_undo(record))
+        db.hold_undo(db.plan_undo(record))

@@ -73,7 +73,7 @@ def commit(case: Case, sql: str) -> dict[str, Any]:
 
 def undo(case: Case, record: dict[str, Any]) -> None:
     with goexdb.connect(case.dsn, case.config) as db:
-        db.stage_undo(db.plan_undo(record)).commit()
+        db.hold_undo(db.plan_undo(record)).commit()
 
 
 def make_orders(case: Case) -> None:

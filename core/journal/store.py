@@ -1,206 +1,26 @@
-"""The journal: a SQLite (WAL) record of actions, effects, undo data, decisions and intents.
-
-It is the one writer of goex state. Properties the rest of goex relies on:
-
-* file mode 0600 in a 0700 directory (it holds prompts, code and row images);
-* WAL mode with ``synchronous=FULL``: a committed write survives a killed process, and readers
-  never block the writer;
-* every write is one ``BEGIN IMMEDIATE`` transaction, so two processes writing at once serialise
-  on SQLite's lock (``busy_timeout``) instead of failing or interleaving;
-* the schema carries a version (``PRAGMA user_version``) and a migration step per version.
-
-Intents: before a step that makes something final (commit, undo), the caller writes an intent;
-when the step is done it finishes the intent. ``pending_intents()`` is what ``recover`` reads.
-"""
+"""The journal's records: actions and their transitions, decisions, effects, undo data and
+intents (see ``core.journal``)."""
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from core.action import Action, Decision, Kind, Status, new_action_id, now_iso
-from core.errors import JournalError, StateError
-
-FILENAME = "journal.sqlite3"
-BUSY_TIMEOUT_MS = 30_000
+from core.errors import StateError
+from core.journal.waits import Waits, decision_at, insert_decision
 
 
-def _run_script(db: sqlite3.Connection, script: str) -> None:
-    """Run DDL one statement at a time: ``executescript`` would first COMMIT the open
-    migration transaction (and the ``COMMIT`` that ends it would then fail)."""
-    for statement in script.split(";"):
-        if statement.strip():
-            db.execute(statement)
-
-
-def _v1(db: sqlite3.Connection) -> None:
-    _run_script(
-        db,
-        """
-        CREATE TABLE actions (
-            id         TEXT PRIMARY KEY,
-            kind       TEXT NOT NULL CHECK (kind IN ('db', 'fs')),
-            target     TEXT NOT NULL,
-            prompt     TEXT,
-            code       TEXT NOT NULL,
-            digest     TEXT,
-            status     TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        );
-        CREATE INDEX actions_kind_target ON actions (kind, target);
-        CREATE TABLE transitions (
-            action_id TEXT NOT NULL REFERENCES actions (id),
-            seq       INTEGER NOT NULL,
-            status    TEXT NOT NULL,
-            at        TEXT NOT NULL,
-            PRIMARY KEY (action_id, seq)
-        );
-        CREATE TABLE effects (
-            action_id TEXT PRIMARY KEY REFERENCES actions (id),
-            data      TEXT NOT NULL
-        );
-        CREATE TABLE decisions (
-            action_id TEXT NOT NULL REFERENCES actions (id),
-            seq       INTEGER NOT NULL,
-            by        TEXT NOT NULL,
-            verdict   TEXT NOT NULL,
-            reason    TEXT NOT NULL,
-            digest    TEXT NOT NULL,
-            at        TEXT NOT NULL,
-            PRIMARY KEY (action_id, seq)
-        );
-        CREATE TABLE undo (
-            action_id TEXT PRIMARY KEY REFERENCES actions (id),
-            data      TEXT,
-            pointer   TEXT,
-            CHECK ((data IS NULL) != (pointer IS NULL))
-        );
-        CREATE TABLE intents (
-            id          INTEGER PRIMARY KEY AUTOINCREMENT,
-            action_id   TEXT NOT NULL REFERENCES actions (id),
-            step        TEXT NOT NULL,
-            data        TEXT NOT NULL,
-            started_at  TEXT NOT NULL,
-            finished_at TEXT
-        );
-        """,
-    )
-
-
-# MIGRATIONS[n] takes the schema from version n to n + 1. Append, never edit.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1,)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def state_home() -> Path:
-    """``$GOEX_HOME``, else ``$XDG_STATE_HOME/goex``, else ``~/.local/state/goex``."""
-    if home := os.environ.get("GOEX_HOME"):
-        return Path(home)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "goex"
-
-
-def default_path(kind: Kind, project: Path | None = None) -> Path:
-    """goex-fs keeps its journal in ``<project>/.goex/``; goex-db in the user state directory.
-
-    ``GOEX_HOME`` overrides both.
-    """
-    if os.environ.get("GOEX_HOME") or kind is Kind.DB or project is None:
-        return state_home() / FILENAME
-    return project / ".goex" / FILENAME
-
-
-class Journal:
+class Journal(Waits):
     """A connection to one journal file. Not shared between threads; cheap to open."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Create the file 0600 before SQLite does, so it is never world-readable. Never
-            # open and close an existing journal here: closing any descriptor of a file drops
-            # every POSIX lock this process holds on it, another connection's too (SQLite's
-            # documented pitfall), and a second process may then delete the WAL in use.
-            if not self.path.exists():
-                with suppress(FileExistsError):
-                    os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
-            os.chmod(self.path, 0o600)
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-            )
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = self._enable_wal()
-            if mode != "wal":
-                raise JournalError(f"journal {self.path} cannot use WAL mode (got {mode})")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot open journal {self.path}: {exc}") from exc
-        except OSError as exc:
-            raise JournalError(f"cannot open journal {self.path}: {exc.strerror}") from exc
-
-    def _enable_wal(self) -> str:
-        """Switch to WAL. Two processes opening a new journal at once can make this fail with
-        SQLITE_BUSY at once (SQLite does not wait on it), so wait here, as busy_timeout would."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        while True:
-            try:
-                return str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-
-    def close(self) -> None:
-        self._db.close()
 
     def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise JournalError(f"journal {self.path} is locked or unwritable: {exc}") from exc
-        try:
-            yield self._db
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback_quietly()
-            raise JournalError(f"cannot write journal {self.path}: {exc}") from exc
-        except BaseException:
-            self._rollback_quietly()
-            raise
-
-    def _rollback_quietly(self) -> None:
-        """End a failed write without hiding the error that stopped it (cf. psycopg)."""
-        if self._db.in_transaction:
-            with suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
-
-    def _migrate(self) -> None:
-        with self._write() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise JournalError(
-                    f"journal {self.path} has schema version {version}, newer than this goex "
-                    f"({SCHEMA_VERSION}); upgrade goex"
-                )
-            for step in MIGRATIONS[version:]:
-                step(db)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -251,6 +71,8 @@ class Journal:
             )
             if action.decision is not None:
                 self._save_decision(db, action.id, action.decision)
+            if action.status is not Status.STAGED:  # only a staged action can wait
+                db.execute("DELETE FROM waits WHERE action_id = ?", (action.id,))
 
     @staticmethod
     def _claim_id(db: sqlite3.Connection, action: Action) -> int:
@@ -270,26 +92,9 @@ class Journal:
 
     @staticmethod
     def _save_decision(db: sqlite3.Connection, action_id: str, decision: Decision) -> None:
-        last = db.execute(
-            "SELECT by, verdict, digest, at FROM decisions WHERE action_id = ? "
-            "ORDER BY seq DESC LIMIT 1",
-            (action_id,),
-        ).fetchone()
-        if last == (decision.by, decision.verdict.value, decision.digest, decision.at):
-            return
-        db.execute(
-            """INSERT INTO decisions (action_id, seq, by, verdict, reason, digest, at)
-               VALUES (?, (SELECT COUNT(*) FROM decisions WHERE action_id = ?), ?, ?, ?, ?, ?)""",
-            (
-                action_id,
-                action_id,
-                decision.by,
-                decision.verdict.value,
-                decision.reason,
-                decision.digest,
-                decision.at,
-            ),
-        )
+        """Append the decision unless it is the last one already (recorded by ``answer``)."""
+        if decision_at(db, action_id) != decision:
+            insert_decision(db, action_id, decision)
 
     def get(self, id_or_prefix: str) -> Action:
         """The action with this id, or the only one whose id starts with this prefix."""
@@ -325,18 +130,7 @@ class Journal:
                 (action_id,),
             )
         ]
-        decision_row = self._db.execute(
-            "SELECT by, verdict, reason, digest, at FROM decisions WHERE action_id = ? "
-            "ORDER BY seq DESC LIMIT 1",
-            (action_id,),
-        ).fetchone()
-        decision = (
-            Decision.from_json(
-                dict(zip(("by", "verdict", "reason", "digest", "at"), decision_row, strict=True))
-            )
-            if decision_row
-            else None
-        )
+        decision = decision_at(self._db, action_id)
         return Action(
             kind=Kind(kind),
             target=target,
@@ -424,9 +218,6 @@ class Journal:
                 (action_id,),
             )
         ]
-
-    def integrity_ok(self) -> bool:
-        return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
 
 def _like_prefix(prefix: str) -> str:

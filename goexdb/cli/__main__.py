@@ -1,0 +1,3 @@
+from goexdb.cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""A held transaction: statements run one at a time inside it, their effects measured, and
+nothing made permanent until ``commit``. The unit every goexdb action, replay and undo stages
+on; ``goexdb.session`` journals it as an action.
+
+Every statement is classified before any runs; one that may not run in a held transaction
+(transaction control, session changes, external access, unknown) refuses the whole script and
+nothing executes. A statement that fails rolls the whole transaction back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from core.config import Capture, DbConfig
+from core.errors import StateError
+from goexdb import undo
+from goexdb.backends.base import Backend
+from goexdb.dsn import Engine, Target
+from goexdb.effects import Effects, StatementResult, many_images
+from goexdb.statements import Statement
+
+
+def open_backend(target: Target, config: DbConfig) -> Backend:
+    if target.engine is Engine.DUCKDB:
+        from goexdb.backends.duckdb import DuckDBBackend
+
+        return DuckDBBackend(target, config)
+    from goexdb.backends.postgres import PostgresBackend
+
+    return PostgresBackend(target, config)
+
+
+class Held:
+    """One script run in a held-open transaction: its statements, results and measured effects."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        statements: Sequence[Statement],
+        results: Sequence[StatementResult],
+        effects: Effects,
+        capture: Capture = Capture.IMAGES,
+    ) -> None:
+        self.backend = backend
+        self.capture = capture
+        self.statements = list(statements)
+        self.results = list(results)
+        self.effects = effects
+        self.effects.results = [
+            {"columns": r.columns, "rows": r.rows, "truncated": r.truncated}
+            for r in self.results
+            if r.columns and r.rowcount is None
+        ]
+        self.open = True
+
+    @property
+    def reversible(self) -> bool:
+        self.settle()
+        return self.effects.reversible
+
+    def settle(self) -> None:
+        """Read the row images the backend left for later (an UPDATE's on DuckDB), while the
+        transaction is still open, and judge again whether the action can be undone: images
+        that could not be read make it irreversible. Rolling back without settling costs
+        nothing; commit, ``reversible`` and ``undo_record`` settle first."""
+        if self.open:
+            self.backend.settle()
+            undo.assess(self.statements, self.effects, self.capture, self.backend.dialect)
+
+    def effects_json(self) -> dict[str, Any]:
+        """What is journaled and shown: each statement, the effects, and whether undo can work."""
+        return {
+            "statements": [r.to_json() for r in self.results],
+            "effects": self.effects.to_json(),
+            "reversible": self.reversible,
+        }
+
+    def undo_record(self) -> dict[str, Any]:
+        """What the journal keeps so that this action can be undone after it is committed."""
+        self.settle()
+        with many_images():
+            return undo.record(self.statements, self.effects, self.backend.dialect)
+
+    def commit(self) -> None:
+        self.settle()
+        self._end(self.backend.commit)
+
+    def rollback(self) -> None:
+        self._end(self.backend.rollback)
+
+    def _end(self, how: Callable[[], None]) -> None:
+        if not self.open:
+            raise StateError("this staged transaction has already ended")
+        self.open = False
+        how()
