@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ExitCode, UsageError
-from goexdb.lint import lint_sql
-from goexdb.report_formats import sarif
+from goexdb.lint.engine import lint_sql
 from goexdb.reports import (
     FileReport,
     Finding,
@@ -20,6 +19,7 @@ from goexdb.reports import (
     render,
     report_from_json,
 )
+from goexdb.reports.sarif import sarif
 
 
 def dry_run_report(base: Path) -> Report:
