@@ -9,8 +9,9 @@ The rules are plain objects in explicit, ordered tuples (``STATEMENT_RULES``, ``
     for finding in report.findings():
         print(finding.file, finding.line, finding.rule, finding.message)
 
-This package's own modules import nothing of the engine or the reports, so the report formats
-can describe a finding (``describe``) without importing the engine.
+This ``__init__`` and what it imports (``base``, ``rules``, ``catalogue``) import nothing of the
+engine or the reports, so the report formats can describe a finding (``describe``) without
+importing the engine (which imports the reports' model).
 """
 
 from goexdb.lint.base import FileRule, Rule, RuleInfo
