@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import sqlglot
 
-from goexdb.lint import lint_sql
+from goexdb.lint.engine import lint_sql
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,25 +12,9 @@ import typer
 from core.config import load_config
 from core.errors import UsageError
 from goexdb.cli.options import clone_progress
-from goexdb.dryrun import dry_run
 from goexdb.dsn import parse_dsn
-from goexdb.lint import lint
-from goexdb.reports import Report, exit_code, render
-
-
-class ReportFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-    JUNIT = "junit"
-    MARKDOWN = "markdown"
-    SARIF = "sarif"
-
-
-class FailOn(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
-    NEVER = "never"
-
+from goexdb.migrations import dry_run, lint
+from goexdb.reports import FailOn, Report, ReportFormat, exit_code, render
 
 MigrationPaths = Annotated[
     list[Path], typer.Argument(help="migration .sql files or directories of them")
@@ -61,8 +44,8 @@ def lint_command(
     level, 4 findings at or above it, 2 usage."""
     config = load_config()
     report = lint(paths, config.lint, server_version=(pg_version, 0) if pg_version else None)
-    write_report(report, fmt.value, output)
-    raise typer.Exit(int(exit_code(report, fail_on.value)))
+    write_report(report, fmt, output)
+    raise typer.Exit(int(exit_code(report, fail_on)))
 
 
 def dry_run_command(
@@ -85,14 +68,14 @@ def dry_run_command(
     config = load_config()
     progress = clone_progress()
     report = dry_run(paths, parse_dsn(dsn), config, clone=clone, progress=progress)
-    write_report(report, fmt.value, output)
-    raise typer.Exit(int(exit_code(report, fail_on.value)))
+    write_report(report, fmt, output)
+    raise typer.Exit(int(exit_code(report, fail_on)))
 
 
-def write_report(report: Report, fmt: str, output: Path | None) -> None:
+def write_report(report: Report, fmt: ReportFormat, output: Path | None) -> None:
     """The report to ``output`` (a file) or stdout, in colour only on a terminal."""
     if output is None:
-        color = fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        color = fmt is ReportFormat.TEXT and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         sys.stdout.write(render(report, fmt, color=color))
         return
     try:

@@ -1,4 +1,4 @@
-"""Run the rules over migration files: one pass per file, statement by statement.
+"""Run the rules over a migration file: one pass, statement by statement.
 
 Each statement is split with positions (``statements.pieces``), parsed once (``classify``), and
 shown to every enabled rule together with what the file did before it (``FileState``). A
@@ -10,7 +10,7 @@ it alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,9 @@ from sqlglot.errors import ParseError, TokenError
 
 from core.config import LintConfig
 from core.errors import ConfigError, StatementError, UsageError
-from goexdb.lint import rules_compat, rules_locking, rules_transactions, rules_types
+from core.policy import Severity
+from goexdb.lint.base import RuleInfo
+from goexdb.lint.catalogue import SYNTAX_ERROR, catalogue
 from goexdb.lint.context import (
     DIALECT,
     NEWEST,
@@ -31,20 +33,10 @@ from goexdb.lint.context import (
     table_name,
     words_of,
 )
-from goexdb.lint.registry import (
-    FILE_RULES,
-    STATEMENT_RULES,
-    SYNTAX_ERROR,
-    RuleInfo,
-    Severity,
-    catalogue,
-)
-from goexdb.migrations import discover
-from goexdb.reports import FileReport, Finding, Report, StatementReport
+from goexdb.lint.rules import FILE_RULES, STATEMENT_RULES
+from goexdb.reports.model import FileReport, Finding, StatementReport
 from goexdb.statements import Piece, StatementKind, classify, pieces
 
-# Importing the rule modules registers their rules (``@rule``), in this order.
-_RULE_MODULES = (rules_compat, rules_locking, rules_transactions, rules_types)
 _IGNORE = re.compile(r"--[ \t]*goex:ignore[ \t]+([a-z0-9-]+(?:[ \t]*,[ \t]*[a-z0-9-]+)*)", re.I)
 
 
@@ -68,30 +60,15 @@ class LintOptions:
                 raise ConfigError(
                     f"{key} names unknown lint rule(s): {', '.join(unknown)}", key=key
                 )
-        severity: dict[str, Severity] = {
-            k: "error" if v == "error" else "warning" for k, v in config.severity.items()
+        # core.config keeps the levels as the strings "error" / "warning".
+        severity = {
+            k: Severity.ERROR if v == "error" else Severity.WARNING
+            for k, v in config.severity.items()
         }
         return cls(frozenset(config.disable), severity, server_version or NEWEST)
 
     def grade(self, info: RuleInfo) -> Severity:
         return self.severity.get(info.id, info.severity)
-
-
-def lint(
-    paths: Sequence[Path],
-    config: LintConfig | None = None,
-    *,
-    server_version: tuple[int, int] | None = None,
-) -> Report:
-    """Lint the migrations under ``paths`` (see ``goexdb.migrations.discover``)."""
-    options = LintOptions.from_config(config or LintConfig(), server_version)
-    files = [lint_file(path, options) for path in discover(paths)]
-    notes = []
-    if options.disabled:
-        notes.append(f"rules disabled by configuration: {', '.join(sorted(options.disabled))}")
-    if server_version is not None:
-        notes.append(f"checked for PostgreSQL {server_version[0]}")
-    return Report(tool="lint", files=files, notes=notes)
 
 
 def lint_file(path: Path, options: LintOptions | None = None) -> FileReport:

@@ -15,8 +15,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from core.config import Config, LintConfig
-from goexdb.dryrun import dry_run
 from goexdb.dsn import parse_dsn
+from goexdb.migrations import dry_run
 from goexdb.reports import Report, StatementReport, report_from_json
 from tests.goexdb.test_cli import goex_db
 

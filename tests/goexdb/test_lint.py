@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from core.config import LintConfig, load_config
 from core.errors import ConfigError
-from goexdb.lint import LintOptions, catalogue, lint, lint_sql
+from goexdb.lint import catalogue
+from goexdb.lint.engine import LintOptions, lint_sql
+from goexdb.migrations import lint
 
 MIGRATION = """\
 SET lock_timeout = '1s';

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from goexdb.lint import FILE_RULES, STATEMENT_RULES, lint_file
+from goexdb.lint import FILE_RULES, STATEMENT_RULES
+from goexdb.lint.engine import lint_file
 
 CASES = Path(__file__).parent / "lint_cases"
 STATIC_RULES = sorted({r.info.id for r in (*STATEMENT_RULES, *FILE_RULES)} | {"syntax-error"})

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from core.errors import ExitCode, UsageError
-from goexdb.lint import lint_sql
-from goexdb.report_formats import sarif
+from goexdb.lint.engine import lint_sql
 from goexdb.reports import (
     FileReport,
     Finding,
@@ -20,6 +21,7 @@ from goexdb.reports import (
     render,
     report_from_json,
 )
+from goexdb.reports.sarif import sarif
 
 
 def dry_run_report(base: Path) -> Report:
@@ -189,3 +191,18 @@ def test_silenced_findings_are_shown_but_not_counted() -> None:
     silenced = [r for r in results if r["ruleId"] == "prefer-bigint-over-int"]
     assert silenced and silenced[0]["suppressions"][0]["kind"] == "inSource"
     assert all("suppressions" not in r for r in results if r["ruleId"] != "prefer-bigint-over-int")
+
+
+def test_reports_import_without_the_lint_engine_and_describe_every_rule_id() -> None:
+    """The formats describe rules from the catalogue alone (no import cycle through the engine),
+    and the catalogue knows dry-run's measured ids without dry-run being imported."""
+    code = (
+        "import sys, goexdb.reports\n"
+        "from goexdb.lint import describe\n"
+        "assert 'goexdb.lint.engine' not in sys.modules, 'engine imported'\n"
+        "assert not any(m.startswith('goexdb.migrations') for m in sys.modules), 'migrations'\n"
+        "for rule in ('syntax-error', 'migration-error', 'long-exclusive-lock',\n"
+        "             'large-table-rewrite', 'dry-run-refused', 'ban-drop-table'):\n"
+        "    assert describe(rule) is not None, rule\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
+from core.policy import Severity
+from goexdb.lint.base import Problem, Rule, RuleInfo
 from goexdb.lint.context import Context, type_name
-from goexdb.lint.registry import Problem, rule
 
 # sqlglot's type names (see context.type_name): int covers integer and int4, smallint int2.
 _INT = frozenset({"int", "serial", "serial4"})
@@ -23,69 +24,91 @@ def _columns_of(ctx: Context, names: frozenset[str]) -> Iterator[tuple[exp.Expr,
             yield column, name
 
 
-@rule(
+BAN_CHAR_FIELD = RuleInfo(
     "ban-char-field",
-    "warning",
+    Severity.WARNING,
     "char(n) pads values with spaces and is no faster than text",
     "use text (with a CHECK on length if needed) or varchar",
 )
+
+
 def ban_char_field(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _CHAR):
         yield f"column {column.name} is {name}", column
 
 
-@rule(
+PREFER_BIGINT_OVER_INT = RuleInfo(
     "prefer-bigint-over-int",
-    "warning",
+    Severity.WARNING,
     "a 32-bit integer key or counter overflows at about 2.1 billion",
     "use bigint (or bigserial / an identity column on bigint)",
 )
+
+
 def prefer_bigint_over_int(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _INT):
         yield f"column {column.name} is {name}, which overflows at 2^31", column
 
 
-@rule(
+PREFER_BIGINT_OVER_SMALLINT = RuleInfo(
     "prefer-bigint-over-smallint",
-    "warning",
+    Severity.WARNING,
     "a 16-bit integer overflows at 32,767",
     "use bigint",
 )
+
+
 def prefer_bigint_over_smallint(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _SMALLINT):
         yield f"column {column.name} is {name}, which overflows at 2^15", column
 
 
-@rule(
+PREFER_IDENTITY = RuleInfo(
     "prefer-identity",
-    "warning",
+    Severity.WARNING,
     "serial types create a separately owned sequence with awkward permissions and copying",
     "use bigint GENERATED ALWAYS AS IDENTITY",
 )
+
+
 def prefer_identity(ctx: Context) -> Iterator[Problem]:
     for column, name in _columns_of(ctx, _SERIAL):
         yield f"column {column.name} is {name}", column
 
 
-@rule(
+PREFER_TEXT_FIELD = RuleInfo(
     "prefer-text-field",
-    "warning",
+    Severity.WARNING,
     "varchar(n) needs an ACCESS EXCLUSIVE lock (and maybe a rewrite) to change its length",
     "use text with a CHECK (length(col) <= n) constraint, which can be changed NOT VALID",
 )
+
+
 def prefer_text_field(ctx: Context) -> Iterator[Problem]:
     for column, dtype in ctx.column_types:
         if type_name(dtype) == "varchar" and dtype.expressions:
             yield f"column {column.name} is {dtype.sql(dialect='postgres').lower()}", column
 
 
-@rule(
+PREFER_TIMESTAMPTZ = RuleInfo(
     "prefer-timestamptz",
-    "warning",
+    Severity.WARNING,
     "timestamp without time zone stores wall-clock times whose meaning depends on the reader",
     "use timestamptz (timestamp with time zone)",
 )
+
+
 def prefer_timestamptz(ctx: Context) -> Iterator[Problem]:
     for column, dtype in ctx.column_types:
         if type_name(dtype) == "timestamp":
             yield f"column {column.name} is timestamp without time zone", column
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(BAN_CHAR_FIELD, ban_char_field),
+    Rule(PREFER_BIGINT_OVER_INT, prefer_bigint_over_int),
+    Rule(PREFER_BIGINT_OVER_SMALLINT, prefer_bigint_over_smallint),
+    Rule(PREFER_IDENTITY, prefer_identity),
+    Rule(PREFER_TEXT_FIELD, prefer_text_field),
+    Rule(PREFER_TIMESTAMPTZ, prefer_timestamptz),
+)

@@ -45,40 +45,19 @@ from goexdb.clone import Clone, Progress, make_clone
 from goexdb.dsn import Target
 from goexdb.effects import Effects
 from goexdb.held import open_backend
-from goexdb.lint import LintOptions, RuleInfo, lint_sql, register
-from goexdb.lint.registry import MIGRATION_ERROR, SYNTAX_ERROR
-from goexdb.migrations import discover
-from goexdb.reports import FileReport, Finding, Report, StatementReport
+from goexdb.lint.base import RuleInfo
+from goexdb.lint.catalogue import (
+    DRY_RUN_REFUSED,
+    LARGE_TABLE_REWRITE,
+    LONG_EXCLUSIVE_LOCK,
+    MIGRATION_ERROR,
+    SYNTAX_ERROR,
+)
+from goexdb.lint.engine import LintOptions, lint_sql
+from goexdb.migrations.discover import discover
+from goexdb.reports.model import FileReport, Finding, Report, StatementReport
 from goexdb.rules import BEFORE_RUNNING, Outcome
 from goexdb.statements import Piece, Statement, StatementKind, classify, pieces
-
-LONG_EXCLUSIVE_LOCK = register(
-    RuleInfo(
-        "long-exclusive-lock",
-        "error",
-        "dry-run measured an ACCESS EXCLUSIVE lock on a large table held past the configured time",
-        "split the migration, or make the change in steps that need weaker locks",
-        squawk=False,
-    )
-)
-LARGE_TABLE_REWRITE = register(
-    RuleInfo(
-        "large-table-rewrite",
-        "error",
-        "dry-run measured a rewrite of every row of a large table",
-        "avoid the rewrite (e.g. add a nullable column, backfill in batches, then constrain)",
-        squawk=False,
-    )
-)
-REFUSED = register(
-    RuleInfo(
-        "dry-run-refused",
-        "error",
-        "the file holds a statement goex does not run, even in a dry-run",
-        "remove the statement, or run this migration outside goex",
-        squawk=False,
-    )
-)
 
 SKIPPED = frozenset({StatementKind.TRANSACTION, StatementKind.SESSION})
 # Beyond what an action may run: ALTER TYPE (enum values), which the rolled-back transaction or
@@ -226,7 +205,7 @@ class _Runner:
         self, migration: Migration, piece: Piece, report: StatementReport, message: str
     ) -> bool:
         report.error = message
-        migration.report.error = self._finding(REFUSED, migration, piece, message)
+        migration.report.error = self._finding(DRY_RUN_REFUSED, migration, piece, message)
         return False
 
     def _each(self, migration: Migration) -> zip[tuple[Piece, Statement, StatementReport]]:

@@ -1,10 +1,10 @@
-"""The report of ``goex-db lint`` and ``goex-db dry-run``: one model, five formats.
+"""The report of ``goex-db lint`` and ``goex-db dry-run``: one model for five formats.
 
 A ``Report`` holds one ``FileReport`` per migration file and one ``StatementReport`` per
 statement. Lint fills the static part (findings, positions, kinds); dry-run also fills what it
-measured (durations, rows, locks held, rewrites, schema changes, errors), and every renderer
-shows those when present. ``render(report, fmt)`` gives text, json, junit, markdown or sarif
-(see ``goexdb.report_formats``); ``report_from_json`` reads the JSON back.
+measured (durations, rows, locks held, rewrites, schema changes, errors), and every format
+shows those when present. ``report_to_json`` writes the JSON format and ``report_from_json``
+reads it back. Severities are ``core.policy.Severity`` (only ERROR and WARNING occur here).
 """
 
 from __future__ import annotations
@@ -12,30 +12,55 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from core.errors import ExitCode, UsageError
+from core.policy import Severity
 
-Severity = Literal["error", "warning"]
-FailOn = Literal["error", "warning", "never"]
-FORMATS = ("text", "json", "junit", "markdown", "sarif")
-FAIL_ON = ("error", "warning", "never")
-_RANK = {"warning": 1, "error": 2}
+
+class ReportFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    JUNIT = "junit"
+    MARKDOWN = "markdown"
+    SARIF = "sarif"
+
+
+class FailOn(StrEnum):
+    """The lowest severity that fails the run (exit 4); NEVER: findings never fail it."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NEVER = "never"
+
+
+_RANK = {Severity.WARNING: 1, Severity.ERROR: 2}
+_THRESHOLD = {FailOn.WARNING: 1, FailOn.ERROR: 2, FailOn.NEVER: 3}  # NEVER: above every rank
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+
+def choose(kind: type[_Choice], value: str, option: str) -> _Choice:
+    """``value`` as a member of ``kind``; anything else is a usage error naming ``option``."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise UsageError(f"{option} must be one of {', '.join(kind)}, not {value!r}") from None
 
 
 @dataclass(frozen=True)
 class Finding:
     rule: str
-    severity: str  # "error" | "warning"
+    severity: Severity  # ERROR or WARNING
     file: str
     line: int
     column: int
     message: str
     help: str
 
-    def at_least(self, level: str) -> bool:
+    def at_least(self, level: FailOn) -> bool:
         """Whether the finding counts at ``--fail-on level`` (never: nothing counts)."""
-        return level != "never" and _RANK.get(self.severity, 2) >= _RANK[level]
+        return _RANK.get(self.severity, 2) >= _THRESHOLD[level]
 
 
 @dataclass
@@ -69,6 +94,10 @@ class FileReport:
         found = [f for s in self.statements for f in s.findings]
         return [self.error, *found] if self.error is not None else found
 
+    def suppressed(self) -> list[Finding]:
+        """Findings silenced by goex:ignore comments."""
+        return [f for s in self.statements for f in s.suppressed]
+
 
 @dataclass
 class Report:
@@ -84,27 +113,26 @@ class Report:
 
     def suppressed(self) -> list[Finding]:
         """Findings silenced by goex:ignore comments."""
-        return [f for file in self.files for s in file.statements for f in s.suppressed]
+        return [f for file in self.files for f in file.suppressed()]
 
     def counts(self) -> dict[str, int]:
         found = self.findings()
         return {
             "files": len(self.files),
             "statements": sum(len(f.statements) for f in self.files),
-            "errors": sum(1 for f in found if f.severity == "error"),
-            "warnings": sum(1 for f in found if f.severity == "warning"),
+            "errors": sum(1 for f in found if f.severity == Severity.ERROR),
+            "warnings": sum(1 for f in found if f.severity == Severity.WARNING),
             "suppressed": len(self.suppressed()),
         }
 
 
-def exit_code(report: Report, fail_on: str = "error") -> ExitCode:
+def exit_code(report: Report, fail_on: FailOn | str = FailOn.ERROR) -> ExitCode:
     """1 when a migration failed to run, else 4 when a finding is at or above ``fail_on``,
     else 0."""
-    if fail_on not in FAIL_ON:
-        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+    level = choose(FailOn, fail_on, "--fail-on")
     if any(f.error is not None and f.error.rule == "migration-error" for f in report.files):
         return ExitCode.ERROR
-    if any(f.at_least(fail_on) for f in report.findings()):
+    if any(f.at_least(level) for f in report.findings()):
         return ExitCode.REJECTED
     return ExitCode.OK
 
@@ -115,8 +143,13 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     return data
 
 
+def report_to_json(report: Report) -> str:
+    """The JSON format: the model as it is, with a summary of the counts."""
+    return json.dumps(report_to_dict(report), indent=2) + "\n"
+
+
 def report_from_json(text: str) -> Report:
-    """The report a ``render(report, "json")`` produced."""
+    """The report a ``render(report, "json")`` (``report_to_json``) produced."""
     data = json.loads(text)
     return Report(
         tool=data["tool"],
@@ -133,15 +166,19 @@ def _file(data: Mapping[str, Any]) -> FileReport:
         path=data["path"],
         statements=[_statement(s) for s in data["statements"]],
         duration_ms=data.get("duration_ms"),
-        error=Finding(**error) if error else None,
+        error=_finding(error) if error else None,
     )
 
 
 def _statement(data: Mapping[str, Any]) -> StatementReport:
     values = dict(data)
-    values["findings"] = [Finding(**f) for f in data.get("findings", [])]
-    values["suppressed"] = [Finding(**f) for f in data.get("suppressed", [])]
+    values["findings"] = [_finding(f) for f in data.get("findings", [])]
+    values["suppressed"] = [_finding(f) for f in data.get("suppressed", [])]
     return StatementReport(**values)
+
+
+def _finding(data: Mapping[str, Any]) -> Finding:
+    return Finding(**{**data, "severity": Severity(data["severity"])})
 
 
 def measured(statement: StatementReport) -> bool:
@@ -179,19 +216,3 @@ def measurements(statement: StatementReport) -> Iterator[str]:
 def describe_change(change: Mapping[str, Any]) -> str:
     """A measured schema change in words: its values in order (``add_column orders note``)."""
     return " ".join(str(v) for v in change.values() if v is not None)
-
-
-def render(report: Report, fmt: str, *, color: bool = False) -> str:
-    """The report in one of ``FORMATS``."""
-    from goexdb import report_formats
-
-    renderers = {
-        "text": lambda r: report_formats.text(r, color=color),
-        "json": lambda r: json.dumps(report_to_dict(r), indent=2) + "\n",
-        "junit": report_formats.junit,
-        "markdown": report_formats.markdown,
-        "sarif": report_formats.sarif,
-    }
-    if fmt not in renderers:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    return renderers[fmt](report)

@@ -8,18 +8,21 @@ from collections.abc import Iterable, Iterator
 
 from sqlglot import exp
 
+from core.policy import Severity
+from goexdb.lint.base import Problem, Rule, RuleInfo
 from goexdb.lint.context import Context, alter_actions
-from goexdb.lint.registry import Problem, rule
 
 MAX_IDENTIFIER_BYTES = 63
 
 
-@rule(
+RENAMING_COLUMN = RuleInfo(
     "renaming-column",
-    "error",
+    Severity.ERROR,
     "renaming a column breaks the code that still uses the old name while the migration deploys",
     "add the new column, write both, move readers over, then drop the old one",
 )
+
+
 def renaming_column(ctx: Context) -> Iterator[Problem]:
     for action in alter_actions(ctx):
         if isinstance(action, exp.RenameColumn):
@@ -29,12 +32,14 @@ def renaming_column(ctx: Context) -> Iterator[Problem]:
             )
 
 
-@rule(
+RENAMING_TABLE = RuleInfo(
     "renaming-table",
-    "error",
+    Severity.ERROR,
     "renaming a table breaks the code that still uses the old name while the migration deploys",
     "create the new table (or a view with the old name) and move readers over first",
 )
+
+
 def renaming_table(ctx: Context) -> Iterator[Problem]:
     if any(isinstance(a, exp.AlterRename) for a in alter_actions(ctx)):
         yield "renaming the table breaks code that still uses the old name"
@@ -45,23 +50,27 @@ def _dropped(ctx: Context, kind: str) -> bool:
     return isinstance(tree, exp.Drop) and str(tree.args.get("kind")).upper() == kind
 
 
-@rule(
+BAN_DROP_DATABASE = RuleInfo(
     "ban-drop-database",
-    "error",
+    Severity.ERROR,
     "DROP DATABASE destroys a whole database",
     "drop databases by hand, never from a migration",
 )
+
+
 def ban_drop_database(ctx: Context) -> Iterator[Problem]:
     if _dropped(ctx, "DATABASE"):
         yield "DROP DATABASE destroys every table in it"
 
 
-@rule(
+BAN_DROP_TABLE = RuleInfo(
     "ban-drop-table",
-    "error",
+    Severity.ERROR,
     "DROP TABLE destroys the table's data and breaks code that still reads it",
     "stop using the table first; drop it in a later, separate migration (or rename it aside)",
 )
+
+
 def ban_drop_table(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     if _dropped(ctx, "TABLE") and isinstance(tree, exp.Drop):
@@ -70,12 +79,14 @@ def ban_drop_table(ctx: Context) -> Iterator[Problem]:
                 yield f"DROP TABLE destroys {table.sql(dialect='postgres')} and its data"
 
 
-@rule(
+BAN_DROP_COLUMN = RuleInfo(
     "ban-drop-column",
-    "error",
+    Severity.ERROR,
     "DROP COLUMN destroys the column's data and breaks code that still reads it",
     "stop using the column first; drop it in a later, separate migration",
 )
+
+
 def ban_drop_column(ctx: Context) -> Iterator[Problem]:
     for action in alter_actions(ctx):
         if isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
@@ -83,12 +94,14 @@ def ban_drop_column(ctx: Context) -> Iterator[Problem]:
                 yield f"DROP COLUMN destroys column {column.name} and its data", column
 
 
-@rule(
+BAN_DROP_NOT_NULL = RuleInfo(
     "ban-drop-not-null",
-    "warning",
+    Severity.WARNING,
     "DROP NOT NULL (on a column or a domain) lets in NULLs that existing code does not expect",
     "keep the column NOT NULL with a marker value, or make sure every reader handles NULL",
 )
+
+
 def ban_drop_not_null(ctx: Context) -> Iterator[Problem]:
     for action in alter_actions(ctx):
         dropped = isinstance(action, exp.AlterColumn) and action.args.get("drop")
@@ -101,25 +114,29 @@ def ban_drop_not_null(ctx: Context) -> Iterator[Problem]:
         yield "DROP NOT NULL on the domain lets NULLs reach code that assumed none"
 
 
-@rule(
+BAN_TRUNCATE_CASCADE = RuleInfo(
     "ban-truncate-cascade",
-    "error",
+    Severity.ERROR,
     "TRUNCATE ... CASCADE also empties every table with a foreign key to it, recursively",
     "truncate the tables you mean by name, without CASCADE",
 )
+
+
 def ban_truncate_cascade(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     if isinstance(tree, exp.TruncateTable) and str(tree.args.get("option")).upper() == "CASCADE":
         yield "TRUNCATE ... CASCADE empties every table that references these, too"
 
 
-@rule(
+PREFER_ROBUST_STMTS = RuleInfo(
     "prefer-robust-stmts",
-    "warning",
+    Severity.WARNING,
     "outside a transaction, a statement without IF [NOT] EXISTS fails when a half-applied "
     "migration is run again",
     "use IF NOT EXISTS / IF EXISTS, or run the migration in one transaction",
 )
+
+
 def prefer_robust_stmts(ctx: Context) -> Iterator[Problem]:
     if ctx.in_transaction() or ctx.state.statements < 2:
         return  # a single statement runs in an implicit transaction of its own
@@ -143,12 +160,14 @@ def prefer_robust_stmts(ctx: Context) -> Iterator[Problem]:
                     )
 
 
-@rule(
+BAN_DUPLICATE_COLUMN_ASSIGNMENTS = RuleInfo(
     "ban-duplicate-column-assignments",
-    "error",
+    Severity.ERROR,
     "a column declared or assigned twice in one statement is an error at run time",
     "remove the duplicate",
 )
+
+
 def ban_duplicate_column_assignments(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     names: list[exp.Expr] = []
@@ -172,12 +191,14 @@ def _folded(nodes: Iterable[exp.Expr]) -> Iterator[Problem]:
             yield identifier.this if identifier.quoted else identifier.this.lower()
 
 
-@rule(
+IDENTIFIER_TOO_LONG = RuleInfo(
     "identifier-too-long",
-    "warning",
+    Severity.WARNING,
     "PostgreSQL silently truncates identifiers longer than 63 bytes",
     "use a name of at most 63 bytes",
 )
+
+
 def identifier_too_long(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     names: list[str] = []
@@ -193,14 +214,31 @@ def identifier_too_long(ctx: Context) -> Iterator[Problem]:
             )
 
 
-@rule(
+REQUIRE_ENUM_VALUE_ORDERING = RuleInfo(
     "require-enum-value-ordering",
-    "warning",
+    Severity.WARNING,
     "ALTER TYPE ... ADD VALUE without BEFORE or AFTER appends the value, which changes what "
     "comparisons and ORDER BY on the enum mean",
     "say where the value goes: ADD VALUE 'x' BEFORE 'y' (or AFTER)",
 )
+
+
 def require_enum_value_ordering(ctx: Context) -> Iterator[Problem]:
     positioned = {"BEFORE", "AFTER"} & set(ctx.keywords)
     if ctx.starts_with("ALTER", "TYPE") and ctx.has_sequence("ADD", "VALUE") and not positioned:
         yield "the new enum value is appended at the end of the ordering"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(RENAMING_COLUMN, renaming_column),
+    Rule(RENAMING_TABLE, renaming_table),
+    Rule(BAN_DROP_DATABASE, ban_drop_database),
+    Rule(BAN_DROP_TABLE, ban_drop_table),
+    Rule(BAN_DROP_COLUMN, ban_drop_column),
+    Rule(BAN_DROP_NOT_NULL, ban_drop_not_null),
+    Rule(BAN_TRUNCATE_CASCADE, ban_truncate_cascade),
+    Rule(PREFER_ROBUST_STMTS, prefer_robust_stmts),
+    Rule(BAN_DUPLICATE_COLUMN_ASSIGNMENTS, ban_duplicate_column_assignments),
+    Rule(IDENTIFIER_TOO_LONG, identifier_too_long),
+    Rule(REQUIRE_ENUM_VALUE_ORDERING, require_enum_value_ordering),
+)

@@ -1,6 +1,7 @@
 """Rules for statements that lock a busy table for long or rewrite it.
 
-Each rule is one function; ``@rule`` registers it with its squawk id and default severity.
+Each rule is a check function and a ``RuleInfo`` with its squawk id and default severity, paired
+in ``RULES``.
 Tables created earlier in the same file are new and empty, so most of these skip them.
 """
 
@@ -10,6 +11,8 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
+from core.policy import Severity
+from goexdb.lint.base import Problem, Rule, RuleInfo
 from goexdb.lint.context import (
     Context,
     added_columns,
@@ -18,7 +21,6 @@ from goexdb.lint.context import (
     altered_table,
     column_constraints,
 )
-from goexdb.lint.registry import Problem, rule
 
 # Functions whose value differs per row: a default that calls one fills every row on ADD COLUMN.
 _VOLATILE = (exp.Rand, exp.Uuid)
@@ -42,12 +44,14 @@ _VOLATILE_NAMES = frozenset(
 _STABLE_NAMES = frozenset({"now", "transaction_timestamp", "statement_timestamp"})
 
 
-@rule(
+REQUIRE_CONCURRENT_INDEX_CREATION = RuleInfo(
     "require-concurrent-index-creation",
-    "error",
+    Severity.ERROR,
     "CREATE INDEX without CONCURRENTLY blocks writes to the table while the index builds",
     "use CREATE INDEX CONCURRENTLY (outside a transaction block)",
 )
+
+
 def require_concurrent_index_creation(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "INDEX":
@@ -57,12 +61,14 @@ def require_concurrent_index_creation(ctx: Context) -> Iterator[Problem]:
             yield "CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds"
 
 
-@rule(
+REQUIRE_CONCURRENT_INDEX_DELETION = RuleInfo(
     "require-concurrent-index-deletion",
-    "error",
+    Severity.ERROR,
     "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the index's table",
     "use DROP INDEX CONCURRENTLY (outside a transaction block)",
 )
+
+
 def require_concurrent_index_deletion(ctx: Context) -> Iterator[Problem]:
     tree = ctx.tree
     index = isinstance(tree, exp.Drop) and str(tree.args.get("kind")).upper() == "INDEX"
@@ -70,13 +76,15 @@ def require_concurrent_index_deletion(ctx: Context) -> Iterator[Problem]:
         yield "DROP INDEX without CONCURRENTLY blocks reads and writes of the table"
 
 
-@rule(
+CONSTRAINT_MISSING_NOT_VALID = RuleInfo(
     "constraint-missing-not-valid",
-    "error",
+    Severity.ERROR,
     "a CHECK or FOREIGN KEY constraint added without NOT VALID scans the table under a lock "
     "that blocks writes; a NOT VALID constraint validated in the same file defeats the point",
     "add the constraint NOT VALID, then VALIDATE CONSTRAINT in a later migration",
 )
+
+
 def constraint_missing_not_valid(ctx: Context) -> Iterator[Problem]:
     not_valid = ctx.tree is not None and bool(ctx.tree.args.get("not_valid"))
     for constraint in added_constraints(ctx):
@@ -94,13 +102,15 @@ def constraint_missing_not_valid(ctx: Context) -> Iterator[Problem]:
                 )
 
 
-@rule(
+ADDING_FIELD_WITH_DEFAULT = RuleInfo(
     "adding-field-with-default",
-    "error",
+    Severity.ERROR,
     "ADD COLUMN with a volatile default (or any default before PostgreSQL 11, or a stored "
     "generated column) rewrites the table under an ACCESS EXCLUSIVE lock",
     "add the column without the default, set the default, then backfill in batches",
 )
+
+
 def adding_field_with_default(ctx: Context) -> Iterator[Problem]:
     for column in added_columns(ctx):
         for constraint in column_constraints(column):
@@ -133,12 +143,14 @@ def _volatile_call(expression: exp.Expr) -> str | None:
     return None
 
 
-@rule(
+ADDING_FOREIGN_KEY_CONSTRAINT = RuleInfo(
     "adding-foreign-key-constraint",
-    "error",
+    Severity.ERROR,
     "a foreign key added without NOT VALID scans the table while writes to both tables are blocked",
     "add the foreign key NOT VALID, then VALIDATE CONSTRAINT in a later migration",
 )
+
+
 def adding_foreign_key_constraint(ctx: Context) -> Iterator[Problem]:
     not_valid = ctx.tree is not None and bool(ctx.tree.args.get("not_valid"))
     for constraint in added_constraints(ctx):
@@ -152,25 +164,29 @@ def adding_foreign_key_constraint(ctx: Context) -> Iterator[Problem]:
             )
 
 
-@rule(
+CHANGING_COLUMN_TYPE = RuleInfo(
     "changing-column-type",
-    "error",
+    Severity.ERROR,
     "ALTER COLUMN ... TYPE usually rewrites the table and its indexes under an ACCESS "
     "EXCLUSIVE lock",
     "add a new column, backfill it in batches, and switch readers over",
 )
+
+
 def changing_column_type(ctx: Context) -> Iterator[Problem]:
     for action in alter_actions(ctx):
         if isinstance(action, exp.AlterColumn) and action.args.get("dtype") is not None:
             yield f"changing the type of column {action.name} can rewrite the whole table", action
 
 
-@rule(
+ADDING_NOT_NULLABLE_FIELD = RuleInfo(
     "adding-not-nullable-field",
-    "error",
+    Severity.ERROR,
     "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
     "add CHECK (col IS NOT NULL) NOT VALID, validate it, then SET NOT NULL (PostgreSQL 12+)",
 )
+
+
 def adding_not_nullable_field(ctx: Context) -> Iterator[Problem]:
     for action in alter_actions(ctx):
         if isinstance(action, exp.AlterColumn) and action.args.get("allow_null") is False:
@@ -180,13 +196,15 @@ def adding_not_nullable_field(ctx: Context) -> Iterator[Problem]:
             )
 
 
-@rule(
+ADDING_REQUIRED_FIELD = RuleInfo(
     "adding-required-field",
-    "error",
+    Severity.ERROR,
     "ADD COLUMN ... NOT NULL without a default fails on a table with rows, and breaks old "
     "code that inserts without it",
     "add the column nullable, or NOT NULL with a non-volatile DEFAULT (PostgreSQL 11+)",
 )
+
+
 def adding_required_field(ctx: Context) -> Iterator[Problem]:
     filled = (
         exp.DefaultColumnConstraint,
@@ -200,12 +218,14 @@ def adding_required_field(ctx: Context) -> Iterator[Problem]:
             yield f"new column {column.name} is NOT NULL without a default", column
 
 
-@rule(
+ADDING_SERIAL_PRIMARY_KEY_FIELD = RuleInfo(
     "adding-serial-primary-key-field",
-    "error",
+    Severity.ERROR,
     "adding a primary key builds its unique index under an ACCESS EXCLUSIVE lock",
     "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... PRIMARY KEY USING INDEX",
 )
+
+
 def adding_serial_primary_key_field(ctx: Context) -> Iterator[Problem]:
     if any(isinstance(c, exp.PrimaryKey) for c in added_constraints(ctx)):
         yield "ADD PRIMARY KEY builds its index while reads and writes are blocked"
@@ -214,12 +234,14 @@ def adding_serial_primary_key_field(ctx: Context) -> Iterator[Problem]:
             yield f"new primary key column {column.name} builds its index under the lock", column
 
 
-@rule(
+DISALLOWED_UNIQUE_CONSTRAINT = RuleInfo(
     "disallowed-unique-constraint",
-    "error",
+    Severity.ERROR,
     "adding a UNIQUE constraint builds its index under an ACCESS EXCLUSIVE lock",
     "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX",
 )
+
+
 def disallowed_unique_constraint(ctx: Context) -> Iterator[Problem]:
     if any(isinstance(c, exp.UniqueColumnConstraint) for c in added_constraints(ctx)):
         yield "ADD CONSTRAINT ... UNIQUE builds its index while reads and writes are blocked"
@@ -228,25 +250,29 @@ def disallowed_unique_constraint(ctx: Context) -> Iterator[Problem]:
             yield f"new UNIQUE column {column.name} builds its index under the lock", column
 
 
-@rule(
+REQUIRE_CONCURRENT_REINDEX = RuleInfo(
     "require-concurrent-reindex",
-    "error",
+    Severity.ERROR,
     "REINDEX without CONCURRENTLY blocks writes (and reads that use the index) (PostgreSQL 12+)",
     "use REINDEX ... CONCURRENTLY",
 )
+
+
 def require_concurrent_reindex(ctx: Context) -> Iterator[Problem]:
     concurrently = "CONCURRENTLY" in ctx.keywords
     if ctx.server_version >= (12, 0) and ctx.starts_with("REINDEX") and not concurrently:
         yield "REINDEX without CONCURRENTLY locks the table against writes"
 
 
-@rule(
+REQUIRE_CONCURRENT_PARTITION_DETACH = RuleInfo(
     "require-concurrent-partition-detach",
-    "error",
+    Severity.ERROR,
     "DETACH PARTITION without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the parent "
     "(PostgreSQL 14+)",
     "use ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY (outside a transaction block)",
 )
+
+
 def require_concurrent_partition_detach(ctx: Context) -> Iterator[Problem]:
     if ctx.server_version >= (14, 0) and ctx.starts_with("ALTER", "TABLE"):
         keywords = ctx.keywords
@@ -256,36 +282,42 @@ def require_concurrent_partition_detach(ctx: Context) -> Iterator[Problem]:
             yield "DETACH PARTITION without CONCURRENTLY blocks reads and writes of the parent"
 
 
-@rule(
+BAN_CREATE_DOMAIN_WITH_CONSTRAINT = RuleInfo(
     "ban-create-domain-with-constraint",
-    "warning",
+    Severity.WARNING,
     "a domain with a constraint cannot have the constraint changed without locking and "
     "scanning every column that uses it",
     "put the constraint on the table columns instead (CHECK ... NOT VALID)",
 )
+
+
 def ban_create_domain_with_constraint(ctx: Context) -> Iterator[Problem]:
     if ctx.starts_with("CREATE", "DOMAIN") and {"CHECK", "CONSTRAINT"} & set(ctx.keywords):
         yield "CREATE DOMAIN with a constraint"
 
 
-@rule(
+BAN_ALTER_DOMAIN_WITH_ADD_CONSTRAINT = RuleInfo(
     "ban-alter-domain-with-add-constraint",
-    "warning",
+    Severity.WARNING,
     "ALTER DOMAIN ... ADD CONSTRAINT scans every column of the domain's type under a lock",
     "put the constraint on the table columns instead (CHECK ... NOT VALID)",
 )
+
+
 def ban_alter_domain_with_add_constraint(ctx: Context) -> Iterator[Problem]:
     if ctx.starts_with("ALTER", "DOMAIN") and "ADD" in ctx.keywords:
         yield "ALTER DOMAIN ... ADD CONSTRAINT checks every value of the domain"
 
 
-@rule(
+REQUIRE_TIMEOUT_SETTINGS = RuleInfo(
     "require-timeout-settings",
-    "warning",
+    Severity.WARNING,
     "a statement that takes a strong lock runs before SET lock_timeout and SET "
     "statement_timeout, so it can queue behind a long transaction and block everything behind it",
     "start the migration with SET lock_timeout = '1s' and SET statement_timeout = '...'",
 )
+
+
 def require_timeout_settings(ctx: Context) -> Iterator[Problem]:
     """Reported once per file, at the first statement that takes a lock others would queue
     behind (ALTER, DROP, TRUNCATE, REINDEX, CREATE INDEX on an existing table)."""
@@ -330,3 +362,22 @@ def _word_after(ctx: Context, keyword: str) -> str | None:
             after = ctx.words[i + 1]
             return after.text if after.quoted else after.text.lower()
     return None
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(REQUIRE_CONCURRENT_INDEX_CREATION, require_concurrent_index_creation),
+    Rule(REQUIRE_CONCURRENT_INDEX_DELETION, require_concurrent_index_deletion),
+    Rule(CONSTRAINT_MISSING_NOT_VALID, constraint_missing_not_valid),
+    Rule(ADDING_FIELD_WITH_DEFAULT, adding_field_with_default),
+    Rule(ADDING_FOREIGN_KEY_CONSTRAINT, adding_foreign_key_constraint),
+    Rule(CHANGING_COLUMN_TYPE, changing_column_type),
+    Rule(ADDING_NOT_NULLABLE_FIELD, adding_not_nullable_field),
+    Rule(ADDING_REQUIRED_FIELD, adding_required_field),
+    Rule(ADDING_SERIAL_PRIMARY_KEY_FIELD, adding_serial_primary_key_field),
+    Rule(DISALLOWED_UNIQUE_CONSTRAINT, disallowed_unique_constraint),
+    Rule(REQUIRE_CONCURRENT_REINDEX, require_concurrent_reindex),
+    Rule(REQUIRE_CONCURRENT_PARTITION_DETACH, require_concurrent_partition_detach),
+    Rule(BAN_CREATE_DOMAIN_WITH_CONSTRAINT, ban_create_domain_with_constraint),
+    Rule(BAN_ALTER_DOMAIN_WITH_ADD_CONSTRAINT, ban_alter_domain_with_add_constraint),
+    Rule(REQUIRE_TIMEOUT_SETTINGS, require_timeout_settings),
+)
