@@ -1,7 +1,7 @@
 """Rendering shared by both CLIs: rich text for people, JSON for scripts.
 
-Everything printed passes through a ``Redactor`` first. Colour follows rich's rules: none when
-the stream is not a terminal, none when ``NO_COLOR`` is set.
+Everything printed passes through a ``Redactor`` first. Styling follows rich's rules: none when
+the stream is not a terminal, and none at all when ``NO_COLOR`` is set.
 """
 
 from __future__ import annotations
@@ -41,9 +41,13 @@ STATUS_STYLE: Mapping[Status, str] = {
 
 
 def make_console(*, stderr: bool = False) -> Console:
+    """A console for people: styled on a terminal; with ``NO_COLOR`` set, no styling at all
+    (no colour, bold, dim or underline), as https://no-color.org asks."""
+    plain = bool(os.environ.get("NO_COLOR"))
     return Console(
         stderr=stderr,
-        no_color=bool(os.environ.get("NO_COLOR")),
+        no_color=plain,
+        color_system=None if plain else "auto",
         highlight=False,
         soft_wrap=False,
     )

@@ -61,6 +61,20 @@ def test_make_console_honours_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     assert make_console(stderr=True).stderr
 
 
+def test_no_color_removes_every_style_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    def styled() -> str:
+        console = make_console()
+        console.file = io.StringIO()
+        console.print(Text("bold", style="bold"), Text("dim red", style="dim red"))
+        return console.file.getvalue()
+
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("FORCE_COLOR", "1")  # as on a real terminal
+    assert "\x1b[" in styled()
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" not in styled() and "bold" in styled()
+
+
 def test_report_never_shows_a_secret() -> None:
     redactor = Redactor({"GOEX_SECRET_X": SECRET})
     con, out = console()
