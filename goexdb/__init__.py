@@ -16,7 +16,7 @@ from goexdb.dsn import Engine, Target, parse_dsn
 from goexdb.effects import Effects, SchemaChange, StatementResult, TableChange
 from goexdb.rules import RULES, Outcome
 from goexdb.session import Database, Staged, connect
-from goexdb.statements import Statement, StatementKind, classify, parse_script, split
+from goexdb.sql import Statement, StatementKind, classify, parse_script, split
 
 __all__ = [
     "RULES",

@@ -27,7 +27,7 @@ from goexdb.clone import Clone, Progress, make_clone
 from goexdb.dsn import Target
 from goexdb.effects import Effects
 from goexdb.session import Database, Staged
-from goexdb.statements import Statement, StatementKind, parse_script
+from goexdb.sql import Statement, StatementKind, parse_script
 
 
 class ClonedStaged(Staged):

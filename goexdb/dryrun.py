@@ -50,7 +50,7 @@ from goexdb.migrations import discover
 from goexdb.reports import FileReport, Finding, Report, StatementReport
 from goexdb.rules import BEFORE_RUNNING, Outcome
 from goexdb.session import open_backend
-from goexdb.statements import Piece, Statement, StatementKind, classify, pieces
+from goexdb.sql import Piece, Statement, StatementKind, classify, pieces
 
 LONG_EXCLUSIVE_LOCK = register(
     RuleInfo(

@@ -26,7 +26,7 @@ from goexdb.backends.base import Backend
 from goexdb.dsn import Engine, Target, parse_dsn
 from goexdb.effects import Effects, StatementResult, many_images
 from goexdb.rules import BEFORE_RUNNING, Outcome
-from goexdb.statements import Statement, parse_script
+from goexdb.sql import Statement, parse_script
 
 
 def open_backend(target: Target, config: DbConfig) -> Backend:

@@ -28,7 +28,7 @@ from typing import Any
 from sqlglot import exp
 
 from goexdb.effects import Effects, RowImage, SchemaChange, StatementImages
-from goexdb.statements import Statement, StatementKind, qualified
+from goexdb.sql import Statement, StatementKind, qualified
 
 IRREVERSIBLE_CHANGES = {
     "table_dropped": "table {table} was dropped",

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from goexdb.effects import Effects, StatementResult
-from goexdb.statements import Statement
+from goexdb.sql import Statement
 
 
 class Backend(Protocol):

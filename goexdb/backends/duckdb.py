@@ -43,7 +43,7 @@ from goexdb.effects import (
     images_of,
     many_images,
 )
-from goexdb.statements import (
+from goexdb.sql import (
     UNREPEATABLE_ROWS,
     Statement,
     StatementKind,

@@ -41,7 +41,7 @@ from goexdb.lint.registry import (
 )
 from goexdb.migrations import discover
 from goexdb.reports import FileReport, Finding, Report, StatementReport
-from goexdb.statements import Piece, StatementKind, classify, pieces
+from goexdb.sql import Piece, StatementKind, classify, pieces
 
 # Importing the rule modules registers their rules (``@rule``), in this order.
 _RULE_MODULES = (rules_compat, rules_locking, rules_transactions, rules_types)

@@ -1,7 +1,6 @@
-"""Split and classify SQL before anything runs (invariant 1).
+"""Classify SQL before anything runs (invariant 1).
 
-A script is split with the dialect's own sqlglot tokenizer (so quotes, ``$$`` bodies and comments
-never split a statement), each piece is parsed alone, and given a ``StatementKind``. sqlglot
+Each statement of a script (``split``) is parsed alone and given a ``StatementKind``. sqlglot
 falls back to a generic ``Command`` for many statements and misreads a few (``SAVEPOINT x`` parses
 as an alias, ``CHECKPOINT`` as a column): those are classified by their leading keywords. What is
 still not recognised is ``UNKNOWN``, and unknown statements are denied, never guessed.
@@ -9,125 +8,22 @@ still not recognised is ``UNKNOWN``, and unknown statements are denied, never gu
 
 from __future__ import annotations
 
-import bisect
 import functools
-import itertools
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokenizer_core import Token, TokenType
 
 from core.errors import StatementDenied, StatementError
+from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, LEADING_KEYWORDS, RUNNABLE, StatementKind
+from goexdb.sql.split import split
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
-
-
-class StatementKind(StrEnum):
-    READ = "read"
-    DML = "dml"
-    DDL = "ddl"
-    TRANSACTION = "transaction_control"
-    NON_TRANSACTIONAL = "non_transactional"
-    SESSION = "session_changing"
-    EXTERNAL = "external_access"
-    CODE = "code_definition"
-    PRIVILEGE = "privilege_change"
-    SYSTEM_CATALOG = "system_catalog_write"
-    UNKNOWN = "unknown"
-
-
-# Kinds a held transaction may execute; every other kind is refused before anything runs.
-RUNNABLE = frozenset({StatementKind.READ, StatementKind.DML, StatementKind.DDL})
-
-# Non-transactional statements that touch only the database they run in, so a clone may run
-# them outside its transaction; the rest (ALTER SYSTEM, CREATE DATABASE, tablespaces,
-# CHECKPOINT) act on the whole server and are refused even there.
-CLONE_ONLY_VERBS = frozenset({"vacuum", "create index", "drop index", "reindex", "cluster"})
-
-DENIAL: Mapping[StatementKind, tuple[str, str]] = {
-    StatementKind.TRANSACTION: (
-        "db.transaction-control",
-        "goex owns the transaction, so transaction control is never executed",
-    ),
-    StatementKind.NON_TRANSACTIONAL: (
-        "db.non-transactional",
-        "it cannot run inside a transaction block; use clone mode for it",
-    ),
-    StatementKind.SESSION: (
-        "db.session-change",
-        "it changes the session outside the action's transaction",
-    ),
-    StatementKind.EXTERNAL: (
-        "db.external-access",
-        "it reads or writes outside the database (files, programs, extensions)",
-    ),
-    StatementKind.CODE: (
-        "db.code-definition",
-        "it defines server-side code (a function, procedure, trigger, rule, extension, ...) "
-        "whose body goex cannot inspect",
-    ),
-    StatementKind.PRIVILEGE: (
-        "db.privilege-change",
-        "it changes roles or privileges, which the catalog diff does not measure",
-    ),
-    StatementKind.SYSTEM_CATALOG: (
-        "db.system-catalog",
-        "it writes a system catalog (roles, settings, ...), which goex can neither measure nor "
-        "undo",
-    ),
-    StatementKind.UNKNOWN: (
-        "db.unknown-statement",
-        "goex does not recognise this kind of statement, and denies what it cannot classify",
-    ),
-}
-
-# Leading keywords -> kind, longest match first. Used for sqlglot's Command fallback and misreads.
-_KEYWORDS: Mapping[tuple[str, ...], StatementKind] = {
-    ("begin",): StatementKind.TRANSACTION,
-    ("start", "transaction"): StatementKind.TRANSACTION,
-    ("commit",): StatementKind.TRANSACTION,
-    ("end",): StatementKind.TRANSACTION,
-    ("rollback",): StatementKind.TRANSACTION,
-    ("abort",): StatementKind.TRANSACTION,
-    ("savepoint",): StatementKind.TRANSACTION,
-    ("release",): StatementKind.TRANSACTION,
-    ("prepare", "transaction"): StatementKind.TRANSACTION,
-    ("set", "transaction"): StatementKind.TRANSACTION,
-    ("set", "session"): StatementKind.SESSION,
-    ("set",): StatementKind.SESSION,
-    ("reset",): StatementKind.SESSION,
-    ("discard",): StatementKind.SESSION,
-    ("pragma",): StatementKind.SESSION,
-    ("use",): StatementKind.SESSION,
-    ("listen",): StatementKind.SESSION,
-    ("unlisten",): StatementKind.SESSION,
-    ("notify",): StatementKind.EXTERNAL,
-    ("load",): StatementKind.EXTERNAL,
-    ("install",): StatementKind.EXTERNAL,
-    ("update", "extensions"): StatementKind.EXTERNAL,
-    ("attach",): StatementKind.EXTERNAL,
-    ("detach",): StatementKind.EXTERNAL,
-    ("export",): StatementKind.EXTERNAL,
-    ("import",): StatementKind.EXTERNAL,
-    ("copy",): StatementKind.EXTERNAL,
-    ("vacuum",): StatementKind.NON_TRANSACTIONAL,
-    ("checkpoint",): StatementKind.NON_TRANSACTIONAL,
-    ("force", "checkpoint"): StatementKind.NON_TRANSACTIONAL,
-    ("alter", "system"): StatementKind.NON_TRANSACTIONAL,
-    ("create", "database"): StatementKind.NON_TRANSACTIONAL,
-    ("drop", "database"): StatementKind.NON_TRANSACTIONAL,
-    ("create", "tablespace"): StatementKind.NON_TRANSACTIONAL,
-    ("drop", "tablespace"): StatementKind.NON_TRANSACTIONAL,
-    ("reindex",): StatementKind.NON_TRANSACTIONAL,
-    ("cluster",): StatementKind.NON_TRANSACTIONAL,
-}
 
 
 @dataclass(frozen=True)
@@ -211,11 +107,6 @@ class Statement:
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 
-UNREPEATABLE_ROWS = (
-    "an UPDATE whose rows are chosen by a volatile function, a LIMIT or a sample cannot have "
-    "its rows read again before it runs, so it has no row images"
-)
-
 # Functions that answer differently at each call (or each statement), besides random() and
 # the uuid functions sqlglot knows by name.
 VOLATILE_FUNCTIONS = frozenset(
@@ -230,163 +121,6 @@ VOLATILE_FUNCTIONS = frozenset(
         "timeofday",
     }
 )
-
-
-def with_returning(statement: Statement, *expressions: str) -> str:
-    """The statement's own text with expressions appended to its RETURNING clause (or a new
-    one). Appending to the text keeps the statement exactly as the agent wrote it; RETURNING is
-    the last clause of every DML statement that has one."""
-    joiner = ", " if statement.has_returning else " RETURNING "
-    return statement.sql.rstrip().rstrip(";") + joiner + ", ".join(expressions)
-
-
-def preselect(
-    statement: Statement, dialect: str, select: Callable[[str], Sequence[str]], lock: bool
-) -> str | None:
-    """``SELECT <row id>, <select(alias)> FROM <target and the statement's FROM/USING> WHERE
-    ...``: the rows an UPDATE or DELETE is about to change, read (and locked) before it runs."""
-    tree = statement.ast
-    table = statement.image_target
-    if not isinstance(tree, exp.Update | exp.Delete) or table is None:
-        return None
-    name = row_reference(table, dialect)
-    row_id = "ctid" if dialect == "postgres" else "rowid"
-    query = exp.select(f"{name}.{row_id}", *select(name)).from_(table.copy())
-    others = tree.args.get("from_") or tree.args.get("using")
-    if isinstance(others, exp.From):
-        query = query.join(others.this.copy(), join_type="cross")
-    elif isinstance(others, list):
-        for other in others:
-            query = query.join(other.copy(), join_type="cross")
-    where = tree.args.get("where")
-    if where is not None:
-        query = query.where(where.this.copy())
-    if tree.args.get("with_") is not None:
-        query.set("with_", tree.args["with_"].copy())
-    sql = query.sql(dialect=dialect)
-    return f"{sql} FOR UPDATE OF {name}" if lock else sql
-
-
-@functools.lru_cache(maxsize=512)
-def matched_row_ids(statement: Statement, dialect: str) -> str | None:
-    """``SELECT <row id> FROM ... WHERE ...``: the rows an UPDATE or DELETE is about to change
-    (a row once per join match), built once per statement."""
-    return preselect(statement, dialect, lambda alias: (), lock=False)
-
-
-def row_reference(table: exp.Table, dialect: str) -> str:
-    """How the statement's own text names the target's row: its alias, or its name as written
-    (quoted if it was, so a mixed-case name is not folded)."""
-    alias = table.args.get("alias")
-    identifier = alias.this if isinstance(alias, exp.TableAlias) and alias.this else table.this
-    return str(identifier.sql(dialect=dialect))
-
-
-@dataclass(frozen=True)
-class Piece:
-    """One statement of a script as written, with where it starts (1-based line and column) and
-    ``leading``: the text between the previous statement and this one (its comments), which is
-    where a ``-- goex:ignore`` comment for it lives."""
-
-    sql: str
-    line: int
-    column: int
-    start: int
-    leading: str
-    tokens: tuple[Token, ...]
-
-
-def split(sql: str, dialect: str) -> list[str]:
-    """The statements of a script, as text, split on top-level semicolons only."""
-    return [piece.sql for piece in pieces(sql, dialect)]
-
-
-def pieces(sql: str, dialect: str) -> list[Piece]:
-    """The statements of a script with their positions and tokens, split on top-level
-    semicolons only (the dialect's tokenizer, so quotes, ``$$`` bodies and comments never
-    split a statement).
-
-    Text that the database could read differently from goex is refused first (``_check_text``,
-    ``_refuse_escaped_identifiers``)."""
-    _check_text(sql)
-    try:
-        tokens = Dialect.get_or_raise(dialect).tokenize(sql)
-    except TokenError as exc:
-        raise StatementError(f"the SQL could not be tokenised: {exc}") from None
-    _refuse_escaped_identifiers(tokens, sql)
-    newlines = [match.start() for match in re.finditer("\n", sql)]
-    found: list[Piece] = []
-    current: list[Token] = []
-    previous_end = 0
-
-    def close() -> None:
-        nonlocal previous_end
-        start, end = current[0].start, current[-1].end + 1
-        line = bisect.bisect_left(newlines, start)
-        column = start - (newlines[line - 1] if line else -1)
-        found.append(
-            Piece(sql[start:end], line + 1, column, start, sql[previous_end:start], tuple(current))
-        )
-        previous_end = end
-        current.clear()
-
-    for token in tokens:
-        if token.token_type is TokenType.SEMICOLON:
-            if current:
-                close()
-            continue
-        current.append(token)
-    if current:
-        close()
-    return found
-
-
-def _check_text(sql: str) -> None:
-    """No NUL byte (libpq ends the statement at the first one, so the server would run a prefix
-    of what goex classified: ``... --\\0\\nWHERE id = 1`` would lose its WHERE) and nothing
-    that is not UTF-8 (a lone surrogate from undecodable input)."""
-    if "\x00" in sql:
-        raise StatementError(
-            "the SQL contains a NUL byte, where PostgreSQL would stop reading the statement, "
-            "so goex refuses it"
-        )
-    try:
-        sql.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise StatementError(
-            f"the SQL is not valid UTF-8 text (at character {exc.start})"
-        ) from None
-
-
-def _refuse_escaped_identifiers(tokens: Sequence[Token], sql: str) -> None:
-    """PostgreSQL reads ``U&"pg_read_fil\\0065"`` as the identifier pg_read_file; sqlglot reads
-    ``U & "..."``. A name spelled with escapes could hide a denied function or an EXPLAIN
-    option from every check, so such identifiers are refused. The rest of a statement sqlglot
-    reads as a command (``EXPLAIN ...``, ``CALL ...``) arrives as one raw text token, searched as
-    text."""
-    found = any(
-        command.token_type is TokenType.COMMAND
-        and rest.token_type is TokenType.STRING
-        and _ESCAPED_IDENTIFIER.search(rest.text)
-        for command, rest in itertools.pairwise(tokens)
-    ) or any(
-        u.text.lower() == "u"
-        and amp.token_type is TokenType.AMP
-        and ident.token_type is TokenType.IDENTIFIER
-        and u.end + 1 == amp.start
-        and amp.end + 1 == ident.start
-        for u, amp, ident in zip(tokens, tokens[1:], tokens[2:], strict=False)
-    )
-    if found:
-        raise StatementDenied(
-            'a unicode-escaped identifier (U&"...") was refused: it can spell a name '
-            "goex would deny without showing it",
-            statement=sql,
-            rule="db.escaped-identifier",
-        )
-
-
-_ESCAPED_IDENTIFIER = re.compile(r'\bu&"', re.IGNORECASE)
 
 
 def classify(sql: str, dialect: str) -> Statement:
@@ -482,7 +216,7 @@ def _leading_words(sql: str, dialect: str) -> list[str]:
 
 def _keyword_kind(words: list[str]) -> StatementKind | None:
     for length in (2, 1):
-        kind = _KEYWORDS.get(tuple(words[:length]))
+        kind = LEADING_KEYWORDS.get(tuple(words[:length]))
         if kind is not None:
             return kind
     return None
