@@ -8,20 +8,23 @@ still not recognised is ``UNKNOWN``, and unknown statements are denied, never gu
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokenizer_core import Token, TokenType
 
 from core.errors import StatementDenied, StatementError
 from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, LEADING_KEYWORDS, RUNNABLE, StatementKind
-from goexdb.sql.split import split
+from goexdb.sql.split import pieces, syntax_error, tokenize
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -123,13 +126,15 @@ VOLATILE_FUNCTIONS = frozenset(
 )
 
 
-def classify(sql: str, dialect: str) -> Statement:
+def classify(sql: str, dialect: str, *, line: int = 1, column: int = 1) -> Statement:
     """Parse one statement and give it a kind; several statements in one string raise.
 
     Leading keywords that name a kind goex never runs (BEGIN, SET, COPY, VACUUM, ...) decide
     first, whatever sqlglot makes of the rest: a refusal never depends on a parser's fallback.
+    A syntax error names its line and column counted from ``line`` and ``column``, where the
+    statement starts in its script.
     """
-    words = _leading_words(sql, dialect)
+    words = _leading_words(sql, dialect, line, column)
     verb = " ".join(words[:2]) if words[:1] in (["create"], ["drop"], ["alter"]) else words[0]
     keyword_kind = _keyword_kind(words)
     if words[0] == "explain":
@@ -145,11 +150,9 @@ def classify(sql: str, dialect: str) -> Statement:
         if keyword_kind is not None:
             return Statement(sql, keyword_kind, verb, None)
         problem = (
-            _parse_problem(exc)
-            if isinstance(exc, ParseError | TokenError)
-            else "it is nested too deeply for goex to analyse"
+            "it is nested too deeply for goex to analyse"
             if isinstance(exc, RecursionError)
-            else "sqlglot's parser failed"
+            else _syntax_problem(sql, dialect, exc, line, column)
         )
         raise StatementError(f"the SQL could not be parsed: {problem}", statement=sql) from None
     if len(parsed) != 1:
@@ -163,15 +166,60 @@ def classify(sql: str, dialect: str) -> Statement:
     return Statement(sql, kind, verb, tree, written, where)
 
 
-def _parse_problem(exc: ParseError | TokenError) -> str:
-    errors = getattr(exc, "errors", None)
-    if not errors:
-        return str(exc).splitlines()[0]
-    first = errors[0]
-    description = str(first.get("description", "syntax error")).split(" but got ")[0]
-    near = str(first.get("highlight") or "").strip()
-    where = f" (line {first.get('line')}, column {first.get('col')})"
-    return f"{description}{f' near {near!r}' if near else ''}{where}"
+def _syntax_problem(sql: str, dialect: str, exc: Exception, line: int, column: int) -> str:
+    """The syntax error sqlglot met, in goex's words (``split.syntax_error``): where, near
+    what and, when sqlglot says so plainly, what was expected; never the parser's internals
+    (its messages can name its own classes)."""
+    errors = exc.errors if isinstance(exc, ParseError) else []
+    found = _error_token(sql, errors[0]) if errors else None
+    if found is not None:
+        offset, text = found
+        expected = _expected(str(errors[0].get("description") or ""))
+        return syntax_error(sql, offset, text, expected, line=line, column=column)
+    offset, text = _last_token_read(sql, dialect)
+    return syntax_error(sql, offset, text, line=line, column=column)
+
+
+def _error_token(sql: str, error: dict[str, Any]) -> tuple[int, str] | None:
+    """Where the token a parse error names starts, and its text: sqlglot gives the line and
+    column where the token ends; None when they do not point at its text."""
+    end_line, end_column, text = error.get("line"), error.get("col"), error.get("highlight")
+    if not isinstance(end_line, int) or not isinstance(end_column, int) or end_line < 1:
+        return None
+    if not text:  # no token: the statement ended where more was needed
+        return len(sql.rstrip()), ""
+    line_start = 0
+    for _ in range(end_line - 1):
+        line_start = sql.find("\n", line_start) + 1
+        if line_start == 0:
+            return None
+    start = line_start + end_column - len(text)
+    return (start, str(text)) if start >= 0 and sql.startswith(str(text), start) else None
+
+
+def _expected(description: str) -> str | None:
+    """What sqlglot says it expected (``Expecting )``, ``Expected table name but got ...``),
+    when it says so in plain words."""
+    found = re.match(r"Expect(?:ing|ed) (.+)", description)
+    if found is None:
+        return None
+    what = re.split(r" but got | for |, got | or encountered ", found[1])[0].rstrip(". ")
+    if not what or len(what) > 40 or "<" in what or "sqlglot" in what.lower():
+        return None
+    return f'expected "{what}"' if len(what) == 1 else f"expected {what}"
+
+
+def _last_token_read(sql: str, dialect: str) -> tuple[int, str]:
+    """Where a parse that failed without saying where (a TypeError inside sqlglot) stopped: the
+    last token its parser read; the statement's start if even that is unknown."""
+    engine = Dialect.get_or_raise(dialect)
+    parser = engine.parser()
+    with contextlib.suppress(Exception):  # the failure met already; only where it stood matters
+        parser.parse(engine.tokenize(sql), sql)
+    token = getattr(parser, "_prev", None)
+    if isinstance(token, Token) and token.token_type is not TokenType.SENTINEL:
+        return token.start, sql[token.start : token.end + 1]
+    return 0, sql
 
 
 def parse_script(sql: str, dialect: str) -> list[Statement]:
@@ -188,7 +236,10 @@ CACHED_SCRIPT_CHARS = 65_536
 
 
 def _parse_script(sql: str, dialect: str) -> tuple[Statement, ...]:
-    statements = tuple(classify(piece, dialect) for piece in split(sql, dialect))
+    statements = tuple(
+        classify(piece.sql, dialect, line=piece.line, column=piece.column)
+        for piece in pieces(sql, dialect)
+    )
     if not statements:
         raise StatementError("the SQL has no statements")
     return statements
@@ -206,10 +257,10 @@ def _explained_statement(sql: str, dialect: str) -> exp.Expr | None:
         return None
 
 
-def _leading_words(sql: str, dialect: str) -> list[str]:
+def _leading_words(sql: str, dialect: str, line: int, column: int) -> list[str]:
     # A COMMAND token swallows the rest of its statement ("PREPARE" + "TRANSACTION 'x'"),
     # so split token texts into words.
-    tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+    tokens = tokenize(sql, dialect, line, column, statement=sql)
     words = [word for t in tokens[:3] for word in t.text.lower().split()]
     return words[:3] or [""]
 

@@ -48,10 +48,7 @@ def pieces(sql: str, dialect: str) -> list[Piece]:
     Text that the database could read differently from goex is refused first (``_check_text``,
     ``_refuse_escaped_identifiers``)."""
     _check_text(sql)
-    try:
-        tokens = Dialect.get_or_raise(dialect).tokenize(sql)
-    except TokenError as exc:
-        raise StatementError(f"the SQL could not be tokenised: {exc}") from None
+    tokens = tokenize(sql, dialect)
     _refuse_escaped_identifiers(tokens, sql)
     newlines = [match.start() for match in re.finditer("\n", sql)]
     found: list[Piece] = []
@@ -78,6 +75,70 @@ def pieces(sql: str, dialect: str) -> list[Piece]:
     if current:
         close()
     return found
+
+
+def tokenize(
+    sql: str, dialect: str, line: int = 1, column: int = 1, statement: str | None = None
+) -> list[Token]:
+    """The dialect's tokens of ``sql``. Text it cannot read (a quote, ``$$`` body or comment
+    that is never closed) is a syntax error that names where it starts, counted from ``line``
+    and ``column`` (where ``sql`` starts in its script)."""
+    tokenizer = Dialect.get_or_raise(dialect).tokenizer()
+    try:
+        return tokenizer.tokenize(sql)
+    except TokenError as exc:
+        offset, closing = _unreadable(sql, exc, tokenizer.tokens)
+        detail = f"the closing {closing} is missing" if closing else None
+        problem = syntax_error(sql, offset, sql[offset:], detail, line=line, column=column)
+        raise StatementError(
+            f"the SQL could not be parsed: {problem}", statement=statement
+        ) from None
+
+
+# sqlglot's tokenizer says where the text it could not close starts ("Missing ' from 1:7": the
+# line, then the offset) in the error it raises first, which its TokenError is raised over.
+_MISSING = re.compile(r"Missing (?P<closing>\S+) from \d+:(?P<offset>\d+)")
+
+
+def _unreadable(sql: str, exc: TokenError, read: Sequence[Token]) -> tuple[int, str | None]:
+    """Where the text the tokenizer failed on starts, and what would have closed it if known:
+    from the tokenizer's first error, else just after the last token it read."""
+    first = exc.__cause__ or exc.__context__
+    found = _MISSING.fullmatch(str(first)) if isinstance(first, TokenError) else None
+    if found is not None and int(found["offset"]) < len(sql):
+        return int(found["offset"]), found["closing"]
+    offset = read[-1].end + 1 if read else 0
+    while offset < len(sql) and sql[offset].isspace():
+        offset += 1
+    return offset, "*/" if sql.startswith("/*", offset) else None
+
+
+def position(sql: str, offset: int, line: int = 1, column: int = 1) -> tuple[int, int]:
+    """The 1-based line and column of ``sql[offset]``, when ``sql`` starts at ``line`` and
+    ``column`` of its script."""
+    newlines = sql.count("\n", 0, offset)
+    if not newlines:
+        return line, column + offset
+    return line + newlines, offset - sql.rfind("\n", 0, offset)
+
+
+def syntax_error(
+    sql: str, offset: int, near: str, detail: str | None = None, *, line: int = 1, column: int = 1
+) -> str:
+    """``syntax error at line 2, column 15, near "FROM"``, and the detail in parentheses: the
+    one sentence every SQL syntax error is told in, with ``near`` the text found there."""
+    at_line, at_column = position(sql, offset, line, column)
+    shown = near.strip().split("\n", 1)[0]
+    if len(shown) > _NEAR_CHARS:
+        shown = shown[:_NEAR_CHARS] + "..."
+    where = f'line {at_line}, column {at_column}, near "{shown}"' if shown else None
+    if where is None:  # nothing there: the statement ended too early
+        end_line, end_column = position(sql, len(sql.rstrip()), line, column)
+        where = f"the end of the statement (line {end_line}, column {end_column})"
+    return f"syntax error at {where}" + (f" ({detail})" if detail else "")
+
+
+_NEAR_CHARS = 30
 
 
 def _check_text(sql: str) -> None:
