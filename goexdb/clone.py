@@ -11,56 +11,17 @@ way ran and why (``Clone.strategy``, ``Clone.reason``):
   reflink of the file where the filesystem supports it, else a plain copy, next to the original.
 
 Every clone's name starts with ``goex_clone_`` so that ``collect_garbage`` can find the ones a
-crash left behind; a clone is never the target itself.
+crash left behind; a clone is never the target itself. What a clone is (``Clone``, its name) is
+``goexdb.backends.cloning``, which the engines import; this module only picks the engine, and
+imports it when it is needed, so that one engine's driver is never loaded for the other's.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-from core.errors import UsageError
+from goexdb.backends.cloning import CLONE_PREFIX, Clone, Progress, clone_name
 from goexdb.dsn import Engine, Target
 
-CLONE_PREFIX = "goex_clone_"
-
-# progress(done, total) while a slow copy runs; total is an estimate (0 when unknown)
-Progress = Callable[[int, int], None]
-
-
-@dataclass
-class Clone:
-    """A copy of ``source`` reachable as ``target``, dropped by ``drop()`` (idempotent)."""
-
-    source: Target
-    target: Target
-    name: str
-    strategy: str
-    reason: str
-    seconds: float
-    _drop: Callable[[], None] = field(repr=False)
-    dropped: bool = False
-
-    def drop(self) -> None:
-        if not self.dropped:
-            self._drop()
-            self.dropped = True
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "strategy": self.strategy,
-            "reason": self.reason,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-def clone_name(tag: str) -> str:
-    name = CLONE_PREFIX + tag.lower()
-    if not re.fullmatch(r"[a-z0-9_]{1,63}", name):
-        raise UsageError(f"{tag!r} cannot name a clone: use letters, digits and _ only")
-    return name
+__all__ = ["CLONE_PREFIX", "Clone", "Progress", "clone_name", "collect_garbage", "make_clone"]
 
 
 def make_clone(source: Target, tag: str, progress: Progress | None = None) -> Clone:

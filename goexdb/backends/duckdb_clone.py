@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 
 from core.errors import TargetError
+from goexdb.backends.cloning import CLONE_PREFIX, Clone
 from goexdb.backends.duckdb import error_reason
-from goexdb.clone import CLONE_PREFIX, Clone
 from goexdb.dsn import Engine, Target
 
 FICLONE = 0x40049409  # _IOW(0x94, 9, int): share all of a file's blocks (btrfs, xfs, ...)

@@ -26,8 +26,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core.errors import ExecutionError, TargetError
+from goexdb.backends.cloning import CLONE_PREFIX, Clone, Progress
 from goexdb.backends.postgres import error_reason
-from goexdb.clone import CLONE_PREFIX, Clone, Progress
 from goexdb.dsn import Engine, Target
 
 CHUNK = 1 << 20
