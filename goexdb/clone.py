@@ -27,10 +27,10 @@ __all__ = ["CLONE_PREFIX", "Clone", "Progress", "clone_name", "collect_garbage",
 def make_clone(source: Target, tag: str, progress: Progress | None = None) -> Clone:
     """Copy ``source`` into a new clone named after ``tag`` (an action id)."""
     if source.engine is Engine.DUCKDB:
-        from goexdb.backends.duckdb_clone import clone_duckdb
+        from goexdb.backends.duckdb.clone import clone_duckdb
 
         return clone_duckdb(source, clone_name(tag))
-    from goexdb.backends.postgres_clone import clone_postgres
+    from goexdb.backends.postgres.clone import clone_postgres
 
     return clone_postgres(source, clone_name(tag), progress)
 
@@ -41,9 +41,9 @@ def collect_garbage(source: Target) -> tuple[list[str], list[str]]:
     Returns (dropped, kept in use). A clone a live goex session is connected to is left alone.
     """
     if source.engine is Engine.DUCKDB:
-        from goexdb.backends.duckdb_clone import collect_duckdb
+        from goexdb.backends.duckdb.clone import collect_duckdb
 
         return collect_duckdb(source)
-    from goexdb.backends.postgres_clone import collect_postgres
+    from goexdb.backends.postgres.clone import collect_postgres
 
     return collect_postgres(source)

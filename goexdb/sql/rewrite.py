@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
+from goexdb.engines import EngineFacts
 from goexdb.sql.classify import Statement
 
 UNREPEATABLE_ROWS = (
@@ -26,7 +27,7 @@ def with_returning(statement: Statement, *expressions: str) -> str:
 
 
 def preselect(
-    statement: Statement, dialect: str, select: Callable[[str], Sequence[str]], lock: bool
+    statement: Statement, facts: EngineFacts, select: Callable[[str], Sequence[str]], lock: bool
 ) -> str | None:
     """``SELECT <row id>, <select(alias)> FROM <target and the statement's FROM/USING> WHERE
     ...``: the rows an UPDATE or DELETE is about to change, read (and locked) before it runs."""
@@ -34,9 +35,9 @@ def preselect(
     table = statement.image_target
     if not isinstance(tree, exp.Update | exp.Delete) or table is None:
         return None
+    dialect = facts.dialect
     name = row_reference(table, dialect)
-    row_id = "ctid" if dialect == "postgres" else "rowid"
-    query = exp.select(f"{name}.{row_id}", *select(name)).from_(table.copy())
+    query = exp.select(f"{name}.{facts.row_id}", *select(name)).from_(table.copy())
     others = tree.args.get("from_") or tree.args.get("using")
     if isinstance(others, exp.From):
         query = query.join(others.this.copy(), join_type="cross")
@@ -53,10 +54,10 @@ def preselect(
 
 
 @functools.lru_cache(maxsize=512)
-def matched_row_ids(statement: Statement, dialect: str) -> str | None:
+def matched_row_ids(statement: Statement, facts: EngineFacts) -> str | None:
     """``SELECT <row id> FROM ... WHERE ...``: the rows an UPDATE or DELETE is about to change
     (a row once per join match), built once per statement."""
-    return preselect(statement, dialect, lambda alias: (), lock=False)
+    return preselect(statement, facts, lambda alias: (), lock=False)
 
 
 def row_reference(table: exp.Table, dialect: str) -> str:
