@@ -61,6 +61,9 @@ _AGREES: Mapping[str, frozenset[StatementKind]] = {
     "ALTER": frozenset({StatementKind.DDL}),
 }
 
+# The translation of goex's own queries' errors, made once: it wraps many queries an action.
+_MEASURING = translated("goex could not measure on DuckDB")
+
 
 @dataclass(frozen=True)
 class _TableMeta:
@@ -343,7 +346,7 @@ class DuckDBBackend:
         return queries.read_catalog(self._query)
 
     def _query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        with translated("goex could not measure on DuckDB"):
+        with _MEASURING:
             return self._con.execute(sql, params).fetchall()
 
     def savepoint(self, name: str) -> None:

@@ -9,29 +9,51 @@ are for the places where a failure is expected, not reported.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from types import TracebackType
 
 import duckdb
 
 from core.errors import ExecutionError, TargetError
 
 
-@contextlib.contextmanager
 def translated(
     describe: str,
     error: type[ExecutionError] | type[TargetError] = ExecutionError,
     *,
     statement: str | None = None,
-) -> Iterator[None]:
+) -> _Translated:
     """Raise a duckdb error from the block as ``error``, with the message ``<describe>: <DuckDB's
     reason>``; ``statement`` is the SQL the error is about."""
-    try:
-        yield
-    except duckdb.Error as exc:
-        message = f"{describe}: {error_reason(exc)}"
-        if issubclass(error, TargetError):
-            raise error(message) from exc
-        raise error(message, statement=statement) from exc
+    return _Translated(describe, error, statement)
+
+
+class _Translated:
+    """``translated``'s context manager: a class, not a generator, as it wraps every statement
+    and query (a generator-based one costs several times as much to enter)."""
+
+    __slots__ = ("describe", "error", "statement")
+
+    def __init__(
+        self,
+        describe: str,
+        error: type[ExecutionError] | type[TargetError],
+        statement: str | None,
+    ) -> None:
+        self.describe = describe
+        self.error = error
+        self.statement = statement
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, duckdb.Error):
+            message = f"{self.describe}: {error_reason(exc)}"
+            if issubclass(self.error, TargetError):
+                raise self.error(message) from exc
+            raise self.error(message, statement=self.statement) from exc
 
 
 def ignored() -> contextlib.suppress:

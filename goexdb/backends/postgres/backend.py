@@ -45,6 +45,8 @@ from goexdb.sql import (
 
 # Only DDL (and, on a clone, VACUUM FULL, CLUSTER, ...) changes the catalog or rewrites.
 _SCHEMA_CHANGING = (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL)
+# The translation of goex's own queries' errors, made once: it wraps several round trips an action.
+_MEASURING = translated("goex could not measure on PostgreSQL")
 
 
 class PostgresBackend:
@@ -368,7 +370,7 @@ class PostgresBackend:
         return json.loads(self._measuring(query).get_value(0, 0) or b"null")
 
     def _measuring(self, query: str, params: Sequence[str] = ()) -> PGresult:
-        with translated("goex could not measure on PostgreSQL"):
+        with _MEASURING:
             return self._wire.run(query.encode(), [p.encode() for p in params])
 
 

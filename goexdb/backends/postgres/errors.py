@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -21,34 +22,62 @@ from core.config import DbConfig
 from core.errors import ExecutionError, TargetError
 
 
-@contextlib.contextmanager
 def translated(
     describe: str | Callable[[psycopg.Error], str],
     error: type[ExecutionError] | type[TargetError] = ExecutionError,
     *,
     statement: str | None = None,
     cleanup: Callable[[], object] | None = None,
-) -> Iterator[None]:
+) -> _Translated:
     """Raise a psycopg error from the block as ``error``: ``describe`` is the message (given the
     psycopg error) or what it starts with, before ``: <the server's reason>``. ``statement`` is
     the SQL the error is about; ``cleanup`` runs first, and a psycopg error of its own is
     ignored, so that the first failure is the one reported."""
-    try:
-        yield
-    except psycopg.Error as exc:
-        if cleanup is not None:
+    return _Translated(describe, error, statement, cleanup)
+
+
+class _Translated:
+    """``translated``'s context manager: a class, not a generator, as it wraps every round
+    trip of the hot path (a generator-based one costs several times as much to enter)."""
+
+    __slots__ = ("cleanup", "describe", "error", "statement")
+
+    def __init__(
+        self,
+        describe: str | Callable[[psycopg.Error], str],
+        error: type[ExecutionError] | type[TargetError],
+        statement: str | None,
+        cleanup: Callable[[], object] | None,
+    ) -> None:
+        self.describe = describe
+        self.error = error
+        self.statement = statement
+        self.cleanup = cleanup
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, psycopg.Error):
+            raise self._translate(exc) from exc
+
+    def _translate(self, exc: psycopg.Error) -> ExecutionError | TargetError:
+        if self.cleanup is not None:
             with ignored():
-                cleanup()
+                self.cleanup()
+        describe = self.describe
         message = describe(exc) if callable(describe) else f"{describe}: {error_reason(exc)}"
-        if issubclass(error, TargetError):
-            raise error(message) from exc
-        position = exc.diag.statement_position if statement is not None else None
-        raise error(
+        if issubclass(self.error, TargetError):
+            return self.error(message)
+        position = exc.diag.statement_position if self.statement is not None else None
+        return self.error(
             message,
-            statement=statement,
+            statement=self.statement,
             sqlstate=exc.sqlstate,
             position=int(position) if position else None,
-        ) from exc
+        )
 
 
 def ignored() -> contextlib.suppress:
