@@ -11,6 +11,7 @@ from goexdb.sql.classify import (
     classify,
     parse_script,
     qualified,
+    syntax_problem,
 )
 from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, RUNNABLE, StatementKind
 from goexdb.sql.rewrite import (
@@ -20,7 +21,7 @@ from goexdb.sql.rewrite import (
     row_reference,
     with_returning,
 )
-from goexdb.sql.split import Piece, pieces, split
+from goexdb.sql.split import Piece, SyntaxProblem, pieces, split
 
 __all__ = [
     "CACHED_SCRIPT_CHARS",
@@ -34,6 +35,7 @@ __all__ = [
     "Piece",
     "Statement",
     "StatementKind",
+    "SyntaxProblem",
     "classify",
     "matched_row_ids",
     "parse_script",
@@ -42,5 +44,6 @@ __all__ = [
     "qualified",
     "row_reference",
     "split",
+    "syntax_problem",
     "with_returning",
 ]

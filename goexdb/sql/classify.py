@@ -24,7 +24,7 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from core.errors import StatementDenied, StatementError
 from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, LEADING_KEYWORDS, RUNNABLE, StatementKind
-from goexdb.sql.split import pieces, syntax_error, tokenize
+from goexdb.sql.split import SyntaxProblem, pieces, tokenize
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -152,7 +152,7 @@ def classify(sql: str, dialect: str, *, line: int = 1, column: int = 1) -> State
         problem = (
             "it is nested too deeply for goex to analyse"
             if isinstance(exc, RecursionError)
-            else _syntax_problem(sql, dialect, exc, line, column)
+            else syntax_problem(sql, dialect, exc, line=line, column=column)
         )
         raise StatementError(f"the SQL could not be parsed: {problem}", statement=sql) from None
     if len(parsed) != 1:
@@ -166,18 +166,20 @@ def classify(sql: str, dialect: str, *, line: int = 1, column: int = 1) -> State
     return Statement(sql, kind, verb, tree, written, where)
 
 
-def _syntax_problem(sql: str, dialect: str, exc: Exception, line: int, column: int) -> str:
-    """The syntax error sqlglot met, in goex's words (``split.syntax_error``): where, near
-    what and, when sqlglot says so plainly, what was expected; never the parser's internals
-    (its messages can name its own classes)."""
+def syntax_problem(
+    sql: str, dialect: str, exc: Exception, *, line: int = 1, column: int = 1
+) -> SyntaxProblem:
+    """The syntax error sqlglot met parsing ``sql`` (``exc``: its ParseError, TokenError or
+    TypeError), in goex's words: where, near what and, when sqlglot says so plainly, what was
+    expected; never the parser's internals (its messages can name its own classes)."""
     errors = exc.errors if isinstance(exc, ParseError) else []
     found = _error_token(sql, errors[0]) if errors else None
     if found is not None:
         offset, text = found
         expected = _expected(str(errors[0].get("description") or ""))
-        return syntax_error(sql, offset, text, expected, line=line, column=column)
+        return SyntaxProblem.at(sql, offset, text, expected, line=line, column=column)
     offset, text = _last_token_read(sql, dialect)
-    return syntax_error(sql, offset, text, line=line, column=column)
+    return SyntaxProblem.at(sql, offset, text, line=line, column=column)
 
 
 def _error_token(sql: str, error: dict[str, Any]) -> tuple[int, str] | None:

@@ -89,7 +89,7 @@ def tokenize(
     except TokenError as exc:
         offset, closing = _unreadable(sql, exc, tokenizer.tokens)
         detail = f"the closing {closing} is missing" if closing else None
-        problem = syntax_error(sql, offset, sql[offset:], detail, line=line, column=column)
+        problem = SyntaxProblem.at(sql, offset, sql[offset:], detail, line=line, column=column)
         raise StatementError(
             f"the SQL could not be parsed: {problem}", statement=statement
         ) from None
@@ -122,20 +122,45 @@ def position(sql: str, offset: int, line: int = 1, column: int = 1) -> tuple[int
     return line + newlines, offset - sql.rfind("\n", 0, offset)
 
 
-def syntax_error(
-    sql: str, offset: int, near: str, detail: str | None = None, *, line: int = 1, column: int = 1
-) -> str:
-    """``syntax error at line 2, column 15, near "FROM"``, and the detail in parentheses: the
-    one sentence every SQL syntax error is told in, with ``near`` the text found there."""
-    at_line, at_column = position(sql, offset, line, column)
-    shown = near.strip().split("\n", 1)[0]
-    if len(shown) > _NEAR_CHARS:
-        shown = shown[:_NEAR_CHARS] + "..."
-    where = f'line {at_line}, column {at_column}, near "{shown}"' if shown else None
-    if where is None:  # nothing there: the statement ended too early
-        end_line, end_column = position(sql, len(sql.rstrip()), line, column)
-        where = f"the end of the statement (line {end_line}, column {end_column})"
-    return f"syntax error at {where}" + (f" ({detail})" if detail else "")
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """Where a statement stops being SQL goex can read: the 1-based line and column in its
+    script, the text found there ("" when the statement ended too early) and, when known, what
+    would have made it readable. ``str()`` is the one sentence every SQL syntax error is told
+    in: ``syntax error at line 2, column 7, near "FROM"``."""
+
+    line: int
+    column: int
+    near: str
+    detail: str | None = None
+
+    @classmethod
+    def at(
+        cls,
+        sql: str,
+        offset: int,
+        near: str,
+        detail: str | None = None,
+        *,
+        line: int = 1,
+        column: int = 1,
+    ) -> SyntaxProblem:
+        """The problem at ``sql[offset]``, ``near`` being the text from there, when ``sql``
+        starts at ``line`` and ``column`` of its script."""
+        shown = near.strip().split("\n", 1)[0]
+        if len(shown) > _NEAR_CHARS:
+            shown = shown[:_NEAR_CHARS] + "..."
+        if not shown:  # nothing there: the statement ended too early
+            offset = len(sql.rstrip())
+        return cls(*position(sql, offset, line, column), shown, detail)
+
+    def __str__(self) -> str:
+        where = (
+            f'line {self.line}, column {self.column}, near "{self.near}"'
+            if self.near
+            else f"the end of the statement (line {self.line}, column {self.column})"
+        )
+        return f"syntax error at {where}" + (f" ({self.detail})" if self.detail else "")
 
 
 _NEAR_CHARS = 30

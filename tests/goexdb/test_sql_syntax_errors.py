@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlglot
+from sqlglot.errors import ParseError
 
 from core.errors import StatementError
-from goexdb.sql import classify, parse_script, pieces
+from goexdb.sql import SyntaxProblem, classify, parse_script, pieces, syntax_problem
 
 INTERNALS = re.compile(r"<class|sqlglot|Required keyword|tokeni[sz]", re.IGNORECASE)
 
@@ -71,3 +73,12 @@ def test_a_statement_cut_short_points_at_its_last_token() -> None:
     with pytest.raises(StatementError) as raised:
         parse_script("INSERT INTO t VALUES (1,", "postgres")
     assert raised.value.message.endswith('line 1, column 24, near "," (expected ")")')
+
+
+def test_the_problem_is_also_given_as_fields_for_reports_that_show_them_apart() -> None:
+    sql = "SELECT a,\n  b * FROM t"
+    with pytest.raises(ParseError) as raised:
+        sqlglot.parse(sql, read="postgres")
+    problem = syntax_problem(sql, "postgres", raised.value, line=10, column=5)
+    assert problem == SyntaxProblem(11, 7, "FROM")
+    assert str(problem) == 'syntax error at line 11, column 7, near "FROM"'
