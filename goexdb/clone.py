@@ -11,65 +11,36 @@ way ran and why (``Clone.strategy``, ``Clone.reason``):
   reflink of the file where the filesystem supports it, else a plain copy, next to the original.
 
 Every clone's name starts with ``goex_clone_`` so that ``collect_garbage`` can find the ones a
-crash left behind; a clone is never the target itself.
+crash left behind; a clone is never the target itself. What a clone is (``Clone``, its name) is
+``goexdb.backends.cloning``, which the engines import; this module only picks the engine, and
+imports it when it is needed, so that one engine's driver is never loaded for the other's.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from collections.abc import Collection
 
-from core.errors import UsageError
+from goexdb.backends.cloning import CLONE_PREFIX, Clone, Progress, clone_name
 from goexdb.dsn import Engine, Target
 
-CLONE_PREFIX = "goex_clone_"
-
-# progress(done, total) while a slow copy runs; total is an estimate (0 when unknown)
-Progress = Callable[[int, int], None]
-
-
-@dataclass
-class Clone:
-    """A copy of ``source`` reachable as ``target``, dropped by ``drop()`` (idempotent)."""
-
-    source: Target
-    target: Target
-    name: str
-    strategy: str
-    reason: str
-    seconds: float
-    _drop: Callable[[], None] = field(repr=False)
-    dropped: bool = False
-
-    def drop(self) -> None:
-        if not self.dropped:
-            self._drop()
-            self.dropped = True
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "strategy": self.strategy,
-            "reason": self.reason,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-def clone_name(tag: str) -> str:
-    name = CLONE_PREFIX + tag.lower()
-    if not re.fullmatch(r"[a-z0-9_]{1,63}", name):
-        raise UsageError(f"{tag!r} cannot name a clone: use letters, digits and _ only")
-    return name
+__all__ = [
+    "CLONE_PREFIX",
+    "Clone",
+    "Progress",
+    "attach_clone",
+    "clone_name",
+    "collect_garbage",
+    "make_clone",
+]
 
 
 def make_clone(source: Target, tag: str, progress: Progress | None = None) -> Clone:
     """Copy ``source`` into a new clone named after ``tag`` (an action id)."""
     if source.engine is Engine.DUCKDB:
-        from goexdb.backends.duckdb_clone import clone_duckdb
+        from goexdb.backends.duckdb.clone import clone_duckdb
 
         return clone_duckdb(source, clone_name(tag))
-    from goexdb.backends.postgres_clone import clone_postgres
+    from goexdb.backends.postgres.clone import clone_postgres
 
     return clone_postgres(source, clone_name(tag), progress)
 
@@ -81,10 +52,10 @@ def collect_garbage(source: Target, keep: Collection[str] = ()) -> tuple[list[st
     and so are the clones named in ``keep`` (those of kept actions).
     """
     if source.engine is Engine.DUCKDB:
-        from goexdb.backends.duckdb_clone import collect_duckdb
+        from goexdb.backends.duckdb.clone import collect_duckdb
 
         return collect_duckdb(source, keep)
-    from goexdb.backends.postgres_clone import collect_postgres
+    from goexdb.backends.postgres.clone import collect_postgres
 
     return collect_postgres(source, keep)
 
@@ -92,9 +63,9 @@ def collect_garbage(source: Target, keep: Collection[str] = ()) -> tuple[list[st
 def attach_clone(source: Target, name: str) -> Clone:
     """A clone of ``source`` kept by an earlier process, found again by its name."""
     if source.engine is Engine.DUCKDB:
-        from goexdb.backends.duckdb_clone import attach_duckdb
+        from goexdb.backends.duckdb.clone import attach_duckdb
 
         return attach_duckdb(source, name)
-    from goexdb.backends.postgres_clone import attach_postgres
+    from goexdb.backends.postgres.clone import attach_postgres
 
     return attach_postgres(source, name)

@@ -31,7 +31,7 @@ from goexdb.clone import Clone, Progress, attach_clone, make_clone
 from goexdb.dsn import Target
 from goexdb.effects import Effects, StatementResult
 from goexdb.held import Held
-from goexdb.statements import Statement, StatementKind, parse_script
+from goexdb.sql import Statement, StatementKind, parse_script
 
 if TYPE_CHECKING:
     from goexdb.session import Session

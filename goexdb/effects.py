@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from sqlglot import exp
 
-from goexdb.statements import Statement, StatementKind
+from goexdb.sql import Statement, StatementKind
 
 MAX_RESULT_ROWS = 50  # rows of a read kept for display
 

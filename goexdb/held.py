@@ -18,7 +18,7 @@ from goexdb import undo
 from goexdb.backends.base import Backend
 from goexdb.dsn import Engine, Target
 from goexdb.effects import Effects, StatementResult, many_images
-from goexdb.statements import Statement
+from goexdb.sql import Statement
 
 
 def open_backend(target: Target, config: DbConfig) -> Backend:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.secrets import SecretStore
+from goexdb.engines import engine_facts
 
 SYSTEM = (
     "You write SQL for the {dialect} database described below, to do what the user asks. "
@@ -14,7 +15,7 @@ SYSTEM = (
 
 
 def system_prompt(dialect: str) -> str:
-    return SYSTEM.format(dialect="PostgreSQL" if dialect == "postgres" else "DuckDB")
+    return SYSTEM.format(dialect=engine_facts(dialect).name)
 
 
 def user_prompt(task: str, schema: str, secrets: SecretStore) -> str:

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from core.policy import PolicySettings, Rule, Severity, rule
 from goexdb.effects import Effects
-from goexdb.statements import Statement, StatementKind
+from goexdb.sql import Statement, StatementKind
 
 
 @dataclass(frozen=True)

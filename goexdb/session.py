@@ -38,7 +38,7 @@ from goexdb.dsn import DSN_ENV, Target, parse_dsn
 from goexdb.effects import Effects, StatementResult
 from goexdb.held import Held, open_backend
 from goexdb.rules import BEFORE_RUNNING, RULES, Outcome
-from goexdb.statements import Statement, parse_script
+from goexdb.sql import Statement, parse_script
 
 
 class Staged(lifecycle.Staged):

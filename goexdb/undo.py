@@ -28,7 +28,8 @@ from typing import Any
 from sqlglot import exp
 
 from goexdb.effects import Effects, RowImage, SchemaChange, StatementImages
-from goexdb.statements import Statement, StatementKind, qualified
+from goexdb.engines import engine_facts, quote_ident, quote_literal, quote_table
+from goexdb.sql import Statement, StatementKind, qualified
 
 IRREVERSIBLE_CHANGES = {
     "table_dropped": "table {table} was dropped",
@@ -171,35 +172,21 @@ def record(statements: Sequence[Statement], effects: Effects, dialect: str) -> d
     }
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_table(name: str) -> str:
-    return ".".join(quote_ident(part) for part in name.split("."))
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 class _Dialect:
-    """How one engine turns a JSON row image back into a row."""
+    """How one engine turns a JSON row image back into a row (its ``EngineFacts``), with the
+    column types of each table where the engine's images need them."""
 
     def __init__(self, dialect: str, column_types: Callable[[str], dict[str, str]]) -> None:
-        self.dialect = dialect
+        self.facts = engine_facts(dialect)
         self._types = column_types
+
+    def _types_of(self, table: str) -> dict[str, str]:
+        return self._types(table) if self.facts.images_need_types else {}
 
     def row_json(self, alias: str, table: str, image: str) -> str:
         """The row as JSON over the image's own columns, so a column added later (by this very
         action, say) does not make an unchanged row look changed."""
-        columns = list(json.loads(image))
-        if self.dialect == "postgres":
-            # row_to_json of the same columns, as at capture: the same text, byte for byte
-            # (json whitespace and numeric scale included).
-            selected = ", ".join(f"{alias}.{quote_ident(c)}" for c in columns)
-            return f"row_to_json((SELECT r FROM (SELECT {selected}) AS r))::text"
-        return duckdb_row_json(alias, columns, self._types(table))
+        return self.facts.row_json(alias, list(json.loads(image)), self._types_of(table))
 
     def matches(self, alias: str, table: str, image: str) -> str:
         """The row is exactly as the image shows it."""
@@ -207,37 +194,7 @@ class _Dialect:
 
     def source(self, table: str, image: str) -> str:
         """A one-row relation of the image, typed as the table's columns."""
-        if self.dialect == "postgres":
-            return (
-                f"(SELECT * FROM json_populate_record(NULL::{quote_table(table)}, "
-                f"{quote_literal(image)}::json))"
-            )
-        types = self._types(table)
-        columns = [c for c in json.loads(image) if c in types]
-        # to_json writes a BLOB as its escaped text; read it as text and cast it back.
-        structure = json.dumps(
-            {c: "VARCHAR" if types[c] in _AS_TEXT else types[c] for c in columns}
-        )
-        rows = f"SELECT unnest(json_transform({quote_literal(image)}, {quote_literal(structure)}))"
-        blobs = [c for c in columns if types[c] == "BLOB"]
-        if blobs:
-            casts = ", ".join(f"CAST({quote_ident(c)} AS BLOB) AS {quote_ident(c)}" for c in blobs)
-            rows = f"SELECT * REPLACE ({casts}) FROM ({rows})"
-        return f"({rows})"
-
-
-_AS_TEXT = ("BLOB", "JSON")  # DuckDB types whose image holds their exact text
-
-
-def duckdb_row_json(alias: str, columns: Sequence[str], types: dict[str, str]) -> str:
-    """A DuckDB row as JSON text, with JSON columns as their text (kept exactly) — the same
-    expression at capture and at undo, so a guard compares like with like."""
-    fields = ", ".join(
-        f"{quote_literal(c)}: {alias}.{quote_ident(c)}"
-        + ("::VARCHAR" if types.get(c) == "JSON" else "")
-        for c in columns
-    )
-    return f"to_json({{{fields}}})::VARCHAR"
+        return self.facts.row_from_json(table, image, self._types_of(table))
 
 
 def plan(
@@ -283,7 +240,7 @@ def _undo_row(out: UndoPlan, d: _Dialect, images: StatementImages, row: RowImage
                 f"WHERE {_key_match(key)} AND {d.matches('t', table, row.after)}"
             )
         else:
-            rowid = "ctid" if d.dialect == "postgres" else "rowid"
+            rowid = d.facts.row_id
             out.statements.append(
                 f"DELETE FROM {quote_table(table)} WHERE {rowid} = (SELECT {rowid} FROM "
                 f"{quote_table(table)} AS x WHERE {d.matches('x', table, row.after)} "

@@ -29,7 +29,7 @@ import duckdb
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from goexdb.backends.postgres_clone import _dump_restore
+from goexdb.backends.postgres.clone import _dump_restore
 from goexdb.clone import make_clone
 from goexdb.dsn import parse_dsn
 

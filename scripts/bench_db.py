@@ -8,8 +8,11 @@
 * images  — goex with full row images (what undo needs); then rollback. On DuckDB an UPDATE's
   images are captured as it runs (the ids of its rows, and a pinned snapshot) and read as JSON
   text only when something needs them: commit, ``reversible``, ``undo_record``;
-* +record — images, then ``undo_record()`` (every image read as JSON text, as the CLI does
-  before it asks for a decision), then rollback.
+* +record — images, then ``undo_record()`` (every image read as JSON text, as a commit does
+  before it journals the undo record), then rollback.
+
+Each goex way is the held transaction under an action (``Session.hold``): what goex adds to the
+database round trips. The journal's writes per action are measured by ``bench_journal.py``.
 
 The ways take turns, in a rotating order, so that a machine getting busier or quieter weighs on
 all of them alike; the medians and the ratios to plain are printed. Each way runs on an open
@@ -88,13 +91,13 @@ def goex_ways(stack: ExitStack, dsn: str, sql: str) -> dict[str, Callable[[], No
     recorded = stack.enter_context(goexdb.connect(dsn, IMAGES))
 
     def with_record() -> None:
-        staged = recorded.stage(sql)
+        staged = recorded.hold(sql)
         staged.undo_record()
         staged.rollback()
 
     return {
-        "counts": lambda: counts.stage(sql).rollback(),
-        "images": lambda: images.stage(sql).rollback(),
+        "counts": lambda: counts.hold(sql).rollback(),
+        "images": lambda: images.hold(sql).rollback(),
         "+record": with_record,
     }
 
@@ -113,7 +116,7 @@ def bench_size(engine: str, dsn: str, n: int, plain: Callable[[str], None]) -> N
         plain_texts, goex_texts = fresh_texts(sql), fresh_texts(sql)
         new_text = {
             "plain": lambda: plain(next(plain_texts)),
-            "counts": lambda: counts.stage(next(goex_texts)).rollback(),
+            "counts": lambda: counts.hold(next(goex_texts)).rollback(),
         }
         report_new_text(engine, n, medians(new_text, repeat))
 

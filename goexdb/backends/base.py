@@ -2,7 +2,8 @@
 
 A backend begins a transaction, executes one classified statement at a time, measures what the
 transaction did so far (from the database itself, invariant 4), and ends it exactly once, by
-commit or rollback. It translates its driver's exceptions into ``core.errors`` at this boundary.
+commit or rollback. It translates its driver's exceptions into ``core.errors`` at this boundary,
+in one place per engine (``postgres/errors.py``, ``duckdb/errors.py``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from goexdb.effects import Effects, StatementResult
-from goexdb.statements import Statement
+from goexdb.engines import EngineFacts
+from goexdb.sql import Statement
 
 
 class Backend(Protocol):
-    dialect: str
+    facts: EngineFacts  # what goex knows about the engine (row id, savepoints, versions, ...)
+    dialect: str  # facts.dialect
     server_version: int | None  # PostgreSQL's server_version_num; None for DuckDB
 
     def begin(self, statements: Sequence[Statement]) -> None:

@@ -16,7 +16,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
-from goexdb.statements import Piece, Statement
+from goexdb.sql import Piece, Statement
 
 DIALECT = "postgres"
 NEWEST = (99, 0)  # the server version assumed when none is given: every newer behaviour

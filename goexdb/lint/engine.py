@@ -35,7 +35,7 @@ from goexdb.lint.context import (
 )
 from goexdb.lint.rules import FILE_RULES, STATEMENT_RULES
 from goexdb.reports.model import FileReport, Finding, StatementReport
-from goexdb.statements import Piece, StatementKind, classify, pieces
+from goexdb.sql import Piece, StatementKind, classify, pieces
 
 _IGNORE = re.compile(r"--[ \t]*goex:ignore[ \t]+([a-z0-9-]+(?:[ \t]*,[ \t]*[a-z0-9-]+)*)", re.I)
 

@@ -57,7 +57,7 @@ from goexdb.lint.engine import LintOptions, lint_sql
 from goexdb.migrations.discover import discover
 from goexdb.reports.model import FileReport, Finding, Report, StatementReport
 from goexdb.rules import BEFORE_RUNNING, Outcome
-from goexdb.statements import Piece, Statement, StatementKind, classify, pieces
+from goexdb.sql import Piece, Statement, StatementKind, classify, pieces
 
 SKIPPED = frozenset({StatementKind.TRANSACTION, StatementKind.SESSION})
 # Beyond what an action may run: ALTER TYPE (enum values), which the rolled-back transaction or
@@ -147,7 +147,7 @@ class _Runner:
             config.lint, (version // 10000, 0) if version else None
         )
         self.sizes = backend.table_sizes()
-        self.savepoints = backend.dialect == "postgres"  # DuckDB has none
+        self.savepoints = backend.facts.savepoints  # DuckDB has none
         self.notes: list[str] = []
 
     def run(self, migrations: list[Migration]) -> Report:
@@ -166,7 +166,7 @@ class _Runner:
     def _lint(self, migration: Migration) -> FileReport:
         """The static findings (PostgreSQL's rules), one statement report per piece."""
         path = str(migration.path)
-        if self.backend.dialect == "postgres":
+        if self.backend.facts.lint_rules:
             report = lint_sql(migration.sql, path, self.options)
             if len(report.statements) == len(migration.pieces):
                 return report

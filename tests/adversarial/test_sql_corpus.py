@@ -18,7 +18,7 @@ import goexdb
 from core.action import Kind, Status
 from core.errors import StatementDenied
 from core.journal import Journal, default_path
-from goexdb.statements import Statement, StatementKind
+from goexdb.sql import Statement, StatementKind
 from tests.adversarial import fingerprint
 from tests.adversarial.conftest import GoexDb
 from tests.adversarial.corpus import BACKENDS, EXPECTATIONS, Case, load_cases

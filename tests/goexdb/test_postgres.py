@@ -100,7 +100,7 @@ def test_a_rolled_back_ddl_measured_apart_leaves_no_stale_prepared_statement(
     # A dry-run measures statements apart (mark) in one transaction: a DDL measured before a
     # read still makes the rollback drop goex's prepared statements, or the read, prepared
     # (run a second time) with the added column, would fail once the column is rolled back.
-    from goexdb.statements import parse_script
+    from goexdb.sql import parse_script
 
     parent = f"{schema}.parent"
     with goexdb.connect(pg_dsn) as db:
@@ -170,7 +170,7 @@ def test_the_server_refuses_a_statement_text_holding_two_commands(pg_dsn: str, s
     # every statement goes by the extended protocol, run the first time and prepared after.
     import dataclasses
 
-    from goexdb.statements import parse_script
+    from goexdb.sql import parse_script
 
     [update] = parse_script(f"UPDATE {schema}.parent SET v = 'x' WHERE id = 1", "postgres")
     smuggled = dataclasses.replace(update, sql=f"{update.sql}; DROP TABLE {schema}.child")

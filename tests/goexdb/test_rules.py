@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.policy import PolicySettings, Severity, evaluate
 from goexdb.effects import Effects, SchemaChange, TableChange
 from goexdb.rules import RULES, Outcome
-from goexdb.statements import parse_script
+from goexdb.sql import parse_script
 
 
 def outcome(sql: str, tables: dict[str, TableChange] | None = None, **effects: object) -> Outcome:

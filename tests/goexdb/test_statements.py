@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import StatementDenied, StatementError
-from goexdb.statements import RUNNABLE, StatementKind, classify, parse_script, pieces, split
+from goexdb.sql import RUNNABLE, StatementKind, classify, parse_script, pieces, split
 
 K = StatementKind
 

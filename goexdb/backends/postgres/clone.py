@@ -27,9 +27,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core.errors import ExecutionError, TargetError
-from goexdb.backends.postgres import error_reason
-from goexdb.clone import CLONE_PREFIX, Clone, Progress
+from goexdb.backends.cloning import CLONE_PREFIX, Clone, Progress
+from goexdb.backends.postgres.errors import refused_in_use, translated
 from goexdb.dsn import Engine, Target
+from goexdb.engines import POSTGRES
 
 CHUNK = 1 << 20
 WAL_LOG_BELOW = 64 << 20  # bytes: smaller databases are cloned with STRATEGY WAL_LOG
@@ -74,7 +75,8 @@ def collect_postgres(source: Target, keep: Collection[str] = ()) -> tuple[list[s
     with _connect(source.conninfo, source) as con:
         row = con.execute("SELECT current_database()").fetchone()
     database = row[0] if row else "postgres"
-    dropped, in_use = [], []
+    dropped: list[str] = []
+    in_use: list[str] = []
     with _connect(_admin_conninfo(source.conninfo, database), source) as con:
         names = [
             r[0]
@@ -87,11 +89,8 @@ def collect_postgres(source: Target, keep: Collection[str] = ()) -> tuple[list[s
             if name in keep:
                 in_use.append(name)
                 continue
-            try:
-                con.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
-                dropped.append(name)
-            except psycopg.errors.ObjectInUse:
-                in_use.append(name)
+            drop = sql.SQL("DROP DATABASE {}").format(sql.Identifier(name))
+            (dropped if refused_in_use(con, drop) is None else in_use).append(name)
     return dropped, in_use
 
 
@@ -103,35 +102,30 @@ def _template_copy(
         sql.Identifier(name), sql.Identifier(database)
     )
     strategy = "template copy"
-    if version >= 150000 and size < WAL_LOG_BELOW:
+    if POSTGRES.create_database_strategy(version) and size < WAL_LOG_BELOW:
         # FILE_COPY forces two checkpoints (seconds, whatever the size); a small database is
         # copied faster through the WAL (measured by scripts/bench_clone.py).
         statement += sql.SQL(" STRATEGY WAL_LOG")
         strategy = f"template WAL_LOG ({size / 2**20:.0f} MB)"
-    elif version >= 150000:
+    elif POSTGRES.create_database_strategy(version):
         statement += sql.SQL(" STRATEGY FILE_COPY")
         strategy = "template FILE_COPY"
-        if version >= 180000:
+        if POSTGRES.file_copy_clone(version):
             con.execute("SET file_copy_method = clone")
             strategy += " (file_copy_method = clone)"
-    try:
-        con.execute(statement)
-    except psycopg.errors.ObjectInUse as exc:
-        detail = (exc.diag.message_detail or "").rstrip(".")
+    with translated(f"cannot create clone {name}", TargetError):
+        detail = refused_in_use(con, statement)
+    if detail is not None:
         return None, (
             f"the server refused {database} as a template because other sessions use it"
             + (f" ({detail})" if detail else "")
         )
-    except psycopg.Error as exc:
-        raise TargetError(f"cannot create clone {name}: {error_reason(exc)}") from exc
     return strategy, "no other session was connected to the database"
 
 
 def _create_empty(con: psycopg.Connection[Any], name: str) -> None:
-    try:
+    with translated(f"cannot create clone {name}", TargetError):
         con.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    except psycopg.Error as exc:
-        raise TargetError(f"cannot create clone {name}: {error_reason(exc)}") from exc
 
 
 def _drop(con: psycopg.Connection[Any], name: str) -> None:
@@ -232,12 +226,8 @@ def _clone_target(source: Target, name: str) -> Target:
 
 
 def _connect(conninfo: str, source: Target) -> psycopg.Connection[Any]:
-    try:
+    with translated(f"cannot connect to PostgreSQL at {source.display}", TargetError):
         return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
-    except psycopg.Error as exc:
-        raise TargetError(
-            f"cannot connect to PostgreSQL at {source.display}: {error_reason(exc)}"
-        ) from exc
 
 
 def attach_postgres(source: Target, name: str) -> Clone:

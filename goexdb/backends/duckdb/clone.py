@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 
 from core.errors import TargetError
-from goexdb.backends.duckdb import error_reason
-from goexdb.clone import CLONE_PREFIX, Clone
+from goexdb.backends.cloning import CLONE_PREFIX, Clone
+from goexdb.backends.duckdb.errors import translated
 from goexdb.dsn import Engine, Target
 
 FICLONE = 0x40049409  # _IOW(0x94, 9, int): share all of a file's blocks (btrfs, xfs, ...)
@@ -66,11 +66,11 @@ def copy_file(source: Path, target: Path) -> tuple[str, str]:
 
 def _checkpoint(path: Path) -> None:
     """Fold the .wal into the file, so that a copy of the file alone is the whole database."""
-    try:
-        with duckdb.connect(str(path)) as con:
-            con.execute("CHECKPOINT")
-    except duckdb.Error as exc:
-        raise TargetError(f"cannot checkpoint {path} before cloning: {error_reason(exc)}") from exc
+    with (
+        translated(f"cannot checkpoint {path} before cloning", TargetError),
+        duckdb.connect(str(path)) as con,
+    ):
+        con.execute("CHECKPOINT")
 
 
 def _clone_path(source: Path, name: str) -> Path:

@@ -1,24 +1,10 @@
-"""DuckDB backend: the only importer of duckdb.
-
-The connection is opened with ``enable_external_access = false`` and ``lock_configuration =
-true`` (and extension auto-loading off), so the SQL can neither read or write files nor turn that
-back on. Each statement is checked a second time with DuckDB's own parser
-(``extract_statements``): it must be exactly one statement, of a type that agrees with goex's
-classification, or it is refused.
-
-Row counts come from DuckDB itself: a DML statement answers one ``Count`` row, or with RETURNING
-the rows it changed. Row images are ``to_json`` text: an UPDATE's rows are read (``rowid, *``)
-before it runs, and RETURNING gives the rest. An UPDATE that keeps its rows' ids (it changes no
-indexed column) and is the only statement of the action writing its table leaves its images to
-``settle``: before it runs, the ids of its rows go to a temporary table and a snapshot is pinned
-on a connection of goex's own; ``settle`` (commit does it first) reads the before images from
-the snapshot and the after images from the transaction. DuckDB has no triggers and no cascading
-foreign keys, so counts and images are complete.
+"""The DuckDB backend: one held transaction per action, on a connection that can neither read
+or write files nor turn that back on, with each statement checked again by DuckDB's own parser
+(the package docstring says what is measured, and how).
 """
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -28,8 +14,11 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
+import goexdb.backends.duckdb.queries as queries
 from core.config import DbConfig
-from core.errors import ExecutionError, StateError, StatementDenied, TargetError
+from core.errors import StateError, StatementDenied, TargetError
+from goexdb.backends.duckdb.deferred import DeferredImages
+from goexdb.backends.duckdb.errors import ignored_if_no_transaction, translated
 from goexdb.dsn import Target
 from goexdb.effects import (
     MAX_RESULT_ROWS,
@@ -41,18 +30,16 @@ from goexdb.effects import (
     StatementResult,
     diff_catalog,
     images_of,
-    many_images,
 )
-from goexdb.statements import (
+from goexdb.engines import DUCKDB, quote_table
+from goexdb.sql import (
     UNREPEATABLE_ROWS,
     Statement,
     StatementKind,
-    matched_row_ids,
     preselect,
     row_reference,
     with_returning,
 )
-from goexdb.undo import duckdb_row_json, quote_table
 
 CONFIG: Mapping[str, Any] = {
     "enable_external_access": False,
@@ -60,9 +47,6 @@ CONFIG: Mapping[str, Any] = {
     "autoload_known_extensions": False,
     "lock_configuration": True,
 }
-
-# At most this many runs of consecutive row ids are read as BETWEEN ranges (see _rowid_condition).
-_MAX_RUNS = 64
 
 # DuckDB's own statement type -> the goex kinds it may be classified as.
 _AGREES: Mapping[str, frozenset[StatementKind]] = {
@@ -77,57 +61,8 @@ _AGREES: Mapping[str, frozenset[StatementKind]] = {
     "ALTER": frozenset({StatementKind.DDL}),
 }
 
-_COLUMNS = """
-    SELECT schema_name || '.' || table_name, column_name, data_type, column_default
-    FROM duckdb_columns() WHERE NOT internal AND database_name = current_database()
-    ORDER BY 1, column_index
-"""
-_INDEXES = """
-    SELECT schema_name || '.' || index_name, schema_name || '.' || table_name,
-           schema_name || '.' || index_name, sql
-    FROM duckdb_indexes() WHERE database_name = current_database()
-"""
-_CONSTRAINTS = """
-    SELECT schema_name || '.' || table_name || '.' || constraint_name,
-           schema_name || '.' || table_name, constraint_name, constraint_text
-    FROM duckdb_constraints() WHERE database_name = current_database()
-"""
-_TABLE_COLUMNS = """
-    SELECT column_name, data_type FROM duckdb_columns()
-    WHERE database_name = current_database() AND schema_name || '.' || table_name = ?
-    ORDER BY column_index
-"""
-_INDEXED = """
-    SELECT constraint_column_names::VARCHAR FROM duckdb_constraints()
-    WHERE database_name = current_database() AND schema_name || '.' || table_name = ?
-      AND constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
-    UNION ALL
-    SELECT expressions FROM duckdb_indexes()
-    WHERE database_name = current_database() AND schema_name || '.' || table_name = ?
-"""
-_CANONICAL = """
-    SELECT schema_name || '.' || table_name FROM duckdb_tables()
-    WHERE database_name = current_database()
-      AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)
-"""
-_KEY = """
-    SELECT constraint_column_names FROM duckdb_constraints()
-    WHERE database_name = current_database() AND constraint_type = 'PRIMARY KEY'
-      AND schema_name || '.' || table_name = ?
-"""
-
-
-@dataclass(frozen=True)
-class _Deferred:
-    """An UPDATE whose row images are read when they are needed (``settle``): before it ran, the
-    ids of the rows it changes were kept in a temporary table and a snapshot of the database was
-    pinned; its before images are read from that snapshot, its after images from the
-    transaction, which no later statement of the action writes to that table."""
-
-    images: StatementImages
-    statement: Statement
-    rowids: str  # the temporary table of the row ids
-    count: int  # the rows the UPDATE reported
+# The translation of goex's own queries' errors, made once: it wraps many queries an action.
+_MEASURING = translated("goex could not measure on DuckDB")
 
 
 @dataclass(frozen=True)
@@ -138,26 +73,21 @@ class _TableMeta:
 
 
 class DuckDBBackend:
-    dialect = "duckdb"
+    facts = DUCKDB
+    dialect = DUCKDB.dialect
     server_version: int | None = None
 
     def __init__(self, target: Target, config: DbConfig) -> None:
         assert target.path is not None
         if not target.path.exists():
             raise TargetError(f"DuckDB database {target.path} does not exist")
-        try:
+        with translated(f"cannot open DuckDB database {target.path}", TargetError):
             self._con = duckdb.connect(str(target.path), config=dict(CONFIG))
-        except duckdb.Error as exc:
-            raise TargetError(
-                f"cannot open DuckDB database {target.path}: {error_reason(exc)}"
-            ) from exc
         self._config = config
         self._tables: dict[str, _TableMeta] = {}
         self._names: dict[str, str] = {}  # case-folded as written -> as the catalog has it
         self._agreed: set[tuple[str, StatementKind]] = set()  # passed the cross-check
-        self._deferred: list[_Deferred] = []
-        self._snapshot = self._con.cursor()  # a connection of goex's own to the same database
-        self._pinned = False
+        self._deferred = DeferredImages(self._con, self._query, lambda t: self._table(t).types)
         self._reset()
 
     def _reset(self) -> None:
@@ -170,7 +100,7 @@ class DuckDBBackend:
         # Temporary tables of row ids are named with a secret of this action's, which SQL
         # written before the action ran cannot know.
         self._private = f"goex_{secrets.token_hex(8)}"
-        self._drop_deferred("the action ended before its row images were read", tables=True)
+        self._deferred.drop("the action ended before its row images were read", tables=True)
 
     def begin(self, statements: Sequence[Statement]) -> None:
         self.mark(statements)
@@ -244,7 +174,7 @@ class DuckDBBackend:
             if self._deferrable(name):
                 return self._execute_update_deferred(statement, images)
             return self._execute_update_in_place(statement, images)
-        query = preselect(statement, self.dialect, self._key_and_row(images), lock=False)
+        query = preselect(statement, DUCKDB, self._key_and_row(images), lock=False)
         before_rows = self._query(query) if query is not None and update else []
         befores = list({rowid: (k, image) for rowid, k, image in before_rows}.values())
         returning = self._key_and_row(images)(row_reference(table, self.dialect))
@@ -264,8 +194,8 @@ class DuckDBBackend:
 
         def key_and_row(alias: str) -> tuple[str, str]:
             return (
-                duckdb_row_json(alias, images.key, types) if images.key else "NULL::VARCHAR",
-                duckdb_row_json(alias, list(types), types),
+                DUCKDB.row_json(alias, images.key, types) if images.key else "NULL::VARCHAR",
+                DUCKDB.row_json(alias, list(types), types),
             )
 
         return key_and_row
@@ -279,15 +209,15 @@ class DuckDBBackend:
         catalog functions cost milliseconds each)."""
         if name not in self._tables:
             indexed: set[str] | None = set()
-            for (columns,) in self._query(_INDEXED, [name, name]):
+            for (columns,) in self._query(queries.INDEXED, [name, name]):
                 names = [c.strip().strip('"') for c in str(columns).strip("[]").split(",")]
                 if indexed is not None and all(n.isidentifier() for n in names):
                     indexed.update(names)
                 else:
                     indexed = None  # an expression index: any column may be in it
-            key = self._query(_KEY, [name])
+            key = self._query(queries.KEY, [name])
             self._tables[name] = _TableMeta(
-                dict(self._query(_TABLE_COLUMNS, [name])),
+                dict(self._query(queries.TABLE_COLUMNS, [name])),
                 tuple(key[0][0]) if key else (),
                 None if indexed is None else frozenset(indexed),
             )
@@ -311,89 +241,14 @@ class DuckDBBackend:
         self, statement: Statement, images: StatementImages
     ) -> StatementResult:
         rowids = f"{self._private}_{images.statement}"
-        assert isinstance(statement.ast, exp.Update)
-        distinct = "DISTINCT " if statement.ast.args.get("from_") else ""
-        matched = matched_row_ids(statement, self.dialect)
-        self._query(
-            f"CREATE TEMP TABLE {rowids} AS SELECT {distinct}q.rowid AS r FROM ({matched}) AS q"
-        )
-        if not self._pinned:
-            # Pinned after the transaction itself (the query above read the table): a change
-            # another connection commits in between makes this UPDATE conflict, never a
-            # before image wrong.
-            self._snapshot.begin()
-            self._snapshot.execute(f"SELECT 1 FROM {quote_table(images.table)} LIMIT 0").fetchall()
-            self._pinned = True
+        self._deferred.prepare(statement, images, rowids)
         count = int(self._run(statement, statement.sql).fetchall()[0][0])
         self._keep(images, count)
-        if images.missing:
-            self._query(f"DROP TABLE temp.{rowids}")
-        else:
-            self._deferred.append(_Deferred(images, statement, rowids, count))
+        self._deferred.hold(images, statement, rowids, count)
         return StatementResult(statement.sql, statement.kind, count)
 
     def settle(self) -> None:
-        deferred, self._deferred = self._deferred, []
-        try:
-            with many_images():
-                for item in deferred:
-                    self._settle(item)
-        finally:
-            self._release_snapshot()
-
-    def _settle(self, item: _Deferred) -> None:
-        images, table = item.images, quote_table(item.images.table)
-        row = self._key_and_row(images)("t")[1]
-        rowids, params = self._rowid_condition(item.rowids)
-        try:
-            before_rows = self._snapshot.execute(
-                f"SELECT t.rowid, {row} FROM {table} AS t WHERE {rowids}", params
-            ).fetchall()
-        except duckdb.Error as exc:
-            raise ExecutionError(
-                f"goex could not read the row images on DuckDB: {error_reason(exc)}"
-            ) from exc
-        after_rows = self._query(
-            f"SELECT t.rowid, {row} FROM {table} AS t SEMI JOIN temp.{item.rowids} AS g "
-            "ON t.rowid = g.r"
-        )
-        self._query(f"DROP TABLE temp.{item.rowids}")
-        befores = dict(before_rows)
-        if item.count == len(after_rows) == len(befores) and all(
-            rowid in befores for rowid, _ in after_rows
-        ):
-            images.images = [RowImage(befores[rowid], image) for rowid, image in after_rows]
-        else:  # not expected: the snapshot or the transaction lost rows the UPDATE changed
-            images.missing = f"the updated rows of {images.table} could not be read again"
-
-    def _rowid_condition(self, rowids: str) -> tuple[str, list[Any]]:
-        """A condition on ``t.rowid`` selecting the ids kept in the temporary table ``rowids``,
-        for another connection (which cannot see it): a few runs of consecutive ids as
-        BETWEEN ranges (scanned like a slice of the table), else the ids as a list."""
-        runs = self._query(
-            f"SELECT min(r), max(r) FROM (SELECT r, r - row_number() OVER (ORDER BY r) AS run "
-            f"FROM temp.{rowids}) GROUP BY run ORDER BY 1 LIMIT {_MAX_RUNS + 1}"
-        )
-        if len(runs) <= _MAX_RUNS:
-            ranges = " OR ".join(f"t.rowid BETWEEN {int(a)} AND {int(b)}" for a, b in runs)
-            return f"({ranges or 'false'})", []
-        [(ids,)] = self._query(f"SELECT list(r) FROM temp.{rowids}")
-        return "t.rowid IN (SELECT unnest(?::BIGINT[]))", [ids]
-
-    def _drop_deferred(self, why: str, *, tables: bool = False) -> None:
-        """Forget the images not read yet, and with ``tables`` their temporary tables."""
-        deferred, self._deferred = self._deferred, []
-        for item in deferred:
-            item.images.missing = why
-            if tables:
-                self._query(f"DROP TABLE IF EXISTS temp.{item.rowids}")
-        self._release_snapshot()
-
-    def _release_snapshot(self) -> None:
-        if self._pinned:
-            self._pinned = False
-            with contextlib.suppress(duckdb.Error):
-                self._snapshot.rollback()
+        self._deferred.settle()
 
     def _execute_update_in_place(
         self, statement: Statement, images: StatementImages
@@ -401,7 +256,7 @@ class DuckDBBackend:
         """An UPDATE whose images are read now: the rows before it runs, by the statement's
         own FROM/WHERE, then the same rows after it, by row id."""
         key_and_row = self._key_and_row(images)
-        query = preselect(statement, self.dialect, key_and_row, lock=False)
+        query = preselect(statement, DUCKDB, key_and_row, lock=False)
         assert query is not None
         befores = {rowid: image for rowid, _, image in self._query(query)}
         count = int(self._run(statement, statement.sql).fetchall()[0][0])
@@ -418,22 +273,14 @@ class DuckDBBackend:
         return StatementResult(statement.sql, statement.kind, count)
 
     def _run(self, statement: Statement, text: str) -> duckdb.DuckDBPyConnection:
-        try:
+        with translated("DuckDB refused the statement", statement=statement.sql):
             return self._con.execute(text)
-        except duckdb.Error as exc:
-            raise ExecutionError(
-                f"DuckDB refused the statement: {error_reason(exc)}", statement=statement.sql
-            ) from exc
 
     def _cross_check(self, statement: Statement) -> None:
         if (statement.sql, statement.kind) in self._agreed:
             return
-        try:
+        with translated("DuckDB cannot parse the statement", statement=statement.sql):
             parsed = self._con.extract_statements(statement.sql)
-        except duckdb.Error as exc:
-            raise ExecutionError(
-                f"DuckDB cannot parse the statement: {error_reason(exc)}", statement=statement.sql
-            ) from exc
         if len(parsed) != 1:
             raise StatementDenied(
                 f"DuckDB reads {len(parsed)} statements where goex split one; refused",
@@ -461,7 +308,7 @@ class DuckDBBackend:
         schema = table.db or "main"
         key = f"{schema}.{table.name}".casefold()
         if key not in self._names:
-            found = self._query(_CANONICAL, [schema, table.name])
+            found = self._query(queries.CANONICAL, [schema, table.name])
             if not found:  # not a table (yet): do not cache
                 return f"{schema}.{table.name}"
             self._names[key] = str(found[0][0])
@@ -496,18 +343,11 @@ class DuckDBBackend:
         return self._effects
 
     def _catalog(self) -> Catalog:
-        catalog = Catalog()
-        for table, column, dtype, default in self._query(_COLUMNS):
-            catalog.columns.setdefault(table, {})[column] = (dtype, default)
-        catalog.indexes = {r[0]: (r[1], r[2], r[3]) for r in self._query(_INDEXES)}
-        catalog.constraints = {r[0]: (r[1], r[2], r[3]) for r in self._query(_CONSTRAINTS)}
-        return catalog
+        return queries.read_catalog(self._query)
 
     def _query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        try:
+        with _MEASURING:
             return self._con.execute(sql, params).fetchall()
-        except duckdb.Error as exc:
-            raise ExecutionError(f"goex could not measure on DuckDB: {error_reason(exc)}") from exc
 
     def savepoint(self, name: str) -> None:
         raise StateError("DuckDB has no savepoints")
@@ -517,37 +357,25 @@ class DuckDBBackend:
 
     def commit(self) -> None:
         self.settle()
-        try:
+        with translated("DuckDB could not commit"):
             self._con.commit()
-        except duckdb.Error as exc:
-            raise ExecutionError(f"DuckDB could not commit: {error_reason(exc)}") from exc
 
     def rollback(self) -> None:
         # The temporary tables go with the transaction.
-        self._drop_deferred("the action was rolled back before its row images were read")
-        with contextlib.suppress(duckdb.TransactionException):  # none open: nothing to undo
+        self._deferred.drop("the action was rolled back before its row images were read")
+        with ignored_if_no_transaction():  # none open: nothing to undo
             self._con.rollback()
 
     def close(self) -> None:
-        self._release_snapshot()
-        self._snapshot.close()
+        self._deferred.close()
         self._con.close()
 
     def columns(self, table: str) -> dict[str, str]:
-        return dict(self._query(_TABLE_COLUMNS, [table]))
+        return dict(self._query(queries.TABLE_COLUMNS, [table]))
 
     def table_sizes(self) -> dict[str, int]:
         """Approximate rows per table."""
-        return dict(
-            self._query(
-                "SELECT schema_name || '.' || table_name, estimated_size FROM duckdb_tables() "
-                "WHERE database_name = current_database()"
-            )
-        )
+        return dict(self._query(queries.TABLE_SIZES))
 
     def describe(self) -> str:
         return self._catalog().describe_for_model(self.table_sizes())
-
-
-def error_reason(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,153 @@
+"""DuckDB UPDATEs whose row images are read when they are needed, not as they run.
+
+RETURNING is slow in DuckDB, so an UPDATE that keeps its rows' ids (it changes no indexed column)
+and is the only statement of the action writing its table leaves its images to ``settle``:
+before it runs, the ids of its rows go to a temporary table and a snapshot is pinned on a
+connection of goex's own; ``settle`` (commit does it first) reads the before images from the
+snapshot and the after images from the transaction, which no later statement of the action
+writes to that table. Rolling back costs nothing: the temporary tables go with the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import duckdb
+from sqlglot import exp
+
+from goexdb.backends.duckdb.errors import ignored, translated
+from goexdb.effects import RowImage, StatementImages, many_images
+from goexdb.engines import DUCKDB, quote_table
+from goexdb.sql import Statement, matched_row_ids
+
+
+class Query(Protocol):
+    """The rows of one of goex's queries, run in the action's transaction."""
+
+    def __call__(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]: ...
+
+
+# At most this many runs of consecutive row ids are read as BETWEEN ranges (see _rowid_condition).
+_MAX_RUNS = 64
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    """An UPDATE whose row images are read when they are needed (``settle``): before it ran, the
+    ids of the rows it changes were kept in a temporary table and a snapshot of the database was
+    pinned; its before images are read from that snapshot, its after images from the
+    transaction, which no later statement of the action writes to that table."""
+
+    images: StatementImages
+    statement: Statement
+    rowids: str  # the temporary table of the row ids
+    count: int  # the rows the UPDATE reported
+
+
+class DeferredImages:
+    """The deferred UPDATEs of one action, and the snapshot their before images are read from."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        query: Query,
+        types: Callable[[str], Mapping[str, str]],
+    ) -> None:
+        self._snapshot = con.cursor()  # a connection of goex's own to the same database
+        self._query = query
+        self._types = types  # a table's column types
+        self._pinned = False
+        self._items: list[_Deferred] = []
+
+    def prepare(self, statement: Statement, images: StatementImages, rowids: str) -> None:
+        """Before the UPDATE runs: keep the ids of its rows in the temporary table ``rowids``,
+        and pin the snapshot if it is not pinned yet."""
+        assert isinstance(statement.ast, exp.Update)
+        distinct = "DISTINCT " if statement.ast.args.get("from_") else ""
+        matched = matched_row_ids(statement, DUCKDB)
+        self._query(
+            f"CREATE TEMP TABLE {rowids} AS SELECT {distinct}q.rowid AS r FROM ({matched}) AS q"
+        )
+        if not self._pinned:
+            # Pinned after the transaction itself (the query above read the table): a change
+            # another connection commits in between makes this UPDATE conflict, never a
+            # before image wrong.
+            self._snapshot.begin()
+            self._snapshot.execute(f"SELECT 1 FROM {quote_table(images.table)} LIMIT 0").fetchall()
+            self._pinned = True
+
+    def hold(self, images: StatementImages, statement: Statement, rowids: str, count: int) -> None:
+        """After the UPDATE ran (``count`` rows) and its images were counted: keep them to be
+        read by ``settle``, or drop the ids if the images will not be kept anyway."""
+        if images.missing:
+            self._query(f"DROP TABLE temp.{rowids}")
+        else:
+            self._items.append(_Deferred(images, statement, rowids, count))
+
+    def settle(self) -> None:
+        """Read every deferred UPDATE's images, while the transaction is open."""
+        items, self._items = self._items, []
+        try:
+            with many_images():
+                for item in items:
+                    self._settle(item)
+        finally:
+            self.release()
+
+    def _settle(self, item: _Deferred) -> None:
+        images, table = item.images, quote_table(item.images.table)
+        types = self._types(images.table)
+        row = DUCKDB.row_json("t", list(types), types)
+        rowids, params = self._rowid_condition(item.rowids)
+        with translated("goex could not read the row images on DuckDB"):
+            before_rows = self._snapshot.execute(
+                f"SELECT t.rowid, {row} FROM {table} AS t WHERE {rowids}", params
+            ).fetchall()
+        after_rows = self._query(
+            f"SELECT t.rowid, {row} FROM {table} AS t SEMI JOIN temp.{item.rowids} AS g "
+            "ON t.rowid = g.r"
+        )
+        self._query(f"DROP TABLE temp.{item.rowids}")
+        befores = dict(before_rows)
+        if item.count == len(after_rows) == len(befores) and all(
+            rowid in befores for rowid, _ in after_rows
+        ):
+            images.images = [RowImage(befores[rowid], image) for rowid, image in after_rows]
+        else:  # not expected: the snapshot or the transaction lost rows the UPDATE changed
+            images.missing = f"the updated rows of {images.table} could not be read again"
+
+    def _rowid_condition(self, rowids: str) -> tuple[str, list[Any]]:
+        """A condition on ``t.rowid`` selecting the ids kept in the temporary table ``rowids``,
+        for another connection (which cannot see it): a few runs of consecutive ids as
+        BETWEEN ranges (scanned like a slice of the table), else the ids as a list."""
+        runs = self._query(
+            f"SELECT min(r), max(r) FROM (SELECT r, r - row_number() OVER (ORDER BY r) AS run "
+            f"FROM temp.{rowids}) GROUP BY run ORDER BY 1 LIMIT {_MAX_RUNS + 1}"
+        )
+        if len(runs) <= _MAX_RUNS:
+            ranges = " OR ".join(f"t.rowid BETWEEN {int(a)} AND {int(b)}" for a, b in runs)
+            return f"({ranges or 'false'})", []
+        [(ids,)] = self._query(f"SELECT list(r) FROM temp.{rowids}")
+        return "t.rowid IN (SELECT unnest(?::BIGINT[]))", [ids]
+
+    def drop(self, why: str, *, tables: bool = False) -> None:
+        """Forget the images not read yet, and with ``tables`` their temporary tables."""
+        items, self._items = self._items, []
+        for item in items:
+            item.images.missing = why
+            if tables:
+                self._query(f"DROP TABLE IF EXISTS temp.{item.rowids}")
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the pinned snapshot."""
+        if self._pinned:
+            self._pinned = False
+            with ignored():
+                self._snapshot.rollback()
+
+    def close(self) -> None:
+        self.release()
+        self._snapshot.close()

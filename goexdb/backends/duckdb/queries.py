@@ -1,0 +1,70 @@
+"""The SQL texts the DuckDB backend reads the catalog with (each costs milliseconds, so the
+backend caches per table what it reads until an action runs DDL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from goexdb.effects import Catalog
+
+# The catalog, diffed before and after an action that runs DDL.
+COLUMNS = """
+    SELECT schema_name || '.' || table_name, column_name, data_type, column_default
+    FROM duckdb_columns() WHERE NOT internal AND database_name = current_database()
+    ORDER BY 1, column_index
+"""
+INDEXES = """
+    SELECT schema_name || '.' || index_name, schema_name || '.' || table_name,
+           schema_name || '.' || index_name, sql
+    FROM duckdb_indexes() WHERE database_name = current_database()
+"""
+CONSTRAINTS = """
+    SELECT schema_name || '.' || table_name || '.' || constraint_name,
+           schema_name || '.' || table_name, constraint_name, constraint_text
+    FROM duckdb_constraints() WHERE database_name = current_database()
+"""
+# A table's columns and their types.
+TABLE_COLUMNS = """
+    SELECT column_name, data_type FROM duckdb_columns()
+    WHERE database_name = current_database() AND schema_name || '.' || table_name = ?
+    ORDER BY column_index
+"""
+# The columns of a table's keys and indexes (an index on an expression gives its text).
+INDEXED = """
+    SELECT constraint_column_names::VARCHAR FROM duckdb_constraints()
+    WHERE database_name = current_database() AND schema_name || '.' || table_name = ?
+      AND constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')
+    UNION ALL
+    SELECT expressions FROM duckdb_indexes()
+    WHERE database_name = current_database() AND schema_name || '.' || table_name = ?
+"""
+# ``schema.table`` as the catalog spells a name DuckDB matches case-insensitively.
+CANONICAL = """
+    SELECT schema_name || '.' || table_name FROM duckdb_tables()
+    WHERE database_name = current_database()
+      AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)
+"""
+# A table's primary key columns.
+KEY = """
+    SELECT constraint_column_names FROM duckdb_constraints()
+    WHERE database_name = current_database() AND constraint_type = 'PRIMARY KEY'
+      AND schema_name || '.' || table_name = ?
+"""
+
+# Approximate rows per table.
+TABLE_SIZES = (
+    "SELECT schema_name || '.' || table_name, estimated_size FROM duckdb_tables() "
+    "WHERE database_name = current_database()"
+)
+
+
+def read_catalog(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Catalog:
+    """Columns, indexes and constraints of every table, as ``rows(query)`` reads them."""
+    catalog = Catalog()
+    for table, column, dtype, default in rows(COLUMNS):
+        catalog.columns.setdefault(table, {})[column] = (dtype, default)
+    catalog.indexes = {r[0]: (r[1], r[2], r[3]) for r in rows(INDEXES)}
+    catalog.constraints = {r[0]: (r[1], r[2], r[3]) for r in rows(CONSTRAINTS)}
+    return catalog

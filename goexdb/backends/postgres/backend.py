@@ -1,0 +1,381 @@
+"""The PostgreSQL backend: one held transaction per action, measured from inside it (the
+package docstring says what is measured, and how).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+import psycopg.sql
+from psycopg.pq.abc import PGresult
+from sqlglot import exp
+
+import goexdb.backends.postgres.queries as queries
+from core.config import DbConfig
+from core.errors import TargetError
+from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
+from goexdb.backends.postgres.held import Held
+from goexdb.backends.postgres.wire import Wire
+from goexdb.dsn import Target
+from goexdb.effects import (
+    MAX_RESULT_ROWS,
+    Catalog,
+    Effects,
+    ImageBudget,
+    RowImage,
+    StatementImages,
+    StatementResult,
+    diff_catalog,
+    images_of,
+    many_images,
+)
+from goexdb.engines import POSTGRES, quote_ident
+from goexdb.sql import (
+    UNREPEATABLE_ROWS,
+    Statement,
+    StatementKind,
+    preselect,
+    qualified,
+    row_reference,
+    with_returning,
+)
+
+# Only DDL (and, on a clone, VACUUM FULL, CLUSTER, ...) changes the catalog or rewrites.
+_SCHEMA_CHANGING = (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL)
+# The translation of goex's own queries' errors, made once: it wraps several round trips an action.
+_MEASURING = translated("goex could not measure on PostgreSQL")
+
+
+class PostgresBackend:
+    facts = POSTGRES
+    dialect = POSTGRES.dialect
+
+    def __init__(self, target: Target, config: DbConfig) -> None:
+        self._config = config
+        with translated(f"cannot connect to PostgreSQL at {target.display}", TargetError):
+            self._con = psycopg.connect(target.conninfo, autocommit=False, connect_timeout=10)
+        self._wire = Wire(self._con)
+        self.server_version: int | None = self._con.info.server_version
+        # Row counts this session has not flushed to the statistics yet, which
+        # pg_stat_get_xact_tuples_* would add to the next transaction's: none in a new session.
+        # PostgreSQL 15 and later can be told to flush them as the transaction ends, so the
+        # next action's counts start from zero and need no baseline read at its BEGIN.
+        self._counts_pending = False
+        self._flushes = POSTGRES.flushes_counts(self.server_version)
+        self._flush_asked = False  # by this transaction
+        # DDL ran in this transaction (whatever mark() was told since): what goex's prepared
+        # statements return may change again when it is rolled back.
+        self._ran_ddl = False
+        self._returning_old_new = config.image_path == "returning" or (
+            config.image_path == "auto" and POSTGRES.returning_old_new(self.server_version)
+        )
+        timeouts = (
+            f"SET LOCAL {name} = '{int(seconds * 1000)}ms'; "
+            for name, seconds in (
+                ("lock_timeout", config.lock_timeout),
+                ("statement_timeout", config.statement_timeout),
+                ("idle_in_transaction_session_timeout", config.idle_timeout),
+            )
+        )
+        flush = "SELECT pg_stat_force_next_flush()" if self._flushes else ""
+        self._begin = f"BEGIN; {''.join(timeouts)}{flush}".encode()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._effects = Effects()
+        self._baseline: dict[str, tuple[int, int, int]] = {}
+        self._carried: dict[str, tuple[int, int, int]] = {}  # counts of transactions ended early
+        self._sequences: dict[str, int | None] = {}  # used by transactions ended early
+        self._explained: dict[str, int] = {}
+        self._catalog_before = Catalog()
+        self._filenodes: dict[str, int] = {}
+        self._locks_seen: set[tuple[str, str]] = set()
+        self._ddl = False
+        self._remaining = 0
+        self._last: Statement | None = None
+        self._budget = ImageBudget(self._config.max_row_images)
+        self._index = 0
+
+    def begin(self, statements: Sequence[Statement]) -> None:
+        self._reset()
+        self._open()
+        self._expect(statements)
+
+    def mark(self, statements: Sequence[Statement]) -> None:
+        """Measure the coming statements apart, in the transaction already open."""
+        self._reset()
+        self._baseline = self._read_baseline()
+        self._locks_seen = set(self._read_held().locks)
+        self._expect(statements)
+
+    def _open(self) -> None:
+        """BEGIN, the local timeouts and (15+) the request to flush this transaction's counts
+        as it ends, in one round trip; then the counts earlier transactions left, if any."""
+        if self._con.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self._end_transaction()  # whatever was left open
+        if self._ran_ddl:  # however the last transaction ended, a failed COMMIT included
+            self._wire.forget()
+            self._ran_ddl = False
+        # A lost connection cannot roll back: the failure to BEGIN is the one reported.
+        describe = "goex could not open a transaction on PostgreSQL"
+        with translated(describe, cleanup=self._end_transaction):
+            self._wire.command(self._begin)
+        self._flush_asked = self._flushes
+        if self._counts_pending:
+            self._baseline = self._read_baseline()
+
+    def _read_baseline(self) -> dict[str, tuple[int, int, int]]:
+        return {r[0]: (r[1], r[2], r[3]) for r in self._json(queries.BASELINE)}
+
+    def _expect(self, statements: Sequence[Statement]) -> None:
+        self._remaining = len(statements)
+        self._ddl = any(s.kind in _SCHEMA_CHANGING for s in statements)
+        if self._ddl:
+            self._catalog_before = self._catalog()
+            self._filenodes = {r[0]: r[1] for r in self._rows(queries.FILENODES)}
+
+    def execute(self, statement: Statement) -> StatementResult:
+        self._counts_pending = True
+        changes_schema = statement.kind in _SCHEMA_CHANGING
+        self._ran_ddl |= changes_schema
+        index, self._index = self._index, self._index + 1
+        table = statement.image_target
+        if statement.kind is StatementKind.NON_TRANSACTIONAL:
+            result = self._execute_outside(statement)
+        elif statement.kind is StatementKind.DML and self._config.capture == "images" and table:
+            result = self._execute_imaged(statement, table, index)
+        else:
+            result = self._execute_plain(statement)
+        if changes_schema:
+            self._wire.forget()
+        for name in statement.tables_written:
+            self._explained[name] = self._explained.get(name, 0) + max(result.rowcount or 0, 0)
+        self._remaining -= 1
+        self._last = statement
+        if self._remaining > 0:  # the last statement's locks are read with measure()
+            self._held()
+        return result
+
+    def _note_locks(self, locks: Sequence[Sequence[str]], statement: Statement) -> None:
+        """Record the relation locks not held before, as first taken by this statement."""
+        for relation, mode in locks:
+            if (relation, mode) not in self._locks_seen:
+                self._locks_seen.add((relation, mode))
+                self._effects.locks.append(
+                    {"relation": relation, "mode": mode, "statement": statement.sql.strip()[:200]}
+                )
+
+    def _read_held(self) -> Held:
+        return Held.read(self._json(queries.HELD))
+
+    def _held(self) -> Held:
+        """What the transaction holds now, the last statement's new locks noted as its own."""
+        held = self._read_held()
+        if self._last is not None:
+            self._note_locks(held.locks, self._last)
+        return held
+
+    def _execute_plain(self, statement: Statement) -> StatementResult:
+        result = self._run_statement(statement, statement.sql)
+        rows = self._wire.rows(result, MAX_RESULT_ROWS + 1)
+        return StatementResult(
+            statement.sql,
+            statement.kind,
+            result.command_tuples if statement.kind is StatementKind.DML else None,
+            self._wire.columns(result),
+            [list(r) for r in rows[:MAX_RESULT_ROWS]],
+            len(rows) > MAX_RESULT_ROWS,
+        )
+
+    def _execute_outside(self, statement: Statement) -> StatementResult:
+        """Run a statement that cannot run in a transaction block (the session allows this on a
+        clone only): end the transaction so far, keeping what it measured, run the statement
+        on its own, and open a new transaction with the same timeouts."""
+        held = self._held()
+        self._carried = self._changes(held.counts)
+        self._sequences.update(held.sequences)
+        self._con.commit()
+        self._con.autocommit = True
+        try:
+            result = self._execute_plain(statement)
+        finally:
+            self._con.autocommit = False
+        self._counts_pending = True  # the statement ran outside the flush asked for
+        self._open()
+        self._locks_seen = set()
+        return result
+
+    def _execute_imaged(
+        self, statement: Statement, table: exp.Table, index: int
+    ) -> StatementResult:
+        found = self._rows(queries.TABLE, qualified(table, self.dialect))
+        if not found:  # let the statement itself raise the server's "does not exist"
+            return self._execute_plain(statement)
+        schema, relation, key = found[0][0], found[0][1], list(found[0][2])
+        images = StatementImages(index, f"{schema}.{relation}", key)
+        if "." in schema + relation:
+            images.missing = f"table {schema}.{relation} has a '.' in its name"
+        update = isinstance(statement.ast, exp.Update)
+
+        def key_and_row(alias: str) -> tuple[str, str]:
+            # row_to_json keeps json columns' text and numeric scale exactly as stored.
+            return _key_json(alias, key), f"row_to_json({alias})::text"
+
+        befores: list[tuple[str, str]] = []
+        unrepeatable = update and statement.chooses_rows_unrepeatably
+        if self._returning_old_new:
+            extra = ("row_to_json(old)::text", "row_to_json(new)::text")
+        else:
+            extra = key_and_row(row_reference(table, self.dialect))
+            query = preselect(statement, POSTGRES, key_and_row, lock=True)
+            if unrepeatable:
+                images.missing = UNREPEATABLE_ROWS
+            elif query is not None and update:
+                befores = list({ctid: (k, image) for ctid, k, image in self._rows(query)}.values())
+        with many_images():
+            result = self._run_statement(statement, with_returning(statement, *extra))
+            columns, rows = self._wire.columns(result), self._wire.rows(result)
+            tails = [(r[-2], r[-1]) for r in rows]
+            if self._returning_old_new:
+                images.images = [RowImage(old, new) for old, new in tails]
+            elif not unrepeatable:
+                images.images = images_of(statement, befores, tails, bool(key))
+                if statement.is_upsert:
+                    images.missing = "before PostgreSQL 18, an upsert's old rows cannot be read"
+        self._budget.spend(images)
+        self._effects.images.append(images)
+        return StatementResult.returned(statement, columns, rows, extra=2)
+
+    def measure(self) -> Effects:
+        effects = self._effects
+        held = self._held()
+        # Rows a statement reported for a partitioned table are drawn on by its partitions.
+        explained = self._catalog_names(held)
+        for name, change in sorted(self._changes(held.counts).items()):
+            if any(change):
+                table = effects.table(name)
+                table.inserted, table.updated, table.deleted = change
+                named = name if name in explained else held.roots.get(name)
+                covered = min(sum(change), explained.get(named, 0)) if named else 0
+                if named:
+                    explained[named] -= covered
+                table.by_cascade_or_trigger = sum(change) - covered
+        if self._ddl:
+            effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
+            after = {r[0]: r[1] for r in self._rows(queries.FILENODES)}
+            effects.rewrites = sorted(
+                name
+                for name, node in after.items()
+                if name in self._filenodes and self._filenodes[name] != node
+            )
+        for name, value in sorted({**self._sequences, **held.sequences}.items()):
+            now = "" if value is None else f", now at {value}"
+            effects.side_effects.append(
+                f"sequence {name} used by nextval(), setval() or currval(){now}: "
+                "a rollback does not put it back"
+            )
+        if held.advisory:
+            effects.side_effects.append(
+                f"{held.advisory} advisory lock(s) held past the transaction"
+            )
+        return effects
+
+    def settle(self) -> None:
+        """Nothing to do: PostgreSQL's row images are read as each statement runs."""
+
+    def _catalog_names(self, held: Held) -> dict[str, int]:
+        """The rows the statements reported, by the catalog name of the table each named."""
+        names = {written: held.named(written) for written in self._explained}
+        unsure = [written for written, name in names.items() if name is None]
+        if unsure:
+            names.update(self._rows(queries.RESOLVE, json.dumps(unsure, ensure_ascii=False)))
+        rows: dict[str, int] = {}
+        for written, name in names.items():
+            if name is not None:  # None: no such table (any more)
+                rows[name] = rows.get(name, 0) + self._explained[written]
+        return rows
+
+    def _changes(self, counts: dict[str, tuple[int, int, int]]) -> dict[str, tuple[int, int, int]]:
+        """Rows inserted, updated, deleted per table: the transaction's statistics minus those
+        read at BEGIN, plus what transactions ended early (on a clone) counted."""
+        changes = dict(self._carried)
+        for name, now in counts.items():
+            before = self._baseline.get(name, (0, 0, 0))
+            carried = changes.get(name, (0, 0, 0))
+            ins, upd, dele = (c + n - b for c, n, b in zip(carried, now, before, strict=True))
+            changes[name] = (ins, upd, dele)
+        return changes
+
+    def savepoint(self, name: str) -> None:
+        self._con.execute(psycopg.sql.SQL("SAVEPOINT {}").format(psycopg.sql.Identifier(name)))
+
+    def rollback_to(self, name: str) -> None:
+        self._con.execute(
+            psycopg.sql.SQL("ROLLBACK TO SAVEPOINT {}").format(psycopg.sql.Identifier(name))
+        )
+        if self._ran_ddl:
+            self._wire.forget()
+
+    def commit(self) -> None:
+        with translated(lambda exc: commit_failure(exc, self._config, broken=self._con.broken)):
+            self._con.commit()
+        self._ended()
+
+    def rollback(self) -> None:
+        if self._con.closed:
+            return
+        self._end_transaction()
+        self._ended()
+
+    def _end_transaction(self) -> None:
+        with falling_back(self._con.rollback):  # psycopg's own knows a connection that broke
+            self._wire.command(b"ROLLBACK")
+
+    def _ended(self) -> None:
+        """The transaction ended. If it asked for the counts to be flushed, PostgreSQL did so
+        before it answered, so none are pending."""
+        if self._flush_asked:
+            self._counts_pending = self._flush_asked = False
+
+    def close(self) -> None:
+        self._con.close()
+
+    def columns(self, table: str) -> dict[str, str]:
+        return self._catalog().describe().get(table, {})
+
+    def table_sizes(self) -> dict[str, int]:
+        """Approximate rows per table (the planner's estimate; -1 when never analysed)."""
+        return dict(self._rows(queries.TABLE_SIZES))
+
+    def describe(self) -> str:
+        return self._catalog().describe_for_model(self.table_sizes())
+
+    def _catalog(self) -> Catalog:
+        return queries.read_catalog(self._rows)
+
+    def _run_statement(self, statement: Statement, text: str) -> PGresult:
+        with translated("PostgreSQL refused the statement", statement=statement.sql):
+            # The extended protocol is the server's own guarantee of exactly one command:
+            # if goex's split ever disagreed with PostgreSQL's, the server refuses it.
+            return self._wire.run(text.encode())
+
+    def _rows(self, query: str, *params: str) -> list[tuple[Any, ...]]:
+        return self._wire.rows(self._measuring(query, params))
+
+    def _json(self, query: str) -> Any:
+        """The one JSON value a query of goex's returns."""
+        return json.loads(self._measuring(query).get_value(0, 0) or b"null")
+
+    def _measuring(self, query: str, params: Sequence[str] = ()) -> PGresult:
+        with _MEASURING:
+            return self._wire.run(query.encode(), [p.encode() for p in params])
+
+
+def _key_json(alias: str, key: list[str]) -> str:
+    """The primary key of a row as JSON text, computed by the server (NULL without a key)."""
+    if not key:
+        return "NULL::text"
+    return f"json_build_array({', '.join(f'{alias}.{quote_ident(c)}' for c in key)})::text"

@@ -1,0 +1,77 @@
+"""What a PostgreSQL transaction holds, read in one round trip after each statement (``HELD``):
+its relation locks, the row counts of the tables it wrote, the sequences it used and its advisory
+locks; and which held relation a table name as written means.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+@dataclass
+class Held:
+    """What the transaction holds, from one reading of ``queries.HELD``."""
+
+    locks: list[tuple[str, str]] = field(default_factory=list)  # relation, mode
+    relations: set[tuple[str, str]] = field(default_factory=set)  # schema, name
+    counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    roots: dict[str, str] = field(default_factory=dict)  # partition: root of its tree
+    sequences: dict[str, int | None] = field(default_factory=dict)  # used: value, if readable
+    advisory: int = 0
+
+    @classmethod
+    def read(cls, rows: Sequence[Sequence[Any]]) -> Held:
+        held = cls()
+        for locktype, schema, relname, oid, mode, kind, counts, root, value in rows:
+            if locktype == "advisory":
+                held.advisory += 1
+                continue
+            name = f"{schema}.{relname}" if relname is not None else str(oid)
+            held.locks.append((name, mode))
+            if relname is not None:
+                held.relations.add((schema, relname))
+            if counts is not None:
+                held.counts[name] = (counts[0], counts[1], counts[2])
+            if root is not None:
+                held.roots[name] = root
+            if kind == "S" and mode == "RowExclusiveLock":
+                held.sequences[name] = value
+        return held
+
+    def named(self, written: str) -> str | None:
+        """The held relation a statement's table name (as written, SQL) can only mean, or None
+        when unsure. A table a statement wrote is locked until the transaction ends, so if one
+        held relation alone has its name (and schema, if given), it is that one."""
+        parts = _name_parts(written)
+        if parts is None:
+            return None
+        schema, relname = parts
+        hits = [(s, r) for s, r in self.relations if r == relname and schema in (None, s)]
+        return f"{hits[0][0]}.{hits[0][1]}" if len(hits) == 1 else None
+
+
+@functools.lru_cache(maxsize=512)
+def _name_parts(written: str) -> tuple[str | None, str | None] | None:
+    """The schema (None if not given) and name a table name as written means to PostgreSQL:
+    unquoted, ASCII letters in lower case. None for a name goex cannot read or with a database."""
+    try:
+        table = exp.to_table(written, dialect="postgres")
+    except (ParseError, TokenError):
+        return None
+    if table.catalog:
+        return None
+    return _folded(table.args.get("db")), _folded(table.this)
+
+
+def _folded(identifier: exp.Expression | None) -> str | None:
+    if not isinstance(identifier, exp.Identifier):
+        return None
+    return identifier.name if identifier.quoted else identifier.name.translate(_ASCII_LOWER)

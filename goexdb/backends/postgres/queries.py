@@ -1,0 +1,110 @@
+"""The SQL texts the PostgreSQL backend reads the catalog and the transaction's state with.
+
+Each is sent through the wire like any statement, so each is prepared once per session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from goexdb.effects import Catalog
+
+_USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'pg_toast%'"
+COLUMNS = f"""
+    SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+           pg_get_expr(d.adbin, d.adrelid)
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+      AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
+    ORDER BY 1, a.attnum
+"""
+INDEXES = f"""
+    SELECT i.indexrelid::text, n.nspname || '.' || c.relname, n.nspname || '.' || x.relname,
+           pg_get_indexdef(i.indexrelid)
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")}
+"""
+CONSTRAINTS = f"""
+    SELECT k.oid::text, n.nspname || '.' || c.relname, k.conname, pg_get_constraintdef(k.oid)
+    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")}
+"""
+FILENODES = f"""
+    SELECT n.nspname || '.' || c.relname, c.relfilenode FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'm') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
+"""
+# Every relation and advisory lock this transaction holds, read after each statement in one
+# round trip; pg_lock_status() reads the whole lock table, so once per query. Every table a
+# transaction wrote (cascades and triggers included) is locked until it ends: its row counts come
+# with its lock, and the root of its partition tree if it is a partition. So is every sequence
+# it called nextval(), setval() or currval() on (a RowExclusiveLock): its value is read only
+# then, as reading it takes that lock. Relations below 16384 are the system's own.
+HELD = """
+    SELECT coalesce(json_agg(json_build_array(
+             l.locktype, n.nspname, c.relname, l.relation, l.mode, c.relkind,
+             CASE WHEN c.relkind IN ('r', 'p', 'm') THEN json_build_array(
+               pg_stat_get_xact_tuples_inserted(l.relation),
+               pg_stat_get_xact_tuples_updated(l.relation),
+               pg_stat_get_xact_tuples_deleted(l.relation)) END,
+             CASE WHEN c.relispartition THEN
+               (SELECT rn.nspname || '.' || r.relname FROM pg_class r
+                JOIN pg_namespace rn ON rn.oid = r.relnamespace
+                WHERE r.oid = pg_partition_root(l.relation)) END,
+             CASE WHEN c.relkind = 'S' AND l.mode = 'RowExclusiveLock' THEN
+               CASE WHEN has_sequence_privilege(l.relation, 'SELECT,USAGE')
+                    THEN pg_sequence_last_value(l.relation) END END)), '[]')
+    FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
+    LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE l.pid = pg_backend_pid() AND l.granted
+      AND (l.locktype = 'advisory' OR l.locktype = 'relation' AND l.relation >= 16384)
+"""
+# Counts left in the session's statistics by earlier transactions, over all user tables.
+BASELINE = """
+    SELECT coalesce(json_agg(json_build_array(name, ins, upd, del)), '[]')
+    FROM (SELECT (SELECT nspname FROM pg_namespace WHERE oid = relnamespace) || '.' || relname
+                   AS name,
+                 pg_stat_get_xact_tuples_inserted(oid) AS ins,
+                 pg_stat_get_xact_tuples_updated(oid) AS upd,
+                 pg_stat_get_xact_tuples_deleted(oid) AS del
+          FROM pg_class WHERE relkind IN ('r', 'p', 'm') AND oid >= 16384) t
+    WHERE ins + upd + del > 0
+"""
+# The tables named as written that the locks held could not tell apart, resolved by the server
+# exactly as for the statements.
+RESOLVE = """
+    SELECT x, (SELECT n.nspname || '.' || c.relname FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(x))
+    FROM json_array_elements_text($1::json) x
+"""
+# The schema, name and primary key columns of a table a statement writes, named as written.
+TABLE = """
+    SELECT n.nspname, c.relname,
+           coalesce((SELECT array_agg(a.attname ORDER BY k.ord)
+                     FROM pg_index i
+                     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                     WHERE i.indrelid = c.oid AND i.indisprimary), '{}')
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = to_regclass($1)
+"""
+# Approximate rows per table (the planner's estimate; -1 when never analysed).
+TABLE_SIZES = (
+    "SELECT n.nspname || '.' || c.relname, c.reltuples::bigint FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
+)
+
+
+def read_catalog(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Catalog:
+    """Columns, indexes and constraints of every user table, as ``rows(query)`` reads them."""
+    catalog = Catalog()
+    for table, column, dtype, default in rows(COLUMNS):
+        catalog.columns.setdefault(table, {})[column] = (dtype, default)
+    catalog.indexes = {r[0]: (r[1], r[2], r[3]) for r in rows(INDEXES)}
+    catalog.constraints = {r[0]: (r[1], r[2], r[3]) for r in rows(CONSTRAINTS)}
+    return catalog

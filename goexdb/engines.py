@@ -1,0 +1,143 @@
+"""What goex knows about each database engine, in one object per engine, as sqlglot's dialect
+classes carry theirs: its name, its sqlglot dialect, the column that names a row, whether it has
+savepoints, how a row becomes JSON text and back, and which server versions have which feature.
+
+Nothing here talks to a database or imports a driver, so the SQL layer, effects, undo and the
+prompt use these facts as freely as the backends (each exposes its own as ``Backend.facts``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from core.errors import TargetError
+
+# row_json(alias, columns, types): the row named ``alias`` as JSON text over ``columns``, the
+# same expression at capture and at undo so that a guard compares like with like.
+RowJson = Callable[[str, Sequence[str], Mapping[str, str]], str]
+# row_from_json(table, image, types): a one-row relation of a JSON image, typed as the table's
+# columns (``types``, as the catalog names them, where the engine needs them).
+RowFromJson = Callable[[str, str, Mapping[str, str]], str]
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    name: str  # as people write it: "PostgreSQL"
+    dialect: str  # sqlglot's dialect name; also Target.dialect and an undo record's "dialect"
+    row_id: str  # the hidden column that names a row within its table
+    savepoints: bool  # SAVEPOINT and ROLLBACK TO exist
+    lint_rules: bool  # goex's migration lint rules (PostgreSQL's locks and grammar) apply
+    images_need_types: bool  # row_json / row_from_json read the table's column types
+    row_json: RowJson
+    row_from_json: RowFromJson
+    # The first server version (server_version_num) with a feature; None: no version has it.
+    returning_old_new_since: int | None = None  # RETURNING old.*, new.* (row images in one go)
+    flush_counts_since: int | None = None  # pg_stat_force_next_flush() as a transaction ends
+    create_database_strategy_since: int | None = None  # CREATE DATABASE ... STRATEGY
+    file_copy_clone_since: int | None = None  # SET file_copy_method = clone
+
+    def returning_old_new(self, version: int | None) -> bool:
+        return _reached(self.returning_old_new_since, version)
+
+    def flushes_counts(self, version: int | None) -> bool:
+        return _reached(self.flush_counts_since, version)
+
+    def create_database_strategy(self, version: int | None) -> bool:
+        return _reached(self.create_database_strategy_since, version)
+
+    def file_copy_clone(self, version: int | None) -> bool:
+        return _reached(self.file_copy_clone_since, version)
+
+
+def _reached(since: int | None, version: int | None) -> bool:
+    return since is not None and version is not None and version >= since
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_table(name: str) -> str:
+    return ".".join(quote_ident(part) for part in name.split("."))
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _postgres_row_json(alias: str, columns: Sequence[str], types: Mapping[str, str]) -> str:
+    # row_to_json keeps json columns' text and numeric scale exactly as stored; over the same
+    # columns as at capture (row_to_json(alias) there) it is the same text, byte for byte.
+    selected = ", ".join(f"{alias}.{quote_ident(c)}" for c in columns)
+    return f"row_to_json((SELECT r FROM (SELECT {selected}) AS r))::text"
+
+
+def _postgres_row_from_json(table: str, image: str, types: Mapping[str, str]) -> str:
+    return (
+        f"(SELECT * FROM json_populate_record(NULL::{quote_table(table)}, "
+        f"{quote_literal(image)}::json))"
+    )
+
+
+def _duckdb_row_json(alias: str, columns: Sequence[str], types: Mapping[str, str]) -> str:
+    """A DuckDB row as JSON text, with JSON columns as their text (kept exactly)."""
+    fields = ", ".join(
+        f"{quote_literal(c)}: {alias}.{quote_ident(c)}"
+        + ("::VARCHAR" if types.get(c) == "JSON" else "")
+        for c in columns
+    )
+    return f"to_json({{{fields}}})::VARCHAR"
+
+
+_AS_TEXT = ("BLOB", "JSON")  # DuckDB types whose image holds their exact text
+
+
+def _duckdb_row_from_json(table: str, image: str, types: Mapping[str, str]) -> str:
+    columns = [c for c in json.loads(image) if c in types]
+    # to_json writes a BLOB as its escaped text; read it as text and cast it back.
+    structure = json.dumps({c: "VARCHAR" if types[c] in _AS_TEXT else types[c] for c in columns})
+    rows = f"SELECT unnest(json_transform({quote_literal(image)}, {quote_literal(structure)}))"
+    blobs = [c for c in columns if types[c] == "BLOB"]
+    if blobs:
+        casts = ", ".join(f"CAST({quote_ident(c)} AS BLOB) AS {quote_ident(c)}" for c in blobs)
+        rows = f"SELECT * REPLACE ({casts}) FROM ({rows})"
+    return f"({rows})"
+
+
+POSTGRES = EngineFacts(
+    name="PostgreSQL",
+    dialect="postgres",
+    row_id="ctid",
+    savepoints=True,
+    lint_rules=True,
+    images_need_types=False,
+    row_json=_postgres_row_json,
+    row_from_json=_postgres_row_from_json,
+    returning_old_new_since=180000,
+    flush_counts_since=150000,
+    create_database_strategy_since=150000,
+    file_copy_clone_since=180000,
+)
+
+DUCKDB = EngineFacts(
+    name="DuckDB",
+    dialect="duckdb",
+    row_id="rowid",
+    savepoints=False,
+    lint_rules=False,
+    images_need_types=True,
+    row_json=_duckdb_row_json,
+    row_from_json=_duckdb_row_from_json,
+)
+
+ENGINES: Mapping[str, EngineFacts] = {facts.dialect: facts for facts in (POSTGRES, DUCKDB)}
+
+
+def engine_facts(dialect: str) -> EngineFacts:
+    """The facts of the engine a dialect name (``Target.dialect``, an undo record's) names."""
+    try:
+        return ENGINES[dialect]
+    except KeyError:
+        raise TargetError(f"goex knows no database engine called {dialect!r}") from None

@@ -1,0 +1,49 @@
+"""goex's SQL layer: split a script (``split``), classify each statement (``classify``), and the
+rewrites the backends run to take row images (``rewrite``). Nothing here talks to a database.
+"""
+
+from goexdb.sql.classify import (
+    CACHED_SCRIPT_CHARS,
+    SCHEMA_OBJECTS,
+    SYSTEM_SCHEMAS,
+    VOLATILE_FUNCTIONS,
+    Statement,
+    classify,
+    parse_script,
+    qualified,
+    syntax_problem,
+)
+from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, RUNNABLE, StatementKind
+from goexdb.sql.rewrite import (
+    UNREPEATABLE_ROWS,
+    matched_row_ids,
+    preselect,
+    row_reference,
+    with_returning,
+)
+from goexdb.sql.split import Piece, SyntaxProblem, pieces, split
+
+__all__ = [
+    "CACHED_SCRIPT_CHARS",
+    "CLONE_ONLY_VERBS",
+    "DENIAL",
+    "RUNNABLE",
+    "SCHEMA_OBJECTS",
+    "SYSTEM_SCHEMAS",
+    "UNREPEATABLE_ROWS",
+    "VOLATILE_FUNCTIONS",
+    "Piece",
+    "Statement",
+    "StatementKind",
+    "SyntaxProblem",
+    "classify",
+    "matched_row_ids",
+    "parse_script",
+    "pieces",
+    "preselect",
+    "qualified",
+    "row_reference",
+    "split",
+    "syntax_problem",
+    "with_returning",
+]

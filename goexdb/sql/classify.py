@@ -1,0 +1,360 @@
+"""Classify SQL before anything runs (invariant 1).
+
+Each statement of a script (``split``) is parsed alone and given a ``StatementKind``. sqlglot
+falls back to a generic ``Command`` for many statements and misreads a few (``SAVEPOINT x`` parses
+as an alias, ``CHECKPOINT`` as a column): those are classified by their leading keywords. What is
+still not recognised is ``UNKNOWN``, and unknown statements are denied, never guessed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokenizer_core import Token, TokenType
+
+from core.errors import StatementDenied, StatementError
+from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, LEADING_KEYWORDS, RUNNABLE, StatementKind
+from goexdb.sql.split import SyntaxProblem, pieces, tokenize
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    kind: StatementKind
+    verb: str
+    ast: exp.Expr | None
+    tables_written: tuple[str, ...] = ()
+    has_where: bool | None = None
+
+    @property
+    def has_returning(self) -> bool:
+        return self.ast is not None and self.ast.args.get("returning") is not None
+
+    @functools.cached_property
+    def image_target(self) -> exp.Table | None:
+        """The one table a top-level INSERT/UPDATE/DELETE/MERGE writes, when row images can be
+        taken with RETURNING; None for reads, DDL, and writes hidden in CTEs."""
+        if not isinstance(self.ast, exp.Insert | exp.Update | exp.Delete | exp.Merge):
+            return None
+        targets = list(_write_targets(self.ast))
+        return targets[0] if len(targets) == 1 else None
+
+    @functools.cached_property
+    def functions_called(self) -> tuple[str, ...]:
+        """The names, in lower case, of every function the statement calls, FROM included."""
+        if self.ast is None:
+            return ()
+        names = (
+            call.name if isinstance(call, exp.Anonymous) else call.sql_name()
+            for call in self.ast.find_all(exp.Func)
+        )
+        return tuple(dict.fromkeys(name.lower() for name in names))
+
+    @functools.cached_property
+    def chooses_rows_unrepeatably(self) -> bool:
+        """Whether the rows an UPDATE or DELETE changes could be other rows when its own
+        FROM/WHERE is read again (a volatile function, a LIMIT or a sample decides them), so
+        that its rows cannot be read before it runs for their images."""
+        if self.ast is None:
+            return False
+        parts = [self.ast.args.get(k) for k in ("where", "from_", "using", "with_")]
+        return any(
+            isinstance(node, exp.Rand | exp.Uuid | exp.Limit | exp.TableSample)
+            or (isinstance(node, exp.Anonymous) and node.name.lower() in VOLATILE_FUNCTIONS)
+            for part in parts
+            if isinstance(part, exp.Expr)
+            for node in part.walk()
+        )
+
+    @property
+    def is_upsert(self) -> bool:
+        """MERGE, or INSERT ... ON CONFLICT: one statement that may insert or replace rows."""
+        return isinstance(self.ast, exp.Merge) or (
+            isinstance(self.ast, exp.Insert) and self.ast.args.get("conflict") is not None
+        )
+
+    @property
+    def runnable(self) -> bool:
+        return self.kind in RUNNABLE
+
+    @property
+    def runs_on_clone(self) -> bool:
+        """Runnable on a clone: held in its transaction, or run outside it when it must be."""
+        return self.runnable or (
+            self.kind is StatementKind.NON_TRANSACTIONAL and self.verb in CLONE_ONLY_VERBS
+        )
+
+    def denial(self) -> StatementDenied:
+        rule, why = DENIAL[self.kind]
+        if self.kind is StatementKind.NON_TRANSACTIONAL and not self.runs_on_clone:
+            why = (
+                "it cannot run inside a transaction block and acts on the whole server, so "
+                "even clone mode refuses it"
+            )
+        return StatementDenied(
+            f"statement {self.verb.upper()} was refused: {why}", statement=self.sql, rule=rule
+        )
+
+
+_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
+
+# Functions that answer differently at each call (or each statement), besides random() and
+# the uuid functions sqlglot knows by name.
+VOLATILE_FUNCTIONS = frozenset(
+    {
+        "setseed",
+        "uuidv4",
+        "uuidv7",
+        "random_uuid",
+        "nextval",
+        "clock_timestamp",
+        "statement_timestamp",
+        "timeofday",
+    }
+)
+
+
+def classify(sql: str, dialect: str, *, line: int = 1, column: int = 1) -> Statement:
+    """Parse one statement and give it a kind; several statements in one string raise.
+
+    Leading keywords that name a kind goex never runs (BEGIN, SET, COPY, VACUUM, ...) decide
+    first, whatever sqlglot makes of the rest: a refusal never depends on a parser's fallback.
+    A syntax error names its line and column counted from ``line`` and ``column``, where the
+    statement starts in its script.
+    """
+    words = _leading_words(sql, dialect, line, column)
+    verb = " ".join(words[:2]) if words[:1] in (["create"], ["drop"], ["alter"]) else words[0]
+    keyword_kind = _keyword_kind(words)
+    if words[0] == "explain":
+        # EXPLAIN only plans; EXPLAIN ANALYZE runs the statement, whatever it is.
+        if re.search(r"\banaly[sz]e\b", sql, re.IGNORECASE):
+            return Statement(sql, StatementKind.UNKNOWN, verb, None)
+        return Statement(sql, StatementKind.READ, verb, _explained_statement(sql, dialect))
+    try:
+        parsed = [e for e in sqlglot.parse(sql, read=dialect) if e is not None]
+    except (ParseError, TokenError, TypeError, RecursionError) as exc:
+        # sqlglot's parser raises a TypeError on some garbage (``0?``) and recurses once per
+        # nesting level: both are still failures to parse, not crashes.
+        if keyword_kind is not None:
+            return Statement(sql, keyword_kind, verb, None)
+        problem = (
+            "it is nested too deeply for goex to analyse"
+            if isinstance(exc, RecursionError)
+            else syntax_problem(sql, dialect, exc, line=line, column=column)
+        )
+        raise StatementError(f"the SQL could not be parsed: {problem}", statement=sql) from None
+    if len(parsed) != 1:
+        raise StatementError("one statement was expected here, several were found", statement=sql)
+    tree = parsed[0]
+    kind = keyword_kind or _kind_of(tree)
+    if kind is StatementKind.DML and _writes_system_catalog(tree):
+        kind = StatementKind.SYSTEM_CATALOG
+    written = _tables_written(tree, dialect) if kind is StatementKind.DML else ()
+    where = _has_where(tree) if kind is StatementKind.DML else None
+    return Statement(sql, kind, verb, tree, written, where)
+
+
+def syntax_problem(
+    sql: str, dialect: str, exc: Exception, *, line: int = 1, column: int = 1
+) -> SyntaxProblem:
+    """The syntax error sqlglot met parsing ``sql`` (``exc``: its ParseError, TokenError or
+    TypeError), in goex's words: where, near what and, when sqlglot says so plainly, what was
+    expected; never the parser's internals (its messages can name its own classes)."""
+    errors = exc.errors if isinstance(exc, ParseError) else []
+    found = _error_token(sql, errors[0]) if errors else None
+    if found is not None:
+        offset, text = found
+        expected = _expected(str(errors[0].get("description") or ""))
+        return SyntaxProblem.at(sql, offset, text, expected, line=line, column=column)
+    offset, text = _last_token_read(sql, dialect)
+    return SyntaxProblem.at(sql, offset, text, line=line, column=column)
+
+
+def _error_token(sql: str, error: dict[str, Any]) -> tuple[int, str] | None:
+    """Where the token a parse error names starts, and its text: sqlglot gives the line and
+    column where the token ends; None when they do not point at its text."""
+    end_line, end_column, text = error.get("line"), error.get("col"), error.get("highlight")
+    if not isinstance(end_line, int) or not isinstance(end_column, int) or end_line < 1:
+        return None
+    if not text:  # no token: the statement ended where more was needed
+        return len(sql.rstrip()), ""
+    line_start = 0
+    for _ in range(end_line - 1):
+        line_start = sql.find("\n", line_start) + 1
+        if line_start == 0:
+            return None
+    start = line_start + end_column - len(text)
+    return (start, str(text)) if start >= 0 and sql.startswith(str(text), start) else None
+
+
+def _expected(description: str) -> str | None:
+    """What sqlglot says it expected (``Expecting )``, ``Expected table name but got ...``),
+    when it says so in plain words."""
+    found = re.match(r"Expect(?:ing|ed) (.+)", description)
+    if found is None:
+        return None
+    what = re.split(r" but got | for |, got | or encountered ", found[1])[0].rstrip(". ")
+    if not what or len(what) > 40 or "<" in what or "sqlglot" in what.lower():
+        return None
+    return f'expected "{what}"' if len(what) == 1 else f"expected {what}"
+
+
+def _last_token_read(sql: str, dialect: str) -> tuple[int, str]:
+    """Where a parse that failed without saying where (a TypeError inside sqlglot) stopped: the
+    last token its parser read; the statement's start if even that is unknown."""
+    engine = Dialect.get_or_raise(dialect)
+    parser = engine.parser()
+    with contextlib.suppress(Exception):  # the failure met already; only where it stood matters
+        parser.parse(engine.tokenize(sql), sql)
+    token = getattr(parser, "_prev", None)
+    if isinstance(token, Token) and token.token_type is not TokenType.SENTINEL:
+        return token.start, sql[token.start : token.end + 1]
+    return 0, sql
+
+
+def parse_script(sql: str, dialect: str) -> list[Statement]:
+    """Split and classify a script. A script up to ``CACHED_SCRIPT_CHARS`` long is classified
+    once per process: classification is a pure function of the text and the dialect, and an
+    agent often stages the same SQL again (its statements and their trees are shared, so
+    nothing may change a ``Statement.ast`` in place; copy it first)."""
+    if len(sql) <= CACHED_SCRIPT_CHARS:
+        return list(_parse_script_cached(sql, dialect))
+    return list(_parse_script(sql, dialect))
+
+
+CACHED_SCRIPT_CHARS = 65_536
+
+
+def _parse_script(sql: str, dialect: str) -> tuple[Statement, ...]:
+    statements = tuple(
+        classify(piece.sql, dialect, line=piece.line, column=piece.column)
+        for piece in pieces(sql, dialect)
+    )
+    if not statements:
+        raise StatementError("the SQL has no statements")
+    return statements
+
+
+_parse_script_cached = functools.lru_cache(maxsize=512)(_parse_script)
+
+
+def _explained_statement(sql: str, dialect: str) -> exp.Expr | None:
+    """The statement an EXPLAIN plans, parsed, so policy can read the functions it names."""
+    inner = re.sub(r"^\s*explain\s*(\([^)]*\))?\s*(verbose\s+)?", "", sql, flags=re.I)
+    try:
+        return sqlglot.parse_one(inner, read=dialect)
+    except (ParseError, TokenError, TypeError, RecursionError):
+        return None
+
+
+def _leading_words(sql: str, dialect: str, line: int, column: int) -> list[str]:
+    # A COMMAND token swallows the rest of its statement ("PREPARE" + "TRANSACTION 'x'"),
+    # so split token texts into words.
+    tokens = tokenize(sql, dialect, line, column, statement=sql)
+    words = [word for t in tokens[:3] for word in t.text.lower().split()]
+    return words[:3] or [""]
+
+
+def _keyword_kind(words: list[str]) -> StatementKind | None:
+    for length in (2, 1):
+        kind = LEADING_KEYWORDS.get(tuple(words[:length]))
+        if kind is not None:
+            return kind
+    return None
+
+
+# What CREATE and DROP may make or remove: data and its structure. Everything else that can be
+# created (functions, procedures, triggers, rules, extensions, macros, secrets, roles, ...) is
+# code or privilege that the catalog diff cannot show and undo cannot take back.
+SCHEMA_OBJECTS = frozenset({"TABLE", "INDEX", "VIEW", "SEQUENCE", "SCHEMA", "TYPE"})
+
+
+def _kind_of(tree: exp.Expr) -> StatementKind:
+    if isinstance(tree, exp.Transaction | exp.Commit | exp.Rollback):
+        return StatementKind.TRANSACTION
+    if isinstance(tree, exp.Command):
+        return StatementKind.UNKNOWN
+    if isinstance(tree, exp.Set | exp.Pragma | exp.Use):
+        return StatementKind.SESSION
+    if isinstance(tree, exp.Copy):
+        return StatementKind.EXTERNAL
+    if isinstance(tree, exp.Grant | exp.Revoke):
+        return StatementKind.PRIVILEGE
+    if isinstance(tree, exp.Create | exp.Drop) and (
+        str(tree.args.get("kind") or "").upper() not in SCHEMA_OBJECTS
+    ):
+        return StatementKind.CODE
+    if isinstance(tree, exp.Comment) and (
+        str(tree.args.get("kind") or "").upper() not in SCHEMA_OBJECTS | {"COLUMN"}
+    ):  # COMMENT ON DATABASE writes a catalog shared by every database, unmeasured
+        return StatementKind.SYSTEM_CATALOG
+    if isinstance(tree, exp.Create | exp.Drop | exp.Alter | exp.TruncateTable | exp.Comment):
+        if tree.args.get("concurrently"):
+            return StatementKind.NON_TRANSACTIONAL
+        return StatementKind.DDL
+    if tree.find(exp.Insert, exp.Update, exp.Delete, exp.Merge):
+        return StatementKind.DML
+    if isinstance(tree, exp.Select) and tree.args.get("into"):
+        return StatementKind.DDL
+    if isinstance(tree, exp.Query | exp.Values | exp.Describe | exp.Show):
+        return StatementKind.READ
+    return StatementKind.UNKNOWN
+
+
+def _tables_written(tree: exp.Expr, dialect: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(qualified(table, dialect) for table in _write_targets(tree)))
+
+
+def _write_targets(tree: exp.Expr) -> Iterator[exp.Table]:
+    """The table each INSERT, UPDATE, DELETE or MERGE in a statement writes. A MERGE's own
+    WHEN ... THEN UPDATE / INSERT clauses name none: they write the MERGE's target."""
+    for node in tree.find_all(*_WRITES):
+        target = node.this
+        table = target if isinstance(target, exp.Table) else None
+        if table is None and isinstance(target, exp.Expr):
+            table = target.find(exp.Table)
+        if table is not None:
+            yield table
+
+
+# PostgreSQL searches pg_catalog before the search_path, so an unqualified pg_* name may be one.
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
+
+
+def _writes_system_catalog(tree: exp.Expr) -> bool:
+    """Whether a DML statement writes a system catalog (``UPDATE pg_authid``, ``UPDATE
+    pg_settings``): the per-table statistics goex measures with leave those out."""
+    for table in _write_targets(tree):
+        schema, name = table.db.lower(), table.name.lower()
+        if schema in SYSTEM_SCHEMAS or (not schema and name.startswith("pg_")):
+            return True
+    return False
+
+
+def qualified(table: exp.Table, dialect: str) -> str:
+    """``schema.table`` as SQL, quoted as written (``public."Acct"``, ``acct``): fit to hand
+    back to the database to resolve, which folds and searches exactly as for the statement."""
+    bare = table.copy()
+    bare.set("alias", None)
+    return bare.sql(dialect=dialect)
+
+
+def _has_where(tree: exp.Expr) -> bool | None:
+    """Whether every UPDATE and DELETE in the statement has a WHERE, those in a CTE too
+    (``WITH d AS (DELETE FROM t RETURNING *) SELECT ...`` deletes every row); None without any."""
+    writes = list(tree.find_all(exp.Update, exp.Delete))
+    if not writes:
+        return None
+    return all(node.args.get("where") is not None for node in writes)
