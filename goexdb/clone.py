@@ -10,15 +10,13 @@ way ran and why (``Clone.strategy``, ``Clone.reason``):
 * DuckDB: ``CHECKPOINT`` (a copy of the file alone would lose what is still in its .wal), then a
   reflink of the file where the filesystem supports it, else a plain copy, next to the original.
 
-Every clone's name starts with ``goex_clone_`` so that ``collect_garbage`` can find the ones a
+Every clone's name starts with ``goex_clone_`` so that ``goexdb.gc.collect`` can find the ones a
 crash left behind; a clone is never the target itself. What a clone is (``Clone``, its name) is
 ``goexdb.backends.cloning``, which the engines import; this module only picks the engine, and
 imports it when it is needed, so that one engine's driver is never loaded for the other's.
 """
 
 from __future__ import annotations
-
-from collections.abc import Collection
 
 from goexdb.backends.cloning import CLONE_PREFIX, Clone, Progress, clone_name
 from goexdb.dsn import Engine, Target
@@ -29,7 +27,6 @@ __all__ = [
     "Progress",
     "attach_clone",
     "clone_name",
-    "collect_garbage",
     "make_clone",
 ]
 
@@ -43,21 +40,6 @@ def make_clone(source: Target, tag: str, progress: Progress | None = None) -> Cl
     from goexdb.backends.postgres.clone import clone_postgres
 
     return clone_postgres(source, clone_name(tag), progress)
-
-
-def collect_garbage(source: Target, keep: Collection[str] = ()) -> tuple[list[str], list[str]]:
-    """Drop the clones of ``source``'s server or directory that no session uses.
-
-    Returns (dropped, kept in use). A clone a live goex session is connected to is left alone,
-    and so are the clones named in ``keep`` (those of kept actions).
-    """
-    if source.engine is Engine.DUCKDB:
-        from goexdb.backends.duckdb.clone import collect_duckdb
-
-        return collect_duckdb(source, keep)
-    from goexdb.backends.postgres.clone import collect_postgres
-
-    return collect_postgres(source, keep)
 
 
 def attach_clone(source: Target, name: str) -> Clone:

@@ -1,5 +1,5 @@
 """What a clone is, for every engine: a throwaway copy of the target database that an action or
-a dry-run may change freely, named so that ``collect_garbage`` finds the ones a crash left.
+a dry-run may change freely, named so that ``goexdb.gc.collect`` finds the ones a crash left.
 
 The engines' own ways of cloning (``postgres/clone.py``, ``duckdb/clone.py``) make a ``Clone``;
 ``goexdb.clone`` picks the engine. Nothing here imports a backend.

@@ -26,8 +26,8 @@ from core.journal import Journal
 from core.redact import Redactor
 from core.render import make_console, print_json
 from goexdb.cli.options import ActionDsnOption, DsnOption, journal
-from goexdb.clone import collect_garbage
 from goexdb.dsn import parse_dsn
+from goexdb.gc import collect
 from goexdb.render import View
 from goexdb.session import Session, Staged, resolve_target
 
@@ -141,7 +141,7 @@ def gc_command(
             str((recorded.get("clone") or {}).get("name"))
             for _, recorded in kept_rows(log, Kind.DB, target.display)
         }
-    dropped, in_use = collect_garbage(target, keep=kept)
+    dropped, in_use = collect(target, keep=kept)
     if fmt is Format.JSON:
         print_json({"dropped": dropped, "in_use": in_use}, Redactor())
         return

@@ -9,9 +9,10 @@ import psycopg
 import pytest
 
 from core.errors import ConflictError, StateError, StatementDenied
-from goexdb.clone import CLONE_PREFIX, collect_garbage, make_clone
+from goexdb.clone import CLONE_PREFIX, make_clone
 from goexdb.cloned import hold_on_clone
 from goexdb.dsn import Engine, parse_dsn
+from goexdb.gc import collect
 from tests.goexdb.conftest import ShopDB
 from tests.goexdb.test_cli import goex_db
 
@@ -184,7 +185,7 @@ def test_gc_drops_clones_left_by_a_crash(shop_database: ShopDB) -> None:
     assert len(dropped) == 1 and dropped[0].endswith(f"{CLONE_PREFIX}crashed")
     assert clones_left(shop_database) == []
     before = shop_database.snapshot()
-    assert collect_garbage(parse_dsn(shop_database.dsn)) == ([], [])
+    assert collect(parse_dsn(shop_database.dsn)) == ([], [])
     assert shop_database.snapshot() == before  # gc never touches the database itself
 
 
