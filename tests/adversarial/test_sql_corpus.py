@@ -118,6 +118,6 @@ def test_duckdb_refuses_a_statement_type_its_module_cannot_name(corpus_duckdb: P
     before = fingerprint.duckdb_file(corpus_duckdb)
     misread = Statement("UPDATE EXTENSIONS", StatementKind.DML, "update", None)
     with goexdb.connect(f"duckdb:{corpus_duckdb}") as db, pytest.raises(StatementDenied) as info:
-        db.stage([misread])
+        db.hold([misread])
     assert info.value.rule == "db.classification-mismatch"
     assert fingerprint.duckdb_file(corpus_duckdb) == before
