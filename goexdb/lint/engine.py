@@ -35,7 +35,7 @@ from goexdb.lint.context import (
 )
 from goexdb.lint.rules import FILE_RULES, STATEMENT_RULES
 from goexdb.reports.model import FileReport, Finding, StatementReport
-from goexdb.sql import Piece, StatementKind, classify, pieces
+from goexdb.sql import Piece, StatementKind, classify, pieces, syntax_problem
 
 _IGNORE = re.compile(r"--[ \t]*goex:ignore[ \t]+([a-z0-9-]+(?:[ \t]*,[ \t]*[a-z0-9-]+)*)", re.I)
 
@@ -172,23 +172,11 @@ def _parse_error(piece: Piece) -> tuple[int, int, str]:
     """Where in the file a statement stops parsing, and why."""
     try:
         sqlglot.parse(piece.sql, read=DIALECT)
-    except ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        line = int(first.get("line") or 1)
-        # sqlglot gives the column where the offending token ends; point at its start.
-        column = max(1, int(first.get("col") or 1) - len(str(first.get("highlight") or "x")) + 1)
-        description = str(first.get("description") or exc).split(" but got ")[0]
-        return (
-            piece.line + line - 1,
-            column + (piece.column - 1 if line == 1 else 0),
-            description.splitlines()[0],
-        )
-    except TokenError as exc:
-        return piece.line, piece.column, str(exc).splitlines()[0]
+    except (ParseError, TokenError, TypeError) as exc:  # TypeError: on some garbage
+        problem = syntax_problem(piece.sql, DIALECT, exc, line=piece.line, column=piece.column)
+        return problem.line, problem.column, str(problem)
     except RecursionError:
         return piece.line, piece.column, "the statement nests too deeply to parse"
-    except TypeError:  # sqlglot's parser fails this way on some garbage
-        pass
     return piece.line, piece.column, "the statement could not be parsed"
 
 
