@@ -1,11 +1,15 @@
-# One-command set-up: every target that needs the tools creates .venv and installs .[dev] first.
+# One-command set-up: every target that needs the tools creates .venv and installs .[dev] first;
+# pytest first installs the system tools the tests run when it can (scripts/system-packages.sh:
+# as root or with sudo -n, by apt-get; else one line says what is missing and those tests skip;
+# INSTALL_SYSTEM_PACKAGES=no never installs).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+INSTALL_SYSTEM_PACKAGES ?= yes
 PKGS   := core goexdb goexfs
 
-.PHONY: test lint typecheck pytest demo bench clean format
+.PHONY: test lint typecheck pytest system-packages demo bench clean format
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +32,11 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict $(PKGS)
 
-pytest: $(STAMP)
+pytest: $(STAMP) system-packages
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+system-packages:
+	@INSTALL_SYSTEM_PACKAGES=$(INSTALL_SYSTEM_PACKAGES) sh scripts/system-packages.sh
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py

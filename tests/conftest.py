@@ -19,6 +19,20 @@ KEEP_ENV = frozenset({"GOEX_REQUIRE_ALL", "GOEX_TEST_DSN"})
 FAKE_API_KEY = "fake-test-api-key-0000"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.needs("bwrap", ...)``: the test runs these commands, looked up on PATH as
+    goex and the tests do (``shutil.which``). One that is missing skips the test, before any
+    fixture is set up, or fails it when GOEX_REQUIRE_ALL=1. ``make system-packages``
+    (scripts/system-packages.sh) installs them."""
+    for marker in item.iter_markers("needs"):
+        for tool in marker.args:
+            require(
+                shutil.which(tool) is not None,
+                f"{tool} is not installed (make system-packages installs it)",
+            )
+
+
 def staging_mounts() -> set[str]:
     """Mount points of goex staged trees (an overlay backend's), as the kernel lists them."""
     with open("/proc/self/mounts", encoding="utf-8") as mounts:

@@ -75,9 +75,20 @@ def outcomes(request: pytest.FixtureRequest) -> Iterator[dict[Key, Future[Outcom
                     future.result().close()
 
 
+def tools(case: Case) -> tuple[str, ...]:
+    """The commands a case needs: bubblewrap (goex-fs's default sandbox) always; mount and umount
+    for a project on a tmpfs (``disk:``) and for the case that tries mount in the sandbox."""
+    mounts = case.disk_mib is not None or case.name == "mount"
+    return ("bwrap", "mount", "umount") if mounts else ("bwrap",)
+
+
 @pytest.mark.parametrize(
     ("case", "backend"),
-    [pytest.param(c, b, id=f"{c.name}-{b}") for c in CASES for b in BACKENDS],
+    [
+        pytest.param(c, b, id=f"{c.name}-{b}", marks=pytest.mark.needs(*tools(c)))
+        for c in CASES
+        for b in BACKENDS
+    ],
 )
 def test_case(
     case: Case,

@@ -97,6 +97,7 @@ def places() -> Iterator[Places]:
     subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
+@pytest.mark.needs("bwrap")
 def test_the_text_report_never_passes_escape_sequences_to_the_terminal(places: Places) -> None:
     """Command output, file names and diffs with raw escape sequences reached the reviewer's
     terminal: a command could clear the screen and paint "no changes" before the question."""
@@ -117,6 +118,7 @@ def test_the_text_report_never_passes_escape_sequences_to_the_terminal(places: P
     assert r"x\033[31my" in shown  # a file name is C-quoted, as git does
 
 
+@pytest.mark.needs("bwrap")
 @pytest.mark.xfail(
     strict=True,
     reason="known gap: a unix socket the command can see outside /run can be connected to "

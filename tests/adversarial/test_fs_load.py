@@ -29,6 +29,8 @@ from tests.adversarial.fs.runner import (
     tree_state,
 )
 
+pytestmark = pytest.mark.needs("bwrap")  # every test runs goex-fs with its default sandbox
+
 CONCURRENT_SESSIONS = 10
 # Each command marks its start, waits for the test's "go" in the outside directory (visible,
 # read-only, in the sandbox; at most 60 s), lists what it sees and writes its own file.

@@ -125,6 +125,7 @@ def btrfs_mount(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     unmounted (the loop device goes with it) and deleted."""
     require(os.geteuid() == 0, "mounting a btrfs image needs root")
     require(shutil.which("mkfs.btrfs") is not None, "btrfs-progs (mkfs.btrfs) is not installed")
+    require(shutil.which("mount") is not None, "mount is not installed")
     base = tmp_path_factory.mktemp("btrfs")
     image, mount = base / "volume.img", base / "mnt"
     mount.mkdir()

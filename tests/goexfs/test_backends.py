@@ -355,6 +355,7 @@ def test_btrfs_diff_comes_from_btrfs_send(backend: str, project: Path, run_on: R
     }
 
 
+@pytest.mark.needs("git")
 @pytest.mark.parametrize("backend", ["btrfs"])
 def test_btrfs_snapshots_leave_goex_state_out(backend: str, project: Path, run_on: Runner) -> None:
     """goex's staging area and the git backend's shadow repository are subvolumes of their
@@ -453,6 +454,7 @@ def test_stager_names_and_auto(project: Path) -> None:
         staged.discard()
 
 
+@pytest.mark.needs("git")
 def test_auto_says_why_it_passed_backends_over(tmp_path: Path) -> None:
     root = tmp_path / "a,b"  # overlayfs mount options cannot carry a comma
     root.mkdir()
@@ -468,6 +470,7 @@ def test_auto_says_why_it_passed_backends_over(tmp_path: Path) -> None:
         staged.discard()
 
 
+@pytest.mark.needs("btrfs")
 def test_unavailable_backend_is_a_clear_error(tmp_path: Path) -> None:
     root = tmp_path / "plain"
     root.mkdir()
