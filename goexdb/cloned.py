@@ -2,7 +2,7 @@
 
 ::
 
-    held = hold_on_clone(target, "CREATE INDEX CONCURRENTLY ...", tag=action.id)
+    held = session.hold_on_clone("CREATE INDEX CONCURRENTLY ...", tag=action.id)
     print(held.effects.to_json(), held.clone.strategy)
     held.commit()      # or held.rollback(); either way the clone is dropped (or held.keep())
 
@@ -15,35 +15,37 @@ cannot be replayed that way, so its commit is refused: clone mode has measured i
 tool must apply it.
 
 ``keep`` commits the action on the clone (so the clone shows its after-state) and leaves the
-clone for a later process: ``attach_kept`` finds it again from what the journal recorded, and
-its commit replays exactly as above, compared with the recorded effects.
+clone for a later process: ``KeptClone`` is that clone found again (``Session.reopen``), and
+its commit replays exactly as above, compared with the effects the journal recorded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from core.config import DbConfig
 from core.errors import ConflictError, StateError
-from core.policy import PolicySettings
-from goexdb.clone import Clone, Progress, attach_clone, make_clone
-from goexdb.dsn import Target
+from goexdb.clone import Clone
 from goexdb.effects import Effects, StatementResult
 from goexdb.held import Held
-from goexdb.sql import Statement, StatementKind, parse_script
-
-if TYPE_CHECKING:
-    from goexdb.session import Session
+from goexdb.sql import Statement, StatementKind
 
 Redact = Callable[[Any], Any]
+
+
+class Holder(Protocol):
+    """What runs SQL in a held transaction: a ``goexdb.Session``."""
+
+    def hold(self, sql: str | Sequence[Statement]) -> Held: ...
+
+    def close(self) -> None: ...
 
 
 class ClonedHeld(Held):
     """An action held on a clone; commit replays it on the real database."""
 
     def __init__(
-        self, on_clone: Held, session: Session, clone: Clone, real: Callable[[], Session]
+        self, on_clone: Held, session: Holder, clone: Clone, real: Callable[[], Holder]
     ) -> None:
         super().__init__(
             on_clone.backend,
@@ -73,7 +75,7 @@ class ClonedHeld(Held):
         self._end(self._discard)
 
     def keep(self) -> None:
-        """Commit on the clone and leave it, for a later process (``attach_kept``)."""
+        """Commit on the clone and leave it, for a later process (``Session.reopen``)."""
         self._on_clone.commit()
         self._clone_session.close()
 
@@ -96,7 +98,7 @@ class KeptClone:
         clone: Clone,
         statements: Sequence[Statement],
         recorded: Mapping[str, Any],
-        real: Callable[[], Session],
+        real: Callable[[], Holder],
         redact: Redact,
     ) -> None:
         self.clone = clone
@@ -139,7 +141,7 @@ class KeptClone:
 def replay(
     statements: Sequence[Statement],
     expected: Mapping[str, Any],
-    real: Callable[[], Session],
+    real: Callable[[], Holder],
     redact: Redact,
 ) -> Held:
     """Run the statements on the real database and commit them only if they do what they
@@ -151,7 +153,8 @@ def replay(
             "block, so it cannot be replayed on the real database with the rest held; clone "
             "mode measured it, apply it with your migration tool"
         )
-    with real() as session:
+    session = real()
+    try:
         replayed = session.hold(statements)
         differences = effect_differences(expected, redact(replayed.effects.to_json()))
         if differences:
@@ -162,59 +165,9 @@ def replay(
                 details=differences,
             )
         replayed.commit()
-    return replayed
-
-
-def hold_on_clone(
-    target: Target,
-    sql: str | Sequence[Statement],
-    *,
-    tag: str,
-    config: DbConfig | None = None,
-    policy: PolicySettings | None = None,
-    progress: Progress | None = None,
-) -> ClonedHeld:
-    """Clone ``target``, run ``sql`` on the clone and measure it; see the module docstring.
-
-    Nothing may be connected to the real database meanwhile (PostgreSQL copies only a template
-    no session uses); it is connected to again for the replay, after the decision.
-    """
-    from goexdb.session import Session
-
-    statements = parse_script(sql, target.dialect) if isinstance(sql, str) else list(sql)
-    clone = make_clone(target, tag, progress)
-    try:
-        session = Session(clone.target, config, policy, on_clone=True)
-    except BaseException:
-        clone.drop()
-        raise
-    try:
-        held = session.hold(statements)
-    except BaseException:
+    finally:
         session.close()
-        clone.drop()
-        raise
-    return ClonedHeld(held, session, clone, lambda: Session(target, config, policy))
-
-
-def attach_kept(
-    target: Target,
-    statements: Sequence[Statement],
-    recorded: Mapping[str, Any],
-    *,
-    config: DbConfig | None = None,
-    policy: PolicySettings | None = None,
-    redact: Redact,
-) -> KeptClone:
-    """The clone of a kept action (its name is in the recorded effects), ready to be committed
-    (replayed) or rolled back (dropped)."""
-    from goexdb.session import Session
-
-    name = (recorded.get("clone") or {}).get("name")
-    if not name:
-        raise StateError("this action was not staged on a clone, so nothing of it was kept")
-    clone = attach_clone(target, str(name))
-    return KeptClone(clone, statements, recorded, lambda: Session(target, config, policy), redact)
+    return replayed
 
 
 def effect_differences(clone: Mapping[str, Any], real: Mapping[str, Any]) -> list[str]:

@@ -32,8 +32,8 @@ from core.redact import Redactor
 from core.secrets import SecretStore
 from goexdb import undo
 from goexdb.backends.base import Backend
-from goexdb.clone import Clone, Progress
-from goexdb.cloned import ClonedHeld, KeptClone, attach_kept, hold_on_clone
+from goexdb.clone import Clone, Progress, attach_clone, make_clone
+from goexdb.cloned import ClonedHeld, KeptClone
 from goexdb.dsn import DSN_ENV, Target, parse_dsn
 from goexdb.effects import Effects, StatementResult
 from goexdb.held import Held, open_backend
@@ -199,15 +199,7 @@ class Session:
         )
         with staged.staging():
             if clone:
-                self._disconnect()  # PostgreSQL clones only a database no session uses
-                staged.held = hold_on_clone(
-                    self.target,
-                    sql,
-                    tag=staged.action.id,
-                    config=self.config,
-                    policy=self.policy,
-                    progress=progress,
-                )
+                staged.held = self.hold_on_clone(sql, tag=staged.action.id, progress=progress)
             else:
                 staged.held = self.hold(sql)
             self._record(staged, staged.held)
@@ -296,15 +288,44 @@ class Session:
         staged = Staged(action, self.journal, self.redactor)
         staged.recorded = recorded
         staged.violations = [Violation.from_json(v) for v in recorded.get("violations", [])]
-        staged.held = attach_kept(
-            self.target,
+        name = (recorded.get("clone") or {}).get("name")
+        if not name:
+            raise StateError(f"action {action.id} was not staged on a clone; nothing was kept")
+        staged.held = KeptClone(
+            attach_clone(self.target, str(name)),
             self.classify(action.code),
             recorded,
-            config=self.config,
-            policy=self.policy,
-            redact=self.redactor.redact_obj,
+            self._real,
+            self.redactor.redact_obj,
         )
         return staged
+
+    def hold_on_clone(
+        self, sql: str | Sequence[Statement], *, tag: str, progress: Progress | None = None
+    ) -> ClonedHeld:
+        """Clone the database, run SQL on the clone and measure it, unjournaled (``stage`` with
+        ``clone`` journals); see ``goexdb.cloned``. Nothing may be connected to the database
+        meanwhile (PostgreSQL copies only a template no session uses), so this session lets go
+        of its connection; it connects again for the replay, after the decision."""
+        self._disconnect()
+        statements = self.classify(sql) if isinstance(sql, str) else list(sql)
+        clone = make_clone(self.target, tag, progress)
+        try:
+            on_clone = Session(clone.target, self.config, self.policy, on_clone=True)
+        except BaseException:
+            clone.drop()
+            raise
+        try:
+            held = on_clone.hold(statements)
+        except BaseException:
+            on_clone.close()
+            clone.drop()
+            raise
+        return ClonedHeld(held, on_clone, clone, self._real)
+
+    def _real(self) -> Session:
+        """A new session on this database, for a replay."""
+        return Session(self.target, self.config, self.policy)
 
     def _disconnect(self) -> None:
         if self._backend is not None:

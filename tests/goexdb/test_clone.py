@@ -10,11 +10,16 @@ import pytest
 
 from core.errors import ConflictError, StateError, StatementDenied
 from goexdb.clone import CLONE_PREFIX, make_clone
-from goexdb.cloned import hold_on_clone
-from goexdb.dsn import Engine, parse_dsn
+from goexdb.cloned import ClonedHeld
+from goexdb.dsn import Engine, Target, parse_dsn
 from goexdb.gc import collect
+from goexdb.session import Session
 from tests.goexdb.conftest import ShopDB
 from tests.goexdb.test_cli import goex_db
+
+
+def hold_on_clone(target: Target, sql: str, *, tag: str) -> ClonedHeld:
+    return Session(target).hold_on_clone(sql, tag=tag)
 
 
 def clones_left(shop: ShopDB) -> list[str]:
