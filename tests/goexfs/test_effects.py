@@ -1,4 +1,4 @@
-"""Change model and diffs, and the copy stager measuring a real tree."""
+"""Change model and diffs (goexfs.tree.effects), and the copy stager measuring a real tree."""
 
 from __future__ import annotations
 
