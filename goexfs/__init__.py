@@ -6,8 +6,11 @@ The library API under the ``goex-fs`` CLI::
     from goexfs import stage_and_run, finish          # run, then commit / roll back / keep
     from goexfs import load_kept, commit_kept, undo, recover, collect
 
-See ``goexfs.session`` for the lifecycle, ``goexfs.apply.commit`` for what a commit guarantees,
-``goexfs.apply.undo`` and ``goexfs.apply.recover`` for putting it back, ``goexfs.gc`` for clean-up.
+See ``goexfs.session`` for the lifecycle, ``goexfs.apply.commit`` for what a commit
+guarantees, ``goexfs.apply.undo`` and ``goexfs.apply.recover`` for putting it back,
+``goexfs.gc`` for clean-up. The subpackages, by job: ``tree`` (paths, manifests, the measured
+effects), ``backends`` (staging), ``sandbox`` (running the command), ``apply`` (commit, undo,
+recover and the safe filesystem operations under them).
 """
 
 from goexfs.apply.commit import commit, find_conflicts, undo_dir_for

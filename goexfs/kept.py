@@ -179,7 +179,7 @@ def _rollback(journal: Journal, root: Path, action_id: str, by: str) -> Action:
 
 
 def rollback_staging(location: Path | None) -> None:
-    """Remove a staged copy the way its backend needs (resumed, then discarded), or plainly when
+    """Remove a staged copy the way its backend needs (resumed, then rolled back), or plainly when
     it can no longer be resumed; one that is gone already is fine."""
     if location is None or not os.path.lexists(location):
         return
