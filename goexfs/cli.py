@@ -33,12 +33,12 @@ from core.redact import Redactor
 from core.render import decision_text, make_console, print_json, render_report
 from core.review import Mode, TerminalPrompter, decide
 from core.secrets import SecretStore
+from goexfs.apply.recover import ensure_nothing_pending, recover
+from goexfs.apply.undo import undo
 from goexfs.backends import BACKENDS
 from goexfs.gc import collect
 from goexfs.kept import commit_kept, kept_actions, load_kept, rollback_kept, select
-from goexfs.paths import relative_to
 from goexfs.prompt import build_prompt
-from goexfs.recover import ensure_nothing_pending, recover
 from goexfs.report import (
     diff_text_plain,
     diffs,
@@ -51,7 +51,7 @@ from goexfs.report import (
 )
 from goexfs.rules import RULES
 from goexfs.session import FsRun, finish, project_root, stage_and_run
-from goexfs.undo import undo
+from goexfs.tree.paths import relative_to
 
 DirOption = Annotated[
     Path | None, typer.Option("--dir", "-C", help="the project directory (default: current)")

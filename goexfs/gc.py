@@ -30,12 +30,12 @@ from core.action import Decision, Kind, Status, Verdict
 from core.errors import StateError
 from core.journal import Journal
 from core.lifecycle import carry_out
-from goexfs.backends.base import remove_tree
-from goexfs.kept import SCAN_LIMIT, Discard, discard_staging, is_kept
-from goexfs.lock import project_lock
-from goexfs.paths import INTERNAL_DIR
-from goexfs.recover import pending_actions
+from goexfs.apply.lock import project_lock
+from goexfs.apply.recover import pending_actions
+from goexfs.backends.staging import remove_tree
+from goexfs.kept import SCAN_LIMIT, Discard, is_kept, rollback_staging
 from goexfs.session import STAGING_DIR
+from goexfs.tree.paths import INTERNAL_DIR
 
 DAY = 86_400.0
 
@@ -139,7 +139,7 @@ def _remove(journal: Journal, item: Item) -> None:
             carry_out(action, decision, Discard(item.path), journal)
             return
     if item.kind == "staged":
-        discard_staging(item.path)
+        rollback_staging(item.path)
     else:
         remove_tree(item.path)
 

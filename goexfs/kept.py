@@ -26,14 +26,14 @@ from core.errors import ConflictError, GoexError, StateError, UsageError
 from core.journal import Journal
 from core.lifecycle import carry_out
 from core.policy import Severity, Violation
+from goexfs.apply.lock import project_lock
 from goexfs.backends import resume
-from goexfs.backends.base import remove_tree
-from goexfs.changes import Change, ChangeKind
-from goexfs.lock import project_lock
-from goexfs.manifest import EntryType
-from goexfs.paths import normalize, parents_of
-from goexfs.sandbox import SandboxResult
+from goexfs.backends.staging import remove_tree
+from goexfs.sandbox.bwrap import SandboxResult
 from goexfs.session import FsRun, StagedTree
+from goexfs.tree.effects import Change, ChangeKind
+from goexfs.tree.manifest import EntryType
+from goexfs.tree.paths import normalize, parents_of
 
 SCAN_LIMIT = 100_000
 
@@ -178,13 +178,13 @@ def _rollback(journal: Journal, root: Path, action_id: str, by: str) -> Action:
     return action
 
 
-def discard_staging(location: Path | None) -> None:
-    """Remove a staged copy the way its backend needs (resumed, then discarded), or plainly when
+def rollback_staging(location: Path | None) -> None:
+    """Remove a staged copy the way its backend needs (resumed, then rolled back), or plainly when
     it can no longer be resumed; one that is gone already is fine."""
     if location is None or not os.path.lexists(location):
         return
     try:
-        resume(location).discard()
+        resume(location).rollback()
     except GoexError:
         remove_tree(location)
 
@@ -199,4 +199,4 @@ class Discard:
         raise StateError("a staged copy being discarded cannot be committed")
 
     def rollback(self) -> None:
-        discard_staging(self.location)
+        rollback_staging(self.location)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.secrets import SecretStore
-from goexfs.changes import is_binary
-from goexfs.manifest import walk
-from goexfs.paths import INTERNAL_DIR, is_secret_looking, parts_of
+from goexfs.tree.effects import is_binary
+from goexfs.tree.manifest import walk
+from goexfs.tree.paths import INTERNAL_DIR, is_secret_looking, parts_of
 
 MAX_LISTED = 300
 MAX_FILE_BYTES = 4096

@@ -17,10 +17,10 @@ from rich.text import Text
 
 from core.action import Action, Status
 from core.redact import Redactor
-from goexfs.changes import Change, ChangeKind, summary
-from goexfs.manifest import Entry, EntryType
-from goexfs.sandbox import SandboxResult
+from goexfs.sandbox.bwrap import SandboxResult
 from goexfs.session import FsRun
+from goexfs.tree.effects import Change, ChangeKind, summary
+from goexfs.tree.manifest import Entry, EntryType
 
 KIND_STYLE = {
     ChangeKind.ADDED: "green",

@@ -32,10 +32,10 @@ import stat
 from collections.abc import Iterator, Sequence
 
 from core.policy import PolicySettings, Severity, rule
-from goexfs.backends.base import MAX_DIFF_FILE
-from goexfs.changes import Change, ChangeKind
-from goexfs.manifest import EntryType
-from goexfs.paths import matching, parts_of
+from goexfs.backends.staging import MAX_DIFF_FILE
+from goexfs.tree.effects import Change, ChangeKind
+from goexfs.tree.manifest import EntryType
+from goexfs.tree.paths import matching, parts_of
 
 EXEC_BITS = stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
 MAX_MESSAGES = 20  # per rule; the rest are summarised in one more message

@@ -32,13 +32,13 @@ from core.policy import Violation, evaluate
 from core.redact import Redactor
 from core.review import Review
 from core.secrets import SecretStore
-from goexfs.apply import commit
-from goexfs.backends import Staged, Stager, stager_for
-from goexfs.changes import Change, summary
-from goexfs.lock import project_lock
-from goexfs.paths import INTERNAL_DIR, is_secret_looking
+from goexfs.apply.commit import commit
+from goexfs.apply.lock import project_lock
+from goexfs.backends import Stager, Staging, stager_for
 from goexfs.rules import RULES
-from goexfs.sandbox import SandboxResult, run_command
+from goexfs.sandbox.bwrap import SandboxResult, run_command
+from goexfs.tree.effects import Change, summary
+from goexfs.tree.paths import INTERNAL_DIR, is_secret_looking
 
 STAGING_DIR = "staged"
 
@@ -48,7 +48,7 @@ class FsRun:
     """One staged and measured action, waiting for its decision."""
 
     action: Action
-    staged: Staged
+    staged: Staging
     result: SandboxResult
     changes: list[Change]
     violations: list[Violation]
@@ -147,7 +147,7 @@ def stage_and_run(
         )
         changes = staged.changes()
     except GoexError as exc:
-        staged.discard()
+        staged.rollback()
         fail(action, journal, exc, redactor)
         raise
     violations = evaluate(RULES, changes, config.policy)
@@ -177,7 +177,7 @@ def stage_and_run(
     except GoexError as exc:
         # Nobody can decide on an action that is not journaled, and its staged copy may be
         # what filled the disk (the journal lives in the project's .goex): free it first.
-        staged.discard()
+        staged.rollback()
         with contextlib.suppress(GoexError):
             fail(action, journal, exc, redactor)
         raise
@@ -204,10 +204,10 @@ class StagedTree:
                 run.staged, run.changes, journal=self.journal, action_id=run.action.id
             )
         except ConflictError:
-            run.staged.discard()  # nothing was written; the staged result can never apply now
+            run.staged.rollback()  # nothing was written; the staged result can never apply now
             raise
         # Any other failure keeps the staged tree and the pre-images, for recovery.
-        run.staged.discard()
+        run.staged.rollback()
 
     def rollback(self) -> None:
-        self.run.staged.discard()
+        self.run.staged.rollback()

@@ -45,9 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.action import Action, Kind
 from core.journal import Journal
 from core.secrets import SecretStore
-from goexfs.apply import commit
+from goexfs.apply.commit import commit
 from goexfs.backends import AUTO_ORDER, stager_for, unavailable
-from goexfs.sandbox import find_bwrap, run_command
+from goexfs.sandbox.bwrap import find_bwrap, run_command
 from goexfs.session import workspace_for
 
 PER_DIR = 100
@@ -105,7 +105,7 @@ def measure_backend(name: str, root: Path, journal: Journal, bwrap: str) -> dict
             lambda: commit(staged, changes, journal=journal, action_id=action.id)
         )
     finally:
-        times["discard"] = timed(staged.discard)
+        times["rollback"] = timed(staged.rollback)
     return times
 
 

@@ -1,91 +1,88 @@
 """Staging backends behind one ``Stager`` protocol (``base.py``); ``stager_for`` picks one.
 
-``auto`` tries them in the order of ``AUTO_ORDER`` — the cheapest first: overlay (a mount,
-O(1)), btrfs (two snapshots, O(1)), reflink (metadata only), git (incremental snapshot plus a
-checkout), copy (reads and writes everything, works everywhere) — and stages with the first
-that works here; the staging's ``reason`` says which one and why the others were passed over.
+``STAGERS`` lists the stager classes in ``auto``'s order — the cheapest first: overlay (a
+mount, O(1)), btrfs (two snapshots, O(1)), reflink (metadata only), git (incremental snapshot
+plus a checkout), copy (reads and writes everything, works everywhere). ``auto`` stages with
+the first that works here; the staging's ``reason`` says which one and why the others were
+passed over. Each class carries its ``name``, its availability check (``unavailable``) and how
+to pick up a staging it kept (``resume``); ``stager_for``, ``unavailable``, ``resume`` and
+``auto`` all read this one tuple, and nothing registers itself by being imported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from core.errors import ConfigError
-from goexfs.backends import btrfs, git, overlay, reflink
-from goexfs.backends.base import (
-    BackendUnavailable,
-    Staged,
-    Stager,
-    TreeStaged,
-    read_saved,
-    resume_tree,
-)
+from goexfs.backends.base import BackendUnavailable, Stager, Staging
 from goexfs.backends.btrfs import BtrfsStager
 from goexfs.backends.copy import CopyStager
 from goexfs.backends.git import GitStager
 from goexfs.backends.overlay import OverlayStager
 from goexfs.backends.reflink import ReflinkStager
+from goexfs.backends.staging import TreeStaging, read_saved
 
-BACKENDS = ("auto", "overlay", "btrfs", "reflink", "git", "copy")
-AUTO_ORDER = ("overlay", "btrfs", "reflink", "git", "copy")
+STAGERS: tuple[type[Stager], ...] = (
+    OverlayStager,
+    BtrfsStager,
+    ReflinkStager,
+    GitStager,
+    CopyStager,
+)
+AUTO_ORDER = tuple(stager.name for stager in STAGERS)
+BACKENDS = ("auto", *AUTO_ORDER)
 
-_STAGERS: dict[str, Callable[[], Stager]] = {
-    "overlay": OverlayStager,
-    "btrfs": BtrfsStager,
-    "reflink": ReflinkStager,
-    "git": GitStager,
-    "copy": CopyStager,
-}
-_CHECKS: dict[str, Callable[[Path], str | None]] = {
-    "overlay": overlay.unavailable,
-    "btrfs": btrfs.unavailable,
-    "reflink": reflink.unavailable,
-    "git": git.unavailable,
-}
-_RESUMERS: dict[str, Callable[[Path], Staged]] = {
-    "overlay": overlay.resume,
-    "btrfs": btrfs.resume,
-    "reflink": resume_tree,
-    "git": resume_tree,
-    "copy": resume_tree,
-}
+
+def _named(name: str) -> type[Stager] | None:
+    return next((stager for stager in STAGERS if stager.name == name), None)
 
 
 def stager_for(name: str) -> Stager:
     """The stager for the ``[fs] backend`` setting (``auto``: the first that works here)."""
-    if name not in BACKENDS:
+    if name == "auto":
+        return AutoStager()
+    stager = _named(name)
+    if stager is None:
         raise ConfigError(
             f"fs backend {name!r} is not one of {', '.join(BACKENDS)}", key="fs.backend"
         )
-    if name == "auto":
-        return AutoStager()
-    return _STAGERS[name]()
+    return stager()
 
 
 def unavailable(name: str, root: Path) -> str | None:
     """Why backend name cannot stage root on this machine, as far as a quick look can tell."""
-    check = _CHECKS.get(name)
-    return None if check is None else check(root)
+    stager = _named(name)
+    return None if stager is None else stager.unavailable(root)
 
 
 @dataclass(frozen=True)
 class AutoStager:
-    """Stages with the first backend of ``AUTO_ORDER`` that works for this directory."""
+    """Stages with the first stager of ``STAGERS`` that works for this directory."""
 
-    name: str = "auto"
+    name: ClassVar[str] = "auto"
 
-    def stage(self, root: Path, workspace: Path) -> Staged:
+    @staticmethod
+    def unavailable(root: Path) -> str | None:
+        """Never: the copy backend works everywhere."""
+        return None
+
+    @staticmethod
+    def resume(location: Path) -> Staging:
+        """A kept staging, whichever backend ``auto`` chose for it."""
+        return resume(location)
+
+    def stage(self, root: Path, workspace: Path) -> Staging:
         passed: list[str] = []
-        for name in AUTO_ORDER:
+        for stager in STAGERS:
             try:  # each stager checks first that it can stage here, before it does anything
-                staged = _STAGERS[name]().stage(root, workspace)
+                staged = stager().stage(root, workspace)
             except BackendUnavailable as exc:
-                passed.append(f"{name}: {exc.reason}")
+                passed.append(f"{stager.name}: {exc.reason}")
                 continue
-            if isinstance(staged, TreeStaged):
-                staged.reason = _explain(name, passed)
+            if isinstance(staged, TreeStaging):
+                staged.reason = _explain(stager.name, passed)
                 staged.save()
             return staged
         raise BackendUnavailable("auto", "; ".join(passed))  # pragma: no cover - copy works
@@ -97,21 +94,22 @@ def _explain(name: str, passed: list[str]) -> str:
     return f"auto chose {name}; passed over {'; '.join(passed)}"
 
 
-def resume(location: Path) -> Staged:
+def resume(location: Path) -> Staging:
     """A staging kept by an earlier run (``--decide keep``), from the directory it lives in.
 
     Each backend saves what it needs next to its tree; this dispatches on the saved backend name.
     """
     backend = read_saved(location).get("backend")
-    resumer = _RESUMERS.get(str(backend))
-    if resumer is None:
+    stager = _named(str(backend))
+    if stager is None:
         raise ConfigError(f"staged copy {location} was made by unknown backend {backend!r}")
-    return resumer(location)
+    return stager.resume(location)
 
 
 __all__ = [
     "AUTO_ORDER",
     "BACKENDS",
+    "STAGERS",
     "AutoStager",
     "BackendUnavailable",
     "BtrfsStager",
@@ -119,9 +117,9 @@ __all__ = [
     "GitStager",
     "OverlayStager",
     "ReflinkStager",
-    "Staged",
     "Stager",
-    "TreeStaged",
+    "Staging",
+    "TreeStaging",
     "resume",
     "stager_for",
     "unavailable",

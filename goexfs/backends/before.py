@@ -1,6 +1,6 @@
 """Where a staging reads the *before* side of its changes: the project as it was when staged.
 
-The commit's conflict check (``goexfs.apply``) needs, for every changed path and each of its
+The commit's conflict check (``goexfs.apply.commit``) needs, for every changed path and each of its
 parents, the entry the real root had at stage time. Two ways to get it:
 
 * ``RecordedBefore`` — a manifest made while staging (the copy backend hashes every file as it
@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.errors import PathError
-from goexfs.manifest import (
+from goexfs.apply.safefs import opened_dir, parent_of
+from goexfs.tree.manifest import (
     Entry,
     EntryType,
     Manifest,
@@ -38,8 +39,7 @@ from goexfs.manifest import (
     manifest_to_json,
     walk,
 )
-from goexfs.paths import INTERNAL_DIR, is_internal, parts_of
-from goexfs.safefs import opened_dir, parent_of
+from goexfs.tree.paths import INTERNAL_DIR, is_internal, parts_of
 
 UNKNOWN = "\0unknown: changed in the real directory while the action was staged"
 

@@ -19,7 +19,7 @@ names the paths; each is then compared between ``base`` and ``tree``. (A watchdo
 would cost a walk of the whole tree to set up its watches, which this backend avoids.) When
 btrfs cannot answer, the two snapshots are compared whole.
 
-``discard`` deletes both subvolumes, then the directory. Creating and deleting snapshots needs
+``rollback`` deletes both subvolumes, then the directory. Creating and deleting snapshots needs
 root (or a filesystem mounted with ``user_subvol_rm_allowed`` and an owner who may snapshot).
 """
 
@@ -32,46 +32,51 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from goexfs.backends.base import (
-    BackendUnavailable,
-    TreeStaged,
+from goexfs.backends.base import BackendUnavailable, refuse_if_unavailable
+from goexfs.backends.before import LookupBefore
+from goexfs.backends.staging import (
+    TreeStaging,
     filesystem_type,
     make_location,
-    refuse_if_unavailable,
     remove_tree,
     resume_fields,
 )
-from goexfs.backends.before import LookupBefore
-from goexfs.paths import INTERNAL_DIR
-from goexfs.watch import Candidates
+from goexfs.backends.watch import Candidates
+from goexfs.tree.paths import INTERNAL_DIR
 
 SUBVOLUME_INODE = 256  # the root directory of every btrfs subvolume
 TIMEOUT = 60.0
-
-
-def unavailable(root: Path) -> str | None:
-    """Why btrfs cannot stage root here (None when it can be tried)."""
-    if shutil.which("btrfs") is None:
-        return "btrfs-progs (the btrfs command) is not installed"
-    kind = filesystem_type(root)
-    if kind != "btrfs":
-        return f"{root} is on {kind}, not btrfs"
-    if os.stat(root).st_ino != SUBVOLUME_INODE:
-        return f"{root} is on btrfs but is not a subvolume (btrfs subvolume create makes one)"
-    return None
 
 
 @dataclass(frozen=True)
 class BtrfsStager:
     """Stages a btrfs subvolume as two snapshots of it (see the module docstring)."""
 
-    name: str = "btrfs"
+    name: ClassVar[str] = "btrfs"
 
-    def stage(self, root: Path, workspace: Path) -> BtrfsStaged:
-        refuse_if_unavailable(self.name, unavailable(root))
+    @staticmethod
+    def unavailable(root: Path) -> str | None:
+        """Why btrfs cannot stage root here (None when it can be tried)."""
+        if shutil.which("btrfs") is None:
+            return "btrfs-progs (the btrfs command) is not installed"
+        kind = filesystem_type(root)
+        if kind != "btrfs":
+            return f"{root} is on {kind}, not btrfs"
+        if os.stat(root).st_ino != SUBVOLUME_INODE:
+            return f"{root} is on btrfs but is not a subvolume (btrfs subvolume create makes one)"
+        return None
+
+    @staticmethod
+    def resume(location: Path) -> BtrfsStaging:
+        """A kept btrfs staging (the snapshots outlive the process that made them)."""
+        return BtrfsStaging(**resume_fields(location))
+
+    def stage(self, root: Path, workspace: Path) -> BtrfsStaging:
+        refuse_if_unavailable(self.name, self.unavailable(root))
         location = make_location(workspace, "btrfs-")
-        staged = BtrfsStaged(
+        staged = BtrfsStaging(
             self.name, root, location / "tree", location, LookupBefore(location / "base")
         )
         try:
@@ -82,14 +87,14 @@ class BtrfsStager:
             remove_tree(staged.tree / INTERNAL_DIR)
             staged.save()
         except BaseException:
-            staged.discard()
+            staged.rollback()
             raise
         return staged
 
 
 @dataclass
-class BtrfsStaged(TreeStaged):
-    """Two snapshots; the diff asks btrfs which paths differ; discarding deletes both."""
+class BtrfsStaging(TreeStaging):
+    """Two snapshots; the diff asks btrfs which paths differ; a rollback deletes both."""
 
     def _candidates(self) -> Candidates | None:
         if self.candidates is None:
@@ -250,8 +255,3 @@ def _btrfs(*args: str) -> None:
         ) from exc
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BackendUnavailable("btrfs", f"cannot run btrfs {args[0]} {args[1]}: {exc}") from exc
-
-
-def resume(location: Path) -> BtrfsStaged:
-    """A kept btrfs staging (the snapshots outlive the process that made them)."""
-    return BtrfsStaged(**resume_fields(location))

@@ -1,7 +1,7 @@
 """The copy backend: a full private copy of the project, made while recording its manifest.
 
 It works on every filesystem and needs no privileges, at the cost of reading and writing the
-whole tree once (the faster overlay, btrfs and reflink backends share its ``TreeStaged``
+whole tree once (the faster overlay, btrfs and reflink backends share its ``TreeStaging``
 measuring where they can). What is preserved:
 
 * regular files with their permission bits and mtimes; each is hashed while it is copied, so
@@ -22,29 +22,41 @@ import os
 import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 from core.errors import PathError, TargetError
-from goexfs.backends.base import BackendUnavailable, TreeStaged, make_location, remove_tree
+from goexfs.backends.base import BackendUnavailable
 from goexfs.backends.before import RecordedBefore
-from goexfs.manifest import CHUNK, Entry, EntryType, Manifest, entry_from_stat, walk
-from goexfs.paths import INTERNAL_DIR
+from goexfs.backends.staging import TreeStaging, make_location, remove_tree, resume_tree
+from goexfs.tree.manifest import CHUNK, Entry, EntryType, Manifest, entry_from_stat, walk
+from goexfs.tree.paths import INTERNAL_DIR
 
 
 @dataclass(frozen=True)
 class CopyStager:
     """Stages a project by copying it (see the module docstring)."""
 
-    name: str = "copy"
+    name: ClassVar[str] = "copy"
     record: bool = True  # watch the run, so the diff looks only at the paths it touched
 
-    def stage(self, root: Path, workspace: Path) -> TreeStaged:
+    @staticmethod
+    def unavailable(root: Path) -> str | None:
+        """Never: copying works on every filesystem, without privileges."""
+        return None
+
+    @staticmethod
+    def resume(location: Path) -> TreeStaging:
+        """A kept copy staging: an ordinary tree (``resume_tree``)."""
+        return resume_tree(location)
+
+    def stage(self, root: Path, workspace: Path) -> TreeStaging:
         if not root.is_dir():
             raise TargetError(f"{root} is not a directory")
         location = make_location(workspace, "copy-")
         tree = location / "tree"
         try:
             manifest = copy_tree(root, tree)
-            staged = TreeStaged(self.name, root, tree, location, RecordedBefore(manifest))
+            staged = TreeStaging(self.name, root, tree, location, RecordedBefore(manifest))
             staged.ready(record=self.record)
         except BaseException:
             remove_tree(location)

@@ -18,7 +18,7 @@ nested repository; the before side skips them too, so they are never reported or
 
 Nothing is hashed twice: the before side is read lazily from the real project for the changed
 paths, guarded by the stage mark (``LookupBefore``); the changed paths come from the watchdog
-recorder (``goexfs.watch``).
+recorder (``goexfs.backends.watch``).
 """
 
 from __future__ import annotations
@@ -29,19 +29,20 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from core.errors import TargetError
-from goexfs.backends.base import (
-    BackendUnavailable,
-    TreeStaged,
+from goexfs.backends.base import BackendUnavailable, refuse_if_unavailable
+from goexfs.backends.before import LookupBefore, stage_mark
+from goexfs.backends.staging import (
+    TreeStaging,
     make_location,
     private_dir,
-    refuse_if_unavailable,
     remove_tree,
+    resume_tree,
 )
-from goexfs.backends.before import LookupBefore, stage_mark
-from goexfs.manifest import walk
-from goexfs.paths import INTERNAL_DIR
+from goexfs.tree.manifest import walk
+from goexfs.tree.paths import INTERNAL_DIR
 
 SHADOW = "git"
 NOT_STAGED = (".git",)
@@ -57,24 +58,29 @@ CONFIG = (
 TIMEOUT = 600.0
 
 
-def unavailable(root: Path) -> str | None:
-    """Why the git backend cannot stage root here (None when it can be tried)."""
-    if shutil.which("git") is None:
-        return "git is not installed"
-    return None
-
-
 @dataclass(frozen=True)
 class GitStager:
     """Stages a project through a shadow git repository (see the module docstring)."""
 
-    name: str = "git"
+    name: ClassVar[str] = "git"
     record: bool = True
 
-    def stage(self, root: Path, workspace: Path) -> TreeStaged:
+    @staticmethod
+    def unavailable(root: Path) -> str | None:
+        """Why the git backend cannot stage root here (None when it can be tried)."""
+        if shutil.which("git") is None:
+            return "git is not installed"
+        return None
+
+    @staticmethod
+    def resume(location: Path) -> TreeStaging:
+        """A kept git staging: an ordinary tree (``resume_tree``)."""
+        return resume_tree(location)
+
+    def stage(self, root: Path, workspace: Path) -> TreeStaging:
         if not root.is_dir():
             raise TargetError(f"{root} is not a directory")
-        refuse_if_unavailable(self.name, unavailable(root))
+        refuse_if_unavailable(self.name, self.unavailable(root))
         shadow = _shadow(root)
         location = make_location(workspace, "git-")
         tree = location / "tree"
@@ -88,7 +94,7 @@ class GitStager:
             _git(shadow, tree, "checkout-index", "--all", "--force", env=private)
             os.unlink(location / "index")
             _complete(root, tree)
-            staged = TreeStaged(self.name, root, tree, location, before)
+            staged = TreeStaging(self.name, root, tree, location, before)
             staged.extra["tree_id"] = tree_id
             staged.ready(record=self.record)
         except BaseException:

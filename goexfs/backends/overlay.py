@@ -39,20 +39,14 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from goexfs.backends.base import (
-    BackendUnavailable,
-    TreeStaged,
-    make_location,
-    refuse_if_unavailable,
-    remove_tree,
-    resume_fields,
-)
+from goexfs.backends.base import BackendUnavailable, refuse_if_unavailable
 from goexfs.backends.before import LookupBefore, stage_mark
-from goexfs.manifest import walk
-from goexfs.paths import INTERNAL_DIR
-from goexfs.watch import Candidates
+from goexfs.backends.staging import TreeStaging, make_location, remove_tree, resume_fields
+from goexfs.backends.watch import Candidates
+from goexfs.tree.manifest import walk
+from goexfs.tree.paths import INTERNAL_DIR
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 OPTIONS = "redirect_dir=off,metacopy=off,index=off,xino=off"
@@ -62,33 +56,42 @@ MNT_DETACH = 2
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def unavailable(root: Path) -> str | None:
-    """Why overlay cannot stage root here (None when it can be tried)."""
-    if os.geteuid() != 0:
-        return "mounting an overlay needs root (CAP_SYS_ADMIN)"
-    try:
-        with open("/proc/filesystems", encoding="utf-8") as handle:
-            if not any(line.split()[-1:] == ["overlay"] for line in handle):
-                return "the kernel has no overlayfs"
-    except OSError:
-        return "cannot read /proc/filesystems"
-    if any(char in str(root) for char in UNSAFE_IN_OPTIONS):
-        return f"the path {root} has a character overlayfs mount options cannot carry"
-    return None
-
-
 @dataclass(frozen=True)
 class OverlayStager:
     """Stages a project as an overlay mount over it (see the module docstring)."""
 
-    name: str = "overlay"
+    name: ClassVar[str] = "overlay"
 
-    def stage(self, root: Path, workspace: Path) -> OverlayStaged:
-        refuse_if_unavailable(self.name, unavailable(root))
+    @staticmethod
+    def unavailable(root: Path) -> str | None:
+        """Why overlay cannot stage root here (None when it can be tried)."""
+        if os.geteuid() != 0:
+            return "mounting an overlay needs root (CAP_SYS_ADMIN)"
+        try:
+            with open("/proc/filesystems", encoding="utf-8") as handle:
+                if not any(line.split()[-1:] == ["overlay"] for line in handle):
+                    return "the kernel has no overlayfs"
+        except OSError:
+            return "cannot read /proc/filesystems"
+        if any(char in str(root) for char in UNSAFE_IN_OPTIONS):
+            return f"the path {root} has a character overlayfs mount options cannot carry"
+        return None
+
+    @staticmethod
+    def resume(location: Path) -> OverlayStaging:
+        """A kept overlay staging; remounted if the mount did not survive (a reboot)."""
+        fields: dict[str, Any] = resume_fields(location)
+        staged = OverlayStaging(**fields)
+        if not os.path.ismount(staged.tree):
+            staged.mount()
+        return staged
+
+    def stage(self, root: Path, workspace: Path) -> OverlayStaging:
+        refuse_if_unavailable(self.name, self.unavailable(root))
         location = make_location(workspace, "overlay-")
         try:
             mark = stage_mark(location)
-            staged = OverlayStaged(
+            staged = OverlayStaging(
                 self.name,
                 root,
                 location / "tree",
@@ -109,7 +112,7 @@ class OverlayStager:
 
 
 @dataclass
-class OverlayStaged(TreeStaged):
+class OverlayStaging(TreeStaging):
     """An overlay mount; the upper layer says which paths to compare."""
 
     @property
@@ -163,12 +166,3 @@ def _unmount(tree: Path) -> None:
         return
     code = ctypes.get_errno()
     raise BackendUnavailable("overlay", f"cannot unmount {tree} ({os.strerror(code)})")
-
-
-def resume(location: Path) -> OverlayStaged:
-    """A kept overlay staging; remounted if the mount did not survive (a reboot)."""
-    fields: dict[str, Any] = resume_fields(location)
-    staged = OverlayStaged(**fields)
-    if not os.path.ismount(staged.tree):
-        staged.mount()
-    return staged

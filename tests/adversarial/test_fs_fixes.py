@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from goexfs.backends.base import remove_tree
-from goexfs.limits import limited_command, process_cap
-from goexfs.sandbox import bwrap_argv, command_path
+from goexfs.backends.staging import remove_tree
+from goexfs.sandbox.bwrap import bwrap_argv, command_path
+from goexfs.sandbox.limits import limited_command, process_cap
 from goexfs.session import secret_files
 from tests.adversarial.fs.corpus import Places
 from tests.adversarial.fs.runner import BACKENDS, BASE, clean_environment, goex_fs_argv

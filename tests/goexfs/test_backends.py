@@ -24,22 +24,22 @@ from core.action import Kind, Status, Verdict
 from core.errors import ConfigError, ConflictError
 from core.journal import Journal, default_path
 from core.secrets import SecretStore
-from goexfs.apply import commit
+from goexfs.apply.commit import commit
 from goexfs.backends import (
     AutoStager,
     BackendUnavailable,
     CopyStager,
-    Staged,
-    TreeStaged,
+    Staging,
+    TreeStaging,
     resume,
     stager_for,
     unavailable,
 )
-from goexfs.changes import ChangeKind
-from goexfs.manifest import EntryType
-from goexfs.sandbox import run_command
+from goexfs.backends.watch import OVERFLOW_LOGGER
+from goexfs.sandbox.bwrap import run_command
 from goexfs.session import finish, workspace_for
-from goexfs.watch import OVERFLOW_LOGGER
+from goexfs.tree.effects import ChangeKind
+from goexfs.tree.manifest import EntryType
 from tests.goexfs.conftest import Runner, decision_for, snapshot
 from tests.goexfs.test_cli import goex_fs
 from tests.support import require
@@ -111,11 +111,11 @@ def mounts_under(path: Path) -> list[str]:
         return [line for line in handle if str(path) in line]
 
 
-def stage(backend: str, root: Path) -> Staged:
+def stage(backend: str, root: Path) -> Staging:
     return stager_for(backend).stage(root, workspace_for(root))
 
 
-def sandboxed(staged: Staged, command: str, bwrap: str) -> None:
+def sandboxed(staged: Staging, command: str, bwrap: str) -> None:
     secrets = SecretStore.load()
     run_command(
         command,
@@ -142,7 +142,7 @@ def test_staged_tree_is_the_project_and_hides_goex(backend: str, project: Path) 
         assert staged.changes() == []
         assert (staged.location / "manifest.json").is_file()
     finally:
-        staged.discard()
+        staged.rollback()
     assert not staged.location.exists()
     assert mounts_under(staged.location) == []
 
@@ -256,7 +256,7 @@ def test_real_edit_seen_by_the_action_still_refuses(
             commit(staged, changes, journal=journal, action_id=run.action.id)
         assert (project / "README.md").read_text() == "# edited during staging\n"
     finally:
-        staged.discard()
+        staged.rollback()
 
 
 def test_unrelated_real_edit_is_kept(project: Path, run_on: Runner, journal: Journal) -> None:
@@ -277,13 +277,13 @@ def test_kept_staging_resumes_and_commits_from_a_fresh_process(
         "import json, sys\n"
         "from pathlib import Path\n"
         "from core.journal import Journal, default_path\n"
-        "from goexfs.apply import commit\n"
+        "from goexfs.apply.commit import commit\n"
         "from goexfs.backends import resume\n"
         "staged = resume(Path(sys.argv[1]))\n"
         "changes = staged.changes()\n"
         "with Journal(Path(sys.argv[2])) as journal:\n"
         "    commit(staged, changes, journal=journal, action_id=sys.argv[3])\n"
-        "staged.discard()\n"
+        "staged.rollback()\n"
         "print(json.dumps(sorted(c.path for c in changes)))\n"
     )
     done = subprocess.run(
@@ -307,7 +307,7 @@ def test_recorder_sees_the_sandboxed_command(
     the diff looks only at the paths the run touched."""
     run = run_on("echo x >> README.md; mkdir d; echo y > d/f")
     staged = run.staged
-    assert isinstance(staged, TreeStaged) and staged.candidates is not None
+    assert isinstance(staged, TreeStaging) and staged.candidates is not None
     touched = staged.candidates.paths | staged.candidates.subtrees
     assert {"README.md", "d"} <= touched and "src/app.py" not in touched
     assert kinds(run.changes) == {"README.md": "modified", "d": "added", "d/f": "added"}
@@ -323,10 +323,10 @@ def test_recorder_overflow_falls_back_to_a_full_compare(
         # what watchdog logs when the kernel's inotify queue overflowed
         logging.getLogger(OVERFLOW_LOGGER).warning("Inotify queue overflowed; events were lost")
         changes = staged.changes()
-        assert isinstance(staged, TreeStaged) and staged.candidates is None
+        assert isinstance(staged, TreeStaging) and staged.candidates is None
         assert kinds(changes) == {"README.md": "modified", "src/old.txt": "deleted"}
     finally:
-        staged.discard()
+        staged.rollback()
 
 
 @pytest.mark.parametrize("backend", ["btrfs"])
@@ -337,7 +337,7 @@ def test_btrfs_diff_comes_from_btrfs_send(backend: str, project: Path, run_on: R
         "printf odd > \"$(printf 'back\\\\slash\\ttab=x')\""
     )
     staged = run.staged
-    assert isinstance(staged, TreeStaged) and staged.candidates is not None
+    assert isinstance(staged, TreeStaging) and staged.candidates is not None
     touched = staged.candidates.paths | staged.candidates.subtrees
     assert {"README.md", "src", "source", "private.txt", ODD, BACKSLASH} <= touched
     assert "run.sh" not in touched
@@ -360,7 +360,7 @@ def test_btrfs_diff_comes_from_btrfs_send(backend: str, project: Path, run_on: R
 def test_btrfs_snapshots_leave_goex_state_out(backend: str, project: Path, run_on: Runner) -> None:
     """goex's staging area and the git backend's shadow repository are subvolumes of their
     own on btrfs, so a snapshot of the project does not carry them."""
-    stager_for("git").stage(project, workspace_for(project)).discard()
+    stager_for("git").stage(project, workspace_for(project)).rollback()
     kept = run_on("echo kept > kept.txt")
     assert (project / ".goex" / "staged").stat().st_ino == 256
     assert (project / ".goex" / "git").stat().st_ino == 256
@@ -409,13 +409,13 @@ def test_same_mtime_edit_is_still_seen(backend: str, project: Path) -> None:
         os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
         assert kinds(staged.changes()) == {"src/app.py": "modified"}
     finally:
-        staged.discard()
+        staged.rollback()
 
 
-def test_discard_survives_unwritable_dirs(backend: str, project: Path) -> None:
+def test_rollback_survives_unwritable_dirs(backend: str, project: Path) -> None:
     staged = stage(backend, project)
     (staged.tree / "src").chmod(0o500)
-    staged.discard()
+    staged.rollback()
     assert not staged.location.exists()
     assert mounts_under(staged.location) == []
 
@@ -426,7 +426,7 @@ def test_fifo_in_project_is_not_a_deletion(backend: str, project: Path) -> None:
     try:
         assert staged.changes() == []
     finally:
-        staged.discard()
+        staged.rollback()
 
 
 def test_changes_record_the_before_side_for_the_commit(backend: str, project: Path) -> None:
@@ -438,7 +438,7 @@ def test_changes_record_the_before_side_for_the_commit(backend: str, project: Pa
         assert staged.manifest["src/app.py"] == change.before
         assert staged.manifest["src"].type is EntryType.DIR
     finally:
-        staged.discard()
+        staged.rollback()
 
 
 def test_stager_names_and_auto(project: Path) -> None:
@@ -451,7 +451,7 @@ def test_stager_names_and_auto(project: Path) -> None:
     try:
         assert staged.reason.startswith(f"auto chose {staged.backend}")
     finally:
-        staged.discard()
+        staged.rollback()
 
 
 @pytest.mark.needs("git")
@@ -467,7 +467,7 @@ def test_auto_says_why_it_passed_backends_over(tmp_path: Path) -> None:
         assert "mount options" in staged.reason
         assert "btrfs: " in staged.reason
     finally:
-        staged.discard()
+        staged.rollback()
 
 
 @pytest.mark.needs("btrfs")

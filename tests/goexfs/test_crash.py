@@ -1,5 +1,5 @@
 """Crash safety: ``goex-fs commit`` and ``goex-fs undo``, real processes, SIGKILLed at every
-internal step (``GOEX_FAULT_KILL_AT``, see goexfs/faults.py) and at random moments; after
+internal step (``GOEX_FAULT_KILL_AT``, see goexfs/apply/faults.py) and at random moments; after
 ``recover`` the directory is byte for byte — paths, types, modes, contents, symlink targets —
 in exactly its before-state or its after-state, and the journal says which.
 
@@ -31,11 +31,11 @@ from core.action import Kind, Status, Verdict
 from core.config import Config, FsConfig
 from core.journal import Journal, default_path
 from core.secrets import SecretStore
-from goexfs import faults
+from goexfs.apply import faults
+from goexfs.apply.recover import recover
+from goexfs.apply.undo import undo
 from goexfs.kept import commit_kept, load_kept
-from goexfs.recover import recover
 from goexfs.session import finish, stage_and_run
-from goexfs.undo import undo
 from tests.goexfs.conftest import Snapshot, decision_for, snapshot
 
 TRIALS = int(os.environ.get("GOEX_CRASH_TRIALS", "150"))

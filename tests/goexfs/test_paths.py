@@ -8,7 +8,7 @@ import pytest
 from pyfakefs.fake_filesystem import FakeFilesystem
 
 from core.errors import PathError
-from goexfs.paths import (
+from goexfs.tree.paths import (
     contains,
     is_internal,
     is_secret_looking,

@@ -4,9 +4,9 @@ are, and the JSON names of the run report."""
 from __future__ import annotations
 
 from core.redact import Redactor
-from goexfs.changes import Change, ChangeKind, describe
-from goexfs.manifest import Entry, EntryType
 from goexfs.report import change_json, diff_text_plain, shown_path, stat_text
+from goexfs.tree.effects import Change, ChangeKind, describe
+from goexfs.tree.manifest import Entry, EntryType
 
 FILE = Entry(EntryType.FILE, 0o644, size=4, sha256="a" * 64)
 EXE = Entry(EntryType.FILE, 0o755, size=4, sha256="a" * 64)

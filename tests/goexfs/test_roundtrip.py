@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from core.action import Action, Kind, Status
 from core.journal import Journal
-from goexfs.apply import commit
+from goexfs.apply.commit import commit
+from goexfs.apply.undo import undo
 from goexfs.backends import CopyStager
 from goexfs.session import workspace_for
-from goexfs.undo import undo
 from tests.goexfs.conftest import snapshot
 
 NAMES = st.sampled_from(["a", "b", "sp ace", "nl\nx", "caf\xe9", "bad\udcff", ".hid", "-d"])

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from core.policy import PolicySettings, Severity, blocking, evaluate, needing_person
 from core.secrets import SecretStore
-from goexfs.changes import Change, ChangeKind
-from goexfs.manifest import Entry, EntryType
 from goexfs.prompt import SYSTEM, build_prompt
 from goexfs.rules import RULES, points_outside
+from goexfs.tree.effects import Change, ChangeKind
+from goexfs.tree.manifest import Entry, EntryType
 
 FILE = Entry(EntryType.FILE, 0o644, size=1, sha256="x")
 

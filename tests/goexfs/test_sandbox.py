@@ -18,11 +18,11 @@ from core.errors import ConfigError, SandboxError
 from core.journal import Journal
 from core.redact import Redactor
 from core.secrets import SecretStore
-from goexfs import sandbox
 from goexfs.backends import CopyStager
-from goexfs.changes import Change, ChangeKind
-from goexfs.sandbox import bwrap_argv, run_command
+from goexfs.sandbox import bwrap as sandbox
+from goexfs.sandbox.bwrap import bwrap_argv, run_command
 from goexfs.session import stage_and_run
+from goexfs.tree.effects import Change, ChangeKind
 from tests.goexfs.conftest import Runner, snapshot
 
 SECRET = "s3cr3t-value-for-the-sandbox-test"
@@ -210,13 +210,14 @@ def test_none_mode_runs_in_the_staged_copy(project: Path, tmp_path: Path) -> Non
     assert result.sandbox == "none"
     assert not (project / "rel.txt").exists()
     assert (staged.tree / "rel.txt").read_text() == "hi\n"
-    staged.discard()
+    staged.rollback()
 
 
 def test_bwrap_argv_binds_the_staged_tree_last_over_the_root(tmp_path: Path) -> None:
     argv = bwrap_argv("bwrap", root=Path("/p/root"), tree=Path("/p/root/.goex/t"), command="ls")
     command = argv[argv.index("--") + 1 :]
-    assert command[:2] == ["/bin/sh", "-c"] and command[-2:] == ["sh", "ls"]  # goexfs.limits
+    # goexfs.sandbox.limits' prologue runs the command
+    assert command[:2] == ["/bin/sh", "-c"] and command[-2:] == ["sh", "ls"]
     bind = argv.index("--bind")
     assert argv[bind : bind + 3] == ["--bind", "/p/root/.goex/t", "/p/root"]
     assert bind > argv.index("--ro-bind")
@@ -255,4 +256,4 @@ def test_project_inside_a_hidden_home(
     assert "private key" not in run.result.stdout
     assert "int main;" in run.result.stdout
     assert [c.path for c in run.changes] == ["out.txt"]
-    run.staged.discard()
+    run.staged.rollback()

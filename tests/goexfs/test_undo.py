@@ -12,8 +12,8 @@ import pytest
 from core.action import Status, Verdict
 from core.errors import ConflictError, StateError
 from core.journal import Journal
+from goexfs.apply.undo import undo
 from goexfs.session import FsRun, finish
-from goexfs.undo import undo
 from tests.goexfs.conftest import Runner, decision_for, snapshot
 
 EDIT = (

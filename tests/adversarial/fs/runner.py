@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goexfs.limits import process_cap
+from goexfs.sandbox.limits import process_cap
 from tests.adversarial.fs.corpus import Case, Places
 
 # Staging backends the corpus runs on: one entry per backend once goex-fs has more than the

@@ -1,7 +1,7 @@
 """Bring paths of the real root to a wanted state, from wherever they are now.
 
 Commit, undo and recover all do the same thing: make a set of paths in the real root be
-exactly what a list of ``Target`` says — a file with these bytes and this mode, a directory with
+exactly what a list of ``Wanted`` says — a file with these bytes and this mode, a directory with
 this mode, a symlink to this target, or nothing — taking file contents from a source tree (the
 staged copy, or an action's pre-images). ``converge`` does it so that it can be run again from
 any state it was interrupted in, and end in the same place:
@@ -16,7 +16,7 @@ any state it was interrupted in, and end in the same place:
 4. directory modes are set last, deepest first, and every touched directory is fsynced.
 
 Every path is walked from a descriptor of the root without following symlinks
-(``goexfs.safefs``), so a converge never writes outside the root or through a symlink.
+(``goexfs.apply.safefs``), so a converge never writes outside the root or through a symlink.
 """
 
 from __future__ import annotations
@@ -27,11 +27,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.errors import ConflictError, PathError
-from goexfs.changes import Change
-from goexfs.faults import fault_point
-from goexfs.manifest import Entry, EntryType, type_of
-from goexfs.paths import parts_of, sort_key
-from goexfs.safefs import (
+from goexfs.apply.faults import fault_point
+from goexfs.apply.safefs import (
     TMP_SUFFIX,
     fsync_dir,
     lookup,
@@ -43,10 +40,13 @@ from goexfs.safefs import (
     set_mode,
     write_file,
 )
+from goexfs.tree.effects import Change
+from goexfs.tree.manifest import Entry, EntryType, type_of
+from goexfs.tree.paths import parts_of, sort_key
 
 
 @dataclass(frozen=True)
-class Target:
+class Wanted:
     """What one path must become: ``entry`` (None: absent), with a file's bytes at ``source``
     (a path relative to the source tree; None when only the mode may need fixing)."""
 
@@ -60,14 +60,14 @@ def tmp_prefix(action_id: str) -> str:
     return f".goex-{action_id}-"
 
 
-def forward(changes: Iterable[Change]) -> list[Target]:
-    """Targets that apply changes: every path becomes its ``after``, bytes from the staged tree."""
-    return [Target(c.path, c.after, c.path if _is_file(c.after) else None) for c in changes]
+def forward(changes: Iterable[Change]) -> list[Wanted]:
+    """What applies changes: every path becomes its ``after``, bytes from the staged tree."""
+    return [Wanted(c.path, c.after, c.path if _is_file(c.after) else None) for c in changes]
 
 
-def backward(changes: Iterable[Change], preimages: dict[str, str]) -> list[Target]:
-    """Targets that revert changes: every path becomes its ``before``, bytes from pre-images."""
-    return [Target(c.path, c.before, preimages.get(c.path)) for c in changes]
+def backward(changes: Iterable[Change], preimages: dict[str, str]) -> list[Wanted]:
+    """What reverts changes: every path becomes its ``before``, bytes from pre-images."""
+    return [Wanted(c.path, c.before, preimages.get(c.path)) for c in changes]
 
 
 def _is_file(entry: Entry | None) -> bool:
@@ -77,7 +77,7 @@ def _is_file(entry: Entry | None) -> bool:
 def converge(
     real_fd: int,
     source_fd: int | None,
-    targets: Sequence[Target],
+    targets: Sequence[Wanted],
     *,
     prefix: str,
     force: bool = False,
@@ -127,7 +127,7 @@ def converge(
     return left
 
 
-def _removals(real_fd: int, ordered: Sequence[Target], *, force: bool) -> list[str]:
+def _removals(real_fd: int, ordered: Sequence[Wanted], *, force: bool) -> list[str]:
     left: list[str] = []
     for target in reversed(ordered):
         actual = _type_at(real_fd, target.path)
@@ -151,7 +151,7 @@ def _removals(real_fd: int, ordered: Sequence[Target], *, force: bool) -> list[s
     return left
 
 
-def _put(real_fd: int, source_fd: int | None, target: Target, prefix: str) -> bool:
+def _put(real_fd: int, source_fd: int | None, target: Wanted, prefix: str) -> bool:
     """Make one path what it must be; False when a file's bytes are needed and not kept."""
     entry = target.entry
     assert entry is not None

@@ -13,12 +13,12 @@ import pytest
 from core.action import Status, Verdict
 from core.errors import ConflictError, PathError
 from core.journal import Journal
-from goexfs.apply import commit
-from goexfs.backends import TreeStaged
+from goexfs.apply.commit import commit
+from goexfs.backends import TreeStaging
 from goexfs.backends.before import RecordedBefore
-from goexfs.changes import Change, ChangeKind
-from goexfs.manifest import Entry, EntryType
 from goexfs.session import finish
+from goexfs.tree.effects import Change, ChangeKind
+from goexfs.tree.manifest import Entry, EntryType
 from tests.goexfs.conftest import Runner, decision_for, snapshot
 
 EDIT = (
@@ -147,7 +147,7 @@ def test_apply_itself_refuses_symlinked_parents(
     (project / "src").symlink_to(outside)
     manifest = dict(run.staged.manifest)
     manifest.pop("src")
-    staged = TreeStaged(
+    staged = TreeStaging(
         "copy", project, run.staged.tree, run.staged.location, RecordedBefore(manifest)
     )
     journal.save(run.action)
@@ -208,4 +208,4 @@ def test_keep_leaves_the_staged_copy(project: Path, run_cmd: Runner, journal: Jo
     assert (run.staged.tree / "later.txt").read_text() == "later\n"
     assert (run.staged.location / "manifest.json").is_file()
     assert snapshot(project) == before
-    run.staged.discard()
+    run.staged.rollback()

@@ -3,7 +3,7 @@
 Paths inside a project are handled as *relative POSIX strings* (``"src/app.py"``), never as
 absolute paths: a relative path that passed ``normalize`` cannot name anything outside the root
 lexically. Symlinks are the other way out; ``resolve_within`` follows a symlink only while it
-stays inside the root, and the commit (``goexfs.safefs``) never follows one at all.
+stays inside the root, and the commit (``goexfs.apply.safefs``) never follows one at all.
 
 Deny globs (``[policy] deny_paths``) are ``fnmatch``-style with ``**``, matched against the
 relative path:

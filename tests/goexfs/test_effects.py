@@ -1,10 +1,10 @@
-"""Change model and diffs, and the copy stager measuring a real tree."""
+"""Change model and diffs (goexfs.tree.effects), and the copy stager measuring a real tree."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from goexfs.changes import (
+from goexfs.tree.effects import (
     MAX_DIFF_LINES,
     Change,
     ChangeKind,
@@ -13,7 +13,7 @@ from goexfs.changes import (
     limit_total,
     summary,
 )
-from goexfs.manifest import Entry, EntryType, scan
+from goexfs.tree.manifest import Entry, EntryType, scan
 
 
 def file_entry(sha: str, mode: int = 0o644, size: int = 1) -> Entry:

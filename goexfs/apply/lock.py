@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.errors import PathError
-from goexfs.paths import INTERNAL_DIR
+from goexfs.tree.paths import INTERNAL_DIR
 
 LOCK_FILE = "lock"
 

@@ -1,7 +1,8 @@
 """Commit: apply a reviewed, staged result to the real directory (invariant 2).
 
 In order, and nothing is written to the project before step 4 — all of it under the project's
-lock (``goexfs.lock``, taken by the callers), so that concurrent sessions commit one at a time:
+lock (``goexfs.apply.lock``, taken by the callers), so that concurrent sessions commit one at a
+time:
 
 1. every changed path is checked: relative, inside the root, not goex's own ``.goex``;
 2. conflict check — every changed path (and each of its parent directories) must still be in
@@ -10,16 +11,17 @@ lock (``goexfs.lock``, taken by the callers), so that concurrent sessions commit
 3. pre-images of everything the commit will overwrite or remove are copied to
    ``<root>/.goex/undo/<action id>/`` (with an ``undo.json`` describing the changes), the
    journal points at them (``set_undo``), and an intent listing the changes is journaled;
-4. the changes are applied by ``goexfs.restore.converge``: removals (deepest first), then
+4. the changes are applied by ``goexfs.apply.converge``: removals (deepest first), then
    writes (parents first), files through a temporary file in the same directory, fsynced and
    renamed over the old one; every path walked from a descriptor of the root without following
-   symlinks (``goexfs.safefs``); directory modes last;
+   symlinks (``goexfs.apply.safefs``); directory modes last;
 5. the intent is finished.
 
 A commit that dies in step 4 leaves its intent unfinished, its pre-images and its staged copy in
-place, which is what ``goexfs.recover`` reads to put the directory in its before- or after-state.
-``goexfs.faults`` names the steps, for the crash tests. The callers (``goexfs.session.finish``,
-``goexfs.kept.commit_kept``) hold the project lock (``goexfs.lock``) around it.
+place, which is what ``goexfs.apply.recover`` reads to put the directory in its before- or
+after-state. ``goexfs.apply.faults`` names the steps, for the crash tests. The callers
+(``goexfs.session.finish``, ``goexfs.kept.commit_kept``) hold the project lock
+(``goexfs.apply.lock``) around it.
 """
 
 from __future__ import annotations
@@ -28,18 +30,14 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.action import now_iso
 from core.errors import ConflictError, PathError
 from core.journal import Journal
-from goexfs.backends.base import Staged
-from goexfs.changes import Change, ChangeKind
-from goexfs.faults import fault_point
-from goexfs.manifest import Entry, EntryType
-from goexfs.paths import INTERNAL_DIR, is_internal, normalize, parents_of, sort_key
-from goexfs.restore import converge, forward, tmp_prefix
-from goexfs.safefs import (
+from goexfs.apply.converge import converge, forward, tmp_prefix
+from goexfs.apply.faults import fault_point
+from goexfs.apply.safefs import (
     lookup,
     open_source,
     opened_dir,
@@ -48,6 +46,12 @@ from goexfs.safefs import (
     write_bytes,
     write_file,
 )
+from goexfs.tree.effects import Change, ChangeKind
+from goexfs.tree.manifest import Entry, EntryType
+from goexfs.tree.paths import INTERNAL_DIR, is_internal, normalize, parents_of, sort_key
+
+if TYPE_CHECKING:  # a type only: goexfs.backends reads the real root through goexfs.apply.safefs
+    from goexfs.backends.base import Staging
 
 COMMIT_STEP = "fs.commit"
 UNDO_RECORD = "undo.json"
@@ -62,7 +66,7 @@ def undo_dir_for(root: Path, action_id: str) -> Path:
     return root / undo_relpath(action_id)
 
 
-def commit(staged: Staged, changes: Sequence[Change], *, journal: Journal, action_id: str) -> Path:
+def commit(staged: Staging, changes: Sequence[Change], *, journal: Journal, action_id: str) -> Path:
     """Apply changes from the staged tree to the real root; returns the undo directory."""
     validate(changes)
     root = staged.root

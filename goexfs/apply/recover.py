@@ -1,10 +1,11 @@
 """recover: finish or revert a commit or undo that a crash interrupted.
 
 Every commit and undo journals an intent before it touches the directory and finishes it after
-(``goexfs.apply``, ``goexfs.undo``); an intent still pending means the process died in between.
-``recover`` brings every path of such an action to one end state with the same idempotent walk
-the commit uses (``goexfs.restore.converge``), so the directory ends byte for byte — contents,
-modes, symlinks — in exactly its before-state or its after-state. The rule, deterministic:
+(``goexfs.apply.commit``, ``goexfs.apply.undo``); an intent still pending means the process died
+in between. ``recover`` brings every path of such an action to one end state with the same
+idempotent walk the commit uses (``goexfs.apply.converge``), so the directory ends byte for
+byte — contents, modes, symlinks — in exactly its before-state or its after-state. The rule,
+deterministic:
 
 * **an undo is always finished** (rolled forward): the pre-images it restores stay on disk
   until it is done, so finishing is always possible;
@@ -36,14 +37,14 @@ from typing import Any
 from core.action import Status
 from core.errors import GoexError, StateError
 from core.journal import Journal
-from goexfs.apply import COMMIT_STEP, undo_dir_for, verify_staged
+from goexfs.apply.commit import COMMIT_STEP, undo_dir_for, verify_staged
+from goexfs.apply.converge import backward, converge, forward, tmp_prefix
+from goexfs.apply.lock import project_lock
+from goexfs.apply.safefs import opened_dir, opened_subdir
+from goexfs.apply.undo import UNDO_STEP, UndoRecord, load_record
 from goexfs.backends import resume
-from goexfs.backends.base import remove_tree
-from goexfs.kept import discard_staging
-from goexfs.lock import project_lock
-from goexfs.restore import backward, converge, forward, tmp_prefix
-from goexfs.safefs import opened_dir, opened_subdir
-from goexfs.undo import UNDO_STEP, UndoRecord, load_record
+from goexfs.backends.staging import remove_tree
+from goexfs.kept import rollback_staging
 
 APPLY_STEPS = (COMMIT_STEP, UNDO_STEP)
 
@@ -127,7 +128,7 @@ def _recover(root: Path, journal: Journal, action_id: str) -> Recovered:
             journal.save(original)
     if not original_id:
         location = (effects.get("stage") or {}).get("location")
-        discard_staging(Path(location) if location else None)
+        rollback_staging(Path(location) if location else None)
         if not applied:  # pre-images of a commit that never happened
             remove_tree(undo_dir_for(root, action_id))
     for intent_id, pending_id, _, _ in journal.pending_intents():

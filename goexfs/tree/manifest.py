@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import PathError
-from goexfs.paths import INTERNAL_DIR
+from goexfs.tree.paths import INTERNAL_DIR
 
 CHUNK = 1 << 20
 

@@ -6,7 +6,7 @@ is a symlink, so there is no window between checking a path and using it (unlike
 followed by ``open``). The last component is then created, replaced or removed relative to its
 parent's descriptor — ``rename`` and ``unlink`` act on a symlink itself, never on its target.
 
-Used by the commit (``goexfs.apply``) and by anything that reads the real root.
+Used by the commit (``goexfs.apply.commit``) and by anything that reads the real root.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from core.errors import ConflictError, PathError
-from goexfs.manifest import CHUNK, Entry, entry_at
-from goexfs.paths import normalize, parts_of
+from goexfs.tree.manifest import CHUNK, Entry, entry_at
+from goexfs.tree.paths import normalize, parts_of
 
 TMP_PREFIX = ".goex-"  # temporary files of an atomic write: <prefix><random hex>.tmp
 TMP_SUFFIX = ".tmp"

@@ -6,7 +6,7 @@ flushed buffers, exactly like a power cut as far as the journal and the director
 exists only for the crash tests (``tests/goexfs/test_crash.py``); without the variable,
 ``fault_point`` does nothing but count.
 
-Steps, in the order a commit passes them (``goexfs.apply``):
+Steps, in the order a commit passes them (``goexfs.apply.commit``):
 
 ``commit.checked``   conflicts checked, nothing written yet
 ``commit.preimages`` pre-images saved, intent not yet journaled
@@ -16,7 +16,7 @@ Steps, in the order a commit passes them (``goexfs.apply``):
 ``commit.applied``   everything applied, intent not yet finished
 ``commit.finished``  intent finished, staged copy not yet discarded
 
-and for an undo (``goexfs.undo``): ``undo.checked``, ``undo.intent``, ``apply``,
+and for an undo (``goexfs.apply.undo``): ``undo.checked``, ``undo.intent``, ``apply``,
 ``undo.applied``.
 """
 

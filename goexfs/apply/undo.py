@@ -10,7 +10,7 @@ file it overwrote or removed. Undo:
    the changes it will make, decided by the person who asked for it, carried out through
    ``core.lifecycle.carry_out`` so that it has a commit intent like any commit;
 3. records its own apply intent (``fs.undo``) and brings every path back to its ``before``
-   with ``goexfs.restore.converge`` — the same idempotent walk a commit uses, so ``recover``
+   with ``goexfs.apply.converge`` — the same idempotent walk a commit uses, so ``recover``
    can always finish an undo that a crash interrupted (the pre-images stay until it is done);
 4. marks the original ``undone``.
 
@@ -31,14 +31,14 @@ from core.errors import ConflictError, PathError, StateError
 from core.journal import Journal
 from core.lifecycle import carry_out, record_staged
 from core.redact import Redactor
-from goexfs.apply import UNDO_RECORD, change_record, drift, undo_relpath
-from goexfs.changes import Change, ChangeKind, summary
-from goexfs.faults import fault_point
-from goexfs.lock import project_lock
-from goexfs.manifest import EntryType
-from goexfs.paths import parents_of, sort_key
-from goexfs.restore import backward, converge, tmp_prefix
-from goexfs.safefs import opened_dir, opened_subdir, read_bytes
+from goexfs.apply.commit import UNDO_RECORD, change_record, drift, undo_relpath
+from goexfs.apply.converge import backward, converge, tmp_prefix
+from goexfs.apply.faults import fault_point
+from goexfs.apply.lock import project_lock
+from goexfs.apply.safefs import opened_dir, opened_subdir, read_bytes
+from goexfs.tree.effects import Change, ChangeKind, summary
+from goexfs.tree.manifest import EntryType
+from goexfs.tree.paths import parents_of, sort_key
 
 UNDO_STEP = "fs.undo"
 MAX_RECORD = 1 << 30

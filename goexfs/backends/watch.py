@@ -6,7 +6,7 @@ run, sees every write, create, delete, move and chmod the command makes (the con
 proves it, and proves the diff found through it).
 
 The recorded paths are only *candidates*: each is measured against the before side by the
-staging (``TreeStaged``), so an event can never invent a change. What the recorder can do is
+staging (``TreeStaging``), so an event can never invent a change. What the recorder can do is
 miss one, and so it answers ``None`` — "compare everything" — whenever it may have: an inotify
 queue overflow (watchdog logs it; a logging filter catches it), an observer that failed or died,
 or a tree too large to watch.
@@ -29,7 +29,7 @@ from watchdog.observers import Observer
 from watchdog.utils import BaseThread
 
 from core.errors import PathError
-from goexfs.paths import relative_to
+from goexfs.tree.paths import relative_to
 
 OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
 

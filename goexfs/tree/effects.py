@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from goexfs.manifest import Entry, EntryType
-from goexfs.paths import is_secret_looking, sort_key
+from goexfs.tree.manifest import Entry, EntryType
+from goexfs.tree.paths import is_secret_looking, sort_key
 
 MAX_DIFF_LINES = 400
 MAX_DIFF_CHARS = 32_000

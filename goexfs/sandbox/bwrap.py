@@ -15,11 +15,11 @@ Inside the sandbox (``[fs] sandbox = "bwrap"``, the default):
 * ``/run`` (and a real ``/var/run``) is an empty tmpfs: the host's unix sockets (docker,
   dbus, the ssh agent, database servers) live there, and a socket on a read-only mount can
   still be connected to;
-* secret-looking files of the project (``.env``, keys, ... — ``goexfs.paths.SECRET_GLOBS``)
+* secret-looking files of the project (``.env``, keys, ... — ``goexfs.tree.paths.SECRET_GLOBS``)
   cannot be read: ``/dev/null`` is bound read-only over each (a device on a ``nodev`` mount:
   opening it is denied), so the command's output, which goes back to the agent, cannot carry
   their values; nor can they be changed or removed;
-* a file-size limit and a process cap (``goexfs.limits``) bound what the command consumes.
+* a file-size limit and a process cap (``goexfs.sandbox.limits``) bound what the command consumes.
 
 Output is captured (bounded) and passed through the ``Redactor``. A command that outlives the
 timeout is killed with its whole process group and raises ``SandboxError``.
@@ -49,8 +49,8 @@ from core.errors import ConfigError, SandboxError
 from core.journal import state_home
 from core.redact import Redactor
 from core.secrets import SecretStore
-from goexfs.limits import limited_command, process_cap
-from goexfs.paths import contains, normalize
+from goexfs.sandbox.limits import limited_command, process_cap
+from goexfs.tree.paths import contains, normalize
 
 MODES = ("bwrap", "none")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
