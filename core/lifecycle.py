@@ -3,7 +3,7 @@
 Each side subclasses ``Staged`` (``goexdb.Staged``, ``goexfs.Staged``) with how its work is
 made permanent, thrown away or kept; everything else happens here, the same way for both:
 
-* ``staging()`` surrounds the side's staging: the action is journaled as proposed first, and a
+* ``being_staged()`` surrounds the side's staging: the action is journaled as proposed first, and a
   failure (journaled ``failed``, or ``rejected`` when refused) or an interrupt (``rolled_back``)
   is recorded before it propagates;
 * ``record()`` binds the digest of the code and its measured (redacted) effects and policy
@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -78,6 +78,10 @@ class Staged(ABC):
         """Make the staged work last past this process."""
         return None
 
+    def _exclusive(self) -> AbstractContextManager[None]:
+        """Held while a decision is carried out (a project's lock)."""
+        return nullcontext()
+
     def _commit_intent(self, decision: Decision) -> dict[str, Any]:
         """What ``recover`` would need to finish the commit, kept with its intent."""
         return {}
@@ -107,7 +111,7 @@ class Staged(ABC):
         return Review(self.action, self.recorded, self.violations)
 
     @contextmanager
-    def staging(self) -> Iterator[None]:
+    def being_staged(self) -> Iterator[None]:
         """Around the side's staging (see the module docstring)."""
         self.journal.save(self.action)
         with self._guarded():
@@ -168,7 +172,7 @@ class Staged(ABC):
 
     def carry_out(self, decision: Decision) -> Status:
         """Do what was decided, exactly once (a queued action's decision is single-use)."""
-        with self._guarded():
+        with self._guarded(), self._exclusive():
             if decision.verdict is Verdict.KEEP and not self.can_keep:
                 decision = Decision(
                     decision.by,

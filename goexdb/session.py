@@ -197,7 +197,7 @@ class Session:
             self.journal,
             self.redactor,
         )
-        with staged.staging():
+        with staged.being_staged():
             if clone:
                 staged.held = self.hold_on_clone(sql, tag=staged.action.id, progress=progress)
             else:
@@ -235,7 +235,7 @@ class Session:
             self.redactor,
         )
         staged.undoes = original
-        with staged.staging():
+        with staged.being_staged():
             staged.held = self.hold_undo(plan)
             self._record(staged, staged.held)
         return staged

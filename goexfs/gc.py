@@ -26,18 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.action import Decision, Kind, Status, Verdict
+from core.action import Action, Kind, Status
 from core.errors import StateError
 from core.journal import Journal
-from core.lifecycle import carry_out
 from goexfs.apply.lock import project_lock
 from goexfs.apply.recover import pending_actions
+from goexfs.backends import rollback_staging
 from goexfs.backends.staging import remove_tree
-from goexfs.kept import SCAN_LIMIT, Discard, is_kept, rollback_staging
-from goexfs.session import STAGING_DIR
+from goexfs.project import STAGING_DIR
+from goexfs.session import recorded
 from goexfs.tree.paths import INTERNAL_DIR
 
 DAY = 86_400.0
+SCAN_LIMIT = 100_000  # actions of a project gc looks at
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _collect(
         if reason is None:
             remaining.append(item)
             continue
-        _remove(journal, item)
+        _remove(root, journal, item)
         freed.append(Freed(item, reason))
     total = sum(item.size for item in remaining)
     for item in sorted(remaining, key=lambda i: i.mtime):
@@ -103,7 +104,7 @@ def _collect(
             break
         if item.kind != "preimages":
             continue  # young kept stagings and runs in progress stay whatever their size
-        _remove(journal, item)
+        _remove(root, journal, item)
         freed.append(Freed(item, f"over the size budget of {max_bytes} bytes"))
         total -= item.size
     return freed
@@ -118,7 +119,7 @@ def _reason(journal: Journal, item: Item, cutoff: float) -> str | None:
     except StateError:  # pre-images whose action is not in this journal
         return "pre-images of no action in the journal, older than the age budget" if old else None
     if item.kind == "staged":
-        if is_kept(action):
+        if _kept(journal, action):
             return "kept staging older than the age budget" if old else None
         if action.status in (Status.PROPOSED, Status.STAGED):
             return "staged copy of an unfinished run, older than the age budget" if old else None
@@ -128,15 +129,18 @@ def _reason(journal: Journal, item: Item, cutoff: float) -> str | None:
     return "pre-images older than the age budget" if old else None
 
 
-def _remove(journal: Journal, item: Item) -> None:
+def _kept(journal: Journal, action: Action) -> bool:
+    waiting = journal.waiting_for(action.id)
+    return waiting is not None and waiting.kept
+
+
+def _remove(root: Path, journal: Journal, item: Item) -> None:
     if item.kind == "staged" and item.action_id is not None:
         action = journal.get(item.action_id)
-        if is_kept(action):
-            assert action.digest is not None
-            decision = Decision(
-                "gc", Verdict.ROLLBACK, "kept staged past the age budget", action.digest
-            )
-            carry_out(action, decision, Discard(item.path), journal)
+        if _kept(journal, action):
+            staged = recorded(root, journal, action)
+            staged.location = item.path
+            staged.rollback(by="gc", reason="kept staged past the age budget")
             return
     if item.kind == "staged":
         rollback_staging(item.path)

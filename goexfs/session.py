@@ -1,121 +1,119 @@
-"""The library API under ``goex-fs run``: stage, run sandboxed, measure, then finish.
+"""The library API of goex-fs: a shell command staged, run sandboxed and measured as an action.
 
 ::
 
     with Journal(default_path(Kind.FS, root)) as journal:
-        run = stage_and_run(root, "sed -i s/foo/bar/ app.py", config=config,
-                            secrets=secrets, journal=journal)
-        decision = review.decide(Mode.POLICY, run.review())
-        finish(run, decision, journal)        # commit, roll back, reject or keep staged
+        staged = stage(root, "sed -i s/foo/bar/ app.py", config=config, secrets=secrets,
+                       journal=journal)
+        print(staged.changes, staged.violations)
+        staged.conclude(Mode.POLICY)     # or staged.commit(), .rollback(), .keep()
 
-Between ``stage_and_run`` and ``finish`` nothing has reached the real directory; an agent
-framework can hold a run as long as it likes and look at ``run.changes`` before deciding.
-Every step is journaled: the action with its measured effects when staged, the decision, and
-the final status.
+Until a commit nothing reaches the real directory; an agent framework can hold a staged action
+as long as it likes. ``Staged`` is the lifecycle of ``core.lifecycle``: every step is journaled,
+a kept action is picked up again by ``reopen`` in any process, and ``stage_undo`` stages the
+undo of a commit, decided like any action.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from core.action import Action, Decision, Kind, Status
+from core import lifecycle
+from core.action import Action, Decision, Kind, Status, Verdict
 from core.config import Config
-from core.errors import ConflictError, GoexError, PathError, TargetError
+from core.errors import ConflictError, StateError
 from core.journal import Journal
-from core.lifecycle import carry_out, fail, record_staged
 from core.policy import Violation, evaluate
 from core.redact import Redactor
-from core.review import Review
 from core.secrets import SecretStore
-from goexfs.apply.commit import commit
+from goexfs.apply.commit import change_record, commit
 from goexfs.apply.lock import project_lock
-from goexfs.backends import Stager, Staging, stager_for
+from goexfs.apply.undo import UndoRecord, check, load_record, restore
+from goexfs.backends import Stager, Staging, resume, rollback_staging, stager_for
+from goexfs.kept import identities, select
+from goexfs.project import secret_files, workspace_for
 from goexfs.rules import RULES
 from goexfs.sandbox.bwrap import SandboxResult, run_command
 from goexfs.tree.effects import Change, summary
-from goexfs.tree.paths import INTERNAL_DIR, is_secret_looking
-
-STAGING_DIR = "staged"
 
 
-@dataclass
-class FsRun:
-    """One staged and measured action, waiting for its decision."""
+class Staged(lifecycle.Staged):
+    """A journaled file action: a staged copy changed by a sandboxed command (or, for an undo,
+    the pre-images of a commit to put back), awaiting its decision."""
 
-    action: Action
-    staged: Staging
-    result: SandboxResult
-    changes: list[Change]
-    violations: list[Violation]
-    effects: dict[str, Any]
-    undo: Path | None = field(default=None)
+    kind = Kind.FS
 
-    def review(self) -> Review:
-        return Review(self.action, self.effects, self.violations)
-
-
-def project_root(directory: Path) -> Path:
-    """The project directory, absolute and with symlinks resolved, or TargetError."""
-    try:
-        root = directory.expanduser().resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise TargetError(f"directory {directory} does not exist") from None
-    if not root.is_dir():
-        raise TargetError(f"{directory} is not a directory")
-    if root == Path("/"):
-        raise TargetError("goex-fs will not stage the whole filesystem; pick a project directory")
-    return root
-
-
-def workspace_for(root: Path) -> Path:
-    """``<root>/.goex/staged``: staged copies live with the project (same filesystem)."""
-    internal = root / INTERNAL_DIR
-    try:
-        internal.mkdir(mode=0o700, exist_ok=True)
-        info = internal.lstat()
-    except OSError as exc:
-        raise PathError(f"cannot create {internal}: {exc.strerror}", path=str(internal)) from exc
-    if not stat.S_ISDIR(info.st_mode):
-        raise PathError(
-            f"{internal} is a symlink or a file; goex keeps its state only in a real directory",
-            path=str(internal),
+    def __init__(self, action: Action, journal: Journal, redactor: Redactor, root: Path) -> None:
+        super().__init__(action, journal, redactor)
+        self.root = root
+        self.staging: Staging | None = None
+        self.location: Path | None = None  # where the staged copy lives, resumed or not
+        self.result: SandboxResult | None = None
+        self.changes: list[Change] = []
+        self.undo_dir: Path | None = None  # the commit's pre-images, once committed
+        self.restoring: UndoRecord | None = (
+            None  # an undo: the commit whose pre-images it puts back
         )
-    ignore = internal / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n", encoding="utf-8")
-    return internal / STAGING_DIR
+        self.force = False
+        self.left: list[str] = []  # paths an undo --force left as they were
 
+    @property
+    def can_keep(self) -> bool:
+        return self.staging is not None
 
-def secret_files(root: Path) -> list[str]:
-    """The project's secret-looking regular files, which the sandbox makes unreadable.
+    @property
+    def unchanged(self) -> str:
+        return f"{self.root} was not changed"
 
-    Read from the directory itself by name (no stat, no hashing), since a lazy backend's
-    stage-time manifest holds only what a diff has asked for."""
-    found: list[str] = []
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
+    def commit(
+        self,
+        *,
+        by: str = "caller",
+        reason: str = "committed by the caller",
+        paths: Sequence[str] = (),
+    ) -> Status:
+        """Commit all of it, or only the changes at ``paths`` and under them (and the new
+        directories they need); the rest of the staged copy is then thrown away."""
+        return self.carry_out(Decision(by, Verdict.COMMIT, reason, self.digest, paths=tuple(paths)))
+
+    def _exclusive(self) -> AbstractContextManager[None]:
+        return project_lock(self.root)
+
+    def _commit_intent(self, decision: Decision) -> dict[str, Any]:
+        return {"paths": list(decision.paths)} if decision.paths else {}
+
+    def _commit_work(self, decision: Decision) -> None:
+        if self.restoring is not None:
+            self.left = restore(
+                self.restoring, journal=self.journal, action_id=self.action.id, force=self.force
+            )
+            return
+        staging = self.staging
+        if staging is None:
+            raise StateError(f"action {self.action.id} has no staged copy to commit")
+        if decision.paths:
+            self.changes = select(self.changes, decision.paths)
         try:
-            entries = list(os.scandir(root / rel_dir if rel_dir else root))
-        except OSError:
-            continue  # unreadable: the command cannot read it either
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            if rel == INTERNAL_DIR:
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(rel)
-            elif entry.is_file(follow_symlinks=False) and is_secret_looking(rel):
-                found.append(rel)
-    return sorted(found)
+            self.undo_dir = commit(
+                staging, self.changes, journal=self.journal, action_id=self.action.id
+            )
+        except ConflictError:
+            staging.rollback()  # nothing was written; the staged result can never apply now
+            raise
+        # Any other failure keeps the staged tree and the pre-images, for recovery.
+        staging.rollback()
+
+    def _rollback_work(self) -> None:
+        if self.staging is not None:
+            self.staging.rollback()
+        else:
+            rollback_staging(self.location)
 
 
-def stage_and_run(
+def stage(
     root: Path,
     command: str,
     *,
@@ -126,17 +124,25 @@ def stage_and_run(
     redactor: Redactor | None = None,
     stager: Stager | None = None,
     bwrap: str | None = None,
-) -> FsRun:
-    """Stage root, run command against the staged tree, measure and journal the effects."""
+) -> Staged:
+    """Stage root, run the command against the staged copy in the sandbox, measure what it
+    changed and journal it all; nothing reaches root until a commit."""
     redactor = redactor or secrets.redactor()
-    stager = stager or stager_for(config.fs.backend)
-    action = Action(kind=Kind.FS, target=str(root), code=command, prompt=prompt)
-    staged = stager.stage(root, workspace_for(root))
-    try:
-        result = run_command(
+    staged = Staged(
+        Action(kind=Kind.FS, target=str(root), code=command, prompt=prompt),
+        journal,
+        redactor,
+        root,
+    )
+    with staged.being_staged():
+        staging = staged.staging = (stager or stager_for(config.fs.backend)).stage(
+            root, workspace_for(root)
+        )
+        staged.location = staging.location
+        staged.result = result = run_command(
             command,
             root=root,
-            tree=staged.tree,
+            tree=staging.tree,
             mode=config.fs.sandbox,
             timeout=config.fs.timeout,
             secrets=secrets,
@@ -145,15 +151,8 @@ def stage_and_run(
             hidden_files=secret_files(root),
             network=config.fs.network,
         )
-        changes = staged.changes()
-    except GoexError as exc:
-        staged.rollback()
-        fail(action, journal, exc, redactor)
-        raise
-    violations = evaluate(RULES, changes, config.policy)
-    try:
-        effects = record_staged(
-            action,
+        staged.changes = changes = staging.changes()
+        staged.record(
             {
                 "changes": [change.to_json() for change in changes],
                 "summary": summary(changes),
@@ -165,49 +164,126 @@ def stage_and_run(
                 },
                 "sandbox": result.sandbox,
                 "stage": {
-                    "backend": staged.backend,
-                    "location": str(staged.location),
-                    "reason": staged.reason,
+                    "backend": staging.backend,
+                    "location": str(staging.location),
+                    "reason": staging.reason,
                 },
             },
-            violations,
-            journal,
-            redactor,
+            evaluate(RULES, changes, config.policy),
         )
-    except GoexError as exc:
-        # Nobody can decide on an action that is not journaled, and its staged copy may be
-        # what filled the disk (the journal lives in the project's .goex): free it first.
-        staged.rollback()
-        with contextlib.suppress(GoexError):
-            fail(action, journal, exc, redactor)
-        raise
-    return FsRun(action, staged, result, changes, violations, effects)
+    return staged
 
 
-def finish(run: FsRun, decision: Decision, journal: Journal) -> Status:
-    """Carry out a decision: commit (apply), roll back or reject (discard), or keep staged."""
-    with project_lock(run.staged.root):
-        return carry_out(run.action, decision, StagedTree(run, journal), journal)
+def stage_undo(
+    root: Path,
+    original_id: str,
+    *,
+    journal: Journal,
+    force: bool = False,
+    redactor: Redactor | None = None,
+) -> Staged:
+    """Stage the undo of a committed action on root: the changes that put back its pre-images
+    and remove what it added, refused (ConflictError) if a path changed since the commit,
+    unless ``force`` (``goexfs.apply.undo``)."""
+    original = journal.get(original_id)
+    if original.kind is not Kind.FS or original.target != str(root):
+        raise StateError(f"action {original.id} did not change {root}")
+    if original.status is not Status.COMMITTED:
+        raise StateError(
+            f"action {original.id} is {original.status.value}; only a committed action can be "
+            "undone"
+        )
+    record = load_record(root, original.id)
+    flag = " --force" if force else ""
+    staged = Staged(
+        Action(
+            kind=Kind.FS,
+            target=str(root),
+            code=f"goex-fs undo {original.id}{flag}",
+            prompt=f"undo {original.id}",
+        ),
+        journal,
+        redactor or Redactor(),
+        root,
+    )
+    staged.undoes, staged.restoring, staged.force = original, record, force
+    staged.changes = record.reversed_changes()
+    with staged.being_staged():
+        check(record, force=force)
+        staged.record(
+            {
+                "undoes": original.id,
+                "force": force,
+                "changes": [change_record(c) for c in staged.changes],
+                "summary": summary(staged.changes),
+            },
+            [],
+        )
+    return staged
 
 
-@dataclass
-class StagedTree:
-    """A staged tree as the lifecycle's Work: commit applies it, rollback discards it."""
+def undo(
+    root: Path,
+    original_id: str,
+    *,
+    journal: Journal,
+    force: bool = False,
+    redactor: Redactor | None = None,
+) -> Staged:
+    """Undo a committed action now, decided by the person who asked for it."""
+    staged = stage_undo(root, original_id, journal=journal, force=force, redactor=redactor)
+    staged.commit(by="user", reason="goex-fs undo" + (" --force" if force else ""))
+    return staged
 
-    run: FsRun
-    journal: Journal
 
-    def commit(self) -> None:
-        run = self.run
-        try:
-            run.undo = commit(
-                run.staged, run.changes, journal=self.journal, action_id=run.action.id
-            )
-        except ConflictError:
-            run.staged.rollback()  # nothing was written; the staged result can never apply now
-            raise
-        # Any other failure keeps the staged tree and the pre-images, for recovery.
-        run.staged.rollback()
+def recorded(
+    root: Path, journal: Journal, action: Action, redactor: Redactor | None = None
+) -> Staged:
+    """A staged action as the journal recorded it: effects, findings, where its copy lives —
+    enough to roll it back; ``reopen`` also picks the staged copy up again."""
+    effects = journal.effects(action.id) or {}
+    staged = Staged(action, journal, redactor or Redactor(), root)
+    staged.recorded = effects
+    staged.violations = [Violation.from_json(v) for v in effects.get("violations", [])]
+    staged.changes = [Change.from_json(c) for c in effects.get("changes", [])]
+    location = (effects.get("stage") or {}).get("location")
+    staged.location = Path(location) if location else None
+    staged.result = SandboxResult.journaled(effects)
+    return staged
 
-    def rollback(self) -> None:
-        self.run.staged.rollback()
+
+def kept(journal: Journal, root: Path, action_id: str) -> Action:
+    """The action ``action_id`` on root, which must be kept staged."""
+    action = journal.get(action_id)
+    if action.kind is not Kind.FS or action.target != str(root):
+        raise StateError(f"action {action.id} did not stage {root}")
+    waiting = journal.waiting_for(action.id)
+    if waiting is None or not waiting.kept:
+        raise StateError(
+            f"action {action.id} is {action.status.value}, not kept staged; `goex-fs list` "
+            "shows the ones that are"
+        )
+    return action
+
+
+def reopen(
+    root: Path, journal: Journal, action_id: str, redactor: Redactor | None = None
+) -> Staged:
+    """A kept action with its staged copy, measured again and refused (ConflictError) unless it
+    still shows exactly the changes that were reviewed (invariant 5)."""
+    staged = recorded(root, journal, kept(journal, root, action_id), redactor)
+    if staged.location is None:
+        raise StateError(f"action {staged.action.id} has no staged copy recorded")
+    staging = resume(staged.location)
+    changes = staging.changes()
+    if not _same(changes, staged.recorded.get("changes", [])):
+        raise ConflictError(
+            f"the staged copy of action {staged.action.id} no longer holds what was reviewed; "
+            "roll it back with goex-fs rollback",
+        )
+    staged.staging, staged.changes = staging, changes
+    return staged
+
+
+def _same(changes: Iterable[Change], journaled: Iterable[Mapping[str, Any]]) -> bool:
+    return identities(c.to_json() for c in changes) == identities(journaled)

@@ -47,8 +47,8 @@ from core.journal import Journal
 from core.secrets import SecretStore
 from goexfs.apply.commit import commit
 from goexfs.backends import AUTO_ORDER, stager_for, unavailable
+from goexfs.project import workspace_for
 from goexfs.sandbox.bwrap import find_bwrap, run_command
-from goexfs.session import workspace_for
 
 PER_DIR = 100
 CHANGED = 10

@@ -4,7 +4,8 @@
 * ``converge`` — bring paths to a ``Wanted`` state from wherever they are (commit, undo and
   recover all use it);
 * ``commit`` — the journaled, conflict-checked commit of a staging;
-* ``undo`` — restore the pre-images of a commit, with a conflict check;
+* ``undo`` — restore the pre-images of a commit, with a conflict check (the undo as an action
+  is ``goexfs.session.stage_undo``);
 * ``recover`` — finish or revert what a crash interrupted;
 * ``lock`` — one writer per project; ``faults`` — the crash tests' kill points.
 
@@ -17,16 +18,17 @@ the real root through ``safefs``), so importing it from this ``__init__`` would 
 from goexfs.apply.commit import commit, find_conflicts, undo_dir_for
 from goexfs.apply.converge import Wanted, converge
 from goexfs.apply.lock import project_lock
-from goexfs.apply.undo import UndoOutcome, UndoRecord, undo
+from goexfs.apply.undo import UndoRecord, check, load_record, restore
 
 __all__ = [
-    "UndoOutcome",
     "UndoRecord",
     "Wanted",
+    "check",
     "commit",
     "converge",
     "find_conflicts",
+    "load_record",
     "project_lock",
-    "undo",
+    "restore",
     "undo_dir_for",
 ]

@@ -42,9 +42,8 @@ from goexfs.apply.converge import backward, converge, forward, tmp_prefix
 from goexfs.apply.lock import project_lock
 from goexfs.apply.safefs import opened_dir, opened_subdir
 from goexfs.apply.undo import UNDO_STEP, UndoRecord, load_record
-from goexfs.backends import resume
+from goexfs.backends import resume, rollback_staging
 from goexfs.backends.staging import remove_tree
-from goexfs.kept import rollback_staging
 
 APPLY_STEPS = (COMMIT_STEP, UNDO_STEP)
 

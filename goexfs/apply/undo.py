@@ -6,9 +6,9 @@ file it overwrote or removed. Undo:
 1. checks that every path is still exactly what the commit wrote (content, mode, symlink target;
    a directory the commit created holds nothing it did not put there) — otherwise it refuses,
    listing the paths, with nothing changed, unless ``force`` is given;
-2. runs as an action of its own, linked to the original (``undo <id>``): journaled as staged with
-   the changes it will make, decided by the person who asked for it, carried out through
-   ``core.lifecycle.carry_out`` so that it has a commit intent like any commit;
+2. runs as an action of its own, linked to the original (``undo <id>``): staged with the
+   changes it will make and decided like any action (``goexfs.session.stage_undo``), so that
+   it has a commit intent like any commit;
 3. records its own apply intent (``fs.undo``) and brings every path back to its ``before``
    with ``goexfs.apply.converge`` — the same idempotent walk a commit uses, so ``recover``
    can always finish an undo that a crash interrupted (the pre-images stay until it is done);
@@ -22,21 +22,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.action import Action, Decision, Kind, Status, Verdict
 from core.errors import ConflictError, PathError, StateError
 from core.journal import Journal
-from core.lifecycle import carry_out, record_staged
-from core.redact import Redactor
-from goexfs.apply.commit import UNDO_RECORD, change_record, drift, undo_relpath
+from goexfs.apply.commit import UNDO_RECORD, drift, undo_relpath
 from goexfs.apply.converge import backward, converge, tmp_prefix
 from goexfs.apply.faults import fault_point
-from goexfs.apply.lock import project_lock
 from goexfs.apply.safefs import opened_dir, opened_subdir, read_bytes
-from goexfs.tree.effects import Change, ChangeKind, summary
+from goexfs.tree.effects import Change, ChangeKind
 from goexfs.tree.manifest import EntryType
 from goexfs.tree.paths import parents_of, sort_key
 
@@ -61,14 +57,6 @@ class UndoRecord:
             Change(c.path, REVERSED.get(c.kind, c.kind), c.after, c.before, c.binary)
             for c in self.changes
         ]
-
-
-@dataclass
-class UndoOutcome:
-    action: Action
-    original: Action
-    changes: list[Change]
-    left: list[str] = field(default_factory=list)
 
 
 def load_record(root: Path, action_id: str) -> UndoRecord:
@@ -132,22 +120,31 @@ def _foreign_entries(real_fd: int, rel: str, paths: set[str]) -> str | None:
     return f"holds entries the commit did not create ({', '.join(foreign[:5])})"
 
 
+def check(record: UndoRecord, *, force: bool) -> None:
+    """Refuse (ConflictError) an undo of paths that changed since the commit, unless ``force``."""
+    with opened_dir(record.root) as real_fd:
+        refuse_conflicts(record, find_undo_conflicts(real_fd, record.changes), force=force)
+
+
+def refuse_conflicts(record: UndoRecord, conflicts: list[str], *, force: bool) -> None:
+    if conflicts and not force:
+        shown = "; ".join(conflicts[:10]) + ("; ..." if len(conflicts) > 10 else "")
+        raise ConflictError(
+            f"undo refused: {len(conflicts)} path(s) changed since action "
+            f"{record.action_id} was committed, nothing was changed (--force puts them back "
+            f"anyway): {shown}",
+            path=conflicts[0].split(":", 1)[0],
+            details=conflicts,
+        )
+
+
 def restore(record: UndoRecord, *, journal: Journal, action_id: str, force: bool) -> list[str]:
     """Check, journal an intent, and put every path back; returns the paths left (force)."""
     with (
         opened_dir(record.root) as real_fd,
         opened_subdir(real_fd, record.directory) as undo_fd,
     ):
-        conflicts = find_undo_conflicts(real_fd, record.changes)
-        if conflicts and not force:
-            shown = "; ".join(conflicts[:10]) + ("; ..." if len(conflicts) > 10 else "")
-            raise ConflictError(
-                f"undo refused: {len(conflicts)} path(s) changed since action "
-                f"{record.action_id} was committed, nothing was changed (--force puts them back "
-                f"anyway): {shown}",
-                path=conflicts[0].split(":", 1)[0],
-                details=conflicts,
-            )
+        refuse_conflicts(record, find_undo_conflicts(real_fd, record.changes), force=force)
         fault_point("undo.checked")
         intent = journal.begin_intent(
             action_id,
@@ -165,81 +162,3 @@ def restore(record: UndoRecord, *, journal: Journal, action_id: str, force: bool
         fault_point("undo.applied")
         journal.finish_intent(intent)
     return left
-
-
-def undo(
-    root: Path,
-    original_id: str,
-    *,
-    journal: Journal,
-    force: bool = False,
-    redactor: Redactor | None = None,
-) -> UndoOutcome:
-    """Undo a committed action on root as a journaled action of its own (module docstring)."""
-    with project_lock(root):
-        return _undo(root, original_id, journal, force, redactor)
-
-
-def _undo(
-    root: Path, original_id: str, journal: Journal, force: bool, redactor: Redactor | None
-) -> UndoOutcome:
-    original = journal.get(original_id)
-    if original.kind is not Kind.FS or original.target != str(root):
-        raise StateError(f"action {original.id} did not change {root}")
-    if original.status is not Status.COMMITTED:
-        raise StateError(
-            f"action {original.id} is {original.status.value}; only a committed action can be "
-            "undone"
-        )
-    record = load_record(root, original.id)
-    flag = " --force" if force else ""
-    action = Action(
-        kind=Kind.FS,
-        target=str(root),
-        code=f"goex-fs undo {original.id}{flag}",
-        prompt=f"undo {original.id}",
-    )
-    outcome = UndoOutcome(action, original, record.reversed_changes())
-    effects = {
-        "undoes": original.id,
-        "force": force,
-        "changes": [change_record(c) for c in outcome.changes],
-        "summary": summary(outcome.changes),
-    }
-    record_staged(action, effects, [], journal, redactor or Redactor())
-    assert action.digest is not None
-    decision = Decision("user", Verdict.COMMIT, f"goex-fs undo{flag}", action.digest)
-
-    def mark_undone() -> None:
-        original.advance(Status.UNDONE)
-        journal.save(original)
-
-    work = _Restore(record, journal, action.id, force, outcome)
-    carry_out(
-        action,
-        decision,
-        work,
-        journal,
-        intent={"undoes": original.id},
-        after_commit=mark_undone,
-    )
-    return outcome
-
-
-@dataclass
-class _Restore:
-    """The undo as the lifecycle's Work: commit restores, rollback has nothing to discard."""
-
-    record: UndoRecord
-    journal: Journal
-    action_id: str
-    force: bool
-    outcome: UndoOutcome
-
-    def commit(self) -> None:
-        self.outcome.left = restore(
-            self.record, journal=self.journal, action_id=self.action_id, force=self.force
-        )
-
-    def rollback(self) -> None:
-        return None

@@ -11,18 +11,19 @@ to pick up a staging it kept (``resume``); ``stager_for``, ``unavailable``, ``re
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from core.errors import ConfigError
+from core.errors import ConfigError, GoexError
 from goexfs.backends.base import BackendUnavailable, Stager, Staging
 from goexfs.backends.btrfs import BtrfsStager
 from goexfs.backends.copy import CopyStager
 from goexfs.backends.git import GitStager
 from goexfs.backends.overlay import OverlayStager
 from goexfs.backends.reflink import ReflinkStager
-from goexfs.backends.staging import TreeStaging, read_saved
+from goexfs.backends.staging import TreeStaging, read_saved, remove_tree
 
 STAGERS: tuple[type[Stager], ...] = (
     OverlayStager,
@@ -106,6 +107,17 @@ def resume(location: Path) -> Staging:
     return stager.resume(location)
 
 
+def rollback_staging(location: Path | None) -> None:
+    """Remove a staged copy the way its backend needs (resumed, then rolled back), or plainly
+    when it can no longer be resumed; one that is gone already is fine."""
+    if location is None or not os.path.lexists(location):
+        return
+    try:
+        resume(location).rollback()
+    except GoexError:
+        remove_tree(location)
+
+
 __all__ = [
     "AUTO_ORDER",
     "BACKENDS",
@@ -121,6 +133,7 @@ __all__ = [
     "Staging",
     "TreeStaging",
     "resume",
+    "rollback_staging",
     "stager_for",
     "unavailable",
 ]

@@ -39,7 +39,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -77,6 +77,18 @@ class SandboxResult:
             "truncated": self.truncated,
             "sandbox": self.sandbox,
         }
+
+    @classmethod
+    def journaled(cls, effects: Mapping[str, Any]) -> SandboxResult:
+        """The result as a file action's journaled effects keep it."""
+        output = effects.get("output") or {}
+        return cls(
+            exit_status=int(effects.get("exit_status", 0)),
+            stdout=str(output.get("stdout", "")),
+            stderr=str(output.get("stderr", "")),
+            truncated=bool(output.get("truncated", False)),
+            sandbox=str(effects.get("sandbox", "")),
+        )
 
 
 def find_bwrap() -> str | None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from goexfs.backends.staging import remove_tree
+from goexfs.project import secret_files
 from goexfs.sandbox.bwrap import bwrap_argv, command_path
 from goexfs.sandbox.limits import limited_command, process_cap
-from goexfs.session import secret_files
 from tests.adversarial.fs.corpus import Places
 from tests.adversarial.fs.runner import BACKENDS, BASE, clean_environment, goex_fs_argv
 from tests.support import require

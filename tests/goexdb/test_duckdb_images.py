@@ -83,6 +83,40 @@ def test_an_update_with_from_is_read_once_per_row(dsn: str) -> None:
     assert len(ids) == len(set(ids)) == changed == 150
 
 
+def test_an_update_with_from_read_at_once_counts_each_row_once(dsn: str) -> None:
+    # A second writer of item reads the first UPDATE's images as it runs. DuckDB counts an
+    # UPDATE ... FROM once per join match in most releases; goex reports each row once.
+    with goexdb.connect(dsn) as db:
+        staged = db.stage(
+            "UPDATE item SET qty = 0 FROM side WHERE side.id % 10 = item.id % 10 AND side.flag; "
+            "UPDATE item SET note = 'x' WHERE id = 1"
+        )
+        changed = staged.results[0].rowcount
+        images = staged.effects.images[0]
+        staged.rollback()
+    ids = [json.loads(b)["id"] for b, _ in images.images]
+    assert images.missing is None
+    assert len(ids) == len(set(ids)) == changed == 150
+
+
+def test_a_table_outside_the_catalog_is_written_without_images(dsn: str) -> None:
+    # An agent's own temporary table has no columns goex can read: the statement runs as
+    # written (DuckDB before 2.0 could not parse the empty row image goex used to send).
+    with goexdb.connect(dsn) as db:
+        staged = db.stage(
+            "CREATE TEMP TABLE scratch (a INTEGER); INSERT INTO scratch VALUES (1), (2); "
+            "DELETE FROM scratch WHERE a = 1"
+        )
+        assert [r.rowcount for r in staged.results[1:]] == [2, 1]
+        assert all(
+            "not in the database's catalog" in (i.missing or "") for i in staged.effects.images
+        )
+        assert not staged.reversible
+        staged.rollback()
+        with pytest.raises(ExecutionError, match="does not exist"):
+            db.stage("DELETE FROM no_such_table")
+
+
 def test_rollback_without_reading_leaves_nothing(dsn: str) -> None:
     before = rows_by_id(dsn)
     with goexdb.connect(dsn) as db:

@@ -16,7 +16,7 @@ from core.action import Decision, Verdict
 from core.config import Config, load_config
 from core.journal import Journal
 from core.secrets import SecretStore
-from goexfs.session import FsRun, finish, stage_and_run
+from goexfs.session import Staged, stage
 from tests.support import require
 
 Snapshot = dict[str, tuple[str, int, bytes | str | None]]
@@ -43,7 +43,7 @@ def snapshot(root: Path, *, skip_internal: bool = True) -> Snapshot:
     return result
 
 
-def decision_for(run: FsRun, verdict: Verdict) -> Decision:
+def decision_for(run: Staged, verdict: Verdict) -> Decision:
     assert run.action.digest is not None
     return Decision(by="test", verdict=verdict, reason="test", digest=run.action.digest)
 
@@ -98,25 +98,25 @@ def fs_config(tmp_path: Path) -> Config:
     return load_config(tmp_path)
 
 
-Runner = Callable[..., FsRun]
+Runner = Callable[..., Staged]
 
 
 @pytest.fixture
 def run_cmd(project: Path, journal: Journal, fs_config: Config, bwrap: str) -> Iterator[Runner]:
     """Stage the project and run a command in bubblewrap; rolls back whatever is left staged."""
-    runs: list[FsRun] = []
+    runs: list[Staged] = []
 
-    def run(command: str, **kwargs: Any) -> FsRun:
+    def run(command: str, **kwargs: Any) -> Staged:
         kwargs.setdefault("config", fs_config)
         kwargs.setdefault("secrets", SecretStore.load())
-        result = stage_and_run(project, command, journal=journal, bwrap=bwrap, **kwargs)
+        result = stage(project, command, journal=journal, bwrap=bwrap, **kwargs)
         runs.append(result)
         return result
 
     yield run
     for each in runs:
         if each.action.status.value == "staged":
-            finish(each, decision_for(each, Verdict.ROLLBACK), journal)
+            each.carry_out(decision_for(each, Verdict.ROLLBACK))
 
 
 @pytest.fixture(scope="session")

@@ -36,8 +36,8 @@ from goexfs.backends import (
     unavailable,
 )
 from goexfs.backends.watch import OVERFLOW_LOGGER
+from goexfs.project import workspace_for
 from goexfs.sandbox.bwrap import run_command
-from goexfs.session import finish, workspace_for
 from goexfs.tree.effects import ChangeKind
 from goexfs.tree.manifest import EntryType
 from tests.goexfs.conftest import Runner, decision_for, snapshot
@@ -180,12 +180,12 @@ def test_every_kind_of_change_is_measured_and_committed_exactly(
     }
     blob = next(c for c in run.changes if c.path == "blob.bin")
     assert blob.binary
-    expected = snapshot(run.staged.tree)
-    assert finish(run, decision_for(run, Verdict.COMMIT), journal) is Status.COMMITTED
+    expected = snapshot(run.staging.tree)
+    assert run.carry_out(decision_for(run, Verdict.COMMIT)) is Status.COMMITTED
     assert snapshot(project) == expected
     assert os.readlink(project / "out-link") == f"{outside}/precious.txt"
     assert snapshot(outside) == {"precious.txt": ("file", 0o644, b"do not touch\n")}
-    assert not run.staged.location.exists()
+    assert not run.staging.location.exists()
 
 
 def test_rollback_changes_nothing_and_leaves_nothing_behind(
@@ -193,10 +193,10 @@ def test_rollback_changes_nothing_and_leaves_nothing_behind(
 ) -> None:
     before = snapshot(project)
     run = run_on("rm -rf src; echo x > README.md; chmod 000 run.sh")
-    assert finish(run, decision_for(run, Verdict.ROLLBACK), journal) is Status.ROLLED_BACK
+    assert run.carry_out(decision_for(run, Verdict.ROLLBACK)) is Status.ROLLED_BACK
     assert snapshot(project) == before
-    assert not run.staged.location.exists()
-    assert mounts_under(run.staged.location) == []
+    assert not run.staging.location.exists()
+    assert mounts_under(run.staging.location) == []
     assert os.listdir(project / ".goex" / "staged") == []
 
 
@@ -216,7 +216,7 @@ def test_escape_attempts_change_nothing_outside(
         f"ln {outside}/precious.txt stolen; echo pwned >> hardlink.txt; true"
     )
     assert kinds(run.changes) == {"hardlink.txt": "modified"}
-    finish(run, decision_for(run, Verdict.COMMIT), journal)
+    run.carry_out(decision_for(run, Verdict.COMMIT))
     assert (project / "hardlink.txt").read_text() == "do not touch\npwned\n"
     assert snapshot(outside) == before
     assert not Path("/etc/goex-escape").exists()
@@ -235,7 +235,7 @@ def test_real_edit_during_staging_refuses_the_commit(
     (project / "README.md").write_text("# the user's edit\n")
     (project / "src" / "app.py").write_text("print('user')\n")  # a file the action did not touch
     with pytest.raises(ConflictError, match=r"README\.md"):
-        finish(run, decision_for(run, Verdict.COMMIT), journal)
+        run.carry_out(decision_for(run, Verdict.COMMIT))
     assert (project / "README.md").read_text() == "# the user's edit\n"
     assert not (project / "new.txt").exists()
 
@@ -262,7 +262,7 @@ def test_real_edit_seen_by_the_action_still_refuses(
 def test_unrelated_real_edit_is_kept(project: Path, run_on: Runner, journal: Journal) -> None:
     run = run_on("echo agent > agent.txt")
     (project / "src" / "app.py").write_text("print('user')\n")
-    assert finish(run, decision_for(run, Verdict.COMMIT), journal) is Status.COMMITTED
+    assert run.carry_out(decision_for(run, Verdict.COMMIT)) is Status.COMMITTED
     assert (project / "agent.txt").read_text() == "agent\n"
     assert (project / "src" / "app.py").read_text() == "print('user')\n"
 
@@ -271,8 +271,8 @@ def test_kept_staging_resumes_and_commits_from_a_fresh_process(
     project: Path, run_on: Runner, journal: Journal, tmp_path: Path
 ) -> None:
     run = run_on("echo later > later.txt; rm src/old.txt; chmod 644 run.sh")
-    assert finish(run, decision_for(run, Verdict.KEEP), journal) is Status.STAGED
-    expected = snapshot(run.staged.tree)
+    assert run.carry_out(decision_for(run, Verdict.KEEP)) is Status.STAGED
+    expected = snapshot(run.staging.tree)
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
@@ -287,7 +287,7 @@ def test_kept_staging_resumes_and_commits_from_a_fresh_process(
         "print(json.dumps(sorted(c.path for c in changes)))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(run.staged.location), journal.path, run.action.id],
+        [sys.executable, "-c", script, str(run.staging.location), journal.path, run.action.id],
         capture_output=True,
         text=True,
         cwd=Path(__file__).parents[2],
@@ -295,8 +295,8 @@ def test_kept_staging_resumes_and_commits_from_a_fresh_process(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["later.txt", "run.sh", "src/old.txt"]
     assert snapshot(project) == expected
-    assert not run.staged.location.exists()
-    assert mounts_under(run.staged.location) == []
+    assert not run.staging.location.exists()
+    assert mounts_under(run.staging.location) == []
 
 
 @pytest.mark.parametrize("backend", RECORDED)
@@ -306,7 +306,7 @@ def test_recorder_sees_the_sandboxed_command(
     """inotify watches inodes, so writes made inside bubblewrap's mount namespace are seen:
     the diff looks only at the paths the run touched."""
     run = run_on("echo x >> README.md; mkdir d; echo y > d/f")
-    staged = run.staged
+    staged = run.staging
     assert isinstance(staged, TreeStaging) and staged.candidates is not None
     touched = staged.candidates.paths | staged.candidates.subtrees
     assert {"README.md", "d"} <= touched and "src/app.py" not in touched
@@ -336,7 +336,7 @@ def test_btrfs_diff_comes_from_btrfs_send(backend: str, project: Path, run_on: R
         "printf odd > \"$(printf 'sp ace\\nnew-line \\377.txt')\"; "
         "printf odd > \"$(printf 'back\\\\slash\\ttab=x')\""
     )
-    staged = run.staged
+    staged = run.staging
     assert isinstance(staged, TreeStaging) and staged.candidates is not None
     touched = staged.candidates.paths | staged.candidates.subtrees
     assert {"README.md", "src", "source", "private.txt", ODD, BACKSLASH} <= touched
@@ -364,7 +364,7 @@ def test_btrfs_snapshots_leave_goex_state_out(backend: str, project: Path, run_o
     kept = run_on("echo kept > kept.txt")
     assert (project / ".goex" / "staged").stat().st_ino == 256
     assert (project / ".goex" / "git").stat().st_ino == 256
-    snapshot_of = kept.staged.location / "base" / ".goex"
+    snapshot_of = kept.staging.location / "base" / ".goex"
     assert os.listdir(snapshot_of / "staged") == [] and os.listdir(snapshot_of / "git") == []
 
 
@@ -382,7 +382,7 @@ def test_git_backend_stages_ignored_files_and_never_touches_the_users_repository
     assert run.result.stdout.startswith("generated\n")
     assert ".git\n" not in run.result.stdout  # the user's repository is not staged
     assert kinds(run.changes) == {"build/out.txt": "modified"}
-    finish(run, decision_for(run, Verdict.COMMIT), journal)
+    run.carry_out(decision_for(run, Verdict.COMMIT))
     assert (project / "build" / "out.txt").read_text() == "generated\nmore\n"
     assert snapshot(project / ".git") == user_repo
     assert (project / ".goex" / "git" / "HEAD").is_file()
@@ -393,9 +393,9 @@ def test_a_file_with_two_names_changes_under_both(
 ) -> None:
     os.link(project / "README.md", project / "README-too.md")
     run = run_on("echo more >> README.md")
-    expected = snapshot(run.staged.tree)
+    expected = snapshot(run.staging.tree)
     assert expected["README.md"] == expected["README-too.md"] or backend != "btrfs"
-    finish(run, decision_for(run, Verdict.COMMIT), journal)
+    run.carry_out(decision_for(run, Verdict.COMMIT))
     assert snapshot(project) == expected
 
 

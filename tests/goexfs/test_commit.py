@@ -16,7 +16,6 @@ from core.journal import Journal
 from goexfs.apply.commit import commit
 from goexfs.backends import TreeStaging
 from goexfs.backends.before import RecordedBefore
-from goexfs.session import finish
 from goexfs.tree.effects import Change, ChangeKind
 from goexfs.tree.manifest import Entry, EntryType
 from tests.goexfs.conftest import Runner, decision_for, snapshot
@@ -45,9 +44,9 @@ def test_rollback_leaves_the_real_directory_unchanged(
     }
     blob = next(c for c in run.changes if c.path == "blob.bin")
     assert blob.binary and blob.diff == "binary file blob.bin differs"
-    assert finish(run, decision_for(run, Verdict.ROLLBACK), journal) is Status.ROLLED_BACK
+    assert run.carry_out(decision_for(run, Verdict.ROLLBACK)) is Status.ROLLED_BACK
     assert snapshot(project) == before
-    assert not run.staged.location.exists()
+    assert not run.staging.location.exists()
     assert journal.get(run.action.id).status is Status.ROLLED_BACK
 
 
@@ -55,18 +54,18 @@ def test_commit_applies_exactly_the_changes(
     project: Path, run_cmd: Runner, journal: Journal
 ) -> None:
     run = run_cmd(EDIT)
-    expected = snapshot(run.staged.tree)
-    assert finish(run, decision_for(run, Verdict.COMMIT), journal) is Status.COMMITTED
+    expected = snapshot(run.staging.tree)
+    assert run.carry_out(decision_for(run, Verdict.COMMIT)) is Status.COMMITTED
     assert snapshot(project) == expected
     assert (project / "run.sh").stat().st_mode & 0o777 == 0o700
     assert os.readlink(project / "link-to-readme") == "src/app.py"
     assert not list(project.glob("**/.goex-*.tmp"))
-    assert not run.staged.location.exists()
+    assert not run.staging.location.exists()
     # journaled: status, a finished intent, pre-images of what was overwritten or removed
     assert journal.get(run.action.id).status is Status.COMMITTED
     assert journal.pending_intents() == []
     _, pointer = journal.undo_data(run.action.id)
-    assert pointer is not None and Path(pointer) == run.undo
+    assert pointer is not None and Path(pointer) == run.undo_dir
     record = json.loads((Path(pointer) / "undo.json").read_text())
     assert set(record["preimages"]) == {"README.md", "src/old.txt"}
     assert (Path(pointer) / "files" / "README.md").read_text() == "# demo\n"
@@ -75,8 +74,8 @@ def test_commit_applies_exactly_the_changes(
 
 def test_type_changes_commit(project: Path, run_cmd: Runner, journal: Journal) -> None:
     run = run_cmd("rm -r src && echo now-a-file > src && rm README.md && mkdir README.md")
-    expected = snapshot(run.staged.tree)
-    finish(run, decision_for(run, Verdict.COMMIT), journal)
+    expected = snapshot(run.staging.tree)
+    run.carry_out(decision_for(run, Verdict.COMMIT))
     assert snapshot(project) == expected
     assert (project / "src").read_text() == "now-a-file\n"
 
@@ -86,8 +85,8 @@ def test_a_file_replaced_by_a_deep_directory_commits(
 ) -> None:
     """Found by hypothesis: the parents of a/b/c were checked below a path that was a file."""
     run = run_cmd("rm README.md && mkdir -p README.md/a && echo deep > README.md/a/b")
-    expected = snapshot(run.staged.tree)
-    finish(run, decision_for(run, Verdict.COMMIT), journal)
+    expected = snapshot(run.staging.tree)
+    run.carry_out(decision_for(run, Verdict.COMMIT))
     assert snapshot(project) == expected
 
 
@@ -97,7 +96,7 @@ def test_conflict_refuses_the_commit_and_keeps_the_users_edit(
     run = run_cmd("echo agent > README.md; echo new > added.txt")
     (project / "README.md").write_text("the user's edit\n")
     with pytest.raises(ConflictError, match=r"README\.md: changed since staging") as info:
-        finish(run, decision_for(run, Verdict.COMMIT), journal)
+        run.carry_out(decision_for(run, Verdict.COMMIT))
     assert info.value.details == ["README.md: changed since staging"]
     assert (project / "README.md").read_text() == "the user's edit\n"
     assert not (project / "added.txt").exists()  # nothing at all was applied
@@ -121,7 +120,7 @@ def test_every_kind_of_conflict_is_caught(
     meddle(project)
     before = snapshot(project)
     with pytest.raises(ConflictError, match=reason):
-        finish(run, decision_for(run, Verdict.COMMIT), journal)
+        run.carry_out(decision_for(run, Verdict.COMMIT))
     assert snapshot(project) == before
 
 
@@ -134,7 +133,7 @@ def test_commit_never_writes_through_a_parent_symlink(
     (project / "src").symlink_to(outside)
     before = snapshot(outside)
     with pytest.raises(ConflictError, match="symlink"):
-        finish(run, decision_for(run, Verdict.COMMIT), journal)
+        run.carry_out(decision_for(run, Verdict.COMMIT))
     assert snapshot(outside) == before
 
 
@@ -145,10 +144,10 @@ def test_apply_itself_refuses_symlinked_parents(
     run = run_cmd("echo new > src/new.txt")
     os.rename(project / "src", project / "src-moved")
     (project / "src").symlink_to(outside)
-    manifest = dict(run.staged.manifest)
+    manifest = dict(run.staging.manifest)
     manifest.pop("src")
     staged = TreeStaging(
-        "copy", project, run.staged.tree, run.staged.location, RecordedBefore(manifest)
+        "copy", project, run.staging.tree, run.staging.location, RecordedBefore(manifest)
     )
     journal.save(run.action)
     with pytest.raises((ConflictError, PathError)):
@@ -161,7 +160,7 @@ def test_replacing_a_symlink_with_a_directory_writes_inside_the_root(
 ) -> None:
     (project / "out").symlink_to(outside)
     run = run_cmd("rm out && mkdir out && echo inside > out/file.txt")
-    finish(run, decision_for(run, Verdict.COMMIT), journal)
+    run.carry_out(decision_for(run, Verdict.COMMIT))
     assert (project / "out").is_dir() and not (project / "out").is_symlink()
     assert (project / "out" / "file.txt").read_text() == "inside\n"
     assert sorted(os.listdir(outside)) == ["precious.txt"]
@@ -171,7 +170,7 @@ def test_committed_symlink_is_created_not_followed(
     project: Path, outside: Path, run_cmd: Runner, journal: Journal
 ) -> None:
     run = run_cmd(f"ln -s {outside}/precious.txt shortcut")
-    finish(run, decision_for(run, Verdict.COMMIT), journal)
+    run.carry_out(decision_for(run, Verdict.COMMIT))
     assert os.readlink(project / "shortcut") == f"{outside}/precious.txt"
     assert (outside / "precious.txt").read_text() == "do not touch\n"
 
@@ -180,9 +179,9 @@ def test_staged_tree_changed_after_review_is_refused(
     project: Path, run_cmd: Runner, journal: Journal
 ) -> None:
     run = run_cmd("echo reviewed > new.txt")
-    (run.staged.tree / "new.txt").write_text("swapped after review\n")
+    (run.staging.tree / "new.txt").write_text("swapped after review\n")
     with pytest.raises(ConflictError, match="changed after it was reviewed"):
-        finish(run, decision_for(run, Verdict.COMMIT), journal)
+        run.carry_out(decision_for(run, Verdict.COMMIT))
     assert not (project / "new.txt").exists()
 
 
@@ -198,14 +197,14 @@ def test_goex_state_and_bad_paths_are_never_committed(
     ):
         change = Change(path, ChangeKind.ADDED, None, file)
         with pytest.raises(PathError, match=message):
-            commit(run.staged, [change], journal=journal, action_id=run.action.id)
+            commit(run.staging, [change], journal=journal, action_id=run.action.id)
 
 
 def test_keep_leaves_the_staged_copy(project: Path, run_cmd: Runner, journal: Journal) -> None:
     before = snapshot(project)
     run = run_cmd("echo later > later.txt")
-    assert finish(run, decision_for(run, Verdict.KEEP), journal) is Status.STAGED
-    assert (run.staged.tree / "later.txt").read_text() == "later\n"
-    assert (run.staged.location / "manifest.json").is_file()
+    assert run.carry_out(decision_for(run, Verdict.KEEP)) is Status.STAGED
+    assert (run.staging.tree / "later.txt").read_text() == "later\n"
+    assert (run.staging.location / "manifest.json").is_file()
     assert snapshot(project) == before
-    run.staged.rollback()
+    run.staging.rollback()

@@ -33,9 +33,7 @@ from core.journal import Journal, default_path
 from core.secrets import SecretStore
 from goexfs.apply import faults
 from goexfs.apply.recover import recover
-from goexfs.apply.undo import undo
-from goexfs.kept import commit_kept, load_kept
-from goexfs.session import finish, stage_and_run
+from goexfs.session import reopen, stage, undo
 from tests.goexfs.conftest import Snapshot, decision_for, snapshot
 
 TRIALS = int(os.environ.get("GOEX_CRASH_TRIALS", "150"))
@@ -87,10 +85,10 @@ def keep_one(root: Path, journal: Journal) -> Setup:
     build_project(root)
     before = snapshot(root)
     config = Config(fs=FsConfig(sandbox="none", backend="copy"))
-    run = stage_and_run(root, COMMAND, config=config, secrets=SecretStore.load(), journal=journal)
+    run = stage(root, COMMAND, config=config, secrets=SecretStore.load(), journal=journal)
     assert run.result.exit_status == 0, run.result.stderr
-    finish(run, decision_for(run, Verdict.KEEP), journal)
-    return Setup(root, run.action.id, before, snapshot(run.staged.tree))
+    run.carry_out(decision_for(run, Verdict.KEEP))
+    return Setup(root, run.action.id, before, snapshot(run.staging.tree))
 
 
 def goex_fs(*args: str, kill_at: str | None = None) -> subprocess.Popen[bytes]:
@@ -126,7 +124,7 @@ def apply_operations(tmp: Path) -> int:
     with Journal(tmp / "count.sqlite3") as journal:
         setup = keep_one(root, journal)
         start = faults.hits("apply")
-        commit_kept(load_kept(journal, root, setup.action_id), journal)
+        reopen(root, journal, setup.action_id).commit(by="user")
     assert snapshot(root) == setup.after
     return faults.hits("apply") - start
 
@@ -156,7 +154,7 @@ def window(base: Path, undoing: bool) -> tuple[float, float]:
         with Journal(default_path(Kind.FS, root)) as journal:
             setup = keep_one(root, journal)
             if undoing:
-                commit_kept(load_kept(journal, root, setup.action_id), journal)
+                reopen(root, journal, setup.action_id).commit(by="user")
         verb = "undo" if undoing else "commit"
         took = timed(verb, setup.action_id, "-C", str(root), kill_at=kill_at)
         with Journal(default_path(Kind.FS, root)) as journal:
@@ -322,7 +320,7 @@ def test_undo_killed_then_recovered(
     trial: int, tmp_path: Path, fs_journal: Journal, request: pytest.FixtureRequest
 ) -> None:
     kept = keep_one(tmp_path / "project", fs_journal)
-    commit_kept(load_kept(fs_journal, kept.root, kept.action_id), fs_journal)
+    reopen(kept.root, fs_journal, kept.action_id).commit(by="user")
     # the undo goes from the commit's after-state back to its before-state
     setup = Setup(kept.root, kept.action_id, kept.after, kept.before)
     steps = [*UNDO_STEPS, *UNDO_LATE, *(f"apply:{n}" for n in range(1, 28))]

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from core.action import Action, Kind, Status
 from core.journal import Journal
 from goexfs.apply.commit import commit
-from goexfs.apply.undo import undo
 from goexfs.backends import CopyStager
-from goexfs.session import workspace_for
+from goexfs.project import workspace_for
+from goexfs.session import undo
 from tests.goexfs.conftest import snapshot
 
 NAMES = st.sampled_from(["a", "b", "sp ace", "nl\nx", "caf\xe9", "bad\udcff", ".hid", "-d"])

@@ -21,7 +21,7 @@ from core.secrets import SecretStore
 from goexfs.backends import CopyStager
 from goexfs.sandbox import bwrap as sandbox
 from goexfs.sandbox.bwrap import bwrap_argv, run_command
-from goexfs.session import stage_and_run
+from goexfs.session import stage
 from goexfs.tree.effects import Change, ChangeKind
 from tests.goexfs.conftest import Runner, snapshot
 
@@ -39,7 +39,7 @@ def test_absolute_path_of_the_project_writes_the_staged_copy(
     run = run_cmd(f"echo pwned > {project}/abs.txt && cat {project}/README.md")
     assert snapshot(project) == before
     assert kinds(run.changes) == {"abs.txt": "added"}
-    assert (run.staged.tree / "abs.txt").read_text() == "pwned\n"
+    assert (run.staging.tree / "abs.txt").read_text() == "pwned\n"
     assert "# demo" in run.result.stdout
 
 
@@ -114,12 +114,12 @@ def test_secret_is_in_the_environment_but_masked_in_output(
         'printf %s "$GOEX_SECRET_API_TOKEN" > token.txt; echo "u=${UNRELATED_VARIABLE:-unset}"',
         secrets=SecretStore.load(),
     )
-    assert (run.staged.tree / "token.txt").read_text() == SECRET  # the command had the value
+    assert (run.staging.tree / "token.txt").read_text() == SECRET  # the command had the value
     assert SECRET not in run.result.stdout + run.result.stderr
     assert "[REDACTED:GOEX_SECRET_API_TOKEN]" in run.result.stdout
     assert "[REDACTED:GOEX_SECRET_API_TOKEN]" in run.result.stderr
     assert "u=unset" in run.result.stdout
-    assert SECRET not in str(run.effects)  # neither in the journaled effects (diff included)
+    assert SECRET not in str(run.recorded)  # neither in the journaled effects (diff included)
 
 
 def test_no_network(run_cmd: Runner) -> None:
@@ -131,7 +131,7 @@ def test_non_zero_exit_is_still_measured(run_cmd: Runner) -> None:
     run = run_cmd("echo partial > half.txt; exit 7")
     assert run.result.exit_status == 7
     assert kinds(run.changes) == {"half.txt": "added"}
-    assert run.effects["exit_status"] == 7
+    assert run.recorded["exit_status"] == 7
     assert run.action.status is Status.STAGED
 
 
@@ -245,7 +245,7 @@ def test_project_inside_a_hidden_home(
     (root / "main.c").write_text("int main;\n")
     assert home in sandbox.hidden_paths(root)
     assert home not in sandbox.hidden_paths(home)
-    run = stage_and_run(
+    run = stage(
         root,
         f"cat {home}/.ssh/id_ed25519; ls {home}; cat main.c; echo x > {root}/out.txt",
         config=fs_config,
@@ -256,4 +256,4 @@ def test_project_inside_a_hidden_home(
     assert "private key" not in run.result.stdout
     assert "int main;" in run.result.stdout
     assert [c.path for c in run.changes] == ["out.txt"]
-    run.staged.rollback()
+    run.staging.rollback()

@@ -12,8 +12,7 @@ import pytest
 from core.action import Status, Verdict
 from core.errors import ConflictError, StateError
 from core.journal import Journal
-from goexfs.apply.undo import undo
-from goexfs.session import FsRun, finish
+from goexfs.session import Staged, undo
 from tests.goexfs.conftest import Runner, decision_for, snapshot
 
 EDIT = (
@@ -23,8 +22,8 @@ EDIT = (
 )
 
 
-def committed(run: FsRun, journal: Journal) -> FsRun:
-    assert finish(run, decision_for(run, Verdict.COMMIT), journal) is Status.COMMITTED
+def committed(run: Staged, journal: Journal) -> Staged:
+    assert run.carry_out(decision_for(run, Verdict.COMMIT)) is Status.COMMITTED
     return run
 
 
@@ -128,8 +127,8 @@ def test_undo_never_writes_through_a_symlinked_parent(
 
 def test_undo_needs_its_pre_images(project: Path, run_cmd: Runner, journal: Journal) -> None:
     run = committed(run_cmd("echo x > new.txt"), journal)
-    assert run.undo is not None
-    shutil.rmtree(run.undo)
+    assert run.undo_dir is not None
+    shutil.rmtree(run.undo_dir)
     with pytest.raises(StateError, match=r"pre-images of action .* are gone"):
         undo(project, run.action.id, journal=journal)
     assert (project / "new.txt").exists()
@@ -139,7 +138,7 @@ def test_only_committed_actions_of_this_directory(
     project: Path, tmp_path: Path, run_cmd: Runner, journal: Journal
 ) -> None:
     run = run_cmd("echo x > new.txt")
-    finish(run, decision_for(run, Verdict.ROLLBACK), journal)
+    run.carry_out(decision_for(run, Verdict.ROLLBACK))
     with pytest.raises(StateError, match="is rolled_back"):
         undo(project, run.action.id, journal=journal)
     with pytest.raises(StateError, match="did not change"):

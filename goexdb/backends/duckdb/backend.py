@@ -164,6 +164,14 @@ class DuckDBBackend:
         images = StatementImages(index, name, list(meta.key))
         if name.count(".") != 1:
             images.missing = f"table {name} has a '.' in its name"
+        if not meta.types:
+            # Not a table of this database's catalog (none by that name, or a temporary one):
+            # there are no columns to read. The statement runs as written, so DuckDB says what
+            # is wrong with it.
+            images.missing = f"table {name} is not in the database's catalog"
+            result = self._execute_plain(statement)
+            self._keep(images)
+            return result
         update = isinstance(statement.ast, exp.Update)
         if update and statement.chooses_rows_unrepeatably:
             images.missing = UNREPEATABLE_ROWS
@@ -216,11 +224,14 @@ class DuckDBBackend:
                 else:
                     indexed = None  # an expression index: any column may be in it
             key = self._query(queries.KEY, [name])
-            self._tables[name] = _TableMeta(
+            meta = _TableMeta(
                 dict(self._query(queries.TABLE_COLUMNS, [name])),
                 tuple(key[0][0]) if key else (),
                 None if indexed is None else frozenset(indexed),
             )
+            if not meta.types:  # not a table (yet): not cached
+                return meta
+            self._tables[name] = meta
         return self._tables[name]
 
     def _keeps_rowids(self, statement: Statement, meta: _TableMeta) -> bool:
@@ -241,8 +252,9 @@ class DuckDBBackend:
         self, statement: Statement, images: StatementImages
     ) -> StatementResult:
         rowids = f"{self._private}_{images.statement}"
-        self._deferred.prepare(statement, images, rowids)
+        rows = self._deferred.prepare(statement, images, rowids)
         count = int(self._run(statement, statement.sql).fetchall()[0][0])
+        count = self._deferred.counted(statement, rowids, rows, count)
         self._keep(images, count)
         self._deferred.hold(images, statement, rowids, count)
         return StatementResult(statement.sql, statement.kind, count)
@@ -258,8 +270,11 @@ class DuckDBBackend:
         key_and_row = self._key_and_row(images)
         query = preselect(statement, DUCKDB, key_and_row, lock=False)
         assert query is not None
-        befores = {rowid: image for rowid, _, image in self._query(query)}
+        matches = self._query(query)  # with FROM, a row once per join match
+        befores = {rowid: image for rowid, _, image in matches}
         count = int(self._run(statement, statement.sql).fetchall()[0][0])
+        if count == len(matches) != len(befores):  # DuckDB counted each join match
+            count = len(befores)
         after_rows = self._query(
             f"SELECT t.rowid, {key_and_row('t')[1]} FROM {quote_table(images.table)} AS t "
             "WHERE t.rowid IN (SELECT unnest(?))",

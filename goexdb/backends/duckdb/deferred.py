@@ -61,15 +61,18 @@ class DeferredImages:
         self._pinned = False
         self._items: list[_Deferred] = []
 
-    def prepare(self, statement: Statement, images: StatementImages, rowids: str) -> None:
-        """Before the UPDATE runs: keep the ids of its rows in the temporary table ``rowids``,
-        and pin the snapshot if it is not pinned yet."""
+    def prepare(self, statement: Statement, images: StatementImages, rowids: str) -> int:
+        """Before the UPDATE runs: keep the ids of its rows in the temporary table ``rowids``
+        (with FROM, each id once with its number of join matches ``n``), and pin the snapshot
+        if it is not pinned yet. Returns how many rows the UPDATE will change."""
         assert isinstance(statement.ast, exp.Update)
-        distinct = "DISTINCT " if statement.ast.args.get("from_") else ""
         matched = matched_row_ids(statement, DUCKDB)
-        self._query(
-            f"CREATE TEMP TABLE {rowids} AS SELECT {distinct}q.rowid AS r FROM ({matched}) AS q"
+        ids = (
+            f"SELECT q.rowid AS r, count(*) AS n FROM ({matched}) AS q GROUP BY q.rowid"
+            if statement.ast.args.get("from_") is not None
+            else f"SELECT q.rowid AS r FROM ({matched}) AS q"
         )
+        [(rows,)] = self._query(f"CREATE TEMP TABLE {rowids} AS {ids}")
         if not self._pinned:
             # Pinned after the transaction itself (the query above read the table): a change
             # another connection commits in between makes this UPDATE conflict, never a
@@ -77,6 +80,16 @@ class DeferredImages:
             self._snapshot.begin()
             self._snapshot.execute(f"SELECT 1 FROM {quote_table(images.table)} LIMIT 0").fetchall()
             self._pinned = True
+        return int(rows)
+
+    def counted(self, statement: Statement, rowids: str, rows: int, count: int) -> int:
+        """The rows an UPDATE changed: DuckDB's ``count``, unless it counted each join match of
+        an UPDATE ... FROM (every release but 2.0.0 does), when it is the ``rows`` matched."""
+        assert isinstance(statement.ast, exp.Update)
+        if count == rows or statement.ast.args.get("from_") is None:
+            return count
+        [(matches,)] = self._query(f"SELECT sum(n) FROM temp.{rowids}")
+        return rows if count == matches else count
 
     def hold(self, images: StatementImages, statement: Statement, rowids: str, count: int) -> None:
         """After the UPDATE ran (``count`` rows) and its images were counted: keep them to be

@@ -4,7 +4,8 @@ are, and the JSON names of the run report."""
 from __future__ import annotations
 
 from core.redact import Redactor
-from goexfs.report import change_json, diff_text_plain, shown_path, stat_text
+from goexfs.render import change_json
+from goexfs.tree.diff import diff_text_plain, shown_path, stat_text
 from goexfs.tree.effects import Change, ChangeKind, describe
 from goexfs.tree.manifest import Entry, EntryType
 

@@ -1,0 +1,3 @@
+from goexfs.cli import main
+
+main()
