@@ -3,7 +3,9 @@
 ``GOEX_FAULT_KILL_AT=<step>[:<n>]`` makes the n-th (default: first) call of
 ``fault_point(step)`` send SIGKILL to the process itself — no ``finally``, no ``atexit``, no
 flushed buffers, exactly like a power cut as far as the journal and the directory can tell. It
-exists only for the crash tests (``tests/goexfs/test_crash.py``); without the variable,
+exists only for the crash and interrupt tests (``tests/goexfs/test_crash.py``,
+``test_interrupts.py``); ``GOEX_FAULT_SIGNAL=INT`` (or ``TERM``) sends that signal instead, as
+a person's Ctrl-C or a service manager's stop would at that moment. Without the variables,
 ``fault_point`` does nothing but count.
 
 Steps, in the order a commit passes them (``goexfs.apply.commit``):
@@ -27,6 +29,7 @@ import signal
 from collections import Counter
 
 ENV = "GOEX_FAULT_KILL_AT"
+SIGNAL_ENV = "GOEX_FAULT_SIGNAL"
 
 _hits: Counter[str] = Counter()
 
@@ -39,7 +42,7 @@ def fault_point(step: str) -> None:
         return
     name, _, nth = wanted.partition(":")
     if name == step and _hits[step] == (int(nth) if nth else 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.Signals["SIG" + os.environ.get(SIGNAL_ENV, "KILL")])
 
 
 def hits(step: str) -> int:
