@@ -88,6 +88,19 @@ class FsBackend(StrEnum):
     COPY = "copy"
 
 
+class _Choices:
+    """A settings dataclass whose StrEnum fields also take their values as text (a library
+    caller's ``DbConfig(capture="counts")``), made into the enum, or refused, at once."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            default = f.default
+            value = getattr(self, f.name)
+            if isinstance(default, StrEnum) and not isinstance(value, type(default)):
+                where = f"[{type(self).__name__.removesuffix('Config').lower()}]"
+                object.__setattr__(self, f.name, _choice(type(default), f.name, value, where))
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "gpt-4o-mini"
@@ -98,13 +111,13 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class ReviewConfig:
+class ReviewConfig(_Choices):
     decide: Mode = Mode.ASK
     timeout: float = 900.0  # --decide person: seconds to wait for a person, then roll back
 
 
 @dataclass(frozen=True)
-class DbConfig:
+class DbConfig(_Choices):
     statement_timeout: float = 30.0
     lock_timeout: float = 5.0
     idle_timeout: float = 300.0
@@ -117,7 +130,7 @@ class DbConfig:
 
 
 @dataclass(frozen=True)
-class FsConfig:
+class FsConfig(_Choices):
     backend: FsBackend = FsBackend.AUTO
     sandbox: Sandbox = Sandbox.BWRAP
     network: bool = False  # the sandboxed command may reach the network (operator-only)

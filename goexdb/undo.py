@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from core.config import Capture
 from goexdb.effects import Effects, RowImage, SchemaChange, StatementImages
 from goexdb.engines import engine_facts, quote_ident, quote_literal, quote_table
 from goexdb.sql import Statement, StatementKind, qualified
@@ -131,7 +132,7 @@ def _explained_by_renames(change: SchemaChange, moved: dict[str, list[list[str]]
 
 
 def assess(
-    statements: Sequence[Statement], effects: Effects, capture: str, dialect: str
+    statements: Sequence[Statement], effects: Effects, capture: Capture, dialect: str
 ) -> list[str]:
     """Why this action could not be undone; empty when it can. Also sets effects.irreversible."""
     reasons: list[str] = []
@@ -145,7 +146,7 @@ def assess(
             reasons.append(f"TRUNCATE {', '.join(t.name for t in statement.ast.expressions)}")
         if statement.kind is StatementKind.DML and statement.image_target is None:
             reasons.append(f"{statement.verb.upper()} writes through a CTE or several tables")
-    if capture != "images" and effects.rows_changed:
+    if capture is not Capture.IMAGES and effects.rows_changed:
         reasons.append("row images were not captured (capture = counts)")
     for images in effects.images:
         if images.missing:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from core.config import FsBackend
 from core.errors import ConfigError, GoexError
 from goexfs.backends.base import BackendUnavailable, Stager, Staging
 from goexfs.backends.btrfs import BtrfsStager
@@ -42,7 +43,7 @@ def _named(name: str) -> type[Stager] | None:
 
 def stager_for(name: str) -> Stager:
     """The stager for the ``[fs] backend`` setting (``auto``: the first that works here)."""
-    if name == "auto":
+    if name == FsBackend.AUTO:
         return AutoStager()
     stager = _named(name)
     if stager is None:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from core.config import user_config_file
+from core.config import Sandbox, user_config_file
 from core.errors import ConfigError, SandboxError
 from core.journal import state_home
 from core.redact import Redactor
@@ -52,7 +52,6 @@ from core.secrets import SecretStore
 from goexfs.sandbox.limits import limited_command, process_cap
 from goexfs.tree.paths import contains, normalize
 
-MODES = ("bwrap", "none")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_OUTPUT = 64 * 1024  # bytes kept per stream
 FRESH = (Path("/tmp"), Path("/dev"), Path("/proc"))
@@ -186,7 +185,7 @@ def run_command(
     *,
     root: Path,
     tree: Path,
-    mode: str,
+    mode: Sandbox | str,
     timeout: float,
     secrets: SecretStore,
     redactor: Redactor,
@@ -197,9 +196,12 @@ def run_command(
 ) -> SandboxResult:
     """Run ``sh -c command`` against the staged tree; the real root is never the target.
     ``hidden_files`` (relative paths of regular files in the tree) cannot be read."""
-    if mode not in MODES:
-        raise ConfigError(f"fs sandbox {mode!r} is not one of {', '.join(MODES)}", key="fs.sandbox")
-    if mode == "none":
+    try:
+        mode = Sandbox(mode)
+    except ValueError:
+        names = ", ".join(m.value for m in Sandbox)
+        raise ConfigError(f"fs sandbox {mode!r} is not one of {names}", key="fs.sandbox") from None
+    if mode is Sandbox.NONE:
         with tempfile.TemporaryDirectory(prefix="goex-home-") as home:
             env = safe_environment(secrets, home)
             return _run(["/bin/sh", "-c", command], tree, env, timeout, redactor, max_output)

@@ -15,7 +15,7 @@ import duckdb
 from sqlglot import exp
 
 import goexdb.backends.duckdb.queries as queries
-from core.config import DbConfig
+from core.config import Capture, DbConfig
 from core.errors import StateError, StatementDenied, TargetError
 from goexdb.backends.duckdb.deferred import DeferredImages
 from goexdb.backends.duckdb.errors import ignored_if_no_transaction, translated
@@ -131,7 +131,9 @@ class DuckDBBackend:
             self.commit()
             result = self._execute_plain(statement)
             self._con.begin()
-        elif statement.kind is StatementKind.DML and self._config.capture == "images" and table:
+        elif (
+            statement.kind is StatementKind.DML and self._config.capture is Capture.IMAGES and table
+        ):
             result = self._execute_imaged(statement, table, index)
         else:
             result = self._execute_plain(statement)

@@ -14,7 +14,7 @@ from psycopg.pq.abc import PGresult
 from sqlglot import exp
 
 import goexdb.backends.postgres.queries as queries
-from core.config import DbConfig
+from core.config import Capture, DbConfig, ImagePath
 from core.errors import TargetError
 from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
 from goexdb.backends.postgres.held import Held
@@ -69,8 +69,8 @@ class PostgresBackend:
         # DDL ran in this transaction (whatever mark() was told since): what goex's prepared
         # statements return may change again when it is rolled back.
         self._ran_ddl = False
-        self._returning_old_new = config.image_path == "returning" or (
-            config.image_path == "auto" and POSTGRES.returning_old_new(self.server_version)
+        self._returning_old_new = config.image_path is ImagePath.RETURNING or (
+            config.image_path is ImagePath.AUTO and POSTGRES.returning_old_new(self.server_version)
         )
         timeouts = (
             f"SET LOCAL {name} = '{int(seconds * 1000)}ms'; "
@@ -145,7 +145,9 @@ class PostgresBackend:
         table = statement.image_target
         if statement.kind is StatementKind.NON_TRANSACTIONAL:
             result = self._execute_outside(statement)
-        elif statement.kind is StatementKind.DML and self._config.capture == "images" and table:
+        elif (
+            statement.kind is StatementKind.DML and self._config.capture is Capture.IMAGES and table
+        ):
             result = self._execute_imaged(statement, table, index)
         else:
             result = self._execute_plain(statement)
