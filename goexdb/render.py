@@ -155,7 +155,7 @@ def result_table(shown: int, result: Mapping[str, Any]) -> Table:
     rows = result.get("rows", [])
     more = len(rows) > SHOWN_ROWS or result.get("truncated")
     title = f"result {shown}: {len(rows)}{'+' if result.get('truncated') else ''} row(s)"
-    table = Table(title=title, title_justify="left", show_edge=False)
+    table = Table(title=title, title_justify="left", show_edge=False, min_width=len(title))
     for column in result.get("columns", []):
         table.add_column(str(column), overflow="ellipsis", max_width=40)
     for row in rows[:SHOWN_ROWS]:
