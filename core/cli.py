@@ -13,7 +13,7 @@ the journal commands' option names are closure variables.)
 import getpass
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -102,8 +102,11 @@ S = TypeVar("S", bound=Staged)
 ViewOf = Callable[[Action, dict[str, Any], Redactor], View]
 
 
-def new_app(name: str, help_text: str) -> typer.Typer:
-    return typer.Typer(
+def new_app(
+    name: str, help_text: str, commands: Sequence[tuple[str, Callable[..., None]]] = ()
+) -> typer.Typer:
+    """A command line with these commands, in this order (``--help`` lists them so)."""
+    app = typer.Typer(
         name=name,
         help=help_text,
         no_args_is_help=True,
@@ -111,6 +114,9 @@ def new_app(name: str, help_text: str) -> typer.Typer:
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
+    for command_name, command in commands:
+        app.command(command_name)(command)
+    return app
 
 
 def run_app(app: typer.Typer) -> None:

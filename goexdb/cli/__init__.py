@@ -13,13 +13,6 @@ from goexdb.cli import decide, lint, run
 from goexdb.dsn import parse_dsn
 from goexdb.render import View
 
-app = new_app(
-    "goex-db",
-    "Run agent-written SQL in a held-open transaction, measure its effects, then commit or "
-    "roll back. Exit codes: 0 committed, 1 error, 2 usage, 3 rolled back, 4 rejected by "
-    "policy, 5 kept staged, 130 interrupted (rolled back).",
-)
-
 COMMANDS = (
     ("run", run.run_command),
     ("undo", run.undo_command),
@@ -33,8 +26,13 @@ COMMANDS = (
     ("lint", lint.lint_command),
     ("dry-run", lint.dry_run_command),
 )
-for name, command in COMMANDS:
-    app.command(name)(command)
+app = new_app(
+    "goex-db",
+    "Run agent-written SQL in a held-open transaction, measure its effects, then commit or "
+    "roll back. Exit codes: 0 committed, 1 error, 2 usage, 3 rolled back, 4 rejected by "
+    "policy, 5 kept staged, 130 interrupted (rolled back).",
+    COMMANDS,
+)
 add_journal_commands(
     app, Kind.DB, lambda _: default_path(Kind.DB), lambda dsn: parse_dsn(dsn).display, "--dsn", View
 )

@@ -13,13 +13,6 @@ from goexfs.cli import decide, run, upkeep
 from goexfs.cli.options import existing_journal, root_of
 from goexfs.render import View
 
-app = new_app(
-    "goex-fs",
-    "Run an agent's shell command sandboxed against a staged copy of a directory, see what it "
-    "changed, then commit, roll back or keep it staged. Exit codes: 0 committed, 1 error, "
-    "2 usage, 3 rolled back, 4 rejected by policy, 5 kept staged, 130 interrupted.",
-)
-
 COMMANDS = (
     ("run", run.run_command),
     ("undo", run.undo_command),
@@ -32,8 +25,13 @@ COMMANDS = (
     ("recover", upkeep.recover_command),
     ("gc", upkeep.gc_command),
 )
-for name, command in COMMANDS:
-    app.command(name)(command)
+app = new_app(
+    "goex-fs",
+    "Run an agent's shell command sandboxed against a staged copy of a directory, see what it "
+    "changed, then commit, roll back or keep it staged. Exit codes: 0 committed, 1 error, "
+    "2 usage, 3 rolled back, 4 rejected by policy, 5 kept staged, 130 interrupted.",
+    COMMANDS,
+)
 add_journal_commands(
     app, Kind.FS, existing_journal, lambda d: str(root_of(d)), "--dir", View, target_short="-C"
 )
