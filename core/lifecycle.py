@@ -3,9 +3,9 @@
 Each side subclasses ``Staged`` (``goexdb.Staged``, ``goexfs.Staged``) with how its work is
 made permanent, thrown away or kept; everything else happens here, the same way for both:
 
-* ``being_staged()`` surrounds the side's staging: the action is journaled as proposed first, and a
-  failure (journaled ``failed``, or ``rejected`` when refused) or an interrupt (``rolled_back``)
-  is recorded before it propagates;
+* ``being_staged()`` surrounds the side's staging: the action is journaled as proposed first,
+  and a failure (journaled ``failed``, or ``rejected`` when refused) or an interrupt
+  (``rolled_back``) throws the work away and is recorded before it propagates;
 * ``record()`` binds the digest of the code and its measured (redacted) effects and policy
   findings, and journals the action as staged;
 * ``decide(mode)`` asks the configured decider (``core.review``); ``person`` waits on the
@@ -114,14 +114,8 @@ class Staged(ABC):
     def being_staged(self) -> Iterator[None]:
         """Around the side's staging (see the module docstring)."""
         self.journal.save(self.action)
-        with self._guarded():
-            try:
-                yield
-            except GoexError as exc:
-                with deferred(), suppress(Exception):  # the first error is the one to report
-                    self._rollback_work()
-                self._fail(exc)
-                raise
+        with self._failing():
+            yield
 
     def record(self, effects: Mapping[str, Any], violations: Sequence[Violation]) -> None:
         """Journal the action as staged with its effects and findings, which the digest binds."""
@@ -146,8 +140,9 @@ class Staged(ABC):
         on_wait: Callable[[datetime], None] | None = None,
     ) -> Decision:
         """The configured decider's decision; ``person`` waits for one (module docstring),
-        calling ``on_wait(deadline)`` once it waits."""
-        with self._guarded():
+        calling ``on_wait(deadline)`` once it waits. A decider that fails (no judge model
+        configured, the journal unwritable) leaves nothing held: the action fails."""
+        with self._failing():
             return decide(
                 mode,
                 self.review(),
@@ -179,6 +174,12 @@ class Staged(ABC):
                     Verdict.ROLLBACK,
                     "this work cannot stay staged after the process ends, so rolled back",
                     decision.digest,
+                )
+            now = self.journal.status_of(self.action.id)
+            if now is not self.action.status:
+                raise StateError(
+                    f"action {self.action.id} is {now.value if now else 'gone'} now: another "
+                    "process decided it"
                 )
             self.action.decide(decision)
             waiting = self.journal.waiting_for(self.action.id)
@@ -250,16 +251,32 @@ class Staged(ABC):
                 continue
             time.sleep(POLL_SECONDS)
 
-    def _fail(self, error: GoexError) -> None:
-        """Journal an action that could not be staged: refused before running, or failed."""
+    def _fail(self, error: Exception) -> None:
+        """Journal an action that could not be staged or decided: refused, or failed."""
         rejected = isinstance(error, StatementDenied | PolicyRejected)
         self.action.advance(Status.REJECTED if rejected else Status.FAILED)
+        message = error.message if isinstance(error, GoexError) else f"{error!r}"
         with suppress(GoexError):  # a journal that cannot be written: the error says why
             self.journal.save(self.action)
-            message = self.redactor.redact(error.message)
             self.journal.set_effects(
-                self.action.id, {"error": message, "error_type": type(error).__name__}
+                self.action.id,
+                {"error": self.redactor.redact(message), "error_type": type(error).__name__},
             )
+
+    @contextmanager
+    def _failing(self) -> Iterator[None]:
+        """Around staging and deciding: an interrupt rolls back (``_guarded``); any other
+        failure throws the work away and journals the action failed (or rejected, when refused),
+        then propagates, the first error being the one reported."""
+        with self._guarded():
+            try:
+                yield
+            except Exception as exc:
+                if self.action.status in (Status.PROPOSED, Status.STAGED):
+                    with deferred(), suppress(Exception):
+                        self._rollback_work()
+                    self._fail(exc)
+                raise
 
     @contextmanager
     def _guarded(self) -> Iterator[None]:

@@ -109,6 +109,11 @@ class Journal(Waits):
             raise StateError(f"action id prefix {id_or_prefix!r} is ambiguous; type more of it")
         return self._load(rows[0])
 
+    def status_of(self, action_id: str) -> Status | None:
+        """The action's status as journaled now (None when it is not in the journal yet)."""
+        row = self._db.execute("SELECT status FROM actions WHERE id = ?", (action_id,)).fetchone()
+        return None if row is None else Status(row[0])
+
     def recent(
         self, kind: Kind | None = None, limit: int = 50, target: str | None = None
     ) -> list[Action]:
