@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 
 from core.action import Mode
 from core.cli import DecideOption, Format, FormatOption, PolicyOption, conclude
-from core.config import ModelConfig, load_config
+from core.config import Config, DbConfig, ModelConfig, load_config
 from core.errors import UsageError
 from core.llm import Model
 from core.render import make_console
@@ -20,6 +21,8 @@ from goexdb import prompt as prompts
 from goexdb.cli.options import ActionDsnOption, DsnOption, clone_progress, journal
 from goexdb.render import View
 from goexdb.session import Session, Staged, connect, resolve_target
+
+PERSON_MARGIN = 30.0  # seconds the transaction outlives the wait for a person (to commit)
 
 
 class RunMode(StrEnum):
@@ -65,7 +68,8 @@ def run_command(
             "a transaction cannot outlive its process, so --decide keep needs --mode clone"
         )
     target = resolve_target(dsn)
-    with journal() as log, connect(target, config.db, config.policy, journal=log) as db:
+    db_config = held_for(config)
+    with journal() as log, connect(target, db_config, config.policy, journal=log) as db:
         if code is None:
             assert prompt is not None
             code = _ask_model(db, prompt, config.model, fmt)
@@ -88,9 +92,18 @@ def undo_command(
         raise UsageError("an undo runs in a transaction, which cannot outlive its process")
     with journal() as log:
         target = resolve_target(dsn, log.get(action_id))
-        with connect(target, config.db, config.policy, journal=log) as db:
+        with connect(target, held_for(config), config.policy, journal=log) as db:
             staged = db.stage_undo(action_id)
             conclude(staged, view(staged), mode=config.review.decide, fmt=fmt, config=config)
+
+
+def held_for(config: Config) -> DbConfig:
+    """The database settings for an action decided under ``config``: one that waits for a person
+    keeps its transaction open (``idle_timeout``) at least as long as it waits."""
+    if config.review.decide is not Mode.PERSON:
+        return config.db
+    wait = config.review.timeout + PERSON_MARGIN
+    return replace(config.db, idle_timeout=max(config.db.idle_timeout, wait))
 
 
 def view(staged: Staged) -> View:
