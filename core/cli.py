@@ -123,7 +123,7 @@ def run_app(app: typer.Typer) -> None:
     """Run a Typer app: every GoexError becomes ``error: ...`` and its exit code; SIGINT and
     SIGTERM raise in the main thread (``core.interrupt``). The lifecycle turns one that lands
     while an action exists into ``Interrupted``; one before that (Typer makes it exit 130) gets
-    its line here."""
+    its line here (nothing was changed: a kept action stays kept)."""
     try:
         with signals_interrupt():
             app()
@@ -136,7 +136,7 @@ def run_app(app: typer.Typer) -> None:
         if isinstance(interrupt, Interrupted):
             _line(interrupt.message)
         elif exc.code == ExitCode.INTERRUPTED and isinstance(interrupt, KeyboardInterrupt):
-            _line(f"interrupted ({signal_name(interrupt)}): nothing was staged")
+            _line(f"interrupted ({signal_name(interrupt)}): nothing was changed")
         raise
 
 
