@@ -216,10 +216,7 @@ class Session:
                 f"action {original.id} is {original.status.value}; only a committed action "
                 "can be undone"
             )
-        if original.target != self.target.display:
-            raise UsageError(
-                f"action {original.id} ran on {original.target}, not on {self.target.display}"
-            )
+        self._check_target(original)
         record, _ = self.journal.undo_data(original.id)
         if record is None:
             raise StateError(f"action {original.id} has no undo data in the journal")
@@ -280,10 +277,7 @@ class Session:
                 f"action {action.id} is {action.status.value}, not kept staged; "
                 "`goex-db list` shows the ones that are"
             )
-        if action.target != self.target.display:
-            raise UsageError(
-                f"action {action.id} ran on {action.target}, not on {self.target.display}"
-            )
+        self._check_target(action)
         recorded = self.journal.effects(action.id) or {}
         staged = Staged(action, self.journal, self.redactor)
         staged.recorded = recorded
@@ -299,6 +293,12 @@ class Session:
             self.redactor.redact_obj,
         )
         return staged
+
+    def _check_target(self, action: Action) -> None:
+        if action.target != self.target.display:
+            raise UsageError(
+                f"action {action.id} ran on {action.target}, not on {self.target.display}"
+            )
 
     def hold_on_clone(
         self, sql: str | Sequence[Statement], *, tag: str, progress: Progress | None = None
