@@ -13,11 +13,12 @@ the journal commands' option names are closure variables.)
 import getpass
 import socket
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Protocol, TypeVar
+from typing import Annotated, Any, NoReturn, Protocol
 
 import typer
 from rich.console import Console
@@ -98,8 +99,20 @@ class View(Protocol):
         """One line on what became of the target, once decided (or None)."""
 
 
-S = TypeVar("S", bound=Staged)
-ViewOf = Callable[[Action, dict[str, Any], Redactor], View]
+OUTCOME_WAIT = 5.0  # seconds approve/reject waits to report what the holding process did
+
+
+class ViewOf(Protocol):
+    """A side's ``View``: one action, from what the journal recorded (and the staged action
+    itself, when there is one)."""
+
+    def __call__(
+        self,
+        action: Action,
+        recorded: Mapping[str, Any],
+        redactor: Redactor,
+        live: Any = None,
+    ) -> View: ...
 
 
 def new_app(
@@ -123,7 +136,7 @@ def run_app(app: typer.Typer) -> None:
     """Run a Typer app: every GoexError becomes ``error: ...`` and its exit code; SIGINT and
     SIGTERM raise in the main thread (``core.interrupt``). The lifecycle turns one that lands
     while an action exists into ``Interrupted``; one before that (Typer makes it exit 130) gets
-    its line here (nothing was changed: a kept action stays kept)."""
+    its line here."""
     try:
         with signals_interrupt():
             app()
@@ -136,7 +149,7 @@ def run_app(app: typer.Typer) -> None:
         if isinstance(interrupt, Interrupted):
             _line(interrupt.message)
         elif exc.code == ExitCode.INTERRUPTED and isinstance(interrupt, KeyboardInterrupt):
-            _line(f"interrupted ({signal_name(interrupt)}): nothing was changed")
+            _line(f"interrupted ({signal_name(interrupt)})")
         raise
 
 
@@ -201,7 +214,7 @@ def person() -> str:
     return f"person:{user}@{socket.gethostname()}"
 
 
-def answer(
+def decide_from_elsewhere(
     journal: Journal,
     action: Action,
     verdict: Verdict,
@@ -209,10 +222,16 @@ def answer(
     digest: str,
     reason: str,
     paths: tuple[str, ...] = (),
-    reopen: Callable[[Action], S],
-) -> S | None:
-    """A person's decision on a waiting action: recorded for the process that holds it, or —
-    for a kept action, which nobody holds — carried out here. Returns the kept action then."""
+    reopen: Callable[[Action], Staged],
+    view_of: ViewOf,
+    fmt: Format,
+    redactor: Redactor,
+) -> NoReturn:
+    """A person's decision on a waiting action (``approve``, ``reject``): for a kept action,
+    which nobody holds, carried out here; otherwise recorded for the process that holds it,
+    and what became of the action is reported once that process has carried it out (or that
+    it is recorded, should the holder take longer than ``OUTCOME_WAIT``). Exits with the
+    action's code, as ``commit``/``rollback`` do."""
     waiting = journal.waiting_for(action.id)
     if waiting is None:
         raise StateError(f"action {action.id} is {action.status.value}, not waiting for a decision")
@@ -220,17 +239,21 @@ def answer(
     if waiting.kept:
         staged = reopen(action)
         staged.carry_out(decision)
-        return staged
+        finished(staged.action, view_of(staged.action, staged.recorded, redactor, staged), fmt,
+                 redactor)  # fmt: skip
     journal.answer(action.id, decision)
-    return None
-
-
-def answered_line(action: Action, verdict: Verdict, holder: str | None) -> str:
-    done = "approved" if verdict is Verdict.COMMIT else "rejected"
-    return (
-        f"{done}: action {action.id}; the process holding it ({holder}) carries the decision "
-        "out within a second"
-    )
+    ends = time.monotonic() + OUTCOME_WAIT
+    while (now := journal.status_of(action.id)) is Status.STAGED and time.monotonic() < ends:
+        time.sleep(0.05)
+    if now is Status.STAGED:
+        done = "approved" if verdict is Verdict.COMMIT else "rejected"
+        _line(
+            f"{done}: action {action.id}; its process ({waiting.holder}) has not carried the "
+            "decision out yet"
+        )
+        raise typer.Exit(int(ExitCode.OK))
+    ended = journal.get(action.id)
+    finished(ended, view_of(ended, journal.effects(ended.id) or {}, redactor), fmt, redactor)
 
 
 def add_journal_commands(

@@ -40,6 +40,7 @@ Every setting has one environment variable, ``GOEX_<SECTION>_<KEY>`` (``GOEX_DB_
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -379,8 +380,8 @@ def _typed(cls: type[Any], key: str, value: Any, where: str) -> Any:
         and isinstance(value, int | float)
         and not isinstance(value, bool)
     ):
-        if value <= 0:
-            raise ConfigError(f"{where}: {key} must be positive, not {value!r}", key=key)
+        if not 0 < value < math.inf:  # NaN fails too
+            raise ConfigError(f"{where}: {key} must be positive and finite, not {value!r}", key=key)
         return float(value)
     if isinstance(default, int) and isinstance(value, int) and not isinstance(value, bool):
         if value < 0:

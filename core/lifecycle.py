@@ -31,7 +31,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from core.action import Action, Decision, Kind, Mode, Status, Verdict
-from core.errors import GoexError, Interrupted, PolicyRejected, StateError, StatementDenied
+from core.errors import (
+    GoexError,
+    Interrupted,
+    PolicyRejected,
+    StateError,
+    StatementDenied,
+    UsageError,
+)
 from core.interrupt import deferred, signal_name
 from core.journal import Journal, this_holder
 from core.llm import Model
@@ -45,9 +52,10 @@ POLL_SECONDS = 0.2  # how often a held action looks for a person's decision
 class Staged(ABC):
     """One action whose work is staged and measured, waiting for its decision.
 
-    A side provides ``_commit_work``, ``_rollback_work`` and, when its work can outlive the
-    process, ``can_keep`` and ``_keep_work``; ``summary`` is one line of what the action did
-    or left (for messages such as the interrupt's)."""
+    A side provides ``_commit_work`` and ``_rollback_work``; where it needs them,
+    ``_after_commit`` (clean-up once committed), ``can_keep`` and ``_keep_work`` (work that
+    outlives the process), ``takes_paths``, ``_exclusive`` (a lock held while a decision is
+    carried out), ``_commit_intent`` and ``unchanged`` (what a rollback leaves, in words)."""
 
     kind: ClassVar[Kind]
 
@@ -58,6 +66,7 @@ class Staged(ABC):
         self.recorded: dict[str, Any] = {}  # the journaled effects the digest binds
         self.violations: list[Violation] = []
         self.undoes: Action | None = None  # the committed action this one undoes
+        self.reopened = False  # picked up from the journal's queue, where it must still be
 
     # -- what a side provides ------------------------------------------------------------------
 
@@ -77,6 +86,16 @@ class Staged(ABC):
     def _keep_work(self) -> None:
         """Make the staged work last past this process."""
         return None
+
+    def _after_commit(self) -> None:
+        """Clean-up once the commit is journaled (a staged copy removed, undo data kept): a
+        failure here is reported, and the action stays committed."""
+        return None
+
+    @property
+    def takes_paths(self) -> bool:
+        """Whether a commit can be narrowed to some paths (file actions)."""
+        return False
 
     def _exclusive(self) -> AbstractContextManager[None]:
         """Held while a decision is carried out (a project's lock)."""
@@ -166,62 +185,98 @@ class Staged(ABC):
         return self.carry_out(self.decide(mode, **how))
 
     def carry_out(self, decision: Decision) -> Status:
-        """Do what was decided, exactly once (a queued action's decision is single-use)."""
+        """Do what was decided, exactly once: an action in the journal's queue is claimed by
+        recording the decision there first (single-use), and once claimed it always ends in a
+        final status — committed, or failed, rolled back or rejected with its work thrown away."""
         with self._guarded(), self._exclusive():
-            if decision.verdict is Verdict.KEEP and not self.can_keep:
-                decision = Decision(
-                    decision.by,
-                    Verdict.ROLLBACK,
-                    "this work cannot stay staged after the process ends, so rolled back",
-                    decision.digest,
-                )
-            now = self.journal.status_of(self.action.id)
-            if now is not self.action.status:
-                raise StateError(
-                    f"action {self.action.id} is {now.value if now else 'gone'} now: another "
-                    "process decided it"
-                )
-            self.action.decide(decision)
-            waiting = self.journal.waiting_for(self.action.id)
-            if waiting is not None and waiting.answer != decision:
-                self.journal.answer(self.action.id, decision, holder=waiting.holder)
-            if decision.verdict is Verdict.KEEP:
-                with deferred():
-                    self._keep_work()
+            decision = self._claim(decision)
+            if decision.verdict is Verdict.COMMIT:
+                self._commit(decision)
+                return self.action.status
+            with deferred():
+                if decision.verdict is Verdict.KEEP:
+                    try:
+                        self._keep_work()
+                    except BaseException:
+                        self._end_without_commit(decision)
+                        raise
                     self.journal.save(self.action)
                     self.journal.wait_for(self.action.id, holder=None, deadline=None)
-            elif decision.verdict is Verdict.COMMIT:
-                self._commit(decision)
-            else:
-                with deferred():
-                    self._rollback_work()
-                    rejected = decision.verdict is Verdict.REJECT
-                    self.action.advance(Status.REJECTED if rejected else Status.ROLLED_BACK)
-                    self.journal.save(self.action)
+                else:
+                    try:
+                        self._rollback_work()
+                    finally:
+                        self._end_without_commit(decision)
             return self.action.status
+
+    def _claim(self, decision: Decision) -> Decision:
+        """Check the decision can be carried out here, and record it in the queue."""
+        if decision.verdict is Verdict.KEEP and not self.can_keep:
+            decision = Decision(
+                decision.by,
+                Verdict.ROLLBACK,
+                "this work cannot stay staged after the process ends, so rolled back",
+                decision.digest,
+            )
+        if decision.paths and not self.takes_paths:
+            raise UsageError("this action is decided as a whole; paths are for file actions")
+        now = self.journal.status_of(self.action.id)
+        if now is not self.action.status:
+            raise StateError(
+                f"action {self.action.id} is {now.value if now else 'gone'} now: another "
+                "process decided it"
+            )
+        waiting = self.journal.waiting_for(self.action.id)
+        if self.reopened and (waiting is None or not waiting.kept):
+            raise StateError(
+                f"action {self.action.id} is no longer kept: another process decided it"
+            )
+        self.action.decide(decision)
+        if waiting is not None and waiting.answer != decision:
+            self.journal.answer(self.action.id, decision, holder=this_holder())
+        return decision
+
+    def _end_without_commit(self, decision: Decision) -> None:
+        """A final status for a claimed action whose decision was not a commit: nothing reached
+        the target, whatever failed on the way (work that could not be kept is thrown away)."""
+        if decision.verdict is Verdict.KEEP:
+            with suppress(Exception):
+                self._rollback_work()
+        self._finish(Status.REJECTED if decision.verdict is Verdict.REJECT else Status.ROLLED_BACK)
 
     def _commit(self, decision: Decision) -> None:
         intent = {"digest": self.digest, **self._commit_intent(decision)}
         if self.undoes is not None:
             intent["undoes"] = self.undoes.id
         with deferred():  # a commit under way is finished, never cut half-way
-            begun = self.journal.begin_intent(self.action.id, "commit", intent)
+            try:
+                begun = self.journal.begin_intent(self.action.id, "commit", intent)
+            except BaseException:
+                with suppress(Exception):
+                    self._rollback_work()
+                self._finish(Status.FAILED)
+                raise
             try:
                 self._commit_work(decision)
             except BaseException:
                 # The failure is known and recorded; what a half-done commit needs to be
                 # recovered is the work's own business (a database rolls back; a tree keeps
                 # its apply intent).
-                self.action.advance(Status.FAILED)
-                self.journal.save(self.action)
+                self._finish(Status.FAILED)
                 self.journal.finish_intent(begun)
                 raise
-            self.action.advance(Status.COMMITTED)
-            self.journal.save(self.action)
-            if self.undoes is not None:
-                self.undoes.advance(Status.UNDONE)
-                self.journal.save(self.undoes)
-            self.journal.finish_intent(begun)
+            self._finish(Status.COMMITTED)
+            try:
+                self._after_commit()  # committed already: a failure here is reported only
+            finally:
+                if self.undoes is not None:
+                    self.undoes.advance(Status.UNDONE)
+                    self.journal.save(self.undoes)
+                self.journal.finish_intent(begun)
+
+    def _finish(self, status: Status) -> None:
+        self.action.advance(status)
+        self.journal.save(self.action)
 
     # -- waiting, failing, interrupts ----------------------------------------------------------
 
@@ -248,7 +303,6 @@ class Staged(ABC):
                 with suppress(StateError):  # a person answered first: theirs is read next
                     self.journal.answer(self.action.id, expired, holder=holder)
                     return expired
-                continue
             time.sleep(POLL_SECONDS)
 
     def _fail(self, error: Exception) -> None:
@@ -273,10 +327,17 @@ class Staged(ABC):
                 yield
             except Exception as exc:
                 if self.action.status in (Status.PROPOSED, Status.STAGED):
-                    with deferred(), suppress(Exception):
-                        self._rollback_work()
-                    self._fail(exc)
+                    with deferred():
+                        with suppress(Exception):
+                            self._rollback_work()
+                        self._fail(exc)
                 raise
+
+    def _still_kept(self) -> bool:
+        with suppress(GoexError):
+            waiting = self.journal.waiting_for(self.action.id)
+            return waiting is not None and waiting.kept and waiting.answer is None
+        return False
 
     @contextmanager
     def _guarded(self) -> Iterator[None]:
@@ -286,10 +347,15 @@ class Staged(ABC):
             raise self._interrupted(signal_name(exc)) from None
 
     def _interrupted(self, signal: str) -> Interrupted:
-        """Roll back after SIGINT/SIGTERM and journal why; the message says what happened."""
+        """Roll back after SIGINT/SIGTERM and journal why; the message says what happened. A
+        kept action not yet claimed here stays kept: the interrupt stopped only this command."""
         action = self.action
-        with deferred():
-            if action.status in (Status.PROPOSED, Status.STAGED):
+        if action.status in (Status.PROPOSED, Status.STAGED):
+            if self.reopened and self._still_kept():
+                return Interrupted(
+                    f"interrupted ({signal}): action {action.id} stays kept; {self.unchanged}"
+                )
+            with deferred(swallow=True):
                 with suppress(Exception):
                     self._rollback_work()
                 action.decision = Decision(
@@ -298,9 +364,9 @@ class Staged(ABC):
                 action.advance(Status.ROLLED_BACK)
                 with suppress(GoexError):
                     self.journal.save(action)
-                return Interrupted(
-                    f"interrupted ({signal}): action {action.id} was rolled back; {self.unchanged}"
-                )
+            return Interrupted(
+                f"interrupted ({signal}): action {action.id} was rolled back; {self.unchanged}"
+            )
         return Interrupted(
             f"interrupted ({signal}) after action {action.id} was {action.status.value}; "
             "its commit had begun, so it was finished"

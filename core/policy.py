@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
-from core.errors import ConfigError
+from core.errors import ConfigError, PolicyRejected
 
 S = TypeVar("S", contravariant=True)
 T = TypeVar("T")
@@ -179,6 +179,18 @@ def evaluate(rules: Sequence[Rule[T]], subject: T, settings: PolicySettings) -> 
 
 def blocking(violations: Iterable[Violation]) -> list[Violation]:
     return [v for v in violations if v.severity is Severity.ERROR]
+
+
+def refuse_errors(violations: Iterable[Violation], action_id: str) -> None:
+    """Refuse (PolicyRejected) to commit what a rule found an error in: a kept action's commit
+    and a person's approval are judged as an automatic decision is (only ``ask``, at goex's own
+    terminal, may commit over policy)."""
+    if errors := blocking(violations):
+        raise PolicyRejected(
+            f"policy refuses this commit ({'; '.join(v.message for v in errors[:3])}); "
+            f"action {action_id} stays as it was",
+            violations=errors,
+        )
 
 
 def needing_person(violations: Iterable[Violation]) -> list[Violation]:

@@ -13,8 +13,9 @@ Modes (``--decide``):
   (``goex-db approve`` / ``reject``, ``goex-fs approve`` / ``reject``) or ``[review] timeout``
   passes and it is rolled back (``core.lifecycle`` waits on the journal).
 
-Policy errors reject the action in every mode but ``ask`` and ``person``, where a person sees
-them and decides:
+Policy errors reject the action in every mode but ``ask``, where the person at goex's own
+terminal sees them and decides (a decision from elsewhere could come from anyone who can run
+``approve``, the agent included):
 the agent choosing ``--decide commit`` cannot talk its way past policy. Findings of severity
 ``review`` (a deletion, a binary change) need a person: the automatic modes keep the action
 staged for one instead of committing it. Every decision is bound to
@@ -108,13 +109,13 @@ def decide(
         return made("flag", Verdict.KEEP, "--decide keep")
     if mode is Mode.ASK:
         return _ask(review, prompter or TerminalPrompter(), show_details, made)
+    if errors:
+        rules = ", ".join(sorted({v.rule for v in errors}))
+        return made("policy", Verdict.REJECT, f"policy violations: {rules}")
     if mode is Mode.PERSON:
         if wait is None:
             raise UsageError("--decide person needs a journal to wait on a person's decision")
         return wait()
-    if errors:
-        rules = ", ".join(sorted({v.rule for v in errors}))
-        return made("policy", Verdict.REJECT, f"policy violations: {rules}")
     if person := needing_person(review.violations):
         rules = ", ".join(sorted({v.rule for v in person}))
         return made("policy", Verdict.KEEP, f"needs a person to review: {rules}")

@@ -86,8 +86,10 @@ class ClonedHeld(Held):
             self.clone.drop()
 
     def _replay(self) -> None:
-        self._discard()
-        self.replayed = replay(self.statements, self.effects.to_json(), self._real, lambda x: x)
+        try:
+            self.replayed = replay(self.statements, self.effects.to_json(), self._real, lambda x: x)
+        finally:
+            self._discard()
 
 
 class KeptClone:
@@ -125,8 +127,12 @@ class KeptClone:
 
     def commit(self) -> None:
         self._end()
-        self.clone.drop()
-        self.replayed = replay(self.statements, self.recorded["effects"], self._real, self._redact)
+        try:
+            self.replayed = replay(
+                self.statements, self.recorded["effects"], self._real, self._redact
+            )
+        finally:
+            self.clone.drop()
 
     def rollback(self) -> None:
         self._end()

@@ -20,6 +20,7 @@ from core.policy import Violation
 from core.redact import Redactor
 from core.render import render_report
 from goexdb.effects import RowImage, StatementImages
+from goexdb.session import Staged
 
 SHOWN_ROWS = 10  # rows of a SELECT result shown in the text review
 SHOWN_IMAGES = 20  # row images per statement shown by [d]etails
@@ -33,12 +34,16 @@ class View:
         action: Action,
         recorded: Mapping[str, Any],
         redactor: Redactor,
-        images: Sequence[StatementImages] = (),
+        live: Staged | None = None,
     ) -> None:
         self.action = action
         self.recorded = recorded
         self.redactor = redactor
-        self.images = images  # the live action's row images, for details()
+        self.live = live  # the staged action itself, when there is one: its row images
+
+    @property
+    def images(self) -> Sequence[StatementImages]:
+        return () if self.live is None or self.live.held is None else self.live.effects.images
 
     def report(self, console: Console) -> None:
         violations = [Violation.from_json(v) for v in self.recorded.get("violations", [])]

@@ -87,8 +87,7 @@ class Staged(lifecycle.Staged):
     def _commit_work(self, decision: Decision) -> None:
         work = self.work
         if isinstance(work, ClonedHeld | KeptClone):
-            work.commit()  # replayed on the real database: undo needs its rows
-            self.journal.set_undo(self.action.id, data=work.undo_record())
+            work.commit()  # replayed on the real database: undo needs its rows (after)
             return
         try:
             record = work.undo_record()
@@ -97,6 +96,10 @@ class Staged(lifecycle.Staged):
             raise
         self.journal.set_undo(self.action.id, data=record)
         work.commit()
+
+    def _after_commit(self) -> None:
+        if isinstance(self.held, ClonedHeld | KeptClone):
+            self.journal.set_undo(self.action.id, data=self.held.undo_record())
 
     def _rollback_work(self) -> None:
         if self.held is not None and self.held.open:
@@ -280,6 +283,7 @@ class Session:
         self._check_target(action)
         recorded = self.journal.effects(action.id) or {}
         staged = Staged(action, self.journal, self.redactor)
+        staged.reopened = True
         staged.recorded = recorded
         staged.violations = [Violation.from_json(v) for v in recorded.get("violations", [])]
         name = (recorded.get("clone") or {}).get("name")

@@ -13,8 +13,9 @@ each commit in ``undo/<id>/``. ``collect`` removes, in this order:
    pre-images, until what is left fits.
 
 Never removed: anything of an action with a pending intent (``recover`` needs it), a kept
-staging younger than the age budget (also when over the size budget), and a staged copy
-younger than the age budget that no finished action owns (a run still in progress).
+staging younger than the age budget (also when over the size budget), the staged copy of an
+action a live process holds for a person, and a staged copy younger than the age budget that
+no finished action owns (a run still in progress).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 from core.action import Action, Kind, Status
 from core.errors import StateError
-from core.journal import Journal
+from core.journal import Journal, holder_gone
 from goexfs.apply.lock import project_lock
 from goexfs.apply.recover import pending_actions
 from goexfs.backends import rollback_staging
@@ -121,6 +122,9 @@ def _reason(journal: Journal, item: Item, cutoff: float) -> str | None:
     if item.kind == "staged":
         if _kept(journal, action):
             return "kept staging older than the age budget" if old else None
+        waiting = journal.waiting_for(action.id)
+        if waiting is not None and waiting.holder and not holder_gone(waiting.holder):
+            return None  # a live process holds it, waiting for a person
         if action.status in (Status.PROPOSED, Status.STAGED):
             return "staged copy of an unfinished run, older than the age budget" if old else None
         return f"staged copy of a {action.status.value} action"

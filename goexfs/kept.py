@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from core.errors import PolicyRejected, UsageError
-from core.policy import PolicySettings, Violation, blocking, evaluate
+from core.errors import UsageError
+from core.policy import PolicySettings, Violation, evaluate, refuse_errors
 from goexfs.rules import RULES
 from goexfs.tree.effects import Change, ChangeKind
 from goexfs.tree.manifest import EntryType
@@ -79,10 +79,5 @@ def judge_selection(
     (PolicyRejected) when a rule finds an error in what would be committed."""
     chosen = select(changes, paths) if paths else list(changes)
     violations = evaluate(RULES, chosen, policy)
-    if errors := blocking(violations):
-        raise PolicyRejected(
-            f"policy refuses this commit ({'; '.join(v.message for v in errors[:3])}); "
-            f"action {action_id} stays as it was",
-            violations=errors,
-        )
+    refuse_errors(violations, action_id)
     return chosen, violations

@@ -21,6 +21,7 @@ from core.action import Action, Status, Verdict
 from core.policy import Violation
 from core.redact import Redactor
 from core.render import render_report
+from goexfs.apply.commit import undo_dir_for
 from goexfs.sandbox.bwrap import SandboxResult
 from goexfs.session import Staged
 from goexfs.tree.diff import printable, shown_path, sizes
@@ -48,7 +49,11 @@ class View:
 
     @property
     def undo_dir(self) -> Path | None:
-        return None if self.live is None else self.live.undo_dir
+        if self.live is not None:
+            return self.live.undo_dir
+        if self.action.status is Status.COMMITTED:  # where every commit keeps them
+            return undo_dir_for(Path(self.action.target), self.action.id)
+        return None
 
     @property
     def left(self) -> list[str]:

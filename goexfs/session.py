@@ -79,6 +79,10 @@ class Staged(lifecycle.Staged):
         directories they need); the rest of the staged copy is then thrown away."""
         return self.carry_out(Decision(by, Verdict.COMMIT, reason, self.digest, paths=tuple(paths)))
 
+    @property
+    def takes_paths(self) -> bool:
+        return True
+
     def _exclusive(self) -> AbstractContextManager[None]:
         return project_lock(self.root)
 
@@ -104,7 +108,10 @@ class Staged(lifecycle.Staged):
             staging.rollback()  # nothing was written; the staged result can never apply now
             raise
         # Any other failure keeps the staged tree and the pre-images, for recovery.
-        staging.rollback()
+
+    def _after_commit(self) -> None:
+        if self.staging is not None:
+            self.staging.rollback()  # committed: the staged copy has served
 
     def _rollback_work(self) -> None:
         if self.staging is not None:
@@ -243,6 +250,7 @@ def recorded(
     enough to roll it back; ``reopen`` also picks the staged copy up again."""
     effects = journal.effects(action.id) or {}
     staged = Staged(action, journal, redactor or Redactor(), root)
+    staged.reopened = journal.waiting_for(action.id) is not None
     staged.recorded = effects
     staged.violations = [Violation.from_json(v) for v in effects.get("violations", [])]
     staged.changes = [Change.from_json(c) for c in effects.get("changes", [])]

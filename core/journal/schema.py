@@ -74,7 +74,9 @@ def _v2(db: sqlite3.Connection) -> None:
 
     ``waits`` is the queue: an action held by a live process (``holder`` is ``pid@host``,
     rolled back at ``deadline``) or kept staged (``holder`` NULL). ``answered`` is the seq of
-    the one decision that answered it. Actions kept before this version join the queue."""
+    the one decision that answered it, recorded by ``claimed_by`` (``pid@host``): for a kept
+    action, the process that carries the decision out. Actions kept before this version join
+    the queue."""
     _run_script(
         db,
         """
@@ -84,7 +86,8 @@ def _v2(db: sqlite3.Connection) -> None:
             holder    TEXT,
             since     TEXT NOT NULL,
             deadline  TEXT,
-            answered  INTEGER
+            answered  INTEGER,
+            claimed_by TEXT
         );
         INSERT INTO waits (action_id, holder, since, deadline, answered)
             SELECT a.id, NULL, a.updated_at, NULL, NULL FROM actions a

@@ -6,7 +6,9 @@ decide later (``holder`` is None). A decision recorded from anywhere — ``goex-
 ``goex-fs reject``, later the review page — is checked and stored in one write: the action must
 still wait, must not have been answered already (a decision is single-use), and the decision
 must be bound to the digest the action has now (a stale digest is refused). The holder polls
-``answer_of`` and carries the answer out; for a kept action whoever answered carries it out.
+``answer_of`` and carries the answer out; for a kept action whoever answered carries it out —
+and should that process die before the action reaches a final status, its claim lapses and the
+kept action can be decided again.
 """
 
 from __future__ import annotations
@@ -100,19 +102,26 @@ class Waits(Connection):
     """The queue's part of the journal (see the module docstring)."""
 
     def wait_for(self, action_id: str, *, holder: str | None, deadline: str | None) -> None:
-        """Put a staged action in the queue: held by ``holder`` until ``deadline``, or kept."""
+        """Put a staged action in the queue: held by ``holder`` until ``deadline``, or kept
+        (an action already answered otherwise than by keeping it cannot wait again)."""
         with self._write() as db:
+            waiting = self._waiting_row(db, action_id)
+            answered = None if waiting is None else waiting.answer
+            if answered is not None and answered.verdict is not Verdict.KEEP:
+                raise StateError(f"action {action_id} was decided already; it cannot wait")
             db.execute(
                 """INSERT INTO waits (action_id, holder, since, deadline, answered)
                    VALUES (?, ?, ?, ?, NULL)
                    ON CONFLICT (action_id) DO UPDATE SET holder = excluded.holder,
-                        since = excluded.since, deadline = excluded.deadline, answered = NULL""",
+                        since = excluded.since, deadline = excluded.deadline, answered = NULL,
+                        claimed_by = NULL""",
                 (action_id, holder, now_iso(), deadline),
             )
 
     def answer(self, action_id: str, decision: Decision, *, holder: str | None = None) -> Waiting:
-        """Record the one decision of a waiting action (module docstring). ``holder`` is given
-        when the holder answers itself (its timeout): it may do so past the deadline."""
+        """Record the one decision of a waiting action (module docstring), claimed by this
+        process. ``holder`` is given when the holder answers itself (its timeout): it may do so
+        past the deadline."""
         with self._write() as db:
             waiting = self._waiting_row(db, action_id)
             row = db.execute(
@@ -125,7 +134,7 @@ class Waits(Connection):
                 raise StateError(
                     f"action {action_id} is not waiting for a decision (it is {status})"
                 )
-            if waiting.answer is not None:
+            if waiting.answer is not None and not self._lapsed(db, action_id, waiting):
                 prior = waiting.answer
                 raise StateError(
                     f"action {action_id} was already decided: {prior.verdict.value} by "
@@ -149,18 +158,27 @@ class Waits(Connection):
                         "ended without a decision; nothing of it was committed"
                     )
             seq = insert_decision(db, action_id, decision)
-            db.execute("UPDATE waits SET answered = ? WHERE action_id = ?", (seq, action_id))
+            db.execute(
+                "UPDATE waits SET answered = ?, claimed_by = ? WHERE action_id = ?",
+                (seq, this_holder(), action_id),
+            )
         return Waiting(action_id, waiting.holder, waiting.since, waiting.deadline, decision)
+
+    @staticmethod
+    def _lapsed(db: sqlite3.Connection, action_id: str, waiting: Waiting) -> bool:
+        """Whether a kept action's answer was claimed by a process that died before carrying
+        it out (the action would otherwise stay staged, undecidable, for ever)."""
+        if not waiting.kept:
+            return False
+        row = db.execute(
+            "SELECT claimed_by FROM waits WHERE action_id = ?", (action_id,)
+        ).fetchone()
+        return bool(row and row[0] and holder_gone(row[0]))
 
     def answer_of(self, action_id: str) -> Decision | None:
         """The decision that answered a waiting action, once there is one."""
         waiting = self._waiting_row(self._db, action_id)
         return None if waiting is None else waiting.answer
-
-    def done_waiting(self, action_id: str) -> None:
-        """Take an action out of the queue: it is decided and carried out (or given up)."""
-        with self._write() as db:
-            db.execute("DELETE FROM waits WHERE action_id = ?", (action_id,))
 
     def waiting_for(self, action_id: str) -> Waiting | None:
         return self._waiting_row(self._db, action_id)

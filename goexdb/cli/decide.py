@@ -8,28 +8,30 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from core.action import Kind, Verdict
+from core.action import Kind, Status, Verdict
 from core.cli import (
     DigestOption,
     Format,
     FormatOption,
     IdArgument,
     ReasonOption,
-    answer,
-    answered_line,
+    decide_from_elsewhere,
     finished,
     kept_rows,
 )
 from core.config import load_config
-from core.errors import ExitCode
 from core.journal import Journal
+from core.policy import Violation, refuse_errors
 from core.redact import Redactor
 from core.render import make_console, print_json
 from goexdb.cli.options import ActionDsnOption, DsnOption, journal
+from goexdb.clone import clone_name
 from goexdb.dsn import parse_dsn
 from goexdb.gc import collect
 from goexdb.render import View
 from goexdb.session import Session, Staged, resolve_target
+
+GC_SCAN = 100_000  # the most recent actions gc looks at
 
 
 def list_command(dsn: DsnOption = None, fmt: FormatOption = Format.TEXT) -> None:
@@ -89,6 +91,7 @@ def commit_command(
     it does there what it did on the clone (row counts and schema); the clone is dropped."""
     with journal() as log:
         staged = _reopen(log, action_id, dsn)
+        refuse_errors(staged.violations, staged.action.id)
         staged.commit(by="user", reason="goex-db commit")
         finished(staged.action, _view(staged), fmt, staged.redactor)
 
@@ -134,12 +137,14 @@ def gc_command(
     fmt: FormatOption = Format.TEXT,
 ) -> None:
     """Drop the clones a crashed run left behind (named goex_clone_*); a clone a session is
-    still connected to, or that holds a kept action, is kept and listed."""
+    still connected to, or whose action is not finished (being staged, held or kept), is kept
+    and listed."""
     target = parse_dsn(dsn)
     with journal() as log:
         kept = {
-            str((recorded.get("clone") or {}).get("name"))
-            for _, recorded in kept_rows(log, Kind.DB, target.display)
+            clone_name(action.id)
+            for action in log.recent(Kind.DB, GC_SCAN, target.display)
+            if action.status in (Status.PROPOSED, Status.STAGED)  # staging, held or kept
         }
     dropped, in_use = collect(target, keep=kept)
     if fmt is Format.JSON:
@@ -149,7 +154,7 @@ def gc_command(
     for name in dropped:
         console.print(f"dropped {name}")
     for name in in_use:
-        why = "it holds a kept action" if name in kept else "a session is connected to it"
+        why = "its action is not finished" if name in kept else "a session is connected to it"
         console.print(f"kept {name}: {why}", style="yellow")
     if not dropped and not in_use:
         console.print("no clones left behind")
@@ -163,27 +168,26 @@ def _decide(
     dsn: str | None,
     fmt: Format,
 ) -> None:
+    redactor = Redactor()
     with journal() as log:
         action = log.get(action_id)
+        recorded = log.effects(action.id) or {}
         if digest is None and fmt is Format.TEXT:  # decide on what is shown here
-            View(action, log.effects(action.id) or {}, Redactor()).report(make_console())
-        waiting = log.waiting_for(action.id)
-        kept = answer(
+            View(action, recorded, redactor).report(make_console())
+        if verdict is Verdict.COMMIT:
+            found = [Violation.from_json(v) for v in recorded.get("violations", [])]
+            refuse_errors(found, action.id)
+        decide_from_elsewhere(
             log,
             action,
             verdict,
             digest=digest or action.digest or "",
             reason=reason,
             reopen=lambda a: _reopen(log, a.id, dsn),
+            view_of=View,
+            fmt=fmt,
+            redactor=redactor,
         )
-        if kept is not None:
-            finished(kept.action, _view(kept), fmt, kept.redactor)
-    if fmt is Format.JSON:
-        print_json({"id": action.id, "recorded": verdict.value}, Redactor())
-    else:
-        holder = waiting.holder if waiting else None
-        make_console().print(answered_line(action, verdict, holder), markup=False)
-    raise typer.Exit(int(ExitCode.OK))
 
 
 def _reopen(log: Journal, action_id: str, dsn: str | None) -> Staged:
@@ -194,4 +198,4 @@ def _reopen(log: Journal, action_id: str, dsn: str | None) -> Staged:
 
 
 def _view(staged: Staged) -> View:
-    return View(staged.action, staged.recorded, staged.redactor)
+    return View(staged.action, staged.recorded, staged.redactor, staged)

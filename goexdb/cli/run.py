@@ -107,7 +107,7 @@ def held_for(config: Config) -> DbConfig:
 
 
 def view(staged: Staged) -> View:
-    return View(staged.action, staged.recorded, staged.redactor, staged.effects.images)
+    return View(staged.action, staged.recorded, staged.redactor, staged)
 
 
 def _ask_model(db: Session, prompt: str, config: ModelConfig, fmt: Format) -> str:

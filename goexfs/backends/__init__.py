@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from core.config import FsBackend
 from core.errors import ConfigError, GoexError
+from core.interrupt import deferred
 from goexfs.backends.base import BackendUnavailable, Stager, Staging
 from goexfs.backends.btrfs import BtrfsStager
 from goexfs.backends.copy import CopyStager
@@ -84,8 +85,13 @@ class AutoStager:
                 passed.append(f"{stager.name}: {exc.reason}")
                 continue
             if isinstance(staged, TreeStaging):
-                staged.reason = _explain(stager.name, passed)
-                staged.save()
+                try:
+                    staged.reason = _explain(stager.name, passed)
+                    staged.save()
+                except BaseException:
+                    with deferred():
+                        staged.rollback()
+                    raise
             return staged
         raise BackendUnavailable("auto", "; ".join(passed))  # pragma: no cover - copy works
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from core.interrupt import deferred
 from goexfs.backends.base import BackendUnavailable, refuse_if_unavailable
 from goexfs.backends.before import LookupBefore
 from goexfs.backends.staging import (
@@ -87,7 +88,8 @@ class BtrfsStager:
             remove_tree(staged.tree / INTERNAL_DIR)
             staged.save()
         except BaseException:
-            staged.rollback()
+            with deferred():  # a second Ctrl-C does not leave half a clean-up
+                staged.rollback()
             raise
         return staged
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from core.errors import PathError, TargetError
+from core.interrupt import deferred
 from goexfs.backends.base import BackendUnavailable
 from goexfs.backends.before import RecordedBefore
 from goexfs.backends.staging import TreeStaging, make_location, remove_tree, resume_tree
@@ -59,7 +60,8 @@ class CopyStager:
             staged = TreeStaging(self.name, root, tree, location, RecordedBefore(manifest))
             staged.ready(record=self.record)
         except BaseException:
-            remove_tree(location)
+            with deferred():  # a second Ctrl-C does not leave half a clean-up
+                remove_tree(location)
             raise
         return staged
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from core.errors import TargetError
+from core.interrupt import deferred
 from goexfs.backends.base import BackendUnavailable, refuse_if_unavailable
 from goexfs.backends.before import LookupBefore, stage_mark
 from goexfs.backends.staging import (
@@ -98,7 +99,8 @@ class GitStager:
             staged.extra["tree_id"] = tree_id
             staged.ready(record=self.record)
         except BaseException:
-            remove_tree(location)
+            with deferred():  # a second Ctrl-C does not leave half a clean-up
+                remove_tree(location)
             raise
         return staged
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from core.interrupt import deferred
 from goexfs.backends.base import BackendUnavailable, refuse_if_unavailable
 from goexfs.backends.before import LookupBefore, stage_mark
 from goexfs.backends.staging import TreeStaging, make_location, remove_tree, resume_fields
@@ -105,8 +106,9 @@ class OverlayStager:
             staged.mount()
             staged.save()
         except BaseException:
-            _unmount(location / "tree")
-            remove_tree(location)
+            with deferred():  # a second Ctrl-C does not leave half a clean-up
+                _unmount(location / "tree")
+                remove_tree(location)
             raise
         return staged
 

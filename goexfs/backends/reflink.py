@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from core.errors import TargetError
+from core.interrupt import deferred
 from goexfs.backends.base import refuse_if_unavailable
 from goexfs.backends.before import LookupBefore, stage_mark
 from goexfs.backends.copy import copy_tree
@@ -63,6 +64,7 @@ class ReflinkStager:
             staged = TreeStaging(self.name, root, location / "tree", location, before)
             staged.ready(record=self.record)
         except BaseException:
-            remove_tree(location)
+            with deferred():  # a second Ctrl-C does not leave half a clean-up
+                remove_tree(location)
             raise
         return staged

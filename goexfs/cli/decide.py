@@ -17,8 +17,7 @@ from core.cli import (
     IdArgument,
     PolicyOption,
     ReasonOption,
-    answer,
-    answered_line,
+    decide_from_elsewhere,
     finished,
     kept_rows,
 )
@@ -170,8 +169,7 @@ def _decide(
         if verdict is Verdict.COMMIT:
             selected, _ = judge_selection(changes, chosen, config.policy, action.id)
         said = f"goex-fs {'approve' if verdict is Verdict.COMMIT else 'reject'}"
-        waiting = log.waiting_for(action.id)
-        staged = answer(
+        decide_from_elsewhere(
             log,
             action,
             verdict,
@@ -179,15 +177,10 @@ def _decide(
             reason=reason or _reason(said, changes, selected),
             paths=tuple(chosen),
             reopen=lambda a: _reopen_for(root, log, a, verdict, redactor),
+            view_of=View,
+            fmt=fmt,
+            redactor=redactor,
         )
-        if staged is not None:
-            finished(staged.action, view(staged), fmt, redactor)
-    if fmt is Format.JSON:
-        print_json({"id": action.id, "recorded": verdict.value}, redactor)
-    else:
-        holder = waiting.holder if waiting else None
-        make_console().print(answered_line(action, verdict, holder), markup=False)
-    raise typer.Exit(int(ExitCode.OK))
 
 
 def _reopen_for(

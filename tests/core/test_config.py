@@ -172,6 +172,8 @@ def test_missing_policy_file(tmp_path: Path) -> None:
         ('[db]\nlock_timeout = "soon"\n', "lock_timeout must be a number, not 'soon'", None),
         ("[db]\nlock_timeout = true\n", "lock_timeout has the wrong type", None),
         ("[db]\nlock_timeout = 0\n", "lock_timeout must be positive", None),
+        ("[review]\ntimeout = inf\n", "timeout must be positive and finite, not inf", None),
+        ("[review]\ntimeout = nan\n", "timeout must be positive and finite, not nan", None),
         ("[db]\nmax_row_images = -1\n", "max_row_images must not be negative", None),
         ("[model]\nname = 4\n", "name has the wrong type", None),
         ('[review]\ndecide = "maybe"\n', "decide mode 'maybe' is not one of ask, commit", None),

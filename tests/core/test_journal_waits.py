@@ -152,3 +152,28 @@ def test_kept_actions_of_an_old_journal_join_the_queue(tmp_path: Path) -> None:
         [waiting] = journal.waiting()
         assert waiting.action_id == action.id and waiting.kept
         assert journal.get(action.id).decision == keep
+
+
+def _claim(path: str, action_id: str, digest: str) -> None:
+    with Journal(Path(path)) as journal:
+        journal.answer(action_id, Decision("person:x@h", Verdict.COMMIT, "claimed", digest))
+
+
+def test_a_kept_action_claimed_by_a_process_that_died_can_be_decided_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    with Journal(path) as journal:
+        action = staged(journal)
+        journal.wait_for(action.id, holder=None, deadline=None)  # kept
+    claimer = multiprocessing.get_context("fork").Process(
+        target=_claim, args=(str(path), action.id, action.digest)
+    )
+    claimer.start()
+    claimer.join()  # it claimed the action, then died before carrying the decision out
+    with Journal(path) as journal:
+        assert journal.answer_of(action.id) is not None
+        journal.answer(action.id, decision(action, Verdict.ROLLBACK))  # the claim lapsed
+        assert journal.answer_of(action.id).verdict is Verdict.ROLLBACK  # type: ignore[union-attr]
+        with pytest.raises(StateError, match="already decided"):  # this claimer is alive
+            journal.answer(action.id, decision(action))

@@ -4,6 +4,7 @@ that is a flag in memory. The real sides run the same pipeline in tests/goexdb a
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,52 @@ def test_an_interrupt_while_staging_rolls_back_and_says_so(journal: Journal) -> 
     stored = journal.get(staged.action.id)
     assert stored.status is Status.ROLLED_BACK
     assert stored.decision is not None and stored.decision.reason == "interrupted (SIGINT)"
+
+
+class Brittle(Flag):
+    """Work whose clean-ups fail: after the commit, and when thrown away."""
+
+    def _after_commit(self) -> None:
+        raise OSError("the staged copy could not be removed")
+
+    def _rollback_work(self) -> None:
+        self.state = "half gone"
+        raise OSError("the clone could not be dropped")
+
+
+def test_a_clean_up_failing_after_the_commit_leaves_it_committed(journal: Journal) -> None:
+    staged = Brittle(journal).stage()
+    with pytest.raises(OSError, match="could not be removed"):
+        staged.commit()
+    assert staged.state == "committed"
+    assert journal.get(staged.action.id).status is Status.COMMITTED  # not "failed"
+    assert journal.pending_intents() == []
+
+
+def test_a_rollback_that_fails_still_ends_the_action(journal: Journal) -> None:
+    staged = Brittle(journal).stage()
+    staged.keep()
+    with pytest.raises(OSError, match="could not be dropped"):
+        staged.rollback()
+    assert journal.get(staged.action.id).status is Status.ROLLED_BACK  # never stuck "staged"
+    assert journal.waiting() == []
+
+
+class Locked(Flag):
+    """A kept action whose lock is waited for when Ctrl-C comes."""
+
+    def _exclusive(self) -> AbstractContextManager[None]:
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_before_a_kept_action_is_claimed_leaves_it_kept(journal: Journal) -> None:
+    kept = Flag(journal).stage()
+    kept.keep()
+    again = Locked(journal, journal.get(kept.action.id))
+    again.recorded, again.reopened, again.state = kept.recorded, True, "staged"
+    with pytest.raises(Interrupted, match=f"action {kept.action.id} stays kept"):
+        again.commit()
+    assert again.state == "staged"  # its work untouched
+    assert journal.get(kept.action.id).status is Status.STAGED
+    [waiting] = journal.waiting()
+    assert waiting.kept and waiting.answer is None

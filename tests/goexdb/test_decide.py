@@ -35,6 +35,7 @@ def test_a_person_approves_from_another_process(shop: ShopDB) -> None:
     started = time.monotonic()
     approve = run(DB, "approve", waiting.action_id, "--digest", waiting.digest)
     assert approve.returncode == 0, approve.stderr
+    assert "decision: commit by person:" in approve.stdout  # what the holder did, reported
     code, out, err = waiting.running.finish()
     assert time.monotonic() - started < 10  # picked up within a second, then committed
     assert code == 0, err
@@ -52,7 +53,8 @@ def test_a_person_rejects_with_a_reason(shop: ShopDB) -> None:
     before = shop.snapshot()
     waiting = held(shop, ship(shop))
     reject = run(DB, "reject", waiting.action_id, "--reason", "wrong orders")
-    assert reject.returncode == 0, reject.stderr
+    assert reject.returncode == 4, reject.stderr  # the action's code once its process ended it
+    assert "decision: reject by person:" in reject.stdout
     code, out, _ = waiting.running.finish()
     assert code == 4
     assert json.loads(out)["status"] == "rejected"
@@ -70,7 +72,7 @@ def test_a_stale_digest_is_refused_and_the_action_still_waits(shop: ShopDB) -> N
     assert waiting.running.proc.poll() is None  # still held, still waiting
     if shop.engine == "postgres":
         assert shop.snapshot() == before
-    assert run(DB, "reject", waiting.action_id).returncode == 0
+    assert run(DB, "reject", waiting.action_id).returncode == 4
     code, _, _ = waiting.running.finish()
     assert code == 4
     assert shop.snapshot() == before
@@ -174,3 +176,20 @@ def test_a_kept_action_whose_database_changed_is_not_committed(shop_database: Sh
     assert "did not do what they did on the clone" in commit.stderr
     assert shop.snapshot() == before
     assert shown(DB, action_id)["status"] == "failed"
+
+
+def test_a_kept_action_policy_refuses_cannot_be_committed_later(shop_database: ShopDB) -> None:
+    shop = shop_database
+    before = shop.snapshot()
+    report = keep_on_clone(shop, f"DELETE FROM {shop.table('orders')}")  # no WHERE: refused
+    assert "db.unfiltered-write" in {v["rule"] for v in report["violations"]}  # type: ignore[union-attr]
+    action_id, digest = str(report["id"]), str(report["digest"])
+    for refused in (
+        run(DB, "commit", action_id, "--dsn", shop.dsn),
+        run(DB, "approve", action_id, "--digest", digest, "--dsn", shop.dsn),
+    ):
+        assert refused.returncode == 4, refused.stderr
+        assert refused.stderr.startswith("error: policy refuses this commit")
+    assert shop.snapshot() == before
+    assert [a["id"] for a in json.loads(run(DB, "list", "--format", "json").stdout)] == [action_id]
+    assert run(DB, "rollback", action_id, "--dsn", shop.dsn).returncode == 3

@@ -117,7 +117,7 @@ def test_a_signal_while_the_model_is_asked_stages_nothing(
     running.signal(signal.SIGTERM)
     code, _, err = running.finish()
     assert code == 130
-    assert err.endswith("interrupted (SIGTERM): nothing was changed\n")
+    assert err.endswith("interrupted (SIGTERM)\n")
     assert run(DB, "log", "--format", "json").stdout.strip() == "[]"
 
 

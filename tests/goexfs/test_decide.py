@@ -26,7 +26,8 @@ def test_a_person_approves_from_another_process(project: Path, bwrap: str) -> No
     assert snapshot(project) == before  # staged, waiting: nothing applied
     approve = run(FS, "approve", waiting.action_id, "--digest", waiting.digest, "-C", str(project))
     assert approve.returncode == 0, approve.stderr
-    assert "approved: action" in approve.stdout
+    assert "decision: commit by person:" in approve.stdout  # what the holder did, reported
+    assert "committed: 4 change(s) applied" in approve.stdout
     code, out, err = waiting.running.finish()
     assert code == 0, err
     report = json.loads(out)
@@ -52,15 +53,19 @@ def test_a_person_approves_only_some_paths(project: Path, bwrap: str) -> None:
     assert decision["reason"].startswith("goex-fs approve of 2 of 4 changes: docs")
 
 
-def test_approving_a_path_policy_refuses_records_nothing(project: Path, bwrap: str) -> None:
+def test_approving_what_policy_refuses_records_nothing(
+    project: Path, tmp_path: Path, bwrap: str
+) -> None:
     before = snapshot(project)
-    waiting = held(project, "echo x > .env; echo fine > ok.txt")
-    refused = run(FS, "approve", waiting.action_id, ".env", "--digest", waiting.digest,
-                  "-C", str(project))  # fmt: skip
+    waiting = held(project, "echo fine > ok.txt; echo more > notes.txt")
+    strict = tmp_path / "strict.toml"  # the approver's policy: ok.txt may not change
+    strict.write_text('[policy]\ndeny_paths = ["ok.txt"]\n')
+    refused = run(FS, "approve", waiting.action_id, "ok.txt", "--digest", waiting.digest,
+                  "--policy", str(strict), "-C", str(project))  # fmt: skip
     assert refused.returncode == 4
-    assert "fs.denied-path" in refused.stderr or ".env" in refused.stderr
+    assert refused.stderr.startswith("error: policy refuses this commit")
     assert waiting.running.proc.poll() is None  # still waiting for a decision
-    assert run(FS, "reject", waiting.action_id, "-C", str(project)).returncode == 0
+    assert run(FS, "reject", waiting.action_id, "-C", str(project)).returncode == 4
     code, _, _ = waiting.running.finish()
     assert code == 4
     assert snapshot(project) == before
@@ -74,7 +79,7 @@ def test_a_person_rejects_and_a_stale_digest_is_refused(project: Path, bwrap: st
     assert "its code or effects are not what was shown" in stale.stderr
     assert waiting.running.proc.poll() is None
     reject = run(FS, "reject", waiting.action_id, "--reason", "not now", "-C", str(project))
-    assert reject.returncode == 0, reject.stderr
+    assert reject.returncode == 4, reject.stderr
     code, out, _ = waiting.running.finish()
     assert code == 4
     assert json.loads(out)["status"] == "rejected"

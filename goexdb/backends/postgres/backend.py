@@ -17,7 +17,7 @@ import goexdb.backends.postgres.queries as queries
 from core.config import Capture, DbConfig, ImagePath
 from core.errors import TargetError
 from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
-from goexdb.backends.postgres.held import Held
+from goexdb.backends.postgres.holdings import Holdings
 from goexdb.backends.postgres.wire import Wire
 from goexdb.dsn import Target
 from goexdb.effects import (
@@ -170,10 +170,10 @@ class PostgresBackend:
                     {"relation": relation, "mode": mode, "statement": statement.sql.strip()[:200]}
                 )
 
-    def _read_held(self) -> Held:
-        return Held.read(self._json(queries.HELD))
+    def _read_held(self) -> Holdings:
+        return Holdings.read(self._json(queries.HELD))
 
-    def _held(self) -> Held:
+    def _held(self) -> Holdings:
         """What the transaction holds now, the last statement's new locks noted as its own."""
         held = self._read_held()
         if self._last is not None:
@@ -288,7 +288,7 @@ class PostgresBackend:
     def settle(self) -> None:
         """Nothing to do: PostgreSQL's row images are read as each statement runs."""
 
-    def _catalog_names(self, held: Held) -> dict[str, int]:
+    def _catalog_names(self, held: Holdings) -> dict[str, int]:
         """The rows the statements reported, by the catalog name of the table each named."""
         names = {written: held.named(written) for written in self._explained}
         unsure = [written for written, name in names.items() if name is None]

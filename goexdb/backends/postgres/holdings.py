@@ -17,7 +17,7 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 
 
 @dataclass
-class Held:
+class Holdings:
     """What the transaction holds, from one reading of ``queries.HELD``."""
 
     locks: list[tuple[str, str]] = field(default_factory=list)  # relation, mode
@@ -28,7 +28,7 @@ class Held:
     advisory: int = 0
 
     @classmethod
-    def read(cls, rows: Sequence[Sequence[Any]]) -> Held:
+    def read(cls, rows: Sequence[Sequence[Any]]) -> Holdings:
         held = cls()
         for locktype, schema, relname, oid, mode, kind, counts, root, value in rows:
             if locktype == "advisory":
