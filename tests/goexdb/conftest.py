@@ -125,3 +125,21 @@ def shop_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sh
         yield db
     finally:
         drop()
+
+
+@pytest.fixture
+def pg_shop(pg_dsn: str) -> Iterator[ShopDB]:
+    shop, drop = _postgres_shop(pg_dsn)
+    try:
+        yield shop
+    finally:
+        drop()
+
+
+@pytest.fixture
+def pg_shop_database(pg_dsn: str) -> Iterator[ShopDB]:
+    shop, drop = _postgres_database_shop(pg_dsn)
+    try:
+        yield shop
+    finally:
+        drop()

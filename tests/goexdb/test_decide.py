@@ -49,7 +49,8 @@ def test_a_person_approves_from_another_process(shop: ShopDB) -> None:
     assert "not waiting for a decision" in again.stderr
 
 
-def test_a_person_rejects_with_a_reason(shop: ShopDB) -> None:
+def test_a_person_rejects_with_a_reason(duckdb_shop: ShopDB) -> None:
+    shop = duckdb_shop  # the queue is the same for every engine (approve runs on both)
     before = shop.snapshot()
     waiting = held(shop, ship(shop))
     reject = run(DB, "reject", waiting.action_id, "--reason", "wrong orders")
@@ -63,15 +64,15 @@ def test_a_person_rejects_with_a_reason(shop: ShopDB) -> None:
     assert decision["verdict"] == "reject" and decision["reason"] == "wrong orders"
 
 
-def test_a_stale_digest_is_refused_and_the_action_still_waits(shop: ShopDB) -> None:
+def test_a_stale_digest_is_refused_and_the_action_still_waits(pg_shop: ShopDB) -> None:
+    shop = pg_shop  # PostgreSQL: the held rows can be read meanwhile
     before = shop.snapshot()
     waiting = held(shop, ship(shop))
     stale = run(DB, "approve", waiting.action_id, "--digest", "0" * 64)
     assert stale.returncode == 1
     assert stale.stderr.startswith("error: digest 0000000000000000 is not that of action")
     assert waiting.running.proc.poll() is None  # still held, still waiting
-    if shop.engine == "postgres":
-        assert shop.snapshot() == before
+    assert shop.snapshot() == before
     assert run(DB, "reject", waiting.action_id).returncode == 4
     code, _, _ = waiting.running.finish()
     assert code == 4
@@ -79,8 +80,9 @@ def test_a_stale_digest_is_refused_and_the_action_still_waits(shop: ShopDB) -> N
 
 
 def test_nobody_decides_before_the_timeout_so_it_is_rolled_back(
-    shop: ShopDB, monkeypatch: pytest.MonkeyPatch
+    duckdb_shop: ShopDB, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    shop = duckdb_shop
     before = shop.snapshot()
     monkeypatch.setenv("GOEX_REVIEW_TIMEOUT", "1")
     waiting = held(shop, ship(shop))
@@ -137,8 +139,8 @@ def test_a_kept_clone_action_is_listed_shown_and_committed_later(shop_database: 
     assert sent(shop) == 0
 
 
-def test_a_kept_clone_action_is_rolled_back_later(shop_database: ShopDB) -> None:
-    shop = shop_database
+def test_a_kept_clone_action_is_rolled_back_later(pg_shop_database: ShopDB) -> None:
+    shop = pg_shop_database  # (listed and committed later on both engines, above)
     before = shop.snapshot()
     action_id = str(keep_on_clone(shop, ship(shop))["id"])
     gc = run(DB, "gc", "--dsn", shop.dsn, "--format", "json")
@@ -151,8 +153,8 @@ def test_a_kept_clone_action_is_rolled_back_later(shop_database: ShopDB) -> None
     assert shown(DB, action_id)["status"] == "rolled_back"
 
 
-def test_approve_commits_a_kept_action_here(shop_database: ShopDB) -> None:
-    shop = shop_database
+def test_approve_commits_a_kept_action_here(duckdb_shop: ShopDB) -> None:
+    shop = duckdb_shop
     report = keep_on_clone(shop, ship(shop))
     approve = run(
         DB, "approve", str(report["id"]), "--digest", str(report["digest"]), "--dsn", shop.dsn
@@ -163,8 +165,10 @@ def test_approve_commits_a_kept_action_here(shop_database: ShopDB) -> None:
     assert shown(DB, str(report["id"]))["decision"]["by"].startswith("person:")
 
 
-def test_a_kept_action_whose_database_changed_is_not_committed(shop_database: ShopDB) -> None:
-    shop = shop_database
+def test_a_kept_action_whose_database_changed_is_not_committed(
+    pg_shop_database: ShopDB,
+) -> None:
+    shop = pg_shop_database
     action_id = str(keep_on_clone(shop, f"DELETE FROM {shop.table('orders')} WHERE id <= 5")["id"])
     run(
         DB, "run", "--dsn", shop.dsn, "--sql", f"DELETE FROM {shop.table('orders')} WHERE id = 1",
@@ -178,8 +182,8 @@ def test_a_kept_action_whose_database_changed_is_not_committed(shop_database: Sh
     assert shown(DB, action_id)["status"] == "failed"
 
 
-def test_a_kept_action_policy_refuses_cannot_be_committed_later(shop_database: ShopDB) -> None:
-    shop = shop_database
+def test_a_kept_action_policy_refuses_cannot_be_committed_later(duckdb_shop: ShopDB) -> None:
+    shop = duckdb_shop
     before = shop.snapshot()
     report = keep_on_clone(shop, f"DELETE FROM {shop.table('orders')}")  # no WHERE: refused
     assert "db.unfiltered-write" in {v["rule"] for v in report["violations"]}  # type: ignore[union-attr]

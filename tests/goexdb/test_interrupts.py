@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import re
 import signal
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from tests.adversarial.terminal import PROMPT, goex_db_on_terminal
 from tests.fake_llm import FakeLLM
-from tests.goexdb.conftest import ShopDB, _postgres_database_shop, _postgres_shop
+from tests.goexdb.conftest import ShopDB
 from tests.goexdb.test_decide import held, keep_on_clone, ship
 from tests.processes import SIGNALS, run, shown, start, until
 
@@ -22,24 +21,6 @@ ROLLED_BACK = re.compile(
     r"^interrupted \((SIGINT|SIGTERM)\): action (\w+) was rolled back; the database was not "
     r"changed\n$"
 )
-
-
-@pytest.fixture
-def pg_shop(pg_dsn: str) -> Iterator[ShopDB]:
-    shop, drop = _postgres_shop(pg_dsn)
-    try:
-        yield shop
-    finally:
-        drop()
-
-
-@pytest.fixture
-def pg_shop_database(pg_dsn: str) -> Iterator[ShopDB]:
-    shop, drop = _postgres_database_shop(pg_dsn)
-    try:
-        yield shop
-    finally:
-        drop()
 
 
 def running_statements(dsn: str, text: str) -> int:
@@ -79,8 +60,13 @@ def test_a_signal_while_the_statement_runs_cancels_and_rolls_back(
     assert shop.snapshot() == before
 
 
-@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
-def test_a_signal_while_waiting_for_a_person_rolls_back(shop: ShopDB, signum: int) -> None:
+@pytest.mark.parametrize(
+    ("engine", "signum"), [("duckdb", signal.SIGINT), ("postgres", signal.SIGTERM)]
+)
+def test_a_signal_while_waiting_for_a_person_rolls_back(
+    engine: str, signum: int, request: pytest.FixtureRequest
+) -> None:
+    shop: ShopDB = request.getfixturevalue("duckdb_shop" if engine == "duckdb" else "pg_shop")
     before = shop.snapshot()
     waiting = held(shop, ship(shop))
     waiting.running.signal(signum)
