@@ -41,6 +41,7 @@ class Status(StrEnum):
     ROLLED_BACK = "rolled_back"
     REJECTED = "rejected"
     FAILED = "failed"
+    OUTCOME_UNKNOWN = "outcome_unknown"  # the connection was lost during COMMIT
     UNDONE = "undone"
 
     @property
@@ -52,12 +53,19 @@ TRANSITIONS: Mapping[Status, frozenset[Status]] = {
     # rolled back before it was staged: interrupted while its work was being staged
     Status.PROPOSED: frozenset({Status.STAGED, Status.ROLLED_BACK, Status.REJECTED, Status.FAILED}),
     Status.STAGED: frozenset(
-        {Status.COMMITTED, Status.ROLLED_BACK, Status.REJECTED, Status.FAILED}
+        {
+            Status.COMMITTED,
+            Status.ROLLED_BACK,
+            Status.REJECTED,
+            Status.FAILED,
+            Status.OUTCOME_UNKNOWN,
+        }
     ),
     Status.COMMITTED: frozenset({Status.UNDONE}),
     Status.ROLLED_BACK: frozenset(),
     Status.REJECTED: frozenset(),
     Status.FAILED: frozenset(),
+    Status.OUTCOME_UNKNOWN: frozenset(),
     Status.UNDONE: frozenset(),
 }
 

@@ -140,6 +140,13 @@ class FsConfig(_Choices):
     gc_max_bytes: int = 1 << 30  # goex-fs gc: then the oldest pre-images, until the rest fits
 
 
+@dataclass(frozen=True)
+class McpConfig:
+    lease: float = 300.0  # seconds a held action lives after its last call, then rolled back
+    max_handles: int = 16  # actions held at once
+    max_rows: int = 50  # rows of each result returned to the agent
+
+
 LINT_SEVERITIES = ("error", "warning")
 
 
@@ -197,6 +204,7 @@ class Config:
     fs: FsConfig = field(default_factory=FsConfig)
     policy: PolicySettings = field(default_factory=PolicySettings)
     lint: LintConfig = field(default_factory=LintConfig)
+    mcp: McpConfig = field(default_factory=McpConfig)
     sources: tuple[str, ...] = ()
 
 
@@ -207,6 +215,7 @@ _SECTIONS: Mapping[str, type[Any]] = {
     "fs": FsConfig,
     "policy": PolicySettings,
     "lint": LintConfig,
+    "mcp": McpConfig,
 }
 _ALIASES = {
     "GOEX_MODEL": "model.name",
@@ -375,11 +384,7 @@ def _typed(cls: type[Any], key: str, value: Any, where: str) -> Any:
         if isinstance(value, bool):
             return value
         raise ConfigError(f"{where}: {key} must be true or false, not {value!r}", key=key)
-    if (
-        isinstance(default, float)
-        and isinstance(value, int | float)
-        and not isinstance(value, bool)
-    ):
+    if isinstance(default, float) and type(value) in (int, float):  # a bool is no number here
         if not 0 < value < math.inf:  # NaN fails too
             raise ConfigError(f"{where}: {key} must be positive and finite, not {value!r}", key=key)
         return float(value)

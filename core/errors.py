@@ -11,6 +11,7 @@ sentence that says what went wrong and, where it helps, what to do.
     ├── UsageError                  exit 2: a bad flag, argument or combination
     ├── ConfigError                 goex.toml, GOEX_* environment, secrets file
     ├── TargetError                 a DSN or directory that is missing, malformed or unreachable
+    │   └── OutcomeUnknown          the connection broke during COMMIT: committed or not, unknown
     ├── LLMError                    the model could not give a usable answer
     │   ├── LLMConfigError          no key / model configured
     │   ├── LLMUnavailable          unreachable, timed out, kept failing (429/5xx)
@@ -72,6 +73,11 @@ class ConfigError(GoexError):
 
 class TargetError(GoexError):
     pass
+
+
+class OutcomeUnknown(TargetError):
+    """The connection broke while COMMIT was on its way: whether it committed is unknown, so the
+    action is journaled ``outcome_unknown`` and never retried by goex."""
 
 
 class LLMError(GoexError):

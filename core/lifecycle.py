@@ -34,6 +34,7 @@ from core.action import Action, Decision, Kind, Mode, Status, Verdict
 from core.errors import (
     GoexError,
     Interrupted,
+    OutcomeUnknown,
     PolicyRejected,
     StateError,
     StatementDenied,
@@ -137,16 +138,32 @@ class Staged(ABC):
             yield
 
     def record(self, effects: Mapping[str, Any], violations: Sequence[Violation]) -> None:
-        """Journal the action as staged with its effects and findings, which the digest binds."""
+        """Journal the action as staged with its effects and findings, which the digest binds.
+        A staged action recorded again (more work staged into it, ``staging_more``) is bound
+        to its new code and effects: a decision made on the old digest no longer applies."""
         self.violations = list(violations)
         recorded = self.redactor.redact_obj(
             {**effects, "violations": [v.to_json() for v in violations]}
         )
         self.recorded = dict(recorded)
         self.action.bind(self.recorded)
-        self.action.advance(Status.STAGED)
+        if self.action.status is not Status.STAGED:
+            self.action.advance(Status.STAGED)
         self.journal.save(self.action)
         self.journal.set_effects(self.action.id, self.recorded)
+
+    @contextmanager
+    def staging_more(self) -> Iterator[None]:
+        """Around more work staged into a staged action (an agent's next step in the same held
+        transaction): a failure the side did not confine throws all the work away and journals
+        the action failed, as in ``being_staged``."""
+        if self.action.status is not Status.STAGED or self.journal.waiting_for(self.action.id):
+            raise StateError(
+                f"action {self.action.id} is {self.action.status.value} or waits for a decision; "
+                "no more work can be staged into it"
+            )
+        with self._failing():
+            yield
 
     def decide(
         self,
@@ -170,6 +187,31 @@ class Staged(ABC):
                 show_details=show_details,
                 wait=lambda: self._wait_for_person(timeout, on_wait),
             )
+
+    def submit(
+        self, mode: Mode, *, judge: Model | None = None, timeout: float = 900.0
+    ) -> Decision | None:
+        """``decide`` without waiting, for a front end that answers while a person decides: for
+        ``person`` the action joins the journal's queue (unless policy rejects it outright) and
+        None is returned; ``answer()`` gives the decision once there is one."""
+        if mode is not Mode.PERSON:
+            return self.decide(mode, judge=judge)
+        with self._failing():
+            refusal = decide(Mode.POLICY, self.review())
+            if refusal.verdict is Verdict.REJECT:
+                return refusal
+            self._ask_person(timeout)
+            return None
+
+    def answer(self) -> Decision | None:
+        """A person's decision on a submitted action, the rollback of its timeout once that has
+        passed, or None while it waits."""
+        with self._failing():
+            waiting = self.journal.waiting_for(self.action.id)
+            if waiting is None or waiting.deadline is None:
+                raise StateError(f"action {self.action.id} is not waiting for a person")
+            deadline = datetime.fromisoformat(waiting.deadline)
+            return self._answer_by(deadline, this_holder())
 
     def commit(self, *, by: str = "caller", reason: str = "committed by the caller") -> Status:
         return self.carry_out(Decision(by, Verdict.COMMIT, reason, self.digest))
@@ -258,11 +300,12 @@ class Staged(ABC):
                 raise
             try:
                 self._commit_work(decision)
-            except BaseException:
+            except BaseException as exc:
                 # The failure is known and recorded; what a half-done commit needs to be
                 # recovered is the work's own business (a database rolls back; a tree keeps
-                # its apply intent).
-                self._finish(Status.FAILED)
+                # its apply intent). A commit lost on the way is neither: never retried.
+                unknown = isinstance(exc, OutcomeUnknown)
+                self._finish(Status.OUTCOME_UNKNOWN if unknown else Status.FAILED)
                 self.journal.finish_intent(begun)
                 raise
             self._finish(Status.COMMITTED)
@@ -283,27 +326,35 @@ class Staged(ABC):
     def _wait_for_person(
         self, timeout: float, on_wait: Callable[[datetime], None] | None
     ) -> Decision:
-        holder = this_holder()
-        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
-        self.journal.wait_for(self.action.id, holder=holder, deadline=deadline.isoformat())
+        deadline = self._ask_person(timeout)
         if on_wait is not None:
             on_wait(deadline)
-        ends = time.monotonic() + timeout
-        while True:
-            answer = self.journal.answer_of(self.action.id)
-            if answer is not None:
-                return answer
-            if time.monotonic() >= ends:
-                expired = Decision(
-                    "timeout",
-                    Verdict.ROLLBACK,
-                    f"no decision within {timeout:g} s, so rolled back",
-                    self.digest,
-                )
-                with suppress(StateError):  # a person answered first: theirs is read next
-                    self.journal.answer(self.action.id, expired, holder=holder)
-                    return expired
+        holder = this_holder()
+        while (answer := self._answer_by(deadline, holder)) is None:
             time.sleep(POLL_SECONDS)
+        return answer
+
+    def _ask_person(self, timeout: float) -> datetime:
+        """Join the journal's queue, held by this process until ``timeout`` seconds from now."""
+        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
+        self.journal.wait_for(self.action.id, holder=this_holder(), deadline=deadline.isoformat())
+        return deadline
+
+    def _answer_by(self, deadline: datetime, holder: str) -> Decision | None:
+        answer = self.journal.answer_of(self.action.id)
+        if answer is not None or datetime.now(UTC) < deadline:
+            return answer
+        expired = Decision(
+            "timeout",
+            Verdict.ROLLBACK,
+            f"no decision by {deadline:%Y-%m-%d %H:%M:%S} UTC ([review] timeout), so rolled back",
+            self.digest,
+        )
+        try:
+            self.journal.answer(self.action.id, expired, holder=holder)
+        except StateError:  # a person answered first: theirs stands
+            return self.journal.answer_of(self.action.id)
+        return expired
 
     def _fail(self, error: Exception) -> None:
         """Journal an action that could not be staged or decided: refused, or failed."""

@@ -20,7 +20,8 @@ again in any process.
 from goexdb.dsn import Engine, Target, parse_dsn
 from goexdb.effects import Effects, SchemaChange, StatementResult, TableChange
 from goexdb.held import Held
-from goexdb.session import Session, Staged, connect
+from goexdb.session import Session, connect
+from goexdb.staged import Staged
 
 __all__ = [
     "Effects",

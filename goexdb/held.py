@@ -47,12 +47,42 @@ class Held:
         self.statements = list(statements)
         self.results = list(results)
         self.effects = effects
+        self._note_results()
+        self.open = True
+
+    def _note_results(self) -> None:
         self.effects.results = [
             {"columns": r.columns, "rows": r.rows, "truncated": r.truncated}
             for r in self.results
             if r.columns and r.rowcount is None
         ]
-        self.open = True
+
+    def extend(
+        self,
+        statements: Sequence[Statement],
+        results: Sequence[StatementResult],
+        effects: Effects,
+    ) -> None:
+        """Add a later step run in this same transaction (``backend.mark``-ed apart) to what
+        the transaction did: counts added, images renumbered after the earlier statements."""
+        offset = len(self.statements)
+        total = self.effects
+        for images in effects.images:
+            images.statement += offset
+        for name, change in effects.tables.items():
+            table = total.table(name)
+            table.inserted += change.inserted
+            table.updated += change.updated
+            table.deleted += change.deleted
+            table.by_cascade_or_trigger += change.by_cascade_or_trigger
+        total.schema_changes += effects.schema_changes
+        total.locks += [lock for lock in effects.locks if lock not in total.locks]
+        total.rewrites = sorted({*total.rewrites, *effects.rewrites})
+        total.side_effects = list(dict.fromkeys([*total.side_effects, *effects.side_effects]))
+        total.images += effects.images
+        self.statements += statements
+        self.results += results
+        self._note_results()
 
     @property
     def reversible(self) -> bool:

@@ -20,7 +20,7 @@ from core.policy import Violation
 from core.redact import Redactor
 from core.render import render_report
 from goexdb.effects import RowImage, StatementImages
-from goexdb.session import Staged
+from goexdb.staged import Staged
 
 SHOWN_ROWS = 10  # rows of a SELECT result shown in the text review
 SHOWN_IMAGES = 20  # row images per statement shown by [d]etails

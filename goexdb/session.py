@@ -22,92 +22,32 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from core import lifecycle
-from core.action import Action, Decision, Kind, Status
+from core.action import Action, Kind, Status
 from core.config import DbConfig
-from core.errors import ConflictError, PolicyRejected, StateError, UsageError
+from core.errors import (
+    ConflictError,
+    ExecutionError,
+    PolicyRejected,
+    StateError,
+    StatementDenied,
+    UsageError,
+)
 from core.journal import Journal, default_path
 from core.policy import PolicySettings, Violation, blocking, evaluate
 from core.redact import Redactor
 from core.secrets import SecretStore
 from goexdb import undo
 from goexdb.backends.base import Backend
-from goexdb.clone import Clone, Progress, attach_clone, make_clone
+from goexdb.clone import Progress, attach_clone, make_clone
 from goexdb.cloned import ClonedHeld, KeptClone
 from goexdb.dsn import DSN_ENV, Target, parse_dsn
 from goexdb.effects import Effects, StatementResult
 from goexdb.held import Held, open_backend
 from goexdb.rules import BEFORE_RUNNING, RULES, Outcome
-from goexdb.sql import Statement, parse_script
+from goexdb.sql import Statement, StatementKind, parse_script
+from goexdb.staged import Staged
 
-
-class Staged(lifecycle.Staged):
-    """A journaled SQL action, staged in a held transaction or on a clone, awaiting a decision."""
-
-    kind = Kind.DB
-
-    def __init__(self, action: Action, journal: Journal, redactor: Redactor) -> None:
-        super().__init__(action, journal, redactor)
-        self.held: Held | ClonedHeld | KeptClone | None = None
-
-    @property
-    def work(self) -> Held | ClonedHeld | KeptClone:
-        if self.held is None:
-            raise StateError(f"action {self.action.id} has nothing staged")
-        return self.held
-
-    @property
-    def effects(self) -> Effects:
-        return self.work.effects
-
-    @property
-    def statements(self) -> list[Statement]:
-        return self.work.statements
-
-    @property
-    def results(self) -> list[StatementResult]:
-        return self.work.results
-
-    @property
-    def clone(self) -> Clone | None:
-        work = self.held
-        return work.clone if isinstance(work, ClonedHeld | KeptClone) else None
-
-    def undo_record(self) -> dict[str, Any]:
-        return self.work.undo_record()
-
-    @property
-    def can_keep(self) -> bool:
-        return self.clone is not None
-
-    @property
-    def unchanged(self) -> str:
-        return "the database was not changed"
-
-    def _commit_work(self, decision: Decision) -> None:
-        work = self.work
-        if isinstance(work, ClonedHeld | KeptClone):
-            work.commit()  # replayed on the real database: undo needs its rows (after)
-            return
-        try:
-            record = work.undo_record()
-        except BaseException:
-            work.rollback()
-            raise
-        self.journal.set_undo(self.action.id, data=record)
-        work.commit()
-
-    def _after_commit(self) -> None:
-        if isinstance(self.held, ClonedHeld | KeptClone):
-            self.journal.set_undo(self.action.id, data=self.held.undo_record())
-
-    def _rollback_work(self) -> None:
-        if self.held is not None and self.held.open:
-            self.held.rollback()
-
-    def _keep_work(self) -> None:
-        if isinstance(self.held, ClonedHeld):
-            self.held.keep()
+STEP_SAVEPOINT = "goex_step"  # around each later step of an action staged in steps
 
 
 class Session:
@@ -162,15 +102,7 @@ class Session:
         """Run SQL in a held transaction and measure it, unjournaled (``stage`` journals)."""
         if self._held is not None and self._held.open:
             raise StateError("a staged transaction is still open; commit or roll it back first")
-        statements = self.classify(sql) if isinstance(sql, str) else list(sql)
-        for statement in statements:
-            if not (statement.runs_on_clone if self.on_clone else statement.runnable):
-                raise statement.denial()
-        refused = blocking(evaluate(BEFORE_RUNNING, Outcome(statements, Effects()), self.policy))
-        if refused:
-            raise PolicyRejected(
-                f"refused before running: {refused[0].message}", violations=refused
-            )
+        statements = self._checked(sql)
         backend = self.backend
         backend.begin(statements)
         results = []
@@ -184,6 +116,19 @@ class Session:
         undo.assess(statements, effects, self.config.capture, backend.dialect)
         self._held = Held(backend, statements, results, effects, self.config.capture)
         return self._held
+
+    def _checked(self, sql: str | Sequence[Statement]) -> list[Statement]:
+        """The statements, once each may run here and policy lets them run at all."""
+        statements = self.classify(sql) if isinstance(sql, str) else list(sql)
+        for statement in statements:
+            if not (statement.runs_on_clone if self.on_clone else statement.runnable):
+                raise statement.denial()
+        refused = blocking(evaluate(BEFORE_RUNNING, Outcome(statements, Effects()), self.policy))
+        if refused:
+            raise PolicyRejected(
+                f"refused before running: {refused[0].message}", violations=refused
+            )
+        return statements
 
     def stage(
         self,
@@ -207,6 +152,67 @@ class Session:
                 staged.held = self.hold(sql)
             self._record(staged, staged.held)
         return staged
+
+    def stage_more(self, staged: Staged, sql: str) -> list[StatementResult]:
+        """Run more SQL in a staged action's held transaction (an agent's next step), measured
+        with what ran before and journaled again (code, effects, findings, digest). A refused
+        step runs nothing. On PostgreSQL a failing statement undoes only its own step (a
+        savepoint) and raises; the action stays staged as it was. DuckDB has no savepoints:
+        there, a failing statement fails the whole action."""
+        held = staged.work
+        if not isinstance(held, Held) or not held.open or held.backend is not self._backend:
+            raise StateError(f"action {staged.action.id} is not held open by this session")
+        statements = self._checked(sql)
+        backend, confined = self.backend, self.backend.facts.savepoints
+        failure: ExecutionError | None = None
+        with staged.staging_more():
+            backend.settle()  # DuckDB: an earlier UPDATE's images, before more rows change
+            if confined:
+                backend.savepoint(STEP_SAVEPOINT)
+            try:
+                backend.mark(statements)
+                results = [backend.execute(statement) for statement in statements]
+                effects = backend.measure()
+            except ExecutionError as exc:
+                if not confined:
+                    held.open = False
+                    backend.rollback()
+                    raise
+                backend.rollback_to(STEP_SAVEPOINT)
+                failure = exc
+            else:
+                held.extend(statements, results, effects)
+                undo.assess(held.statements, held.effects, self.config.capture, backend.dialect)
+                staged.action.code = _joined(staged.action.code, sql)
+                self._record(staged, held)
+        if failure is not None:
+            raise failure
+        return results
+
+    def query(self, sql: str, max_rows: int) -> list[StatementResult]:
+        """Run read-only SQL (queries only, in a READ ONLY transaction where the engine has
+        one) and roll back; at most ``max_rows`` rows of each result."""
+        if self._held is not None and self._held.open:
+            raise StateError("a staged transaction is open on this session; query on another")
+        statements = self._checked(sql)
+        for statement in statements:
+            if statement.kind is not StatementKind.READ:
+                raise StatementDenied(
+                    f"refused: {statement.verb.upper()} is not a query; only read-only SQL runs "
+                    "here",
+                    statement=statement.sql,
+                    rule="read-only",
+                )
+        backend = self.backend
+        backend.begin(statements, read_only=True)
+        try:
+            results = [backend.execute(statement) for statement in statements]
+        finally:
+            backend.rollback()
+        for result in results:
+            if len(result.rows) > max_rows:
+                result.rows, result.truncated = result.rows[:max_rows], True
+        return results
 
     def stage_undo(self, action_id: str) -> Staged:
         """Stage the undo of a committed action: compensating SQL from its journaled row images,
@@ -351,6 +357,12 @@ class Session:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _joined(code: str, more: str) -> str:
+    """An action's code with a later step's SQL after it, each statement still ended."""
+    code = code.rstrip()
+    return f"{code}\n{more}" if code.endswith(";") else f"{code}\n;\n{more}"
 
 
 def target_redactor(target: Target) -> Redactor:

@@ -47,7 +47,7 @@ class Journal(Waits):
                 """INSERT INTO actions (id, kind, target, prompt, code, digest, status,
                                         created_at, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (id) DO UPDATE SET digest = excluded.digest,
+                   ON CONFLICT (id) DO UPDATE SET code = excluded.code, digest = excluded.digest,
                         status = excluded.status, updated_at = excluded.updated_at""",
                 (
                     action.id,
@@ -77,14 +77,19 @@ class Journal(Waits):
     @staticmethod
     def _claim_id(db: sqlite3.Connection, action: Action) -> int:
         """How many transitions of this action are stored; a new action whose id another
-        process took in the same millisecond gets a fresh id instead of merging into it."""
+        process took in the same millisecond gets a fresh id instead of merging into it. (The
+        code of an action staged in steps only grows: what is stored starts what is saved.)"""
         while True:
             stored: int = db.execute(
                 "SELECT COUNT(*) FROM transitions WHERE action_id = ?", (action.id,)
             ).fetchone()[0]
-            if not stored or db.execute(
-                "SELECT kind, target, code, created_at FROM actions WHERE id = ?", (action.id,)
-            ).fetchone() == (action.kind.value, action.target, action.code, action.history[0][1]):
+            row = db.execute(
+                "SELECT kind, target, created_at, code FROM actions WHERE id = ?", (action.id,)
+            ).fetchone()
+            if not stored or (
+                row[:3] == (action.kind.value, action.target, action.history[0][1])
+                and action.code.startswith(row[3])
+            ):
                 return stored
             if len(action.history) > 1:  # saved before under this id: never merge the two
                 raise StateError(f"action id {action.id} is already used by another action")

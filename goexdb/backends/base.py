@@ -21,9 +21,10 @@ class Backend(Protocol):
     dialect: str  # facts.dialect
     server_version: int | None  # PostgreSQL's server_version_num; None for DuckDB
 
-    def begin(self, statements: Sequence[Statement]) -> None:
+    def begin(self, statements: Sequence[Statement], *, read_only: bool = False) -> None:
         """Open the action's transaction for these statements, and read the baselines that
-        measuring them needs (a catalog snapshot only when some statement is DDL)."""
+        measuring them needs (a catalog snapshot only when some statement is DDL); READ ONLY
+        where the engine has such transactions (PostgreSQL), when ``read_only``."""
 
     def mark(self, statements: Sequence[Statement]) -> None:
         """Inside the open transaction, measure from here: what executes next (these

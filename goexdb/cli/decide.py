@@ -29,7 +29,8 @@ from goexdb.clone import clone_name
 from goexdb.dsn import parse_dsn
 from goexdb.gc import collect
 from goexdb.render import View
-from goexdb.session import Session, Staged, resolve_target
+from goexdb.session import Session, resolve_target
+from goexdb.staged import Staged
 
 GC_SCAN = 100_000  # the most recent actions gc looks at
 

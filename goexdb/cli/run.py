@@ -20,7 +20,8 @@ from core.secrets import SecretStore
 from goexdb import prompt as prompts
 from goexdb.cli.options import ActionDsnOption, DsnOption, clone_progress, journal
 from goexdb.render import View
-from goexdb.session import Session, Staged, connect, resolve_target
+from goexdb.session import Session, connect, resolve_target
+from goexdb.staged import Staged
 
 PERSON_MARGIN = 30.0  # seconds the transaction outlives the wait for a person (to commit)
 

@@ -102,8 +102,8 @@ class DuckDBBackend:
         self._private = f"goex_{secrets.token_hex(8)}"
         self._deferred.drop("the action ended before its row images were read", tables=True)
 
-    def begin(self, statements: Sequence[Statement]) -> None:
-        self.mark(statements)
+    def begin(self, statements: Sequence[Statement], *, read_only: bool = False) -> None:
+        self.mark(statements)  # DuckDB has no READ ONLY transaction: read_only changes nothing
         self._con.begin()
 
     def mark(self, statements: Sequence[Statement]) -> None:

@@ -99,9 +99,9 @@ class PostgresBackend:
         self._budget = ImageBudget(self._config.max_row_images)
         self._index = 0
 
-    def begin(self, statements: Sequence[Statement]) -> None:
+    def begin(self, statements: Sequence[Statement], *, read_only: bool = False) -> None:
         self._reset()
-        self._open()
+        self._open(self._begin.replace(b"BEGIN;", b"BEGIN READ ONLY;", 1) if read_only else None)
         self._expect(statements)
 
     def mark(self, statements: Sequence[Statement]) -> None:
@@ -111,7 +111,7 @@ class PostgresBackend:
         self._locks_seen = set(self._read_held().locks)
         self._expect(statements)
 
-    def _open(self) -> None:
+    def _open(self, begin: bytes | None = None) -> None:
         """BEGIN, the local timeouts and (15+) the request to flush this transaction's counts
         as it ends, in one round trip; then the counts earlier transactions left, if any."""
         if self._con.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -122,7 +122,7 @@ class PostgresBackend:
         # A lost connection cannot roll back: the failure to BEGIN is the one reported.
         describe = "goex could not open a transaction on PostgreSQL"
         with translated(describe, cleanup=self._end_transaction):
-            self._wire.command(self._begin)
+            self._wire.command(begin or self._begin)
         self._flush_asked = self._flushes
         if self._counts_pending:
             self._baseline = self._read_baseline()
@@ -322,8 +322,10 @@ class PostgresBackend:
             self._wire.forget()
 
     def commit(self) -> None:
-        with translated(lambda exc: commit_failure(exc, self._config, broken=self._con.broken)):
+        try:
             self._con.commit()
+        except psycopg.Error as exc:
+            raise commit_failure(exc, self._config, broken=self._con.broken) from exc
         self._ended()
 
     def rollback(self) -> None:

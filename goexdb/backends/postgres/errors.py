@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from core.config import DbConfig
-from core.errors import ExecutionError, TargetError
+from core.errors import ExecutionError, GoexError, OutcomeUnknown, TargetError
 
 
 def translated(
@@ -104,10 +104,22 @@ def refused_in_use(con: psycopg.Connection[Any], statement: sql.Composed) -> str
     return None
 
 
-def commit_failure(exc: psycopg.Error, config: DbConfig, *, broken: bool) -> str:
+def commit_failure(exc: psycopg.Error, config: DbConfig, *, broken: bool) -> GoexError:
     """Why a commit failed, and whether anything was committed: the server ending the session
     (a timeout, a shutdown) answers before the COMMIT is read, so nothing was; a connection that
-    broke with no such answer leaves it unknown."""
+    broke with no such answer leaves it unknown (``OutcomeUnknown``)."""
+    known = _known_commit_failure(exc, config)
+    if known is None and broken:
+        return OutcomeUnknown(
+            f"the connection to PostgreSQL broke during the commit ({error_reason(exc)}), so "
+            "whether it committed is unknown; check the database before running the action again"
+        )
+    return ExecutionError(
+        known or f"PostgreSQL could not commit: {error_reason(exc)}", sqlstate=exc.sqlstate
+    )
+
+
+def _known_commit_failure(exc: psycopg.Error, config: DbConfig) -> str | None:
     if exc.sqlstate == "25P03":
         return (
             "PostgreSQL ended the held transaction at idle_in_transaction_session_timeout "
@@ -118,12 +130,7 @@ def commit_failure(exc: psycopg.Error, config: DbConfig, *, broken: bool) -> str
             "the connection to PostgreSQL was lost while the transaction was held (the server "
             f"shut down or restarted: {error_reason(exc)}), so nothing was committed"
         )
-    if broken:
-        return (
-            f"the connection to PostgreSQL broke during the commit ({error_reason(exc)}), so "
-            "whether it committed is unknown; check the database before running the action again"
-        )
-    return f"PostgreSQL could not commit: {error_reason(exc)}"
+    return None
 
 
 def error_reason(exc: psycopg.Error) -> str:

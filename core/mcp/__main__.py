@@ -1,0 +1,3 @@
+from core.mcp.cli import main
+
+main()
