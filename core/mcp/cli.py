@@ -15,6 +15,7 @@ from core.action import Mode
 from core.cli import PolicyOption, new_app, run_app
 from core.config import load_config
 from core.errors import ConfigError, UsageError
+from core.interrupt import signal_name
 from core.llm import Model
 from core.mcp.handles import Handles
 from core.mcp.held import Decider
@@ -49,6 +50,7 @@ def serve_command(
     on a staged copy, committed only by the decider given here — never by the agent."""
     if commit not in DECIDERS:
         raise UsageError(f"--commit must be policy, llm or person, not {commit!r}")
+    address = _address(http) if http is not None else None
     root = directory.resolve() if directory is not None else None
     config = load_config(root, policy_file=policy)
     mode = Mode(commit)
@@ -56,12 +58,17 @@ def serve_command(
     decider = Decider(mode, judge, config.review.timeout)
     handles = Handles(lease=config.mcp.lease, max_handles=config.mcp.max_handles)
     server = build(load_toolsets(Options(dsn, root, config, decider), handles))
-    address = _address(http) if http is not None else None
     try:
         if address is None:
             anyio.run(serve_stdio, server, handles)
         else:
             anyio.run(serve_http, server, handles, *address, _token())
+    except KeyboardInterrupt as stop:  # SIGINT or SIGTERM: the way a server is stopped
+        held = len(handles.live)
+        handles.close_all(f"goex-mcp stopped ({signal_name(stop)})")
+        sys.stderr.write(
+            f"goex-mcp stopped ({signal_name(stop)}): {held} held action(s) rolled back\n"
+        )
     finally:
         handles.close_all("goex-mcp stopped")
 

@@ -1,0 +1,69 @@
+"""goex-mcp's file tools over stdio: a sandboxed command on a staged copy, some of its paths
+committed by the decider, undone; the directory untouched until then."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.goexfs.conftest import outside, place, project  # noqa: F401 - fixtures used here
+from tests.mcp.conftest import call, refusal, run, stdio_client
+
+
+@pytest.mark.needs("bwrap")
+def test_fs_run_then_commit_some_paths_then_undo(project: Path, outside: Path) -> None:
+    readme = (project / "README.md").read_text()
+
+    async def scenario() -> None:
+        async with stdio_client("-C", str(project)) as client:
+            staged = await call(
+                client,
+                "fs_run",
+                command="echo new > src/new.txt && echo more >> README.md && echo x > other.txt "
+                f"&& (echo escape > {outside}/precious.txt; true)",
+            )
+            assert staged["exit_status"] == 0
+            assert {c["path"] for c in staged["changes"]} == {
+                "src/new.txt",
+                "README.md",
+                "other.txt",
+            }
+            assert "+more" in staged["diff"]
+            assert not (project / "src" / "new.txt").exists()  # staged only
+            one = await call(client, "fs_diff", handle=staged["handle"], path="README.md")
+            assert "+more" in one["diff"] and "new.txt" not in one["diff"]
+            outcome = await call(
+                client, "fs_commit", handle=staged["handle"], paths=["src/new.txt", "README.md"]
+            )
+            assert outcome["status"] == "committed", outcome
+            assert (project / "src" / "new.txt").read_text() == "new\n"
+            assert (project / "README.md").read_text() == readme + "more\n"
+            assert not (project / "other.txt").exists()
+            assert "ended" in await refusal(client, "fs_diff", handle=staged["handle"])
+
+            undone = await call(client, "undo", action_id=staged["action_id"])
+            assert undone["outcome"]["status"] == "committed", undone
+            assert not (project / "src" / "new.txt").exists()
+            assert (project / "README.md").read_text() == readme
+        assert (outside / "precious.txt").read_text() == "do not touch\n"
+
+    run(scenario())
+
+
+@pytest.mark.needs("bwrap")
+def test_fs_rollback_and_unknown_handles(project: Path) -> None:
+    async def scenario() -> None:
+        async with stdio_client("-C", str(project)) as client:
+            staged = await call(client, "fs_run", command="rm -r src && echo gone > README.md")
+            assert staged["findings"], "a deletion is a finding"
+            rolled = await call(client, "fs_rollback", handle=staged["handle"])
+            assert rolled["status"] == "rolled_back"
+            assert "no fs handle" in await refusal(client, "fs_commit", handle="fs_guess")
+            assert "no fs handle" in await refusal(
+                client, "fs_commit", handle=staged["handle"][:-1]
+            )
+        assert (project / "src" / "app.py").read_text() == "print('hello')\n"
+        assert (project / "README.md").read_text() == "# demo\n"
+
+    run(scenario())
