@@ -17,6 +17,7 @@ import httpx2
 from mcp import Client, StdioServerParameters
 
 from tests.goexdb.conftest import duckdb_shop, pg_shop  # noqa: F401 - fixtures used here
+from tests.goexfs.conftest import outside, place, project  # noqa: F401 - fixtures used here
 
 T = TypeVar("T")
 TOKEN_LINE = re.compile(r"bearer token \(shown once\): (\S+)")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.goexfs.conftest import outside, place, project  # noqa: F401 - fixtures used here
 from tests.mcp.conftest import call, refusal, run, stdio_client
 
 
