@@ -48,6 +48,8 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_redact.py
 	$(BIN)/python scripts/bench_lint.py
 	$(BIN)/python scripts/bench_fs.py $(BENCH_FS_ARGS)
+	$(BIN)/python scripts/bench_mcp.py
+	$(BIN)/python scripts/bench_schema.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis demo-work

@@ -109,6 +109,7 @@ class ModelConfig:
     timeout: float = 60.0
     max_retries: int = 3
     judge: str | None = None
+    schema_budget: int = 4000  # tokens (about 4 characters each) of schema the model is told
 
 
 @dataclass(frozen=True)

@@ -258,21 +258,6 @@ class Catalog:
             for table, columns in self.columns.items()
         }
 
-    def describe_for_model(self, sizes: Mapping[str, int]) -> str:
-        """Tables, columns, types, keys and approximate row counts as text; never data rows."""
-        keys: dict[str, list[str]] = {}
-        for table, _, definition in self.constraints.values():
-            if definition.startswith(("PRIMARY KEY", "FOREIGN KEY", "UNIQUE")):
-                keys.setdefault(table, []).append(definition)
-        lines = []
-        for table, columns in self.describe().items():
-            cols = ", ".join(f"{name} {dtype}" for name, dtype in columns.items())
-            extra = "; ".join(keys.get(table, []))
-            approx = sizes.get(table, -1)
-            rows = f" (~{approx} rows)" if approx >= 0 else ""
-            lines.append(f"TABLE {table}({cols}{'; ' + extra if extra else ''}){rows}")
-        return "\n".join(lines) or "(no tables)"
-
 
 def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:
     """Schema changes between two catalog snapshots taken in the same transaction."""

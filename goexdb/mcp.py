@@ -70,9 +70,12 @@ class DbToolset:
 
     # -- the tools -----------------------------------------------------------------------------
 
-    async def db_schema(self) -> dict[str, Any]:
-        """The database's tables, columns, types, keys and approximate row counts; no rows."""
-        description = await self._read(lambda session: session.describe())
+    async def db_schema(self, task: str | None = None) -> dict[str, Any]:
+        """The database's tables, columns, types, keys and approximate row counts; no rows.
+        Over the schema budget, the tables most relevant to ``task`` (in words) come first and
+        the rest are named only."""
+        budget = self.options.config.model.schema_budget
+        description = await self._read(lambda session: session.describe(task, budget))
         return {"dialect": self.target.dialect, "schema": description}
 
     async def db_query(self, sql: str) -> dict[str, Any]:

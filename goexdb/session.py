@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from core.action import Action, Kind, Status
-from core.config import DbConfig
+from core.config import DbConfig, ModelConfig
 from core.errors import (
     ConflictError,
     ExecutionError,
@@ -92,8 +92,10 @@ class Session:
             self._redactor = target_redactor(self.target)
         return self._redactor
 
-    def describe(self) -> str:
-        return self.backend.describe()
+    def describe(self, task: str | None = None, budget: int = ModelConfig.schema_budget) -> str:
+        """The schema as the model is told it (``goexdb.schema``), the relations most relevant
+        to ``task`` first when it is over ``budget`` tokens."""
+        return self.backend.describe().describe(budget, task)
 
     def classify(self, sql: str) -> list[Statement]:
         return parse_script(sql, self.target.dialect)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from goexdb.effects import Effects, StatementResult
 from goexdb.engines import EngineFacts
+from goexdb.schema import Schema
 from goexdb.sql import Statement
 
 
@@ -60,5 +61,6 @@ class Backend(Protocol):
     def rollback_to(self, name: str) -> None:
         """Undo what ran since ``savepoint(name)``, leaving the transaction usable."""
 
-    def describe(self) -> str:
-        """The schema as text for the model: tables, columns, types, keys; never data rows."""
+    def describe(self) -> Schema:
+        """The schema for the model (``goexdb.schema``): relations, columns, types, keys,
+        approximate sizes; never data rows."""

@@ -117,7 +117,7 @@ def _ask_model(db: Session, prompt: str, config: ModelConfig, fmt: Format) -> st
         make_console().print(f"asking {model.name} for SQL …", style="dim")
     return model.code(
         prompts.system_prompt(db.target.dialect),
-        prompts.user_prompt(prompt, db.describe(), SecretStore.load()),
+        prompts.user_prompt(prompt, db.describe(prompt, config.schema_budget), SecretStore.load()),
         "sql",
     ).code
 

@@ -32,6 +32,7 @@ from goexdb.effects import (
     images_of,
 )
 from goexdb.engines import DUCKDB, quote_table
+from goexdb.schema import Schema
 from goexdb.sql import (
     UNREPEATABLE_ROWS,
     Statement,
@@ -394,5 +395,5 @@ class DuckDBBackend:
         """Approximate rows per table."""
         return dict(self._query(queries.TABLE_SIZES))
 
-    def describe(self) -> str:
-        return self._catalog().describe_for_model(self.table_sizes())
+    def describe(self) -> Schema:
+        return queries.read_schema(self._query)

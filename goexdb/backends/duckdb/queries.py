@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from goexdb import schema
 from goexdb.effects import Catalog
+from goexdb.schema import Schema
 
 # The catalog, diffed before and after an action that runs DDL.
 COLUMNS = """
@@ -54,10 +56,23 @@ KEY = """
 """
 
 # Approximate rows per table.
+# For the model (goexdb.schema): tables and views (DuckDB has no partitions).
+RELATIONS = """
+    SELECT schema_name || '.' || table_name, 'table', false, NULL, 0, estimated_size
+    FROM duckdb_tables() WHERE database_name = current_database()
+    UNION ALL
+    SELECT schema_name || '.' || view_name, 'view', false, NULL, 0, -1
+    FROM duckdb_views() WHERE database_name = current_database() AND NOT internal
+    ORDER BY 1
+"""
 TABLE_SIZES = (
     "SELECT schema_name || '.' || table_name, estimated_size FROM duckdb_tables() "
     "WHERE database_name = current_database()"
 )
+
+
+def read_schema(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Schema:
+    return schema.read_schema(rows(RELATIONS), rows(COLUMNS), rows(CONSTRAINTS))
 
 
 def read_catalog(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Catalog:

@@ -33,6 +33,7 @@ from goexdb.effects import (
     many_images,
 )
 from goexdb.engines import POSTGRES, quote_ident
+from goexdb.schema import Schema
 from goexdb.sql import (
     UNREPEATABLE_ROWS,
     Statement,
@@ -354,8 +355,8 @@ class PostgresBackend:
         """Approximate rows per table (the planner's estimate; -1 when never analysed)."""
         return dict(self._rows(queries.TABLE_SIZES))
 
-    def describe(self) -> str:
-        return self._catalog().describe_for_model(self.table_sizes())
+    def describe(self) -> Schema:
+        return queries.read_schema(self._rows)
 
     def _catalog(self) -> Catalog:
         return queries.read_catalog(self._rows)

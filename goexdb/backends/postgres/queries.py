@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from goexdb import schema
 from goexdb.effects import Catalog
+from goexdb.schema import Schema
 
 _USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'pg_toast%'"
 COLUMNS = f"""
@@ -94,10 +96,43 @@ TABLE = """
     WHERE c.oid = to_regclass($1)
 """
 # Approximate rows per table (the planner's estimate; -1 when never analysed).
+# For the model (goexdb.schema): relations, partitions counted on their root, enums, domains.
+RELATIONS = f"""
+    SELECT n.nspname || '.' || c.relname, c.relkind::text, c.relispartition,
+           CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+           CASE WHEN c.relkind = 'p' THEN (SELECT count(*) FROM pg_partition_tree(c.oid) t
+                                           WHERE t.isleaf) END,
+           CASE WHEN c.relkind = 'p' THEN (
+               SELECT coalesce(sum(greatest(p.reltuples, 0)), 0)::bigint
+               FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid
+               WHERE t.isleaf)
+           ELSE c.reltuples::bigint END
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
+    ORDER BY 1
+"""
+TYPES = f"""
+    SELECT n.nspname || '.' || t.typname,
+           CASE t.typtype
+           WHEN 'e' THEN 'ENUM (' || (SELECT string_agg(quote_literal(e.enumlabel), ', '
+                                                        ORDER BY e.enumsortorder)
+                                      FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
+           ELSE 'DOMAIN ' || format_type(t.typbasetype, t.typtypmod)
+                || coalesce(' ' || (SELECT string_agg(pg_get_constraintdef(k.oid), ' ')
+                                    FROM pg_constraint k WHERE k.contypid = t.oid), '')
+           END
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.typtype IN ('e', 'd') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
+    ORDER BY 1
+"""
 TABLE_SIZES = (
     "SELECT n.nspname || '.' || c.relname, c.reltuples::bigint FROM pg_class c "
     "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
 )
+
+
+def read_schema(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Schema:
+    return schema.read_schema(rows(RELATIONS), rows(COLUMNS), rows(CONSTRAINTS), rows(TYPES))
 
 
 def read_catalog(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Catalog:
