@@ -9,8 +9,10 @@ Two calls an agent makes, each timed both ways, taking turns:
   ``Session.stage_more``.
 
 What is rolled back after each is not timed. The added median cost of each is printed, with the
-target of issue 15: at most 2 ms. PostgreSQL is the embedded PostgreSQL 18 (or GOEX_TEST_DSN);
-the journal is a temporary GOEX_HOME.
+target of issue 15: at most 2 ms. A third line, ``floor``, is a goex-mcp call that does no
+work (``db_commit`` of an unknown handle, answered with an error at once): what the MCP client,
+the stdio pipe and the SDK's server cost before goex does anything. PostgreSQL is the embedded
+PostgreSQL 18 (or GOEX_TEST_DSN); the journal is a temporary GOEX_HOME.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ async def bench(dsn: str) -> dict[str, dict[str, list[float]]]:
     times: dict[str, dict[str, list[float]]] = {
         "new": {"mcp": [], "library": []},
         "step": {"mcp": [], "library": []},
+        "floor": {"mcp": [], "library": []},
     }
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "core.mcp", "--dsn", dsn], env=dict(os.environ)
@@ -73,6 +76,10 @@ async def bench(dsn: str) -> dict[str, dict[str, list[float]]]:
             await stage(handle=first["handle"])
             times["step"]["mcp"].append(time.perf_counter() - start)
             await client.call_tool("db_rollback", {"handle": first["handle"]})
+            start = time.perf_counter()
+            await client.call_tool("db_commit", {"handle": "db_none"})
+            times["floor"]["mcp"].append(time.perf_counter() - start)
+            times["floor"]["library"].append(0.0)
 
         async def library_round() -> None:
             start = time.perf_counter()
@@ -103,6 +110,9 @@ def report(times: dict[str, dict[str, list[float]]]) -> None:
     for key, ways in times.items():
         mcp = statistics.median(ways["mcp"]) * 1000
         library = statistics.median(ways["library"]) * 1000
+        if key == "floor":
+            print(f"  floor   a call that does nothing: {mcp:6.2f} ms (client, pipe and SDK)")
+            continue
         added = mcp - library
         verdict = "ok" if added <= TARGET_MS else "over"
         print(
