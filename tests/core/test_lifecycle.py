@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.action import Action, Decision, Kind, Mode, Status, Verdict
-from core.errors import Interrupted, StateError, UsageError
+from core.errors import Interrupted, OutcomeUnknown, StateError, UsageError
 from core.journal import Journal
 from core.lifecycle import Staged
 from core.redact import Redactor
@@ -187,3 +187,50 @@ def test_an_interrupt_before_a_kept_action_is_claimed_leaves_it_kept(journal: Jo
     assert journal.get(kept.action.id).status is Status.STAGED
     [waiting] = journal.waiting()
     assert waiting.kept and waiting.answer is None
+
+
+class LostCommit(Flag):
+    """Work whose COMMIT lost its connection on the way."""
+
+    def _commit_work(self, decision: Decision) -> None:
+        raise OutcomeUnknown("the connection broke during the commit")
+
+
+def test_a_commit_whose_outcome_is_unknown_is_journaled_so(journal: Journal) -> None:
+    staged = LostCommit(journal).stage()
+    with pytest.raises(OutcomeUnknown):
+        staged.commit(by="test")
+    assert journal.get(staged.action.id).status is Status.OUTCOME_UNKNOWN
+    with pytest.raises(StateError):  # never retried: the status is final
+        staged.commit(by="test")
+
+
+def test_submit_asks_a_person_without_waiting_and_answer_gives_the_decision(
+    journal: Journal,
+) -> None:
+    staged = Flag(journal).stage()
+    assert staged.submit(Mode.PERSON, timeout=60) is None
+    assert staged.answer() is None  # nobody has decided
+    waiting = journal.waiting_for(staged.action.id)
+    assert waiting is not None and waiting.deadline is not None
+    person = Decision("person:someone", Verdict.COMMIT, "looks right", staged.digest)
+    journal.answer(staged.action.id, person)
+    assert staged.answer() == person
+    assert staged.carry_out(person) is Status.COMMITTED and staged.state == "committed"
+
+
+def test_an_unanswered_submission_is_rolled_back_after_its_timeout(journal: Journal) -> None:
+    staged = Flag(journal).stage()
+    assert staged.submit(Mode.PERSON, timeout=0.05) is None
+    deadline = threading.Event()
+    deadline.wait(0.1)
+    answer = staged.answer()
+    assert answer is not None and answer.verdict is Verdict.ROLLBACK and answer.by == "timeout"
+    assert staged.carry_out(answer) is Status.ROLLED_BACK and staged.state == "gone"
+
+
+def test_no_more_work_is_staged_into_an_action_that_waits(journal: Journal) -> None:
+    staged = Flag(journal).stage()
+    staged.submit(Mode.PERSON, timeout=60)
+    with pytest.raises(StateError, match="no more work"), staged.staging_more():
+        pass

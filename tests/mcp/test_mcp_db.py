@@ -154,12 +154,15 @@ def test_what_goex_db_run_refuses_is_refused_in_db_stage_and_db_query(pg_shop: S
     run(scenario())
 
 
-def test_lease_expiry_rolls_back_and_journals_it(pg_shop: ShopDB) -> None:
+def test_lease_expiry_rolls_back_and_journals_it_and_frees_the_handle(pg_shop: ShopDB) -> None:
     orders = pg_shop.table("orders")
+    limits = {"GOEX_MCP_LEASE": "1", "GOEX_MCP_MAX_HANDLES": "1"}
 
     async def scenario() -> None:
-        async with stdio_client("--dsn", pg_shop.dsn, GOEX_MCP_LEASE="1") as client:
+        async with stdio_client("--dsn", pg_shop.dsn, **limits) as client:
             staged = await call(client, "db_stage", sql=f"DELETE FROM {orders}")
+            full = await refusal(client, "db_stage", sql=f"DELETE FROM {orders} WHERE id = 1")
+            assert "max_handles" in full
             processes.until(
                 lambda: (
                     processes.shown("goexdb.cli", staged["action_id"])["status"] == "rolled_back"
@@ -169,6 +172,9 @@ def test_lease_expiry_rolls_back_and_journals_it(pg_shop: ShopDB) -> None:
             outcome = await call(client, "db_commit", handle=staged["handle"])
             assert outcome["status"] == "rolled_back"
             assert "lease ran out" in outcome["decision"]["reason"]
+            again = await call(client, "db_stage", sql=f"SELECT count(*) FROM {orders}")
+            assert again["results"][0]["rows"] == [[90]]  # the handle was freed
+            await call(client, "db_rollback", handle=again["handle"])
         assert pg_shop.query(f"SELECT count(*) FROM {orders}") == [(90,)]
         assert idle_in_transaction(pg_shop.dsn) == 0
 
