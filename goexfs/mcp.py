@@ -29,6 +29,7 @@ from goexfs.tree.diff import diff_text_plain
 
 DIFF_CHARS = 8_000  # of the diff shown with fs_run's result (fs_diff shows a path in full)
 OUTPUT_CHARS = 4_000  # of each of stdout and stderr
+CHANGES_SHOWN = 200  # changed paths listed (the summary counts them all)
 
 
 def toolset(options: Options, handles: Handles) -> FsToolset | None:
@@ -158,6 +159,7 @@ class FsToolset:
         recorded = staged.recorded
         diff = diff_text_plain(staged.changes, self.redactor)
         output = recorded.get("output") or {}
+        changes = recorded.get("changes", [])
         return as_data(
             {
                 "handle": handle.id,
@@ -166,7 +168,8 @@ class FsToolset:
                 "exit_status": recorded.get("exit_status"),
                 "stdout": str(output.get("stdout", ""))[:OUTPUT_CHARS],
                 "stderr": str(output.get("stderr", ""))[:OUTPUT_CHARS],
-                "changes": [change_json(c) for c in recorded.get("changes", [])],
+                "changes": [change_json(c) for c in changes[:CHANGES_SHOWN]],
+                "changes_not_shown": max(len(changes) - CHANGES_SHOWN, 0),
                 "summary": recorded.get("summary"),
                 "diff": diff[:DIFF_CHARS],
                 "diff_truncated": len(diff) > DIFF_CHARS,
