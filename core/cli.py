@@ -73,6 +73,7 @@ EXIT_FOR_STATUS = {
     Status.REJECTED: ExitCode.REJECTED,
     Status.STAGED: ExitCode.KEPT_STAGED,
     Status.FAILED: ExitCode.ERROR,
+    Status.OUTCOME_UNKNOWN: ExitCode.ERROR,
     Status.PROPOSED: ExitCode.ERROR,
 }
 

@@ -8,17 +8,15 @@ made permanent, thrown away or kept; everything else happens here, the same way 
   (``rolled_back``) throws the work away and is recorded before it propagates;
 * ``record()`` binds the digest of the code and its measured (redacted) effects and policy
   findings, and journals the action as staged;
-* ``decide(mode)`` asks the configured decider (``core.review``); ``person`` waits on the
-  journal for a decision recorded from another process (``Journal.answer``), at most
-  ``timeout`` seconds, then rolls back;
+* ``decide(mode)`` asks the decider (``core.review``); ``person`` waits on the journal
+  (``core.asking``), at most ``timeout`` seconds; ``submit()``/``answer()`` without waiting;
 * ``carry_out(decision)`` (and ``commit()``, ``rollback()``, ``keep()``): a commit writes its
   intent to the journal first and finishes it after, so ``recover`` can always tell a half-done
   commit from a finished one; a kept action joins the journal's queue, where a later process
   finds it (each side's ``reopen``) and a single-use decision answers it.
 
-SIGINT and SIGTERM (``core.interrupt``) at any point before the commit roll the work back and
-journal the action ``rolled_back`` with the reason "interrupted"; during the commit they are
-held until it is finished. ``Interrupted`` then says which of the two happened.
+SIGINT and SIGTERM (``core.interrupt``) before the commit roll the work back (journaled
+``rolled_back``, "interrupted"); during the commit they wait until it is finished.
 """
 
 from __future__ import annotations
@@ -27,10 +25,11 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
 from core.action import Action, Decision, Kind, Mode, Status, Verdict
+from core.asking import answer_by, ask_person
 from core.errors import (
     GoexError,
     Interrupted,
@@ -191,27 +190,25 @@ class Staged(ABC):
     def submit(
         self, mode: Mode, *, judge: Model | None = None, timeout: float = 900.0
     ) -> Decision | None:
-        """``decide`` without waiting, for a front end that answers while a person decides: for
-        ``person`` the action joins the journal's queue (unless policy rejects it outright) and
-        None is returned; ``answer()`` gives the decision once there is one."""
+        """``decide`` without waiting: for ``person`` the action joins the journal's queue (unless
+        policy rejects it outright) and None is returned; ``answer()`` gives the decision."""
         if mode is not Mode.PERSON:
             return self.decide(mode, judge=judge)
         with self._failing():
             refusal = decide(Mode.POLICY, self.review())
             if refusal.verdict is Verdict.REJECT:
                 return refusal
-            self._ask_person(timeout)
+            ask_person(self.journal, self.action.id, timeout)
             return None
 
     def answer(self) -> Decision | None:
-        """A person's decision on a submitted action, the rollback of its timeout once that has
-        passed, or None while it waits."""
+        """A person's decision on a submitted action (or its timeout's rollback); None meanwhile."""
         with self._failing():
             waiting = self.journal.waiting_for(self.action.id)
             if waiting is None or waiting.deadline is None:
                 raise StateError(f"action {self.action.id} is not waiting for a person")
             deadline = datetime.fromisoformat(waiting.deadline)
-            return self._answer_by(deadline, this_holder())
+            return answer_by(self.journal, self.action.id, self.digest, deadline)
 
     def commit(self, *, by: str = "caller", reason: str = "committed by the caller") -> Status:
         return self.carry_out(Decision(by, Verdict.COMMIT, reason, self.digest))
@@ -326,35 +323,12 @@ class Staged(ABC):
     def _wait_for_person(
         self, timeout: float, on_wait: Callable[[datetime], None] | None
     ) -> Decision:
-        deadline = self._ask_person(timeout)
+        deadline = ask_person(self.journal, self.action.id, timeout)
         if on_wait is not None:
             on_wait(deadline)
-        holder = this_holder()
-        while (answer := self._answer_by(deadline, holder)) is None:
+        while (answer := answer_by(self.journal, self.action.id, self.digest, deadline)) is None:
             time.sleep(POLL_SECONDS)
         return answer
-
-    def _ask_person(self, timeout: float) -> datetime:
-        """Join the journal's queue, held by this process until ``timeout`` seconds from now."""
-        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
-        self.journal.wait_for(self.action.id, holder=this_holder(), deadline=deadline.isoformat())
-        return deadline
-
-    def _answer_by(self, deadline: datetime, holder: str) -> Decision | None:
-        answer = self.journal.answer_of(self.action.id)
-        if answer is not None or datetime.now(UTC) < deadline:
-            return answer
-        expired = Decision(
-            "timeout",
-            Verdict.ROLLBACK,
-            f"no decision by {deadline:%Y-%m-%d %H:%M:%S} UTC ([review] timeout), so rolled back",
-            self.digest,
-        )
-        try:
-            self.journal.answer(self.action.id, expired, holder=holder)
-        except StateError:  # a person answered first: theirs stands
-            return self.journal.answer_of(self.action.id)
-        return expired
 
     def _fail(self, error: Exception) -> None:
         """Journal an action that could not be staged or decided: refused, or failed."""

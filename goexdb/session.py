@@ -172,7 +172,9 @@ class Session:
             if confined:
                 backend.savepoint(STEP_SAVEPOINT)
             try:
-                backend.mark(statements)
+                # all of the action's statements: what earlier steps wrote is not read later
+                # from a snapshot taken before them (DuckDB's deferred images)
+                backend.mark([*held.statements, *statements])
                 results = [backend.execute(statement) for statement in statements]
                 effects = backend.measure()
             except ExecutionError as exc:

@@ -76,7 +76,13 @@ def test_illegal_transitions(path: list[Status], illegal: Status) -> None:
 
 def test_final_statuses() -> None:
     final = {s for s in Status if s.is_final}
-    assert final == {Status.ROLLED_BACK, Status.REJECTED, Status.FAILED, Status.UNDONE}
+    assert final == {
+        Status.ROLLED_BACK,
+        Status.REJECTED,
+        Status.FAILED,
+        Status.OUTCOME_UNKNOWN,
+        Status.UNDONE,
+    }
 
 
 @given(st.lists(st.sampled_from(list(Status)), max_size=12))
