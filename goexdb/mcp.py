@@ -22,7 +22,17 @@ from core.errors import GoexError, UsageError
 from core.journal import Journal, default_path
 from core.mcp.handles import Handle, Handles
 from core.mcp.held import HeldAction
-from core.mcp.server import COMMITS, ENDS, READS, STAGES, Options, as_data, tool_errors
+from core.mcp.server import (
+    COMMITS,
+    ENDS,
+    READS,
+    STAGES,
+    Options,
+    as_data,
+    journal_actions,
+    journal_knows,
+    tool_errors,
+)
 from goexdb.dsn import parse_dsn
 from goexdb.effects import StatementResult
 from goexdb.session import Session, target_redactor
@@ -105,51 +115,20 @@ class DbToolset:
     # -- the common tools' side ------------------------------------------------------------------
 
     def knows(self, action_id: str) -> bool:
-        path = default_path(Kind.DB)
-        if not path.exists():
-            return False
-        with Journal(path) as journal:
-            try:
-                return journal.get(action_id).kind is Kind.DB
-            except GoexError:
-                return False
+        return journal_knows(default_path(Kind.DB), action_id, Kind.DB)
 
     async def undo(self, action_id: str) -> dict[str, Any]:
         return await self.handles.start("db", lambda opened: self._undo(opened, action_id))
 
     def actions(self, status: str | None) -> list[dict[str, Any]]:
         path = default_path(Kind.DB)
-        if not path.exists():
-            return []
-        target = self.target.display
-        with Journal(path) as journal:
-            waiting = {w.action_id for w in journal.waiting(Kind.DB, target) if w.answer is None}
-            return [
-                {
-                    "id": action.id,
-                    "kind": "db",
-                    "status": "pending" if action.id in waiting else action.status.value,
-                    "target": action.target,
-                    "code": self.redactor.redact(action.code[:500]),
-                    "prompt": action.prompt,
-                }
-                for action in journal.recent(Kind.DB, 50, target)
-                if status is None
-                or status == ("pending" if action.id in waiting else action.status.value)
-            ]
+        return journal_actions(path, Kind.DB, self.target.display, status, self.redactor)
 
     # -- on a handle's thread ------------------------------------------------------------------
 
     def _stage_new(self, handle: Handle, sql: str) -> dict[str, Any]:
-        session = self._session()
-        try:
-            staged = session.stage(sql)
-        except BaseException:
-            session.close()
-            raise
-        work = HeldSql(session, staged, self.options)
-        handle.work = work
-        return self._staged(handle, work, staged.results)
+        work = self._hold(handle, lambda session: session.stage(sql))
+        return self._staged(handle, work, work.sql_staged.results)
 
     def _stage_more(self, handle: Handle, sql: str) -> dict[str, Any]:
         work = self._work(handle)
@@ -168,16 +147,21 @@ class DbToolset:
         return self._staged(handle, work, results)
 
     def _undo(self, handle: Handle, action_id: str) -> dict[str, Any]:
+        work = self._hold(handle, lambda session: session.stage_undo(action_id))
+        shown = self._staged(handle, work, work.sql_staged.results)
+        return {**shown, "outcome": work.commit()}
+
+    def _hold(self, handle: Handle, stage: Callable[[Session], Staged]) -> HeldSql:
+        """Stage an action on a new session of the handle's, which then holds it."""
         session = self._session()
         try:
-            staged = session.stage_undo(action_id)
+            staged = stage(session)
         except BaseException:
             session.close()
             raise
         work = HeldSql(session, staged, self.options)
         handle.work = work
-        shown = self._staged(handle, work, staged.results)
-        return {**shown, "outcome": work.commit()}
+        return work
 
     def _session(self) -> Session:
         journal = Journal(default_path(Kind.DB))

@@ -8,17 +8,27 @@ staged copy away. Nothing reaches the directory before a commit (invariant 2).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
 from core.action import Kind, Status
-from core.errors import GoexError
 from core.journal import Journal, default_path
 from core.mcp.handles import Handle, Handles
 from core.mcp.held import HeldAction
-from core.mcp.server import COMMITS, ENDS, READS, STAGES, Options, as_data, tool_errors
+from core.mcp.server import (
+    COMMITS,
+    ENDS,
+    READS,
+    STAGES,
+    Options,
+    as_data,
+    journal_actions,
+    journal_knows,
+    tool_errors,
+)
 from core.secrets import SecretStore
 from goexfs.apply.recover import ensure_nothing_pending
 from goexfs.kept import select
@@ -78,39 +88,14 @@ class FsToolset:
     # -- the common tools' side ------------------------------------------------------------------
 
     def knows(self, action_id: str) -> bool:
-        path = default_path(Kind.FS, self.root)
-        if not path.exists():
-            return False
-        with Journal(path) as journal:
-            try:
-                return journal.get(action_id).target == str(self.root)
-            except GoexError:
-                return False
+        return journal_knows(default_path(Kind.FS, self.root), action_id, Kind.FS, str(self.root))
 
     async def undo(self, action_id: str) -> dict[str, Any]:
         return await self.handles.start("fs", lambda opened: self._undo(opened, action_id))
 
     def actions(self, status: str | None) -> list[dict[str, Any]]:
         path = default_path(Kind.FS, self.root)
-        if not path.exists():
-            return []
-        with Journal(path) as journal:
-            waiting = {w.action_id for w in journal.waiting(Kind.FS) if w.answer is None}
-            shown = []
-            for action in journal.recent(Kind.FS, 50, str(self.root)):
-                state = "pending" if action.id in waiting else action.status.value
-                if status is None or status == state:
-                    shown.append(
-                        {
-                            "id": action.id,
-                            "kind": "fs",
-                            "status": state,
-                            "target": action.target,
-                            "code": self.redactor.redact(action.code[:500]),
-                            "prompt": action.prompt,
-                        }
-                    )
-            return shown
+        return journal_actions(path, Kind.FS, str(self.root), status, self.redactor)
 
     # -- on a handle's thread ------------------------------------------------------------------
 
@@ -123,37 +108,40 @@ class FsToolset:
             raise
         return journal
 
-    def _held(self, handle: Handle, staged: Staged, journal: Journal) -> HeldAction:
+    def _held(self, handle: Handle, stage: Callable[[Journal], Staged]) -> HeldAction:
+        """Stage an action with a journal connection of the handle's, which then holds it."""
+        journal = self._journal()
+        try:
+            staged = stage(journal)
+        except BaseException:
+            journal.close()
+            raise
         work = HeldAction(staged, self.options.decider, journal.close, self.hint)
         handle.work = work
         return work
 
     def _run(self, handle: Handle, command: str) -> dict[str, Any]:
-        journal = self._journal()
-        try:
-            staged = stage(
+        work = self._held(
+            handle,
+            lambda journal: stage(
                 self.root,
                 command,
                 config=self.options.config,
                 secrets=self.secrets,
                 journal=journal,
                 redactor=self.redactor,
-            )
-        except BaseException:
-            journal.close()
-            raise
-        self._held(handle, staged, journal)
-        return self._staged(handle, staged)
+            ),
+        )
+        return self._staged(handle, _staged_files(work))
 
     def _undo(self, handle: Handle, action_id: str) -> dict[str, Any]:
-        journal = self._journal()
-        try:
-            staged = stage_undo(self.root, action_id, journal=journal, redactor=self.redactor)
-        except BaseException:
-            journal.close()
-            raise
-        work = self._held(handle, staged, journal)
-        return {**self._staged(handle, staged), "outcome": work.commit()}
+        work = self._held(
+            handle,
+            lambda journal: stage_undo(
+                self.root, action_id, journal=journal, redactor=self.redactor
+            ),
+        )
+        return {**self._staged(handle, _staged_files(work)), "outcome": work.commit()}
 
     def _staged(self, handle: Handle, staged: Staged) -> dict[str, Any]:
         recorded = staged.recorded
@@ -179,8 +167,7 @@ class FsToolset:
         )
 
     def _diff(self, handle: Handle, path: str | None) -> dict[str, Any]:
-        staged = _work(handle).staged
-        assert isinstance(staged, Staged)
+        staged = _staged_files(_work(handle))
         changes = staged.changes if path is None else select(staged.changes, [path])
         return {"handle": handle.id, "diff": diff_text_plain(changes, self.redactor)}
 
@@ -188,3 +175,8 @@ class FsToolset:
 def _work(handle: Handle) -> HeldAction:
     assert isinstance(handle.work, HeldAction)
     return handle.work
+
+
+def _staged_files(work: HeldAction) -> Staged:
+    assert isinstance(work.staged, Staged)
+    return work.staged

@@ -24,10 +24,13 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
+from core.action import Kind
 from core.config import Config
 from core.errors import GoexError, UsageError
+from core.journal import Journal
 from core.mcp.handles import Handles
 from core.mcp.held import Decider
+from core.redact import Redactor
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -71,6 +74,43 @@ class Toolset(Protocol):
     async def undo(self, action_id: str) -> dict[str, Any]: ...
 
     def actions(self, status: str | None) -> list[dict[str, Any]]: ...
+
+
+def journal_knows(path: Path, action_id: str, kind: Kind, target: str | None = None) -> bool:
+    """Whether the journal at ``path`` holds this action, of this kind (and on this target)."""
+    if not path.exists():
+        return False
+    with Journal(path) as journal:
+        try:
+            action = journal.get(action_id)
+        except GoexError:
+            return False
+        return action.kind is kind and target in (None, action.target)
+
+
+def journal_actions(
+    path: Path, kind: Kind, target: str, status: str | None, redactor: Redactor
+) -> list[dict[str, Any]]:
+    """The recent actions of a kind on a target, ``pending`` while a person is to decide."""
+    if not path.exists():
+        return []
+    with Journal(path) as journal:
+        waiting = {w.action_id for w in journal.waiting(kind, target) if w.answer is None}
+        shown = []
+        for action in journal.recent(kind, 50, target):
+            state = "pending" if action.id in waiting else action.status.value
+            if status is None or status == state:
+                shown.append(
+                    {
+                        "id": action.id,
+                        "kind": kind.value,
+                        "status": state,
+                        "target": action.target,
+                        "code": redactor.redact(action.code[:500]),
+                        "prompt": action.prompt,
+                    }
+                )
+        return shown
 
 
 def tool_errors(call: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
