@@ -185,8 +185,7 @@ class Session:
                 backend.rollback_to(STEP_SAVEPOINT)
                 failure = exc
             else:
-                held.extend(statements, results, effects)
-                undo.assess(held.statements, held.effects, self.config.capture, backend.dialect)
+                held.extend(statements, results, effects)  # judged again as it is recorded
                 staged.action.code = _joined(staged.action.code, sql)
                 self._record(staged, held)
         if failure is not None:
