@@ -157,7 +157,7 @@ class DbToolset:
         try:
             staged = stage(session)
         except BaseException:
-            session.close()
+            _closer(session)()  # its journal too: a refused action must not leak a connection
             raise
         work = HeldSql(session, staged, self.options)
         handle.work = work
