@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -104,6 +104,14 @@ class Decision:
     digest: str
     at: str = field(default_factory=lambda: now_iso())
     paths: tuple[str, ...] = ()
+
+    def carries_out(self, answer: Decision | None) -> bool:
+        """Whether this is the recorded ``answer`` as it is carried out: the same decision, or
+        its commit of everything narrowed to some paths (by whoever asked for the commit)."""
+        if answer is None:
+            return False
+        narrowed = answer.verdict is Verdict.COMMIT and not answer.paths
+        return self == answer or (narrowed and replace(self, paths=()) == answer)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -10,10 +10,9 @@ made permanent, thrown away or kept; everything else happens here, the same way 
   findings, and journals the action as staged;
 * ``decide(mode)`` asks the decider (``core.review``); ``person`` waits on the journal
   (``core.asking``), at most ``timeout`` seconds; ``submit()``/``answer()`` without waiting;
-* ``carry_out(decision)`` (and ``commit()``, ``rollback()``, ``keep()``): a commit writes its
-  intent to the journal first and finishes it after, so ``recover`` can always tell a half-done
-  commit from a finished one; a kept action joins the journal's queue, where a later process
-  finds it (each side's ``reopen``) and a single-use decision answers it.
+* ``carry_out(decision)`` (and ``commit()``, ``rollback()``, ``keep()``): a commit journals its
+  intent first and finishes it after, so ``recover`` tells a half-done commit from a finished
+  one; a kept action joins the journal's queue for a later process (each side's ``reopen``).
 
 SIGINT and SIGTERM (``core.interrupt``) before the commit roll the work back (journaled
 ``rolled_back``, "interrupted"); during the commit they wait until it is finished.
@@ -260,20 +259,27 @@ class Staged(ABC):
         if decision.paths and not self.takes_paths:
             raise UsageError("this action is decided as a whole; paths are for file actions")
         now = self.journal.status_of(self.action.id)
-        if now is not self.action.status:
-            raise StateError(
-                f"action {self.action.id} is {now.value if now else 'gone'} now: another "
-                "process decided it"
-            )
+        if not now is self.action.status is Status.STAGED:
+            why = "another process decided it" if now is not self.action.status else "too late"
+            state = now.value if now else "gone"
+            raise StateError(f"action {self.action.id} is {state} now: {why}")
         waiting = self.journal.waiting_for(self.action.id)
         if self.reopened and (waiting is None or not waiting.kept):
             raise StateError(
                 f"action {self.action.id} is no longer kept: another process decided it"
             )
         self.action.decide(decision)
-        if waiting is not None and waiting.answer != decision:
+        if waiting is not None and not decision.carries_out(waiting.answer):
             self.journal.answer(self.action.id, decision, holder=this_holder())
         return decision
+
+    def abandon(self, error: Exception) -> None:
+        """End an undecided action that can be decided no more: work thrown away, failed."""
+        if self.action.status in (Status.PROPOSED, Status.STAGED):
+            with deferred():
+                with suppress(Exception):
+                    self._rollback_work()
+                self._fail(error)
 
     def _end_without_commit(self, decision: Decision) -> None:
         """A final status for a claimed action whose decision was not a commit: nothing reached
@@ -351,18 +357,8 @@ class Staged(ABC):
             try:
                 yield
             except Exception as exc:
-                if self.action.status in (Status.PROPOSED, Status.STAGED):
-                    with deferred():
-                        with suppress(Exception):
-                            self._rollback_work()
-                        self._fail(exc)
+                self.abandon(exc)
                 raise
-
-    def _still_kept(self) -> bool:
-        with suppress(GoexError):
-            waiting = self.journal.waiting_for(self.action.id)
-            return waiting is not None and waiting.kept and waiting.answer is None
-        return False
 
     @contextmanager
     def _guarded(self) -> Iterator[None]:
@@ -376,7 +372,10 @@ class Staged(ABC):
         kept action not yet claimed here stays kept: the interrupt stopped only this command."""
         action = self.action
         if action.status in (Status.PROPOSED, Status.STAGED):
-            if self.reopened and self._still_kept():
+            waiting = None
+            with suppress(GoexError):
+                waiting = self.journal.waiting_for(action.id) if self.reopened else None
+            if waiting is not None and waiting.kept and waiting.answer is None:
                 return Interrupted(
                     f"interrupted ({signal}): action {action.id} stays kept; {self.unchanged}"
                 )

@@ -140,9 +140,10 @@ class DbToolset:
             )
         try:
             results = work.session.stage_more(work.sql_staged, sql)
-        except GoexError as exc:
-            if work.staged.status.is_final:  # not confined to the step (DuckDB): it all failed
-                work.ended_by(exc)
+        except Exception as exc:
+            # not confined to the step (DuckDB; a connection lost): the whole action failed
+            if work.staged.status.is_final:
+                work.ended_by(exc if isinstance(exc, GoexError) else None)
             raise
         return self._staged(handle, work, results)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from fnmatch import fnmatch
 from types import TracebackType
 from typing import Any
 
@@ -48,6 +49,7 @@ from goexdb.sql import Statement, StatementKind, parse_script
 from goexdb.staged import Staged
 
 STEP_SAVEPOINT = "goex_step"  # around each later step of an action staged in steps
+SESSION_LOCKS = "pg_*advisory_lock*"  # the session-level ones: they outlive a query's rollback
 
 
 class Session:
@@ -185,6 +187,8 @@ class Session:
                 backend.rollback_to(STEP_SAVEPOINT)
                 failure = exc
             else:
+                if confined:
+                    backend.release(STEP_SAVEPOINT)
                 held.extend(statements, results, effects)  # judged again as it is recorded
                 staged.action.code = _joined(staged.action.code, sql)
                 self._record(staged, held)
@@ -199,10 +203,11 @@ class Session:
             raise StateError("a staged transaction is open on this session; query on another")
         statements = self._checked(sql)
         for statement in statements:
-            if statement.kind is not StatementKind.READ:
+            locks = [f for f in statement.functions_called if fnmatch(f, SESSION_LOCKS)]
+            if statement.kind is not StatementKind.READ or locks:
+                what = f"{locks[0]}() takes a lock that outlives it" if locks else "not a query"
                 raise StatementDenied(
-                    f"refused: {statement.verb.upper()} is not a query; only read-only SQL runs "
-                    "here",
+                    f"refused: {statement.verb.upper()} is {what}; only read-only SQL runs here",
                     statement=statement.sql,
                     rule="read-only",
                 )

@@ -19,7 +19,7 @@ from core.interrupt import signal_name
 from core.llm import Model
 from core.mcp.handles import Handles
 from core.mcp.held import Decider
-from core.mcp.server import Options, build, load_toolsets, serve_http, serve_stdio
+from core.mcp.server import Options, build, load_toolsets, serve_http, serve_stdio, stop
 from core.secrets import SecretStore
 
 TOKEN_SECRET = "GOEX_SECRET_MCP_TOKEN"  # in the secrets file: the bearer token --http requires
@@ -63,12 +63,8 @@ def serve_command(
             anyio.run(serve_stdio, server, handles)
         else:
             anyio.run(serve_http, server, handles, *address, _token())
-    except KeyboardInterrupt as stop:  # SIGINT or SIGTERM: the way a server is stopped
-        held = len(handles.live)
-        handles.close_all(f"goex-mcp stopped ({signal_name(stop)})")
-        sys.stderr.write(
-            f"goex-mcp stopped ({signal_name(stop)}): {held} held action(s) rolled back\n"
-        )
+    except KeyboardInterrupt as signalled:  # SIGINT or SIGTERM: the way a server is stopped
+        stop(handles, signal_name(signalled))
     finally:
         handles.close_all("goex-mcp stopped")
 

@@ -17,7 +17,8 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -85,13 +86,17 @@ class Handle:
         """Stop the thread once what it runs now is done (the action has ended)."""
         self._worker.shutdown(wait=False)
 
-    def close(self, why: str) -> None:
-        """Roll back (on this handle's thread) and stop the thread; waits, never raises."""
-        work = self.work
-        if work is not None:
-            with suppress(Exception):
-                self._worker.submit(work.close, why).result(timeout=CLOSE_SECONDS)
+    def closing(self, why: str) -> Future[None]:
+        """Roll back on this handle's thread, after the call running there (which may be the
+        one still staging the work), then stop the thread."""
+
+        def close_work() -> None:
+            if self.work is not None:
+                self.work.close(why)
+
+        closed = self._worker.submit(close_work)
         self.retire()
+        return closed
 
 
 class Handles:
@@ -175,23 +180,36 @@ class Handles:
         return list(self._live.values())
 
     async def sweep(self) -> None:
-        """Forever: carry out a person's decisions; roll back what outlived its lease."""
+        """Forever: carry out a person's decisions; roll back what outlived its lease. Each
+        handle is looked at on its own thread, so one slow rollback holds up no other."""
+        looking: set[asyncio.Task[None]] = set()
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             for handle in self.live:
-                work = handle.work
-                if work is None or handle.busy:
-                    continue
-                with suppress(Exception):  # what failed is in the work's outcome
-                    if work.pending:
-                        await handle.run(work.poll)
-                    elif time.monotonic() - handle.last_used > handle.lease:
-                        why = f"its lease ran out ({handle.lease:g} s without a call)"
-                        await handle.run(functools.partial(work.expire, why))
-                if handle.ended:
-                    self.settle(handle)
+                if handle.work is not None and not handle.busy:
+                    handle.busy += 1  # until it has been looked at: not looked at twice
+                    task = asyncio.ensure_future(self._look_at(handle))
+                    looking.add(task)
+                    task.add_done_callback(looking.discard)
+
+    async def _look_at(self, handle: Handle) -> None:
+        work = handle.work
+        assert work is not None
+        try:
+            with suppress(Exception):  # what failed is in the work's outcome
+                if work.pending:
+                    await handle.run(work.poll)
+                elif time.monotonic() - handle.last_used > handle.lease:
+                    why = f"its lease ran out ({handle.lease:g} s without a call)"
+                    await handle.run(functools.partial(work.expire, why))
+        finally:
+            handle.busy -= 1
+        if handle.ended:
+            self.settle(handle)
 
     def close_all(self, why: str) -> None:
-        for handle in self.live:
-            handle.close(why)
-            self._live.pop(handle.id, None)
+        """Roll back every held action, all at once; waits at most CLOSE_SECONDS, never raises
+        (a connection left open by one that took longer drops as the process ends)."""
+        closing = [handle.closing(why) for handle in self.live]
+        self._live.clear()
+        futures.wait(closing, timeout=CLOSE_SECONDS)

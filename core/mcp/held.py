@@ -12,6 +12,7 @@ and asking again gives the outcome — the same outcome however often it is aske
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -76,7 +77,11 @@ class HeldAction:
     def rollback(
         self, *, by: str = "agent", reason: str = "rolled back by the agent"
     ) -> dict[str, Any]:
-        """Roll back: the agent may always withdraw its own action, even while it waits."""
+        """Roll back: the agent may always withdraw its own action, even while it waits —
+        unless a person decided it first, whose decision then stands."""
+        if self.pending:
+            with suppress(GoexError):  # a decider that failed ended the action: its outcome
+                self.poll()
         if self.outcome is not None:
             return self.outcome
         return self._carry_out(Decision(by, Verdict.ROLLBACK, reason, self.staged.digest))
@@ -117,6 +122,9 @@ class HeldAction:
         try:
             self.staged.carry_out(decision)
         except GoexError as exc:
+            # not carried out (not even begun, when another process recorded a decision first):
+            # this server holds the work, and nobody else can end it
+            self.staged.abandon(exc)
             return self.ended_by(exc)
         return self.ended_by(None)
 

@@ -14,12 +14,16 @@ import asyncio
 import functools
 import hmac
 import json
+import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
@@ -146,8 +150,8 @@ def build(toolsets: Sequence[Toolset]) -> MCPServer:
     async def undo(action_id: str) -> dict[str, Any]:
         """Undo a committed action (a database's rows or a directory's files put back exactly),
         staged and decided like any action: committed, rolled back, or pending for a person."""
-        for toolset in toolsets:
-            if toolset.knows(action_id):
+        for toolset in toolsets:  # the journals are read off the event loop
+            if await asyncio.to_thread(toolset.knows, action_id):
                 return await toolset.undo(action_id)
         raise UsageError(f"no action {action_id[:60]!r} in goex's journals")
 
@@ -155,7 +159,8 @@ def build(toolsets: Sequence[Toolset]) -> MCPServer:
     async def actions(status: str | None = None) -> dict[str, Any]:
         """Recent actions, newest first, with their status; status='pending' lists the ones
         waiting for a person, or give staged, committed, rolled_back, rejected, failed, undone."""
-        found = [a for toolset in toolsets for a in toolset.actions(status)]
+        listed = [await asyncio.to_thread(toolset.actions, status) for toolset in toolsets]
+        found = [action for actions in listed for action in actions]
         return {"actions": sorted(found, key=lambda a: str(a["id"]), reverse=True)[:50]}
 
     server.add_tool(undo, annotations=COMMITS)
@@ -170,11 +175,29 @@ def as_data(value: T) -> T:
 
 
 async def serve_stdio(server: MCPServer, handles: Handles) -> None:
-    sweeper = asyncio.ensure_future(handles.sweep())
-    try:
+    """Serve until the client closes stdin, or until SIGTERM or SIGINT: then everything held is
+    rolled back and the process exits at once (the thread reading stdin cannot be woken, and
+    the client may keep its end open)."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(handles.sweep)
+        group.start_soon(_stop_on_signal, handles)
         await server.run_stdio_async()
-    finally:
-        sweeper.cancel()
+        group.cancel_scope.cancel()
+
+
+async def _stop_on_signal(handles: Handles) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            await anyio.to_thread.run_sync(stop, handles, signal.Signals(signum).name)
+            os._exit(0)
+
+
+def stop(handles: Handles, signal_name: str) -> None:
+    """Roll back every held action, as the server stops on a signal, and say so."""
+    held = len(handles.live)
+    handles.close_all(f"goex-mcp stopped ({signal_name})")
+    sys.stderr.write(f"goex-mcp stopped ({signal_name}): {held} held action(s) rolled back\n")
+    sys.stderr.flush()
 
 
 async def serve_http(server: MCPServer, handles: Handles, host: str, port: int, token: str) -> None:

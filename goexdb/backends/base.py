@@ -58,8 +58,12 @@ class Backend(Protocol):
     def savepoint(self, name: str) -> None:
         """Mark a point the transaction can return to (PostgreSQL; DuckDB has none)."""
 
+    def release(self, name: str) -> None:
+        """Keep what ran since ``savepoint(name)``, and forget the savepoint."""
+
     def rollback_to(self, name: str) -> None:
-        """Undo what ran since ``savepoint(name)``, leaving the transaction usable."""
+        """Undo what ran since ``savepoint(name)``, and forget the savepoint; the transaction
+        stays usable."""
 
     def describe(self) -> Schema:
         """The schema for the model (``goexdb.schema``): relations, columns, types, keys,

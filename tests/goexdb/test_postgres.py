@@ -165,6 +165,24 @@ def test_a_merge_is_counted_committed_and_undone(pg_dsn: str, schema: str) -> No
         assert con.execute(rows).fetchall() == [(1, "p")]
 
 
+def test_each_later_step_is_a_savepoint_released_once_it_ran(pg_dsn: str, schema: str) -> None:
+    parent = f"{schema}.parent"
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {parent} SET v = 'a' WHERE id = 1")
+        for n in range(2, 5):
+            db.stage_more(staged, f"UPDATE {parent} SET v = 'b' WHERE id = {n}")
+        with pytest.raises(ExecutionError, match="invalid input syntax"):
+            db.stage_more(staged, f"UPDATE {parent} SET id = 'x'")  # undoes only itself
+        assert staged.effects.tables[parent].updated == 4
+        con = db.backend._con  # type: ignore[attr-defined]
+        assert con.execute(f"SELECT count(*) FROM {parent} WHERE v <> 'p'").fetchone() == (4,)
+        with pytest.raises(psycopg.errors.InvalidSavepointSpecification):
+            con.execute("RELEASE SAVEPOINT goex_step")  # none of the steps' savepoints is left
+        staged.rollback()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(*) FROM {parent} WHERE v <> 'p'").fetchone() == (0,)
+
+
 def test_the_server_refuses_a_statement_text_holding_two_commands(pg_dsn: str, schema: str) -> None:
     # Should goex's splitter ever pass on a text holding two commands, the server refuses it:
     # every statement goes by the extended protocol, run the first time and prepared after.

@@ -200,6 +200,13 @@ def test_images_past_the_cap_make_undo_unavailable(case: Case) -> None:
         assert not staged.reversible
         assert "max_row_images" in staged.effects.irreversible[0]
         staged.rollback()
+        # the cap is the action's: two steps under it each are over it together
+        staged = db.stage(f"UPDATE {case.t('orders')} SET status = 'y' WHERE id <= 2")
+        assert staged.reversible, staged.effects.irreversible
+        db.stage_more(staged, f"UPDATE {case.t('orders')} SET status = 'y' WHERE id > 2")
+        assert not staged.reversible
+        assert "max_row_images" in staged.effects.irreversible[0]
+        staged.rollback()
 
 
 def test_an_update_choosing_rows_at_random_is_undone_only_when_read_exactly(case: Case) -> None:

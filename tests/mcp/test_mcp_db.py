@@ -233,3 +233,71 @@ def test_duckdb_steps_and_a_failing_step_fail_the_whole_action(
         assert duckdb_shop.snapshot() == before
 
     run(scenario())
+
+
+def test_a_persons_decision_recorded_first_stands_over_the_agents_later_one(
+    pg_shop: ShopDB,
+) -> None:
+    orders = pg_shop.table("orders")
+
+    async def scenario() -> None:
+        async with stdio_client("--dsn", pg_shop.dsn, "--commit", "person") as client:
+            for decide, exit_code, agent_tool, status in (
+                (("approve",), 0, "db_rollback", "committed"),
+                (("reject", "--reason", "no"), 4, "db_commit", "rejected"),
+            ):
+                staged = await call(
+                    client, "db_stage", sql=f"UPDATE {orders} SET status = '{status}' WHERE id = 2"
+                )
+                assert (await call(client, "db_commit", handle=staged["handle"]))[
+                    "status"
+                ] == "pending"
+                done = processes.run("goexdb.cli", *decide[:1], staged["action_id"], *decide[1:])
+                assert done.returncode == exit_code, done.stderr
+                # at once, before or after the server's sweeper sees the decision: it stands
+                outcome = await call(client, agent_tool, handle=staged["handle"])
+                assert outcome["status"] == status, outcome
+                assert outcome["decision"]["by"] != "agent"
+                assert processes.shown("goexdb.cli", staged["action_id"])["status"] == status
+        assert pg_shop.query(f"SELECT status FROM {orders} WHERE id = 2") == [("committed",)]
+        assert idle_in_transaction(pg_shop.dsn) == 0
+
+    run(scenario())
+
+
+def test_a_connection_lost_between_steps_fails_the_action_and_commits_nothing(
+    pg_shop: ShopDB,
+) -> None:
+    orders = pg_shop.table("orders")
+
+    async def scenario() -> None:
+        async with stdio_client("--dsn", pg_shop.dsn) as client:
+            staged = await call(client, "db_stage", sql=f"DELETE FROM {orders} WHERE id < 5")
+            with psycopg.connect(pg_shop.dsn, autocommit=True) as con:
+                con.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+                )
+            lost = await refusal(
+                client, "db_stage", handle=staged["handle"], sql=f"DELETE FROM {orders}"
+            )
+            assert "goex could not set savepoint" in lost, lost  # goex's sentence
+            outcome = await call(client, "db_commit", handle=staged["handle"])
+            assert outcome["status"] == "failed", outcome
+            assert processes.shown("goexdb.cli", staged["action_id"])["status"] == "failed"
+        assert pg_shop.query(f"SELECT count(*) FROM {orders}") == [(90,)]
+
+    run(scenario())
+
+
+def test_db_query_takes_no_lock_that_outlives_it(pg_shop: ShopDB) -> None:
+    async def scenario() -> None:
+        async with stdio_client("--dsn", pg_shop.dsn) as client:
+            for sql in ("SELECT pg_advisory_lock(42)", "SELECT pg_try_advisory_lock_shared(1, 2)"):
+                assert "outlives" in await refusal(client, "db_query", sql=sql)
+            ok = await call(client, "db_query", sql="SELECT pg_try_advisory_xact_lock(43)")
+            assert ok["results"][0]["rows"] == [[True]]
+            held = pg_shop.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            assert held == [(0,)]
+
+    run(scenario())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
 from tests.mcp.conftest import call, refusal, run, stdio_client
 
 
@@ -64,5 +65,31 @@ def test_fs_rollback_and_unknown_handles(project: Path) -> None:
             )
         assert (project / "src" / "app.py").read_text() == "print('hello')\n"
         assert (project / "README.md").read_text() == "# demo\n"
+
+    run(scenario())
+
+
+@pytest.mark.needs("bwrap")
+def test_the_agents_paths_narrow_what_a_person_approves(project: Path) -> None:
+    async def scenario() -> None:
+        async with stdio_client("-C", str(project), "--commit", "person") as client:
+            staged = await call(client, "fs_run", command="echo a > a.txt && echo b > b.txt")
+            handle = staged["handle"]
+            pending = await call(client, "fs_commit", handle=handle, paths=["a.txt"])
+            assert pending["status"] == "pending", pending
+            assert f"goex-fs approve {staged['action_id']}" in pending["how_to_decide"]
+            approved = processes.run(
+                "goexfs.cli", "approve", staged["action_id"], "-C", str(project)
+            )
+            assert approved.returncode == 0, approved.stderr
+            processes.until(
+                lambda: (project / "a.txt").exists(), what="the sweeper to carry it out"
+            )
+            outcome = await call(client, "fs_commit", handle=handle, paths=["a.txt"])
+            assert outcome["status"] == "committed", outcome
+        assert (project / "a.txt").read_text() == "a\n"
+        assert not (project / "b.txt").exists()  # the agent asked for a.txt only
+        shown = processes.shown("goexfs.cli", staged["action_id"], "-C", str(project))
+        assert shown["status"] == "committed"
 
     run(scenario())

@@ -4,6 +4,8 @@ transactions when the client or the server goes away."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import socket
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import httpx2
 import psycopg
+from mcp import Client, StdioServerParameters
 
 from tests import processes
 from tests.goexdb.conftest import ShopDB
@@ -128,3 +131,60 @@ def test_a_client_killed_mid_transaction_leaves_nothing_held(
             agent.kill()
     with psycopg.connect(pg_shop.dsn) as con:
         assert con.execute(f"SELECT count(*) FROM {orders}").fetchone() == (90,)
+
+
+def sleeping(dsn: str) -> bool:
+    with psycopg.connect(dsn) as con:
+        row = con.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+        ).fetchone()
+        return row is not None and row[0] > 0
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def statuses() -> dict[str, str]:
+    listed = processes.run("goexdb.cli", "log", "--format", "json", "--limit", "5")
+    assert listed.returncode == 0, listed.stderr
+    return {a["id"]: a["status"] for a in json.loads(listed.stdout)}
+
+
+def test_sigterm_during_a_call_over_stdio_rolls_back_and_exits_while_stdin_stays_open(
+    pg_shop: ShopDB, tmp_path: Path
+) -> None:
+    orders = pg_shop.table("orders")
+    pidfile = tmp_path / "server.pid"
+    params = StdioServerParameters(
+        command="sh",
+        args=["-c", f'echo $$ > {pidfile}; exec "$@"', "sh", *server_command("--dsn", pg_shop.dsn)],
+        env=dict(os.environ),
+    )
+    slow = f"DELETE FROM {orders} WHERE id > 80 AND (SELECT pg_sleep(2)) IS NOT NULL"
+    seen: dict[str, object] = {}
+
+    async def scenario() -> None:
+        async with Client(params, read_timeout_seconds=120) as client:
+            held = await call(client, "db_stage", sql=f"DELETE FROM {orders} WHERE id < 10")
+            seen["held"] = held["action_id"]
+            running = asyncio.ensure_future(client.call_tool("db_stage", {"sql": slow}))
+            await asyncio.to_thread(processes.until, lambda: sleeping(pg_shop.dsn))
+            pid = int(pidfile.read_text())
+            os.kill(pid, signal.SIGTERM)  # while the slow call runs; the client keeps stdin open
+            await asyncio.to_thread(processes.until, lambda: not alive(pid), 30)
+            seen["exited"] = True
+            running.cancel()
+
+    with contextlib.suppress(Exception):  # the server went away under its client
+        run(scenario())
+    assert seen.get("exited"), "the server did not exit within 30 s of SIGTERM"
+    journaled = statuses()
+    assert journaled[str(seen["held"])] == "rolled_back"
+    assert list(journaled.values()).count("rolled_back") == 2, journaled  # the slow one too
+    assert pg_shop.query(f"SELECT count(*) FROM {orders}") == [(90,)]
+    assert idle_in_transaction(pg_shop.dsn) == 0

@@ -94,7 +94,6 @@ class DuckDBBackend:
     def _reset(self) -> None:
         self._effects = Effects()
         self._catalog_before = Catalog()
-        self._budget = ImageBudget(self._config.max_row_images)
         self._index = 0
         self._ddl = False
         self._writers: Counter[str] = Counter()  # DML statements per target table
@@ -104,6 +103,7 @@ class DuckDBBackend:
         self._deferred.drop("the action ended before its row images were read", tables=True)
 
     def begin(self, statements: Sequence[Statement], *, read_only: bool = False) -> None:
+        self._budget = ImageBudget(self._config.max_row_images)  # the action's, over its steps
         self.mark(statements)  # DuckDB has no READ ONLY transaction: read_only changes nothing
         self._con.begin()
 
@@ -370,8 +370,7 @@ class DuckDBBackend:
     def savepoint(self, name: str) -> None:
         raise StateError("DuckDB has no savepoints")
 
-    def rollback_to(self, name: str) -> None:
-        raise StateError("DuckDB has no savepoints")
+    release = rollback_to = savepoint
 
     def commit(self) -> None:
         self.settle()

@@ -97,10 +97,10 @@ class PostgresBackend:
         self._ddl = False
         self._remaining = 0
         self._last: Statement | None = None
-        self._budget = ImageBudget(self._config.max_row_images)
         self._index = 0
 
     def begin(self, statements: Sequence[Statement], *, read_only: bool = False) -> None:
+        self._budget = ImageBudget(self._config.max_row_images)  # the action's, over its steps
         self._reset()
         self._open(self._begin.replace(b"BEGIN;", b"BEGIN READ ONLY;", 1) if read_only else None)
         self._expect(statements)
@@ -313,14 +313,20 @@ class PostgresBackend:
         return changes
 
     def savepoint(self, name: str) -> None:
-        self._con.execute(psycopg.sql.SQL("SAVEPOINT {}").format(psycopg.sql.Identifier(name)))
+        self._at_savepoint("set", "SAVEPOINT {}", name)
+
+    def release(self, name: str) -> None:
+        self._at_savepoint("release", "RELEASE SAVEPOINT {}", name)
 
     def rollback_to(self, name: str) -> None:
-        self._con.execute(
-            psycopg.sql.SQL("ROLLBACK TO SAVEPOINT {}").format(psycopg.sql.Identifier(name))
-        )
+        self._at_savepoint("roll back to", "ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}", name)
         if self._ran_ddl:
             self._wire.forget()
+
+    def _at_savepoint(self, what: str, command: str, name: str) -> None:
+        query = psycopg.sql.SQL(command).format(psycopg.sql.Identifier(name))
+        with translated(f"goex could not {what} savepoint {name} on PostgreSQL", TargetError):
+            self._con.execute(query)
 
     def commit(self) -> None:
         try:
