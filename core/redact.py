@@ -13,6 +13,7 @@ Two layers:
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -20,6 +21,9 @@ from urllib.parse import quote
 
 MASK = "[REDACTED]"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words; they are refused at load time
+MIN_SHAPE_LENGTH = 7  # the shortest text a shape matches ("a://:x@"): shorter ones are skipped
+CACHED = 65_536  # texts remembered redacted (a staged action's images, redacted at every step)
+CACHED_LENGTH = 4_096  # longer texts are redacted anew each time, never kept
 
 # Each pattern's group 'v' is the part that gets masked.
 _SHAPES: tuple[re.Pattern[str], ...] = tuple(
@@ -55,6 +59,8 @@ class Redactor:
 
     def __init__(self, secrets: Mapping[str, str] | None = None) -> None:
         self._known: dict[str, str] = {}
+        self._longest_first: list[str] = []  # so a secret that contains another is masked whole
+        self._cached = functools.lru_cache(maxsize=CACHED)(self._redact)
         for name, value in (secrets or {}).items():
             self.add(name, value)
 
@@ -65,18 +71,24 @@ class Redactor:
         label = f"[REDACTED:{name}]"
         for form in _forms(value):
             self._known.setdefault(form, label)
+        self._longest_first = sorted(self._known, key=len, reverse=True)
+        self._cached.cache_clear()
 
     @property
     def names(self) -> list[str]:
         return sorted({label[len("[REDACTED:") : -1] for label in self._known.values()})
 
     def redact(self, text: str) -> str:
-        # Longest first, so a secret that contains another is masked whole.
-        for value in sorted(self._known, key=len, reverse=True):
+        """``text`` with every registered secret and every secret-looking shape masked."""
+        return self._cached(text) if len(text) <= CACHED_LENGTH else self._redact(text)
+
+    def _redact(self, text: str) -> str:
+        for value in self._longest_first:
             if value in text:
                 text = text.replace(value, self._known[value])
-        for pattern in _SHAPES:
-            text = pattern.sub(_mask_group, text)
+        if len(text) >= MIN_SHAPE_LENGTH:
+            for pattern in _SHAPES:
+                text = pattern.sub(_mask_group, text)
         return text
 
     def redact_obj(self, obj: Any) -> Any:
