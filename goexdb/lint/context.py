@@ -207,7 +207,8 @@ def type_name(dtype: exp.DataType) -> str:
     name (``serial8``)."""
     if dtype.this == exp.DType.USERDEFINED:
         return str(dtype.args.get("kind") or "").lower()
-    return str(dtype.this.name).lower()
+    this = dtype.this  # a type sqlglot keeps as text (oid, regclass) has no enum member
+    return (this if isinstance(this, str) else str(this.name)).lower()
 
 
 def begins(ctx: Context) -> bool:
