@@ -16,13 +16,15 @@ fs.unsafe-mode      error    a file gaining setuid, setgid or world-write bits
 fs.git-hooks        error    changing ``.git/hooks`` or ``.git/config`` (code git runs later)
 fs.review-deletes   review   deleting or replacing a path: a person must approve it
 fs.review-binary    review   adding or changing a binary file (or one too large to diff)
+fs.command-failed   review   a command that exited non-zero (its change may be half done)
 fs.executable       warning  adding or changing an executable file (any x bit)
 fs.symlink-outside  warning  a new or changed symlink that points outside the project
 =================== ======== =============================================================
 
-``review`` findings (``core.policy.Severity.REVIEW``) keep the action staged in the automatic
-decide modes (exit 5) until a person commits it; ``[policy] disable`` switches a rule off and
-``[policy.severity]`` changes its level.
+``fs.command-failed`` reads the command's exit status (``COMMAND_RULES``), the others the
+changes. ``review`` findings (``core.policy.Severity.REVIEW``) keep the action staged in the
+automatic decide modes (``commit``, ``policy``, ``llm``; exit 5) until a person commits it;
+``[policy] disable`` switches a rule off and ``[policy.severity]`` changes its level.
 """
 
 from __future__ import annotations
@@ -226,3 +228,12 @@ RULES = (
     executable,
     symlink_outside,
 )
+
+
+@rule("fs.command-failed", Severity.REVIEW)
+def command_failed(exit_status: int, settings: PolicySettings) -> Iterator[str]:
+    if exit_status != 0:
+        yield f"the command exited with status {exit_status}: what it changed may be half done"
+
+
+COMMAND_RULES = (command_failed,)

@@ -35,7 +35,7 @@ from goexfs.apply.undo import UndoRecord, check, load_record, restore
 from goexfs.backends import Stager, Staging, resume, rollback_staging, stager_for
 from goexfs.kept import identities, select
 from goexfs.project import secret_files, workspace_for
-from goexfs.rules import RULES
+from goexfs.rules import COMMAND_RULES, RULES
 from goexfs.sandbox.bwrap import SandboxResult, run_command
 from goexfs.tree.effects import Change, summary
 
@@ -176,7 +176,8 @@ def stage(
                     "reason": staging.reason,
                 },
             },
-            evaluate(RULES, changes, config.policy),
+            evaluate(RULES, changes, config.policy)
+            + evaluate(COMMAND_RULES, result.exit_status, config.policy),
         )
     return staged
 

@@ -59,9 +59,10 @@ def test_json_report(project: Path, bwrap: str, monkeypatch: Any) -> None:
         "--decide",
         "commit",
     )
-    assert code == 0
+    assert code == 5  # a command that failed is kept for a person, not committed
     assert {"id", "status", "target", "command", "exit_status", "output", "changes"} <= set(report)
-    assert report["status"] == "committed"
+    assert report["status"] == "staged"
+    assert not (project / "new").exists()
     assert report["target"] == str(project)
     assert report["exit_status"] == 2
     assert report["output"]["stdout"].strip() == "[REDACTED:GOEX_SECRET_CLI]"
@@ -79,11 +80,9 @@ def test_json_report(project: Path, bwrap: str, monkeypatch: Any) -> None:
         "size": 2,
         "binary": False,
     }
-    assert report["violations"] == []
-    assert report["decision"]["verdict"] == "commit" and report["decision"]["by"] == "flag"
+    assert [v["rule"] for v in report["violations"]] == ["fs.command-failed"]
+    assert report["decision"]["verdict"] == "keep" and report["decision"]["by"] == "policy"
     assert report["decision"]["digest"] == report["digest"]
-    assert Path(report["undo"]).is_dir()
-    assert (project / "new" / "f.txt").read_text() == "x\n"
 
 
 def test_json_change_kinds(project: Path, bwrap: str) -> None:

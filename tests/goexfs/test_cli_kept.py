@@ -194,3 +194,22 @@ def test_gc_removes_what_is_past_the_budget(project: Path, bwrap: str) -> None:
     assert json.loads(squeeze.stdout)["removed"] == []
     assert [k["id"] for k in kept(project)] == [young_kept]
     assert goex_fs("gc", "-C", str(project), "--max-age-days", "-1").returncode == 2
+
+
+def test_a_failed_command_is_not_committed_automatically(project: Path, bwrap: str) -> None:
+    before = snapshot(project)
+    for decide in ("commit", "policy"):
+        proc = goex_fs(
+            "run", "-C", str(project), "--cmd", "echo half > half.txt; exit 2", "--decide", decide
+        )
+        assert proc.returncode == 5, proc.stderr
+        assert "needs a person to review: fs.command-failed" in proc.stdout
+        assert snapshot(project) == before
+    first, second = (str(a["id"]) for a in kept(project))
+    assert goex_fs("rollback", second, "-C", str(project)).returncode == 3  # rolled back
+    approved = goex_fs("approve", first, "-C", str(project))  # a person may still commit it
+    assert approved.returncode == 0, approved.stderr + approved.stdout
+    assert (project / "half.txt").read_text() == "half\n"
+    shown = json.loads(goex_fs("show", first, "--format", "json").stdout)
+    assert shown["status"] == "committed"
+    assert shown["effects"]["exit_status"] == 2
