@@ -25,31 +25,50 @@ MIN_SHAPE_LENGTH = 7  # the shortest text a shape matches ("a://:x@"): shorter o
 CACHED = 65_536  # texts remembered redacted (a staged action's images, redacted at every step)
 CACHED_LENGTH = 4_096  # longer texts are redacted anew each time, never kept
 
-# Each pattern's group 'v' is the part that gets masked.
-_SHAPES: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(p, re.DOTALL)
-    for p in (
+# Each pattern's group 'v' is the part that gets masked; with it, the strings one of which any
+# text it matches contains (case-folded where the pattern ignores case): a text without any of
+# them is not scanned (a long text, an undo's SQL say, costs a substring search, not a scan).
+_SHAPES: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = tuple(
+    (re.compile(p, re.DOTALL), needles, lower)
+    for p, needles, lower in (
         # a whole block, or a truncated one up to the end (one pattern: a BEGIN without an END
         # is then scanned once, not once per BEGIN)
-        r"(?P<v>-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
-        r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*))",
-        r"\b(?P<v>sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,})",  # OpenAI / Anthropic
-        r"\b(?P<v>gh[pousr]_[A-Za-z0-9]{30,})",  # GitHub tokens
-        r"\b(?P<v>github_pat_[A-Za-z0-9_]{30,})",
-        r"\b(?P<v>(?:AKIA|ASIA)[0-9A-Z]{16})\b",  # AWS access key id
-        r"\b(?P<v>xox[abposr]-[A-Za-z0-9\-]{10,})",  # Slack
-        r"\b(?P<v>AIza[0-9A-Za-z_\-]{35})",  # Google API key
-        r"\b(?P<v>(?:sk|rk)_live_[0-9A-Za-z]{16,})",  # Stripe
-        r"\b(?P<v>glpat-[0-9A-Za-z_\-]{20,})",  # GitLab
-        r"\b(?P<v>eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",  # JWT
-        r"(?i)\bbearer\s+(?P<v>[A-Za-z0-9_\-.=+/]{16,})",
+        (
+            r"(?P<v>-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"
+            r"(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*))",
+            ("-----BEGIN ",),
+            False,
+        ),
+        (r"\b(?P<v>sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,})", ("sk-",), False),  # OpenAI, Anthropic
+        (r"\b(?P<v>gh[pousr]_[A-Za-z0-9]{30,})", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), False),
+        (r"\b(?P<v>github_pat_[A-Za-z0-9_]{30,})", ("github_pat_",), False),
+        (r"\b(?P<v>(?:AKIA|ASIA)[0-9A-Z]{16})\b", ("AKIA", "ASIA"), False),  # AWS access key id
+        (r"\b(?P<v>xox[abposr]-[A-Za-z0-9\-]{10,})", ("xox",), False),  # Slack
+        (r"\b(?P<v>AIza[0-9A-Za-z_\-]{35})", ("AIza",), False),  # Google API key
+        (r"\b(?P<v>(?:sk|rk)_live_[0-9A-Za-z]{16,})", ("_live_",), False),  # Stripe
+        (r"\b(?P<v>glpat-[0-9A-Za-z_\-]{20,})", ("glpat-",), False),  # GitLab
+        (  # JWT
+            r"\b(?P<v>eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",
+            ("eyJ",),
+            False,
+        ),
+        (r"(?i)\bbearer\s+(?P<v>[A-Za-z0-9_\-.=+/]{16,})", ("bearer",), True),
         # scheme://user:password@host — the password only. The scheme is tried only where a run
         # of scheme characters starts, and taken whole (possessive): a long run of letters costs
         # linear time, not quadratic (a 10 MB statement took hours).
-        r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]*+://[^\s:/@]*:(?P<v>[^\s@/]+)@",
+        (
+            r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]*+://[^\s:/@]*:(?P<v>[^\s@/]+)@",
+            ("://",),
+            False,
+        ),
         # password=..., "api_key": "...", PGPASSWORD=..., aws_secret_access_key = ...
-        r"(?i)(?:passw(?:or)?d(?:_[a-z0-9]{1,4})?|(?<![a-z])(?-i:(?!PWD))pwd|secret(?:_?key)?|api_?key|access_?token|auth_?token"
-        r"|secret_access_key)[\"']?\s*[=:]\s*[\"']?(?P<v>[^\s\"',;&]{4,})",
+        (
+            r"(?i)(?:passw(?:or)?d(?:_[a-z0-9]{1,4})?|(?<![a-z])(?-i:(?!PWD))pwd|secret(?:_?key)?"
+            r"|api_?key|access_?token|auth_?token"
+            r"|secret_access_key)[\"']?\s*[=:]\s*[\"']?(?P<v>[^\s\"',;&]{4,})",
+            ("passw", "pwd", "secret", "api", "token"),
+            True,
+        ),
     )
 )
 
@@ -87,8 +106,11 @@ class Redactor:
             if value in text:
                 text = text.replace(value, self._known[value])
         if len(text) >= MIN_SHAPE_LENGTH:
-            for pattern in _SHAPES:
-                text = pattern.sub(_mask_group, text)
+            lowered = text.casefold()
+            for pattern, needles, lower in _SHAPES:
+                if any(needle in (lowered if lower else text) for needle in needles):
+                    text = pattern.sub(_mask_group, text)
+                    lowered = text.casefold()
         return text
 
     def redact_obj(self, obj: Any) -> Any:

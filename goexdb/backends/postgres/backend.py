@@ -28,6 +28,7 @@ from goexdb.effects import (
     RowImage,
     StatementImages,
     StatementResult,
+    TableColumns,
     diff_catalog,
     images_of,
     many_images,
@@ -354,8 +355,8 @@ class PostgresBackend:
     def close(self) -> None:
         self._con.close()
 
-    def columns(self, table: str) -> dict[str, str]:
-        return self._catalog().describe().get(table, {})
+    def columns(self, table: str) -> TableColumns:
+        return self._catalog().table_columns(table)
 
     def table_sizes(self) -> dict[str, int]:
         """Approximate rows per table (the planner's estimate; -1 when never analysed)."""

@@ -1,0 +1,320 @@
+"""The compensating statements for an action's rows (``goexdb.undo`` plans the whole undo).
+
+Every statement is *guarded*: it names a row by its after-image (or, for a re-insert, requires
+its key to be free), so it changes a row only if the row is still as the action left it. On
+PostgreSQL a statement's rows are undone set by set (``undo_set``), the images travelling as one
+JSON literal, with a check before each set listing the rows that changed since; elsewhere row
+by row (``undo_row``). After everything, ``check_restored`` lists the rows not back exactly as
+they were (a trigger can rewrite a row a compensating statement writes).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from goexdb.effects import RowImage, StatementImages, TableColumns
+from goexdb.engines import engine_facts, quote_ident, quote_literal, quote_table
+from goexdb.sql import Statement
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A plan statement that must change ``rows`` rows: the one ``row`` it is about, or (set
+    by set, ``row`` None) as many as its images, which a ``Check`` before it vouched for."""
+
+    statement: int
+    table: str
+    row: str | None
+    rows: int = 1
+
+
+@dataclass(frozen=True)
+class Check:
+    """A plan statement that lists rows of a table it found wrong, expecting none: ``changed``
+    — rows not as the action left them (their after-image), or whose key is taken again;
+    ``inexact``, run last — rows not restored exactly (before-image, the row now)."""
+
+    statement: int
+    table: str
+    finds: str
+
+
+@dataclass
+class UndoPlan:
+    statements: list[str] = field(default_factory=list)
+    guards: list[Guard] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    # what goex's classifier reads instead of a statement, as the same statement on the same
+    # table: without a clause sqlglot cannot parse (INSERT ... OVERRIDING SYSTEM VALUE); and
+    # ``light``, also without its images (a JSON literal of megabytes)
+    readable: dict[int, str] = field(default_factory=dict)
+    light: dict[int, str] = field(default_factory=dict)
+
+    def classified(
+        self, classify: Callable[[str], list[Statement]], *, light: bool
+    ) -> list[Statement]:
+        """The statements as goex's classifier reads them, each with its own text to run.
+        ``light`` only where the engine takes the undo's own row images from RETURNING, never
+        by re-reading a statement's FROM and WHERE (whose tree would then lack the images)."""
+        statements: list[Statement] = []
+        for index, text in enumerate(self.statements):
+            read = (self.light.get(index) if light else None) or self.readable.get(index)
+            found = classify(text if read is None else read)
+            statements.extend(s if read is None else replace(s, sql=text) for s in found)
+        return statements
+
+    @property
+    def sql(self) -> str:
+        return ";\n".join(self.statements) + ";\n" if self.statements else ""
+
+
+class Dialect:
+    """How one engine turns a JSON row image back into a row (its ``EngineFacts``), with the
+    column types of each table where the engine's images need them."""
+
+    def __init__(self, dialect: str, columns: Callable[[str], TableColumns]) -> None:
+        self.facts = engine_facts(dialect)
+        self.columns = functools.cache(columns)
+
+    def types_of(self, table: str) -> dict[str, str]:
+        return self.columns(table).types if self.facts.images_need_types else {}
+
+    def row_json(self, alias: str, table: str, image: str) -> str:
+        """The row as JSON over the image's own columns, so a column added later (by this very
+        action, say) does not make an unchanged row look changed."""
+        return self.facts.row_json(alias, list(json.loads(image)), self.types_of(table))
+
+    def matches(self, alias: str, table: str, image: str) -> str:
+        """The row is exactly as the image shows it."""
+        return f"{self.row_json(alias, table, image)} = {quote_literal(image)}"
+
+    def source(self, table: str, image: str) -> str:
+        """A one-row relation of the image, typed as the table's columns."""
+        return self.facts.row_from_json(table, image, self.types_of(table))
+
+
+def check_restored(out: UndoPlan, d: Dialect, statements: list[StatementImages]) -> None:
+    """Check, at the end, that every row is back as it was before the action (its before-image
+    in the first statement that changed it): a trigger firing on the compensating statements
+    may have rewritten one (a ``last_update`` column), and then the undo is not exact."""
+    first: dict[str, dict[Any, str | None]] = {}  # table -> key -> image (None: inserted)
+    for images in statements:
+        for row in images.images:
+            image = row.before if row.before is not None else row.after
+            if image is not None and images.key:
+                key = _hashable(_key(image, images.key))
+                first.setdefault(images.table, {}).setdefault(key, row.before)
+    alike: dict[tuple[str, str], list[str]] = {}  # (table, columns) -> before-images
+    for table, by_key in first.items():
+        for before in filter(None, by_key.values()):
+            alike.setdefault((table, json.dumps(_columns(before))), []).append(before)
+    keys = {images.table: images.key for images in statements if images.key}
+    for (table, columns), befores in alike.items():
+        out.checks.append(Check(len(out.statements), table, "inexact"))
+        _emit(out, table, [(b, b) for b in befores], _restored(d, table, columns, keys[table]))
+
+
+def _restored(d: Dialect, table: str, columns: str, key: list[str]) -> Callable[[str, str], str]:
+    """The check of rows restored: each image's exact text beside its row's text now."""
+    now = d.facts.row_json("t", json.loads(columns), d.types_of(table))
+    of_row = f"(SELECT {now} FROM {quote_table(table)} AS t WHERE {_key_match(key)})"
+    return lambda rows, _: (
+        f"SELECT x.pair ->> 1, n.now FROM {rows} LEFT JOIN LATERAL {of_row} AS n(now) ON true "
+        "WHERE n.now IS DISTINCT FROM x.pair ->> 1"
+    )
+
+
+def _columns(image: str) -> tuple[str, ...]:
+    return tuple(_fields(image))
+
+
+def undo_set(out: UndoPlan, d: Dialect, images: StatementImages) -> None:
+    """One statement's rows undone set by set (PostgreSQL): first a check lists the rows not as
+    the action left them; then one UPDATE puts rows back, one DELETE removes what it added
+    (or moved to another key), a check lists the keys taken again, and one INSERT re-inserts
+    what it removed. The images travel as one JSON array per statement, each element an image
+    to read the row from and the exact text the row must have."""
+    table, key, written = images.table, images.key, d.columns(images.table)
+    kept = [*key, *written.always_identity]  # an UPDATE cannot put these back
+    put: list[tuple[str, str]] = []
+    gone: list[tuple[str, str]] = []
+    back: list[tuple[str, str]] = []
+    for row in images.images:
+        if row.before and row.after and _key(row.before, kept) == _key(row.after, kept):
+            put.append((row.before, row.after))
+        else:
+            gone += [(row.after, row.after)] if row.after else []
+            back += [(row.before, row.before)] if row.before else []
+    some = next(i for row in images.images for i in (row.before, row.after) if i)
+    columns = [c for c in _columns(some) if c not in written.generated]
+    sets = [c for c in columns if c not in written.always_identity]
+    if put and not sets:  # nothing an UPDATE may write: delete and re-insert instead
+        gone, back = gone + [(a, a) for _, a in put], back + [(b, b) for b, _ in put]
+        put = []
+    t, match = quote_table(table), _key_match(key)
+    as_left = f"{match} AND {d.row_json('t', table, some)} = x.pair ->> 1"
+    taken = f"EXISTS (SELECT 1 FROM {t} AS t WHERE {match})"
+    values = ", ".join(f"{quote_ident(c)} = s.{quote_ident(c)}" for c in sets)
+    names = ", ".join(quote_ident(c) for c in columns)
+    picked = ", ".join(f"s.{quote_ident(c)}" for c in columns)
+    overriding = " OVERRIDING SYSTEM VALUE" if written.always_identity & set(columns) else ""
+    if put or gone:
+        out.checks.append(Check(len(out.statements), table, "changed"))
+        _emit(
+            out,
+            table,
+            [(a, a) for _, a in put] + gone,
+            lambda rows, _: (
+                f"SELECT x.pair ->> 1 FROM {rows} WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {t} AS t WHERE {as_left})"
+            ),
+        )
+    if put:
+        out.guards.append(Guard(len(out.statements), table, None, len(put)))
+        _emit(
+            out,
+            table,
+            put,
+            lambda rows, _: f"UPDATE {t} AS t SET {values} FROM {rows} WHERE {as_left}",
+        )
+    if gone:
+        out.guards.append(Guard(len(out.statements), table, None, len(gone)))
+        _emit(
+            out, table, gone, lambda rows, _: f"DELETE FROM {t} AS t USING {rows} WHERE {as_left}"
+        )
+    if back:
+        out.checks.append(Check(len(out.statements), table, "changed"))
+        _emit(out, table, back, lambda rows, _: f"SELECT x.pair ->> 1 FROM {rows} WHERE {taken}")
+        out.guards.append(Guard(len(out.statements), table, None, len(back)))
+        _emit(
+            out,
+            table,
+            back,
+            lambda rows, how: (
+                f"INSERT INTO {t} ({names}){how} SELECT {picked} FROM {rows} WHERE NOT {taken}"
+            ),
+            overriding,
+        )
+
+
+def _emit(
+    out: UndoPlan,
+    table: str,
+    pairs: Sequence[tuple[str, str]],
+    build: Callable[[str, str], str],
+    overriding: str = "",
+) -> None:
+    """Add the statement ``build(rows, overriding)`` makes around its rows (``_pairs``) and its
+    OVERRIDING clause, if any; what the classifier reads instead is the same without the clause
+    it cannot parse, and (``UndoPlan.light``) also without the images."""
+    index = len(out.statements)
+    out.statements.append(build(_pairs(table, pairs), overriding))
+    if overriding:
+        out.readable[index] = build(_pairs(table, pairs), "")
+    out.light[index] = build(_pairs(table, ()), "")
+
+
+def _pairs(table: str, pairs: Sequence[tuple[str, str]]) -> str:
+    """Rows ``s`` of the table read from the first image of each pair, beside ``x.pair ->> 1``,
+    the second image's exact text (json, not jsonb: the numbers keep their text)."""
+    array = "[" + ",".join(f"[{read},{json.dumps(text)}]" for read, text in pairs) + "]"
+    return (
+        f"json_array_elements({quote_literal(array)}::json) AS x(pair) CROSS JOIN LATERAL "
+        f"json_populate_record(NULL::{quote_table(table)}, x.pair -> 0) AS s"
+    )
+
+
+def _insert(
+    out: UndoPlan, table: str, columns: list[str], written: TableColumns, source: str
+) -> None:
+    """INSERT of the source's rows ``s`` (OVERRIDING SYSTEM VALUE for an identity column
+    GENERATED ALWAYS: goex's classifier reads the statement without the clause)."""
+    names = ", ".join(quote_ident(c) for c in columns)
+    picked = ", ".join(f"s.{quote_ident(c)}" for c in columns)
+    into, rows = f"INSERT INTO {quote_table(table)} ({names})", f" SELECT {picked} FROM {source}"
+    if written.always_identity & set(columns):
+        out.readable[len(out.statements)] = into + rows
+        into += " OVERRIDING SYSTEM VALUE"
+    out.statements.append(into + rows)
+
+
+def undo_row(out: UndoPlan, d: Dialect, images: StatementImages, row: RowImage) -> None:
+    table, key = images.table, images.key
+    written = d.columns(table)
+    kept = [*key, *written.always_identity]  # an UPDATE cannot put these back
+    columns = [
+        c for c in (_columns(row.before) if row.before else ()) if c not in written.generated
+    ]
+    same_key = (
+        row.before is not None
+        and row.after is not None
+        and bool(key)
+        and _key(row.before, kept) == _key(row.after, kept)
+        and any(c not in written.always_identity for c in columns)
+    )
+    if same_key:
+        assert row.before is not None and row.after is not None
+        sets = ", ".join(
+            f"{quote_ident(c)} = s.{quote_ident(c)}"
+            for c in columns
+            if c not in written.always_identity
+        )
+        out.guards.append(Guard(len(out.statements), table, row.after))
+        out.statements.append(
+            f"UPDATE {quote_table(table)} AS t SET {sets} FROM {d.source(table, row.before)} AS s "
+            f"WHERE {_key_match(key)} AND {d.matches('t', table, row.after)}"
+        )
+        return
+    if row.after is not None:
+        out.guards.append(Guard(len(out.statements), table, row.after))
+        if key:
+            out.statements.append(
+                f"DELETE FROM {quote_table(table)} AS t USING {d.source(table, row.after)} AS s "
+                f"WHERE {_key_match(key)} AND {d.matches('t', table, row.after)}"
+            )
+        else:
+            rowid = d.facts.row_id
+            out.statements.append(
+                f"DELETE FROM {quote_table(table)} WHERE {rowid} = (SELECT {rowid} FROM "
+                f"{quote_table(table)} AS x WHERE {d.matches('x', table, row.after)} "
+                "LIMIT 1)"
+            )
+    if row.before is not None:
+        out.guards.append(Guard(len(out.statements), table, row.before))
+        free = (
+            f" WHERE NOT EXISTS (SELECT 1 FROM {quote_table(table)} AS t WHERE {_key_match(key)})"
+            if key
+            else ""
+        )
+        _insert(out, table, columns, written, f"{d.source(table, row.before)} AS s{free}")
+
+
+def _key(image: str, key: list[str]) -> list[Any]:
+    row = _fields(image)
+    return [row.get(c) for c in key]
+
+
+@functools.cache
+def _fields(image: str) -> dict[str, Any]:
+    """An image read as JSON (numbers as their text), once while a plan is made (``forget``
+    empties the cache after): never change what it returns."""
+    parsed: dict[str, Any] = json.loads(image, parse_float=str, parse_int=str)
+    return parsed
+
+
+def _hashable(values: list[Any]) -> Any:
+    """Key values fit to be a dict key (a JSON or array key column's value as its text)."""
+    return tuple(v if v is None or isinstance(v, str | bool) else json.dumps(v) for v in values)
+
+
+def forget() -> None:
+    """Drop the images read while planning."""
+    _fields.cache_clear()
+
+
+def _key_match(key: list[str]) -> str:
+    return " AND ".join(f"t.{quote_ident(c)} = s.{quote_ident(c)}" for c in key)

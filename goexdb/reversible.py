@@ -1,0 +1,140 @@
+"""Whether a measured action can be undone, and what its undo keeps (``goexdb.undo`` plans it).
+
+At review time ``assess`` says whether an action could be undone, and why not (a dropped table
+or column, a TRUNCATE, rows changed by cascade or trigger, more images than the cap). At commit
+the ``record`` of images, schema changes and renames goes to the journal; ``renames`` reads the
+table and column renames from the statements, which a catalog diff sees as a drop and a create.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlglot import exp
+
+from core.config import Capture
+from goexdb.effects import Effects, SchemaChange
+from goexdb.sql import Statement, StatementKind, qualified
+
+IRREVERSIBLE_CHANGES = {
+    "table_dropped": "table {table} was dropped",
+    "column_dropped": "column {table}.{name} was dropped",
+    "type_changed": "column {table}.{name} changed type",
+    "index_changed": "index {name} was redefined",
+    "constraint_changed": "constraint {name} was redefined",
+}
+
+
+def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[list[str]]]:
+    """Table and column renames, read from the statements (a catalog diff sees drop + create).
+    Names are kept as SQL, quoted as written, so putting them back folds case the same way:
+    ``tables`` [old table, its schema or "", old name, new name], ``columns`` [table, old, new],
+    and ``order`` ([kind, index] in statement order), so undo can reverse them in turn."""
+    moved: dict[str, list[list[str]]] = {"tables": [], "columns": [], "order": []}
+    for statement in statements:
+        tree = statement.ast
+        if not isinstance(tree, exp.Alter) or not isinstance(tree.this, exp.Table):
+            continue
+        table = tree.this
+        for action in tree.args.get("actions") or []:
+            if isinstance(action, exp.AlterRename) and isinstance(action.this, exp.Table):
+                schema = table.args.get("db")
+                entry = [
+                    "tables",
+                    qualified(table, dialect),
+                    schema.sql(dialect=dialect) if schema is not None else "",
+                    table.this.sql(dialect=dialect),
+                    action.this.this.sql(dialect=dialect),
+                ]
+            elif isinstance(action, exp.RenameColumn):
+                entry = [
+                    "columns",
+                    qualified(table, dialect),
+                    action.this.this.sql(dialect=dialect),
+                    action.args["to"].this.sql(dialect=dialect),
+                ]
+            else:
+                continue
+            moved["order"].append([entry[0], str(len(moved[entry[0]]))])
+            moved[entry[0]].append(entry[1:])
+    return moved
+
+
+def bare(name: str) -> str:
+    return name.rpartition(".")[2]
+
+
+def _norm(name: str) -> str:
+    """An identifier as SQL or as the catalog spells it, compared without quotes or case."""
+    return name.strip('"').replace('""', '"').casefold()
+
+
+def explained_by_renames(change: SchemaChange, moved: dict[str, list[list[str]]]) -> bool:
+    table = _norm(bare(change.table))
+    if change.change in ("index_changed", "constraint_changed"):
+        renamed = change.before or ""
+        for _, _, old, new in moved["tables"]:
+            renamed = re.sub(rf"\b{re.escape(_norm(old))}\b", _norm(new), renamed, flags=re.I)
+        for _, old_column, new_column in moved["columns"]:
+            renamed = re.sub(
+                rf"\b{re.escape(_norm(old_column))}\b", _norm(new_column), renamed, flags=re.I
+            )
+        return renamed.casefold() == (change.after or "").casefold()
+    if change.change in ("table_dropped", "table_created"):
+        side = 2 if change.change == "table_dropped" else 3
+        return any(_norm(entry[side]) == table for entry in moved["tables"])
+    if change.change in ("column_dropped", "column_added"):
+        side = 1 if change.change == "column_dropped" else 2
+        tables = {_norm(entry[2]) for entry in moved["tables"]} | {
+            _norm(entry[3]) for entry in moved["tables"]
+        }
+        return any(
+            _norm(change.name or "") == _norm(triple[side])
+            and table in ({_norm(bare(triple[0]))} | tables)
+            for triple in moved["columns"]
+        )
+    return False
+
+
+def assess(
+    statements: Sequence[Statement], effects: Effects, capture: Capture, dialect: str
+) -> list[str]:
+    """Why this action could not be undone; empty when it can. Also sets effects.irreversible."""
+    reasons: list[str] = []
+    moved = renames(statements, dialect)
+    for change in effects.schema_changes:
+        template = IRREVERSIBLE_CHANGES.get(change.change)
+        if template and not explained_by_renames(change, moved):
+            reasons.append(template.format(table=change.table, name=change.name))
+    for statement in statements:
+        if isinstance(statement.ast, exp.TruncateTable):
+            reasons.append(f"TRUNCATE {', '.join(t.name for t in statement.ast.expressions)}")
+        if statement.kind is StatementKind.DML and statement.image_target is None:
+            reasons.append(f"{statement.verb.upper()} writes through a CTE or several tables")
+    if capture is not Capture.IMAGES and effects.rows_changed:
+        reasons.append("row images were not captured (capture = counts)")
+    for images in effects.images:
+        if images.missing:
+            reasons.append(images.missing)
+    for name, counts in sorted(effects.tables.items()):
+        if counts.by_cascade_or_trigger:
+            reasons.append(
+                f"{counts.by_cascade_or_trigger} rows of {name} were changed by a cascade or "
+                "trigger, which leaves no row images"
+            )
+    effects.irreversible = list(dict.fromkeys(reasons))
+    return effects.irreversible
+
+
+def record(statements: Sequence[Statement], effects: Effects, dialect: str) -> dict[str, Any]:
+    """What the journal keeps to undo this action later."""
+    return {
+        "version": 1,
+        "dialect": dialect,
+        "images": [i.to_json() for i in effects.images],
+        "schema_changes": [c.to_json() for c in effects.schema_changes],
+        "renames": renames(statements, dialect),
+        "irreversible": list(effects.irreversible),
+    }

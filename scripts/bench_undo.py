@@ -1,0 +1,117 @@
+"""What undo costs on PostgreSQL, against the action it undoes, measured in the same run.
+
+For tables of 8,000 and 100,000 rows, two actions go through goex (stage, measure, commit) and
+are then undone through goex (stage the undo, measure it, commit it):
+
+* update — ``UPDATE t SET qty = qty + 1, note = note || '!'`` of every row;
+* delete — ``DELETE FROM t`` of every row (the undo re-inserts them).
+
+Printed for each: the action's time, the undo's time and their ratio (target of issue 14: the
+undo within 3x the action), and the undo record's size in the journal against the changed rows
+as text (target: at most 2x). ``[db] max_row_images`` is raised so every row is imaged. The
+server is the embedded PostgreSQL 18 (or GOEX_TEST_DSN); the journal is a temporary GOEX_HOME.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pg_server import postgres_dsn
+
+import goexdb
+from core.config import DbConfig
+
+SIZES = (8_000, 100_000)
+TIME_TARGET = 3.0
+SIZE_TARGET = 2.0
+
+
+def setup(dsn: str, rows: int) -> str:
+    table = f"bench_undo_{rows}"
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(
+            f"CREATE TABLE {table} (id int PRIMARY KEY, qty int NOT NULL, note text, "
+            "at timestamptz NOT NULL DEFAULT '2026-01-01')"
+        )
+        con.execute(
+            f"INSERT INTO {table} (id, qty, note) SELECT i, i % 97, 'row ' || i "
+            f"FROM generate_series(1, {rows}) AS t(i)"
+        )
+        con.execute(f"ANALYZE {table}")
+    return table
+
+
+def rows_as_text(dsn: str, table: str) -> int:
+    with psycopg.connect(dsn) as con:
+        row = con.execute(f"SELECT sum(length(t::text)) FROM {table} AS t").fetchone()
+        assert row is not None
+        return int(row[0] or 0)
+
+
+def checksum(dsn: str, table: str) -> str:
+    with psycopg.connect(dsn) as con:
+        row = con.execute(
+            f"SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM {table} AS t"
+        ).fetchone()
+        assert row is not None
+        return str(row[0])
+
+
+def run(dsn: str, rows: int, kind: str) -> dict[str, float]:
+    table = setup(dsn, rows)
+    before, text = checksum(dsn, table), rows_as_text(dsn, table)
+    sql = (
+        f"UPDATE {table} SET qty = qty + 1, note = note || '!'"
+        if kind == "update"
+        else f"DELETE FROM {table}"
+    )
+    config = DbConfig(max_row_images=rows * 2)
+    with goexdb.connect(dsn, config) as db:
+        start = time.perf_counter()
+        staged = db.stage(sql)
+        staged.commit()
+        action = time.perf_counter() - start
+        record, _ = db.journal.undo_data(staged.action.id)
+        recorded = len(json.dumps(record))
+        start = time.perf_counter()
+        db.stage_undo(staged.action.id).commit()
+        undone = time.perf_counter() - start
+    assert checksum(dsn, table) == before, "the undo did not restore the table exactly"
+    return {"action": action, "undo": undone, "record": recorded, "text": text}
+
+
+def report(dsn: str) -> None:
+    print("undo on PostgreSQL: the action and its undo, each staged, measured and committed")
+    for rows in SIZES:
+        for kind in ("update", "delete"):
+            got = run(dsn, rows, kind)
+            ratio, size = got["undo"] / got["action"], got["record"] / got["text"]
+            print(
+                f"  {kind:6} {rows:>7,} rows  action {got['action']:7.2f} s  undo "
+                f"{got['undo']:7.2f} s  {ratio:5.2f}x (target <= {TIME_TARGET:g}x: "
+                f"{'ok' if ratio <= TIME_TARGET else 'over'})  record {got['record'] / 1e6:6.1f} MB"
+                f" = {size:4.2f}x the rows as text (target <= {SIZE_TARGET:g}x: "
+                f"{'ok' if size <= SIZE_TARGET else 'over'})"
+            )
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="goex-bench-undo-") as tmp:
+        os.environ["GOEX_HOME"] = str(Path(tmp) / "home")
+        with postgres_dsn(Path(tmp)) as dsn:
+            report(dsn)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
