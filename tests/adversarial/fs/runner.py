@@ -276,7 +276,7 @@ def run_case(case: Case, backend: str) -> Outcome:
         env = {**clean_environment(places), **extra}
         for line in case.env:
             name, _, value = places.expand(line).decode().partition("=")
-            env[name] = value
+            env[name] = f"{env[name]},{value}" if name == "GOEX_POLICY_DISABLE" else value
         with planted_sockets(case, places) as listeners:
             outcome.before = state(places)
             proc = subprocess.run(
