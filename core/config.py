@@ -5,37 +5,9 @@ Every setting has one environment variable, ``GOEX_<SECTION>_<KEY>`` (``GOEX_DB_
 ``GOEX_POLICY_MAX_ROWS_TOTAL``), plus the conventional short names ``GOEX_MODEL``,
 ``GOEX_DECIDE`` and ``OPENAI_BASE_URL``. List settings take comma-separated values.
 
-::
-
-    [model]                   # any OpenAI-compatible endpoint
-    name = "gpt-4o-mini"
-    base_url = "http://localhost:11434/v1"
-    timeout = 60              # seconds per request
-    max_retries = 3           # on 429, 5xx and connection errors, with backoff
-    judge = "gpt-4o"          # model used by --decide llm (default: name)
-    [review]
-    decide = "ask"            # ask | commit | rollback | policy | llm | keep | person
-    timeout = 900             # seconds --decide person waits for a person before rolling back
-    [db]
-    statement_timeout = 30    # seconds
-    lock_timeout = 5
-    idle_timeout = 300        # a forgotten review releases its locks after this
-    max_row_images = 10000    # per table
-    capture = "images"        # images (row before/after images, undo) | counts (faster)
-    image_path = "auto"       # PostgreSQL: auto | returning (18+) | select (the pre-18 way)
-    [fs]
-    backend = "auto"          # auto | overlay | btrfs | reflink | git | copy
-    sandbox = "bwrap"         # bwrap | none
-    timeout = 300
-    gc_max_age_days = 14      # goex-fs gc: age budget of staged copies and pre-images
-    gc_max_bytes = 1073741824 # goex-fs gc: size budget of pre-images
-    [policy]                  # see core/policy.py
-    [lint]                    # goex-db lint and dry-run
-    disable = ["prefer-robust-stmts"]   # rule ids never reported
-    max_exclusive_lock_ms = 1000        # dry-run: ACCESS EXCLUSIVE held longer than this ...
-    large_table_rows = 100000           # ... on (or a rewrite of) a table with more rows
-    [lint.severity]                     # re-grade a rule: "error" or "warning"
-    prefer-text-field = "error"
+README.md's "Configuration" section lists every setting with its default and meaning. Settings
+that would loosen confinement (``OPERATOR_ONLY``) are never taken from a project's goex.toml,
+which the agent goex confines may have written.
 """
 
 from __future__ import annotations
@@ -55,7 +27,13 @@ from core.policy import PolicySettings
 
 PROJECT_FILE = "goex.toml"
 # Settings that would switch confinement off: never taken from a project's goex.toml.
-OPERATOR_ONLY = (("fs", "sandbox"), ("fs", "network"), ("db", "dry_run_code"))
+OPERATOR_ONLY = (
+    ("fs", "sandbox"),
+    ("fs", "network"),
+    ("fs", "secret_paths"),
+    ("fs", "not_secret"),
+    ("db", "dry_run_code"),
+)
 
 
 class Capture(StrEnum):
@@ -136,6 +114,8 @@ class FsConfig(_Choices):
     backend: FsBackend = FsBackend.AUTO
     sandbox: Sandbox = Sandbox.BWRAP
     network: bool = False  # the sandboxed command may reach the network (operator-only)
+    secret_paths: tuple[str, ...] = ()  # globs of files hidden too (operator-only)
+    not_secret: tuple[str, ...] = ()  # globs of files never hidden (operator-only)
     timeout: float = 300.0
     gc_max_age_days: float = 14.0  # goex-fs gc: staged copies and pre-images older than this go
     gc_max_bytes: int = 1 << 30  # goex-fs gc: then the oldest pre-images, until the rest fits
@@ -395,4 +375,7 @@ def _typed(cls: type[Any], key: str, value: Any, where: str) -> Any:
         return value
     if (default is None or isinstance(default, str)) and (value is None or isinstance(value, str)):
         return value
+    strings = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+    if isinstance(default, tuple) and strings:
+        return tuple(value)
     raise ConfigError(f"{where}: {key} has the wrong type ({value!r})", key=key)

@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from core.policy import PolicySettings, Rule, Severity, rule
 from goexdb.effects import Effects
+from goexdb.reversible import explained_by_renames, renames
 from goexdb.sql import Statement, StatementKind
 
 
@@ -23,6 +24,7 @@ class Outcome:
 
     statements: Sequence[Statement]
     effects: Effects
+    dialect: str = "postgres"
 
     def tables_touched(self) -> set[str]:
         names = set(self.effects.tables)
@@ -112,8 +114,10 @@ def drop(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
     for statement in outcome.statements:
         if isinstance(statement.ast, exp.Drop | exp.TruncateTable):
             yield f"{statement.verb.upper()} destroys data: {statement.sql.strip()[:80]}"
+    moved = renames(outcome.statements, outcome.dialect)
     for change in outcome.effects.schema_changes:
-        if change.change == "column_dropped":
+        # a renamed column reads as dropped and added in the catalog: its data stays
+        if change.change == "column_dropped" and not explained_by_renames(change, moved):
             yield f"column {change.table}.{change.name} was dropped, with its data"
 
 

@@ -277,7 +277,8 @@ class Session:
         return held
 
     def _record(self, staged: Staged, work: Held) -> None:
-        violations = evaluate(RULES, Outcome(work.statements, work.effects), self.policy)
+        outcome = Outcome(work.statements, work.effects, self.target.dialect)
+        violations = evaluate(RULES, outcome, self.policy)
         effects = work.effects_json()
         if isinstance(work, ClonedHeld):
             effects["clone"] = work.clone.to_json()

@@ -162,6 +162,7 @@ class FsToolset:
                 "diff": diff[:DIFF_CHARS],
                 "diff_truncated": len(diff) > DIFF_CHARS,
                 "findings": recorded.get("violations", []),
+                "hidden": recorded.get("hidden", []),
                 "lease_expires_at": handle.expires_at,
             }
         )

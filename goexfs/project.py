@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 from core.errors import PathError, TargetError
-from goexfs.tree.paths import INTERNAL_DIR, is_secret_looking
+from goexfs.tree.paths import DEFAULT_SECRETS, INTERNAL_DIR, SecretPaths
 
 STAGING_DIR = "staged"
 
@@ -49,8 +49,8 @@ def workspace_for(root: Path) -> Path:
     return internal / STAGING_DIR
 
 
-def secret_files(root: Path) -> list[str]:
-    """The project's secret-looking regular files, which the sandbox makes unreadable.
+def secret_files(root: Path, secrets: SecretPaths = DEFAULT_SECRETS) -> list[str]:
+    """The project's secret regular files (``secrets``), which the sandbox makes unreadable.
 
     Read from the directory itself by name (no stat, no hashing), since a lazy backend's
     stage-time manifest holds only what a diff has asked for."""
@@ -68,6 +68,6 @@ def secret_files(root: Path) -> list[str]:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 stack.append(rel)
-            elif entry.is_file(follow_symlinks=False) and is_secret_looking(rel):
+            elif entry.is_file(follow_symlinks=False) and secrets.covers(rel):
                 found.append(rel)
     return sorted(found)

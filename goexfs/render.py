@@ -72,6 +72,10 @@ class View:
         parts: list[RenderableType] = []
         if "exit_status" in recorded:
             parts.append(output_section(SandboxResult.journaled(recorded)))
+        if hidden := recorded.get("hidden"):
+            shown = ", ".join(shown_path(path) for path in hidden[:10])
+            more = f" and {len(hidden) - 10} more" if len(hidden) > 10 else ""
+            parts.append(Text(f"hidden from the command (secret files): {shown}{more}"))
         parts.append(changes_table(self.changes, self.redactor))
         if any(c.diff for c in self.changes):
             parts.append(diffs(self.changes, self.redactor))
@@ -123,6 +127,7 @@ class View:
             "summary": effects.get("summary", {}),
             "changes": [change_json(c) for c in effects.get("changes", [])],
             "violations": effects.get("violations", []),
+            "hidden": effects.get("hidden", []),
             "decision": action.decision.to_json() if action.decision else None,
             "digest": action.digest,
         }

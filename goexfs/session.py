@@ -38,6 +38,7 @@ from goexfs.project import secret_files, workspace_for
 from goexfs.rules import COMMAND_RULES, RULES
 from goexfs.sandbox.bwrap import SandboxResult, run_command
 from goexfs.tree.effects import Change, summary
+from goexfs.tree.paths import SecretPaths
 
 
 class Staged(lifecycle.Staged):
@@ -146,6 +147,8 @@ def stage(
             root, workspace_for(root)
         )
         staged.location = staging.location
+        secret = SecretPaths(config.fs.secret_paths, config.fs.not_secret)
+        hidden = secret_files(root, secret)
         staged.result = result = run_command(
             command,
             root=root,
@@ -155,10 +158,10 @@ def stage(
             secrets=secrets,
             redactor=redactor,
             bwrap=bwrap,
-            hidden_files=secret_files(root),
+            hidden_files=hidden,
             network=config.fs.network,
         )
-        staged.changes = changes = staging.changes()
+        staged.changes = changes = staging.changes(secret)
         staged.record(
             {
                 "changes": [change.to_json() for change in changes],
@@ -170,6 +173,7 @@ def stage(
                     "truncated": result.truncated,
                 },
                 "sandbox": result.sandbox,
+                "hidden": hidden,  # the secret files the command could not read
                 "stage": {
                     "backend": staging.backend,
                     "location": str(staging.location),

@@ -32,6 +32,7 @@ from core.errors import ConfigError
 from goexfs.backends.watch import Candidates
 from goexfs.tree.effects import Change
 from goexfs.tree.manifest import Manifest
+from goexfs.tree.paths import DEFAULT_SECRETS, SecretPaths
 
 
 class BackendUnavailable(ConfigError):
@@ -74,7 +75,8 @@ class Staging(Protocol):
         """Why this backend staged the directory (``auto`` names the ones it passed over)."""
         ...
 
-    def changes(self) -> list[Change]: ...
+    def changes(self, secrets: SecretPaths = DEFAULT_SECRETS) -> list[Change]:
+        """What the command changed, each file's diff bounded (withheld for ``secrets``)."""
 
     def rollback(self) -> None:
         """Throw the staged work away: remove everything the staging owns."""

@@ -30,7 +30,7 @@ from goexfs.backends.before import Before, RecordedBefore, before_from_json
 from goexfs.backends.watch import Candidates, Recorder
 from goexfs.tree.effects import Change, compare, describe, limit_total
 from goexfs.tree.manifest import Entry, EntryType, Manifest, manifest_from_json, scan, walk
-from goexfs.tree.paths import parts_of
+from goexfs.tree.paths import DEFAULT_SECRETS, SecretPaths, parts_of
 
 MAX_DIFF_FILE = 1 << 20  # files larger than this are compared by hash only, not diffed
 MANIFEST_FILE = "manifest.json"
@@ -72,13 +72,13 @@ class TreeStaging:
         its parents)."""
         return self.before.recorded()
 
-    def changes(self) -> list[Change]:
+    def changes(self, secrets: SecretPaths = DEFAULT_SECRETS) -> list[Change]:
         found = self._measure()
         for parent in _parents(change.path for change in found):
             self.before.entry(parent)  # recorded for the commit's conflict check
         self.save(before=not isinstance(self.before, RecordedBefore))
         with opened_dir(self.root) as real_fd, opened_dir(self.tree) as tree_fd:
-            described = [self._describe(change, real_fd, tree_fd) for change in found]
+            described = [self._describe(c, real_fd, tree_fd, secrets) for c in found]
         return limit_total(described)
 
     def _candidates(self) -> Candidates | None:
@@ -100,7 +100,7 @@ class TreeStaging:
             after = {p: e for p in paths if (e := _lookup(tree_fd, p)) is not None}
         return compare(before, after)
 
-    def _describe(self, change: Change, real_fd: int, tree_fd: int) -> Change:
+    def _describe(self, change: Change, real_fd: int, tree_fd: int, secrets: SecretPaths) -> Change:
         before = after = None
         if change.before is not None and change.before.type is EntryType.FILE:
             before = read_bytes(real_fd, change.path, MAX_DIFF_FILE)
@@ -112,7 +112,7 @@ class TreeStaging:
             entry is not None and entry.type is EntryType.FILE and entry.size > MAX_DIFF_FILE
             for entry in (change.before, change.after)
         )
-        described = describe(change, before, after)
+        described = describe(change, before, after, secrets)
         if too_big and not described.binary:
             return replace(described, diff=f"(file too large to diff; {change.path} differs)")
         return described

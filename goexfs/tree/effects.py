@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from goexfs.tree.manifest import Entry, EntryType
-from goexfs.tree.paths import is_secret_looking, sort_key
+from goexfs.tree.paths import DEFAULT_SECRETS, SecretPaths, sort_key
 
 MAX_DIFF_LINES = 400
 MAX_DIFF_CHARS = 32_000
@@ -133,7 +133,12 @@ def is_binary(data: bytes) -> bool:
     return False
 
 
-def describe(change: Change, before: bytes | None, after: bytes | None) -> Change:
+def describe(
+    change: Change,
+    before: bytes | None,
+    after: bytes | None,
+    secrets: SecretPaths = DEFAULT_SECRETS,
+) -> Change:
     """The change with its binary flag and a bounded unified diff of the file contents.
 
     ``before`` / ``after`` are the file's bytes on each side (None where it is not a file).
@@ -142,7 +147,7 @@ def describe(change: Change, before: bytes | None, after: bytes | None) -> Chang
     if before is None and after is None:
         return change
     binary = any(data is not None and is_binary(data) for data in (before, after))
-    if is_secret_looking(change.path):
+    if secrets.covers(change.path):
         return replace(change, binary=binary, diff="(contents of a secret-looking file not shown)")
     if binary:
         return replace(change, binary=True, diff=f"binary file {change.path} differs")

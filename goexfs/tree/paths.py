@@ -21,6 +21,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -48,8 +49,15 @@ SECRET_GLOBS: tuple[str, ...] = (
     ".npmrc",
     ".pypirc",
     "credentials",
-    "credentials.*",
-    "secrets.*",
+    "credentials.json",
+    "credentials.yaml",
+    "credentials.yml",
+    "credentials.toml",
+    "secrets.json",
+    "secrets.yaml",
+    "secrets.yml",
+    "secrets.toml",
+    "secrets.env",
     "*.secret",
     ".aws/**",
     ".ssh/**",
@@ -168,9 +176,27 @@ def matching(patterns: Iterable[str], rel: str) -> str | None:
     return None
 
 
-def is_secret_looking(rel: str) -> bool:
-    """Whether a file's contents must be kept from the model and from diffs."""
-    return matching(SECRET_GLOBS, rel) is not None
+@dataclass(frozen=True)
+class SecretPaths:
+    """Which files the sandbox hides and reviews withhold: ``SECRET_GLOBS`` (well-known secret
+    files, never source code for its name alone), the operator's ``[fs] secret_paths`` too,
+    less ``[fs] not_secret``."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def covers(self, rel: str) -> bool:
+        if matching(self.removed, rel) is not None:
+            return False
+        return matching(SECRET_GLOBS, rel) is not None or matching(self.added, rel) is not None
+
+
+DEFAULT_SECRETS = SecretPaths()
+
+
+def is_secret_looking(rel: str, secrets: SecretPaths = DEFAULT_SECRETS) -> bool:
+    """Whether a file's contents must be kept from the command, the model and diffs."""
+    return secrets.covers(rel)
 
 
 @lru_cache(maxsize=512)

@@ -237,6 +237,23 @@ def test_a_project_file_cannot_switch_the_sandbox_off(tmp_path: Path) -> None:
     assert load_config(tmp_path, environ={"GOEX_FS_SANDBOX": "none"}).fs.sandbox == "none"
 
 
+def test_which_files_are_secret_is_the_operators_to_say(tmp_path: Path) -> None:
+    for key in ("secret_paths", "not_secret"):
+        (tmp_path / "goex.toml").write_text(f'[fs]\n{key} = ["src/**"]\n')
+        with pytest.raises(ConfigError, match=rf"fs\.{key} may only be set in"):
+            load_config(tmp_path, environ={})
+    (tmp_path / "goex.toml").unlink()
+    user = user_config_file()  # the operator's, in this test's XDG_CONFIG_HOME
+    user.parent.mkdir(parents=True, exist_ok=True)
+    user.write_text('[fs]\nsecret_paths = ["config/*.yaml", "*.sqlite"]\n')
+    assert load_config(tmp_path, environ={}).fs.secret_paths == ("config/*.yaml", "*.sqlite")
+    environ = {"GOEX_FS_NOT_SECRET": "fixtures/*.pem, test.key"}
+    assert load_config(tmp_path, environ=environ).fs.not_secret == ("fixtures/*.pem", "test.key")
+    user.write_text("[fs]\nsecret_paths = [1]\n")
+    with pytest.raises(ConfigError, match="wrong type"):
+        load_config(tmp_path, environ={})
+
+
 def test_switches_are_booleans_from_any_source(tmp_path: Path) -> None:
     environ = {"GOEX_DB_DRY_RUN_CODE": "yes", "GOEX_FS_NETWORK": "0"}
     config = load_config(tmp_path, environ=environ)

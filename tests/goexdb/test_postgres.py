@@ -653,3 +653,15 @@ def test_an_undo_a_trigger_would_make_inexact_is_refused_naming_the_column(
         assert [d["columns"] for d in refused.value.details] == [["last_update"]] * 2
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(rows).fetchall() == after  # the inexact undo was rolled back
+
+
+def test_a_column_rename_is_not_judged_a_drop(pg_dsn: str, schema: str) -> None:
+    parent = f"{schema}.parent"
+    with goexdb.connect(pg_dsn) as db:
+        renamed = db.stage(f"ALTER TABLE {parent} RENAME COLUMN v TO label")
+        assert "db.drop" not in {v.rule for v in renamed.violations}
+        assert renamed.reversible, renamed.effects.irreversible
+        renamed.rollback()
+        dropped = db.stage(f"ALTER TABLE {parent} DROP COLUMN v")
+        assert "db.drop" in {v.rule for v in dropped.violations}
+        dropped.rollback()

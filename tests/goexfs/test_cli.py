@@ -289,3 +289,33 @@ def test_unsandboxed_says_what_protection_is_lost(project: Path) -> None:
     assert "unsandboxed" in proc.stderr and "read your home" in proc.stderr
     assert "added.txt" in proc.stdout  # still staged, measured and reviewed
     assert snapshot(project) == before
+
+
+def test_secret_files_are_hidden_and_listed_and_source_code_is_not(
+    project: Path, bwrap: str, monkeypatch: Any
+) -> None:
+    (project / "core").mkdir()
+    (project / "core" / "__init__.py").write_text("")
+    (project / "core" / "secrets.py").write_text("NAME = 'module'\n")
+    (project / ".env").write_text("TOKEN=do-not-read\n")
+    (project / "config").mkdir()
+    (project / "config" / "app.yaml").write_text("colour: plain-config-value\n")
+    command = (
+        "python3 -c 'import core.secrets as s; print(s.NAME)'; cat .env; cat config/app.yaml; "
+        "echo ok > out.txt"
+    )
+    code, report = run_json(project, "--cmd", command, "--decide", "rollback")
+    assert code == 3
+    assert report["stdout"].startswith("module\n")  # source code named secrets.py runs
+    assert "do-not-read" not in report["stdout"] and ".env" in report["stderr"]
+    assert "plain-config-value" in report["stdout"]  # not a secret file by default
+    assert report["hidden"] == [".env"]
+    # the operator (not the project) hides more
+    monkeypatch.setenv("GOEX_FS_SECRET_PATHS", "config/*.yaml")
+    code, report = run_json(project, "--cmd", "cat config/app.yaml", "--decide", "rollback")
+    assert "plain-config" not in report["stdout"] and report["hidden"] == [
+        ".env",
+        "config/app.yaml",
+    ]
+    shown = goex_fs("run", "--dir", str(project), "--cmd", "true", "--decide", "rollback")
+    assert "hidden from the command (secret files): .env, config/app.yaml" in shown.stdout

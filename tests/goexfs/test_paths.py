@@ -9,6 +9,7 @@ from pyfakefs.fake_filesystem import FakeFilesystem
 
 from core.errors import PathError
 from goexfs.tree.paths import (
+    SecretPaths,
     contains,
     is_internal,
     is_secret_looking,
@@ -124,7 +125,20 @@ def test_match_glob(pattern: str, path: str, expected: bool) -> None:
 
 
 def test_secret_looking() -> None:
-    for path in (".env", "app/.env.production", "certs/server.pem", "id_rsa", ".ssh/config"):
+    for path in (
+        ".env",
+        "app/.env.production",
+        "certs/server.pem",
+        "id_rsa",
+        ".ssh/config",
+        "config/secrets.toml",
+        "credentials.json",
+        "deploy/credentials",
+    ):
         assert is_secret_looking(path), path
-    for path in ("README.md", "src/env.py", "keys.txt"):
+    # never source code for its name alone
+    for path in ("README.md", "src/env.py", "keys.txt", "core/secrets.py", "lib/credentials.ts"):
         assert not is_secret_looking(path), path
+    operator = SecretPaths(added=("config/*.yaml",), removed=("tests/fixtures/*.pem",))
+    assert operator.covers("config/app.yaml") and not is_secret_looking("config/app.yaml")
+    assert not operator.covers("tests/fixtures/test.pem") and operator.covers("certs/server.pem")
