@@ -353,8 +353,24 @@ def qualified(table: exp.Table, dialect: str) -> str:
 
 def _has_where(tree: exp.Expr) -> bool | None:
     """Whether every UPDATE and DELETE in the statement has a WHERE, those in a CTE too
-    (``WITH d AS (DELETE FROM t RETURNING *) SELECT ...`` deletes every row); None without any."""
-    writes = list(tree.find_all(exp.Update, exp.Delete))
-    if not writes:
+    (``WITH d AS (DELETE FROM t RETURNING *) SELECT ...`` deletes every row); None without any.
+    A MERGE's rows are chosen by its ON clause, except those of a ``WHEN NOT MATCHED BY SOURCE``
+    without a condition of its own that updates or deletes: every other row of the target."""
+    writes = [
+        w for w in tree.find_all(exp.Update, exp.Delete) if not isinstance(w.parent, exp.When)
+    ]
+    whens = list(tree.find_all(exp.When))
+    if not writes and not whens:
         return None
-    return all(node.args.get("where") is not None for node in writes)
+    everything_else = [
+        w
+        for w in whens
+        if w.args.get("source") and w.args.get("condition") is None and _changes_rows(w)
+    ]
+    return not everything_else and all(node.args.get("where") is not None for node in writes)
+
+
+def _changes_rows(when: exp.When) -> bool:
+    """A MERGE action that updates or deletes (not one that inserts or does nothing)."""
+    then = when.args.get("then")
+    return isinstance(then, exp.Update) or (isinstance(then, exp.Var) and then.name == "DELETE")

@@ -254,3 +254,19 @@ def test_a_write_hidden_in_a_cte_is_judged_for_its_where() -> None:
 )
 def test_listen_and_notify_are_named_not_misparsed(sql: str, kind: StatementKind) -> None:
     assert classify(sql, "postgres").kind is kind
+
+
+def test_a_merge_is_filtered_by_its_on_clause_except_not_matched_by_source() -> None:
+    """A MERGE's ON clause chooses the rows it updates or deletes; WHEN NOT MATCHED BY SOURCE
+    without a condition of its own updates or deletes every other row of the target."""
+    merge = "MERGE INTO c USING s ON c.id = s.id WHEN "
+    for when, filtered in (
+        ("MATCHED THEN UPDATE SET a = s.a", True),
+        ("MATCHED THEN DELETE", True),
+        ("NOT MATCHED THEN INSERT (id) VALUES (s.id)", True),
+        ("NOT MATCHED BY SOURCE THEN DO NOTHING", True),
+        ("NOT MATCHED BY SOURCE AND c.stale THEN DELETE", True),
+        ("NOT MATCHED BY SOURCE THEN DELETE", False),
+        ("NOT MATCHED BY SOURCE THEN UPDATE SET active = false", False),
+    ):
+        assert classify(merge + when, "postgres").has_where is filtered, when
