@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from core.policy import PolicySettings, Rule, Severity, rule
-from goexdb.effects import Effects
+from goexdb.effects import Effects, SchemaChange
 from goexdb.reversible import explained_by_renames, renames
 from goexdb.sql import Statement, StatementKind
 
@@ -25,6 +25,7 @@ class Outcome:
     statements: Sequence[Statement]
     effects: Effects
     dialect: str = "postgres"
+    undone: tuple[SchemaChange, ...] = ()  # an undo's: the schema changes of what it undoes
 
     def tables_touched(self) -> set[str]:
         names = set(self.effects.tables)
@@ -109,7 +110,7 @@ def unfiltered_write(outcome: Outcome, settings: PolicySettings) -> Iterator[str
 
 @rule("db.drop")
 def drop(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
-    if settings.allow_drop:
+    if settings.allow_drop or _drops_only_what_it_undoes(outcome):
         return
     for statement in outcome.statements:
         if isinstance(statement.ast, exp.Drop | exp.TruncateTable):
@@ -119,6 +120,20 @@ def drop(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
         # a renamed column reads as dropped and added in the catalog: its data stays
         if change.change == "column_dropped" and not explained_by_renames(change, moved):
             yield f"column {change.table}.{change.name} was dropped, with its data"
+
+
+# What an undo may drop without a person: what the action it undoes created and that holds no
+# data. (A table or column it created may hold rows written since: not exempt.)
+CREATED_BY = {"index_dropped": "index_created", "constraint_dropped": "constraint_created"}
+
+
+def _drops_only_what_it_undoes(outcome: Outcome) -> bool:
+    """An undo whose every drop removes an index or constraint the undone action created."""
+    created = {(c.change, c.table, c.name) for c in outcome.undone}
+    drops = [c for c in outcome.effects.schema_changes if c.change.endswith("_dropped")]
+    own = all((CREATED_BY.get(c.change), c.table, c.name) in created for c in drops)
+    truncates = any(isinstance(s.ast, exp.TruncateTable) for s in outcome.statements)
+    return bool(outcome.undone) and own and not truncates
 
 
 @rule("db.schema-change", Severity.WARNING)

@@ -42,7 +42,7 @@ from goexdb.clone import Progress, attach_clone, make_clone
 from goexdb.cloned import ClonedHeld, KeptClone
 from goexdb.compensate import UndoPlan
 from goexdb.dsn import DSN_ENV, Target, parse_dsn
-from goexdb.effects import Effects, StatementResult
+from goexdb.effects import Effects, SchemaChange, StatementResult
 from goexdb.held import Held, open_backend
 from goexdb.rules import BEFORE_RUNNING, RULES, Outcome
 from goexdb.sql import Statement, StatementKind, parse_script
@@ -238,20 +238,13 @@ class Session:
         if record is None:
             raise StateError(f"action {original.id} has no undo data in the journal")
         plan = self.plan_undo(record)
-        staged = Staged(
-            Action(
-                kind=Kind.DB,
-                target=self.target.display,
-                code=plan.sql,
-                prompt=f"undo {original.id}",
-            ),
-            self.journal,
-            self.redactor,
-        )
+        action = Action(Kind.DB, self.target.display, plan.sql, prompt=f"undo {original.id}")
+        staged = Staged(action, self.journal, self.redactor)
         staged.undoes = original
         with staged.being_staged():
             staged.held = self.hold_undo(plan)
-            self._record(staged, staged.held)
+            created = [SchemaChange(**change) for change in record["schema_changes"]]
+            self._record(staged, staged.held, undone=created)
         return staged
 
     def plan_undo(self, record: dict[str, Any]) -> UndoPlan:
@@ -276,8 +269,8 @@ class Session:
             raise refusal
         return held
 
-    def _record(self, staged: Staged, work: Held) -> None:
-        outcome = Outcome(work.statements, work.effects, self.target.dialect)
+    def _record(self, staged: Staged, work: Held, undone: Sequence[SchemaChange] = ()) -> None:
+        outcome = Outcome(work.statements, work.effects, self.target.dialect, tuple(undone))
         violations = evaluate(RULES, outcome, self.policy)
         effects = work.effects_json()
         if isinstance(work, ClonedHeld):

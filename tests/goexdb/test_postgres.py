@@ -665,3 +665,20 @@ def test_a_column_rename_is_not_judged_a_drop(pg_dsn: str, schema: str) -> None:
         dropped = db.stage(f"ALTER TABLE {parent} DROP COLUMN v")
         assert "db.drop" in {v.rule for v in dropped.violations}
         dropped.rollback()
+
+
+def test_undoing_an_index_the_action_created_is_no_drop_but_a_column_is(
+    pg_dsn: str, schema: str
+) -> None:
+    parent = f"{schema}.parent"
+    with goexdb.connect(pg_dsn) as db:
+        made = db.stage(f"CREATE INDEX parent_v_idx ON {parent} (v)")
+        made.commit()
+        undo = db.stage_undo(made.action.id)
+        assert "db.drop" not in {v.rule for v in undo.violations}, undo.violations
+        undo.commit()
+        added = db.stage(f"ALTER TABLE {parent} ADD COLUMN note text")
+        added.commit()
+        undo = db.stage_undo(added.action.id)  # rows written since may hold data in it
+        assert "db.drop" in {v.rule for v in undo.violations}
+        undo.rollback()
