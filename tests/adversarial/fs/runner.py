@@ -187,7 +187,6 @@ def case_places(case: Case) -> Iterator[Places]:
     """A fresh base directory holding project, outside and home; removed afterwards."""
     base = Path(tempfile.mkdtemp(prefix="goex-adv-", dir=BASE))
     places = Places(base / "project", base / "outside", base / "home", SECRET, secrets.token_hex(4))
-    mounted = False
     try:
         places.root.mkdir()
         if case.disk_mib is not None:
@@ -196,15 +195,23 @@ def case_places(case: Case) -> Iterator[Places]:
                 check=True,
                 capture_output=True,
             )
-            mounted = True
         _outside(places)
         _project(places)
         _plant(case, places)
         yield places
     finally:
-        if mounted:
-            subprocess.run(["umount", "-l", places.root], check=False, capture_output=True)
+        _unmount_under(base)  # the tmpfs, and any staged overlay a case left mounted
         _remove(base)
+
+
+def _unmount_under(base: Path) -> None:
+    """Detach every mount at or under base, deepest first: a mount left behind (its directory
+    then removed) would make every later sandbox's ``--ro-bind / /`` fail to remount it."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as table:
+        points = [line.split()[4].encode().decode("unicode_escape") for line in table]
+    top = str(base)
+    for point in sorted((p for p in points if p == top or p.startswith(top + "/")), key=len)[::-1]:
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
 
 
 def _remove(path: Path) -> None:
