@@ -159,9 +159,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages) -> None:
     as_left = f"{match} AND {d.row_json('t', table, some)} = x.pair ->> 1"
     taken = f"EXISTS (SELECT 1 FROM {t} AS t WHERE {match})"
     values = ", ".join(f"{quote_ident(c)} = s.{quote_ident(c)}" for c in sets)
-    names = ", ".join(quote_ident(c) for c in columns)
-    picked = ", ".join(f"s.{quote_ident(c)}" for c in columns)
-    overriding = " OVERRIDING SYSTEM VALUE" if written.always_identity & set(columns) else ""
+    insert, overriding = _insert(table, columns, written)
     if put or gone:
         out.checks.append(Check(len(out.statements), table, "changed"))
         _emit(
@@ -194,9 +192,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages) -> None:
             out,
             table,
             back,
-            lambda rows, how: (
-                f"INSERT INTO {t} ({names}){how} SELECT {picked} FROM {rows} WHERE NOT {taken}"
-            ),
+            lambda rows, how: insert(f"{rows} WHERE NOT {taken}", how),
             overriding,
         )
 
@@ -209,13 +205,18 @@ def _emit(
     overriding: str = "",
 ) -> None:
     """Add the statement ``build(rows, overriding)`` makes around its rows (``_pairs``) and its
-    OVERRIDING clause, if any; what the classifier reads instead is the same without the clause
-    it cannot parse, and (``UndoPlan.light``) also without the images."""
-    index = len(out.statements)
-    out.statements.append(build(_pairs(table, pairs), overriding))
+    OVERRIDING clause, if any (``_add``); the classifier may also read it without the images
+    (``UndoPlan.light``)."""
+    out.light[len(out.statements)] = build(_pairs(table, ()), "")
+    _add(out, build, _pairs(table, pairs), overriding)
+
+
+def _add(out: UndoPlan, build: Callable[[str, str], str], rows: str, overriding: str) -> None:
+    """Add ``build(rows, overriding)``; what the classifier reads instead, where there is an
+    OVERRIDING clause, is the same without the clause it cannot parse."""
     if overriding:
-        out.readable[index] = build(_pairs(table, pairs), "")
-    out.light[index] = build(_pairs(table, ()), "")
+        out.readable[len(out.statements)] = build(rows, "")
+    out.statements.append(build(rows, overriding))
 
 
 def _pairs(table: str, pairs: Sequence[tuple[str, str]]) -> str:
@@ -229,17 +230,15 @@ def _pairs(table: str, pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def _insert(
-    out: UndoPlan, table: str, columns: list[str], written: TableColumns, source: str
-) -> None:
-    """INSERT of the source's rows ``s`` (OVERRIDING SYSTEM VALUE for an identity column
-    GENERATED ALWAYS: goex's classifier reads the statement without the clause)."""
+    table: str, columns: list[str], written: TableColumns
+) -> tuple[Callable[[str, str], str], str]:
+    """An INSERT of a source's rows ``s`` into the columns, as ``build(source, overriding)``,
+    and the OVERRIDING SYSTEM VALUE clause it needs (an identity column GENERATED ALWAYS)."""
     names = ", ".join(quote_ident(c) for c in columns)
     picked = ", ".join(f"s.{quote_ident(c)}" for c in columns)
-    into, rows = f"INSERT INTO {quote_table(table)} ({names})", f" SELECT {picked} FROM {source}"
-    if written.always_identity & set(columns):
-        out.readable[len(out.statements)] = into + rows
-        into += " OVERRIDING SYSTEM VALUE"
-    out.statements.append(into + rows)
+    overriding = " OVERRIDING SYSTEM VALUE" if written.always_identity & set(columns) else ""
+    into = f"INSERT INTO {quote_table(table)} ({names})"
+    return (lambda source, how: f"{into}{how} SELECT {picked} FROM {source}"), overriding
 
 
 def undo_row(out: UndoPlan, d: Dialect, images: StatementImages, row: RowImage) -> None:
@@ -290,7 +289,8 @@ def undo_row(out: UndoPlan, d: Dialect, images: StatementImages, row: RowImage) 
             if key
             else ""
         )
-        _insert(out, table, columns, written, f"{d.source(table, row.before)} AS s{free}")
+        insert, overriding = _insert(table, columns, written)
+        _add(out, insert, f"{d.source(table, row.before)} AS s{free}", overriding)
 
 
 def _key(image: str, key: list[str]) -> list[Any]:
