@@ -10,6 +10,11 @@ Both appear to the model as ``$GOEX_SECRET_<NAME>``: it may write that reference
 or SQL, and goex injects the value only where the action executes (the sandbox environment, a
 connection parameter). Every value is also registered with the ``Redactor``, so it is masked
 wherever it shows up in output.
+
+The same file's ``[proxy.users]`` table holds who may log in to ``goex-db proxy``: ``name =
+"password"``, or ``name = "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>"`` (a
+verifier as PostgreSQL keeps it in pg_authid, so the password itself need not be stored). These
+are no secrets the model may name or an action receives; they are only masked like them.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ from core.redact import MIN_SECRET_LENGTH, Redactor
 PREFIX = "GOEX_SECRET_"
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _REFERENCE = re.compile(r"\$\{?(GOEX_SECRET_[A-Z0-9_]+)\}?")
+_B64 = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
+_KEY = r"[A-Za-z0-9+/]{43}="  # 32 bytes
+_SCRAM_VERIFIER = re.compile(rf"SCRAM-SHA-256\$[1-9][0-9]*:(?=[A-Za-z0-9+/]){_B64}\${_KEY}:{_KEY}")
+_MD5_VERIFIER = re.compile(r"md5[0-9a-f]{32}")
 
 
 def default_secrets_file() -> Path:
@@ -40,6 +49,7 @@ class SecretStore:
     """The secrets goex holds, keyed by their full symbolic name (``GOEX_SECRET_X``)."""
 
     _values: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _proxy_users: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(
@@ -47,9 +57,10 @@ class SecretStore:
     ) -> SecretStore:
         environ = os.environ if environ is None else environ
         values: dict[str, str] = {}
+        proxy_users: dict[str, str] = {}
         path = default_secrets_file() if file is None else file
         if path.exists():
-            values.update(_read_file(path))
+            values, proxy_users = _read_file(path)
         for key, value in environ.items():
             if key.startswith(PREFIX) and len(key) > len(PREFIX):
                 values[key] = value
@@ -60,7 +71,15 @@ class SecretStore:
                     "be masked reliably; use a real value",
                     key=key,
                 )
-        return cls(values)
+        for user, value in proxy_users.items():
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"the password of proxy user {user!r} is shorter than {MIN_SECRET_LENGTH} "
+                    "characters and could not be masked reliably; use a real one",
+                    path=str(path),
+                    key=user,
+                )
+        return cls(values, proxy_users)
 
     @property
     def names(self) -> list[str]:
@@ -94,11 +113,19 @@ class SecretStore:
         except KeyError:
             raise ConfigError(f"no secret named {key} is configured", key=key) from None
 
+    def proxy_users(self) -> dict[str, str]:
+        """Who may log in to ``goex-db proxy``: user name → password or SCRAM verifier."""
+        return dict(self._proxy_users)
+
     def redactor(self) -> Redactor:
-        return Redactor(self._values)
+        redactor = Redactor(self._values)
+        for user, value in self._proxy_users.items():
+            redactor.add(f"PROXY_USER_{user}", value)
+        return redactor
 
 
-def _read_file(path: Path) -> dict[str, str]:
+def _read_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The secrets (by symbolic name) and the proxy's users of a secrets file."""
     try:
         info = path.lstat()
     except OSError as exc:
@@ -120,8 +147,11 @@ def _read_file(path: Path) -> dict[str, str]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"secrets file {path} is not valid TOML: {exc}", path=str(path)) from exc
     table = data.get("secrets", data)
+    proxy = data.get("proxy")
     values: dict[str, str] = {}
     for name, value in table.items():
+        if table is data and name == "proxy" and isinstance(value, dict):
+            continue  # the [proxy] table, not a secret
         key = name.upper()
         if not isinstance(value, str) or not _NAME.match(key):
             raise ConfigError(
@@ -131,4 +161,44 @@ def _read_file(path: Path) -> dict[str, str]:
                 key=name,
             )
         values[key if key.startswith(PREFIX) else PREFIX + key] = value
-    return values
+    return values, _proxy_users(path, proxy) if isinstance(proxy, dict) else {}
+
+
+def _proxy_users(path: Path, proxy: Mapping[str, object]) -> dict[str, str]:
+    if set(proxy) - {"users"}:
+        raise ConfigError(
+            f"secrets file {path}: [proxy] holds only a users table, not "
+            f"{', '.join(sorted(set(proxy) - {'users'}))}",
+            path=str(path),
+        )
+    table = proxy.get("users", {})
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f'secrets file {path}: proxy.users must be a table of name = "password" pairs',
+            path=str(path),
+        )
+    users: dict[str, str] = {}
+    for user, value in table.items():
+        if not isinstance(value, str) or not user:
+            raise ConfigError(
+                f"secrets file {path}: proxy user {user!r} must have a string value, a password "
+                "or a SCRAM-SHA-256 verifier",
+                path=str(path),
+                key=user,
+            )
+        if value.startswith("SCRAM-SHA-256$") and not _SCRAM_VERIFIER.fullmatch(value):
+            raise ConfigError(
+                f"secrets file {path}: proxy user {user!r} has a malformed verifier; PostgreSQL "
+                "writes SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>",
+                path=str(path),
+                key=user,
+            )
+        if _MD5_VERIFIER.fullmatch(value):
+            raise ConfigError(
+                f"secrets file {path}: proxy user {user!r} has an MD5 hash, which SCRAM cannot "
+                "use; give the password or a SCRAM-SHA-256 verifier",
+                path=str(path),
+                key=user,
+            )
+        users[user] = value
+    return users

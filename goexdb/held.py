@@ -10,7 +10,7 @@ nothing executes. A statement that fails rolls the whole transaction back.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from core.config import Capture, DbConfig
 from core.errors import StateError
@@ -31,12 +31,24 @@ def open_backend(target: Target, config: DbConfig) -> Backend:
     return PostgresBackend(target, config)
 
 
+class Transaction(Protocol):
+    """What a held transaction needs of what holds it: a backend, or a proxied connection."""
+
+    dialect: str
+
+    def settle(self) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
 class Held:
     """One script run in a held-open transaction: its statements, results and measured effects."""
 
     def __init__(
         self,
-        backend: Backend,
+        backend: Transaction,
         statements: Sequence[Statement],
         results: Sequence[StatementResult],
         effects: Effects,

@@ -9,7 +9,7 @@ them.
 from core.action import Kind
 from core.cli import add_journal_commands, new_app, run_app
 from core.journal import default_path
-from goexdb.cli import decide, lint, run
+from goexdb.cli import decide, lint, proxy, run
 from goexdb.dsn import parse_dsn
 from goexdb.render import View
 
@@ -25,6 +25,7 @@ COMMANDS = (
     ("gc", decide.gc_command),
     ("lint", lint.lint_command),
     ("dry-run", lint.dry_run_command),
+    ("proxy", proxy.proxy_command),
 )
 app = new_app(
     "goex-db",

@@ -25,7 +25,6 @@ import pytest
 from goexfs.cli import main
 from tests.adversarial.fs.corpus import EXPECTATIONS, Case, load_cases
 from tests.adversarial.fs.runner import (
-    BACKENDS,
     Outcome,
     available,
     clean_environment,
@@ -87,7 +86,7 @@ def tools(case: Case) -> tuple[str, ...]:
     [
         pytest.param(c, b, id=f"{c.name}-{b}", marks=pytest.mark.needs(*tools(c)))
         for c in CASES
-        for b in BACKENDS
+        for b in c.backends
     ],
 )
 def test_case(

@@ -16,8 +16,8 @@ from goexfs.backends.staging import remove_tree
 from goexfs.project import secret_files
 from goexfs.sandbox.bwrap import bwrap_argv, command_path
 from goexfs.sandbox.limits import limited_command, process_cap
-from tests.adversarial.fs.corpus import Places
-from tests.adversarial.fs.runner import BACKENDS, BASE, clean_environment, goex_fs_argv
+from tests.adversarial.fs.corpus import BACKENDS, Places
+from tests.adversarial.fs.runner import BASE, clean_environment, goex_fs_argv
 from tests.support import require
 
 

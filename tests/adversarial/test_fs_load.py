@@ -19,9 +19,8 @@ import pytest
 
 from core.action import Kind, Status
 from core.journal import Journal
-from tests.adversarial.fs.corpus import Places
+from tests.adversarial.fs.corpus import BACKENDS, Places
 from tests.adversarial.fs.runner import (
-    BACKENDS,
     BASE,
     WALL_TIMEOUT,
     clean_environment,

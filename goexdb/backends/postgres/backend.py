@@ -258,15 +258,7 @@ class PostgresBackend:
         held = self._held()
         # Rows a statement reported for a partitioned table are drawn on by its partitions.
         explained = self._catalog_names(held)
-        for name, change in sorted(self._changes(held.counts).items()):
-            if any(change):
-                table = effects.table(name)
-                table.inserted, table.updated, table.deleted = change
-                named = name if name in explained else held.roots.get(name)
-                covered = min(sum(change), explained.get(named, 0)) if named else 0
-                if named:
-                    explained[named] -= covered
-                table.by_cascade_or_trigger = sum(change) - covered
+        held.note(effects, self._changes(held.counts), explained, self._sequences)
         if self._ddl:
             effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
             after = {r[0]: r[1] for r in self._rows(queries.FILENODES)}
@@ -274,16 +266,6 @@ class PostgresBackend:
                 name
                 for name, node in after.items()
                 if name in self._filenodes and self._filenodes[name] != node
-            )
-        for name, value in sorted({**self._sequences, **held.sequences}.items()):
-            now = "" if value is None else f", now at {value}"
-            effects.side_effects.append(
-                f"sequence {name} used by nextval(), setval() or currval(){now}: "
-                "a rollback does not put it back"
-            )
-        if held.advisory:
-            effects.side_effects.append(
-                f"{held.advisory} advisory lock(s) held past the transaction"
             )
         return effects
 

@@ -13,6 +13,8 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from goexdb.effects import Effects
+
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -45,6 +47,37 @@ class Holdings:
             if kind == "S" and mode == "RowExclusiveLock":
                 held.sequences[name] = value
         return held
+
+    def note(
+        self,
+        effects: Effects,
+        changes: dict[str, tuple[int, int, int]],
+        explained: dict[str, int],
+        sequences: dict[str, int | None] | None = None,
+    ) -> None:
+        """Add to ``effects`` the rows each table gained, changed and lost (``changes``), the
+        part of them no statement reported (``explained``: rows reported per catalog name, used
+        up here) counted as by a cascade or trigger; then the sequences used and the advisory
+        locks held, which a rollback does not put back."""
+        for name, change in sorted(changes.items()):
+            if any(change):
+                table = effects.table(name)
+                table.inserted, table.updated, table.deleted = change
+                named = name if name in explained else self.roots.get(name)
+                covered = min(sum(change), explained.get(named, 0)) if named else 0
+                if named:
+                    explained[named] -= covered
+                table.by_cascade_or_trigger = sum(change) - covered
+        for name, value in sorted({**(sequences or {}), **self.sequences}.items()):
+            now = "" if value is None else f", now at {value}"
+            effects.side_effects.append(
+                f"sequence {name} used by nextval(), setval() or currval(){now}: "
+                "a rollback does not put it back"
+            )
+        if self.advisory:
+            effects.side_effects.append(
+                f"{self.advisory} advisory lock(s) held past the transaction"
+            )
 
     def named(self, written: str) -> str | None:
         """The held relation a statement's table name (as written, SQL) can only mean, or None

@@ -18,6 +18,8 @@ tries and what must happen, then the command goex-fs runs.
     #                                  host (``@name``: abstract) that nobody may connect to
     # requires: process-cap            optional: run only where goex can cap processes (a fork
     #                                  bomb without the cap would take the machine down)
+    # backends: overlay                optional: the staging backends to run on (default: all;
+    #                                  a case about a limit, not the backend, runs on one)
     echo pwned > escape
 
 * **contained**: the command runs; whatever it attempts is stopped by the sandbox (the message
@@ -46,6 +48,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CORPUS = Path(__file__).parent
+# Staging backends the corpus runs on: one entry per backend once goex-fs has more than the
+# copy backend (``[fs] backend``, set through GOEX_FS_BACKEND; a --backend flag would go in
+# goex_fs_argv).
+BACKENDS = ("copy", "overlay")
 EXPECTATIONS = ("contained", "rejected", "refused")
 DECISIONS = ("commit", "rollback", "policy")
 PLANTS = ("file", "dir", "symlink", "hardlink", "mode")
@@ -100,6 +106,7 @@ class Case:
     requires: tuple[str, ...] = ()
     timeout: float | None = None
     disk_mib: int | None = None
+    backends: tuple[str, ...] = BACKENDS
     body: bytes = field(default=b"", repr=False)
 
 
@@ -136,6 +143,9 @@ def parse_case(path: Path) -> Case:
     env = tuple(header.pop("env", []))
     sockets = tuple(header.pop("socket", []))
     requires = tuple(r.decode() for r in header.pop("requires", []))
+    backends = tuple(one("backends").split()) if "backends" in header else BACKENDS
+    if not backends or not set(backends) <= set(BACKENDS):
+        raise CorpusError(f"{path.name}: backends must be among {BACKENDS}")
     if not set(requires) <= set(REQUIREMENTS):
         raise CorpusError(f"{path.name}: requires must be among {REQUIREMENTS}")
     if header:
@@ -168,6 +178,7 @@ def parse_case(path: Path) -> Case:
         requires,
         timeout,
         disk,
+        backends,
         body,
     )
 

@@ -25,10 +25,6 @@ from pathlib import Path
 from goexfs.sandbox.limits import process_cap
 from tests.adversarial.fs.corpus import Case, Places
 
-# Staging backends the corpus runs on: one entry per backend once goex-fs has more than the
-# copy backend (``[fs] backend``, set through GOEX_FS_BACKEND; a --backend flag would go in
-# goex_fs_argv).
-BACKENDS = ("copy", "overlay")
 SECRET = "zz9-plural-z-alpha-7781-goex"
 WALL_TIMEOUT = 180  # seconds: a goex-fs that hangs fails the case instead of the suite
 BASE = Path("/var/tmp")

@@ -1,0 +1,334 @@
+"""A proxied transaction as a goex action: its statements as the client sent them, measured from
+inside the transaction at its end, then decided and carried out by the one pipeline every front
+end uses (``core.lifecycle`` through ``goexdb.staged``), journaled like ``goex-db run``'s.
+
+The pipeline runs on each connection's own worker thread (its journal connection is not shared);
+when it commits or rolls back, the work is done on the event loop, on the held connection.
+Measured: rows inserted, updated and deleted per table (cascades and triggers included), locks,
+sequences, advisory locks, and schema changes and rewrites when a statement was DDL. Row images
+are not taken through the proxy (the statements are relayed as sent), so a proxied action is
+journaled irreversible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
+
+from core.action import Action, Decision, Kind, Mode, Status, Verdict
+from core.config import Capture, Config
+from core.errors import ExecutionError, GoexError, OutcomeUnknown, StatementDenied
+from core.journal import Journal, default_path
+from core.llm import Model
+from core.policy import evaluate
+from core.redact import Redactor
+from goexdb.backends.postgres import queries
+from goexdb.backends.postgres.holdings import Holdings
+from goexdb.effects import Catalog, Effects, StatementResult, diff_catalog
+from goexdb.held import Held
+from goexdb.proxy import messages as m
+from goexdb.proxy.messages import Message
+from goexdb.proxy.own import GoexQueryFailed, Own
+from goexdb.proxy.routing import Discarded, failed, tag_of
+from goexdb.proxy.statements import Judge
+from goexdb.proxy.statements import Verdict as StatementVerdict
+from goexdb.rules import RULES, Outcome
+from goexdb.sql import StatementKind
+from goexdb.staged import Staged
+
+T = TypeVar("T")
+DIALECT = "postgres"
+# The transaction's locks, counts, sequences and advisory locks (``queries.HELD``), and the
+# request that its counts be flushed as it ends, so that the next transaction's start at zero.
+MEASURE = f"SELECT ({queries.HELD}), pg_stat_force_next_flush()"
+
+
+@dataclass
+class Client:
+    """Who is connected, as journaled with each action."""
+
+    address: str
+    user: str
+    application_name: str = ""
+
+
+class Connection(Protocol):
+    """What a proxied action needs of its client's connection."""
+
+    client: Client
+    worker: Worker
+    own: Own
+
+    def background(self, work: Awaitable[object]) -> None: ...
+
+
+@dataclass
+class Pending:
+    """A transaction that wrote, held until it is decided."""
+
+    client: Client
+    statements: list[StatementVerdict] = field(default_factory=list)
+    tags: list[str | None] = field(default_factory=list)
+    catalog: Catalog | None = None  # before the first DDL statement
+    filenodes: dict[str, str] = field(default_factory=dict)
+
+    def add(self, verdict: StatementVerdict) -> Callable[[Message], None]:
+        """Add a statement; what to call with its final reply (its command tag)."""
+        index = len(self.statements)
+        self.statements.append(verdict)
+        self.tags.append(None)
+
+        def note(final: Message) -> None:
+            self.tags[index] = tag_of(final)
+
+        return note
+
+    @property
+    def code(self) -> str:
+        return "\n".join(s.sql.rstrip().rstrip(";") + ";" for s in self.statements)
+
+    @property
+    def changes_schema(self) -> bool:
+        return any(
+            v.statement is not None and v.statement.kind is StatementKind.DDL
+            for v in self.statements
+        )
+
+
+class Worker:
+    """One connection's thread for the pipeline, and the journal connection it owns."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="goex-proxy")
+        self._journal: Journal | None = None
+
+    @property
+    def journal(self) -> Journal:
+        if self._journal is None:
+            self._journal = Journal(default_path(Kind.DB))
+        return self._journal
+
+    async def run(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+
+    async def close(self) -> None:
+        if self._journal is not None:
+            await self.run(self._journal.close)
+        self._pool.shutdown(wait=False)
+
+
+class ProxyContext:
+    """What every connection of one proxy shares: its settings, judge, target and redactor."""
+
+    def __init__(self, config: Config, target_display: str, redactor: Redactor) -> None:
+        self.config = replace(config, db=replace(config.db, capture=Capture.COUNTS))
+        self.target = target_display
+        self.redactor = redactor
+        self.mode = config.review.decide
+        limits = {
+            "statement_timeout": config.db.statement_timeout * 1000,
+            "lock_timeout": config.db.lock_timeout * 1000,
+            "idle_in_transaction_session_timeout": config.db.idle_timeout * 1000,
+        }
+        self.judge = Judge(config.policy, limits)
+        self.limits = limits
+
+    def pending(self, client: Client) -> Pending:
+        return Pending(client)
+
+    def refused(self, session: Connection, verdict: StatementVerdict) -> None:
+        """Journal a refused statement as a rejected action (in the background)."""
+        error = StatementDenied(verdict.reason, statement=verdict.sql, rule=verdict.rule)
+        action = self._action(session.client, verdict.sql)
+
+        def record() -> None:
+            staged = Staged(action, session.worker.journal, self.redactor)
+            staged.abandon(error)
+
+        session.background(session.worker.run(record))
+
+    def _action(self, client: Client, code: str) -> Action:
+        who = f"proxy client {client.user} from {client.address}"
+        if client.application_name:
+            who += f" ({client.application_name})"
+        return Action(Kind.DB, self.target, code, prompt=who)
+
+    async def abandon(self, session: Connection, pending: Pending, why: str) -> None:
+        """A held transaction that ended without a decision (the client rolled it back or
+        went away): journaled rolled back."""
+        action = self._action(pending.client, pending.code)
+
+        def record() -> None:
+            action.decision = Decision("client", Verdict.ROLLBACK, why, "")
+            action.advance(Status.ROLLED_BACK)
+            session.worker.journal.save(action)
+
+        await session.worker.run(record)
+
+    async def conclude(
+        self, session: Connection, pending: Pending, commit: Message | None, *, quiet: bool
+    ) -> str | None:
+        """Measure, decide, carry out. None when the client's COMMIT went through (or the
+        transaction had failed, which the server already told); else the reason goex rolled it
+        back, for the client's error."""
+        try:
+            effects = await measure(session, pending)
+        except GoexError as exc:  # the transaction failed: nothing to decide
+            await (_relay_failed(session, commit, quiet) if commit else session.own.roll_back())
+            await self._failed(session, pending, exc)
+            return None
+        transaction = Relayed(session, asyncio.get_running_loop(), commit, quiet)
+        held = Held(transaction, _statements(pending), _results(pending), effects, Capture.COUNTS)
+        action = self._action(pending.client, pending.code)
+
+        def decide() -> Status:
+            staged = Staged(action, session.worker.journal, self.redactor)
+            with staged.being_staged():
+                staged.held = held
+                outcome = Outcome(held.statements, held.effects, DIALECT)
+                staged.record(held.effects_json(), evaluate(RULES, outcome, self.config.policy))
+            judge = Model(self.config.model, self.redactor) if self.mode is Mode.LLM else None
+            return staged.conclude(self.mode, judge=judge, timeout=self.config.review.timeout)
+
+        try:
+            status = await session.worker.run(decide)
+        except (ExecutionError, OutcomeUnknown):  # the COMMIT failed: the server said why
+            return None
+        except GoexError as exc:
+            if transaction.open:
+                await session.own.roll_back()
+            return f"goex: {exc.message}"
+        if status is Status.COMMITTED:
+            return None
+        decision = action.decision
+        by, reason = (decision.by, decision.reason) if decision else ("goex", status.value)
+        return f"goex: {status.value.replace('_', ' ')} by {by}: {reason}"
+
+    async def _failed(self, session: Connection, pending: Pending, error: Exception) -> None:
+        action = self._action(pending.client, pending.code)
+
+        def record() -> None:
+            Staged(action, session.worker.journal, self.redactor).abandon(error)
+
+        await session.worker.run(record)
+
+
+async def _relay_failed(session: Connection, commit: Message, quiet: bool) -> None:
+    """The client's COMMIT of a transaction that failed: the server answers ROLLBACK."""
+    await session.own.commit(commit, quiet)
+
+
+async def measure(session: Connection, pending: Pending) -> Effects:
+    try:
+        rows = await session.own.rows("goex_measure", MEASURE)
+        held = Holdings.read(json.loads((rows[0][0] or b"[]").decode()))
+        effects = Effects()
+        explained: dict[str, int] = {}
+        for verdict, tag in zip(pending.statements, pending.tags, strict=True):
+            count = m.row_count(tag or "")
+            if verdict.statement is None or not count:
+                continue
+            for written in _written(verdict):
+                name = held.named(written)
+                if name is not None:
+                    explained[name] = explained.get(name, 0) + count
+        held.note(effects, held.counts, explained)
+        effects.locks = [
+            {"relation": relation, "mode": mode, "statement": "(the transaction)"}
+            for relation, mode in held.locks
+        ]
+        if pending.catalog is not None:
+            after, filenodes = await read_catalog(session.own)
+            effects.schema_changes = diff_catalog(pending.catalog, after)
+            effects.rewrites = sorted(
+                n for n, node in filenodes.items() if pending.filenodes.get(n, node) != node
+            )
+    except (GoexQueryFailed, Discarded, ConnectionError) as exc:
+        raise ExecutionError(f"goex could not measure the transaction: {exc}") from exc
+    return effects
+
+
+async def read_catalog(own: Own) -> tuple[Catalog, dict[str, str]]:
+    """The catalog of user tables and their file nodes, read in the held transaction."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for name, query in (
+        ("goex_columns", queries.COLUMNS),
+        ("goex_indexes", queries.INDEXES),
+        ("goex_constraints", queries.CONSTRAINTS),
+        ("goex_filenodes", queries.FILENODES),
+    ):
+        rows = await own.rows(name, query)
+        found[query] = [tuple(v.decode() if v is not None else None for v in r) for r in rows]
+    catalog = queries.read_catalog(lambda query: found[query])
+    return catalog, {r[0]: r[1] for r in found[queries.FILENODES]}
+
+
+def _written(verdict: StatementVerdict) -> tuple[str, ...]:
+    statement = verdict.statement
+    assert statement is not None
+    if statement.verb == "copy" and statement.ast is not None:
+        target = statement.ast.this
+        table = target.this if hasattr(target, "this") and not hasattr(target, "name") else target
+        return (table.sql(dialect=DIALECT),) if table is not None else ()
+    return statement.tables_written
+
+
+def _statements(pending: Pending) -> list[Any]:
+    return [v.statement for v in pending.statements if v.statement is not None]
+
+
+def _results(pending: Pending) -> list[StatementResult]:
+    return [
+        StatementResult(v.sql, v.statement.kind, m.row_count(tag or ""), [], [], False)
+        for v, tag in zip(pending.statements, pending.tags, strict=True)
+        if v.statement is not None
+    ]
+
+
+class Relayed:
+    """The held transaction as ``goexdb.held.Held`` ends it, from the pipeline's thread: its
+    COMMIT and ROLLBACK are sent on the event loop, on the held connection."""
+
+    dialect = DIALECT
+
+    def __init__(
+        self,
+        session: Connection,
+        loop: asyncio.AbstractEventLoop,
+        commit: Message | None,
+        quiet: bool,
+    ) -> None:
+        self._session = session
+        self._loop = loop
+        self._commit = commit
+        self._quiet = quiet
+        self.open = True
+
+    def settle(self) -> None:
+        return None
+
+    def commit(self) -> None:
+        self.open = False
+        future = asyncio.run_coroutine_threadsafe(
+            self._session.own.commit(self._commit, self._quiet), self._loop
+        )
+        try:
+            final = future.result()
+        except (ConnectionError, Discarded) as exc:
+            raise OutcomeUnknown(
+                "the connection to PostgreSQL was lost during COMMIT; whether it committed is "
+                "unknown"
+            ) from exc
+        if failed(final):
+            fields = m.error_fields(final)
+            raise ExecutionError(
+                f"PostgreSQL refused the COMMIT: {fields.get('M', '')}", sqlstate=fields.get("C")
+            )
+
+    def rollback(self) -> None:
+        self.open = False
+        asyncio.run_coroutine_threadsafe(self._session.own.roll_back(), self._loop).result()

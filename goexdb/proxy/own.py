@@ -1,0 +1,94 @@
+"""goex's own statements on a held connection: the measuring queries, BEGIN, COMMIT and
+ROLLBACK that goex sends between a client's messages.
+
+Each is prepared once per connection under a name of goex's and run in a portal of goex's own,
+with the extended protocol and no Sync, so it fits anywhere in a client's pipeline without
+touching the client's unnamed statement or portal, or ending its implicit transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from goexdb.proxy import messages as m
+from goexdb.proxy.messages import Message
+from goexdb.proxy.routing import Discarded, Router, Sink, failed
+
+_PORTAL = "goex"
+
+
+class GoexQueryFailed(Exception):
+    """A query of goex's own failed on the server; the message is the server's."""
+
+
+class Own:
+    def __init__(
+        self, router: Router, upstream: asyncio.StreamWriter, client: asyncio.StreamWriter
+    ) -> None:
+        self._router = router
+        self._upstream = upstream
+        self._client = client
+        self._prepared: set[str] = set()
+
+    def forget(self) -> None:
+        """The session's prepared statements are gone (DEALLOCATE ALL, DISCARD ALL)."""
+        self._prepared.clear()
+
+    def send(self, name: str, sql: str) -> tuple[Sink, Sink]:
+        """Send one statement of goex's own (prepared once per connection, run in a portal of
+        its own, so the client's unnamed statement and portal are never touched)."""
+        data = b""
+        if name not in self._prepared:
+            data += m.parse(name, sql)
+            self._router.expect("parse", goex=True)
+            self._prepared.add(name)
+        data += m.bind(_PORTAL, name) + m.execute(_PORTAL) + m.close(b"P", _PORTAL)
+        self._router.expect("bind", goex=True)
+        ran = self._router.expect("execute", goex=True)
+        closed = self._router.expect("close", goex=True)
+        self._upstream.write(data)
+        return ran, closed
+
+    async def rows(self, name: str, sql: str) -> list[list[bytes | None]]:
+        """Run a query of goex's own now, and its rows (as text)."""
+        ran, closed = self.send(name, sql)
+        self._upstream.write(m.flush())
+        assert ran.done is not None and closed.done is not None
+        try:
+            final = await ran.done
+            await closed.done
+        except Discarded:
+            self._prepared.discard(name)
+            raise GoexQueryFailed("the transaction had already failed") from None
+        if failed(final):
+            self._prepared.discard(name)
+            await self.resync()
+            raise GoexQueryFailed(m.error_fields(final).get("M", "failed"))
+        return [m.data_row(r) for r in ran.replies if r.type == b"D"]
+
+    async def resync(self) -> None:
+        """After goex's own statement failed: a Sync of goex's, so the server reads on."""
+        self._upstream.write(m.sync())
+        sink = self._router.expect("sync", goex=True)
+        assert sink.done is not None
+        await sink.done
+
+    async def commit(self, commit: Message | None, quiet: bool) -> Message:
+        """COMMIT on the server (the client's own, when it sent one): the final reply."""
+        if commit is None:
+            ran, _ = self.send("goex_commit", "COMMIT")
+            self._upstream.write(m.flush())
+        else:
+            self._upstream.write(commit.raw)
+            ran = self._router.expect("execute", quiet=quiet, on_final=lambda _: None)
+            self._upstream.write(m.flush())
+        assert ran.done is not None
+        final = await ran.done
+        if commit is None and failed(final):  # the client hears why, as for its own COMMIT
+            self._client.write(final.raw)
+        return final
+
+    async def roll_back(self) -> None:
+        with contextlib.suppress(GoexQueryFailed, Discarded):
+            await self.rows("goex_rollback", "ROLLBACK")

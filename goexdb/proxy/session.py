@@ -1,0 +1,369 @@
+"""One client connection of the proxy: every message it sends, judged and relayed to its own
+upstream connection, and every transaction that writes held there as a goex action until it is
+decided (``goexdb.proxy.action``).
+
+* The extended protocol is relayed message by message. A Parse is judged (``statements``)
+  before it reaches the server; a refused one is answered by the server itself with goex's
+  error (a ``DO`` block that raises it), so the transaction fails exactly as PostgreSQL fails
+  it, and the proxy then discards until Sync, as the server does.
+* A simple query is relayed as the extended messages that mean the same (Parse, Bind, Describe,
+  Execute per statement, then Sync), without their bookkeeping replies: the server then runs
+  exactly the statements goex judged, one command each, and refuses a text that goex split
+  differently. A text with one refused statement is refused whole.
+* A transaction that writes is an action: outside a transaction block goex opens one first
+  (so that a Sync cannot commit it), and at the client's COMMIT — or at the Sync or end of
+  query that ends an implicit one — goex measures it, decides, and commits or rolls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from goexdb.proxy import messages as m
+from goexdb.proxy.action import Client, Pending, ProxyContext, Worker, read_catalog
+from goexdb.proxy.messages import Message
+from goexdb.proxy.own import GoexQueryFailed, Own
+from goexdb.proxy.routing import Discarded, Router, Sink
+from goexdb.proxy.statements import Role, Verdict
+from goexdb.proxy.upstream import Upstream
+from goexdb.sql import StatementKind
+
+DDL = StatementKind.DDL
+REFUSED_STATE = "42501"  # insufficient_privilege: what a refused statement gets
+REJECTED_STATE = "40000"  # transaction_rollback: a COMMIT goex rolled back
+_HIGH_WATER = 1 << 20  # bytes waiting to be sent upstream before the proxy waits
+
+
+class ProxySession:
+    def __init__(
+        self,
+        context: ProxyContext,
+        client: Client,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        upstream: Upstream,
+    ) -> None:
+        self.context = context
+        self.client = client
+        self._reader = reader
+        self._writer = writer
+        self.upstream = upstream
+        self.router = Router(upstream.reader, writer, self._status, self._parameter)
+        self.own = Own(self.router, upstream.writer, writer)
+        self.status = b"I"  # the server's, as of its last ReadyForQuery
+        self._prepared: dict[str, Verdict | None] = {}  # the client's statements
+        self._portals: dict[str, Verdict | None] = {}
+        self._block = False  # the client opened a transaction block
+        self._pending: Pending | None = None  # the transaction being held, once it writes
+        self._implicit = False  # goex opened the block the pending transaction runs in
+        self._discarding = False  # after a refusal: the client's messages until Sync
+        self._after_copy: list[Message] = []  # a simple query's rest, after its COPY's data
+        self._background: set[asyncio.Future[object]] = set()
+        self.worker = Worker()
+        self.stopping = ""
+
+    # -- the server's side ------------------------------------------------------------------------
+
+    def _status(self, status: bytes) -> None:
+        self.status = status
+
+    def _parameter(self, message: Message) -> None:
+        name, at = m.cstring(message.body)
+        if name == "application_name":
+            self.client.application_name = m.cstring(message.body, at)[0]
+
+    def _send(self, data: bytes) -> None:
+        self.upstream.writer.write(data)
+
+    def _expect(self, kind: str, **how: object) -> Sink:
+        return self.router.expect(kind, **how)
+
+    # -- the client's side ------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Relay until either side goes; whatever is held then is rolled back and journaled."""
+        pump = asyncio.create_task(self.router.run())
+        pump.add_done_callback(self._server_gone)
+        try:
+            await self._serve()
+        finally:
+            pump.cancel()
+            with contextlib.suppress(BaseException):
+                await pump
+            self.router.abandon()
+            if self._pending is not None:
+                pending, self._pending = self._pending, None
+                await self.context.abandon(self, pending, self.stopping or "the client went away")
+            for task in list(self._background):
+                with contextlib.suppress(BaseException):
+                    await task
+            await self.worker.close()
+
+    def _server_gone(self, pump: asyncio.Task[None]) -> None:
+        """The server closed the connection (or the proxy stopped): the client is told, and
+        its connection closed, which ends ``serve``."""
+        if not pump.cancelled():
+            why = self.stopping or "goex: the connection to the server was lost"
+            self._tell("57P01" if self.stopping else "08006", why)
+        self._writer.close()
+
+    def stop(self, why: str) -> None:
+        """The proxy stops: the server connection goes (the server rolls back what it holds)."""
+        self.stopping = why
+        self.upstream.writer.close()
+
+    def background(self, work: Awaitable[object]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _serve(self) -> None:
+        handlers: dict[bytes, Callable[[Message], object]] = {
+            b"Q": self._query,
+            b"P": self._parse,
+            b"B": self._bind,
+            b"D": self._describe,
+            b"E": self._execute,
+            b"C": self._close,
+            b"H": self._flush,
+            b"S": self._sync,
+            b"d": self._copy,
+            b"c": self._copy_end,
+            b"f": self._copy_end,
+            b"F": self._function_call,
+        }
+        while True:
+            try:
+                message = await m.read_message(self._reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            if message.type == b"X":
+                return
+            if self._discarding and message.type != b"S":
+                continue
+            handler = handlers.get(message.type)
+            if handler is None:
+                self._tell("08P01", f"goex: unexpected message type {message.type!r}")
+                return
+            result = handler(message)
+            if asyncio.iscoroutine(result):
+                await result
+            if self.upstream.writer.transport.get_write_buffer_size() > _HIGH_WATER:
+                with contextlib.suppress(ConnectionError):
+                    await self.upstream.writer.drain()
+
+    def _tell(self, sqlstate: str, text: str, *, severity: str = "FATAL") -> None:
+        with contextlib.suppress(Exception):
+            self._writer.write(m.error(sqlstate, text, severity=severity))
+
+    # -- the simple protocol ----------------------------------------------------------------------
+
+    async def _query(self, message: Message) -> None:
+        self._discarding = False
+        sql = m.query_text(message)
+        verdicts = self.context.judge(sql)
+        if not verdicts:  # an empty query: the server answers it as it is
+            self._send(message.raw)
+            self._expect("query")
+            return
+        refused = next((v for v in verdicts if v.role is Role.REFUSED), None)
+        if refused is not None:
+            self._refuse_whole(refused)
+            return
+        batch: list[Message] = []
+        for verdict in verdicts:
+            batch += [
+                Message(b"P", m.parse_body("", verdict.sql)),
+                Message(b"B", m.bind_body("", "")),
+                Message(b"D", b"P\0"),
+                Message(b"E", m.execute_body("", 0)),
+            ]
+        batch.append(Message(b"S", b""))
+        await self._run_quietly(batch)
+
+    async def _run_quietly(self, batch: list[Message]) -> None:
+        """Handle a simple query's extended messages; after a COPY FROM STDIN, the rest waits
+        for its data (the server ignores a Sync sent during COPY)."""
+        for index, message in enumerate(batch):
+            if self._discarding and message.type != b"S":
+                continue
+            if message.type == b"P":
+                self._parse(message, quiet=True)
+            elif message.type == b"B":
+                self._bind(message, quiet=True)
+            elif message.type == b"D":
+                self._describe(message, quiet=True)
+            elif message.type == b"E":
+                copying = self._portal_copies_in("")
+                await self._execute(message, quiet=True)
+                if copying:
+                    self._after_copy = batch[index + 1 :]
+                    return
+            else:
+                await self._sync(message, quiet=True)
+
+    def _portal_copies_in(self, portal: str) -> bool:
+        verdict = self._portals.get(portal)
+        return (
+            verdict is not None
+            and verdict.statement is not None
+            and verdict.writes
+            and (verdict.statement.verb == "copy")
+        )
+
+    # -- the extended protocol --------------------------------------------------------------------
+
+    def _parse(self, message: Message, *, quiet: bool = False) -> None:
+        name, sql = m.parse_fields(message)
+        verdicts = self.context.judge(sql)
+        if len(verdicts) == 1 and verdicts[0].role is Role.REFUSED:
+            self._refuse(verdicts[0], quiet=quiet)
+            return
+        # several statements: the server refuses them in one Parse; none: an empty query
+        self._prepared[name] = verdicts[0] if len(verdicts) == 1 else None
+        self._send(message.raw)
+        self._expect("parse", quiet=quiet)
+
+    def _bind(self, message: Message, *, quiet: bool = False) -> None:
+        portal, statement = m.bind_names(message)
+        self._portals[portal] = self._prepared.get(statement)
+        self._send(message.raw)
+        self._expect("bind", quiet=quiet)
+
+    def _describe(self, message: Message, *, quiet: bool = False) -> None:
+        self._send(message.raw)
+        self._expect("describe", quiet=quiet)
+
+    def _close(self, message: Message) -> None:
+        kind, name = m.target_of(message)
+        (self._prepared if kind == b"S" else self._portals).pop(name, None)
+        self._send(message.raw)
+        self._expect("close")
+
+    def _flush(self, message: Message) -> None:
+        self._send(message.raw)
+
+    async def _execute(self, message: Message, *, quiet: bool = False) -> None:
+        verdict = self._portals.get(m.execute_portal(message))
+        role = verdict.role if verdict is not None else Role.READ
+        if role is Role.COMMIT and self._pending is not None:
+            await self._conclude(message, quiet=quiet)
+            return
+        note = None
+        if verdict is not None and role is Role.WRITE:
+            note = await self._hold(verdict)
+        elif verdict is not None and self._pending is not None:
+            self._pending.add(verdict)
+        self._send(message.raw)
+        self._expect("execute", quiet=quiet, on_final=note)
+        if role is Role.BEGIN:
+            self._block = True
+            self._implicit = False  # a BEGIN after writes: the block goes on past the Sync
+        elif role in (Role.COMMIT, Role.ROLLBACK):
+            self._block = False
+            if self._pending is not None:
+                pending, self._pending = self._pending, None
+                self.own.send("goex_flush", "SELECT pg_stat_force_next_flush()")
+                await self.context.abandon(self, pending, "rolled back by the client")
+        elif role is Role.FORGET:
+            self.own.forget()
+
+    async def _hold(self, verdict: Verdict) -> Callable[[Message], None]:
+        """A statement that writes: the transaction becomes an action (in a block goex opens
+        first, outside one), and the statement is part of it. Before its first DDL statement,
+        the catalog is read, to measure the schema changes against."""
+        if self._pending is None:
+            self._pending = self.context.pending(self.client)
+            if not self._block:
+                self.own.send("goex_begin", "BEGIN")
+                self._implicit = True
+        pending = self._pending
+        statement = verdict.statement
+        if pending.catalog is None and statement is not None and statement.kind is DDL:
+            # a failure means the transaction failed already; so does its measure, later
+            with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
+                pending.catalog, pending.filenodes = await read_catalog(self.own)
+        return pending.add(verdict)
+
+    async def _sync(self, message: Message, *, quiet: bool = False) -> None:
+        self._discarding = False
+        if self._pending is None or not self._implicit:
+            self._send(message.raw)
+            self._expect("sync")
+            return
+        self._send(message.raw)
+        held = self._expect("sync", hold=True)
+        assert held.done is not None
+        try:
+            await held.done
+        except ConnectionError:
+            return
+        await self._conclude(None, quiet=quiet)
+        self._writer.write(m.ready(b"I"))
+
+    def _copy(self, message: Message) -> None:
+        self._send(message.raw)
+
+    async def _copy_end(self, message: Message) -> None:
+        self._send(message.raw)
+        rest, self._after_copy = self._after_copy, []
+        if rest:
+            await self._run_quietly(rest)
+
+    def _function_call(self, message: Message) -> None:
+        """The fast-path function call reaches functions no statement names: refused."""
+        refusal = Verdict(
+            Role.REFUSED,
+            "",
+            rule="db.function-call",
+            reason="the fast-path FunctionCall message is refused: call functions in SQL",
+        )
+        self._refuse_whole(refusal)
+
+    # -- refusals and goex's own statements --------------------------------------------------------
+
+    def _refuse_whole(self, verdict: Verdict) -> None:
+        """Refuse a message answered with ReadyForQuery (a simple query, a function call)."""
+        self._refuse(verdict, quiet=True)
+        self._discarding = False
+        self._send(m.sync())
+        self._expect("sync")
+
+    def _refuse(self, verdict: Verdict, *, quiet: bool) -> None:
+        """The server raises goex's refusal in place of the statement, so the transaction fails
+        as it would for any error; then the client's messages are discarded until Sync."""
+        text = f"goex: {verdict.reason} [{verdict.rule}]"
+        raise_it = (
+            "DO $goex$ BEGIN RAISE EXCEPTION USING ERRCODE = '"
+            + REFUSED_STATE
+            + "', MESSAGE = "
+            + _literal(text)
+            + "; END $goex$"
+        )
+        self._send(m.parse("", raise_it) + m.bind("", "") + m.execute(""))
+        self._expect("parse", goex=True)
+        self._expect("bind", goex=True)
+        self._expect("execute", quiet=quiet)
+        self._discarding = True
+        self.context.refused(self, verdict)
+
+    # -- deciding ---------------------------------------------------------------------------------
+
+    async def _conclude(self, commit: Message | None, *, quiet: bool) -> None:
+        """Measure the pending transaction, decide, and carry the decision out: ``commit`` is
+        the client's own COMMIT (relayed if goex commits), or None at the end of an implicit
+        transaction (goex commits it)."""
+        pending, self._pending = self._pending, None
+        self._block = self._implicit = False
+        assert pending is not None
+        outcome = await self.context.conclude(self, pending, commit, quiet=quiet)
+        if outcome is not None:  # rolled back instead of the client's COMMIT: goex says why
+            self._writer.write(m.error(REJECTED_STATE, outcome))
+            if commit is not None:
+                self._discarding = True
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

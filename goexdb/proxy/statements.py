@@ -1,0 +1,252 @@
+"""What the proxy does with one statement a client sends, decided before it reaches the server:
+the same classifier and policy as ``goex-db run`` (``goexdb.sql``, ``goexdb.rules``), with what
+only a proxy sees — the client's transaction control, its session settings and COPY over the
+connection — told apart first.
+
+``judge(sql)`` gives one ``Verdict`` per statement; a verdict with a ``refusal`` never runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlglot import exp
+
+from core.errors import StatementError
+from core.policy import PolicySettings, blocking, evaluate
+from goexdb.effects import Effects
+from goexdb.rules import BEFORE_RUNNING, Outcome
+from goexdb.sql import Statement, StatementKind, classify, pieces
+
+DIALECT = "postgres"
+
+
+class Role(Enum):
+    READ = "read"  # runs; changes nothing (a query, a session setting goex allows)
+    WRITE = "write"  # runs inside the action goex holds open
+    BEGIN = "begin"
+    COMMIT = "commit"
+    ROLLBACK = "rollback"
+    SAVEPOINT = "savepoint"  # SAVEPOINT, RELEASE, ROLLBACK TO: relayed, the server keeps them
+    FORGET = "forget"  # DEALLOCATE ALL, DISCARD ...: the session's prepared statements go
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    role: Role
+    sql: str
+    statement: Statement | None = None  # classified, for a READ or WRITE goex parsed
+    rule: str = ""
+    reason: str = ""  # why refused: one sentence
+
+    @property
+    def writes(self) -> bool:
+        return self.role is Role.WRITE
+
+
+# Functions that never write (what sqlglot names them): a query calling only these is a read;
+# one that calls any other function is held and measured like a write.
+PURE_FUNCTIONS = frozenset(
+    {
+        *("count", "sum", "avg", "min", "max", "coalesce", "nullif", "greatest", "least"),
+        *("lower", "upper", "length", "abs", "round", "floor", "ceil", "concat", "substring"),
+        *("trim", "cast", "current_timestamp", "current_date", "currenttimestamp", "now"),
+        *("currentdate", "version", "current_schema", "current_database", "current_user"),
+        *("session_user", "format_type", "array_agg", "string_agg", "json_agg", "jsonb_agg"),
+        *("row_number", "rank", "dense_rank", "to_char", "date_trunc", "extract"),
+    }
+)
+
+# Session settings a client may change, and the values they may take (None: any).
+_SETTINGS: dict[str, frozenset[str] | None] = {
+    "application_name": None,
+    "datestyle": None,
+    "timezone": None,
+    "intervalstyle": None,
+    "extra_float_digits": None,
+    "search_path": None,
+    "bytea_output": None,
+    "client_min_messages": None,
+    # goex reads the SQL it is sent as UTF-8, as the server does: no other encoding
+    "client_encoding": frozenset({"utf8", "utf-8", "unicode", "sql_ascii"}),
+    # off would make the server read backslashes in strings unlike goex's parser
+    "standard_conforming_strings": frozenset({"on", "true", "1", "yes"}),
+}
+_TIMEOUTS = ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0, "d": 86_400_000.0}
+_SET = re.compile(
+    r"^\s*set\s+(?:(?:session|local)\s+)?(?P<name>time\s+zone|names|[a-z_][a-z0-9_.]*)"
+    r"(?:\s*(?:=|\bto\b)\s*|\s+)(?P<value>.*?)\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_RESET = re.compile(r"^\s*reset\s+(?P<name>time\s+zone|[a-z_][a-z0-9_.]*)\s*;?\s*$", re.I)
+_ALIASES = {"names": "client_encoding", "time zone": "timezone"}
+
+
+class Judge:
+    """The verdicts on a text under one policy and goex's own timeouts (milliseconds, which a
+    client may lower and not raise); a text judged before is not judged again (a prepared or
+    repeated statement costs a dictionary lookup)."""
+
+    CACHED = 4096
+
+    def __init__(self, policy: PolicySettings, limits: dict[str, float]) -> None:
+        self.policy = policy
+        self.limits = limits
+        self._seen: dict[str, tuple[Verdict, ...]] = {}
+
+    def __call__(self, sql: str) -> tuple[Verdict, ...]:
+        verdicts = self._seen.get(sql)
+        if verdicts is None:
+            verdicts = self._seen[sql] = self._judged(sql)
+            if len(self._seen) > self.CACHED:
+                del self._seen[next(iter(self._seen))]
+        return verdicts
+
+    def _judged(self, sql: str) -> tuple[Verdict, ...]:
+        """One verdict per statement; text goex cannot read is one refused verdict."""
+        try:
+            found = pieces(sql, DIALECT)
+        except StatementError as exc:
+            return (Verdict(Role.REFUSED, sql, rule="db.unreadable", reason=exc.message),)
+        verdicts = []
+        for piece in found:
+            try:
+                statement = classify(piece.sql, DIALECT, line=piece.line, column=piece.column)
+            except StatementError as exc:
+                verdicts.append(
+                    Verdict(Role.REFUSED, piece.sql, rule="db.syntax", reason=exc.message)
+                )
+                continue
+            verdicts.append(_verdict(statement, self.policy, self.limits))
+        return tuple(verdicts)
+
+    def allows_setting(self, name: str, value: str) -> bool:
+        """Whether a startup parameter may be passed to the server (the same rules as SET)."""
+        quoted = value.replace("'", "''")
+        verdicts = self(f"SET {name} = '{quoted}'")
+        return len(verdicts) == 1 and verdicts[0].role is Role.READ
+
+
+def _verdict(statement: Statement, policy: PolicySettings, limits: dict[str, float]) -> Verdict:
+    sql, kind = statement.sql, statement.kind
+    words = sql.split(None, 3)
+    first = words[0].lower() if words else ""
+    second = words[1].lower().rstrip(";") if len(words) > 1 else ""
+    if kind is StatementKind.TRANSACTION:
+        return _control(statement, first, second)
+    if first in ("deallocate", "discard"):
+        return Verdict(Role.FORGET, sql, statement)
+    if first == "show":
+        return Verdict(Role.READ, sql, statement)
+    if kind is StatementKind.SESSION:
+        return _setting(statement, limits)
+    if first == "copy" and kind is StatementKind.EXTERNAL:
+        copy = _copy(statement)
+        if copy is not None:
+            refused = _refused_by_policy(statement, policy)
+            return refused or copy
+    if not statement.runnable:
+        denial = statement.denial()
+        return Verdict(Role.REFUSED, sql, statement, denial.rule or "", denial.message)
+    refused = _refused_by_policy(statement, policy)
+    if refused is not None:
+        return refused
+    role = Role.READ if kind is StatementKind.READ else Role.WRITE
+    if set(statement.functions_called) - PURE_FUNCTIONS:  # it may write: held and measured
+        role = Role.WRITE
+    return Verdict(role, sql, statement)
+
+
+def _control(statement: Statement, first: str, second: str) -> Verdict:
+    sql = statement.sql
+    if first in ("begin", "start"):
+        return Verdict(Role.BEGIN, sql, statement)
+    if first == "set":  # SET TRANSACTION ...: the transaction's own characteristics
+        return Verdict(Role.READ, sql, statement)
+    if first in ("commit", "end") and second not in ("prepared",):
+        return Verdict(Role.COMMIT, sql, statement)
+    if first in ("rollback", "abort") and second not in ("to", "prepared"):
+        return Verdict(Role.ROLLBACK, sql, statement)
+    if first in ("savepoint", "release") or (first == "rollback" and second == "to"):
+        return Verdict(Role.SAVEPOINT, sql, statement)
+    return Verdict(
+        Role.REFUSED,
+        sql,
+        statement,
+        "db.transaction-control",
+        f"{first.upper()} {second.upper()} would let the transaction outlive goex's decision "
+        "(two-phase commit is not proxied)",
+    )
+
+
+def _setting(statement: Statement, limits: dict[str, float]) -> Verdict:
+    sql = statement.sql
+    found = _SET.match(sql) or _RESET.match(sql)
+    if found is None:
+        return _refused_setting(statement, "this kind of session change")
+    name = " ".join(found["name"].lower().split())
+    name = _ALIASES.get(name, name)
+    value = found.groupdict().get("value")
+    if name in _TIMEOUTS:
+        if value is None:
+            return _refused_setting(statement, f"RESET {name}, which would lift goex's limit")
+        limit = limits.get(name)
+        wanted = _milliseconds(value)
+        if limit is not None and (wanted is None or not 0 < wanted <= limit):
+            return _refused_setting(
+                statement, f"{name} = {value}: only a value up to goex's {limit:g} ms passes"
+            )
+        return Verdict(Role.READ, sql, statement)
+    if name not in _SETTINGS:
+        return _refused_setting(statement, f"setting {name}")
+    allowed = _SETTINGS[name]
+    if value is not None and allowed is not None and value.strip("'\" ").lower() not in allowed:
+        return _refused_setting(statement, f"{name} = {value}")
+    return Verdict(Role.READ, sql, statement)
+
+
+def _refused_setting(statement: Statement, what: str) -> Verdict:
+    return Verdict(
+        Role.REFUSED,
+        statement.sql,
+        statement,
+        "db.session-change",
+        f"{what} is refused: through goex a client may change only its encoding (UTF-8), date "
+        "and time styles, time zone, application_name, extra_float_digits, search_path and "
+        "lower timeouts",
+    )
+
+
+def _milliseconds(value: str) -> float | None:
+    found = re.fullmatch(r"'?\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*'?", value.strip(), re.I)
+    if found is None:
+        return None
+    return float(found[1]) * _UNITS[(found[2] or "ms").lower()]
+
+
+def _copy(statement: Statement) -> Verdict | None:
+    """COPY over the connection: FROM STDIN writes (its rows are inserts), TO STDOUT reads.
+    COPY to or from a file or a program stays refused (None)."""
+    copy = statement.ast
+    if not isinstance(copy, exp.Copy):
+        return None
+    files = copy.args.get("files") or []
+    if len(files) != 1 or not isinstance(files[0], exp.Identifier) or files[0].quoted:
+        return None
+    over = files[0].name.lower()
+    if over == ("stdin" if copy.args.get("kind") else "stdout"):
+        return Verdict(Role.WRITE if over == "stdin" else Role.READ, statement.sql, statement)
+    return None
+
+
+def _refused_by_policy(statement: Statement, policy: PolicySettings) -> Verdict | None:
+    refused = blocking(evaluate(BEFORE_RUNNING, Outcome([statement], Effects()), policy))
+    if not refused:
+        return None
+    return Verdict(
+        Role.REFUSED, statement.sql, statement, refused[0].rule, f"refused: {refused[0].message}"
+    )
