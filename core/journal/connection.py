@@ -40,6 +40,7 @@ class Connection:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._batching = False  # writes share one transaction until flush() (``batch``)
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Create the file 0600 before SQLite does, so it is never world-readable. Never
@@ -81,14 +82,38 @@ class Connection:
         self._db.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def batch(self) -> Iterator[None]:
+        """Writes in the block share one SQLite transaction (one sync to disk), made durable at
+        ``flush()`` and when the block ends, however it ends. For a few writes in quick
+        succession only: the journal is locked for other writers until then."""
+        self._batching = True
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise JournalError(f"journal {self.path} is locked or unwritable: {exc}") from exc
+            yield
+        finally:
+            self._batching = False
+            self.flush()
+
+    def flush(self) -> None:
+        """Make what a ``batch`` wrote so far durable."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback_quietly()
+                raise JournalError(f"cannot write journal {self.path}: {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        batched = self._batching
+        if not (batched and self._db.in_transaction):
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise JournalError(f"journal {self.path} is locked or unwritable: {exc}") from exc
         try:
             yield self._db
-            self._db.execute("COMMIT")
+            if not batched:
+                self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback_quietly()
             raise JournalError(f"cannot write journal {self.path}: {exc}") from exc

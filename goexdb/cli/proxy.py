@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from psycopg.conninfo import conninfo_to_dict
 
+from core.action import Mode
 from core.cli import DecideOption, PolicyOption
 from core.config import load_config
 from core.errors import UsageError
@@ -46,9 +47,16 @@ def proxy_command(
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="its private key")] = None,
 ) -> None:
     """Proxy PostgreSQL clients to the database: each transaction that writes is held, measured
-    at COMMIT and decided (default: policy); clients log in as [proxy.users] of the secrets
-    file."""
-    config = load_config(overrides={"review.decide": decide or "policy"}, policy_file=policy)
+    at COMMIT and decided (by policy unless --decide or [review] decide says otherwise); clients
+    log in as [proxy.users] of the secrets file."""
+    config = load_config(overrides={"review.decide": decide}, policy_file=policy)
+    if config.review.decide in (Mode.ASK, Mode.KEEP):
+        if decide is not None:
+            raise UsageError(
+                f"goex-db proxy cannot --decide {decide}: a held transaction has no terminal to "
+                "ask on and cannot outlive its client; use policy, llm, person, commit or rollback"
+            )
+        config = replace(config, review=replace(config.review, decide=Mode.POLICY))
     target = resolve_target(dsn)
     if target.engine is not Engine.POSTGRES:
         raise UsageError("goex-db proxy serves PostgreSQL only; give a postgresql:// --dsn")

@@ -13,6 +13,7 @@ journaled irreversible.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -186,13 +187,19 @@ class ProxyContext:
         action = self._action(pending.client, pending.code)
 
         def decide() -> Status:
-            staged = Staged(action, session.worker.journal, self.redactor)
-            with staged.being_staged():
-                staged.held = held
-                outcome = Outcome(held.statements, held.effects, DIALECT)
-                staged.record(held.effects_json(), evaluate(RULES, outcome, self.config.policy))
-            judge = Model(self.config.model, self.redactor) if self.mode is Mode.LLM else None
-            return staged.conclude(self.mode, judge=judge, timeout=self.config.review.timeout)
+            journal = session.worker.journal
+            transaction.before_commit = journal.flush  # the commit's intent is durable first
+            # Nobody waits on a decision by policy or by flag: its records share two syncs.
+            waits = self.mode in (Mode.PERSON, Mode.LLM, Mode.ASK)
+            with contextlib.nullcontext() if waits else journal.batch():
+                staged = Staged(action, journal, self.redactor)
+                with staged.being_staged():
+                    staged.held = held
+                    outcome = Outcome(held.statements, held.effects, DIALECT)
+                    violations = evaluate(RULES, outcome, self.config.policy)
+                    staged.record(held.effects_json(), violations)
+                judge = Model(self.config.model, self.redactor) if self.mode is Mode.LLM else None
+                return staged.conclude(self.mode, judge=judge, timeout=self.config.review.timeout)
 
         try:
             status = await session.worker.run(decide)
@@ -307,11 +314,13 @@ class Relayed:
         self._commit = commit
         self._quiet = quiet
         self.open = True
+        self.before_commit: Callable[[], None] = lambda: None
 
     def settle(self) -> None:
         return None
 
     def commit(self) -> None:
+        self.before_commit()
         self.open = False
         future = asyncio.run_coroutine_threadsafe(
             self._session.own.commit(self._commit, self._quiet), self._loop

@@ -9,7 +9,7 @@ connection — told apart first.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from sqlglot import exp
@@ -100,11 +100,23 @@ class Judge:
 
     def __call__(self, sql: str) -> tuple[Verdict, ...]:
         verdicts = self._seen.get(sql)
-        if verdicts is None:
-            verdicts = self._seen[sql] = self._judged(sql)
-            if len(self._seen) > self.CACHED:
-                del self._seen[next(iter(self._seen))]
+        if verdicts is not None:
+            return verdicts
+        shape = _shape(sql)
+        if shape is not None and (alike := self._seen.get(shape)) is not None:
+            # the same statement with other numbers: the same verdict, on this text
+            verdicts = (replace(alike[0], sql=_single(sql)),)
+        else:
+            verdicts = self._judged(sql)
+            if shape is not None and len(verdicts) == 1 and verdicts[0].sql == _single(sql):
+                self._remember(shape, verdicts)
+        self._remember(sql, verdicts)
         return verdicts
+
+    def _remember(self, key: str, verdicts: tuple[Verdict, ...]) -> None:
+        self._seen[key] = verdicts
+        if len(self._seen) > self.CACHED:
+            del self._seen[next(iter(self._seen))]
 
     def _judged(self, sql: str) -> tuple[Verdict, ...]:
         """One verdict per statement; text goex cannot read is one refused verdict."""
@@ -129,6 +141,30 @@ class Judge:
         quoted = value.replace("'", "''")
         verdicts = self(f"SET {name} = '{quoted}'")
         return len(verdicts) == 1 and verdicts[0].role is Role.READ
+
+
+# A text goex may judge by its shape, its numbers aside: no quote, comment, dollar sign or
+# backslash (where a digit could mean something else), not a setting (whose number is judged).
+_PLAIN = re.compile(r"[^'\"$\\;]*;?\s*", re.DOTALL)
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
+_UNSHAPED = ("set", "reset")
+
+
+def _shape(sql: str) -> str | None:
+    """The text with every number as 0 (a key for the verdict cache), when numbers cannot
+    change the verdict; None otherwise."""
+    if not _PLAIN.fullmatch(sql) or "--" in sql or "/*" in sql:
+        return None
+    words = sql.split(None, 1)
+    if not words or words[0].lower() in _UNSHAPED:
+        return None
+    return "\0shape:" + _NUMBER.sub("0", sql)
+
+
+def _single(sql: str) -> str:
+    """One statement's text as the splitter gives it (no trailing semicolon or space)."""
+    text = sql.strip()
+    return text[:-1].rstrip() if text.endswith(";") else text
 
 
 def _verdict(statement: Statement, policy: PolicySettings, limits: dict[str, float]) -> Verdict:

