@@ -25,6 +25,7 @@ from goexdb.proxy.clientauth import ClientRefused, authenticate_client
 from goexdb.proxy.session import ProxySession
 from goexdb.proxy.upstream import Upstream, cancel, connect_upstream
 
+MIN_VERSION = 15  # pg_stat_force_next_flush(): each transaction's counts start at zero
 STARTUP_TIMEOUT = 30.0  # seconds a client has to start up and authenticate
 SOCKET_NAME = ".s.PGSQL.{port}"
 _NOT_PASSED = ("user", "database", "replication", "options")
@@ -184,6 +185,7 @@ class Proxy:
         }
         try:
             upstream = await connect_upstream(self.conninfo, settings, display=self.context.target)
+            _check_version(upstream, self.context.target)
             await _limit(upstream, self.context.limits)
         except (GoexError, ConnectionError) as exc:
             message = exc.message if isinstance(exc, GoexError) else str(exc)
@@ -235,3 +237,13 @@ async def _limit(upstream: Upstream, limits: Mapping[str, float]) -> None:
             raise TargetError(f"goex could not set its limits: {m.error_fields(message).get('M')}")
         if message.type == b"Z":
             return
+
+
+def _check_version(upstream: Upstream, display: str) -> None:
+    """goex measures a transaction's rows with counts flushed as it ends: PostgreSQL 15+."""
+    version = upstream.parameters.get("server_version", "")
+    major = version.split(".", 1)[0].split()[0] if version else ""
+    if not major.isdigit() or int(major) < MIN_VERSION:
+        upstream.writer.close()
+        found = version or "unknown"
+        raise TargetError(f"goex-db proxy needs PostgreSQL {MIN_VERSION}+; {display} is {found}")

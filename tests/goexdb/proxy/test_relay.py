@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +132,47 @@ def test_pgbench_transactions_are_each_held_and_decided(proxy_factory: Any, mode
     with proxy.journal() as journal:
         actions = [a for a in journal.recent(limit=100) if "pgbench_history" in a.code]
     assert len(actions) == 40 and {a.status for a in actions} == {Status.COMMITTED}, prefix
+
+
+def goex_db(*args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "goexdb.cli", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def test_a_person_approves_the_commit_a_client_waits_on(proxy_factory: Any, table: str) -> None:
+    proxy = proxy_factory("person")
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"UPDATE {table} SET v = 'approved' WHERE id = 4")
+        with ThreadPoolExecutor(1) as pool:
+            committing = pool.submit(con.commit)
+            deadline = time.monotonic() + 30
+            while True:
+                with proxy.journal() as journal:
+                    waiting = [a for a in journal.recent(limit=5) if a.status is Status.STAGED]
+                if waiting or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert waiting, "the action never waited for a person"
+            assert not committing.done()  # the client's COMMIT waits
+            assert proxy.direct(f"SELECT v FROM {table} WHERE id = 4") == [("v4",)]
+            approved = goex_db("approve", waiting[0].id, "--digest", waiting[0].digest or "")
+            assert approved.returncode == 0, approved.stderr
+            committing.result(timeout=30)
+    assert proxy.direct(f"SELECT v FROM {table} WHERE id = 4") == [("approved",)]
+
+
+def test_proxied_actions_are_in_the_log_and_undo_refuses_them(
+    proxy: RunningProxy, table: str
+) -> None:
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"UPDATE {table} SET v = 'logged' WHERE id = 5")
+        con.commit()
+    with proxy.journal() as journal:
+        action = journal.recent(limit=1)[0]
+    shown = goex_db("show", action.id, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert f"UPDATE {table}" in shown.stdout and PASSWORD not in shown.stdout
+    undone = goex_db("undo", action.id, "--dsn", proxy.upstream)
+    assert undone.returncode == 1
+    assert undone.stderr.startswith("error: ") and "cannot be undone" in undone.stderr
+    assert proxy.direct(f"SELECT v FROM {table} WHERE id = 5") == [("logged",)]
