@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Awaitable, Callable
 
 from goexdb.proxy import messages as m
@@ -334,14 +335,10 @@ class ProxySession:
     def _refuse(self, verdict: Verdict, *, quiet: bool) -> None:
         """The server raises goex's refusal in place of the statement, so the transaction fails
         as it would for any error; then the client's messages are discarded until Sync."""
-        text = f"goex: {verdict.reason} [{verdict.rule}]"
-        raise_it = (
-            "DO $goex$ BEGIN RAISE EXCEPTION USING ERRCODE = '"
-            + REFUSED_STATE
-            + "', MESSAGE = "
-            + _literal(text)
-            + "; END $goex$"
-        )
+        text = _literal(f"goex: {verdict.reason} [{verdict.rule}]")
+        tag = f"$goex_{secrets.token_hex(8)}$"  # the reason quotes the client: no fixed tag
+        body = f"BEGIN RAISE EXCEPTION USING ERRCODE = '{REFUSED_STATE}', MESSAGE = {text}; END"
+        raise_it = f"DO {tag} {body} {tag}"
         self._send(m.parse("", raise_it) + m.bind("", "") + m.execute(""))
         self._expect("parse", goex=True)
         self._expect("bind", goex=True)

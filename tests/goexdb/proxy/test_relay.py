@@ -176,3 +176,14 @@ def test_proxied_actions_are_in_the_log_and_undo_refuses_them(
     assert undone.returncode == 1
     assert undone.stderr.startswith("error: ") and "cannot be undone" in undone.stderr
     assert proxy.direct(f"SELECT v FROM {table} WHERE id = 5") == [("logged",)]
+
+
+def test_a_refusal_quoting_the_client_cannot_break_out_of_goexs_own_statement(
+    proxy: RunningProxy, table: str
+) -> None:
+    hostile = f"SET goex_x = '$goex$ END $goex$; DROP TABLE {table}; DO $goex$ BEGIN'"
+    with psycopg.connect(proxy.dsn(), autocommit=True) as con:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="db.session-change"):
+            con.execute(hostile)
+        assert con.execute("SELECT 1").fetchone() == (1,)
+    assert proxy.direct(f"SELECT count(*) FROM {table}") == [(20,)]
