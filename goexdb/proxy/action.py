@@ -201,8 +201,16 @@ class ProxyContext:
                 judge = Model(self.config.model, self.redactor) if self.mode is Mode.LLM else None
                 return staged.conclude(self.mode, judge=judge, timeout=self.config.review.timeout)
 
+        deciding = asyncio.ensure_future(session.worker.run(decide))
+        committed = asyncio.ensure_future(transaction.committed.wait())
+        await asyncio.wait({deciding, committed}, return_when=asyncio.FIRST_COMPLETED)
+        if not deciding.done():  # committed: the journal's last words need not hold the client
+            committed.cancel()
+            session.background(_quietly(deciding))
+            return None
+        committed.cancel()
         try:
-            status = await session.worker.run(decide)
+            status = deciding.result()
         except (ExecutionError, OutcomeUnknown):  # the COMMIT failed: the server said why
             return None
         except GoexError as exc:
@@ -222,6 +230,13 @@ class ProxyContext:
             Staged(action, session.worker.journal, self.redactor).abandon(error)
 
         await session.worker.run(record)
+
+
+async def _quietly(work: Awaitable[object]) -> None:
+    """What is left of a committed action's journaling, once the client has its COMMIT: should
+    it fail, the action's commit intent stays open in the journal, which says so."""
+    with contextlib.suppress(Exception):
+        await work
 
 
 async def _relay_failed(session: Connection, commit: Message, quiet: bool) -> None:
@@ -315,6 +330,7 @@ class Relayed:
         self._quiet = quiet
         self.open = True
         self.before_commit: Callable[[], None] = lambda: None
+        self.committed = asyncio.Event()  # set on the loop once the server committed
 
     def settle(self) -> None:
         return None
@@ -332,11 +348,13 @@ class Relayed:
                 "the connection to PostgreSQL was lost during COMMIT; whether it committed is "
                 "unknown"
             ) from exc
-        if failed(final):
-            fields = m.error_fields(final)
-            raise ExecutionError(
-                f"PostgreSQL refused the COMMIT: {fields.get('M', '')}", sqlstate=fields.get("C")
-            )
+        if not failed(final):
+            self._loop.call_soon_threadsafe(self.committed.set)
+            return
+        fields = m.error_fields(final)
+        raise ExecutionError(
+            f"PostgreSQL refused the COMMIT: {fields.get('M', '')}", sqlstate=fields.get("C")
+        )
 
     def rollback(self) -> None:
         self.open = False

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from core.action import Kind
+from core.action import Action, Kind
 from core.journal import Journal, default_path
 from tests.processes import Running
 
@@ -65,6 +66,17 @@ class RunningProxy:
 
     def journal(self) -> Journal:
         return Journal(default_path(Kind.DB))
+
+    def actions(self, limit: int = 1, timeout: float = 10.0) -> list[Action]:
+        """The newest actions, once each has its final status: the proxy journals a commit's
+        end after the client has its COMMIT."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.journal() as journal:
+                found = journal.recent(limit=limit)
+            if all(a.status.is_final for a in found) or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
 
     def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str, str]:
         if self.process.proc.poll() is None:
