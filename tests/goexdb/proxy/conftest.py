@@ -25,7 +25,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from core.action import Action, Kind
+from core.action import Action, Kind, Status
 from core.journal import Journal, default_path
 from tests.processes import Running
 
@@ -74,7 +74,8 @@ class RunningProxy:
         while True:
             with self.journal() as journal:
                 found = journal.recent(limit=limit)
-            if all(a.status.is_final for a in found) or time.monotonic() > deadline:
+            settled = all(a.status not in (Status.PROPOSED, Status.STAGED) for a in found)
+            if settled or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)
 
