@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_mcp.py
 	$(BIN)/python scripts/bench_schema.py
 	$(BIN)/python scripts/bench_undo.py
+	$(BIN)/python scripts/bench_proxy.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis demo-work
