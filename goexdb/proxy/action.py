@@ -63,6 +63,7 @@ class Connection(Protocol):
     client: Client
     worker: Worker
     own: Own
+    deciding: Action | None  # the action being decided, while it is
 
     def background(self, work: Awaitable[object]) -> None: ...
 
@@ -93,10 +94,13 @@ class Pending:
         return "\n".join(s.sql.rstrip().rstrip(";") + ";" for s in self.statements)
 
     @property
-    def changes_schema(self) -> bool:
+    def changes_rows(self) -> bool:
+        """Whether a statement of its own writes (DML, DDL, COPY FROM STDIN), not only a query
+        that calls functions."""
         return any(
-            v.statement is not None and v.statement.kind is StatementKind.DDL
+            v.statement is not None and v.statement.kind is not StatementKind.READ
             for v in self.statements
+            if v.writes
         )
 
 
@@ -179,14 +183,19 @@ class ProxyContext:
         try:
             effects = await measure(session, pending)
         except GoexError as exc:  # the transaction failed: nothing to decide
-            await (_relay_failed(session, commit, quiet) if commit else session.own.roll_back())
-            await self._failed(session, pending, exc)
+            with contextlib.suppress(ConnectionError):  # gone: the server rolled it back
+                await (_relay_failed(session, commit, quiet) if commit else session.own.roll_back())
+            await self.failed(session, pending, exc)
+            return None
+        if not pending.changes_rows and _nothing(effects):  # queries calling functions, only
+            await session.own.commit(commit, quiet)  # a failure, the server tells the client
             return None
         transaction = Relayed(session, asyncio.get_running_loop(), commit, quiet)
         held = Held(transaction, _statements(pending), _results(pending), effects, Capture.COUNTS)
         action = self._action(pending.client, pending.code)
 
         def decide() -> Status:
+            session.deciding = action
             journal = session.worker.journal
             transaction.before_commit = journal.flush  # the commit's intent is durable first
             # Nobody waits on a decision by policy or by flag: its records share two syncs.
@@ -209,6 +218,7 @@ class ProxyContext:
             session.background(_quietly(deciding))
             return None
         committed.cancel()
+        session.deciding = None
         try:
             status = deciding.result()
         except (ExecutionError, OutcomeUnknown):  # the COMMIT failed: the server said why
@@ -223,13 +233,18 @@ class ProxyContext:
         by, reason = (decision.by, decision.reason) if decision else ("goex", status.value)
         return f"goex: {status.value.replace('_', ' ')} by {by}: {reason}"
 
-    async def _failed(self, session: Connection, pending: Pending, error: Exception) -> None:
+    async def failed(self, session: Connection, pending: Pending, error: Exception) -> None:
+        """A held transaction that failed (or lost its server): journaled failed."""
         action = self._action(pending.client, pending.code)
 
         def record() -> None:
             Staged(action, session.worker.journal, self.redactor).abandon(error)
 
         await session.worker.run(record)
+
+
+def _nothing(effects: Effects) -> bool:
+    return not (effects.tables or effects.schema_changes or effects.side_effects)
 
 
 async def _quietly(work: Awaitable[object]) -> None:

@@ -33,9 +33,12 @@ class ProtocolError(Exception):
 class Message:
     type: bytes  # one byte: b"Q", b"P", ...; b"" for a startup-phase packet
     body: bytes
+    framed: bytes = b""  # the message as it came, when it came framed
 
     @property
     def raw(self) -> bytes:
+        if self.framed:
+            return self.framed
         return (
             frame(self.type, self.body) if self.type else _INT.pack(len(self.body) + 4) + self.body
         )
@@ -52,6 +55,44 @@ async def read_message(reader: asyncio.StreamReader, limit: int = MAX_MESSAGE) -
     if not 4 <= length <= limit:
         raise ProtocolError(f"a message of length {length}")
     return Message(kind, await reader.readexactly(length - 4) if length > 4 else b"")
+
+
+class Framer:
+    """The messages of a stream, as many at once as have arrived: one read for a pipeline of
+    them, each kept as the bytes it came as, to be relayed unchanged."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, reader: asyncio.StreamReader, limit: int = MAX_MESSAGE) -> None:
+        self._reader = reader
+        self._limit = limit
+        self._buffer = bytearray()
+
+    async def batch(self) -> list[Message]:
+        """The next messages (at least one); IncompleteReadError when the stream ends."""
+        while not (found := self._split()):
+            chunk = await self._reader.read(self.CHUNK)
+            if not chunk:
+                raise asyncio.IncompleteReadError(bytes(self._buffer), None)
+            self._buffer += chunk
+        return found
+
+    def _split(self) -> list[Message]:
+        buffer, found, at = self._buffer, [], 0
+        size = len(buffer)
+        while size - at >= 5:
+            (length,) = _INT.unpack_from(buffer, at + 1)
+            if not 4 <= length <= self._limit:
+                raise ProtocolError(f"a message of length {length}")
+            end = at + 1 + length
+            if end > size:
+                break
+            framed = bytes(buffer[at:end])
+            found.append(Message(framed[:1], framed[5:], framed))
+            at = end
+        if at:
+            del buffer[:at]
+        return found
 
 
 async def read_startup(reader: asyncio.StreamReader) -> tuple[int, bytes]:

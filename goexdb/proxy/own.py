@@ -13,7 +13,7 @@ import contextlib
 
 from goexdb.proxy import messages as m
 from goexdb.proxy.messages import Message
-from goexdb.proxy.routing import Discarded, Router, Sink, failed
+from goexdb.proxy.routing import Discarded, Outbox, Router, Sink, failed
 
 _PORTAL = "goex"
 
@@ -23,9 +23,7 @@ class GoexQueryFailed(Exception):
 
 
 class Own:
-    def __init__(
-        self, router: Router, upstream: asyncio.StreamWriter, client: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, router: Router, upstream: Outbox, client: asyncio.StreamWriter) -> None:
         self._router = router
         self._upstream = upstream
         self._client = client
@@ -54,25 +52,22 @@ class Own:
         """Run a query of goex's own now, and its rows (as text)."""
         ran, closed = self.send(name, sql)
         self._upstream.write(m.flush())
-        assert ran.done is not None and closed.done is not None
         try:
-            final = await ran.done
-            await closed.done
-        except Discarded:
-            self._prepared.discard(name)
-            raise GoexQueryFailed("the transaction had already failed") from None
-        if failed(final):
+            final = await self._upstream.answer(ran)
+            await self._upstream.answer(closed)
+        except Discarded:  # an error came before: the server skips everything up to a Sync
+            final = None
+        if final is None or failed(final):
             self._prepared.discard(name)
             await self.resync()
-            raise GoexQueryFailed(m.error_fields(final).get("M", "failed"))
+            why = "the transaction had failed" if final is None else m.error_fields(final).get("M")
+            raise GoexQueryFailed(why or "failed")
         return [m.data_row(r) for r in ran.replies if r.type == b"D"]
 
     async def resync(self) -> None:
         """After goex's own statement failed: a Sync of goex's, so the server reads on."""
         self._upstream.write(m.sync())
-        sink = self._router.expect("sync", goex=True)
-        assert sink.done is not None
-        await sink.done
+        await self._upstream.answer(self._router.expect("sync", goex=True))
 
     async def commit(self, commit: Message | None, quiet: bool) -> Message:
         """COMMIT on the server (the client's own, when it sent one): the final reply."""
@@ -83,12 +78,12 @@ class Own:
             self._upstream.write(commit.raw)
             ran = self._router.expect("execute", quiet=quiet, on_final=lambda _: None)
             self._upstream.write(m.flush())
-        assert ran.done is not None
-        final = await ran.done
+        final = await self._upstream.answer(ran)
         if commit is None and failed(final):  # the client hears why, as for its own COMMIT
             self._client.write(final.raw)
         return final
 
     async def roll_back(self) -> None:
-        with contextlib.suppress(GoexQueryFailed, Discarded):
+        """ROLLBACK; a connection already gone has rolled back on its own."""
+        with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
             await self.rows("goex_rollback", "ROLLBACK")

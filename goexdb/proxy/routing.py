@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from goexdb.proxy.messages import Message, command_tag, read_message
+from goexdb.proxy.messages import Framer, Message, command_tag
 
 # The message that ends each kind of answer.
 _FINAL = {
@@ -53,9 +53,33 @@ class Sink:
         if self.done is not None and not self.done.done():
             self.done.set_result(final)
 
-    def dropped(self) -> None:
+    def dropped(self, error: Exception | None = None) -> None:
         if self.done is not None and not self.done.done():
-            self.done.set_exception(Discarded())
+            self.done.set_exception(error or Discarded())
+            self.done.exception()  # retrieved: whoever awaits it still gets it
+
+
+class Outbox:
+    """What goes to the server: kept while a batch of the client's messages is handled, then
+    sent in one write; sent at once before anything waits on the server's answer."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self._parts.append(data)
+
+    def flush(self) -> None:
+        if self._parts:
+            self.writer.write(b"".join(self._parts))
+            self._parts.clear()
+
+    async def answer(self, sink: Sink) -> Message:
+        """The final reply to a message sent (and everything before it sent first)."""
+        assert sink.done is not None, "a sink nobody waits on"
+        self.flush()
+        return await sink.done
 
 
 class Router:
@@ -70,61 +94,69 @@ class Router:
     ) -> None:
         self._reader = reader
         self._client = client
-        self._to_client = client.write
         self._on_status = on_status
         self._on_parameter = on_parameter
         self.pending: deque[Sink] = deque()
         self.errored = False  # an error came since the last ReadyForQuery
+        self.closed = False  # the server is gone
+        self.told_fatal = False  # the server said why, in a FATAL error relayed to the client
 
     def expect(self, kind: str, **how: object) -> Sink:
         sink = Sink(kind, **how)  # type: ignore[arg-type]
         if sink.goex or sink.hold or sink.on_final is not None:
             sink.done = asyncio.get_running_loop().create_future()
-        self.pending.append(sink)
+        if self.closed:  # nothing will answer it
+            sink.dropped(ConnectionError("the server closed the connection"))
+        else:
+            self.pending.append(sink)
         return sink
 
     async def run(self) -> None:
         """Route every message the server sends until it closes (then raises)."""
-        read, pending = self._reader, self.pending
+        framer, pending, client = Framer(self._reader), self.pending, self._client
         while True:
-            message = await read_message(read)
-            kind = message.type
-            if kind in b"NAS":  # notice, notification, parameter: the client's
-                if kind == b"S":
-                    self._on_parameter(message)
-                self._to_client(message.raw)
-                continue
-            if not pending:
-                self._to_client(message.raw)
-                continue
-            sink = pending[0]
-            if sink.goex:
-                sink.replies.append(message)
-            elif kind == b"Z" and sink.hold:
-                pass
-            elif not (sink.quiet and kind in _QUIET):
-                self._to_client(message.raw)
-            if kind not in _FINAL[sink.kind]:
-                if kind == b"D" and self._client.transport.get_write_buffer_size() > _HIGH_WATER:
-                    await self._client.drain()  # a slow client: read the server no faster
-                continue
-            pending.popleft()
-            if kind == b"Z":
-                self.errored = False
-                self._on_status(message.body[:1])
-            elif kind == b"E":
-                self.errored = True
-                if sink.kind in _EXTENDED:
-                    while pending and pending[0].kind in _EXTENDED:
-                        pending.popleft().dropped()
-            sink.finished(message)
+            out: list[bytes] = []
+            for message in await framer.batch():
+                self._route(message, pending, out)
+            if out:
+                client.write(b"".join(out))
+                if client.transport.get_write_buffer_size() > _HIGH_WATER:
+                    await client.drain()  # a slow client: read the server no faster
+
+    def _route(self, message: Message, pending: deque[Sink], out: list[bytes]) -> None:
+        kind = message.type
+        if kind in b"NAS":  # notice, notification, parameter: the client's
+            if kind == b"S":
+                self._on_parameter(message)
+            out.append(message.raw)
+            return
+        sink = pending[0] if pending else None
+        if sink is not None and sink.goex:
+            sink.replies.append(message)
+        elif sink is None or not ((kind == b"Z" and sink.hold) or (sink.quiet and kind in _QUIET)):
+            out.append(message.raw)
+            if kind == b"E" and message.body.startswith((b"SFATAL", b"SPANIC")):
+                self.told_fatal = True
+        if sink is None:
+            return
+        if kind not in _FINAL[sink.kind]:
+            return
+        pending.popleft()
+        if kind == b"Z":
+            self.errored = False
+            self._on_status(message.body[:1])
+        elif kind == b"E":
+            self.errored = True
+            if sink.kind in _EXTENDED:
+                while pending and pending[0].kind in _EXTENDED:
+                    pending.popleft().dropped()
+        sink.finished(message)
 
     def abandon(self) -> None:
-        """The connection is gone: every waiting sink learns it."""
+        """The connection is gone: every waiting sink learns it, and every later one."""
+        self.closed = True
         while self.pending:
-            sink = self.pending.popleft()
-            if sink.done is not None and not sink.done.done():
-                sink.done.set_exception(ConnectionError("the server closed the connection"))
+            self.pending.popleft().dropped(ConnectionError("the server closed the connection"))
 
 
 def failed(final: Message) -> bool:

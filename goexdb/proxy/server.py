@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.action import Decision, Kind, Verdict
 from core.errors import GoexError, TargetError, UsageError
+from core.journal import Journal, default_path
 from goexdb.proxy import messages as m
 from goexdb.proxy.action import Client, ProxyContext
 from goexdb.proxy.clientauth import ClientRefused, authenticate_client
@@ -27,6 +29,7 @@ from goexdb.proxy.upstream import Upstream, cancel, connect_upstream
 
 MIN_VERSION = 15  # pg_stat_force_next_flush(): each transaction's counts start at zero
 STARTUP_TIMEOUT = 30.0  # seconds a client has to start up and authenticate
+STOP_TIMEOUT = 10.0  # seconds the sessions have to end once the proxy stops
 SOCKET_NAME = ".s.PGSQL.{port}"
 _NOT_PASSED = ("user", "database", "replication", "options")
 
@@ -55,6 +58,7 @@ class Proxy:
         self.users = users
         self.listen = listen
         self.sessions: set[ProxySession] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._keys: dict[tuple[int, int], Upstream] = {}
         self._servers: list[asyncio.Server] = []
         self._stopped = asyncio.Event()
@@ -91,11 +95,15 @@ class Proxy:
         await self._stopped.wait()
         for server in self._servers:
             server.close()
-        sessions = list(self.sessions)
-        for session in sessions:
-            session.stop(f"goex: the proxy stopped ({self._why}); the transaction was rolled back")
-        while self.sessions:
+        why = f"goex: the proxy stopped ({self._why}); the transaction was rolled back"
+        for session in list(self.sessions):
+            session.stop(why)
+        await asyncio.to_thread(_answer_waiting, self.sessions, self._why)
+        deadline = asyncio.get_running_loop().time() + STOP_TIMEOUT
+        while self.sessions and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
+        for task in list(self._tasks):  # a session stuck past the timeout
+            task.cancel()
 
     def stop(self, why: str = "stopped") -> None:
         self._why = why
@@ -117,6 +125,9 @@ class Proxy:
         unix: bool,
     ) -> None:
         session: ProxySession | None = None
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             try:
                 started = await asyncio.wait_for(
@@ -142,6 +153,7 @@ class Proxy:
                 session.upstream.writer.close()
             with contextlib.suppress(Exception):
                 writer.close()
+            self._tasks.discard(task)
 
     async def _start(
         self,
@@ -247,3 +259,19 @@ def _check_version(upstream: Upstream, display: str) -> None:
         upstream.writer.close()
         found = version or "unknown"
         raise TargetError(f"goex-db proxy needs PostgreSQL {MIN_VERSION}+; {display} is {found}")
+
+
+def _answer_waiting(sessions: set[ProxySession], why: str) -> None:
+    """Actions waiting for a person when the proxy stops: answered with a rollback, which the
+    waiting pipeline carries out and journals."""
+    waiting = [s.deciding for s in list(sessions) if s.deciding is not None]
+    if not waiting:
+        return
+    with Journal(default_path(Kind.DB)) as journal:
+        for action in waiting:
+            if action.digest and journal.waiting_for(action.id) is not None:
+                decision = Decision(
+                    "signal", Verdict.ROLLBACK, f"the proxy stopped ({why})", action.digest
+                )
+                with contextlib.suppress(GoexError):
+                    journal.answer(action.id, decision)

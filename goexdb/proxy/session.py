@@ -22,11 +22,13 @@ import contextlib
 import secrets
 from collections.abc import Awaitable, Callable
 
+from core.action import Action
+from core.errors import TargetError
 from goexdb.proxy import messages as m
 from goexdb.proxy.action import Client, Pending, ProxyContext, Worker, read_catalog
 from goexdb.proxy.messages import Message
 from goexdb.proxy.own import GoexQueryFailed, Own
-from goexdb.proxy.routing import Discarded, Router, Sink
+from goexdb.proxy.routing import Discarded, Outbox, Router, Sink
 from goexdb.proxy.statements import Role, Verdict
 from goexdb.proxy.upstream import Upstream
 from goexdb.sql import StatementKind
@@ -52,7 +54,8 @@ class ProxySession:
         self._writer = writer
         self.upstream = upstream
         self.router = Router(upstream.reader, writer, self._status, self._parameter)
-        self.own = Own(self.router, upstream.writer, writer)
+        self.outbox = Outbox(upstream.writer)
+        self.own = Own(self.router, self.outbox, writer)
         self.status = b"I"  # the server's, as of its last ReadyForQuery
         self._prepared: dict[str, Verdict | None] = {}  # the client's statements
         self._portals: dict[str, Verdict | None] = {}
@@ -64,6 +67,8 @@ class ProxySession:
         self._background: set[asyncio.Future[object]] = set()
         self.worker = Worker()
         self.stopping = ""
+        self._server_lost = False
+        self.deciding: Action | None = None  # set by the pipeline's thread while it decides
 
     # -- the server's side ------------------------------------------------------------------------
 
@@ -76,7 +81,7 @@ class ProxySession:
             self.client.application_name = m.cstring(message.body, at)[0]
 
     def _send(self, data: bytes) -> None:
-        self.upstream.writer.write(data)
+        self.outbox.write(data)
 
     def _expect(self, kind: str, **how: object) -> Sink:
         return self.router.expect(kind, **how)
@@ -96,16 +101,24 @@ class ProxySession:
             self.router.abandon()
             if self._pending is not None:
                 pending, self._pending = self._pending, None
-                await self.context.abandon(self, pending, self.stopping or "the client went away")
+                if self._server_lost and not self.stopping:
+                    lost = TargetError("the connection to PostgreSQL was lost; nothing committed")
+                    await self.context.failed(self, pending, lost)
+                else:
+                    why = self.stopping or "the client went away"
+                    await self.context.abandon(self, pending, why)
             for task in list(self._background):
                 with contextlib.suppress(BaseException):
                     await task
             await self.worker.close()
 
     def _server_gone(self, pump: asyncio.Task[None]) -> None:
-        """The server closed the connection (or the proxy stopped): the client is told, and
-        its connection closed, which ends ``serve``."""
-        if not pump.cancelled():
+        """The server closed the connection (or the proxy stopped): whatever waits on an answer
+        learns it (a COMMIT on its way is then of unknown outcome), the client is told, and its
+        connection closed, which ends ``serve``."""
+        self.router.abandon()
+        self._server_lost = not pump.cancelled()
+        if not pump.cancelled() and not (self.router.told_fatal and not self.stopping):
             why = self.stopping or "goex: the connection to the server was lost"
             self._tell("57P01" if self.stopping else "08006", why)
         self._writer.close()
@@ -135,22 +148,28 @@ class ProxySession:
             b"f": self._copy_end,
             b"F": self._function_call,
         }
+        framer = m.Framer(self._reader)
         while True:
             try:
-                message = await m.read_message(self._reader)
+                batch = await framer.batch()
             except (asyncio.IncompleteReadError, ConnectionError):
                 return
-            if message.type == b"X":
+            except m.ProtocolError as exc:
+                self._tell("08P01", f"goex: {exc}")
                 return
-            if self._discarding and message.type != b"S":
-                continue
-            handler = handlers.get(message.type)
-            if handler is None:
-                self._tell("08P01", f"goex: unexpected message type {message.type!r}")
-                return
-            result = handler(message)
-            if asyncio.iscoroutine(result):
-                await result
+            for message in batch:
+                if message.type == b"X":
+                    return
+                if self._discarding and message.type != b"S":
+                    continue
+                handler = handlers.get(message.type)
+                if handler is None:
+                    self._tell("08P01", f"goex: unexpected message type {message.type!r}")
+                    return
+                result = handler(message)
+                if asyncio.iscoroutine(result):
+                    await result
+            self.outbox.flush()
             if self.upstream.writer.transport.get_write_buffer_size() > _HIGH_WATER:
                 with contextlib.suppress(ConnectionError):
                     await self.upstream.writer.drain()
@@ -296,9 +315,8 @@ class ProxySession:
             return
         self._send(message.raw)
         held = self._expect("sync", hold=True)
-        assert held.done is not None
         try:
-            await held.done
+            await self.outbox.answer(held)
         except ConnectionError:
             return
         await self._conclude(None, quiet=quiet)

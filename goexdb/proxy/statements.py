@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from enum import Enum
+from fnmatch import fnmatch
 
 from sqlglot import exp
 
@@ -57,8 +58,12 @@ PURE_FUNCTIONS = frozenset(
         *("currentdate", "version", "current_schema", "current_database", "current_user"),
         *("session_user", "format_type", "array_agg", "string_agg", "json_agg", "jsonb_agg"),
         *("row_number", "rank", "dense_rank", "to_char", "date_trunc", "extract"),
+        *("current_schemas", "current_setting", "array_position", "quote_ident", "unnest"),
+        *("obj_description", "col_description", "shobj_description", "array_length"),
     }
 )
+# The catalog's own readers (what drivers, ORMs and migration tools introspect with).
+PURE_PATTERNS = ("pg_get_*", "pg_*_is_visible", "to_reg*", "has_*_privilege")
 
 # Session settings a client may change, and the values they may take (None: any).
 _SETTINGS: dict[str, frozenset[str] | None] = {
@@ -188,13 +193,39 @@ def _verdict(statement: Statement, policy: PolicySettings, limits: dict[str, flo
     if not statement.runnable:
         denial = statement.denial()
         return Verdict(Role.REFUSED, sql, statement, denial.rule or "", denial.message)
+    if "set_config" in statement.functions_called and _settings_called(statement, limits):
+        policy = replace(policy, deny_functions=_without("set_config", policy.deny_functions))
     refused = _refused_by_policy(statement, policy)
     if refused is not None:
         return refused
     role = Role.READ if kind is StatementKind.READ else Role.WRITE
-    if set(statement.functions_called) - PURE_FUNCTIONS:  # it may write: held and measured
+    if any(not _pure(name) for name in statement.functions_called):  # it may write: held
         role = Role.WRITE
     return Verdict(role, sql, statement)
+
+
+def _without(name: str, patterns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(p for p in patterns if p != name)
+
+
+def _pure(name: str) -> bool:
+    return name in PURE_FUNCTIONS or any(fnmatch(name, p) for p in PURE_PATTERNS)
+
+
+def _settings_called(statement: Statement, limits: dict[str, float]) -> bool:
+    """Whether every set_config() the statement calls sets, to a literal value, a setting a
+    client may change (asyncpg turns off jit this way)."""
+    tree = statement.ast
+    found = tree.find_all(exp.Anonymous) if tree is not None else iter(())
+    calls = [f for f in found if f.name.lower() == "set_config"]
+    for call in calls:
+        args = call.expressions
+        if len(args) != 3 or not all(isinstance(a, exp.Literal) and a.is_string for a in args[:2]):
+            return False
+        name, value = args[0].name.lower(), args[1].name
+        if name != "jit" and _setting_refusal(name, value, limits) is not None:
+            return False
+    return bool(calls)
 
 
 def _control(statement: Statement, first: str, second: str) -> Verdict:
@@ -220,29 +251,32 @@ def _control(statement: Statement, first: str, second: str) -> Verdict:
 
 
 def _setting(statement: Statement, limits: dict[str, float]) -> Verdict:
-    sql = statement.sql
-    found = _SET.match(sql) or _RESET.match(sql)
+    found = _SET.match(statement.sql) or _RESET.match(statement.sql)
     if found is None:
         return _refused_setting(statement, "this kind of session change")
     name = " ".join(found["name"].lower().split())
-    name = _ALIASES.get(name, name)
-    value = found.groupdict().get("value")
+    refusal = _setting_refusal(_ALIASES.get(name, name), found.groupdict().get("value"), limits)
+    if refusal is not None:
+        return _refused_setting(statement, refusal)
+    return Verdict(Role.READ, statement.sql, statement)
+
+
+def _setting_refusal(name: str, value: str | None, limits: dict[str, float]) -> str | None:
+    """What is refused about setting ``name`` to ``value`` (None: RESET), if anything."""
     if name in _TIMEOUTS:
         if value is None:
-            return _refused_setting(statement, f"RESET {name}, which would lift goex's limit")
+            return f"RESET {name}, which would lift goex's limit"
         limit = limits.get(name)
         wanted = _milliseconds(value)
         if limit is not None and (wanted is None or not 0 < wanted <= limit):
-            return _refused_setting(
-                statement, f"{name} = {value}: only a value up to goex's {limit:g} ms passes"
-            )
-        return Verdict(Role.READ, sql, statement)
+            return f"{name} = {value}: only a value up to goex's {limit:g} ms passes"
+        return None
     if name not in _SETTINGS:
-        return _refused_setting(statement, f"setting {name}")
+        return f"setting {name}"
     allowed = _SETTINGS[name]
     if value is not None and allowed is not None and value.strip("'\" ").lower() not in allowed:
-        return _refused_setting(statement, f"{name} = {value}")
-    return Verdict(Role.READ, sql, statement)
+        return f"{name} = {value}"
+    return None
 
 
 def _refused_setting(statement: Statement, what: str) -> Verdict:
