@@ -4,6 +4,7 @@ the journal, and the data seen past goex."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 
 from core.action import Status
 from tests.goexdb.proxy.conftest import PASSWORD, USER, RunningProxy
+from tests.support import require
 
 
 def test_an_allowed_transaction_commits_and_is_journaled(proxy: RunningProxy, table: str) -> None:
@@ -183,3 +185,35 @@ def test_a_refusal_quoting_the_client_cannot_break_out_of_goexs_own_statement(
             con.execute(hostile)
         assert con.execute("SELECT 1").fetchone() == (1,)
     assert proxy.direct(f"SELECT count(*) FROM {table}") == [(20,)]
+
+
+def test_tls_to_clients_with_sslmode_require_and_verify_full(
+    proxy_factory: Any, tmp_path: Path
+) -> None:
+    require(shutil.which("openssl") is not None, "openssl is not installed to make a certificate")
+    cert, key = tmp_path / "proxy.crt", tmp_path / "proxy.key"
+    key_options = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    names = ["-addext", "subjectAltName=IP:127.0.0.1", "-subj", "/CN=localhost", "-days", "2"]
+    files = ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(
+        ["openssl", "req", "-x509", *key_options, *names, *files], check=True, capture_output=True
+    )
+    proxy = proxy_factory("commit", None, "--tls-cert", str(cert), "--tls-key", str(key))
+    for mode in ({"sslmode": "require"}, {"sslmode": "verify-full", "sslrootcert": str(cert)}):
+        with psycopg.connect(proxy.dsn(**mode)) as con:
+            assert con.pgconn.ssl_in_use
+            assert con.execute("SELECT 6 * 7").fetchone() == (42,)
+    with pytest.raises(psycopg.OperationalError):  # a client that trusts another CA
+        psycopg.connect(proxy.dsn(sslmode="verify-full", sslrootcert=str(key)))
+
+
+def test_a_judge_model_decides_at_commit(proxy_factory: Any, fake_llm: Any, table: str) -> None:
+    fake_llm.reply('```json\n{"verdict": "rollback", "reason": "touches a row it should not"}\n```')
+    proxy = proxy_factory("llm")
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"UPDATE {table} SET v = 'judged' WHERE id = 6")
+        with pytest.raises(psycopg.errors.TransactionRollback, match="touches a row"):
+            con.commit()
+    assert proxy.direct(f"SELECT v FROM {table} WHERE id = 6") == [("v6",)]
+    assert proxy.actions()[0].status is Status.ROLLED_BACK
+    assert len(fake_llm.requests) == 1 and f"UPDATE {table}" in fake_llm.requests[0].raw.decode()
