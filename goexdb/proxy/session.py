@@ -39,6 +39,21 @@ REJECTED_STATE = "40000"  # transaction_rollback: a COMMIT goex rolled back
 _HIGH_WATER = 1 << 20  # bytes waiting to be sent upstream before the proxy waits
 
 
+_EMPTY = Verdict(Role.READ, "")
+_SEVERAL = Verdict(
+    Role.REFUSED,
+    "-- (an Execute of a Parse of several statements)",
+    rule="db.several-statements",
+    reason="a prepared statement holds one statement",
+)
+_UNSEEN = Verdict(
+    Role.REFUSED,
+    "-- (an Execute of a statement goex did not see prepared)",
+    rule="db.unknown-statement",
+    reason="this portal's statement was not prepared through goex, so goex cannot judge it",
+)
+
+
 class ProxySession:
     def __init__(
         self,
@@ -184,8 +199,8 @@ class ProxySession:
         self._discarding = False
         sql = m.query_text(message)
         verdicts = self.context.judge(sql)
-        if not verdicts:  # an empty query: the server answers it as it is
-            self._send(message.raw)
+        if not verdicts:  # no statement (comments at most): the server answers an empty one
+            self._send(m.query(""))
             self._expect("query")
             return
         refused = next((v for v in verdicts if v.role is Role.REFUSED), None)
@@ -241,14 +256,21 @@ class ProxySession:
         if len(verdicts) == 1 and verdicts[0].role is Role.REFUSED:
             self._refuse(verdicts[0], quiet=quiet)
             return
-        # several statements: the server refuses them in one Parse; none: an empty query
-        self._prepared[name] = verdicts[0] if len(verdicts) == 1 else None
+        if not verdicts:  # no statement (comments at most): an empty one, as goex read it
+            message = Message(b"P", m.parse_body(name, ""))
+            verdicts = (_EMPTY,)
+        # several statements: the server refuses them in one Parse (and goex any Execute)
+        self._prepared[name] = verdicts[0] if len(verdicts) == 1 else _SEVERAL
         self._send(message.raw)
         self._expect("parse", quiet=quiet)
 
     def _bind(self, message: Message, *, quiet: bool = False) -> None:
         portal, statement = m.bind_names(message)
-        self._portals[portal] = self._prepared.get(statement)
+        verdict = self._prepared.get(statement)
+        if verdict is None:  # a statement goex never saw prepared (SQL PREPARE is refused)
+            self._refuse(_UNSEEN, quiet=quiet)
+            return
+        self._portals[portal] = verdict
         self._send(message.raw)
         self._expect("bind", quiet=quiet)
 
@@ -266,15 +288,18 @@ class ProxySession:
         self._send(message.raw)
 
     async def _execute(self, message: Message, *, quiet: bool = False) -> None:
-        verdict = self._portals.get(m.execute_portal(message))
-        role = verdict.role if verdict is not None else Role.READ
+        verdict = self._portals.get(m.execute_portal(message)) or _UNSEEN
+        role = verdict.role
+        if role is Role.REFUSED:  # a portal goex never saw bound, or of several statements
+            self._refuse(verdict, quiet=quiet)
+            return
         if role is Role.COMMIT and self._pending is not None:
             await self._conclude(message, quiet=quiet)
             return
         note = None
-        if verdict is not None and role is Role.WRITE:
+        if role is Role.WRITE:
             note = await self._hold(verdict)
-        elif verdict is not None and self._pending is not None:
+        elif self._pending is not None and verdict.sql:
             self._pending.add(verdict)
         self._send(message.raw)
         self._expect("execute", quiet=quiet, on_final=note)

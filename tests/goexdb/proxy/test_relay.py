@@ -217,3 +217,19 @@ def test_a_judge_model_decides_at_commit(proxy_factory: Any, fake_llm: Any, tabl
     assert proxy.direct(f"SELECT v FROM {table} WHERE id = 6") == [("v6",)]
     assert proxy.actions()[0].status is Status.ROLLED_BACK
     assert len(fake_llm.requests) == 1 and f"UPDATE {table}" in fake_llm.requests[0].raw.decode()
+
+
+def test_a_statement_goex_never_saw_prepared_is_not_executed(
+    proxy: RunningProxy, table: str
+) -> None:
+    with psycopg.connect(proxy.dsn(), autocommit=True) as con:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="PREPARE"):
+            con.execute(f"PREPARE wipe AS DELETE FROM {table}")
+        pgconn = con.pgconn
+        pgconn.send_query_prepared(b"wipe", [])  # Bind, Describe, Execute, Sync of "wipe"
+        results = []
+        while (result := pgconn.get_result()) is not None:
+            results.append(result)
+        assert results[0].error_message.decode().count("db.unknown-statement") == 1
+        assert con.execute("SELECT 1").fetchone() == (1,)
+    assert proxy.direct(f"SELECT count(*) FROM {table}") == [(20,)]
