@@ -14,6 +14,7 @@ import secrets
 import signal
 import socket
 import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,7 +134,7 @@ class Proxy:
                 started = await asyncio.wait_for(
                     self._start(reader, writer, address, unix=unix), STARTUP_TIMEOUT
                 )
-            except (ClientRefused, asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            except (ClientRefused, asyncio.IncompleteReadError, OSError, TimeoutError):
                 return
             except (m.ProtocolError, ValueError, UnicodeDecodeError) as exc:
                 writer.write(
@@ -145,7 +146,10 @@ class Proxy:
             client, upstream = started
             session = ProxySession(self.context, client, reader, writer, upstream)
             self.sessions.add(session)
-            await session.serve()
+            try:
+                await session.serve()
+            except Exception as exc:  # one client's trouble: said in a line, the proxy goes on
+                print(f"goex-db proxy: the session of {address} ended: {exc!r}", file=sys.stderr)
         finally:
             if session is not None:
                 self.sessions.discard(session)
