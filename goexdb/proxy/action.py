@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from core.action import Action, Decision, Kind, Mode, Status, Verdict
@@ -27,34 +25,22 @@ from core.journal import Journal, default_path
 from core.llm import Model
 from core.policy import evaluate
 from core.redact import Redactor
-from goexdb.backends.postgres import queries
-from goexdb.backends.postgres.holdings import Holdings
-from goexdb.effects import Catalog, Effects, StatementResult, diff_catalog
+from goexdb.effects import Effects, StatementResult
 from goexdb.held import Held
 from goexdb.proxy import messages as m
+from goexdb.proxy.measure import measure
 from goexdb.proxy.messages import Message
-from goexdb.proxy.own import GoexQueryFailed, Own
-from goexdb.proxy.routing import Discarded, failed, tag_of
+from goexdb.proxy.own import Own
+from goexdb.proxy.pending import Client, Pending
+from goexdb.proxy.routing import Discarded, failed
 from goexdb.proxy.statements import Judge
 from goexdb.proxy.statements import Verdict as StatementVerdict
+from goexdb.proxy.upstream import Upstream
 from goexdb.rules import RULES, Outcome
-from goexdb.sql import StatementKind
 from goexdb.staged import Staged
 
 T = TypeVar("T")
 DIALECT = "postgres"
-# The transaction's locks, counts, sequences and advisory locks (``queries.HELD``), and the
-# request that its counts be flushed as it ends, so that the next transaction's start at zero.
-MEASURE = f"SELECT ({queries.HELD}), pg_stat_force_next_flush()"
-
-
-@dataclass
-class Client:
-    """Who is connected, as journaled with each action."""
-
-    address: str
-    user: str
-    application_name: str = ""
 
 
 class Connection(Protocol):
@@ -63,45 +49,10 @@ class Connection(Protocol):
     client: Client
     worker: Worker
     own: Own
+    images: bool  # the statements that write are sent imaged (PostgreSQL 18+, [db] capture)
     deciding: Action | None  # the action being decided, while it is
 
     def background(self, work: Awaitable[object]) -> None: ...
-
-
-@dataclass
-class Pending:
-    """A transaction that wrote, held until it is decided."""
-
-    client: Client
-    statements: list[StatementVerdict] = field(default_factory=list)
-    tags: list[str | None] = field(default_factory=list)
-    catalog: Catalog | None = None  # before the first DDL statement
-    filenodes: dict[str, str] = field(default_factory=dict)
-
-    def add(self, verdict: StatementVerdict) -> Callable[[Message], None]:
-        """Add a statement; what to call with its final reply (its command tag)."""
-        index = len(self.statements)
-        self.statements.append(verdict)
-        self.tags.append(None)
-
-        def note(final: Message) -> None:
-            self.tags[index] = tag_of(final)
-
-        return note
-
-    @property
-    def code(self) -> str:
-        return "\n".join(s.sql.rstrip().rstrip(";") + ";" for s in self.statements)
-
-    @property
-    def changes_rows(self) -> bool:
-        """Whether a statement of its own writes (DML, DDL, COPY FROM STDIN), not only a query
-        that calls functions."""
-        return any(
-            v.statement is not None and v.statement.kind is not StatementKind.READ
-            for v in self.statements
-            if v.writes
-        )
 
 
 class Worker:
@@ -130,7 +81,7 @@ class ProxyContext:
     """What every connection of one proxy shares: its settings, judge, target and redactor."""
 
     def __init__(self, config: Config, target_display: str, redactor: Redactor) -> None:
-        self.config = replace(config, db=replace(config.db, capture=Capture.COUNTS))
+        self.config = config
         self.target = target_display
         self.redactor = redactor
         self.mode = config.review.decide
@@ -141,6 +92,12 @@ class ProxyContext:
         }
         self.judge = Judge(config.policy, limits)
         self.limits = limits
+
+    def images_on(self, upstream: Upstream) -> bool:
+        """Whether row images are taken on this connection: RETURNING OLD and NEW are new in
+        PostgreSQL 18; ``[db] capture = "counts"`` turns them off."""
+        major = upstream.parameters.get("server_version", "0").split(".")[0].split()[0]
+        return self.config.db.capture is Capture.IMAGES and major.isdigit() and int(major) >= 18
 
     def pending(self, client: Client) -> Pending:
         return Pending(client)
@@ -181,7 +138,7 @@ class ProxyContext:
         transaction had failed, which the server already told); else the reason goex rolled it
         back, for the client's error."""
         try:
-            effects = await measure(session, pending)
+            effects = await measure(session.own, pending, self.config.db.max_row_images)
         except GoexError as exc:  # the transaction failed: nothing to decide
             with contextlib.suppress(ConnectionError):  # gone: the server rolled it back
                 await (_relay_failed(session, commit, quiet) if commit else session.own.roll_back())
@@ -191,7 +148,8 @@ class ProxyContext:
             await session.own.commit(commit, quiet)  # a failure, the server tells the client
             return None
         transaction = Relayed(session, asyncio.get_running_loop(), commit, quiet)
-        held = Held(transaction, _statements(pending), _results(pending), effects, Capture.COUNTS)
+        capture = Capture.IMAGES if session.images else Capture.COUNTS
+        held = Held(transaction, _statements(pending), _results(pending), effects, capture)
         action = self._action(pending.client, pending.code)
 
         def decide() -> Status:
@@ -257,61 +215,6 @@ async def _quietly(work: Awaitable[object]) -> None:
 async def _relay_failed(session: Connection, commit: Message, quiet: bool) -> None:
     """The client's COMMIT of a transaction that failed: the server answers ROLLBACK."""
     await session.own.commit(commit, quiet)
-
-
-async def measure(session: Connection, pending: Pending) -> Effects:
-    try:
-        rows = await session.own.rows("goex_measure", MEASURE)
-        held = Holdings.read(json.loads((rows[0][0] or b"[]").decode()))
-        effects = Effects()
-        explained: dict[str, int] = {}
-        for verdict, tag in zip(pending.statements, pending.tags, strict=True):
-            count = m.row_count(tag or "")
-            if verdict.statement is None or not count:
-                continue
-            for written in _written(verdict):
-                name = held.named(written)
-                if name is not None:
-                    explained[name] = explained.get(name, 0) + count
-        held.note(effects, held.counts, explained)
-        effects.locks = [
-            {"relation": relation, "mode": mode, "statement": "(the transaction)"}
-            for relation, mode in held.locks
-        ]
-        if pending.catalog is not None:
-            after, filenodes = await read_catalog(session.own)
-            effects.schema_changes = diff_catalog(pending.catalog, after)
-            effects.rewrites = sorted(
-                n for n, node in filenodes.items() if pending.filenodes.get(n, node) != node
-            )
-    except (GoexQueryFailed, Discarded, ConnectionError) as exc:
-        raise ExecutionError(f"goex could not measure the transaction: {exc}") from exc
-    return effects
-
-
-async def read_catalog(own: Own) -> tuple[Catalog, dict[str, str]]:
-    """The catalog of user tables and their file nodes, read in the held transaction."""
-    found: dict[str, list[tuple[Any, ...]]] = {}
-    for name, query in (
-        ("goex_columns", queries.COLUMNS),
-        ("goex_indexes", queries.INDEXES),
-        ("goex_constraints", queries.CONSTRAINTS),
-        ("goex_filenodes", queries.FILENODES),
-    ):
-        rows = await own.rows(name, query)
-        found[query] = [tuple(v.decode() if v is not None else None for v in r) for r in rows]
-    catalog = queries.read_catalog(lambda query: found[query])
-    return catalog, {r[0]: r[1] for r in found[queries.FILENODES]}
-
-
-def _written(verdict: StatementVerdict) -> tuple[str, ...]:
-    statement = verdict.statement
-    assert statement is not None
-    if statement.verb == "copy" and statement.ast is not None:
-        target = statement.ast.this
-        table = target.this if hasattr(target, "this") and not hasattr(target, "name") else target
-        return (table.sql(dialect=DIALECT),) if table is not None else ()
-    return statement.tables_written
 
 
 def _statements(pending: Pending) -> list[Any]:

@@ -134,6 +134,16 @@ def parse_fields(message: Message) -> tuple[str, str]:
     return name, cstring(message.body, at)[0]
 
 
+def with_sql(message: Message, sql: str) -> Message:
+    """A Parse with other SQL: the same name and parameter types."""
+    name, at = cstring(message.body)
+    rest = message.body[message.body.index(b"\0", at) + 1 :]
+    return Message(b"P", _cstr(name) + _cstr(sql) + rest)
+
+
+NO_DATA = frame(b"n")
+
+
 def bind_names(message: Message) -> tuple[str, str]:
     """A Bind's portal name and statement name."""
     portal, at = cstring(message.body)
@@ -222,13 +232,15 @@ def parse(name: str, sql: str) -> bytes:
     return frame(b"P", parse_body(name, sql))
 
 
-def bind_body(portal: str, statement: str) -> bytes:
-    """A Bind without parameters, all results as text."""
-    return _cstr(portal) + _cstr(statement) + _SHORT.pack(0) * 3
+def bind_body(portal: str, statement: str, params: tuple[str, ...] = ()) -> bytes:
+    """A Bind with text parameters, all results as text."""
+    values = b"".join(_INT.pack(len(v.encode())) + v.encode() for v in params)
+    head = _cstr(portal) + _cstr(statement) + _SHORT.pack(0) + _SHORT.pack(len(params))
+    return head + values + _SHORT.pack(0)
 
 
-def bind(portal: str, statement: str) -> bytes:
-    return frame(b"B", bind_body(portal, statement))
+def bind(portal: str, statement: str, params: tuple[str, ...] = ()) -> bytes:
+    return frame(b"B", bind_body(portal, statement, params))
 
 
 def execute_body(portal: str = "", limit: int = 0) -> bytes:

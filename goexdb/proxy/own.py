@@ -33,7 +33,7 @@ class Own:
         """The session's prepared statements are gone (DEALLOCATE ALL, DISCARD ALL)."""
         self._prepared.clear()
 
-    def send(self, name: str, sql: str) -> tuple[Sink, Sink]:
+    def send(self, name: str, sql: str, params: tuple[str, ...] = ()) -> tuple[Sink, Sink]:
         """Send one statement of goex's own (prepared once per connection, run in a portal of
         its own, so the client's unnamed statement and portal are never touched)."""
         data = b""
@@ -41,16 +41,18 @@ class Own:
             data += m.parse(name, sql)
             self._router.expect("parse", goex=True)
             self._prepared.add(name)
-        data += m.bind(_PORTAL, name) + m.execute(_PORTAL) + m.close(b"P", _PORTAL)
+        data += m.bind(_PORTAL, name, params) + m.execute(_PORTAL) + m.close(b"P", _PORTAL)
         self._router.expect("bind", goex=True)
         ran = self._router.expect("execute", goex=True)
         closed = self._router.expect("close", goex=True)
         self._upstream.write(data)
         return ran, closed
 
-    async def rows(self, name: str, sql: str) -> list[list[bytes | None]]:
+    async def rows(
+        self, name: str, sql: str, params: tuple[str, ...] = ()
+    ) -> list[list[bytes | None]]:
         """Run a query of goex's own now, and its rows (as text)."""
-        ran, closed = self.send(name, sql)
+        ran, closed = self.send(name, sql, params)
         self._upstream.write(m.flush())
         try:
             final = await self._upstream.answer(ran)
@@ -76,7 +78,7 @@ class Own:
             self._upstream.write(m.flush())
         else:
             self._upstream.write(commit.raw)
-            ran = self._router.expect("execute", quiet=quiet, on_final=lambda _: None)
+            ran = self._router.expect("execute", quiet=quiet, on_final=lambda *_: None)
             self._upstream.write(m.flush())
         final = await self._upstream.answer(ran)
         if commit is None and failed(final):  # the client hears why, as for its own COMMIT

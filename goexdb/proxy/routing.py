@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from goexdb.proxy.messages import Framer, Message, command_tag
+from goexdb.proxy.messages import NO_DATA, Framer, Message, command_tag
 
 # The message that ends each kind of answer.
 _FINAL = {
@@ -43,13 +43,15 @@ class Sink:
     goex: bool = False  # kept for goex instead of relayed
     quiet: bool = False  # a simple query relayed as extended messages: no bookkeeping replies
     hold: bool = False  # a Sync whose ReadyForQuery goex answers itself
-    on_final: Callable[[Message], None] | None = None
+    keep_rows: bool = False  # an Execute's rows are goex's (the row images it added)
+    no_data: bool = False  # a Describe's RowDescription is goex's: the client is told NoData
+    on_final: Callable[[Message, list[Message]], None] | None = None
     replies: list[Message] = field(default_factory=list)
     done: asyncio.Future[Message] | None = None
 
     def finished(self, final: Message) -> None:
         if self.on_final is not None:
-            self.on_final(final)
+            self.on_final(final, self.replies)
         if self.done is not None and not self.done.done():
             self.done.set_result(final)
 
@@ -131,8 +133,10 @@ class Router:
             out.append(message.raw)
             return
         sink = pending[0] if pending else None
-        if sink is not None and sink.goex:
+        if sink is not None and (sink.goex or (sink.keep_rows and kind == b"D")):
             sink.replies.append(message)
+        elif sink is not None and sink.no_data and kind == b"T":
+            out.append(NO_DATA)
         elif sink is None or not ((kind == b"Z" and sink.hold) or (sink.quiet and kind in _QUIET)):
             out.append(message.raw)
             if kind == b"E" and message.body.startswith((b"SFATAL", b"SPANIC")):

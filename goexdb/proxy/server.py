@@ -23,8 +23,9 @@ from core.action import Decision, Kind, Verdict
 from core.errors import GoexError, TargetError, UsageError
 from core.journal import Journal, default_path
 from goexdb.proxy import messages as m
-from goexdb.proxy.action import Client, ProxyContext
+from goexdb.proxy.action import ProxyContext
 from goexdb.proxy.clientauth import ClientRefused, authenticate_client
+from goexdb.proxy.pending import Client
 from goexdb.proxy.session import ProxySession
 from goexdb.proxy.upstream import Upstream, cancel, connect_upstream
 

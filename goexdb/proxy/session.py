@@ -19,39 +19,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections.abc import Awaitable, Callable
 
 from core.action import Action
 from core.errors import TargetError
 from goexdb.proxy import messages as m
-from goexdb.proxy.action import Client, Pending, ProxyContext, Worker, read_catalog
+from goexdb.proxy.action import ProxyContext, Worker
+from goexdb.proxy.images import imaged
+from goexdb.proxy.measure import read_catalog
 from goexdb.proxy.messages import Message
+from goexdb.proxy.names import Names
 from goexdb.proxy.own import GoexQueryFailed, Own
+from goexdb.proxy.pending import Client, Pending
+from goexdb.proxy.refusals import EMPTY, SEVERAL, UNSEEN, raising
 from goexdb.proxy.routing import Discarded, Outbox, Router, Sink
 from goexdb.proxy.statements import Role, Verdict
 from goexdb.proxy.upstream import Upstream
 from goexdb.sql import StatementKind
 
 DDL = StatementKind.DDL
-REFUSED_STATE = "42501"  # insufficient_privilege: what a refused statement gets
 REJECTED_STATE = "40000"  # transaction_rollback: a COMMIT goex rolled back
 _HIGH_WATER = 1 << 20  # bytes waiting to be sent upstream before the proxy waits
-
-
-_EMPTY = Verdict(Role.READ, "")
-_SEVERAL = Verdict(
-    Role.REFUSED,
-    "-- (an Execute of a Parse of several statements)",
-    rule="db.several-statements",
-    reason="a prepared statement holds one statement",
-)
-_UNSEEN = Verdict(
-    Role.REFUSED,
-    "-- (an Execute of a statement goex did not see prepared)",
-    rule="db.unknown-statement",
-    reason="this portal's statement was not prepared through goex, so goex cannot judge it",
-)
 
 
 class ProxySession:
@@ -72,8 +60,7 @@ class ProxySession:
         self.outbox = Outbox(upstream.writer)
         self.own = Own(self.router, self.outbox, writer)
         self.status = b"I"  # the server's, as of its last ReadyForQuery
-        self._prepared: dict[str, Verdict | None] = {}  # the client's statements
-        self._portals: dict[str, Verdict | None] = {}
+        self.names = Names()  # the client's prepared statements and portals
         self._block = False  # the client opened a transaction block
         self._pending: Pending | None = None  # the transaction being held, once it writes
         self._implicit = False  # goex opened the block the pending transaction runs in
@@ -83,6 +70,7 @@ class ProxySession:
         self.worker = Worker()
         self.stopping = ""
         self._server_lost = False
+        self.images = context.images_on(upstream)
         self.deciding: Action | None = None  # set by the pipeline's thread while it decides
 
     # -- the server's side ------------------------------------------------------------------------
@@ -240,7 +228,7 @@ class ProxySession:
                 await self._sync(message, quiet=True)
 
     def _portal_copies_in(self, portal: str) -> bool:
-        verdict = self._portals.get(portal)
+        verdict = self.names.portal(portal)
         return (
             verdict is not None
             and verdict.statement is not None
@@ -258,29 +246,30 @@ class ProxySession:
             return
         if not verdicts:  # no statement (comments at most): an empty one, as goex read it
             message = Message(b"P", m.parse_body(name, ""))
-            verdicts = (_EMPTY,)
+            verdicts = (EMPTY,)
         # several statements: the server refuses them in one Parse (and goex any Execute)
-        self._prepared[name] = verdicts[0] if len(verdicts) == 1 else _SEVERAL
+        rewritten = imaged(verdicts[0]) if self.images and len(verdicts) == 1 else None
+        if rewritten is not None:
+            message = m.with_sql(message, rewritten)
+        verdict = verdicts[0] if len(verdicts) == 1 else SEVERAL
+        self.names.parsed(name, verdict, imaged=rewritten is not None)
         self._send(message.raw)
         self._expect("parse", quiet=quiet)
 
     def _bind(self, message: Message, *, quiet: bool = False) -> None:
         portal, statement = m.bind_names(message)
-        verdict = self._prepared.get(statement)
-        if verdict is None:  # a statement goex never saw prepared (SQL PREPARE is refused)
-            self._refuse(_UNSEEN, quiet=quiet)
+        if self.names.bound(portal, statement) is None:  # never seen prepared: SQL PREPARE?
+            self._refuse(UNSEEN, quiet=quiet)
             return
-        self._portals[portal] = verdict
         self._send(message.raw)
         self._expect("bind", quiet=quiet)
 
     def _describe(self, message: Message, *, quiet: bool = False) -> None:
         self._send(message.raw)
-        self._expect("describe", quiet=quiet)
+        self._expect("describe", quiet=quiet, no_data=self.names.imaged(*m.target_of(message)))
 
     def _close(self, message: Message) -> None:
-        kind, name = m.target_of(message)
-        (self._prepared if kind == b"S" else self._portals).pop(name, None)
+        self.names.closed(*m.target_of(message))
         self._send(message.raw)
         self._expect("close")
 
@@ -288,7 +277,8 @@ class ProxySession:
         self._send(message.raw)
 
     async def _execute(self, message: Message, *, quiet: bool = False) -> None:
-        verdict = self._portals.get(m.execute_portal(message)) or _UNSEEN
+        portal = m.execute_portal(message)
+        verdict = self.names.portal(portal) or UNSEEN
         role = verdict.role
         if role is Role.REFUSED:  # a portal goex never saw bound, or of several statements
             self._refuse(verdict, quiet=quiet)
@@ -297,12 +287,15 @@ class ProxySession:
             await self._conclude(message, quiet=quiet)
             return
         note = None
+        keep_rows = self.names.imaged(b"P", portal)
         if role is Role.WRITE:
-            note = await self._hold(verdict)
+            note = await self._hold(verdict, imaged=keep_rows)
         elif self._pending is not None and verdict.sql:
             self._pending.add(verdict)
+        if keep_rows:  # all of its rows at once: they are goex's, its tag the client's
+            message = Message(b"E", m.execute_body(portal, 0))
         self._send(message.raw)
-        self._expect("execute", quiet=quiet, on_final=note)
+        self._expect("execute", quiet=quiet, on_final=note, keep_rows=keep_rows)
         if role is Role.BEGIN:
             self._block = True
             self._implicit = False  # a BEGIN after writes: the block goes on past the Sync
@@ -315,7 +308,9 @@ class ProxySession:
         elif role is Role.FORGET:
             self.own.forget()
 
-    async def _hold(self, verdict: Verdict) -> Callable[[Message], None]:
+    async def _hold(
+        self, verdict: Verdict, *, imaged: bool
+    ) -> Callable[[Message, list[Message]], None]:
         """A statement that writes: the transaction becomes an action (in a block goex opens
         first, outside one), and the statement is part of it. Before its first DDL statement,
         the catalog is read, to measure the schema changes against."""
@@ -330,6 +325,8 @@ class ProxySession:
             # a failure means the transaction failed already; so does its measure, later
             with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
                 pending.catalog, pending.filenodes = await read_catalog(self.own)
+        if imaged:
+            pending.imaged.add(len(pending.statements))
         return pending.add(verdict)
 
     async def _sync(self, message: Message, *, quiet: bool = False) -> None:
@@ -378,11 +375,7 @@ class ProxySession:
     def _refuse(self, verdict: Verdict, *, quiet: bool) -> None:
         """The server raises goex's refusal in place of the statement, so the transaction fails
         as it would for any error; then the client's messages are discarded until Sync."""
-        text = _literal(f"goex: {verdict.reason} [{verdict.rule}]")
-        tag = f"$goex_{secrets.token_hex(8)}$"  # the reason quotes the client: no fixed tag
-        body = f"BEGIN RAISE EXCEPTION USING ERRCODE = '{REFUSED_STATE}', MESSAGE = {text}; END"
-        raise_it = f"DO {tag} {body} {tag}"
-        self._send(m.parse("", raise_it) + m.bind("", "") + m.execute(""))
+        self._send(raising(verdict))
         self._expect("parse", goex=True)
         self._expect("bind", goex=True)
         self._expect("execute", quiet=quiet)
@@ -403,7 +396,3 @@ class ProxySession:
             self._writer.write(m.error(REJECTED_STATE, outcome))
             if commit is not None:
                 self._discarding = True
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -3,6 +3,7 @@ the journal, and the data seen past goex."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -160,20 +161,23 @@ def test_a_person_approves_the_commit_a_client_waits_on(proxy_factory: Any, tabl
     assert proxy.direct(f"SELECT v FROM {table} WHERE id = 4") == [("approved",)]
 
 
-def test_proxied_actions_are_in_the_log_and_undo_refuses_them(
+def test_proxied_actions_are_in_the_log_and_undo_restores_them(
     proxy: RunningProxy, table: str
 ) -> None:
+    before = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
     with psycopg.connect(proxy.dsn()) as con:
-        con.execute(f"UPDATE {table} SET v = 'logged' WHERE id = 5")
+        con.execute(f"UPDATE {table} SET v = 'logged' WHERE id = %s", (5,))
+        con.execute(f"DELETE FROM {table} WHERE id = 6")
+        con.execute(f"INSERT INTO {table} VALUES (%s, %s)", (99, "new"), prepare=True)
         con.commit()
     action = proxy.actions()[0]
     shown = goex_db("show", action.id, "--format", "json")
     assert shown.returncode == 0, shown.stderr
     assert f"UPDATE {table}" in shown.stdout and PASSWORD not in shown.stdout
-    undone = goex_db("undo", action.id, "--dsn", proxy.upstream)
-    assert undone.returncode == 1
-    assert undone.stderr.startswith("error: ") and "cannot be undone" in undone.stderr
-    assert proxy.direct(f"SELECT v FROM {table} WHERE id = 5") == [("logged",)]
+    assert json.loads(shown.stdout)["effects"]["reversible"] is True
+    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
+    assert undone.returncode == 0, undone.stdout + undone.stderr
+    assert proxy.direct(f"SELECT * FROM {table} ORDER BY id") == before
 
 
 def test_a_refusal_quoting_the_client_cannot_break_out_of_goexs_own_statement(

@@ -1,0 +1,87 @@
+"""What a proxied transaction did, measured from inside it at its end, on the held connection:
+rows per table (from the transaction's statistics and locks, ``queries.HELD``), row images
+(``images``), sequences, advisory locks, and after DDL the schema changes and rewrites."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.errors import ExecutionError
+from goexdb.backends.postgres import queries
+from goexdb.backends.postgres.holdings import Holdings
+from goexdb.effects import Catalog, Effects, ImageBudget, diff_catalog
+from goexdb.proxy import messages as m
+from goexdb.proxy.images import tie
+from goexdb.proxy.own import GoexQueryFailed, Own
+from goexdb.proxy.pending import Pending
+from goexdb.proxy.routing import Discarded
+from goexdb.proxy.statements import Verdict
+
+DIALECT = "postgres"
+# The transaction's locks, counts, sequences and advisory locks (``queries.HELD``), and the
+# request that its counts be flushed as it ends, so that the next transaction's start at zero.
+MEASURE = f"SELECT ({queries.HELD}), pg_stat_force_next_flush()"
+
+
+async def measure(own: Own, pending: Pending, max_images: int) -> Effects:
+    try:
+        rows = await own.rows("goex_measure", MEASURE)
+        held = Holdings.read(json.loads((rows[0][0] or b"[]").decode()))
+        effects = Effects()
+        explained: dict[str, int] = {}
+        for verdict, tag in zip(pending.statements, pending.tags, strict=True):
+            count = m.row_count(tag or "")
+            if verdict.statement is None or not count:
+                continue
+            for written in _written(verdict):
+                name = held.named(written)
+                if name is not None:
+                    explained[name] = explained.get(name, 0) + count
+        held.note(effects, held.counts, explained)
+        effects.locks = [
+            {"relation": relation, "mode": mode, "statement": "(the transaction)"}
+            for relation, mode in held.locks
+        ]
+        budget = ImageBudget(max_images)
+        positions = {id(v): n for n, v in enumerate(v for v in pending.statements if v.statement)}
+        for index in sorted(pending.imaged):
+            verdict = pending.statements[index]
+            images = pending.images.get(index, [])
+            tag = pending.tags[index]
+            tied = await tie(own, verdict, positions[id(verdict)], tag, images, budget)
+            effects.images.append(tied)
+        if pending.catalog is not None:
+            after, filenodes = await read_catalog(own)
+            effects.schema_changes = diff_catalog(pending.catalog, after)
+            effects.rewrites = sorted(
+                n for n, node in filenodes.items() if pending.filenodes.get(n, node) != node
+            )
+    except (GoexQueryFailed, Discarded, ConnectionError) as exc:
+        raise ExecutionError(f"goex could not measure the transaction: {exc}") from exc
+    return effects
+
+
+async def read_catalog(own: Own) -> tuple[Catalog, dict[str, str]]:
+    """The catalog of user tables and their file nodes, read in the held transaction."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for name, query in (
+        ("goex_columns", queries.COLUMNS),
+        ("goex_indexes", queries.INDEXES),
+        ("goex_constraints", queries.CONSTRAINTS),
+        ("goex_filenodes", queries.FILENODES),
+    ):
+        rows = await own.rows(name, query)
+        found[query] = [tuple(v.decode() if v is not None else None for v in r) for r in rows]
+    catalog = queries.read_catalog(lambda query: found[query])
+    return catalog, {r[0]: r[1] for r in found[queries.FILENODES]}
+
+
+def _written(verdict: Verdict) -> tuple[str, ...]:
+    statement = verdict.statement
+    assert statement is not None
+    if statement.verb == "copy" and statement.ast is not None:
+        target = statement.ast.this
+        table = target.this if hasattr(target, "this") and not hasattr(target, "name") else target
+        return (table.sql(dialect=DIALECT),) if table is not None else ()
+    return statement.tables_written
