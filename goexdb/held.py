@@ -112,10 +112,11 @@ class Held:
 
     def effects_json(self) -> dict[str, Any]:
         """What is journaled and shown: each statement, the effects, and whether undo can work."""
+        reversible = self.reversible  # judged first: it sets effects.irreversible
         return {
             "statements": [r.to_json() for r in self.results],
             "effects": self.effects.to_json(),
-            "reversible": self.reversible,
+            "reversible": reversible,
         }
 
     def undo_record(self) -> dict[str, Any]:

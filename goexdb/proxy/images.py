@@ -9,17 +9,14 @@ undone exactly (``goexdb.reversible``).
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
-from goexdb.backends.postgres import queries
-from goexdb.effects import ImageBudget, RowImage, StatementImages
+from goexdb.effects import RowImage, StatementImages
 from goexdb.proxy.messages import Message, data_row, row_count
-from goexdb.proxy.own import Own
 from goexdb.proxy.statements import Verdict
 from goexdb.sql import StatementKind, qualified, with_returning
 
 IMAGE_COLUMNS = ("row_to_json(old)::text", "row_to_json(new)::text")
-_TABLE = f"SELECT t.a, t.b, array_to_json(t.c)::text FROM ({queries.TABLE}) AS t(a, b, c)"
 DIALECT = "postgres"
 
 
@@ -43,33 +40,35 @@ def rows_of(replies: list[Message]) -> list[RowImage]:
     return images
 
 
-async def tie(
-    own: Own,
-    verdict: Verdict,
-    position: int,
-    tag: str | None,
-    images: list[RowImage],
-    budget: ImageBudget,
-) -> StatementImages:
-    """One statement's images, with its table's qualified name and primary key."""
+def written_by(verdict: Verdict) -> str:
+    """The table an imaged statement writes, named as written (schema-qualified if it was)."""
     statement = verdict.statement
     assert statement is not None and statement.image_target is not None
-    written = qualified(statement.image_target, DIALECT)
-    found = await own.rows("goex_image_table", _TABLE, (written,))
-    if not found or found[0][0] is None or found[0][1] is None:
-        missing = StatementImages(position, written, [])
-        missing.missing = f"table {written} could not be found again to tie its images to"
-        return missing
-    schema, relation, key = (v.decode() if v is not None else "" for v in found[0])
-    tied = StatementImages(position, f"{schema}.{relation}", list(json.loads(key or "[]")))
+    return qualified(statement.image_target, DIALECT)
+
+
+def tie(verdict: Verdict, position: int, tag: str | None, images: list[RowImage]) -> Tied:
+    """One statement's images, to be tied to its table (``Tied.with_table``)."""
+    tied = Tied(position, written_by(verdict), [])
     tied.images = images
-    if "." in schema + relation:
-        tied.missing = f"table {schema}.{relation} has a '.' in its name"
-    elif row_count(tag or "") not in (len(images), None) or tag is None:
+    if row_count(tag or "") != len(images):
         tied.missing = "the statement's rows and its images do not agree"
         tied.images = []
-    budget.spend(tied)
     return tied
+
+
+class Tied(StatementImages):
+    def with_table(self, tables: dict[str, tuple[str | None, str | None, Any]]) -> Tied:
+        """Named by the table's schema and name, with its primary key (``tables``: by the name
+        as written, as the server resolved it in the transaction)."""
+        schema, relation, key = tables.get(self.table, (None, None, None))
+        if schema is None or relation is None:
+            self.missing, self.images = f"table {self.table} was not found again", []
+            return self
+        self.table, self.key = f"{schema}.{relation}", list(key or [])
+        if "." in schema + relation:
+            self.missing, self.images = f"table {self.table} has a '.' in its name", []
+        return self
 
 
 def _text(value: bytes | None) -> str | None:

@@ -10,23 +10,32 @@ from typing import Any
 from core.errors import ExecutionError
 from goexdb.backends.postgres import queries
 from goexdb.backends.postgres.holdings import Holdings
-from goexdb.effects import Catalog, Effects, ImageBudget, diff_catalog
+from goexdb.effects import Catalog, Effects, ImageBudget, StatementImages, diff_catalog
 from goexdb.proxy import messages as m
-from goexdb.proxy.images import tie
+from goexdb.proxy.images import tie, written_by
 from goexdb.proxy.own import GoexQueryFailed, Own
 from goexdb.proxy.pending import Pending
 from goexdb.proxy.routing import Discarded
 from goexdb.proxy.statements import Verdict
+from goexdb.sql import StatementKind
 
 DIALECT = "postgres"
 # The transaction's locks, counts, sequences and advisory locks (``queries.HELD``), and the
 # request that its counts be flushed as it ends, so that the next transaction's start at zero.
-MEASURE = f"SELECT ({queries.HELD}), pg_stat_force_next_flush()"
+# With them, the schema, name and primary key of each table written with images ($1: a JSON
+# list of the names as written), in the same round trip.
+MEASURE = f"""
+    SELECT ({queries.HELD}), pg_stat_force_next_flush(),
+           (SELECT coalesce(json_agg(json_build_array(x, t.a, t.b, t.c)), '[]')
+            FROM json_array_elements_text($1::json) AS x
+            LEFT JOIN LATERAL ({queries.TABLE.replace("$1", "x")}) AS t(a, b, c) ON true)
+"""
 
 
 async def measure(own: Own, pending: Pending, max_images: int) -> Effects:
     try:
-        rows = await own.rows("goex_measure", MEASURE)
+        imaged_tables = sorted({written_by(pending.statements[i]) for i in pending.imaged})
+        rows = await own.rows("goex_measure", MEASURE, (json.dumps(imaged_tables),))
         held = Holdings.read(json.loads((rows[0][0] or b"[]").decode()))
         effects = Effects()
         explained: dict[str, int] = {}
@@ -44,13 +53,19 @@ async def measure(own: Own, pending: Pending, max_images: int) -> Effects:
             for relation, mode in held.locks
         ]
         budget = ImageBudget(max_images)
-        positions = {id(v): n for n, v in enumerate(v for v in pending.statements if v.statement)}
-        for index in sorted(pending.imaged):
-            verdict = pending.statements[index]
+        tables = {r[0]: (r[1], r[2], r[3]) for r in json.loads(rows[0][2] or b"[]")}
+        kept = [i for i, v in enumerate(pending.statements) if v.statement is not None]
+        for index in sorted(pending.imaged):  # its place among the action's statements
             images = pending.images.get(index, [])
-            tag = pending.tags[index]
-            tied = await tie(own, verdict, positions[id(verdict)], tag, images, budget)
+            tied = tie(pending.statements[index], kept.index(index), pending.tags[index], images)
+            budget.spend(tied.with_table(tables))
             effects.images.append(tied)
+        for index, verdict in enumerate(pending.statements):  # wrote, but left no images
+            if index not in pending.imaged and _writes_rows(verdict):
+                what = ", ".join(_written(verdict))
+                unimaged = StatementImages(kept.index(index), what, [])
+                unimaged.missing = f"{verdict.sql.split()[0].upper()} {what} left no row images"
+                effects.images.append(unimaged)
         if pending.catalog is not None:
             after, filenodes = await read_catalog(own)
             effects.schema_changes = diff_catalog(pending.catalog, after)
@@ -75,6 +90,12 @@ async def read_catalog(own: Own) -> tuple[Catalog, dict[str, str]]:
         found[query] = [tuple(v.decode() if v is not None else None for v in r) for r in rows]
     catalog = queries.read_catalog(lambda query: found[query])
     return catalog, {r[0]: r[1] for r in found[queries.FILENODES]}
+
+
+def _writes_rows(verdict: Verdict) -> bool:
+    statement = verdict.statement
+    kind = statement.kind if statement is not None else StatementKind.READ
+    return verdict.writes and kind not in (StatementKind.READ, StatementKind.DDL)
 
 
 def _written(verdict: Verdict) -> tuple[str, ...]:

@@ -237,3 +237,32 @@ def test_a_statement_goex_never_saw_prepared_is_not_executed(
         assert results[0].error_message.decode().count("db.unknown-statement") == 1
         assert con.execute("SELECT 1").fetchone() == (1,)
     assert proxy.direct(f"SELECT count(*) FROM {table}") == [(20,)]
+
+
+def test_the_same_statement_twice_is_imaged_twice_and_undone_exactly(
+    proxy: RunningProxy, table: str
+) -> None:
+    before = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
+    with psycopg.connect(proxy.dsn()) as con:
+        for value, row in (("first", 7), ("second", 8), ("third", 7)):
+            con.execute(f"UPDATE {table} SET v = %s WHERE id = %s", (value, row), prepare=True)
+        con.commit()
+    action = proxy.actions()[0]
+    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
+    assert undone.returncode == 0, undone.stdout + undone.stderr
+    assert proxy.direct(f"SELECT * FROM {table} ORDER BY id") == before
+
+
+def test_a_statement_with_its_own_returning_makes_the_action_irreversible(
+    proxy: RunningProxy, table: str
+) -> None:
+    with psycopg.connect(proxy.dsn()) as con:
+        got = con.execute(f"UPDATE {table} SET v = 'r' WHERE id = 9 RETURNING id, v").fetchall()
+        con.commit()
+    assert got == [(9, "r")]  # the client's own RETURNING, untouched
+    action = proxy.actions()[0]
+    with proxy.journal() as journal:
+        effects = journal.effects(action.id) or {}
+    assert effects["reversible"] is False and effects["effects"]["irreversible"]
+    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
+    assert undone.returncode == 1 and "cannot be undone" in undone.stderr
