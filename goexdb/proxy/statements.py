@@ -60,6 +60,7 @@ PURE_FUNCTIONS = frozenset(
         *("row_number", "rank", "dense_rank", "to_char", "date_trunc", "extract"),
         *("current_schemas", "current_setting", "array_position", "quote_ident", "unnest"),
         *("obj_description", "col_description", "shobj_description", "array_length"),
+        *("and", "or", "not", "case", "if", "in", "between", "like", "ilike", "array"),
     }
 )
 # The catalog's own readers (what drivers, ORMs and migration tools introspect with).
@@ -213,19 +214,26 @@ def _pure(name: str) -> bool:
 
 
 def _settings_called(statement: Statement, limits: dict[str, float]) -> bool:
-    """Whether every set_config() the statement calls sets, to a literal value, a setting a
-    client may change (asyncpg turns off jit this way)."""
+    """Whether every set_config() the statement calls sets a setting a client may change, to
+    a literal value it may take; or sets jit, to any value (asyncpg turns it off, then back,
+    around its type introspection: it only chooses how queries are planned)."""
     tree = statement.ast
     found = tree.find_all(exp.Anonymous) if tree is not None else iter(())
     calls = [f for f in found if f.name.lower() == "set_config"]
     for call in calls:
         args = call.expressions
-        if len(args) != 3 or not all(isinstance(a, exp.Literal) and a.is_string for a in args[:2]):
+        if len(args) != 3 or not _is_text(args[0]):
             return False
-        name, value = args[0].name.lower(), args[1].name
-        if name != "jit" and _setting_refusal(name, value, limits) is not None:
+        name = args[0].name.lower()
+        if name == "jit":
+            continue
+        if not _is_text(args[1]) or _setting_refusal(name, args[1].name, limits) is not None:
             return False
     return bool(calls)
+
+
+def _is_text(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Literal) and node.is_string
 
 
 def _control(statement: Statement, first: str, second: str) -> Verdict:

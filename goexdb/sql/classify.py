@@ -143,7 +143,7 @@ def classify(sql: str, dialect: str, *, line: int = 1, column: int = 1) -> State
             return Statement(sql, StatementKind.UNKNOWN, verb, None)
         return Statement(sql, StatementKind.READ, verb, _explained_statement(sql, dialect))
     try:
-        parsed = [e for e in sqlglot.parse(sql, read=dialect) if e is not None]
+        parsed = _parsed(sql, dialect)
     except (ParseError, TokenError, TypeError, RecursionError) as exc:
         # sqlglot's parser raises a TypeError on some garbage (``0?``) and recurses once per
         # nesting level: both are still failures to parse, not crashes.
@@ -164,6 +164,34 @@ def classify(sql: str, dialect: str, *, line: int = 1, column: int = 1) -> State
     written = _tables_written(tree, dialect) if kind is StatementKind.DML else ()
     where = _has_where(tree) if kind is StatementKind.DML else None
     return Statement(sql, kind, verb, tree, written, where)
+
+
+def _parsed(sql: str, dialect: str) -> list[exp.Expr]:
+    """sqlglot's trees of ``sql``. sqlglot cannot read an array of an object identifier type
+    (``$1::oid[]``, ``regtype[]``, as asyncpg's type introspection casts): such a statement is
+    read with ``text[]`` in their place, a cast's type being nothing its kind, tables or
+    functions depend on; the statement keeps its own text."""
+    try:
+        return [e for e in sqlglot.parse(sql, read=dialect) if e is not None]
+    except ParseError:
+        readable = _oid_arrays_as_text(sql, dialect)
+        if readable is None:
+            raise
+        return [e for e in sqlglot.parse(readable, read=dialect) if e is not None]
+
+
+def _oid_arrays_as_text(sql: str, dialect: str) -> str | None:
+    tokens = tokenize(sql, dialect)
+    spans = [
+        (token.start, token.end + 1)
+        for token, opening, closing in zip(tokens, tokens[1:], tokens[2:], strict=False)
+        if token.token_type is TokenType.OBJECT_IDENTIFIER
+        and opening.token_type is TokenType.L_BRACKET
+        and closing.token_type is TokenType.R_BRACKET
+    ]
+    for start, end in reversed(spans):
+        sql = sql[:start] + "text" + sql[end:]
+    return sql if spans else None
 
 
 def syntax_problem(

@@ -270,3 +270,23 @@ def test_a_merge_is_filtered_by_its_on_clause_except_not_matched_by_source() -> 
         ("NOT MATCHED BY SOURCE THEN UPDATE SET active = false", False),
     ):
         assert classify(merge + when, "postgres").has_where is filtered, when
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind", "written"),
+    [
+        ("SELECT t.oid FROM pg_type t WHERE t.oid = any($1::oid[])", StatementKind.READ, ()),
+        (
+            "DELETE FROM orders WHERE id = any($1::regclass[]::oid[])",
+            StatementKind.DML,
+            ("orders",),
+        ),
+    ],
+)
+def test_an_array_of_object_identifiers_is_read_and_keeps_its_text(
+    sql: str, kind: StatementKind, written: tuple[str, ...]
+) -> None:
+    """sqlglot cannot read ``oid[]`` (asyncpg's type introspection casts ``$1::oid[]``); goex
+    reads the statement with ``text[]`` there, and the statement keeps its own text."""
+    (statement,) = parse_script(sql, "postgres")
+    assert (statement.kind, statement.tables_written, statement.sql) == (kind, written, sql)

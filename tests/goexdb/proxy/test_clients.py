@@ -319,12 +319,6 @@ def test_asyncpg_fetch_prepare_and_executemany(proxy: RunningProxy, table: str) 
     assert statuses == [Status.COMMITTED] * 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asyncpg's type introspection casts $1::oid[], which sqlglot cannot parse, so goex "
-    "refuses it (db.syntax); reading PostgreSQL statements with its own parser (pglast) is "
-    "issue 14's",
-)
 def test_asyncpg_type_introspection(proxy: RunningProxy, table: str) -> None:
     """An array (or enum, domain, composite) parameter or result makes asyncpg read the type
     from pg_type first, with JIT switched off around that query
