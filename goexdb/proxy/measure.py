@@ -4,6 +4,7 @@ rows per table (from the transaction's statistics and locks, ``queries.HELD``), 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -14,7 +15,7 @@ from goexdb.effects import Catalog, Effects, ImageBudget, StatementImages, diff_
 from goexdb.proxy import messages as m
 from goexdb.proxy.images import tie, written_by
 from goexdb.proxy.own import GoexQueryFailed, Own
-from goexdb.proxy.pending import Pending
+from goexdb.proxy.pending import Counts, Pending, savepoint_of
 from goexdb.proxy.routing import Discarded
 from goexdb.proxy.statements import Verdict
 from goexdb.sql import StatementKind
@@ -39,15 +40,15 @@ async def measure(own: Own, pending: Pending, max_images: int) -> Effects:
         held = Holdings.read(json.loads((rows[0][0] or b"[]").decode()))
         effects = Effects()
         explained: dict[str, int] = {}
-        for verdict, tag in zip(pending.statements, pending.tags, strict=True):
+        for index, (verdict, tag) in enumerate(zip(pending.statements, pending.tags, strict=True)):
             count = m.row_count(tag or "")
-            if verdict.statement is None or not count:
+            if verdict.statement is None or not count or index in pending.undone:
                 continue
             for written in _written(verdict):
                 name = held.named(written)
                 if name is not None:
                     explained[name] = explained.get(name, 0) + count
-        held.note(effects, held.counts, explained)
+        held.note(effects, _less(held.counts, pending.discounted), explained)
         effects.locks = [
             {"relation": relation, "mode": mode, "statement": "(the transaction)"}
             for relation, mode in held.locks
@@ -61,7 +62,7 @@ async def measure(own: Own, pending: Pending, max_images: int) -> Effects:
             budget.spend(tied.with_table(tables))
             effects.images.append(tied)
         for index, verdict in enumerate(pending.statements):  # wrote, but left no images
-            if index not in pending.imaged and _writes_rows(verdict):
+            if index not in pending.imaged | pending.undone and _writes_rows(verdict):
                 what = ", ".join(_written(verdict))
                 unimaged = StatementImages(kept.index(index), what, [])
                 unimaged.missing = f"{verdict.sql.split()[0].upper()} {what} left no row images"
@@ -77,6 +78,27 @@ async def measure(own: Own, pending: Pending, max_images: int) -> Effects:
     return effects
 
 
+async def at_savepoint(own: Own, pending: Pending, sql: str) -> None:
+    """Before a SAVEPOINT or ROLLBACK TO in a transaction that wrote: the row counts then, so
+    that what a ROLLBACK TO takes back is not counted (nor imaged) as the action's."""
+    found = savepoint_of(sql)
+    if found is None:
+        return
+    what, name = found
+    if what == "release":
+        pending.release(name)
+        return
+    with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):  # failed: told so
+        counts = await counts_now(own)
+        (pending.savepoint if what == "savepoint" else pending.rolled_back_to)(name, counts)
+
+
+async def counts_now(own: Own) -> Counts:
+    """Rows inserted, updated and deleted per table, as the transaction's statistics hold them."""
+    rows = await own.rows("goex_counts", queries.BASELINE)
+    return {r[0]: (r[1], r[2], r[3]) for r in json.loads(rows[0][0] or b"[]")}
+
+
 async def read_catalog(own: Own) -> tuple[Catalog, dict[str, str]]:
     """The catalog of user tables and their file nodes, read in the held transaction."""
     found: dict[str, list[tuple[Any, ...]]] = {}
@@ -90,6 +112,16 @@ async def read_catalog(own: Own) -> tuple[Catalog, dict[str, str]]:
         found[query] = [tuple(v.decode() if v is not None else None for v in r) for r in rows]
     catalog = queries.read_catalog(lambda query: found[query])
     return catalog, {r[0]: r[1] for r in found[queries.FILENODES]}
+
+
+def _less(counts: Counts, taken: Counts) -> Counts:
+    """The transaction's counts without the rows ROLLBACK TO took back."""
+    less = {}
+    for table, now in counts.items():
+        back = taken.get(table, (0, 0, 0))
+        ins, upd, dele = (max(n - b, 0) for n, b in zip(now, back, strict=True))
+        less[table] = (ins, upd, dele)
+    return less
 
 
 def _writes_rows(verdict: Verdict) -> bool:

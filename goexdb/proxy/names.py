@@ -28,6 +28,17 @@ class Names:
     def portal(self, name: str) -> Verdict | None:
         return self._portals.get(name)
 
+    def copies_in(self, portal: str) -> bool:
+        """Whether the portal runs COPY FROM STDIN (the client's data comes next)."""
+        verdict = self._portals.get(portal)
+        statement = verdict.statement if verdict is not None else None
+        return (
+            verdict is not None
+            and verdict.writes
+            and statement is not None
+            and (statement.verb == "copy")
+        )
+
     def imaged(self, kind: bytes, name: str) -> bool:
         return (kind, name) in self._imaged
 

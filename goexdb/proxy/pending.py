@@ -3,6 +3,7 @@ the command tag and row images each got back, and the catalog before its first D
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,6 +13,32 @@ from goexdb.proxy.messages import Message
 from goexdb.proxy.routing import tag_of
 from goexdb.proxy.statements import Verdict
 from goexdb.sql import StatementKind
+
+Counts = dict[str, tuple[int, int, int]]  # rows inserted, updated, deleted per table
+_NONE = (0, 0, 0)
+_NAME = r'("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_SAVEPOINTS = (
+    ("savepoint", re.compile(rf"^\s*savepoint\s+{_NAME}", re.I)),
+    ("release", re.compile(rf"^\s*release\s+(?:savepoint\s+)?{_NAME}", re.I)),
+    (
+        "rollback to",
+        re.compile(
+            rf"^\s*rollback\s+(?:work\s+|transaction\s+)?to\s+(?:savepoint\s+)?{_NAME}", re.I
+        ),
+    ),
+)
+
+
+def savepoint_of(sql: str) -> tuple[str, str] | None:
+    """What a SAVEPOINT, RELEASE or ROLLBACK TO does, and to which savepoint (its name as the
+    server folds it)."""
+    for what, pattern in _SAVEPOINTS:
+        found = pattern.match(sql)
+        if found:
+            name = found[1]
+            quoted = name.startswith('"')
+            return what, name[1:-1].replace('""', '"') if quoted else name.lower()
+    return None
 
 
 @dataclass
@@ -34,6 +61,10 @@ class Pending:
     filenodes: dict[str, str] = field(default_factory=dict)
     imaged: set[int] = field(default_factory=set)  # statements sent with goex's RETURNING
     images: dict[int, list[RowImage]] = field(default_factory=dict)
+    # savepoints set since it wrote: name, statements before it, the row counts then
+    savepoints: list[tuple[str, int, Counts]] = field(default_factory=list)
+    undone: set[int] = field(default_factory=set)  # statements a ROLLBACK TO took back
+    discounted: Counts = field(default_factory=dict)  # their rows, which the counts still hold
 
     def add(self, verdict: Verdict) -> Callable[[Message, list[Message]], None]:
         """Add a statement; what to call with its final reply (its command tag) and the rows
@@ -48,6 +79,39 @@ class Pending:
                 self.images[index] = rows_of(kept)
 
         return note
+
+    def savepoint(self, name: str, counts: Counts) -> None:
+        self.savepoints.append((name, len(self.statements), counts))
+
+    def release(self, name: str) -> None:
+        """RELEASE: the savepoint and every later one go; what they hold stays."""
+        for at in range(len(self.savepoints) - 1, -1, -1):
+            if self.savepoints[at][0] == name:
+                del self.savepoints[at:]
+                return
+
+    def rolled_back_to(self, name: str, counts: Counts) -> None:
+        """ROLLBACK TO: what ran since the savepoint is taken back (a savepoint set before the
+        transaction wrote: all it wrote). PostgreSQL's statistics still count its rows, so they
+        are discounted; its images go. The savepoint stays, from here."""
+        at = next(
+            (i for i in range(len(self.savepoints) - 1, -1, -1) if self.savepoints[i][0] == name),
+            None,
+        )
+        start, then = (0, {}) if at is None else self.savepoints[at][1:]
+        for index in range(start, len(self.statements)):
+            self.undone.add(index)
+            self.imaged.discard(index)
+            self.images.pop(index, None)
+        for table, now in counts.items():
+            before, taken = then.get(table, _NONE), self.discounted.get(table, _NONE)
+            ins, upd, dele = (t + n - b for t, n, b in zip(taken, now, before, strict=True))
+            self.discounted[table] = (ins, upd, dele)
+        if at is None:  # set before the transaction wrote
+            self.savepoints.append((name, len(self.statements), counts))
+        else:
+            del self.savepoints[at + 1 :]
+            self.savepoints[at] = (name, len(self.statements), counts)
 
     @property
     def code(self) -> str:

@@ -26,7 +26,7 @@ from core.errors import TargetError
 from goexdb.proxy import messages as m
 from goexdb.proxy.action import ProxyContext, Worker
 from goexdb.proxy.images import imaged
-from goexdb.proxy.measure import read_catalog
+from goexdb.proxy.measure import at_savepoint, read_catalog
 from goexdb.proxy.messages import Message
 from goexdb.proxy.names import Names
 from goexdb.proxy.own import GoexQueryFailed, Own
@@ -219,22 +219,13 @@ class ProxySession:
             elif message.type == b"D":
                 self._describe(message, quiet=True)
             elif message.type == b"E":
-                copying = self._portal_copies_in("")
+                copying = self.names.copies_in("")
                 await self._execute(message, quiet=True)
                 if copying:
                     self._after_copy = batch[index + 1 :]
                     return
             else:
                 await self._sync(message, quiet=True)
-
-    def _portal_copies_in(self, portal: str) -> bool:
-        verdict = self.names.portal(portal)
-        return (
-            verdict is not None
-            and verdict.statement is not None
-            and verdict.writes
-            and (verdict.statement.verb == "copy")
-        )
 
     # -- the extended protocol --------------------------------------------------------------------
 
@@ -286,6 +277,8 @@ class ProxySession:
         if role is Role.COMMIT and self._pending is not None:
             await self._conclude(message, quiet=quiet)
             return
+        if role is Role.SAVEPOINT and self._pending is not None:
+            await at_savepoint(self.own, self._pending, verdict.sql)
         note = None
         keep_rows = self.names.imaged(b"P", portal)
         if role is Role.WRITE:

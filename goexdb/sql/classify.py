@@ -24,7 +24,7 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from core.errors import StatementDenied, StatementError
 from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, LEADING_KEYWORDS, RUNNABLE, StatementKind
-from goexdb.sql.split import SyntaxProblem, pieces, tokenize
+from goexdb.sql.split import SyntaxProblem, oid_arrays_as_text, pieces, tokenize
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -174,24 +174,10 @@ def _parsed(sql: str, dialect: str) -> list[exp.Expr]:
     try:
         return [e for e in sqlglot.parse(sql, read=dialect) if e is not None]
     except ParseError:
-        readable = _oid_arrays_as_text(sql, dialect)
+        readable = oid_arrays_as_text(sql, dialect)
         if readable is None:
             raise
         return [e for e in sqlglot.parse(readable, read=dialect) if e is not None]
-
-
-def _oid_arrays_as_text(sql: str, dialect: str) -> str | None:
-    tokens = tokenize(sql, dialect)
-    spans = [
-        (token.start, token.end + 1)
-        for token, opening, closing in zip(tokens, tokens[1:], tokens[2:], strict=False)
-        if token.token_type is TokenType.OBJECT_IDENTIFIER
-        and opening.token_type is TokenType.L_BRACKET
-        and closing.token_type is TokenType.R_BRACKET
-    ]
-    for start, end in reversed(spans):
-        sql = sql[:start] + "text" + sql[end:]
-    return sql if spans else None
 
 
 def syntax_problem(

@@ -212,3 +212,19 @@ def _refuse_escaped_identifiers(tokens: Sequence[Token], sql: str) -> None:
 
 
 _ESCAPED_IDENTIFIER = re.compile(r'\bu&"', re.IGNORECASE)
+
+
+def oid_arrays_as_text(sql: str, dialect: str) -> str | None:
+    """``sql`` with ``text`` for each array of an object identifier type (``oid[]``,
+    ``regclass[]``, ...), which sqlglot cannot read; None when it has none."""
+    tokens = tokenize(sql, dialect)
+    spans = [
+        (token.start, token.end + 1)
+        for token, opening, closing in zip(tokens, tokens[1:], tokens[2:], strict=False)
+        if token.token_type is TokenType.OBJECT_IDENTIFIER
+        and opening.token_type is TokenType.L_BRACKET
+        and closing.token_type is TokenType.R_BRACKET
+    ]
+    for start, end in reversed(spans):
+        sql = sql[:start] + "text" + sql[end:]
+    return sql if spans else None

@@ -266,3 +266,34 @@ def test_a_statement_with_its_own_returning_makes_the_action_irreversible(
     assert effects["reversible"] is False and effects["effects"]["irreversible"]
     undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
     assert undone.returncode == 1 and "cannot be undone" in undone.stderr
+
+
+def test_what_a_rollback_to_savepoint_took_back_is_neither_counted_nor_undone(
+    proxy: RunningProxy, table: str
+) -> None:
+    before = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"UPDATE {table} SET v = 'kept' WHERE id = 1")
+        con.execute("SAVEPOINT a")
+        con.execute(f"DELETE FROM {table} WHERE id IN (2, 3)")
+        con.execute('SAVEPOINT "B"')
+        con.execute(f"UPDATE {table} SET v = 'gone' WHERE id = 4")
+        con.execute("ROLLBACK TO SAVEPOINT a")
+        con.execute(f"UPDATE {table} SET v = 'after' WHERE id = 5")
+        con.commit()
+    assert proxy.direct(f"SELECT id, v FROM {table} WHERE id <= 5 ORDER BY id") == [
+        (1, "kept"),
+        (2, "v2"),
+        (3, "v3"),
+        (4, "v4"),
+        (5, "after"),
+    ]
+    action = proxy.actions()[0]
+    with proxy.journal() as journal:
+        recorded = journal.effects(action.id) or {}
+    counts = recorded["effects"]["tables"][f"public.{table}"]
+    assert (counts["updated"], counts["deleted"], counts["by_cascade_or_trigger"]) == (2, 0, 0)
+    assert recorded["reversible"] is True, recorded["effects"]["irreversible"]
+    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
+    assert undone.returncode == 0, undone.stdout + undone.stderr
+    assert proxy.direct(f"SELECT * FROM {table} ORDER BY id") == before
