@@ -134,6 +134,13 @@ def test_pgbench_transactions_are_each_held_and_decided(proxy_factory: Any, mode
     assert len(actions) == 40 and {a.status for a in actions} == {Status.COMMITTED}, prefix
 
 
+def assert_undone(proxy: RunningProxy, action_id: str, table: str, before: list[Any]) -> None:
+    """``goex-db undo`` of the action commits, and the table is as it was before it."""
+    undone = goex_db("undo", action_id, "--dsn", proxy.upstream, "--decide", "commit")
+    assert undone.returncode == 0, undone.stdout + undone.stderr
+    assert proxy.direct(f"SELECT * FROM {table} ORDER BY id") == before
+
+
 def goex_db(*args: str) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "goexdb.cli", *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120)
@@ -175,9 +182,7 @@ def test_proxied_actions_are_in_the_log_and_undo_restores_them(
     assert shown.returncode == 0, shown.stderr
     assert f"UPDATE {table}" in shown.stdout and PASSWORD not in shown.stdout
     assert json.loads(shown.stdout)["effects"]["reversible"] is True
-    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
-    assert undone.returncode == 0, undone.stdout + undone.stderr
-    assert proxy.direct(f"SELECT * FROM {table} ORDER BY id") == before
+    assert_undone(proxy, action.id, table, before)
 
 
 def test_a_refusal_quoting_the_client_cannot_break_out_of_goexs_own_statement(
@@ -248,9 +253,7 @@ def test_the_same_statement_twice_is_imaged_twice_and_undone_exactly(
             con.execute(f"UPDATE {table} SET v = %s WHERE id = %s", (value, row), prepare=True)
         con.commit()
     action = proxy.actions()[0]
-    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
-    assert undone.returncode == 0, undone.stdout + undone.stderr
-    assert proxy.direct(f"SELECT * FROM {table} ORDER BY id") == before
+    assert_undone(proxy, action.id, table, before)
 
 
 def test_a_statement_with_its_own_returning_makes_the_action_irreversible(
@@ -294,6 +297,4 @@ def test_what_a_rollback_to_savepoint_took_back_is_neither_counted_nor_undone(
     counts = recorded["effects"]["tables"][f"public.{table}"]
     assert (counts["updated"], counts["deleted"], counts["by_cascade_or_trigger"]) == (2, 0, 0)
     assert recorded["reversible"] is True, recorded["effects"]["irreversible"]
-    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
-    assert undone.returncode == 0, undone.stdout + undone.stderr
-    assert proxy.direct(f"SELECT * FROM {table} ORDER BY id") == before
+    assert_undone(proxy, action.id, table, before)
