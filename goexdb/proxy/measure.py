@@ -16,7 +16,7 @@ from goexdb.proxy import messages as m
 from goexdb.proxy.images import tie, written_by
 from goexdb.proxy.own import GoexQueryFailed, Own
 from goexdb.proxy.pending import Counts, Pending, savepoint_of
-from goexdb.proxy.routing import Discarded
+from goexdb.proxy.routing import Discarded, Sink, failed
 from goexdb.proxy.statements import Verdict
 from goexdb.sql import StatementKind
 
@@ -78,9 +78,10 @@ async def measure(own: Own, pending: Pending, max_images: int) -> Effects:
     return effects
 
 
-async def at_savepoint(own: Own, pending: Pending, sql: str) -> None:
-    """Before a SAVEPOINT or ROLLBACK TO in a transaction that wrote: the row counts then, so
-    that what a ROLLBACK TO takes back is not counted (nor imaged) as the action's."""
+async def at_savepoint(own: Own, pending: Pending, sql: str, ran: Sink) -> None:
+    """Around a SAVEPOINT or ROLLBACK TO in a transaction that wrote (``ran``: its Execute,
+    sent): the row counts there, so that what a ROLLBACK TO took back is not counted (nor
+    imaged) as the action's. Read once it ran: a ROLLBACK TO may end a failed state."""
     found = savepoint_of(sql)
     if found is None:
         return
@@ -88,7 +89,9 @@ async def at_savepoint(own: Own, pending: Pending, sql: str) -> None:
     if what == "release":
         pending.release(name)
         return
-    with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):  # failed: told so
+    with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):  # failed: said so
+        if failed(await own.answer(ran)):
+            return
         counts = await counts_now(own)
         (pending.savepoint if what == "savepoint" else pending.rolled_back_to)(name, counts)
 

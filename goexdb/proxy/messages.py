@@ -251,6 +251,20 @@ def execute(portal: str = "", limit: int = 0) -> bytes:
     return frame(b"E", execute_body(portal, limit))
 
 
+def as_extended(statements: list[str]) -> list[Message]:
+    """A simple query's statements as the extended messages that mean the same: Parse, Bind,
+    Describe and Execute of each (unnamed, all rows, as text), then Sync."""
+    batch: list[Message] = []
+    for sql in statements:
+        batch += [
+            Message(b"P", parse_body("", sql)),
+            Message(b"B", bind_body("", "")),
+            Message(b"D", b"P\0"),
+            Message(b"E", execute_body("", 0)),
+        ]
+    return [*batch, Message(b"S", b"")]
+
+
 def close(kind: bytes, name: str) -> bytes:
     """Close a statement (``b"S"``) or a portal (``b"P"``)."""
     return frame(b"C", kind + _cstr(name))

@@ -3,7 +3,24 @@ them, and which of them goex sent with its own RETURNING (``images``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from goexdb.proxy.messages import Message
 from goexdb.proxy.statements import Verdict
+
+Settle = Callable[[Message | None, list[Message]], None]
+
+
+@dataclass(frozen=True)
+class _Made:
+    """A verdict as one Parse or Bind recorded it: its own object, so that a later answer
+    undoes only what its own message recorded."""
+
+    verdict: Verdict
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", replace(self.verdict))
 
 
 class Names:
@@ -12,18 +29,37 @@ class Names:
         self._portals: dict[str, Verdict] = {}
         self._imaged: set[tuple[bytes, str]] = set()  # (b"S" or b"P", name)
 
-    def parsed(self, name: str, verdict: Verdict, *, imaged: bool) -> None:
-        self._statements[name] = verdict
-        self._mark(b"S", name, imaged)
+    def parsed(self, name: str, verdict: Verdict, *, imaged: bool) -> Settle:
+        """A statement sent to be parsed; what to call with the server's answer, which undoes
+        this unless the server parsed it (it refused, or skipped it after an error)."""
+        return self._made(self._statements, b"S", name, verdict, imaged)
 
-    def bound(self, portal: str, statement: str) -> Verdict | None:
-        """A portal made of a statement: its verdict, or None for a statement goex never saw
-        prepared (the portal is then not made)."""
+    def bound(self, portal: str, statement: str) -> Settle | None:
+        """A portal sent to be made of a statement (what to call with the answer), or None for
+        a statement goex never saw prepared: then nothing is sent."""
         verdict = self._statements.get(statement)
-        if verdict is not None:
-            self._portals[portal] = verdict
-            self._mark(b"P", portal, (b"S", statement) in self._imaged)
-        return verdict
+        if verdict is None:
+            return None
+        return self._made(self._portals, b"P", portal, verdict, (b"S", statement) in self._imaged)
+
+    def _made(
+        self, names: dict[str, Verdict], kind: bytes, name: str, verdict: Verdict, imaged: bool
+    ) -> Settle:
+        before = names.get(name), (kind, name) in self._imaged
+        made = _Made(verdict)
+        names[name] = made.verdict
+        self._mark(kind, name, imaged)
+        done = {b"S": b"1", b"P": b"2"}[kind]
+
+        def settle(final: Message | None, _: list[Message]) -> None:
+            if (final is None or final.type != done) and names.get(name) is made.verdict:
+                if before[0] is None:
+                    names.pop(name, None)
+                else:
+                    names[name] = before[0]
+                self._mark(kind, name, before[1])
+
+        return settle
 
     def portal(self, name: str) -> Verdict | None:
         return self._portals.get(name)
@@ -51,3 +87,9 @@ class Names:
             self._imaged.add((kind, name))
         else:
             self._imaged.discard((kind, name))
+
+
+def ours(name: str) -> bool:
+    """goex's own prepared statements and portal on the connection, which a client may not
+    name (it could close or replace them)."""
+    return name == "goex" or name.startswith("goex_")

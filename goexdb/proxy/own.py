@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from goexdb.proxy import messages as m
 from goexdb.proxy.messages import Message
@@ -29,6 +30,21 @@ class Own:
         self._client = client
         self._prepared: set[str] = set()
 
+    def _confirm(self, name: str) -> Callable[[Message | None, list[Message]], None]:
+        """A Parse of goex's that the server skipped or refused made nothing: parse it again."""
+
+        def settle(final: Message | None, _: list[Message]) -> None:
+            if final is None or final.type != b"1":
+                self._prepared.discard(name)
+
+        return settle
+
+    async def answer(self, sink: Sink) -> Message:
+        """The final answer to a message sent (everything before it sent, with a Flush: the
+        server keeps its answers until a Sync or a Flush)."""
+        self._upstream.write(m.flush())
+        return await self._upstream.answer(sink)
+
     def forget(self) -> None:
         """The session's prepared statements are gone (DEALLOCATE ALL, DISCARD ALL)."""
         self._prepared.clear()
@@ -39,7 +55,7 @@ class Own:
         data = b""
         if name not in self._prepared:
             data += m.parse(name, sql)
-            self._router.expect("parse", goex=True)
+            self._router.expect("parse", goex=True, on_final=self._confirm(name))
             self._prepared.add(name)
         data += m.bind(_PORTAL, name, params) + m.execute(_PORTAL) + m.close(b"P", _PORTAL)
         self._router.expect("bind", goex=True)
@@ -60,8 +76,8 @@ class Own:
         except Discarded:  # an error came before: the server skips everything up to a Sync
             final = None
         if final is None or failed(final):
-            self._prepared.discard(name)
-            await self.resync()
+            if final is not None:  # its own error: the server skips until a Sync of goex's
+                await self.resync()
             why = "the transaction had failed" if final is None else m.error_fields(final).get("M")
             raise GoexQueryFailed(why or "failed")
         return [m.data_row(r) for r in ran.replies if r.type == b"D"]

@@ -62,56 +62,54 @@ class Pending:
     imaged: set[int] = field(default_factory=set)  # statements sent with goex's RETURNING
     images: dict[int, list[RowImage]] = field(default_factory=dict)
     # savepoints set since it wrote: name, statements before it, the row counts then
-    savepoints: list[tuple[str, int, Counts]] = field(default_factory=list)
+    # and the rows discounted then
+    savepoints: list[tuple[str, int, Counts, Counts]] = field(default_factory=list)
     undone: set[int] = field(default_factory=set)  # statements a ROLLBACK TO took back
     discounted: Counts = field(default_factory=dict)  # their rows, which the counts still hold
 
-    def add(self, verdict: Verdict) -> Callable[[Message, list[Message]], None]:
+    def add(self, verdict: Verdict) -> Callable[[Message | None, list[Message]], None]:
         """Add a statement; what to call with its final reply (its command tag) and the rows
         goex kept of it (its row images, when it was sent imaged)."""
         index = len(self.statements)
         self.statements.append(verdict)
         self.tags.append(None)
 
-        def note(final: Message, kept: list[Message]) -> None:
-            self.tags[index] = tag_of(final)
+        def note(final: Message | None, kept: list[Message]) -> None:
+            self.tags[index] = tag_of(final) if final is not None else None
             if index in self.imaged:
                 self.images[index] = rows_of(kept)
 
         return note
 
     def savepoint(self, name: str, counts: Counts) -> None:
-        self.savepoints.append((name, len(self.statements), counts))
+        self.savepoints.append((name, len(self.statements), counts, dict(self.discounted)))
 
     def release(self, name: str) -> None:
         """RELEASE: the savepoint and every later one go; what they hold stays."""
-        for at in range(len(self.savepoints) - 1, -1, -1):
-            if self.savepoints[at][0] == name:
-                del self.savepoints[at:]
-                return
+        named = [i for i, saved in enumerate(self.savepoints) if saved[0] == name]
+        if named:
+            del self.savepoints[named[-1] :]
 
     def rolled_back_to(self, name: str, counts: Counts) -> None:
-        """ROLLBACK TO: what ran since the savepoint is taken back (a savepoint set before the
-        transaction wrote: all it wrote). PostgreSQL's statistics still count its rows, so they
-        are discounted; its images go. The savepoint stays, from here."""
-        at = next(
-            (i for i in range(len(self.savepoints) - 1, -1, -1) if self.savepoints[i][0] == name),
-            None,
-        )
-        start, then = (0, {}) if at is None else self.savepoints[at][1:]
+        """After ROLLBACK TO: what ran since the savepoint was taken back (a savepoint set before
+        the transaction wrote: all it wrote). PostgreSQL's statistics still count its rows, so
+        all rows counted since the savepoint are discounted; its images go. The savepoint stays,
+        from here."""
+        named = [i for i, saved in enumerate(self.savepoints) if saved[0] == name]
+        at = named[-1] if named else None
+        start, then, discounted = (0, {}, {}) if at is None else self.savepoints[at][1:]
         for index in range(start, len(self.statements)):
             self.undone.add(index)
             self.imaged.discard(index)
             self.images.pop(index, None)
+        self.discounted = dict(discounted)
         for table, now in counts.items():
-            before, taken = then.get(table, _NONE), self.discounted.get(table, _NONE)
+            before, taken = then.get(table, _NONE), discounted.get(table, _NONE)
             ins, upd, dele = (t + n - b for t, n, b in zip(taken, now, before, strict=True))
             self.discounted[table] = (ins, upd, dele)
-        if at is None:  # set before the transaction wrote
-            self.savepoints.append((name, len(self.statements), counts))
-        else:
-            del self.savepoints[at + 1 :]
-            self.savepoints[at] = (name, len(self.statements), counts)
+        if at is not None:
+            del self.savepoints[at:]
+        self.savepoint(name, counts)
 
     @property
     def code(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 
 from goexdb.proxy import messages as m
-from goexdb.proxy.statements import Role, Verdict
+from goexdb.proxy.statements import RESERVED, Role, Verdict
 
 REFUSED_STATE = "42501"  # insufficient_privilege: what a refused statement gets
 
@@ -24,6 +24,14 @@ UNSEEN = Verdict(
     "-- (an Execute of a statement goex did not see prepared)",
     rule="db.unknown-statement",
     reason="this portal's statement was not prepared through goex, so goex cannot judge it",
+)
+
+
+RESERVED_NAME = Verdict(
+    Role.REFUSED,
+    "-- (a prepared statement or portal named like goex's own)",
+    rule="db.goex-names",
+    reason=RESERVED,
 )
 
 

@@ -45,7 +45,8 @@ class Sink:
     hold: bool = False  # a Sync whose ReadyForQuery goex answers itself
     keep_rows: bool = False  # an Execute's rows are goex's (the row images it added)
     no_data: bool = False  # a Describe's RowDescription is goex's: the client is told NoData
-    on_final: Callable[[Message, list[Message]], None] | None = None
+    # called with the final reply and the rows kept, or (None, []) when the server skipped it
+    on_final: Callable[[Message | None, list[Message]], None] | None = None
     replies: list[Message] = field(default_factory=list)
     done: asyncio.Future[Message] | None = None
 
@@ -56,6 +57,8 @@ class Sink:
             self.done.set_result(final)
 
     def dropped(self, error: Exception | None = None) -> None:
+        if self.on_final is not None:
+            self.on_final(None, [])
         if self.done is not None and not self.done.done():
             self.done.set_exception(error or Discarded())
             self.done.exception()  # retrieved: whoever awaits it still gets it
@@ -99,8 +102,8 @@ class Router:
         self._on_status = on_status
         self._on_parameter = on_parameter
         self.pending: deque[Sink] = deque()
-        self.errored = False  # an error came since the last ReadyForQuery
         self.closed = False  # the server is gone
+        self.skipping = False  # an extended-protocol error came: the server skips to a Sync
         self.told_fatal = False  # the server said why, in a FATAL error relayed to the client
 
     def expect(self, kind: str, **how: object) -> Sink:
@@ -109,6 +112,8 @@ class Router:
             sink.done = asyncio.get_running_loop().create_future()
         if self.closed:  # nothing will answer it
             sink.dropped(ConnectionError("the server closed the connection"))
+        elif self.skipping and kind in _EXTENDED:  # after an error, skipped up to the Sync
+            sink.dropped()
         else:
             self.pending.append(sink)
         return sink
@@ -136,7 +141,8 @@ class Router:
         if sink is not None and (sink.goex or (sink.keep_rows and kind == b"D")):
             sink.replies.append(message)
         elif sink is not None and sink.no_data and kind == b"T":
-            out.append(NO_DATA)
+            if not sink.quiet:
+                out.append(NO_DATA)
         elif sink is None or not ((kind == b"Z" and sink.hold) or (sink.quiet and kind in _QUIET)):
             out.append(message.raw)
             if kind == b"E" and message.body.startswith((b"SFATAL", b"SPANIC")):
@@ -147,13 +153,12 @@ class Router:
             return
         pending.popleft()
         if kind == b"Z":
-            self.errored = False
+            self.skipping = False
             self._on_status(message.body[:1])
-        elif kind == b"E":
-            self.errored = True
-            if sink.kind in _EXTENDED:
-                while pending and pending[0].kind in _EXTENDED:
-                    pending.popleft().dropped()
+        elif kind == b"E" and sink.kind in _EXTENDED:
+            self.skipping = True
+            while pending and pending[0].kind in _EXTENDED:
+                pending.popleft().dropped()
         sink.finished(message)
 
     def abandon(self) -> None:

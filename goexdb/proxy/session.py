@@ -19,30 +19,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 
 from core.action import Action
-from core.errors import TargetError
+from core.errors import ExecutionError, TargetError
 from goexdb.proxy import messages as m
-from goexdb.proxy.action import ProxyContext, Worker
+from goexdb.proxy.action import ProxyContext
 from goexdb.proxy.images import imaged
 from goexdb.proxy.measure import at_savepoint, read_catalog
 from goexdb.proxy.messages import Message
-from goexdb.proxy.names import Names
-from goexdb.proxy.own import GoexQueryFailed, Own
+from goexdb.proxy.names import Names, Settle, ours
+from goexdb.proxy.own import GoexQueryFailed
 from goexdb.proxy.pending import Client, Pending
-from goexdb.proxy.refusals import EMPTY, SEVERAL, UNSEEN, raising
-from goexdb.proxy.routing import Discarded, Outbox, Router, Sink
+from goexdb.proxy.refusals import EMPTY, RESERVED_NAME, SEVERAL, UNSEEN, raising
+from goexdb.proxy.relay import Relay
+from goexdb.proxy.routing import Discarded
 from goexdb.proxy.statements import Role, Verdict
 from goexdb.proxy.upstream import Upstream
 from goexdb.sql import StatementKind
 
 DDL = StatementKind.DDL
 REJECTED_STATE = "40000"  # transaction_rollback: a COMMIT goex rolled back
-_HIGH_WATER = 1 << 20  # bytes waiting to be sent upstream before the proxy waits
 
 
-class ProxySession:
+class ProxySession(Relay):
     def __init__(
         self,
         context: ProxyContext,
@@ -51,93 +51,19 @@ class ProxySession:
         writer: asyncio.StreamWriter,
         upstream: Upstream,
     ) -> None:
+        super().__init__(client, reader, writer, upstream)
         self.context = context
-        self.client = client
-        self._reader = reader
-        self._writer = writer
-        self.upstream = upstream
-        self.router = Router(upstream.reader, writer, self._status, self._parameter)
-        self.outbox = Outbox(upstream.writer)
-        self.own = Own(self.router, self.outbox, writer)
-        self.status = b"I"  # the server's, as of its last ReadyForQuery
         self.names = Names()  # the client's prepared statements and portals
         self._block = False  # the client opened a transaction block
         self._pending: Pending | None = None  # the transaction being held, once it writes
         self._implicit = False  # goex opened the block the pending transaction runs in
-        self._discarding = False  # after a refusal: the client's messages until Sync
         self._after_copy: list[Message] = []  # a simple query's rest, after its COPY's data
-        self._background: set[asyncio.Future[object]] = set()
-        self.worker = Worker()
-        self.stopping = ""
-        self._server_lost = False
+        self._copy_in = False  # COPY FROM STDIN under way: the client's data is relayed
         self.images = context.images_on(upstream)
         self.deciding: Action | None = None  # set by the pipeline's thread while it decides
 
-    # -- the server's side ------------------------------------------------------------------------
-
-    def _status(self, status: bytes) -> None:
-        self.status = status
-
-    def _parameter(self, message: Message) -> None:
-        name, at = m.cstring(message.body)
-        if name == "application_name":
-            self.client.application_name = m.cstring(message.body, at)[0]
-
-    def _send(self, data: bytes) -> None:
-        self.outbox.write(data)
-
-    def _expect(self, kind: str, **how: object) -> Sink:
-        return self.router.expect(kind, **how)
-
-    # -- the client's side ------------------------------------------------------------------------
-
-    async def serve(self) -> None:
-        """Relay until either side goes; whatever is held then is rolled back and journaled."""
-        pump = asyncio.create_task(self.router.run())
-        pump.add_done_callback(self._server_gone)
-        try:
-            await self._serve()
-        finally:
-            pump.cancel()
-            with contextlib.suppress(BaseException):
-                await pump
-            self.router.abandon()
-            if self._pending is not None:
-                pending, self._pending = self._pending, None
-                if self._server_lost and not self.stopping:
-                    lost = TargetError("the connection to PostgreSQL was lost; nothing committed")
-                    await self.context.failed(self, pending, lost)
-                else:
-                    why = self.stopping or "the client went away"
-                    await self.context.abandon(self, pending, why)
-            for task in list(self._background):
-                with contextlib.suppress(BaseException):
-                    await task
-            await self.worker.close()
-
-    def _server_gone(self, pump: asyncio.Task[None]) -> None:
-        """The server closed the connection (or the proxy stopped): whatever waits on an answer
-        learns it (a COMMIT on its way is then of unknown outcome), the client is told, and its
-        connection closed, which ends ``serve``."""
-        self.router.abandon()
-        self._server_lost = not pump.cancelled()
-        if not pump.cancelled() and not (self.router.told_fatal and not self.stopping):
-            why = self.stopping or "goex: the connection to the server was lost"
-            self._tell("57P01" if self.stopping else "08006", why)
-        self._writer.close()
-
-    def stop(self, why: str) -> None:
-        """The proxy stops: the server connection goes (the server rolls back what it holds)."""
-        self.stopping = why
-        self.upstream.writer.close()
-
-    def background(self, work: Awaitable[object]) -> None:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _serve(self) -> None:
-        handlers: dict[bytes, Callable[[Message], object]] = {
+    def handlers(self) -> Mapping[bytes, Callable[[Message], object]]:
+        return {
             b"Q": self._query,
             b"P": self._parse,
             b"B": self._bind,
@@ -151,35 +77,16 @@ class ProxySession:
             b"f": self._copy_end,
             b"F": self._function_call,
         }
-        framer = m.Framer(self._reader)
-        while True:
-            try:
-                batch = await framer.batch()
-            except (asyncio.IncompleteReadError, ConnectionError):
-                return
-            except m.ProtocolError as exc:
-                self._tell("08P01", f"goex: {exc}")
-                return
-            for message in batch:
-                if message.type == b"X":
-                    return
-                if self._discarding and message.type != b"S":
-                    continue
-                handler = handlers.get(message.type)
-                if handler is None:
-                    self._tell("08P01", f"goex: unexpected message type {message.type!r}")
-                    return
-                result = handler(message)
-                if asyncio.iscoroutine(result):
-                    await result
-            self.outbox.flush()
-            if self.upstream.writer.transport.get_write_buffer_size() > _HIGH_WATER:
-                with contextlib.suppress(ConnectionError):
-                    await self.upstream.writer.drain()
 
-    def _tell(self, sqlstate: str, text: str, *, severity: str = "FATAL") -> None:
-        with contextlib.suppress(Exception):
-            self._writer.write(m.error(sqlstate, text, severity=severity))
+    async def _ended(self) -> None:
+        """Whatever was held is rolled back with the connection, and journaled so."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            if self._server_lost and not self.stopping:
+                lost = TargetError("the connection to PostgreSQL was lost; nothing committed")
+                await self.context.failed(self, pending, lost)
+            else:
+                await self.context.abandon(self, pending, self.stopping or "the client went away")
 
     # -- the simple protocol ----------------------------------------------------------------------
 
@@ -195,16 +102,7 @@ class ProxySession:
         if refused is not None:
             self._refuse_whole(refused)
             return
-        batch: list[Message] = []
-        for verdict in verdicts:
-            batch += [
-                Message(b"P", m.parse_body("", verdict.sql)),
-                Message(b"B", m.bind_body("", "")),
-                Message(b"D", b"P\0"),
-                Message(b"E", m.execute_body("", 0)),
-            ]
-        batch.append(Message(b"S", b""))
-        await self._run_quietly(batch)
+        await self._run_quietly(m.as_extended([v.sql for v in verdicts]))
 
     async def _run_quietly(self, batch: list[Message]) -> None:
         """Handle a simple query's extended messages; after a COPY FROM STDIN, the rest waits
@@ -219,11 +117,11 @@ class ProxySession:
             elif message.type == b"D":
                 self._describe(message, quiet=True)
             elif message.type == b"E":
-                copying = self.names.copies_in("")
-                await self._execute(message, quiet=True)
-                if copying:
+                if self.names.copies_in(""):
                     self._after_copy = batch[index + 1 :]
+                    await self._execute(message, quiet=True)
                     return
+                await self._execute(message, quiet=True)
             else:
                 await self._sync(message, quiet=True)
 
@@ -231,7 +129,7 @@ class ProxySession:
 
     def _parse(self, message: Message, *, quiet: bool = False) -> None:
         name, sql = m.parse_fields(message)
-        verdicts = self.context.judge(sql)
+        verdicts = (RESERVED_NAME,) if ours(name) else self.context.judge(sql)
         if len(verdicts) == 1 and verdicts[0].role is Role.REFUSED:
             self._refuse(verdicts[0], quiet=quiet)
             return
@@ -243,24 +141,32 @@ class ProxySession:
         if rewritten is not None:
             message = m.with_sql(message, rewritten)
         verdict = verdicts[0] if len(verdicts) == 1 else SEVERAL
-        self.names.parsed(name, verdict, imaged=rewritten is not None)
+        settle = self.names.parsed(name, verdict, imaged=rewritten is not None)
         self._send(message.raw)
-        self._expect("parse", quiet=quiet)
+        self._expect("parse", quiet=quiet, on_final=settle)
 
     def _bind(self, message: Message, *, quiet: bool = False) -> None:
         portal, statement = m.bind_names(message)
-        if self.names.bound(portal, statement) is None:  # never seen prepared: SQL PREPARE?
+        if ours(portal) or ours(statement):
+            self._refuse(RESERVED_NAME, quiet=quiet)
+            return
+        settle = self.names.bound(portal, statement)
+        if settle is None:  # never seen prepared (SQL PREPARE is refused)
             self._refuse(UNSEEN, quiet=quiet)
             return
         self._send(message.raw)
-        self._expect("bind", quiet=quiet)
+        self._expect("bind", quiet=quiet, on_final=settle)
 
     def _describe(self, message: Message, *, quiet: bool = False) -> None:
         self._send(message.raw)
         self._expect("describe", quiet=quiet, no_data=self.names.imaged(*m.target_of(message)))
 
     def _close(self, message: Message) -> None:
-        self.names.closed(*m.target_of(message))
+        kind, name = m.target_of(message)
+        if ours(name):
+            self._refuse(RESERVED_NAME, quiet=False)
+            return
+        self.names.closed(kind, name)
         self._send(message.raw)
         self._expect("close")
 
@@ -277,9 +183,9 @@ class ProxySession:
         if role is Role.COMMIT and self._pending is not None:
             await self._conclude(message, quiet=quiet)
             return
+        note: Settle | None = None
         if role is Role.SAVEPOINT and self._pending is not None:
-            await at_savepoint(self.own, self._pending, verdict.sql)
-        note = None
+            note = _nothing  # answered, so that its counts can be read after it
         keep_rows = self.names.imaged(b"P", portal)
         if role is Role.WRITE:
             note = await self._hold(verdict, imaged=keep_rows)
@@ -287,9 +193,14 @@ class ProxySession:
             self._pending.add(verdict)
         if keep_rows:  # all of its rows at once: they are goex's, its tag the client's
             message = Message(b"E", m.execute_body(portal, 0))
+        if self.names.copies_in(portal):  # the client's data comes next
+            self._copy_in = True
+            note = self._copy_ended(note)
         self._send(message.raw)
-        self._expect("execute", quiet=quiet, on_final=note, keep_rows=keep_rows)
-        if role is Role.BEGIN:
+        ran = self._expect("execute", quiet=quiet, on_final=note, keep_rows=keep_rows)
+        if role is Role.SAVEPOINT and self._pending is not None:
+            await at_savepoint(self.own, self._pending, verdict.sql, ran)
+        elif role is Role.BEGIN:
             self._block = True
             self._implicit = False  # a BEGIN after writes: the block goes on past the Sync
         elif role in (Role.COMMIT, Role.ROLLBACK):
@@ -301,9 +212,7 @@ class ProxySession:
         elif role is Role.FORGET:
             self.own.forget()
 
-    async def _hold(
-        self, verdict: Verdict, *, imaged: bool
-    ) -> Callable[[Message, list[Message]], None]:
+    async def _hold(self, verdict: Verdict, *, imaged: bool) -> Settle:
         """A statement that writes: the transaction becomes an action (in a block goex opens
         first, outside one), and the statement is part of it. Before its first DDL statement,
         the catalog is read, to measure the schema changes against."""
@@ -324,6 +233,9 @@ class ProxySession:
 
     async def _sync(self, message: Message, *, quiet: bool = False) -> None:
         self._discarding = False
+        if self._copy_in:  # the server ignores a Sync during COPY FROM STDIN
+            self._send(message.raw)
+            return
         if self._pending is None or not self._implicit:
             self._send(message.raw)
             self._expect("sync")
@@ -331,10 +243,18 @@ class ProxySession:
         self._send(message.raw)
         held = self._expect("sync", hold=True)
         try:
-            await self.outbox.answer(held)
+            ready = await self.outbox.answer(held)
         except ConnectionError:
             return
-        await self._conclude(None, quiet=quiet)
+        if ready.body[:1] == b"T":
+            await self._conclude(None, quiet=quiet)
+        else:  # it failed (or goex's BEGIN was skipped after an error): nothing to decide
+            pending, self._pending = self._pending, None
+            self._block = self._implicit = False
+            if ready.body[:1] == b"E":
+                await self.own.roll_back()
+            failure = ExecutionError("the transaction failed on the server; nothing committed")
+            await self.context.failed(self, pending, failure)
         self._writer.write(m.ready(b"I"))
 
     def _copy(self, message: Message) -> None:
@@ -342,9 +262,27 @@ class ProxySession:
 
     async def _copy_end(self, message: Message) -> None:
         self._send(message.raw)
+        await self._after_copying()
+
+    async def _after_copying(self) -> None:
+        """COPY FROM STDIN is over (done, failed, or refused before it began): a simple query's
+        rest goes on."""
+        self._copy_in = False
         rest, self._after_copy = self._after_copy, []
         if rest:
             await self._run_quietly(rest)
+            self.outbox.flush()
+
+    def _copy_ended(self, note: Settle | None) -> Settle:
+        """The COPY's answer: an error before its data (a missing table) ends it at once."""
+
+        def ended(final: Message | None, kept: list[Message]) -> None:
+            if note is not None:
+                note(final, kept)
+            if final is None or final.type == b"E":
+                self.background(self._after_copying())
+
+        return ended
 
     def _function_call(self, message: Message) -> None:
         """The fast-path function call reaches functions no statement names: refused."""
@@ -389,3 +327,7 @@ class ProxySession:
             self._writer.write(m.error(REJECTED_STATE, outcome))
             if commit is not None:
                 self._discarding = True
+
+
+def _nothing(final: Message | None, kept: list[Message]) -> None:
+    return None

@@ -24,6 +24,9 @@ from goexdb.sql import Statement, StatementKind, classify, pieces
 DIALECT = "postgres"
 
 
+RESERVED = "names starting goex_ (and the portal goex) are goex's own on this connection"
+
+
 class Role(Enum):
     READ = "read"  # runs; changes nothing (a query, a session setting goex allows)
     WRITE = "write"  # runs inside the action goex holds open
@@ -110,12 +113,16 @@ class Judge:
             return verdicts
         shape = _shape(sql)
         if shape is not None and (alike := self._seen.get(shape)) is not None:
-            # the same statement with other numbers: the same verdict, on this text
-            verdicts = (replace(alike[0], sql=_single(sql)),)
+            # a query like one judged before, but for its numbers: the same verdict, this text
+            text = _single(sql)
+            statement = alike[0].statement
+            statement = replace(statement, sql=text) if statement is not None else None
+            verdicts = (replace(alike[0], sql=text, statement=statement),)
         else:
             verdicts = self._judged(sql)
-            if shape is not None and len(verdicts) == 1 and verdicts[0].sql == _single(sql):
-                self._remember(shape, verdicts)
+            single = len(verdicts) == 1 and verdicts[0].sql == _single(sql)
+            if shape is not None and single and verdicts[0].role is Role.READ:
+                self._remember(shape, verdicts)  # a write is judged (and imaged) as written
         self._remember(sql, verdicts)
         return verdicts
 
@@ -151,6 +158,7 @@ class Judge:
 
 # A text goex may judge by its shape, its numbers aside: no quote, comment, dollar sign or
 # backslash (where a digit could mean something else), not a setting (whose number is judged).
+_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 _PLAIN = re.compile(r"[^'\"$\\;]*;?\s*", re.DOTALL)
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 _UNSHAPED = ("set", "reset")
@@ -180,8 +188,13 @@ def _verdict(statement: Statement, policy: PolicySettings, limits: dict[str, flo
     second = words[1].lower().rstrip(";") if len(words) > 1 else ""
     if kind is StatementKind.TRANSACTION:
         return _control(statement, first, second)
-    if first in ("deallocate", "discard"):
-        return Verdict(Role.FORGET, sql, statement)
+    if first == "deallocate":
+        target = sql.split()[-1].strip('";').lower()
+        if target.startswith("goex_"):
+            return Verdict(Role.REFUSED, sql, statement, "db.goex-names", RESERVED)
+        return Verdict(Role.FORGET if target == "all" else Role.READ, sql, statement)
+    if first == "discard" and second in ("plans", "sequences"):
+        return Verdict(Role.READ, sql, statement)
     if first == "show":
         return Verdict(Role.READ, sql, statement)
     if kind is StatementKind.SESSION:
@@ -242,9 +255,12 @@ def _control(statement: Statement, first: str, second: str) -> Verdict:
         return Verdict(Role.BEGIN, sql, statement)
     if first == "set":  # SET TRANSACTION ...: the transaction's own characteristics
         return Verdict(Role.READ, sql, statement)
-    if first in ("commit", "end") and second not in ("prepared",):
+    chained = re.search(r"\band\s+chain\b", sql, re.I) and not re.search(
+        r"\bno\s+chain\b", sql, re.I
+    )
+    if first in ("commit", "end") and second not in ("prepared",) and not chained:
         return Verdict(Role.COMMIT, sql, statement)
-    if first in ("rollback", "abort") and second not in ("to", "prepared"):
+    if first in ("rollback", "abort") and second not in ("to", "prepared") and not chained:
         return Verdict(Role.ROLLBACK, sql, statement)
     if first in ("savepoint", "release") or (first == "rollback" and second == "to"):
         return Verdict(Role.SAVEPOINT, sql, statement)
@@ -316,9 +332,12 @@ def _copy(statement: Statement) -> Verdict | None:
     if len(files) != 1 or not isinstance(files[0], exp.Identifier) or files[0].quoted:
         return None
     over = files[0].name.lower()
-    if over == ("stdin" if copy.args.get("kind") else "stdout"):
-        return Verdict(Role.WRITE if over == "stdin" else Role.READ, statement.sql, statement)
-    return None
+    if over != ("stdin" if copy.args.get("kind") else "stdout"):
+        return None
+    if over == "stdout" and any(isinstance(n, _WRITES) for n in copy.walk()):
+        return None  # COPY (a query that writes) TO STDOUT
+    reads = over == "stdout" and all(_pure(name) for name in statement.functions_called)
+    return Verdict(Role.READ if reads else Role.WRITE, statement.sql, statement)
 
 
 def _refused_by_policy(statement: Statement, policy: PolicySettings) -> Verdict | None:

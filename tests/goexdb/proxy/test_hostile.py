@@ -1,0 +1,118 @@
+"""A client that plays with the protocol to get a statement past goex, or to make goex measure
+or journal the wrong thing: each attempt is refused, held, or measured as what ran."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from core.action import Status
+from tests.goexdb.proxy.conftest import RunningProxy
+from tests.goexdb.proxy.test_relay import run_tool
+
+
+def results(con: psycopg.Connection[Any]) -> list[Any]:
+    found = []
+    while (result := con.pgconn.get_result()) is not None:
+        found.append(result)
+    return found
+
+
+def test_a_parse_the_server_refused_does_not_rename_a_held_statement(
+    proxy_factory: Any, table: str
+) -> None:
+    proxy: RunningProxy = proxy_factory("rollback")  # every write is rolled back
+    with psycopg.connect(proxy.dsn(), autocommit=True) as con:
+        pgconn = con.pgconn
+        pgconn.send_prepare(b"s", f"DELETE FROM {table} WHERE id = 1".encode())
+        assert results(con)[0].error_message == b""
+        pgconn.send_prepare(b"s", b"SELECT 1")  # the server refuses: "s" exists
+        assert b"already exists" in results(con)[0].error_message
+        pgconn.send_query_prepared(b"s", [])  # still the DELETE, so still held
+        assert any(b"rolled back" in r.error_message for r in results(con))
+    assert proxy.direct(f"SELECT count(*) FROM {table} WHERE id = 1") == [(1,)]
+
+
+def test_goexs_own_statement_names_are_refused(proxy: RunningProxy) -> None:
+    with psycopg.connect(proxy.dsn(), autocommit=True) as con:
+        con.pgconn.send_prepare(b"goex_begin", b"SELECT 1")
+        assert b"db.goex-names" in results(con)[0].error_message
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=r"goex-names"):
+            con.execute("DEALLOCATE goex_begin")
+        assert con.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_two_writes_alike_but_for_a_number_each_run_as_written(
+    proxy_factory: Any, table: str
+) -> None:
+    proxy: RunningProxy = proxy_factory("commit")
+    with psycopg.connect(proxy.dsn(), autocommit=True) as con:
+        for row in (1, 2, 3):
+            con.execute(f"DELETE FROM {table} WHERE id = {row}", prepare=False)
+    assert proxy.direct(f"SELECT min(id), count(*) FROM {table}") == [(4, 17)]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "COPY (WITH d AS (DELETE FROM {t} RETURNING *) SELECT * FROM d) TO STDOUT",
+        "DISCARD ALL",
+        "COMMIT AND CHAIN",
+    ],
+)
+def test_what_would_slip_past_the_held_transaction_is_refused(
+    proxy: RunningProxy, table: str, statement: str
+) -> None:
+    with (
+        psycopg.connect(proxy.dsn(), autocommit=True) as con,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        con.execute(statement.format(t=table))
+    assert proxy.direct(f"SELECT count(*) FROM {table}") == [(20,)]
+
+
+def test_a_copy_into_a_missing_table_is_answered(proxy: RunningProxy) -> None:
+    done = run_tool(
+        proxy, "psql", "-X", "-d", proxy.database, "-c", "\\copy px_nowhere FROM stdin",
+        stdin="1\n\\.\n",
+    )  # fmt: skip
+    assert done.returncode != 0 and "px_nowhere" in done.stderr, done.stderr
+
+
+def test_nested_savepoints_rolled_back_are_discounted_once(proxy: RunningProxy, table: str) -> None:
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"INSERT INTO {table} VALUES (100, 'kept')")
+        con.execute("SAVEPOINT a")
+        con.execute(f"INSERT INTO {table} VALUES (101, 'gone')")
+        con.execute("SAVEPOINT b")
+        con.execute(f"INSERT INTO {table} VALUES (102, 'gone')")
+        con.execute("ROLLBACK TO b")
+        con.execute("ROLLBACK TO a")
+        con.commit()
+    action = proxy.actions()[0]
+    assert action.status is Status.COMMITTED
+    with proxy.journal() as journal:
+        counts = (journal.effects(action.id) or {})["effects"]["tables"][f"public.{table}"]
+    assert (counts["inserted"], counts["by_cascade_or_trigger"]) == (1, 0)
+    assert proxy.direct(f"SELECT id FROM {table} WHERE id >= 100") == [(100,)]
+
+
+def test_an_error_inside_a_savepoint_then_rollback_to_is_discounted(
+    proxy: RunningProxy, table: str
+) -> None:
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute("SAVEPOINT a")
+        con.execute(f"UPDATE {table} SET v = 'gone' WHERE id = 2")
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            con.execute(f"UPDATE {table} SET id = 3 WHERE id = 2")
+        con.execute("ROLLBACK TO a")
+        con.execute(f"UPDATE {table} SET v = 'kept' WHERE id = 4")
+        con.commit()
+    action = proxy.actions()[0]
+    with proxy.journal() as journal:
+        recorded = journal.effects(action.id) or {}
+    counts = recorded["effects"]["tables"][f"public.{table}"]
+    assert (counts["updated"], counts["by_cascade_or_trigger"]) == (1, 0)
+    assert recorded["reversible"] is True, recorded["effects"]["irreversible"]
