@@ -171,6 +171,8 @@ class Proxy:
         code, rest = await m.read_startup(reader)
         while code in (m.SSL_REQUEST, m.GSSENC_REQUEST):
             if code == m.SSL_REQUEST and self.listen.tls is not None and not unix:
+                if getattr(reader, "_buffer", b""):  # sent before the handshake: not TLS's
+                    raise m.ProtocolError("bytes arrived before the TLS handshake")
                 writer.write(b"S")
                 await writer.drain()
                 await writer.start_tls(self.listen.tls)
