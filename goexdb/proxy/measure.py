@@ -48,7 +48,8 @@ async def measure(own: Own, pending: Pending, max_images: int) -> Effects:
                 name = held.named(written)
                 if name is not None:
                     explained[name] = explained.get(name, 0) + count
-        held.note(effects, _less(held.counts, pending.discounted), explained)
+        counts = _less(_less(held.counts, pending.baseline), pending.discounted)
+        held.note(effects, counts, explained)
         effects.locks = [
             {"relation": relation, "mode": mode, "statement": "(the transaction)"}
             for relation, mode in held.locks

@@ -66,6 +66,7 @@ class Pending:
     savepoints: list[tuple[str, int, Counts, Counts]] = field(default_factory=list)
     undone: set[int] = field(default_factory=set)  # statements a ROLLBACK TO took back
     discounted: Counts = field(default_factory=dict)  # their rows, which the counts still hold
+    baseline: Counts = field(default_factory=dict)  # rows of earlier transactions, not flushed
 
     def add(self, verdict: Verdict) -> Callable[[Message | None, list[Message]], None]:
         """Add a statement; what to call with its final reply (its command tag) and the rows

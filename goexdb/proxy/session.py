@@ -26,7 +26,7 @@ from core.errors import ExecutionError, TargetError
 from goexdb.proxy import messages as m
 from goexdb.proxy.action import ProxyContext
 from goexdb.proxy.images import imaged
-from goexdb.proxy.measure import at_savepoint, read_catalog
+from goexdb.proxy.measure import at_savepoint, counts_now, read_catalog
 from goexdb.proxy.messages import Message
 from goexdb.proxy.names import Names, Settle, ours
 from goexdb.proxy.own import GoexQueryFailed
@@ -60,6 +60,10 @@ class ProxySession(Relay):
         self._after_copy: list[Message] = []  # a simple query's rest, after its COPY's data
         self._copy_in = False  # COPY FROM STDIN under way: the client's data is relayed
         self.images = context.images_on(upstream)
+        # the session's statistics hold no row counts of an earlier transaction: they were
+        # flushed when it went idle after goex asked for it (``_flush``)
+        self._counts_clean = True
+        self._flush_asked = False
         self.deciding: Action | None = None  # set by the pipeline's thread while it decides
 
     def handlers(self) -> Mapping[bytes, Callable[[Message], object]]:
@@ -207,7 +211,7 @@ class ProxySession(Relay):
             self._block = False
             if self._pending is not None:
                 pending, self._pending = self._pending, None
-                self.own.send("goex_flush", "SELECT pg_stat_force_next_flush()")
+                self._ask_flush()
                 await self.context.abandon(self, pending, "rolled back by the client")
         elif role is Role.FORGET:
             self.own.forget()
@@ -221,6 +225,10 @@ class ProxySession(Relay):
             if not self._block:
                 self.own.send("goex_begin", "BEGIN")
                 self._implicit = True
+            if not self._counts_clean:  # an earlier transaction's rows, not yet flushed
+                with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
+                    self._pending.baseline = await counts_now(self.own)
+            self._counts_clean = False
         pending = self._pending
         statement = verdict.statement
         if pending.catalog is None and statement is not None and statement.kind is DDL:
@@ -230,6 +238,16 @@ class ProxySession(Relay):
         if imaged:
             pending.imaged.add(len(pending.statements))
         return pending.add(verdict)
+
+    def _status(self, status: bytes) -> None:
+        super()._status(status)
+        if status == b"I" and self._flush_asked:  # idle: PostgreSQL flushed as asked
+            self._counts_clean, self._flush_asked = True, False
+
+    def _ask_flush(self) -> None:
+        """Ask that the session's row counts be flushed when it next goes idle."""
+        self.own.send("goex_flush", "SELECT pg_stat_force_next_flush()")
+        self._flush_asked = True
 
     async def _sync(self, message: Message, *, quiet: bool = False) -> None:
         self._discarding = False
@@ -253,6 +271,7 @@ class ProxySession(Relay):
             self._block = self._implicit = False
             if ready.body[:1] == b"E":
                 await self.own.roll_back()
+            self._ask_flush()
             failure = ExecutionError("the transaction failed on the server; nothing committed")
             await self.context.failed(self, pending, failure)
         self._writer.write(m.ready(b"I"))
@@ -322,6 +341,7 @@ class ProxySession(Relay):
         pending, self._pending = self._pending, None
         self._block = self._implicit = False
         assert pending is not None
+        self._flush_asked = True  # the measure asks it
         outcome = await self.context.conclude(self, pending, commit, quiet=quiet)
         if outcome is not None:  # rolled back instead of the client's COMMIT: goex says why
             self._writer.write(m.error(REJECTED_STATE, outcome))

@@ -116,3 +116,22 @@ def test_an_error_inside_a_savepoint_then_rollback_to_is_discounted(
     counts = recorded["effects"]["tables"][f"public.{table}"]
     assert (counts["updated"], counts["by_cascade_or_trigger"]) == (1, 0)
     assert recorded["reversible"] is True, recorded["effects"]["irreversible"]
+
+
+def test_two_transactions_in_one_query_are_each_measured_alone(
+    proxy_factory: Any, table: str
+) -> None:
+    proxy: RunningProxy = proxy_factory("commit")
+    both = (
+        f"BEGIN; INSERT INTO {table} VALUES (200, 'a'); COMMIT; "
+        f"BEGIN; DELETE FROM {table} WHERE id = 5; COMMIT;"
+    )
+    done = run_tool(proxy, "psql", "-X", "-d", proxy.database, "-c", both)
+    assert done.returncode == 0, done.stderr
+    deleting, inserting = proxy.actions(limit=2)
+    with proxy.journal() as journal:
+        counted = [
+            (journal.effects(a.id) or {})["effects"]["tables"][f"public.{table}"]
+            for a in (inserting, deleting)
+        ]
+    assert [(c["inserted"], c["deleted"]) for c in counted] == [(1, 0), (0, 1)]
