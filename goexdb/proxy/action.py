@@ -26,6 +26,7 @@ from core.llm import Model
 from core.policy import evaluate
 from core.redact import Redactor
 from goexdb.effects import Effects, StatementResult
+from goexdb.engines import POSTGRES
 from goexdb.held import Held
 from goexdb.proxy import messages as m
 from goexdb.proxy.measure import measure
@@ -40,7 +41,7 @@ from goexdb.rules import RULES, Outcome
 from goexdb.staged import Staged
 
 T = TypeVar("T")
-DIALECT = "postgres"
+DIALECT = POSTGRES.dialect
 
 
 class Connection(Protocol):
@@ -99,9 +100,6 @@ class ProxyContext:
         major = upstream.parameters.get("server_version", "0").split(".")[0].split()[0]
         return self.config.db.capture is Capture.IMAGES and major.isdigit() and int(major) >= 18
 
-    def pending(self, client: Client) -> Pending:
-        return Pending(client)
-
     def refused(self, session: Connection, verdict: StatementVerdict) -> None:
         """Journal a refused statement as a rejected action (in the background)."""
         error = StatementDenied(verdict.reason, statement=verdict.sql, rule=verdict.rule)
@@ -141,7 +139,10 @@ class ProxyContext:
             effects = await measure(session.own, pending, self.config.db.max_row_images)
         except GoexError as exc:  # the transaction failed: nothing to decide
             with contextlib.suppress(ConnectionError):  # gone: the server rolled it back
-                await (_relay_failed(session, commit, quiet) if commit else session.own.roll_back())
+                if commit is not None:  # the server answers the client's COMMIT with ROLLBACK
+                    await session.own.commit(commit, quiet)
+                else:
+                    await session.own.roll_back()
             await self.failed(session, pending, exc)
             return None
         if not pending.changes_rows and _nothing(effects):  # queries calling functions, only
@@ -210,11 +211,6 @@ async def _quietly(work: Awaitable[object]) -> None:
     it fail, the action's commit intent stays open in the journal, which says so."""
     with contextlib.suppress(Exception):
         await work
-
-
-async def _relay_failed(session: Connection, commit: Message, quiet: bool) -> None:
-    """The client's COMMIT of a transaction that failed: the server answers ROLLBACK."""
-    await session.own.commit(commit, quiet)
 
 
 def _statements(pending: Pending) -> list[Any]:

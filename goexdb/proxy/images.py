@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from goexdb.effects import RowImage, StatementImages
+from goexdb.engines import POSTGRES
 from goexdb.proxy.messages import Message, data_row, row_count
 from goexdb.proxy.statements import Verdict
 from goexdb.sql import StatementKind, qualified, with_returning
 
 IMAGE_COLUMNS = ("row_to_json(old)::text", "row_to_json(new)::text")
-DIALECT = "postgres"
+DIALECT = POSTGRES.dialect
 
 
 def imaged(verdict: Verdict) -> str | None:

@@ -12,6 +12,7 @@ from core.errors import ExecutionError
 from goexdb.backends.postgres import queries
 from goexdb.backends.postgres.holdings import Holdings
 from goexdb.effects import Catalog, Effects, ImageBudget, StatementImages, diff_catalog
+from goexdb.engines import POSTGRES
 from goexdb.proxy import messages as m
 from goexdb.proxy.images import tie, written_by
 from goexdb.proxy.own import GoexQueryFailed, Own
@@ -20,7 +21,7 @@ from goexdb.proxy.routing import Discarded, Sink, failed
 from goexdb.proxy.statements import Verdict
 from goexdb.sql import StatementKind
 
-DIALECT = "postgres"
+DIALECT = POSTGRES.dialect
 # The transaction's locks, counts, sequences and advisory locks (``queries.HELD``), and the
 # request that its counts be flushed as it ends, so that the next transaction's start at zero.
 # With them, the schema, name and primary key of each table written with images ($1: a JSON

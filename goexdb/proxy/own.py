@@ -94,7 +94,7 @@ class Own:
             self._upstream.write(m.flush())
         else:
             self._upstream.write(commit.raw)
-            ran = self._router.expect("execute", quiet=quiet, on_final=lambda *_: None)
+            ran = self._router.expect("execute", quiet=quiet, waited=True)
             self._upstream.write(m.flush())
         final = await self._upstream.answer(ran)
         if commit is None and failed(final):  # the client hears why, as for its own COMMIT

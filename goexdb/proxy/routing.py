@@ -43,6 +43,7 @@ class Sink:
     goex: bool = False  # kept for goex instead of relayed
     quiet: bool = False  # a simple query relayed as extended messages: no bookkeeping replies
     hold: bool = False  # a Sync whose ReadyForQuery goex answers itself
+    waited: bool = False  # goex waits for its final reply (relayed to the client all the same)
     keep_rows: bool = False  # an Execute's rows are goex's (the row images it added)
     no_data: bool = False  # a Describe's RowDescription is goex's: the client is told NoData
     # called with the final reply and the rows kept, or (None, []) when the server skipped it
@@ -108,7 +109,7 @@ class Router:
 
     def expect(self, kind: str, **how: object) -> Sink:
         sink = Sink(kind, **how)  # type: ignore[arg-type]
-        if sink.goex or sink.hold or sink.on_final is not None:
+        if sink.goex or sink.hold or sink.waited or sink.on_final is not None:
             sink.done = asyncio.get_running_loop().create_future()
         if self.closed:  # nothing will answer it
             sink.dropped(ConnectionError("the server closed the connection"))

@@ -188,8 +188,6 @@ class ProxySession(Relay):
             await self._conclude(message, quiet=quiet)
             return
         note: Settle | None = None
-        if role is Role.SAVEPOINT and self._pending is not None:
-            note = _nothing  # answered, so that its counts can be read after it
         keep_rows = self.names.imaged(b"P", portal)
         if role is Role.WRITE:
             note = await self._hold(verdict, imaged=keep_rows)
@@ -201,8 +199,11 @@ class ProxySession(Relay):
             self._copy_in = True
             note = self._copy_ended(note)
         self._send(message.raw)
-        ran = self._expect("execute", quiet=quiet, on_final=note, keep_rows=keep_rows)
-        if role is Role.SAVEPOINT and self._pending is not None:
+        counted = role is Role.SAVEPOINT and self._pending is not None  # counts read after it
+        ran = self._expect(
+            "execute", quiet=quiet, on_final=note, keep_rows=keep_rows, waited=counted
+        )
+        if counted and self._pending is not None:
             await at_savepoint(self.own, self._pending, verdict.sql, ran)
         elif role is Role.BEGIN:
             self._block = True
@@ -221,7 +222,7 @@ class ProxySession(Relay):
         first, outside one), and the statement is part of it. Before its first DDL statement,
         the catalog is read, to measure the schema changes against."""
         if self._pending is None:
-            self._pending = self.context.pending(self.client)
+            self._pending = Pending(self.client)
             if not self._block:
                 self.own.send("goex_begin", "BEGIN")
                 self._implicit = True
@@ -347,7 +348,3 @@ class ProxySession(Relay):
             self._writer.write(m.error(REJECTED_STATE, outcome))
             if commit is not None:
                 self._discarding = True
-
-
-def _nothing(final: Message | None, kept: list[Message]) -> None:
-    return None

@@ -18,10 +18,11 @@ from sqlglot import exp
 from core.errors import StatementError
 from core.policy import PolicySettings, blocking, evaluate
 from goexdb.effects import Effects
+from goexdb.engines import POSTGRES
 from goexdb.rules import BEFORE_RUNNING, Outcome
 from goexdb.sql import Statement, StatementKind, classify, pieces
 
-DIALECT = "postgres"
+DIALECT = POSTGRES.dialect
 
 
 RESERVED = "names starting goex_ (and the portal goex) are goex's own on this connection"
