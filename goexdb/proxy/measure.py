@@ -8,6 +8,8 @@ import contextlib
 import json
 from typing import Any
 
+from sqlglot import exp
+
 from core.errors import ExecutionError
 from goexdb.backends.postgres import queries
 from goexdb.backends.postgres.holdings import Holdings
@@ -138,8 +140,9 @@ def _writes_rows(verdict: Verdict) -> bool:
 def _written(verdict: Verdict) -> tuple[str, ...]:
     statement = verdict.statement
     assert statement is not None
-    if statement.verb == "copy" and statement.ast is not None:
-        target = statement.ast.this
-        table = target.this if hasattr(target, "this") and not hasattr(target, "name") else target
-        return (table.sql(dialect=DIALECT),) if table is not None else ()
+    copy = statement.ast
+    if isinstance(copy, exp.Copy):  # FROM STDIN writes its table, TO STDOUT writes nothing
+        target = copy.this.this if isinstance(copy.this, exp.Schema) else copy.this
+        written = copy.args.get("kind") and isinstance(target, exp.Table)
+        return (target.sql(dialect=DIALECT),) if written else ()
     return statement.tables_written

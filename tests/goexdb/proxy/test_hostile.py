@@ -135,3 +135,18 @@ def test_two_transactions_in_one_query_are_each_measured_alone(
             for a in (inserting, deleting)
         ]
     assert [(c["inserted"], c["deleted"]) for c in counted] == [(1, 0), (0, 1)]
+
+
+def test_rows_copied_into_named_columns_are_the_copys_own(proxy_factory: Any, table: str) -> None:
+    proxy: RunningProxy = proxy_factory("commit")
+    done = run_tool(
+        proxy, "psql", "-X", "-d", proxy.database, "-c", f"\\copy {table} (id, v) FROM stdin",
+        stdin="300\tthree hundred\n\\.\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    action = proxy.actions()[0]
+    with proxy.journal() as journal:
+        recorded = journal.effects(action.id) or {}
+    counts = recorded["effects"]["tables"][f"public.{table}"]
+    assert (counts["inserted"], counts["by_cascade_or_trigger"]) == (1, 0)
+    assert any("left no row images" in r for r in recorded["effects"]["irreversible"])
