@@ -15,6 +15,8 @@ The same file's ``[proxy.users]`` table holds who may log in to ``goex-db proxy`
 "password"``, or ``name = "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>"`` (a
 verifier as PostgreSQL keeps it in pg_authid, so the password itself need not be stored). These
 are no secrets the model may name or an action receives; they are only masked like them.
+Its ``[review.users]`` table holds who may log in to ``goex-review``: ``name = "scrypt$..."``,
+a hash only (``goex-review hash-password`` prints one), never the password.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ _B64 = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
 _KEY = r"[A-Za-z0-9+/]{43}="  # 32 bytes
 _SCRAM_VERIFIER = re.compile(rf"SCRAM-SHA-256\$[1-9][0-9]*:(?=[A-Za-z0-9+/]){_B64}\${_KEY}:{_KEY}")
 _MD5_VERIFIER = re.compile(r"md5[0-9a-f]{32}")
+_SCRYPT_HASH = re.compile(r"scrypt\$[0-9]+\$[0-9]+\$[0-9]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+")
 
 
 def default_secrets_file() -> Path:
@@ -50,6 +53,7 @@ class SecretStore:
 
     _values: Mapping[str, str] = field(default_factory=dict, repr=False)
     _proxy_users: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _review_users: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(
@@ -58,9 +62,10 @@ class SecretStore:
         environ = os.environ if environ is None else environ
         values: dict[str, str] = {}
         proxy_users: dict[str, str] = {}
+        review_users: dict[str, str] = {}
         path = default_secrets_file() if file is None else file
         if path.exists():
-            values, proxy_users = _read_file(path)
+            values, proxy_users, review_users = _read_file(path)
         for key, value in environ.items():
             if key.startswith(PREFIX) and len(key) > len(PREFIX):
                 values[key] = value
@@ -79,7 +84,7 @@ class SecretStore:
                     path=str(path),
                     key=user,
                 )
-        return cls(values, proxy_users)
+        return cls(values, proxy_users, review_users)
 
     @property
     def names(self) -> list[str]:
@@ -117,6 +122,10 @@ class SecretStore:
         """Who may log in to ``goex-db proxy``: user name → password or SCRAM verifier."""
         return dict(self._proxy_users)
 
+    def review_users(self) -> dict[str, str]:
+        """Who may log in to ``goex-review``: user name → scrypt hash of the password."""
+        return dict(self._review_users)
+
     def redactor(self) -> Redactor:
         redactor = Redactor(self._values)
         for user, value in self._proxy_users.items():
@@ -124,8 +133,9 @@ class SecretStore:
         return redactor
 
 
-def _read_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """The secrets (by symbolic name) and the proxy's users of a secrets file."""
+def _read_file(path: Path) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The secrets (by symbolic name), the proxy's users and the review page's users of a
+    secrets file."""
     try:
         info = path.lstat()
     except OSError as exc:
@@ -147,11 +157,11 @@ def _read_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"secrets file {path} is not valid TOML: {exc}", path=str(path)) from exc
     table = data.get("secrets", data)
-    proxy = data.get("proxy")
+    proxy, review = (data.get(name) for name in ("proxy", "review"))
     values: dict[str, str] = {}
     for name, value in table.items():
-        if table is data and name == "proxy" and isinstance(value, dict):
-            continue  # the [proxy] table, not a secret
+        if table is data and name in ("proxy", "review") and isinstance(value, dict):
+            continue  # the [proxy] or [review] table, not a secret
         key = name.upper()
         if not isinstance(value, str) or not _NAME.match(key):
             raise ConfigError(
@@ -161,22 +171,48 @@ def _read_file(path: Path) -> tuple[dict[str, str], dict[str, str]]:
                 key=name,
             )
         values[key if key.startswith(PREFIX) else PREFIX + key] = value
-    return values, _proxy_users(path, proxy) if isinstance(proxy, dict) else {}
+    return (
+        values,
+        _proxy_users(path, _users_table(path, "proxy", proxy)),
+        _review_users(path, _users_table(path, "review", review)),
+    )
 
 
-def _proxy_users(path: Path, proxy: Mapping[str, object]) -> dict[str, str]:
-    if set(proxy) - {"users"}:
+def _users_table(path: Path, section: str, data: object) -> dict[str, object]:
+    """The ``[<section>.users]`` table of a secrets file (empty when there is none; a string
+    of that name is a secret)."""
+    if not isinstance(data, dict):
+        return {}
+    if set(data) - {"users"}:
         raise ConfigError(
-            f"secrets file {path}: [proxy] holds only a users table, not "
-            f"{', '.join(sorted(set(proxy) - {'users'}))}",
+            f"secrets file {path}: [{section}] holds only a users table, not "
+            f"{', '.join(sorted(set(data) - {'users'}))}",
             path=str(path),
         )
-    table = proxy.get("users", {})
+    table = data.get("users", {})
     if not isinstance(table, dict):
         raise ConfigError(
-            f'secrets file {path}: proxy.users must be a table of name = "password" pairs',
+            f'secrets file {path}: {section}.users must be a table of name = "value" pairs',
             path=str(path),
         )
+    return table
+
+
+def _review_users(path: Path, table: Mapping[str, object]) -> dict[str, str]:
+    users: dict[str, str] = {}
+    for user, value in table.items():
+        if not isinstance(value, str) or not user or not _SCRYPT_HASH.fullmatch(value):
+            raise ConfigError(
+                f"secrets file {path}: review user {user!r} must have a scrypt hash of the "
+                "password (goex-review hash-password prints one), never the password",
+                path=str(path),
+                key=user,
+            )
+        users[user] = value
+    return users
+
+
+def _proxy_users(path: Path, table: Mapping[str, object]) -> dict[str, str]:
     users: dict[str, str] = {}
     for user, value in table.items():
         if not isinstance(value, str) or not user:

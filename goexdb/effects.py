@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from sqlglot import exp
@@ -13,6 +13,7 @@ from sqlglot import exp
 from goexdb.sql import Statement, StatementKind
 
 MAX_RESULT_ROWS = 50  # rows of a read kept for display
+SHOWN_ROWS, SHOWN_STATEMENTS = 20, 20  # row images journaled for a person's review
 
 
 @contextmanager
@@ -228,6 +229,14 @@ class Effects:
             "results": list(self.results),
             "irreversible": list(self.irreversible),
         }
+
+    def shown_images(self) -> list[dict[str, Any]]:
+        """The first row images of the first statements, as a person reviewing the action
+        sees them (the undo record keeps them all): ``count`` says how many there are."""
+        return [
+            {**replace(i, images=i.images[:SHOWN_ROWS]).to_json(), "count": len(i.images)}
+            for i in self.images[:SHOWN_STATEMENTS]
+        ]
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Effects:

@@ -116,6 +116,7 @@ class Held:
         return {
             "statements": [r.to_json() for r in self.results],
             "effects": self.effects.to_json(),
+            "images": self.effects.shown_images(),
             "reversible": reversible,
         }
 

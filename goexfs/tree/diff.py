@@ -99,7 +99,7 @@ def diff_text_plain(changes: Sequence[Change], redactor: Redactor) -> str:
     for change in changes:
         out.extend(change_header(change))
         if change.binary:
-            out.append(_binary_summary(change))
+            out.append(binary_summary(change))
         elif change.diff:
             out.append(_quoted_file_lines(change.path, change.diff.rstrip("\n")))
     return redactor.redact("\n".join(out) + ("\n" if out else ""))
@@ -114,7 +114,7 @@ def _quoted_file_lines(rel: str, diff: str) -> str:
     return diff
 
 
-def _binary_summary(change: Change) -> str:
+def binary_summary(change: Change) -> str:
     def side(entry: Entry | None) -> str:
         if entry is None or entry.type is not EntryType.FILE:
             return "none"

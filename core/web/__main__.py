@@ -1,0 +1,3 @@
+from core.web.cli import main
+
+main()
