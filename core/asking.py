@@ -6,16 +6,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.action import Decision, Verdict
+from core.action import Action, Decision, Verdict
 from core.errors import StateError
 from core.journal import Journal, this_holder
+from core.notify import announce_waiting
 
 
-def ask_person(journal: Journal, action_id: str, timeout: float) -> datetime:
-    """Join the journal's queue, held by this process until ``timeout`` seconds from now."""
+def ask_person(journal: Journal, action: Action, timeout: float) -> datetime:
+    """Join the journal's queue, held by this process until ``timeout`` seconds from now, and
+    send word of it (``[review] webhook``)."""
     deadline = datetime.now(UTC) + timedelta(seconds=timeout)
-    journal.wait_for(action_id, holder=this_holder(), deadline=deadline.isoformat())
+    journal.wait_for(action.id, holder=this_holder(), deadline=deadline.isoformat())
+    announce_waiting(action, deadline.isoformat())
     return deadline
+
+
+def wait_kept(journal: Journal, action: Action) -> None:
+    """Join the journal's queue kept (no process holds it, no deadline), and send word of it."""
+    journal.wait_for(action.id, holder=None, deadline=None)
+    announce_waiting(action, None)
 
 
 def answer_by(journal: Journal, action_id: str, digest: str, deadline: datetime) -> Decision | None:

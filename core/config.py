@@ -33,6 +33,8 @@ OPERATOR_ONLY = (
     ("fs", "secret_paths"),
     ("fs", "not_secret"),
     ("db", "dry_run_code"),
+    ("review", "webhook"),  # where goex sends word of waiting actions
+    ("review", "url"),
 )
 
 
@@ -94,6 +96,8 @@ class ModelConfig:
 class ReviewConfig(_Choices):
     decide: Mode = Mode.ASK
     timeout: float = 900.0  # --decide person: seconds to wait for a person, then roll back
+    webhook: str | None = None  # POSTed a Slack-compatible message when an action starts waiting
+    url: str = "http://127.0.0.1:8765"  # where goex-review is reached: the webhook's links
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from core.action import Action, Decision, Kind, Mode, Status, Verdict
-from core.asking import answer_by, ask_person
+from core.asking import answer_by, ask_person, wait_kept
 from core.errors import (
     GoexError,
     Interrupted,
@@ -197,7 +197,7 @@ class Staged(ABC):
             refusal = decide(Mode.POLICY, self.review())
             if refusal.verdict is Verdict.REJECT:
                 return refusal
-            ask_person(self.journal, self.action.id, timeout)
+            ask_person(self.journal, self.action, timeout)
             return None
 
     def answer(self) -> Decision | None:
@@ -239,7 +239,7 @@ class Staged(ABC):
                         self._end_without_commit(decision)
                         raise
                     self.journal.save(self.action)
-                    self.journal.wait_for(self.action.id, holder=None, deadline=None)
+                    wait_kept(self.journal, self.action)
                 else:
                     try:
                         self._rollback_work()
@@ -329,7 +329,7 @@ class Staged(ABC):
     def _wait_for_person(
         self, timeout: float, on_wait: Callable[[datetime], None] | None
     ) -> Decision:
-        deadline = ask_person(self.journal, self.action.id, timeout)
+        deadline = ask_person(self.journal, self.action, timeout)
         if on_wait is not None:
             on_wait(deadline)
         while (answer := answer_by(self.journal, self.action.id, self.digest, deadline)) is None:

@@ -45,7 +45,7 @@ HEADERS = {
     "Content-Security-Policy": POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make a form's Origin "null"
     "Cache-Control": "no-store",
 }
 VERDICTS = {"approve": Verdict.COMMIT, "reject": Verdict.REJECT}
@@ -278,6 +278,7 @@ def build_app(site: Site, hosts: list[str]) -> Starlette:
         Route("/actions/{id}/undo", undo, methods=["POST"]),
         Route("/batch", batch_confirm, methods=["POST"]),
         Route("/batch/decide", batch_decide, methods=["POST"]),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(
