@@ -27,7 +27,7 @@ from core.action import Action, Decision, Kind, Mode, Status, Verdict
 from core.config import Config
 from core.errors import ExitCode, GoexError, Interrupted, StateError
 from core.interrupt import signal_name, signals_interrupt
-from core.journal import Journal
+from core.journal import Journal, Location
 from core.lifecycle import Staged
 from core.llm import judge_model
 from core.redact import Redactor
@@ -260,7 +260,7 @@ def decide_from_elsewhere(
 def add_journal_commands(
     app: typer.Typer,
     kind: Kind,
-    journal_for: Callable[[str | None], Path],
+    journal_for: Callable[[str | None], Location],
     target_of: Callable[[str], str],
     target_flag: str,
     view_of: ViewOf,

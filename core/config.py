@@ -35,6 +35,7 @@ OPERATOR_ONLY = (
     ("db", "dry_run_code"),
     ("review", "webhook"),  # where goex sends word of waiting actions
     ("review", "url"),
+    ("journal", "url"),  # where every action, decision and undo record is written
 )
 
 
@@ -98,6 +99,11 @@ class ReviewConfig(_Choices):
     timeout: float = 900.0  # --decide person: seconds to wait for a person, then roll back
     webhook: str | None = None  # POSTed a Slack-compatible message when an action starts waiting
     url: str = "http://127.0.0.1:8765"  # where goex-review is reached: the webhook's links
+
+
+@dataclass(frozen=True)
+class JournalConfig:
+    url: str | None = None  # postgresql://...: one journal for every machine of a team
 
 
 @dataclass(frozen=True)
@@ -185,6 +191,7 @@ class LintConfig:
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
+    journal: JournalConfig = field(default_factory=JournalConfig)
     db: DbConfig = field(default_factory=DbConfig)
     fs: FsConfig = field(default_factory=FsConfig)
     policy: PolicySettings = field(default_factory=PolicySettings)
@@ -196,6 +203,7 @@ class Config:
 _SECTIONS: Mapping[str, type[Any]] = {
     "model": ModelConfig,
     "review": ReviewConfig,
+    "journal": JournalConfig,
     "db": DbConfig,
     "fs": FsConfig,
     "policy": PolicySettings,

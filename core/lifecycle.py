@@ -20,7 +20,6 @@ SIGINT and SIGTERM (``core.interrupt``) before the commit roll the work back (jo
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -333,7 +332,7 @@ class Staged(ABC):
         if on_wait is not None:
             on_wait(deadline)
         while (answer := answer_by(self.journal, self.action.id, self.digest, deadline)) is None:
-            time.sleep(POLL_SECONDS)
+            self.journal.wait_for_change(POLL_SECONDS)
         return answer
 
     def _fail(self, error: Exception) -> None:

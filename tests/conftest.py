@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from core.journal import Location
 from tests.fake_llm import FakeLLM
 from tests.support import require
 
@@ -120,3 +121,31 @@ def fake_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def journal_database(pg_dsn: str) -> Iterator[str]:
+    """A journal's PostgreSQL database (``[journal] url``): a new, empty database on the test
+    server, as a postgresql:// URL, dropped afterwards."""
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"goex_journal_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(pg_dsn)
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> Location:
+    """Where a journal is: a SQLite file, or a PostgreSQL database (the journal contract suite
+    runs on both)."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "goex" / "journal.sqlite3"
+    url: str = request.getfixturevalue("journal_database")
+    return url

@@ -1,5 +1,6 @@
 """The journal: a SQLite (WAL) record of actions, effects, undo data, decisions, intents and
-the actions waiting for a person.
+the actions waiting for a person — or, with ``[journal] url``, the same records in a PostgreSQL
+database a team shares (``core.journal.postgres``).
 
 It is the one writer of goex state. Properties the rest of goex relies on:
 
@@ -18,6 +19,7 @@ Waits (``waits``): the queue of actions a person decides, and the single-use dec
 answers each, from any process.
 """
 
+from core.journal.backend import Location, journal_exists
 from core.journal.connection import BUSY_TIMEOUT_MS, FILENAME, default_path, state_home
 from core.journal.schema import SCHEMA_VERSION
 from core.journal.store import Journal
@@ -28,9 +30,11 @@ __all__ = [
     "FILENAME",
     "SCHEMA_VERSION",
     "Journal",
+    "Location",
     "Waiting",
     "default_path",
     "holder_gone",
+    "journal_exists",
     "state_home",
     "this_holder",
 ]

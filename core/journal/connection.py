@@ -1,20 +1,29 @@
-"""The journal's SQLite file: where it lives, how it is opened, how one write is made."""
+"""Where the journal lives (a SQLite file, or the PostgreSQL database of ``[journal] url``),
+how it is opened and migrated, and how one write is made."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from core.action import Kind
 from core.errors import JournalError
+from core.journal.backend import Location, Store, is_url, journal_exists
 from core.journal.schema import MIGRATIONS, SCHEMA_VERSION
+from core.journal.sqlite import BUSY_TIMEOUT_MS, SqliteStore
 
 FILENAME = "journal.sqlite3"
-BUSY_TIMEOUT_MS = 30_000
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "FILENAME",
+    "Connection",
+    "Location",
+    "Store",
+    "default_path",
+    "journal_exists",
+]
 
 
 def state_home() -> Path:
@@ -25,65 +34,47 @@ def state_home() -> Path:
     return Path(base) / "goex"
 
 
-def default_path(kind: Kind, project: Path | None = None) -> Path:
+def default_path(kind: Kind, project: Path | None = None) -> Location:
     """goex-fs keeps its journal in ``<project>/.goex/``; goex-db in the user state directory.
 
-    ``GOEX_HOME`` overrides both.
+    ``GOEX_HOME`` overrides both, and ``[journal] url`` (operator-only) both and it: every
+    journal is then the one in that PostgreSQL database.
     """
+    from core.config import load_config  # (the configuration names the journal, not the reverse)
+
+    if url := load_config().journal.url:
+        if not is_url(url):
+            raise JournalError(f"[journal] url must be a postgresql:// URL, not {url[:40]!r}")
+        return url
     if os.environ.get("GOEX_HOME") or kind is Kind.DB or project is None:
         return state_home() / FILENAME
     return project / ".goex" / FILENAME
 
 
 class Connection:
-    """A connection to one journal file. Not shared between threads; cheap to open."""
+    """A connection to one journal. Not shared between threads; cheap to open."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, location: Location) -> None:
         self._batching = False  # writes share one transaction until flush() (``batch``)
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Create the file 0600 before SQLite does, so it is never world-readable. Never
-            # open and close an existing journal here: closing any descriptor of a file drops
-            # every POSIX lock this process holds on it, another connection's too (SQLite's
-            # documented pitfall), and a second process may then delete the WAL in use.
-            if not self.path.exists():
-                with suppress(FileExistsError):
-                    os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
-            os.chmod(self.path, 0o600)
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-            )
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = self._enable_wal()
-            if mode != "wal":
-                raise JournalError(f"journal {self.path} cannot use WAL mode (got {mode})")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot open journal {self.path}: {exc}") from exc
-        except OSError as exc:
-            raise JournalError(f"cannot open journal {self.path}: {exc.strerror}") from exc
+        if is_url(location):
+            from core.journal.postgres import PostgresStore  # psycopg only when asked for
 
-    def _enable_wal(self) -> str:
-        """Switch to WAL. Two processes opening a new journal at once can make this fail with
-        SQLITE_BUSY at once (SQLite does not wait on it), so wait here, as busy_timeout would."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        while True:
-            try:
-                return str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
+            self._db: Store = PostgresStore(str(location))
+        else:
+            self._db = SqliteStore(Path(location))
+        self.path = self._db.name
+        try:
+            self._migrate()
+        except self._db.errors as exc:
+            self._db.close()
+            raise JournalError(f"cannot open journal {self.path}: {exc}") from exc
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Writes in the block share one SQLite transaction (one sync to disk), made durable at
+        """Writes in the block share one transaction (one sync to disk), made durable at
         ``flush()`` and when the block ends, however it ends. For a few writes in quick
         succession only: the journal is locked for other writers until then."""
         self._batching = True
@@ -97,24 +88,24 @@ class Connection:
         """Make what a ``batch`` wrote so far durable."""
         if self._db.in_transaction:
             try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
+                self._db.commit()
+            except self._db.errors as exc:
                 self._rollback_quietly()
                 raise JournalError(f"cannot write journal {self.path}: {exc}") from exc
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Store]:
         batched = self._batching
         if not (batched and self._db.in_transaction):
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
+                self._db.begin()
+            except self._db.errors as exc:
                 raise JournalError(f"journal {self.path} is locked or unwritable: {exc}") from exc
         try:
             yield self._db
             if not batched:
-                self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
+                self._db.commit()
+        except self._db.errors as exc:
             self._rollback_quietly()
             raise JournalError(f"cannot write journal {self.path}: {exc}") from exc
         except BaseException:
@@ -123,13 +114,12 @@ class Connection:
 
     def _rollback_quietly(self) -> None:
         """End a failed write without hiding the error that stopped it (cf. psycopg)."""
-        if self._db.in_transaction:
-            with suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
+        with suppress(*self._db.errors):
+            self._db.rollback()
 
     def _migrate(self) -> None:
         with self._write() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
+            version = db.version()
             if version > SCHEMA_VERSION:
                 raise JournalError(
                     f"journal {self.path} has schema version {version}, newer than this goex "
@@ -137,7 +127,12 @@ class Connection:
                 )
             for step in MIGRATIONS[version:]:
                 step(db)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.set_version(SCHEMA_VERSION)
 
     def integrity_ok(self) -> bool:
-        return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+        return self._db.integrity_ok()
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Wait until another process may have written (a decision recorded): at most
+        ``timeout`` seconds, less on a database journal, which is told at once."""
+        self._db.wait_for_change(timeout)

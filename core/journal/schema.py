@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.journal.backend import Store
 
 
-def _run_script(db: sqlite3.Connection, script: str) -> None:
+def _run_script(db: Store, script: str) -> None:
     """Run DDL one statement at a time: ``executescript`` would first COMMIT the open
     migration transaction (and the ``COMMIT`` that ends it would then fail)."""
     for statement in script.split(";"):
@@ -14,7 +17,7 @@ def _run_script(db: sqlite3.Connection, script: str) -> None:
             db.execute(statement)
 
 
-def _v1(db: sqlite3.Connection) -> None:
+def _v1(db: Store) -> None:
     _run_script(
         db,
         """
@@ -44,7 +47,7 @@ def _v1(db: sqlite3.Connection) -> None:
         CREATE TABLE decisions (
             action_id TEXT NOT NULL REFERENCES actions (id),
             seq       INTEGER NOT NULL,
-            by        TEXT NOT NULL,
+            "by"      TEXT NOT NULL,
             verdict   TEXT NOT NULL,
             reason    TEXT NOT NULL,
             digest    TEXT NOT NULL,
@@ -69,7 +72,7 @@ def _v1(db: sqlite3.Connection) -> None:
     )
 
 
-def _v2(db: sqlite3.Connection) -> None:
+def _v2(db: Store) -> None:
     """Decisions from another process: the actions waiting for one, and a decision's paths.
 
     ``waits`` is the queue: an action held by a live process (``holder`` is ``pid@host``,
@@ -100,5 +103,5 @@ def _v2(db: sqlite3.Connection) -> None:
 
 
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append, never edit.
-MIGRATIONS: Sequence[Callable[[sqlite3.Connection], None]] = (_v1, _v2)
+MIGRATIONS: Sequence[Callable[[Store], None]] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,12 +4,12 @@ intents (see ``core.journal``)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from core.action import Action, Decision, Kind, Status, new_action_id, now_iso
 from core.errors import StateError
+from core.journal.backend import Store
 from core.journal.waits import Waits, decision_at, insert_decision
 
 
@@ -75,7 +75,7 @@ class Journal(Waits):
                 db.execute("DELETE FROM waits WHERE action_id = ?", (action.id,))
 
     @staticmethod
-    def _claim_id(db: sqlite3.Connection, action: Action) -> int:
+    def _claim_id(db: Store, action: Action) -> int:
         """How many transitions of this action are stored; a new action whose id another
         process took in the same millisecond gets a fresh id instead of merging into it. (The
         code of an action staged in steps only grows: what is stored starts what is saved.)"""
@@ -96,7 +96,7 @@ class Journal(Waits):
             action.id = new_action_id()
 
     @staticmethod
-    def _save_decision(db: sqlite3.Connection, action_id: str, decision: Decision) -> None:
+    def _save_decision(db: Store, action_id: str, decision: Decision) -> None:
         """Append the decision unless it is the last one already (recorded by ``answer``)."""
         if decision_at(db, action_id) != decision:
             insert_decision(db, action_id, decision)
@@ -125,7 +125,8 @@ class Journal(Waits):
         """The most recent actions first, of one kind and on one target if given."""
         query = (
             "SELECT id, kind, target, prompt, code, digest FROM actions "
-            "WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR target = ?) ORDER BY id DESC LIMIT ?"
+            "WHERE (CAST(? AS TEXT) IS NULL OR kind = ?) "
+            "AND (CAST(? AS TEXT) IS NULL OR target = ?) ORDER BY id DESC LIMIT ?"
         )
         kind_value = None if kind is None else kind.value
         params = (kind_value, kind_value, target, target, limit)
@@ -194,12 +195,12 @@ class Journal(Waits):
 
     def begin_intent(self, action_id: str, step: str, data: Mapping[str, Any]) -> int:
         with self._write() as db:
-            cursor = db.execute(
-                "INSERT INTO intents (action_id, step, data, started_at) VALUES (?, ?, ?, ?)",
+            row = db.execute(
+                "INSERT INTO intents (action_id, step, data, started_at) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
                 (action_id, step, json.dumps(data, default=str), now_iso()),
-            )
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
+            ).fetchone()
+            return int(row[0])
 
     def finish_intent(self, intent_id: int) -> None:
         with self._write() as db:

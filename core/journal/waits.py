@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 from dataclasses import dataclass
 
 from core.action import Decision, Kind, Verdict, now_iso
 from core.errors import StateError
+from core.journal.backend import Store
 from core.journal.connection import Connection
 
 
@@ -58,13 +58,13 @@ def holder_gone(holder: str) -> bool:
     return False
 
 
-def insert_decision(db: sqlite3.Connection, action_id: str, decision: Decision) -> int:
+def insert_decision(db: Store, action_id: str, decision: Decision) -> int:
     """Append a decision to the action's decisions; returns its seq."""
     seq: int = db.execute(
         "SELECT COUNT(*) FROM decisions WHERE action_id = ?", (action_id,)
     ).fetchone()[0]
     db.execute(
-        """INSERT INTO decisions (action_id, seq, by, verdict, reason, digest, at, paths)
+        """INSERT INTO decisions (action_id, seq, "by", verdict, reason, digest, at, paths)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
         (
             action_id,
@@ -80,9 +80,9 @@ def insert_decision(db: sqlite3.Connection, action_id: str, decision: Decision) 
     return seq
 
 
-def decision_at(db: sqlite3.Connection, action_id: str, seq: int | None = None) -> Decision | None:
+def decision_at(db: Store, action_id: str, seq: int | None = None) -> Decision | None:
     """The action's decision with this seq, or its last one."""
-    query = "SELECT by, verdict, reason, digest, at, paths FROM decisions WHERE action_id = ? "
+    query = 'SELECT "by", verdict, reason, digest, at, paths FROM decisions WHERE action_id = ? '
     params: tuple[object, ...] = (action_id,)
     if seq is None:
         query += "ORDER BY seq DESC LIMIT 1"
@@ -162,10 +162,11 @@ class Waits(Connection):
                 "UPDATE waits SET answered = ?, claimed_by = ? WHERE action_id = ?",
                 (seq, this_holder(), action_id),
             )
+            db.notify()  # the holder, when it waits on a database journal
         return Waiting(action_id, waiting.holder, waiting.since, waiting.deadline, decision)
 
     @staticmethod
-    def _lapsed(db: sqlite3.Connection, action_id: str, waiting: Waiting) -> bool:
+    def _lapsed(db: Store, action_id: str, waiting: Waiting) -> bool:
         """Whether a kept action's answer was claimed by a process that died before carrying
         it out (the action would otherwise stay staged, undecidable, for ever)."""
         if not waiting.kept:
@@ -190,7 +191,8 @@ class Waits(Connection):
             action_id
             for (action_id,) in self._db.execute(
                 """SELECT w.action_id FROM waits w JOIN actions a ON a.id = w.action_id
-                   WHERE (? IS NULL OR a.kind = ?) AND (? IS NULL OR a.target = ?)
+                   WHERE (CAST(? AS TEXT) IS NULL OR a.kind = ?)
+                     AND (CAST(? AS TEXT) IS NULL OR a.target = ?)
                    ORDER BY w.since, w.action_id""",
                 (kind_value, kind_value, target, target),
             ).fetchall()
@@ -198,7 +200,7 @@ class Waits(Connection):
         return [w for w in (self._waiting_row(self._db, i) for i in ids) if w is not None]
 
     @staticmethod
-    def _waiting_row(db: sqlite3.Connection, action_id: str) -> Waiting | None:
+    def _waiting_row(db: Store, action_id: str) -> Waiting | None:
         row = db.execute(
             "SELECT holder, since, deadline, answered FROM waits WHERE action_id = ?",
             (action_id,),

@@ -31,7 +31,7 @@ from mcp.types import ToolAnnotations
 from core.action import Kind
 from core.config import Config
 from core.errors import GoexError, UsageError
-from core.journal import Journal
+from core.journal import Journal, Location, journal_exists
 from core.mcp.handles import Handles
 from core.mcp.held import Decider
 from core.redact import Redactor
@@ -80,9 +80,9 @@ class Toolset(Protocol):
     def actions(self, status: str | None) -> list[dict[str, Any]]: ...
 
 
-def journal_knows(path: Path, action_id: str, kind: Kind, target: str | None = None) -> bool:
+def journal_knows(path: Location, action_id: str, kind: Kind, target: str | None = None) -> bool:
     """Whether the journal at ``path`` holds this action, of this kind (and on this target)."""
-    if not path.exists():
+    if not journal_exists(path):
         return False
     with Journal(path) as journal:
         try:
@@ -93,10 +93,10 @@ def journal_knows(path: Path, action_id: str, kind: Kind, target: str | None = N
 
 
 def journal_actions(
-    path: Path, kind: Kind, target: str, status: str | None, redactor: Redactor
+    path: Location, kind: Kind, target: str, status: str | None, redactor: Redactor
 ) -> list[dict[str, Any]]:
     """The recent actions of a kind on a target, ``pending`` while a person is to decide."""
-    if not path.exists():
+    if not journal_exists(path):
         return []
     with Journal(path) as journal:
         waiting = {w.action_id for w in journal.waiting(kind, target) if w.answer is None}

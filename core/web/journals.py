@@ -12,12 +12,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from core.action import Action, Decision, Status, Verdict
 from core.errors import GoexError, StateError, UsageError
-from core.journal import Journal, Waiting
+from core.journal import Journal, Location, Waiting, journal_exists
 from core.web.sides import Side
 
 HISTORY_LIMIT = 200
@@ -27,7 +26,7 @@ HISTORY_LIMIT = 200
 class Entry:
     """One action as a page lists it."""
 
-    journal: Path
+    journal: Location
     action: Action
     waiting: Waiting | None
 
@@ -53,12 +52,14 @@ class Entry:
 
 
 class Journals:
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self.paths = list(dict.fromkeys(Path(p).resolve() for p in paths))
+    def __init__(self, locations: Sequence[Location]) -> None:
+        self.paths: list[Location] = list(
+            dict.fromkeys(p if isinstance(p, str) else p.resolve() for p in locations)
+        )
 
     @contextmanager
-    def _open(self) -> Iterator[list[tuple[Path, Journal]]]:
-        opened = [(p, Journal(p)) for p in self.paths if p.exists()]
+    def _open(self) -> Iterator[list[tuple[Location, Journal]]]:
+        opened = [(p, Journal(p)) for p in self.paths if journal_exists(p)]
         try:
             yield opened
         finally:

@@ -7,7 +7,7 @@ import typer
 
 from core.action import Kind
 from core.errors import StateError
-from core.journal import Journal, default_path
+from core.journal import Journal, Location, default_path, journal_exists
 from goexfs.project import project_root
 
 DirOption = Annotated[
@@ -24,12 +24,12 @@ def journal(root: Path) -> Journal:
     return Journal(default_path(Kind.FS, root))
 
 
-def existing_journal(directory: str | None) -> Path:
+def existing_journal(directory: str | None) -> Location:
     """The journal of an existing project, for the commands that only read it: never a new,
     stray journal in whatever directory they were run from."""
     root = root_of(directory)
     path = default_path(Kind.FS, root)
-    if not path.exists():
+    if not journal_exists(path):
         raise StateError(
             f"{root} has no goex-fs journal ({path}); run there, or name the project with -C DIR"
         )

@@ -14,19 +14,20 @@ import pytest
 
 from core.action import TRANSITIONS, Action, Decision, Kind, Status, Verdict
 from core.errors import JournalError, StateError
-from core.journal import FILENAME, SCHEMA_VERSION, Journal, default_path, state_home
+from core.journal import FILENAME, SCHEMA_VERSION, Journal, Location, default_path, state_home
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def path(tmp_path: Path) -> Path:
+    """A SQLite journal's file, for what only a file has (its mode, WAL, a corrupt file)."""
     return tmp_path / "state" / "goex" / FILENAME
 
 
 @pytest.fixture
-def journal(path: Path) -> Iterator[Journal]:
-    with Journal(path) as opened:
+def journal(location: Location) -> Iterator[Journal]:
+    with Journal(location) as opened:
         yield opened
 
 
@@ -52,11 +53,11 @@ def run_python(code: str, *args: str) -> str:
     return done.stdout
 
 
-def assert_consistent(path: Path) -> None:
+def assert_consistent(location: Location) -> None:
     """Every stored action: a legal history starting at proposed, and a status column that
     matches its last transition."""
-    db = sqlite3.connect(path)
-    try:
+    with Journal(location) as journal:
+        db = journal._db  # the records as stored
         rows = db.execute("SELECT id, status, created_at, updated_at FROM actions").fetchall()
         for action_id, status, created_at, updated_at in rows:
             history = db.execute(
@@ -74,15 +75,14 @@ def assert_consistent(path: Path) -> None:
             "SELECT COUNT(*) FROM transitions WHERE action_id NOT IN (SELECT id FROM actions)"
         ).fetchone()[0]
         assert orphans == 0
-    finally:
-        db.close()
 
 
 # -- the file ----------------------------------------------------------------------------------
 
 
-def test_file_is_private(path: Path, journal: Journal) -> None:
-    journal.save(new_action())
+def test_file_is_private(path: Path) -> None:
+    with Journal(path) as journal:
+        journal.save(new_action())
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     for sidecar in path.parent.iterdir():  # -wal and -shm hold the same data
@@ -96,7 +96,8 @@ def test_existing_world_readable_file_is_tightened(path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_wal_mode_and_schema_version(path: Path, journal: Journal) -> None:
+def test_wal_mode_and_schema_version(path: Path) -> None:
+    Journal(path).close()
     db = sqlite3.connect(path)
     try:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -107,11 +108,11 @@ def test_wal_mode_and_schema_version(path: Path, journal: Journal) -> None:
     assert {"actions", "transitions", "effects", "decisions", "undo", "intents"} <= tables
 
 
-def test_reopening_keeps_everything(path: Path) -> None:
+def test_reopening_keeps_everything(location: Location) -> None:
     action = new_action(prompt="set x")
-    with Journal(path) as journal:
+    with Journal(location) as journal:
         journal.save(action)
-    with Journal(path) as journal:
+    with Journal(location) as journal:
         again = journal.get(action.id)
         assert journal.integrity_ok()
     assert again.to_json() == action.to_json()
@@ -139,9 +140,9 @@ def test_unusable_directory_is_refused(tmp_path: Path) -> None:
         Journal(tmp_path / "file" / FILENAME)
 
 
-def test_target_password_never_reaches_the_file(path: Path, journal: Journal) -> None:
-    journal.save(new_action(target="postgresql://app:hunter2-pg-pass@db.internal/prod"))
-    journal.close()
+def test_target_password_never_reaches_the_file(path: Path) -> None:
+    with Journal(path) as journal:
+        journal.save(new_action(target="postgresql://app:hunter2-pg-pass@db.internal/prod"))
     stored = b"".join(p.read_bytes() for p in path.parent.iterdir())
     assert b"hunter2-pg-pass" not in stored
     assert b"db.internal/prod" in stored
@@ -188,16 +189,16 @@ def test_save_and_transition(journal: Journal) -> None:
     )
 
 
-def test_saving_twice_adds_nothing(path: Path, journal: Journal) -> None:
+def test_saving_twice_adds_nothing(location: Location, journal: Journal) -> None:
     action = new_action()
     action.advance(Status.STAGED)
     journal.save(action)
     journal.save(action)
     assert statuses(journal.get(action.id)) == [Status.PROPOSED, Status.STAGED]
-    assert_consistent(path)
+    assert_consistent(location)
 
 
-def test_decisions_are_kept_once_each(path: Path, journal: Journal) -> None:
+def test_decisions_are_kept_once_each(location: Location, journal: Journal) -> None:
     action = new_action()
     digest = action.bind({"rows": 1})
     action.advance(Status.STAGED)
@@ -210,12 +211,8 @@ def test_decisions_are_kept_once_each(path: Path, journal: Journal) -> None:
     action.advance(Status.COMMITTED)
     journal.save(action)
     assert journal.get(action.id).decision == commit
-    db = sqlite3.connect(path)
-    try:
-        rows = db.execute("SELECT verdict FROM decisions ORDER BY seq").fetchall()
-    finally:
-        db.close()
-    assert rows == [("keep",), ("commit",)]
+    rows = journal._db.execute("SELECT verdict FROM decisions ORDER BY seq").fetchall()
+    assert [tuple(r) for r in rows] == [("keep",), ("commit",)]
 
 
 def test_get_by_prefix(journal: Journal) -> None:
@@ -252,11 +249,11 @@ def test_recent(journal: Journal) -> None:
     assert [a.kind for a in journal.recent(Kind.FS)] == [Kind.FS] * 3
 
 
-def test_stale_copy_is_refused_in_the_same_process(path: Path, journal: Journal) -> None:
+def test_stale_copy_is_refused_in_the_same_process(location: Location, journal: Journal) -> None:
     action = new_action()
     action.advance(Status.STAGED)
     journal.save(action)
-    with Journal(path) as other:
+    with Journal(location) as other:
         theirs = other.get(action.id)
         theirs.advance(Status.COMMITTED)
         other.save(theirs)
@@ -264,11 +261,11 @@ def test_stale_copy_is_refused_in_the_same_process(path: Path, journal: Journal)
     with pytest.raises(StateError, match="changed by another process"):
         journal.save(action)
     assert journal.get(action.id).status is Status.COMMITTED
-    assert_consistent(path)
+    assert_consistent(location)
 
 
 def test_stale_copy_is_refused_after_another_process_advanced_it(
-    path: Path, journal: Journal
+    location: Location, journal: Journal
 ) -> None:
     action = new_action()
     action.advance(Status.STAGED)
@@ -278,9 +275,9 @@ def test_stale_copy_is_refused_after_another_process_advanced_it(
         "import sys; from pathlib import Path\n"
         "from core.action import Status\n"
         "from core.journal import Journal\n"
-        "with Journal(Path(sys.argv[1])) as j:\n"
+        "with Journal(sys.argv[1]) as j:\n"
         "    a = j.get(sys.argv[2]); a.advance(Status.COMMITTED); j.save(a)\n",
-        str(path),
+        str(location),
         action.id,
     )
     # Saving the copy as it was, or moved on differently, would both rewrite history.
@@ -290,10 +287,12 @@ def test_stale_copy_is_refused_after_another_process_advanced_it(
     with pytest.raises(StateError, match="changed by another process"):
         journal.save(action)
     assert statuses(journal.get(action.id)) == [Status.PROPOSED, Status.STAGED, Status.COMMITTED]
-    assert_consistent(path)
+    assert_consistent(location)
 
 
-def test_a_different_action_with_the_same_id_is_never_merged(path: Path, journal: Journal) -> None:
+def test_a_different_action_with_the_same_id_is_never_merged(
+    location: Location, journal: Journal
+) -> None:
     first = new_action(code="DELETE FROM a", id="same000001")
     first.advance(Status.STAGED)
     journal.save(first)
@@ -302,10 +301,12 @@ def test_a_different_action_with_the_same_id_is_never_merged(path: Path, journal
     with pytest.raises(StateError, match="already used by another action"):
         journal.save(second)
     assert journal.get("same000001").code == "DELETE FROM a"
-    assert_consistent(path)
+    assert_consistent(location)
 
 
-def test_a_new_action_whose_id_was_taken_gets_a_fresh_one(path: Path, journal: Journal) -> None:
+def test_a_new_action_whose_id_was_taken_gets_a_fresh_one(
+    location: Location, journal: Journal
+) -> None:
     first = new_action(code="DELETE FROM a", id="same000002")
     journal.save(first)
     second = new_action(code="DELETE FROM b", id="same000002")
@@ -313,7 +314,7 @@ def test_a_new_action_whose_id_was_taken_gets_a_fresh_one(path: Path, journal: J
     assert second.id != "same000002"
     assert journal.get("same000002").code == "DELETE FROM a"
     assert journal.get(second.id).code == "DELETE FROM b"
-    assert_consistent(path)
+    assert_consistent(location)
 
 
 # -- effects, undo, intents --------------------------------------------------------------------
@@ -354,7 +355,7 @@ def test_undo_data_inline_or_pointer(journal: Journal) -> None:
     assert journal.undo_data(action.id) == (None, "/state/undo/abc.tar")
 
 
-def test_intents(path: Path, journal: Journal) -> None:
+def test_intents(location: Location, journal: Journal) -> None:
     a, b = new_action(), new_action()
     journal.save(a)
     journal.save(b)
@@ -366,7 +367,7 @@ def test_intents(path: Path, journal: Journal) -> None:
     ]
     journal.finish_intent(first)
     journal.finish_intent(first)  # finishing twice is harmless
-    with Journal(path) as reopened:  # what recover sees
+    with Journal(location) as reopened:  # what recover sees
         assert reopened.pending_intents() == [(second, b.id, "undo", {"paths": ["x"]})]
     journal.finish_intent(second)
     assert journal.pending_intents() == []
@@ -378,14 +379,13 @@ def test_intents(path: Path, journal: Journal) -> None:
 
 WORKER = """
 import sys
-from pathlib import Path
 from core.action import Action, Kind, Status
 from core.journal import Journal
 
-path, worker, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+location, worker, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 print("ready", flush=True)
 sys.stdin.readline()  # start together
-with Journal(path) as journal:
+with Journal(location) as journal:
     for i in range(count):
         # Ids are given (10 characters, disjoint per worker): this test is about the journal.
         action = Action(Kind.DB, "duckdb:/w.duckdb", f"UPDATE t SET w = {worker}",
@@ -401,11 +401,11 @@ print("done", flush=True)
 """
 
 
-def test_two_processes_writing_at_once(path: Path) -> None:
+def test_two_processes_writing_at_once(location: Location) -> None:
     count = 200
     procs = [
         subprocess.Popen(
-            python(WORKER, str(path), str(w), str(count)),
+            python(WORKER, str(location), str(w), str(count)),
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -430,7 +430,7 @@ def test_two_processes_writing_at_once(path: Path) -> None:
         assert proc.returncode == 0, err
         assert out == "done\n"
 
-    with Journal(path) as journal:
+    with Journal(location) as journal:
         assert journal.integrity_ok()
         actions = journal.recent(limit=10 * count)
         assert len(actions) == 2 * count
@@ -440,16 +440,15 @@ def test_two_processes_writing_at_once(path: Path) -> None:
             assert statuses(action) == [Status.PROPOSED, Status.STAGED, final]
             assert action.code == f"UPDATE t SET w = {worker}"
             assert journal.effects(action.id) == {"rows": i, "worker": worker}
-    assert_consistent(path)
+    assert_consistent(location)
 
 
 WRITER = """
 import sys
-from pathlib import Path
 from core.action import Action, Kind, Status
 from core.journal import Journal
 
-journal = Journal(Path(sys.argv[1]))
+journal = Journal(sys.argv[1])
 i = 0
 while True:
     action = Action(Kind.FS, "/project", f"touch f{i}", prompt="make files " * 200)
@@ -468,11 +467,11 @@ while True:
 """
 
 
-def test_process_killed_mid_write(path: Path) -> None:
+def test_process_killed_mid_write(location: Location) -> None:
     printed: list[str] = []
     for _ in range(3):  # three kills at arbitrary points, each on the journal the last left
         proc = subprocess.Popen(
-            python(WRITER, str(path)), cwd=ROOT, stdout=subprocess.PIPE, text=True
+            python(WRITER, str(location)), cwd=ROOT, stdout=subprocess.PIPE, text=True
         )
         try:
             assert proc.stdout is not None
@@ -485,7 +484,7 @@ def test_process_killed_mid_write(path: Path) -> None:
             proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
 
-    with Journal(path) as journal:
+    with Journal(location) as journal:
         assert journal.integrity_ok()
         stored = {a.id: a for a in journal.recent(limit=100_000)}
         assert set(printed) <= set(stored)  # every save that returned survived the kill
@@ -502,4 +501,4 @@ def test_process_killed_mid_write(path: Path) -> None:
         assert done, "no action got through a whole commit"
         for action in done:
             assert journal.undo_data(action.id) == ({"pre": "x" * 4000}, None)
-    assert_consistent(path)
+    assert_consistent(location)

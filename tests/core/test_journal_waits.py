@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from core.action import Action, Decision, Kind, Status, Verdict
 from core.errors import StateError
-from core.journal import Journal, holder_gone, this_holder
+from core.journal import Journal, Location, holder_gone, this_holder
 
 
 def staged(journal: Journal, code: str = "UPDATE t SET x = 1") -> Action:
@@ -31,8 +33,8 @@ def decision(action: Action, verdict: Verdict = Verdict.COMMIT, by: str = "perso
     return Decision(by, verdict, "looked fine", action.digest, paths=("a.txt",))
 
 
-def test_an_answer_is_recorded_once_and_read_by_the_holder(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.sqlite3") as journal:
+def test_an_answer_is_recorded_once_and_read_by_the_holder(location: Location) -> None:
+    with Journal(location) as journal:
         action = staged(journal)
         journal.wait_for(action.id, holder=this_holder(), deadline=later(60))
         assert journal.answer_of(action.id) is None
@@ -44,8 +46,8 @@ def test_an_answer_is_recorded_once_and_read_by_the_holder(tmp_path: Path) -> No
         assert journal.answer_of(action.id) == given
 
 
-def test_a_stale_digest_is_refused_and_nothing_recorded(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.sqlite3") as journal:
+def test_a_stale_digest_is_refused_and_nothing_recorded(location: Location) -> None:
+    with Journal(location) as journal:
         action = staged(journal)
         journal.wait_for(action.id, holder=this_holder(), deadline=later(60))
         stale = Decision("person:a@h", Verdict.COMMIT, "ok", "f" * 64)
@@ -55,15 +57,15 @@ def test_a_stale_digest_is_refused_and_nothing_recorded(tmp_path: Path) -> None:
         assert journal.get(action.id).decision is None
 
 
-def test_only_a_waiting_action_can_be_answered(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.sqlite3") as journal:
+def test_only_a_waiting_action_can_be_answered(location: Location) -> None:
+    with Journal(location) as journal:
         action = staged(journal)
         with pytest.raises(StateError, match="is not waiting for a decision"):
             journal.answer(action.id, decision(action))
 
 
-def test_after_the_deadline_only_the_holder_answers(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.sqlite3") as journal:
+def test_after_the_deadline_only_the_holder_answers(location: Location) -> None:
+    with Journal(location) as journal:
         action = staged(journal)
         journal.wait_for(action.id, holder=this_holder(), deadline=later(-1))
         with pytest.raises(StateError, match="for a decision and is rolled back"):
@@ -73,21 +75,21 @@ def test_after_the_deadline_only_the_holder_answers(tmp_path: Path) -> None:
         assert journal.answer_of(action.id) == expired
 
 
-def test_a_holder_that_died_cannot_be_answered(tmp_path: Path) -> None:
+def test_a_holder_that_died_cannot_be_answered(location: Location) -> None:
     process = multiprocessing.get_context("fork").Process(target=lambda: None)
     process.start()
     process.join()
     gone = f"{process.pid}@{this_holder().split('@', 1)[1]}"
     assert holder_gone(gone) and not holder_gone(this_holder())
-    with Journal(tmp_path / "j.sqlite3") as journal:
+    with Journal(location) as journal:
         action = staged(journal)
         journal.wait_for(action.id, holder=gone, deadline=later(60))
         with pytest.raises(StateError, match="has ended without a decision"):
             journal.answer(action.id, decision(action))
 
 
-def test_a_final_status_leaves_the_queue(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.sqlite3") as journal:
+def test_a_final_status_leaves_the_queue(location: Location) -> None:
+    with Journal(location) as journal:
         kept = staged(journal, "kept")
         held = staged(journal, "held")
         journal.wait_for(kept.id, holder=None, deadline=None)
@@ -102,7 +104,7 @@ def test_a_final_status_leaves_the_queue(tmp_path: Path) -> None:
 
 
 def _answer(path: str, action_id: str, digest: str, verdict: str, results: object) -> None:
-    with Journal(Path(path)) as journal:
+    with Journal(path) as journal:
         try:
             journal.answer(action_id, Decision("person:x@h", Verdict(verdict), "race", digest))
             results.put(verdict)  # type: ignore[attr-defined]
@@ -110,8 +112,8 @@ def _answer(path: str, action_id: str, digest: str, verdict: str, results: objec
             results.put("refused")  # type: ignore[attr-defined]
 
 
-def test_two_processes_answering_at_once_one_wins(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite3"
+def test_two_processes_answering_at_once_one_wins(location: Location) -> None:
+    path = location
     with Journal(path) as journal:
         action = staged(journal)
         journal.wait_for(action.id, holder=this_holder(), deadline=later(60))
@@ -155,14 +157,14 @@ def test_kept_actions_of_an_old_journal_join_the_queue(tmp_path: Path) -> None:
 
 
 def _claim(path: str, action_id: str, digest: str) -> None:
-    with Journal(Path(path)) as journal:
+    with Journal(path) as journal:
         journal.answer(action_id, Decision("person:x@h", Verdict.COMMIT, "claimed", digest))
 
 
 def test_a_kept_action_claimed_by_a_process_that_died_can_be_decided_again(
-    tmp_path: Path,
+    location: Location,
 ) -> None:
-    path = tmp_path / "j.sqlite3"
+    path = location
     with Journal(path) as journal:
         action = staged(journal)
         journal.wait_for(action.id, holder=None, deadline=None)  # kept
@@ -177,3 +179,25 @@ def test_a_kept_action_claimed_by_a_process_that_died_can_be_decided_again(
         assert journal.answer_of(action.id).verdict is Verdict.ROLLBACK  # type: ignore[union-attr]
         with pytest.raises(StateError, match="already decided"):  # this claimer is alive
             journal.answer(action.id, decision(action))
+
+
+def test_a_database_journal_wakes_the_holder_when_an_answer_is_recorded(
+    journal_database: str,
+) -> None:
+    """LISTEN/NOTIFY: the holder waits for a change as long as it likes (here up to a minute)
+    and is woken as soon as another connection records the answer."""
+    with Journal(journal_database) as holder, Journal(journal_database) as person:
+        action = staged(holder)
+        holder.wait_for(action.id, holder=this_holder(), deadline=later(120))
+        holder.wait_for_change(0.01)  # listening from here on
+        woke: list[float] = []
+        waiter = threading.Thread(
+            target=lambda: (holder.wait_for_change(60), woke.append(time.monotonic()))
+        )
+        waiter.start()
+        answered = time.monotonic()
+        said = decision(action)
+        person.answer(action.id, said)
+        waiter.join(timeout=90)
+        assert woke and woke[0] - answered < 30  # the notification, not the minute
+        assert holder.answer_of(action.id) == said
