@@ -4,6 +4,7 @@ actions a person approves or rejects there."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -69,7 +70,8 @@ class DbSide:
         return session.reopen(action.id)
 
     def undo_argv(self, action: Action) -> list[str] | None:
-        return ["goex-db", "undo", action.id, "--dsn", action.target, "--decide", "person"]
+        # its database as undo finds it: GOEX_DSN, DATABASE_URL, else the journaled target
+        return [sys.executable, "-m", "goexdb.cli", "undo", action.id, "--decide", "person"]
 
 
 def images_grid(images: Mapping[str, Any]) -> Grid:

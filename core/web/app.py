@@ -218,13 +218,16 @@ def build_app(site: Site, hosts: list[str]) -> Starlette:
         argv = None if side is None else side.undo_argv(entry.action)
         if argv is None or entry.action.status is not Status.COMMITTED:
             return page(request, "error.html", 409, message="this action cannot be undone here")
-        subprocess.Popen(  # staged and held for a person: it joins the queue
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        try:
+            subprocess.Popen(  # staged and held for a person: it joins the queue
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return page(request, "error.html", 500, message=f"cannot start the undo: {exc}")
         return page(request, "undo.html", entry=shown_entry(entry, site.redactor))
 
     async def _found(action_id: str) -> tuple[Entry, dict[str, Any]]:
