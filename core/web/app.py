@@ -76,6 +76,9 @@ def build_app(site: Site, hosts: list[str]) -> Starlette:
         )
         return HTMLResponse(html, status_code=status)
 
+    def listed(entries: list[Entry]) -> list[dict[str, Any]]:
+        return [shown_entry(e, site.redactor) for e in entries]
+
     def signed_in(
         handler: Callable[[Request], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
@@ -134,14 +137,12 @@ def build_app(site: Site, hosts: list[str]) -> Starlette:
     @signed_in
     async def queue(request: Request) -> Response:
         entries = await run_in_threadpool(site.journals.queue)
-        return page(request, "queue.html", entries=[shown_entry(e, site.redactor) for e in entries])
+        return page(request, "queue.html", entries=listed(entries))
 
     @signed_in
     async def queue_rows(request: Request) -> Response:
         entries = await run_in_threadpool(site.journals.queue)
-        return page(
-            request, "queue_rows.html", entries=[shown_entry(e, site.redactor) for e in entries]
-        )
+        return page(request, "queue_rows.html", entries=listed(entries))
 
     @signed_in
     async def history(request: Request) -> Response:
@@ -151,7 +152,7 @@ def build_app(site: Site, hosts: list[str]) -> Starlette:
         return page(
             request,
             "history.html",
-            entries=[shown_entry(e, site.redactor) for e in entries],
+            entries=listed(entries),
             filters=filters,
         )
 
@@ -196,7 +197,7 @@ def build_app(site: Site, hosts: list[str]) -> Starlette:
         return page(
             request,
             "batch.html",
-            entries=[shown_entry(e, site.redactor) for e in entries],
+            entries=listed(entries),
             verdict=verdict,
         )
 

@@ -30,6 +30,16 @@ def home(base: Path, name: str, journal_url: str) -> dict[str, str]:
     return env
 
 
+def hold(env: dict[str, str], dsn: str, sql: str) -> tuple[Running, str, str]:
+    """goex-db run --decide person on this machine: the process, the action's id and digest."""
+    argv = [sys.executable, "-m", DB, "run", "--dsn", dsn, "--sql", sql, "--decide", "person"]
+    held = Running(
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    )
+    action_id, digest = held.read_err_until(WAITING).groups()
+    return held, action_id, digest
+
+
 def goex_db(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", DB, *args], env=env, capture_output=True, text=True, timeout=120
@@ -43,16 +53,7 @@ def test_two_machines_share_one_log_queue_and_undo(
     before = rows.rows()
     one, two = home(tmp_path, "one", journal_database), home(tmp_path, "two", journal_database)
     sql = f"UPDATE {rows.name} SET v = 'shared' WHERE id <= 2"
-    held = Running(
-        subprocess.Popen(
-            [sys.executable, "-m", DB, "run", "--dsn", pg_dsn, "--sql", sql, "--decide", "person"],
-            env=one,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    )
-    action_id, digest = held.read_err_until(WAITING).groups()
+    held, action_id, digest = hold(one, pg_dsn, sql)
     queued = goex_db(two, "log", "--format", "json")
     assert action_id in queued.stdout, queued.stderr
     started = time.monotonic()
@@ -98,16 +99,7 @@ def test_the_review_page_serves_the_team_journal(
     rows = table(pg_dsn)
     one = home(tmp_path, "one", journal_database)
     sql = f"DELETE FROM {rows.name} WHERE id = 5"
-    held = Running(
-        subprocess.Popen(
-            [sys.executable, "-m", DB, "run", "--dsn", pg_dsn, "--sql", sql, "--decide", "person"],
-            env=one,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    )
-    action_id, digest = held.read_err_until(WAITING).groups()
+    held, action_id, digest = hold(one, pg_dsn, sql)
     monkeypatch.delenv("GOEX_HOME")  # the reviewer's machine: only the journal is shared
     monkeypatch.setenv("GOEX_JOURNAL_URL", journal_database)
     server = serve()
