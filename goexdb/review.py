@@ -10,6 +10,7 @@ from typing import Any
 
 from core.action import Action, Kind, Verdict
 from core.config import load_config
+from core.errors import UsageError
 from core.journal import Journal
 from core.policy import Violation, refuse_errors
 from core.web.sides import Block, Cell, Grid, Mark, Section, records_grid
@@ -62,6 +63,8 @@ class DbSide:
         return shown
 
     def check(self, action: Action, recorded: Mapping[str, Any], paths: Sequence[str]) -> None:
+        if paths:
+            raise UsageError("a database action is approved as a whole; paths are for files")
         refuse_errors([Violation.from_json(v) for v in recorded.get("violations", [])], action.id)
 
     def reopen(self, journal: Journal, action: Action, verdict: Verdict) -> Staged:

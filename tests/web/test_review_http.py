@@ -238,3 +238,16 @@ def test_the_queue_lists_what_waits_with_its_time_left(review: Review, tmp_path:
     assert held.action_id not in client.get("/queue/rows").body
     assert held.action_id in client.get("/history?status=rejected").body
     assert held.action_id not in client.get("/history?status=committed").body
+
+
+def test_paths_cannot_narrow_a_database_action(review: Review, pg_dsn: str) -> None:
+    rows = table(pg_dsn)
+    held = rows.hold(f"UPDATE {rows.name} SET v = 'x' WHERE id = 1")
+    client = review.signed_in()
+    form = decide(client.get("/").csrf(), held.digest, "approve", path="public")
+    assert "approved as a whole" in client.post(f"/actions/{held.action_id}/decide", form).body
+    assert pending(held.action_id)
+    form = decide(client.get("/").csrf(), held.digest, "reject")
+    client.post(f"/actions/{held.action_id}/decide", form)
+    assert held.running.finish(timeout=60)[0] == 4
+    assert rows.rows()[0] == (1, "value 1")
