@@ -72,7 +72,7 @@ def build_app(site: Site, hosts: list[str]) -> Starlette:
     def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         session = request.scope.get("goex_session")
         html = templates.get_template(name).render(
-            session=session, csrf=session.csrf if session else "", now=now(), **values
+            session=session, csrf=session.csrf if session else "", **values
         )
         return HTMLResponse(html, status_code=status)
 

@@ -34,11 +34,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,11 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_OUTPUT = 64 * 1024  # bytes kept per stream
 FRESH = (Path("/tmp"), Path("/dev"), Path("/proc"))
 SOCKET_DIRS = (Path("/run"), Path("/var/run"))  # emptied: host sockets live there
+SETUP_ATTEMPTS = 5  # bubblewrap set-ups tried while other mounts come and go
+_MOUNT_GONE = re.compile(  # the read-only copy of / met a mount that another process took away
+    r"Can't bind mount /oldroot/ on /newroot/: Unable to apply mount flags: remount "
+    r'"[^"]*": (?:No such file or directory|Invalid argument)'
+)
 
 
 @dataclass(frozen=True)
@@ -215,8 +222,22 @@ def run_command(
         bwrap, root=root, tree=tree, command=command, hidden_files=hidden_files, network=network
     )
     env = safe_environment(secrets, "/tmp")
-    with process_cap() as prefix:
-        return _run(argv, Path("/"), env, timeout, redactor, max_output, status=True, prefix=prefix)
+    for attempt in range(1, SETUP_ATTEMPTS + 1):
+        try:
+            with process_cap() as prefix:
+                return _run(
+                    argv, Path("/"), env, timeout, redactor, max_output, status=True, prefix=prefix
+                )
+        except MountRaced:
+            if attempt == SETUP_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+class MountRaced(SandboxError):
+    """bubblewrap's read-only bind of / failed because a mount it was copying went away (another
+    goex unmounting its staged overlay): the command never started, so it is run again."""
 
 
 def _run(
@@ -272,7 +293,8 @@ def _run(
     code = proc.returncode
     if status and not any("exit-code" in s for s in statuses):
         detail = err.text().strip().splitlines()
-        raise SandboxError(
+        failed = MountRaced if _MOUNT_GONE.search(err.text()) else SandboxError
+        raise failed(
             "bubblewrap could not set up the sandbox"
             + (f": {redactor.redact(detail[-1])}" if detail else f" (exit status {code})")
         )

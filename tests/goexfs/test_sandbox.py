@@ -6,6 +6,8 @@ Every test here runs real bubblewrap against a real directory.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -257,3 +259,53 @@ def test_project_inside_a_hidden_home(
     assert "int main;" in run.result.stdout
     assert [c.path for c in run.changes] == ["out.txt"]
     run.staging.rollback()
+
+
+CHURN = """
+while :; do
+  mkdir -p "$1/lower" "$1/upper" "$1/work" "$1/tree"
+  mount -t overlay overlay -o "lowerdir=$1/lower,upperdir=$1/upper,workdir=$1/work" "$1/tree"
+  umount -l "$1/tree"
+  rm -rf "$1"
+done
+"""
+
+
+def test_mounts_coming_and_going_elsewhere_do_not_fail_the_sandbox(
+    project: Path, tmp_path: Path, bwrap: str
+) -> None:
+    """bubblewrap copies every mount of / read-only; another goex unmounting its staged overlay
+    meanwhile made that fail ("Can't bind mount /oldroot/ ... Unable to apply mount flags"),
+    about one set-up in two hundred here. The command had not started, so goex sets the sandbox
+    up again. Three shells mount and unmount overlays as fast as they can while 100 commands
+    run (without the retry, one of the first few dozen fails here)."""
+    churners = [
+        subprocess.Popen(
+            ["sh", "-c", CHURN, "churn", str(tmp_path / f"churn{i}")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for i in range(3)
+    ]
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    try:
+        for i in range(100):
+            result = run_command(
+                f"echo {i}",
+                root=project,
+                tree=tree,
+                mode="bwrap",
+                timeout=30,
+                secrets=SecretStore(),
+                redactor=Redactor(),
+            )
+            assert (result.exit_status, result.stdout) == (0, f"{i}\n")
+    finally:
+        for churner in churners:
+            os.killpg(churner.pid, signal.SIGKILL)
+            churner.wait()
+        for i in range(3):
+            subprocess.run(["umount", "-l", str(tmp_path / f"churn{i}" / "tree")],
+                           capture_output=True, check=False)  # fmt: skip
