@@ -4,6 +4,7 @@ or some paths) or rejects there."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,4 +65,5 @@ class FsSide:
         return reopen(root, journal, action.id)
 
     def undo_argv(self, action: Action) -> list[str] | None:
-        return None  # goex-fs undo decides itself (conflict-checked), with no person to wait for
+        argv = [sys.executable, "-m", "goexfs.cli", "undo", action.id, "-C", action.target]
+        return [*argv, "--decide", "person"]

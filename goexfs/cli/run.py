@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from core.action import Mode
 from core.cli import (
     DecideOption,
     Format,
@@ -26,7 +27,7 @@ from goexfs.apply.recover import ensure_nothing_pending
 from goexfs.cli.options import DirOption, journal, root_of
 from goexfs.prompt import build_prompt
 from goexfs.render import View
-from goexfs.session import Staged, stage, undo
+from goexfs.session import Staged, stage, stage_undo, undo
 
 UNSANDBOXED_WARNING = (
     "warning: unsandboxed: the command runs unconfined, as you, in the staged copy: it can "
@@ -109,17 +110,29 @@ def undo_command(
         bool, typer.Option("--force", help="put paths back even if they changed since")
     ] = False,
     directory: DirOption = None,
+    decide_mode: Annotated[
+        Mode | None,
+        typer.Option(
+            "--decide",
+            help="who decides the undo, as for run (default: you, by asking for it: committed)",
+        ),
+    ] = None,
     fmt: FormatOption = Format.TEXT,
 ) -> None:
     """Undo a committed action: restore its pre-images and remove what it added, refused if a
-    path changed since the commit (unless --force). The undo is journaled as its own action."""
+    path changed since the commit (unless --force). The undo is journaled as its own action;
+    with --decide it is staged and decided like any action (person: it waits in the queue)."""
 
     root = root_of(directory)
     redactor = SecretStore.load().redactor()
     with journal(root) as log:
         ensure_nothing_pending(log, root)
-        staged = undo(root, action_id, journal=log, force=force, redactor=redactor)
-        finished(staged.action, view(staged), fmt, redactor)
+        if decide_mode is None:
+            staged = undo(root, action_id, journal=log, force=force, redactor=redactor)
+            finished(staged.action, view(staged), fmt, redactor)
+        config = load_config(root, overrides={"review.decide": decide_mode})
+        staged = stage_undo(root, action_id, journal=log, force=force, redactor=redactor)
+        conclude(staged, view(staged), mode=config.review.decide, fmt=fmt, config=config)
 
 
 def _backend(name: str | None) -> FsBackend | None:

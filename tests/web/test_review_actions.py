@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from tests.processes import run, until
-from tests.web.actions import DB, keep_fs, project, table
+from tests.web.actions import DB, FS, keep_fs, project, table
 from tests.web.conftest import Client, Review
 
 
@@ -22,6 +22,18 @@ def decide(client: Client, action_id: str, verdict: str, *paths: str) -> str:
     form = [("csrf", page.csrf()), ("digest", digest), ("verdict", verdict)]
     form += [("path", p) for p in paths]
     return client.post(f"/actions/{action_id}/decide", form).body
+
+
+def the_one_waiting(client: Client) -> str:
+    """The id of the one action in the queue, once there is one (an undo being staged)."""
+    queued: list[str] = []
+
+    def one_waits() -> bool:
+        queued[:] = re.findall(r'<tr data-id="(\w+)"', client.get("/queue/rows").body)
+        return len(queued) == 1
+
+    until(one_waits, timeout=60, what="the undo in the queue")
+    return queued[0]
 
 
 def test_a_kept_clone_action_is_replayed_on_the_database(
@@ -67,14 +79,7 @@ def test_an_undo_from_the_history_waits_in_the_queue(review: Review, pg_dsn: str
     page = client.get(f"/actions/{action_id}")
     assert 'id="undo"' in page.body
     assert "Undo of" in client.post(f"/actions/{action_id}/undo", {"csrf": page.csrf()}).body
-    queued: list[str] = []
-
-    def undo_waits() -> bool:
-        queued[:] = re.findall(r'<tr data-id="(\w+)"', client.get("/queue/rows").body)
-        return len(queued) == 1
-
-    until(undo_waits, timeout=60, what="the undo in the queue")
-    undo_id = queued[0]
+    undo_id = the_one_waiting(client)
     assert rows.rows() != before  # staged, not applied
     assert "approved" in decide(client, undo_id, "approve")
     until(lambda: rows.rows() == before, timeout=30, what="the rows put back")
@@ -91,3 +96,20 @@ def test_what_nobody_decided_is_rolled_back_and_the_page_says_so(
     page = review.signed_in().get(f"/actions/{held.action_id}").body
     assert "rolled_back" in page and "([review] timeout), so rolled back" in page
     assert len(rows.rows()) == 5
+
+
+def test_a_file_undo_from_the_history_waits_in_the_queue(review: Review, tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    done = run(FS, "run", "-C", str(root), "--cmd", "echo gone > notes.txt; chmod +x notes.txt",
+               "--decide", "commit", "--format", "json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    action_id = json.loads(done.stdout)["id"]
+    client = review.signed_in()
+    page = client.get(f"/actions/{action_id}")
+    assert "old mode 0644" in page.body and "new mode 0755" in page.body
+    assert "Undo of" in client.post(f"/actions/{action_id}/undo", {"csrf": page.csrf()}).body
+    undo_id = the_one_waiting(client)
+    assert (root / "notes.txt").read_text() == "gone\n"  # staged, not applied
+    assert "approved" in decide(client, undo_id, "approve")
+    until(lambda: (root / "notes.txt").read_text() == "first\nsecond\n", what="files put back")
+    until(lambda: "undone" in client.get(f"/actions/{action_id}").body, what="undone")
