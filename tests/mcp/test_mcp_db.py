@@ -5,12 +5,15 @@ the server's decider, journaled as goex-db's actions are; what goex-db run refus
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 
 from tests import processes
 from tests.goexdb.conftest import ShopDB
 from tests.mcp.conftest import call, refusal, run, stdio_client
+from tests.web.conftest import serve
 
 
 def idle_in_transaction(dsn: str) -> int:
@@ -301,3 +304,37 @@ def test_db_query_takes_no_lock_that_outlives_it(pg_shop: ShopDB) -> None:
             assert held == [(0,)]
 
     run(scenario())
+
+
+def test_an_agents_commit_pending_for_a_person_is_approved_on_the_review_page(
+    pg_shop: ShopDB,
+) -> None:
+    orders = pg_shop.table("orders")
+    server = serve()
+
+    async def scenario() -> None:
+        async with stdio_client("--dsn", pg_shop.dsn, "--commit", "person") as client:
+            sql = f"UPDATE {orders} SET status = 'reviewed' WHERE id = 2"
+            staged = await call(client, "db_stage", sql=sql)
+            pending = await call(client, "db_commit", handle=staged["handle"])
+            assert pending["status"] == "pending"
+            page = server.client()
+            assert page.sign_in(user="", password="", token=server.token).status == 200
+            shown = page.get(f"/actions/{staged['action_id']}")
+            assert "reviewed" in shown.body and 'class="changed"' in shown.body
+            digest = shown.body.split('id="digest">', 1)[1].split("<", 1)[0]
+            form = {"csrf": shown.csrf(), "digest": digest, "verdict": "approve"}
+            assert "approved" in page.post(f"/actions/{staged['action_id']}/decide", form).body
+            outcome = await call(client, "db_commit", handle=staged["handle"])
+            while outcome["status"] == "pending":  # the sweeper carries it out shortly
+                await asyncio.sleep(0.1)
+                outcome = await call(client, "db_commit", handle=staged["handle"])
+            assert outcome["status"] == "committed", outcome
+            assert "goex-review" in outcome["decision"]["by"]
+
+    try:
+        run(scenario())
+    finally:
+        server.running.proc.terminate()
+        server.running.finish(timeout=30)
+    assert pg_shop.query(f"SELECT status FROM {orders} WHERE id = 2") == [("reviewed",)]
