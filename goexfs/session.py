@@ -29,7 +29,7 @@ from core.journal import Journal
 from core.policy import Violation, evaluate
 from core.redact import Redactor
 from core.secrets import SecretStore
-from goexfs.apply.commit import change_record, commit
+from goexfs.apply.commit import change_record, check_directory, commit
 from goexfs.apply.lock import project_lock
 from goexfs.apply.undo import UndoRecord, check, load_record, restore
 from goexfs.backends import Stager, Staging, resume, rollback_staging, stager_for
@@ -288,6 +288,7 @@ def reopen(
     if staged.location is None:
         raise StateError(f"action {staged.action.id} has no staged copy recorded")
     staging = resume(staged.location)
+    check_directory(staging, staged.changes)  # the directory's side first, on every backend
     changes = staging.changes()
     if not _same(changes, staged.recorded.get("changes", [])):
         raise ConflictError(

@@ -72,15 +72,7 @@ def commit(staged: Staging, changes: Sequence[Change], *, journal: Journal, acti
     root = staged.root
     undo_rel = undo_relpath(action_id)
     with opened_dir(root) as real_fd, opened_dir(staged.tree) as tree_fd:
-        conflicts = find_conflicts(real_fd, staged.manifest, changes)
-        if conflicts:
-            shown = "; ".join(conflicts[:10]) + ("; ..." if len(conflicts) > 10 else "")
-            raise ConflictError(
-                f"{len(conflicts)} path(s) in {root} changed since the action was staged, so "
-                f"nothing was committed: {shown}",
-                path=conflicts[0].split(":", 1)[0],
-                details=conflicts,
-            )
+        refuse_conflicts(real_fd, root, staged.manifest, changes)
         verify_staged(tree_fd, changes)
         fault_point("commit.checked")
         with opened_subdir(real_fd, undo_rel, create=True) as undo_fd:
@@ -129,6 +121,28 @@ def validate(changes: Iterable[Change]) -> None:
                 f"{change.path} is a fifo, socket or device and cannot be committed",
                 path=change.path,
             )
+
+
+def check_directory(staged: Staging, changes: Sequence[Change]) -> None:
+    """Refuse (ConflictError, naming the paths) when a path the changes touch changed in the
+    real directory since staging: the same words on every backend, before any backend's view of
+    its staged copy (an overlay's lower layer is the directory itself) is looked at."""
+    with opened_dir(staged.root) as real_fd:
+        refuse_conflicts(real_fd, staged.root, staged.manifest, changes)
+
+
+def refuse_conflicts(
+    real_fd: int, root: Path, manifest: Mapping[str, Entry], changes: Sequence[Change]
+) -> None:
+    conflicts = find_conflicts(real_fd, manifest, changes)
+    if conflicts:
+        shown = "; ".join(conflicts[:10]) + ("; ..." if len(conflicts) > 10 else "")
+        raise ConflictError(
+            f"{len(conflicts)} path(s) in {root} changed in the directory since the action was "
+            f"staged, so nothing was committed: {shown}",
+            path=conflicts[0].split(":", 1)[0],
+            details=conflicts,
+        )
 
 
 def find_conflicts(

@@ -154,5 +154,5 @@ def test_ten_sessions_committing_the_same_file_one_wins(places: Places, backend:
     for code, err, _ in results:
         if code != 0:
             assert code == 1 and err.startswith("error: ") and err.count("\n") == 1, err
-            assert "changed since the action was staged, so nothing was committed" in err
+            assert "changed in the directory since the action was staged, so nothing" in err
     assert (places.root / "README.md").read_text() == f"session {winners[0]}\n"

@@ -38,6 +38,7 @@ from goexfs.backends import (
 from goexfs.backends.watch import OVERFLOW_LOGGER
 from goexfs.project import workspace_for
 from goexfs.sandbox.bwrap import run_command
+from goexfs.session import reopen
 from goexfs.tree.effects import ChangeKind
 from goexfs.tree.manifest import EntryType
 from tests.goexfs.conftest import Runner, decision_for, snapshot
@@ -550,3 +551,22 @@ def test_cli_bad_backend_is_a_usage_error(project: Path) -> None:
     assert proc.returncode == 2
     assert "--backend must be one of" in proc.stderr
     assert snapshot(project) == before
+
+
+def test_a_kept_action_whose_directory_changed_is_refused_alike_on_every_backend(
+    project: Path, run_on: Runner, journal: Journal
+) -> None:
+    """The same words on every backend — the path, and that it changed in the directory — and
+    the same outcome: nothing applied, the action still kept until it is rolled back. (An
+    overlay's view of its staged copy changes with the directory beneath it; it used to be
+    blamed on the staged copy.)"""
+    run = run_on("echo agent >> README.md; echo new > new.txt")
+    assert run.carry_out(decision_for(run, Verdict.KEEP)) is Status.STAGED
+    (project / "README.md").write_text("# the user's edit\n")
+    with pytest.raises(ConflictError, match=r"README\.md: .*") as refused:
+        reopen(project, journal, run.action.id)
+    assert "changed in the directory since the action was staged" in str(refused.value)
+    assert (project / "README.md").read_text() == "# the user's edit\n"
+    assert not (project / "new.txt").exists()
+    waiting = journal.waiting_for(run.action.id)
+    assert waiting is not None and waiting.kept
