@@ -25,6 +25,8 @@ the digest of the code and effects it was made on (invariant 5).
 from __future__ import annotations
 
 import json
+import os
+import select
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +46,24 @@ class Prompter(Protocol):
     def choose(self, question: str, choices: Mapping[str, str]) -> str: ...
 
 
+LOOK_SECONDS = 0.2  # how often a read from the terminal lets Python run a signal handler
+
+
+def read_line(fd: int) -> str:
+    """A line typed on the terminal (canonical mode gives one per read), or "" at its end.
+
+    Never one blocking read: Ctrl-C's SIGINT goes to any thread of the process, and when a
+    library's thread (DuckDB's, a driver's) takes it, the main thread's read is not interrupted
+    and Python would run the handler — and roll back — only once a line is typed. Waiting in
+    short selects lets the handler run within LOOK_SECONDS."""
+    while not select.select([fd], [], [], LOOK_SECONDS)[0]:
+        pass
+    try:
+        return os.read(fd, 65536).decode(errors="replace")
+    except OSError:  # EIO: the terminal went away
+        return ""
+
+
 class TerminalPrompter:
     def interactive(self) -> bool:
         return sys.stdin.isatty() and sys.stderr.isatty()
@@ -53,7 +73,7 @@ class TerminalPrompter:
         while True:
             sys.stderr.write(f"{question} {menu} ")
             sys.stderr.flush()
-            answer = sys.stdin.readline()
+            answer = read_line(sys.stdin.fileno())
             if not answer:  # end of input: the person is gone
                 return "r"
             answer = answer.strip().lower()[:1]

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+import os
+import pty
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -185,20 +191,60 @@ def test_ask_a_person_may_override_policy() -> None:
     assert prompter.questions == ["Policy found errors. Apply these effects anyway?"]
 
 
-def test_terminal_prompter_reads_until_a_valid_choice(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("x\n\nYes\nCommit\n"))
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A real pseudo-terminal as stdin; what the test writes to the returned fd is typed."""
+    typed, seen = pty.openpty()
+    monkeypatch.setattr("sys.stdin", os.fdopen(seen, "r"))
+    yield typed
+    os.close(typed)
+    sys.stdin.close()
+
+
+def test_terminal_prompter_reads_until_a_valid_choice(
+    terminal: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    os.write(terminal, b"x\n\nYes\nCommit\n")
     err = io.StringIO()
     monkeypatch.setattr("sys.stderr", err)
     prompter = TerminalPrompter()
-    assert not prompter.interactive()
+    assert not prompter.interactive()  # stderr is no terminal here
     assert prompter.choose("Apply?", ASK_CHOICES) == "c"
     assert err.getvalue().count("Apply? [c]ommit [r]ollback [d]etails [k]eep staged") == 4
 
 
-def test_terminal_prompter_end_of_input_rolls_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("maybe\n"))
+def test_terminal_prompter_end_of_input_rolls_back(
+    terminal: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    os.write(terminal, b"maybe\n\x04")  # a line, then Ctrl-D
     monkeypatch.setattr("sys.stderr", io.StringIO())
     assert TerminalPrompter().choose("Apply?", ASK_CHOICES) == "r"
+
+
+def test_a_signal_another_thread_takes_still_interrupts_the_prompt(
+    terminal: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGINT goes to any thread of a process; when a library's thread takes it, a prompt
+    waiting for a line must still be interrupted (it used to wait until a line was typed: here
+    one is typed after 5 s, and the interrupt must come before it)."""
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    typed: list[bool] = []
+    interrupted = threading.Event()
+
+    def interrupt_then_type() -> None:
+        time.sleep(0.3)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # this thread takes it
+        if not interrupted.wait(5):
+            typed.append(True)
+            os.write(terminal, b"c\n")
+
+    other = threading.Thread(target=interrupt_then_type)
+    other.start()
+    with pytest.raises(KeyboardInterrupt):
+        TerminalPrompter().choose("Apply?", ASK_CHOICES)
+    interrupted.set()
+    other.join()
+    assert typed == []  # interrupted while it waited, not once a line came
 
 
 # -- llm judge ---------------------------------------------------------------------------------
