@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from core.action import Decision, Status, Verdict
+from core.action import Decision, Kind, Status, Verdict
 from core.errors import GoexError
 from core.redact import Redactor
 from core.web.auth import SESSION_COOKIE, SESSION_IDLE, Gate, Session, csrf_ok
@@ -54,7 +54,7 @@ VERDICTS = {"approve": Verdict.COMMIT, "reject": Verdict.REJECT}
 @dataclass(frozen=True)
 class Site:
     journals: Journals
-    sides: Mapping[Any, Side]
+    sides: Mapping[Kind, Side]
     gate: Gate
     redactor: Redactor
     secure_cookie: bool = False
@@ -247,10 +247,8 @@ def build_app(site: Site, hosts: list[str]) -> Starlette:
         paths = tuple(str(p) for p in form.getlist("path")) if verdict is Verdict.COMMIT else ()
         by = f"person:{session.user}@goex-review from {where}"
         try:
-            entry, _ = await _found(action_id)
-            side = site.sides[entry.action.kind]
             decision = Decision(by, verdict, reason, digest, paths=paths)
-            status = await run_in_threadpool(site.journals.decide, side, action_id, decision)
+            status = await run_in_threadpool(site.journals.decide, site.sides, action_id, decision)
         except GoexError as exc:
             return {"id": action_id, "error": site.redactor.redact(exc.message)}
         outcome = (

@@ -8,13 +8,13 @@ bound to the digest the page showed, single-use, and for a kept action carried o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.action import Action, Decision, Status, Verdict
+from core.action import Action, Decision, Kind, Status, Verdict
 from core.errors import GoexError, StateError, UsageError
 from core.journal import Journal, Location, Waiting, journal_exists
 from core.web.sides import Side
@@ -86,8 +86,9 @@ class Journals:
         entries = []
         with self._open() as journals:
             for path, journal in journals:
+                waits = {w.action_id: w for w in journal.waiting()}  # one query, not one each
                 for action in journal.recent(limit=HISTORY_LIMIT):
-                    entry = Entry(path, action, journal.waiting_for(action.id))
+                    entry = Entry(path, action, waits.get(action.id))
                     if status and entry.state != status:
                         continue
                     if target and target not in action.target:
@@ -111,11 +112,13 @@ class Journals:
                     return entry, journal.effects(action.id) or {}
         raise UsageError(f"no action {action_id[:40]!r} in the journals this page serves")
 
-    def decide(self, side: Side, action_id: str, decision: Decision) -> Status:
-        """Record a person's decision (module docstring); the action's status once it is
-        carried out here, or STAGED when the process holding it carries it out."""
+    def decide(self, sides: Mapping[Kind, Side], action_id: str, decision: Decision) -> Status:
+        """Record a person's decision (module docstring) with the side of the action's kind;
+        the action's status once it is carried out here, or STAGED when the process holding
+        it carries it out."""
         entry, recorded = self.find(action_id)
         action, waiting = entry.action, entry.waiting
+        side = sides[action.kind]
         if waiting is None or action.status is not Status.STAGED:
             raise StateError(f"action {action.id} is {action.status.value}, not waiting")
         if decision.digest != action.digest:
