@@ -25,7 +25,7 @@ from rich.console import Console
 
 from core.action import Action, Decision, Kind, Mode, Status, Verdict
 from core.config import Config
-from core.errors import ExitCode, GoexError, Interrupted, StateError
+from core.errors import ExitCode, GoexError, Interrupted, StateError, UsageError
 from core.interrupt import signal_name, signals_interrupt
 from core.journal import Journal, Location
 from core.lifecycle import Staged
@@ -117,20 +117,39 @@ class ViewOf(Protocol):
 
 
 def new_app(
-    name: str, help_text: str, commands: Sequence[tuple[str, Callable[..., None]]] = ()
+    name: str,
+    help_text: str,
+    commands: Sequence[tuple[str, Callable[..., None]]] = (),
+    *,
+    default: Callable[..., None] | None = None,
 ) -> typer.Typer:
-    """A command line with these commands, in this order (``--help`` lists them so)."""
+    """A command line with these commands, in this order (``--help`` lists them so), and
+    ``default`` run when it is given no command (else it prints its help)."""
     app = typer.Typer(
         name=name,
         help=help_text,
-        no_args_is_help=True,
+        no_args_is_help=default is None,
+        invoke_without_command=default is not None,
         add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
+    if default is not None:
+        app.callback()(default)
     for command_name, command in commands:
         app.command(command_name)(command)
     return app
+
+
+def host_and_port(value: str, flag: str, *, any_port: bool = False) -> tuple[str, int]:
+    """``HOST:PORT`` as a server takes it: ``[::1]:PORT`` for IPv6, the host 127.0.0.1 when
+    left out; port 0 (any free one) only with ``any_port``."""
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    lowest = 0 if any_port else 1
+    if not port.isdigit() or not lowest <= int(port) < 65536:
+        raise UsageError(f"{flag} needs HOST:PORT with a port number, not {value!r}")
+    return host, int(port)
 
 
 def run_app(app: typer.Typer) -> None:

@@ -12,7 +12,7 @@ import anyio
 import typer
 
 from core.action import Mode
-from core.cli import PolicyOption, new_app, run_app
+from core.cli import PolicyOption, host_and_port, new_app, run_app
 from core.config import load_config
 from core.errors import ConfigError, UsageError
 from core.interrupt import signal_name
@@ -70,13 +70,10 @@ def serve_command(
 
 
 def _address(http: str) -> tuple[str, int]:
-    host, _, port = http.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
+    host, port = host_and_port(http, "--http")
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise UsageError(f"--http serves on loopback only (127.0.0.1, ::1), not {host!r}")
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--http needs HOST:PORT with a port number, not {http!r}")
-    return host, int(port)
+    return host, port
 
 
 def _token() -> str:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from core.action import Kind
-from core.cli import run_app
+from core.cli import host_and_port, new_app, run_app
 from core.errors import UsageError
 from core.journal import default_path
 from core.secrets import SecretStore
@@ -26,17 +26,7 @@ from core.web.sides import load_sides
 DEFAULT_LISTEN = "127.0.0.1:8765"
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
 
-app = typer.Typer(
-    name="goex-review",
-    help="The review queue in a browser: approve or reject what agents staged.",
-    invoke_without_command=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
 
-
-@app.callback()
 def serve(
     context: typer.Context,
     listen: Annotated[
@@ -61,7 +51,7 @@ def serve(
     one-time token printed here."""
     if context.invoked_subcommand is not None:
         return
-    host, port = _address(listen)
+    host, port = host_and_port(listen, "--listen", any_port=True)
     loopback = _loopback(host)
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
@@ -103,7 +93,6 @@ def serve(
     uvicorn.Server(config).run(sockets=[listening])
 
 
-@app.command("hash-password")
 def hash_password_command(
     user: Annotated[str, typer.Argument(help="the user name the line is for")],
 ) -> None:
@@ -126,14 +115,6 @@ def _toml_key(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _address(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
-    if not port.isdigit() or not 0 <= int(port) < 65536:
-        raise UsageError(f"--listen needs HOST:PORT with a port number, not {listen!r}")
-    return host, int(port)
-
-
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listening = socket.socket(family, socket.SOCK_STREAM)
@@ -154,6 +135,14 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+app = new_app(
+    "goex-review",
+    "The review queue in a browser: approve or reject what agents staged.",
+    [("hash-password", hash_password_command)],
+    default=serve,
+)
 
 
 def main() -> None:
