@@ -13,7 +13,7 @@ import typer
 from psycopg.conninfo import conninfo_to_dict
 
 from core.action import Mode
-from core.cli import DecideOption, PolicyOption
+from core.cli import DecideOption, PolicyOption, host_and_port
 from core.config import load_config
 from core.errors import UsageError
 from core.secrets import SecretStore
@@ -60,9 +60,7 @@ def proxy_command(
     target = resolve_target(dsn)
     if target.engine is not Engine.POSTGRES:
         raise UsageError("goex-db proxy serves PostgreSQL only; give a postgresql:// --dsn")
-    host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit():
-        raise UsageError(f"--listen takes HOST:PORT, not {listen!r}")
+    host, port = host_and_port(listen, "--listen")
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("give --tls-cert and --tls-key together")
     tls = server_tls_context(tls_cert, tls_key) if tls_cert and tls_key else None
@@ -76,7 +74,7 @@ def proxy_command(
     config = replace(config, db=held_for(config))
     context = ProxyContext(config, target.display, target_redactor(target))
     database = conninfo_to_dict(target.conninfo).get("dbname") or ""
-    where = Listen(host.strip("[]"), int(port), socket_dir, tls, trust_socket)
+    where = Listen(host, port, socket_dir, tls, trust_socket)
     proxy = Proxy(context, target.conninfo, str(database or _user(target.conninfo)), users, where)
     asyncio.run(_serve(proxy, config.review.decide.value))
 
