@@ -32,8 +32,9 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict $(PKGS)
 
+# the suite on every core (pytest-xdist); PYTEST_ARGS="-n 0" runs it in one process
 pytest: $(STAMP) system-packages
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n auto $(PYTEST_ARGS)
 
 system-packages:
 	@INSTALL_SYSTEM_PACKAGES=$(INSTALL_SYSTEM_PACKAGES) sh scripts/system-packages.sh
