@@ -83,6 +83,11 @@ class RowImage(NamedTuple):
     after: str | None
 
 
+# StatementImages.statement of images of the whole action so far (cascades' and triggers' rows
+# included), not of one statement
+WHOLE_ACTION = -1
+
+
 @dataclass
 class StatementImages:
     """The row images of one DML statement on its one target table."""

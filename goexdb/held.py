@@ -17,7 +17,7 @@ from core.errors import StateError
 from goexdb import reversible
 from goexdb.backends.base import Backend
 from goexdb.dsn import Engine, Target
-from goexdb.effects import Effects, StatementResult, many_images
+from goexdb.effects import WHOLE_ACTION, Effects, StatementResult, many_images
 from goexdb.sql import Statement
 
 
@@ -61,6 +61,8 @@ class Held:
         self.effects = effects
         self._note_results()
         self.open = True
+        # rows whose foreign key finds no row now, where it was not checked (an undo's)
+        self.dangling: list[dict[str, object]] = []
 
     def _note_results(self) -> None:
         self.effects.results = [
@@ -80,7 +82,7 @@ class Held:
         offset = len(self.statements)
         total = self.effects
         for images in effects.images:
-            images.statement += offset
+            images.statement += offset if images.statement != WHOLE_ACTION else 0
         for name, change in effects.tables.items():
             table = total.table(name)
             table.inserted += change.inserted
@@ -91,7 +93,9 @@ class Held:
         total.locks += [lock for lock in effects.locks if lock not in total.locks]
         total.rewrites = sorted({*total.rewrites, *effects.rewrites})
         total.side_effects = list(dict.fromkeys([*total.side_effects, *effects.side_effects]))
-        total.images += effects.images
+        # images of the whole action so far replace the earlier ones of their table
+        whole = {i.table for i in effects.images if i.statement == WHOLE_ACTION}
+        total.images = [i for i in total.images if i.table not in whole] + effects.images
         self.statements += statements
         self.results += results
         self._note_results()

@@ -19,7 +19,7 @@ from core.action import Action
 from core.policy import Violation
 from core.redact import Redactor
 from core.render import render_report
-from goexdb.effects import RowImage, StatementImages
+from goexdb.effects import WHOLE_ACTION, RowImage, StatementImages
 from goexdb.staged import Staged
 
 SHOWN_ROWS = 10  # rows of a SELECT result shown in the text review
@@ -173,7 +173,9 @@ def result_table(shown: int, result: Mapping[str, Any]) -> Table:
 def images_table(images: StatementImages, redactor: Redactor) -> RenderableType:
     if images.missing:
         return Text(f"{images.table}: no row images ({images.missing})", style="yellow")
-    title = f"row images of {images.table} (statement {images.statement + 1})"
+    whole = images.statement == WHOLE_ACTION
+    of = "the whole action's" if whole else f"statement {images.statement + 1}"
+    title = f"row images of {images.table} ({of})"
     table = Table(title=title, title_justify="left", show_edge=False)
     table.add_column("before", overflow="fold")
     table.add_column("after", overflow="fold")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlglot import exp
 
 from core.config import Capture
-from goexdb.effects import Effects, SchemaChange
+from goexdb.effects import WHOLE_ACTION, Effects, SchemaChange
 from goexdb.sql import Statement, StatementKind, qualified
 
 IRREVERSIBLE_CHANGES = {
@@ -108,9 +108,11 @@ def assess(
         template = IRREVERSIBLE_CHANGES.get(change.change)
         if template and not explained_by_renames(change, moved):
             reasons.append(template.format(table=change.table, name=change.name))
-    for statement in statements:
-        if isinstance(statement.ast, exp.TruncateTable):
-            reasons.append(f"TRUNCATE {', '.join(t.name for t in statement.ast.expressions)}")
+    read = {images.statement for images in effects.images}
+    for index, statement in enumerate(statements):
+        if isinstance(statement.ast, exp.TruncateTable) and index not in read:
+            emptied = ", ".join(t.name for t in statement.ast.expressions)
+            reasons.append(f"TRUNCATE {emptied} (the rows it removes were not read)")
         if statement.kind is StatementKind.DML and statement.image_target is None:
             reasons.append(f"{statement.verb.upper()} writes through a CTE or several tables")
     if capture is not Capture.IMAGES and effects.rows_changed:
@@ -118,8 +120,10 @@ def assess(
     for images in effects.images:
         if images.missing:
             reasons.append(images.missing)
+    # (where the backend imaged them, images of the whole action cover every such row)
+    whole = any(images.statement == WHOLE_ACTION for images in effects.images)
     for name, counts in sorted(effects.tables.items()):
-        if counts.by_cascade_or_trigger:
+        if counts.by_cascade_or_trigger and not whole:
             reasons.append(
                 f"{counts.by_cascade_or_trigger} rows of {name} were changed by a cascade or "
                 "trigger, which leaves no row images"

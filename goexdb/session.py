@@ -102,8 +102,10 @@ class Session:
     def classify(self, sql: str) -> list[Statement]:
         return parse_script(sql, self.target.dialect)
 
-    def hold(self, sql: str | Sequence[Statement]) -> Held:
-        """Run SQL in a held transaction and measure it, unjournaled (``stage`` journals)."""
+    def hold(self, sql: str | Sequence[Statement], *, restoring: bool = False) -> Held:
+        """Run SQL in a held transaction and measure it, unjournaled (``stage`` journals);
+        ``restoring`` (an undo): with triggers and foreign-key actions off where the role may,
+        and then the foreign keys checked (``Held.dangling``)."""
         if self._held is not None and self._held.open:
             raise StateError("a staged transaction is still open; commit or roll it back first")
         statements = self._checked(sql)
@@ -111,14 +113,17 @@ class Session:
         backend.begin(statements)
         results = []
         try:
+            raw = restoring and backend.restoring()
             for statement in statements:
                 results.append(backend.execute(statement))
             effects = backend.measure()
+            dangling = backend.dangling(sorted(effects.tables)) if raw else []
         except BaseException:
             backend.rollback()
             raise
         reversible.assess(statements, effects, self.config.capture, backend.dialect)
         self._held = Held(backend, statements, results, effects, self.config.capture)
+        self._held.dangling = dangling
         return self._held
 
     def _checked(self, sql: str | Sequence[Statement]) -> list[Statement]:
@@ -262,8 +267,8 @@ class Session:
         refuse (ConflictError)."""
         backend = self.backend
         light = backend.facts.returning_old_new(backend.server_version)
-        held = self.hold(plan.classified(self.classify, light=light))
-        refusal = undo.refusal(plan, held.results)
+        held = self.hold(plan.classified(self.classify, light=light), restoring=True)
+        refusal = undo.refusal(plan, held.results, held.effects, held.dangling)
         if refusal is not None:
             held.rollback()
             raise refusal

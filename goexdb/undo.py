@@ -31,6 +31,7 @@ from goexdb.compensate import (
     undo_set,
 )
 from goexdb.effects import (
+    Effects,
     SchemaChange,
     StatementImages,
     StatementResult,
@@ -111,11 +112,18 @@ def _undo_schema(
     return out
 
 
-def refusal(plan: UndoPlan, results: Sequence[StatementResult]) -> ConflictError | None:
-    """Why the undo that ran ``plan`` (``results``: its statements') must be rolled back: rows
-    changed since the action (a guard that changed fewer rows than its images, a ``changed``
-    check that listed some), or rows not restored exactly (an ``inexact`` check's, naming the
-    columns that differ); None when it is exact."""
+def refusal(
+    plan: UndoPlan,
+    results: Sequence[StatementResult],
+    effects: Effects,
+    dangling: Sequence[dict[str, Any]] = (),
+) -> ConflictError | None:
+    """Why the undo that ran ``plan`` (``results``: its statements', ``effects`` what it did)
+    must be rolled back: rows changed since the action (a guard that changed fewer rows than
+    its images, a ``changed`` check that listed some); rows whose foreign key it left without
+    their row (``dangling``); rows it changed beyond its own (by a cascade or trigger); or rows
+    not restored exactly (an ``inexact`` check's, naming the columns that differ); None when
+    it is exact."""
     found = {check: results[check.statement].rows for check in plan.checks}
     changed = [
         {"table": g.table, "row": g.row}
@@ -135,6 +143,21 @@ def refusal(plan: UndoPlan, results: Sequence[StatementResult]) -> ConflictError
             f"undo refused: {count} row(s) of {', '.join(tables)} changed since the action was "
             "committed",
             details=changed,
+        )
+    if dangling:
+        broken = ", ".join(f"{d['rows']} of {d['table']} ({d['constraint']})" for d in dangling)
+        return ConflictError(
+            f"undo refused: it would leave rows whose foreign key finds no row — {broken}; rows "
+            "written since the action refer to rows it removes — so it was rolled back",
+            details=list(dangling),
+        )
+    beyond = {name: t.by_cascade_or_trigger for name, t in effects.tables.items()}
+    if any(beyond.values()):
+        where = ", ".join(f"{rows} of {name}" for name, rows in sorted(beyond.items()) if rows)
+        return ConflictError(
+            f"undo refused: a cascade or trigger would change rows beyond the ones it puts back "
+            f"({where}), so it was rolled back",
+            details=[{"table": name, "rows": rows} for name, rows in beyond.items() if rows],
         )
     details: list[dict[str, Any]] = []
     columns: set[str] = set()

@@ -27,6 +27,15 @@ class Backend(Protocol):
         measuring them needs (a catalog snapshot only when some statement is DDL); READ ONLY
         where the engine has such transactions (PostgreSQL), when ``read_only``."""
 
+    def restoring(self) -> bool:
+        """In the open transaction, write rows back as they were, as logical replication
+        applies them: triggers, rules and foreign-key actions off (PostgreSQL's
+        ``session_replication_role = replica``), where the role may; whether it could."""
+
+    def dangling(self, tables: Sequence[str]) -> list[dict[str, object]]:
+        """The foreign keys into or out of these tables that rows now break (checked when
+        ``restoring``, which leaves the foreign keys unchecked): constraint, table, rows."""
+
     def mark(self, statements: Sequence[Statement]) -> None:
         """Inside the open transaction, measure from here: what executes next (these
         statements) is measured against the database as it is now (a dry-run's per-statement

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 import goexdb
 from core.config import DbConfig
 from core.errors import ConflictError, ExecutionError, PolicyRejected, StatementDenied
+from goexdb.effects import WHOLE_ACTION
 
 
 @pytest.fixture
@@ -377,7 +379,7 @@ def test_awkward_types_survive_an_undo_exactly(pg_dsn: str, schema: str, image_p
     assert snapshot() == before
 
 
-def test_a_trigger_writing_an_audit_table_is_counted_and_makes_undo_unavailable(
+def test_a_trigger_writing_an_audit_table_without_a_key_is_counted_and_makes_undo_unavailable(
     pg_dsn: str, schema: str
 ) -> None:
     with psycopg.connect(pg_dsn, autocommit=True) as con:
@@ -401,12 +403,15 @@ def test_a_trigger_writing_an_audit_table_is_counted_and_makes_undo_unavailable(
         assert con.execute(f"SELECT count(*) FROM {schema}.audit").fetchone() == (0,)
 
 
-def test_a_cascade_makes_undo_unavailable(pg_dsn: str, schema: str) -> None:
+def test_a_cascades_rows_are_imaged_over_the_whole_action(pg_dsn: str, schema: str) -> None:
     with goexdb.connect(pg_dsn) as db:
         staged = db.stage(f"DELETE FROM {schema}.parent WHERE id = 1")
-        assert not staged.reversible
-        assert "cascade or trigger" in staged.effects.irreversible[0]
+        assert staged.reversible, staged.effects.irreversible
+        (child,) = [i for i in staged.effects.images if i.table == f"{schema}.child"]
         staged.rollback()
+    assert child.statement == WHOLE_ACTION
+    assert sorted(json.loads(i.before or "")["id"] for i in child.images) == [10, 20, 30, 40]
+    assert all(i.after is None for i in child.images)
 
 
 def test_renames_are_undone(pg_dsn: str, schema: str) -> None:
@@ -627,9 +632,9 @@ def test_undo_writes_no_generated_column_and_reinserts_identity_always(
             assert con.execute(rows).fetchall() == before, sql
 
 
-def test_an_undo_a_trigger_would_make_inexact_is_refused_naming_the_column(
-    pg_dsn: str, schema: str
-) -> None:
+@pytest.fixture
+def touched(pg_dsn: str, schema: str) -> str:
+    """The parent table, with a BEFORE UPDATE trigger that sets its ``last_update``."""
     parent = f"{schema}.parent"
     with psycopg.connect(pg_dsn, autocommit=True) as con:
         con.execute(f"ALTER TABLE {parent} ADD COLUMN last_update timestamptz DEFAULT now()")
@@ -641,18 +646,87 @@ def test_an_undo_a_trigger_would_make_inexact_is_refused_naming_the_column(
             f"CREATE TRIGGER touch BEFORE UPDATE ON {parent} FOR EACH ROW "
             f"EXECUTE FUNCTION {schema}.touch()"
         )
+    return parent
+
+
+@pytest.fixture
+def plain_dsn(pg_dsn: str, schema: str) -> Iterator[str]:
+    """A DSN of a role that is no superuser and may not set session_replication_role, with
+    every right on the schema's tables."""
+    role = f"plain_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'plain'")
+        con.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        con.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        con.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA {schema} TO {role}")
+    yield psycopg.conninfo.make_conninfo(pg_dsn, user=role, password="plain")
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"DROP OWNED BY {role}")
+        con.execute(f"DROP ROLE {role}")
+
+
+def _undo_after_trigger(dsn: str, parent: str) -> tuple[list[Any], list[Any], list[Any]]:
+    """Commit an UPDATE of ``parent`` and undo it: the rows before, after the commit, and
+    after the undo (committed if it was not refused)."""
     rows = f"SELECT * FROM {parent} ORDER BY id"
-    with goexdb.connect(pg_dsn) as db:
+    with psycopg.connect(dsn) as con:
+        before = con.execute(rows).fetchall()
+    with goexdb.connect(dsn) as db:
         staged = db.stage(f"UPDATE {parent} SET v = 'changed' WHERE id <= 2")
         record = staged.undo_record()
         staged.commit()
-        with psycopg.connect(pg_dsn) as con:
+        with psycopg.connect(dsn) as con:
             after = con.execute(rows).fetchall()
-        with pytest.raises(ConflictError, match=rf"{parent}\.last_update would differ") as refused:
+        db.hold_undo(db.plan_undo(record)).commit()
+    with psycopg.connect(dsn) as con:
+        return before, after, con.execute(rows).fetchall()
+
+
+def test_an_undo_is_exact_despite_a_trigger_when_the_role_may_turn_triggers_off(
+    pg_dsn: str, touched: str
+) -> None:
+    before, after, undone = _undo_after_trigger(pg_dsn, touched)
+    assert after != before
+    assert undone == before  # last_update too: the trigger did not fire on the undo
+
+
+def test_an_undo_a_trigger_would_make_inexact_is_refused_naming_the_column(
+    plain_dsn: str, touched: str
+) -> None:
+    rows = f"SELECT * FROM {touched} ORDER BY id"
+    with pytest.raises(ConflictError, match=rf"{touched}\.last_update would differ") as refused:
+        _undo_after_trigger(plain_dsn, touched)
+    assert [d["columns"] for d in refused.value.details] == [["last_update"]] * 2
+    with psycopg.connect(plain_dsn) as con:
+        changed = con.execute(rows).fetchall()
+    assert [r[1] for r in changed[:2]] == ["changed"] * 2  # the inexact undo was rolled back
+
+
+@pytest.mark.parametrize(
+    ("role", "refused"),
+    [
+        ("pg_dsn", r"foreign key finds no row — 1 of {}\.child \(child_parent_id_fkey\)"),
+        ("plain_dsn", r"a cascade or trigger would change rows .*\(1 of {}\.child\)"),
+    ],
+)
+def test_an_undo_that_would_remove_a_row_a_later_row_refers_to_is_refused(
+    request: pytest.FixtureRequest, role: str, refused: str, schema: str
+) -> None:
+    """With foreign keys off (a role that may), the undo's check finds the dangling row;
+    with them on, the ON DELETE CASCADE would delete it, which the undo's own counts show."""
+    dsn: str = request.getfixturevalue(role)
+    parent, child = f"{schema}.parent", f"{schema}.child"
+    with goexdb.connect(dsn) as db:
+        staged = db.stage(f"INSERT INTO {parent} (id, v) VALUES (100, 'new')")
+        record = staged.undo_record()
+        staged.commit()
+        with psycopg.connect(dsn, autocommit=True) as con:  # written since, referring to it
+            con.execute(f"INSERT INTO {child} (parent_id) VALUES (100)")
+        with pytest.raises(ConflictError, match=refused.format(schema)):
             db.hold_undo(db.plan_undo(record))
-        assert [d["columns"] for d in refused.value.details] == [["last_update"]] * 2
-    with psycopg.connect(pg_dsn) as con:
-        assert con.execute(rows).fetchall() == after  # the inexact undo was rolled back
+    with psycopg.connect(dsn) as con:
+        assert con.execute(f"SELECT v FROM {parent} WHERE id = 100").fetchall() == [("new",)]
+        assert con.execute(f"SELECT count(*) FROM {child} WHERE parent_id = 100").fetchone() == (1,)
 
 
 def test_a_column_rename_is_not_judged_a_drop(pg_dsn: str, schema: str) -> None:

@@ -52,15 +52,13 @@ CONFIG: Mapping[str, Any] = {
 
 # DuckDB's own statement type -> the goex kinds it may be classified as.
 _AGREES: Mapping[str, frozenset[StatementKind]] = {
-    "SELECT": frozenset({StatementKind.READ}),
-    "EXPLAIN": frozenset({StatementKind.READ}),
-    "INSERT": frozenset({StatementKind.DML}),
-    "UPDATE": frozenset({StatementKind.DML}),
-    "DELETE": frozenset({StatementKind.DML}),
-    "MERGE_INTO": frozenset({StatementKind.DML}),
-    "CREATE": frozenset({StatementKind.DDL}),
-    "DROP": frozenset({StatementKind.DDL}),
-    "ALTER": frozenset({StatementKind.DDL}),
+    name: frozenset({kind})
+    for kind, names in (
+        (StatementKind.READ, ("SELECT", "EXPLAIN")),
+        (StatementKind.DML, ("INSERT", "UPDATE", "DELETE", "MERGE_INTO")),
+        (StatementKind.DDL, ("CREATE", "DROP", "ALTER")),
+    )
+    for name in names
 }
 
 # The translation of goex's own queries' errors, made once: it wraps many queries an action.
@@ -168,17 +166,12 @@ class DuckDBBackend:
         images = StatementImages(index, name, list(meta.key))
         if name.count(".") != 1:
             images.missing = f"table {name} has a '.' in its name"
-        if not meta.types:
-            # Not a table of this database's catalog (none by that name, or a temporary one):
-            # there are no columns to read. The statement runs as written, so DuckDB says what
-            # is wrong with it.
-            images.missing = f"table {name} is not in the database's catalog"
-            result = self._execute_plain(statement)
-            self._keep(images)
-            return result
         update = isinstance(statement.ast, exp.Update)
-        if update and statement.chooses_rows_unrepeatably:
-            images.missing = UNREPEATABLE_ROWS
+        # Not a table of this database's catalog (none by that name, or a temporary one): there
+        # are no columns to read. The statement runs as written, so DuckDB says what is wrong.
+        unreadable = f"table {name} is not in the database's catalog" if not meta.types else None
+        if unreadable or (update and statement.chooses_rows_unrepeatably):
+            images.missing = unreadable or UNREPEATABLE_ROWS
             result = self._execute_plain(statement)
             self._keep(images)
             return result
@@ -367,6 +360,12 @@ class DuckDBBackend:
     def _query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         with _MEASURING:
             return self._con.execute(sql, params).fetchall()
+
+    def restoring(self) -> bool:
+        return False  # DuckDB has no triggers, rules or foreign-key actions to turn off
+
+    def dangling(self, tables: Sequence[str]) -> list[dict[str, object]]:
+        return []  # DuckDB checks every foreign key as each row is written
 
     def savepoint(self, name: str) -> None:
         raise StateError("DuckDB has no savepoints")

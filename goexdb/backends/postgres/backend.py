@@ -16,6 +16,7 @@ from sqlglot import exp
 import goexdb.backends.postgres.queries as queries
 from core.config import Capture, DbConfig, ImagePath
 from core.errors import TargetError
+from goexdb.backends.postgres.cascaded import Cascaded
 from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
 from goexdb.backends.postgres.holdings import Holdings
 from goexdb.backends.postgres.wire import Wire
@@ -60,6 +61,7 @@ class PostgresBackend:
         with translated(f"cannot connect to PostgreSQL at {target.display}", TargetError):
             self._con = psycopg.connect(target.conninfo, autocommit=False, connect_timeout=10)
         self._wire = Wire(self._con)
+        self._cascaded = Cascaded(self._rows, target.conninfo, config.lock_timeout)
         self.server_version: int | None = self._con.info.server_version
         # Row counts this session has not flushed to the statistics yet, which
         # pg_stat_get_xact_tuples_* would add to the next transaction's: none in a new session.
@@ -106,6 +108,12 @@ class PostgresBackend:
         self._open(self._begin.replace(b"BEGIN;", b"BEGIN READ ONLY;", 1) if read_only else None)
         self._expect(statements)
 
+    def restoring(self) -> bool:
+        return queries.set_replica(self._rows, self.server_version)
+
+    def dangling(self, tables: Sequence[str]) -> list[dict[str, object]]:
+        return queries.dangling(self._rows, tables)
+
     def mark(self, statements: Sequence[Statement]) -> None:
         """Measure the coming statements apart, in the transaction already open."""
         self._reset()
@@ -142,6 +150,8 @@ class PostgresBackend:
     def execute(self, statement: Statement) -> StatementResult:
         self._counts_pending = True
         changes_schema = statement.kind in _SCHEMA_CHANGING
+        if isinstance(statement.ast, exp.TruncateTable) and self._config.capture is Capture.IMAGES:
+            self._effects.images += self._cascaded.emptied(statement.ast, self._index, self._budget)
         self._ran_ddl |= changes_schema
         index, self._index = self._index, self._index + 1
         table = statement.image_target
@@ -259,6 +269,9 @@ class PostgresBackend:
         # Rows a statement reported for a partitioned table are drawn on by its partitions.
         explained = self._catalog_names(held)
         held.note(effects, self._changes(held.counts), explained, self._sequences)
+        if self._config.capture is Capture.IMAGES:
+            exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
+            self._cascaded.image(effects, held.roots, exclusive, self._budget)
         if self._ddl:
             effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
             after = {r[0]: r[1] for r in self._rows(queries.FILENODES)}

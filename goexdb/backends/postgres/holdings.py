@@ -65,8 +65,8 @@ class Holdings:
                 table.inserted, table.updated, table.deleted = change
                 named = name if name in explained else self.roots.get(name)
                 covered = min(sum(change), explained.get(named, 0)) if named else 0
-                if named:
-                    explained[named] -= covered
+                if covered:
+                    explained[named or name] -= covered
                 table.by_cascade_or_trigger = sum(change) - covered
         for name, value in sorted({**(sequences or {}), **self.sequences}.items()):
             now = "" if value is None else f", now at {value}"

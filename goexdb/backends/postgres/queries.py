@@ -5,11 +5,13 @@ Each is sent through the wire like any statement, so each is prepared once per s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from goexdb import schema
 from goexdb.effects import Catalog
+from goexdb.engines import quote_table
 from goexdb.schema import Schema
 
 _USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'pg_toast%'"
@@ -95,6 +97,59 @@ TABLE = """
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.oid = to_regclass($1)
 """
+# Undo writes rows back with triggers, rules and foreign-key actions off, as logical replication
+# applies rows (session_replication_role = replica), where the role may set it; a row if it did.
+REPLICA = """
+    SELECT set_config('session_replication_role', 'replica', true)
+    WHERE {}
+"""
+REPLICA_ALLOWED = "has_parameter_privilege('session_replication_role', 'SET')"  # 15 and later
+REPLICA_ALLOWED_BEFORE_15 = "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+# The foreign keys into or out of the tables named (JSON; partitions stand for their tree's
+# constraints): child, parent, their columns (quoted), whether MATCH FULL, the constraint's name.
+FOREIGN_KEYS = """
+    WITH tables AS (SELECT to_regclass(x) AS relid FROM json_array_elements_text($1::json) x),
+    named AS (SELECT relid FROM tables UNION
+              SELECT a.relid FROM tables CROSS JOIN LATERAL pg_partition_ancestors(relid) a)
+    SELECT k.conrelid::regclass::text, k.confrelid::regclass::text,
+           (SELECT array_agg(quote_ident(a.attname) ORDER BY o) FROM unnest(k.conkey)
+                WITH ORDINALITY u(n, o) JOIN pg_attribute a
+                ON a.attrelid = k.conrelid AND a.attnum = u.n),
+           (SELECT array_agg(quote_ident(a.attname) ORDER BY o) FROM unnest(k.confkey)
+                WITH ORDINALITY u(n, o) JOIN pg_attribute a
+                ON a.attrelid = k.confrelid AND a.attnum = u.n),
+           k.confmatchtype = 'f', k.conname
+    FROM pg_constraint k
+    WHERE k.contype = 'f' AND k.conparentid = 0
+      AND (k.conrelid IN (SELECT relid FROM named) OR k.confrelid IN (SELECT relid FROM named))
+"""
+
+
+def set_replica(rows: Callable[..., Sequence[Sequence[Any]]], version: int | None) -> bool:
+    """Set session_replication_role to replica in the open transaction, if the role may."""
+    allowed = REPLICA_ALLOWED if (version or 0) >= 150000 else REPLICA_ALLOWED_BEFORE_15
+    return bool(rows(REPLICA.format(allowed)))
+
+
+def dangling(
+    rows: Callable[..., Sequence[Sequence[Any]]], tables: Sequence[str]
+) -> list[dict[str, object]]:
+    """The foreign keys into or out of these tables (``schema.table``) that rows now break:
+    a key with a NULL column refers to nothing (MATCH SIMPLE), unless all must be NULL (FULL)."""
+    named = json.dumps([quote_table(t) for t in tables], ensure_ascii=False)
+    found: list[dict[str, object]] = []
+    for child, parent, columns, keys, full, name in rows(FOREIGN_KEYS, named):
+        present = (" OR " if full else " AND ").join(f"c.{c} IS NOT NULL" for c in columns)
+        same = " AND ".join(f"p.{k} = c.{c}" for c, k in zip(columns, keys, strict=True))
+        ((count,),) = rows(
+            f"SELECT count(*) FROM {child} AS c WHERE ({present}) "
+            f"AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE {same})"
+        )
+        if count:
+            found.append({"constraint": name, "table": child, "rows": int(count)})
+    return found
+
+
 # Approximate rows per table (the planner's estimate; -1 when never analysed).
 # For the model (goexdb.schema): relations, partitions counted on their root, enums, domains.
 RELATIONS = f"""

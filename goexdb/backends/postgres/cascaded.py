@@ -1,0 +1,183 @@
+"""Row images of the rows no statement's RETURNING shows: the ones an action's cascades and
+triggers changed (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT; a trigger writing any table).
+
+Read once the statements have ran, for each table whose transaction counts show rows no statement
+reported (``by_cascade_or_trigger``), as images of the whole action so far, which replace the
+statements' own images of that table:
+
+- after-images, in the action's own transaction: the rows whose version it wrote, ``xmin`` one of
+  its own transaction ids (the top one's or a subtransaction's): in progress to the server, where
+  any other visible version's writer has committed;
+- before-images, on a second connection that sees committed data only: the versions the action
+  replaced or deleted, ``xmax`` in progress; no other transaction can have changed them since,
+  as the action holds their row locks until it ends;
+
+paired by primary key: a key in both is a row updated, only after a row inserted, only before a
+row deleted (if the action no longer sees it). A table without a primary key, one locked by the
+action's DDL, or images the counts do not account for leave the images missing, saying why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+from sqlglot import exp
+
+import goexdb.backends.postgres.queries as queries
+from goexdb.effects import WHOLE_ACTION, Effects, ImageBudget, RowImage, StatementImages
+from goexdb.engines import quote_ident, quote_table
+from goexdb.sql import qualified
+
+_MINE = """
+    WITH me AS (SELECT pg_current_xact_id()::text::bigint AS top)
+    SELECT {key}, row_to_json(t)::text FROM {table} AS t, me
+    WHERE age(t.xmin) <= 0 AND pg_xact_status((me.top + (t.xmin::text::bigint
+          - me.top % 4294967296 + 4294967296) % 4294967296)::text::xid8) = 'in progress'
+"""
+_REPLACED = """
+    WITH now AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next)
+    SELECT {key}, row_to_json(t)::text FROM {table} AS t, now
+    WHERE t.xmax::text <> '0' AND age(t.xmax) > 0 AND pg_xact_status((now.next - (now.next
+          % 4294967296 - t.xmax::text::bigint + 4294967296) % 4294967296)::text::xid8)
+          = 'in progress'
+"""
+_PRESENT = "SELECT {key} FROM {table} AS t WHERE {key} IN (SELECT json_array_elements_text($1))"
+
+# The tables a TRUNCATE empties: those named, and with CASCADE those whose foreign keys refer to
+# them, and so on (a partitioned table's rows are read through its root).
+_EMPTIED = """
+    WITH RECURSIVE emptied(relid) AS (
+        SELECT to_regclass(x)::oid FROM json_array_elements_text($1::json) x
+        UNION SELECT k.conrelid FROM pg_constraint k JOIN emptied e ON k.confrelid = e.relid
+        WHERE $2::bool AND k.contype = 'f' AND k.conparentid = 0)
+    SELECT n.nspname || '.' || c.relname FROM emptied e JOIN pg_class c ON c.oid = e.relid
+    JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1
+"""
+_ALL = "SELECT {key}, row_to_json(t)::text FROM {table} AS t LIMIT $1"
+
+Rows = Callable[..., list[tuple[Any, ...]]]
+
+
+class Cascaded:
+    """What reading these images needs: the action's own connection (``rows``), and how to
+    open a second one."""
+
+    def __init__(self, rows: Rows, conninfo: str, timeout: float) -> None:
+        self._rows, self._conninfo, self._timeout = rows, conninfo, timeout
+
+    def _key_of(self, table: str) -> list[str]:
+        found = self._rows(queries.TABLE, quote_table(table))
+        return list(found[0][2]) if found else []
+
+    def image(
+        self,
+        effects: Effects,
+        roots: dict[str, str],
+        exclusive: set[str],
+        budget: ImageBudget,
+    ) -> None:
+        """Replace the images of every table with rows no statement reported by images of the
+        whole action (partitions by their root's; ``exclusive``: tables the action's DDL has
+        locked, which a second connection cannot read)."""
+        counts: dict[str, list[int]] = {}
+        for name, table in effects.tables.items():
+            root = roots.get(name, name)
+            total = counts.setdefault(root, [0, 0, 0, 0])
+            for i, n in enumerate((table.inserted, table.updated, table.deleted)):
+                total[i] += n
+            total[3] += table.by_cascade_or_trigger
+        wanted = sorted(name for name, total in counts.items() if total[3])
+        if not wanted:
+            return
+        found = [StatementImages(WHOLE_ACTION, name, self._key_of(name)) for name in wanted]
+        readable = []
+        for images in found:
+            leaves = {images.table} | {leaf for leaf, root in roots.items() if root == images.table}
+            if not images.key:
+                images.missing = (
+                    f"rows of {images.table} (no primary key) changed by cascade or trigger"
+                )
+            elif leaves & exclusive:
+                images.missing = (
+                    f"{images.table} is locked by the action's DDL: its rows cannot be read"
+                )
+            else:
+                readable.append(images)
+        befores = self._replaced(readable)
+        for images in readable:
+            if isinstance(befores, str):
+                images.missing = befores
+            else:
+                self._pair(images, befores[images.table], counts[images.table][:3])
+            budget.spend(images)
+        netted = {images.table for images in found}
+        effects.images = found + [i for i in effects.images if i.table not in netted]
+
+    def emptied(
+        self, truncate: exp.TruncateTable, statement: int, budget: ImageBudget
+    ) -> list[StatementImages]:
+        """Before a TRUNCATE runs: every row of every table it will empty, as deleted."""
+        named = json.dumps([qualified(t, "postgres") for t in truncate.expressions])
+        cascade = str(truncate.args.get("option") or "").upper() == "CASCADE"
+        found = []
+        for (table,) in self._rows(_EMPTIED, named, str(cascade).lower()):
+            images = StatementImages(statement, table, self._key_of(table))
+            names = (
+                _names(images) if images.key else {"key": "NULL::text", "table": quote_table(table)}
+            )
+            rows = self._rows(_ALL.format(**names), str(budget.limit + 1))
+            images.images = [RowImage(row, None) for _, row in rows]
+            budget.spend(images)
+            found.append(images)
+        return found
+
+    def _replaced(self, tables: Sequence[StatementImages]) -> dict[str, list[Any]] | str:
+        """The versions of each table's rows the action replaced or deleted, as (key, image)
+        by table; or why they could not be read."""
+        if not tables:
+            return {}
+        try:
+            with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as con:
+                con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                con.execute(f"SET LOCAL lock_timeout = '{int(self._timeout * 1000)}ms'")
+                found = {
+                    i.table: [
+                        (k, row) for k, row in con.execute(_REPLACED.format(**_names(i))).fetchall()
+                    ]
+                    for i in tables
+                }
+                con.execute("ROLLBACK")
+                return found
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return f"goex could not read the rows cascades and triggers replaced: {reason}"
+
+    def _pair(self, images: StatementImages, replaced: list[Any], counts: list[int]) -> None:
+        names = _names(images)
+        after: dict[str, str] = dict(self._rows(_MINE.format(**names)))
+        before = dict(replaced)
+        gone = [k for k in before if k not in after]
+        present = {r[0] for r in self._rows(_PRESENT.format(**names), json.dumps(gone))}
+        updated = [RowImage(before[k], a) for k, a in after.items() if k in before]
+        inserted = [RowImage(None, a) for k, a in after.items() if k not in before]
+        deleted = [RowImage(before[k], None) for k in gone if k not in present]
+        ins, upd, dele = counts
+        if (
+            len(inserted) > ins + upd
+            or len(deleted) > dele + upd
+            or len(updated) > upd + min(ins, dele)
+        ):
+            images.missing = (
+                f"rows of {images.table} changed by another transaction meanwhile cannot be told "
+                "from the action's"
+            )
+            return
+        images.images = [i for i in updated if i.before != i.after] + inserted + deleted
+
+
+def _names(images: StatementImages) -> dict[str, str]:
+    columns = ", ".join(f"t.{quote_ident(c)}" for c in images.key)
+    return {"key": f"json_build_array({columns})::text", "table": quote_table(images.table)}
