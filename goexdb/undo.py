@@ -145,9 +145,9 @@ def refusal(
             details=changed,
         )
     if dangling:
-        broken = ", ".join(f"{d['rows']} of {d['table']} ({d['constraint']})" for d in dangling)
+        broken = ", ".join(f"{d['keys']} of {d['table']} ({d['constraint']})" for d in dangling)
         return ConflictError(
-            f"undo refused: it would leave rows whose foreign key finds no row — {broken}; rows "
+            f"undo refused: it would leave foreign keys that find no row — {broken}; rows "
             "written since the action refer to rows it removes — so it was rolled back",
             details=list(dangling),
         )

@@ -4,7 +4,11 @@ For tables of 8,000 and 100,000 rows, two actions go through goex (stage, measur
 are then undone through goex (stage the undo, measure it, commit it):
 
 * update — ``UPDATE t SET qty = qty + 1, note = note || '!'`` of every row;
-* delete — ``DELETE FROM t`` of every row (the undo re-inserts them).
+* delete — ``DELETE FROM t`` of every row (the undo re-inserts them);
+* cascade — ``DELETE FROM parent`` of a table of one parent per ten rows of t, whose foreign key
+  deletes every row of t ON DELETE CASCADE: t's rows are imaged over the whole action (a second
+  connection reads the versions deleted), and the undo writes both tables back. Also printed:
+  goex's action against the same DELETE by the plain driver (psycopg, committed).
 
 Printed for each: the action's time, the undo's time and their ratio (target of issue 14: the
 undo within 3x the action), and the undo record's size in the journal against the changed rows
@@ -38,17 +42,31 @@ SIZE_TARGET = 2.0
 def setup(dsn: str, rows: int) -> str:
     table = f"bench_undo_{rows}"
     with psycopg.connect(dsn, autocommit=True) as con:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(f"DROP TABLE IF EXISTS {table}, {table}_parent")
+        con.execute(f"CREATE TABLE {table}_parent (id int PRIMARY KEY)")
+        con.execute(f"INSERT INTO {table}_parent SELECT generate_series(0, {rows // 10})")
         con.execute(
             f"CREATE TABLE {table} (id int PRIMARY KEY, qty int NOT NULL, note text, "
-            "at timestamptz NOT NULL DEFAULT '2026-01-01')"
+            "at timestamptz NOT NULL DEFAULT '2026-01-01', "
+            f"parent int REFERENCES {table}_parent ON DELETE CASCADE)"
         )
+        con.execute(f"CREATE INDEX ON {table} (parent)")
         con.execute(
-            f"INSERT INTO {table} (id, qty, note) SELECT i, i % 97, 'row ' || i "
+            f"INSERT INTO {table} (id, qty, note, parent) SELECT i, i % 97, 'row ' || i, i / 10 "
             f"FROM generate_series(1, {rows}) AS t(i)"
         )
         con.execute(f"ANALYZE {table}")
     return table
+
+
+def plain(dsn: str, rows: int, sql: str) -> float:
+    """The same statement by the plain driver, committed, on a fresh copy of the tables."""
+    setup(dsn, rows)
+    with psycopg.connect(dsn) as con:
+        start = time.perf_counter()
+        con.execute(sql)
+        con.commit()
+        return time.perf_counter() - start
 
 
 def rows_as_text(dsn: str, table: str) -> int:
@@ -70,11 +88,11 @@ def checksum(dsn: str, table: str) -> str:
 def run(dsn: str, rows: int, kind: str) -> dict[str, float]:
     table = setup(dsn, rows)
     before, text = checksum(dsn, table), rows_as_text(dsn, table)
-    sql = (
-        f"UPDATE {table} SET qty = qty + 1, note = note || '!'"
-        if kind == "update"
-        else f"DELETE FROM {table}"
-    )
+    sql = {
+        "update": f"UPDATE {table} SET qty = qty + 1, note = note || '!'",
+        "delete": f"DELETE FROM {table}",
+        "cascade": f"DELETE FROM {table}_parent",
+    }[kind]
     config = DbConfig(max_row_images=rows * 2)
     with goexdb.connect(dsn, config) as db:
         start = time.perf_counter()
@@ -87,13 +105,14 @@ def run(dsn: str, rows: int, kind: str) -> dict[str, float]:
         db.stage_undo(staged.action.id).commit()
         undone = time.perf_counter() - start
     assert checksum(dsn, table) == before, "the undo did not restore the table exactly"
-    return {"action": action, "undo": undone, "record": recorded, "text": text}
+    driver = plain(dsn, rows, sql)
+    return {"action": action, "undo": undone, "record": recorded, "text": text, "plain": driver}
 
 
 def report(dsn: str) -> None:
     print("undo on PostgreSQL: the action and its undo, each staged, measured and committed")
     for rows in SIZES:
-        for kind in ("update", "delete"):
+        for kind in ("update", "delete", "cascade"):
             got = run(dsn, rows, kind)
             ratio, size = got["undo"] / got["action"], got["record"] / got["text"]
             print(
@@ -101,7 +120,8 @@ def report(dsn: str) -> None:
                 f"{got['undo']:7.2f} s  {ratio:5.2f}x (target <= {TIME_TARGET:g}x: "
                 f"{'ok' if ratio <= TIME_TARGET else 'over'})  record {got['record'] / 1e6:6.1f} MB"
                 f" = {size:4.2f}x the rows as text (target <= {SIZE_TARGET:g}x: "
-                f"{'ok' if size <= SIZE_TARGET else 'over'})"
+                f"{'ok' if size <= SIZE_TARGET else 'over'})  plain driver "
+                f"{got['plain']:6.2f} s: goex's action {got['action'] / got['plain']:5.2f}x"
             )
 
 

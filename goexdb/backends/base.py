@@ -34,7 +34,7 @@ class Backend(Protocol):
 
     def dangling(self, tables: Sequence[str]) -> list[dict[str, object]]:
         """The foreign keys into or out of these tables that rows now break (checked when
-        ``restoring``, which leaves the foreign keys unchecked): constraint, table, rows."""
+        ``restoring``, which leaves the foreign keys unchecked): constraint, table, keys."""
 
     def mark(self, statements: Sequence[Statement]) -> None:
         """Inside the open transaction, measure from here: what executes next (these

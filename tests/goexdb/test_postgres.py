@@ -705,7 +705,7 @@ def test_an_undo_a_trigger_would_make_inexact_is_refused_naming_the_column(
 @pytest.mark.parametrize(
     ("role", "refused"),
     [
-        ("pg_dsn", r"foreign key finds no row — 1 of {}\.child \(child_parent_id_fkey\)"),
+        ("pg_dsn", r"foreign keys that find no row — 1 of {}\.child \(child_parent_id_fkey\)"),
         ("plain_dsn", r"a cascade or trigger would change rows .*\(1 of {}\.child\)"),
     ],
 )
