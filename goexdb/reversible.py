@@ -110,10 +110,13 @@ def assess(
             reasons.append(template.format(table=change.table, name=change.name))
     read = {images.statement for images in effects.images}
     for index, statement in enumerate(statements):
-        if isinstance(statement.ast, exp.TruncateTable) and index not in read:
-            emptied = ", ".join(t.name for t in statement.ast.expressions)
-            reasons.append(f"TRUNCATE {emptied} (the rows it removes were not read)")
-        if statement.kind is StatementKind.DML and statement.image_target is None:
+        if statement.truncates and index not in read:
+            reasons.append(f"{statement.sql.strip()[:60]}: the rows it removes were not read")
+        if statement.kind is StatementKind.DML and statement.ast is None:
+            reasons.append(
+                f"{statement.verb.upper()} is read by PostgreSQL's parser only: no images"
+            )
+        elif statement.kind is StatementKind.DML and statement.image_target is None:
             reasons.append(f"{statement.verb.upper()} writes through a CTE or several tables")
     if capture is not Capture.IMAGES and effects.rows_changed:
         reasons.append("row images were not captured (capture = counts)")

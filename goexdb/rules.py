@@ -10,8 +10,6 @@ import fnmatch
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlglot import exp
-
 from core.policy import PolicySettings, Rule, Severity, rule
 from goexdb.effects import Effects, SchemaChange
 from goexdb.reversible import explained_by_renames, renames
@@ -90,11 +88,9 @@ def denied_column(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
     if not settings.deny_columns:
         return
     for statement in outcome.statements:
-        if statement.ast is None:
-            continue
-        for column in statement.ast.find_all(exp.Column):
-            full = f"{column.table}.{column.name}" if column.table else column.name
-            if _matches(full, settings.deny_columns) or column.name in settings.deny_columns:
+        for full in statement.columns_named:
+            name = full.rpartition(".")[2]
+            if _matches(full, settings.deny_columns) or name in settings.deny_columns:
                 yield f"column {full} is denied by policy"
 
 
@@ -113,7 +109,7 @@ def drop(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
     if settings.allow_drop or _drops_only_what_it_undoes(outcome):
         return
     for statement in outcome.statements:
-        if isinstance(statement.ast, exp.Drop | exp.TruncateTable):
+        if statement.destroys:
             yield f"{statement.verb.upper()} destroys data: {statement.sql.strip()[:80]}"
     moved = renames(outcome.statements, outcome.dialect)
     for change in outcome.effects.schema_changes:
@@ -132,7 +128,7 @@ def _drops_only_what_it_undoes(outcome: Outcome) -> bool:
     created = {(c.change, c.table, c.name) for c in outcome.undone}
     drops = [c for c in outcome.effects.schema_changes if c.change.endswith("_dropped")]
     own = all((CREATED_BY.get(c.change), c.table, c.name) in created for c in drops)
-    truncates = any(isinstance(s.ast, exp.TruncateTable) for s in outcome.statements)
+    truncates = any(s.truncates for s in outcome.statements)
     return bool(outcome.undone) and own and not truncates
 
 

@@ -1,9 +1,10 @@
 """The catalogue of lint rule ids: id, default severity, what it means, a line of help.
 
 It is derived, once, from the static rules (``goexdb.lint.rules``) and the ids that are not
-static checks (``NOT_STATIC``: ``syntax-error``, ``migration-error`` and dry-run's measured
-rules), so that every report format can describe every finding and ``[lint]`` configuration can
-name any of them. It imports nothing of the reports or of the lint engine.
+static checks (``NOT_STATIC``: ``syntax-error``, ``not-linted``, ``migration-error`` and
+dry-run's measured rules), so that every report format can describe every finding and
+``[lint]`` configuration can name any of them. It imports nothing of the reports or of the lint
+engine.
 """
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ from goexdb.lint.rules import FILE_RULES, STATEMENT_RULES
 SYNTAX_ERROR = RuleInfo(
     "syntax-error",
     Severity.ERROR,
-    "a statement or file that PostgreSQL's grammar (as sqlglot reads it) cannot parse",
+    "a statement or file that PostgreSQL's own parser cannot parse",
     "fix the SQL; nothing else in the statement is checked until it parses",
+)
+NOT_LINTED = RuleInfo(
+    "not-linted",
+    Severity.WARNING,
+    "a statement PostgreSQL's parser accepts that goex's linter (sqlglot) cannot read: only "
+    "the rules that read tokens checked it",
+    "review the statement by hand; goex still classifies it by PostgreSQL's own parser",
+    squawk=False,
 )
 MIGRATION_ERROR = RuleInfo(
     "migration-error",
@@ -52,6 +61,7 @@ DRY_RUN_REFUSED = RuleInfo(
 
 NOT_STATIC: tuple[RuleInfo, ...] = (
     SYNTAX_ERROR,
+    NOT_LINTED,
     MIGRATION_ERROR,
     LONG_EXCLUSIVE_LOCK,
     LARGE_TABLE_REWRITE,

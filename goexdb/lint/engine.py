@@ -22,7 +22,7 @@ from core.config import LintConfig
 from core.errors import ConfigError, StatementError, UsageError
 from core.policy import Severity
 from goexdb.lint.base import RuleInfo
-from goexdb.lint.catalogue import SYNTAX_ERROR, catalogue
+from goexdb.lint.catalogue import NOT_LINTED, SYNTAX_ERROR, catalogue
 from goexdb.lint.context import (
     DIALECT,
     NEWEST,
@@ -35,7 +35,14 @@ from goexdb.lint.context import (
 )
 from goexdb.lint.rules import FILE_RULES, STATEMENT_RULES
 from goexdb.reports.model import FileReport, Finding, StatementReport
-from goexdb.sql import Piece, StatementKind, classify, pieces, syntax_problem
+from goexdb.sql import (
+    Piece,
+    StatementKind,
+    classify,
+    pieces,
+    postgres_problem,
+    syntax_problem,
+)
 
 _IGNORE = re.compile(r"--[ \t]*goex:ignore[ \t]+([a-z0-9-]+(?:[ \t]*,[ \t]*[a-z0-9-]+)*)", re.I)
 
@@ -121,6 +128,9 @@ def _lint_statement(piece: Piece, state: FileState, options: LintOptions) -> Sta
             _report(report, finding, ignored)
         return report
     report.kind = statement.kind.value
+    if statement.postgres is not None and NOT_LINTED.id not in options.disabled:
+        finding = _finding(NOT_LINTED, options, state.path, piece.line, piece.column, _UNREAD)
+        _report(report, finding, ignored)
     ctx = Context(statement, piece, words_of(piece), state, options.server_version)
     for rule in STATEMENT_RULES:
         if rule.info.id in options.disabled:
@@ -133,6 +143,12 @@ def _lint_statement(piece: Piece, state: FileState, options: LintOptions) -> Sta
                 _report(report, finding, ignored)
     _advance(ctx)
     return report
+
+
+_UNREAD = (
+    "PostgreSQL's parser accepts this statement but goex's linter cannot read it, so only the "
+    "rules that read tokens checked it"
+)
 
 
 def _report(report: StatementReport, finding: Finding, ignored: set[str]) -> None:
@@ -177,7 +193,8 @@ def _parse_error(piece: Piece) -> tuple[int, int, str]:
         return problem.line, problem.column, str(problem)
     except RecursionError:
         return piece.line, piece.column, "the statement nests too deeply to parse"
-    return piece.line, piece.column, "the statement could not be parsed"
+    problem = postgres_problem(piece.sql, line=piece.line, column=piece.column)
+    return problem.line, problem.column, str(problem)
 
 
 def _advance(ctx: Context) -> None:

@@ -11,7 +11,6 @@ from goexdb.sql.classify import (
     classify,
     parse_script,
     qualified,
-    syntax_problem,
 )
 from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, RUNNABLE, StatementKind
 from goexdb.sql.rewrite import (
@@ -22,6 +21,7 @@ from goexdb.sql.rewrite import (
     with_returning,
 )
 from goexdb.sql.split import Piece, SyntaxProblem, pieces, split
+from goexdb.sql.syntax import postgres_problem, syntax_problem
 
 __all__ = [
     "CACHED_SCRIPT_CHARS",
@@ -40,6 +40,7 @@ __all__ = [
     "matched_row_ids",
     "parse_script",
     "pieces",
+    "postgres_problem",
     "preselect",
     "qualified",
     "row_reference",

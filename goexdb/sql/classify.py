@@ -8,23 +8,22 @@ still not recognised is ``UNKNOWN``, and unknown statements are denied, never gu
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokenizer_core import Token, TokenType
 
 from core.errors import StatementDenied, StatementError
+from goexdb.sql import postgres
 from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, LEADING_KEYWORDS, RUNNABLE, StatementKind
-from goexdb.sql.split import SyntaxProblem, oid_arrays_as_text, pieces, tokenize
+from goexdb.sql.postgres import Reading
+from goexdb.sql.split import oid_arrays_as_text, pieces, tokenize
+from goexdb.sql.syntax import postgres_problem, syntax_problem
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -37,6 +36,8 @@ class Statement:
     ast: exp.Expr | None
     tables_written: tuple[str, ...] = ()
     has_where: bool | None = None
+    # PostgreSQL's own reading, where sqlglot could not parse a statement PostgreSQL parses
+    postgres: Reading | None = None
 
     @property
     def has_returning(self) -> bool:
@@ -55,12 +56,35 @@ class Statement:
     def functions_called(self) -> tuple[str, ...]:
         """The names, in lower case, of every function the statement calls, FROM included."""
         if self.ast is None:
-            return ()
+            return self.postgres.functions if self.postgres else ()
         names = (
             call.name if isinstance(call, exp.Anonymous) else call.sql_name()
             for call in self.ast.find_all(exp.Func)
         )
         return tuple(dict.fromkeys(name.lower() for name in names))
+
+    @functools.cached_property
+    def columns_named(self) -> tuple[str, ...]:
+        """Every column the statement names, as written (``t.a``, ``a``)."""
+        if self.ast is None:
+            return self.postgres.columns if self.postgres else ()
+        found = (
+            f"{c.table}.{c.name}" if c.table else c.name for c in self.ast.find_all(exp.Column)
+        )
+        return tuple(dict.fromkeys(found))
+
+    @property
+    def truncates(self) -> bool:
+        if self.ast is None:
+            return self.postgres is not None and self.postgres.node == "TruncateStmt"
+        return isinstance(self.ast, exp.TruncateTable)
+
+    @property
+    def destroys(self) -> bool:
+        """DROP or TRUNCATE."""
+        if self.ast is None:
+            return self.postgres is not None and self.postgres.destroys
+        return isinstance(self.ast, exp.Drop | exp.TruncateTable)
 
     @functools.cached_property
     def chooses_rows_unrepeatably(self) -> bool:
@@ -142,13 +166,14 @@ def classify(sql: str, dialect: str, *, line: int = 1, column: int = 1) -> State
         if re.search(r"\banaly[sz]e\b", sql, re.IGNORECASE):
             return Statement(sql, StatementKind.UNKNOWN, verb, None)
         return Statement(sql, StatementKind.READ, verb, _explained_statement(sql, dialect))
+    reading = postgres.read(sql) if dialect == "postgres" else None
     try:
         parsed = _parsed(sql, dialect)
     except (ParseError, TokenError, TypeError, RecursionError) as exc:
         # sqlglot's parser raises a TypeError on some garbage (``0?``) and recurses once per
         # nesting level: both are still failures to parse, not crashes.
-        if keyword_kind is not None:
-            return Statement(sql, keyword_kind, verb, None)
+        if keyword_kind is not None or reading is not None:
+            return _read_by_postgres(sql, verb, keyword_kind, reading)
         problem = (
             "it is nested too deeply for goex to analyse"
             if isinstance(exc, RecursionError)
@@ -161,9 +186,40 @@ def classify(sql: str, dialect: str, *, line: int = 1, column: int = 1) -> State
     kind = keyword_kind or _kind_of(tree)
     if kind is StatementKind.DML and _writes_system_catalog(tree):
         kind = StatementKind.SYSTEM_CATALOG
+    if dialect == "postgres":
+        _agree(sql, verb, kind, reading, line, column)
     written = _tables_written(tree, dialect) if kind is StatementKind.DML else ()
     where = _has_where(tree) if kind is StatementKind.DML else None
     return Statement(sql, kind, verb, tree, written, where)
+
+
+def _read_by_postgres(
+    sql: str, verb: str, keyword_kind: StatementKind | None, reading: Reading | None
+) -> Statement:
+    """A statement sqlglot cannot parse: its leading keywords' kind (one goex never runs) or
+    else PostgreSQL's reading of it."""
+    if keyword_kind is not None or reading is None:
+        return Statement(sql, keyword_kind or StatementKind.UNKNOWN, verb, None)
+    return Statement(
+        sql, reading.kind, verb, None, reading.written, reading.has_where, postgres=reading
+    )
+
+
+def _agree(
+    sql: str, verb: str, kind: StatementKind, reading: Reading | None, line: int, column: int
+) -> None:
+    """Refuse a statement goex would run whose kind PostgreSQL's parser reads otherwise, or
+    which it cannot parse at all: what runs must be what was classified."""
+    if reading is None:
+        problem = postgres_problem(sql, line=line, column=column)
+        raise StatementError(f"the SQL could not be parsed: {problem}", statement=sql)
+    if kind in RUNNABLE and reading.kind is not kind:
+        raise StatementDenied(
+            f"PostgreSQL reads this {verb.upper()} statement as {reading.kind.value}, which does "
+            f"not agree with goex's classification ({kind.value}); refused",
+            statement=sql,
+            rule="db.classification-mismatch",
+        )
 
 
 def _parsed(sql: str, dialect: str) -> list[exp.Expr]:
@@ -178,64 +234,6 @@ def _parsed(sql: str, dialect: str) -> list[exp.Expr]:
         if readable is None:
             raise
         return [e for e in sqlglot.parse(readable, read=dialect) if e is not None]
-
-
-def syntax_problem(
-    sql: str, dialect: str, exc: Exception, *, line: int = 1, column: int = 1
-) -> SyntaxProblem:
-    """The syntax error sqlglot met parsing ``sql`` (``exc``: its ParseError, TokenError or
-    TypeError), in goex's words: where, near what and, when sqlglot says so plainly, what was
-    expected; never the parser's internals (its messages can name its own classes)."""
-    errors = exc.errors if isinstance(exc, ParseError) else []
-    found = _error_token(sql, errors[0]) if errors else None
-    if found is not None:
-        offset, text = found
-        expected = _expected(str(errors[0].get("description") or ""))
-        return SyntaxProblem.at(sql, offset, text, expected, line=line, column=column)
-    offset, text = _last_token_read(sql, dialect)
-    return SyntaxProblem.at(sql, offset, text, line=line, column=column)
-
-
-def _error_token(sql: str, error: dict[str, Any]) -> tuple[int, str] | None:
-    """Where the token a parse error names starts, and its text: sqlglot gives the line and
-    column where the token ends; None when they do not point at its text."""
-    end_line, end_column, text = error.get("line"), error.get("col"), error.get("highlight")
-    if not isinstance(end_line, int) or not isinstance(end_column, int) or end_line < 1:
-        return None
-    if not text:  # no token: the statement ended where more was needed
-        return len(sql.rstrip()), ""
-    line_start = 0
-    for _ in range(end_line - 1):
-        line_start = sql.find("\n", line_start) + 1
-        if line_start == 0:
-            return None
-    start = line_start + end_column - len(text)
-    return (start, str(text)) if start >= 0 and sql.startswith(str(text), start) else None
-
-
-def _expected(description: str) -> str | None:
-    """What sqlglot says it expected (``Expecting )``, ``Expected table name but got ...``),
-    when it says so in plain words."""
-    found = re.match(r"Expect(?:ing|ed) (.+)", description)
-    if found is None:
-        return None
-    what = re.split(r" but got | for |, got | or encountered ", found[1])[0].rstrip(". ")
-    if not what or len(what) > 40 or "<" in what or "sqlglot" in what.lower():
-        return None
-    return f'expected "{what}"' if len(what) == 1 else f"expected {what}"
-
-
-def _last_token_read(sql: str, dialect: str) -> tuple[int, str]:
-    """Where a parse that failed without saying where (a TypeError inside sqlglot) stopped: the
-    last token its parser read; the statement's start if even that is unknown."""
-    engine = Dialect.get_or_raise(dialect)
-    parser = engine.parser()
-    with contextlib.suppress(Exception):  # the failure met already; only where it stood matters
-        parser.parse(engine.tokenize(sql), sql)
-    token = getattr(parser, "_prev", None)
-    if isinstance(token, Token) and token.token_type is not TokenType.SENTINEL:
-        return token.start, sql[token.start : token.end + 1]
-    return 0, sql
 
 
 def parse_script(sql: str, dialect: str) -> list[Statement]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -236,7 +238,32 @@ def test_comments_on_data_structures_stay_ddl() -> None:
 def test_too_deep_nesting_is_a_clear_error() -> None:
     """Found by the adversarial corpus: 500 nested parentheses were a RecursionError."""
     with pytest.raises(StatementError, match="nested too deeply"):
-        parse_script("SELECT " + "(" * 500 + "1" + ")" * 500, "postgres")
+        parse_script("SELECT " + "(" * 500 + "1" + ")" * 500, "duckdb")
+
+
+def test_what_only_postgresqls_parser_reads_is_classified_by_it() -> None:
+    """No valid PostgreSQL statement is refused for being unparseable by sqlglot: PostgreSQL's
+    own reading classifies it, with the functions, columns and tables policy needs."""
+    deep = "(" * 500 + "1" + ")" * 500
+    (delete,) = parse_script(f"DELETE FROM s.t WHERE id = pg_sleep({deep}) AND t.a > 1", "postgres")
+    assert (delete.kind, delete.ast, delete.tables_written) == (K.DML, None, ("s.t",))
+    assert delete.has_where is True and "pg_sleep" in delete.functions_called
+    assert "t.a" in delete.columns_named
+    (virtual,) = parse_script(
+        "CREATE TABLE f (a int, b int GENERATED ALWAYS AS (a) VIRTUAL)", "postgres"
+    )
+    assert virtual.kind is K.DDL
+
+
+@pytest.mark.parametrize(
+    ("sql", "where"),
+    [("DELETE t FROM t WHERE a = 1", 'column 8, near "t"'), ("SELECT 1 LIMIT 1, 2", "")],
+)
+def test_what_sqlglot_reads_but_postgresql_does_not_is_a_syntax_error(sql: str, where: str) -> None:
+    """A parser differential: sqlglot reads these (a DELETE as MySQL writes it), PostgreSQL's
+    parser does not; the server would refuse them, so goex does, saying where."""
+    with pytest.raises(StatementError, match=f"syntax error at .*{re.escape(where)}"):
+        parse_script(sql, "postgres")
 
 
 def test_a_write_hidden_in_a_cte_is_judged_for_its_where() -> None:

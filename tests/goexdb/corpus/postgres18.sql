@@ -134,7 +134,7 @@ SELECT jsonb_path_query(tags, '$.count ? (@ > 1)') FROM store.film;
 SELECT DISTINCT ON (customer_id) customer_id, payment_date FROM store.payment ORDER BY customer_id, payment_date DESC;
 SELECT make_interval(days => 3), '2026-12-03'::date + 1, now() AT TIME ZONE 'UTC';
 SELECT * FROM ROWS FROM (generate_series(1, 3), unnest(ARRAY['a', 'b'])) AS t(n, s);
-SELECT ARRAY(SELECT film_id FROM store.film ORDER BY 1)[1:3], (SELECT max(length) FROM store.film);
+SELECT (ARRAY(SELECT film_id FROM store.film ORDER BY 1))[1:3], (SELECT max(length) FROM store.film);
 EXPLAIN (COSTS OFF) SELECT * FROM store.film WHERE film_id = 1;
 REFRESH MATERIALIZED VIEW CONCURRENTLY store.rentals_by_month;
 GRANT SELECT ON store.film TO PUBLIC;
