@@ -5,14 +5,13 @@ rewrites the backends run to take row images (``rewrite``). Nothing here talks t
 from goexdb.sql.classify import (
     CACHED_SCRIPT_CHARS,
     SCHEMA_OBJECTS,
-    SYSTEM_SCHEMAS,
     VOLATILE_FUNCTIONS,
     Statement,
     classify,
     parse_script,
     qualified,
 )
-from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, RUNNABLE, StatementKind
+from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, RUNNABLE, SYSTEM_SCHEMAS, StatementKind
 from goexdb.sql.rewrite import (
     UNREPEATABLE_ROWS,
     matched_row_ids,

@@ -20,7 +20,14 @@ from sqlglot.errors import ParseError, TokenError
 
 from core.errors import StatementDenied, StatementError
 from goexdb.sql import postgres
-from goexdb.sql.kinds import CLONE_ONLY_VERBS, DENIAL, LEADING_KEYWORDS, RUNNABLE, StatementKind
+from goexdb.sql.kinds import (
+    CLONE_ONLY_VERBS,
+    DENIAL,
+    LEADING_KEYWORDS,
+    RUNNABLE,
+    SYSTEM_SCHEMAS,
+    StatementKind,
+)
 from goexdb.sql.postgres import Reading
 from goexdb.sql.split import oid_arrays_as_text, pieces, tokenize
 from goexdb.sql.syntax import postgres_problem, syntax_problem
@@ -342,7 +349,6 @@ def _write_targets(tree: exp.Expr) -> Iterator[exp.Table]:
 
 
 # PostgreSQL searches pg_catalog before the search_path, so an unqualified pg_* name may be one.
-SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 
 
 def _writes_system_catalog(tree: exp.Expr) -> bool:

@@ -25,6 +25,9 @@ class StatementKind(StrEnum):
     UNKNOWN = "unknown"
 
 
+# Schemas of the system's own catalogs: a write there is no data goex can measure or undo.
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
+
 # Kinds a held transaction may execute; every other kind is refused before anything runs.
 RUNNABLE = frozenset({StatementKind.READ, StatementKind.DML, StatementKind.DDL})
 

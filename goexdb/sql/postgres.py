@@ -20,7 +20,7 @@ from typing import Any
 from pglast import parser
 
 from core.errors import StatementDenied
-from goexdb.sql.kinds import StatementKind
+from goexdb.sql.kinds import SYSTEM_SCHEMAS, StatementKind
 
 K = StatementKind
 
@@ -94,7 +94,8 @@ _SCHEMA_OBJECTS = frozenset(
     f"OBJECT_{name}"
     for name in ("TABLE", "INDEX", "VIEW", "MATVIEW", "SEQUENCE", "SCHEMA", "TYPE", "COLUMN")
 )
-_SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
+# What RENAME may rename as DDL (the rest: roles, databases, functions, ... are not the data's)
+_RENAMED = _SCHEMA_OBJECTS | {"OBJECT_TABCONSTRAINT", "OBJECT_ATTRIBUTE"}
 
 
 @dataclass(frozen=True)
@@ -176,8 +177,10 @@ def _kind(
         return K.DDL  # SELECT ... INTO creates a table
     if kind is K.READ and writes:
         return K.DML  # a data-modifying CTE
-    if kind is K.DML and any(t.split(".")[0] in _SYSTEM_SCHEMAS for t in written if "." in t):
+    if kind is K.DML and any(_system_catalog(table) for table in written):
         return K.SYSTEM_CATALOG
+    if node == "RenameStmt" and body.get("renameType") not in _RENAMED:
+        return K.UNKNOWN
     if node == "DropStmt" and body.get("removeType") not in _SCHEMA_OBJECTS:
         return K.CODE
     if node == "CommentStmt" and body.get("objtype") not in _SCHEMA_OBJECTS:
@@ -185,6 +188,13 @@ def _kind(
     if node in ("IndexStmt", "DropStmt") and body.get("concurrent"):
         return K.NON_TRANSACTIONAL
     return kind
+
+
+def _system_catalog(table: str) -> bool:
+    """A system catalog, named with its schema or, unqualified, by its ``pg_`` name (the
+    search path always holds pg_catalog)."""
+    schema, _, name = table.rpartition(".")
+    return schema.lower() in SYSTEM_SCHEMAS or (not schema and name.lower().startswith("pg_"))
 
 
 def _walk(value: Any) -> Iterator[tuple[str, dict[str, Any]]]:

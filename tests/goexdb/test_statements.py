@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import StatementDenied, StatementError
-from goexdb.sql import RUNNABLE, StatementKind, classify, parse_script, pieces, split
+from goexdb.sql import RUNNABLE, StatementKind, classify, parse_script, pieces, postgres, split
 
 K = StatementKind
 
@@ -317,3 +317,38 @@ def test_an_array_of_object_identifiers_is_read_and_keeps_its_text(
     reads the statement with ``text[]`` there, and the statement keeps its own text."""
     (statement,) = parse_script(sql, "postgres")
     assert (statement.kind, statement.tables_written, statement.sql) == (kind, written, sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("WITH d AS (DELETE FROM t RETURNING *) SELECT 1", K.DML),
+        ("SELECT 1 INTO t2", K.DDL),
+        ("EXPLAIN ANALYZE DELETE FROM t", K.UNKNOWN),
+        ("EXPLAIN DELETE FROM t", K.READ),
+        ("UPDATE pg_authid SET rolsuper = true", K.SYSTEM_CATALOG),
+        ("DELETE FROM information_schema.x", K.SYSTEM_CATALOG),
+        ("ALTER ROLE a RENAME TO b", K.UNKNOWN),
+        ("ALTER FUNCTION f() RENAME TO g", K.UNKNOWN),
+        ("ALTER TABLE t RENAME COLUMN a TO b", K.DDL),
+        ("DROP FUNCTION f", K.CODE),
+        ("DROP INDEX CONCURRENTLY i", K.NON_TRANSACTIONAL),
+        ("CREATE INDEX CONCURRENTLY i ON t (a)", K.NON_TRANSACTIONAL),
+        ("COMMENT ON DATABASE d IS 'x'", K.SYSTEM_CATALOG),
+        ("COMMENT ON COLUMN t.a IS 'x'", K.DDL),
+        ("ALTER DATABASE d SET work_mem = '1MB'", K.UNKNOWN),
+        ("COPY t FROM PROGRAM 'id'", K.EXTERNAL),
+        ("DO $$ BEGIN END $$", K.CODE),
+        ("CALL p()", K.CODE),
+    ],
+)
+def test_postgresqls_reading_gives_each_statement_its_kind(sql: str, kind: StatementKind) -> None:
+    """The kinds PostgreSQL's reading gives alone, for what sqlglot cannot parse: an attacker
+    who writes a statement only PostgreSQL reads gets no kinder classification."""
+    reading = postgres.read(sql)
+    assert reading is not None and reading.kind is kind
+
+
+def test_postgresqls_reading_refuses_a_string_it_reads_as_two_statements() -> None:
+    with pytest.raises(StatementDenied, match="PostgreSQL reads 2 statements"):
+        postgres.read("SELECT 1; DELETE FROM t")
