@@ -3,7 +3,9 @@ intents (see ``core.journal``)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +13,22 @@ from core.action import Action, Decision, Kind, Status, new_action_id, now_iso
 from core.errors import StateError
 from core.journal.backend import Store
 from core.journal.waits import Waits, decision_at, insert_decision
+
+# An undo record holds every row image of an action, as JSON text: several times the rows'
+# size. It is kept compressed (zlib, then base64 to stay text in either journal's column),
+# marked by this prefix; a record written without it (before) is read as it was.
+PACKED = "zlib:"
+
+
+def packed(data: Mapping[str, Any]) -> str:
+    text = json.dumps(data, default=str, separators=(",", ":")).encode()
+    return PACKED + base64.b64encode(zlib.compress(text, 6)).decode("ascii")
+
+
+def unpacked(stored: str) -> dict[str, Any]:
+    if stored.startswith(PACKED):
+        stored = zlib.decompress(base64.b64decode(stored[len(PACKED) :])).decode()
+    return dict(json.loads(stored))
 
 
 class Journal(Waits):
@@ -180,8 +198,15 @@ class Journal(Waits):
                 "INSERT INTO undo (action_id, data, pointer) VALUES (?, ?, ?) "
                 "ON CONFLICT (action_id) DO UPDATE SET data = excluded.data, "
                 "pointer = excluded.pointer",
-                (action_id, None if data is None else json.dumps(data, default=str), pointer),
+                (action_id, None if data is None else packed(data), pointer),
             )
+
+    def undo_size(self, action_id: str) -> int:
+        """What an action's undo record takes in the journal, in characters (compressed)."""
+        row = self._db.execute(
+            "SELECT length(data) FROM undo WHERE action_id = ?", (action_id,)
+        ).fetchone()
+        return int(row[0] or 0) if row else 0
 
     def undo_data(self, action_id: str) -> tuple[dict[str, Any] | None, str | None]:
         row = self._db.execute(
@@ -189,7 +214,7 @@ class Journal(Waits):
         ).fetchone()
         if row is None:
             return None, None
-        return (None if row[0] is None else dict(json.loads(row[0]))), row[1]
+        return (None if row[0] is None else unpacked(row[0])), row[1]
 
     # -- intents -------------------------------------------------------------------------------
 
