@@ -36,7 +36,9 @@ class Guard:
 class Check:
     """A plan statement that lists rows of a table it found wrong, expecting none: ``changed``
     — rows not as the action left them (their after-image), or whose key is taken again;
-    ``inexact``, run last — rows not restored exactly (before-image, the row now)."""
+    ``held``, run first — a created table or column the undo drops that holds data written
+    since (its name); ``inexact``, run last — rows not restored exactly (before-image, the row
+    now)."""
 
     statement: int
     table: str

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from sqlglot import exp
 
+from goexdb.engines import quote_ident, quote_table
 from goexdb.sql import Statement, StatementKind
 
 MAX_RESULT_ROWS = 50  # rows of a read kept for display
@@ -212,6 +213,9 @@ class Effects:
     results: list[dict[str, Any]] = field(default_factory=list)
     images: list[StatementImages] = field(default_factory=list)
     irreversible: list[str] = field(default_factory=list)  # why undo is impossible, if it is
+    # what the tables and columns the action created hold as it ends (``fingerprint``): an undo
+    # drops one only if it still holds that, no data written since
+    fingerprints: dict[str, str] = field(default_factory=dict)
 
     @property
     def reversible(self) -> bool:
@@ -296,6 +300,28 @@ class Catalog:
             frozenset(c for c, how in made.items() if how in GENERATED),
             frozenset(c for c, how in made.items() if how == ALWAYS_IDENTITY),
         )
+
+
+def fingerprinted(change: SchemaChange) -> str | None:
+    """The key of what a created table or column holds in ``Effects.fingerprints``."""
+    if change.change == "table_created":
+        return f"table {change.table}"
+    if change.change == "column_added":
+        return f"column {change.table}.{change.name}"
+    return None
+
+
+def fingerprint_sql(change: SchemaChange) -> str:
+    """PostgreSQL's fingerprint of what a created table (its rows) or added column (its values,
+    a NULL as \\N) holds: how many, and the sum of each one's md5 (its first 64 bits), which
+    needs no order and so no sort of a large table."""
+    table = quote_table(change.table)
+    if change.change == "table_created":
+        held = "t::text"
+    else:
+        held = f"coalesce(t.{quote_ident(change.name or '')}::text, '\\N')"
+    hashed = f"('x' || substr(md5({held}), 1, 16))::bit(64)::bigint::numeric"
+    return f"SELECT count(*) || ':' || coalesce(sum({hashed}), 0) FROM {table} t"
 
 
 def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:

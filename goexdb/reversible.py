@@ -144,4 +144,5 @@ def record(statements: Sequence[Statement], effects: Effects, dialect: str) -> d
         "schema_changes": [c.to_json() for c in effects.schema_changes],
         "renames": renames(statements, dialect),
         "irreversible": list(effects.irreversible),
+        "fingerprints": dict(effects.fingerprints),
     }

@@ -118,13 +118,19 @@ def drop(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
             yield f"column {change.table}.{change.name} was dropped, with its data"
 
 
-# What an undo may drop without a person: what the action it undoes created and that holds no
-# data. (A table or column it created may hold rows written since: not exempt.)
-CREATED_BY = {"index_dropped": "index_created", "constraint_dropped": "constraint_created"}
+# What an undo may drop without a person: what the action it undoes created, holding no data
+# written since (a table or column: checked by its fingerprint, ``goexdb.undo``, before the
+# undo may go on; ``Outcome.undone`` lists only what was checked so).
+CREATED_BY = {
+    "index_dropped": "index_created",
+    "constraint_dropped": "constraint_created",
+    "table_dropped": "table_created",
+    "column_dropped": "column_added",
+}
 
 
 def _drops_only_what_it_undoes(outcome: Outcome) -> bool:
-    """An undo whose every drop removes an index or constraint the undone action created."""
+    """An undo whose every drop removes what the undone action created."""
     created = {(c.change, c.table, c.name) for c in outcome.undone}
     drops = [c for c in outcome.effects.schema_changes if c.change.endswith("_dropped")]
     own = all((CREATED_BY.get(c.change), c.table, c.name) in created for c in drops)

@@ -248,8 +248,7 @@ class Session:
         staged.undoes = original
         with staged.being_staged():
             staged.held = self.hold_undo(plan)
-            created = [SchemaChange(**change) for change in record["schema_changes"]]
-            self._record(staged, staged.held, undone=created)
+            self._record(staged, staged.held, undone=undo.verified_drops(record))
         return staged
 
     def plan_undo(self, record: dict[str, Any]) -> UndoPlan:

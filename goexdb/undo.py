@@ -23,6 +23,7 @@ from typing import Any
 
 from core.errors import ConflictError
 from goexdb.compensate import (
+    Check,
     Dialect,
     UndoPlan,
     check_restored,
@@ -36,8 +37,10 @@ from goexdb.effects import (
     StatementImages,
     StatementResult,
     TableColumns,
+    fingerprint_sql,
+    fingerprinted,
 )
-from goexdb.engines import quote_ident, quote_table
+from goexdb.engines import quote_ident, quote_literal, quote_table
 from goexdb.reversible import bare, explained_by_renames
 
 
@@ -54,6 +57,7 @@ def _plan(data: dict[str, Any], dialect: Dialect) -> UndoPlan:
     changes = [SchemaChange(**c) for c in data["schema_changes"]]
     created = {c.table for c in changes if c.change == "table_created"}
     result = UndoPlan()
+    _check_untouched(result, changes, data.get("fingerprints") or {})
     statements = [StatementImages.from_json(i) for i in data["images"]]
     statements = [images for images in statements if images.table not in created]
     for images in reversed(statements):  # a created table's rows go with the table
@@ -67,6 +71,28 @@ def _plan(data: dict[str, Any], dialect: Dialect) -> UndoPlan:
         # (after DDL an image's columns need not be the table's: not checked yet)
         check_restored(result, dialect, statements)
     return result
+
+
+def _check_untouched(out: UndoPlan, changes: list[SchemaChange], held: dict[str, str]) -> None:
+    """First, before any row is put back: each table and column the action created, which
+    the undo drops, still holds what it held at the commit (its fingerprint), so no data
+    written since goes with it."""
+    for change in changes:
+        key = fingerprinted(change)
+        if key is not None and key in held:
+            out.checks.append(Check(len(out.statements), change.table, "held"))
+            out.statements.append(
+                f"SELECT {quote_literal(key)} WHERE ({fingerprint_sql(change)}) "
+                f"IS DISTINCT FROM {quote_literal(held[key])}"
+            )
+
+
+def verified_drops(record: dict[str, Any]) -> list[SchemaChange]:
+    """The schema changes an undo takes back that drop nothing a person must see: every
+    change but the created tables and columns without a fingerprint to check (DuckDB's)."""
+    held = record.get("fingerprints") or {}
+    changes = [SchemaChange(**c) for c in record["schema_changes"]]
+    return [c for c in changes if (key := fingerprinted(c)) is None or key in held]
 
 
 def _undo_schema(
@@ -136,6 +162,13 @@ def refusal(
         for row in rows
     ]
     short = [g for g in plan.guards if g.row is None and results[g.statement].rowcount != g.rows]
+    written = [row[0] for c, rows in found.items() if c.finds == "held" for row in rows]
+    if written:
+        return ConflictError(
+            f"undo refused: {', '.join(written)} holds data written since the action was "
+            "committed, which dropping it would lose",
+            details=[{"holds_new_data": what} for what in written],
+        )
     if changed or short:
         tables = sorted({d["table"] for d in changed} | {g.table for g in short})
         count = len(changed) or sum(g.rows - (results[g.statement].rowcount or 0) for g in short)
