@@ -110,6 +110,43 @@ def test_non_transactional_statements_run_on_the_clone_but_never_replay(pg_dsn: 
         drop()
 
 
+def test_a_partitioned_update_before_a_non_transactional_statement_is_counted_on_its_rows(
+    pg_dsn: str,
+) -> None:
+    """The issue 14 report: the partitions' counts of a transaction that ended early were not
+    tied to their root any more, so all 28 rows read as changed by a cascade or trigger."""
+    from tests.goexdb.conftest import _postgres_database_shop
+
+    shop, drop = _postgres_database_shop(pg_dsn)
+    try:
+        with psycopg.connect(shop.dsn, autocommit=True) as con:
+            con.execute(
+                "CREATE TABLE pay (id int, paid date, amount int, PRIMARY KEY (id, paid)) "
+                "PARTITION BY RANGE (paid)"
+            )
+            for month in (1, 2):
+                con.execute(
+                    f"CREATE TABLE pay_{month} PARTITION OF pay FOR VALUES FROM "
+                    f"('2026-0{month}-01') TO ('2026-0{month + 1}-01')"
+                )
+            con.execute(
+                "INSERT INTO pay SELECT g, date '2026-01-01' + g, g FROM generate_series(1, 50) g"
+            )
+        staged = hold_on_clone(
+            parse_dsn(shop.dsn),
+            "UPDATE pay SET amount = amount + 1 WHERE id <= 28; "
+            "CREATE INDEX CONCURRENTLY pay_1_amount ON pay_1 (amount)",
+            tag="t6",
+        )
+        tables = staged.effects.tables
+        assert sum(t.updated for t in tables.values()) == 28
+        assert sum(t.by_cascade_or_trigger for t in tables.values()) == 0
+        assert staged.effects.reversible, staged.effects.irreversible
+        staged.rollback()
+    finally:
+        drop()
+
+
 @pytest.mark.parametrize(
     "sql",
     ["ALTER SYSTEM SET work_mem = '1GB'", "DROP DATABASE postgres", "CHECKPOINT", "COMMIT"],

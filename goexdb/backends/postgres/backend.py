@@ -94,6 +94,7 @@ class PostgresBackend:
         self._effects = Effects()
         self._baseline: dict[str, tuple[int, int, int]] = {}
         self._carried: dict[str, tuple[int, int, int]] = {}  # counts of transactions ended early
+        self._carried_roots: dict[str, str] = {}  # and the partitions' roots they held then
         self._sequences: dict[str, int | None] = {}  # used by transactions ended early
         self._explained: dict[str, int] = {}
         self._catalog_before = Catalog()
@@ -212,6 +213,7 @@ class PostgresBackend:
         on its own, and open a new transaction with the same timeouts."""
         held = self._held()
         self._carried = self._changes(held.counts)
+        self._carried_roots.update(held.roots)
         self._sequences.update(held.sequences)
         self._con.commit()
         self._con.autocommit = True
@@ -270,8 +272,10 @@ class PostgresBackend:
         held = self._held()
         # Rows a statement reported for a partitioned table are drawn on by its partitions.
         explained = self._catalog_names(held)
+        held.roots = {**self._carried_roots, **held.roots}
         held.note(effects, self._changes(held.counts), explained, self._sequences)
-        if self._config.capture is Capture.IMAGES:
+        # (rows written by a transaction that ended early are no longer the action's to find)
+        if self._config.capture is Capture.IMAGES and not self._carried:
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
             self._cascaded.image(effects, held.roots, exclusive, self._budget)
         if self._ddl:
