@@ -32,6 +32,7 @@ OPERATOR_ONLY = (
     ("fs", "network"),
     ("fs", "secret_paths"),
     ("fs", "not_secret"),
+    ("fs", "read_paths"),
     ("db", "dry_run_code"),
     ("review", "webhook"),  # where goex sends word of waiting actions
     ("review", "url"),
@@ -126,6 +127,18 @@ class FsConfig(_Choices):
     network: bool = False  # the sandboxed command may reach the network (operator-only)
     secret_paths: tuple[str, ...] = ()  # globs of files hidden too (operator-only)
     not_secret: tuple[str, ...] = ()  # globs of files never hidden (operator-only)
+    # toolchains outside the project the sandboxed command may read (operator-only); those of
+    # them that exist are bound read-only over the hidden home directory and /tmp
+    read_paths: tuple[str, ...] = (
+        "~/.pyenv",
+        "~/.nvm",
+        "~/.rustup",
+        "~/.cargo/bin",
+        "~/.local/bin",
+        "~/.local/lib",
+        "~/.local/share/uv",
+        "~/.virtualenvs",
+    )
     timeout: float = 300.0
     gc_max_age_days: float = 14.0  # goex-fs gc: staged copies and pre-images older than this go
     gc_max_bytes: int = 1 << 30  # goex-fs gc: then the oldest pre-images, until the rest fits

@@ -160,6 +160,7 @@ def stage(
             bwrap=bwrap,
             hidden_files=hidden,
             network=config.fs.network,
+            read_paths=config.fs.read_paths,
         )
         staged.changes = changes = staging.changes(secret)
         staged.record(

@@ -52,6 +52,7 @@ from core.journal import state_home
 from core.redact import Redactor
 from core.secrets import SecretStore
 from goexfs.sandbox.limits import limited_command, process_cap
+from goexfs.sandbox.toolchains import readable_paths
 from goexfs.tree.paths import contains, normalize
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -101,9 +102,11 @@ def find_bwrap() -> str | None:
     return shutil.which("bwrap")
 
 
-def safe_environment(secrets: SecretStore, home: str) -> dict[str, str]:
+def safe_environment(
+    secrets: SecretStore, home: str, readable: Sequence[Path] = ()
+) -> dict[str, str]:
     env = {
-        "PATH": command_path(os.environ.get("PATH") or DEFAULT_PATH),
+        "PATH": command_path(os.environ.get("PATH") or DEFAULT_PATH, readable),
         "HOME": home,
         "LANG": os.environ.get("LANG") or "C.UTF-8",
         "TERM": os.environ.get("TERM") or "dumb",
@@ -112,14 +115,19 @@ def safe_environment(secrets: SecretStore, home: str) -> dict[str, str]:
     return env
 
 
-def command_path(path: str) -> str:
+def command_path(path: str, readable: Sequence[Path] = ()) -> str:
     """PATH without relative entries or entries in the (hidden) home directories: those name
-    the user's home to the command and lead nowhere inside the sandbox."""
+    the user's home to the command and lead nowhere inside the sandbox; unless they are in a
+    path it may read (``readable``)."""
     homes = (Path.home(), Path("/root"))
     kept = [
         entry
         for entry in path.split(os.pathsep)
-        if os.path.isabs(entry) and not any(contains(home, Path(entry)) for home in homes)
+        if os.path.isabs(entry)
+        and (
+            not any(contains(home, Path(entry)) for home in homes)
+            or any(contains(r, Path(entry)) for r in readable)
+        )
     ]
     return os.pathsep.join(kept) or DEFAULT_PATH
 
@@ -149,6 +157,7 @@ def bwrap_argv(
     command: str,
     hidden_files: Sequence[str] = (),
     network: bool = False,
+    readable: Sequence[Path] = (),
 ) -> list[str]:
     """The bubblewrap command line (see the module docstring). Order matters: later mounts
     go on top of earlier ones; the staged tree goes over the real root's path, and only the
@@ -177,6 +186,8 @@ def bwrap_argv(
     for path in SOCKET_DIRS:
         if path.is_dir() and not path.is_symlink() and not contains(path, root):
             argv += ["--tmpfs", str(path)]
+    for path in readable:  # toolchains, over the tmpfs that hid them
+        argv += ["--ro-bind", str(path), str(path)]
     for secret in HOST_SECRETS:  # readable to root, capabilities or not
         if os.path.isfile(secret) and not contains(root, Path(secret)):
             argv += ["--ro-bind", "/dev/null", secret]
@@ -200,6 +211,7 @@ def run_command(
     max_output: int = MAX_OUTPUT,
     hidden_files: Sequence[str] = (),
     network: bool = False,
+    read_paths: Sequence[str] = (),
 ) -> SandboxResult:
     """Run ``sh -c command`` against the staged tree; the real root is never the target.
     ``hidden_files`` (relative paths of regular files in the tree) cannot be read."""
@@ -218,10 +230,22 @@ def run_command(
             "bubblewrap (bwrap) is not installed: install it (apt install bubblewrap) to run "
             "commands confined, or pass --unsandboxed to run them unconfined (unsafe)"
         )
+    readable = readable_paths(read_paths, root)
     argv = bwrap_argv(
-        bwrap, root=root, tree=tree, command=command, hidden_files=hidden_files, network=network
+        bwrap,
+        root=root,
+        tree=tree,
+        command=command,
+        hidden_files=hidden_files,
+        network=network,
+        readable=readable,
     )
-    env = safe_environment(secrets, "/tmp")
+    # HOME: the real one where it is an empty tmpfs holding a read path (a toolchain there
+    # finds itself); else /tmp, which names nothing of the host
+    real_home = Path.home()
+    toolchains = real_home in hidden_paths(root) and any(contains(real_home, p) for p in readable)
+    home_inside = real_home if toolchains else Path("/tmp")
+    env = safe_environment(secrets, str(home_inside), readable)
     for attempt in range(1, SETUP_ATTEMPTS + 1):
         try:
             with process_cap() as prefix:

@@ -238,7 +238,7 @@ def test_a_project_file_cannot_switch_the_sandbox_off(tmp_path: Path) -> None:
 
 
 def test_which_files_are_secret_is_the_operators_to_say(tmp_path: Path) -> None:
-    for key in ("secret_paths", "not_secret"):
+    for key in ("secret_paths", "not_secret", "read_paths"):
         (tmp_path / "goex.toml").write_text(f'[fs]\n{key} = ["src/**"]\n')
         with pytest.raises(ConfigError, match=rf"fs\.{key} may only be set in"):
             load_config(tmp_path, environ={})

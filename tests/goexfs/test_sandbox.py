@@ -309,3 +309,61 @@ def test_mounts_coming_and_going_elsewhere_do_not_fail_the_sandbox(
         for i in range(3):
             subprocess.run(["umount", "-l", str(tmp_path / f"churn{i}" / "tree")],
                            capture_output=True, check=False)  # fmt: skip
+
+
+def test_a_toolchain_outside_the_project_runs_read_only_and_nothing_else_of_home_shows(
+    project: Path,
+    journal: Journal,
+    fs_config: Config,
+    bwrap: str,
+    isolated_environment: dict[str, Path],
+) -> None:
+    """``[fs] read_paths``: a virtualenv in the home directory (hidden, like /tmp) runs; it
+    cannot be changed; the rest of the home directory stays hidden."""
+    home = isolated_environment["HOME"]
+    tool = home / ".venvs" / "app" / "bin" / "tool"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\necho tool ran\n")
+    tool.chmod(0o755)
+    (home / ".netrc").write_text("machine x password hunter2\n")
+    config = replace(fs_config, fs=replace(fs_config.fs, read_paths=("~/.venvs/app", "~/none")))
+    run = stage(
+        project,
+        f"{tool} > out.txt; echo x > {tool}; cat {home}/.netrc; ls {home}; exit 0",
+        config=config,
+        secrets=SecretStore(),
+        journal=journal,
+        bwrap=bwrap,
+    )
+    assert (run.staging.tree / "out.txt").read_text() == "tool ran\n"
+    assert tool.read_text() == "#!/bin/sh\necho tool ran\n"
+    assert "Read-only file system" in run.result.stderr
+    assert "hunter2" not in run.result.stdout
+    assert ".netrc" not in run.result.stdout
+
+
+@pytest.mark.parametrize("path", ["~", "/", "{state}", "{config}/.."])
+def test_a_read_path_that_would_show_what_the_sandbox_hides_is_refused(
+    project: Path,
+    journal: Journal,
+    fs_config: Config,
+    bwrap: str,
+    isolated_environment: dict[str, Path],
+    path: str,
+) -> None:
+    named = path.format(
+        state=isolated_environment["GOEX_HOME"],
+        config=isolated_environment["XDG_CONFIG_HOME"] / "goex",
+    )
+    config = replace(fs_config, fs=replace(fs_config.fs, read_paths=(named,)))
+    before = snapshot(project)
+    with pytest.raises(ConfigError, match="read_paths"):
+        stage(
+            project,
+            "echo x > x.txt",
+            config=config,
+            secrets=SecretStore(),
+            journal=journal,
+            bwrap=bwrap,
+        )
+    assert snapshot(project) == before
