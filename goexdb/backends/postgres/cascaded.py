@@ -1,7 +1,7 @@
 """Row images of the rows no statement's RETURNING shows: the ones an action's cascades and
 triggers changed (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT; a trigger writing any table).
 
-Read once the statements have ran, for each table whose transaction counts show rows no statement
+Read once the statements have run, for each table whose transaction counts show rows no statement
 reported (``by_cascade_or_trigger``), as images of the whole action so far, which replace the
 statements' own images of that table:
 
