@@ -120,6 +120,10 @@ class DbConfig(_Choices):
     dry_run_code: bool = False
 
 
+# [fs] read_paths by default: toolchains' homes under ~ (not all of ~/.cargo: its credentials)
+TOOLCHAINS = ".pyenv .nvm .rustup .cargo/bin .local/bin .local/lib .local/share/uv .virtualenvs"
+
+
 @dataclass(frozen=True)
 class FsConfig(_Choices):
     backend: FsBackend = FsBackend.AUTO
@@ -127,18 +131,8 @@ class FsConfig(_Choices):
     network: bool = False  # the sandboxed command may reach the network (operator-only)
     secret_paths: tuple[str, ...] = ()  # globs of files hidden too (operator-only)
     not_secret: tuple[str, ...] = ()  # globs of files never hidden (operator-only)
-    # toolchains outside the project the sandboxed command may read (operator-only); those of
-    # them that exist are bound read-only over the hidden home directory and /tmp
-    read_paths: tuple[str, ...] = (
-        "~/.pyenv",
-        "~/.nvm",
-        "~/.rustup",
-        "~/.cargo/bin",
-        "~/.local/bin",
-        "~/.local/lib",
-        "~/.local/share/uv",
-        "~/.virtualenvs",
-    )
+    # toolchains outside the project the sandboxed command may read, where they exist
+    read_paths: tuple[str, ...] = tuple(f"~/{p}" for p in TOOLCHAINS.split())  # operator-only
     timeout: float = 300.0
     gc_max_age_days: float = 14.0  # goex-fs gc: staged copies and pre-images older than this go
     gc_max_bytes: int = 1 << 30  # goex-fs gc: then the oldest pre-images, until the rest fits
