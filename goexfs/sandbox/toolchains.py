@@ -16,20 +16,18 @@ from goexfs.tree.paths import contains
 
 def readable_paths(configured: Sequence[str], root: Path) -> list[Path]:
     """The ``[fs] read_paths`` that exist, absolute (``~`` is the home directory); refused
-    (ConfigError) is one that would show what the sandbox hides for its own sake: the home
-    directory or / whole, goex's config or state (keys, the secrets file, the journal)."""
+    (ConfigError) is one that would show what the sandbox hides for its own sake: one that
+    holds a home directory whole (``~``, ``/home``, ``/``), or holds or lies in goex's config or
+    state (keys, the secrets file, the journal)."""
     found: list[Path] = []
-    guarded = [Path.home(), Path("/root"), user_config_file().parent, state_home()]
+    homes = [Path.home(), Path("/root")]
+    goex = [user_config_file().parent, state_home()]
     for text in configured:
         path = Path(os.path.abspath(os.path.expanduser(text)))
-        if (
-            path == Path("/")
-            or path in guarded[:2]
-            or any(contains(path, g) or contains(g, path) for g in guarded[2:])
-        ):
+        if any(contains(path, g) for g in homes + goex) or any(contains(g, path) for g in goex):
             raise ConfigError(
                 f"fs read_paths: {text} would show the sandboxed command what it must not read "
-                "(the home directory or / whole, goex's config or state)",
+                "(a home directory whole, goex's config or state)",
                 key="fs.read_paths",
             )
         if path.is_dir() and not contains(root, path) and not contains(path, root):

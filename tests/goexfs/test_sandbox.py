@@ -23,6 +23,7 @@ from core.secrets import SecretStore
 from goexfs.backends import CopyStager
 from goexfs.sandbox import bwrap as sandbox
 from goexfs.sandbox.bwrap import bwrap_argv, run_command
+from goexfs.sandbox.toolchains import readable_paths
 from goexfs.session import stage
 from goexfs.tree.effects import Change, ChangeKind
 from tests.goexfs.conftest import Runner, snapshot
@@ -367,3 +368,15 @@ def test_a_read_path_that_would_show_what_the_sandbox_hides_is_refused(
             bwrap=bwrap,
         )
     assert snapshot(project) == before
+
+
+def test_a_read_path_holding_the_home_directory_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/home`` holds every user's home: naming it would show this one's whole."""
+    home = tmp_path / "homes" / "user"
+    home.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    with pytest.raises(ConfigError, match="a home directory whole"):
+        readable_paths([str(tmp_path / "homes")], tmp_path / "project")
+    assert readable_paths([str(home / ".pyenv")], tmp_path / "project") == []  # missing: skipped
