@@ -36,7 +36,7 @@ from goexdb.effects import (
     images_of,
     many_images,
 )
-from goexdb.engines import POSTGRES, quote_ident
+from goexdb.engines import POSTGRES
 from goexdb.schema import Schema
 from goexdb.sql import (
     UNREPEATABLE_ROWS,
@@ -240,7 +240,7 @@ class PostgresBackend:
 
         def key_and_row(alias: str) -> tuple[str, str]:
             # row_to_json keeps json columns' text and numeric scale exactly as stored.
-            return _key_json(alias, key), f"row_to_json({alias})::text"
+            return queries.key_json(alias, key), f"row_to_json({alias})::text"
 
         befores: list[tuple[str, str]] = []
         unrepeatable = update and statement.chooses_rows_unrepeatably
@@ -388,10 +388,3 @@ class PostgresBackend:
     def _measuring(self, query: str, params: Sequence[str] = ()) -> PGresult:
         with _MEASURING:
             return self._wire.run(query.encode(), [p.encode() for p in params])
-
-
-def _key_json(alias: str, key: list[str]) -> str:
-    """The primary key of a row as JSON text, computed by the server (NULL without a key)."""
-    if not key:
-        return "NULL::text"
-    return f"json_build_array({', '.join(f'{alias}.{quote_ident(c)}' for c in key)})::text"

@@ -28,7 +28,7 @@ from sqlglot import exp
 
 import goexdb.backends.postgres.queries as queries
 from goexdb.effects import WHOLE_ACTION, Effects, ImageBudget, RowImage, StatementImages
-from goexdb.engines import quote_ident, quote_table
+from goexdb.engines import quote_table
 from goexdb.sql import qualified
 
 _MINE = """
@@ -125,9 +125,7 @@ class Cascaded:
         found = []
         for (table,) in self._rows(_EMPTIED, named, str(cascade).lower()):
             images = StatementImages(statement, table, self._key_of(table))
-            names = (
-                _names(images) if images.key else {"key": "NULL::text", "table": quote_table(table)}
-            )
+            names = _names(images)
             rows = self._rows(_ALL.format(**names), str(budget.limit + 1))
             images.images = [RowImage(row, None) for _, row in rows]
             budget.spend(images)
@@ -179,5 +177,4 @@ class Cascaded:
 
 
 def _names(images: StatementImages) -> dict[str, str]:
-    columns = ", ".join(f"t.{quote_ident(c)}" for c in images.key)
-    return {"key": f"json_build_array({columns})::text", "table": quote_table(images.table)}
+    return {"key": queries.key_json("t", images.key), "table": quote_table(images.table)}

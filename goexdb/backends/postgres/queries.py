@@ -11,7 +11,7 @@ from typing import Any
 
 from goexdb import schema
 from goexdb.effects import Catalog
-from goexdb.engines import quote_table
+from goexdb.engines import quote_ident, quote_table
 from goexdb.schema import Schema
 
 _USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'pg_toast%'"
@@ -123,6 +123,13 @@ FOREIGN_KEYS = """
     WHERE k.contype = 'f' AND k.conparentid = 0
       AND (k.conrelid IN (SELECT relid FROM named) OR k.confrelid IN (SELECT relid FROM named))
 """
+
+
+def key_json(alias: str, key: Sequence[str]) -> str:
+    """The primary key of a row as JSON text, computed by the server (NULL without a key)."""
+    if not key:
+        return "NULL::text"
+    return f"json_build_array({', '.join(f'{alias}.{quote_ident(c)}' for c in key)})::text"
 
 
 def set_replica(rows: Callable[..., Sequence[Sequence[Any]]], version: int | None) -> bool:
