@@ -161,6 +161,7 @@ def stage(
             hidden_files=hidden,
             network=config.fs.network,
             read_paths=config.fs.read_paths,
+            enter=staging.enter,
         )
         staged.changes = changes = staging.changes(secret)
         staged.record(

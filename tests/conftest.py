@@ -16,7 +16,7 @@ from core.journal import Location
 from tests.fake_llm import FakeLLM
 from tests.support import require
 
-KEEP_ENV = frozenset({"GOEX_REQUIRE_ALL", "GOEX_TEST_DSN"})
+KEEP_ENV = frozenset({"GOEX_REQUIRE_ALL", "GOEX_TEST_DSN", "GOEX_TEST_BTRFS"})
 FAKE_API_KEY = "fake-test-api-key-0000"
 
 

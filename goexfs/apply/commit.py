@@ -71,7 +71,7 @@ def commit(staged: Staging, changes: Sequence[Change], *, journal: Journal, acti
     validate(changes)
     root = staged.root
     undo_rel = undo_relpath(action_id)
-    with opened_dir(root) as real_fd, opened_dir(staged.tree) as tree_fd:
+    with opened_dir(root) as real_fd, opened_dir(staged.view) as tree_fd:
         refuse_conflicts(real_fd, root, staged.manifest, changes)
         verify_staged(tree_fd, changes)
         fault_point("commit.checked")

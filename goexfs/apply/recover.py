@@ -145,7 +145,7 @@ def _finish_commit(
         with ExitStack() as stack:
             try:
                 staged = resume(Path(str(data["staged"])))
-                tree_fd = stack.enter_context(opened_dir(staged.tree))
+                tree_fd = stack.enter_context(opened_dir(staged.view))
                 verify_staged(tree_fd, record.changes)
             except GoexError:
                 pass  # gone or not what was reviewed: roll back below

@@ -65,6 +65,16 @@ class Staging(Protocol):
     def tree(self) -> Path: ...
 
     @property
+    def view(self) -> Path:
+        """Where this process reads the tree (``tree``, unless it is mounted elsewhere)."""
+        ...
+
+    @property
+    def enter(self) -> list[str]:
+        """The argv prefix that starts the sandbox where ``tree`` is mounted."""
+        ...
+
+    @property
     def location(self) -> Path: ...
 
     @property

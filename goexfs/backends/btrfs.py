@@ -99,7 +99,7 @@ class BtrfsStaging(TreeStaging):
     """Two snapshots; the diff asks btrfs which paths differ; a rollback deletes both."""
 
     def _candidates(self) -> Candidates | None:
-        if self.candidates is None:
+        if self.candidates is None and os.geteuid() == 0:  # btrfs send needs CAP_SYS_ADMIN
             found = sent_paths(self.location / "base", self.tree)
             if found is not None and not _hard_linked(self.tree, found):
                 self.candidates = found
@@ -109,6 +109,8 @@ class BtrfsStaging(TreeStaging):
         for name in ("tree", "base"):
             path = self.location / name
             if path.exists() and os.stat(path).st_ino == SUBVOLUME_INODE:
+                if os.geteuid() != 0:  # only root may delete a read-only subvolume
+                    _btrfs("property", "set", "-ts", str(path), "ro", "false")
                 _btrfs("subvolume", "delete", str(path))
 
 

@@ -27,8 +27,12 @@ from the real project only for the changed paths (``LookupBefore``), each guarde
 mark: a path whose ctime is at or after the mark changed during staging, so it is recorded as
 unknown and the commit refuses it as a conflict, applying nothing.
 
-Mounting needs CAP_SYS_ADMIN: goex runs this backend as root (rootless overlay in a user
-namespace would need the whole run inside that namespace; not done here).
+Mounting needs CAP_SYS_ADMIN. As root goex mounts the overlay where it stands. A user who is
+not root gets the same layout mounted in a user namespace of their own (``goexfs.backends.
+rootless``, Linux 5.11+): a small process holds that namespace for as long as this process needs
+the merged view, which it reads through ``/proc/PID/root`` (``view``) and in which the sandbox
+starts (``enter``, an ``nsenter`` prefix). There overlayfs keeps its markers in ``user.overlay.*``
+xattrs instead of ``trusted.overlay.*``.
 """
 
 from __future__ import annotations
@@ -36,8 +40,11 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import shutil
 import stat
-from dataclasses import dataclass
+import subprocess
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,8 +56,10 @@ from goexfs.backends.watch import Candidates
 from goexfs.tree.manifest import walk
 from goexfs.tree.paths import INTERNAL_DIR
 
-OPAQUE_XATTR = "trusted.overlay.opaque"
+OPAQUE_XATTR = {False: "trusted.overlay.opaque", True: "user.overlay.opaque"}  # by rootless
 OPTIONS = "redirect_dir=off,metacopy=off,index=off,xino=off"
+ROOTLESS_KERNEL = (5, 11)  # the first kernel that mounts overlayfs in a user namespace
+HOLDER = Path(__file__).with_name("rootless.py")
 UNSAFE_IN_OPTIONS = (",", ":", "\\", "=")
 MNT_DETACH = 2
 
@@ -66,8 +75,8 @@ class OverlayStager:
     @staticmethod
     def unavailable(root: Path) -> str | None:
         """Why overlay cannot stage root here (None when it can be tried)."""
-        if os.geteuid() != 0:
-            return "mounting an overlay needs root (CAP_SYS_ADMIN)"
+        if os.geteuid() != 0 and (reason := _no_user_namespace()) is not None:
+            return reason
         try:
             with open("/proc/filesystems", encoding="utf-8") as handle:
                 if not any(line.split()[-1:] == ["overlay"] for line in handle):
@@ -83,13 +92,14 @@ class OverlayStager:
         """A kept overlay staging; remounted if the mount did not survive (a reboot)."""
         fields: dict[str, Any] = resume_fields(location)
         staged = OverlayStaging(**fields)
-        if not os.path.ismount(staged.tree):
+        if staged.rootless or not os.path.ismount(staged.tree):
             staged.mount()
         return staged
 
     def stage(self, root: Path, workspace: Path) -> OverlayStaging:
         refuse_if_unavailable(self.name, self.unavailable(root))
         location = make_location(workspace, "overlay-")
+        staged: OverlayStaging | None = None
         try:
             mark = stage_mark(location)
             staged = OverlayStaging(
@@ -98,7 +108,11 @@ class OverlayStager:
                 location / "tree",
                 location,
                 LookupBefore(root, mark),
-                extra={"upper": str(location / "upper"), "work": str(location / "work")},
+                extra={
+                    "upper": str(location / "upper"),
+                    "work": str(location / "work"),
+                    "rootless": os.geteuid() != 0,
+                },
             )
             for part in ("upper", "work", "tree"):
                 os.mkdir(location / part, 0o700)
@@ -107,7 +121,8 @@ class OverlayStager:
             staged.save()
         except BaseException:
             with deferred():  # a second Ctrl-C does not leave half a clean-up
-                _unmount(location / "tree")
+                if staged is not None:
+                    staged._release()
                 remove_tree(location)
             raise
         return staged
@@ -117,18 +132,56 @@ class OverlayStager:
 class OverlayStaging(TreeStaging):
     """An overlay mount; the upper layer says which paths to compare."""
 
+    holder: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+
     @property
     def upper(self) -> Path:
         return Path(self.extra["upper"])
 
+    @property
+    def rootless(self) -> bool:
+        return bool(self.extra.get("rootless"))
+
+    @property
+    def view(self) -> Path:
+        if self.holder is None:
+            return self.tree
+        return Path(f"/proc/{self.holder.pid}/root") / self.tree.relative_to("/")
+
+    @property
+    def enter(self) -> list[str]:
+        if self.holder is None:
+            return []
+        nsenter = shutil.which("nsenter") or "nsenter"
+        return [nsenter, f"--target={self.holder.pid}", "--user", "--mount",
+                "--preserve-credentials", "--wd", "--"]  # fmt: skip
+
     def mount(self) -> None:
-        options = f"lowerdir={self.root},upperdir={self.upper},workdir={self.extra['work']}"
-        data = f"{options},{OPTIONS}".encode()
+        layers = f"lowerdir={self.root},upperdir={self.upper},workdir={self.extra['work']}"
+        if self.rootless:
+            self._hold(layers)
+            return
+        data = f"{layers},{OPTIONS}".encode()
         if _libc.mount(b"overlay", bytes(self.tree), b"overlay", 0, data) != 0:
             code = ctypes.get_errno()
             raise BackendUnavailable(
                 "overlay", f"the kernel refused the overlay mount ({os.strerror(code)})"
             )
+
+    def _hold(self, layers: str) -> None:
+        """Mount in a user namespace held by a process of our own (see the module docstring)."""
+        argv = [sys.executable, "-I", "-S", str(HOLDER), str(self.root), str(self.upper),
+                self.extra["work"], str(self.tree)]  # fmt: skip
+        holder = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        assert holder.stdout is not None
+        answer = holder.stdout.readline().decode(errors="replace").strip()
+        if answer != "ready":
+            _stop(holder)
+            why = answer.removeprefix("error: ") or "the namespace holder exited"
+            raise BackendUnavailable("overlay", why)
+        self.holder = holder
 
     def _candidates(self) -> Candidates:
         paths: set[str] = set()
@@ -138,22 +191,60 @@ class OverlayStaging(TreeStaging):
             if rel == INTERNAL_DIR and _is_whiteout(info):
                 continue  # the whiteout that hides goex's state
             paths.add(rel)
-            if not stat.S_ISDIR(info.st_mode) or _is_opaque(path):
+            if rel == INTERNAL_DIR:
+                continue  # the command made its own .goex: never compared with goex's state
+            if not stat.S_ISDIR(info.st_mode) or _is_opaque(path, self.rootless):
                 subtrees.add(rel)
         self.candidates = Candidates(frozenset(paths), frozenset(subtrees))
         return self.candidates
 
     def _release(self) -> None:
-        _unmount(self.tree)
+        if self.holder is not None:
+            _stop(self.holder)  # the namespace, and the mount in it, end with the holder
+            self.holder = None
+        else:
+            _unmount(self.tree)
+
+
+def _no_user_namespace() -> str | None:
+    """Why a user who is not root cannot mount an overlay in a user namespace here."""
+    release = tuple(int(n) for n in os.uname().release.split("-")[0].split(".")[:2] if n.isdigit())
+    if release < ROOTLESS_KERNEL:
+        return f"kernel {os.uname().release} cannot mount overlayfs without root (5.11+ can)"
+    for knob, allowed in (
+        ("/proc/sys/user/max_user_namespaces", lambda v: int(v) > 0),
+        ("/proc/sys/kernel/unprivileged_userns_clone", lambda v: v == "1"),
+        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", lambda v: v == "0"),
+    ):
+        try:
+            value = Path(knob).read_text(encoding="ascii").strip()
+        except OSError:
+            continue  # not this kernel's knob
+        if not allowed(value):
+            return f"user namespaces are off for users who are not root ({knob} = {value})"
+    if shutil.which("nsenter") is None:
+        return "nsenter (util-linux) is not installed"
+    return None
+
+
+def _stop(holder: subprocess.Popen[bytes]) -> None:
+    for stream in (holder.stdin, holder.stdout):
+        if stream is not None:
+            stream.close()
+    try:
+        holder.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        holder.kill()
+        holder.wait()
 
 
 def _is_whiteout(info: os.stat_result) -> bool:
     return stat.S_ISCHR(info.st_mode) and info.st_rdev == 0
 
 
-def _is_opaque(path: Path) -> bool:
+def _is_opaque(path: Path, rootless: bool) -> bool:
     try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+        return os.getxattr(path, OPAQUE_XATTR[rootless], follow_symlinks=False) == b"y"
     except OSError:
         return False
 

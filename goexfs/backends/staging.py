@@ -67,6 +67,17 @@ class TreeStaging:
         self.extra["reason"] = text
 
     @property
+    def view(self) -> Path:
+        """Where this process reads the staged tree: the tree itself, unless it is mounted in
+        another mount namespace (rootless overlay)."""
+        return self.tree
+
+    @property
+    def enter(self) -> list[str]:
+        """The argv prefix that starts the sandbox where the tree is mounted (none: here)."""
+        return []
+
+    @property
     def manifest(self) -> Manifest:
         """The before-side entries the commit checks against (every path a diff named, and
         its parents)."""
@@ -77,7 +88,7 @@ class TreeStaging:
         for parent in _parents(change.path for change in found):
             self.before.entry(parent)  # recorded for the commit's conflict check
         self.save(before=not isinstance(self.before, RecordedBefore))
-        with opened_dir(self.root) as real_fd, opened_dir(self.tree) as tree_fd:
+        with opened_dir(self.root) as real_fd, opened_dir(self.view) as tree_fd:
             described = [self._describe(c, real_fd, tree_fd, secrets) for c in found]
         return limit_total(described)
 
@@ -90,13 +101,13 @@ class TreeStaging:
     def _measure(self) -> list[Change]:
         candidates = self._candidates()
         if candidates is None:
-            return compare(self.before.everything(), scan(self.tree, skip_internal=False))
+            return compare(self.before.everything(), scan(self.view, skip_internal=False))
         paths = set(candidates.paths) | set(candidates.subtrees)
         for top in candidates.subtrees:
             paths.update(self.before.descendants(top))
-            paths.update(_descendants(self.tree, top))
+            paths.update(_descendants(self.view, top))
         before = {p: e for p in paths if (e := self.before.entry(p)) is not None}
-        with opened_dir(self.tree) as tree_fd:
+        with opened_dir(self.view) as tree_fd:
             after = {p: e for p in paths if (e := _lookup(tree_fd, p)) is not None}
         return compare(before, after)
 

@@ -31,26 +31,23 @@ the rest of the machine. It exists only for machines where bubblewrap cannot be 
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from core.config import Sandbox, user_config_file
 from core.errors import ConfigError, SandboxError
 from core.journal import state_home
 from core.redact import Redactor
 from core.secrets import SecretStore
+from goexfs.sandbox.capture import Capture, kill_group, read_status
 from goexfs.sandbox.limits import limited_command, process_cap
 from goexfs.sandbox.toolchains import readable_paths
 from goexfs.tree.paths import contains, normalize
@@ -212,9 +209,11 @@ def run_command(
     hidden_files: Sequence[str] = (),
     network: bool = False,
     read_paths: Sequence[str] = (),
+    enter: Sequence[str] = (),
 ) -> SandboxResult:
     """Run ``sh -c command`` against the staged tree; the real root is never the target.
-    ``hidden_files`` (relative paths of regular files in the tree) cannot be read."""
+    ``hidden_files`` (relative paths of regular files in the tree) cannot be read; ``enter``
+    prefixes bubblewrap to start it where the tree is mounted (a staging's ``enter``)."""
     try:
         mode = Sandbox(mode)
     except ValueError:
@@ -223,7 +222,8 @@ def run_command(
     if mode is Sandbox.NONE:
         with tempfile.TemporaryDirectory(prefix="goex-home-") as home:
             env = safe_environment(secrets, home)
-            return _run(["/bin/sh", "-c", command], tree, env, timeout, redactor, max_output)
+            argv = [*enter, "/bin/sh", "-c", command]  # enter starts it in the tree (--wd)
+            return _run(argv, tree, env, timeout, redactor, max_output)
     bwrap = bwrap or find_bwrap()
     if bwrap is None:
         raise SandboxError(
@@ -250,7 +250,14 @@ def run_command(
         try:
             with process_cap() as prefix:
                 return _run(
-                    argv, Path("/"), env, timeout, redactor, max_output, status=True, prefix=prefix
+                    argv,
+                    Path("/"),
+                    env,
+                    timeout,
+                    redactor,
+                    max_output,
+                    status=True,
+                    prefix=[*prefix, *enter],
                 )
         except MountRaced:
             if attempt == SETUP_ATTEMPTS:
@@ -298,22 +305,22 @@ def _run(
         if status:
             os.close(write_fd)
     assert proc.stdout is not None and proc.stderr is not None
-    out, err = _Capture(proc.stdout, max_output), _Capture(proc.stderr, max_output)
+    out, err = Capture(proc.stdout, max_output), Capture(proc.stderr, max_output)
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
+        kill_group(proc.pid)
         proc.wait()
         raise SandboxError(
             f"the command did not finish within {timeout:g}s and was killed; nothing was committed"
         ) from None
     finally:
-        _kill_group(proc.pid)  # stragglers left in the background
+        kill_group(proc.pid)  # stragglers left in the background
         out.join(5)
         err.join(5)
         proc.stdout.close()
         proc.stderr.close()
-        statuses = _read_status(read_fd) if status else []
+        statuses = read_status(read_fd) if status else []
     code = proc.returncode
     if status and not any("exit-code" in s for s in statuses):
         detail = err.text().strip().splitlines()
@@ -329,63 +336,3 @@ def _run(
         truncated=out.dropped > 0 or err.dropped > 0,
         sandbox="bwrap" if status else "none",
     )
-
-
-class _Capture(threading.Thread):
-    """Reads a stream to its end, keeping the first ``limit`` bytes."""
-
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
-        super().__init__(daemon=True)
-        self._stream = stream
-        self._limit = limit
-        self._kept = bytearray()
-        self.dropped = 0
-        self.start()
-
-    def run(self) -> None:
-        try:
-            while chunk := os.read(self._stream.fileno(), 65536):
-                room = self._limit - len(self._kept)
-                self._kept += chunk[:room]
-                self.dropped += max(0, len(chunk) - room)
-        except (OSError, ValueError):
-            pass
-
-    def text(self) -> str:
-        text = bytes(self._kept).decode("utf-8", errors="replace")
-        if self.dropped:
-            text += f"\n[... {self.dropped} more bytes of output not kept]\n"
-        return text
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _read_status(fd: int) -> list[str]:
-    """The JSON documents bubblewrap wrote to its status pipe (read without blocking)."""
-    os.set_blocking(fd, False)
-    data = b""
-    try:
-        while chunk := os.read(fd, 65536):
-            data += chunk
-    except BlockingIOError:
-        pass
-    finally:
-        os.close(fd)
-    docs: list[str] = []
-    decoder = json.JSONDecoder()
-    text = data.decode("utf-8", errors="replace")
-    index = 0
-    while index < len(text):
-        while index < len(text) and text[index].isspace():
-            index += 1
-        if index >= len(text):
-            break
-        try:
-            obj, index = decoder.raw_decode(text, index)
-        except json.JSONDecodeError:
-            break
-        docs.append(json.dumps(obj))
-    return docs

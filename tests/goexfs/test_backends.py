@@ -31,10 +31,12 @@ from goexfs.backends import (
     CopyStager,
     Staging,
     TreeStaging,
+    overlay,
     resume,
     stager_for,
     unavailable,
 )
+from goexfs.backends.overlay import OverlayStaging
 from goexfs.backends.watch import OVERFLOW_LOGGER
 from goexfs.project import workspace_for
 from goexfs.sandbox.bwrap import run_command
@@ -127,6 +129,7 @@ def sandboxed(staged: Staging, command: str, bwrap: str) -> None:
         secrets=secrets,
         redactor=secrets.redactor(),
         bwrap=bwrap,
+        enter=staged.enter,
     )
 
 
@@ -137,9 +140,9 @@ def test_staged_tree_is_the_project_and_hides_goex(backend: str, project: Path) 
     staged = stage(backend, project)
     try:
         assert staged.backend == backend
-        assert snapshot(staged.tree) == snapshot(project)
-        assert not os.path.lexists(staged.tree / ".goex")
-        assert (staged.tree / "link-to-readme").is_symlink()
+        assert snapshot(staged.view) == snapshot(project)
+        assert not os.path.lexists(staged.view / ".goex")
+        assert (staged.view / "link-to-readme").is_symlink()
         assert staged.changes() == []
         assert (staged.location / "manifest.json").is_file()
     finally:
@@ -181,7 +184,7 @@ def test_every_kind_of_change_is_measured_and_committed_exactly(
     }
     blob = next(c for c in run.changes if c.path == "blob.bin")
     assert blob.binary
-    expected = snapshot(run.staging.tree)
+    expected = snapshot(run.staging.view)
     assert run.carry_out(decision_for(run, Verdict.COMMIT)) is Status.COMMITTED
     assert snapshot(project) == expected
     assert os.readlink(project / "out-link") == f"{outside}/precious.txt"
@@ -273,7 +276,7 @@ def test_kept_staging_resumes_and_commits_from_a_fresh_process(
 ) -> None:
     run = run_on("echo later > later.txt; rm src/old.txt; chmod 644 run.sh")
     assert run.carry_out(decision_for(run, Verdict.KEEP)) is Status.STAGED
-    expected = snapshot(run.staging.tree)
+    expected = snapshot(run.staging.view)
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
@@ -394,7 +397,7 @@ def test_a_file_with_two_names_changes_under_both(
 ) -> None:
     os.link(project / "README.md", project / "README-too.md")
     run = run_on("echo more >> README.md")
-    expected = snapshot(run.staging.tree)
+    expected = snapshot(run.staging.view)
     assert expected["README.md"] == expected["README-too.md"] or backend != "btrfs"
     run.carry_out(decision_for(run, Verdict.COMMIT))
     assert snapshot(project) == expected
@@ -404,7 +407,7 @@ def test_same_mtime_edit_is_still_seen(backend: str, project: Path) -> None:
     """Contents are hashed: resetting the mtime cannot hide an edit of the same size."""
     staged = stage(backend, project)
     try:
-        target = staged.tree / "src" / "app.py"
+        target = staged.view / "src" / "app.py"
         before = target.stat()
         target.write_text("print('HELLO')\n")
         os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
@@ -415,7 +418,7 @@ def test_same_mtime_edit_is_still_seen(backend: str, project: Path) -> None:
 
 def test_rollback_survives_unwritable_dirs(backend: str, project: Path) -> None:
     staged = stage(backend, project)
-    (staged.tree / "src").chmod(0o500)
+    (staged.view / "src").chmod(0o500)
     staged.rollback()
     assert not staged.location.exists()
     assert mounts_under(staged.location) == []
@@ -433,7 +436,7 @@ def test_fifo_in_project_is_not_a_deletion(backend: str, project: Path) -> None:
 def test_changes_record_the_before_side_for_the_commit(backend: str, project: Path) -> None:
     staged = stage(backend, project)
     try:
-        (staged.tree / "src" / "app.py").write_text("changed\n")
+        (staged.view / "src" / "app.py").write_text("changed\n")
         (change,) = staged.changes()
         assert change.kind is ChangeKind.MODIFIED
         assert staged.manifest["src/app.py"] == change.before
@@ -453,6 +456,40 @@ def test_stager_names_and_auto(project: Path) -> None:
         assert staged.reason.startswith(f"auto chose {staged.backend}")
     finally:
         staged.rollback()
+
+
+def test_auto_stages_with_overlay_for_root_and_ordinary_users_alike(tmp_path: Path) -> None:
+    """As root the overlay is mounted here; for anyone else in a user namespace of its own, held
+    by a process of goex's, with nothing mounted in this one (tests/goexfs/test_ordinary_user
+    runs this as a user who is not root)."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "f").write_text("x")
+    staged = AutoStager().stage(root, workspace_for(root))
+    assert isinstance(staged, OverlayStaging)
+    try:
+        assert staged.reason == "auto chose overlay, the cheapest backend, which works here"
+        assert (staged.view / "f").read_text() == "x"
+        holder = staged.holder
+        if os.geteuid() == 0:
+            assert mounts_under(staged.tree) and staged.view == staged.tree and not staged.enter
+        else:
+            assert holder is not None and not mounts_under(staged.tree)
+            assert staged.view == Path(f"/proc/{holder.pid}/root") / staged.tree.relative_to("/")
+    finally:
+        staged.rollback()
+    assert holder is None or holder.poll() is not None  # the namespace ended with the staging
+    assert os.listdir(root / ".goex" / "staged") == []
+
+
+def test_overlay_says_why_a_user_who_is_not_root_cannot_have_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(overlay, "ROOTLESS_KERNEL", (99, 0))
+    assert unavailable("overlay", tmp_path) == (
+        f"kernel {os.uname().release} cannot mount overlayfs without root (5.11+ can)"
+    )
 
 
 @pytest.mark.needs("git")

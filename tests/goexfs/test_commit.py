@@ -54,7 +54,7 @@ def test_commit_applies_exactly_the_changes(
     project: Path, run_cmd: Runner, journal: Journal
 ) -> None:
     run = run_cmd(EDIT)
-    expected = snapshot(run.staging.tree)
+    expected = snapshot(run.staging.view)
     assert run.carry_out(decision_for(run, Verdict.COMMIT)) is Status.COMMITTED
     assert snapshot(project) == expected
     assert (project / "run.sh").stat().st_mode & 0o777 == 0o700
@@ -74,7 +74,7 @@ def test_commit_applies_exactly_the_changes(
 
 def test_type_changes_commit(project: Path, run_cmd: Runner, journal: Journal) -> None:
     run = run_cmd("rm -r src && echo now-a-file > src && rm README.md && mkdir README.md")
-    expected = snapshot(run.staging.tree)
+    expected = snapshot(run.staging.view)
     run.carry_out(decision_for(run, Verdict.COMMIT))
     assert snapshot(project) == expected
     assert (project / "src").read_text() == "now-a-file\n"
@@ -85,7 +85,7 @@ def test_a_file_replaced_by_a_deep_directory_commits(
 ) -> None:
     """Found by hypothesis: the parents of a/b/c were checked below a path that was a file."""
     run = run_cmd("rm README.md && mkdir -p README.md/a && echo deep > README.md/a/b")
-    expected = snapshot(run.staging.tree)
+    expected = snapshot(run.staging.view)
     run.carry_out(decision_for(run, Verdict.COMMIT))
     assert snapshot(project) == expected
 
@@ -179,7 +179,7 @@ def test_staged_tree_changed_after_review_is_refused(
     project: Path, run_cmd: Runner, journal: Journal
 ) -> None:
     run = run_cmd("echo reviewed > new.txt")
-    (run.staging.tree / "new.txt").write_text("swapped after review\n")
+    (run.staging.view / "new.txt").write_text("swapped after review\n")
     with pytest.raises(ConflictError, match="changed after it was reviewed"):
         run.carry_out(decision_for(run, Verdict.COMMIT))
     assert not (project / "new.txt").exists()
@@ -204,7 +204,7 @@ def test_keep_leaves_the_staged_copy(project: Path, run_cmd: Runner, journal: Jo
     before = snapshot(project)
     run = run_cmd("echo later > later.txt")
     assert run.carry_out(decision_for(run, Verdict.KEEP)) is Status.STAGED
-    assert (run.staging.tree / "later.txt").read_text() == "later\n"
+    assert (run.staging.view / "later.txt").read_text() == "later\n"
     assert (run.staging.location / "manifest.json").is_file()
     assert snapshot(project) == before
     run.staging.rollback()

@@ -88,7 +88,7 @@ def keep_one(root: Path, journal: Journal) -> Setup:
     run = stage(root, COMMAND, config=config, secrets=SecretStore.load(), journal=journal)
     assert run.result.exit_status == 0, run.result.stderr
     run.carry_out(decision_for(run, Verdict.KEEP))
-    return Setup(root, run.action.id, before, snapshot(run.staging.tree))
+    return Setup(root, run.action.id, before, snapshot(run.staging.view))
 
 
 def goex_fs(*args: str, kill_at: str | None = None) -> subprocess.Popen[bytes]:

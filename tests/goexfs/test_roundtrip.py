@@ -109,9 +109,9 @@ def test_commit_then_undo_restores_the_original_exactly(
             make(root, spec)
         original = snapshot(root)
         staged = CopyStager().stage(root, workspace_for(root))
-        mutate(staged.tree, data)
+        mutate(staged.view, data)
         changes = staged.changes()
-        expected = snapshot(staged.tree)
+        expected = snapshot(staged.view)
         with Journal(Path(tmp) / "journal.sqlite3") as journal:
             action = Action(Kind.FS, str(root), "random change set")
             action.advance(Status.STAGED)

@@ -42,7 +42,7 @@ def test_absolute_path_of_the_project_writes_the_staged_copy(
     run = run_cmd(f"echo pwned > {project}/abs.txt && cat {project}/README.md")
     assert snapshot(project) == before
     assert kinds(run.changes) == {"abs.txt": "added"}
-    assert (run.staging.tree / "abs.txt").read_text() == "pwned\n"
+    assert (run.staging.view / "abs.txt").read_text() == "pwned\n"
     assert "# demo" in run.result.stdout
 
 
@@ -117,7 +117,7 @@ def test_secret_is_in_the_environment_but_masked_in_output(
         'printf %s "$GOEX_SECRET_API_TOKEN" > token.txt; echo "u=${UNRELATED_VARIABLE:-unset}"',
         secrets=SecretStore.load(),
     )
-    assert (run.staging.tree / "token.txt").read_text() == SECRET  # the command had the value
+    assert (run.staging.view / "token.txt").read_text() == SECRET  # the command had the value
     assert SECRET not in run.result.stdout + run.result.stderr
     assert "[REDACTED:GOEX_SECRET_API_TOKEN]" in run.result.stdout
     assert "[REDACTED:GOEX_SECRET_API_TOKEN]" in run.result.stderr
@@ -212,7 +212,7 @@ def test_none_mode_runs_in_the_staged_copy(project: Path, tmp_path: Path) -> Non
     )
     assert result.sandbox == "none"
     assert not (project / "rel.txt").exists()
-    assert (staged.tree / "rel.txt").read_text() == "hi\n"
+    assert (staged.view / "rel.txt").read_text() == "hi\n"
     staged.rollback()
 
 
@@ -336,7 +336,7 @@ def test_a_toolchain_outside_the_project_runs_read_only_and_nothing_else_of_home
         journal=journal,
         bwrap=bwrap,
     )
-    assert (run.staging.tree / "out.txt").read_text() == "tool ran\n"
+    assert (run.staging.view / "out.txt").read_text() == "tool ran\n"
     assert tool.read_text() == "#!/bin/sh\necho tool ran\n"
     assert "Read-only file system" in run.result.stderr
     assert "hunter2" not in run.result.stdout

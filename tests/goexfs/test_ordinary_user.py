@@ -1,0 +1,43 @@
+"""goex-fs for a user who is not root — most users are not. The backends' contract, the sandbox
+and the command-line rules run again, as an ordinary user that the test creates
+(``tests/ordinary_user.py``), with every capability required: overlay staging in a user
+namespace, Debian's bubblewrap (not setuid), the reflink backend on a btrfs filesystem that the
+test (as root) mounts for it, the git and copy backends. The btrfs backend is left out: for a
+user who is not root it cannot ask ``btrfs send`` (CAP_SYS_ADMIN) and compares whole trees."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from tests.ordinary_user import ordinary_user, run_as_ordinary_user
+from tests.support import require
+
+SUBSET = (
+    "tests/goexfs/test_backends.py",
+    "tests/goexfs/test_sandbox.py",
+    "tests/goexfs/test_cli.py::test_json_report",  # a failed command is kept (fs.command-failed)
+    "tests/goexfs/test_cli.py::test_commit_exits_0_and_applies",
+    "tests/goexfs/test_cli.py::test_secret_files_are_hidden_and_listed_and_source_code_is_not",
+)
+
+
+def test_goex_fs_works_for_a_user_who_is_not_root(btrfs_mount: Path) -> None:
+    require(os.geteuid() == 0, "creating a user and dropping to it needs root")
+    user = ordinary_user()
+    theirs = btrfs_mount / f"{user.pw_name}-{os.getpid()}"
+    theirs.mkdir()
+    os.chown(theirs, user.pw_uid, user.pw_gid)
+    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "-k", "not btrfs"]
+    proc = run_as_ordinary_user(
+        [*args, *SUBSET],
+        env={"GOEX_REQUIRE_ALL": "1"},
+        paths={"GOEX_TEST_BTRFS": theirs},
+        timeout=900,
+    )
+    tail = proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, tail
+    summary = proc.stdout.strip().splitlines()[-1]
+    passed = re.search(r"(\d+) passed", summary)
+    assert passed and int(passed.group(1)) >= 80 and "skipped" not in summary, tail
