@@ -12,7 +12,6 @@ which the agent goex confines may have written.
 
 from __future__ import annotations
 
-import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.action import Mode
+from core.config_values import choice, from_text, typed
 from core.errors import ConfigError
 from core.policy import PolicySettings
 
@@ -81,7 +81,7 @@ class _Choices:
             value = getattr(self, f.name)
             if isinstance(default, StrEnum) and not isinstance(value, type(default)):
                 where = f"[{type(self).__name__.removesuffix('Config').lower()}]"
-                object.__setattr__(self, f.name, _choice(type(default), f.name, value, where))
+                object.__setattr__(self, f.name, choice(type(default), f.name, value, where))
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,7 @@ class FsConfig(_Choices):
     # toolchains outside the project the sandboxed command may read, where they exist
     read_paths: tuple[str, ...] = tuple(f"~/{p}" for p in TOOLCHAINS.split())  # operator-only
     timeout: float = 300.0
+    exclude_ignored: bool = False  # leave paths the project's .gitignore ignores out of commits
     gc_max_age_days: float = 14.0  # goex-fs gc: staged copies and pre-images older than this go
     gc_max_bytes: int = 1 << 30  # goex-fs gc: then the oldest pre-images, until the rest fits
 
@@ -165,7 +166,7 @@ class LintConfig:
             if key not in known:
                 raise ConfigError(f"{source}: unknown setting {key!r}", key=f"lint.{key}")
         values = {
-            k: _typed(cls, k, _from_text(cls, k, v, source), source)
+            k: typed(cls, k, from_text(cls, k, v, source), source)
             for k, v in table.items()
             if k not in ("disable", "severity")
         }
@@ -323,7 +324,7 @@ def _build(merged: Mapping[str, Mapping[str, Any]]) -> Config:
     for section, cls in _SECTIONS.items():
         where = f"[{section}]"
         if cls is PolicySettings:
-            table = {k: _from_text(PolicySettings, k, v, where) for k, v in merged[section].items()}
+            table = {k: from_text(PolicySettings, k, v, where) for k, v in merged[section].items()}
             built[section] = PolicySettings.from_mapping(table, source=where)
             continue
         if cls is LintConfig:
@@ -334,67 +335,6 @@ def _build(merged: Mapping[str, Mapping[str, Any]]) -> Config:
         for key, raw in merged[section].items():
             if key not in known:
                 raise ConfigError(f"{where}: unknown setting {key!r}", key=f"{section}.{key}")
-            values[key] = _typed(cls, key, _from_text(cls, key, raw, where), where)
+            values[key] = typed(cls, key, from_text(cls, key, raw, where), where)
         built[section] = cls(**values)
     return Config(**built)
-
-
-def _choice(choices: type[StrEnum], key: str, value: Any, where: str) -> StrEnum:
-    section = where.strip("[]")
-    try:
-        return choices(value)
-    except ValueError:
-        names = ", ".join(c.value for c in choices)
-        if choices is Mode:
-            message = f"decide mode {value!r} is not one of {names}"
-        else:
-            message = f"{section}.{key} must be one of {names}, not {value!r}"
-        raise ConfigError(message, key=f"{section}.{key}") from None
-
-
-def _from_text(cls: type[Any], key: str, raw: Any, where: str) -> Any:
-    """Environment values arrive as text: turn them into the type the setting has."""
-    if not isinstance(raw, str):
-        return raw
-    default = getattr(cls(), key, None)
-    text = raw.strip()
-    if isinstance(default, bool):
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{where}: {key} must be true or false, not {raw!r}", key=key)
-    if isinstance(default, tuple):
-        return tuple(part.strip() for part in text.split(",") if part.strip())
-    if isinstance(default, int | float) or (default is None and key.startswith("max_")):
-        if text.lower() == "none":
-            return None
-        try:
-            return float(text) if isinstance(default, float) else int(text)
-        except ValueError:
-            raise ConfigError(f"{where}: {key} must be a number, not {raw!r}", key=key) from None
-    return raw
-
-
-def _typed(cls: type[Any], key: str, value: Any, where: str) -> Any:
-    default = getattr(cls(), key)
-    if isinstance(default, StrEnum):
-        return _choice(type(default), key, value, where)
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where}: {key} must be true or false, not {value!r}", key=key)
-    if isinstance(default, float) and type(value) in (int, float):  # a bool is no number here
-        if not 0 < value < math.inf:  # NaN fails too
-            raise ConfigError(f"{where}: {key} must be positive and finite, not {value!r}", key=key)
-        return float(value)
-    if isinstance(default, int) and isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise ConfigError(f"{where}: {key} must not be negative, not {value!r}", key=key)
-        return value
-    if (default is None or isinstance(default, str)) and (value is None or isinstance(value, str)):
-        return value
-    strings = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
-    if isinstance(default, tuple) and strings:
-        return tuple(value)
-    raise ConfigError(f"{where}: {key} has the wrong type ({value!r})", key=key)

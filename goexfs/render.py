@@ -8,6 +8,7 @@ while it is staged and afterwards from the journal; the rich renderables also pa
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from goexfs.sandbox.bwrap import SandboxResult
 from goexfs.session import Staged
 from goexfs.tree.diff import printable, shown_path, sizes
 from goexfs.tree.effects import Change, ChangeKind
+from goexfs.tree.groups import GeneratedTree, ungrouped
 from goexfs.tree.manifest import EntryType
+from goexfs.tree.paths import parents_of
 
 
 class View:
@@ -73,12 +76,17 @@ class View:
         if "exit_status" in recorded:
             parts.append(output_section(SandboxResult.journaled(recorded)))
         if hidden := recorded.get("hidden"):
-            shown = ", ".join(shown_path(path) for path in hidden[:10])
+            names = ", ".join(shown_path(path) for path in hidden[:10])
             more = f" and {len(hidden) - 10} more" if len(hidden) > 10 else ""
-            parts.append(Text(f"hidden from the command (secret files): {shown}{more}"))
-        parts.append(changes_table(self.changes, self.redactor))
-        if any(c.diff for c in self.changes):
-            parts.append(diffs(self.changes, self.redactor))
+            parts.append(Text(f"hidden from the command (secret files): {names}{more}"))
+        groups = [GeneratedTree.from_json(g) for g in recorded.get("generated", [])]
+        ignored = set(recorded.get("ignored", []))
+        shown = [c for c in ungrouped(self.changes, groups) if c.path not in ignored]
+        parts.append(changes_table(shown, self.redactor, of=len(self.changes)))
+        left_out = set(recorded.get("left_out", []))
+        parts += set_apart(self.changes, groups, ignored, left_out, self.redactor)
+        if any(c.diff for c in shown):
+            parts.append(diffs(shown, self.redactor))
         return parts
 
     def details(self, console: Console) -> None:
@@ -128,6 +136,9 @@ class View:
             "changes": [change_json(c) for c in effects.get("changes", [])],
             "violations": effects.get("violations", []),
             "hidden": effects.get("hidden", []),
+            "generated": effects.get("generated", []),
+            "ignored": effects.get("ignored", []),
+            "left_out": effects.get("left_out", []),
             "decision": action.decision.to_json() if action.decision else None,
             "digest": action.digest,
         }
@@ -153,10 +164,17 @@ KIND_STYLE = {
 }
 
 
-def changes_table(changes: Sequence[Change], redactor: Redactor) -> RenderableType:
+def changes_table(
+    changes: Sequence[Change], redactor: Redactor, *, of: int | None = None
+) -> RenderableType:
+    """The changes, one row each; ``of``: how many there are in all, when some are shown
+    apart (collapsed or ignored)."""
     if not changes:
+        if of:
+            return Text(f"changes ({of}): all shown apart below", style="dim")
         return Text("changes: none — the command changed no files", style="dim")
-    table = Table(title=f"changes ({len(changes)})", title_justify="left", show_edge=False)
+    count = f"{len(changes)} of {of}" if of is not None and of != len(changes) else len(changes)
+    table = Table(title=f"changes ({count})", title_justify="left", show_edge=False)
     table.add_column("change")
     table.add_column("path", overflow="fold")
     table.add_column("type")
@@ -171,6 +189,40 @@ def changes_table(changes: Sequence[Change], redactor: Redactor) -> RenderableTy
             _modes(change),
         )
     return table
+
+
+def set_apart(
+    changes: Sequence[Change],
+    groups: Sequence[GeneratedTree],
+    ignored: set[str],
+    left_out: set[str],
+    redactor: Redactor,
+) -> list[RenderableType]:
+    """Generated trees, one line each, and the paths .gitignore ignores, by directory."""
+
+    def named(path: str) -> str:
+        return printable(redactor.redact(shown_path(path)))
+
+    parts: list[RenderableType] = []
+    if groups:
+        lines = [
+            f"{named(g.path)}/  {g.describe()}"
+            + ("; left out of the commit" if g.path in left_out else "")
+            for g in groups
+        ]
+        title = "generated trees, collapsed (goex-fs diff lists every path):"
+        parts.append(Text("\n  ".join([title, *lines])))
+    rest = [c for c in ungrouped(changes, groups) if c.path in ignored]
+    if rest:
+        fate = (
+            "left out of the commit (--exclude-ignored)"
+            if any(c.path in left_out for c in rest)
+            else "committed with the rest (--exclude-ignored leaves them out)"
+        )
+        tops = Counter(next((p for p in parents_of(c.path) if p in ignored), c.path) for c in rest)
+        lines = [f"{named(top)}  ({n} change(s))" for top, n in sorted(tops.items())]
+        parts.append(Text("\n  ".join([f"ignored by .gitignore, {fate}:", *lines])))
+    return parts
 
 
 def _modes(change: Change) -> str:

@@ -38,6 +38,7 @@ from goexfs.project import secret_files, workspace_for
 from goexfs.rules import COMMAND_RULES, RULES
 from goexfs.sandbox.bwrap import SandboxResult, run_command
 from goexfs.tree.effects import Change, summary
+from goexfs.tree.groups import generated, ignored, without_ignored
 from goexfs.tree.paths import SecretPaths
 
 
@@ -101,6 +102,8 @@ class Staged(lifecycle.Staged):
             raise StateError(f"action {self.action.id} has no staged copy to commit")
         if decision.paths:
             self.changes = select(self.changes, decision.paths)
+        if left_out := self.recorded.get("left_out"):  # --exclude-ignored
+            self.changes = without_ignored(self.changes, set(left_out))
         try:
             self.undo_dir = commit(
                 staging, self.changes, journal=self.journal, action_id=self.action.id
@@ -164,6 +167,10 @@ def stage(
             enter=staging.enter,
         )
         staged.changes = changes = staging.changes(secret)
+        ignored_paths = ignored(root, changes)
+        left_out: set[str] = set()
+        if config.fs.exclude_ignored:
+            left_out = ignored_paths - {c.path for c in without_ignored(changes, ignored_paths)}
         staged.record(
             {
                 "changes": [change.to_json() for change in changes],
@@ -176,6 +183,9 @@ def stage(
                 },
                 "sandbox": result.sandbox,
                 "hidden": hidden,  # the secret files the command could not read
+                "generated": [group.to_json() for group in generated(changes, root, staging.view)],
+                "ignored": sorted(ignored_paths),  # by the directory's .gitignore files
+                "left_out": sorted(left_out),  # of the commit (--exclude-ignored)
                 "stage": {
                     "backend": staging.backend,
                     "location": str(staging.location),

@@ -92,6 +92,7 @@ def measure_backend(name: str, root: Path, journal: Journal, bwrap: str) -> dict
                 secrets=secrets,
                 redactor=secrets.redactor(),
                 bwrap=bwrap,
+                enter=staged.enter,
             )
         )
         os.sync()

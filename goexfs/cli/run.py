@@ -63,6 +63,14 @@ def run_command(
             "--unsandboxed", help="run without bubblewrap (unsafe: see the warning it prints)"
         ),
     ] = False,
+    exclude_ignored: Annotated[
+        bool | None,
+        typer.Option(
+            "--exclude-ignored/--include-ignored",
+            help="leave paths the project's .gitignore ignores out of the commit "
+            "(default: [fs] exclude_ignored, off)",
+        ),
+    ] = None,
 ) -> None:
     """Stage the directory, run the command in a sandbox, show the changes, then decide."""
     if prompt is None and cmd is None:
@@ -80,6 +88,7 @@ def run_command(
             "fs.backend": _backend(backend),
             "fs.network": True if network else None,
             "fs.sandbox": Sandbox.NONE if unsandboxed else None,
+            "fs.exclude_ignored": exclude_ignored,
         },
         policy_file=policy,
     )

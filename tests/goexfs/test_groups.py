@@ -1,0 +1,125 @@
+"""Readable reviews of big changes (goexfs.tree.groups): generated trees collapse to one line
+each, paths the project's .gitignore ignores are set apart and, with --exclude-ignored, left out
+of the commit — and neither can be used by an action to hide an edit of the project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from goexfs.tree.effects import Change, ChangeKind
+from goexfs.tree.groups import GeneratedTree, without_ignored
+from goexfs.tree.manifest import Entry, EntryType
+from tests.goexfs.test_cli import goex_fs, run_json
+
+VENV = (
+    "mkdir -p .venv/lib/site-packages && echo 'home = /usr/bin' > .venv/pyvenv.cfg && "
+    "for i in $(seq 300); do echo $i > .venv/lib/site-packages/m$i.py; done && "
+    "mkdir -p node_modules/left-pad && echo 'module.exports=1' > node_modules/left-pad/index.js"
+)
+
+
+def test_generated_trees_collapse_to_one_line_each_and_are_committed_whole(
+    project: Path, bwrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOEX_POLICY_MAX_FILES_CHANGED", "1000")  # 307 paths; 200 by default
+    command = f"{VENV} && echo 'print(2)' > src/app.py"
+    proc = goex_fs("run", "--dir", str(project), "--cmd", command, "--decide", "commit")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.partition("command exit status")[2]  # the review, after the command
+    assert ".venv/  (a virtualenv): 304 added; 301 files" in out
+    assert "node_modules/  (generated): 3 added; 1 files, 17 bytes" in out
+    assert "site-packages/m" not in out and "left-pad" not in out  # no line per generated path
+    assert "src/app.py" in out and "+print(2)" in out  # the project's own change in full
+    assert (project / ".venv" / "lib" / "site-packages" / "m300.py").read_text() == "300\n"
+    assert (project / "node_modules" / "left-pad" / "index.js").is_file()
+
+
+def test_the_json_report_and_goex_fs_diff_still_list_every_path(project: Path, bwrap: str) -> None:
+    code, report = run_json(project, "--cmd", VENV, "--decide", "keep")
+    assert code == 5
+    assert len(report["changes"]) == 304 + 3
+    assert [(g["path"], g["why"], g["files"]) for g in report["generated"]] == [
+        (".venv", "a virtualenv", 301),
+        ("node_modules", "generated", 1),
+    ]
+    listed = goex_fs("diff", "--dir", str(project), report["id"], "--stat").stdout
+    assert ".venv/lib/site-packages/m17.py" in listed
+    assert goex_fs("rollback", "--dir", str(project), report["id"]).returncode == 3
+
+
+def test_a_cache_tag_dropped_into_an_existing_directory_hides_nothing(
+    project: Path, bwrap: str
+) -> None:
+    code, report = run_json(
+        project, "--cmd", "touch src/CACHEDIR.TAG && echo evil > src/app.py", "--decide", "keep"
+    )
+    assert code == 5 and report["generated"] == []
+    proc = goex_fs("show", "--dir", str(project), report["id"])
+    assert "+evil" in proc.stdout
+    goex_fs("rollback", "--dir", str(project), report["id"])
+
+
+def test_ignored_paths_are_set_apart_and_left_out_with_exclude_ignored(
+    project: Path, bwrap: str
+) -> None:
+    (project / ".gitignore").write_text("build/\n*.log\n")
+    command = "mkdir build && echo o > build/out.o && echo l > app.log && echo x > src/app.py"
+    code, report = run_json(project, "--exclude-ignored", "--cmd", command, "--decide", "commit")
+    assert code == 0, report
+    assert report["ignored"] == ["app.log", "build", "build/out.o"]
+    assert report["left_out"] == report["ignored"]
+    assert (project / "src" / "app.py").read_text() == "x\n"
+    assert not (project / "build").exists() and not (project / "app.log").exists()
+
+
+def test_ignored_paths_are_committed_unless_excluded_and_the_review_says_which(
+    project: Path, bwrap: str
+) -> None:
+    (project / ".gitignore").write_text("*.log\n")
+    proc = goex_fs("run", "--dir", str(project), "--cmd", "echo l > app.log", "--decide", "commit")
+    assert proc.returncode == 0, proc.stderr
+    assert "ignored by .gitignore, committed with the rest" in proc.stdout
+    assert (project / "app.log").read_text() == "l\n"
+
+
+def test_an_action_cannot_make_its_own_edit_look_ignored(project: Path, bwrap: str) -> None:
+    command = "echo '*.py' > .gitignore && echo evil > src/app.py"
+    code, report = run_json(project, "--exclude-ignored", "--cmd", command, "--decide", "keep")
+    assert code == 5
+    assert report["ignored"] == [] and report["left_out"] == []  # the real directory's rules
+    goex_fs("rollback", "--dir", str(project), report["id"])
+
+
+def _change(
+    path: str, kind: ChangeKind, before: EntryType | None, after: EntryType | None
+) -> Change:
+    def entry(kind: EntryType | None) -> Entry | None:
+        return None if kind is None else Entry(kind, 0o755 if kind is EntryType.DIR else 0o644)
+
+    return Change(path, kind, entry(before), entry(after))
+
+
+def test_a_removed_directory_takes_its_ignored_contents_with_it() -> None:
+    changes = [
+        _change("old", ChangeKind.DELETED, EntryType.DIR, None),
+        _change("old/__pycache__", ChangeKind.DELETED, EntryType.DIR, None),
+        _change("old/__pycache__/a.pyc", ChangeKind.DELETED, EntryType.FILE, None),
+        _change("app.log", ChangeKind.ADDED, None, EntryType.FILE),
+    ]
+    ignored = {"old/__pycache__", "old/__pycache__/a.pyc", "app.log"}
+    assert [c.path for c in without_ignored(changes, ignored)] == [
+        "old",
+        "old/__pycache__",
+        "old/__pycache__/a.pyc",
+    ]
+
+
+def test_a_generated_tree_reads_the_same_from_the_journal() -> None:
+    tree = GeneratedTree(".venv", "a virtualenv", {"added": 3}, 2, 2_500_000)
+    data: Any = json.loads(json.dumps(tree.to_json()))
+    assert GeneratedTree.from_json(data) == tree
+    assert tree.describe() == "(a virtualenv): 3 added; 2 files, 2.5 MB"
