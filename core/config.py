@@ -30,6 +30,7 @@ PROJECT_FILE = "goex.toml"
 OPERATOR_ONLY = (
     ("fs", "sandbox"),
     ("fs", "network"),
+    ("fs", "allow_hosts"),
     ("fs", "secret_paths"),
     ("fs", "not_secret"),
     ("fs", "read_paths"),
@@ -129,6 +130,7 @@ class FsConfig(_Choices):
     backend: FsBackend = FsBackend.AUTO
     sandbox: Sandbox = Sandbox.BWRAP
     network: bool = False  # the sandboxed command may reach the network (operator-only)
+    allow_hosts: tuple[str, ...] = ()  # HOST[:PORT] it may reach through goex's proxy (operator)
     secret_paths: tuple[str, ...] = ()  # globs of files hidden too (operator-only)
     not_secret: tuple[str, ...] = ()  # globs of files never hidden (operator-only)
     # toolchains outside the project the sandboxed command may read, where they exist

@@ -24,6 +24,7 @@ from core.redact import Redactor
 from core.render import render_report
 from goexfs.apply.commit import undo_dir_for
 from goexfs.sandbox.bwrap import SandboxResult
+from goexfs.sandbox.network import network_hint, network_lines
 from goexfs.session import Staged
 from goexfs.tree.diff import printable, shown_path, sizes
 from goexfs.tree.effects import Change, ChangeKind
@@ -136,6 +137,7 @@ class View:
             "changes": [change_json(c) for c in effects.get("changes", [])],
             "violations": effects.get("violations", []),
             "hidden": effects.get("hidden", []),
+            "network": effects.get("network", []),
             "generated": effects.get("generated", []),
             "ignored": effects.get("ignored", []),
             "left_out": effects.get("left_out", []),
@@ -280,6 +282,11 @@ def output_section(result: SandboxResult) -> RenderableType:
         if text.strip():
             shown = Text(printable(text.rstrip("\n")))
             parts.append(Panel(shown, title=name, title_align="left"))
+    if result.network:
+        lines = network_lines(result.network)
+        parts.append(Text("\n  ".join(["network, through goex's proxy:", *lines])))
+    if hint := network_hint(result.exit_status, result.network, result.stderr):
+        parts.append(Text(hint, style="yellow"))
     return Group(*parts)
 
 

@@ -37,6 +37,7 @@ from goexfs.kept import identities, select
 from goexfs.project import secret_files, workspace_for
 from goexfs.rules import COMMAND_RULES, RULES
 from goexfs.sandbox.bwrap import SandboxResult, run_command
+from goexfs.sandbox.network import AllowedHost
 from goexfs.tree.effects import Change, summary
 from goexfs.tree.groups import generated, ignored, without_ignored
 from goexfs.tree.paths import SecretPaths
@@ -139,6 +140,8 @@ def stage(
     """Stage root, run the command against the staged copy in the sandbox, measure what it
     changed and journal it all; nothing reaches root until a commit."""
     redactor = redactor or secrets.redactor()
+    for host in config.fs.allow_hosts:
+        AllowedHost.parse(host)  # a bad one is refused before anything is staged
     staged = Staged(
         Action(kind=Kind.FS, target=str(root), code=command, prompt=prompt),
         journal,
@@ -163,6 +166,7 @@ def stage(
             bwrap=bwrap,
             hidden_files=hidden,
             network=config.fs.network,
+            allow_hosts=config.fs.allow_hosts,
             read_paths=config.fs.read_paths,
             enter=staging.enter,
         )
@@ -182,6 +186,7 @@ def stage(
                     "truncated": result.truncated,
                 },
                 "sandbox": result.sandbox,
+                "network": result.network,  # every host asked for, through goex's proxy
                 "hidden": hidden,  # the secret files the command could not read
                 "generated": [group.to_json() for group in generated(changes, root, staging.view)],
                 "ignored": sorted(ignored_paths),  # by the directory's .gitignore files

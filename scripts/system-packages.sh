@@ -13,7 +13,7 @@
 set -eu
 
 # tool:package — a command the tests (or goex under test) run, and the Debian package with it.
-TOOLS="bwrap:bubblewrap mkfs.btrfs:btrfs-progs btrfs:btrfs-progs git:git mount:mount umount:mount chromium:chromium"
+TOOLS="bwrap:bubblewrap nsenter:util-linux setpriv:util-linux unshare:util-linux mkfs.btrfs:btrfs-progs btrfs:btrfs-progs git:git mount:mount umount:mount chromium:chromium"
 
 missing() {
     tools="" packages=""

@@ -57,6 +57,15 @@ def run_command(
     network: Annotated[
         bool, typer.Option("--network", help="let the sandboxed command reach the network")
     ] = False,
+    allow_hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            metavar="HOST[:PORT]",
+            help="let the command reach this host (443 and 80, or PORT) through goex's proxy; "
+            "repeatable",
+        ),
+    ] = None,
     unsandboxed: Annotated[
         bool,
         typer.Option(
@@ -87,6 +96,7 @@ def run_command(
             "fs.timeout": timeout,
             "fs.backend": _backend(backend),
             "fs.network": True if network else None,
+            "fs.allow_hosts": tuple(allow_hosts) if allow_hosts else None,
             "fs.sandbox": Sandbox.NONE if unsandboxed else None,
             "fs.exclude_ignored": exclude_ignored,
         },

@@ -37,8 +37,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,9 @@ from core.errors import ConfigError, SandboxError
 from core.journal import state_home
 from core.redact import Redactor
 from core.secrets import SecretStore
-from goexfs.sandbox.capture import Capture, kill_group, read_status
+from goexfs.sandbox.capture import Capture, kill_group, let_start, read_status
 from goexfs.sandbox.limits import limited_command, process_cap
+from goexfs.sandbox.network import AllowedHost, Proxy
 from goexfs.sandbox.toolchains import readable_paths
 from goexfs.tree.paths import contains, normalize
 
@@ -72,6 +73,7 @@ class SandboxResult:
     stderr: str
     truncated: bool
     sandbox: str
+    network: list[dict[str, Any]] = field(default_factory=list)  # hosts asked for (the proxy)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +82,7 @@ class SandboxResult:
             "stderr": self.stderr,
             "truncated": self.truncated,
             "sandbox": self.sandbox,
+            "network": self.network,
         }
 
     @classmethod
@@ -92,6 +95,7 @@ class SandboxResult:
             stderr=str(output.get("stderr", "")),
             truncated=bool(output.get("truncated", False)),
             sandbox=str(effects.get("sandbox", "")),
+            network=list(effects.get("network") or []),
         )
 
 
@@ -208,12 +212,15 @@ def run_command(
     max_output: int = MAX_OUTPUT,
     hidden_files: Sequence[str] = (),
     network: bool = False,
+    allow_hosts: Sequence[str] = (),
     read_paths: Sequence[str] = (),
     enter: Sequence[str] = (),
 ) -> SandboxResult:
     """Run ``sh -c command`` against the staged tree; the real root is never the target.
     ``hidden_files`` (relative paths of regular files in the tree) cannot be read; ``enter``
-    prefixes bubblewrap to start it where the tree is mounted (a staging's ``enter``)."""
+    prefixes bubblewrap to start it where the tree is mounted (a staging's ``enter``). Without
+    ``network`` the command reaches ``allow_hosts`` only, through goex's proxy
+    (``goexfs.sandbox.network``), which records every host it asked for."""
     try:
         mode = Sandbox(mode)
     except ValueError:
@@ -246,23 +253,30 @@ def run_command(
     toolchains = real_home in hidden_paths(root) and any(contains(real_home, p) for p in readable)
     home_inside = real_home if toolchains else Path("/tmp")
     env = safe_environment(secrets, str(home_inside), readable)
+    allowed = [AllowedHost.parse(text) for text in allow_hosts]  # a bad one: nothing runs
     for attempt in range(1, SETUP_ATTEMPTS + 1):
+        proxy = None if network else Proxy(allowed)
         try:
             with process_cap() as prefix:
-                return _run(
+                result = _run(
                     argv,
                     Path("/"),
-                    env,
+                    env | ({} if proxy is None else proxy.environment()),
                     timeout,
                     redactor,
                     max_output,
                     status=True,
                     prefix=[*prefix, *enter],
+                    started=None if proxy is None else proxy.attach,
                 )
+            return result if proxy is None else replace(result, network=proxy.report())
         except MountRaced:
             if attempt == SETUP_ATTEMPTS:
                 raise
             time.sleep(0.05 * attempt)
+        finally:
+            if proxy is not None:
+                proxy.close()
     raise AssertionError("unreachable")
 
 
@@ -281,11 +295,19 @@ def _run(
     *,
     status: bool = False,
     prefix: Sequence[str] = (),
+    started: Callable[[int], None] | None = None,
 ) -> SandboxResult:
+    """Run argv (bubblewrap's, with ``status``); ``started`` is called with the sandbox's
+    process id once bubblewrap has set the sandbox up, before the command starts."""
     read_fd, write_fd = os.pipe() if status else (-1, -1)
+    info_read, info_write = os.pipe() if started else (-1, -1)
+    block_read, block_write = os.pipe() if started else (-1, -1)
     if status:
         argv = [argv[0], "--json-status-fd", str(write_fd), *argv[1:]]
+    if started:
+        argv = [argv[0], "--info-fd", str(info_write), "--block-fd", str(block_read), *argv[1:]]
     argv = [*prefix, *argv]
+    theirs = [fd for fd in (write_fd, info_write, block_read) if fd >= 0]
     try:
         proc = subprocess.Popen(
             argv,
@@ -295,15 +317,27 @@ def _run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            pass_fds=(write_fd,) if status else (),
+            pass_fds=tuple(theirs),
         )
     except OSError as exc:
-        if status:
-            os.close(read_fd)
+        for fd in (read_fd, info_read, block_write):
+            if fd >= 0:
+                os.close(fd)
         raise SandboxError(f"cannot start {argv[len(prefix)]}: {exc.strerror}") from exc
     finally:
-        if status:
-            os.close(write_fd)
+        for fd in theirs:
+            os.close(fd)
+    failure: SandboxError | None = None
+    if started:
+        try:
+            let_start(info_read, block_write, started, lambda: kill_group(proc.pid))
+        except SandboxError as exc:
+            failure = exc  # said below, unless bubblewrap's own error explains it
+        except BaseException:
+            proc.communicate()
+            if status:
+                os.close(read_fd)
+            raise
     assert proc.stdout is not None and proc.stderr is not None
     out, err = Capture(proc.stdout, max_output), Capture(proc.stderr, max_output)
     try:
@@ -324,6 +358,8 @@ def _run(
     code = proc.returncode
     if status and not any("exit-code" in s for s in statuses):
         detail = err.text().strip().splitlines()
+        if failure is not None and not detail:
+            raise failure
         failed = MountRaced if _MOUNT_GONE.search(err.text()) else SandboxError
         raise failed(
             "bubblewrap could not set up the sandbox"

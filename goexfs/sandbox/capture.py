@@ -1,15 +1,20 @@
-"""What a sandboxed command leaves behind as a process: its output, read to the end but kept
-bounded (``Capture``), bubblewrap's JSON status documents (``read_status``), and its process
-group, killed with everything left in it (``kill_group``)."""
+"""A sandboxed command as a process: its output, read to the end but kept bounded
+(``Capture``), bubblewrap's JSON status documents (``read_status``) and its information on the
+sandbox before the command starts (``let_start``), and its process group, killed with
+everything left in it (``kill_group``)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import select
 import signal
 import threading
+from collections.abc import Callable
 from typing import IO
+
+SETUP_TIMEOUT = 60.0  # seconds bubblewrap may take to set the sandbox up
 
 
 class Capture(threading.Thread):
@@ -70,3 +75,34 @@ def read_status(fd: int) -> list[str]:
             break
         docs.append(json.dumps(obj))
     return docs
+
+
+def let_start(
+    info_fd: int, block_fd: int, started: Callable[[int], None], stop: Callable[[], None]
+) -> None:
+    """Read the sandbox's process id from bubblewrap's ``--info-fd``, hand it to ``started``,
+    then let the command start (a byte on ``--block-fd``); both descriptors are closed. When
+    bubblewrap fails before it says, ``started`` is not called (its error comes from the
+    status pipe). When ``started`` raises, ``stop`` kills bubblewrap first: closing the block
+    descriptor alone would let the command run without what ``started`` was to set up."""
+    data, ready_to_go = b"", False
+    try:
+        while True:
+            ready, _, _ = select.select([info_fd], [], [], SETUP_TIMEOUT)
+            chunk = os.read(info_fd, 65536) if ready else b""
+            data += chunk
+            try:
+                info = json.loads(data)
+                break
+            except ValueError:
+                if not chunk:
+                    return  # bubblewrap exited (or hung) before the sandbox was set up
+        started(int(info["child-pid"]))
+        ready_to_go = True
+        with contextlib.suppress(OSError):  # bubblewrap is gone already
+            os.write(block_fd, b"x")
+    finally:
+        if not ready_to_go:
+            stop()
+        os.close(info_fd)
+        os.close(block_fd)

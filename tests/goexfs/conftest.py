@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,24 @@ def snapshot(root: Path, *, skip_internal: bool = True) -> Snapshot:
             else:
                 result[rel] = ("file", mode, path.read_bytes())
     return result
+
+
+def sandboxed_python(arguments: str) -> str:
+    """A shell command running this interpreter inside the sandbox, which clears the
+    environment: an ordinary user's run of the tests (tests/ordinary_user.py) finds libpython
+    and the packages through LD_LIBRARY_PATH and PYTHONPATH, passed on here."""
+    passed = [
+        f"{name}={shlex.quote(value)}"
+        for name in ("LD_LIBRARY_PATH", "PYTHONPATH")
+        if (value := os.environ.get(name))
+    ]
+    return " ".join([*passed, sys.executable, arguments])
+
+
+def python_read_paths() -> tuple[str, ...]:
+    """What ``sandboxed_python`` needs to read (``[fs] read_paths``): the interpreter's prefix,
+    which may lie in the hidden home (pyenv), and the PYTHONPATH it is given."""
+    return (sys.base_prefix, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)))
 
 
 def decision_for(run: Staged, verdict: Verdict) -> Decision:

@@ -17,6 +17,8 @@ from tests.support import require
 SUBSET = (
     "tests/goexfs/test_backends.py",
     "tests/goexfs/test_sandbox.py",
+    "tests/goexfs/test_network.py",
+    "tests/goexfs/test_groups.py",
     "tests/goexfs/test_cli.py::test_json_report",  # a failed command is kept (fs.command-failed)
     "tests/goexfs/test_cli.py::test_commit_exits_0_and_applies",
     "tests/goexfs/test_cli.py::test_secret_files_are_hidden_and_listed_and_source_code_is_not",

@@ -5,7 +5,10 @@ Every test here runs real bubblewrap against a real directory.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 from collections.abc import Sequence
@@ -26,7 +29,8 @@ from goexfs.sandbox.bwrap import bwrap_argv, run_command
 from goexfs.sandbox.toolchains import readable_paths
 from goexfs.session import stage
 from goexfs.tree.effects import Change, ChangeKind
-from tests.goexfs.conftest import Runner, snapshot
+from tests.goexfs.conftest import Runner, python_read_paths, sandboxed_python, snapshot
+from tests.goexfs.test_cli import goex_fs
 
 SECRET = "s3cr3t-value-for-the-sandbox-test"
 
@@ -380,3 +384,29 @@ def test_a_read_path_holding_the_home_directory_is_refused(
     with pytest.raises(ConfigError, match="a home directory whole"):
         readable_paths([str(tmp_path / "homes")], tmp_path / "project")
     assert readable_paths([str(home / ".pyenv")], tmp_path / "project") == []  # missing: skipped
+
+
+def test_the_projects_own_tests_pass_inside_the_sandbox(
+    tmp_path: Path, bwrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """goex itself as the project: a subset of its own tests, run by goex-fs run in the
+    sandbox, passes — core/secrets.py is source code, not a secret file to hide."""
+    checkout = Path(__file__).resolve().parents[2]
+    project = tmp_path / "goex-copy"
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
+    for part in ("core", "goexfs", "goexdb", "tests"):
+        shutil.copytree(checkout / part, project / part, ignore=junk)
+    shutil.copy(checkout / "pyproject.toml", project)
+    monkeypatch.setenv("GOEX_FS_READ_PATHS", ",".join(python_read_paths()))
+    tests = "tests/core/test_secrets.py tests/goexfs/test_paths.py"
+    # not the test that gives a file to another uid: the sandbox maps one uid only
+    only = "-k 'not someone_else'"
+    command = sandboxed_python(f"-m pytest -q -p no:cacheprovider -p no:randomly {only} {tests}")
+    proc = goex_fs(
+        "run", "--dir", str(project), "--cmd", command, "--decide", "rollback", "--format", "json"
+    )
+    report = json.loads(proc.stdout)
+    output = report["output"]
+    assert report["exit_status"] == 0, output["stdout"][-3000:] + output["stderr"][-2000:]
+    assert re.search(r"\b\d{2,} passed\b", output["stdout"]), output["stdout"][-2000:]
+    assert "core/secrets.py" not in json.dumps(report["hidden"])

@@ -1,0 +1,361 @@
+"""The sandbox's only way out: an HTTP/HTTPS proxy that goex runs, letting through only the hosts
+the operator allowed (``--allow-host HOST[:PORT]``, ``[fs] allow_hosts``) and recording every
+host the command asked for.
+
+The sandbox keeps no network of its own (a private network namespace with loopback only). Its
+proxy port, ``127.0.0.1:3128`` there, is a listening socket that goex creates *inside* the
+sandbox's network namespace (``goexfs.sandbox.netns``, before the command starts) and serves
+from outside: a connection made in the sandbox arrives at goex, which reads the request —
+``CONNECT host:port`` (HTTPS and any tunnel) or an absolute-form ``GET http://host/...`` —
+and either connects to that host from the host's network and relays the bytes, or answers
+``403`` with a line naming the host and the flag that would allow it. ``HTTP_PROXY`` and
+``HTTPS_PROXY`` (both spellings) point there, which pip, curl, npm, git and most HTTP libraries
+follow.
+
+Allowed means the host the request names, matched exactly (case aside): ``pypi.org`` allows
+ports 443 and 80 of ``pypi.org`` — not ``files.pythonhosted.org``, not ``pypi.org.evil`` — and
+``HOST:PORT`` that port only. Names are resolved by goex, outside the sandbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import select
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import SandboxError, UsageError
+
+PROXY_PORT = 3128
+PROXY_URL = f"http://127.0.0.1:{PROXY_PORT}"
+DEFAULT_PORTS = (443, 80)
+MAX_HEADER = 64 * 1024
+CONNECT_TIMEOUT = 15.0
+IDLE_TIMEOUT = 300.0  # seconds a connection may stay silent
+MAX_CONNECTIONS = 64  # at once; more are closed as they come
+HELPER = Path(__file__).with_name("netns.py")
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^\[?[0-9A-Fa-f:.]+\]?$"
+)
+
+
+@dataclass(frozen=True)
+class AllowedHost:
+    host: str
+    port: int | None  # None: 443 and 80
+
+    @classmethod
+    def parse(cls, text: str) -> AllowedHost:
+        """``HOST`` or ``HOST:PORT`` (``[v6]:PORT``); anything else is a usage error."""
+        value = text.strip()
+        host, port = value, None
+        if match := re.fullmatch(r"(\[[^\]]+\]|[^:]+):(\d{1,5})", value):
+            host, port = match.group(1), int(match.group(2))
+        host = host.strip("[]").lower().rstrip(".")
+        if not host or not _HOST.match(host) or (port is not None and not 0 < port < 65536):
+            raise UsageError(
+                f"--allow-host takes HOST or HOST:PORT (like pypi.org or 127.0.0.1:8080), "
+                f"not {text!r}"
+            )
+        return cls(host, port)
+
+    def allows(self, host: str, port: int) -> bool:
+        return host == self.host and (
+            port in DEFAULT_PORTS if self.port is None else port == self.port
+        )
+
+
+@dataclass
+class Request:
+    """One connection the command made to the proxy."""
+
+    host: str
+    port: int
+    allowed: bool
+    sent: int = 0
+    received: int = 0
+    error: str | None = None
+
+
+class Proxy:
+    """Serves the sandbox's proxy port from this process (see the module docstring)."""
+
+    def __init__(self, allowed: Sequence[AllowedHost]) -> None:
+        self.allowed = list(allowed)
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._threads: list[threading.Thread] = []
+        self._open: set[socket.socket] = set()  # connections in flight, cut on close
+
+    def environment(self) -> dict[str, str]:
+        names = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+        return {name: PROXY_URL for name in names} | {"NO_PROXY": "", "no_proxy": ""}
+
+    def attach(self, sandbox_pid: int) -> None:
+        """Listen on the proxy port inside the network namespace of the sandbox's process
+        (``goexfs.sandbox.netns``) and start answering there; SandboxError if it cannot."""
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            helper = subprocess.run(
+                [
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    str(HELPER),
+                    str(sandbox_pid),
+                    str(PROXY_PORT),
+                    str(theirs.fileno()),
+                ],
+                pass_fds=(theirs.fileno(),),
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+            ours.setblocking(False)
+            try:
+                message, fds, _, _ = socket.recv_fds(ours, 1024, 1)
+            except BlockingIOError:
+                message, fds = helper.stderr.strip()[-300:], []
+        if not fds:
+            why = message.decode(errors="replace").removeprefix("error: ") or "it exited"
+            raise SandboxError(f"cannot give the sandbox its proxy port: {why}")
+        self._listener = socket.socket(fileno=fds[0])
+        self._spawn(self._accept)
+
+    def close(self) -> None:
+        """Stop serving: the listener and every connection still open are shut down."""
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+        with self._lock:
+            cut = list(self._open)
+        for sock in cut:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in list(self._threads):
+            thread.join(5)
+
+    def report(self) -> list[dict[str, Any]]:
+        """Every host asked for, once per host, port and verdict, with counts and bytes."""
+        merged: dict[tuple[str, int, bool], dict[str, Any]] = {}
+        with self._lock:
+            requests = list(self.requests)
+        for request in requests:
+            key = (request.host, request.port, request.allowed)
+            entry = merged.setdefault(
+                key,
+                {
+                    "host": request.host,
+                    "port": request.port,
+                    "allowed": request.allowed,
+                    "connections": 0,
+                    "sent": 0,
+                    "received": 0,
+                },
+            )
+            entry["connections"] += 1
+            entry["sent"] += request.sent
+            entry["received"] += request.received
+            if request.error and "error" not in entry:
+                entry["error"] = request.error
+        return list(merged.values())
+
+    def _spawn(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            with self._lock:
+                full = len(self._open) >= MAX_CONNECTIONS
+                if not full:
+                    self._open.add(client)
+            if full:  # a command opening connections by the thousand gets no thread each
+                client.close()
+                continue
+            client.settimeout(IDLE_TIMEOUT)
+            self._spawn(self._handle, client)
+
+    def _handle(self, client: socket.socket) -> None:
+        try:
+            self._serve(client)
+        except OSError:
+            pass  # the command hung up, or the proxy is closing
+        finally:
+            with self._lock:
+                self._open.discard(client)
+            client.close()
+
+    def _serve(self, client: socket.socket) -> None:
+        head = _read_head(client)
+        if head is None:
+            return
+        method, target, rest = head
+        try:
+            host, port, first = _destination(method, target, rest)
+        except ValueError as exc:
+            client.sendall(_answer(400, f"goex proxy: {exc}"))
+            return
+        allowed = any(rule.allows(host, port) for rule in self.allowed)
+        request = Request(host, port, allowed)
+        with self._lock:
+            self.requests.append(request)
+        if not allowed:
+            flag = _flag(host, port)
+            client.sendall(
+                _answer(403, f"goex: network is off; --allow-host {flag} would allow it")
+            )
+            return
+        try:
+            upstream = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+        except OSError as exc:
+            request.error = exc.strerror or str(exc)
+            client.sendall(_answer(502, f"goex proxy: cannot reach {host}:{port}: {request.error}"))
+            return
+        with upstream:
+            upstream.settimeout(None)
+            if method == "CONNECT":
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            upstream.sendall(first)
+            request.sent += len(first)
+            _relay(client, upstream, request)
+
+
+def _read_head(client: socket.socket) -> tuple[str, str, bytes] | None:
+    """The request line's method and target, and everything after the request line."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        try:
+            chunk = client.recv(65536)
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        data += chunk
+        if len(data) > MAX_HEADER:
+            client.sendall(_answer(431, "goex proxy: request header too large"))
+            return None
+    line, _, rest = data.partition(b"\r\n")
+    parts = line.decode("latin-1").split()
+    if len(parts) != 3:
+        client.sendall(_answer(400, "goex proxy: malformed request line"))
+        return None
+    return parts[0].upper(), parts[1], rest
+
+
+def _destination(method: str, target: str, rest: bytes) -> tuple[str, int, bytes]:
+    """(host, port, bytes to send upstream first) of a proxy request."""
+    if method == "CONNECT":
+        match = re.fullmatch(r"(\[[^\]]+\]|[^:/\s]+):(\d{1,5})", target)
+        if not match:
+            raise ValueError(f"CONNECT needs HOST:PORT, not {target!r}")
+        headers, _, early = rest.partition(b"\r\n\r\n")
+        return match.group(1).strip("[]").lower(), int(match.group(2)), early
+    match = re.fullmatch(r"http://(\[[^\]]+\]|[^:/\s?#]+)(?::(\d{1,5}))?([^\s]*)", target, re.I)
+    if not match:
+        raise ValueError("only CONNECT and absolute http:// requests go through this proxy")
+    host, port, path = match.group(1).strip("[]").lower(), int(match.group(2) or 80), match.group(3)
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    kept = [
+        h
+        for h in headers.split(b"\r\n")
+        if h and not h.lower().startswith((b"proxy-", b"connection:", b"keep-alive:"))
+    ]
+    line = f"{method} {path or '/'} HTTP/1.1\r\n".encode("latin-1")
+    return host, port, line + b"\r\n".join([*kept, b"Connection: close"]) + b"\r\n\r\n" + body
+
+
+def _relay(client: socket.socket, upstream: socket.socket, request: Request) -> None:
+    """Copy bytes both ways until both sides are done, counting them."""
+    peers = {client: upstream, upstream: client}
+    open_reads = [client, upstream]
+    while open_reads:
+        readable, _, _ = select.select(open_reads, [], [], 300)
+        if not readable:
+            return  # idle five minutes
+        for sock in readable:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                open_reads.remove(sock)
+                with contextlib.suppress(OSError):
+                    peers[sock].shutdown(socket.SHUT_WR)
+                continue
+            try:
+                peers[sock].sendall(data)
+            except OSError:
+                return
+            if sock is client:
+                request.sent += len(data)
+            else:
+                request.received += len(data)
+
+
+def _answer(status: int, text: str) -> bytes:
+    reason = {400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too Large",
+              502: "Bad Gateway"}[status]  # fmt: skip
+    body = (text + "\n").encode()
+    return (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+
+
+NO_NETWORK = re.compile(
+    r"Network is unreachable|Temporary failure in name resolution|Could not resolve host|"
+    r"Name or service not known|getaddrinfo failed|ENETUNREACH|EAI_AGAIN",
+)
+
+
+def network_lines(network: Sequence[dict[str, Any]]) -> list[str]:
+    """The hosts the command asked for, one line each, for a review."""
+    lines = []
+    for e in network:
+        verdict = "allowed" if e["allowed"] else "denied"
+        detail = f"{e['connections']} connection(s)"
+        if e["allowed"]:
+            detail += f", {e['sent']} bytes sent, {e['received']} bytes received"
+        if e.get("error"):
+            detail += f"; {e['error']}"
+        lines.append(f"{_flag(e['host'], e['port'])}  {verdict}: {detail}")
+    return lines
+
+
+def network_hint(exit_status: int, network: Sequence[dict[str, Any]], stderr: str) -> str | None:
+    """One line for a failed command that met the missing network: a host it asked the proxy
+    for and was denied, or (a tool that ignores HTTP_PROXY) no network at all."""
+    if exit_status == 0:
+        return None
+    denied = [e for e in network if not e["allowed"]]
+    if denied:
+        flags = " ".join(f"--allow-host {_flag(e['host'], e['port'])}" for e in denied)
+        return f"network is off; `{flags}` would allow it"
+    if NO_NETWORK.search(stderr):
+        return (
+            "network is off (the sandbox has none); `--allow-host HOST` lets the command reach "
+            f"HOST through goex's proxy at {PROXY_URL}, for tools that honour HTTP(S)_PROXY"
+        )
+    return None
+
+
+def _flag(host: str, port: int) -> str:
+    """What ``--allow-host`` takes to allow host:port."""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port in DEFAULT_PORTS else f"{shown}:{port}"
