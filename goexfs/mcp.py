@@ -36,6 +36,7 @@ from goexfs.project import project_root
 from goexfs.render import change_json
 from goexfs.session import Staged, stage, stage_undo
 from goexfs.tree.diff import diff_text_plain
+from goexfs.tree.groups import set_apart
 
 DIFF_CHARS = 8_000  # of the diff shown with fs_run's result (fs_diff shows a path in full)
 OUTPUT_CHARS = 4_000  # of each of stdout and stderr
@@ -145,9 +146,11 @@ class FsToolset:
 
     def _staged(self, handle: Handle, staged: Staged) -> dict[str, Any]:
         recorded = staged.recorded
-        diff = diff_text_plain(staged.changes, self.redactor)
+        apart = set_apart(staged.changes, recorded)  # generated trees and ignored paths aside
+        diff = diff_text_plain(apart.one_by_one, self.redactor)
         output = recorded.get("output") or {}
-        changes = recorded.get("changes", [])
+        one_by_one = {c.path for c in apart.one_by_one}
+        changes = [c for c in recorded.get("changes", []) if c["path"] in one_by_one]
         return as_data(
             {
                 "handle": handle.id,
@@ -163,6 +166,8 @@ class FsToolset:
                 "diff_truncated": len(diff) > DIFF_CHARS,
                 "findings": recorded.get("violations", []),
                 "hidden": recorded.get("hidden", []),
+                "set_apart": [{"title": t, "lines": lines} for t, lines in apart.sections],
+                "network": recorded.get("network", []),
                 "lease_expires_at": handle.expires_at,
             }
         )

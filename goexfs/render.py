@@ -8,7 +8,6 @@ while it is staged and afterwards from the journal; the rich renderables also pa
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,8 @@ from goexfs.sandbox.network import network_hint, network_lines
 from goexfs.session import Staged
 from goexfs.tree.diff import printable, shown_path, sizes
 from goexfs.tree.effects import Change, ChangeKind
-from goexfs.tree.groups import GeneratedTree, ungrouped
+from goexfs.tree.groups import set_apart
 from goexfs.tree.manifest import EntryType
-from goexfs.tree.paths import parents_of
 
 
 class View:
@@ -80,12 +78,12 @@ class View:
             names = ", ".join(shown_path(path) for path in hidden[:10])
             more = f" and {len(hidden) - 10} more" if len(hidden) > 10 else ""
             parts.append(Text(f"hidden from the command (secret files): {names}{more}"))
-        groups = [GeneratedTree.from_json(g) for g in recorded.get("generated", [])]
-        ignored = set(recorded.get("ignored", []))
-        shown = [c for c in ungrouped(self.changes, groups) if c.path not in ignored]
+        apart = set_apart(self.changes, recorded)
+        shown = apart.one_by_one
         parts.append(changes_table(shown, self.redactor, of=len(self.changes)))
-        left_out = set(recorded.get("left_out", []))
-        parts += set_apart(self.changes, groups, ignored, left_out, self.redactor)
+        for title, lines in apart.sections:
+            text = "\n  ".join([title, *lines])
+            parts.append(Text(printable(self.redactor.redact(text))))
         if any(c.diff for c in shown):
             parts.append(diffs(shown, self.redactor))
         return parts
@@ -191,40 +189,6 @@ def changes_table(
             _modes(change),
         )
     return table
-
-
-def set_apart(
-    changes: Sequence[Change],
-    groups: Sequence[GeneratedTree],
-    ignored: set[str],
-    left_out: set[str],
-    redactor: Redactor,
-) -> list[RenderableType]:
-    """Generated trees, one line each, and the paths .gitignore ignores, by directory."""
-
-    def named(path: str) -> str:
-        return printable(redactor.redact(shown_path(path)))
-
-    parts: list[RenderableType] = []
-    if groups:
-        lines = [
-            f"{named(g.path)}/  {g.describe()}"
-            + ("; left out of the commit" if g.path in left_out else "")
-            for g in groups
-        ]
-        title = "generated trees, collapsed (goex-fs diff lists every path):"
-        parts.append(Text("\n  ".join([title, *lines])))
-    rest = [c for c in ungrouped(changes, groups) if c.path in ignored]
-    if rest:
-        fate = (
-            "left out of the commit (--exclude-ignored)"
-            if any(c.path in left_out for c in rest)
-            else "committed with the rest (--exclude-ignored leaves them out)"
-        )
-        tops = Counter(next((p for p in parents_of(c.path) if p in ignored), c.path) for c in rest)
-        lines = [f"{named(top)}  ({n} change(s))" for top, n in sorted(tops.items())]
-        parts.append(Text("\n  ".join([f"ignored by .gitignore, {fate}:", *lines])))
-    return parts
 
 
 def _modes(change: Change) -> str:

@@ -15,9 +15,11 @@ from core.journal import Journal
 from core.web.sides import Block, Cell, FileChange, Grid, Section
 from goexfs.apply.recover import ensure_nothing_pending
 from goexfs.kept import judge_selection
+from goexfs.sandbox.network import network_hint, network_lines
 from goexfs.session import Staged, recorded, reopen
 from goexfs.tree.diff import binary_summary, change_header, shown_path
 from goexfs.tree.effects import Change
+from goexfs.tree.groups import set_apart
 
 
 def side() -> FsSide:
@@ -36,20 +38,31 @@ class FsSide:
             shown += [
                 Block(name, output[name]) for name in ("stdout", "stderr") if output.get(name)
             ]
+        network = recorded.get("network") or []
+        if network:
+            lines = network_lines(network)
+            hint = network_hint(
+                int(recorded.get("exit_status", 0)), network, str(output.get("stderr", ""))
+            )
+            shown.append(
+                Block("network, through goex's proxy", "\n".join([*lines, *filter(None, [hint])]))
+            )
         if hidden := recorded.get("hidden"):
             shown.append(Block("secret files the command could not read", "\n".join(hidden)))
         if "error" in recorded:
             shown.append(Block("error", str(recorded["error"])))
-        for data in recorded.get("changes", []):
-            change = Change.from_json(data)
+        changes = [Change.from_json(data) for data in recorded.get("changes", [])]
+        apart = set_apart(changes, recorded)
+        for change in apart.one_by_one:
             about = change_header(change)[1:]
             if change.binary:
                 about.append(binary_summary(change))
             shown.append(
                 FileChange(
-                    change.path, shown_path(change.path), change.kind.value, about, data.get("diff")
+                    change.path, shown_path(change.path), change.kind.value, about, change.diff
                 )
             )
+        shown += [Block(title.rstrip(":"), "\n".join(lines)) for title, lines in apart.sections]
         return shown
 
     def check(self, action: Action, recorded: Mapping[str, Any], paths: Sequence[str]) -> None:

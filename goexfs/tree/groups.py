@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from goexfs.tree.diff import shown_path
 from goexfs.tree.effects import Change, ChangeKind
 from goexfs.tree.manifest import EntryType
 from goexfs.tree.paths import parents_of
@@ -143,6 +144,43 @@ def ignored(root: Path, changes: Sequence[Change]) -> set[str]:
     if found.returncode not in (0, 1):  # 1: nothing ignored
         return set()
     return {asked[os.fsdecode(p)] for p in found.stdout.split(b"\0") if os.fsdecode(p) in asked}
+
+
+@dataclass(frozen=True)
+class Apart:
+    """A recorded action's changes as a review shows them: ``one_by_one`` get a row (and a
+    diff) each; ``sections`` are (title, lines) for the generated trees and the ignored paths.
+    Paths in the lines are as ``shown_path`` prints them."""
+
+    one_by_one: list[Change]
+    sections: list[tuple[str, list[str]]]
+
+
+def set_apart(changes: Sequence[Change], recorded: Mapping[str, Any]) -> Apart:
+    """What a review of the recorded effects shows one by one, and what it sets apart."""
+    groups = [GeneratedTree.from_json(g) for g in recorded.get("generated", [])]
+    ignored = set(recorded.get("ignored", []))
+    left_out = set(recorded.get("left_out", []))
+    sections: list[tuple[str, list[str]]] = []
+    if groups:
+        lines = [
+            f"{shown_path(g.path)}/  {g.describe()}"
+            + ("; left out of the commit" if g.path in left_out else "")
+            for g in groups
+        ]
+        sections.append(("generated trees, collapsed (goex-fs diff lists every path):", lines))
+    rest = [c for c in ungrouped(changes, groups) if c.path in ignored]
+    if rest:
+        fate = (
+            "left out of the commit (--exclude-ignored)"
+            if any(c.path in left_out for c in rest)
+            else "committed with the rest (--exclude-ignored leaves them out)"
+        )
+        tops = Counter(next((p for p in parents_of(c.path) if p in ignored), c.path) for c in rest)
+        lines = [f"{shown_path(top)}  ({n} change(s))" for top, n in sorted(tops.items())]
+        sections.append((f"ignored by .gitignore, {fate}:", lines))
+    one_by_one = [c for c in ungrouped(changes, groups) if c.path not in ignored]
+    return Apart(one_by_one, sections)
 
 
 def without_ignored(changes: Sequence[Change], left_out: set[str]) -> list[Change]:

@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
+from core.config import load_config
+from core.web.sides import Block, FileChange
+from goexfs.review import side
 from goexfs.tree.effects import Change, ChangeKind
-from goexfs.tree.groups import GeneratedTree, without_ignored
+from goexfs.tree.groups import GeneratedTree, set_apart, without_ignored
 from goexfs.tree.manifest import Entry, EntryType
+from tests.goexfs.conftest import Runner
 from tests.goexfs.test_cli import goex_fs, run_json
 
 VENV = (
@@ -123,3 +127,21 @@ def test_a_generated_tree_reads_the_same_from_the_journal() -> None:
     data: Any = json.loads(json.dumps(tree.to_json()))
     assert GeneratedTree.from_json(data) == tree
     assert tree.describe() == "(a virtualenv): 3 added; 2 files, 2.5 MB"
+
+
+def test_the_review_page_and_the_mcp_result_set_apart_the_same(
+    run_cmd: Runner, tmp_path: Path
+) -> None:
+    config = load_config(tmp_path, overrides={"policy.max_files_changed": 1000})
+    run = run_cmd(f"{VENV} && echo x > src/app.py", config=config)
+    sections = side().sections(run.action, run.recorded)
+    files = [s.path for s in sections if isinstance(s, FileChange)]
+    assert files == ["src/app.py"]  # one by one: only the project's own change
+    blocks = {s.title: s.text for s in sections if isinstance(s, Block)}
+    generated = blocks["generated trees, collapsed (goex-fs diff lists every path)"]
+    assert generated.splitlines() == [
+        ".venv/  (a virtualenv): 304 added; 301 files, 1.1 kB",  # 16 + 1,092 bytes
+        "node_modules/  (generated): 3 added; 1 files, 17 bytes",
+    ]
+    apart = set_apart(run.changes, run.recorded)
+    assert [c.path for c in apart.one_by_one] == files
