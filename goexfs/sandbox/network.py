@@ -20,6 +20,7 @@ ports 443 and 80 of ``pypi.org`` — not ``files.pythonhosted.org``, not ``pypi.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import select
 import socket
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import SandboxError, UsageError
+from goexfs.sandbox.netns import listen_in
 
 PROXY_PORT = 3128
 PROXY_URL = f"http://127.0.0.1:{PROXY_PORT}"
@@ -102,32 +104,9 @@ class Proxy:
     def attach(self, sandbox_pid: int) -> None:
         """Listen on the proxy port inside the network namespace of the sandbox's process
         (``goexfs.sandbox.netns``) and start answering there; SandboxError if it cannot."""
-        ours, theirs = socket.socketpair()
-        with ours, theirs:
-            helper = subprocess.run(
-                [
-                    sys.executable,
-                    "-I",
-                    "-S",
-                    str(HELPER),
-                    str(sandbox_pid),
-                    str(PROXY_PORT),
-                    str(theirs.fileno()),
-                ],
-                pass_fds=(theirs.fileno(),),
-                capture_output=True,
-                timeout=30,
-                check=False,
-            )
-            ours.setblocking(False)
-            try:
-                message, fds, _, _ = socket.recv_fds(ours, 1024, 1)
-            except BlockingIOError:
-                message, fds = helper.stderr.strip()[-300:], []
-        if not fds:
-            why = message.decode(errors="replace").removeprefix("error: ") or "it exited"
-            raise SandboxError(f"cannot give the sandbox its proxy port: {why}")
-        self._listener = socket.socket(fileno=fds[0])
+        self._listener = _listener_as_root(sandbox_pid) if os.geteuid() == 0 else None
+        if self._listener is None:
+            self._listener = _listener_by_helper(sandbox_pid)
         self._spawn(self._accept)
 
     def close(self) -> None:
@@ -234,6 +213,52 @@ class Proxy:
             upstream.sendall(first)
             request.sent += len(first)
             _relay(client, upstream, request)
+
+
+def _listener_as_root(pid: int) -> socket.socket | None:
+    """The proxy port made by a thread of ours that joins the sandbox's network namespace
+    (only that thread does); None when it cannot (then the helper process tries)."""
+    made: list[socket.socket] = []
+
+    def make() -> None:
+        with contextlib.suppress(OSError):
+            made.append(listen_in(pid, PROXY_PORT, join_user=False))
+
+    thread = threading.Thread(target=make)
+    thread.start()
+    thread.join()
+    return made[0] if made else None
+
+
+def _listener_by_helper(pid: int) -> socket.socket:
+    """The proxy port made by a process of its own (``goexfs.sandbox.netns``), which may join
+    the sandbox's user namespace, and handed back over a unix socket."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        helper = subprocess.run(
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                str(HELPER),
+                str(pid),
+                str(PROXY_PORT),
+                str(theirs.fileno()),
+            ],
+            pass_fds=(theirs.fileno(),),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        ours.setblocking(False)
+        try:
+            message, fds, _, _ = socket.recv_fds(ours, 1024, 1)
+        except BlockingIOError:
+            message, fds = helper.stderr.strip()[-300:], []
+    if not fds:
+        why = message.decode(errors="replace").removeprefix("error: ") or "it exited"
+        raise SandboxError(f"cannot give the sandbox its proxy port: {why}")
+    return socket.socket(fileno=fds[0])
 
 
 def _read_head(client: socket.socket) -> tuple[str, str, bytes] | None:
