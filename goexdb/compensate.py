@@ -20,6 +20,10 @@ from goexdb.effects import RowImage, StatementImages, TableColumns
 from goexdb.engines import engine_facts, quote_ident, quote_literal, quote_table
 from goexdb.sql import Statement
 
+# The exact text a row must have, beside an image read (``_pairs``): the pair's second element,
+# or the image itself when it travelled alone.
+EXACT = "coalesce(x.pair ->> 1, (x.pair -> 0)::text)"
+
 
 @dataclass(frozen=True)
 class Guard:
@@ -125,8 +129,8 @@ def _restored(d: Dialect, table: str, columns: str, key: list[str]) -> Callable[
     now = d.facts.row_json("t", json.loads(columns), d.types_of(table))
     of_row = f"(SELECT {now} FROM {quote_table(table)} AS t WHERE {_key_match(key)})"
     return lambda rows, _: (
-        f"SELECT x.pair ->> 1, n.now FROM {rows} LEFT JOIN LATERAL {of_row} AS n(now) ON true "
-        "WHERE n.now IS DISTINCT FROM x.pair ->> 1"
+        f"SELECT {EXACT}, n.now FROM {rows} LEFT JOIN LATERAL {of_row} AS n(now) ON true "
+        f"WHERE n.now IS DISTINCT FROM {EXACT}"
     )
 
 
@@ -158,7 +162,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages) -> None:
         gone, back = gone + [(a, a) for _, a in put], back + [(b, b) for b, _ in put]
         put = []
     t, match = quote_table(table), _key_match(key)
-    as_left = f"{match} AND {d.row_json('t', table, some)} = x.pair ->> 1"
+    as_left = f"{match} AND {d.row_json('t', table, some)} = {EXACT}"
     taken = f"EXISTS (SELECT 1 FROM {t} AS t WHERE {match})"
     values = ", ".join(f"{quote_ident(c)} = s.{quote_ident(c)}" for c in sets)
     insert, overriding = _insert(table, columns, written)
@@ -169,7 +173,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages) -> None:
             table,
             [(a, a) for _, a in put] + gone,
             lambda rows, _: (
-                f"SELECT x.pair ->> 1 FROM {rows} WHERE NOT EXISTS "
+                f"SELECT {EXACT} FROM {rows} WHERE NOT EXISTS "
                 f"(SELECT 1 FROM {t} AS t WHERE {as_left})"
             ),
         )
@@ -188,7 +192,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages) -> None:
         )
     if back:
         out.checks.append(Check(len(out.statements), table, "changed"))
-        _emit(out, table, back, lambda rows, _: f"SELECT x.pair ->> 1 FROM {rows} WHERE {taken}")
+        _emit(out, table, back, lambda rows, _: f"SELECT {EXACT} FROM {rows} WHERE {taken}")
         out.guards.append(Guard(len(out.statements), table, None, len(back)))
         _emit(
             out,
@@ -222,9 +226,18 @@ def _add(out: UndoPlan, build: Callable[[str, str], str], rows: str, overriding:
 
 
 def _pairs(table: str, pairs: Sequence[tuple[str, str]]) -> str:
-    """Rows ``s`` of the table read from the first image of each pair, beside ``x.pair ->> 1``,
-    the second image's exact text (json, not jsonb: the numbers keep their text)."""
-    array = "[" + ",".join(f"[{read},{json.dumps(text)}]" for read, text in pairs) + "]"
+    """Rows ``s`` of the table read from the first image of each pair, beside ``EXACT``, the
+    second image's exact text (json, not jsonb: the numbers keep their text). A pair of one
+    image twice travels once: ``EXACT`` is then the text of the image read (a ``json`` value
+    keeps its input text, so ``(x.pair -> 0)::text`` is that image as it was written)."""
+    array = (
+        "["
+        + ",".join(
+            f"[{read}]" if text is read or text == read else f"[{read},{json.dumps(text)}]"
+            for read, text in pairs
+        )
+        + "]"
+    )
     return (
         f"json_array_elements({quote_literal(array)}::json) AS x(pair) CROSS JOIN LATERAL "
         f"json_populate_record(NULL::{quote_table(table)}, x.pair -> 0) AS s"
@@ -302,9 +315,13 @@ def _key(image: str, key: list[str]) -> list[Any]:
 
 @functools.cache
 def _fields(image: str) -> dict[str, Any]:
-    """An image read as JSON (numbers as their text), once while a plan is made (``forget``
-    empties the cache after): never change what it returns."""
-    parsed: dict[str, Any] = _NUMBERS_AS_TEXT.decode(image)
+    """An image read as JSON, once while a plan is made (``forget`` empties the cache after):
+    never change what it returns. Integers are read as ints (exact, and their text is
+    canonical); an image with any other number is read again with numbers as their text, so
+    that 0.1 and 0.10000000000000001 stay two values."""
+    parsed: dict[str, Any] = json.loads(image)
+    if any(isinstance(v, float) for v in parsed.values()):
+        parsed = _NUMBERS_AS_TEXT.decode(image)
     return parsed
 
 
@@ -314,7 +331,9 @@ _NUMBERS_AS_TEXT = json.JSONDecoder(parse_float=str, parse_int=str)
 
 def _hashable(values: list[Any]) -> Any:
     """Key values fit to be a dict key (a JSON or array key column's value as its text)."""
-    return tuple(v if v is None or isinstance(v, str | bool) else json.dumps(v) for v in values)
+    return tuple(
+        v if v is None or isinstance(v, str | bool | int) else json.dumps(v) for v in values
+    )
 
 
 def forget() -> None:
