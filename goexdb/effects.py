@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from sqlglot import exp
 
-from goexdb.engines import quote_ident, quote_table
+from goexdb.engines import EngineFacts
 from goexdb.sql import Statement, StatementKind
 
 MAX_RESULT_ROWS = 50  # rows of a read kept for display
@@ -311,17 +311,19 @@ def fingerprinted(change: SchemaChange) -> str | None:
     return None
 
 
-def fingerprint_sql(change: SchemaChange) -> str:
-    """PostgreSQL's fingerprint of what a created table (its rows) or added column (its values,
-    a NULL as \\N) holds: how many, and the sum of each one's md5 (its first 64 bits), which
-    needs no order and so no sort of a large table."""
-    table = quote_table(change.table)
-    if change.change == "table_created":
-        held = "t::text"
-    else:
-        held = f"coalesce(t.{quote_ident(change.name or '')}::text, '\\N')"
-    hashed = f"('x' || substr(md5({held}), 1, 16))::bit(64)::bigint::numeric"
-    return f"SELECT count(*) || ':' || coalesce(sum({hashed}), 0) FROM {table} t"
+def fingerprint_created(effects: Effects, facts: EngineFacts, value: Callable[[str], Any]) -> None:
+    """Record what each table and column the action created holds as it ends
+    (``Effects.fingerprints``); ``value`` runs a query of one value in the action's transaction."""
+    for change in effects.schema_changes:
+        if (key := fingerprinted(change)) is not None:
+            effects.fingerprints[key] = str(value(fingerprint_sql(change, facts)))
+
+
+def fingerprint_sql(change: SchemaChange, facts: EngineFacts) -> str:
+    """The engine's fingerprint of what a created table (its rows) or added column holds."""
+    return facts.fingerprint(
+        change.table, None if change.change == "table_created" else change.name
+    )
 
 
 def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:

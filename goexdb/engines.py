@@ -20,6 +20,8 @@ RowJson = Callable[[str, Sequence[str], Mapping[str, str]], str]
 # row_from_json(table, image, types): a one-row relation of a JSON image, typed as the table's
 # columns (``types``, as the catalog names them, where the engine needs them).
 RowFromJson = Callable[[str, str, Mapping[str, str]], str]
+# (table, column or None) -> a SELECT of one text: what the table's rows or the column's values are
+Fingerprint = Callable[[str, str | None], str]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class EngineFacts:
     undo_in_sets: bool  # an undo restores a statement's rows set by set (json_populate_record)
     row_json: RowJson
     row_from_json: RowFromJson
+    fingerprint: Fingerprint  # what a table (column None) or a column holds, as one text
     # The first server version (server_version_num) with a feature; None: no version has it.
     returning_old_new_since: int | None = None  # RETURNING old.*, new.* (row images in one go)
     flush_counts_since: int | None = None  # pg_stat_force_next_flush() as a transaction ends
@@ -108,6 +111,23 @@ def _duckdb_row_from_json(table: str, image: str, types: Mapping[str, str]) -> s
     return f"({rows})"
 
 
+def _postgres_fingerprint(table: str, column: str | None) -> str:
+    """What a table (its rows) or a column (its values, a NULL as \\N) holds: how many, and
+    the sum of each one's md5 (its first 64 bits), which needs no order and so no sort."""
+    held = "t::text" if column is None else f"coalesce(t.{quote_ident(column)}::text, '\\N')"
+    hashed = f"('x' || substr(md5({held}), 1, 16))::bit(64)::bigint::numeric"
+    return f"SELECT count(*) || ':' || coalesce(sum({hashed}), 0) FROM {quote_table(table)} t"
+
+
+def _duckdb_fingerprint(table: str, column: str | None) -> str:
+    """The same on DuckDB, each row or value as JSON (its text form of a row cannot tell NULL
+    from 'NULL')."""
+    value = "to_json(t)" if column is None else f"to_json(t.{quote_ident(column)})"
+    held = f"coalesce({value}::varchar, '\\N')"
+    hashed = f"md5_number_lower({held})"
+    return f"SELECT count(*) || ':' || coalesce(sum({hashed}), 0) FROM {quote_table(table)} t"
+
+
 POSTGRES = EngineFacts(
     name="PostgreSQL",
     dialect="postgres",
@@ -119,6 +139,7 @@ POSTGRES = EngineFacts(
     undo_in_sets=True,
     row_json=_postgres_row_json,
     row_from_json=_postgres_row_from_json,
+    fingerprint=_postgres_fingerprint,
     returning_old_new_since=180000,
     flush_counts_since=150000,
     create_database_strategy_since=150000,
@@ -136,6 +157,7 @@ DUCKDB = EngineFacts(
     undo_in_sets=False,
     row_json=_duckdb_row_json,
     row_from_json=_duckdb_row_from_json,
+    fingerprint=_duckdb_fingerprint,
 )
 
 ENGINES: Mapping[str, EngineFacts] = {facts.dialect: facts for facts in (POSTGRES, DUCKDB)}

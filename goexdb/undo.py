@@ -57,7 +57,7 @@ def _plan(data: dict[str, Any], dialect: Dialect) -> UndoPlan:
     changes = [SchemaChange(**c) for c in data["schema_changes"]]
     created = {c.table for c in changes if c.change == "table_created"}
     result = UndoPlan()
-    _check_untouched(result, changes, data.get("fingerprints") or {})
+    _check_untouched(result, dialect, changes, data.get("fingerprints") or {})
     statements = [StatementImages.from_json(i) for i in data["images"]]
     statements = [images for images in statements if images.table not in created]
     for images in reversed(statements):  # a created table's rows go with the table
@@ -73,7 +73,9 @@ def _plan(data: dict[str, Any], dialect: Dialect) -> UndoPlan:
     return result
 
 
-def _check_untouched(out: UndoPlan, changes: list[SchemaChange], held: dict[str, str]) -> None:
+def _check_untouched(
+    out: UndoPlan, dialect: Dialect, changes: list[SchemaChange], held: dict[str, str]
+) -> None:
     """First, before any row is put back: each table and column the action created, which
     the undo drops, still holds what it held at the commit (its fingerprint), so no data
     written since goes with it."""
@@ -82,14 +84,15 @@ def _check_untouched(out: UndoPlan, changes: list[SchemaChange], held: dict[str,
         if key is not None and key in held:
             out.checks.append(Check(len(out.statements), change.table, "held"))
             out.statements.append(
-                f"SELECT {quote_literal(key)} WHERE ({fingerprint_sql(change)}) "
+                f"SELECT {quote_literal(key)} WHERE ({fingerprint_sql(change, dialect.facts)}) "
                 f"IS DISTINCT FROM {quote_literal(held[key])}"
             )
 
 
 def verified_drops(record: dict[str, Any]) -> list[SchemaChange]:
     """The schema changes an undo takes back that drop nothing a person must see: every
-    change but the created tables and columns without a fingerprint to check (DuckDB's)."""
+    change but the created tables and columns without a fingerprint to check (an action
+    journaled before fingerprints were taken)."""
     held = record.get("fingerprints") or {}
     changes = [SchemaChange(**c) for c in record["schema_changes"]]
     return [c for c in changes if (key := fingerprinted(c)) is None or key in held]

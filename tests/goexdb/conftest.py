@@ -44,6 +44,15 @@ class ShopDB:
             "ORDER BY 1, 2"
         )
 
+    def write(self, sql: str) -> None:
+        """Run a write outside goex (another client, say), committed."""
+        if self.engine == "duckdb":
+            with duckdb.connect(self.dsn.removeprefix("duckdb:")) as con:
+                con.execute(sql)
+            return
+        with psycopg.connect(self.dsn, autocommit=True) as con:
+            con.execute(sql)
+
 
 def _duckdb_shop(path: Path) -> ShopDB:
     with duckdb.connect(str(path)) as con:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import goexdb
-from core.errors import ExecutionError, StatementDenied
+from core.errors import ConflictError, ExecutionError, StatementDenied
 from tests.goexdb.conftest import ShopDB
 
 
@@ -116,3 +116,40 @@ def test_explain_shows_a_plan_and_changes_nothing(shop: ShopDB) -> None:
         staged.rollback()
     assert staged.results[0].rows
     assert shop.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("created", "written_since", "kept"),
+    [
+        (
+            "ALTER TABLE {orders} ADD COLUMN note TEXT",
+            "UPDATE {orders} SET note = 'x' WHERE id = 3",
+            "SELECT note FROM {orders} WHERE note IS NOT NULL",
+        ),
+        (
+            "CREATE TABLE {audit} (id INTEGER); INSERT INTO {audit} VALUES (1)",
+            "INSERT INTO {audit} VALUES (2)",
+            "SELECT count(*) FROM {audit}",
+        ),
+    ],
+)
+def test_undoing_what_the_action_created_is_no_drop_unless_data_was_written_there_since(
+    shop: ShopDB, created: str, written_since: str, kept: str
+) -> None:
+    """Each created table and column holds, at the commit, what a fingerprint records; the undo
+    drops it only if it still holds that, so the default policy need not ask a person."""
+    names = {"orders": shop.table("orders"), "audit": shop.table("audit")}
+    with goexdb.connect(shop.dsn) as db:
+        made = db.stage(created.format(**names))
+        made.commit()
+        undo = db.stage_undo(made.action.id)
+        assert "db.drop" not in {v.rule for v in undo.violations}, undo.violations
+        undo.rollback()
+    shop.write(written_since.format(**names))
+    refused = pytest.raises(ConflictError, match="holds data written since the action")
+    with goexdb.connect(shop.dsn) as db, refused:
+        db.stage_undo(made.action.id)
+    assert [tuple(map(str, row)) for row in shop.query(kept.format(**names))] in (
+        [("x",)],
+        [("2",)],
+    )  # what was written since is still there

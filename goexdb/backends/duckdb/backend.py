@@ -30,6 +30,7 @@ from goexdb.effects import (
     StatementResult,
     TableColumns,
     diff_catalog,
+    fingerprint_created,
     images_of,
 )
 from goexdb.engines import DUCKDB, quote_table
@@ -352,6 +353,7 @@ class DuckDBBackend:
     def measure(self) -> Effects:
         if self._ddl:
             self._effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
+            fingerprint_created(self._effects, DUCKDB, lambda sql: self._query(sql)[0][0])
         return self._effects
 
     def _catalog(self) -> Catalog:

@@ -31,8 +31,7 @@ from goexdb.effects import (
     StatementResult,
     TableColumns,
     diff_catalog,
-    fingerprint_sql,
-    fingerprinted,
+    fingerprint_created,
     images_of,
     many_images,
 )
@@ -280,9 +279,7 @@ class PostgresBackend:
             self._cascaded.image(effects, held.roots, exclusive, self._budget)
         if self._ddl:
             effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
-            for change in effects.schema_changes:
-                if (key := fingerprinted(change)) is not None:
-                    effects.fingerprints[key] = self._rows(fingerprint_sql(change))[0][0]
+            fingerprint_created(effects, POSTGRES, lambda sql: self._rows(sql)[0][0])
             after = {r[0]: r[1] for r in self._rows(queries.FILENODES)}
             effects.rewrites = sorted(
                 name
