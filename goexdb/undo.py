@@ -66,10 +66,10 @@ def _plan(data: dict[str, Any], dialect: Dialect) -> UndoPlan:
             continue
         for row in reversed(images.images):
             undo_row(result, dialect, images, row)
+    if dialect.facts.triggers:  # checked before the schema is put back, as the rows were written
+        ddl = bool(changes) or any(data["renames"].values())
+        check_restored(result, dialect, statements, as_left=ddl)
     result.statements.extend(_undo_schema(changes, data["renames"], created))
-    if dialect.facts.triggers and not changes and not any(data["renames"].values()):
-        # (after DDL an image's columns need not be the table's: not checked yet)
-        check_restored(result, dialect, statements)
     return result
 
 

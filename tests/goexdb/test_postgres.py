@@ -665,14 +665,16 @@ def plain_dsn(pg_dsn: str, schema: str) -> Iterator[str]:
         con.execute(f"DROP ROLE {role}")
 
 
-def _undo_after_trigger(dsn: str, parent: str) -> tuple[list[Any], list[Any], list[Any]]:
-    """Commit an UPDATE of ``parent`` and undo it: the rows before, after the commit, and
-    after the undo (committed if it was not refused)."""
+def _undo_after_trigger(
+    dsn: str, parent: str, also: str = ""
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """Commit an UPDATE of ``parent`` (after ``also``, in the same action) and undo it: the
+    rows before, after the commit, and after the undo (committed if it was not refused)."""
     rows = f"SELECT * FROM {parent} ORDER BY id"
     with psycopg.connect(dsn) as con:
         before = con.execute(rows).fetchall()
     with goexdb.connect(dsn) as db:
-        staged = db.stage(f"UPDATE {parent} SET v = 'changed' WHERE id <= 2")
+        staged = db.stage(f"{also}UPDATE {parent} SET v = 'changed' WHERE id <= 2")
         record = staged.undo_record()
         staged.commit()
         with psycopg.connect(dsn) as con:
@@ -700,6 +702,19 @@ def test_an_undo_a_trigger_would_make_inexact_is_refused_naming_the_column(
     with psycopg.connect(plain_dsn) as con:
         changed = con.execute(rows).fetchall()
     assert [r[1] for r in changed[:2]] == ["changed"] * 2  # the inexact undo was rolled back
+
+
+def test_rows_are_checked_restored_after_an_action_that_changed_the_schema_too(
+    pg_dsn: str, plain_dsn: str, touched: str, schema: str
+) -> None:
+    """The restore check runs before the schema is put back, on every image whose columns the
+    table still has: an action that also created a table gets it as well."""
+    role = psycopg.conninfo.conninfo_to_dict(plain_dsn)["user"]
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"GRANT CREATE ON SCHEMA {schema} TO {role}")
+    made = f"CREATE TABLE {schema}.made (id int); "
+    with pytest.raises(ConflictError, match=rf"{touched}\.last_update would differ"):
+        _undo_after_trigger(plain_dsn, touched, also=made)
 
 
 @pytest.mark.parametrize(
