@@ -28,6 +28,7 @@ from core.errors import ConflictError, StateError
 from core.journal import Journal
 from core.policy import Violation, evaluate
 from core.redact import Redactor
+from core.review import Review
 from core.secrets import SecretStore
 from goexfs.apply.commit import change_record, check_directory, commit
 from goexfs.apply.lock import project_lock
@@ -39,7 +40,7 @@ from goexfs.rules import COMMAND_RULES, RULES
 from goexfs.sandbox.bwrap import SandboxResult, run_command
 from goexfs.sandbox.network import AllowedHost
 from goexfs.tree.effects import Change, summary
-from goexfs.tree.groups import generated, ignored, without_ignored
+from goexfs.tree.groups import generated, ignored, set_apart, without_ignored
 from goexfs.tree.paths import SecretPaths
 
 
@@ -88,6 +89,20 @@ class Staged(lifecycle.Staged):
 
     def _exclusive(self) -> AbstractContextManager[None]:
         return project_lock(self.root)
+
+    def review(self) -> Review:
+        """What a reviewer is given: a judge model reads the changes as the review shows them,
+        generated trees and ignored paths set apart (each still journaled and policy-checked)."""
+        apart = set_apart(self.changes, self.recorded)
+        if not apart.sections:
+            return super().review()
+        shown = {c.path for c in apart.one_by_one}
+        effects = {
+            **self.recorded,
+            "changes": [c for c in self.recorded.get("changes", []) if c["path"] in shown],
+            "set_apart": [{"title": t, "lines": lines} for t, lines in apart.sections],
+        }
+        return Review(self.action, effects, self.violations)
 
     def _commit_intent(self, decision: Decision) -> dict[str, Any]:
         return {"paths": list(decision.paths)} if decision.paths else {}

@@ -16,6 +16,7 @@ from goexfs.review import side
 from goexfs.tree.effects import Change, ChangeKind
 from goexfs.tree.groups import GeneratedTree, set_apart, without_ignored
 from goexfs.tree.manifest import Entry, EntryType
+from tests.fake_llm import FakeLLM
 from tests.goexfs.conftest import Runner
 from tests.goexfs.test_cli import goex_fs, run_json
 
@@ -145,3 +146,18 @@ def test_the_review_page_and_the_mcp_result_set_apart_the_same(
     ]
     apart = set_apart(run.changes, run.recorded)
     assert [c.path for c in apart.one_by_one] == files
+
+
+def test_a_judge_model_reads_the_changes_as_the_review_shows_them(
+    project: Path, bwrap: str, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOEX_POLICY_MAX_FILES_CHANGED", "1000")
+    fake_llm.reply('```json\n{"verdict": "commit", "reason": "a virtualenv and the fix"}\n```')
+    command = f"{VENV} && echo 'print(2)' > src/app.py"
+    code, report = run_json(project, "--cmd", command, "--decide", "llm")
+    assert code == 0, report
+    asked = json.loads(fake_llm.requests[0].json["messages"][-1]["content"])
+    assert [c["path"] for c in asked["effects"]["changes"]] == ["src/app.py"]
+    [generated] = asked["effects"]["set_apart"]
+    assert generated["lines"][0].startswith(".venv/  (a virtualenv): 304 added")
+    assert len(report["changes"]) == 304 + 3 + 1  # the report keeps every change
