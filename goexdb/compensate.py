@@ -322,13 +322,9 @@ def _key(image: str, key: list[str]) -> list[Any]:
 
 @functools.cache
 def _fields(image: str) -> dict[str, Any]:
-    """An image read as JSON, once while a plan is made (``forget`` empties the cache after):
-    never change what it returns. Integers are read as ints (exact, and their text is
-    canonical); an image with any other number is read again with numbers as their text, so
-    that 0.1 and 0.10000000000000001 stay two values."""
-    parsed: dict[str, Any] = json.loads(image)
-    if any(isinstance(v, float) for v in parsed.values()):
-        parsed = _NUMBERS_AS_TEXT.decode(image)
+    """An image read as JSON (numbers as their text), once while a plan is made (``forget``
+    empties the cache after): never change what it returns."""
+    parsed: dict[str, Any] = _NUMBERS_AS_TEXT.decode(image)
     return parsed
 
 
@@ -338,9 +334,7 @@ _NUMBERS_AS_TEXT = json.JSONDecoder(parse_float=str, parse_int=str)
 
 def _hashable(values: list[Any]) -> Any:
     """Key values fit to be a dict key (a JSON or array key column's value as its text)."""
-    return tuple(
-        v if v is None or isinstance(v, str | bool | int) else json.dumps(v) for v in values
-    )
+    return tuple(v if v is None or isinstance(v, str | bool) else json.dumps(v) for v in values)
 
 
 def forget() -> None:

@@ -246,11 +246,11 @@ def output_section(result: SandboxResult) -> RenderableType:
         if text.strip():
             shown = Text(printable(text.rstrip("\n")))
             parts.append(Panel(shown, title=name, title_align="left"))
-    if result.network:
+    if result.network:  # host names are checked by the proxy; printable all the same
         lines = network_lines(result.network)
-        parts.append(Text("\n  ".join(["network, through goex's proxy:", *lines])))
+        parts.append(Text(printable("\n  ".join(["network, through goex's proxy:", *lines]))))
     if hint := network_hint(result.exit_status, result.network, result.stderr):
-        parts.append(Text(hint, style="yellow"))
+        parts.append(Text(printable(hint), style="yellow"))
     return Group(*parts)
 
 

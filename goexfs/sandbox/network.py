@@ -22,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import select
+import selectors
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,20 @@ CONNECT_TIMEOUT = 15.0
 IDLE_TIMEOUT = 300.0  # seconds a connection may stay silent
 MAX_CONNECTIONS = 64  # at once; more are closed as they come
 HELPER = Path(__file__).with_name("netns.py")
-_HOST = re.compile(
-    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^\[?[0-9A-Fa-f:.]+\]?$"
-)
+_ABSOLUTE = re.compile(r"http://(\[[^\]]+\]|[^:/\s?#]+)(?::(\d{1,5}))?(/[^\s]*)?", re.I)
+MAX_HOSTS = 100  # distinct hosts recorded per command; the rest are counted together
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_ADDRESS = re.compile(r"[0-9a-f:.]{2,45}")
+
+
+def is_host(name: str) -> bool:
+    """A host name (labels of letters, digits and inner hyphens, 253 characters at most) or an
+    IPv4/IPv6 address, lower-case: nothing else is ever matched, connected to or recorded."""
+    if not name or len(name) > 253:
+        return False
+    if _ADDRESS.fullmatch(name):
+        return True
+    return all(_LABEL.fullmatch(label) for label in name.removesuffix(".").split("."))
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,7 @@ class AllowedHost:
         if match := re.fullmatch(r"(\[[^\]]+\]|[^:]+):(\d{1,5})", value):
             host, port = match.group(1), int(match.group(2))
         host = host.strip("[]").lower().rstrip(".")
-        if not host or not _HOST.match(host) or (port is not None and not 0 < port < 65536):
+        if not is_host(host) or (port is not None and not 0 < port < 65536):
             raise UsageError(
                 f"--allow-host takes HOST or HOST:PORT (like pypi.org or 127.0.0.1:8080), "
                 f"not {text!r}"
@@ -74,32 +86,26 @@ class AllowedHost:
         )
 
 
-@dataclass
-class Request:
-    """One connection the command made to the proxy."""
-
-    host: str
-    port: int
-    allowed: bool
-    sent: int = 0
-    received: int = 0
-    error: str | None = None
-
-
 class Proxy:
     """Serves the sandbox's proxy port from this process (see the module docstring)."""
 
     def __init__(self, allowed: Sequence[AllowedHost]) -> None:
         self.allowed = list(allowed)
-        self.requests: list[Request] = []
+        self._seen: dict[tuple[str, int, bool], dict[str, Any]] = {}  # at most MAX_HOSTS
+        self._unrecorded = 0  # connections to hosts past MAX_HOSTS
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
-        self._threads: list[threading.Thread] = []
+        self._closing = False
+        self._threads: set[threading.Thread] = set()  # running ones only
         self._open: set[socket.socket] = set()  # connections in flight, cut on close
 
     def environment(self) -> dict[str, str]:
+        """The proxy variables; the sandbox's own loopback is reached directly (it is private
+        to the sandbox), unless a loopback name is allowed, which then means the host's."""
         names = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
-        return {name: PROXY_URL for name in names} | {"NO_PROXY": "", "no_proxy": ""}
+        allowed = {rule.host for rule in self.allowed}
+        direct = ",".join(h for h in ("localhost", "127.0.0.1", "::1") if h not in allowed)
+        return {name: PROXY_URL for name in names} | {"NO_PROXY": direct, "no_proxy": direct}
 
     def attach(self, sandbox_pid: int) -> None:
         """Listen on the proxy port inside the network namespace of the sandbox's process
@@ -110,47 +116,63 @@ class Proxy:
         self._spawn(self._accept)
 
     def close(self) -> None:
-        """Stop serving: the listener and every connection still open are shut down."""
+        """Stop serving: the listener and every connection still open are shut down; the
+        threads get five seconds in all to end."""
+        self._closing = True
         if self._listener is not None:
             with contextlib.suppress(OSError):
                 self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
         with self._lock:
-            cut = list(self._open)
+            cut, threads = list(self._open), list(self._threads)
         for sock in cut:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        for thread in list(self._threads):
-            thread.join(5)
+        deadline = time.monotonic() + 5
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def report(self) -> list[dict[str, Any]]:
-        """Every host asked for, once per host, port and verdict, with counts and bytes."""
-        merged: dict[tuple[str, int, bool], dict[str, Any]] = {}
+        """Every host asked for, once per host, port and verdict, with counts and bytes (the
+        first MAX_HOSTS hosts; then one entry counting the connections to the others)."""
         with self._lock:
-            requests = list(self.requests)
-        for request in requests:
-            key = (request.host, request.port, request.allowed)
-            entry = merged.setdefault(
-                key,
-                {
-                    "host": request.host,
-                    "port": request.port,
-                    "allowed": request.allowed,
-                    "connections": 0,
-                    "sent": 0,
-                    "received": 0,
-                },
-            )
+            entries = [dict(entry) for entry in self._seen.values()]
+            if self._unrecorded:
+                more = {"host": "(more hosts)", "port": 0, "allowed": False, "sent": 0}
+                entries.append(more | {"connections": self._unrecorded, "received": 0})
+        return entries
+
+    def _record(self, host: str, port: int, allowed: bool) -> dict[str, Any] | None:
+        """The entry a connection adds its bytes to (None past MAX_HOSTS)."""
+        with self._lock:
+            key = (host, port, allowed)
+            entry = self._seen.get(key)
+            if entry is None and len(self._seen) >= MAX_HOSTS:
+                self._unrecorded += 1
+                return None
+            if entry is None:
+                entry = self._seen[key] = {"host": host, "port": port, "allowed": allowed,
+                                           "connections": 0, "sent": 0, "received": 0}  # fmt: skip
             entry["connections"] += 1
-            entry["sent"] += request.sent
-            entry["received"] += request.received
-            if request.error and "error" not in entry:
-                entry["error"] = request.error
-        return list(merged.values())
+            return entry
+
+    def _count(self, entry: dict[str, Any] | None, sent: int = 0, received: int = 0) -> None:
+        if entry is not None:
+            with self._lock:
+                entry["sent"] += sent
+                entry["received"] += received
 
     def _spawn(self, target: Any, *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
+        def run() -> None:
+            try:
+                target(*args)
+            finally:
+                with self._lock:
+                    self._threads.discard(thread)
+
+        thread = threading.Thread(target=run, daemon=True)
+        with self._lock:
+            self._threads.add(thread)
         thread.start()
 
     def _accept(self) -> None:
@@ -159,7 +181,10 @@ class Proxy:
             try:
                 client, _ = self._listener.accept()
             except OSError:
-                return  # closed
+                if self._closing:
+                    return
+                time.sleep(0.05)  # out of descriptors, a connection aborted: go on
+                continue
             with self._lock:
                 full = len(self._open) >= MAX_CONNECTIONS
                 if not full:
@@ -191,9 +216,7 @@ class Proxy:
             client.sendall(_answer(400, f"goex proxy: {exc}"))
             return
         allowed = any(rule.allows(host, port) for rule in self.allowed)
-        request = Request(host, port, allowed)
-        with self._lock:
-            self.requests.append(request)
+        entry = self._record(host, port, allowed)
         if not allowed:
             flag = _flag(host, port)
             client.sendall(
@@ -203,16 +226,25 @@ class Proxy:
         try:
             upstream = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
         except OSError as exc:
-            request.error = exc.strerror or str(exc)
-            client.sendall(_answer(502, f"goex proxy: cannot reach {host}:{port}: {request.error}"))
+            error = exc.strerror or type(exc).__name__
+            if entry is not None:
+                with self._lock:
+                    entry.setdefault("error", error)
+            client.sendall(_answer(502, f"goex proxy: cannot reach {host}:{port}: {error}"))
             return
         with upstream:
-            upstream.settimeout(None)
-            if method == "CONNECT":
-                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            upstream.sendall(first)
-            request.sent += len(first)
-            _relay(client, upstream, request)
+            upstream.settimeout(IDLE_TIMEOUT)
+            with self._lock:
+                self._open.add(upstream)
+            try:
+                if method == "CONNECT":
+                    client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                upstream.sendall(first)
+                self._count(entry, sent=len(first))
+                _relay(client, upstream, lambda up, down: self._count(entry, up, down))
+            finally:
+                with self._lock:
+                    self._open.discard(upstream)
 
 
 def _listener_as_root(pid: int) -> socket.socket | None:
@@ -262,9 +294,9 @@ def _listener_by_helper(pid: int) -> socket.socket:
 
 
 def _read_head(client: socket.socket) -> tuple[str, str, bytes] | None:
-    """The request line's method and target, and everything after the request line."""
-    data = b""
-    while b"\r\n\r\n" not in data:
+    """The request line's method and target, and the rest of the head and what came after."""
+    data = bytearray()
+    while data.find(b"\r\n\r\n", max(0, len(data) - 65539)) < 0:
         try:
             chunk = client.recv(65536)
         except OSError:
@@ -275,7 +307,7 @@ def _read_head(client: socket.socket) -> tuple[str, str, bytes] | None:
         if len(data) > MAX_HEADER:
             client.sendall(_answer(431, "goex proxy: request header too large"))
             return None
-    line, _, rest = data.partition(b"\r\n")
+    line, _, rest = bytes(data).partition(b"\r\n")
     parts = line.decode("latin-1").split()
     if len(parts) != 3:
         client.sendall(_answer(400, "goex proxy: malformed request line"))
@@ -284,53 +316,63 @@ def _read_head(client: socket.socket) -> tuple[str, str, bytes] | None:
 
 
 def _destination(method: str, target: str, rest: bytes) -> tuple[str, int, bytes]:
-    """(host, port, bytes to send upstream first) of a proxy request."""
+    """(host, port, bytes to send upstream first) of a proxy request: a CONNECT's early data,
+    or an http:// request rewritten for the origin server (its Host header that of the
+    target, one request per connection)."""
     if method == "CONNECT":
         match = re.fullmatch(r"(\[[^\]]+\]|[^:/\s]+):(\d{1,5})", target)
-        if not match:
-            raise ValueError(f"CONNECT needs HOST:PORT, not {target!r}")
-        headers, _, early = rest.partition(b"\r\n\r\n")
-        return match.group(1).strip("[]").lower(), int(match.group(2)), early
-    match = re.fullmatch(r"http://(\[[^\]]+\]|[^:/\s?#]+)(?::(\d{1,5}))?([^\s]*)", target, re.I)
+    else:
+        match = re.fullmatch(
+            r"http://(\[[^\]]+\]|[^:/\s?#]+)(?::(\d{1,5}))?(/[^\s]*)?", target, re.I
+        )
     if not match:
-        raise ValueError("only CONNECT and absolute http:// requests go through this proxy")
-    host, port, path = match.group(1).strip("[]").lower(), int(match.group(2) or 80), match.group(3)
-    headers, _, body = rest.partition(b"\r\n\r\n")
+        raise ValueError(
+            "only CONNECT HOST:PORT and absolute http:// requests go through this proxy"
+        )
+    host = match.group(1).strip("[]").lower()
+    port = int(match.group(2) or 80)
+    if not is_host(host) or not 0 < port < 65536:
+        raise ValueError("not a host name or address")
+    headers, _, body = (b"\r\n" + rest).partition(b"\r\n\r\n")  # no headers: rest is "\r\n..."
+    if method == "CONNECT":
+        return host, port, body
+    path = match.group(3) or "/"
     kept = [
         h
         for h in headers.split(b"\r\n")
-        if h and not h.lower().startswith((b"proxy-", b"connection:", b"keep-alive:"))
+        if h and not h.lower().startswith((b"proxy-", b"connection:", b"keep-alive:", b"host:"))
     ]
-    line = f"{method} {path or '/'} HTTP/1.1\r\n".encode("latin-1")
-    return host, port, line + b"\r\n".join([*kept, b"Connection: close"]) + b"\r\n\r\n" + body
+    named = f"Host: {_flag(host, port)}".encode()
+    line = f"{method} {path} HTTP/1.1".encode("latin-1")
+    return host, port, b"\r\n".join([line, named, *kept, b"Connection: close"]) + b"\r\n\r\n" + body
 
 
-def _relay(client: socket.socket, upstream: socket.socket, request: Request) -> None:
-    """Copy bytes both ways until both sides are done, counting them."""
+def _relay(
+    client: socket.socket, upstream: socket.socket, counted: Callable[[int, int], None]
+) -> None:
+    """Copy bytes both ways until both sides are done, counting them (sent, received)."""
     peers = {client: upstream, upstream: client}
-    open_reads = [client, upstream]
-    while open_reads:
-        readable, _, _ = select.select(open_reads, [], [], 300)
-        if not readable:
-            return  # idle five minutes
-        for sock in readable:
-            try:
-                data = sock.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                open_reads.remove(sock)
-                with contextlib.suppress(OSError):
-                    peers[sock].shutdown(socket.SHUT_WR)
-                continue
-            try:
+    by_fd = {sock.fileno(): sock for sock in peers}
+    with selectors.DefaultSelector() as selector:
+        for sock in peers:
+            selector.register(sock, selectors.EVENT_READ)
+        while selector.get_map():
+            ready = selector.select(IDLE_TIMEOUT)
+            if not ready:
+                return  # idle five minutes
+            for key, _ in ready:
+                sock = by_fd[key.fd]
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    selector.unregister(sock)
+                    with contextlib.suppress(OSError):
+                        peers[sock].shutdown(socket.SHUT_WR)
+                    continue
                 peers[sock].sendall(data)
-            except OSError:
-                return
-            if sock is client:
-                request.sent += len(data)
-            else:
-                request.received += len(data)
+                counted(*((len(data), 0) if sock is client else (0, len(data))))
 
 
 def _answer(status: int, text: str) -> bytes:

@@ -99,10 +99,11 @@ def echo_port() -> Iterator[int]:
     server.server_close()
 
 
-def pip_install(index: Index) -> str:
+def pip_install(url: str) -> str:
+    host = url.split("/")[2].rsplit(":", 1)[0]  # plain http: pip wants it named trusted
     return sandboxed_python(
-        "-m pip install --no-cache-dir --disable-pip-version-check "
-        f"--retries 0 --index-url {index.url} --target vendor goexdemo"
+        "-m pip install --no-cache-dir --disable-pip-version-check --retries 0 "
+        f"--index-url {url} --trusted-host {host} --target vendor goexdemo"
     )
 
 
@@ -116,7 +117,7 @@ def allowing(tmp_path: Path, *hosts: str) -> Any:
 def test_pip_installs_from_an_allowed_index_and_the_host_is_recorded(
     run_cmd: Runner, index: Index, tmp_path: Path
 ) -> None:
-    run = run_cmd(pip_install(index), config=allowing(tmp_path, f"127.0.0.1:{index.port}"))
+    run = run_cmd(pip_install(index.url), config=allowing(tmp_path, f"127.0.0.1:{index.port}"))
     assert run.result is not None
     assert run.result.exit_status == 0, run.result.stderr
     assert "vendor/goexdemo.py" in {c.path for c in run.changes}
@@ -129,14 +130,16 @@ def test_pip_installs_from_an_allowed_index_and_the_host_is_recorded(
 def test_a_host_not_allowed_is_refused_recorded_and_named_in_the_review(
     project: Path, index: Index, bwrap: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A name the proxy refuses before resolving it (the sandbox reaches its own loopback, not
+    the host's, without the proxy: NO_PROXY)."""
     monkeypatch.setenv("GOEX_FS_READ_PATHS", ",".join(python_read_paths()))
+    elsewhere = f"http://index.goex.invalid:{index.port}/simple/"
     proc = goex_fs(
-        "run", "--dir", str(project), "--cmd", pip_install(index), "--decide", "rollback"
+        "run", "--dir", str(project), "--cmd", pip_install(elsewhere), "--decide", "rollback"
     )
     assert proc.returncode == 3, proc.stderr
-    assert index.requests == []  # the index never heard from the sandbox
-    assert f"127.0.0.1:{index.port}  denied: " in proc.stdout
-    hint = f"network is off; `--allow-host 127.0.0.1:{index.port}` would allow it"
+    assert f"index.goex.invalid:{index.port}  denied: " in proc.stdout
+    hint = f"network is off; `--allow-host index.goex.invalid:{index.port}` would allow it"
     assert hint in proc.stdout
 
 
@@ -160,6 +163,42 @@ def test_https_is_tunnelled_only_to_allowed_hosts(
     assert refused.result is not None
     assert refused.result.stdout.startswith("HTTP/1.1 403 Forbidden")
     assert refused.recorded["network"][0]["allowed"] is False
+
+
+def test_the_sandboxes_own_loopback_is_reached_directly(run_cmd: Runner, tmp_path: Path) -> None:
+    """A test suite's local server in the sandbox is no business of the proxy's (NO_PROXY)."""
+    serve = (
+        "import http.server, threading, urllib.request; "
+        "from http.server import SimpleHTTPRequestHandler as H; "
+        "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H); "
+        "threading.Thread(target=s.serve_forever, daemon=True).start(); "
+        "print(urllib.request.urlopen(f'http://127.0.0.1:{s.server_address[1]}/').status)"
+    )
+    run = run_cmd(sandboxed_python(f'-c "{serve}"'), config=allowing(tmp_path))
+    assert run.result is not None and run.result.stdout.strip() == "200", run.result.stderr
+    assert run.recorded["network"] == []
+
+
+def test_host_names_the_proxy_will_not_take_are_refused_and_not_recorded(
+    run_cmd: Runner, project: Path, tmp_path: Path
+) -> None:
+    """An escape sequence or 60 kB in a host name never reaches the review or the journal."""
+    ask = (
+        "import socket\n"
+        "for name in [b'\\x1b[8mhidden', b'a' * 60000, b'ok.example']:\n"
+        "    s = socket.create_connection(('127.0.0.1', 3128))\n"
+        "    s.sendall(b'CONNECT ' + name + b':443 HTTP/1.1\\r\\n\\r\\n')\n"
+        "    print(s.recv(100).split(b'\\r\\n')[0].decode())\n"
+    )
+    (project / "ask.py").write_text(ask)
+    run = run_cmd(sandboxed_python("ask.py"), config=allowing(tmp_path))
+    assert run.result is not None
+    assert run.result.stdout.split("\n")[:3] == [
+        "HTTP/1.1 400 Bad Request",
+        "HTTP/1.1 400 Bad Request",
+        "HTTP/1.1 403 Forbidden",
+    ], run.result.stderr
+    assert [e["host"] for e in run.recorded["network"]] == ["ok.example"]
 
 
 def test_without_the_proxy_the_sandbox_has_no_network(
