@@ -22,8 +22,8 @@ from core.policy import Violation
 from core.redact import Redactor
 from core.render import render_report
 from goexfs.apply.commit import undo_dir_for
+from goexfs.sandbox.allow import network_hint, network_lines
 from goexfs.sandbox.bwrap import SandboxResult
-from goexfs.sandbox.network import network_hint, network_lines
 from goexfs.session import Staged
 from goexfs.tree.diff import printable, shown_path, sizes
 from goexfs.tree.effects import Change, ChangeKind

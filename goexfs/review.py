@@ -15,7 +15,7 @@ from core.journal import Journal
 from core.web.sides import Block, Cell, FileChange, Grid, Section
 from goexfs.apply.recover import ensure_nothing_pending
 from goexfs.kept import judge_selection
-from goexfs.sandbox.network import network_hint, network_lines
+from goexfs.sandbox.allow import network_hint, network_lines
 from goexfs.session import Staged, recorded, reopen
 from goexfs.tree.diff import binary_summary, change_header, shown_path
 from goexfs.tree.effects import Change

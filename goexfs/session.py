@@ -24,7 +24,7 @@ from typing import Any
 from core import lifecycle
 from core.action import Action, Decision, Kind, Status, Verdict
 from core.config import Config
-from core.errors import ConflictError, StateError
+from core.errors import ConflictError, GoexError, StateError
 from core.journal import Journal
 from core.policy import Violation, evaluate
 from core.redact import Redactor
@@ -37,8 +37,8 @@ from goexfs.backends import Stager, Staging, resume, rollback_staging, stager_fo
 from goexfs.kept import identities, select
 from goexfs.project import secret_files, workspace_for
 from goexfs.rules import COMMAND_RULES, RULES
+from goexfs.sandbox.allow import AllowedHost
 from goexfs.sandbox.bwrap import SandboxResult, run_command
-from goexfs.sandbox.network import AllowedHost
 from goexfs.tree.effects import Change, summary
 from goexfs.tree.groups import generated, ignored, set_apart, without_ignored
 from goexfs.tree.paths import SecretPaths
@@ -187,6 +187,9 @@ def stage(
         )
         staged.changes = changes = staging.changes(secret)
         ignored_paths = ignored(root, changes)
+        if ignored_paths is None and config.fs.exclude_ignored:
+            raise GoexError("cannot tell which paths .gitignore ignores: git check-ignore failed")
+        ignored_paths = ignored_paths or set()
         left_out: set[str] = set()
         if config.fs.exclude_ignored:
             left_out = ignored_paths - {c.path for c in without_ignored(changes, ignored_paths)}

@@ -40,6 +40,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import select
 import shutil
 import stat
 import subprocess
@@ -60,6 +61,7 @@ OPAQUE_XATTR = {False: "trusted.overlay.opaque", True: "user.overlay.opaque"}  #
 OPTIONS = "redirect_dir=off,metacopy=off,index=off,xino=off"
 ROOTLESS_KERNEL = (5, 11)  # the first kernel that mounts overlayfs in a user namespace
 HOLDER = Path(__file__).with_name("rootless.py")
+HOLDER_TIMEOUT = 30.0  # seconds the holder may take to mount
 UNSAFE_IN_OPTIONS = (",", ":", "\\", "=")
 MNT_DETACH = 2
 
@@ -75,7 +77,7 @@ class OverlayStager:
     @staticmethod
     def unavailable(root: Path) -> str | None:
         """Why overlay cannot stage root here (None when it can be tried)."""
-        if os.geteuid() != 0 and (reason := _no_user_namespace()) is not None:
+        if os.geteuid() != 0 and (reason := _no_user_namespace(root)) is not None:
             return reason
         try:
             with open("/proc/filesystems", encoding="utf-8") as handle:
@@ -159,7 +161,7 @@ class OverlayStaging(TreeStaging):
     def mount(self) -> None:
         layers = f"lowerdir={self.root},upperdir={self.upper},workdir={self.extra['work']}"
         if self.rootless:
-            self._hold(layers)
+            self._hold()
             return
         data = f"{layers},{OPTIONS}".encode()
         if _libc.mount(b"overlay", bytes(self.tree), b"overlay", 0, data) != 0:
@@ -168,15 +170,21 @@ class OverlayStaging(TreeStaging):
                 "overlay", f"the kernel refused the overlay mount ({os.strerror(code)})"
             )
 
-    def _hold(self, layers: str) -> None:
-        """Mount in a user namespace held by a process of our own (see the module docstring)."""
+    def _hold(self) -> None:
+        """Mount in a user namespace held by a process of our own (see the module docstring):
+        in a session of its own, so that a Ctrl-C meant for goex does not end it mid-commit."""
         argv = [sys.executable, "-I", "-S", str(HOLDER), str(self.root), str(self.upper),
                 self.extra["work"], str(self.tree)]  # fmt: skip
         holder = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         assert holder.stdout is not None
-        answer = holder.stdout.readline().decode(errors="replace").strip()
+        ready, _, _ = select.select([holder.stdout], [], [], HOLDER_TIMEOUT)
+        answer = holder.stdout.readline().decode(errors="replace").strip() if ready else ""
         if answer != "ready":
             _stop(holder)
             why = answer.removeprefix("error: ") or "the namespace holder exited"
@@ -206,8 +214,8 @@ class OverlayStaging(TreeStaging):
             _unmount(self.tree)
 
 
-def _no_user_namespace() -> str | None:
-    """Why a user who is not root cannot mount an overlay in a user namespace here."""
+def _no_user_namespace(root: Path) -> str | None:
+    """Why a user who is not root cannot mount an overlay over root in a user namespace here."""
     release = tuple(int(n) for n in os.uname().release.split("-")[0].split(".")[:2] if n.isdigit())
     if release < ROOTLESS_KERNEL:
         return f"kernel {os.uname().release} cannot mount overlayfs without root (5.11+ can)"
@@ -224,6 +232,10 @@ def _no_user_namespace() -> str | None:
             return f"user namespaces are off for users who are not root ({knob} = {value})"
     if shutil.which("nsenter") is None:
         return "nsenter (util-linux) is not installed"
+    info = os.stat(root)
+    if (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+        # overlayfs refuses to copy up a file whose owner the namespace does not map
+        return f"{root} belongs to another user or group than the one goex runs as"
     return None
 
 

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
+# As the overlay backend's OPTIONS, but redirect_dir=nofollow: userxattr refuses "off", which
+# means "follow" on kernels built with redirect_always_follow; neither creates redirects.
 OPTIONS = "userxattr,redirect_dir=nofollow,metacopy=off,index=off,xino=off"
 
 
@@ -29,6 +32,7 @@ def _fail(what: str) -> None:
 
 
 def main(lower: str, upper: str, work: str, tree: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # goex ends it, by closing standard input
     libc = ctypes.CDLL(None, use_errno=True)
     uid, gid = os.getuid(), os.getgid()
     if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:

@@ -47,9 +47,10 @@ from core.errors import ConfigError, SandboxError
 from core.journal import state_home
 from core.redact import Redactor
 from core.secrets import SecretStore
+from goexfs.sandbox.allow import AllowedHost
 from goexfs.sandbox.capture import Capture, kill_group, let_start, read_status
 from goexfs.sandbox.limits import limited_command, process_cap
-from goexfs.sandbox.network import AllowedHost, Proxy
+from goexfs.sandbox.network import Proxy
 from goexfs.sandbox.toolchains import readable_paths
 from goexfs.tree.paths import contains, normalize
 
@@ -227,6 +228,11 @@ def run_command(
         names = ", ".join(m.value for m in Sandbox)
         raise ConfigError(f"fs sandbox {mode!r} is not one of {names}", key="fs.sandbox") from None
     if mode is Sandbox.NONE:
+        if allow_hosts:
+            raise ConfigError(
+                "--allow-host needs the sandbox: an unsandboxed command has the whole network",
+                key="fs.allow_hosts",
+            )
         with tempfile.TemporaryDirectory(prefix="goex-home-") as home:
             env = safe_environment(secrets, home)
             argv = [*enter, "/bin/sh", "-c", command]  # enter starts it in the tree (--wd)

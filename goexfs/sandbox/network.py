@@ -10,11 +10,11 @@ from outside: a connection made in the sandbox arrives at goex, which reads the 
 and either connects to that host from the host's network and relays the bytes, or answers
 ``403`` with a line naming the host and the flag that would allow it. ``HTTP_PROXY`` and
 ``HTTPS_PROXY`` (both spellings) point there, which pip, curl, npm, git and most HTTP libraries
-follow.
+follow; the sandbox's own loopback stays direct (``NO_PROXY``).
 
-Allowed means the host the request names, matched exactly (case aside): ``pypi.org`` allows
-ports 443 and 80 of ``pypi.org`` — not ``files.pythonhosted.org``, not ``pypi.org.evil`` — and
-``HOST:PORT`` that port only. Names are resolved by goex, outside the sandbox.
+What is allowed, and how a host is named, is ``goexfs.sandbox.allow``'s: the host the request
+names, matched exactly (case aside). Names are resolved by goex, outside the sandbox. At most
+``MAX_CONNECTIONS`` connections are served at once and ``MAX_HOSTS`` hosts recorded.
 """
 
 from __future__ import annotations
@@ -29,61 +29,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import SandboxError, UsageError
+from core.errors import SandboxError
+from goexfs.sandbox.allow import PROXY_PORT, PROXY_URL, AllowedHost, allow_flag, is_host
 from goexfs.sandbox.netns import listen_in
 
-PROXY_PORT = 3128
-PROXY_URL = f"http://127.0.0.1:{PROXY_PORT}"
-DEFAULT_PORTS = (443, 80)
 MAX_HEADER = 64 * 1024
 CONNECT_TIMEOUT = 15.0
 IDLE_TIMEOUT = 300.0  # seconds a connection may stay silent
 MAX_CONNECTIONS = 64  # at once; more are closed as they come
 HELPER = Path(__file__).with_name("netns.py")
-_ABSOLUTE = re.compile(r"http://(\[[^\]]+\]|[^:/\s?#]+)(?::(\d{1,5}))?(/[^\s]*)?", re.I)
 MAX_HOSTS = 100  # distinct hosts recorded per command; the rest are counted together
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_ADDRESS = re.compile(r"[0-9a-f:.]{2,45}")
-
-
-def is_host(name: str) -> bool:
-    """A host name (labels of letters, digits and inner hyphens, 253 characters at most) or an
-    IPv4/IPv6 address, lower-case: nothing else is ever matched, connected to or recorded."""
-    if not name or len(name) > 253:
-        return False
-    if _ADDRESS.fullmatch(name):
-        return True
-    return all(_LABEL.fullmatch(label) for label in name.removesuffix(".").split("."))
-
-
-@dataclass(frozen=True)
-class AllowedHost:
-    host: str
-    port: int | None  # None: 443 and 80
-
-    @classmethod
-    def parse(cls, text: str) -> AllowedHost:
-        """``HOST`` or ``HOST:PORT`` (``[v6]:PORT``); anything else is a usage error."""
-        value = text.strip()
-        host, port = value, None
-        if match := re.fullmatch(r"(\[[^\]]+\]|[^:]+):(\d{1,5})", value):
-            host, port = match.group(1), int(match.group(2))
-        host = host.strip("[]").lower().rstrip(".")
-        if not is_host(host) or (port is not None and not 0 < port < 65536):
-            raise UsageError(
-                f"--allow-host takes HOST or HOST:PORT (like pypi.org or 127.0.0.1:8080), "
-                f"not {text!r}"
-            )
-        return cls(host, port)
-
-    def allows(self, host: str, port: int) -> bool:
-        return host == self.host and (
-            port in DEFAULT_PORTS if self.port is None else port == self.port
-        )
+_ABSOLUTE = re.compile(r"http://(\[[^\]]+\]|[^:/\s?#]+)(?::(\d{1,5}))?(/[^\s]*)?", re.I)
 
 
 class Proxy:
@@ -218,7 +177,7 @@ class Proxy:
         allowed = any(rule.allows(host, port) for rule in self.allowed)
         entry = self._record(host, port, allowed)
         if not allowed:
-            flag = _flag(host, port)
+            flag = allow_flag(host, port)
             client.sendall(
                 _answer(403, f"goex: network is off; --allow-host {flag} would allow it")
             )
@@ -342,7 +301,7 @@ def _destination(method: str, target: str, rest: bytes) -> tuple[str, int, bytes
         for h in headers.split(b"\r\n")
         if h and not h.lower().startswith((b"proxy-", b"connection:", b"keep-alive:", b"host:"))
     ]
-    named = f"Host: {_flag(host, port)}".encode()
+    named = f"Host: {allow_flag(host, port)}".encode()
     line = f"{method} {path} HTTP/1.1".encode("latin-1")
     return host, port, b"\r\n".join([line, named, *kept, b"Connection: close"]) + b"\r\n\r\n" + body
 
@@ -383,46 +342,3 @@ def _answer(status: int, text: str) -> bytes:
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode() + body
-
-
-NO_NETWORK = re.compile(
-    r"Network is unreachable|Temporary failure in name resolution|Could not resolve host|"
-    r"Name or service not known|getaddrinfo failed|ENETUNREACH|EAI_AGAIN",
-)
-
-
-def network_lines(network: Sequence[dict[str, Any]]) -> list[str]:
-    """The hosts the command asked for, one line each, for a review."""
-    lines = []
-    for e in network:
-        verdict = "allowed" if e["allowed"] else "denied"
-        detail = f"{e['connections']} connection(s)"
-        if e["allowed"]:
-            detail += f", {e['sent']} bytes sent, {e['received']} bytes received"
-        if e.get("error"):
-            detail += f"; {e['error']}"
-        lines.append(f"{_flag(e['host'], e['port'])}  {verdict}: {detail}")
-    return lines
-
-
-def network_hint(exit_status: int, network: Sequence[dict[str, Any]], stderr: str) -> str | None:
-    """One line for a failed command that met the missing network: a host it asked the proxy
-    for and was denied, or (a tool that ignores HTTP_PROXY) no network at all."""
-    if exit_status == 0:
-        return None
-    denied = [e for e in network if not e["allowed"]]
-    if denied:
-        flags = " ".join(f"--allow-host {_flag(e['host'], e['port'])}" for e in denied)
-        return f"network is off; `{flags}` would allow it"
-    if NO_NETWORK.search(stderr):
-        return (
-            "network is off (the sandbox has none); `--allow-host HOST` lets the command reach "
-            f"HOST through goex's proxy at {PROXY_URL}, for tools that honour HTTP(S)_PROXY"
-        )
-    return None
-
-
-def _flag(host: str, port: int) -> str:
-    """What ``--allow-host`` takes to allow host:port."""
-    shown = f"[{host}]" if ":" in host else host
-    return shown if port in DEFAULT_PORTS else f"{shown}:{port}"

@@ -1,10 +1,12 @@
 """Readable reviews of big changes: generated trees collapsed, ignored paths set apart.
 
 * **Generated trees** (``generated``): a virtualenv (a directory holding ``pyvenv.cfg``), a
-  cache that says so (``CACHEDIR.TAG``, the cache directory tagging convention), or a directory
-  named like one (``node_modules``, ``__pycache__``, ``.tox``, ``.mypy_cache``, ...). The
-  changes in and under one are shown as one line (``GeneratedTree``: counts by kind and
-  bytes); the journal, the JSON report, policy and ``goex-fs diff`` still hold every change.
+  cache that says so (``CACHEDIR.TAG`` with its signature, the cache directory tagging
+  convention), or a directory named like one (``node_modules``, ``__pycache__``, ``.tox``,
+  ``.mypy_cache``, ...). The paths added or deleted in and under one are shown as one line
+  (``GeneratedTree``: counts by kind and bytes); an edit of a path that was there before is
+  always shown on its own, with its diff. The journal, the JSON report, policy and ``goex-fs
+  diff`` hold every change.
 * **Ignored paths** (``ignored``): those the project's ``.gitignore`` files ignore, asked of git
   itself (``git check-ignore --no-index``, with an empty repository of its own, so it works in a
   directory that is not a repository). The rules are read from the real directory, never from
@@ -46,6 +48,8 @@ GENERATED_NAMES = frozenset(
     }
 )
 MARKERS = {"pyvenv.cfg": "a virtualenv", "CACHEDIR.TAG": "a cache (CACHEDIR.TAG)"}
+CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"  # bford.info/cachedir
+APART = (ChangeKind.ADDED, ChangeKind.DELETED)  # what may be set apart: never an edit
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ def generated(changes: Sequence[Change], root: Path, tree: Path) -> list[Generat
             name = directory.rpartition("/")[2]
             where = (tree if directory in made else root) / directory
             found = next(
-                (what for marker, what in MARKERS.items() if _is_file(where / marker)), None
+                (what for marker, what in MARKERS.items() if _is_marker(where / marker)), None
             )
             why_of[directory] = found or ("generated" if name in GENERATED_NAMES else None)
         return why_of[directory]
@@ -98,6 +102,8 @@ def generated(changes: Sequence[Change], root: Path, tree: Path) -> list[Generat
     members: dict[str, list[Change]] = {}
     reasons: dict[str, str] = {}
     for change in changes:
+        if change.kind not in APART:
+            continue
         candidates = [*parents_of(change.path), change.path]  # outermost first
         for directory in candidates:
             if directory == change.path and change.type is not EntryType.DIR:
@@ -110,40 +116,54 @@ def generated(changes: Sequence[Change], root: Path, tree: Path) -> list[Generat
 
 
 def ungrouped(changes: Sequence[Change], groups: Iterable[GeneratedTree]) -> list[Change]:
-    """The changes that lie in none of the groups."""
+    """The changes that lie in none of the groups (and every edit: only paths added or
+    deleted are grouped)."""
     tops = {group.path for group in groups}
-    return [c for c in changes if not tops.intersection([c.path, *parents_of(c.path)])]
+    return [
+        c
+        for c in changes
+        if c.kind not in APART or not tops.intersection([c.path, *parents_of(c.path)])
+    ]
 
 
-def ignored(root: Path, changes: Sequence[Change]) -> set[str]:
-    """The changed paths the real directory's ``.gitignore`` files ignore (none without git)."""
+def ignored(root: Path, changes: Sequence[Change]) -> set[str] | None:
+    """The changed paths the real directory's ``.gitignore`` files ignore: none without git;
+    None when git could not tell. Each path is asked as ``./path`` from the directory itself,
+    so that git reads none of them as a pathspec (``:(top)x``)."""
     git = shutil.which("git")
     if not changes or git is None:
         return set()
-    asked = {c.path + ("/" if c.type is EntryType.DIR else ""): c.path for c in changes}
-    with tempfile.TemporaryDirectory(prefix="goex-ignore-") as empty:
-        subprocess.run([git, "init", "-q", "--bare", empty], check=True, capture_output=True)
-        found = subprocess.run(
-            [
-                git,
-                "--git-dir",
-                empty,
-                "--work-tree",
-                str(root),
-                "-c",
-                "core.excludesFile=",
-                "check-ignore",
-                "--no-index",
-                "--stdin",
-                "-z",
-            ],
-            input=b"\0".join(os.fsencode(p) for p in asked),
-            capture_output=True,
-            check=False,
-        )
+    asked = {"./" + c.path + ("/" if c.type is EntryType.DIR else ""): c.path for c in changes}
+    try:
+        with tempfile.TemporaryDirectory(prefix="goex-ignore-") as empty:
+            subprocess.run(
+                [git, "init", "-q", "--bare", empty], check=True, capture_output=True, timeout=30
+            )
+            found = subprocess.run(
+                [
+                    git,
+                    "--git-dir",
+                    empty,
+                    "--work-tree",
+                    ".",
+                    "-c",
+                    "core.excludesFile=",
+                    "check-ignore",
+                    "--no-index",
+                    "--stdin",
+                    "-z",
+                ],
+                input=b"\0".join(os.fsencode(p) for p in asked),
+                capture_output=True,
+                check=False,
+                cwd=root,
+                timeout=60,
+            )
+    except (OSError, subprocess.SubprocessError):
+        return None
     if found.returncode not in (0, 1):  # 1: nothing ignored
-        return set()
-    return {asked[os.fsdecode(p)] for p in found.stdout.split(b"\0") if os.fsdecode(p) in asked}
+        return None
+    return {asked[p] for p in map(os.fsdecode, found.stdout.split(b"\0")) if p in asked}
 
 
 @dataclass(frozen=True)
@@ -169,7 +189,7 @@ def set_apart(changes: Sequence[Change], recorded: Mapping[str, Any]) -> Apart:
             for g in groups
         ]
         sections.append(("generated trees, collapsed (goex-fs diff lists every path):", lines))
-    rest = [c for c in ungrouped(changes, groups) if c.path in ignored]
+    rest = [c for c in ungrouped(changes, groups) if c.path in ignored and c.kind in APART]
     if rest:
         fate = (
             "left out of the commit (--exclude-ignored)"
@@ -179,7 +199,12 @@ def set_apart(changes: Sequence[Change], recorded: Mapping[str, Any]) -> Apart:
         tops = Counter(next((p for p in parents_of(c.path) if p in ignored), c.path) for c in rest)
         lines = [f"{shown_path(top)}  ({n} change(s))" for top, n in sorted(tops.items())]
         sections.append((f"ignored by .gitignore, {fate}:", lines))
-    one_by_one = [c for c in ungrouped(changes, groups) if c.path not in ignored]
+    one_by_one = [
+        c for c in ungrouped(changes, groups) if c.path not in ignored or c.kind not in APART
+    ]
+    if edited := [c.path for c in one_by_one if c.path in left_out]:
+        lines = [f"{shown_path(path)}  (shown above)" for path in edited]
+        sections.append(("edits left out of the commit, ignored by .gitignore:", lines))
     return Apart(one_by_one, sections)
 
 
@@ -207,9 +232,15 @@ def _group(path: str, why: str, changes: Sequence[Change]) -> GeneratedTree:
     return GeneratedTree(path, why, dict(kinds), len(files), size)
 
 
-def _is_file(path: Path) -> bool:
+def _is_marker(path: Path) -> bool:
+    """A regular file (a CACHEDIR.TAG beginning with the convention's signature)."""
     try:
-        return path.is_file() and not path.is_symlink()
+        if path.is_symlink() or not path.is_file():
+            return False
+        if path.name != "CACHEDIR.TAG":
+            return True
+        with path.open("rb") as handle:
+            return handle.read(len(CACHEDIR_SIGNATURE)) == CACHEDIR_SIGNATURE
     except OSError:
         return False
 

@@ -14,7 +14,7 @@ from core.config import load_config
 from core.web.sides import Block, FileChange
 from goexfs.review import side
 from goexfs.tree.effects import Change, ChangeKind
-from goexfs.tree.groups import GeneratedTree, set_apart, without_ignored
+from goexfs.tree.groups import GeneratedTree, ignored, set_apart, without_ignored
 from goexfs.tree.manifest import Entry, EntryType
 from tests.fake_llm import FakeLLM
 from tests.goexfs.conftest import Runner
@@ -161,3 +161,36 @@ def test_a_judge_model_reads_the_changes_as_the_review_shows_them(
     [generated] = asked["effects"]["set_apart"]
     assert generated["lines"][0].startswith(".venv/  (a virtualenv): 304 added")
     assert len(report["changes"]) == 304 + 3 + 1  # the report keeps every change
+
+
+def test_only_paths_added_or_deleted_are_set_apart_never_an_edit(
+    run_cmd: Runner, project: Path
+) -> None:
+    (project / "node_modules" / "pkg").mkdir(parents=True)
+    (project / "node_modules" / "pkg" / "index.js").write_text("ok\n")
+    run = run_cmd(
+        "echo evil > node_modules/pkg/index.js && mkdir node_modules/new && echo n > "
+        "node_modules/new/a.js && mkdir made && touch made/CACHEDIR.TAG && echo x > made/ci.yml"
+    )
+    apart = set_apart(run.changes, run.recorded)
+    shown = [c.path for c in apart.one_by_one]
+    assert "node_modules/pkg/index.js" in shown  # the edit, with its diff
+    assert "made/ci.yml" in shown  # an unsigned CACHEDIR.TAG makes no cache
+    assert apart.sections == [
+        (
+            "generated trees, collapsed (goex-fs diff lists every path):",
+            ["node_modules/  (generated): 2 added; 1 files, 2 bytes"],
+        )
+    ]
+
+
+def test_ignored_reads_every_name_as_a_path_never_a_pathspec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "project"
+    (root / "sub").mkdir(parents=True)
+    (root / ".gitignore").write_text("/top.txt\n*.log\n")
+    names = [":(top)notes", ":!x", ":(attr:y)z", "top.txt", "sub/top.txt", "sub/a.log"]
+    changes = [_change(name, ChangeKind.ADDED, None, EntryType.FILE) for name in names]
+    monkeypatch.chdir(root / "sub")  # goex run from a subdirectory of the project
+    assert ignored(root, changes) == {"top.txt", "sub/a.log"}

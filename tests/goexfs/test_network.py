@@ -19,7 +19,7 @@ import pytest
 
 from core.config import load_config
 from core.errors import UsageError
-from goexfs.sandbox.network import AllowedHost
+from goexfs.sandbox.allow import AllowedHost
 from tests.goexfs.conftest import Runner, python_read_paths, sandboxed_python
 from tests.goexfs.test_cli import goex_fs
 
