@@ -59,8 +59,10 @@ def sandboxed_python(arguments: str) -> str:
 
 def python_read_paths() -> tuple[str, ...]:
     """What ``sandboxed_python`` needs to read (``[fs] read_paths``): the interpreter's prefix,
-    which may lie in the hidden home (pyenv), and the PYTHONPATH it is given."""
-    return (sys.base_prefix, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)))
+    which may lie in the hidden home (pyenv), the virtualenv, which may lie in the hidden /tmp
+    (a checkout there), and the PYTHONPATH it is given."""
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    return tuple(dict.fromkeys([sys.base_prefix, sys.prefix, *filter(None, paths)]))
 
 
 def decision_for(run: Staged, verdict: Verdict) -> Decision:
