@@ -124,12 +124,21 @@ class LookupBefore:
         return entry
 
     def _read(self, dir_fd: int, name: str) -> tuple[Entry | None, bool]:
+        """The entry at name, and whether it is doubtful: changed since the mark, checked
+        before and after it is read (a path replaced while it was hashed — another session's
+        commit renaming over it — would otherwise pair the old file's ctime with the new file's
+        contents, and a later commit would overwrite that session's change unseen)."""
         try:
             info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except FileNotFoundError:
             return None, self._changed(os.fstat(dir_fd))
         entry = entry_at(name, dir_fd=dir_fd)
-        return entry, self._changed(info)
+        try:
+            again = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return entry, True
+        moved = (info.st_ino, info.st_dev) != (again.st_ino, again.st_dev)
+        return entry, moved or self._changed(info) or self._changed(again)
 
     def _parent_doubtful(self, rel: str) -> bool:
         """For a path that is absent: whether its nearest existing ancestor changed.

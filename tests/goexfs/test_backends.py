@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,8 @@ from goexfs.backends import (
     stager_for,
     unavailable,
 )
+from goexfs.backends import before as before_module
+from goexfs.backends.before import LookupBefore, stage_mark, unknown_entry
 from goexfs.backends.overlay import OverlayStaging
 from goexfs.backends.watch import OVERFLOW_LOGGER
 from goexfs.project import workspace_for
@@ -607,3 +610,29 @@ def test_a_kept_action_whose_directory_changed_is_refused_alike_on_every_backend
     assert not (project / "new.txt").exists()
     waiting = journal.waiting_for(run.action.id)
     assert waiting is not None and waiting.kept
+
+
+def test_a_path_replaced_while_its_before_side_is_read_is_doubtful(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by ten concurrent sessions in CI: another session's commit renamed README.md over
+    itself between the stat and the hash of this session's read of the before side, which then
+    paired the old file's ctime with the new file's contents; this session's later commit saw
+    no conflict and overwrote that change. Now the path is doubtful and the commit refuses."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "README.md").write_text("# shared\n")
+    location = tmp_path / "staging"
+    location.mkdir()
+    time.sleep(0.05)  # past the filesystem clock's tick: README.md is older than the mark
+    before = LookupBefore(root, stage_mark(location))
+    real_entry_at = before_module.entry_at
+
+    def committed_meanwhile(name: str, *, dir_fd: int) -> object:
+        (root / "new").write_text("session 1\n")
+        os.rename(root / "new", root / "README.md")  # as a commit does
+        return real_entry_at(name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(before_module, "entry_at", committed_meanwhile)
+    before.entry("README.md")
+    assert before.recorded()["README.md"] == unknown_entry(EntryType.FILE)
