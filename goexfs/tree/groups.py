@@ -189,7 +189,8 @@ def set_apart(changes: Sequence[Change], recorded: Mapping[str, Any]) -> Apart:
             for g in groups
         ]
         sections.append(("generated trees, collapsed (goex-fs diff lists every path):", lines))
-    rest = [c for c in ungrouped(changes, groups) if c.path in ignored and c.kind in APART]
+    outside = ungrouped(changes, groups)
+    rest = [c for c in outside if c.path in ignored and c.kind in APART]
     if rest:
         fate = (
             "left out of the commit (--exclude-ignored)"
@@ -199,9 +200,7 @@ def set_apart(changes: Sequence[Change], recorded: Mapping[str, Any]) -> Apart:
         tops = Counter(next((p for p in parents_of(c.path) if p in ignored), c.path) for c in rest)
         lines = [f"{shown_path(top)}  ({n} change(s))" for top, n in sorted(tops.items())]
         sections.append((f"ignored by .gitignore, {fate}:", lines))
-    one_by_one = [
-        c for c in ungrouped(changes, groups) if c.path not in ignored or c.kind not in APART
-    ]
+    one_by_one = [c for c in outside if c.path not in ignored or c.kind not in APART]
     if edited := [c.path for c in one_by_one if c.path in left_out]:
         lines = [f"{shown_path(path)}  (shown above)" for path in edited]
         sections.append(("edits left out of the commit, ignored by .gitignore:", lines))
