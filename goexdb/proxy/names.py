@@ -4,7 +4,6 @@ them, and which of them goex sent with its own RETURNING (``images``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 
 from goexdb.proxy.messages import Message
 from goexdb.proxy.statements import Verdict
@@ -12,61 +11,56 @@ from goexdb.proxy.statements import Verdict
 Settle = Callable[[Message | None, list[Message]], None]
 
 
-@dataclass(frozen=True)
 class _Made:
-    """A verdict as one Parse or Bind recorded it: its own object, so that a later answer
-    undoes only what its own message recorded."""
+    """A verdict as one Parse or Bind recorded it, and whether goex sent it imaged: its own
+    object, so that a later answer undoes only what its own message recorded."""
 
-    verdict: Verdict
+    __slots__ = ("imaged", "verdict")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "verdict", replace(self.verdict))
+    def __init__(self, verdict: Verdict, imaged: bool) -> None:
+        self.verdict = verdict
+        self.imaged = imaged
 
 
 class Names:
     def __init__(self) -> None:
-        self._statements: dict[str, Verdict] = {}
-        self._portals: dict[str, Verdict] = {}
-        self._imaged: set[tuple[bytes, str]] = set()  # (b"S" or b"P", name)
+        self._statements: dict[str, _Made] = {}
+        self._portals: dict[str, _Made] = {}
 
     def parsed(self, name: str, verdict: Verdict, *, imaged: bool) -> Settle:
         """A statement sent to be parsed; what to call with the server's answer, which undoes
         this unless the server parsed it (it refused, or skipped it after an error)."""
-        return self._made(self._statements, b"S", name, verdict, imaged)
+        return self._made(self._statements, b"1", name, _Made(verdict, imaged))
 
     def bound(self, portal: str, statement: str) -> Settle | None:
         """A portal sent to be made of a statement (what to call with the answer), or None for
         a statement goex never saw prepared: then nothing is sent."""
-        verdict = self._statements.get(statement)
-        if verdict is None:
+        made = self._statements.get(statement)
+        if made is None:
             return None
-        return self._made(self._portals, b"P", portal, verdict, (b"S", statement) in self._imaged)
+        return self._made(self._portals, b"2", portal, _Made(made.verdict, made.imaged))
 
-    def _made(
-        self, names: dict[str, Verdict], kind: bytes, name: str, verdict: Verdict, imaged: bool
-    ) -> Settle:
-        before = names.get(name), (kind, name) in self._imaged
-        made = _Made(verdict)
-        names[name] = made.verdict
-        self._mark(kind, name, imaged)
-        done = {b"S": b"1", b"P": b"2"}[kind]
+    @staticmethod
+    def _made(names: dict[str, _Made], done: bytes, name: str, made: _Made) -> Settle:
+        before = names.get(name)
+        names[name] = made
 
         def settle(final: Message | None, _: list[Message]) -> None:
-            if (final is None or final.type != done) and names.get(name) is made.verdict:
-                if before[0] is None:
+            if (final is None or final.type != done) and names.get(name) is made:
+                if before is None:
                     names.pop(name, None)
                 else:
-                    names[name] = before[0]
-                self._mark(kind, name, before[1])
+                    names[name] = before
 
         return settle
 
     def portal(self, name: str) -> Verdict | None:
-        return self._portals.get(name)
+        made = self._portals.get(name)
+        return None if made is None else made.verdict
 
     def copies_in(self, portal: str) -> bool:
         """Whether the portal runs COPY FROM STDIN (the client's data comes next)."""
-        verdict = self._portals.get(portal)
+        verdict = self.portal(portal)
         statement = verdict.statement if verdict is not None else None
         return (
             verdict is not None
@@ -76,17 +70,11 @@ class Names:
         )
 
     def imaged(self, kind: bytes, name: str) -> bool:
-        return (kind, name) in self._imaged
+        made = (self._statements if kind == b"S" else self._portals).get(name)
+        return made is not None and made.imaged
 
     def closed(self, kind: bytes, name: str) -> None:
         (self._statements if kind == b"S" else self._portals).pop(name, None)
-        self._imaged.discard((kind, name))
-
-    def _mark(self, kind: bytes, name: str, imaged: bool) -> None:
-        if imaged:
-            self._imaged.add((kind, name))
-        else:
-            self._imaged.discard((kind, name))
 
 
 def ours(name: str) -> bool:
