@@ -5,14 +5,17 @@ checksum, with how it was."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
 
 import goexdb
 from core.errors import ConflictError, StateError
+from goexdb.backends.postgres.cascaded import Cascaded
 
 TABLES = ("customer", "sku", "orders", "order_line", "review", "coupon", "audit", "payment")
 
@@ -180,3 +183,62 @@ def test_cascaded_rows_of_a_table_without_a_key_leave_the_action_irreversible(
         staged.commit()
         with pytest.raises(StateError, match="cannot be undone"):
             db.stage_undo(staged.action.id)
+
+
+def test_a_row_another_transaction_deleted_meanwhile_is_not_taken_for_the_actions(
+    pg_dsn: str, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another transaction deletes an order line the action never touches and commits between
+    goex's two reads of the cascaded rows (replayed here: it commits right after the first).
+    The counts leave room for one more delete (the action also updates a line), so only asking
+    the second connection again tells the two apart: the undo must not bring that row back."""
+    other = psycopg.connect(pg_dsn)
+    other.execute(f"DELETE FROM {shop}.order_line WHERE order_id = 5 AND line = 1")
+    replaced = Cascaded._replaced
+
+    def then_the_other_commits(*args: Any) -> Any:
+        found = replaced(*args)
+        if not other.closed:
+            other.commit()
+            other.close()
+        return found
+
+    monkeypatch.setattr(Cascaded, "_replaced", staticmethod(then_the_other_commits))
+    action = (
+        f"UPDATE {shop}.order_line SET qty = qty + 1 WHERE order_id = 1 AND line = 1; "
+        f"DELETE FROM {shop}.orders WHERE id = 2"
+    )
+    try:
+        with goexdb.connect(pg_dsn) as db:
+            staged = db.stage(action)
+            assert other.closed, "the interleaving was not replayed"
+            lines = [i for i in staged.effects.images if i.table == f"{shop}.order_line"]
+            deleted = [json.loads(r.before) for i in lines for r in i.images if r.after is None]
+            assert sorted(row["order_id"] for row in deleted) == [2, 2, 2]
+            assert staged.reversible, staged.effects.irreversible
+            before_undo = checksums(pg_dsn, shop)
+            staged.commit()
+            db.stage_undo(staged.action.id).commit()
+    finally:
+        other.close()
+    restored = checksums(pg_dsn, shop)
+    with psycopg.connect(pg_dsn) as con:
+        gone = con.execute(
+            f"SELECT count(*) FROM {shop}.order_line WHERE order_id = 5 AND line = 1"
+        ).fetchone()
+    assert gone == (0,)
+    assert restored == before_undo
+
+
+def test_cascaded_rows_are_imaged_while_another_transaction_writes(pg_dsn: str, shop: str) -> None:
+    """An older transaction still writing elsewhere keeps the snapshot's xmax below the
+    action's own xid: the xmax of the rows the action replaced must still be read as its."""
+    before = checksums(pg_dsn, shop)
+    with psycopg.connect(pg_dsn) as other, goexdb.connect(pg_dsn) as db:
+        other.execute(f"UPDATE {shop}.review SET body = body WHERE id = 1")  # and stays open
+        staged = db.stage(f"DELETE FROM {shop}.customer WHERE id IN (3, 4)")
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        other.rollback()
+        db.stage_undo(staged.action.id).commit()
+    assert checksums(pg_dsn, shop) == before

@@ -13,8 +13,11 @@ statements' own images of that table:
   as the action holds their row locks until it ends;
 
 paired by primary key: a key in both is a row updated, only after a row inserted, only before a
-row deleted (if the action no longer sees it). A table without a primary key, one locked by the
-action's DDL, or images the counts do not account for leave the images missing, saying why.
+row deleted (if the action no longer sees it, and the second connection, asked again, still
+does: a row another transaction deleted and committed between the two reads is gone for both,
+where the action's own delete is not yet seen by anyone else). A table without a primary key,
+one locked by the action's DDL, or images the counts do not account for leave the images
+missing, saying why.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ _MINE = """
     WHERE age(t.xmin) <= 0 AND pg_xact_status((me.top + (t.xmin::text::bigint
           - me.top % 4294967296 + 4294967296) % 4294967296)::text::xid8) = 'in progress'
 """
+# A 32-bit xmax made full against the snapshot's xmax (the latest completed xid + 1), which an
+# xid still in progress can pass: their distance taken as signed, as the server compares xids.
 _REPLACED = """
     WITH now AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next)
     SELECT {key}, row_to_json(t)::text FROM {table} AS t, now
-    WHERE t.xmax::text <> '0' AND age(t.xmax) > 0 AND pg_xact_status((now.next - (now.next
-          % 4294967296 - t.xmax::text::bigint + 4294967296) % 4294967296)::text::xid8)
+    WHERE t.xmax::text <> '0' AND age(t.xmax) > 0 AND pg_xact_status((now.next - ((now.next
+          % 4294967296 - t.xmax::text::bigint + 6442450944) % 4294967296 - 2147483648))::text::xid8)
           = 'in progress'
 """
 _PRESENT = "SELECT {key} FROM {table} AS t WHERE {key} IN (SELECT json_array_elements_text($1))"
@@ -106,12 +111,18 @@ class Cascaded:
                 )
             else:
                 readable.append(images)
-        befores = self._replaced(readable)
+        try:
+            with _Committed(self._conninfo, self._timeout) as committed:
+                befores = self._replaced(committed, readable)
+                for images in readable:
+                    self._pair(images, befores[images.table], counts[images.table][:3], committed)
+        except _Unreadable as exc:
+            for images in readable:
+                images.images = []
+                images.missing = (
+                    f"goex could not read the rows cascades and triggers replaced: {exc}"
+                )
         for images in readable:
-            if isinstance(befores, str):
-                images.missing = befores
-            else:
-                self._pair(images, befores[images.table], counts[images.table][:3])
             budget.spend(images)
         netted = {images.table for images in found}
         effects.images = found + [i for i in effects.images if i.table not in netted]
@@ -132,36 +143,31 @@ class Cascaded:
             found.append(images)
         return found
 
-    def _replaced(self, tables: Sequence[StatementImages]) -> dict[str, list[Any]] | str:
+    @staticmethod
+    def _replaced(committed: _Committed, tables: Sequence[StatementImages]) -> dict[str, list[Any]]:
         """The versions of each table's rows the action replaced or deleted, as (key, image)
-        by table; or why they could not be read."""
-        if not tables:
-            return {}
-        try:
-            with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as con:
-                con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                con.execute(f"SET LOCAL lock_timeout = '{int(self._timeout * 1000)}ms'")
-                found = {
-                    i.table: [
-                        (k, row) for k, row in con.execute(_REPLACED.format(**_names(i))).fetchall()
-                    ]
-                    for i in tables
-                }
-                con.execute("ROLLBACK")
-                return found
-        except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return f"goex could not read the rows cascades and triggers replaced: {reason}"
+        by table, in one snapshot."""
+        committed.rows("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        found = {i.table: committed.rows(_REPLACED.format(**_names(i))) for i in tables}
+        committed.rows("ROLLBACK")
+        return found
 
-    def _pair(self, images: StatementImages, replaced: list[Any], counts: list[int]) -> None:
+    def _pair(
+        self, images: StatementImages, replaced: list[Any], counts: list[int], committed: _Committed
+    ) -> None:
         names = _names(images)
         after: dict[str, str] = dict(self._rows(_MINE.format(**names)))
         before = dict(replaced)
         gone = [k for k in before if k not in after]
         present = {r[0] for r in self._rows(_PRESENT.format(**names), json.dumps(gone))}
+        gone = [k for k in gone if k not in present]
+        if gone:  # still there for everyone else: the action's own deletes, not yet committed
+            still = _PRESENT.format(**names).replace("%", "%%").replace("$1", "%s::json")
+            kept = {r[0] for r in committed.rows(still, json.dumps(gone))}
+            gone = [k for k in gone if k in kept]
         updated = [RowImage(before[k], a) for k, a in after.items() if k in before]
         inserted = [RowImage(None, a) for k, a in after.items() if k not in before]
-        deleted = [RowImage(before[k], None) for k in gone if k not in present]
+        deleted = [RowImage(before[k], None) for k in gone]
         ins, upd, dele = counts
         if (
             len(inserted) > ins + upd
@@ -174,6 +180,41 @@ class Cascaded:
             )
             return
         images.images = [i for i in updated if i.before != i.after] + inserted + deleted
+
+
+class _Unreadable(Exception):
+    """The second connection failed (the first line of why)."""
+
+
+class _Committed:
+    """A second connection to the database, which sees committed data only: autocommit, a
+    statement's snapshot its own unless a transaction is begun."""
+
+    def __init__(self, conninfo: str, timeout: float) -> None:
+        self._conninfo, self._timeout = conninfo, timeout
+        self._con: psycopg.Connection[Any] | None = None
+
+    def __enter__(self) -> _Committed:
+        self._con = self._call(psycopg.connect, self._conninfo, autocommit=True, connect_timeout=10)
+        self.rows(f"SET lock_timeout = '{int(self._timeout * 1000)}ms'")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._con is not None:
+            self._con.close()
+
+    def rows(self, sql: str, *params: str) -> list[tuple[Any, ...]]:
+        assert self._con is not None
+        cursor = self._call(self._con.execute, sql, params or None)
+        return cursor.fetchall() if cursor.description else []
+
+    @staticmethod
+    def _call(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except psycopg.Error as exc:
+            text = str(exc).strip()
+            raise _Unreadable(text.splitlines()[0] if text else type(exc).__name__) from exc
 
 
 def _names(images: StatementImages) -> dict[str, str]:
