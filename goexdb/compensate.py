@@ -20,9 +20,10 @@ from goexdb.effects import RowImage, StatementImages, TableColumns
 from goexdb.engines import engine_facts, quote_ident, quote_literal, quote_table
 from goexdb.sql import Statement
 
-# The exact text a row must have, beside an image read (``_pairs``): the pair's second element,
-# or the image itself when it travelled alone.
-EXACT = "coalesce(x.pair ->> 1, (x.pair -> 0)::text)"
+# The exact text a row must have, beside an image read (``_pairs``): the pair's second image, or
+# the image itself when it travelled alone (a ``json`` value keeps its input text, so this is
+# each image as it was written).
+EXACT = "coalesce(x.pair -> 1, x.pair -> 0)::text"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ class UndoPlan:
     # ``light``, also without its images (a JSON literal of megabytes)
     readable: dict[int, str] = field(default_factory=dict)
     light: dict[int, str] = field(default_factory=dict)
+    # ``shown``: as the undo action is journaled and reviewed (its code, its statements), each
+    # JSON literal of images described, not written out: megabytes nobody reads, which the
+    # undo record of the action undone keeps already
+    shown: dict[int, str] = field(default_factory=dict)
 
     def classified(
         self, classify: Callable[[str], list[Statement]], *, light: bool
@@ -75,7 +80,20 @@ class UndoPlan:
 
     @property
     def sql(self) -> str:
-        return ";\n".join(self.statements) + ";\n" if self.statements else ""
+        return _script(self.statements)
+
+    @property
+    def shown_sql(self) -> str:
+        return _script([self.shown.get(i, s) for i, s in enumerate(self.statements)])
+
+    def as_shown(self, sql: str) -> str:
+        """A statement of the plan as shown (``shown``); any other text as it is."""
+        by_text = {self.statements[i]: text for i, text in self.shown.items()}
+        return by_text.get(sql, sql)
+
+
+def _script(statements: list[str]) -> str:
+    return ";\n".join(statements) + ";\n" if statements else ""
 
 
 class Dialect:
@@ -119,21 +137,23 @@ def check_restored(
             if image is not None and images.key:
                 key = _hashable(_key(image, images.key))
                 first.setdefault(images.table, {}).setdefault(key, row.before)
-    alike: dict[tuple[str, str], list[str]] = {}  # (table, columns) -> before-images
+    alike: dict[tuple[str, tuple[str, ...]], list[str]] = {}  # (table, columns) -> befores
     for table, by_key in first.items():
         for before in filter(None, by_key.values()):
-            alike.setdefault((table, json.dumps(_columns(before))), []).append(before)
+            alike.setdefault((table, _columns(before)), []).append(before)
     keys = {images.table: images.key for images in statements if images.key}
     for (table, columns), befores in alike.items():
-        if as_left and not set(json.loads(columns)) <= set(d.columns(table).types):
+        if as_left and not set(columns) <= set(d.columns(table).types):
             continue
         out.checks.append(Check(len(out.statements), table, "inexact"))
         _emit(out, table, [(b, b) for b in befores], _restored(d, table, columns, keys[table]))
 
 
-def _restored(d: Dialect, table: str, columns: str, key: list[str]) -> Callable[[str, str], str]:
+def _restored(
+    d: Dialect, table: str, columns: tuple[str, ...], key: list[str]
+) -> Callable[[str, str], str]:
     """The check of rows restored: each image's exact text beside its row's text now."""
-    now = d.facts.row_json("t", json.loads(columns), d.types_of(table))
+    now = d.facts.row_json("t", list(columns), d.types_of(table))
     of_row = f"(SELECT {now} FROM {quote_table(table)} AS t WHERE {_key_match(key)})"
     return lambda rows, _: (
         f"SELECT {EXACT}, n.now FROM {rows} LEFT JOIN LATERAL {of_row} AS n(now) ON true "
@@ -221,6 +241,7 @@ def _emit(
     OVERRIDING clause, if any (``_add``); the classifier may also read it without the images
     (``UndoPlan.light``)."""
     out.light[len(out.statements)] = build(_pairs(table, ()), "")
+    out.shown[len(out.statements)] = build(_pairs(table, (), described=len(pairs)), overriding)
     _add(out, build, _pairs(table, pairs), overriding)
 
 
@@ -232,19 +253,21 @@ def _add(out: UndoPlan, build: Callable[[str, str], str], rows: str, overriding:
     out.statements.append(build(rows, overriding))
 
 
-def _pairs(table: str, pairs: Sequence[tuple[str, str]]) -> str:
+def _pairs(table: str, pairs: Sequence[tuple[str, str]], *, described: int = 0) -> str:
     """Rows ``s`` of the table read from the first image of each pair, beside ``EXACT``, the
-    second image's exact text (json, not jsonb: the numbers keep their text). A pair of one
-    image twice travels once: ``EXACT`` is then the text of the image read (a ``json`` value
-    keeps its input text, so ``(x.pair -> 0)::text`` is that image as it was written)."""
+    second image's exact text (json, not jsonb: the numbers keep their text, and each image its
+    text as written). A pair of one image twice travels once. ``described``: as shown, a
+    comment saying how many pairs there are in place of them."""
     array = (
         "["
         + ",".join(
-            f"[{read}]" if text is read or text == read else f"[{read},{json.dumps(text)}]"
+            f"[{read}]" if text is read or text == read else f"[{read},{text}]"
             for read, text in pairs
         )
         + "]"
     )
+    if described:
+        array = f"/* {described} row images from the undo record of the action undone */ []"
     return (
         f"json_array_elements({quote_literal(array)}::json) AS x(pair) CROSS JOIN LATERAL "
         f"json_populate_record(NULL::{quote_table(table)}, x.pair -> 0) AS s"

@@ -243,7 +243,7 @@ class Session:
         if record is None:
             raise StateError(f"action {original.id} has no undo data in the journal")
         plan = self.plan_undo(record)
-        action = Action(Kind.DB, self.target.display, plan.sql, prompt=f"undo {original.id}")
+        action = Action(Kind.DB, self.target.display, plan.shown_sql, prompt=f"undo {original.id}")
         staged = Staged(action, self.journal, self.redactor)
         staged.undoes = original
         with staged.being_staged():
@@ -271,6 +271,8 @@ class Session:
         if refusal is not None:
             held.rollback()
             raise refusal
+        for result in held.results:  # journaled and shown with their images described
+            result.sql = plan.as_shown(result.sql)
         return held
 
     def _record(self, staged: Staged, work: Held, undone: Sequence[SchemaChange] = ()) -> None:

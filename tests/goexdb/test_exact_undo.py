@@ -242,3 +242,22 @@ def test_cascaded_rows_are_imaged_while_another_transaction_writes(pg_dsn: str, 
         other.rollback()
         db.stage_undo(staged.action.id).commit()
     assert checksums(pg_dsn, shop) == before
+
+
+def test_the_undo_is_journaled_with_its_images_described_not_written_out(
+    pg_dsn: str, shop: str
+) -> None:
+    """The undo's statements carry every row image as a JSON literal; its journaled code and
+    statements say how many instead (the undo record of the action undone keeps them): a
+    100,000-row undo journaled 80 MB before."""
+    before = checksums(pg_dsn, shop)
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {shop}.payment SET amount = amount + 1")
+        staged.commit()
+        undo = db.stage_undo(staged.action.id)
+        undo.commit()
+        code = db.journal.get(undo.action.id).code
+        statements = json.dumps((db.journal.effects(undo.action.id) or {})["statements"])
+    assert checksums(pg_dsn, shop) == before
+    assert "50 row images from the undo record of the action undone" in code
+    assert '"paid":' not in code + statements
