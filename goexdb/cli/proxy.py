@@ -72,7 +72,7 @@ def proxy_command(
             "--socket-dir with --trust-socket"
         )
     config = replace(config, db=held_for(config))
-    context = ProxyContext(config, target.display, target_redactor(target))
+    context = ProxyContext(config, target.display, target_redactor(target), target.conninfo)
     database = conninfo_to_dict(target.conninfo).get("dbname") or ""
     where = Listen(host, port, socket_dir, tls, trust_socket)
     proxy = Proxy(context, target.conninfo, str(database or _user(target.conninfo)), users, where)

@@ -6,8 +6,9 @@ The pipeline runs on each connection's own worker thread (its journal connection
 when it commits or rolls back, the work is done on the event loop, on the held connection.
 Measured: rows inserted, updated and deleted per table (cascades and triggers included), locks,
 sequences, advisory locks, and schema changes and rewrites when a statement was DDL. Row images
-are not taken through the proxy (the statements are relayed as sent), so a proxied action is
-journaled irreversible.
+(PostgreSQL 18, ``[db] capture = "images"``): each statement that writes is sent with goex's own
+RETURNING, and the rows cascades and triggers changed are read at the end as ``goex-db run``
+reads them (``Cascaded``); a TRUNCATE's rows are not read, so its action is irreversible.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from core.journal import Journal, default_path
 from core.llm import Model
 from core.policy import evaluate
 from core.redact import Redactor
+from goexdb.backends.postgres.cascaded import Cascaded
 from goexdb.effects import Effects, StatementResult
 from goexdb.engines import POSTGRES
 from goexdb.held import Held
 from goexdb.proxy import messages as m
-from goexdb.proxy.measure import measure
+from goexdb.proxy.measure import bridged, measure
 from goexdb.proxy.messages import Message
 from goexdb.proxy.own import Own
 from goexdb.proxy.pending import Client, Pending
@@ -81,9 +83,12 @@ class Worker:
 class ProxyContext:
     """What every connection of one proxy shares: its settings, judge, target and redactor."""
 
-    def __init__(self, config: Config, target_display: str, redactor: Redactor) -> None:
+    def __init__(
+        self, config: Config, target_display: str, redactor: Redactor, conninfo: str = ""
+    ) -> None:
         self.config = config
         self.target = target_display
+        self.conninfo = conninfo  # goex's own, for the second connection of ``Cascaded``
         self.redactor = redactor
         self.mode = config.review.decide
         limits = {
@@ -135,8 +140,12 @@ class ProxyContext:
         """Measure, decide, carry out. None when the client's COMMIT went through (or the
         transaction had failed, which the server already told); else the reason goex rolled it
         back, for the client's error."""
+        cascaded = None
+        if session.images and self.conninfo:
+            rows = bridged(session.own, asyncio.get_running_loop())
+            cascaded = Cascaded(rows, self.conninfo, self.config.db.lock_timeout)
         try:
-            effects = await measure(session.own, pending, self.config.db.max_row_images)
+            effects = await measure(session.own, pending, self.config.db.max_row_images, cascaded)
         except GoexError as exc:  # the transaction failed: nothing to decide
             with contextlib.suppress(ConnectionError):  # gone: the server rolled it back
                 if commit is not None:  # the server answers the client's COMMIT with ROLLBACK

@@ -1,10 +1,14 @@
 """What a proxied transaction did, measured from inside it at its end, on the held connection:
 rows per table (from the transaction's statistics and locks, ``queries.HELD``), row images
-(``images``), sequences, advisory locks, and after DDL the schema changes and rewrites."""
+(``images``; the rows cascades and triggers changed by ``Cascaded``, as ``goex-db run`` reads
+them, its queries sent from a thread of its own), sequences, advisory locks, and after DDL the
+schema changes and rewrites."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import json
 from typing import Any
 
@@ -12,6 +16,7 @@ from sqlglot import exp
 
 from core.errors import ExecutionError
 from goexdb.backends.postgres import queries
+from goexdb.backends.postgres.cascaded import Cascaded, Rows
 from goexdb.backends.postgres.holdings import Holdings
 from goexdb.effects import Catalog, Effects, ImageBudget, StatementImages, diff_catalog
 from goexdb.engines import POSTGRES
@@ -36,7 +41,10 @@ MEASURE = f"""
 """
 
 
-async def measure(own: Own, pending: Pending, max_images: int) -> Effects:
+async def measure(
+    own: Own, pending: Pending, max_images: int, cascaded: Cascaded | None = None
+) -> Effects:
+    """``cascaded``: where images are taken, how to read the rows no statement reported."""
     try:
         imaged_tables = sorted({written_by(pending.statements[i]) for i in pending.imaged})
         rows = await own.rows("goex_measure", MEASURE, (json.dumps(imaged_tables),))
@@ -71,6 +79,9 @@ async def measure(own: Own, pending: Pending, max_images: int) -> Effects:
                 unimaged = StatementImages(kept.index(index), what, [])
                 unimaged.missing = f"{verdict.sql.split()[0].upper()} {what} left no row images"
                 effects.images.append(unimaged)
+        if cascaded is not None and any(t.by_cascade_or_trigger for t in effects.tables.values()):
+            exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
+            await asyncio.to_thread(cascaded.image, effects, held.roots, exclusive, budget)
         if pending.catalog is not None:
             after, filenodes = await read_catalog(own)
             effects.schema_changes = diff_catalog(pending.catalog, after)
@@ -80,6 +91,18 @@ async def measure(own: Own, pending: Pending, max_images: int) -> Effects:
     except (GoexQueryFailed, Discarded, ConnectionError) as exc:
         raise ExecutionError(f"goex could not measure the transaction: {exc}") from exc
     return effects
+
+
+def bridged(own: Own, loop: asyncio.AbstractEventLoop) -> Rows:
+    """goex's own queries on the held connection for code that reads from another thread (and
+    waits there while the event loop sends them): rows as tuples of ``str``."""
+
+    def rows(sql: str, *params: str) -> list[tuple[Any, ...]]:
+        name = "goex_q" + hashlib.sha256(sql.encode()).hexdigest()[:20]
+        found = asyncio.run_coroutine_threadsafe(own.rows(name, sql, params), loop).result()
+        return [tuple(None if v is None else v.decode() for v in row) for row in found]
+
+    return rows
 
 
 async def at_savepoint(own: Own, pending: Pending, sql: str, ran: Sink) -> None:

@@ -50,6 +50,8 @@ _REPLACED = """
           = 'in progress'
 """
 _PRESENT = "SELECT {key} FROM {table} AS t WHERE {key} IN (SELECT json_array_elements_text($1))"
+# A table's primary key columns as JSON text (the same read by any connection, typed or not).
+_KEY = f"SELECT to_json(t.key)::text FROM ({queries.TABLE}) AS t(nspname, relname, key)"
 
 # The tables a TRUNCATE empties: those named, and with CASCADE those whose foreign keys refer to
 # them, and so on (a partitioned table's rows are read through its root).
@@ -67,15 +69,16 @@ Rows = Callable[..., list[tuple[Any, ...]]]
 
 
 class Cascaded:
-    """What reading these images needs: the action's own connection (``rows``), and how to
-    open a second one."""
+    """What reading these images needs: the action's own connection (``rows``: a query and its
+    text parameters, the rows as tuples, text values as ``str``), and how to open a second
+    one."""
 
     def __init__(self, rows: Rows, conninfo: str, timeout: float) -> None:
         self._rows, self._conninfo, self._timeout = rows, conninfo, timeout
 
     def _key_of(self, table: str) -> list[str]:
-        found = self._rows(queries.TABLE, quote_table(table))
-        return list(found[0][2]) if found else []
+        found = self._rows(_KEY, quote_table(table))
+        return list(json.loads(found[0][0])) if found else []
 
     def image(
         self,

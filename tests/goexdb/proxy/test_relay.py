@@ -298,3 +298,36 @@ def test_what_a_rollback_to_savepoint_took_back_is_neither_counted_nor_undone(
     assert (counts["updated"], counts["deleted"], counts["by_cascade_or_trigger"]) == (2, 0, 0)
     assert recorded["reversible"] is True, recorded["effects"]["irreversible"]
     assert_undone(proxy, action.id, table, before)
+
+
+def test_rows_a_cascade_deleted_are_imaged_and_the_undo_restores_them(
+    proxy: RunningProxy, table: str
+) -> None:
+    """A client's DELETE cascades into another table: goex reads those rows as ``goex-db run``
+    does (the action's own row versions, and a second connection's view of what it replaced),
+    so the proxied action is reversible and its undo puts both tables back."""
+    child = f"{table}_child"
+    proxy.direct(
+        f"CREATE TABLE {child} (id int PRIMARY KEY, "
+        f"parent int NOT NULL REFERENCES {table} ON DELETE CASCADE, note text)"
+    )
+    try:
+        proxy.direct(
+            f"INSERT INTO {child} SELECT g, 1 + g % 5, 'child ' || g FROM generate_series(1, 15) g"
+        )
+        parents = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
+        children = proxy.direct(f"SELECT * FROM {child} ORDER BY id")
+        with psycopg.connect(proxy.dsn()) as con:
+            con.execute(f"DELETE FROM {table} WHERE id IN (2, 3)")
+            con.commit()
+        assert proxy.direct(f"SELECT count(*) FROM {child}") == [(9,)]
+        action = proxy.actions()[0]
+        with proxy.journal() as journal:
+            recorded = journal.effects(action.id) or {}
+        counts = recorded["effects"]["tables"][f"public.{child}"]
+        assert (counts["deleted"], counts["by_cascade_or_trigger"]) == (6, 6)
+        assert recorded["reversible"] is True, recorded["effects"]["irreversible"]
+        assert_undone(proxy, action.id, table, parents)
+        assert proxy.direct(f"SELECT * FROM {child} ORDER BY id") == children
+    finally:
+        proxy.direct(f"DROP TABLE {child}")
