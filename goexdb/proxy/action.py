@@ -7,8 +7,8 @@ when it commits or rolls back, the work is done on the event loop, on the held c
 Measured: rows inserted, updated and deleted per table (cascades and triggers included), locks,
 sequences, advisory locks, and schema changes and rewrites when a statement was DDL. Row images
 (PostgreSQL 18, ``[db] capture = "images"``): each statement that writes is sent with goex's own
-RETURNING, and the rows cascades and triggers changed are read at the end as ``goex-db run``
-reads them (``Cascaded``); a TRUNCATE's rows are not read, so its action is irreversible.
+RETURNING, the rows cascades and triggers changed are read at the end as ``goex-db run`` reads
+them (``Cascaded``), and the rows a TRUNCATE empties just before it is relayed.
 """
 
 from __future__ import annotations
@@ -105,6 +105,14 @@ class ProxyContext:
         major = upstream.parameters.get("server_version", "0").split(".")[0].split()[0]
         return self.config.db.capture is Capture.IMAGES and major.isdigit() and int(major) >= 18
 
+    def cascaded_for(self, session: Connection) -> Cascaded | None:
+        """Where images are taken: how to read the rows no statement's RETURNING shows (on the
+        held connection, from a thread of its own), and a TRUNCATE's before it runs."""
+        if not (session.images and self.conninfo):
+            return None
+        rows = bridged(session.own, asyncio.get_running_loop())
+        return Cascaded(rows, self.conninfo, self.config.db.lock_timeout)
+
     def refused(self, session: Connection, verdict: StatementVerdict) -> None:
         """Journal a refused statement as a rejected action (in the background)."""
         error = StatementDenied(verdict.reason, statement=verdict.sql, rule=verdict.rule)
@@ -140,10 +148,7 @@ class ProxyContext:
         """Measure, decide, carry out. None when the client's COMMIT went through (or the
         transaction had failed, which the server already told); else the reason goex rolled it
         back, for the client's error."""
-        cascaded = None
-        if session.images and self.conninfo:
-            rows = bridged(session.own, asyncio.get_running_loop())
-            cascaded = Cascaded(rows, self.conninfo, self.config.db.lock_timeout)
+        cascaded = self.cascaded_for(session)
         try:
             effects = await measure(session.own, pending, self.config.db.max_row_images, cascaded)
         except GoexError as exc:  # the transaction failed: nothing to decide

@@ -73,8 +73,14 @@ async def measure(
             tied = tie(pending.statements[index], kept.index(index), pending.tags[index], images)
             budget.spend(tied.with_table(tables))
             effects.images.append(tied)
+        for index, emptied in sorted(pending.emptied.items()):  # a TRUNCATE's, read before it
+            for table in emptied:
+                table.statement = kept.index(index)
+                budget.spend(table)
+                effects.images.append(table)
+        read = pending.imaged | pending.undone | set(pending.emptied)
         for index, verdict in enumerate(pending.statements):  # wrote, but left no images
-            if index not in pending.imaged | pending.undone and _writes_rows(verdict):
+            if index not in read and _writes_rows(verdict):
                 what = ", ".join(_written(verdict))
                 unimaged = StatementImages(kept.index(index), what, [])
                 unimaged.missing = f"{verdict.sql.split()[0].upper()} {what} left no row images"

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from goexdb.effects import Catalog, RowImage
+from goexdb.effects import Catalog, RowImage, StatementImages
 from goexdb.proxy.images import rows_of
 from goexdb.proxy.messages import Message
 from goexdb.proxy.routing import tag_of
@@ -61,6 +61,8 @@ class Pending:
     filenodes: dict[str, str] = field(default_factory=dict)
     imaged: set[int] = field(default_factory=set)  # statements sent with goex's RETURNING
     images: dict[int, list[RowImage]] = field(default_factory=dict)
+    # a TRUNCATE's rows, read before it ran: its images by table
+    emptied: dict[int, list[StatementImages]] = field(default_factory=dict)
     # savepoints set since it wrote: name, statements before it, the row counts then
     # and the rows discounted then
     savepoints: list[tuple[str, int, Counts, Counts]] = field(default_factory=list)
@@ -103,6 +105,7 @@ class Pending:
             self.undone.add(index)
             self.imaged.discard(index)
             self.images.pop(index, None)
+            self.emptied.pop(index, None)
         self.discounted = dict(discounted)
         for table, now in counts.items():
             before, taken = then.get(table, _NONE), discounted.get(table, _NONE)

@@ -21,8 +21,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 
+from sqlglot import exp
+
 from core.action import Action
 from core.errors import ExecutionError, TargetError
+from goexdb.effects import ImageBudget
 from goexdb.proxy import messages as m
 from goexdb.proxy.action import ProxyContext
 from goexdb.proxy.images import imaged
@@ -238,7 +241,21 @@ class ProxySession(Relay):
                 pending.catalog, pending.filenodes = await read_catalog(self.own)
         if imaged:
             pending.imaged.add(len(pending.statements))
+        if statement is not None and isinstance(statement.ast, exp.TruncateTable):
+            await self._read_emptied(pending, statement.ast)
         return pending.add(verdict)
+
+    async def _read_emptied(self, pending: Pending, truncate: exp.TruncateTable) -> None:
+        """Before a TRUNCATE is relayed, where images are taken: every row of every table it
+        will empty (a failure means the transaction failed already: so does its measure)."""
+        cascaded = self.context.cascaded_for(self)
+        if cascaded is None:
+            return
+        budget = ImageBudget(self.context.config.db.max_row_images)
+        index = len(pending.statements)
+        with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
+            found = await asyncio.to_thread(cascaded.emptied, truncate, index, budget)
+            pending.emptied[index] = found
 
     def _status(self, status: bytes) -> None:
         super()._status(status)

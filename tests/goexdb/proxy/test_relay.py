@@ -331,3 +331,36 @@ def test_rows_a_cascade_deleted_are_imaged_and_the_undo_restores_them(
         assert proxy.direct(f"SELECT * FROM {child} ORDER BY id") == children
     finally:
         proxy.direct(f"DROP TABLE {child}")
+
+
+@pytest.mark.parametrize("mode", ["extended", "simple"])
+def test_a_truncate_cascading_is_imaged_before_it_runs_and_undone(
+    proxy_factory: Any, table: str, mode: str, tmp_path: Path
+) -> None:
+    """goex reads every row a TRUNCATE ... CASCADE will empty (both tables) just before it
+    relays it, in the client's pipeline or its simple query; the undo puts them all back."""
+    allow = tmp_path / "allow-drop.toml"
+    allow.write_text("[policy]\nallow_drop = true\nallow_unfiltered_writes = true\n")
+    proxy = proxy_factory("policy", allow)
+    child = f"{table}_child"
+    proxy.direct(f"CREATE TABLE {child} (id int PRIMARY KEY, parent int REFERENCES {table})")
+    try:
+        proxy.direct(f"INSERT INTO {child} SELECT g, 1 + g % 20 FROM generate_series(1, 30) g")
+        parents = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
+        children = proxy.direct(f"SELECT * FROM {child} ORDER BY id")
+        with psycopg.connect(proxy.dsn()) as con:
+            if mode == "simple":
+                con.execute(f"UPDATE {table} SET v = 'x' WHERE id = 1; TRUNCATE {table} CASCADE")
+            else:
+                con.execute(f"UPDATE {table} SET v = 'x' WHERE id = %s", (1,))
+                con.execute(f"TRUNCATE {table} CASCADE", prepare=True)
+            con.commit()
+        assert proxy.direct(f"SELECT count(*) FROM {child}") == [(0,)]
+        action = proxy.actions()[0]
+        with proxy.journal() as journal:
+            recorded = journal.effects(action.id) or {}
+        assert recorded["reversible"] is True, recorded["effects"]["irreversible"]
+        assert_undone(proxy, action.id, table, parents)
+        assert proxy.direct(f"SELECT * FROM {child} ORDER BY id") == children
+    finally:
+        proxy.direct(f"DROP TABLE {child}")
