@@ -64,6 +64,16 @@ class UndoPlan:
     # JSON literal of images described, not written out: megabytes nobody reads, which the
     # undo record of the action undone keeps already
     shown: dict[int, str] = field(default_factory=dict)
+    # a plan whose guards alone refuse (no ``changed`` checks, one pass over the images less):
+    # how to make the plan that also lists the rows changed since, run once it is refused
+    listing: Callable[[], UndoPlan] | None = None
+
+    def short(self, results: Sequence[Any]) -> bool:
+        """Whether a guard changed fewer rows than it should: rows changed since the action."""
+        return any(
+            results[g.statement].rowcount != (1 if g.row is not None else g.rows)
+            for g in self.guards
+        )
 
     def classified(
         self, classify: Callable[[str], list[Statement]], *, light: bool
@@ -173,12 +183,13 @@ def _columns(image: str) -> tuple[str, ...]:
     return tuple(_fields(image))
 
 
-def undo_set(out: UndoPlan, d: Dialect, images: StatementImages) -> None:
+def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: bool) -> None:
     """One statement's rows undone set by set (PostgreSQL): first a check lists the rows not as
     the action left them; then one UPDATE puts rows back, one DELETE removes what it added
     (or moved to another key), a check lists the keys taken again, and one INSERT re-inserts
     what it removed. The images travel as one JSON array per statement, each element an image
-    to read the row from and the exact text the row must have."""
+    to read the row from and the exact text the row must have. Without ``listing``, no check:
+    the guards alone see a row changed since (``UndoPlan.listing``)."""
     table, key, written = images.table, images.key, d.columns(images.table)
     kept = [*key, *written.always_identity]  # an UPDATE cannot put these back
     put: list[tuple[str, str]] = []
@@ -201,7 +212,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages) -> None:
     taken = f"EXISTS (SELECT 1 FROM {t} AS t WHERE {match})"
     values = ", ".join(f"{quote_ident(c)} = s.{quote_ident(c)}" for c in sets)
     insert, overriding = _insert(table, columns, written)
-    if put or gone:
+    if listing and (put or gone):
         out.checks.append(Check(len(out.statements), table, "changed"))
         _emit(
             out,
@@ -226,8 +237,9 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages) -> None:
             out, table, gone, lambda rows, _: f"DELETE FROM {t} AS t USING {rows} WHERE {as_left}"
         )
     if back:
-        out.checks.append(Check(len(out.statements), table, "changed"))
-        _emit(out, table, back, lambda rows, _: f"SELECT {EXACT} FROM {rows} WHERE {taken}")
+        if listing:
+            out.checks.append(Check(len(out.statements), table, "changed"))
+            _emit(out, table, back, lambda rows, _: f"SELECT {EXACT} FROM {rows} WHERE {taken}")
         out.guards.append(Guard(len(out.statements), table, None, len(back)))
         _emit(
             out,

@@ -255,7 +255,7 @@ class Session:
         """The compensating SQL for a committed action's journaled undo record."""
         if record.get("irreversible"):
             raise StateError("this action cannot be undone: " + "; ".join(record["irreversible"]))
-        plan = undo.plan(record, self.backend.columns)
+        plan = undo.plan(record, self.backend.columns, listing=False)
         if not plan.statements:
             raise StateError("there is nothing to undo: the action changed no rows or schema")
         return plan
@@ -270,6 +270,8 @@ class Session:
         refusal = undo.refusal(plan, held.results, held.effects, held.dangling)
         if refusal is not None:
             held.rollback()
+            if plan.listing is not None and plan.short(held.results):  # say which rows
+                return self.hold_undo(plan.listing())
             raise refusal
         for result in held.results:  # journaled and shown with their images described
             result.sql = plan.as_shown(result.sql)

@@ -44,16 +44,31 @@ from goexdb.engines import quote_ident, quote_literal, quote_table
 from goexdb.reversible import bare, explained_by_renames
 
 
-def plan(data: dict[str, Any], columns: Callable[[str], TableColumns] | None = None) -> UndoPlan:
+def plan(
+    data: dict[str, Any],
+    columns: Callable[[str], TableColumns] | None = None,
+    *,
+    listing: bool = True,
+) -> UndoPlan:
     """Compensating SQL for a journaled undo record (see the module docstring), writing no
-    generated column and identity columns GENERATED ALWAYS only where a row is re-inserted."""
+    generated column and identity columns GENERATED ALWAYS only where a row is re-inserted.
+    Without ``listing``, a row changed since the action is seen by the guards alone, and the
+    plan says how to make the one that lists them (``UndoPlan.listing``)."""
+    dialect = Dialect(data["dialect"], columns or _no_columns)
     try:
-        return _plan(data, Dialect(data["dialect"], columns or (lambda table: TableColumns({}))))
+        made = _plan(data, dialect, listing)
     finally:
         forget()
+    if not listing and dialect.facts.undo_in_sets:  # (row by row, each guard names its row)
+        made.listing = lambda: plan(data, columns)
+    return made
 
 
-def _plan(data: dict[str, Any], dialect: Dialect) -> UndoPlan:
+def _no_columns(table: str) -> TableColumns:
+    return TableColumns({})
+
+
+def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
     changes = [SchemaChange(**c) for c in data["schema_changes"]]
     created = {c.table for c in changes if c.change == "table_created"}
     result = UndoPlan()
@@ -62,7 +77,7 @@ def _plan(data: dict[str, Any], dialect: Dialect) -> UndoPlan:
     statements = [images for images in statements if images.table not in created]
     for images in reversed(statements):  # a created table's rows go with the table
         if dialect.facts.undo_in_sets and images.key:  # a statement's images share columns
-            undo_set(result, dialect, images)
+            undo_set(result, dialect, images, listing=listing)
             continue
         for row in reversed(images.images):
             undo_row(result, dialect, images, row)
