@@ -1,7 +1,8 @@
 """Whether a measured action can be undone, and what its undo keeps (``goexdb.undo`` plans it).
 
 At review time ``assess`` says whether an action could be undone, and why not (a dropped table
-or column, a TRUNCATE, rows changed by cascade or trigger, more images than the cap). At commit
+or column, a TRUNCATE, rows changed by cascade or trigger, more images than the cap, rows
+changed before their table or column was renamed in the same action). At commit
 the ``record`` of images, schema changes and renames goes to the journal; ``renames`` reads the
 table and column renames from the statements, which a catalog diff sees as a drop and a create.
 """
@@ -62,6 +63,19 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
     return moved
 
 
+def _renamed(statements: Sequence[Statement]) -> list[tuple[int, str]]:
+    """Each statement that renames a table or a column of it: its place and the table's name
+    (as ``_norm`` compares it)."""
+    found = []
+    for index, statement in enumerate(statements):
+        tree = statement.ast
+        if isinstance(tree, exp.Alter) and isinstance(tree.this, exp.Table):
+            actions = tree.args.get("actions") or []
+            if any(isinstance(a, exp.AlterRename | exp.RenameColumn) for a in actions):
+                found.append((index, _norm(tree.this.name)))
+    return found
+
+
 def bare(name: str) -> str:
     return name.rpartition(".")[2]
 
@@ -109,6 +123,14 @@ def assess(
         if template and not explained_by_renames(change, moved):
             reasons.append(template.format(table=change.table, name=change.name))
     read = {images.statement for images in effects.images}
+    renamed = _renamed(statements)
+    for images in effects.images:  # (the whole action's are read once every statement ran)
+        name = _norm(bare(images.table))
+        if images.images and any(at > images.statement >= 0 and t == name for at, t in renamed):
+            reasons.append(
+                f"{images.table} or a column of it was renamed after statement "
+                f"{images.statement + 1} changed its rows: their images name what is gone"
+            )
     for index, statement in enumerate(statements):
         if statement.truncates and index not in read:
             reasons.append(f"{statement.sql.strip()[:60]}: the rows it removes were not read")

@@ -238,3 +238,24 @@ def test_a_mixed_case_table_named_in_another_case(case: Case) -> None:
     record = commit(case, f"DELETE FROM {name} WHERE id = 2")
     undo(case, record)
     assert case.run(f"SELECT * FROM {case.t(chr(34) + 'Ledger' + chr(34))} ORDER BY 1") == before
+
+
+def test_rows_changed_before_a_rename_of_their_table_or_column_are_irreversible(
+    case: Case,
+) -> None:
+    """Their images name a column (or table) the undo can no longer find: said before the
+    decision, and undo refused, where it used to report reversible and then fail."""
+    make_orders(case)
+    orders = case.t("orders")
+    renaming = f"UPDATE {orders} SET total = 0 WHERE id = 1; "
+    renaming += f"ALTER TABLE {orders} RENAME COLUMN status TO state"
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(renaming)
+        assert not staged.reversible
+        assert "renamed after statement 1" in "; ".join(staged.effects.irreversible)
+        staged.rollback()
+        renamed_first = f"ALTER TABLE {orders} RENAME COLUMN status TO state; "
+        renamed_first += f"UPDATE {orders} SET total = 0 WHERE id = 1"
+        staged = db.stage(renamed_first)
+        assert staged.reversible, staged.effects.irreversible
+        staged.rollback()
