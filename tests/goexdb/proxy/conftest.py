@@ -79,6 +79,11 @@ class RunningProxy:
                 return found
             time.sleep(0.05)
 
+    def recorded(self, action: Action) -> dict[str, Any]:
+        """What the journal recorded of an action: statements, effects, reversible."""
+        with self.journal() as journal:
+            return journal.effects(action.id) or {}
+
     def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str, str]:
         if self.process.proc.poll() is None:
             self.process.signal(signum)

@@ -93,8 +93,7 @@ def test_nested_savepoints_rolled_back_are_discounted_once(proxy: RunningProxy, 
         con.commit()
     action = proxy.actions()[0]
     assert action.status is Status.COMMITTED
-    with proxy.journal() as journal:
-        counts = (journal.effects(action.id) or {})["effects"]["tables"][f"public.{table}"]
+    counts = proxy.recorded(action)["effects"]["tables"][f"public.{table}"]
     assert (counts["inserted"], counts["by_cascade_or_trigger"]) == (1, 0)
     assert proxy.direct(f"SELECT id FROM {table} WHERE id >= 100") == [(100,)]
 
@@ -111,8 +110,7 @@ def test_an_error_inside_a_savepoint_then_rollback_to_is_discounted(
         con.execute(f"UPDATE {table} SET v = 'kept' WHERE id = 4")
         con.commit()
     action = proxy.actions()[0]
-    with proxy.journal() as journal:
-        recorded = journal.effects(action.id) or {}
+    recorded = proxy.recorded(action)
     counts = recorded["effects"]["tables"][f"public.{table}"]
     assert (counts["updated"], counts["by_cascade_or_trigger"]) == (1, 0)
     assert recorded["reversible"] is True, recorded["effects"]["irreversible"]
@@ -145,8 +143,7 @@ def test_rows_copied_into_named_columns_are_the_copys_own(proxy_factory: Any, ta
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     action = proxy.actions()[0]
-    with proxy.journal() as journal:
-        recorded = journal.effects(action.id) or {}
+    recorded = proxy.recorded(action)
     counts = recorded["effects"]["tables"][f"public.{table}"]
     assert (counts["inserted"], counts["by_cascade_or_trigger"]) == (1, 0)
     assert any("left no row images" in r for r in recorded["effects"]["irreversible"])

@@ -78,8 +78,7 @@ def test_a_psql_script_with_copy_runs_through_the_proxy(
         ("hundred and one",),
     ]
     action = proxy.actions()[0]
-    with proxy.journal() as journal:
-        effects = journal.effects(action.id) or {}
+    effects = proxy.recorded(action)
     assert action.status is Status.COMMITTED
     counts = effects["effects"]["tables"][f"public.{table}"]
     assert (counts["inserted"], counts["updated"], counts["by_cascade_or_trigger"]) == (2, 1, 0)
@@ -264,8 +263,7 @@ def test_a_statement_with_its_own_returning_makes_the_action_irreversible(
         con.commit()
     assert got == [(9, "r")]  # the client's own RETURNING, untouched
     action = proxy.actions()[0]
-    with proxy.journal() as journal:
-        effects = journal.effects(action.id) or {}
+    effects = proxy.recorded(action)
     assert effects["reversible"] is False and effects["effects"]["irreversible"]
     undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
     assert undone.returncode == 1 and "cannot be undone" in undone.stderr
@@ -292,8 +290,7 @@ def test_what_a_rollback_to_savepoint_took_back_is_neither_counted_nor_undone(
         (5, "after"),
     ]
     action = proxy.actions()[0]
-    with proxy.journal() as journal:
-        recorded = journal.effects(action.id) or {}
+    recorded = proxy.recorded(action)
     counts = recorded["effects"]["tables"][f"public.{table}"]
     assert (counts["updated"], counts["deleted"], counts["by_cascade_or_trigger"]) == (2, 0, 0)
     assert recorded["reversible"] is True, recorded["effects"]["irreversible"]
@@ -322,8 +319,7 @@ def test_rows_a_cascade_deleted_are_imaged_and_the_undo_restores_them(
             con.commit()
         assert proxy.direct(f"SELECT count(*) FROM {child}") == [(9,)]
         action = proxy.actions()[0]
-        with proxy.journal() as journal:
-            recorded = journal.effects(action.id) or {}
+        recorded = proxy.recorded(action)
         counts = recorded["effects"]["tables"][f"public.{child}"]
         assert (counts["deleted"], counts["by_cascade_or_trigger"]) == (6, 6)
         assert recorded["reversible"] is True, recorded["effects"]["irreversible"]
@@ -357,8 +353,7 @@ def test_a_truncate_cascading_is_imaged_before_it_runs_and_undone(
             con.commit()
         assert proxy.direct(f"SELECT count(*) FROM {child}") == [(0,)]
         action = proxy.actions()[0]
-        with proxy.journal() as journal:
-            recorded = journal.effects(action.id) or {}
+        recorded = proxy.recorded(action)
         assert recorded["reversible"] is True, recorded["effects"]["irreversible"]
         assert_undone(proxy, action.id, table, parents)
         assert proxy.direct(f"SELECT * FROM {child} ORDER BY id") == children
