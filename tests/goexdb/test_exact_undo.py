@@ -261,3 +261,20 @@ def test_the_undo_is_journaled_with_its_images_described_not_written_out(
     assert checksums(pg_dsn, shop) == before
     assert "50 row images from the undo record of the action undone" in code
     assert '"paid":' not in code + statements
+
+
+def test_a_key_changed_below_a_floats_precision_is_undone(pg_dsn: str, shop: str) -> None:
+    """Keys are compared as their text: read as floats, ``...567.1`` and ``...567.2`` were the
+    same key, the UPDATE was planned in place and the undo could never match its row."""
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE TABLE {shop}.big (id numeric PRIMARY KEY, v text)")
+        con.execute(f"INSERT INTO {shop}.big VALUES (12345678901234567.1, 'a'), (1, 'b')")
+    read = f"SELECT id::text, v FROM {shop}.big ORDER BY id"
+    with psycopg.connect(pg_dsn) as con:
+        before = con.execute(read).fetchall()
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {shop}.big SET id = 12345678901234567.2 WHERE v = 'a'")
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(read).fetchall() == before
