@@ -216,8 +216,16 @@ class ProxyContext:
         await session.worker.run(record)
 
 
+# Locks a query takes to read or to write rows; any stronger one on a table (a TRUNCATE, ALTER,
+# DROP or LOCK that a function ran) is no query's doing.
+_ROW_LOCKS = frozenset({"AccessShareLock", "RowShareLock", "RowExclusiveLock"})
+
+
 def _nothing(effects: Effects) -> bool:
-    return not (effects.tables or effects.schema_changes or effects.side_effects)
+    """Whether the queries (that call functions) did nothing a decision is wanted for: no
+    rows, no schema change, no side effect, no lock stronger than a write's."""
+    strong = any(lock["mode"] not in _ROW_LOCKS for lock in effects.locks)
+    return not (effects.tables or effects.schema_changes or effects.side_effects or strong)
 
 
 async def _quietly(work: Awaitable[object]) -> None:

@@ -3,6 +3,7 @@ or journal the wrong thing: each attempt is refused, held, or measured as what r
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import psycopg
@@ -147,3 +148,30 @@ def test_rows_copied_into_named_columns_are_the_copys_own(proxy_factory: Any, ta
     counts = recorded["effects"]["tables"][f"public.{table}"]
     assert (counts["inserted"], counts["by_cascade_or_trigger"]) == (1, 0)
     assert any("left no row images" in r for r in recorded["effects"]["irreversible"])
+
+
+@pytest.mark.parametrize("body", ["TRUNCATE {t}", "DROP TABLE {t}"])
+def test_a_function_that_truncates_or_drops_is_journaled_and_decided(
+    proxy: RunningProxy, table: str, body: str
+) -> None:
+    """A query calling a function that empties or drops a table writes no row counts: the
+    lock it left says something happened, so the action is journaled and decided, and the
+    table is as its decision says. (It committed with nothing journaled.)"""
+    function = f"{table}_f"
+    proxy.direct(
+        f"CREATE FUNCTION {function}() RETURNS void LANGUAGE sql AS $$ {body.format(t=table)} $$"
+    )
+    try:
+        with psycopg.connect(proxy.dsn()) as con:
+            con.execute(f"SELECT {function}()")
+            with contextlib.suppress(psycopg.errors.TransactionRollback):
+                con.commit()
+        actions = proxy.actions()
+        assert actions and function in actions[0].code and actions[0].decision is not None
+        status = actions[0].status
+        assert status in (Status.COMMITTED, Status.REJECTED, Status.ROLLED_BACK)
+        exists = proxy.direct(f"SELECT to_regclass('{table}') IS NOT NULL")[0][0]
+        rows = proxy.direct(f"SELECT count(*) FROM {table}")[0][0] if exists else 0
+        assert (status is Status.COMMITTED) == (rows == 0)
+    finally:
+        proxy.direct(f"DROP FUNCTION {function}()")
