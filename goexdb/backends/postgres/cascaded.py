@@ -64,6 +64,12 @@ _EMPTIED = """
     JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1
 """
 _ALL = "SELECT {key}, row_to_json(t)::text FROM {table} AS t LIMIT $1"
+# The tables among those named ($1, JSON) that other tables inherit from (not partitions).
+_INHERITED = """
+    SELECT x FROM json_array_elements_text($1::json) x
+    WHERE EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhparent
+                  WHERE i.inhparent = to_regclass(x) AND c.relkind <> 'p')
+"""
 
 Rows = Callable[..., list[tuple[Any, ...]]]
 
@@ -136,15 +142,31 @@ class Cascaded:
         """Before a TRUNCATE runs: every row of every table it will empty, as deleted."""
         named = json.dumps([qualified(t, "postgres") for t in truncate.expressions])
         cascade = str(truncate.args.get("option") or "").upper() == "CASCADE"
+        tables = [table for (table,) in self._rows(_EMPTIED, named, str(cascade).lower())]
+        unreadable = self._before_truncating(tables) if tables else None
         found = []
-        for (table,) in self._rows(_EMPTIED, named, str(cascade).lower()):
+        for table in tables:
             images = StatementImages(statement, table, self._key_of(table))
-            names = _names(images)
-            rows = self._rows(_ALL.format(**names), str(budget.limit + 1))
-            images.images = [RowImage(row, None) for _, row in rows]
-            budget.spend(images)
+            if unreadable is None:
+                rows = self._rows(_ALL.format(**_names(images)), str(budget.limit + 1))
+                images.images = [RowImage(row, None) for _, row in rows]
+                budget.spend(images)
+            else:
+                images.missing = unreadable
             found.append(images)
         return found
+
+    def _before_truncating(self, tables: list[str]) -> str | None:
+        """Take the lock the TRUNCATE takes first, so that no row is written between the read
+        and it; None, or why the rows read would not be all it removes."""
+        self._rows(f"LOCK TABLE {', '.join(map(quote_table, tables))} IN ACCESS EXCLUSIVE MODE")
+        [(isolation,)] = self._rows("SELECT current_setting('transaction_isolation')")
+        if isolation != "read committed":  # the read would miss rows committed since
+            return f"a TRUNCATE under {isolation} isolation removes rows its snapshot cannot read"
+        inherited = self._rows(_INHERITED, json.dumps(tables))
+        if inherited:
+            return f"{inherited[0][0]} has inheritance children, whose rows a TRUNCATE removes too"
+        return None
 
     @staticmethod
     def _replaced(committed: _Committed, tables: Sequence[StatementImages]) -> dict[str, list[Any]]:

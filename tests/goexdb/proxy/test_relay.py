@@ -359,3 +359,43 @@ def test_a_truncate_cascading_is_imaged_before_it_runs_and_undone(
         assert proxy.direct(f"SELECT * FROM {child} ORDER BY id") == children
     finally:
         proxy.direct(f"DROP TABLE {child}")
+
+
+def test_a_truncate_waiting_on_an_insert_keeps_the_row_the_insert_commits(
+    proxy_factory: Any, table: str, tmp_path: Path
+) -> None:
+    """goex takes the TRUNCATE's lock before it reads the rows: a row another transaction
+    commits while the TRUNCATE waits is read, and the undo brings it back too."""
+    allow = tmp_path / "allow-drop.toml"
+    allow.write_text("[policy]\nallow_drop = true\nallow_unfiltered_writes = true\n")
+    proxy = proxy_factory("policy", allow)
+    other = psycopg.connect(proxy.upstream)
+    other.execute(f"INSERT INTO {table} VALUES (99, 'committed while the TRUNCATE waits')")
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: (time.sleep(1.5), other.commit(), other.close()))
+        with psycopg.connect(proxy.dsn()) as con:
+            con.execute(f"TRUNCATE {table}")
+            con.commit()
+    action = proxy.actions()[0]
+    assert proxy.recorded(action)["reversible"] is True
+    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
+    assert undone.returncode == 0, undone.stderr
+    assert proxy.direct(f"SELECT count(*) FROM {table}") == [(21,)]
+
+
+def test_a_truncate_under_repeatable_read_is_irreversible(
+    proxy_factory: Any, table: str, tmp_path: Path
+) -> None:
+    """Its snapshot cannot read a row committed since, which the TRUNCATE removes all the same."""
+    allow = tmp_path / "allow-drop.toml"
+    allow.write_text("[policy]\nallow_drop = true\nallow_unfiltered_writes = true\n")
+    proxy = proxy_factory("policy", allow)
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        con.execute(f"SELECT count(*) FROM {table}").fetchall()
+        proxy.direct(f"INSERT INTO {table} VALUES (98, 'committed after the snapshot')")
+        con.execute(f"TRUNCATE {table}")
+        con.commit()
+    recorded = proxy.recorded(proxy.actions()[0])
+    assert recorded["reversible"] is False
+    assert "repeatable read" in "; ".join(recorded["effects"]["irreversible"])
