@@ -278,3 +278,52 @@ def test_a_key_changed_below_a_floats_precision_is_undone(pg_dsn: str, shop: str
         db.stage_undo(staged.action.id).commit()
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(read).fetchall() == before
+
+
+LOCKED = """
+CREATE TABLE {s}.a (id int PRIMARY KEY, v int);
+CREATE TABLE {s}.b (id int PRIMARY KEY, n int);
+CREATE TABLE {s}.c (id int PRIMARY KEY, b_id int REFERENCES {s}.b);
+CREATE FUNCTION {s}.bump() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN UPDATE {s}.b SET n = n + 1 WHERE id = NEW.id; RETURN NULL; END $$;
+CREATE TRIGGER bump AFTER UPDATE ON {s}.a FOR EACH ROW EXECUTE FUNCTION {s}.bump();
+CREATE FUNCTION {s}.drop_b() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN DELETE FROM {s}.b WHERE id = OLD.id; RETURN NULL; END $$;
+CREATE TRIGGER drop_b AFTER DELETE ON {s}.a FOR EACH ROW EXECUTE FUNCTION {s}.drop_b();
+INSERT INTO {s}.a SELECT g, 0 FROM generate_series(1, 5) g;
+INSERT INTO {s}.b SELECT g, 100 FROM generate_series(1, 5) g;
+"""
+
+
+def test_a_row_whose_version_a_lock_hides_is_imaged_or_the_action_irreversible(
+    pg_dsn: str, shop: str
+) -> None:
+    """A row another session holds a KEY SHARE lock on (a foreign key check), or the action
+    itself, gets a MultiXactId for xmax when a trigger updates it, which the read of replaced
+    versions cannot take for the action's: the row is read by its key instead (it was taken for
+    an insert, and the undo deleted a row that was there before). A delete hidden so leaves the
+    counts wrong: the action is irreversible (the undo exited 0 without the row)."""
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(LOCKED.format(s=shop))
+    read = f"SELECT * FROM {shop}.b ORDER BY id"
+    with psycopg.connect(pg_dsn) as con:
+        before = con.execute(read).fetchall()
+    with psycopg.connect(pg_dsn) as other, goexdb.connect(pg_dsn) as db:
+        other.execute(f"INSERT INTO {shop}.c VALUES (1, 1)")  # KEY SHARE on b 1, kept open
+        staged = db.stage(f"UPDATE {shop}.a SET v = v + 1 WHERE id = 1")
+        other.rollback()
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+        staged = db.stage(f"SELECT * FROM {shop}.b WHERE id = 2 FOR KEY SHARE")
+        db.stage_more(staged, f"UPDATE {shop}.a SET v = v + 1 WHERE id = 2")
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+        with psycopg.connect(pg_dsn) as con:
+            assert con.execute(read).fetchall() == before
+        staged = db.stage(f"SELECT * FROM {shop}.b WHERE id = 3 FOR KEY SHARE")
+        db.stage_more(staged, f"DELETE FROM {shop}.a WHERE id = 3")
+        assert not staged.reversible
+        assert "cannot all be read" in "; ".join(staged.effects.irreversible)
+        staged.rollback()

@@ -50,6 +50,13 @@ _REPLACED = """
           = 'in progress'
 """
 _PRESENT = "SELECT {key} FROM {table} AS t WHERE {key} IN (SELECT json_array_elements_text($1))"
+# On the second connection (psycopg's placeholders): keys still there, rows by key, and a count.
+_PRESENT_COMMITTED = _PRESENT.replace("$1", "%s::json")
+_BY_KEY = (
+    "SELECT {key}, row_to_json(t)::text FROM {table} AS t "
+    "WHERE {key} IN (SELECT json_array_elements_text(%s::json))"
+)
+_COUNT = "SELECT count(*) FROM {table}"
 # A table's primary key columns as JSON text (the same read by any connection, typed or not).
 _KEY = f"SELECT to_json(t.key)::text FROM ({queries.TABLE}) AS t(nspname, relname, key)"
 
@@ -181,27 +188,35 @@ class Cascaded:
         self, images: StatementImages, replaced: list[Any], counts: list[int], committed: _Committed
     ) -> None:
         names = _names(images)
+        committed_names = {k: v.replace("%", "%%") for k, v in names.items()}
         after: dict[str, str] = dict(self._rows(_MINE.format(**names)))
         before = dict(replaced)
+        new = [k for k in after if k not in before]
+        if new:  # a version replaced whose xmax is a MultiXactId (another's lock too) is missed
+            found = committed.rows(_BY_KEY.format(**committed_names), json.dumps(new))
+            before.update((key, row) for key, row in found)  # the action holds their locks
         gone = [k for k in before if k not in after]
         present = {r[0] for r in self._rows(_PRESENT.format(**names), json.dumps(gone))}
         gone = [k for k in gone if k not in present]
         if gone:  # still there for everyone else: the action's own deletes, not yet committed
-            still = _PRESENT.format(**names).replace("%", "%%").replace("$1", "%s::json")
+            still = _PRESENT_COMMITTED.format(**committed_names)
             kept = {r[0] for r in committed.rows(still, json.dumps(gone))}
             gone = [k for k in gone if k in kept]
         updated = [RowImage(before[k], a) for k, a in after.items() if k in before]
         inserted = [RowImage(None, a) for k, a in after.items() if k not in before]
         deleted = [RowImage(before[k], None) for k in gone]
         ins, upd, dele = counts
+        [(mine,)] = self._rows(_COUNT.format(**names))
+        [(theirs,)] = committed.rows(_COUNT.format(**committed_names))
         if (
             len(inserted) > ins + upd
             or len(deleted) > dele + upd
             or len(updated) > upd + min(ins, dele)
+            or int(mine) - int(theirs) != len(inserted) - len(deleted)  # a delete not read
         ):
             images.missing = (
-                f"rows of {images.table} changed by another transaction meanwhile cannot be told "
-                "from the action's"
+                f"rows of {images.table} the action changed cannot all be read: another "
+                "transaction changed the table meanwhile, or a lock hides a row's version"
             )
             return
         images.images = [i for i in updated if i.before != i.after] + inserted + deleted
