@@ -134,6 +134,12 @@ def assess(
     for index, statement in enumerate(statements):
         if statement.truncates and index not in read:
             reasons.append(f"{statement.sql.strip()[:60]}: the rows it removes were not read")
+        truncate = statement.ast if isinstance(statement.ast, exp.TruncateTable) else None
+        if truncate is not None and str(truncate.args.get("identity") or "").upper() == "RESTART":
+            reasons.append(
+                f"{statement.sql.strip()[:60]}: RESTART IDENTITY restarts sequences, which an "
+                "undo does not put back"
+            )
         if statement.kind is StatementKind.DML and statement.ast is None:
             reasons.append(
                 f"{statement.verb.upper()} is read by PostgreSQL's parser only: no images"

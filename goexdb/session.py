@@ -271,7 +271,7 @@ class Session:
         if refusal is not None:
             held.rollback()
             if plan.listing is not None and plan.short(held.results):  # say which rows
-                return self.hold_undo(plan.listing())
+                self.hold_undo(plan.listing()).rollback()  # (it may pass: refused anyway)
             raise refusal
         for result in held.results:  # journaled and shown with their images described
             result.sql = plan.as_shown(result.sql)

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 import goexdb
 from core.errors import ConflictError, StateError
@@ -327,3 +328,45 @@ def test_a_row_whose_version_a_lock_hides_is_imaged_or_the_action_irreversible(
         assert not staged.reversible
         assert "cannot all be read" in "; ".join(staged.effects.irreversible)
         staged.rollback()
+
+
+def test_a_truncate_restarting_identity_is_irreversible(pg_dsn: str, shop: str) -> None:
+    """The undo would put the rows back but not the sequences: the next INSERT would collide."""
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"TRUNCATE {shop}.review RESTART IDENTITY")
+        assert not staged.reversible
+        assert "RESTART IDENTITY" in "; ".join(staged.effects.irreversible)
+        staged.rollback()
+
+
+@pytest.mark.parametrize("sql", ["DELETE FROM {r}.p WHERE id = 2", "TRUNCATE {r}.c"])
+def test_rows_a_policy_hides_make_a_cascade_or_truncate_irreversible(pg_dsn: str, sql: str) -> None:
+    """A cascade and a TRUNCATE remove rows that row-level security hides from goex's reads:
+    the images would be short, and the undo exited 0 without those rows."""
+    role = f"rls_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE ROLE {role} LOGIN")
+        con.execute(f"CREATE SCHEMA {role} AUTHORIZATION {role}")
+    dsn = make_conninfo(pg_dsn, user=role)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as con:
+            con.execute(
+                f"CREATE TABLE {role}.p (id int PRIMARY KEY); "
+                f"CREATE TABLE {role}.c (id int PRIMARY KEY, "
+                f"p_id int REFERENCES {role}.p ON DELETE CASCADE, secret bool); "
+                f"INSERT INTO {role}.p SELECT generate_series(1, 3); "
+                f"INSERT INTO {role}.c SELECT g, 1 + g % 3, g % 2 = 0 "
+                "FROM generate_series(1, 6) g; "
+                f"ALTER TABLE {role}.c ENABLE ROW LEVEL SECURITY; "
+                f"ALTER TABLE {role}.c FORCE ROW LEVEL SECURITY; "
+                f"CREATE POLICY see ON {role}.c USING (NOT secret)"
+            )
+        with goexdb.connect(dsn) as db:
+            staged = db.stage(sql.format(r=role))
+            assert not staged.reversible
+            assert "row-level security" in "; ".join(staged.effects.irreversible)
+            staged.rollback()
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as con:
+            con.execute(f"DROP SCHEMA {role} CASCADE")
+            con.execute(f"DROP ROLE {role}")

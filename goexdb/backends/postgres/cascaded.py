@@ -71,6 +71,10 @@ _EMPTIED = """
     JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1
 """
 _ALL = "SELECT {key}, row_to_json(t)::text FROM {table} AS t LIMIT $1"
+# The tables among those named ($1, JSON) whose rows row-level security filters for this role.
+_SECURED = (
+    "SELECT x FROM json_array_elements_text($1::json) x WHERE row_security_active(to_regclass(x))"
+)
 # The tables among those named ($1, JSON) that other tables inherit from (not partitions).
 _INHERITED = """
     SELECT x FROM json_array_elements_text($1::json) x
@@ -114,6 +118,7 @@ class Cascaded:
         if not wanted:
             return
         found = [StatementImages(WHOLE_ACTION, name, self._key_of(name)) for name in wanted]
+        secured = self._secured([images.table for images in found if images.key])
         readable = []
         for images in found:
             leaves = {images.table} | {leaf for leaf, root in roots.items() if root == images.table}
@@ -125,13 +130,17 @@ class Cascaded:
                 images.missing = (
                     f"{images.table} is locked by the action's DDL: its rows cannot be read"
                 )
+            elif images.table in secured:
+                images.missing = secured[images.table]
             else:
                 readable.append(images)
         try:
-            with _Committed(self._conninfo, self._timeout) as committed:
-                befores = self._replaced(committed, readable)
-                for images in readable:
-                    self._pair(images, befores[images.table], counts[images.table][:3], committed)
+            if readable:  # (a second connection only for them)
+                with _Committed(self._conninfo, self._timeout) as committed:
+                    befores = self._replaced(committed, readable)
+                    for images in readable:
+                        counted = counts[images.table][:3]
+                        self._pair(images, befores[images.table], counted, committed)
         except _Unreadable as exc:
             for images in readable:
                 images.images = []
@@ -170,10 +179,19 @@ class Cascaded:
         [(isolation,)] = self._rows("SELECT current_setting('transaction_isolation')")
         if isolation != "read committed":  # the read would miss rows committed since
             return f"a TRUNCATE under {isolation} isolation removes rows its snapshot cannot read"
+        secured = self._secured(tables)
+        if secured:
+            return next(iter(secured.values()))
         inherited = self._rows(_INHERITED, json.dumps(tables))
         if inherited:
             return f"{inherited[0][0]} has inheritance children, whose rows a TRUNCATE removes too"
         return None
+
+    def _secured(self, tables: list[str]) -> dict[str, str]:
+        """The tables whose rows row-level security hides from goex (a cascade or a TRUNCATE
+        reaches them all the same), and why their images are missing."""
+        found = self._rows(_SECURED, json.dumps(tables)) if tables else []
+        return {t: f"row-level security hides rows of {t} from goex's reads" for (t,) in found}
 
     @staticmethod
     def _replaced(committed: _Committed, tables: Sequence[StatementImages]) -> dict[str, list[Any]]:
@@ -236,7 +254,13 @@ class _Committed:
 
     def __enter__(self) -> _Committed:
         self._con = self._call(psycopg.connect, self._conninfo, autocommit=True, connect_timeout=10)
-        self.rows(f"SET lock_timeout = '{int(self._timeout * 1000)}ms'")
+        milliseconds = max(1, int(self._timeout * 1000))  # (0 would wait for ever)
+        try:  # a read of a whole table must not run for ever while the action holds its locks
+            self.rows(f"SET lock_timeout = '{milliseconds}ms'")
+            self.rows(f"SET statement_timeout = '{milliseconds * 10}ms'")
+        except _Unreadable:
+            self._con.close()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
