@@ -370,3 +370,26 @@ def test_rows_a_policy_hides_make_a_cascade_or_truncate_irreversible(pg_dsn: str
         with psycopg.connect(pg_dsn, autocommit=True) as con:
             con.execute(f"DROP SCHEMA {role} CASCADE")
             con.execute(f"DROP ROLE {role}")
+
+
+def test_an_undo_on_a_database_without_standard_strings_keeps_backslashes(pg_dsn: str) -> None:
+    """The undo's literals are written for standard strings: where the database turns them off,
+    a backslash in an image became an escape (``\\n`` a newline), and the check agreed."""
+    name = f"scs_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+        con.execute(f"ALTER DATABASE {name} SET standard_conforming_strings = off")
+    dsn = make_conninfo(pg_dsn, dbname=name)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as con:
+            con.execute("CREATE TABLE t (id int PRIMARY KEY, s text)")
+            con.execute("INSERT INTO t VALUES (1, %s)", ("back\\nslash",))
+        with goexdb.connect(dsn) as db:
+            staged = db.stage("UPDATE t SET s = 'x' WHERE id = 1")
+            staged.commit()
+            db.stage_undo(staged.action.id).commit()
+        with psycopg.connect(dsn) as con:
+            assert con.execute("SELECT s FROM t").fetchall() == [("back\\nslash",)]
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as con:
+            con.execute(f"DROP DATABASE {name} WITH (FORCE)")

@@ -111,6 +111,8 @@ class PostgresBackend:
         self._expect(statements)
 
     def restoring(self) -> bool:
+        # an undo's literals are goex's own, written for standard strings (a backslash is itself)
+        self._rows("SELECT set_config('standard_conforming_strings', 'on', true)")
         return queries.set_replica(self._rows, self.server_version)
 
     def dangling(self, tables: Sequence[str]) -> list[dict[str, object]]:
