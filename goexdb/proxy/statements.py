@@ -298,6 +298,9 @@ def _setting_refusal(name: str, value: str | None, limits: dict[str, float]) -> 
         return None
     if name not in _SETTINGS:
         return f"setting {name}"
+    digits = (value or "1").strip("'\" ")
+    if name == "extra_float_digits" and not (digits.lstrip("+").isdigit() and int(digits) >= 1):
+        return f"extra_float_digits = {value}: below 1 rounds the floats goex reads as row images"
     allowed = _SETTINGS[name]
     if value is not None and allowed is not None and value.strip("'\" ").lower() not in allowed:
         return f"{name} = {value}"
