@@ -85,9 +85,9 @@ async def measure(
                 unimaged = StatementImages(kept.index(index), what, [])
                 unimaged.missing = f"{verdict.sql.split()[0].upper()} {what} left no row images"
                 effects.images.append(unimaged)
-        if cascaded is not None and any(t.by_cascade_or_trigger for t in effects.tables.values()):
+        if cascaded is not None:
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
-            await asyncio.to_thread(cascaded.image, effects, held.roots, exclusive, budget)
+            await asyncio.to_thread(_more_images, cascaded, effects, held, exclusive, budget)
         if pending.catalog is not None:
             after, filenodes = await read_catalog(own)
             effects.schema_changes = diff_catalog(pending.catalog, after)
@@ -97,6 +97,17 @@ async def measure(
     except (GoexQueryFailed, Discarded, ConnectionError) as exc:
         raise ExecutionError(f"goex could not measure the transaction: {exc}") from exc
     return effects
+
+
+def _more_images(
+    cascaded: Cascaded, effects: Effects, held: Holdings, exclusive: set[str], budget: ImageBudget
+) -> None:
+    """What ``Cascaded`` reads: statements' images of tables others inherit from go; the rows
+    cascades and triggers changed come."""
+    if effects.images:
+        cascaded.inherited(effects)
+    if any(t.by_cascade_or_trigger for t in effects.tables.values()):
+        cascaded.image(effects, held.roots, exclusive, budget)
 
 
 def bridged(own: Own, loop: asyncio.AbstractEventLoop) -> Rows:

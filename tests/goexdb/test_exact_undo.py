@@ -393,3 +393,22 @@ def test_an_undo_on_a_database_without_standard_strings_keeps_backslashes(pg_dsn
     finally:
         with psycopg.connect(pg_dsn, autocommit=True) as con:
             con.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.mark.parametrize("sql", ["TRUNCATE {p}", "DELETE FROM {p} WHERE id IN (1, 2)"])
+def test_rows_of_a_table_others_inherit_from_are_irreversible(
+    pg_dsn: str, shop: str, sql: str
+) -> None:
+    """Read through the parent, a child's rows carry the parent's name: the undo put them back
+    into the parent (and a child-only column was lost)."""
+    parent = f"{shop}.kin"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE TABLE {parent} (id int PRIMARY KEY, v text)")
+        con.execute(f"CREATE TABLE {parent}_kid (extra text) INHERITS ({parent})")
+        con.execute(f"INSERT INTO {parent} VALUES (1, 'parent row')")
+        con.execute(f"INSERT INTO {parent}_kid VALUES (2, 'kid row', 'kid only')")
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(sql.format(p=parent))
+        assert not staged.reversible
+        assert "inheritance children" in "; ".join(staged.effects.irreversible)
+        staged.rollback()

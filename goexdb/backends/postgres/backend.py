@@ -278,6 +278,7 @@ class PostgresBackend:
         # (rows written by a transaction that ended early are no longer the action's to find)
         if self._config.capture is Capture.IMAGES and not self._carried:
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
+            self._cascaded.inherited(effects)
             self._cascaded.image(effects, held.roots, exclusive, self._budget)
         if self._ddl:
             effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())

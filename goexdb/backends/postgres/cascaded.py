@@ -187,6 +187,16 @@ class Cascaded:
             return f"{inherited[0][0]} has inheritance children, whose rows a TRUNCATE removes too"
         return None
 
+    def inherited(self, effects: Effects) -> None:
+        """A statement's images of a table others inherit from (not a partitioned one) hold
+        its children's rows under its name, which an undo would put back in it: missing."""
+        tables = sorted({i.table for i in effects.images if i.statement >= 0 and i.images})
+        found = {t for (t,) in self._rows(_INHERITED, json.dumps(tables))} if tables else set()
+        for images in effects.images:
+            if images.table in found and images.statement >= 0 and images.images:
+                images.images = []
+                images.missing = f"{images.table} has inheritance children, whose rows it holds"
+
     def _secured(self, tables: list[str]) -> dict[str, str]:
         """The tables whose rows row-level security hides from goex (a cascade or a TRUNCATE
         reaches them all the same), and why their images are missing."""
