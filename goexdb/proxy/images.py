@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from goexdb.backends.postgres.cascaded import unimageable
 from goexdb.effects import RowImage, StatementImages
 from goexdb.engines import POSTGRES
 from goexdb.proxy.messages import Message, data_row, row_count
@@ -59,16 +60,17 @@ def tie(verdict: Verdict, position: int, tag: str | None, images: list[RowImage]
 
 
 class Tied(StatementImages):
-    def with_table(self, tables: dict[str, tuple[str | None, str | None, Any]]) -> Tied:
+    def with_table(self, tables: dict[str, tuple[str | None, str | None, Any, bool]]) -> Tied:
         """Named by the table's schema and name, with its primary key (``tables``: by the name
-        as written, as the server resolved it in the transaction)."""
-        schema, relation, key = tables.get(self.table, (None, None, None))
+        as written, as the server resolved it in the transaction, ``queries.TABLE``)."""
+        schema, relation, key, inherited = tables.get(self.table, (None, None, None, False))
         if schema is None or relation is None:
             self.missing, self.images = f"table {self.table} was not found again", []
             return self
         self.table, self.key = f"{schema}.{relation}", list(key or [])
-        if "." in schema + relation:
-            self.missing, self.images = f"table {self.table} has a '.' in its name", []
+        why = unimageable(schema, relation, inherited)
+        if why is not None:
+            self.missing, self.images = why, []
         return self
 
 

@@ -31,13 +31,13 @@ from goexdb.sql import StatementKind
 DIALECT = POSTGRES.dialect
 # The transaction's locks, counts, sequences and advisory locks (``queries.HELD``), and the
 # request that its counts be flushed as it ends, so that the next transaction's start at zero.
-# With them, the schema, name and primary key of each table written with images ($1: a JSON
-# list of the names as written), in the same round trip.
+# With them, the schema, name, primary key and inheritance of each table written with images
+# ($1: a JSON list of the names as written), in the same round trip.
 MEASURE = f"""
     SELECT ({queries.HELD}), pg_stat_force_next_flush(),
-           (SELECT coalesce(json_agg(json_build_array(x, t.a, t.b, t.c)), '[]')
+           (SELECT coalesce(json_agg(json_build_array(x, t.a, t.b, t.c, t.d)), '[]')
             FROM json_array_elements_text($1::json) AS x
-            LEFT JOIN LATERAL ({queries.TABLE.replace("$1", "x")}) AS t(a, b, c) ON true)
+            LEFT JOIN LATERAL ({queries.TABLE.replace("$1", "x")}) AS t(a, b, c, d) ON true)
 """
 
 
@@ -66,7 +66,7 @@ async def measure(
             for relation, mode in held.locks
         ]
         budget = ImageBudget(max_images)
-        tables = {r[0]: (r[1], r[2], r[3]) for r in json.loads(rows[0][2] or b"[]")}
+        tables = {r[0]: (r[1], r[2], r[3], r[4]) for r in json.loads(rows[0][2] or b"[]")}
         kept = [i for i, v in enumerate(pending.statements) if v.statement is not None]
         for index in sorted(pending.imaged):  # its place among the action's statements
             images = pending.images.get(index, [])
@@ -85,9 +85,9 @@ async def measure(
                 unimaged = StatementImages(kept.index(index), what, [])
                 unimaged.missing = f"{verdict.sql.split()[0].upper()} {what} left no row images"
                 effects.images.append(unimaged)
-        if cascaded is not None:
+        if cascaded is not None and any(t.by_cascade_or_trigger for t in effects.tables.values()):
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
-            await asyncio.to_thread(_more_images, cascaded, effects, held, exclusive, budget)
+            await asyncio.to_thread(cascaded.image, effects, held.roots, exclusive, budget)
         if pending.catalog is not None:
             after, filenodes = await read_catalog(own)
             effects.schema_changes = diff_catalog(pending.catalog, after)
@@ -97,17 +97,6 @@ async def measure(
     except (GoexQueryFailed, Discarded, ConnectionError) as exc:
         raise ExecutionError(f"goex could not measure the transaction: {exc}") from exc
     return effects
-
-
-def _more_images(
-    cascaded: Cascaded, effects: Effects, held: Holdings, exclusive: set[str], budget: ImageBudget
-) -> None:
-    """What ``Cascaded`` reads: statements' images of tables others inherit from go; the rows
-    cascades and triggers changed come."""
-    if effects.images:
-        cascaded.inherited(effects)
-    if any(t.by_cascade_or_trigger for t in effects.tables.values()):
-        cascaded.image(effects, held.roots, exclusive, budget)
 
 
 def bridged(own: Own, loop: asyncio.AbstractEventLoop) -> Rows:

@@ -16,7 +16,7 @@ from sqlglot import exp
 import goexdb.backends.postgres.queries as queries
 from core.config import Capture, DbConfig, ImagePath
 from core.errors import TargetError
-from goexdb.backends.postgres.cascaded import Cascaded
+from goexdb.backends.postgres.cascaded import Cascaded, unimageable
 from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
 from goexdb.backends.postgres.holdings import Holdings
 from goexdb.backends.postgres.wire import Wire
@@ -233,10 +233,9 @@ class PostgresBackend:
         found = self._rows(queries.TABLE, qualified(table, self.dialect))
         if not found:  # let the statement itself raise the server's "does not exist"
             return self._execute_plain(statement)
-        schema, relation, key = found[0][0], found[0][1], list(found[0][2])
-        images = StatementImages(index, f"{schema}.{relation}", key)
-        if "." in schema + relation:
-            images.missing = f"table {schema}.{relation} has a '.' in its name"
+        schema, relation, key, inherited = found[0]
+        images = StatementImages(index, f"{schema}.{relation}", list(key))
+        images.missing = unimageable(schema, relation, inherited)
         update = isinstance(statement.ast, exp.Update)
 
         def key_and_row(alias: str) -> tuple[str, str]:
@@ -278,7 +277,6 @@ class PostgresBackend:
         # (rows written by a transaction that ended early are no longer the action's to find)
         if self._config.capture is Capture.IMAGES and not self._carried:
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
-            self._cascaded.inherited(effects)
             self._cascaded.image(effects, held.roots, exclusive, self._budget)
         if self._ddl:
             effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())

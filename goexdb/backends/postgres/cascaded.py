@@ -58,7 +58,7 @@ _BY_KEY = (
 )
 _COUNT = "SELECT count(*) FROM {table}"
 # A table's primary key columns as JSON text (the same read by any connection, typed or not).
-_KEY = f"SELECT to_json(t.key)::text FROM ({queries.TABLE}) AS t(nspname, relname, key)"
+_KEY = f"SELECT to_json(t.key)::text FROM ({queries.TABLE}) AS t(nspname, relname, key, kin)"
 
 # The tables a TRUNCATE empties: those named, and with CASCADE those whose foreign keys refer to
 # them, and so on (a partitioned table's rows are read through its root).
@@ -187,16 +187,6 @@ class Cascaded:
             return f"{inherited[0][0]} has inheritance children, whose rows a TRUNCATE removes too"
         return None
 
-    def inherited(self, effects: Effects) -> None:
-        """A statement's images of a table others inherit from (not a partitioned one) hold
-        its children's rows under its name, which an undo would put back in it: missing."""
-        tables = sorted({i.table for i in effects.images if i.statement >= 0 and i.images})
-        found = {t for (t,) in self._rows(_INHERITED, json.dumps(tables))} if tables else set()
-        for images in effects.images:
-            if images.table in found and images.statement >= 0 and images.images:
-                images.images = []
-                images.missing = f"{images.table} has inheritance children, whose rows it holds"
-
     def _secured(self, tables: list[str]) -> dict[str, str]:
         """The tables whose rows row-level security hides from goex (a cascade or a TRUNCATE
         reaches them all the same), and why their images are missing."""
@@ -289,6 +279,16 @@ class _Committed:
         except psycopg.Error as exc:
             text = str(exc).strip()
             raise _Unreadable(text.splitlines()[0] if text else type(exc).__name__) from exc
+
+
+def unimageable(schema: str, relation: str, inherited: bool) -> str | None:
+    """Why a statement's rows of this table cannot be imaged under its name (``queries.TABLE``
+    says whether other tables inherit from it), if they cannot."""
+    if "." in schema + relation:
+        return f"table {schema}.{relation} has a '.' in its name"
+    if inherited:  # its rows as read through it are its children's too, under its name
+        return f"{schema}.{relation} has inheritance children, whose rows it holds"
+    return None
 
 
 def _names(images: StatementImages) -> dict[str, str]:

@@ -86,14 +86,17 @@ RESOLVE = """
                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(x))
     FROM json_array_elements_text($1::json) x
 """
-# The schema, name and primary key columns of a table a statement writes, named as written.
+# The schema, name and primary key columns of a table a statement writes, named as written,
+# and whether other tables inherit from it (not as partitions: then a statement's rows of it
+# are its children's too, under its name).
 TABLE = """
     SELECT n.nspname, c.relname,
            coalesce((SELECT array_agg(a.attname ORDER BY k.ord)
                      FROM pg_index i
                      CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
                      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                     WHERE i.indrelid = c.oid AND i.indisprimary), '{}')
+                     WHERE i.indrelid = c.oid AND i.indisprimary), '{}'),
+           c.relkind <> 'p' AND EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhparent = c.oid)
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.oid = to_regclass($1)
 """
