@@ -159,6 +159,10 @@ class ImageBudget:
         self.limit = limit
         self._seen: dict[str, int] = {}
 
+    def forget(self, table: str) -> None:
+        """The table's images so far are replaced (by the whole action's): not counted."""
+        self._seen.pop(table, None)
+
     def spend(self, images: StatementImages, count: int | None = None) -> None:
         """Count a statement's images (``count`` of them when they are read later)."""
         seen = self._seen.get(images.table, 0) + (len(images.images) if count is None else count)

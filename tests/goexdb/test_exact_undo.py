@@ -15,6 +15,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 import goexdb
+from core.config import DbConfig
 from core.errors import ConflictError, StateError
 from goexdb.backends.postgres.cascaded import Cascaded
 
@@ -412,3 +413,21 @@ def test_rows_of_a_table_others_inherit_from_are_irreversible(
         assert not staged.reversible
         assert "inheritance children" in "; ".join(staged.effects.irreversible)
         staged.rollback()
+
+
+def test_the_whole_actions_images_count_once_against_max_row_images(pg_dsn: str, shop: str) -> None:
+    """A DELETE cascading within its own table: the whole action's images of the table replace
+    the statement's, so only they count (both did, and six rows passed a cap of six)."""
+    tree = f"{shop}.tree"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(
+            f"CREATE TABLE {tree} (id int PRIMARY KEY, up int REFERENCES {tree} ON DELETE CASCADE)"
+        )
+        con.execute(f"INSERT INTO {tree} SELECT g, nullif(g - 1, 0) FROM generate_series(1, 6) g")
+    with goexdb.connect(pg_dsn, DbConfig(max_row_images=6)) as db:
+        staged = db.stage(f"DELETE FROM {tree} WHERE id = 1")
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(*) FROM {tree}").fetchone() == (6,)

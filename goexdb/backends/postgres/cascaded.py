@@ -147,7 +147,8 @@ class Cascaded:
                 images.missing = (
                     f"goex could not read the rows cascades and triggers replaced: {exc}"
                 )
-        for images in readable:
+        for images in readable:  # in place of the statements' images of the table
+            budget.forget(images.table)
             budget.spend(images)
         netted = {images.table for images in found}
         effects.images = found + [i for i in effects.images if i.table not in netted]
