@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -31,7 +31,7 @@ from goexdb.effects import Effects, StatementResult
 from goexdb.engines import POSTGRES
 from goexdb.held import Held
 from goexdb.proxy import messages as m
-from goexdb.proxy.measure import bridged, measure
+from goexdb.proxy.measure import Bridged, measure
 from goexdb.proxy.messages import Message
 from goexdb.proxy.own import Own
 from goexdb.proxy.pending import Client, Pending
@@ -105,13 +105,17 @@ class ProxyContext:
         major = upstream.parameters.get("server_version", "0").split(".")[0].split()[0]
         return self.config.db.capture is Capture.IMAGES and major.isdigit() and int(major) >= 18
 
-    def cascaded_for(self, session: Connection) -> Cascaded | None:
+    @contextlib.contextmanager
+    def cascaded_for(self, session: Connection) -> Iterator[Cascaded | None]:
         """Where images are taken: how to read the rows no statement's RETURNING shows (on the
-        held connection, from a thread of its own), and a TRUNCATE's before it runs."""
+        held connection, from a thread of its own), and a TRUNCATE's before it runs; what it
+        prepared there is closed once it is done."""
         if not (session.images and self.conninfo):
-            return None
-        rows = bridged(session.own, asyncio.get_running_loop())
-        return Cascaded(rows, self.conninfo, self.config.db.lock_timeout)
+            yield None
+            return
+        rows = Bridged(session.own, asyncio.get_running_loop())
+        yield Cascaded(rows, self.conninfo, self.config.db.lock_timeout)
+        rows.done()  # (not after a failure: the server takes nothing but a ROLLBACK then)
 
     def refused(self, session: Connection, verdict: StatementVerdict) -> None:
         """Journal a refused statement as a rejected action (in the background)."""
@@ -148,9 +152,10 @@ class ProxyContext:
         """Measure, decide, carry out. None when the client's COMMIT went through (or the
         transaction had failed, which the server already told); else the reason goex rolled it
         back, for the client's error."""
-        cascaded = self.cascaded_for(session)
         try:
-            effects = await measure(session.own, pending, self.config.db.max_row_images, cascaded)
+            with self.cascaded_for(session) as cascaded:
+                max_images = self.config.db.max_row_images
+                effects = await measure(session.own, pending, max_images, cascaded)
         except GoexError as exc:  # the transaction failed: nothing to decide
             with contextlib.suppress(ConnectionError):  # gone: the server rolled it back
                 if commit is not None:  # the server answers the client's COMMIT with ROLLBACK

@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from core.errors import ExecutionError
 from goexdb.backends.postgres import queries
-from goexdb.backends.postgres.cascaded import Cascaded, Rows
+from goexdb.backends.postgres.cascaded import Cascaded
 from goexdb.backends.postgres.holdings import Holdings
 from goexdb.effects import Catalog, Effects, ImageBudget, StatementImages, diff_catalog
 from goexdb.engines import POSTGRES
@@ -99,16 +99,26 @@ async def measure(
     return effects
 
 
-def bridged(own: Own, loop: asyncio.AbstractEventLoop) -> Rows:
+class Bridged:
     """goex's own queries on the held connection for code that reads from another thread (and
-    waits there while the event loop sends them): rows as tuples of ``str``."""
+    waits there while the event loop sends them): rows as tuples of ``str``. Each is prepared
+    once (its name from its text) and closed by ``done``: they name tables, which a long-lived
+    connection would otherwise keep prepared by the thousand."""
 
-    def rows(sql: str, *params: str) -> list[tuple[Any, ...]]:
+    def __init__(self, own: Own, loop: asyncio.AbstractEventLoop) -> None:
+        self._own, self._loop = own, loop
+        self._names: set[str] = set()
+
+    def __call__(self, sql: str, *params: str) -> list[tuple[Any, ...]]:
         name = "goex_q" + hashlib.sha256(sql.encode()).hexdigest()[:20]
-        found = asyncio.run_coroutine_threadsafe(own.rows(name, sql, params), loop).result()
-        return [tuple(None if v is None else v.decode() for v in row) for row in found]
+        self._names.add(name)
+        ran = asyncio.run_coroutine_threadsafe(self._own.rows(name, sql, params), self._loop)
+        return [tuple(None if v is None else v.decode() for v in row) for row in ran.result()]
 
-    return rows
+    def done(self) -> None:
+        """On the event loop: close what was prepared."""
+        self._own.deallocate(self._names)
+        self._names.clear()
 
 
 async def at_savepoint(own: Own, pending: Pending, sql: str, ran: Sink) -> None:

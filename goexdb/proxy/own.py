@@ -49,6 +49,13 @@ class Own:
         """The session's prepared statements are gone (DEALLOCATE ALL, DISCARD ALL)."""
         self._prepared.clear()
 
+    def deallocate(self, names: set[str]) -> None:
+        """Close statements of goex's it will not run again (with the next message sent)."""
+        for name in sorted(names & self._prepared):
+            self._prepared.discard(name)
+            self._upstream.write(m.close(b"S", name))
+            self._router.expect("close", goex=True)
+
     def send(self, name: str, sql: str, params: tuple[str, ...] = ()) -> tuple[Sink, Sink]:
         """Send one statement of goex's own (prepared once per connection, run in a portal of
         its own, so the client's unnamed statement and portal are never touched)."""

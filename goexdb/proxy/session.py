@@ -248,14 +248,15 @@ class ProxySession(Relay):
     async def _read_emptied(self, pending: Pending, truncate: exp.TruncateTable) -> None:
         """Before a TRUNCATE is relayed, where images are taken: every row of every table it
         will empty (a failure means the transaction failed already: so does its measure)."""
-        cascaded = self.context.cascaded_for(self)
-        if cascaded is None:
-            return
         budget = ImageBudget(self.context.config.db.max_row_images)
         index = len(pending.statements)
-        with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
-            found = await asyncio.to_thread(cascaded.emptied, truncate, index, budget)
-            pending.emptied[index] = found
+        with (
+            contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError),
+            self.context.cascaded_for(self) as cascaded,
+        ):
+            if cascaded is not None:
+                found = await asyncio.to_thread(cascaded.emptied, truncate, index, budget)
+                pending.emptied[index] = found
 
     def _status(self, status: bytes) -> None:
         super()._status(status)

@@ -318,6 +318,11 @@ def test_rows_a_cascade_deleted_are_imaged_and_the_undo_restores_them(
         with psycopg.connect(proxy.dsn()) as con:
             con.execute(f"DELETE FROM {table} WHERE id IN (2, 3)")
             con.commit()
+            # what goex prepared to read them, on the client's session, is closed again
+            left = (
+                "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'goex!_q%' ESCAPE '!'"
+            )
+            assert con.execute(left).fetchone() == (0,)
         assert proxy.direct(f"SELECT count(*) FROM {child}") == [(9,)]
         action = proxy.actions()[0]
         recorded = proxy.recorded(action)
