@@ -431,3 +431,26 @@ def test_the_whole_actions_images_count_once_against_max_row_images(pg_dsn: str,
         db.stage_undo(staged.action.id).commit()
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f"SELECT count(*) FROM {tree}").fetchone() == (6,)
+
+
+def test_cascaded_rows_of_a_table_with_a_percent_in_its_name_are_undone(
+    pg_dsn: str, shop: str
+) -> None:
+    """The second connection's queries take psycopg's placeholders: a ``%`` in a name is
+    doubled where a parameter goes with them, and only there."""
+    odd = f'{shop}."odd%name"'
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(
+            f"CREATE TABLE {odd} (id int PRIMARY KEY, "
+            f"customer_id int REFERENCES {shop}.customer ON DELETE CASCADE)"
+        )
+        con.execute(f"INSERT INTO {odd} SELECT g, 1 + g % 12 FROM generate_series(1, 24) g")
+    before = checksums(pg_dsn, shop)
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"DELETE FROM {shop}.customer WHERE id = 3")
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(*) FROM {odd}").fetchone() == (24,)
+    assert checksums(pg_dsn, shop) == before

@@ -226,7 +226,7 @@ class Cascaded:
         deleted = [RowImage(before[k], None) for k in gone]
         ins, upd, dele = counts
         [(mine,)] = self._rows(_COUNT.format(**names))
-        [(theirs,)] = committed.rows(_COUNT.format(**committed_names))
+        [(theirs,)] = committed.rows(_COUNT.format(**names))  # (no parameter: no %% doubled)
         if (
             len(inserted) > ins + upd
             or len(deleted) > dele + upd
