@@ -67,6 +67,7 @@ class UndoPlan:
     # a plan whose guards alone refuse (no ``changed`` checks, one pass over the images less):
     # how to make the plan that also lists the rows changed since, run once it is refused
     listing: Callable[[], UndoPlan] | None = None
+    settings: dict[str, str] = field(default_factory=dict)  # the images' (``Effects.settings``)
 
     def short(self, results: Sequence[Any]) -> bool:
         """Whether a guard changed fewer rows than it should: rows changed since the action."""

@@ -220,6 +220,9 @@ class Effects:
     # what the tables and columns the action created hold as it ends (``fingerprint``): an undo
     # drops one only if it still holds that, no data written since
     fingerprints: dict[str, str] = field(default_factory=dict)
+    # the session settings that shaped the images' text (``queries.SETTINGS``), kept with them
+    # in the undo record: the undo reads and compares rows under the same
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def reversible(self) -> bool:

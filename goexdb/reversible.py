@@ -173,4 +173,5 @@ def record(statements: Sequence[Statement], effects: Effects, dialect: str) -> d
         "renames": renames(statements, dialect),
         "irreversible": list(effects.irreversible),
         "fingerprints": dict(effects.fingerprints),
+        "settings": dict(effects.settings),
     }

@@ -18,7 +18,7 @@ can be kept (``staged.keep()``) and finished by another process with ``reopen(ac
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fnmatch import fnmatch
 from types import TracebackType
 from typing import Any
@@ -102,10 +102,12 @@ class Session:
     def classify(self, sql: str) -> list[Statement]:
         return parse_script(sql, self.target.dialect)
 
-    def hold(self, sql: str | Sequence[Statement], *, restoring: bool = False) -> Held:
+    def hold(
+        self, sql: str | Sequence[Statement], *, restoring: Mapping[str, str] | None = None
+    ) -> Held:
         """Run SQL in a held transaction and measure it, unjournaled (``stage`` journals);
-        ``restoring`` (an undo): with triggers and foreign-key actions off where the role may,
-        and then the foreign keys checked (``Held.dangling``)."""
+        ``restoring`` (an undo, the settings its images were read under): with triggers and
+        foreign-key actions off where the role may, then the foreign keys checked (dangling)."""
         if self._held is not None and self._held.open:
             raise StateError("a staged transaction is still open; commit or roll it back first")
         statements = self._checked(sql)
@@ -113,7 +115,7 @@ class Session:
         backend.begin(statements)
         results = []
         try:
-            raw = restoring and backend.restoring()
+            raw = restoring is not None and backend.restoring(restoring)
             for statement in statements:
                 results.append(backend.execute(statement))
             effects = backend.measure()
@@ -261,12 +263,10 @@ class Session:
         return plan
 
     def hold_undo(self, plan: UndoPlan) -> Held:
-        """Run an undo plan in a held transaction, unjournaled (``stage_undo`` journals); if
-        any row changed since the action, or would not be restored exactly, roll back and
-        refuse (ConflictError)."""
-        backend = self.backend
-        light = backend.facts.returning_old_new(backend.server_version)
-        held = self.hold(plan.classified(self.classify, light=light), restoring=True)
+        """Run an undo plan held, unjournaled (``stage_undo`` journals); refused (ConflictError,
+        rolled back) if a row changed since the action or would not be restored exactly."""
+        light = self.backend.facts.returning_old_new(self.backend.server_version)
+        held = self.hold(plan.classified(self.classify, light=light), restoring=plan.settings)
         refusal = undo.refusal(plan, held.results, held.effects, held.dangling)
         if refusal is not None:
             held.rollback()

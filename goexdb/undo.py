@@ -71,7 +71,7 @@ def _no_columns(table: str) -> TableColumns:
 def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
     changes = [SchemaChange(**c) for c in data["schema_changes"]]
     created = {c.table for c in changes if c.change == "table_created"}
-    result = UndoPlan()
+    result = UndoPlan(settings=dict(data.get("settings") or {}))
     _check_untouched(result, dialect, changes, data.get("fingerprints") or {})
     statements = [StatementImages.from_json(i) for i in data["images"]]
     statements = [images for images in statements if images.table not in created]

@@ -8,7 +8,7 @@ in one place per engine (``postgres/errors.py``, ``duckdb/errors.py``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from goexdb.effects import Effects, StatementResult, TableColumns
@@ -27,10 +27,11 @@ class Backend(Protocol):
         measuring them needs (a catalog snapshot only when some statement is DDL); READ ONLY
         where the engine has such transactions (PostgreSQL), when ``read_only``."""
 
-    def restoring(self) -> bool:
+    def restoring(self, settings: Mapping[str, str]) -> bool:
         """In the open transaction, write rows back as they were, as logical replication
         applies them: triggers, rules and foreign-key actions off (PostgreSQL's
-        ``session_replication_role = replica``), where the role may; whether it could."""
+        ``session_replication_role = replica``), where the role may; whether it could.
+        ``settings``: those the images were read under (``Effects.settings``), set again."""
 
     def dangling(self, tables: Sequence[str]) -> list[dict[str, object]]:
         """The foreign keys into or out of these tables that rows now break (checked when

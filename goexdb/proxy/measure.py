@@ -32,9 +32,10 @@ DIALECT = POSTGRES.dialect
 # The transaction's locks, counts, sequences and advisory locks (``queries.HELD``), and the
 # request that its counts be flushed as it ends, so that the next transaction's start at zero.
 # With them, the schema, name, primary key and inheritance of each table written with images
-# ($1: a JSON list of the names as written), in the same round trip.
+# ($1: a JSON list of the names as written), and the client's settings that shaped the images'
+# text, in the same round trip.
 MEASURE = f"""
-    SELECT ({queries.HELD}), pg_stat_force_next_flush(),
+    SELECT ({queries.HELD}), pg_stat_force_next_flush(), ({queries.SETTINGS}),
            (SELECT coalesce(json_agg(json_build_array(x, t.a, t.b, t.c, t.d)), '[]')
             FROM json_array_elements_text($1::json) AS x
             LEFT JOIN LATERAL ({queries.TABLE.replace("$1", "x")}) AS t(a, b, c, d) ON true)
@@ -66,7 +67,8 @@ async def measure(
             for relation, mode in held.locks
         ]
         budget = ImageBudget(max_images)
-        tables = {r[0]: (r[1], r[2], r[3], r[4]) for r in json.loads(rows[0][2] or b"[]")}
+        effects.settings = json.loads(rows[0][2] or b"{}")
+        tables = {r[0]: (r[1], r[2], r[3], r[4]) for r in json.loads(rows[0][3] or b"[]")}
         kept = [i for i, v in enumerate(pending.statements) if v.statement is not None]
         for index in sorted(pending.imaged):  # its place among the action's statements
             images = pending.images.get(index, [])

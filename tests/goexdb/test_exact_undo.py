@@ -454,3 +454,20 @@ def test_cascaded_rows_of_a_table_with_a_percent_in_its_name_are_undone(
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f"SELECT count(*) FROM {odd}").fetchone() == (24,)
     assert checksums(pg_dsn, shop) == before
+
+
+def test_an_undo_reads_rows_under_the_time_zone_their_images_were_read_in(
+    pg_dsn: str, shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The images of ``last_update`` carry the offset of the action's session (libpq's PGTZ
+    here): an undo from a session in another zone reads and compares rows under the action's
+    zone (it was refused, every such row looking changed since)."""
+    before = checksums(pg_dsn, shop)
+    monkeypatch.setenv("PGTZ", "Asia/Tokyo")
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {shop}.customer SET email = upper(email) WHERE id <= 2")
+        staged.commit()
+    monkeypatch.setenv("PGTZ", "UTC")
+    with goexdb.connect(pg_dsn) as db:
+        db.stage_undo(staged.action.id).commit()
+    assert checksums(pg_dsn, shop) == before

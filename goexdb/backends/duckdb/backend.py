@@ -363,7 +363,7 @@ class DuckDBBackend:
         with _MEASURING:
             return self._con.execute(sql, params).fetchall()
 
-    def restoring(self) -> bool:
+    def restoring(self, settings: Mapping[str, str]) -> bool:
         return False  # DuckDB has no triggers, rules or foreign-key actions to turn off
 
     def dangling(self, tables: Sequence[str]) -> list[dict[str, object]]:

@@ -5,7 +5,7 @@ package docstring says what is measured, and how).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -110,9 +110,12 @@ class PostgresBackend:
         self._open(self._begin.replace(b"BEGIN;", b"BEGIN READ ONLY;", 1) if read_only else None)
         self._expect(statements)
 
-    def restoring(self) -> bool:
+    def restoring(self, settings: Mapping[str, str]) -> bool:
         # an undo's literals are goex's own, written for standard strings (a backslash is itself)
         self._rows("SELECT set_config('standard_conforming_strings', 'on', true)")
+        for name in queries.SHAPING:  # as when the images were read
+            if name in settings:
+                self._rows("SELECT set_config($1, $2, true)", name, str(settings[name]))
         return queries.set_replica(self._rows, self.server_version)
 
     def dangling(self, tables: Sequence[str]) -> list[dict[str, object]]:
@@ -278,6 +281,7 @@ class PostgresBackend:
         if self._config.capture is Capture.IMAGES and not self._carried:
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
             self._cascaded.image(effects, held.roots, exclusive, self._budget)
+            effects.settings = json.loads(self._rows(queries.SETTINGS)[0][0])
         if self._ddl:
             effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
             fingerprint_created(effects, POSTGRES, lambda sql: self._rows(sql)[0][0])

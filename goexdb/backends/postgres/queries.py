@@ -86,6 +86,14 @@ RESOLVE = """
                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(x))
     FROM json_array_elements_text($1::json) x
 """
+# The session settings that shape a row's JSON text (a timestamptz's offset, an interval, a
+# bytea, a float's digits): images are read, compared and written back under the same.
+SHAPING = ("TimeZone", "IntervalStyle", "bytea_output", "extra_float_digits")
+SETTINGS = (
+    "SELECT json_build_object("
+    + ", ".join(f"'{name}', current_setting('{name}')" for name in SHAPING)
+    + ")::text"
+)
 # The schema, name and primary key columns of a table a statement writes, named as written,
 # and whether other tables inherit from it (not as partitions: then a statement's rows of it
 # are its children's too, under its name).

@@ -405,3 +405,18 @@ def test_a_truncate_under_repeatable_read_is_irreversible(
     recorded = proxy.recorded(proxy.actions()[0])
     assert recorded["reversible"] is False
     assert "repeatable read" in "; ".join(recorded["effects"]["irreversible"])
+
+
+def test_an_action_of_a_client_in_another_time_zone_is_undone(
+    proxy: RunningProxy, table: str
+) -> None:
+    """A client's TimeZone (JDBC sets the JVM's) shapes the text of the images its statements
+    return: the undo, run by goex-db in the server's zone, reads and compares rows under the
+    same setting (it refused, seeing every timestamptz row as changed since)."""
+    proxy.direct(f"ALTER TABLE {table} ADD COLUMN at timestamptz NOT NULL DEFAULT now()")
+    before = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute("SET TimeZone = 'Asia/Tokyo'")
+        con.execute(f"UPDATE {table} SET v = 'in Tokyo' WHERE id = 3")
+        con.commit()
+    assert_undone(proxy, proxy.actions()[0].id, table, before)
