@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from goexdb.effects import RowImage, StatementImages, TableColumns
+from goexdb.effects import RowImage, StatementImages, StatementResult, TableColumns
 from goexdb.engines import engine_facts, quote_ident, quote_literal, quote_table
 from goexdb.sql import Statement
 
@@ -69,12 +69,10 @@ class UndoPlan:
     listing: Callable[[], UndoPlan] | None = None
     settings: dict[str, str] = field(default_factory=dict)  # the images' (``Effects.settings``)
 
-    def short(self, results: Sequence[Any]) -> bool:
-        """Whether a guard changed fewer rows than it should: rows changed since the action."""
-        return any(
-            results[g.statement].rowcount != (1 if g.row is not None else g.rows)
-            for g in self.guards
-        )
+    def failed(self, results: Sequence[StatementResult]) -> list[Guard]:
+        """The guards whose statement did not change as many rows as it should: rows changed
+        since the action."""
+        return [g for g in self.guards if results[g.statement].rowcount != g.rows]
 
     def classified(
         self, classify: Callable[[str], list[Statement]], *, light: bool
@@ -97,10 +95,11 @@ class UndoPlan:
     def shown_sql(self) -> str:
         return _script([self.shown.get(i, s) for i, s in enumerate(self.statements)])
 
-    def as_shown(self, sql: str) -> str:
-        """A statement of the plan as shown (``shown``); any other text as it is."""
+    def show(self, results: Sequence[StatementResult]) -> None:
+        """The results of the plan's statements, each with its SQL as shown (``shown``)."""
         by_text = {self.statements[i]: text for i, text in self.shown.items()}
-        return by_text.get(sql, sql)
+        for result in results:
+            result.sql = by_text.get(result.sql, result.sql)
 
 
 def _script(statements: list[str]) -> str:

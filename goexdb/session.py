@@ -270,11 +270,10 @@ class Session:
         refusal = undo.refusal(plan, held.results, held.effects, held.dangling)
         if refusal is not None:
             held.rollback()
-            if plan.listing is not None and plan.short(held.results):  # say which rows
+            if plan.listing is not None and plan.failed(held.results):  # say which rows
                 self.hold_undo(plan.listing()).rollback()  # (it may pass: refused anyway)
             raise refusal
-        for result in held.results:  # journaled and shown with their images described
-            result.sql = plan.as_shown(result.sql)
+        plan.show(held.results)  # journaled and shown with their images described
         return held
 
     def _record(self, staged: Staged, work: Held, undone: Sequence[SchemaChange] = ()) -> None:

@@ -169,17 +169,14 @@ def refusal(
     not restored exactly (an ``inexact`` check's, naming the columns that differ); None when
     it is exact."""
     found = {check: results[check.statement].rows for check in plan.checks}
-    changed = [
-        {"table": g.table, "row": g.row}
-        for g in plan.guards
-        if g.row is not None and results[g.statement].rowcount != 1
-    ] + [
+    failed = plan.failed(results)
+    changed = [{"table": g.table, "row": g.row} for g in failed if g.row is not None] + [
         {"table": c.table, "row": row[0]}
         for c, rows in found.items()
         if c.finds == "changed"
         for row in rows
     ]
-    short = [g for g in plan.guards if g.row is None and results[g.statement].rowcount != g.rows]
+    short = [g for g in failed if g.row is None]
     written = [row[0] for c, rows in found.items() if c.finds == "held" for row in rows]
     if written:
         return ConflictError(

@@ -57,8 +57,9 @@ _BY_KEY = (
     "WHERE {key} IN (SELECT json_array_elements_text(%s::json))"
 )
 _COUNT = "SELECT count(*) FROM {table}"
-# A table's primary key columns as JSON text (the same read by any connection, typed or not).
-_KEY = f"SELECT to_json(t.key)::text FROM ({queries.TABLE}) AS t(nspname, relname, key, kin)"
+# A table's primary key columns and whether others inherit from it, as text (the same read by
+# any connection, typed or not).
+_TABLE = f"SELECT to_json(t.key)::text, t.kin::text FROM ({queries.TABLE}) AS t(n, r, key, kin)"
 
 # The tables a TRUNCATE empties: those named, and with CASCADE those whose foreign keys refer to
 # them, and so on (a partitioned table's rows are read through its root).
@@ -75,12 +76,6 @@ _ALL = "SELECT {key}, row_to_json(t)::text FROM {table} AS t LIMIT $1"
 _SECURED = (
     "SELECT x FROM json_array_elements_text($1::json) x WHERE row_security_active(to_regclass(x))"
 )
-# The tables among those named ($1, JSON) that other tables inherit from (not partitions).
-_INHERITED = """
-    SELECT x FROM json_array_elements_text($1::json) x
-    WHERE EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhparent
-                  WHERE i.inhparent = to_regclass(x) AND c.relkind <> 'p')
-"""
 
 Rows = Callable[..., list[tuple[Any, ...]]]
 
@@ -94,8 +89,12 @@ class Cascaded:
         self._rows, self._conninfo, self._timeout = rows, conninfo, timeout
 
     def _key_of(self, table: str) -> list[str]:
-        found = self._rows(_KEY, quote_table(table))
-        return list(json.loads(found[0][0])) if found else []
+        return self._table(table)[0]
+
+    def _table(self, table: str) -> tuple[list[str], bool]:
+        """Its primary key, and whether other tables inherit from it (``queries.TABLE``)."""
+        found = self._rows(_TABLE, quote_table(table))
+        return (list(json.loads(found[0][0])), found[0][1] == "true") if found else ([], False)
 
     def image(
         self,
@@ -159,11 +158,11 @@ class Cascaded:
         """Before a TRUNCATE runs: every row of every table it will empty, as deleted."""
         named = json.dumps([qualified(t, "postgres") for t in truncate.expressions])
         cascade = str(truncate.args.get("option") or "").upper() == "CASCADE"
-        tables = [table for (table,) in self._rows(_EMPTIED, named, str(cascade).lower())]
+        tables = {t: self._table(t) for (t,) in self._rows(_EMPTIED, named, str(cascade).lower())}
         unreadable = self._before_truncating(tables) if tables else None
         found = []
-        for table in tables:
-            images = StatementImages(statement, table, self._key_of(table))
+        for table, (key, _) in tables.items():
+            images = StatementImages(statement, table, key)
             if unreadable is None:
                 rows = self._rows(_ALL.format(**_names(images)), str(budget.limit + 1))
                 images.images = [RowImage(row, None) for _, row in rows]
@@ -173,19 +172,20 @@ class Cascaded:
             found.append(images)
         return found
 
-    def _before_truncating(self, tables: list[str]) -> str | None:
+    def _before_truncating(self, tables: dict[str, tuple[list[str], bool]]) -> str | None:
         """Take the lock the TRUNCATE takes first, so that no row is written between the read
-        and it; None, or why the rows read would not be all it removes."""
+        and it; None, or why the rows read would not be all it removes (``tables``: each with
+        its key and whether others inherit from it)."""
         self._rows(f"LOCK TABLE {', '.join(map(quote_table, tables))} IN ACCESS EXCLUSIVE MODE")
         [(isolation,)] = self._rows("SELECT current_setting('transaction_isolation')")
         if isolation != "read committed":  # the read would miss rows committed since
             return f"a TRUNCATE under {isolation} isolation removes rows its snapshot cannot read"
-        secured = self._secured(tables)
+        secured = self._secured(list(tables))
         if secured:
             return next(iter(secured.values()))
-        inherited = self._rows(_INHERITED, json.dumps(tables))
+        inherited = [table for table, (_, kin) in tables.items() if kin]
         if inherited:
-            return f"{inherited[0][0]} has inheritance children, whose rows a TRUNCATE removes too"
+            return f"{inherited[0]} has inheritance children, whose rows a TRUNCATE removes too"
         return None
 
     def _secured(self, tables: list[str]) -> dict[str, str]:
