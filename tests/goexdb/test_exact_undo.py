@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -127,6 +128,32 @@ def shop(pg_dsn: str) -> Iterator[str]:
     yield name
     with psycopg.connect(pg_dsn, autocommit=True) as con:
         con.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def commit_and_undo(dsn: str, sql: str, config: DbConfig | None = None) -> None:
+    """Stage ``sql``, find it reversible, commit it, and commit its undo."""
+    with goexdb.connect(dsn, config) as db:
+        staged = db.stage(sql)
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+
+
+@contextmanager
+def made_apart(
+    pg_dsn: str, made: Sequence[str], unmade: Sequence[str], **where: str
+) -> Iterator[str]:
+    """A DSN (``where``: the user or database in place of ``pg_dsn``'s) to what ``made`` makes
+    for one test, on the server, and ``unmade`` drops after it."""
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        for sql in made:
+            con.execute(sql)
+    try:
+        yield make_conninfo(pg_dsn, **where)
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as con:
+            for sql in unmade:
+                con.execute(sql)
 
 
 def checksums(dsn: str, schema: str) -> dict[str, tuple[int, str]]:
@@ -274,10 +301,7 @@ def test_a_key_changed_below_a_floats_precision_is_undone(pg_dsn: str, shop: str
     read = f"SELECT id::text, v FROM {shop}.big ORDER BY id"
     with psycopg.connect(pg_dsn) as con:
         before = con.execute(read).fetchall()
-    with goexdb.connect(pg_dsn) as db:
-        staged = db.stage(f"UPDATE {shop}.big SET id = 12345678901234567.2 WHERE v = 'a'")
-        staged.commit()
-        db.stage_undo(staged.action.id).commit()
+    commit_and_undo(pg_dsn, f"UPDATE {shop}.big SET id = 12345678901234567.2 WHERE v = 'a'")
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(read).fetchall() == before
 
@@ -345,11 +369,9 @@ def test_rows_a_policy_hides_make_a_cascade_or_truncate_irreversible(pg_dsn: str
     """A cascade and a TRUNCATE remove rows that row-level security hides from goex's reads:
     the images would be short, and the undo exited 0 without those rows."""
     role = f"rls_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as con:
-        con.execute(f"CREATE ROLE {role} LOGIN")
-        con.execute(f"CREATE SCHEMA {role} AUTHORIZATION {role}")
-    dsn = make_conninfo(pg_dsn, user=role)
-    try:
+    made = (f"CREATE ROLE {role} LOGIN", f"CREATE SCHEMA {role} AUTHORIZATION {role}")
+    unmade = (f"DROP SCHEMA {role} CASCADE", f"DROP ROLE {role}")
+    with made_apart(pg_dsn, made, unmade, user=role) as dsn:
         with psycopg.connect(dsn, autocommit=True) as con:
             con.execute(
                 f"CREATE TABLE {role}.p (id int PRIMARY KEY); "
@@ -367,33 +389,23 @@ def test_rows_a_policy_hides_make_a_cascade_or_truncate_irreversible(pg_dsn: str
             assert not staged.reversible
             assert "row-level security" in "; ".join(staged.effects.irreversible)
             staged.rollback()
-    finally:
-        with psycopg.connect(pg_dsn, autocommit=True) as con:
-            con.execute(f"DROP SCHEMA {role} CASCADE")
-            con.execute(f"DROP ROLE {role}")
 
 
 def test_an_undo_on_a_database_without_standard_strings_keeps_backslashes(pg_dsn: str) -> None:
     """The undo's literals are written for standard strings: where the database turns them off,
     a backslash in an image became an escape (``\\n`` a newline), and the check agreed."""
     name = f"scs_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-        con.execute(f"ALTER DATABASE {name} SET standard_conforming_strings = off")
-    dsn = make_conninfo(pg_dsn, dbname=name)
-    try:
+    made = (
+        f"CREATE DATABASE {name}",
+        f"ALTER DATABASE {name} SET standard_conforming_strings = off",
+    )
+    with made_apart(pg_dsn, made, (f"DROP DATABASE {name} WITH (FORCE)",), dbname=name) as dsn:
         with psycopg.connect(dsn, autocommit=True) as con:
             con.execute("CREATE TABLE t (id int PRIMARY KEY, s text)")
             con.execute("INSERT INTO t VALUES (1, %s)", ("back\\nslash",))
-        with goexdb.connect(dsn) as db:
-            staged = db.stage("UPDATE t SET s = 'x' WHERE id = 1")
-            staged.commit()
-            db.stage_undo(staged.action.id).commit()
+        commit_and_undo(dsn, "UPDATE t SET s = 'x' WHERE id = 1")
         with psycopg.connect(dsn) as con:
             assert con.execute("SELECT s FROM t").fetchall() == [("back\\nslash",)]
-    finally:
-        with psycopg.connect(pg_dsn, autocommit=True) as con:
-            con.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.mark.parametrize("sql", ["TRUNCATE {p}", "DELETE FROM {p} WHERE id IN (1, 2)"])
@@ -424,11 +436,7 @@ def test_the_whole_actions_images_count_once_against_max_row_images(pg_dsn: str,
             f"CREATE TABLE {tree} (id int PRIMARY KEY, up int REFERENCES {tree} ON DELETE CASCADE)"
         )
         con.execute(f"INSERT INTO {tree} SELECT g, nullif(g - 1, 0) FROM generate_series(1, 6) g")
-    with goexdb.connect(pg_dsn, DbConfig(max_row_images=6)) as db:
-        staged = db.stage(f"DELETE FROM {tree} WHERE id = 1")
-        assert staged.reversible, staged.effects.irreversible
-        staged.commit()
-        db.stage_undo(staged.action.id).commit()
+    commit_and_undo(pg_dsn, f"DELETE FROM {tree} WHERE id = 1", DbConfig(max_row_images=6))
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f"SELECT count(*) FROM {tree}").fetchone() == (6,)
 
@@ -446,11 +454,7 @@ def test_cascaded_rows_of_a_table_with_a_percent_in_its_name_are_undone(
         )
         con.execute(f"INSERT INTO {odd} SELECT g, 1 + g % 12 FROM generate_series(1, 24) g")
     before = checksums(pg_dsn, shop)
-    with goexdb.connect(pg_dsn) as db:
-        staged = db.stage(f"DELETE FROM {shop}.customer WHERE id = 3")
-        assert staged.reversible, staged.effects.irreversible
-        staged.commit()
-        db.stage_undo(staged.action.id).commit()
+    commit_and_undo(pg_dsn, f"DELETE FROM {shop}.customer WHERE id = 3")
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f"SELECT count(*) FROM {odd}").fetchone() == (24,)
     assert checksums(pg_dsn, shop) == before
