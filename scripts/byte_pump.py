@@ -1,5 +1,6 @@
-"""The floor of any Python proxy, for ``bench_proxy.py``: a bare byte pump on asyncio that
-forwards each client's bytes to its own upstream connection and back, reading nothing.
+"""The floor of any Python proxy, for ``bench_proxy.py``: a bare byte pump on asyncio (on
+uvloop, as the proxy) that forwards each client's bytes to its own upstream connection and
+back, reading nothing.
 
     python scripts/byte_pump.py LISTEN_SOCKET UPSTREAM
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+
+import uvloop
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -42,4 +45,4 @@ async def main(listen: str, upstream: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    uvloop.run(main(sys.argv[1], sys.argv[2]))  # the proxy's own loop

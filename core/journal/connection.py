@@ -56,6 +56,7 @@ class Connection:
 
     def __init__(self, location: Location) -> None:
         self._batching = False  # writes share one transaction until flush() (``batch``)
+        self._synced = True  # whether a write waits for the disk (``commit_point``)
         if is_url(location):
             from core.journal.postgres import PostgresStore  # psycopg only when asked for
 
@@ -82,7 +83,19 @@ class Connection:
             yield
         finally:
             self._batching = False
-            self.flush()
+            try:
+                self.flush()
+            finally:
+                self._synced = True
+
+    def commit_point(self) -> None:
+        """In a ``batch``, just before what it journals is carried out: make what the batch
+        wrote so far durable now (the intent), and let what it writes after (the records that
+        say the step is done) commit without waiting for the disk. Those become durable with
+        the journal's next synced write; a machine crash before it loses them as if it had
+        come just before they were written, which ``recover`` already handles."""
+        self.flush()
+        self._synced = not self._batching
 
     def flush(self) -> None:
         """Make what a ``batch`` wrote so far durable."""
@@ -98,7 +111,7 @@ class Connection:
         batched = self._batching
         if not (batched and self._db.in_transaction):
             try:
-                self._db.begin()
+                self._db.begin(self._synced)
             except self._db.errors as exc:
                 raise JournalError(f"journal {self.path} is locked or unwritable: {exc}") from exc
         try:

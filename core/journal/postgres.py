@@ -58,8 +58,10 @@ class PostgresStore:
     def in_transaction(self) -> bool:
         return self._db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
-    def begin(self) -> None:
+    def begin(self, synced: bool = True) -> None:
         self._db.execute("BEGIN")
+        if not synced:  # its COMMIT returns before the WAL is flushed (as SQLite's NORMAL)
+            self._db.execute("SET LOCAL synchronous_commit = off")
         self._db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
 
     def commit(self) -> None:

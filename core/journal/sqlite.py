@@ -1,10 +1,16 @@
 """The journal in a SQLite file (the default): WAL mode, ``synchronous=FULL``, one writer at a
-time by ``BEGIN IMMEDIATE``, the schema version in ``PRAGMA user_version``."""
+time by ``BEGIN IMMEDIATE``, the schema version in ``PRAGMA user_version``.
+
+Writers in one process (the proxy's sessions, each with its own connection in its own thread)
+queue on a lock of the file's own before SQLite's: SQLite's busy handler polls, sleeping up to
+100 ms between tries, so under contention a write waited many times longer than the one ahead
+of it took. Other processes still meet at SQLite's lock, with its busy timeout."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -13,6 +19,15 @@ from typing import Any
 from core.errors import JournalError
 
 BUSY_TIMEOUT_MS = 30_000
+
+_writers: dict[str, threading.Lock] = {}  # one per journal file, for this process's writers
+_writers_lock = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.Lock:
+    key = os.path.realpath(path)
+    with _writers_lock:
+        return _writers.setdefault(key, threading.Lock())
 
 
 class SqliteStore:
@@ -30,6 +45,9 @@ class SqliteStore:
                 with suppress(FileExistsError):
                     os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
             os.chmod(path, 0o600)
+            self._writer = _writer_lock(path)
+            self._writing = False
+            self._unsynced = False
             self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = self._enable_wal()
@@ -64,15 +82,43 @@ class SqliteStore:
     def in_transaction(self) -> bool:
         return self._db.in_transaction
 
-    def begin(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+    def begin(self, synced: bool = True) -> None:
+        """Begin a write. Unsynced, its COMMIT returns without waiting for the disk (WAL with
+        ``synchronous=NORMAL``): it survives this process ending, and a crash of the machine
+        only until the next synced write, which syncs the log it is in."""
+        if not self._writing:  # (a BEGIN inside this connection's own write fails in SQLite)
+            if not self._writer.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+                raise sqlite3.OperationalError("database is locked by a writer of this process")
+            self._writing = True
+        try:
+            if not synced:  # (SQLite allows no change of it inside a transaction)
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._unsynced = True
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._stop_writing()
+            raise
 
     def commit(self) -> None:
         self._db.execute("COMMIT")
+        self._stop_writing()
 
     def rollback(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        finally:
+            self._stop_writing()
+
+    def _stop_writing(self) -> None:
         if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
+            return
+        if self._unsynced:
+            self._unsynced = False
+            self._db.execute("PRAGMA synchronous = FULL")
+        if self._writing:
+            self._writing = False
+            self._writer.release()
 
     def version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
@@ -90,4 +136,9 @@ class SqliteStore:
         time.sleep(timeout)
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self._db.close()
+        finally:
+            if self._writing:
+                self._writing = False
+                self._writer.release()

@@ -3,13 +3,13 @@ decides at COMMIT (``goexdb.proxy``)."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvloop
 from psycopg.conninfo import conninfo_to_dict
 
 from core.action import Mode
@@ -76,7 +76,7 @@ def proxy_command(
     database = conninfo_to_dict(target.conninfo).get("dbname") or ""
     where = Listen(host, port, socket_dir, tls, trust_socket)
     proxy = Proxy(context, target.conninfo, str(database or _user(target.conninfo)), users, where)
-    asyncio.run(_serve(proxy, config.review.decide.value))
+    uvloop.run(_serve(proxy, config.review.decide.value))  # libuv's loop: less per message
 
 
 def _user(conninfo: str) -> str:

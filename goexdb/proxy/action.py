@@ -175,7 +175,7 @@ class ProxyContext:
         def decide() -> Status:
             session.deciding = action
             journal = session.worker.journal
-            transaction.before_commit = journal.flush  # the commit's intent is durable first
+            transaction.before_commit = journal.commit_point  # the commit's intent first
             # Nobody waits on a decision by policy or by flag: its records share two syncs.
             waits = self.mode in (Mode.PERSON, Mode.LLM, Mode.ASK)
             with contextlib.nullcontext() if waits else journal.batch():

@@ -8,6 +8,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -387,6 +388,80 @@ def test_intents(location: Location, journal: Journal) -> None:
     assert journal.pending_intents() == []
     assert journal.intents_of(a.id) == [(first, "commit", {"digest": "d1"}, True)]
     assert journal.intents_of("nothing") == []
+
+
+def test_what_a_batch_writes_after_its_commit_point_is_kept(location: Location) -> None:
+    """The proxy's batch: the intent is durable before the step, the records saying it is done
+    are written without a sync of their own, and the journal's later writes are synced again."""
+    action = new_action()
+    with Journal(location) as journal, Journal(location) as other:
+        with journal.batch():
+            journal.save(action)
+            action.advance(Status.STAGED)
+            journal.save(action)
+            intent = journal.begin_intent(action.id, "commit", {"digest": "d"})
+            journal.commit_point()
+            assert [i for i, *_ in other.pending_intents()] == [intent]  # committed: visible
+            action.advance(Status.COMMITTED)
+            journal.save(action)
+            journal.finish_intent(intent)
+            if isinstance(location, Path):
+                assert _sync_level(journal) == 1  # NORMAL: the WAL is synced with a later write
+        assert other.pending_intents() == []
+        assert statuses(other.get(action.id)) == [Status.PROPOSED, Status.STAGED, Status.COMMITTED]
+        if isinstance(location, Path):
+            assert _sync_level(journal) == 2  # FULL again for every write after the batch
+        journal.save(new_action())
+    assert_consistent(location)
+
+
+def _sync_level(journal: Journal) -> int:
+    return int(journal._db.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_threads_of_one_process_take_turns_at_writing(location: Location) -> None:
+    """Each thread its own connection (as the proxy's sessions): none loses a write, none waits
+    on a write that failed, and a batch keeps the others out until it is made durable."""
+    waiter_done = threading.Event()
+
+    def waiter() -> None:
+        with Journal(location) as journal:
+            journal.save(new_action())
+        waiter_done.set()
+
+    with Journal(location) as holder, Journal(location) as failing:
+        with pytest.raises(JournalError):  # a write that fails lets the next one in
+            failing.set_effects("no-such-action", {})
+        thread = threading.Thread(target=waiter)
+        with holder.batch():
+            holder.save(new_action())
+            thread.start()
+            assert not waiter_done.wait(0.3)  # the batch holds the journal
+        thread.join(30)
+        assert waiter_done.is_set()
+
+    def worker(n: int) -> None:
+        with Journal(location) as journal:
+            for i in range(20):
+                action = new_action(f"UPDATE t SET w = {n}", id=f"t{n}{i:08d}")
+                with journal.batch():
+                    journal.save(action)
+                    action.advance(Status.STAGED)
+                    journal.save(action)
+                    journal.commit_point()
+                    action.advance(Status.COMMITTED)
+                    journal.save(action)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    with Journal(location) as journal:
+        committed = [a for a in journal.recent(limit=1000) if a.id.startswith("t")]
+        assert len(committed) == 120
+        assert all(a.status is Status.COMMITTED for a in committed)
+    assert_consistent(location)
 
 
 # -- real processes ----------------------------------------------------------------------------
