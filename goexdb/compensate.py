@@ -20,11 +20,6 @@ from goexdb.effects import RowImage, StatementImages, StatementResult, TableColu
 from goexdb.engines import engine_facts, quote_ident, quote_literal, quote_table
 from goexdb.sql import Statement
 
-# The exact text a row must have, beside an image read (``_pairs``): the pair's second image, or
-# the image itself when it travelled alone (a ``json`` value keeps its input text, so this is
-# each image as it was written).
-EXACT = "coalesce(x.pair -> 1, x.pair -> 0)::text"
-
 
 @dataclass(frozen=True)
 class Guard:
@@ -164,7 +159,7 @@ def check_restored(
         if as_left and not set(columns) <= set(d.columns(table).types):
             continue
         out.checks.append(Check(len(out.statements), table, "inexact"))
-        _emit(out, table, [(b, b) for b in befores], _restored(d, table, columns, keys[table]))
+        _emit(out, d, table, [(b, b) for b in befores], _restored(d, table, columns, keys[table]))
 
 
 def _restored(
@@ -173,9 +168,10 @@ def _restored(
     """The check of rows restored: each image's exact text beside its row's text now."""
     now = d.facts.row_json("t", list(columns), d.types_of(table))
     of_row = f"(SELECT {now} FROM {quote_table(table)} AS t WHERE {_key_match(key)})"
+    exact = d.facts.image_exact
     return lambda rows, _: (
-        f"SELECT {EXACT}, n.now FROM {rows} LEFT JOIN LATERAL {of_row} AS n(now) ON true "
-        f"WHERE n.now IS DISTINCT FROM {EXACT}"
+        f"SELECT {exact}, n.now FROM {rows} LEFT JOIN LATERAL {of_row} AS n(now) ON true "
+        f"WHERE n.now IS DISTINCT FROM {exact}"
     )
 
 
@@ -203,12 +199,12 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             back += [(row.before, row.before)] if row.before else []
     some = next(i for row in images.images for i in (row.before, row.after) if i)
     columns = [c for c in _columns(some) if c not in written.generated]
-    sets = [c for c in columns if c not in written.always_identity]
+    sets = [c for c in columns if c not in kept]  # (the key is the same: put needs it so)
     if put and not sets:  # nothing an UPDATE may write: delete and re-insert instead
         gone, back = gone + [(a, a) for _, a in put], back + [(b, b) for b, _ in put]
         put = []
-    t, match = quote_table(table), _key_match(key)
-    as_left = f"{match} AND {d.row_json('t', table, some)} = {EXACT}"
+    t, match, exact = quote_table(table), _key_match(key), d.facts.image_exact
+    as_left = f"{match} AND {d.row_json('t', table, some)} = {exact}"
     taken = f"EXISTS (SELECT 1 FROM {t} AS t WHERE {match})"
     values = ", ".join(f"{quote_ident(c)} = s.{quote_ident(c)}" for c in sets)
     insert, overriding = _insert(table, columns, written)
@@ -216,10 +212,11 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
         out.checks.append(Check(len(out.statements), table, "changed"))
         _emit(
             out,
+            d,
             table,
             [(a, a) for _, a in put] + gone,
             lambda rows, _: (
-                f"SELECT {EXACT} FROM {rows} WHERE NOT EXISTS "
+                f"SELECT {exact} FROM {rows} WHERE NOT EXISTS "
                 f"(SELECT 1 FROM {t} AS t WHERE {as_left})"
             ),
         )
@@ -227,6 +224,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
         out.guards.append(Guard(len(out.statements), table, None, len(put)))
         _emit(
             out,
+            d,
             table,
             put,
             lambda rows, _: f"UPDATE {t} AS t SET {values} FROM {rows} WHERE {as_left}",
@@ -234,15 +232,20 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
     if gone:
         out.guards.append(Guard(len(out.statements), table, None, len(gone)))
         _emit(
-            out, table, gone, lambda rows, _: f"DELETE FROM {t} AS t USING {rows} WHERE {as_left}"
+            out,
+            d,
+            table,
+            gone,
+            lambda rows, _: f"DELETE FROM {t} AS t USING {rows} WHERE {as_left}",
         )
     if back:
         if listing:
             out.checks.append(Check(len(out.statements), table, "changed"))
-            _emit(out, table, back, lambda rows, _: f"SELECT {EXACT} FROM {rows} WHERE {taken}")
+            _emit(out, d, table, back, lambda rows, _: f"SELECT {exact} FROM {rows} WHERE {taken}")
         out.guards.append(Guard(len(out.statements), table, None, len(back)))
         _emit(
             out,
+            d,
             table,
             back,
             lambda rows, how: insert(f"{rows} WHERE NOT {taken}", how),
@@ -252,17 +255,21 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
 
 def _emit(
     out: UndoPlan,
+    d: Dialect,
     table: str,
     pairs: Sequence[tuple[str, str]],
     build: Callable[[str, str], str],
     overriding: str = "",
 ) -> None:
-    """Add the statement ``build(rows, overriding)`` makes around its rows (``_pairs``) and its
-    OVERRIDING clause, if any (``_add``); the classifier may also read it without the images
-    (``UndoPlan.light``)."""
-    out.light[len(out.statements)] = build(_pairs(table, ()), "")
-    out.shown[len(out.statements)] = build(_pairs(table, (), described=len(pairs)), overriding)
-    _add(out, build, _pairs(table, pairs), overriding)
+    """Add the statement ``build(rows, overriding)`` makes around its rows (the engine's
+    ``image_set`` of the pairs) and its OVERRIDING clause, if any (``_add``); the classifier
+    may also read it without the images (``UndoPlan.light``), and it is shown with them
+    described (``UndoPlan.shown``)."""
+    types = d.types_of(table)
+    image_set = d.facts.image_set
+    out.light[len(out.statements)] = build(image_set(table, (), types, 0), "")
+    out.shown[len(out.statements)] = build(image_set(table, (), types, len(pairs)), overriding)
+    _add(out, build, image_set(table, pairs, types, 0), overriding)
 
 
 def _add(out: UndoPlan, build: Callable[[str, str], str], rows: str, overriding: str) -> None:
@@ -271,27 +278,6 @@ def _add(out: UndoPlan, build: Callable[[str, str], str], rows: str, overriding:
     if overriding:
         out.readable[len(out.statements)] = build(rows, "")
     out.statements.append(build(rows, overriding))
-
-
-def _pairs(table: str, pairs: Sequence[tuple[str, str]], *, described: int = 0) -> str:
-    """Rows ``s`` of the table read from the first image of each pair, beside ``EXACT``, the
-    second image's exact text (json, not jsonb: the numbers keep their text, and each image its
-    text as written). A pair of one image twice travels once. ``described``: as shown, a
-    comment saying how many pairs there are in place of them."""
-    array = (
-        "["
-        + ",".join(
-            f"[{read}]" if text is read or text == read else f"[{read},{text}]"
-            for read, text in pairs
-        )
-        + "]"
-    )
-    if described:
-        array = f"/* {described} row images from the undo record of the action undone */ []"
-    return (
-        f"json_array_elements({quote_literal(array)}::json) AS x(pair) CROSS JOIN LATERAL "
-        f"json_populate_record(NULL::{quote_table(table)}, x.pair -> 0) AS s"
-    )
 
 
 def _insert(

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from core.errors import TargetError
+from core.errors import JournalError, TargetError
 
 # row_json(alias, columns, types): the row named ``alias`` as JSON text over ``columns``, the
 # same expression at capture and at undo so that a guard compares like with like.
@@ -22,6 +22,11 @@ RowJson = Callable[[str, Sequence[str], Mapping[str, str]], str]
 RowFromJson = Callable[[str, str, Mapping[str, str]], str]
 # (table, column or None) -> a SELECT of one text: what the table's rows or the column's values are
 Fingerprint = Callable[[str, str | None], str]
+# image_set(table, pairs, types, described): the rows ``s`` of a table read from the first image
+# of each (image, text) pair, beside ``image_exact``, the second's exact text: one relation for
+# a statement's images, which travel in the SQL as literals (an undo's statements are its
+# journaled code). ``described``: as shown, a comment saying how many pairs stand there.
+ImageSet = Callable[[str, Sequence[tuple[str, str]], Mapping[str, str], int], str]
 
 
 @dataclass(frozen=True)
@@ -33,10 +38,12 @@ class EngineFacts:
     lint_rules: bool  # goex's migration lint rules (PostgreSQL's locks and grammar) apply
     images_need_types: bool  # row_json / row_from_json read the table's column types
     triggers: bool  # a trigger can rewrite the rows an undo puts back
-    undo_in_sets: bool  # an undo restores a statement's rows set by set (json_populate_record)
+    undo_in_sets: bool  # an undo restores a keyed table's rows set by set (``image_set``)
     row_json: RowJson
     row_from_json: RowFromJson
     fingerprint: Fingerprint  # what a table (column None) or a column holds, as one text
+    image_set: ImageSet
+    image_exact: str  # beside ``image_set``'s rows, the text each row must have
     # The first server version (server_version_num) with a feature; None: no version has it.
     returning_old_new_since: int | None = None  # RETURNING old.*, new.* (row images in one go)
     flush_counts_since: int | None = None  # pg_stat_force_next_flush() as a transaction ends
@@ -84,6 +91,72 @@ def _postgres_row_from_json(table: str, image: str, types: Mapping[str, str]) ->
         f"(SELECT * FROM json_populate_record(NULL::{quote_table(table)}, "
         f"{quote_literal(image)}::json))"
     )
+
+
+def _described(count: int) -> str:
+    return f"/* {count} row images from the undo record of the action undone */"
+
+
+def _postgres_image_set(
+    table: str, pairs: Sequence[tuple[str, str]], types: Mapping[str, str], described: int
+) -> str:
+    """The pairs as one JSON array (json, not jsonb: the numbers keep their text, and each image
+    its text as written); a pair of one image twice travels once."""
+    array = (
+        f"{_described(described)} []"
+        if described
+        else "["
+        + ",".join(
+            f"[{read}]" if text is read or text == read else f"[{read},{text}]"
+            for read, text in pairs
+        )
+        + "]"
+    )
+    return (
+        f"json_array_elements({quote_literal(array)}::json) AS x(pair) CROSS JOIN LATERAL "
+        f"json_populate_record(NULL::{quote_table(table)}, x.pair -> 0) AS s"
+    )
+
+
+# The exact text a row must have, beside an image read: the pair's second image, or the image
+# itself when it travelled alone (a ``json`` value keeps its input text).
+_POSTGRES_IMAGE_EXACT = "coalesce(x.pair -> 1, x.pair -> 0)::text"
+
+
+def _duckdb_image_set(
+    table: str, pairs: Sequence[tuple[str, str]], types: Mapping[str, str], described: int
+) -> str:
+    """The images as text literals, one per line (a DuckDB JSON value is written anew when
+    read, so the exact texts travel as VARCHAR), read back in parallel; each row typed by
+    ``json_transform`` as the table's columns, BLOBs from their escaped text."""
+    if described:
+        reads = texts = quote_literal(_described(described))
+    else:
+        reads = _lines([read for read, _ in pairs])
+        same = all(text is read or text == read for read, text in pairs)
+        texts = reads if same else _lines([text for _, text in pairs])
+    structure = json.dumps({c: "VARCHAR" if t in _AS_TEXT else t for c, t in types.items()})
+    row = f"SELECT unnest(json_transform(x.read, {quote_literal(structure)}))"
+    blobs = [c for c, t in types.items() if t == "BLOB"]
+    if blobs:
+        casts = ", ".join(f"CAST({quote_ident(c)} AS BLOB) AS {quote_ident(c)}" for c in blobs)
+        row = f"SELECT * REPLACE ({casts}) FROM ({row})"
+    read = f"unnest(string_split({reads}, chr(10))) AS read"
+    pair = (  # (unnest twice in one SELECT: side by side)
+        f"SELECT read, read AS exact FROM (SELECT {read})"
+        if texts is reads
+        else f"SELECT {read}, unnest(string_split({texts}, chr(10))) AS exact"
+    )
+    return f"({pair}) AS x CROSS JOIN LATERAL ({row}) AS s"
+
+
+def _lines(images: Sequence[str]) -> str:
+    """Images as one literal, a line each: JSON text holds no raw line break (to_json escapes
+    one in a string, and writes none between values)."""
+    text = "\n".join(images)
+    if text.count("\n") != max(len(images) - 1, 0):
+        raise JournalError("a row image of the undo record holds a line break: not goex's")
+    return quote_literal(text)
 
 
 def _duckdb_row_json(alias: str, columns: Sequence[str], types: Mapping[str, str]) -> str:
@@ -140,6 +213,8 @@ POSTGRES = EngineFacts(
     row_json=_postgres_row_json,
     row_from_json=_postgres_row_from_json,
     fingerprint=_postgres_fingerprint,
+    image_set=_postgres_image_set,
+    image_exact=_POSTGRES_IMAGE_EXACT,
     returning_old_new_since=180000,
     flush_counts_since=150000,
     create_database_strategy_since=150000,
@@ -154,10 +229,12 @@ DUCKDB = EngineFacts(
     lint_rules=False,
     images_need_types=True,
     triggers=False,
-    undo_in_sets=False,
+    undo_in_sets=True,
     row_json=_duckdb_row_json,
     row_from_json=_duckdb_row_from_json,
     fingerprint=_duckdb_fingerprint,
+    image_set=_duckdb_image_set,
+    image_exact="x.exact",
 )
 
 ENGINES: Mapping[str, EngineFacts] = {facts.dialect: facts for facts in (POSTGRES, DUCKDB)}

@@ -1,4 +1,5 @@
-"""What undo costs on PostgreSQL, against the action it undoes, measured in the same run.
+"""What undo costs on PostgreSQL and DuckDB, against the action it undoes, measured in the same
+run.
 
 For tables of 8,000 and 100,000 rows, two actions go through goex (stage, measure, commit) and
 are then undone through goex (stage the undo, measure it, commit it):
@@ -15,6 +16,9 @@ undo within 3x the action), and the undo record's size as stored in the journal 
 against the changed rows as text (target: at most 2x). ``[db] max_row_images`` is raised so
 every row is imaged. The server is the embedded PostgreSQL 18 (or GOEX_TEST_DSN); the journal
 is a temporary GOEX_HOME.
+
+On DuckDB (a file of its own per case), the update and the delete, of the same table without
+the foreign key (DuckDB has no ON DELETE CASCADE).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -108,27 +114,80 @@ def run(dsn: str, rows: int, kind: str) -> dict[str, float]:
     return {"action": action, "undo": undone, "record": recorded, "text": text, "plain": driver}
 
 
-def report(dsn: str) -> None:
+def run_duckdb(tmp: Path, rows: int, kind: str) -> dict[str, float]:
+    """The same on a DuckDB file, its plain driver on a fresh copy of the table."""
+
+    def fresh() -> Path:
+        path = tmp / f"undo_{rows}_{kind}.duckdb"
+        path.unlink(missing_ok=True)
+        with duckdb.connect(str(path)) as con:
+            con.execute(
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, note VARCHAR, "
+                "seen TIMESTAMPTZ NOT NULL DEFAULT '2026-01-01')"
+            )
+            con.execute(
+                f"INSERT INTO t (id, qty, note) SELECT i, i % 97, 'row ' || i "
+                f"FROM range(1, {rows + 1}) AS r(i)"
+            )
+        return path
+
+    def read(path: Path, sql: str) -> Any:
+        with duckdb.connect(str(path)) as con:
+            return con.execute(sql).fetchone()[0]  # type: ignore[index]
+
+    everything = "SELECT md5(string_agg(to_json(t)::VARCHAR, ',' ORDER BY id)) FROM t"
+    sql = {"update": "UPDATE t SET qty = qty + 1, note = note || '!'", "delete": "DELETE FROM t"}
+    path = fresh()
+    before = read(path, everything)
+    text = read(path, "SELECT sum(length(to_json(t)::VARCHAR)) FROM t")
+    with goexdb.connect(f"duckdb:{path}", DbConfig(max_row_images=rows * 2)) as db:
+        start = time.perf_counter()
+        staged = db.stage(sql[kind])
+        staged.commit()
+        action = time.perf_counter() - start
+        recorded = db.journal.undo_size(staged.action.id)
+        start = time.perf_counter()
+        db.stage_undo(staged.action.id).commit()
+        undone = time.perf_counter() - start
+    assert read(path, everything) == before, "the undo did not restore the table exactly"
+    path = fresh()
+    with duckdb.connect(str(path)) as con:
+        start = time.perf_counter()
+        con.begin()
+        con.execute(sql[kind])
+        con.commit()
+        driver = time.perf_counter() - start
+    return {"action": action, "undo": undone, "record": recorded, "text": text, "plain": driver}
+
+
+def line(kind: str, rows: int, got: dict[str, float]) -> str:
+    ratio, size = got["undo"] / got["action"], got["record"] / got["text"]
+    return (
+        f"  {kind:6} {rows:>7,} rows  action {got['action']:7.2f} s  undo "
+        f"{got['undo']:7.2f} s  {ratio:5.2f}x (target <= {TIME_TARGET:g}x: "
+        f"{'ok' if ratio <= TIME_TARGET else 'over'})  record {got['record'] / 1e6:6.1f} MB"
+        f" = {size:4.2f}x the rows as text (target <= {SIZE_TARGET:g}x: "
+        f"{'ok' if size <= SIZE_TARGET else 'over'})  plain driver "
+        f"{got['plain']:6.2f} s: goex's action {got['action'] / got['plain']:5.2f}x"
+    )
+
+
+def report(dsn: str, tmp: Path) -> None:
     print("undo on PostgreSQL: the action and its undo, each staged, measured and committed")
     for rows in SIZES:
         for kind in ("update", "delete", "cascade"):
-            got = run(dsn, rows, kind)
-            ratio, size = got["undo"] / got["action"], got["record"] / got["text"]
-            print(
-                f"  {kind:6} {rows:>7,} rows  action {got['action']:7.2f} s  undo "
-                f"{got['undo']:7.2f} s  {ratio:5.2f}x (target <= {TIME_TARGET:g}x: "
-                f"{'ok' if ratio <= TIME_TARGET else 'over'})  record {got['record'] / 1e6:6.1f} MB"
-                f" = {size:4.2f}x the rows as text (target <= {SIZE_TARGET:g}x: "
-                f"{'ok' if size <= SIZE_TARGET else 'over'})  plain driver "
-                f"{got['plain']:6.2f} s: goex's action {got['action'] / got['plain']:5.2f}x"
-            )
+            print(line(kind, rows, run(dsn, rows, kind)), flush=True)
+    print("undo on DuckDB: the same")
+    for rows in SIZES:
+        for kind in ("update", "delete"):
+            print(line(kind, rows, run_duckdb(tmp, rows, kind)), flush=True)
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="goex-bench-undo-") as tmp:
         os.environ["GOEX_HOME"] = str(Path(tmp) / "home")
         with postgres_dsn(Path(tmp)) as dsn:
-            report(dsn)
+            report(dsn, Path(tmp))
     return 0
 
 

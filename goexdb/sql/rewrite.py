@@ -37,13 +37,17 @@ def preselect(
         return None
     dialect = facts.dialect
     name = row_reference(table, dialect)
-    query = exp.select(f"{name}.{facts.row_id}", *select(name)).from_(table.copy())
+    # The statement's FROM/USING first and the target last, as the statement joins them: a
+    # LATERAL there (an undo's images) is then joined before the target, which DuckDB
+    # otherwise plans as a product of every row with every image.
     others = tree.args.get("from_") or tree.args.get("using")
-    if isinstance(others, exp.From):
-        query = query.join(others.this.copy(), join_type="cross")
-    elif isinstance(others, list):
-        for other in others:
-            query = query.join(other.copy(), join_type="cross")
+    relations = [others.this] if isinstance(others, exp.From) else list(others or [])
+    query = exp.select(f"{name}.{facts.row_id}", *select(name))
+    for relation in [*relations, table]:
+        if query.args.get("from_") is None:
+            query = query.from_(relation.copy())
+        else:
+            query = query.join(relation.copy(), join_type="cross")
     where = tree.args.get("where")
     if where is not None:
         query = query.where(where.this.copy())

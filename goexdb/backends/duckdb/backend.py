@@ -5,6 +5,7 @@ or write files nor turn that back on, with each statement checked again by DuckD
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -64,6 +65,7 @@ _AGREES: Mapping[str, frozenset[StatementKind]] = {
 
 # The translation of goex's own queries' errors, made once: it wraps many queries an action.
 _MEASURING = translated("goex could not measure on DuckDB")
+_NESTED_TYPE = re.compile(r"\[|^(STRUCT|MAP|UNION)\(")  # as duckdb_columns() names types
 
 
 @dataclass(frozen=True)
@@ -233,12 +235,14 @@ class DuckDBBackend:
         return self._tables[name]
 
     def _keeps_rowids(self, statement: Statement, meta: _TableMeta) -> bool:
-        """DuckDB updates rows in place, keeping their rowid, unless an indexed column changes
-        (then it deletes and re-inserts). RETURNING is slow in DuckDB, so an UPDATE that keeps
-        rowids reads its after images by rowid instead."""
+        """DuckDB updates rows in place, keeping their rowid, unless an indexed column or one
+        of a nested type (a list, array, struct, map or union) changes: then it deletes and
+        re-inserts. RETURNING is slow in DuckDB, so an UPDATE that keeps rowids reads its
+        after images by rowid instead."""
         assert isinstance(statement.ast, exp.Update)
         assigned = {eq.this.name for eq in statement.ast.expressions if isinstance(eq, exp.EQ)}
-        return meta.indexed is not None and not assigned & meta.indexed
+        moved = {c for c, kind in meta.types.items() if _NESTED_TYPE.search(kind)}
+        return meta.indexed is not None and not assigned & (meta.indexed | moved)
 
     def _deferrable(self, table: str) -> bool:
         """Whether an UPDATE of ``table`` may leave its images to ``settle``: no DDL in the
