@@ -13,92 +13,11 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
 
-from goexdb.effects import RowImage, StatementImages, StatementResult, TableColumns
+from goexdb.effects import RowImage, StatementImages, TableColumns
 from goexdb.engines import engine_facts, quote_ident, quote_literal, quote_table
-from goexdb.sql import Statement
-
-
-@dataclass(frozen=True)
-class Guard:
-    """A plan statement that must change ``rows`` rows: the one ``row`` it is about, or (set
-    by set, ``row`` None) as many as its images, which a ``Check`` before it vouched for."""
-
-    statement: int
-    table: str
-    row: str | None
-    rows: int = 1
-
-
-@dataclass(frozen=True)
-class Check:
-    """A plan statement that lists rows of a table it found wrong, expecting none: ``changed``
-    — rows not as the action left them (their after-image), or whose key is taken again;
-    ``held``, run first — a created table or column the undo drops that holds data written
-    since (its name); ``inexact``, run last — rows not restored exactly (before-image, the row
-    now)."""
-
-    statement: int
-    table: str
-    finds: str
-
-
-@dataclass
-class UndoPlan:
-    statements: list[str] = field(default_factory=list)
-    guards: list[Guard] = field(default_factory=list)
-    checks: list[Check] = field(default_factory=list)
-    # what goex's classifier reads instead of a statement, as the same statement on the same
-    # table: without a clause sqlglot cannot parse (INSERT ... OVERRIDING SYSTEM VALUE); and
-    # ``light``, also without its images (a JSON literal of megabytes)
-    readable: dict[int, str] = field(default_factory=dict)
-    light: dict[int, str] = field(default_factory=dict)
-    # ``shown``: as the undo action is journaled and reviewed (its code, its statements), each
-    # JSON literal of images described, not written out: megabytes nobody reads, which the
-    # undo record of the action undone keeps already
-    shown: dict[int, str] = field(default_factory=dict)
-    # a plan whose guards alone refuse (no ``changed`` checks, one pass over the images less):
-    # how to make the plan that also lists the rows changed since, run once it is refused
-    listing: Callable[[], UndoPlan] | None = None
-    settings: dict[str, str] = field(default_factory=dict)  # the images' (``Effects.settings``)
-
-    def failed(self, results: Sequence[StatementResult]) -> list[Guard]:
-        """The guards whose statement did not change as many rows as it should: rows changed
-        since the action."""
-        return [g for g in self.guards if results[g.statement].rowcount != g.rows]
-
-    def classified(
-        self, classify: Callable[[str], list[Statement]], *, light: bool
-    ) -> list[Statement]:
-        """The statements as goex's classifier reads them, each with its own text to run.
-        ``light`` only where the engine takes the undo's own row images from RETURNING, never
-        by re-reading a statement's FROM and WHERE (whose tree would then lack the images)."""
-        statements: list[Statement] = []
-        for index, text in enumerate(self.statements):
-            read = (self.light.get(index) if light else None) or self.readable.get(index)
-            found = classify(text if read is None else read)
-            statements.extend(s if read is None else replace(s, sql=text) for s in found)
-        return statements
-
-    @property
-    def sql(self) -> str:
-        return _script(self.statements)
-
-    @property
-    def shown_sql(self) -> str:
-        return _script([self.shown.get(i, s) for i, s in enumerate(self.statements)])
-
-    def show(self, results: Sequence[StatementResult]) -> None:
-        """The results of the plan's statements, each with its SQL as shown (``shown``)."""
-        by_text = {self.statements[i]: text for i, text in self.shown.items()}
-        for result in results:
-            result.sql = by_text.get(result.sql, result.sql)
-
-
-def _script(statements: list[str]) -> str:
-    return ";\n".join(statements) + ";\n" if statements else ""
+from goexdb.undoplan import Check, Guard, UndoPlan
 
 
 class Dialect:
@@ -251,6 +170,59 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             lambda rows, how: insert(f"{rows} WHERE NOT {taken}", how),
             overriding,
         )
+
+
+def undo_keyless_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: bool) -> None:
+    """One statement's rows of a table without a key undone set by set: one DELETE removes,
+    for each image of a row as the action left it, one row that has exactly that text (as many
+    as there are such images: rows alike are interchangeable), then one INSERT re-inserts the
+    rows as they were. With ``listing``, a check first lists the images with fewer such rows
+    than they need."""
+    table, written = images.table, d.columns(images.table)
+    gone = [(row.after, row.after) for row in images.images if row.after]
+    back = [(row.before, row.before) for row in images.images if row.before]
+    some = next(i for row in images.images for i in (row.before, row.after) if i)
+    columns = [c for c in _columns(some) if c not in written.generated]
+    t, row_id, now = quote_table(table), d.facts.row_id, d.row_json("t", table, some)
+    exact = d.facts.image_exact
+
+    def wanted(rows: str) -> str:  # each image text, and how many rows must have it
+        return f"SELECT {exact} AS exact, count(*) AS wanted FROM {rows} GROUP BY 1"
+
+    def alike(rows: str) -> str:  # the rows with an image's text, numbered
+        return (
+            f"SELECT t.{row_id} AS id, n.wanted, row_number() OVER (PARTITION BY n.exact "
+            f"ORDER BY t.{row_id}) AS k FROM {t} AS t JOIN ({wanted(rows)}) AS n ON {now} = n.exact"
+        )
+
+    if gone:
+        if listing:
+            out.checks.append(Check(len(out.statements), table, "changed"))
+            _emit(
+                out,
+                d,
+                table,
+                gone,
+                lambda rows, _: (
+                    f"SELECT n.exact FROM ({wanted(rows)}) AS n WHERE n.wanted > "
+                    f"(SELECT count(*) FROM {t} AS t WHERE {now} = n.exact)"
+                ),
+            )
+        out.guards.append(Guard(len(out.statements), table, None, len(gone)))
+        _emit(
+            out,
+            d,
+            table,
+            gone,
+            lambda rows, _: (
+                f"DELETE FROM {t} WHERE {row_id} IN "
+                f"(SELECT m.id FROM ({alike(rows)}) AS m WHERE m.k <= m.wanted)"
+            ),
+        )
+    if back:
+        insert, overriding = _insert(table, columns, written)
+        out.guards.append(Guard(len(out.statements), table, None, len(back)))
+        _emit(out, d, table, back, lambda rows, how: insert(rows, how), overriding)
 
 
 def _emit(

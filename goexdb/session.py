@@ -40,13 +40,13 @@ from goexdb import reversible, undo
 from goexdb.backends.base import Backend
 from goexdb.clone import Progress, attach_clone, make_clone
 from goexdb.cloned import ClonedHeld, KeptClone
-from goexdb.compensate import UndoPlan
 from goexdb.dsn import DSN_ENV, Target, parse_dsn
 from goexdb.effects import Effects, SchemaChange, StatementResult
 from goexdb.held import Held, open_backend
 from goexdb.rules import BEFORE_RUNNING, RULES, Outcome
 from goexdb.sql import Statement, StatementKind, parse_script
 from goexdb.staged import Staged
+from goexdb.undoplan import UndoPlan
 
 STEP_SAVEPOINT = "goex_step"  # around each later step of an action staged in steps
 SESSION_LOCKS = "pg_*advisory_lock*"  # the session-level ones: they outlive a query's rollback

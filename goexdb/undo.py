@@ -22,15 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.errors import ConflictError
-from goexdb.compensate import (
-    Check,
-    Dialect,
-    UndoPlan,
-    check_restored,
-    forget,
-    undo_row,
-    undo_set,
-)
+from goexdb.compensate import Dialect, check_restored, forget, undo_keyless_set, undo_row, undo_set
 from goexdb.effects import (
     Effects,
     SchemaChange,
@@ -42,6 +34,7 @@ from goexdb.effects import (
 )
 from goexdb.engines import quote_ident, quote_literal, quote_table
 from goexdb.reversible import bare, explained_by_renames
+from goexdb.undoplan import Check, UndoPlan
 
 
 def plan(
@@ -76,8 +69,9 @@ def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
     statements = [StatementImages.from_json(i) for i in data["images"]]
     statements = [images for images in statements if images.table not in created]
     for images in reversed(statements):  # a created table's rows go with the table
-        if dialect.facts.undo_in_sets and images.key:  # a statement's images share columns
-            undo_set(result, dialect, images, listing=listing)
+        if dialect.facts.undo_in_sets and images.images:  # a statement's images share columns
+            by_sets = undo_set if images.key else undo_keyless_set
+            by_sets(result, dialect, images, listing=listing)
             continue
         for row in reversed(images.images):
             undo_row(result, dialect, images, row)

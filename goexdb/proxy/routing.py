@@ -77,8 +77,12 @@ class Outbox:
         self._parts.append(data)
 
     def flush(self) -> None:
+        """Send what is kept. Once the server's connection is closing, it is dropped: what
+        waits on an answer learns the server went (``Router.abandon``), and a closed
+        transport refuses writes (uvloop's raises)."""
         if self._parts:
-            self.writer.write(b"".join(self._parts))
+            if not self.writer.transport.is_closing():
+                self.writer.write(b"".join(self._parts))
             self._parts.clear()
 
     async def answer(self, sink: Sink) -> Message:

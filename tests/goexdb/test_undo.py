@@ -4,6 +4,7 @@ connection of its own."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -117,6 +118,34 @@ def test_a_table_without_a_primary_key_with_duplicate_rows(case: Case) -> None:
     assert case.rows("events") == [("a", 5), ("a", 5), ("b", 2)]
     undo(case, record)
     assert case.rows("events") == before
+
+
+def test_rows_alike_without_a_key_are_undone_as_many_as_the_action_changed(case: Case) -> None:
+    """Rows of a keyless table are told apart by nothing but their values: the undo takes back
+    as many of the rows alike as the action made, and leaves the one that was there before."""
+    case.run(f"CREATE TABLE {case.t('events')} (kind TEXT, n INTEGER)")
+    case.run(f"INSERT INTO {case.t('events')} VALUES ('a', 1), ('a', 1), ('a', 5), ('b', 2)")
+    before = case.rows("events")
+    record = commit(case, f"UPDATE {case.t('events')} SET n = 5 WHERE n = 1")
+    assert case.rows("events") == [("a", 5), ("a", 5), ("a", 5), ("b", 2)]
+    undo(case, record)
+    assert case.rows("events") == before
+
+
+def test_a_keyless_row_changed_since_refuses_the_undo_and_is_named(case: Case) -> None:
+    case.run(f"CREATE TABLE {case.t('events')} (kind TEXT, n INTEGER)")
+    case.run(f"INSERT INTO {case.t('events')} VALUES ('a', 1), ('a', 1), ('b', 2)")
+    record = commit(case, f"UPDATE {case.t('events')} SET n = 5 WHERE kind = 'a'")
+    row_id = "ctid" if case.schema else "rowid"  # one of the two rows alike changes
+    case.run(
+        f"UPDATE {case.t('events')} SET n = 6 WHERE {row_id} = (SELECT {row_id} "
+        f"FROM {case.t('events')} WHERE n = 5 LIMIT 1)"
+    )
+    after_concurrent = case.rows("events")
+    with pytest.raises(ConflictError) as info:
+        undo(case, record)
+    assert [json.loads(d["row"]) for d in info.value.details] == [{"kind": "a", "n": 5}]
+    assert case.rows("events") == after_concurrent
 
 
 def test_a_composite_key(case: Case) -> None:

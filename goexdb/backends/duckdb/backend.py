@@ -5,7 +5,6 @@ or write files nor turn that back on, with each statement checked again by DuckD
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +17,7 @@ from sqlglot import exp
 import goexdb.backends.duckdb.queries as queries
 from core.config import Capture, DbConfig
 from core.errors import StateError, StatementDenied, TargetError
-from goexdb.backends.duckdb.deferred import DeferredImages
+from goexdb.backends.duckdb.deferred import DeferredImages, keeps_rowids
 from goexdb.backends.duckdb.errors import ignored_if_no_transaction, translated
 from goexdb.dsn import Target
 from goexdb.effects import (
@@ -65,7 +64,6 @@ _AGREES: Mapping[str, frozenset[StatementKind]] = {
 
 # The translation of goex's own queries' errors, made once: it wraps many queries an action.
 _MEASURING = translated("goex could not measure on DuckDB")
-_NESTED_TYPE = re.compile(r"\[|^(STRUCT|MAP|UNION)\(")  # as duckdb_columns() names types
 
 
 @dataclass(frozen=True)
@@ -178,7 +176,8 @@ class DuckDBBackend:
             result = self._execute_plain(statement)
             self._keep(images)
             return result
-        if update and not statement.has_returning and self._keeps_rowids(statement, meta):
+        in_place = update and keeps_rowids(statement, meta.types, meta.indexed)
+        if in_place and not statement.has_returning:
             if self._deferrable(name):
                 return self._execute_update_deferred(statement, images)
             return self._execute_update_in_place(statement, images)
@@ -233,16 +232,6 @@ class DuckDBBackend:
                 return meta
             self._tables[name] = meta
         return self._tables[name]
-
-    def _keeps_rowids(self, statement: Statement, meta: _TableMeta) -> bool:
-        """DuckDB updates rows in place, keeping their rowid, unless an indexed column or one
-        of a nested type (a list, array, struct, map or union) changes: then it deletes and
-        re-inserts. RETURNING is slow in DuckDB, so an UPDATE that keeps rowids reads its
-        after images by rowid instead."""
-        assert isinstance(statement.ast, exp.Update)
-        assigned = {eq.this.name for eq in statement.ast.expressions if isinstance(eq, exp.EQ)}
-        moved = {c for c, kind in meta.types.items() if _NESTED_TYPE.search(kind)}
-        return meta.indexed is not None and not assigned & (meta.indexed | moved)
 
     def _deferrable(self, table: str) -> bool:
         """Whether an UPDATE of ``table`` may leave its images to ``settle``: no DDL in the

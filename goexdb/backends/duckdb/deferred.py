@@ -10,6 +10,7 @@ writes to that table. Rolling back costs nothing: the temporary tables go with t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,6 +32,22 @@ class Query(Protocol):
 
 # At most this many runs of consecutive row ids are read as BETWEEN ranges (see _rowid_condition).
 _MAX_RUNS = 64
+
+
+_NESTED_TYPE = re.compile(r"\[|^(STRUCT|MAP|UNION)\(")  # as duckdb_columns() names types
+
+
+def keeps_rowids(
+    statement: Statement, types: Mapping[str, str], indexed: frozenset[str] | None
+) -> bool:
+    """Whether an UPDATE keeps its rows' ids: DuckDB updates a row in place unless an indexed
+    column (``indexed``; None: an expression index may cover any) or a nested one (a list,
+    struct, ...) changes, when it deletes and re-inserts it. RETURNING is slow in DuckDB, so
+    an UPDATE that keeps rowids reads its after images by rowid instead."""
+    assert isinstance(statement.ast, exp.Update)
+    assigned = {eq.this.name for eq in statement.ast.expressions if isinstance(eq, exp.EQ)}
+    moved = {column for column, kind in types.items() if _NESTED_TYPE.search(kind)}
+    return indexed is not None and not assigned & (indexed | moved)
 
 
 @dataclass(frozen=True)

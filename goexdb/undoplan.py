@@ -1,0 +1,91 @@
+"""The plan an undo runs: its statements, the guards that must each change so many rows, and
+the checks that must each find none (``goexdb.compensate`` makes one; ``goexdb.undo.refusal``
+reads its results)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from goexdb.effects import StatementResult
+from goexdb.sql import Statement
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A plan statement that must change ``rows`` rows: the one ``row`` it is about, or (set
+    by set, ``row`` None) as many as its images, which a ``Check`` before it vouched for."""
+
+    statement: int
+    table: str
+    row: str | None
+    rows: int = 1
+
+
+@dataclass(frozen=True)
+class Check:
+    """A plan statement that lists rows of a table it found wrong, expecting none: ``changed``
+    — rows not as the action left them (their after-image), or whose key is taken again;
+    ``held``, run first — a created table or column the undo drops that holds data written
+    since (its name); ``inexact``, run last — rows not restored exactly (before-image, the row
+    now)."""
+
+    statement: int
+    table: str
+    finds: str
+
+
+@dataclass
+class UndoPlan:
+    statements: list[str] = field(default_factory=list)
+    guards: list[Guard] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    # what goex's classifier reads instead of a statement, as the same statement on the same
+    # table: without a clause sqlglot cannot parse (INSERT ... OVERRIDING SYSTEM VALUE); and
+    # ``light``, also without its images (a JSON literal of megabytes)
+    readable: dict[int, str] = field(default_factory=dict)
+    light: dict[int, str] = field(default_factory=dict)
+    # ``shown``: as the undo action is journaled and reviewed (its code, its statements), each
+    # JSON literal of images described, not written out: megabytes nobody reads, which the
+    # undo record of the action undone keeps already
+    shown: dict[int, str] = field(default_factory=dict)
+    # a plan whose guards alone refuse (no ``changed`` checks, one pass over the images less):
+    # how to make the plan that also lists the rows changed since, run once it is refused
+    listing: Callable[[], UndoPlan] | None = None
+    settings: dict[str, str] = field(default_factory=dict)  # the images' (``Effects.settings``)
+
+    def failed(self, results: Sequence[StatementResult]) -> list[Guard]:
+        """The guards whose statement did not change as many rows as it should: rows changed
+        since the action."""
+        return [g for g in self.guards if results[g.statement].rowcount != g.rows]
+
+    def classified(
+        self, classify: Callable[[str], list[Statement]], *, light: bool
+    ) -> list[Statement]:
+        """The statements as goex's classifier reads them, each with its own text to run.
+        ``light`` only where the engine takes the undo's own row images from RETURNING, never
+        by re-reading a statement's FROM and WHERE (whose tree would then lack the images)."""
+        statements: list[Statement] = []
+        for index, text in enumerate(self.statements):
+            read = (self.light.get(index) if light else None) or self.readable.get(index)
+            found = classify(text if read is None else read)
+            statements.extend(s if read is None else replace(s, sql=text) for s in found)
+        return statements
+
+    @property
+    def sql(self) -> str:
+        return _script(self.statements)
+
+    @property
+    def shown_sql(self) -> str:
+        return _script([self.shown.get(i, s) for i, s in enumerate(self.statements)])
+
+    def show(self, results: Sequence[StatementResult]) -> None:
+        """The results of the plan's statements, each with its SQL as shown (``shown``)."""
+        by_text = {self.statements[i]: text for i, text in self.shown.items()}
+        for result in results:
+            result.sql = by_text.get(result.sql, result.sql)
+
+
+def _script(statements: list[str]) -> str:
+    return ";\n".join(statements) + ";\n" if statements else ""
