@@ -94,7 +94,8 @@ def _postgres_row_from_json(table: str, image: str, types: Mapping[str, str]) ->
 
 
 def _described(count: int) -> str:
-    return f"/* {count} row images from the undo record of the action undone */"
+    images = "row image" if count == 1 else "row images"
+    return f"/* {count} {images} from the undo record of the action undone */"
 
 
 def _postgres_image_set(

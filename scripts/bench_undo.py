@@ -91,6 +91,20 @@ def checksum(dsn: str, table: str) -> str:
         return str(row[0])
 
 
+def action_and_undo(dsn: str, rows: int, sql: str) -> tuple[float, float, int]:
+    """The action through goex (staged, measured, committed), then its undo: their seconds,
+    and the undo record's size as stored."""
+    with goexdb.connect(dsn, DbConfig(max_row_images=rows * 2)) as db:
+        start = time.perf_counter()
+        staged = db.stage(sql)
+        staged.commit()
+        action = time.perf_counter() - start
+        recorded = db.journal.undo_size(staged.action.id)
+        start = time.perf_counter()
+        db.stage_undo(staged.action.id).commit()
+        return action, time.perf_counter() - start, recorded
+
+
 def run(dsn: str, rows: int, kind: str) -> dict[str, float]:
     table = setup(dsn, rows)
     before, text = checksum(dsn, table), rows_as_text(dsn, table)
@@ -99,16 +113,7 @@ def run(dsn: str, rows: int, kind: str) -> dict[str, float]:
         "delete": f"DELETE FROM {table}",
         "cascade": f"DELETE FROM {table}_parent",
     }[kind]
-    config = DbConfig(max_row_images=rows * 2)
-    with goexdb.connect(dsn, config) as db:
-        start = time.perf_counter()
-        staged = db.stage(sql)
-        staged.commit()
-        action = time.perf_counter() - start
-        recorded = db.journal.undo_size(staged.action.id)
-        start = time.perf_counter()
-        db.stage_undo(staged.action.id).commit()
-        undone = time.perf_counter() - start
+    action, undone, recorded = action_and_undo(dsn, rows, sql)
     assert checksum(dsn, table) == before, "the undo did not restore the table exactly"
     driver = plain(dsn, rows, sql)
     return {"action": action, "undo": undone, "record": recorded, "text": text, "plain": driver}
@@ -140,15 +145,7 @@ def run_duckdb(tmp: Path, rows: int, kind: str) -> dict[str, float]:
     path = fresh()
     before = read(path, everything)
     text = read(path, "SELECT sum(length(to_json(t)::VARCHAR)) FROM t")
-    with goexdb.connect(f"duckdb:{path}", DbConfig(max_row_images=rows * 2)) as db:
-        start = time.perf_counter()
-        staged = db.stage(sql[kind])
-        staged.commit()
-        action = time.perf_counter() - start
-        recorded = db.journal.undo_size(staged.action.id)
-        start = time.perf_counter()
-        db.stage_undo(staged.action.id).commit()
-        undone = time.perf_counter() - start
+    action, undone, recorded = action_and_undo(f"duckdb:{path}", rows, sql[kind])
     assert read(path, everything) == before, "the undo did not restore the table exactly"
     path = fresh()
     with duckdb.connect(str(path)) as con:
