@@ -1,11 +1,12 @@
 """The compensating statements for an action's rows (``goexdb.undo`` plans the whole undo).
 
-Every statement is *guarded*: it names a row by its after-image (or, for a re-insert, requires
-its key to be free), so it changes a row only if the row is still as the action left it. On
-PostgreSQL a statement's rows are undone set by set (``undo_set``), the images travelling as one
-JSON literal, with a check before each set listing the rows that changed since; elsewhere row
-by row (``undo_row``). After everything, ``check_restored`` lists the rows not back exactly as
-they were (a trigger can rewrite a row a compensating statement writes).
+Every statement is *guarded*: it names rows by their after-images (or, for a re-insert, requires
+their keys to be free), so it changes a row only if the row is still as the action left it, and
+must change as many rows as it has images. A statement's rows are undone set by set
+(``undo_set``; ``undo_keyless_set`` for a table without a key), the images travelling as
+literals (the engine's ``image_set``), with a check before each set listing the rows that
+changed since when a guard came up short. After everything, ``check_restored`` lists the rows
+not back exactly as they were (a trigger can rewrite a row a compensating statement writes).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from goexdb.effects import RowImage, StatementImages, TableColumns
-from goexdb.engines import engine_facts, quote_ident, quote_literal, quote_table
+from goexdb.effects import StatementImages, TableColumns
+from goexdb.engines import engine_facts, quote_ident, quote_table
 from goexdb.undoplan import Check, Guard, UndoPlan
 
 
@@ -36,14 +37,6 @@ class Dialect:
         """The row as JSON over the image's own columns, so a column added later (by this very
         action, say) does not make an unchanged row look changed."""
         return self.facts.row_json(alias, list(json.loads(image)), self.types_of(table))
-
-    def matches(self, alias: str, table: str, image: str) -> str:
-        """The row is exactly as the image shows it."""
-        return f"{self.row_json(alias, table, image)} = {quote_literal(image)}"
-
-    def source(self, table: str, image: str) -> str:
-        """A one-row relation of the image, typed as the table's columns."""
-        return self.facts.row_from_json(table, image, self.types_of(table))
 
 
 def check_restored(
@@ -141,7 +134,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             ),
         )
     if put:
-        out.guards.append(Guard(len(out.statements), table, None, len(put)))
+        out.guards.append(Guard(len(out.statements), table, len(put)))
         _emit(
             out,
             d,
@@ -150,7 +143,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             lambda rows, _: f"UPDATE {t} AS t SET {values} FROM {rows} WHERE {as_left}",
         )
     if gone:
-        out.guards.append(Guard(len(out.statements), table, None, len(gone)))
+        out.guards.append(Guard(len(out.statements), table, len(gone)))
         _emit(
             out,
             d,
@@ -162,7 +155,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
         if listing:
             out.checks.append(Check(len(out.statements), table, "changed"))
             _emit(out, d, table, back, lambda rows, _: f"SELECT {exact} FROM {rows} WHERE {taken}")
-        out.guards.append(Guard(len(out.statements), table, None, len(back)))
+        out.guards.append(Guard(len(out.statements), table, len(back)))
         _emit(
             out,
             d,
@@ -209,7 +202,7 @@ def undo_keyless_set(out: UndoPlan, d: Dialect, images: StatementImages, *, list
                     f"(SELECT count(*) FROM {t} AS t WHERE {now} = n.exact)"
                 ),
             )
-        out.guards.append(Guard(len(out.statements), table, None, len(gone)))
+        out.guards.append(Guard(len(out.statements), table, len(gone)))
         _emit(
             out,
             d,
@@ -222,7 +215,7 @@ def undo_keyless_set(out: UndoPlan, d: Dialect, images: StatementImages, *, list
         )
     if back:
         insert, overriding = _insert(table, columns, written)
-        out.guards.append(Guard(len(out.statements), table, None, len(back)))
+        out.guards.append(Guard(len(out.statements), table, len(back)))
         _emit(out, d, table, back, lambda rows, how: insert(rows, how), overriding)
 
 
@@ -263,58 +256,6 @@ def _insert(
     overriding = " OVERRIDING SYSTEM VALUE" if written.always_identity & set(columns) else ""
     into = f"INSERT INTO {quote_table(table)} ({names})"
     return (lambda source, how: f"{into}{how} SELECT {picked} FROM {source}"), overriding
-
-
-def undo_row(out: UndoPlan, d: Dialect, images: StatementImages, row: RowImage) -> None:
-    table, key = images.table, images.key
-    written = d.columns(table)
-    kept = [*key, *written.always_identity]  # an UPDATE cannot put these back
-    columns = [
-        c for c in (_columns(row.before) if row.before else ()) if c not in written.generated
-    ]
-    same_key = (
-        row.before is not None
-        and row.after is not None
-        and bool(key)
-        and _key(row.before, kept) == _key(row.after, kept)
-        and any(c not in written.always_identity for c in columns)
-    )
-    if same_key:
-        assert row.before is not None and row.after is not None
-        sets = ", ".join(
-            f"{quote_ident(c)} = s.{quote_ident(c)}"
-            for c in columns
-            if c not in written.always_identity
-        )
-        out.guards.append(Guard(len(out.statements), table, row.after))
-        out.statements.append(
-            f"UPDATE {quote_table(table)} AS t SET {sets} FROM {d.source(table, row.before)} AS s "
-            f"WHERE {_key_match(key)} AND {d.matches('t', table, row.after)}"
-        )
-        return
-    if row.after is not None:
-        out.guards.append(Guard(len(out.statements), table, row.after))
-        if key:
-            out.statements.append(
-                f"DELETE FROM {quote_table(table)} AS t USING {d.source(table, row.after)} AS s "
-                f"WHERE {_key_match(key)} AND {d.matches('t', table, row.after)}"
-            )
-        else:
-            rowid = d.facts.row_id
-            out.statements.append(
-                f"DELETE FROM {quote_table(table)} WHERE {rowid} = (SELECT {rowid} FROM "
-                f"{quote_table(table)} AS x WHERE {d.matches('x', table, row.after)} "
-                "LIMIT 1)"
-            )
-    if row.before is not None:
-        out.guards.append(Guard(len(out.statements), table, row.before))
-        free = (
-            f" WHERE NOT EXISTS (SELECT 1 FROM {quote_table(table)} AS t WHERE {_key_match(key)})"
-            if key
-            else ""
-        )
-        insert, overriding = _insert(table, columns, written)
-        _add(out, insert, f"{d.source(table, row.before)} AS s{free}", overriding)
 
 
 def _key(image: str, key: list[str]) -> list[Any]:

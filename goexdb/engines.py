@@ -17,9 +17,6 @@ from core.errors import JournalError, TargetError
 # row_json(alias, columns, types): the row named ``alias`` as JSON text over ``columns``, the
 # same expression at capture and at undo so that a guard compares like with like.
 RowJson = Callable[[str, Sequence[str], Mapping[str, str]], str]
-# row_from_json(table, image, types): a one-row relation of a JSON image, typed as the table's
-# columns (``types``, as the catalog names them, where the engine needs them).
-RowFromJson = Callable[[str, str, Mapping[str, str]], str]
 # (table, column or None) -> a SELECT of one text: what the table's rows or the column's values are
 Fingerprint = Callable[[str, str | None], str]
 # image_set(table, pairs, types, described): the rows ``s`` of a table read from the first image
@@ -36,11 +33,9 @@ class EngineFacts:
     row_id: str  # the hidden column that names a row within its table
     savepoints: bool  # SAVEPOINT and ROLLBACK TO exist
     lint_rules: bool  # goex's migration lint rules (PostgreSQL's locks and grammar) apply
-    images_need_types: bool  # row_json / row_from_json read the table's column types
+    images_need_types: bool  # row_json and image_set read the table's column types
     triggers: bool  # a trigger can rewrite the rows an undo puts back
-    undo_in_sets: bool  # an undo restores a keyed table's rows set by set (``image_set``)
     row_json: RowJson
-    row_from_json: RowFromJson
     fingerprint: Fingerprint  # what a table (column None) or a column holds, as one text
     image_set: ImageSet
     image_exact: str  # beside ``image_set``'s rows, the text each row must have
@@ -84,13 +79,6 @@ def _postgres_row_json(alias: str, columns: Sequence[str], types: Mapping[str, s
     # columns as at capture (row_to_json(alias) there) it is the same text, byte for byte.
     selected = ", ".join(f"{alias}.{quote_ident(c)}" for c in columns)
     return f"row_to_json((SELECT r FROM (SELECT {selected}) AS r))::text"
-
-
-def _postgres_row_from_json(table: str, image: str, types: Mapping[str, str]) -> str:
-    return (
-        f"(SELECT * FROM json_populate_record(NULL::{quote_table(table)}, "
-        f"{quote_literal(image)}::json))"
-    )
 
 
 def _described(count: int) -> str:
@@ -173,18 +161,6 @@ def _duckdb_row_json(alias: str, columns: Sequence[str], types: Mapping[str, str
 _AS_TEXT = ("BLOB", "JSON")  # DuckDB types whose image holds their exact text
 
 
-def _duckdb_row_from_json(table: str, image: str, types: Mapping[str, str]) -> str:
-    columns = [c for c in json.loads(image) if c in types]
-    # to_json writes a BLOB as its escaped text; read it as text and cast it back.
-    structure = json.dumps({c: "VARCHAR" if types[c] in _AS_TEXT else types[c] for c in columns})
-    rows = f"SELECT unnest(json_transform({quote_literal(image)}, {quote_literal(structure)}))"
-    blobs = [c for c in columns if types[c] == "BLOB"]
-    if blobs:
-        casts = ", ".join(f"CAST({quote_ident(c)} AS BLOB) AS {quote_ident(c)}" for c in blobs)
-        rows = f"SELECT * REPLACE ({casts}) FROM ({rows})"
-    return f"({rows})"
-
-
 def _postgres_fingerprint(table: str, column: str | None) -> str:
     """What a table (its rows) or a column (its values, a NULL as \\N) holds: how many, and
     the sum of each one's md5 (its first 64 bits), which needs no order and so no sort."""
@@ -210,9 +186,7 @@ POSTGRES = EngineFacts(
     lint_rules=True,
     images_need_types=False,
     triggers=True,
-    undo_in_sets=True,
     row_json=_postgres_row_json,
-    row_from_json=_postgres_row_from_json,
     fingerprint=_postgres_fingerprint,
     image_set=_postgres_image_set,
     image_exact=_POSTGRES_IMAGE_EXACT,
@@ -230,9 +204,7 @@ DUCKDB = EngineFacts(
     lint_rules=False,
     images_need_types=True,
     triggers=False,
-    undo_in_sets=True,
     row_json=_duckdb_row_json,
-    row_from_json=_duckdb_row_from_json,
     fingerprint=_duckdb_fingerprint,
     image_set=_duckdb_image_set,
     image_exact="x.exact",

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.errors import ConflictError
-from goexdb.compensate import Dialect, check_restored, forget, undo_keyless_set, undo_row, undo_set
+from goexdb.compensate import Dialect, check_restored, forget, undo_keyless_set, undo_set
 from goexdb.effects import (
     Effects,
     SchemaChange,
@@ -52,7 +52,7 @@ def plan(
         made = _plan(data, dialect, listing)
     finally:
         forget()
-    if not listing and dialect.facts.undo_in_sets:  # (row by row, each guard names its row)
+    if not listing:
         made.listing = lambda: plan(data, columns)
     return made
 
@@ -69,12 +69,9 @@ def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
     statements = [StatementImages.from_json(i) for i in data["images"]]
     statements = [images for images in statements if images.table not in created]
     for images in reversed(statements):  # a created table's rows go with the table
-        if dialect.facts.undo_in_sets and images.images:  # a statement's images share columns
+        if images.images:  # (a statement's images share their columns)
             by_sets = undo_set if images.key else undo_keyless_set
             by_sets(result, dialect, images, listing=listing)
-            continue
-        for row in reversed(images.images):
-            undo_row(result, dialect, images, row)
     if dialect.facts.triggers:  # checked before the schema is put back, as the rows were written
         ddl = bool(changes) or any(data["renames"].values())
         check_restored(result, dialect, statements, as_left=ddl)
@@ -163,14 +160,13 @@ def refusal(
     not restored exactly (an ``inexact`` check's, naming the columns that differ); None when
     it is exact."""
     found = {check: results[check.statement].rows for check in plan.checks}
-    failed = plan.failed(results)
-    changed = [{"table": g.table, "row": g.row} for g in failed if g.row is not None] + [
+    short = plan.failed(results)
+    changed = [
         {"table": c.table, "row": row[0]}
         for c, rows in found.items()
         if c.finds == "changed"
         for row in rows
     ]
-    short = [g for g in failed if g.row is None]
     written = [row[0] for c, rows in found.items() if c.finds == "held" for row in rows]
     if written:
         return ConflictError(

@@ -13,13 +13,12 @@ from goexdb.sql import Statement
 
 @dataclass(frozen=True)
 class Guard:
-    """A plan statement that must change ``rows`` rows: the one ``row`` it is about, or (set
-    by set, ``row`` None) as many as its images, which a ``Check`` before it vouched for."""
+    """A plan statement that must change ``rows`` rows, as many as its images: fewer, and rows
+    changed since the action (a ``changed`` check, in the listing plan, says which)."""
 
     statement: int
     table: str
-    row: str | None
-    rows: int = 1
+    rows: int
 
 
 @dataclass(frozen=True)

@@ -252,3 +252,25 @@ def test_awkward_values_survive_an_undo_in_sets_exactly(
         assert len(plan.statements) == sets  # a statement per set of rows, not per row
         db.stage_undo(staged.action.id).commit()
     assert read(dsn, f"{every} FROM typed ORDER BY id") == before
+
+
+@pytest.mark.parametrize(
+    "action",
+    ["UPDATE g SET a = a + 10", "DELETE FROM g WHERE id = 1", "INSERT INTO g (id) VALUES (3)"],
+)
+def test_an_undo_never_writes_a_generated_column(tmp_path: Path, action: str) -> None:
+    """DuckDB refuses a write to a generated column: the undo leaves it to be computed."""
+    path = tmp_path / "generated.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE g (id INTEGER PRIMARY KEY, a INTEGER, "
+            "b INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL)"
+        )
+        con.execute("INSERT INTO g (id, a) VALUES (1, 1), (2, 2)")
+    dsn = f"duckdb:{path}"
+    before = read(dsn, "SELECT * FROM g ORDER BY id")
+    with goexdb.connect(dsn) as db:
+        staged = db.stage(action)
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    assert read(dsn, "SELECT * FROM g ORDER BY id") == before

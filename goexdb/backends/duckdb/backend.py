@@ -383,7 +383,9 @@ class DuckDBBackend:
         self._con.close()
 
     def columns(self, table: str) -> TableColumns:
-        return TableColumns(dict(self._query(queries.TABLE_COLUMNS, [table])))
+        generated = self._query(queries.GENERATED_COLUMNS, [table])
+        types = dict(self._query(queries.TABLE_COLUMNS, [table]))
+        return TableColumns(types, frozenset(name for (name,) in generated))
 
     def table_sizes(self) -> dict[str, int]:
         """Approximate rows per table."""

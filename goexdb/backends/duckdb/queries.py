@@ -33,6 +33,12 @@ TABLE_COLUMNS = """
     WHERE database_name = current_database() AND schema_name || '.' || table_name = ?
     ORDER BY column_index
 """
+# A table's generated columns (computed by DuckDB: an undo never writes them).
+GENERATED_COLUMNS = """
+    SELECT column_name FROM information_schema.columns
+    WHERE table_catalog = current_database() AND table_schema || '.' || table_name = ?
+      AND is_generated = 'ALWAYS'
+"""
 # The columns of a table's keys and indexes (an index on an expression gives its text).
 INDEXED = """
     SELECT constraint_column_names::VARCHAR FROM duckdb_constraints()
