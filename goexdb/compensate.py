@@ -112,7 +112,12 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             back += [(row.before, row.before)] if row.before else []
     some = next(i for row in images.images for i in (row.before, row.after) if i)
     columns = [c for c in _columns(some) if c not in written.generated]
-    sets = [c for c in columns if c not in kept]  # (the key is the same: put needs it so)
+    # The key is the same (put needs it so), so not set again; but where nothing else may be
+    # written, it is set to itself: a delete and re-insert would fire the foreign keys' actions
+    # (and where nothing at all may be written, it is done all the same)
+    sets = [c for c in columns if c not in kept] or [
+        c for c in key if c in columns and c not in written.always_identity
+    ]
     if put and not sets:  # nothing an UPDATE may write: delete and re-insert instead
         gone, back = gone + [(a, a) for _, a in put], back + [(b, b) for b, _ in put]
         put = []
@@ -177,7 +182,10 @@ def undo_keyless_set(out: UndoPlan, d: Dialect, images: StatementImages, *, list
     back = [(row.before, row.before) for row in images.images if row.before]
     some = next(i for row in images.images for i in (row.before, row.after) if i)
     columns = [c for c in _columns(some) if c not in written.generated]
-    t, row_id, now = quote_table(table), d.facts.row_id, d.row_json("t", table, some)
+    t, now = quote_table(table), d.row_json("t", table, some)
+    row_id = ", ".join(f"t.{c}" for c in d.facts.row_identity)
+    ids = ", ".join(f"m.id{i}" for i in range(len(d.facts.row_identity)))
+    named = ", ".join(f"t.{c} AS id{i}" for i, c in enumerate(d.facts.row_identity))
     exact = d.facts.image_exact
 
     def wanted(rows: str) -> str:  # each image text, and how many rows must have it
@@ -185,8 +193,8 @@ def undo_keyless_set(out: UndoPlan, d: Dialect, images: StatementImages, *, list
 
     def alike(rows: str) -> str:  # the rows with an image's text, numbered
         return (
-            f"SELECT t.{row_id} AS id, n.wanted, row_number() OVER (PARTITION BY n.exact "
-            f"ORDER BY t.{row_id}) AS k FROM {t} AS t JOIN ({wanted(rows)}) AS n ON {now} = n.exact"
+            f"SELECT {named}, n.wanted, row_number() OVER (PARTITION BY n.exact "
+            f"ORDER BY {row_id}) AS k FROM {t} AS t JOIN ({wanted(rows)}) AS n ON {now} = n.exact"
         )
 
     if gone:
@@ -209,8 +217,8 @@ def undo_keyless_set(out: UndoPlan, d: Dialect, images: StatementImages, *, list
             table,
             gone,
             lambda rows, _: (
-                f"DELETE FROM {t} WHERE {row_id} IN "
-                f"(SELECT m.id FROM ({alike(rows)}) AS m WHERE m.k <= m.wanted)"
+                f"DELETE FROM {t} AS t WHERE ({row_id}) IN "
+                f"(SELECT {ids} FROM ({alike(rows)}) AS m WHERE m.k <= m.wanted)"
             ),
         )
     if back:
@@ -231,7 +239,8 @@ def _emit(
     ``image_set`` of the pairs) and its OVERRIDING clause, if any (``_add``); the classifier
     may also read it without the images (``UndoPlan.light``), and it is shown with them
     described (``UndoPlan.shown``)."""
-    types = d.types_of(table)
+    read = _columns(pairs[0][0])  # (a statement's images share their columns)
+    types = {c: kind for c, kind in d.types_of(table).items() if c in read}
     image_set = d.facts.image_set
     out.light[len(out.statements)] = build(image_set(table, (), types, 0), "")
     out.shown[len(out.statements)] = build(image_set(table, (), types, len(pairs)), overriding)

@@ -31,6 +31,7 @@ class EngineFacts:
     name: str  # as people write it: "PostgreSQL"
     dialect: str  # sqlglot's dialect name; also Target.dialect and an undo record's "dialect"
     row_id: str  # the hidden column that names a row within its table
+    row_identity: tuple[str, ...]  # the hidden columns that name a row among a table's partitions
     savepoints: bool  # SAVEPOINT and ROLLBACK TO exist
     lint_rules: bool  # goex's migration lint rules (PostgreSQL's locks and grammar) apply
     images_need_types: bool  # row_json and image_set read the table's column types
@@ -182,6 +183,7 @@ POSTGRES = EngineFacts(
     name="PostgreSQL",
     dialect="postgres",
     row_id="ctid",
+    row_identity=("tableoid", "ctid"),  # a ctid is unique within one partition only
     savepoints=True,
     lint_rules=True,
     images_need_types=False,
@@ -200,6 +202,7 @@ DUCKDB = EngineFacts(
     name="DuckDB",
     dialect="duckdb",
     row_id="rowid",
+    row_identity=("rowid",),
     savepoints=False,
     lint_rules=False,
     images_need_types=True,

@@ -274,3 +274,21 @@ def test_an_undo_never_writes_a_generated_column(tmp_path: Path, action: str) ->
         staged.commit()
         db.stage_undo(staged.action.id).commit()
     assert read(dsn, "SELECT * FROM g ORDER BY id") == before
+
+
+def test_a_column_added_after_the_action_is_left_out_of_its_undo(tmp_path: Path) -> None:
+    """The undo reads its images as their own columns: a column added since, of a type JSON
+    cannot carry (BIT), is not read from them."""
+    path = tmp_path / "added.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v VARCHAR)")
+        con.execute("INSERT INTO t VALUES (1, 'v1'), (2, 'v2')")
+    dsn = f"duckdb:{path}"
+    with goexdb.connect(dsn) as db:
+        staged = db.stage("UPDATE t SET v = v || '!'")
+        staged.commit()
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE t ADD COLUMN b BIT")
+    with goexdb.connect(dsn) as db:
+        db.stage_undo(staged.action.id).commit()
+    assert read(dsn, "SELECT id, v, b FROM t ORDER BY id") == [(1, "v1", None), (2, "v2", None)]
