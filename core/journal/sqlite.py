@@ -100,8 +100,10 @@ class SqliteStore:
             raise
 
     def commit(self) -> None:
-        self._db.execute("COMMIT")
-        self._stop_writing()
+        try:
+            self._db.execute("COMMIT")
+        finally:  # (an interrupt just after it must not keep the lock)
+            self._stop_writing()
 
     def rollback(self) -> None:
         try:
@@ -111,14 +113,17 @@ class SqliteStore:
             self._stop_writing()
 
     def _stop_writing(self) -> None:
+        """Once the write ended: synced again, and the lock let go (whatever fails)."""
         if self._db.in_transaction:
             return
-        if self._unsynced:
-            self._unsynced = False
-            self._db.execute("PRAGMA synchronous = FULL")
-        if self._writing:
-            self._writing = False
-            self._writer.release()
+        try:
+            if self._unsynced:
+                self._unsynced = False
+                self._db.execute("PRAGMA synchronous = FULL")
+        finally:
+            if self._writing:
+                self._writing = False
+                self._writer.release()
 
     def version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])

@@ -224,6 +224,7 @@ AWKWARD_ROWS = """INSERT INTO typed VALUES
             1,
         ),
         ("DELETE FROM typed", 1),
+        ("UPDATE typed SET L = [7], ST = NULL", 1),  # (names in another case: moved rows)
         (
             "DELETE FROM typed WHERE id = 1; INSERT INTO typed (id, s) VALUES (1, 'new'), (3, 'x')",
             2,

@@ -45,9 +45,12 @@ def keeps_rowids(
     struct, ...) changes, when it deletes and re-inserts it. RETURNING is slow in DuckDB, so
     an UPDATE that keeps rowids reads its after images by rowid instead."""
     assert isinstance(statement.ast, exp.Update)
-    assigned = {eq.this.name for eq in statement.ast.expressions if isinstance(eq, exp.EQ)}
+    if indexed is None:
+        return False
+    # (DuckDB matches names whatever their case)
+    assigned = {e.this.name.casefold() for e in statement.ast.expressions if isinstance(e, exp.EQ)}
     moved = {column for column, kind in types.items() if _NESTED_TYPE.search(kind)}
-    return indexed is not None and not assigned & (indexed | moved)
+    return not assigned & {column.casefold() for column in indexed | moved}
 
 
 @dataclass(frozen=True)
