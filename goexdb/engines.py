@@ -9,6 +9,7 @@ prompt use these facts as freely as the backends (each exposes its own as ``Back
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -125,7 +126,7 @@ def _duckdb_image_set(
         reads = _lines([read for read, _ in pairs])
         same = all(text is read or text == read for read, text in pairs)
         texts = reads if same else _lines([text for _, text in pairs])
-    structure = json.dumps({c: "VARCHAR" if t in _AS_TEXT else t for c, t in types.items()})
+    structure = json.dumps({c: duckdb_text_type(t) or t for c, t in types.items()})
     row = f"SELECT unnest(json_transform(x.read, {quote_literal(structure)}))"
     blobs = [c for c, t in types.items() if t == "BLOB"]
     if blobs:
@@ -150,16 +151,37 @@ def _lines(images: Sequence[str]) -> str:
 
 
 def _duckdb_row_json(alias: str, columns: Sequence[str], types: Mapping[str, str]) -> str:
-    """A DuckDB row as JSON text, with JSON columns as their text (kept exactly)."""
+    """A DuckDB row as JSON text, with JSON values as their text (kept exactly: to_json would
+    write them anew)."""
+    texts = {c: duckdb_text_type(t) for c, t in types.items() if t != "BLOB"}  # (to_json's)
     fields = ", ".join(
-        f"{quote_literal(c)}: {alias}.{quote_ident(c)}"
-        + ("::VARCHAR" if types.get(c) == "JSON" else "")
+        f"{quote_literal(c)}: {alias}.{quote_ident(c)}" + (f"::{texts[c]}" if texts.get(c) else "")
         for c in columns
     )
     return f"to_json({{{fields}}})::VARCHAR"
 
 
-_AS_TEXT = ("BLOB", "JSON")  # DuckDB types whose image holds their exact text
+_JSON_LIST = re.compile(r"JSON((?:\[[0-9]*\])*)")  # JSON, JSON[], JSON[2][] ...
+
+
+def duckdb_text_type(kind: str) -> str | None:
+    """The type a DuckDB column's image holds as text, where it is not the column's own: a
+    BLOB as its escaped text; JSON (or a list or array of it) as VARCHAR, keeping each
+    value's text. Other JSON inside a type (a struct's, a map's) is not kept: the backend
+    leaves such a table without images."""
+    if kind == "BLOB":
+        return "VARCHAR"
+    found = _JSON_LIST.fullmatch(kind)
+    return None if found is None else f"VARCHAR{found.group(1)}"
+
+
+def duckdb_json_unkept(types: Mapping[str, str]) -> str | None:
+    """Why a DuckDB table's rows cannot be imaged exactly, if they cannot: JSON inside a struct
+    or a map, whose text to_json writes anew (the undo would put back other text)."""
+    inside = [c for c, t in types.items() if "JSON" in t and duckdb_text_type(t) is None]
+    if not inside:
+        return None
+    return f"column {inside[0]} holds JSON inside a struct or map, whose text DuckDB does not keep"
 
 
 def _postgres_fingerprint(table: str, column: str | None) -> str:

@@ -33,7 +33,7 @@ from goexdb.effects import (
     fingerprint_created,
     images_of,
 )
-from goexdb.engines import DUCKDB, quote_table
+from goexdb.engines import DUCKDB, duckdb_json_unkept, quote_table
 from goexdb.schema import Schema
 from goexdb.sql import (
     UNREPEATABLE_ROWS,
@@ -170,7 +170,9 @@ class DuckDBBackend:
         update = isinstance(statement.ast, exp.Update)
         # Not a table of this database's catalog (none by that name, or a temporary one): there
         # are no columns to read. The statement runs as written, so DuckDB says what is wrong.
-        unreadable = f"table {name} is not in the database's catalog" if not meta.types else None
+        # (Nor can rows with JSON inside a struct or map be imaged exactly.)
+        catalog = f"table {name} is not in the database's catalog"
+        unreadable = duckdb_json_unkept(meta.types) if meta.types else catalog
         if unreadable or (update and statement.chooses_rows_unrepeatably):
             images.missing = unreadable or UNREPEATABLE_ROWS
             result = self._execute_plain(statement)
