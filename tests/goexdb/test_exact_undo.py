@@ -156,6 +156,17 @@ def made_apart(
                 con.execute(sql)
 
 
+@contextmanager
+def role_of_its_own(pg_dsn: str, prefix: str) -> Iterator[tuple[str, str]]:
+    """A login role that is no superuser, with a schema of its name, for one test: the name
+    and a DSN that logs in as it."""
+    role = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    made = (f"CREATE ROLE {role} LOGIN", f"CREATE SCHEMA {role} AUTHORIZATION {role}")
+    unmade = (f"DROP SCHEMA {role} CASCADE", f"DROP ROLE {role}")
+    with made_apart(pg_dsn, made, unmade, user=role) as dsn:
+        yield role, dsn
+
+
 def checksums(dsn: str, schema: str) -> dict[str, tuple[int, str]]:
     """Every table's row count and the md5 of its rows as text, in a fixed order."""
     return dict(zip(TABLES, checksums_of(dsn, [f"{schema}.{t}" for t in TABLES]), strict=True))
@@ -372,10 +383,7 @@ def test_a_truncate_restarting_identity_is_irreversible(pg_dsn: str, shop: str) 
 def test_rows_a_policy_hides_make_a_cascade_or_truncate_irreversible(pg_dsn: str, sql: str) -> None:
     """A cascade and a TRUNCATE remove rows that row-level security hides from goex's reads:
     the images would be short, and the undo exited 0 without those rows."""
-    role = f"rls_{uuid.uuid4().hex[:8]}"
-    made = (f"CREATE ROLE {role} LOGIN", f"CREATE SCHEMA {role} AUTHORIZATION {role}")
-    unmade = (f"DROP SCHEMA {role} CASCADE", f"DROP ROLE {role}")
-    with made_apart(pg_dsn, made, unmade, user=role) as dsn:
+    with role_of_its_own(pg_dsn, "rls") as (role, dsn):
         with psycopg.connect(dsn, autocommit=True) as con:
             con.execute(
                 f"CREATE TABLE {role}.p (id int PRIMARY KEY); "
@@ -508,10 +516,7 @@ def test_a_key_only_table_is_undone_by_update_not_delete_and_insert(pg_dsn: str)
     """Where a table has nothing but its key to write back, its rows are updated to themselves:
     deleted and re-inserted, they would fire the foreign keys' actions for a role that cannot
     switch them off (session_replication_role)."""
-    role = f"keys_{uuid.uuid4().hex[:8]}"
-    made = (f"CREATE ROLE {role} LOGIN", f"CREATE SCHEMA {role} AUTHORIZATION {role}")
-    unmade = (f"DROP SCHEMA {role} CASCADE", f"DROP ROLE {role}")
-    with made_apart(pg_dsn, made, unmade, user=role) as dsn:
+    with role_of_its_own(pg_dsn, "keys") as (role, dsn):
         with psycopg.connect(dsn, autocommit=True) as con:
             con.execute(
                 f"CREATE TABLE {role}.p (id int PRIMARY KEY); "
