@@ -1,5 +1,5 @@
 """What goex knows about each database engine, in one object per engine, as sqlglot's dialect
-classes carry theirs: its name, its sqlglot dialect, the column that names a row, whether it has
+classes carry theirs: its name, its sqlglot dialect, the columns that name a row, whether it has
 savepoints, how a row becomes JSON text and back, and which server versions have which feature.
 
 Nothing here talks to a database or imports a driver, so the SQL layer, effects, undo and the
@@ -31,7 +31,6 @@ ImageSet = Callable[[str, Sequence[tuple[str, str]], Mapping[str, str], int], st
 class EngineFacts:
     name: str  # as people write it: "PostgreSQL"
     dialect: str  # sqlglot's dialect name; also Target.dialect and an undo record's "dialect"
-    row_id: str  # the hidden column that names a row within its table
     row_identity: tuple[str, ...]  # the hidden columns that name a row among a table's partitions
     savepoints: bool  # SAVEPOINT and ROLLBACK TO exist
     lint_rules: bool  # goex's migration lint rules (PostgreSQL's locks and grammar) apply
@@ -204,7 +203,6 @@ def _duckdb_fingerprint(table: str, column: str | None) -> str:
 POSTGRES = EngineFacts(
     name="PostgreSQL",
     dialect="postgres",
-    row_id="ctid",
     row_identity=("tableoid", "ctid"),  # a ctid is unique within one partition only
     savepoints=True,
     lint_rules=True,
@@ -223,7 +221,6 @@ POSTGRES = EngineFacts(
 DUCKDB = EngineFacts(
     name="DuckDB",
     dialect="duckdb",
-    row_id="rowid",
     row_identity=("rowid",),
     savepoints=False,
     lint_rules=False,

@@ -29,8 +29,10 @@ def with_returning(statement: Statement, *expressions: str) -> str:
 def preselect(
     statement: Statement, facts: EngineFacts, select: Callable[[str], Sequence[str]], lock: bool
 ) -> str | None:
-    """``SELECT <row id>, <select(alias)> FROM <target and the statement's FROM/USING> WHERE
-    ...``: the rows an UPDATE or DELETE is about to change, read (and locked) before it runs."""
+    """``SELECT <row identity>, <select(alias)> FROM <target and the statement's FROM/USING>
+    WHERE ...``: the rows an UPDATE or DELETE is about to change, read (and locked) before it
+    runs, each named by the engine's ``row_identity`` (a ctid names a row within one partition
+    only: PostgreSQL's is the table's oid and the ctid)."""
     tree = statement.ast
     table = statement.image_target
     if not isinstance(tree, exp.Update | exp.Delete) or table is None:
@@ -42,7 +44,7 @@ def preselect(
     # otherwise plans as a product of every row with every image.
     others = tree.args.get("from_") or tree.args.get("using")
     relations = [others.this] if isinstance(others, exp.From) else list(others or [])
-    query = exp.select(f"{name}.{facts.row_id}", *select(name))
+    query = exp.select(*(f"{name}.{column}" for column in facts.row_identity), *select(name))
     for relation in [*relations, table]:
         if query.args.get("from_") is None:
             query = query.from_(relation.copy())

@@ -30,7 +30,7 @@ def _loaded(code: str) -> set[str]:
 def test_each_backend_exposes_its_engine_facts() -> None:
     assert PostgresBackend.facts is POSTGRES and PostgresBackend.dialect == "postgres"
     assert DuckDBBackend.facts is DUCKDB and DuckDBBackend.dialect == "duckdb"
-    assert (POSTGRES.row_id, DUCKDB.row_id) == ("ctid", "rowid")
+    assert (POSTGRES.row_identity, DUCKDB.row_identity) == (("tableoid", "ctid"), ("rowid",))
     assert (POSTGRES.savepoints, DUCKDB.savepoints) == (True, False)
     assert ENGINES == {"postgres": POSTGRES, "duckdb": DUCKDB}
 
@@ -52,7 +52,7 @@ def test_the_prompt_names_the_engine_as_people_write_it() -> None:
 
 def test_the_row_id_of_a_rewrite_is_the_engines() -> None:
     [update] = parse_script("UPDATE t AS x SET a = 1 WHERE b = 2", "postgres")
-    assert matched_row_ids(update, POSTGRES) == "SELECT x.ctid FROM t AS x WHERE b = 2"
+    assert matched_row_ids(update, POSTGRES) == "SELECT x.tableoid, x.ctid FROM t AS x WHERE b = 2"
     [update] = parse_script("UPDATE t AS x SET a = 1 WHERE b = 2", "duckdb")
     assert matched_row_ids(update, DUCKDB) == "SELECT x.rowid FROM t AS x WHERE b = 2"
 

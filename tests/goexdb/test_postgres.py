@@ -379,6 +379,33 @@ def test_awkward_types_survive_an_undo_exactly(pg_dsn: str, schema: str, image_p
     assert snapshot() == before
 
 
+@pytest.mark.parametrize("image_path", ["returning", "select"])
+def test_rows_of_two_partitions_that_share_a_ctid_are_each_imaged(
+    pg_dsn: str, schema: str, image_path: str
+) -> None:
+    """A ctid names a row within one partition only: reading an UPDATE's rows first (before
+    PostgreSQL 18) kept one of two rows that shared one, and the undo exited 0 without the
+    other."""
+    t = f"{schema}.parted"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(
+            f"CREATE TABLE {t} (id int, p int, v text, PRIMARY KEY (id, p)) PARTITION BY LIST (p)"
+        )
+        con.execute(f"CREATE TABLE {t}_a PARTITION OF {t} FOR VALUES IN (1)")
+        con.execute(f"CREATE TABLE {t}_b PARTITION OF {t} FOR VALUES IN (2)")
+        con.execute(
+            f"INSERT INTO {t} VALUES (1, 1, 'a1'), (2, 1, 'a2'), (1, 2, 'b1'), (2, 2, 'b2')"
+        )
+        before = con.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+    config = DbConfig(image_path=image_path)
+    with goexdb.connect(pg_dsn, config) as db:
+        staged = db.stage(f"UPDATE {t} SET v = v || '!'")
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() == before
+
+
 def test_a_trigger_writing_an_audit_table_without_a_key_is_counted_and_makes_undo_unavailable(
     pg_dsn: str, schema: str
 ) -> None:

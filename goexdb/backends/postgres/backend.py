@@ -255,7 +255,8 @@ class PostgresBackend:
             if unrepeatable:
                 images.missing = UNREPEATABLE_ROWS
             elif query is not None and update:
-                befores = list({ctid: (k, image) for ctid, k, image in self._rows(query)}.values())
+                rows = self._rows(query)  # (a row once per join match)
+                befores = list({(oid, ctid): (k, i) for oid, ctid, k, i in rows}.values())
         with many_images():
             result = self._run_statement(statement, with_returning(statement, *extra))
             columns, rows = self._wire.columns(result), self._wire.rows(result)
