@@ -118,18 +118,21 @@ def _duckdb_image_set(
 ) -> str:
     """The images as text literals, one per line (a DuckDB JSON value is written anew when
     read, so the exact texts travel as VARCHAR), read back in parallel; each row typed by
-    ``json_transform`` as the table's columns, BLOBs from their escaped text."""
+    ``json_transform`` as the image's columns, BLOB, BIT and BIGNUM values cast from the text
+    to_json wrote (json_transform reads them no other way)."""
     if described:
         reads = texts = quote_literal(_described(described))
     else:
         reads = _lines([read for read, _ in pairs])
         same = all(text is read or text == read for read, text in pairs)
         texts = reads if same else _lines([text for _, text in pairs])
-    structure = json.dumps({c: duckdb_text_type(t) or t for c, t in types.items()})
+    read_as = {
+        c: "VARCHAR" if t in _CAST_FROM_TEXT else duckdb_text_type(t) or t for c, t in types.items()
+    }
+    structure = json.dumps(read_as)
     row = f"SELECT unnest(json_transform(x.read, {quote_literal(structure)}))"
-    blobs = [c for c, t in types.items() if t == "BLOB"]
-    if blobs:
-        casts = ", ".join(f"CAST({quote_ident(c)} AS BLOB) AS {quote_ident(c)}" for c in blobs)
+    if cast := [(c, t) for c, t in types.items() if t in _CAST_FROM_TEXT]:
+        casts = ", ".join(f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in cast)
         row = f"SELECT * REPLACE ({casts}) FROM ({row})"
     read = f"unnest(string_split({reads}, chr(10))) AS read"
     pair = (  # (unnest twice in one SELECT: side by side)
@@ -152,7 +155,7 @@ def _lines(images: Sequence[str]) -> str:
 def _duckdb_row_json(alias: str, columns: Sequence[str], types: Mapping[str, str]) -> str:
     """A DuckDB row as JSON text, with JSON values as their text (kept exactly: to_json would
     write them anew)."""
-    texts = {c: duckdb_text_type(t) for c, t in types.items() if t != "BLOB"}  # (to_json's)
+    texts = {c: duckdb_text_type(t) for c, t in types.items()}
     fields = ", ".join(
         f"{quote_literal(c)}: {alias}.{quote_ident(c)}" + (f"::{texts[c]}" if texts.get(c) else "")
         for c in columns
@@ -163,13 +166,15 @@ def _duckdb_row_json(alias: str, columns: Sequence[str], types: Mapping[str, str
 _JSON_LIST = re.compile(r"JSON((?:\[[0-9]*\])*)")  # JSON, JSON[], JSON[2][] ...
 
 
+# DuckDB types json_transform cannot read (or, a BLOB, reads otherwise than to_json writes
+# it): read as the text to_json wrote, then cast back.
+_CAST_FROM_TEXT = ("BLOB", "BIT", "BIGNUM", "VARINT")
+
+
 def duckdb_text_type(kind: str) -> str | None:
-    """The type a DuckDB column's image holds as text, where it is not the column's own: a
-    BLOB as its escaped text; JSON (or a list or array of it) as VARCHAR, keeping each
-    value's text. Other JSON inside a type (a struct's, a map's) is not kept: the backend
-    leaves such a table without images."""
-    if kind == "BLOB":
-        return "VARCHAR"
+    """The type a DuckDB JSON column's image holds its values as: VARCHAR (or a list or array
+    of it), keeping each value's text. Other JSON inside a type (a struct's, a map's) is not
+    kept: the backend leaves such a table without images."""
     found = _JSON_LIST.fullmatch(kind)
     return None if found is None else f"VARCHAR{found.group(1)}"
 

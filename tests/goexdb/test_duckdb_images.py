@@ -279,6 +279,23 @@ def test_an_undo_never_writes_a_generated_column(tmp_path: Path, action: str) ->
     assert read(dsn, "SELECT * FROM g ORDER BY id") == before
 
 
+@pytest.mark.parametrize("action", ["UPDATE t SET v = 'y', b = '1'::BIT, n = 1", "DELETE FROM t"])
+def test_bits_and_big_numbers_are_put_back(tmp_path: Path, action: str) -> None:
+    """json_transform reads no BIT or BIGNUM: the action was reported reversible, committed,
+    and its undo failed (after a DELETE, the rows were gone for good)."""
+    path = tmp_path / "bits.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BIT, n VARINT, v VARCHAR)")
+        con.execute("INSERT INTO t VALUES (1, '101'::BIT, 123456789012345678901234567890, 'x')")
+    dsn = f"duckdb:{path}"
+    before = read(dsn, "SELECT id, b::VARCHAR, n::VARCHAR, v FROM t")
+    with goexdb.connect(dsn) as db:
+        staged = db.stage(action)
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    assert read(dsn, "SELECT id, b::VARCHAR, n::VARCHAR, v FROM t") == before
+
+
 def test_a_column_added_after_the_action_is_left_out_of_its_undo(tmp_path: Path) -> None:
     """The undo reads its images as their own columns: a column added since, of a type JSON
     cannot carry (BIT), is not read from them."""
