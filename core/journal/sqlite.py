@@ -121,9 +121,12 @@ class SqliteStore:
                 self._unsynced = False
                 self._db.execute("PRAGMA synchronous = FULL")
         finally:
-            if self._writing:
-                self._writing = False
-                self._writer.release()
+            self._let_go()
+
+    def _let_go(self) -> None:
+        if self._writing:
+            self._writing = False
+            self._writer.release()
 
     def version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
@@ -144,6 +147,4 @@ class SqliteStore:
         try:
             self._db.close()
         finally:
-            if self._writing:
-                self._writing = False
-                self._writer.release()
+            self._let_go()

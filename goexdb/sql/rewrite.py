@@ -44,12 +44,11 @@ def preselect(
     # otherwise plans as a product of every row with every image.
     others = tree.args.get("from_") or tree.args.get("using")
     relations = [others.this] if isinstance(others, exp.From) else list(others or [])
+    first, *rest = [*relations, table]
     query = exp.select(*(f"{name}.{column}" for column in facts.row_identity), *select(name))
-    for relation in [*relations, table]:
-        if query.args.get("from_") is None:
-            query = query.from_(relation.copy())
-        else:
-            query = query.join(relation.copy(), join_type="cross")
+    query = query.from_(first.copy())
+    for relation in rest:
+        query = query.join(relation.copy(), join_type="cross")
     where = tree.args.get("where")
     if where is not None:
         query = query.where(where.this.copy())

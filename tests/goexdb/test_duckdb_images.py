@@ -199,6 +199,22 @@ def test_the_temporary_table_is_out_of_the_agents_reach(dsn: str) -> None:
     assert read(dsn, "SELECT qty FROM item WHERE id <= 4") == [(1,), (2,), (3,), (4,)]
 
 
+def made(path: Path, *setup: str) -> str:
+    """A DuckDB file at ``path`` made by the ``setup`` statements: its DSN."""
+    with duckdb.connect(str(path)) as con:
+        for sql in setup:
+            con.execute(sql)
+    return f"duckdb:{path}"
+
+
+def commit_and_undo(dsn: str, action: str) -> None:
+    """``action`` staged and committed through goex, then its undo committed."""
+    with goexdb.connect(dsn) as db:
+        staged = db.stage(action)
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+
+
 AWKWARD = (
     "CREATE TABLE typed (id INTEGER PRIMARY KEY, j JSON, b BLOB, s VARCHAR, d DOUBLE, "
     "n DECIMAL(20, 6), h HUGEINT, ts TIMESTAMP, tz TIMESTAMPTZ, day DATE, span INTERVAL, "
@@ -238,11 +254,7 @@ def test_awkward_values_survive_an_undo_in_sets_exactly(
 ) -> None:
     """An undo puts a statement's rows back set by set, its images travelling as text literals
     a line each: values that hold line breaks, quotes or bytes come back byte for byte."""
-    path = tmp_path / "typed.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute(AWKWARD)
-        con.execute(AWKWARD_ROWS)
-    dsn = f"duckdb:{path}"
+    dsn = made(tmp_path / "typed.duckdb", AWKWARD, AWKWARD_ROWS)
     every = "SELECT id, j::VARCHAR, b, s, d::VARCHAR, n, h, ts, tz, day, span, l, st, u, ok, jl"
     before = read(dsn, f"{every} FROM typed ORDER BY id")
     with goexdb.connect(dsn) as db:
@@ -263,19 +275,14 @@ def test_awkward_values_survive_an_undo_in_sets_exactly(
 )
 def test_an_undo_never_writes_a_generated_column(tmp_path: Path, action: str) -> None:
     """DuckDB refuses a write to a generated column: the undo leaves it to be computed."""
-    path = tmp_path / "generated.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute(
-            "CREATE TABLE g (id INTEGER PRIMARY KEY, a INTEGER, "
-            "b INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL)"
-        )
-        con.execute("INSERT INTO g (id, a) VALUES (1, 1), (2, 2)")
-    dsn = f"duckdb:{path}"
+    dsn = made(
+        tmp_path / "generated.duckdb",
+        "CREATE TABLE g (id INTEGER PRIMARY KEY, a INTEGER, "
+        "b INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL)",
+        "INSERT INTO g (id, a) VALUES (1, 1), (2, 2)",
+    )
     before = read(dsn, "SELECT * FROM g ORDER BY id")
-    with goexdb.connect(dsn) as db:
-        staged = db.stage(action)
-        staged.commit()
-        db.stage_undo(staged.action.id).commit()
+    commit_and_undo(dsn, action)
     assert read(dsn, "SELECT * FROM g ORDER BY id") == before
 
 
@@ -283,16 +290,13 @@ def test_an_undo_never_writes_a_generated_column(tmp_path: Path, action: str) ->
 def test_bits_and_big_numbers_are_put_back(tmp_path: Path, action: str) -> None:
     """json_transform reads no BIT or BIGNUM: the action was reported reversible, committed,
     and its undo failed (after a DELETE, the rows were gone for good)."""
-    path = tmp_path / "bits.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, b BIT, n VARINT, v VARCHAR)")
-        con.execute("INSERT INTO t VALUES (1, '101'::BIT, 123456789012345678901234567890, 'x')")
-    dsn = f"duckdb:{path}"
+    dsn = made(
+        tmp_path / "bits.duckdb",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, b BIT, n VARINT, v VARCHAR)",
+        "INSERT INTO t VALUES (1, '101'::BIT, 123456789012345678901234567890, 'x')",
+    )
     before = read(dsn, "SELECT id, b::VARCHAR, n::VARCHAR, v FROM t")
-    with goexdb.connect(dsn) as db:
-        staged = db.stage(action)
-        staged.commit()
-        db.stage_undo(staged.action.id).commit()
+    commit_and_undo(dsn, action)
     assert read(dsn, "SELECT id, b::VARCHAR, n::VARCHAR, v FROM t") == before
 
 
@@ -300,10 +304,11 @@ def test_a_column_added_after_the_action_is_left_out_of_its_undo(tmp_path: Path)
     """The undo reads its images as their own columns: a column added since, of a type JSON
     cannot carry (BIT), is not read from them."""
     path = tmp_path / "added.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v VARCHAR)")
-        con.execute("INSERT INTO t VALUES (1, 'v1'), (2, 'v2')")
-    dsn = f"duckdb:{path}"
+    dsn = made(
+        path,
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v VARCHAR)",
+        "INSERT INTO t VALUES (1, 'v1'), (2, 'v2')",
+    )
     with goexdb.connect(dsn) as db:
         staged = db.stage("UPDATE t SET v = v || '!'")
         staged.commit()
@@ -317,11 +322,12 @@ def test_a_column_added_after_the_action_is_left_out_of_its_undo(tmp_path: Path)
 def test_json_inside_a_struct_leaves_the_action_irreversible(tmp_path: Path) -> None:
     """DuckDB writes JSON inside a struct anew (its spaces, its order): an undo would put back
     other text, so such rows are not imaged, and the action says why before the decision."""
-    path = tmp_path / "nested.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, st STRUCT(j JSON), n INTEGER)")
-        con.execute("""INSERT INTO t VALUES (1, {'j': '{ "a" :  1 }'}, 0)""")
-    with goexdb.connect(f"duckdb:{path}") as db:
+    dsn = made(
+        tmp_path / "nested.duckdb",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, st STRUCT(j JSON), n INTEGER)",
+        """INSERT INTO t VALUES (1, {'j': '{ "a" :  1 }'}, 0)""",
+    )
+    with goexdb.connect(dsn) as db:
         staged = db.stage("UPDATE t SET n = 1")
         assert not staged.reversible
         assert "holds JSON inside a struct or map" in "; ".join(staged.effects.irreversible)
