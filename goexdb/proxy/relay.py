@@ -20,6 +20,7 @@ from goexdb.proxy.routing import Outbox, Router, Sink
 from goexdb.proxy.upstream import Upstream
 
 _HIGH_WATER = 1 << 20  # bytes waiting to be sent upstream before the proxy waits
+Handler = Callable[[Message], Awaitable[None] | None]
 
 
 class Relay:
@@ -47,7 +48,8 @@ class Relay:
         self.stopping = ""
         self._server_lost = False
 
-    def handlers(self) -> Mapping[bytes, Callable[[Message], object]]:
+    def handlers(self) -> Mapping[bytes, Handler]:
+        """Each message type's handler: it returns None when done, else what to await."""
         raise NotImplementedError
 
     async def _ended(self) -> None:
@@ -130,7 +132,7 @@ class Relay:
                     self._tell("08P01", f"goex: unexpected message type {message.type!r}")
                     return
                 result = handler(message)
-                if asyncio.iscoroutine(result):
+                if result is not None:
                     await result
             self.outbox.flush()
             if self.upstream.writer.transport.get_write_buffer_size() > _HIGH_WATER:

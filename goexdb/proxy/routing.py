@@ -65,6 +65,10 @@ class Sink:
             self.done.exception()  # retrieved: whoever awaits it still gets it
 
 
+# A reply relayed as it comes, with nothing kept or called: one sink of each kind serves all.
+_PLAIN = {kind: Sink(kind) for kind in _FINAL}
+
+
 class Outbox:
     """What goes to the server: kept while a batch of the client's messages is handled, then
     sent in one write; sent at once before anything waits on the server's answer."""
@@ -112,9 +116,12 @@ class Router:
         self.told_fatal = False  # the server said why, in a FATAL error relayed to the client
 
     def expect(self, kind: str, **how: object) -> Sink:
-        sink = Sink(kind, **how)  # type: ignore[arg-type]
-        if sink.goex or sink.hold or sink.waited or sink.on_final is not None:
-            sink.done = asyncio.get_running_loop().create_future()
+        if not any(how.values()):  # relayed, and nothing to call: the kind's own shared sink
+            sink = _PLAIN[kind]
+        else:
+            sink = Sink(kind, **how)  # type: ignore[arg-type]
+            if sink.goex or sink.hold or sink.waited:  # awaited
+                sink.done = asyncio.get_running_loop().create_future()
         if self.closed:  # nothing will answer it
             sink.dropped(ConnectionError("the server closed the connection"))
         elif self.skipping and kind in _EXTENDED:  # after an error, skipped up to the Sync

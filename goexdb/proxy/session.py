@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Mapping
 
 from sqlglot import exp
 
@@ -35,7 +35,7 @@ from goexdb.proxy.names import Names, Settle, ours
 from goexdb.proxy.own import GoexQueryFailed
 from goexdb.proxy.pending import Client, Pending
 from goexdb.proxy.refusals import EMPTY, RESERVED_NAME, SEVERAL, UNSEEN, raising
-from goexdb.proxy.relay import Relay
+from goexdb.proxy.relay import Handler, Relay
 from goexdb.proxy.routing import Discarded
 from goexdb.proxy.statements import Role, Verdict
 from goexdb.proxy.upstream import Upstream
@@ -69,7 +69,7 @@ class ProxySession(Relay):
         self._flush_asked = False
         self.deciding: Action | None = None  # set by the pipeline's thread while it decides
 
-    def handlers(self) -> Mapping[bytes, Callable[[Message], object]]:
+    def handlers(self) -> Mapping[bytes, Handler]:
         return {
             b"Q": self._query,
             b"P": self._parse,
@@ -129,8 +129,8 @@ class ProxySession(Relay):
                     await self._execute(message, quiet=True)
                     return
                 await self._execute(message, quiet=True)
-            else:
-                await self._sync(message, quiet=True)
+            elif (ending := self._sync(message, quiet=True)) is not None:
+                await ending
 
     # -- the extended protocol --------------------------------------------------------------------
 
@@ -268,16 +268,18 @@ class ProxySession(Relay):
         self.own.send("goex_flush", "SELECT pg_stat_force_next_flush()")
         self._flush_asked = True
 
-    async def _sync(self, message: Message, *, quiet: bool = False) -> None:
+    def _sync(self, message: Message, *, quiet: bool = False) -> Awaitable[None] | None:
         self._discarding = False
-        if self._copy_in:  # the server ignores a Sync during COPY FROM STDIN
-            self._send(message.raw)
-            return
-        if self._pending is None or not self._implicit:
-            self._send(message.raw)
-            self._expect("sync")
-            return
         self._send(message.raw)
+        if self._copy_in:  # the server ignores a Sync during COPY FROM STDIN
+            return None
+        if self._pending is None or not self._implicit:
+            self._expect("sync")
+            return None
+        return self._end_implicit(quiet)
+
+    async def _end_implicit(self, quiet: bool) -> None:
+        """The Sync that ends a transaction goex opened: decided once the server is ready."""
         held = self._expect("sync", hold=True)
         try:
             ready = await self.outbox.answer(held)
@@ -287,6 +289,7 @@ class ProxySession(Relay):
             await self._conclude(None, quiet=quiet)
         else:  # it failed (or goex's BEGIN was skipped after an error): nothing to decide
             pending, self._pending = self._pending, None
+            assert pending is not None  # (nothing else runs while this waits)
             self._block = self._implicit = False
             if ready.body[:1] == b"E":
                 await self.own.roll_back()
