@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 MASK = "[REDACTED]"
+_SCALARS = frozenset({int, float, bool, type(None)})
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words; they are refused at load time
 MIN_SHAPE_LENGTH = 7  # the shortest text a shape matches ("a://:x@"): shorter ones are skipped
 CACHED = 65_536  # texts remembered redacted (a staged action's images, redacted at every step)
@@ -115,12 +116,17 @@ class Redactor:
 
     def redact_obj(self, obj: Any) -> Any:
         """Redact every string inside JSON-like data (dict keys included)."""
-        if isinstance(obj, str):
+        kind = type(obj)  # the JSON types first, by their exact type: the ABC checks cost more
+        if kind is str:
             return self.redact(obj)
-        if isinstance(obj, Mapping):
+        if kind in _SCALARS:
+            return obj
+        if kind is dict or isinstance(obj, Mapping):
             return {self.redact_obj(k): self.redact_obj(v) for k, v in obj.items()}
-        if isinstance(obj, list | tuple):
+        if kind is list or isinstance(obj, list | tuple):
             return [self.redact_obj(v) for v in obj]
+        if isinstance(obj, str):  # a subclass of str
+            return self.redact(obj)
         return obj
 
     def leaks(self, text: str) -> list[str]:

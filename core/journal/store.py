@@ -50,16 +50,9 @@ class Journal(Waits):
         so two writers can never both commit the same action.
         """
         with self._write() as db:
-            stored = self._claim_id(db, action)
-            if stored > len(action.history):
-                raise StateError(f"action {action.id} was changed by another process; reload it")
-            if (
-                stored
-                and db.execute(
-                    "SELECT status FROM transitions WHERE action_id = ? AND seq = ?",
-                    (action.id, stored - 1),
-                ).fetchone()[0]
-                != action.history[stored - 1][0].value
+            stored, last = self._claim_id(db, action)
+            if stored > len(action.history) or (
+                stored and last != action.history[stored - 1][0].value
             ):
                 raise StateError(f"action {action.id} was changed by another process; reload it")
             db.execute(
@@ -90,26 +83,31 @@ class Journal(Waits):
             )
             if action.decision is not None:
                 self._save_decision(db, action.id, action.decision)
-            if action.status is not Status.STAGED:  # only a staged action can wait
+            # only a staged action can wait, and only one saved before can be in the queue
+            if stored and action.status is not Status.STAGED:
                 db.execute("DELETE FROM waits WHERE action_id = ?", (action.id,))
 
     @staticmethod
-    def _claim_id(db: Store, action: Action) -> int:
-        """How many transitions of this action are stored; a new action whose id another
-        process took in the same millisecond gets a fresh id instead of merging into it. (The
-        code of an action staged in steps only grows: what is stored starts what is saved.)"""
+    def _claim_id(db: Store, action: Action) -> tuple[int, str | None]:
+        """How many transitions of this action are stored, and the last one's status; a new
+        action whose id another process took in the same millisecond gets a fresh id instead
+        of merging into it. (The code of an action staged in steps only grows: what is stored
+        starts what is saved.)"""
         while True:
-            stored: int = db.execute(
-                "SELECT COUNT(*) FROM transitions WHERE action_id = ?", (action.id,)
-            ).fetchone()[0]
             row = db.execute(
-                "SELECT kind, target, created_at, code FROM actions WHERE id = ?", (action.id,)
+                """SELECT a.kind, a.target, a.created_at, a.code,
+                          (SELECT COUNT(*) FROM transitions t WHERE t.action_id = a.id),
+                          (SELECT t.status FROM transitions t WHERE t.action_id = a.id
+                           ORDER BY t.seq DESC LIMIT 1)
+                   FROM actions a WHERE a.id = ?""",
+                (action.id,),
             ).fetchone()
-            if not stored or (
-                row[:3] == (action.kind.value, action.target, action.history[0][1])
-                and action.code.startswith(row[3])
+            if row is None:
+                return 0, None
+            if row[:3] == (action.kind.value, action.target, action.history[0][1]) and (
+                action.code.startswith(row[3])
             ):
-                return stored
+                return int(row[4]), row[5]
             if len(action.history) > 1:  # saved before under this id: never merge the two
                 raise StateError(f"action id {action.id} is already used by another action")
             action.id = new_action_id()

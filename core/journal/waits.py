@@ -60,15 +60,13 @@ def holder_gone(holder: str) -> bool:
 
 def insert_decision(db: Store, action_id: str, decision: Decision) -> int:
     """Append a decision to the action's decisions; returns its seq."""
-    seq: int = db.execute(
-        "SELECT COUNT(*) FROM decisions WHERE action_id = ?", (action_id,)
-    ).fetchone()[0]
-    db.execute(
+    row = db.execute(
         """INSERT INTO decisions (action_id, seq, "by", verdict, reason, digest, at, paths)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+           VALUES (?, (SELECT COUNT(*) FROM decisions WHERE action_id = ?), ?, ?, ?, ?, ?, ?)
+           RETURNING seq""",
         (
             action_id,
-            seq,
+            action_id,
             decision.by,
             decision.verdict.value,
             decision.reason,
@@ -76,8 +74,8 @@ def insert_decision(db: Store, action_id: str, decision: Decision) -> int:
             decision.at,
             json.dumps(list(decision.paths)) if decision.paths else None,
         ),
-    )
-    return seq
+    ).fetchone()
+    return int(row[0])
 
 
 def decision_at(db: Store, action_id: str, seq: int | None = None) -> Decision | None:
