@@ -364,6 +364,8 @@ def _writes_system_catalog(tree: exp.Expr) -> bool:
 def qualified(table: exp.Table, dialect: str) -> str:
     """``schema.table`` as SQL, quoted as written (``public."Acct"``, ``acct``): fit to hand
     back to the database to resolve, which folds and searches exactly as for the statement."""
+    if table.args.get("alias") is None:  # (a copy of the tree costs more than the SQL)
+        return table.sql(dialect=dialect)
     bare = table.copy()
     bare.set("alias", None)
     return bare.sql(dialect=dialect)
