@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from sqlglot import exp
+
 from core.errors import JournalError, TargetError
 
 # row_json(alias, columns, types): the row named ``alias`` as JSON text over ``columns``, the
@@ -36,6 +38,9 @@ class EngineFacts:
     lint_rules: bool  # goex's migration lint rules (PostgreSQL's locks and grammar) apply
     images_need_types: bool  # row_json and image_set read the table's column types
     triggers: bool  # a trigger can rewrite the rows an undo puts back
+    # names: PostgreSQL folds an unquoted name to lower case and then matches exactly; DuckDB
+    # keeps a name as written and matches without regard to case
+    folds_unquoted: bool
     row_json: RowJson
     fingerprint: Fingerprint  # what a table (column None) or a column holds, as one text
     image_set: ImageSet
@@ -45,6 +50,15 @@ class EngineFacts:
     flush_counts_since: int | None = None  # pg_stat_force_next_flush() as a transaction ends
     create_database_strategy_since: int | None = None  # CREATE DATABASE ... STRATEGY
     file_copy_clone_since: int | None = None  # SET file_copy_method = clone
+
+    def catalog_name(self, identifier: exp.Identifier) -> str:
+        """An identifier as written (sqlglot's), as the catalog keeps the name it creates."""
+        name = str(identifier.this)
+        return name.lower() if self.folds_unquoted and not identifier.quoted else name
+
+    def same_name(self, catalog: str, other: str) -> bool:
+        """Whether two names as the catalog keeps them name the same object."""
+        return catalog == other if self.folds_unquoted else catalog.casefold() == other.casefold()
 
     def returning_old_new(self, version: int | None) -> bool:
         return _reached(self.returning_old_new_since, version)
@@ -213,6 +227,7 @@ POSTGRES = EngineFacts(
     lint_rules=True,
     images_need_types=False,
     triggers=True,
+    folds_unquoted=True,
     row_json=_postgres_row_json,
     fingerprint=_postgres_fingerprint,
     image_set=_postgres_image_set,
@@ -231,6 +246,7 @@ DUCKDB = EngineFacts(
     lint_rules=False,
     images_need_types=True,
     triggers=False,
+    folds_unquoted=False,
     row_json=_duckdb_row_json,
     fingerprint=_duckdb_fingerprint,
     image_set=_duckdb_image_set,

@@ -2,9 +2,9 @@
 
 At review time ``assess`` says whether an action could be undone, and why not (a dropped table
 or column, a TRUNCATE, rows changed by cascade or trigger, more images than the cap, rows
-changed before their table or column was renamed in the same action). At commit
-the ``record`` of images, schema changes and renames goes to the journal; ``renames`` reads the
-table and column renames from the statements, which a catalog diff sees as a drop and a create.
+changed before their table was renamed in the same action). At commit the ``record`` of
+images, schema changes and renames goes to the journal; ``renames`` reads the table and column
+renames from the statements, which a catalog diff sees as a drop and a create.
 """
 
 from __future__ import annotations
@@ -32,14 +32,22 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
     """Table and column renames, read from the statements (a catalog diff sees drop + create).
     Names are kept as SQL, quoted as written, so putting them back folds case the same way:
     ``tables`` [old table, its schema or "", old name, new name], ``columns`` [table, old, new],
-    and ``order`` ([kind, index] in statement order), so undo can reverse them in turn."""
-    moved: dict[str, list[list[str]]] = {"tables": [], "columns": [], "order": []}
-    for statement in statements:
+    and ``order`` ([kind, index, the statement's place] in statement order), so undo can
+    reverse them in turn and name the images taken before each as it left them
+    (``goexdb.renamed``). A column the action added and then renamed is a column it added,
+    which undo drops: its renames are kept apart (``new_columns``), for the images only."""
+    moved: dict[str, list[list[str]]] = {"tables": [], "columns": [], "new_columns": []}
+    moved["order"] = []
+    added: set[tuple[str, str]] = set()  # (table, column) the action added, as _norm has them
+    for place, statement in enumerate(statements):
         tree = statement.ast
         if not isinstance(tree, exp.Alter) or not isinstance(tree.this, exp.Table):
             continue
         table = tree.this
         for action in tree.args.get("actions") or []:
+            if isinstance(action, exp.ColumnDef):
+                added.add((_norm(table.name), _norm(action.name)))
+                continue
             if isinstance(action, exp.AlterRename) and isinstance(action.this, exp.Table):
                 schema = table.args.get("db")
                 entry = [
@@ -50,30 +58,17 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
                     action.this.this.sql(dialect=dialect),
                 ]
             elif isinstance(action, exp.RenameColumn):
-                entry = [
-                    "columns",
-                    qualified(table, dialect),
-                    action.this.this.sql(dialect=dialect),
-                    action.args["to"].this.sql(dialect=dialect),
-                ]
+                old, new = action.this.this, action.args["to"].this
+                entry = ["columns", qualified(table, dialect)]
+                entry += [old.sql(dialect=dialect), new.sql(dialect=dialect)]
+                if (_norm(table.name), _norm(old.name)) in added:
+                    added.add((_norm(table.name), _norm(new.name)))
+                    entry[0] = "new_columns"
             else:
                 continue
-            moved["order"].append([entry[0], str(len(moved[entry[0]]))])
+            moved["order"].append([entry[0], str(len(moved[entry[0]])), str(place)])
             moved[entry[0]].append(entry[1:])
     return moved
-
-
-def _renamed(statements: Sequence[Statement]) -> list[tuple[int, str]]:
-    """Each statement that renames a table or a column of it: its place and the table's name
-    (as ``_norm`` compares it)."""
-    found = []
-    for index, statement in enumerate(statements):
-        tree = statement.ast
-        if isinstance(tree, exp.Alter) and isinstance(tree.this, exp.Table):
-            actions = tree.args.get("actions") or []
-            if any(isinstance(a, exp.AlterRename | exp.RenameColumn) for a in actions):
-                found.append((index, _norm(tree.this.name)))
-    return found
 
 
 def bare(name: str) -> str:
@@ -123,13 +118,18 @@ def assess(
         if template and not explained_by_renames(change, moved):
             reasons.append(template.format(table=change.table, name=change.name))
     read = {images.statement for images in effects.images}
-    renamed = _renamed(statements)
+    # (rows changed before a rename of a column of their table are put back under its new name)
+    renamed = [
+        (int(place), _norm(bare(moved["tables"][int(index)][0])))
+        for kind, index, place in moved["order"]
+        if kind == "tables"
+    ]
     for images in effects.images:  # (the whole action's are read once every statement ran)
         name = _norm(bare(images.table))
         if images.images and any(at > images.statement >= 0 and t == name for at, t in renamed):
             reasons.append(
-                f"{images.table} or a column of it was renamed after statement "
-                f"{images.statement + 1} changed its rows: their images name what is gone"
+                f"{images.table} was renamed after statement {images.statement + 1} changed its "
+                "rows: their images name a table that is gone"
             )
     for index, statement in enumerate(statements):
         if statement.truncates and index not in read:

@@ -33,6 +33,7 @@ from goexdb.effects import (
     fingerprinted,
 )
 from goexdb.engines import quote_ident, quote_literal, quote_table
+from goexdb.renamed import as_left
 from goexdb.reversible import bare, explained_by_renames
 from goexdb.undoplan import Check, UndoPlan
 
@@ -65,9 +66,10 @@ def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
     changes = [SchemaChange(**c) for c in data["schema_changes"]]
     created = {c.table for c in changes if c.change == "table_created"}
     result = UndoPlan(settings=dict(data.get("settings") or {}))
-    _check_untouched(result, dialect, changes, data.get("fingerprints") or {})
-    statements = [StatementImages.from_json(i) for i in data["images"]]
-    statements = [images for images in statements if images.table not in created]
+    _check_untouched(result, dialect, changes, data)
+    read = [StatementImages.from_json(i) for i in data["images"]]
+    named = as_left(read, data["renames"], data["dialect"])  # as the action left the tables
+    statements = [images for images in named if images.table not in created]
     for images in reversed(statements):  # a created table's rows go with the table
         if images.images:  # (a statement's images share their columns)
             by_sets = undo_set if images.key else undo_keyless_set
@@ -80,12 +82,15 @@ def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
 
 
 def _check_untouched(
-    out: UndoPlan, dialect: Dialect, changes: list[SchemaChange], held: dict[str, str]
+    out: UndoPlan, dialect: Dialect, changes: list[SchemaChange], data: dict[str, Any]
 ) -> None:
     """First, before any row is put back: each table and column the action created, which
     the undo drops, still holds what it held at the commit (its fingerprint), so no data
-    written since goes with it."""
+    written since goes with it. (One the action renamed is renamed back, not dropped.)"""
+    held = data.get("fingerprints") or {}
     for change in changes:
+        if explained_by_renames(change, data["renames"]):
+            continue
         key = fingerprinted(change)
         if key is not None and key in held:
             out.checks.append(Check(len(out.statements), change.table, "held"))
@@ -135,7 +140,9 @@ def _undo_schema(
             column = f"ALTER TABLE {quote_table(table)} ALTER COLUMN {quote_ident(name)}"
             default = f"SET DEFAULT {change.before}" if change.before else "DROP DEFAULT"
             out.append(f"{column} {default}")
-    for kind, index in reversed(moved["order"]):
+    for kind, index, *_ in reversed(moved["order"]):
+        if kind == "new_columns":  # renames of a column the action added, which it drops
+            continue
         entry = moved[kind][int(index)]
         if kind == "columns":
             table, old_column, new_column = entry

@@ -111,6 +111,10 @@ BATTERY = {
     "truncate a partitioned table, then insert": (
         "TRUNCATE {s}.payment; INSERT INTO {s}.payment VALUES (1, '2026-01-05', 2, 10)"
     ),
+    "update audited, then rename the column it wrote": (
+        "UPDATE {s}.orders SET total = total * 2 WHERE id <= 4; "
+        "ALTER TABLE {s}.orders RENAME COLUMN total TO amount"
+    ),
     "several statements": (
         "UPDATE {s}.orders SET total = total + 1 WHERE id <= 10; "
         "DELETE FROM {s}.customer WHERE id = 7; "

@@ -269,22 +269,75 @@ def test_a_mixed_case_table_named_in_another_case(case: Case) -> None:
     assert case.run(f"SELECT * FROM {case.t(chr(34) + 'Ledger' + chr(34))} ORDER BY 1") == before
 
 
-def test_rows_changed_before_a_rename_of_their_table_or_column_are_irreversible(
+def test_rows_changed_before_a_rename_of_their_column_are_put_back_under_its_new_name(
     case: Case,
 ) -> None:
-    """Their images name a column (or table) the undo can no longer find: said before the
-    decision, and undo refused, where it used to report reversible and then fail."""
+    """Their images name a column the action renamed after them: the undo writes them back
+    under the name the action left (their values' text untouched), then renames it back."""
     make_orders(case)
     orders = case.t("orders")
-    renaming = f"UPDATE {orders} SET total = 0 WHERE id = 1; "
-    renaming += f"ALTER TABLE {orders} RENAME COLUMN status TO state"
+    before = case.rows("orders")
+    renaming = f"UPDATE {orders} SET total = 0, status = 'void' WHERE id <= 2; "
+    renaming += f"ALTER TABLE {orders} RENAME COLUMN status TO state; "
+    renaming += f"UPDATE {orders} SET state = 'late' WHERE id = 3; "
+    renaming += f'ALTER TABLE {orders} RENAME COLUMN state TO "Phase"; '
+    renaming += f"DELETE FROM {orders} WHERE id = 4"
     with goexdb.connect(case.dsn, case.config) as db:
         staged = db.stage(renaming)
+        assert staged.reversible, staged.effects.irreversible
+        record = staged.undo_record()
+        staged.commit()
+    assert case.run(f'SELECT id, "Phase" FROM {orders} ORDER BY 1') == [
+        (1, "void"),
+        (2, "void"),
+        (3, "late"),
+    ]
+    undo(case, record)
+    assert case.rows("orders") == before
+    assert case.run(f"SELECT status FROM {orders} ORDER BY id")[0] == ("new",)
+
+
+def test_rows_changed_before_a_rename_of_their_table_are_irreversible(case: Case) -> None:
+    """Their images name a table that is gone: said before the decision, where it used to be
+    reported reversible and then fail; renamed first, the rows are imaged under its new name."""
+    make_orders(case)
+    orders = case.t("orders")
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(
+            f"DELETE FROM {orders} WHERE id > 2; ALTER TABLE {orders} RENAME TO bills"
+        )
         assert not staged.reversible
         assert "renamed after statement 1" in "; ".join(staged.effects.irreversible)
         staged.rollback()
-        renamed_first = f"ALTER TABLE {orders} RENAME COLUMN status TO state; "
-        renamed_first += f"UPDATE {orders} SET total = 0 WHERE id = 1"
-        staged = db.stage(renamed_first)
+        staged = db.stage(f"ALTER TABLE {orders} RENAME TO bills; DELETE FROM {case.t('bills')}")
         assert staged.reversible, staged.effects.irreversible
         staged.rollback()
+
+
+def test_a_row_changed_since_under_its_new_name_still_refuses_the_undo(case: Case) -> None:
+    make_orders(case)
+    orders = case.t("orders")
+    sql = f"UPDATE {orders} SET total = 0 WHERE id = 1; "
+    record = commit(case, sql + f"ALTER TABLE {orders} RENAME COLUMN total TO amount")
+    case.run(f"UPDATE {orders} SET amount = 5 WHERE id = 1")
+    after = case.rows("orders")
+    with pytest.raises(ConflictError, match="changed since"):
+        undo(case, record)
+    assert case.rows("orders") == after
+
+
+def test_a_column_the_action_added_and_renamed_is_dropped_by_the_undo(case: Case) -> None:
+    """Its rename is not a rename of a column that was there before: the undo drops it (it
+    used to rename it back and leave it, with what the action wrote in it)."""
+    make_orders(case)
+    orders = case.t("orders")
+    before = case.rows("orders")
+    adding = f"ALTER TABLE {orders} ADD COLUMN note TEXT; "
+    adding += f"UPDATE {orders} SET note = 'x', total = 1 WHERE id = 1; "
+    adding += f"ALTER TABLE {orders} RENAME COLUMN note TO remark; "
+    adding += f"ALTER TABLE {orders} RENAME COLUMN status TO state"
+    record = commit(case, adding)
+    assert case.run(f"SELECT remark, state FROM {orders} WHERE id = 1") == [("x", "new")]
+    undo(case, record)
+    assert case.rows("orders") == before
+    assert case.run(f"SELECT * FROM {orders} WHERE id = 1") == [before[0]]

@@ -113,8 +113,7 @@ class DuckDBBackend:
             s.kind in (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL) for s in statements
         )
         if self._ddl:
-            self._tables.clear()
-            self._names.clear()
+            self._forget_tables()
             self._catalog_before = self._catalog()
         for statement in statements:
             if statement.kind is StatementKind.DML:
@@ -138,6 +137,8 @@ class DuckDBBackend:
             result = self._execute_imaged(statement, table, index)
         else:
             result = self._execute_plain(statement)
+            if statement.kind is StatementKind.DDL:  # a table renamed, a column added, ...
+                self._forget_tables()
         if statement.kind is StatementKind.DML and result.rowcount:
             self._attribute(statement, result.rowcount)
         return result
@@ -214,8 +215,7 @@ class DuckDBBackend:
         self._effects.images.append(images)
 
     def _table(self, name: str) -> _TableMeta:
-        """Columns, key and indexed columns of a table; cached until an action runs DDL (the
-        catalog functions cost milliseconds each)."""
+        """Columns, key and indexed columns of a table; cached until DDL runs (read slowly)."""
         if name not in self._tables:
             indexed: set[str] | None = set()
             for (columns,) in self._query(queries.INDEXED, [name, name]):
@@ -234,6 +234,10 @@ class DuckDBBackend:
                 return meta
             self._tables[name] = meta
         return self._tables[name]
+
+    def _forget_tables(self) -> None:
+        self._tables.clear()
+        self._names.clear()
 
     def _deferrable(self, table: str) -> bool:
         """Whether an UPDATE of ``table`` may leave its images to ``settle``: no DDL in the
@@ -311,8 +315,7 @@ class DuckDBBackend:
         self._agreed.add((statement.sql, statement.kind))
 
     def _canonical(self, table: exp.Table) -> str:
-        """``schema.table`` as the catalog spells it (DuckDB matches names case-insensitively,
-        quoted or not)."""
+        """``schema.table`` as the catalog spells it (DuckDB matches names whatever the case)."""
         schema = table.db or "main"
         key = f"{schema}.{table.name}".casefold()
         if key not in self._names:
