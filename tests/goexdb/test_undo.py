@@ -341,3 +341,14 @@ def test_a_column_the_action_added_and_renamed_is_dropped_by_the_undo(case: Case
     undo(case, record)
     assert case.rows("orders") == before
     assert case.run(f"SELECT * FROM {orders} WHERE id = 1") == [before[0]]
+
+
+def test_a_rename_is_undone_whatever_was_written_in_the_column_since(case: Case) -> None:
+    """The undo renames the column back; it drops nothing, so what was written there since
+    stays (it used to be refused as data a drop would lose)."""
+    make_orders(case)
+    orders = case.t("orders")
+    record = commit(case, f"ALTER TABLE {orders} RENAME COLUMN total TO amount")
+    case.run(f"UPDATE {orders} SET amount = 99 WHERE id = 1")
+    undo(case, record)
+    assert case.run(f"SELECT total FROM {orders} WHERE id = 1") == [(99,)]
