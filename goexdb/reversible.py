@@ -75,13 +75,39 @@ def bare(name: str) -> str:
     return name.rpartition(".")[2]
 
 
+def _moved_with_table(
+    change: SchemaChange, other: SchemaChange, moved: dict[str, list[list[str]]]
+) -> bool:
+    """Whether a constraint dropped from a table a rename took away is the one created on its
+    new name (DuckDB names a table's constraints after it: ``orders_id_pkey``), or the other
+    way round: the same definition, the name the same or with the table's name swapped."""
+    dropped, created = (change, other) if change.change == "constraint_dropped" else (other, change)
+    if (dropped.change, created.change) != ("constraint_dropped", "constraint_created"):
+        return False
+    for _, _, old, new in moved["tables"]:
+        was, now = _norm(old), _norm(new)
+        if (_norm(bare(dropped.table)), _norm(bare(created.table))) != (was, now):
+            continue
+        name, made = _norm(dropped.name or ""), _norm(created.name or "")
+        same = made in (name, re.sub(rf"^{re.escape(was)}(?=_)", now, name))
+        if same and dropped.before == created.after:
+            return True
+    return False
+
+
 def _norm(name: str) -> str:
     """An identifier as SQL or as the catalog spells it, compared without quotes or case."""
     return name.strip('"').replace('""', '"').casefold()
 
 
-def explained_by_renames(change: SchemaChange, moved: dict[str, list[list[str]]]) -> bool:
+def explained_by_renames(
+    change: SchemaChange, moved: dict[str, list[list[str]]], changes: Sequence[SchemaChange] = ()
+) -> bool:
+    """Whether a change the catalog diff shows is a rename's (``changes``: all of the action's,
+    where a constraint the catalog names after its table is dropped and made again)."""
     table = _norm(bare(change.table))
+    if change.change in ("constraint_dropped", "constraint_created"):
+        return any(_moved_with_table(change, other, moved) for other in changes)
     if change.change in ("index_changed", "constraint_changed"):
         renamed = change.before or ""
         for _, _, old, new in moved["tables"]:
@@ -115,7 +141,7 @@ def assess(
     moved = renames(statements, dialect)
     for change in effects.schema_changes:
         template = IRREVERSIBLE_CHANGES.get(change.change)
-        if template and not explained_by_renames(change, moved):
+        if template and not explained_by_renames(change, moved, effects.schema_changes):
             reasons.append(template.format(table=change.table, name=change.name))
     read = {images.statement for images in effects.images}
     # (rows changed before a rename of a column of their table are put back under its new name)

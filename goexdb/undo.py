@@ -89,7 +89,7 @@ def _check_untouched(
     written since goes with it. (One the action renamed is renamed back, not dropped.)"""
     held = data.get("fingerprints") or {}
     for change in changes:
-        if explained_by_renames(change, data["renames"]):
+        if explained_by_renames(change, data["renames"], changes):
             continue
         key = fingerprinted(change)
         if key is not None and key in held:
@@ -117,7 +117,7 @@ def _undo_schema(
         table, name = change.table, change.name or ""
         if change.change != "table_created" and table in created:
             continue
-        if explained_by_renames(change, moved):
+        if explained_by_renames(change, moved, changes):
             continue
         if change.change == "table_created":
             out.append(f"DROP TABLE {quote_table(table)}")

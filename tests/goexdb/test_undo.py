@@ -352,3 +352,24 @@ def test_a_rename_is_undone_whatever_was_written_in_the_column_since(case: Case)
     case.run(f"UPDATE {orders} SET amount = 99 WHERE id = 1")
     undo(case, record)
     assert case.run(f"SELECT total FROM {orders} WHERE id = 1") == [(99,)]
+
+
+def test_a_table_rename_is_undone_with_its_constraints(case: Case) -> None:
+    """DuckDB names a table's constraints after it: the rename reads as each dropped and made
+    again under the new name, which the undo took for changes of their own (and failed)."""
+    orders = case.t("orders")
+    case.run(
+        f"CREATE TABLE {orders} (id INTEGER PRIMARY KEY, code TEXT UNIQUE, "
+        "total INTEGER CHECK (total >= 0))"
+    )
+    case.run(f"INSERT INTO {orders} VALUES (1, 'a', 1), (2, 'b', 2)")
+    before = case.rows("orders")
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(f"ALTER TABLE {orders} RENAME TO bills")
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    assert case.rows("orders") == before
+    for broken in ("(1, 'c', 3)", "(3, 'a', 3)", "(3, 'c', -1)"):  # key, unique, check
+        with pytest.raises((duckdb.Error, psycopg.Error)):
+            case.run(f"INSERT INTO {orders} VALUES {broken}")
