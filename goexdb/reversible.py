@@ -75,6 +75,11 @@ def bare(name: str) -> str:
     return name.rpartition(".")[2]
 
 
+def renamed_tables(statement: Statement, dialect: str) -> list[tuple[str, str]]:
+    """The tables a statement renames: each as written, and its new name as written."""
+    return [(entry[0], entry[3]) for entry in renames([statement], dialect)["tables"]]
+
+
 def _moved_with_table(
     change: SchemaChange, other: SchemaChange, moved: dict[str, list[list[str]]]
 ) -> bool:

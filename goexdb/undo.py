@@ -64,20 +64,25 @@ def _no_columns(table: str) -> TableColumns:
 
 def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
     changes = [SchemaChange(**c) for c in data["schema_changes"]]
-    created = {c.table for c in changes if c.change == "table_created"}
+    moved = data["renames"]  # a table renamed is no table created: its rows are put back
+    created = {
+        c.table
+        for c in changes
+        if c.change == "table_created" and not explained_by_renames(c, moved, changes)
+    }
     result = UndoPlan(settings=dict(data.get("settings") or {}))
     _check_untouched(result, dialect, changes, data)
     read = [StatementImages.from_json(i) for i in data["images"]]
-    named = as_left(read, data["renames"], data["dialect"])  # as the action left the tables
+    named = as_left(read, moved, data["dialect"])  # as the action left the tables
     statements = [images for images in named if images.table not in created]
     for images in reversed(statements):  # a created table's rows go with the table
         if images.images:  # (a statement's images share their columns)
             by_sets = undo_set if images.key else undo_keyless_set
             by_sets(result, dialect, images, listing=listing)
     if dialect.facts.triggers:  # checked before the schema is put back, as the rows were written
-        ddl = bool(changes) or any(data["renames"].values())
+        ddl = bool(changes) or any(moved.values())
         check_restored(result, dialect, statements, as_left=ddl)
-    result.statements.extend(_undo_schema(changes, data["renames"], created))
+    result.statements.extend(_undo_schema(changes, moved, created))
     return result
 
 

@@ -18,7 +18,7 @@ from core.config import Capture, DbConfig, ImagePath
 from core.errors import TargetError
 from goexdb.backends.postgres.cascaded import Cascaded, unimageable
 from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
-from goexdb.backends.postgres.holdings import Holdings
+from goexdb.backends.postgres.holdings import Holdings, follow_table_renames
 from goexdb.backends.postgres.wire import Wire
 from goexdb.dsn import Target
 from goexdb.effects import (
@@ -36,6 +36,7 @@ from goexdb.effects import (
     many_images,
 )
 from goexdb.engines import POSTGRES
+from goexdb.reversible import renamed_tables
 from goexdb.schema import Schema
 from goexdb.sql import (
     UNREPEATABLE_ROWS,
@@ -162,6 +163,8 @@ class PostgresBackend:
         self._ran_ddl |= changes_schema
         index, self._index = self._index, self._index + 1
         table = statement.image_target
+        if self._explained and (renamed := renamed_tables(statement, self.dialect)):
+            self._explained = follow_table_renames(self._explained, renamed, self._resolve)
         if statement.kind is StatementKind.NON_TRANSACTIONAL:
             result = self._execute_outside(statement)
         elif (
@@ -297,12 +300,15 @@ class PostgresBackend:
     def settle(self) -> None:
         """Nothing to do: PostgreSQL's row images are read as each statement runs."""
 
+    def _resolve(self, written: list[str]) -> dict[str, str | None]:
+        return dict(self._rows(queries.RESOLVE, json.dumps(written, ensure_ascii=False)))
+
     def _catalog_names(self, held: Holdings) -> dict[str, int]:
         """The rows the statements reported, by the catalog name of the table each named."""
         names = {written: held.named(written) for written in self._explained}
         unsure = [written for written, name in names.items() if name is None]
         if unsure:
-            names.update(self._rows(queries.RESOLVE, json.dumps(unsure, ensure_ascii=False)))
+            names.update(self._resolve(unsure))
         rows: dict[str, int] = {}
         for written, name in names.items():
             if name is not None:  # None: no such table (any more)

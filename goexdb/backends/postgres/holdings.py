@@ -1,12 +1,12 @@
 """What a PostgreSQL transaction holds, read in one round trip after each statement (``HELD``):
 its relation locks, the row counts of the tables it wrote, the sequences it used and its advisory
-locks; and which held relation a table name as written means.
+locks; and which held relation a table name as written means (a renamed one: by its new name).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from goexdb.effects import Effects
+from goexdb.engines import POSTGRES, quote_table
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -108,3 +109,26 @@ def _folded(identifier: exp.Expression | None) -> str | None:
     if not isinstance(identifier, exp.Identifier):
         return None
     return identifier.name if identifier.quoted else identifier.name.translate(_ASCII_LOWER)
+
+
+def follow_table_renames(
+    explained: dict[str, int],
+    renamed: Sequence[tuple[str, str]],
+    resolve: Callable[[list[str]], dict[str, str | None]],
+) -> dict[str, int]:
+    """The rows the statements so far reported (``explained``: by the table name each wrote),
+    just before a statement renames tables (``renamed``: each as written and its new name):
+    by the table each name means now, quoted, a renamed one by its new name. Resolved at the
+    end, an old name would name no table (or one made since under it)."""
+    names = resolve([*explained, *(old for old, _ in renamed)])  # written -> schema.name
+    moved: dict[str, str] = {}
+    for old, new in renamed:
+        if (found := names.get(old)) is not None:
+            name = POSTGRES.catalog_name(exp.to_table(new, dialect="postgres").this)
+            moved[found] = f"{found.rpartition('.')[0]}.{name}"
+    named: dict[str, int] = {}
+    for written, rows in explained.items():
+        found = names.get(written)
+        key = quote_table(moved.get(found, found)) if found is not None else written
+        named[key] = named.get(key, 0) + rows
+    return named
