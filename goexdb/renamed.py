@@ -1,5 +1,5 @@
-"""Row images taken before a column of their table was renamed in the same action, named as the
-action left them. An undo writes the rows back before it puts the names back (the schema
+"""Row images taken before their table or a column of it was renamed in the same action, named
+as the action left them. An undo writes the rows back before it puts the names back (the schema
 goes last), so an image of ``UPDATE t SET v = 0`` followed by ``ALTER TABLE t RENAME COLUMN v TO
 w`` is written back as a row of ``w``. Keys are renamed in the image's text, every value kept as
 it was written; the renames come from the undo record (``reversible.renames``), each with the
@@ -22,20 +22,19 @@ _DECODER = json.JSONDecoder()
 def as_left(
     statements: Sequence[StatementImages], moved: Mapping[str, list[list[str]]], dialect: str
 ) -> list[StatementImages]:
-    """Each statement's images under the names its columns have once every rename after it ran
-    (the images of the whole action, read at its end, have those already). A rename of their
-    table after them makes the action irreversible (``reversible.assess``)."""
+    """Each statement's images under the names its table and columns have once every rename
+    after it ran (the images of the whole action, read at its end, have those already)."""
     steps = [  # (a record journaled before renames said where they were has no places)
-        (int(entry[2]), moved[entry[0]][int(entry[1])])
+        (int(entry[2]), entry[0], moved[entry[0]][int(entry[1])])
         for entry in moved.get("order", [])
-        if entry[0] in ("columns", "new_columns") and len(entry) > 2
+        if len(entry) > 2
     ]
     facts = engine_facts(dialect)
     return [_renamed(images, steps, facts) if steps else images for images in statements]
 
 
 def _renamed(
-    images: StatementImages, steps: list[tuple[int, list[str]]], facts: EngineFacts
+    images: StatementImages, steps: list[tuple[int, str, list[str]]], facts: EngineFacts
 ) -> StatementImages:
     if images.statement < 0 or not images.images:
         return images
@@ -43,11 +42,12 @@ def _renamed(
     keys = _keys(first.before if first.before is not None else first.after or "{}")
     schema, _, table = images.table.rpartition(".")
     names = {key: key for key in keys}
-    for at, entry in steps:
-        if at <= images.statement:
-            continue
+    for at, kind, entry in steps:
         written = exp.to_table(entry[0], dialect=facts.dialect)
-        if not _names(written, schema, table, facts):
+        if at <= images.statement or not _names(written, schema, table, facts):
+            continue
+        if kind == "tables":  # [table as written, its schema, old name, new name]
+            table = facts.catalog_name(_identifier(entry[3]))
             continue
         old = facts.catalog_name(_identifier(entry[1]))  # [table as written, old, new]
         new = facts.catalog_name(_identifier(entry[2]))
@@ -55,10 +55,12 @@ def _renamed(
             if facts.same_name(now, old):
                 names[key] = new
     renamed = {key: now for key, now in names.items() if now != key}
-    if not renamed:
+    moved = f"{schema}.{table}" if schema else table
+    if not renamed and moved == images.table:
         return images
     return replace(
         images,
+        table=moved,
         key=[renamed.get(column, column) for column in images.key],
         images=[
             RowImage(_rekeyed(row.before, renamed), _rekeyed(row.after, renamed))

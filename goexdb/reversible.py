@@ -1,10 +1,9 @@
 """Whether a measured action can be undone, and what its undo keeps (``goexdb.undo`` plans it).
 
 At review time ``assess`` says whether an action could be undone, and why not (a dropped table
-or column, a TRUNCATE, rows changed by cascade or trigger, more images than the cap, rows
-changed before their table was renamed in the same action). At commit the ``record`` of
-images, schema changes and renames goes to the journal; ``renames`` reads the table and column
-renames from the statements, which a catalog diff sees as a drop and a create.
+or column, a TRUNCATE, rows changed by cascade or trigger, more images than the cap). At commit
+the ``record`` of images, schema changes and renames goes to the journal; ``renames`` reads the
+table and column renames from the statements, which a catalog diff sees as a drop and a create.
 """
 
 from __future__ import annotations
@@ -149,19 +148,8 @@ def assess(
         if template and not explained_by_renames(change, moved, effects.schema_changes):
             reasons.append(template.format(table=change.table, name=change.name))
     read = {images.statement for images in effects.images}
-    # (rows changed before a rename of a column of their table are put back under its new name)
-    renamed = [
-        (int(place), _norm(bare(moved["tables"][int(index)][0])))
-        for kind, index, place in moved["order"]
-        if kind == "tables"
-    ]
-    for images in effects.images:  # (the whole action's are read once every statement ran)
-        name = _norm(bare(images.table))
-        if images.images and any(at > images.statement >= 0 and t == name for at, t in renamed):
-            reasons.append(
-                f"{images.table} was renamed after statement {images.statement + 1} changed its "
-                "rows: their images name a table that is gone"
-            )
+    # (rows changed before a rename of their table or its columns are put back under the new
+    # names, goexdb.renamed)
     for index, statement in enumerate(statements):
         if statement.truncates and index not in read:
             reasons.append(f"{statement.sql.strip()[:60]}: the rows it removes were not read")

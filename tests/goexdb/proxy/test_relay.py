@@ -420,3 +420,32 @@ def test_an_action_of_a_client_in_another_time_zone_is_undone(
         con.execute(f"UPDATE {table} SET v = 'in Tokyo' WHERE id = 3")
         con.commit()
     assert_undone(proxy, proxy.actions()[0].id, table, before)
+
+
+def test_rows_changed_before_a_rename_of_their_column_are_undone_exactly(
+    proxy: RunningProxy, table: str
+) -> None:
+    before = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"UPDATE {table} SET v = 'renamed' WHERE id <= 3")
+        con.execute(f"DELETE FROM {table} WHERE id = 4")
+        con.execute(f"ALTER TABLE {table} RENAME COLUMN v TO w")
+        con.commit()
+    assert proxy.direct(f"SELECT w FROM {table} WHERE id = 1") == [("renamed",)]
+    assert_undone(proxy, proxy.actions()[0].id, table, before)
+
+
+def test_rows_changed_before_a_rename_of_their_table_leave_the_action_irreversible(
+    proxy: RunningProxy, table: str
+) -> None:
+    """The proxy looks for them under the table's old name at the end: they read as a
+    cascade's, in a table its DDL locks, so the action says it cannot be undone (the same
+    through goex-db run is undone: it names them anew before the rename runs)."""
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"DELETE FROM {table} WHERE id = 4")
+        con.execute(f"ALTER TABLE {table} RENAME TO {table}_moved")
+        con.commit()
+    proxy.direct(f"ALTER TABLE {table}_moved RENAME TO {table}")
+    effects = proxy.recorded(proxy.actions()[0])
+    assert effects["reversible"] is False, effects
+    assert "locked by the action's DDL" in "; ".join(effects["effects"]["irreversible"])
