@@ -11,10 +11,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from sqlglot import exp
-
 from goexdb.effects import RowImage, StatementImages
 from goexdb.engines import EngineFacts, engine_facts
+from goexdb.reversible import identifier
 
 _DECODER = json.JSONDecoder()
 
@@ -23,66 +22,52 @@ def as_left(
     statements: Sequence[StatementImages], moved: Mapping[str, list[list[str]]], dialect: str
 ) -> list[StatementImages]:
     """Each statement's images under the names its table and columns have once every rename
-    after it ran (the images of the whole action, read at its end, have those already)."""
-    steps = [  # (a record journaled before renames said where they were has no places)
-        (int(entry[2]), entry[0], moved[entry[0]][int(entry[1])])
-        for entry in moved.get("order", [])
-        if len(entry) > 2
-    ]
+    after it that names its table ran (``reversible.applies`` pinned them when the action was
+    recorded; a record journaled before that renames nothing, as it was irreversible then)."""
+    pinned = {int(place): [int(at) for at in steps] for place, *steps in moved.get("applies", [])}
     facts = engine_facts(dialect)
-    return [_renamed(images, steps, facts) if steps else images for images in statements]
+    order = moved.get("order", [])
+    return [
+        _renamed(images, [order[at] for at in pinned[place]], moved, facts)
+        if pinned.get(place)
+        else images
+        for place, images in enumerate(statements)
+    ]
 
 
 def _renamed(
-    images: StatementImages, steps: list[tuple[int, str, list[str]]], facts: EngineFacts
+    images: StatementImages,
+    steps: list[list[str]],
+    moved: Mapping[str, list[list[str]]],
+    facts: EngineFacts,
 ) -> StatementImages:
-    if images.statement < 0 or not images.images:
-        return images
     first = images.images[0]
     keys = _keys(first.before if first.before is not None else first.after or "{}")
     schema, _, table = images.table.rpartition(".")
     names = {key: key for key in keys}
-    for at, kind, entry in steps:
-        written = exp.to_table(entry[0], dialect=facts.dialect)
-        if at <= images.statement or not _names(written, schema, table, facts):
-            continue
+    for kind, index, *_ in steps:
+        entry = moved[kind][int(index)]
         if kind == "tables":  # [table as written, its schema, old name, new name]
-            table = facts.catalog_name(_identifier(entry[3]))
+            table = facts.catalog_name(identifier(entry[3]))
             continue
-        old = facts.catalog_name(_identifier(entry[1]))  # [table as written, old, new]
-        new = facts.catalog_name(_identifier(entry[2]))
+        old = facts.catalog_name(identifier(entry[1]))  # [table as written, old, new]
+        new = facts.catalog_name(identifier(entry[2]))
         for key, now in names.items():
             if facts.same_name(now, old):
                 names[key] = new
     renamed = {key: now for key, now in names.items() if now != key}
-    moved = f"{schema}.{table}" if schema else table
-    if not renamed and moved == images.table:
+    table = f"{schema}.{table}" if schema else table
+    if not renamed and table == images.table:
         return images
     return replace(
         images,
-        table=moved,
+        table=table,
         key=[renamed.get(column, column) for column in images.key],
         images=[
             RowImage(_rekeyed(row.before, renamed), _rekeyed(row.after, renamed))
             for row in images.images
         ],
     )
-
-
-def _names(written: exp.Table, schema: str, table: str, facts: EngineFacts) -> bool:
-    """Whether a table as a statement wrote it names the table of the images (by its name, and
-    by its schema where it gave one)."""
-    if not facts.same_name(facts.catalog_name(written.this), table):
-        return False
-    given = written.args.get("db")
-    return given is None or facts.same_name(facts.catalog_name(given), schema)
-
-
-def _identifier(sql: str) -> exp.Identifier:
-    """A name as a statement wrote it (sqlglot's SQL of it)."""
-    if sql.startswith('"') and sql.endswith('"'):
-        return exp.Identifier(this=sql[1:-1].replace('""', '"'), quoted=True)
-    return exp.Identifier(this=sql, quoted=False)
 
 
 def _keys(image: str) -> list[str]:

@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from core.config import Capture
 from goexdb.effects import WHOLE_ACTION, Effects, SchemaChange
+from goexdb.engines import EngineFacts, engine_facts
 from goexdb.sql import Statement, StatementKind, qualified
 
 IRREVERSIBLE_CHANGES = {
@@ -33,19 +34,30 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
     ``tables`` [old table, its schema or "", old name, new name], ``columns`` [table, old, new],
     and ``order`` ([kind, index, the statement's place] in statement order), so undo can
     reverse them in turn and name the images taken before each as it left them
-    (``goexdb.renamed``). A column the action added and then renamed is a column it added,
-    which undo drops: its renames are kept apart (``new_columns``), for the images only."""
+    (``goexdb.renamed``). Each column is followed through the renames as itself, not by name:
+    the renames of a column the action added are kept apart (``new_columns``, for the images
+    only: undo drops it), and ``net`` says where each column that was there before ended
+    ([its table, its name before, its name after, "i" where names match whatever the case],
+    names as the catalog folds them), which is what a catalog diff's drop and add mean."""
+    facts = engine_facts(dialect)
     moved: dict[str, list[list[str]]] = {"tables": [], "columns": [], "new_columns": []}
     moved["order"] = []
-    added: set[tuple[str, str]] = set()  # (table, column) the action added, as _norm has them
+    # per table (as written, followed through its renames): name now -> the column, which is
+    # (name before the action, "") or ("", a number of the action's own for one it added)
+    now: dict[tuple[str | None, str], dict[str, tuple[str, str]]] = {}
     for place, statement in enumerate(statements):
         tree = statement.ast
         if not isinstance(tree, exp.Alter) or not isinstance(tree.this, exp.Table):
             continue
         table = tree.this
+        columns = now.setdefault(_written_key(table, facts), {})
         for action in tree.args.get("actions") or []:
             if isinstance(action, exp.ColumnDef):
-                added.add((_norm(table.name), _norm(action.name)))
+                columns[_folded(facts, action.this)] = ("", str(place))
+                continue
+            if isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
+                for dropped in action.args.get("tables") or []:
+                    columns.pop(_folded(facts, dropped.this), None)
                 continue
             if isinstance(action, exp.AlterRename) and isinstance(action.this, exp.Table):
                 schema = table.args.get("db")
@@ -56,18 +68,95 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
                     table.this.sql(dialect=dialect),
                     action.this.this.sql(dialect=dialect),
                 ]
+                key = _written_key(table, facts)
+                now[(key[0], _folded(facts, action.this.this))] = now.pop(key, {})
             elif isinstance(action, exp.RenameColumn):
                 old, new = action.this.this, action.args["to"].this
                 entry = ["columns", qualified(table, dialect)]
                 entry += [old.sql(dialect=dialect), new.sql(dialect=dialect)]
-                if (_norm(table.name), _norm(old.name)) in added:
-                    added.add((_norm(table.name), _norm(new.name)))
+                column = columns.pop(_folded(facts, old), (_folded(facts, old), ""))
+                columns[_folded(facts, new)] = column
+                if not column[0]:  # one the action added
                     entry[0] = "new_columns"
             else:
                 continue
             moved["order"].append([entry[0], str(len(moved[entry[0]])), str(place)])
             moved[entry[0]].append(entry[1:])
+    case = "" if facts.folds_unquoted else "i"
+    moved["net"] = [
+        [name, before, after, case]
+        for (_, name), columns in now.items()
+        for after, (before, _) in columns.items()
+        if before and before != after
+    ]
     return moved
+
+
+def applies(statements: Sequence[Statement], effects: Effects, dialect: str) -> list[list[str]]:
+    """Which renames after a statement's images name their table (``goexdb.renamed`` names the
+    images anew by them): [the images' place in ``effects.images``, the renames' places in
+    ``order``...]. A rename names the table as the statement that changed the rows wrote it
+    (schema or none, then name: both resolve alike under the action's one search_path), or as
+    an earlier rename renamed it; any other spelling is not taken for it (``unpinned``)."""
+    return [
+        [str(place), *map(str, found)] for place, found, _ in _pinned(statements, effects, dialect)
+    ]
+
+
+def unpinned(statements: Sequence[Statement], effects: Effects, dialect: str) -> list[str]:
+    """Why an action is irreversible for its renames: one after a statement's images names a
+    table of their table's name in another spelling, which goex cannot tell is theirs."""
+    return [why for _, _, whys in _pinned(statements, effects, dialect) for why in whys]
+
+
+def _pinned(
+    statements: Sequence[Statement], effects: Effects, dialect: str
+) -> list[tuple[int, list[int], list[str]]]:
+    moved = renames(statements, dialect)
+    facts = engine_facts(dialect)
+    found = []
+    for place, images in enumerate(effects.images):
+        if images.statement < 0 or not images.images or images.statement >= len(statements):
+            continue
+        target = statements[images.statement].image_target
+        key = _written_key(target, facts) if target is not None else None
+        steps, whys = [], []
+        for at, (kind, index, where) in enumerate(moved["order"]):
+            entry = moved[kind][int(index)]
+            renamed = _written_key(exp.to_table(entry[0], dialect=dialect), facts)
+            if int(where) <= images.statement or key is None or renamed[1] != key[1]:
+                continue
+            if renamed != key:
+                whys.append(
+                    f"{entry[0]} is renamed after statement {images.statement + 1} changed rows "
+                    f"of {images.table}, written otherwise: goex cannot tell it is the same table"
+                )
+            elif kind == "tables":
+                key = (key[0], _folded(facts, identifier(entry[3])))
+                steps.append(at)
+            else:
+                steps.append(at)
+        found.append((place, steps, whys))
+    return found
+
+
+def identifier(sql: str) -> exp.Identifier:
+    """A name as a statement wrote it (sqlglot's SQL of one identifier)."""
+    if sql.startswith('"') and sql.endswith('"'):
+        return exp.Identifier(this=sql[1:-1].replace('""', '"'), quoted=True)
+    return exp.Identifier(this=sql, quoted=False)
+
+
+def _written_key(table: exp.Table, facts: EngineFacts) -> tuple[str | None, str]:
+    """A table as a statement wrote it: its schema if given, and its name, as the catalog folds
+    them (compared without regard to case where the engine does)."""
+    schema = table.args.get("db")
+    return (_folded(facts, schema) if schema is not None else None, _folded(facts, table.this))
+
+
+def _folded(facts: EngineFacts, identifier: exp.Identifier) -> str:
+    name = facts.catalog_name(identifier)
+    return name if facts.folds_unquoted else name.casefold()
 
 
 def bare(name: str) -> str:
@@ -124,7 +213,17 @@ def explained_by_renames(
     if change.change in ("table_dropped", "table_created"):
         side = 2 if change.change == "table_dropped" else 3
         return any(_norm(entry[side]) == table for entry in moved["tables"])
-    if change.change in ("column_dropped", "column_added"):
+    if change.change in ("column_dropped", "column_added") and "net" in moved:
+        side = 1 if change.change == "column_dropped" else 2
+        tables = {_norm(entry[2]) for entry in moved["tables"]} | {
+            _norm(entry[3]) for entry in moved["tables"]
+        }
+        for net in moved["net"]:
+            name = (change.name or "").casefold() if net[3] else change.name or ""
+            if name == net[side] and table in ({net[0].casefold()} | tables):
+                return True
+        return False
+    if change.change in ("column_dropped", "column_added"):  # (a record from before ``net``)
         side = 1 if change.change == "column_dropped" else 2
         tables = {_norm(entry[2]) for entry in moved["tables"]} | {
             _norm(entry[3]) for entry in moved["tables"]
@@ -149,7 +248,8 @@ def assess(
             reasons.append(template.format(table=change.table, name=change.name))
     read = {images.statement for images in effects.images}
     # (rows changed before a rename of their table or its columns are put back under the new
-    # names, goexdb.renamed)
+    # names, goexdb.renamed, where the rename names the table as the rows' statement did)
+    reasons += unpinned(statements, effects, dialect)
     for index, statement in enumerate(statements):
         if statement.truncates and index not in read:
             reasons.append(f"{statement.sql.strip()[:60]}: the rows it removes were not read")
@@ -189,7 +289,10 @@ def record(statements: Sequence[Statement], effects: Effects, dialect: str) -> d
         "dialect": dialect,
         "images": [i.to_json() for i in effects.images],
         "schema_changes": [c.to_json() for c in effects.schema_changes],
-        "renames": renames(statements, dialect),
+        "renames": {
+            **renames(statements, dialect),
+            "applies": applies(statements, effects, dialect),
+        },
         "irreversible": list(effects.irreversible),
         "fingerprints": dict(effects.fingerprints),
         "settings": dict(effects.settings),

@@ -371,3 +371,21 @@ def test_a_table_rename_is_undone_with_its_constraints(case: Case) -> None:
     for broken in ("(1, 'c', 3)", "(3, 'a', 3)", "(3, 'c', -1)"):  # key, unique, check
         with pytest.raises((duckdb.Error, psycopg.Error)):
             case.run(f"INSERT INTO {orders} VALUES {broken}")
+
+
+def test_a_column_that_passes_through_a_name_the_action_added_keeps_its_data(
+    case: Case,
+) -> None:
+    """Columns are followed through the renames as themselves: ``status`` goes by way of
+    ``note`` (a name an added column left) to ``state``, and the added one ends as ``note``.
+    Undone, the added one is dropped and ``status`` renamed back with its data (followed by
+    name, ``state`` was taken for the added column and dropped, its data with it)."""
+    make_orders(case)
+    orders = case.t("orders")
+    before = case.rows("orders")
+    steps = ("ADD COLUMN note TEXT", "RENAME COLUMN note TO tmp", "RENAME COLUMN status TO note")
+    steps += ("RENAME COLUMN note TO state", "RENAME COLUMN tmp TO note")
+    record = commit(case, "; ".join(f"ALTER TABLE {orders} {step}" for step in steps))
+    undo(case, record)
+    assert case.rows("orders") == before
+    assert case.run(f"SELECT status FROM {orders} WHERE id = 4") == [("paid",)]
