@@ -137,18 +137,26 @@ def pair_update(
 
 
 def images_of(
+    images: StatementImages,
     statement: Statement,
     befores: Sequence[tuple[str, str]],
     returned: Sequence[tuple[str, str]],
-    keyed: bool,
-) -> list[RowImage]:
-    """Row images from the (key, image) rows a statement RETURNed: an UPDATE's pair with the
-    rows read before it ran, a DELETE's are before images, the rest after images."""
+) -> None:
+    """A statement's row images from the (key, image) rows it RETURNed: an UPDATE's pair with
+    the rows read before it ran, a DELETE's are before images, the rest after images. An
+    UPDATE that changed rows goex did not read first (its WHERE read them otherwise, say) has
+    images missing: paired with nothing, they would read as rows it inserted."""
     if isinstance(statement.ast, exp.Update):
-        return pair_update(befores, returned, keyed)
-    if isinstance(statement.ast, exp.Delete):
-        return [RowImage(image, None) for _, image in returned]
-    return [RowImage(None, image) for _, image in returned]
+        images.images = pair_update(befores, returned, bool(images.key))
+        if len(befores) != len(returned) and not statement.is_upsert:
+            images.missing = images.missing or (
+                f"UPDATE {images.table} changed {len(returned)} rows, of which goex read "
+                f"{len(befores)} before it ran"
+            )
+    elif isinstance(statement.ast, exp.Delete):
+        images.images = [RowImage(image, None) for _, image in returned]
+    else:
+        images.images = [RowImage(None, image) for _, image in returned]
 
 
 class ImageBudget:

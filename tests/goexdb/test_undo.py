@@ -389,3 +389,25 @@ def test_a_column_that_passes_through_a_name_the_action_added_keeps_its_data(
     undo(case, record)
     assert case.rows("orders") == before
     assert case.run(f"SELECT status FROM {orders} WHERE id = 4") == [("paid",)]
+
+
+def test_the_undo_of_an_undo_is_exact_or_refused(case: Case) -> None:
+    """Before PostgreSQL 18 (image_path = "select") the undo's own UPDATE changed rows goex had
+    not read first; paired with nothing they read as inserted, and undoing the undo deleted
+    them, exit 0. Such an UPDATE's images are now missing, and the undo's undo is refused."""
+    make_orders(case)
+    orders = case.t("orders")
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(f"UPDATE {orders} SET total = 0 WHERE id = 1")
+        staged.commit()
+    after = case.rows("orders")
+    with goexdb.connect(case.dsn, case.config) as db:
+        undone = db.stage_undo(staged.action.id)
+        undone.commit()
+    with goexdb.connect(case.dsn, case.config) as db:
+        try:
+            db.stage_undo(undone.action.id).commit()
+        except StateError as exc:
+            assert "before it ran" in exc.message and case.config.image_path == "select"
+            return
+    assert case.rows("orders") == after

@@ -192,7 +192,7 @@ class DuckDBBackend:
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
         tails = [(r[-2], r[-1]) for r in rows]
-        images.images = images_of(statement, befores, tails, bool(images.key))
+        images_of(images, statement, befores, tails)
         if statement.is_upsert:
             images.missing = "an upsert's replaced rows cannot be read on DuckDB"
         self._keep(images)

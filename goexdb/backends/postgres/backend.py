@@ -267,7 +267,7 @@ class PostgresBackend:
             if self._returning_old_new:
                 images.images = [RowImage(old, new) for old, new in tails]
             elif not unrepeatable:
-                images.images = images_of(statement, befores, tails, bool(key))
+                images_of(images, statement, befores, tails)
                 if statement.is_upsert:
                     images.missing = "before PostgreSQL 18, an upsert's old rows cannot be read"
         self._budget.spend(images)
