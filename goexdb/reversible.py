@@ -38,7 +38,8 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
     the renames of a column the action added are kept apart (``new_columns``, for the images
     only: undo drops it), and ``net`` says where each column that was there before ended
     ([its table, its name before, its name after, "i" where names match whatever the case],
-    names as the catalog folds them), which is what a catalog diff's drop and add mean."""
+    names as the catalog folds them, and its schema where the statements gave one), which is
+    what a catalog diff's drop and add mean."""
     facts = engine_facts(dialect)
     moved: dict[str, list[list[str]]] = {"tables": [], "columns": [], "new_columns": []}
     moved["order"] = []
@@ -84,8 +85,8 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
             moved[entry[0]].append(entry[1:])
     case = "" if facts.folds_unquoted else "i"
     moved["net"] = [
-        [name, before, after, case]
-        for (_, name), columns in now.items()
+        [name, before, after, case, schema or ""]
+        for (schema, name), columns in now.items()
         for after, (before, _) in columns.items()
         if before and before != after
     ]
@@ -140,6 +141,29 @@ def _pinned(
     return found
 
 
+def _beside_table_renames(statements: Sequence[Statement], dialect: str) -> list[str]:
+    """A table renamed reads in the catalog diff as one dropped and one created: any other
+    change of its schema in the same action (a column dropped, a type changed) is not seen,
+    and undo would not put it back. Such an action is irreversible."""
+    renamed = {
+        _norm(name) for entry in renames(statements, dialect)["tables"] for name in entry[2:]
+    }
+    reasons = []
+    for statement in statements:
+        tree = statement.ast
+        if not renamed or statement.kind is not StatementKind.DDL or tree is None:
+            continue
+        actions = tree.args.get("actions") or [] if isinstance(tree, exp.Alter) else [tree]
+        if all(isinstance(a, exp.AlterRename | exp.RenameColumn) for a in actions):
+            continue
+        if {_norm(t.name) for t in tree.find_all(exp.Table)} & renamed:
+            reasons.append(
+                f"{statement.sql.strip()[:60]}: changes a table the action renames, and the "
+                "catalog shows a renamed table's other changes as none"
+            )
+    return reasons
+
+
 def identifier(sql: str) -> exp.Identifier:
     """A name as a statement wrote it (sqlglot's SQL of one identifier)."""
     if sql.startswith('"') and sql.endswith('"'):
@@ -171,21 +195,37 @@ def renamed_tables(statement: Statement, dialect: str) -> list[tuple[str, str]]:
 def _moved_with_table(
     change: SchemaChange, other: SchemaChange, moved: dict[str, list[list[str]]]
 ) -> bool:
-    """Whether a constraint dropped from a table a rename took away is the one created on its
-    new name (DuckDB names a table's constraints after it: ``orders_id_pkey``), or the other
-    way round: the same definition, the name the same or with the table's name swapped."""
+    """Whether a constraint dropped is the one created under the names the renames gave (DuckDB
+    names a constraint after its table and columns: ``orders_id_pkey``, ``ck_v_not_null``), or
+    the other way round: the table, name and definition the same once renamed."""
     dropped, created = (change, other) if change.change == "constraint_dropped" else (other, change)
     if (dropped.change, created.change) != ("constraint_dropped", "constraint_created"):
         return False
-    for _, _, old, new in moved["tables"]:
-        was, now = _norm(old), _norm(new)
-        if (_norm(bare(dropped.table)), _norm(bare(created.table))) != (was, now):
-            continue
-        name, made = _norm(dropped.name or ""), _norm(created.name or "")
-        same = made in (name, re.sub(rf"^{re.escape(was)}(?=_)", now, name))
-        if same and dropped.before == created.after:
-            return True
-    return False
+    words = [(_norm(old), _norm(new)) for _, _, old, new in moved["tables"]]
+    words += [(net[1].casefold(), net[2].casefold()) for net in moved.get("net", [])]
+    if not words:
+        return False
+
+    def renamed(text: str) -> str:
+        for old, new in words:  # (an underscore parts words here: ck_v_not_null)
+            text = re.sub(rf"(?<![a-z0-9]){re.escape(old)}(?![a-z0-9])", new, text)
+        return text
+
+    return (
+        renamed(_norm(bare(dropped.table))) == _norm(bare(created.table))
+        and renamed(_norm(dropped.name or "")) == _norm(created.name or "")
+        and renamed((dropped.before or "").casefold()) == (created.after or "").casefold()
+        and (dropped.table, dropped.name) != (created.table, created.name)
+    )
+
+
+def _in_schema(table: str, schema: str) -> bool:
+    """Whether a catalog name (schema.table) is in a schema a statement named."""
+    return _norm(table.rpartition(".")[0]) == _norm(schema)
+
+
+def _bare_is(table: str, bare_name: str) -> bool:
+    return _norm(bare(table)) == bare_name
 
 
 def _norm(name: str) -> str:
@@ -212,7 +252,12 @@ def explained_by_renames(
         return renamed.casefold() == (change.after or "").casefold()
     if change.change in ("table_dropped", "table_created"):
         side = 2 if change.change == "table_dropped" else 3
-        return any(_norm(entry[side]) == table for entry in moved["tables"])
+        alike = [c for c in changes if c.change == change.change and _bare_is(c.table, table)]
+        return any(
+            _norm(entry[side]) == table
+            and (_in_schema(change.table, entry[1]) if entry[1] else len(alike) <= 1)
+            for entry in moved["tables"]
+        )
     if change.change in ("column_dropped", "column_added") and "net" in moved:
         side = 1 if change.change == "column_dropped" else 2
         tables = {_norm(entry[2]) for entry in moved["tables"]} | {
@@ -220,6 +265,12 @@ def explained_by_renames(
         }
         for net in moved["net"]:
             name = (change.name or "").casefold() if net[3] else change.name or ""
+            schema = net[4] if len(net) > 4 else ""
+            if schema and not _in_schema(change.table, schema):
+                continue
+            alike = [c for c in changes if (c.change, c.name) == (change.change, change.name)]
+            if not schema and len([c for c in alike if _bare_is(c.table, table)]) > 1:
+                return False  # a name the rename did not pin to one table: not taken for it
             if name == net[side] and table in ({net[0].casefold()} | tables):
                 return True
         return False
@@ -250,6 +301,7 @@ def assess(
     # (rows changed before a rename of their table or its columns are put back under the new
     # names, goexdb.renamed, where the rename names the table as the rows' statement did)
     reasons += unpinned(statements, effects, dialect)
+    reasons += _beside_table_renames(statements, dialect)
     for index, statement in enumerate(statements):
         if statement.truncates and index not in read:
             reasons.append(f"{statement.sql.strip()[:60]}: the rows it removes were not read")

@@ -411,3 +411,50 @@ def test_the_undo_of_an_undo_is_exact_or_refused(case: Case) -> None:
             assert "before it ran" in exc.message and case.config.image_path == "select"
             return
     assert case.rows("orders") == after
+
+
+@pytest.mark.parametrize("then", ["DROP COLUMN total", "ALTER COLUMN total TYPE TEXT"])
+def test_a_renamed_tables_other_schema_changes_make_the_action_irreversible(
+    case: Case, then: str
+) -> None:
+    """The catalog diff shows a renamed table as dropped and created, and nothing of its
+    columns: undone, the column stayed dropped, exit 0 (from a second reading)."""
+    make_orders(case)
+    orders, bills = case.t("orders"), case.t("bills")
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(f"ALTER TABLE {orders} RENAME TO bills; ALTER TABLE {bills} {then}")
+        assert not staged.reversible
+        assert "changes a table the action renames" in "; ".join(staged.effects.irreversible)
+        staged.rollback()
+
+
+def test_a_rename_in_one_schema_does_not_hide_a_drop_in_another(case: Case) -> None:
+    other = f"o{uuid.uuid4().hex[:8]}"
+    case.run(f"CREATE SCHEMA {other}")
+    case.run(f"CREATE TABLE {other}.orders (id INTEGER PRIMARY KEY, status TEXT)")
+    make_orders(case)
+    orders = case.t("orders") if case.schema else "main.orders"
+    with goexdb.connect(case.dsn, case.config) as db:
+        for sql in (
+            f"ALTER TABLE {orders} RENAME TO bills; DROP TABLE {other}.orders",
+            f"ALTER TABLE {orders} RENAME COLUMN status TO state; "
+            f"ALTER TABLE {other}.orders DROP COLUMN status",
+        ):
+            staged = db.stage(sql)
+            assert not staged.reversible, sql
+            assert "was dropped" in "; ".join(staged.effects.irreversible)
+            staged.rollback()
+
+
+def test_a_key_and_not_null_column_renamed_on_duckdb_is_undone(case: Case) -> None:
+    """DuckDB names those constraints after the column (``ck_a_pkey``, ``ck_v_not_null``): the
+    rename reads as them dropped and made again, which the undo tried to add back, and failed."""
+    ck = case.t("ck")
+    case.run(f"CREATE TABLE {ck} (a INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
+    case.run(f"INSERT INTO {ck} VALUES (1, 1), (2, 2)")
+    before = case.rows("ck")
+    steps = f"UPDATE {ck} SET v = 9 WHERE a = 1; ALTER TABLE {ck} RENAME COLUMN v TO vv; "
+    undo(case, commit(case, steps + f"ALTER TABLE {ck} RENAME COLUMN a TO aa"))
+    assert case.rows("ck") == before
+    with pytest.raises((duckdb.Error, psycopg.Error)):
+        case.run(f"INSERT INTO {ck} VALUES (1, 5)")
