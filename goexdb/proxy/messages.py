@@ -66,7 +66,9 @@ class Framer:
     def __init__(self, reader: asyncio.StreamReader, limit: int = MAX_MESSAGE) -> None:
         self._reader = reader
         self._limit = limit
-        self._buffer = bytearray()
+        # What arrived and is not yet split: most reads end on a whole message, and are split
+        # as they came; a message that comes in parts grows in a bytearray (in linear time).
+        self._buffer: bytes | bytearray = b""
 
     async def batch(self) -> list[Message]:
         """The next messages (at least one); IncompleteReadError when the stream ends."""
@@ -74,7 +76,12 @@ class Framer:
             chunk = await self._reader.read(self.CHUNK)
             if not chunk:
                 raise asyncio.IncompleteReadError(bytes(self._buffer), None)
-            self._buffer += chunk
+            if not self._buffer:
+                self._buffer = chunk
+            else:
+                if isinstance(self._buffer, bytes):
+                    self._buffer = bytearray(self._buffer)
+                self._buffer += chunk
         return found
 
     def _split(self) -> list[Message]:
@@ -87,11 +94,11 @@ class Framer:
             end = at + 1 + length
             if end > size:
                 break
-            framed = bytes(buffer[at:end])
+            framed = bytes(buffer[at:end])  # (of bytes, the whole of them is not copied)
             found.append(Message(framed[:1], framed[5:], framed))
             at = end
         if at:
-            del buffer[:at]
+            self._buffer = buffer[at:]
         return found
 
 

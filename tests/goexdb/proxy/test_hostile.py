@@ -3,6 +3,7 @@ or journal the wrong thing: each attempt is refused, held, or measured as what r
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -10,6 +11,7 @@ import psycopg
 import pytest
 
 from core.action import Status
+from goexdb.proxy import messages as m
 from tests.goexdb.proxy.conftest import RunningProxy
 from tests.goexdb.proxy.test_relay import run_tool
 
@@ -175,3 +177,32 @@ def test_a_function_that_truncates_or_drops_is_journaled_and_decided(
         assert (status is Status.COMMITTED) == (rows == 0)
     finally:
         proxy.direct(f"DROP FUNCTION {function}()")
+
+
+@pytest.mark.parametrize("cut", [1, 3, 7, 1000])
+def test_messages_are_framed_whole_however_the_stream_cuts_them(cut: int) -> None:
+    """A read ends anywhere: inside a header, inside a body, after several messages; a 20 MB
+    message comes in some 300 reads, and grows where its parts are kept."""
+    wanted = [m.query("SELECT 1"), m.sync(), m.query("SELECT 2"), m.query("x" * 20_000_000)]
+    wanted.append(m.sync())
+    stream = b"".join(wanted)
+    head = 40  # cut into pieces of ``cut`` bytes; the rest comes as it is read, 64 KB at a time
+    pieces = [stream[at : min(at + cut, head)] for at in range(0, head, cut)] + [stream[head:]]
+
+    async def framed() -> list[bytes]:
+        reader = asyncio.StreamReader(limit=1 << 26)
+
+        async def feed() -> None:
+            for piece in pieces:
+                reader.feed_data(piece)
+                await asyncio.sleep(0)  # the framer reads what is there so far
+            reader.feed_eof()
+
+        feeding = asyncio.ensure_future(feed())
+        framer, got = m.Framer(reader), []
+        while len(got) < len(wanted):
+            got += [message.raw for message in await framer.batch()]
+        await feeding
+        return got
+
+    assert asyncio.run(framed()) == wanted
