@@ -164,6 +164,27 @@ def _beside_table_renames(statements: Sequence[Statement], dialect: str) -> list
     return reasons
 
 
+def _column_names_reused(statements: Sequence[Statement]) -> list[str]:
+    """A column added under a name a column renamed away had: the catalog diff, by name, sees
+    that column as unchanged, so undo would not drop it and could not rename the other back."""
+    vacated: set[tuple[str, str]] = set()  # (table, column), as _norm has them
+    reasons = []
+    for statement in statements:
+        tree = statement.ast
+        if not isinstance(tree, exp.Alter) or not isinstance(tree.this, exp.Table):
+            continue
+        table = _norm(tree.this.name)
+        for action in tree.args.get("actions") or []:
+            if isinstance(action, exp.RenameColumn):
+                vacated.add((table, _norm(action.this.name)))
+            elif isinstance(action, exp.ColumnDef) and (table, _norm(action.name)) in vacated:
+                reasons.append(
+                    f"column {action.name} is added to {tree.this.name} under the name of a "
+                    "column the action renamed, which the catalog cannot tell apart"
+                )
+    return reasons
+
+
 def identifier(sql: str) -> exp.Identifier:
     """A name as a statement wrote it (sqlglot's SQL of one identifier)."""
     if sql.startswith('"') and sql.endswith('"'):
@@ -301,7 +322,7 @@ def assess(
     # (rows changed before a rename of their table or its columns are put back under the new
     # names, goexdb.renamed, where the rename names the table as the rows' statement did)
     reasons += unpinned(statements, effects, dialect)
-    reasons += _beside_table_renames(statements, dialect)
+    reasons += _beside_table_renames(statements, dialect) + _column_names_reused(statements)
     for index, statement in enumerate(statements):
         if statement.truncates and index not in read:
             reasons.append(f"{statement.sql.strip()[:60]}: the rows it removes were not read")

@@ -458,3 +458,23 @@ def test_a_key_and_not_null_column_renamed_on_duckdb_is_undone(case: Case) -> No
     assert case.rows("ck") == before
     with pytest.raises((duckdb.Error, psycopg.Error)):
         case.run(f"INSERT INTO {ck} VALUES (1, 5)")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ALTER TABLE {o} RENAME COLUMN status TO state; ALTER TABLE {o} ADD COLUMN status TEXT",
+        "ALTER TABLE {o} RENAME TO a1; ALTER TABLE {a1} RENAME TO b1; CREATE TABLE {a1} (x INT)",
+    ],
+    ids=["a column", "a table"],
+)
+def test_a_name_a_rename_vacated_and_the_action_reused_makes_it_irreversible(
+    case: Case, sql: str
+) -> None:
+    """The catalog, read by name, sees the new one as the old one unchanged: the undo was
+    reported possible and failed on the name taken."""
+    make_orders(case)
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(sql.format(o=case.t("orders"), a1=case.t("a1")))
+        assert not staged.reversible, staged.effects.irreversible
+        staged.rollback()
