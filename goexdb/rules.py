@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from core.policy import PolicySettings, Rule, Severity, rule
 from goexdb.effects import Effects, SchemaChange
-from goexdb.reversible import explained_by_renames, renames
+from goexdb.renames import explained_by_renames, renames
 from goexdb.sql import Statement, StatementKind
 
 

@@ -33,8 +33,8 @@ from goexdb.effects import (
     fingerprinted,
 )
 from goexdb.engines import quote_ident, quote_literal, quote_table
-from goexdb.renamed import as_left
-from goexdb.reversible import bare, explained_by_renames
+from goexdb.renamed_images import as_left
+from goexdb.renames import bare, explained_by_renames
 from goexdb.undoplan import Check, UndoPlan
 
 

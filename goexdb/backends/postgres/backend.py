@@ -36,7 +36,7 @@ from goexdb.effects import (
     many_images,
 )
 from goexdb.engines import POSTGRES
-from goexdb.reversible import renamed_tables
+from goexdb.renames import renamed_tables
 from goexdb.schema import Schema
 from goexdb.sql import (
     UNREPEATABLE_ROWS,

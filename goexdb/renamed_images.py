@@ -2,7 +2,7 @@
 as the action left them. An undo writes the rows back before it puts the names back (the schema
 goes last), so an image of ``UPDATE t SET v = 0`` followed by ``ALTER TABLE t RENAME COLUMN v TO
 w`` is written back as a row of ``w``. Keys are renamed in the image's text, every value kept as
-it was written; the renames come from the undo record (``reversible.renames``), each with the
+it was written; the renames come from the undo record (``goexdb.renames``), each with the
 place of its statement."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from goexdb.effects import RowImage, StatementImages
 from goexdb.engines import EngineFacts, engine_facts
-from goexdb.reversible import identifier
+from goexdb.renames import identifier
 
 _DECODER = json.JSONDecoder()
 
@@ -22,7 +22,7 @@ def as_left(
     statements: Sequence[StatementImages], moved: Mapping[str, list[list[str]]], dialect: str
 ) -> list[StatementImages]:
     """Each statement's images under the names its table and columns have once every rename
-    after it that names its table ran (``reversible.applies`` pinned them when the action was
+    after it that names its table ran (``renames.applies`` pinned them when the action was
     recorded; a record journaled before that renames nothing, as it was irreversible then)."""
     pinned = {int(place): [int(at) for at in steps] for place, *steps in moved.get("applies", [])}
     facts = engine_facts(dialect)
