@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from core.errors import JournalError, TargetError
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 # row_json(alias, columns, types): the row named ``alias`` as JSON text over ``columns``, the
 # same expression at capture and at undo so that a guard compares like with like.
 RowJson = Callable[[str, Sequence[str], Mapping[str, str]], str]
@@ -52,9 +53,12 @@ class EngineFacts:
     file_copy_clone_since: int | None = None  # SET file_copy_method = clone
 
     def catalog_name(self, identifier: exp.Identifier) -> str:
-        """An identifier as written (sqlglot's), as the catalog keeps the name it creates."""
+        """An identifier as written (sqlglot's), as the catalog keeps the name it creates
+        (PostgreSQL folds the ASCII letters of an unquoted one only, in UTF-8)."""
         name = str(identifier.this)
-        return name.lower() if self.folds_unquoted and not identifier.quoted else name
+        return (
+            name.translate(_ASCII_LOWER) if self.folds_unquoted and not identifier.quoted else name
+        )
 
     def same_name(self, catalog: str, other: str) -> bool:
         """Whether two names as the catalog keeps them name the same object."""

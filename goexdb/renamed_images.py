@@ -11,9 +11,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from sqlglot import exp
+
 from goexdb.effects import RowImage, StatementImages
 from goexdb.engines import EngineFacts, engine_facts
-from goexdb.renames import identifier
 
 _DECODER = json.JSONDecoder()
 
@@ -45,13 +46,16 @@ def _renamed(
     keys = _keys(first.before if first.before is not None else first.after or "{}")
     schema, _, table = images.table.rpartition(".")
     names = {key: key for key in keys}
+
+    def named(sql: str) -> str:  # a name as a statement wrote it, as the catalog keeps it
+        return facts.catalog_name(exp.parse_identifier(sql, dialect=facts.dialect))
+
     for kind, index, *_ in steps:
         entry = moved[kind][int(index)]
         if kind == "tables":  # [table as written, its schema, old name, new name]
-            table = facts.catalog_name(identifier(entry[3]))
+            table = named(entry[3])
             continue
-        old = facts.catalog_name(identifier(entry[1]))  # [table as written, old, new]
-        new = facts.catalog_name(identifier(entry[2]))
+        old, new = named(entry[1]), named(entry[2])  # [table as written, old, new]
         for key, now in names.items():
             if facts.same_name(now, old):
                 names[key] = new

@@ -124,7 +124,7 @@ def _pinned(
                     f"of {images.table}, written otherwise: goex cannot tell it is the same table"
                 )
             elif kind == "tables":
-                key = (key[0], _folded(facts, identifier(entry[3])))
+                key = (key[0], _folded(facts, exp.parse_identifier(entry[3], dialect=dialect)))
                 steps.append(at)
             else:
                 steps.append(at)
@@ -174,13 +174,6 @@ def _column_names_reused(statements: Sequence[Statement]) -> list[str]:
                     "column the action renamed, which the catalog cannot tell apart"
                 )
     return reasons
-
-
-def identifier(sql: str) -> exp.Identifier:
-    """A name as a statement wrote it (sqlglot's SQL of one identifier)."""
-    if sql.startswith('"') and sql.endswith('"'):
-        return exp.Identifier(this=sql[1:-1].replace('""', '"'), quoted=True)
-    return exp.Identifier(this=sql, quoted=False)
 
 
 def _written_key(table: exp.Table, facts: EngineFacts) -> tuple[str | None, str]:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from sqlglot import exp
 
 from core.errors import TargetError
 from goexdb.backends.duckdb import DuckDBBackend
@@ -62,3 +63,10 @@ def test_facts_sql_and_undo_load_no_driver_and_each_backend_only_its_own() -> No
     assert _loaded("import goexdb.clone, goexdb.backends.cloning") == set()
     assert _loaded("import goexdb.backends.postgres") == {"psycopg"}
     assert _loaded("import goexdb.backends.duckdb") == {"duckdb"}
+
+
+def test_names_are_folded_as_each_engine_keeps_them() -> None:
+    """PostgreSQL folds the ASCII letters of an unquoted name only (UTF-8); DuckDB keeps it."""
+    assert POSTGRES.catalog_name(exp.parse_identifier("Ärger_X", dialect="postgres")) == "Ärger_x"
+    assert POSTGRES.catalog_name(exp.parse_identifier('"Ärger_X"', dialect="postgres")) == "Ärger_X"
+    assert DUCKDB.catalog_name(exp.parse_identifier("Ärger_X", dialect="duckdb")) == "Ärger_X"

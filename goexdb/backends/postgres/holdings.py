@@ -16,8 +16,6 @@ from sqlglot.errors import ParseError, TokenError
 from goexdb.effects import Effects
 from goexdb.engines import POSTGRES, quote_table
 
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
 
 @dataclass
 class Holdings:
@@ -108,7 +106,7 @@ def _name_parts(written: str) -> tuple[str | None, str | None] | None:
 def _folded(identifier: exp.Expression | None) -> str | None:
     if not isinstance(identifier, exp.Identifier):
         return None
-    return identifier.name if identifier.quoted else identifier.name.translate(_ASCII_LOWER)
+    return POSTGRES.catalog_name(identifier)
 
 
 def follow_table_renames(
@@ -124,7 +122,7 @@ def follow_table_renames(
     moved: dict[str, str] = {}
     for old, new in renamed:
         if (found := names.get(old)) is not None:
-            name = POSTGRES.catalog_name(exp.to_table(new, dialect="postgres").this)
+            name = POSTGRES.catalog_name(exp.parse_identifier(new, dialect="postgres"))
             moved[found] = f"{found.rpartition('.')[0]}.{name}"
     named: dict[str, int] = {}
     for written, rows in explained.items():
