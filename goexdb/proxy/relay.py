@@ -53,7 +53,13 @@ class Relay:
         raise NotImplementedError
 
     async def _ended(self) -> None:
-        """The connection ended (``_server_lost``, ``stopping`` say how)."""
+        """The connection ended (``server_lost``, ``stopping`` say how)."""
+
+    @property
+    def server_lost(self) -> bool:
+        """The server ended the connection: it closed it, or told the client FATAL (which ends
+        it) before the client's side, going first, stopped reading the server."""
+        return self._server_lost or self.router.told_fatal
 
     # -- the server's side ------------------------------------------------------------------------
 

@@ -89,7 +89,7 @@ class ProxySession(Relay):
         """Whatever was held is rolled back with the connection, and journaled so."""
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            if self._server_lost and not self.stopping:
+            if self.server_lost and not self.stopping:
                 lost = TargetError("the connection to PostgreSQL was lost; nothing committed")
                 await self.context.failed(self, pending, lost)
             else:
