@@ -54,10 +54,11 @@ class TableChange:
 
 @dataclass(frozen=True)
 class SchemaChange:
-    """One difference between the catalog before and after: ``table_created|dropped``,
-    ``column_added|dropped``, ``type_changed``, ``default_changed``, ``index_created|dropped|
-    changed``, ``constraint_created|dropped|changed``. ``name`` is the column, index or
-    constraint."""
+    """One difference between the catalog before and after: ``table_created|dropped|renamed``,
+    ``column_added|dropped|renamed``, ``type_changed``, ``default_changed``, ``index_created|
+    dropped|changed``, ``constraint_created|dropped|changed``. ``name`` is the column, index or
+    constraint; ``before`` and ``after`` its type, default or definition, or, renamed, its
+    names (``goexdb.catalog``)."""
 
     change: str
     table: str
@@ -73,6 +74,12 @@ class SchemaChange:
             "before": self.before,
             "after": self.after,
         }
+
+    def describe(self) -> str:
+        """In words: ``column_renamed public.t.b (was a)``."""
+        name = f".{self.name}" if self.name else ""
+        was = f" (was {self.before})" if self.change.endswith("_renamed") else ""
+        return f"{self.change} {self.table}{name}{was}"
 
 
 class RowImage(NamedTuple):
@@ -287,36 +294,6 @@ class TableColumns:
     always_identity: frozenset[str] = frozenset()
 
 
-GENERATED = ("s", "v")  # pg_attribute.attgenerated: stored, virtual (PostgreSQL 18)
-ALWAYS_IDENTITY = "a"  # pg_attribute.attidentity: GENERATED ALWAYS AS IDENTITY
-
-
-@dataclass
-class Catalog:
-    """What a catalog diff compares: columns (type, default), indexes and constraints; and
-    how each column is generated (PostgreSQL's attgenerated or attidentity, where set)."""
-
-    columns: dict[str, dict[str, tuple[str, str | None]]] = field(default_factory=dict)
-    # stable key (an oid where the engine has one) -> (table, name, definition)
-    indexes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
-    constraints: dict[str, tuple[str, str, str]] = field(default_factory=dict)
-    generation: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def describe(self) -> dict[str, dict[str, str]]:
-        return {
-            table: {column: kind for column, (kind, _) in columns.items()}
-            for table, columns in self.columns.items()
-        }
-
-    def table_columns(self, table: str) -> TableColumns:
-        made = self.generation.get(table, {})
-        return TableColumns(
-            {column: kind for column, (kind, _) in self.columns.get(table, {}).items()},
-            frozenset(c for c, how in made.items() if how in GENERATED),
-            frozenset(c for c, how in made.items() if how == ALWAYS_IDENTITY),
-        )
-
-
 def fingerprinted(change: SchemaChange) -> str | None:
     """The key of what a created table or column holds in ``Effects.fingerprints``."""
     if change.change == "table_created":
@@ -339,43 +316,3 @@ def fingerprint_sql(change: SchemaChange, facts: EngineFacts) -> str:
     return facts.fingerprint(
         change.table, None if change.change == "table_created" else change.name
     )
-
-
-def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:
-    """Schema changes between two catalog snapshots taken in the same transaction."""
-    changes: list[SchemaChange] = []
-    old_tables, new_tables = before.columns, after.columns
-    for table in sorted(new_tables.keys() - old_tables.keys()):
-        changes.append(SchemaChange("table_created", table))
-    for table in sorted(old_tables.keys() - new_tables.keys()):
-        changes.append(SchemaChange("table_dropped", table))
-    for table in sorted(old_tables.keys() & new_tables.keys()):
-        old, new = old_tables[table], new_tables[table]
-        for column in sorted(new.keys() - old.keys()):
-            changes.append(SchemaChange("column_added", table, column, after=new[column][0]))
-        for column in sorted(old.keys() - new.keys()):
-            changes.append(SchemaChange("column_dropped", table, column, before=old[column][0]))
-        for column in sorted(old.keys() & new.keys()):
-            (old_type, old_default), (new_type, new_default) = old[column], new[column]
-            if old_type != new_type:
-                changes.append(SchemaChange("type_changed", table, column, old_type, new_type))
-            if old_default != new_default:
-                changes.append(
-                    SchemaChange("default_changed", table, column, old_default, new_default)
-                )
-    for kind, old_map, new_map in (
-        ("index", before.indexes, after.indexes),
-        ("constraint", before.constraints, after.constraints),
-    ):
-        created = {new_map[key] for key in new_map.keys() - old_map.keys()}
-        dropped = {old_map[key] for key in old_map.keys() - new_map.keys()}
-        # The same definition under a new oid was rebuilt (ALTER COLUMN TYPE does), not changed.
-        for table, name, definition in sorted(created - dropped):
-            changes.append(SchemaChange(f"{kind}_created", table, name, after=definition))
-        for table, name, definition in sorted(dropped - created):
-            changes.append(SchemaChange(f"{kind}_dropped", table, name, before=definition))
-        for key in sorted(old_map.keys() & new_map.keys()):
-            (_, _, old_def), (table, name, new_def) = old_map[key], new_map[key]
-            if old_def != new_def:
-                changes.append(SchemaChange(f"{kind}_changed", table, name, old_def, new_def))
-    return changes

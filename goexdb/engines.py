@@ -42,6 +42,9 @@ class EngineFacts:
     # names: PostgreSQL folds an unquoted name to lower case and then matches exactly; DuckDB
     # keeps a name as written and matches without regard to case
     folds_unquoted: bool
+    # a column keeps its number whatever else is dropped (PostgreSQL's attnum), so a catalog
+    # diff follows it through a rename; DuckDB's number is the position a drop shifts
+    keeps_column_numbers: bool
     row_json: RowJson
     fingerprint: Fingerprint  # what a table (column None) or a column holds, as one text
     image_set: ImageSet
@@ -232,6 +235,7 @@ POSTGRES = EngineFacts(
     images_need_types=False,
     triggers=True,
     folds_unquoted=True,
+    keeps_column_numbers=True,
     row_json=_postgres_row_json,
     fingerprint=_postgres_fingerprint,
     image_set=_postgres_image_set,
@@ -251,6 +255,7 @@ DUCKDB = EngineFacts(
     images_need_types=True,
     triggers=False,
     folds_unquoted=False,
+    keeps_column_numbers=False,
     row_json=_duckdb_row_json,
     fingerprint=_duckdb_fingerprint,
     image_set=_duckdb_image_set,

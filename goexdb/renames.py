@@ -133,9 +133,8 @@ def _pinned(
 
 
 def _beside_table_renames(statements: Sequence[Statement], dialect: str) -> list[str]:
-    """A table renamed reads in the catalog diff as one dropped and one created: any other
-    change of its schema in the same action (a column dropped, a type changed) is not seen,
-    and undo would not put it back. Such an action is irreversible."""
+    """An undo renames a renamed table back, and takes back nothing else of it (a column
+    added, an index dropped) in the order it would need. Such an action is irreversible."""
     renamed = {
         _norm(name) for entry in renames(statements, dialect)["tables"] for name in entry[2:]
     }
@@ -149,16 +148,20 @@ def _beside_table_renames(statements: Sequence[Statement], dialect: str) -> list
             continue
         if {_norm(t.name) for t in tree.find_all(exp.Table)} & renamed:
             reasons.append(
-                f"{statement.sql.strip()[:60]}: changes a table the action renames, and the "
-                "catalog shows a renamed table's other changes as none"
+                f"{statement.sql.strip()[:60]}: changes a table the action renames, and goex "
+                "undoes only the renames of a renamed table"
             )
     return reasons
 
 
-def _column_names_reused(statements: Sequence[Statement]) -> list[str]:
-    """A column added under a name a column renamed away had: the catalog diff, by name, sees
-    that column as unchanged, so undo would not drop it and could not rename the other back."""
+def _column_names_reused(statements: Sequence[Statement], dialect: str) -> list[str]:
+    """A column added under a name a column renamed away or dropped had, where the engine does
+    not number columns for good (DuckDB): the catalog diff, by name, sees that column as the
+    one before, so undo would neither drop it nor put the other back."""
+    if engine_facts(dialect).keeps_column_numbers:
+        return []  # the catalog diff follows each column by its number
     vacated: set[tuple[str, str]] = set()  # (table, column), as _norm has them
+    added: set[tuple[str, str]] = set()
     reasons = []
     for statement in statements:
         tree = statement.ast
@@ -168,11 +171,17 @@ def _column_names_reused(statements: Sequence[Statement]) -> list[str]:
         for action in tree.args.get("actions") or []:
             if isinstance(action, exp.RenameColumn):
                 vacated.add((table, _norm(action.this.name)))
-            elif isinstance(action, exp.ColumnDef) and (table, _norm(action.name)) in vacated:
-                reasons.append(
-                    f"column {action.name} is added to {tree.this.name} under the name of a "
-                    "column the action renamed, which the catalog cannot tell apart"
-                )
+            elif isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
+                dropped = {(table, _norm(c.name)) for c in action.args.get("tables") or []}
+                vacated |= dropped - added  # (one the action added held nothing before it)
+            elif isinstance(action, exp.ColumnDef):
+                if (table, _norm(action.name)) in vacated:
+                    reasons.append(
+                        f"column {action.name} is added to {tree.this.name} under the name of a "
+                        "column the action renamed or dropped, which DuckDB's catalog cannot "
+                        "tell apart"
+                    )
+                added.add((table, _norm(action.name)))
     return reasons
 
 
@@ -239,10 +248,51 @@ def _norm(name: str) -> str:
 
 
 def explained_by_renames(
-    change: SchemaChange, moved: dict[str, list[list[str]]], changes: Sequence[SchemaChange] = ()
+    change: SchemaChange,
+    moved: dict[str, list[list[str]]],
+    changes: Sequence[SchemaChange],
+    followed: EngineFacts | None,
 ) -> bool:
     """Whether a change the catalog diff shows is a rename's (``changes``: all of the action's,
-    where a constraint the catalog names after its table is dropped and made again)."""
+    where a constraint the catalog names after its table is dropped and made again). A table
+    or column the catalog followed through a rename (``table_renamed``, ``column_renamed``) is
+    explained where the statements' renames take its name before to its name after; then
+    (``followed``: the engine whose diff followed tables, and columns where it numbers them for
+    good) a table, or such a column, dropped or created is what it says. ``followed`` is None
+    for an action journaled before, whose diff went by name, where a rename read as both."""
+    if followed is not None:  # what the diff followed through renames is what it says
+        kept: tuple[str, ...] = ("table_dropped", "table_created")
+        kept += ("column_dropped", "column_added") if followed.keeps_column_numbers else ()
+        if change.change in kept:
+            return False
+    by_name = [half for c in changes for half in _halves(c)]
+    if change.change == "table_renamed":
+        return all(_explained(half, moved, by_name) for half in _halves(change))
+    if change.change == "column_renamed":
+        dropped, added = (_nets(half, moved, by_name) for half in _halves(change))
+        return any(net in added for net in dropped)
+    return _explained(change, moved, by_name)
+
+
+def _halves(change: SchemaChange) -> list[SchemaChange]:
+    """A rename as a catalog diff by name sees it: dropped under the name before, created under
+    the name after."""
+    if change.change == "table_renamed":
+        return [
+            SchemaChange("table_dropped", change.before or ""),
+            SchemaChange("table_created", change.table),
+        ]
+    if change.change == "column_renamed":
+        return [
+            SchemaChange("column_dropped", change.table, change.before),
+            SchemaChange("column_added", change.table, change.after),
+        ]
+    return [change]
+
+
+def _explained(
+    change: SchemaChange, moved: dict[str, list[list[str]]], changes: Sequence[SchemaChange]
+) -> bool:
     table = _norm(bare(change.table))
     if change.change in ("constraint_dropped", "constraint_created"):
         return any(_moved_with_table(change, other, moved) for other in changes)
@@ -264,21 +314,7 @@ def explained_by_renames(
             for entry in moved["tables"]
         )
     if change.change in ("column_dropped", "column_added") and "net" in moved:
-        side = 1 if change.change == "column_dropped" else 2
-        tables = {_norm(entry[2]) for entry in moved["tables"]} | {
-            _norm(entry[3]) for entry in moved["tables"]
-        }
-        for net in moved["net"]:
-            name = (change.name or "").casefold() if net[3] else change.name or ""
-            schema = net[4] if len(net) > 4 else ""
-            if schema and not _in_schema(change.table, schema):
-                continue
-            alike = [c for c in changes if (c.change, c.name) == (change.change, change.name)]
-            if not schema and len([c for c in alike if _bare_is(c.table, table)]) > 1:
-                return False  # a name the rename did not pin to one table: not taken for it
-            if name == net[side] and table in ({net[0].casefold()} | tables):
-                return True
-        return False
+        return bool(_nets(change, moved, changes))
     if change.change in ("column_dropped", "column_added"):  # (a record from before ``net``)
         side = 1 if change.change == "column_dropped" else 2
         tables = {_norm(entry[2]) for entry in moved["tables"]} | {
@@ -292,10 +328,35 @@ def explained_by_renames(
     return False
 
 
+def _nets(
+    change: SchemaChange, moved: dict[str, list[list[str]]], changes: Sequence[SchemaChange]
+) -> list[list[str]]:
+    """The columns' net renames (``renames()["net"]``) that take a column from the name a
+    ``column_dropped`` has, or to the name a ``column_added`` has; none where that name is not
+    pinned to one table."""
+    side = 1 if change.change == "column_dropped" else 2
+    table = _norm(bare(change.table))
+    tables = {_norm(entry[2]) for entry in moved["tables"]} | {
+        _norm(entry[3]) for entry in moved["tables"]
+    }
+    found = []
+    for net in moved["net"]:
+        name = (change.name or "").casefold() if net[3] else change.name or ""
+        schema = net[4] if len(net) > 4 else ""
+        if schema and not _in_schema(change.table, schema):
+            continue
+        alike = [c for c in changes if (c.change, c.name) == (change.change, change.name)]
+        if not schema and len([c for c in alike if _bare_is(c.table, table)]) > 1:
+            return []  # a name the rename did not pin to one table: not taken for it
+        if name == net[side] and table in ({net[0].casefold()} | tables):
+            found.append(net)
+    return found
+
+
 def irreversible_by_renames(
     statements: Sequence[Statement], effects: Effects, dialect: str
 ) -> list[str]:
     """Why the renames make an action irreversible: one that names an imaged table otherwise
     than its statement did; a renamed table changed otherwise too; a vacated name reused."""
     reasons = unpinned(statements, effects, dialect) + _beside_table_renames(statements, dialect)
-    return reasons + _column_names_reused(statements)
+    return reasons + _column_names_reused(statements, dialect)

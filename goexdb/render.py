@@ -19,7 +19,7 @@ from core.action import Action
 from core.policy import Violation
 from core.redact import Redactor
 from core.render import render_report
-from goexdb.effects import WHOLE_ACTION, RowImage, StatementImages
+from goexdb.effects import WHOLE_ACTION, RowImage, SchemaChange, StatementImages
 from goexdb.staged import Staged
 
 SHOWN_ROWS = 10  # rows of a SELECT result shown in the text review
@@ -61,8 +61,7 @@ class View:
             rows_table(effects.get("tables", {})),
         ]
         for change in effects.get("schema_changes", []):
-            name = f".{change['name']}" if change.get("name") else ""
-            parts.append(f"schema: {change['change']} {change['table']}{name}")
+            parts.append(f"schema: {SchemaChange(**change).describe()}")
         if locks := effects.get("locks"):
             parts.append(locks_table(locks))
         for table in effects.get("rewrites", []):

@@ -14,8 +14,13 @@ from sqlglot import exp
 
 from core.config import Capture
 from goexdb.effects import WHOLE_ACTION, Effects
+from goexdb.engines import EngineFacts, engine_facts
 from goexdb.renames import applies, explained_by_renames, irreversible_by_renames, renames
 from goexdb.sql import Statement, StatementKind
+
+# 2: its schema changes follow tables (and columns where the engine numbers them for good)
+# through renames, ``goexdb.catalog``; 1: by name, where a rename reads as a drop and a create
+RECORD_VERSION = 2
 
 IRREVERSIBLE_CHANGES = {
     "table_dropped": "table {table} was dropped",
@@ -23,6 +28,8 @@ IRREVERSIBLE_CHANGES = {
     "type_changed": "column {table}.{name} changed type",
     "index_changed": "index {name} was redefined",
     "constraint_changed": "constraint {name} was redefined",
+    "table_renamed": "table {before} became {table}, which no rename goex read explains",
+    "column_renamed": "column {table}.{before} became {name}, which no rename goex read explains",
 }
 
 
@@ -34,8 +41,9 @@ def assess(
     moved = renames(statements, dialect)
     for change in effects.schema_changes:
         template = IRREVERSIBLE_CHANGES.get(change.change)
-        if template and not explained_by_renames(change, moved, effects.schema_changes):
-            reasons.append(template.format(table=change.table, name=change.name))
+        followed = engine_facts(dialect)
+        if template and not explained_by_renames(change, moved, effects.schema_changes, followed):
+            reasons.append(template.format(**change.to_json()))
     read = {images.statement for images in effects.images}
     # (rows changed before a rename of their table or its columns are put back under the new
     # names, goexdb.renamed_images, where the rename names the table as their statement did)
@@ -72,10 +80,16 @@ def assess(
     return effects.irreversible
 
 
+def followed(record: dict[str, Any]) -> EngineFacts | None:
+    """The engine whose catalog diff followed a journaled action's tables and columns through
+    its renames (``explained_by_renames``); None for a record diffed by name."""
+    return engine_facts(record["dialect"]) if record.get("version", 1) >= 2 else None
+
+
 def record(statements: Sequence[Statement], effects: Effects, dialect: str) -> dict[str, Any]:
     """What the journal keeps to undo this action later."""
     return {
-        "version": 1,
+        "version": RECORD_VERSION,
         "dialect": dialect,
         "images": [i.to_json() for i in effects.images],
         "schema_changes": [c.to_json() for c in effects.schema_changes],

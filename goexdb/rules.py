@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from core.policy import PolicySettings, Rule, Severity, rule
 from goexdb.effects import Effects, SchemaChange
+from goexdb.engines import engine_facts
 from goexdb.renames import explained_by_renames, renames
 from goexdb.sql import Statement, StatementKind
 
@@ -112,9 +113,12 @@ def drop(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
         if statement.destroys:
             yield f"{statement.verb.upper()} destroys data: {statement.sql.strip()[:80]}"
     moved = renames(outcome.statements, outcome.dialect)
-    for change in outcome.effects.schema_changes:
-        # a renamed column reads as dropped and added in the catalog: its data stays
-        if change.change == "column_dropped" and not explained_by_renames(change, moved):
+    facts, changes = engine_facts(outcome.dialect), outcome.effects.schema_changes
+    for change in changes:
+        # (DuckDB's catalog shows a renamed column as dropped and added: its data stays)
+        if change.change == "column_dropped" and not explained_by_renames(
+            change, moved, changes, facts
+        ):
             yield f"column {change.table}.{change.name} was dropped, with its data"
 
 
@@ -141,8 +145,7 @@ def _drops_only_what_it_undoes(outcome: Outcome) -> bool:
 @rule("db.schema-change", Severity.WARNING)
 def schema_change(outcome: Outcome, settings: PolicySettings) -> Iterator[str]:
     for change in outcome.effects.schema_changes:
-        column = f".{change.name}" if change.name else ""
-        yield f"schema change: {change.change} {change.table}{column}"
+        yield f"schema change: {change.describe()}"
 
 
 # Judged on the statements alone, before anything runs: their harm would not roll back.

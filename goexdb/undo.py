@@ -32,9 +32,10 @@ from goexdb.effects import (
     fingerprint_sql,
     fingerprinted,
 )
-from goexdb.engines import quote_ident, quote_literal, quote_table
+from goexdb.engines import EngineFacts, quote_ident, quote_literal, quote_table
 from goexdb.renamed_images import as_left
 from goexdb.renames import bare, explained_by_renames
+from goexdb.reversible import followed
 from goexdb.undoplan import Check, UndoPlan
 
 
@@ -65,10 +66,11 @@ def _no_columns(table: str) -> TableColumns:
 def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
     changes = [SchemaChange(**c) for c in data["schema_changes"]]
     moved = data["renames"]  # a table renamed is no table created: its rows are put back
+    follows = followed(data)
     created = {
         c.table
         for c in changes
-        if c.change == "table_created" and not explained_by_renames(c, moved, changes)
+        if c.change == "table_created" and not explained_by_renames(c, moved, changes, follows)
     }
     result = UndoPlan(settings=dict(data.get("settings") or {}))
     _check_untouched(result, dialect, changes, data)
@@ -82,7 +84,7 @@ def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
     if dialect.facts.triggers:  # checked before the schema is put back, as the rows were written
         ddl = bool(changes) or any(moved.values())
         check_restored(result, dialect, statements, as_left=ddl)
-    result.statements.extend(_undo_schema(changes, moved, created))
+    result.statements.extend(_undo_schema(changes, moved, created, follows))
     return result
 
 
@@ -94,7 +96,7 @@ def _check_untouched(
     written since goes with it. (One the action renamed is renamed back, not dropped.)"""
     held = data.get("fingerprints") or {}
     for change in changes:
-        if explained_by_renames(change, data["renames"], changes):
+        if explained_by_renames(change, data["renames"], changes, followed(data)):
             continue
         key = fingerprinted(change)
         if key is not None and key in held:
@@ -115,15 +117,18 @@ def verified_drops(record: dict[str, Any]) -> list[SchemaChange]:
 
 
 def _undo_schema(
-    changes: list[SchemaChange], moved: dict[str, list[list[str]]], created: set[str]
+    changes: list[SchemaChange],
+    moved: dict[str, list[list[str]]],
+    created: set[str],
+    follows: EngineFacts | None,
 ) -> list[str]:
     out: list[str] = []
     for change in reversed(changes):
         table, name = change.table, change.name or ""
         if change.change != "table_created" and table in created:
             continue
-        if explained_by_renames(change, moved, changes):
-            continue
+        if explained_by_renames(change, moved, changes, follows):
+            continue  # (renamed back below)
         if change.change == "table_created":
             out.append(f"DROP TABLE {quote_table(table)}")
         elif change.change == "column_added":

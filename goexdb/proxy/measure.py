@@ -18,7 +18,8 @@ from core.errors import ExecutionError
 from goexdb.backends.postgres import queries
 from goexdb.backends.postgres.cascaded import Cascaded
 from goexdb.backends.postgres.holdings import Holdings
-from goexdb.effects import Catalog, Effects, ImageBudget, StatementImages, diff_catalog
+from goexdb.catalog import Catalog, diff_catalog
+from goexdb.effects import Effects, ImageBudget, StatementImages
 from goexdb.engines import POSTGRES
 from goexdb.proxy import messages as m
 from goexdb.proxy.images import tie, written_by

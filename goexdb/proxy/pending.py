@@ -7,7 +7,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from goexdb.effects import Catalog, RowImage, StatementImages
+from goexdb.catalog import Catalog
+from goexdb.effects import RowImage, StatementImages
 from goexdb.proxy.images import rows_of
 from goexdb.proxy.messages import Message
 from goexdb.proxy.routing import tag_of

@@ -115,6 +115,12 @@ BATTERY = {
         "UPDATE {s}.orders SET total = total * 2 WHERE id <= 4; "
         "ALTER TABLE {s}.orders RENAME COLUMN total TO amount"
     ),
+    "update, then swap two columns' names of different types": (
+        "UPDATE {s}.sku SET stock = stock + 1 WHERE code LIKE 'B%'; "
+        "ALTER TABLE {s}.sku RENAME COLUMN price TO p; "
+        "ALTER TABLE {s}.sku RENAME COLUMN stock TO price; "
+        "ALTER TABLE {s}.sku RENAME COLUMN p TO stock"
+    ),
     "rename a table, then delete from it": (
         "ALTER TABLE {s}.review RENAME TO opinion; DELETE FROM {s}.opinion WHERE id <= 3"
     ),
@@ -174,12 +180,20 @@ def role_of_its_own(pg_dsn: str, prefix: str) -> Iterator[tuple[str, str]]:
         yield role, dsn
 
 
-def checksums(dsn: str, schema: str) -> dict[str, tuple[int, str]]:
-    """Every table's row count and the md5 of its rows as text, in a fixed order."""
+# A table's columns, in order: their names and types.
+COLUMNS = (
+    "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
+    "FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped"
+)
+
+
+def checksums(dsn: str, schema: str) -> dict[str, tuple[Any, ...]]:
+    """Every table's row count, the md5 of its rows as text, in a fixed order, and its
+    columns."""
     return dict(zip(TABLES, checksums_of(dsn, [f"{schema}.{t}" for t in TABLES]), strict=True))
 
 
-def checksums_of(dsn: str, tables: Sequence[str]) -> list[tuple[int, str]]:
+def checksums_of(dsn: str, tables: Sequence[str]) -> list[tuple[Any, ...]]:
     """(-1, "gone") for a table not there under its name (an action renamed it)."""
     sums = []
     with psycopg.connect(dsn) as con:
@@ -192,6 +206,7 @@ def checksums_of(dsn: str, tables: Sequence[str]) -> list[tuple[int, str]]:
                     "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
                     f" FROM {table} AS t"
                 ).fetchone()
+                + con.execute(COLUMNS, (table,)).fetchone()
             )
     return sums
 

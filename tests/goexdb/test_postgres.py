@@ -772,9 +772,13 @@ def test_an_undo_that_would_remove_a_row_a_later_row_refers_to_is_refused(
 
 
 def test_a_column_rename_is_not_judged_a_drop(pg_dsn: str, schema: str) -> None:
+    """The catalog follows the column by its number: it reads as renamed, not dropped."""
     parent = f"{schema}.parent"
     with goexdb.connect(pg_dsn) as db:
         renamed = db.stage(f"ALTER TABLE {parent} RENAME COLUMN v TO label")
+        assert [c.describe() for c in renamed.effects.schema_changes] == [
+            f"column_renamed {parent}.label (was v)"
+        ]
         assert "db.drop" not in {v.rule for v in renamed.violations}
         assert renamed.reversible, renamed.effects.irreversible
         renamed.rollback()

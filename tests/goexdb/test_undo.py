@@ -460,10 +460,16 @@ def test_a_key_and_not_null_column_renamed_on_duckdb_is_undone(case: Case) -> No
         case.run(f"INSERT INTO {ck} VALUES (1, 5)")
 
 
+REUSED_COLUMN = (
+    "ALTER TABLE {o} RENAME COLUMN status TO state; ALTER TABLE {o} ADD COLUMN status TEXT; "
+    "UPDATE {o} SET status = 'x'"
+)
+
+
 @pytest.mark.parametrize(
     "sql",
     [
-        "ALTER TABLE {o} RENAME COLUMN status TO state; ALTER TABLE {o} ADD COLUMN status TEXT",
+        REUSED_COLUMN,
         "ALTER TABLE {o} RENAME TO a1; ALTER TABLE {a1} RENAME TO b1; CREATE TABLE {a1} (x INT)",
     ],
     ids=["a column", "a table"],
@@ -472,9 +478,97 @@ def test_a_name_a_rename_vacated_and_the_action_reused_makes_it_irreversible(
     case: Case, sql: str
 ) -> None:
     """The catalog, read by name, sees the new one as the old one unchanged: the undo was
-    reported possible and failed on the name taken."""
+    reported possible and failed on the name taken. (PostgreSQL's follows a column by its
+    number: there the column is undone, below.)"""
+    if sql == REUSED_COLUMN and case.schema:
+        pytest.skip("PostgreSQL's catalog tells the two columns apart: see the next test")
     make_orders(case)
     with goexdb.connect(case.dsn, case.config) as db:
         staged = db.stage(sql.format(o=case.t("orders"), a1=case.t("a1")))
         assert not staged.reversible, staged.effects.irreversible
         staged.rollback()
+
+
+def test_a_column_added_under_a_name_a_rename_vacated_is_told_apart_and_undone(
+    case: Case,
+) -> None:
+    """PostgreSQL follows a column through a rename by its number (attnum): the one renamed is
+    renamed back, the one added under its old name is dropped, with what the action wrote."""
+    if not case.schema:
+        pytest.skip("DuckDB numbers a column by position: irreversible, above")
+    make_orders(case)
+    before = case.rows("orders")
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(REUSED_COLUMN.format(o=case.t("orders")))
+        changes = {(c.change, c.name, c.before) for c in staged.effects.schema_changes}
+        assert changes == {("column_renamed", "state", "status"), ("column_added", "status", None)}
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    assert case.rows("orders") == before
+    assert columns_of(case, "orders") == ["id", "status", "total"]
+
+
+def columns_of(case: Case, table: str) -> list[str]:
+    schema = case.schema.rstrip(".") or "main"
+    return [
+        name
+        for (name,) in case.run(
+            "SELECT column_name FROM information_schema.columns "
+            f"WHERE table_schema = '{schema}' AND table_name = '{table}' ORDER BY ordinal_position"
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE {o}; CREATE TABLE {o} (id INTEGER PRIMARY KEY, status TEXT, total "
+        "DECIMAL(12, 2))",
+        "ALTER TABLE {o} DROP COLUMN total; ALTER TABLE {o} ADD COLUMN total DECIMAL(12, 2)",
+    ],
+    ids=["a table", "a column"],
+)
+def test_a_table_or_column_dropped_and_made_again_under_its_name_is_irreversible(
+    case: Case, sql: str
+) -> None:
+    """Read by name, the catalog saw the new one as the old one: the action was reported as
+    changing nothing, reversible, and its data was gone for good."""
+    make_orders(case)
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(sql.format(o=case.t("orders")))
+        assert not staged.reversible
+        assert any("dropped" in why for why in staged.effects.irreversible)
+        staged.rollback()
+    assert len(case.rows("orders")) == 4
+
+
+def test_an_action_journaled_when_the_catalog_was_diffed_by_name_is_still_undone(
+    case: Case,
+) -> None:
+    """A record of version 1 shows a rename as a drop and a create (its undo must not take
+    them for ones); version 2 follows the table, and on PostgreSQL the column, instead."""
+    make_orders(case)
+    before = case.rows("orders")
+    orders = case.t("orders")
+    record = commit(
+        case,
+        f"UPDATE {orders} SET total = 0 WHERE id = 2; "
+        f"ALTER TABLE {orders} RENAME COLUMN status TO state; "
+        f"ALTER TABLE {orders} RENAME TO orders_kept",
+    )
+    assert record["version"] == 2
+    assert {c["change"] for c in record["schema_changes"]} >= {"table_renamed"}
+    by_name = []
+    for change in record["schema_changes"]:
+        if change["change"] == "table_renamed":
+            by_name += [{**change, "change": "table_dropped", "table": change["before"]}]
+            by_name += [{**change, "change": "table_created"}]
+        elif change["change"] == "column_renamed":
+            by_name += [{**change, "change": "column_dropped", "name": change["before"]}]
+            by_name += [{**change, "change": "column_added"}]
+        else:
+            by_name.append(change)
+    undo(case, {**record, "version": 1, "schema_changes": by_name})
+    assert case.rows("orders") == before
+    assert columns_of(case, "orders") == ["id", "status", "total"]

@@ -19,17 +19,16 @@ from core.config import Capture, DbConfig
 from core.errors import StateError, StatementDenied, TargetError
 from goexdb.backends.duckdb.deferred import DeferredImages, keeps_rowids
 from goexdb.backends.duckdb.errors import ignored_if_no_transaction, translated
+from goexdb.catalog import Catalog, diff_catalog
 from goexdb.dsn import Target
 from goexdb.effects import (
     MAX_RESULT_ROWS,
-    Catalog,
     Effects,
     ImageBudget,
     RowImage,
     StatementImages,
     StatementResult,
     TableColumns,
-    diff_catalog,
     fingerprint_created,
     images_of,
 )

@@ -8,12 +8,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from goexdb import schema
-from goexdb.effects import Catalog
+from goexdb.catalog import Catalog
+from goexdb.engines import DUCKDB
 from goexdb.schema import Schema
 
 # The catalog, diffed before and after an action that runs DDL.
 COLUMNS = """
-    SELECT schema_name || '.' || table_name, column_name, data_type, column_default
+    SELECT schema_name || '.' || table_name, column_name, data_type, column_default,
+           table_oid::VARCHAR, column_index
     FROM duckdb_columns() WHERE NOT internal AND database_name = current_database()
     ORDER BY 1, column_index
 """
@@ -83,9 +85,9 @@ def read_schema(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Schema:
 
 def read_catalog(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Catalog:
     """Columns, indexes and constraints of every table, as ``rows(query)`` reads them."""
-    catalog = Catalog()
-    for table, column, dtype, default in rows(COLUMNS):
-        catalog.columns.setdefault(table, {})[column] = (dtype, default)
+    catalog = Catalog(numbers_kept=DUCKDB.keeps_column_numbers)
+    for table, column, dtype, default, oid, position in rows(COLUMNS):
+        catalog.add_column(table, column, (dtype, default), (oid, position))
     catalog.indexes = {r[0]: (r[1], r[2], r[3]) for r in rows(INDEXES)}
     catalog.constraints = {r[0]: (r[1], r[2], r[3]) for r in rows(CONSTRAINTS)}
     return catalog

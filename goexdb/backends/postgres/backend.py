@@ -20,17 +20,16 @@ from goexdb.backends.postgres.cascaded import Cascaded, unimageable
 from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
 from goexdb.backends.postgres.holdings import Holdings, follow_table_renames
 from goexdb.backends.postgres.wire import Wire
+from goexdb.catalog import Catalog, diff_catalog
 from goexdb.dsn import Target
 from goexdb.effects import (
     MAX_RESULT_ROWS,
-    Catalog,
     Effects,
     ImageBudget,
     RowImage,
     StatementImages,
     StatementResult,
     TableColumns,
-    diff_catalog,
     fingerprint_created,
     images_of,
     many_images,

@@ -10,14 +10,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from goexdb import schema
-from goexdb.effects import Catalog
-from goexdb.engines import quote_ident, quote_table
+from goexdb.catalog import Catalog
+from goexdb.engines import POSTGRES, quote_ident, quote_table
 from goexdb.schema import Schema
 
 _USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'pg_toast%'"
 COLUMNS = f"""
     SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
-           pg_get_expr(d.adbin, d.adrelid), a.attgenerated::text || a.attidentity::text
+           pg_get_expr(d.adbin, d.adrelid), a.attgenerated::text || a.attidentity::text,
+           c.oid::text, a.attnum
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -211,9 +212,9 @@ def read_schema(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Schema:
 
 def read_catalog(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Catalog:
     """Columns, indexes and constraints of every user table, as ``rows(query)`` reads them."""
-    catalog = Catalog()
-    for table, column, dtype, default, generation in rows(COLUMNS):
-        catalog.columns.setdefault(table, {})[column] = (dtype, default)
+    catalog = Catalog(numbers_kept=POSTGRES.keeps_column_numbers)
+    for table, column, dtype, default, generation, oid, number in rows(COLUMNS):
+        catalog.add_column(table, column, (dtype, default), (oid, number))
         if generation:
             catalog.generation.setdefault(table, {})[column] = generation
     catalog.indexes = {r[0]: (r[1], r[2], r[3]) for r in rows(INDEXES)}

@@ -1,0 +1,132 @@
+"""The catalog an action's schema changes are read from: a snapshot before and after, diffed.
+
+Tables are followed by what the engine keeps for them across a rename (their oid), and on
+PostgreSQL columns too (their attnum): so a table or column renamed reads as renamed, and
+one dropped and made again under its name reads as dropped and created, not as unchanged.
+DuckDB numbers a table's columns by position, which a dropped column shifts: there a column
+is followed by its name, and a name that moved to a later position is another column's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from goexdb.effects import SchemaChange, TableColumns
+
+GENERATED = ("s", "v")  # pg_attribute.attgenerated: stored, virtual (PostgreSQL 18)
+ALWAYS_IDENTITY = "a"  # pg_attribute.attidentity: GENERATED ALWAYS AS IDENTITY
+
+Columns = dict[str, tuple[str, str | None]]  # column -> (type, default)
+
+
+@dataclass
+class Catalog:
+    """What a catalog diff compares: columns (type, default), indexes and constraints; how
+    each column is generated (PostgreSQL's attgenerated or attidentity, where set); and what
+    identifies each table (``ids``) and column (``numbers``) whatever its name."""
+
+    columns: dict[str, Columns] = field(default_factory=dict)
+    # stable key (an oid where the engine has one) -> (table, name, definition)
+    indexes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    constraints: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    generation: dict[str, dict[str, str]] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)  # table -> its oid
+    numbers: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> column -> number
+    numbers_kept: bool = False  # EngineFacts.keeps_column_numbers
+
+    def add_column(
+        self, table: str, column: str, kind: tuple[str, str | None], ids: tuple[str, int]
+    ) -> None:
+        """One column as a catalog query reads it, with its table's oid and its number."""
+        self.columns.setdefault(table, {})[column] = kind
+        self.ids[table] = ids[0]
+        self.numbers.setdefault(table, {})[column] = ids[1]
+
+    def describe(self) -> dict[str, dict[str, str]]:
+        return {
+            table: {column: kind for column, (kind, _) in columns.items()}
+            for table, columns in self.columns.items()
+        }
+
+    def table_columns(self, table: str) -> TableColumns:
+        made = self.generation.get(table, {})
+        return TableColumns(
+            {column: kind for column, (kind, _) in self.columns.get(table, {}).items()},
+            frozenset(c for c, how in made.items() if how in GENERATED),
+            frozenset(c for c, how in made.items() if how == ALWAYS_IDENTITY),
+        )
+
+
+def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:
+    """Schema changes between two catalog snapshots taken in the same transaction: a table or
+    column renamed is ``table_renamed`` or ``column_renamed`` (``before`` and ``after`` its
+    names), where the engine keeps what identifies it."""
+    changes: list[SchemaChange] = []
+    pairs = _paired(
+        {table: before.ids.get(table, table) for table in before.columns},
+        {table: after.ids.get(table, table) for table in after.columns},
+    )
+    for table in sorted(after.columns.keys() - {new for _, new in pairs}):
+        changes.append(SchemaChange("table_created", table))
+    for table in sorted(before.columns.keys() - {old for old, _ in pairs}):
+        changes.append(SchemaChange("table_dropped", table))
+    for old, new in sorted(pairs, key=lambda pair: pair[1]):
+        if old != new:
+            changes.append(SchemaChange("table_renamed", new, before=old, after=new))
+        changes += _diff_columns(before, after, old, new)
+    for kind, old_map, new_map in (
+        ("index", before.indexes, after.indexes),
+        ("constraint", before.constraints, after.constraints),
+    ):
+        created = {new_map[key] for key in new_map.keys() - old_map.keys()}
+        dropped = {old_map[key] for key in old_map.keys() - new_map.keys()}
+        # The same definition under a new oid was rebuilt (ALTER COLUMN TYPE does), not changed.
+        for table, name, definition in sorted(created - dropped):
+            changes.append(SchemaChange(f"{kind}_created", table, name, after=definition))
+        for table, name, definition in sorted(dropped - created):
+            changes.append(SchemaChange(f"{kind}_dropped", table, name, before=definition))
+        for key in sorted(old_map.keys() & new_map.keys()):
+            (_, _, old_def), (table, name, new_def) = old_map[key], new_map[key]
+            if old_def != new_def:
+                changes.append(SchemaChange(f"{kind}_changed", table, name, old_def, new_def))
+    return changes
+
+
+def _paired(before: dict[str, object], after: dict[str, object]) -> list[tuple[str, str]]:
+    """(name before, name after) of each thing in both, by what identifies it."""
+    named_after = {key: name for name, key in after.items()}
+    return [(name, named_after[key]) for name, key in before.items() if key in named_after]
+
+
+def _diff_columns(before: Catalog, after: Catalog, old: str, new: str) -> list[SchemaChange]:
+    """The column changes of one table (``old`` and ``new``: its names before and after)."""
+    old_columns, new_columns = before.columns[old], after.columns[new]
+    old_numbers, new_numbers = before.numbers.get(old, {}), after.numbers.get(new, {})
+    if before.numbers_kept and after.numbers_kept:
+        pairs = _paired(
+            {column: old_numbers.get(column, column) for column in old_columns},
+            {column: new_numbers.get(column, column) for column in new_columns},
+        )
+    else:  # by name, but a name at a later position is another column (one was dropped)
+        pairs = [
+            (column, column)
+            for column in old_columns.keys() & new_columns.keys()
+            if new_numbers.get(column, 0) <= old_numbers.get(column, 0)
+        ]
+    changes = [
+        SchemaChange("column_added", new, column, after=new_columns[column][0])
+        for column in sorted(new_columns.keys() - {n for _, n in pairs})
+    ]
+    changes += [
+        SchemaChange("column_dropped", new, column, before=old_columns[column][0])
+        for column in sorted(old_columns.keys() - {o for o, _ in pairs})
+    ]
+    for was, column in sorted(pairs, key=lambda pair: pair[1]):
+        if was != column:
+            changes.append(SchemaChange("column_renamed", new, column, was, column))
+        (old_type, old_default), (new_type, new_default) = old_columns[was], new_columns[column]
+        if old_type != new_type:
+            changes.append(SchemaChange("type_changed", new, column, old_type, new_type))
+        if old_default != new_default:
+            changes.append(SchemaChange("default_changed", new, column, old_default, new_default))
+    return changes
