@@ -33,6 +33,7 @@ class Catalog:
     ids: dict[str, str] = field(default_factory=dict)  # table -> its oid
     numbers: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> column -> number
     numbers_kept: bool = False  # EngineFacts.keeps_column_numbers
+    parents: dict[str, list[str]] = field(default_factory=dict)  # table -> its parents' oids
 
     def add_column(
         self, table: str, column: str, kind: tuple[str, str | None], ids: tuple[str, int]
@@ -74,6 +75,7 @@ def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:
         if old != new:
             changes.append(SchemaChange("table_renamed", new, before=old, after=new))
         changes += _diff_columns(before, after, old, new)
+    changes = _without_inherited_renames(changes, after)
     for kind, old_map, new_map in (
         ("index", before.indexes, after.indexes),
         ("constraint", before.constraints, after.constraints),
@@ -96,6 +98,22 @@ def _paired(before: dict[str, object], after: dict[str, object]) -> list[tuple[s
     """(name before, name after) of each thing in both, by what identifies it."""
     named_after = {key: name for name, key in after.items()}
     return [(name, named_after[key]) for name, key in before.items() if key in named_after]
+
+
+def _without_inherited_renames(changes: list[SchemaChange], after: Catalog) -> list[SchemaChange]:
+    """Leave out a column renamed in a table as in its parent: PostgreSQL renames an inherited
+    column in every partition and child with its parent's, and so puts them back."""
+    renamed = {(c.table, c.before, c.after) for c in changes if c.change == "column_renamed"}
+    named = {oid: table for table, oid in after.ids.items()}
+    return [
+        c
+        for c in changes
+        if c.change != "column_renamed"
+        or not any(
+            (named.get(parent), c.before, c.after) in renamed
+            for parent in after.parents.get(c.table, ())
+        )
+    ]
 
 
 def _diff_columns(before: Catalog, after: Catalog, old: str, new: str) -> list[SchemaChange]:

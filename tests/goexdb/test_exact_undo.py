@@ -121,6 +121,10 @@ BATTERY = {
         "ALTER TABLE {s}.sku RENAME COLUMN stock TO price; "
         "ALTER TABLE {s}.sku RENAME COLUMN p TO stock"
     ),
+    "update a partitioned table, then rename its column in every partition": (
+        "UPDATE {s}.payment SET amount = amount + 1 WHERE id <= 40; "
+        "ALTER TABLE {s}.payment RENAME COLUMN amount TO paid_amount"
+    ),
     "rename a table, then delete from it": (
         "ALTER TABLE {s}.review RENAME TO opinion; DELETE FROM {s}.opinion WHERE id <= 3"
     ),

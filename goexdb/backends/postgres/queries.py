@@ -18,7 +18,9 @@ _USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'p
 COLUMNS = f"""
     SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
            pg_get_expr(d.adbin, d.adrelid), a.attgenerated::text || a.attidentity::text,
-           c.oid::text, a.attnum
+           c.oid::text, a.attnum, CASE WHEN a.attinhcount > 0 THEN
+             (SELECT string_agg(i.inhparent::text, ' ') FROM pg_inherits i WHERE i.inhrelid = c.oid)
+           END
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -213,8 +215,10 @@ def read_schema(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Schema:
 def read_catalog(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Catalog:
     """Columns, indexes and constraints of every user table, as ``rows(query)`` reads them."""
     catalog = Catalog(numbers_kept=POSTGRES.keeps_column_numbers)
-    for table, column, dtype, default, generation, oid, number in rows(COLUMNS):
+    for table, column, dtype, default, generation, oid, number, parents in rows(COLUMNS):
         catalog.add_column(table, column, (dtype, default), (oid, number))
+        if parents:  # an inherited column (of a partition, or a table inheriting)
+            catalog.parents[table] = str(parents).split()
         if generation:
             catalog.generation.setdefault(table, {})[column] = generation
     catalog.indexes = {r[0]: (r[1], r[2], r[3]) for r in rows(INDEXES)}
