@@ -30,6 +30,10 @@ IRREVERSIBLE_CHANGES = {
     "constraint_changed": "constraint {name} was redefined",
     "table_renamed": "table {before} became {table}, which no rename goex read explains",
     "column_renamed": "column {table}.{before} became {name}, which no rename goex read explains",
+    "schema_unread": (
+        "{table} was locked {after}, as by a schema change, though no statement of the action "
+        "changes the schema (a function or trigger did?): goex did not read the catalog"
+    ),
 }
 
 
@@ -49,6 +53,12 @@ def assess(
     # names, goexdb.renamed_images, where the rename names the table as their statement did)
     reasons += irreversible_by_renames(statements, effects, dialect)
     for index, statement in enumerate(statements):
+        if statement.kind is StatementKind.DDL and not _measured(statement):
+            reasons.append(
+                f"{statement.sql.strip()[:60]}: goex's catalog diff does not see all it changes "
+                "(it sees tables, columns, indexes and constraints), so an undo would not take "
+                "it back"
+            )
         if statement.truncates and index not in read:
             reasons.append(f"{statement.sql.strip()[:60]}: the rows it removes were not read")
         truncate = statement.ast if isinstance(statement.ast, exp.TruncateTable) else None
@@ -78,6 +88,48 @@ def assess(
             )
     effects.irreversible = list(dict.fromkeys(reasons))
     return effects.irreversible
+
+
+# What the catalog diff sees and an undo takes back: tables, their columns (type, default, not
+# null), indexes and constraints. A view's undo would drop it as a table, and CREATE OR REPLACE
+# VIEW keeps its oid and columns: neither is measured. Nor are sequences, types, schemas,
+# comments, storage parameters or collations.
+_MEASURED_CREATE = ("TABLE", "INDEX")
+_MEASURED_DROP = ("TABLE", "INDEX", "VIEW")
+# (ALTER COLUMN ... TYPE ... USING may rewrite every value, and keep the type; COLLATE is not read)
+_MEASURED_ALTER_COLUMN = frozenset({"this", "dtype", "default", "drop", "allow_null"})
+
+
+def _measured(statement: Statement) -> bool:
+    """Whether the catalog diff sees everything a DDL statement changes."""
+    tree = statement.ast
+    if statement.truncates:  # its rows are read before it runs
+        return True
+    if tree is None:  # read by PostgreSQL's parser only
+        return statement.postgres is not None and statement.postgres.node in (
+            "CreateStmt",
+            "IndexStmt",
+        )
+    kind = str(tree.args.get("kind") or "").upper()
+    if isinstance(tree, exp.Create):
+        return kind in _MEASURED_CREATE and not tree.args.get("replace")
+    if isinstance(tree, exp.Drop):
+        return kind in _MEASURED_DROP
+    if isinstance(tree, exp.Alter):
+        return all(_measured_action(action) for action in tree.args.get("actions") or [])
+    return False
+
+
+def _measured_action(action: exp.Expr) -> bool:
+    if isinstance(action, exp.AlterColumn):
+        return {
+            k for k, v in action.args.items() if v not in (None, False)
+        } <= _MEASURED_ALTER_COLUMN
+    if isinstance(action, exp.Drop):
+        return str(action.args.get("kind") or "").upper() in ("COLUMN", "CONSTRAINT")
+    return isinstance(
+        action, exp.ColumnDef | exp.AlterRename | exp.RenameColumn | exp.AddConstraint
+    )
 
 
 def followed(record: dict[str, Any]) -> EngineFacts | None:

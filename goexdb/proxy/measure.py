@@ -17,7 +17,7 @@ from sqlglot import exp
 from core.errors import ExecutionError
 from goexdb.backends.postgres import queries
 from goexdb.backends.postgres.cascaded import Cascaded
-from goexdb.backends.postgres.holdings import Holdings
+from goexdb.backends.postgres.holdings import Holdings, unread_schema_changes
 from goexdb.catalog import Catalog, diff_catalog
 from goexdb.effects import Effects, ImageBudget, StatementImages
 from goexdb.engines import POSTGRES
@@ -91,7 +91,9 @@ async def measure(
         if cascaded is not None and any(t.by_cascade_or_trigger for t in effects.tables.values()):
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
             await asyncio.to_thread(cascaded.image, effects, held.roots, exclusive, budget)
-        if pending.catalog is not None:
+        if pending.catalog is None:
+            effects.schema_changes = unread_schema_changes(effects.locks)
+        else:
             after, filenodes = await read_catalog(own)
             effects.schema_changes = diff_catalog(pending.catalog, after)
             effects.rewrites = sorted(

@@ -771,6 +771,39 @@ def test_an_undo_that_would_remove_a_row_a_later_row_refers_to_is_refused(
         assert con.execute(f"SELECT count(*) FROM {child} WHERE parent_id = 100").fetchone() == (1,)
 
 
+@pytest.mark.parametrize(
+    "sql", ["SELECT {s}.drop_v()", "UPDATE {s}.child SET parent_id = 2 WHERE id = 1"]
+)
+def test_a_schema_change_a_function_or_trigger_makes_is_shown_and_irreversible(
+    pg_dsn: str, schema: str, sql: str
+) -> None:
+    """goex reads the catalog around DDL statements; a column dropped by a function the action
+    calls, or by a trigger its UPDATE fires, went unseen: reported reversible, changing nothing
+    of the schema, and its undo exited 0 with the column gone for good."""
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(
+            f"CREATE FUNCTION {schema}.drops_v() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN EXECUTE 'ALTER TABLE {schema}.parent DROP COLUMN v'; RETURN NULL; END $$"
+        )
+        con.execute(
+            f"CREATE TRIGGER drops AFTER UPDATE ON {schema}.child "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {schema}.drops_v()"
+        )
+        con.execute(  # the same, as a function a SELECT calls
+            f"CREATE FUNCTION {schema}.drop_v() RETURNS int LANGUAGE plpgsql AS "
+            f"$$ BEGIN EXECUTE 'ALTER TABLE {schema}.parent DROP COLUMN v'; RETURN 1; END $$"
+        )
+    with goexdb.connect(pg_dsn, DbConfig()) as db:
+        staged = db.stage(sql.format(s=schema))
+        changes = [(c.change, c.table) for c in staged.effects.schema_changes]
+        assert changes == [("schema_unread", f"{schema}.parent")]
+        assert not staged.reversible
+        assert "goex did not read the catalog" in staged.effects.irreversible[0]
+        staged.rollback()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(v) FROM {schema}.parent").fetchone() == (10,)
+
+
 def test_a_column_rename_is_not_judged_a_drop(pg_dsn: str, schema: str) -> None:
     """The catalog follows the column by its number: it reads as renamed, not dropped."""
     parent = f"{schema}.parent"

@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -572,3 +573,28 @@ def test_an_action_journaled_when_the_catalog_was_diffed_by_name_is_still_undone
     undo(case, {**record, "version": 1, "schema_changes": by_name})
     assert case.rows("orders") == before
     assert columns_of(case, "orders") == ["id", "status", "total"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE SEQUENCE {p}made_seq",
+        "CREATE VIEW {p}made_view AS SELECT 1 AS one",
+        "COMMENT ON TABLE {o} IS 'noted'",
+        "ALTER TABLE {o} ALTER COLUMN total TYPE DECIMAL(12, 2) USING 0",
+        'ALTER TABLE {o} ALTER COLUMN status TYPE TEXT COLLATE "C"',
+    ],
+    ids=["sequence", "view", "comment", "type kept, values rewritten", "collation"],
+)
+def test_ddl_whose_changes_the_catalog_diff_does_not_see_is_irreversible(
+    case: Case, sql: str
+) -> None:
+    """The catalog diff sees tables, columns, indexes and constraints: what else a statement
+    changed was shown as nothing, reported reversible, and left in place by its undo."""
+    make_orders(case)
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(sql.format(o=case.t("orders"), p=case.schema))
+        assert not staged.reversible
+        assert "catalog diff does not see all it changes" in staged.effects.irreversible[0]
+        staged.rollback()
+    assert case.run(f"SELECT sum(total) FROM {case.t('orders')}") == [(Decimal("60.76"),)]

@@ -18,7 +18,7 @@ from core.config import Capture, DbConfig, ImagePath
 from core.errors import TargetError
 from goexdb.backends.postgres.cascaded import Cascaded, unimageable
 from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
-from goexdb.backends.postgres.holdings import Holdings, follow_table_renames
+from goexdb.backends.postgres.holdings import Holdings, follow_table_renames, unread_schema_changes
 from goexdb.backends.postgres.wire import Wire
 from goexdb.catalog import Catalog, diff_catalog
 from goexdb.dsn import Target
@@ -285,7 +285,9 @@ class PostgresBackend:
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
             self._cascaded.image(effects, held.roots, exclusive, self._budget)
             effects.settings = json.loads(self._rows(queries.SETTINGS)[0][0])
-        if self._ddl:
+        if not self._ddl:
+            effects.schema_changes = unread_schema_changes(effects.locks)
+        else:
             effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
             fingerprint_created(effects, POSTGRES, lambda sql: self._rows(sql)[0][0])
             after = {r[0]: r[1] for r in self._rows(queries.FILENODES)}

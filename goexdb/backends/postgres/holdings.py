@@ -6,15 +6,37 @@ locks; and which held relation a table name as written means (a renamed one: by 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from goexdb.effects import Effects
+from goexdb.effects import Effects, SchemaChange
 from goexdb.engines import POSTGRES, quote_table
+
+# Locks no SELECT, INSERT, UPDATE, DELETE or MERGE takes: DDL's (or ANALYZE's, or LOCK's)
+SCHEMA_LOCKS = frozenset(
+    (
+        "ShareUpdateExclusiveLock",
+        "ShareLock",
+        "ShareRowExclusiveLock",
+        "ExclusiveLock",
+        "AccessExclusiveLock",
+    )
+)
+
+
+def unread_schema_changes(locks: Iterable[Mapping[str, Any]]) -> list[SchemaChange]:
+    """What an action that ran no DDL statement locked as DDL does (``Effects.locks``):
+    a function or trigger it called may have changed the schema, and goex reads the catalog
+    around DDL statements only. Each is a ``schema_unread`` change: shown, and irreversible."""
+    return [
+        SchemaChange("schema_unread", relation, after=mode)
+        for relation, mode in sorted({(lock["relation"], lock["mode"]) for lock in locks})
+        if mode in SCHEMA_LOCKS
+    ]
 
 
 @dataclass

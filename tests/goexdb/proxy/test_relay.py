@@ -449,3 +449,25 @@ def test_rows_changed_before_a_rename_of_their_table_leave_the_action_irreversib
     effects = proxy.recorded(proxy.actions()[0])
     assert effects["reversible"] is False, effects
     assert "locked by the action's DDL" in "; ".join(effects["effects"]["irreversible"])
+
+
+def test_a_schema_change_a_function_makes_is_shown_and_leaves_the_action_irreversible(
+    proxy: RunningProxy, table: str
+) -> None:
+    """No statement of the transaction is DDL, so the proxy read no catalog: the lock the
+    function's ALTER TABLE took says the schema may have changed."""
+    proxy.direct(
+        f"CREATE FUNCTION {table}_drop() RETURNS int LANGUAGE plpgsql AS "
+        f"$$ BEGIN EXECUTE 'ALTER TABLE {table} DROP COLUMN v'; RETURN 1; END $$"
+    )
+    try:
+        with psycopg.connect(proxy.dsn()) as con:
+            con.execute(f"UPDATE {table} SET id = id + 100 WHERE id = 1")
+            con.execute(f"SELECT {table}_drop()")
+            con.commit()
+        recorded = proxy.recorded(proxy.actions()[0])
+        changes = recorded["effects"]["schema_changes"]
+        assert [c["change"] for c in changes] == ["schema_unread"], changes
+        assert recorded["reversible"] is False
+    finally:
+        proxy.direct(f"DROP FUNCTION {table}_drop()")
