@@ -195,6 +195,7 @@ def classify(sql: str, dialect: str, *, line: int = 1, column: int = 1) -> State
         kind = StatementKind.SYSTEM_CATALOG
     if dialect == "postgres":
         _agree(sql, verb, kind, reading, line, column)
+        _agree_on_renames(sql, tree, reading)
     written = _tables_written(tree, dialect) if kind is StatementKind.DML else ()
     where = _has_where(tree) if kind is StatementKind.DML else None
     return Statement(sql, kind, verb, tree, written, where)
@@ -224,6 +225,20 @@ def _agree(
         raise StatementDenied(
             f"PostgreSQL reads this {verb.upper()} statement as {reading.kind.value}, which does "
             f"not agree with goex's classification ({kind.value}); refused",
+            statement=sql,
+            rule="db.classification-mismatch",
+        )
+
+
+def _agree_on_renames(sql: str, tree: exp.Expr, reading: Reading | None) -> None:
+    """Refuse a rename goex reads as a table's that PostgreSQL reads as a column's (``ALTER
+    TABLE t RENAME a TO b`` renames column a; sqlglot reads table t renamed to a)."""
+    actions = tree.args.get("actions") or [] if isinstance(tree, exp.Alter) else []
+    table_renamed = any(isinstance(a, exp.AlterRename) for a in actions)
+    if reading is not None and table_renamed and reading.renamed == "OBJECT_COLUMN":
+        raise StatementDenied(
+            "PostgreSQL reads this ALTER TABLE as renaming a column, and goex as renaming the "
+            "table; write RENAME COLUMN",
             statement=sql,
             rule="db.classification-mismatch",
         )

@@ -108,6 +108,7 @@ class Reading:
     columns: tuple[str, ...]  # every column named, as written ("t.a", "a")
     written: tuple[str, ...]  # the tables its INSERT/UPDATE/DELETE/MERGE write
     has_where: bool | None  # whether each UPDATE and DELETE has a WHERE; None without any
+    renamed: str | None = None  # what a RenameStmt renames: "OBJECT_TABLE", "OBJECT_COLUMN", ...
 
     @property
     def destroys(self) -> bool:
@@ -149,6 +150,7 @@ def _read(sql: str) -> Reading | None:
         tuple(dict.fromkeys(_column(n) for name, n in nodes if name == "ColumnRef")),
         written,
         all(filtered) if filtered else None,
+        body.get("renameType") if node == "RenameStmt" else None,
     )
 
 

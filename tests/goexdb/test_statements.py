@@ -352,3 +352,15 @@ def test_postgresqls_reading_gives_each_statement_its_kind(sql: str, kind: State
 def test_postgresqls_reading_refuses_a_string_it_reads_as_two_statements() -> None:
     with pytest.raises(StatementDenied, match="PostgreSQL reads 2 statements"):
         postgres.read("SELECT 1; DELETE FROM t")
+
+
+def test_a_column_rename_without_the_column_keyword_is_refused_not_read_as_a_table_rename() -> None:
+    """Found by a second reading: ``ALTER TABLE t RENAME a TO b`` renames column a, and sqlglot
+    reads table t renamed to a; the undo record held a table rename that never happened."""
+    with pytest.raises(StatementDenied) as info:
+        parse_script("ALTER TABLE s.t RENAME a TO b", "postgres")
+    assert info.value.rule == "db.classification-mismatch"
+    renamed = parse_script(
+        "ALTER TABLE s.t RENAME TO a; ALTER TABLE s.a RENAME COLUMN b TO c", "postgres"
+    )
+    assert [s.kind for s in renamed] == [K.DDL, K.DDL]
