@@ -154,14 +154,19 @@ def _beside_table_renames(statements: Sequence[Statement], dialect: str) -> list
     return reasons
 
 
-def _column_names_reused(statements: Sequence[Statement], dialect: str) -> list[str]:
-    """A column added under a name a column renamed away or dropped had, where the engine does
-    not number columns for good (DuckDB): the catalog diff, by name, sees that column as the
-    one before, so undo would neither drop it nor put the other back."""
+def _columns_unfollowed(statements: Sequence[Statement], dialect: str) -> list[str]:
+    """Where the engine does not number columns for good (DuckDB), the catalog diff follows a
+    column by its name: one added under a name another had (renamed away or dropped), or
+    renamed into a dropped one's, reads as that one; and a renamed column's other changes (its
+    type, its default) are not seen. Undo would not put them back: the action is irreversible."""
     if engine_facts(dialect).keeps_column_numbers:
         return []  # the catalog diff follows each column by its number
-    vacated: set[tuple[str, str]] = set()  # (table, column), as _norm has them
+    # (table, column), as _norm has them
+    dropped: set[tuple[str, str]] = set()
+    vacated: set[tuple[str, str]] = set()  # renamed away
     added: set[tuple[str, str]] = set()
+    renamed: set[tuple[str, str]] = set()
+    altered: set[tuple[str, str]] = set()
     reasons = []
     for statement in statements:
         tree = statement.ast
@@ -170,19 +175,30 @@ def _column_names_reused(statements: Sequence[Statement], dialect: str) -> list[
         table = _norm(tree.this.name)
         for action in tree.args.get("actions") or []:
             if isinstance(action, exp.RenameColumn):
-                vacated.add((table, _norm(action.this.name)))
+                old, new = (table, _norm(action.this.name)), (table, _norm(action.args["to"].name))
+                if new in dropped:
+                    reasons.append(
+                        f"column {new[1]} of {table} is dropped, and {old[1]} renamed to it"
+                    )
+                vacated.add(old)
+                renamed.update((old, new) if old not in added else ())
+                added.update((new,) if old in added else ())
             elif isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
-                dropped = {(table, _norm(c.name)) for c in action.args.get("tables") or []}
-                vacated |= dropped - added  # (one the action added held nothing before it)
+                dropped.update(
+                    {(table, _norm(c.name)) for c in action.args.get("tables") or []} - added
+                )
             elif isinstance(action, exp.ColumnDef):
-                if (table, _norm(action.name)) in vacated:
+                if (table, _norm(action.name)) in dropped | vacated:
                     reasons.append(
                         f"column {action.name} is added to {tree.this.name} under the name of a "
-                        "column the action renamed or dropped, which DuckDB's catalog cannot "
-                        "tell apart"
+                        "column the action renamed or dropped"
                     )
                 added.add((table, _norm(action.name)))
-    return reasons
+            elif isinstance(action, exp.AlterColumn):
+                altered.add((table, _norm(action.this.name)))
+    reasons += [f"column {c} of {t} is renamed and altered" for t, c in sorted(altered & renamed)]
+    suffix = ", which DuckDB's catalog, read by name, cannot tell apart"
+    return [reason + suffix for reason in reasons]
 
 
 def _written_key(table: exp.Table, facts: EngineFacts) -> tuple[str | None, str]:
@@ -265,29 +281,64 @@ def explained_by_renames(
         kept += ("column_dropped", "column_added") if followed.keeps_column_numbers else ()
         if change.change in kept:
             return False
-    by_name = [half for c in changes for half in _halves(c)]
     if change.change == "table_renamed":
-        return all(_explained(half, moved, by_name) for half in _halves(change))
+        return followed is not None and _table_renamed(change, moved, changes, followed)
     if change.change == "column_renamed":
-        dropped, added = (_nets(half, moved, by_name) for half in _halves(change))
-        return any(net in added for net in dropped)
-    return _explained(change, moved, by_name)
+        return followed is not None and _column_renamed(change, moved, changes, followed)
+    return _explained(change, moved, changes)
 
 
-def _halves(change: SchemaChange) -> list[SchemaChange]:
-    """A rename as a catalog diff by name sees it: dropped under the name before, created under
-    the name after."""
-    if change.change == "table_renamed":
-        return [
-            SchemaChange("table_dropped", change.before or ""),
-            SchemaChange("table_created", change.table),
-        ]
-    if change.change == "column_renamed":
-        return [
-            SchemaChange("column_dropped", change.table, change.before),
-            SchemaChange("column_added", change.table, change.after),
-        ]
-    return [change]
+def _table_renamed(
+    change: SchemaChange,
+    moved: dict[str, list[list[str]]],
+    changes: Sequence[SchemaChange],
+    facts: EngineFacts,
+) -> bool:
+    """Whether the statements' table renames, in turn, take the table's name before to its
+    name after, in its schema. A rename without a schema that could be another renamed table's
+    of the same name (its schema is the search path's) is taken for neither."""
+    schema, _, name = (change.before or "").rpartition(".")
+    if schema != change.table.rpartition(".")[0]:
+        return False  # moved to another schema: no RENAME does that
+    renamed = [c.before or "" for c in changes if c.change == change.change]
+    for _, written_schema, old, new in moved["tables"]:
+        if written_schema and not facts.same_name(schema, _catalog(facts, written_schema)):
+            continue
+        if facts.same_name(name, _catalog(facts, old)):
+            if not written_schema and sum(facts.same_name(bare(t), name) for t in renamed) > 1:
+                return False
+            name = _catalog(facts, new)
+    return facts.same_name(bare(change.table), name)
+
+
+def _column_renamed(
+    change: SchemaChange,
+    moved: dict[str, list[list[str]]],
+    changes: Sequence[SchemaChange],
+    facts: EngineFacts,
+) -> bool:
+    """Whether one of the statements' column renames, followed to its end (``renames()["net"]``),
+    takes this column of this table from its name before to its name after. One without a
+    schema that could be another table's of the same name is taken for neither."""
+
+    def fits(net: list[str], other: SchemaChange) -> bool:
+        return (
+            facts.same_name(bare(other.table), net[0])
+            and facts.same_name(other.before or "", net[1])
+            and facts.same_name(other.after or "", net[2])
+            and (not net[4] or facts.same_name(other.table.rpartition(".")[0], net[4]))
+        )
+
+    for net in moved.get("net", []):
+        if fits(net, change):
+            alike = [c for c in changes if c.change == change.change and fits(net, c)]
+            return bool(net[4]) or len(alike) == 1
+    return False
+
+
+def _catalog(facts: EngineFacts, written: str) -> str:
+    """A name as SQL wrote it, as the catalog keeps it."""
+    return facts.catalog_name(exp.parse_identifier(written, dialect=facts.dialect))
 
 
 def _explained(
@@ -359,4 +410,4 @@ def irreversible_by_renames(
     """Why the renames make an action irreversible: one that names an imaged table otherwise
     than its statement did; a renamed table changed otherwise too; a vacated name reused."""
     reasons = unpinned(statements, effects, dialect) + _beside_table_renames(statements, dialect)
-    return reasons + _column_names_reused(statements, dialect)
+    return reasons + _columns_unfollowed(statements, dialect)

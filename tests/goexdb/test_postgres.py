@@ -804,6 +804,40 @@ def test_a_schema_change_a_function_or_trigger_makes_is_shown_and_irreversible(
         assert con.execute(f"SELECT count(v) FROM {schema}.parent").fetchone() == (10,)
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        'ALTER TABLE {s}."Parent" RENAME COLUMN v TO w; SELECT {s}.renames()',
+        "ALTER TABLE {s}.child RENAME COLUMN parent_id TO pid; "
+        "ALTER TABLE {s}.parent RENAME TO parents; SELECT {s}.renames()",
+    ],
+    ids=["a table of the same name but its case", "a table another rename named"],
+)
+def test_a_rename_a_function_makes_is_not_taken_for_a_statements(
+    pg_dsn: str, schema: str, sql: str
+) -> None:
+    """Found by a second reading: the statements' renames, compared without case or against
+    any renamed table's name, explained the catalog's rename of another table's column that a
+    function made; the undo exited 0 and left it renamed."""
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f'CREATE TABLE {schema}."Parent" (id int, v text, parent_id int)')
+        target = "parents" if "parents" in sql else "parent"
+        column = "parent_id" if "parents" in sql else "v"
+        new = "pid" if "parents" in sql else "w"
+        con.execute(
+            f"CREATE FUNCTION {schema}.renames() RETURNS int LANGUAGE plpgsql AS $$ BEGIN "
+            f"EXECUTE 'ALTER TABLE {schema}.{target} RENAME COLUMN {column} TO {new}'; "
+            "RETURN 1; END $$"
+        )
+        if "parents" in sql:
+            con.execute(f"ALTER TABLE {schema}.parent ADD COLUMN parent_id int")
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(sql.format(s=schema))
+        assert not staged.reversible
+        assert "which no rename goex read explains" in "; ".join(staged.effects.irreversible)
+        staged.rollback()
+
+
 def test_a_column_rename_is_not_judged_a_drop(pg_dsn: str, schema: str) -> None:
     """The catalog follows the column by its number: it reads as renamed, not dropped."""
     parent = f"{schema}.parent"
