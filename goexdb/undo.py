@@ -123,28 +123,23 @@ def _undo_schema(
     follows: EngineFacts | None,
 ) -> list[str]:
     out: list[str] = []
-    for change in reversed(changes):
+    undone = [  # (a created table's indexes and columns go with it; renames are put back below)
+        change
+        for change in reversed(changes)
+        if (change.change == "table_created" or change.table not in created)
+        and not explained_by_renames(change, moved, changes, follows)
+    ]
+    for change in undone:
         table, name = change.table, change.name or ""
-        if change.change != "table_created" and table in created:
-            continue
-        if explained_by_renames(change, moved, changes, follows):
-            continue  # (renamed back below)
         if change.change == "table_created":
             out.append(f"DROP TABLE {quote_table(table)}")
         elif change.change == "column_added":
             out.append(f"ALTER TABLE {quote_table(table)} DROP COLUMN {quote_ident(name)}")
         elif change.change == "index_created":
             out.append(f"DROP INDEX {quote_table(name)}")
-        elif change.change == "index_dropped" and change.before:
-            out.append(change.before.rstrip(";"))
         elif change.change == "constraint_created":
             out.append(
                 f"ALTER TABLE {quote_table(table)} DROP CONSTRAINT {quote_ident(bare(name))}"
-            )
-        elif change.change == "constraint_dropped" and change.before:
-            out.append(
-                f"ALTER TABLE {quote_table(table)} ADD CONSTRAINT {quote_ident(bare(name))} "
-                f"{change.before}"
             )
         elif change.change == "default_changed":
             column = f"ALTER TABLE {quote_table(table)} ALTER COLUMN {quote_ident(name)}"
@@ -161,6 +156,15 @@ def _undo_schema(
             _, schema, old, new = entry
             current = f"{schema}.{new}" if schema else new
             out.append(f"ALTER TABLE {current} RENAME TO {old}")
+    # last, once every name is as before the action, which their definitions use
+    for change in undone:
+        if change.change == "index_dropped" and change.before:
+            out.append(change.before.rstrip(";"))
+        elif change.change == "constraint_dropped" and change.before:
+            out.append(
+                f"ALTER TABLE {quote_table(change.table)} ADD CONSTRAINT "
+                f"{quote_ident(bare(change.name or ''))} {change.before}"
+            )
     return out
 
 
