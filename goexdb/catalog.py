@@ -9,6 +9,7 @@ is followed by its name, and a name that moved to a later position is another co
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from goexdb.effects import SchemaChange, TableColumns
@@ -148,3 +149,20 @@ def _diff_columns(before: Catalog, after: Catalog, old: str, new: str) -> list[S
         if old_default != new_default:
             changes.append(SchemaChange("default_changed", new, column, old_default, new_default))
     return changes
+
+
+def not_null(definition: str | None) -> str | None:
+    """The column of a NOT NULL constraint (``NOT NULL v``, as SQL), which both engines set
+    and drop on the column (their ADD CONSTRAINT takes no NOT NULL); None for another."""
+    found = re.fullmatch(r'NOT NULL ((?:"(?:[^"]|"")+")|\w+)', definition or "")
+    return found[1] if found else None
+
+
+def not_null_named_otherwise(change: SchemaChange) -> bool:
+    """A NOT NULL constraint dropped under a name its engine would not give it when set again
+    (``table_column_not_null``): its undo would not be exact."""
+    column = not_null(change.before) if change.change == "constraint_dropped" else None
+    if column is None:
+        return False
+    name = column[1:-1].replace('""', '"') if column.startswith('"') else column
+    return change.name != f"{change.table.rpartition('.')[2]}_{name}_not_null"

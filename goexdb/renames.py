@@ -36,12 +36,18 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
     # per table (as written, followed through its renames): name now -> the column, which is
     # (name before the action, "") or ("", a number of the action's own for one it added)
     now: dict[tuple[str | None, str], dict[str, tuple[str, str]]] = {}
+    made: set[tuple[str | None, str]] = set()  # tables the action created: no column was there
     for place, statement in enumerate(statements):
         tree = statement.ast
+        if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "TABLE":
+            target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+            if isinstance(target, exp.Table):
+                made.add(_written_key(target, facts))
         if not isinstance(tree, exp.Alter) or not isinstance(tree.this, exp.Table):
             continue
         table = tree.this
         columns = now.setdefault(_written_key(table, facts), {})
+        fresh = _written_key(table, facts) in made
         for action in tree.args.get("actions") or []:
             if isinstance(action, exp.ColumnDef):
                 columns[_folded(facts, action.this)] = ("", str(place))
@@ -61,11 +67,14 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
                 ]
                 key = _written_key(table, facts)
                 now[(key[0], _folded(facts, action.this.this))] = now.pop(key, {})
+                if fresh:
+                    made.add((key[0], _folded(facts, action.this.this)))
             elif isinstance(action, exp.RenameColumn):
                 old, new = action.this.this, action.args["to"].this
                 entry = ["columns", qualified(table, dialect)]
                 entry += [old.sql(dialect=dialect), new.sql(dialect=dialect)]
-                column = columns.pop(_folded(facts, old), (_folded(facts, old), ""))
+                kept = ("", "") if fresh else (_folded(facts, old), "")  # (its name before)
+                column = columns.pop(_folded(facts, old), kept)
                 columns[_folded(facts, new)] = column
                 if not column[0]:  # one the action added
                     entry[0] = "new_columns"

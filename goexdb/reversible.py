@@ -13,6 +13,7 @@ from typing import Any
 from sqlglot import exp
 
 from core.config import Capture
+from goexdb.catalog import not_null_named_otherwise
 from goexdb.effects import WHOLE_ACTION, Effects
 from goexdb.engines import EngineFacts, engine_facts
 from goexdb.renames import applies, explained_by_renames, irreversible_by_renames, renames
@@ -44,6 +45,10 @@ def assess(
     reasons: list[str] = []
     moved = renames(statements, dialect)
     for change in effects.schema_changes:
+        if not_null_named_otherwise(change):
+            reasons.append(
+                f"NOT NULL {change.name} was dropped, and would come back named otherwise"
+            )
         template = IRREVERSIBLE_CHANGES.get(change.change)
         followed = engine_facts(dialect)
         if template and not explained_by_renames(change, moved, effects.schema_changes, followed):

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.errors import ConflictError
+from goexdb.catalog import not_null
 from goexdb.compensate import Dialect, check_restored, forget, undo_keyless_set, undo_set
 from goexdb.effects import (
     Effects,
@@ -137,6 +138,8 @@ def _undo_schema(
             out.append(f"ALTER TABLE {quote_table(table)} DROP COLUMN {quote_ident(name)}")
         elif change.change == "index_created":
             out.append(f"DROP INDEX {quote_table(name)}")
+        elif change.change == "constraint_created" and (column := not_null(change.after)):
+            out.append(f"ALTER TABLE {quote_table(table)} ALTER COLUMN {column} DROP NOT NULL")
         elif change.change == "constraint_created":
             out.append(
                 f"ALTER TABLE {quote_table(table)} DROP CONSTRAINT {quote_ident(bare(name))}"
@@ -160,6 +163,10 @@ def _undo_schema(
     for change in undone:
         if change.change == "index_dropped" and change.before:
             out.append(change.before.rstrip(";"))
+        elif change.change == "constraint_dropped" and (column := not_null(change.before)):
+            out.append(
+                f"ALTER TABLE {quote_table(change.table)} ALTER COLUMN {column} SET NOT NULL"
+            )
         elif change.change == "constraint_dropped" and change.before:
             out.append(
                 f"ALTER TABLE {quote_table(change.table)} ADD CONSTRAINT "

@@ -672,3 +672,51 @@ def test_an_index_dropped_beside_renames_is_made_again_as_it_was(case: Case, ren
         db.stage_undo(staged.action.id).commit()
     assert columns_of(case, "orders") == ["id", "status", "total"]
     assert case.run(indexes) == before
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ALTER TABLE {o} ALTER COLUMN status SET NOT NULL",
+        "ALTER TABLE {o} ALTER COLUMN status SET NOT NULL; "
+        "ALTER TABLE {o} ALTER COLUMN status DROP NOT NULL; "
+        "ALTER TABLE {o} ALTER COLUMN id DROP NOT NULL",
+        "CREATE TABLE {p}made (x INTEGER); ALTER TABLE {p}made RENAME COLUMN x TO y",
+    ],
+    ids=["not null set", "not null dropped", "a column of a table made renamed"],
+)
+def test_not_null_and_a_made_tables_renamed_column_are_undone(case: Case, sql: str) -> None:
+    """Both engines refused the undo's ADD CONSTRAINT ... NOT NULL and DROP CONSTRAINT of a
+    NOT NULL; and the undo dropped a table the action made, then renamed its column back."""
+    make_orders(case)
+    nullable = "SELECT column_name, is_nullable FROM information_schema.columns "
+    nullable += f"WHERE table_name = 'orders' AND table_schema = '{case.schema[:-1] or 'main'}'"
+    before = sorted(case.run(nullable))
+    if "DROP NOT NULL" in sql:  # (on a key column DuckDB cannot drop it)
+        case.run(f"ALTER TABLE {case.t('orders')} ADD COLUMN kept INTEGER NOT NULL DEFAULT 0")
+        before = sorted(case.run(nullable))
+        sql = sql.replace("COLUMN id", "COLUMN kept")
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(sql.format(o=case.t("orders"), p=case.schema))
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    assert sorted(case.run(nullable)) == before
+    assert not case.run(
+        "SELECT table_name FROM information_schema.tables WHERE table_name = 'made'"
+    )
+
+
+def test_a_not_null_constraint_of_its_own_name_dropped_is_irreversible(
+    pg_dsn: str,
+) -> None:
+    """Set again on the column, it would come back as table_column_not_null."""
+    schema = f"nn_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE SCHEMA {schema}")
+        con.execute(f"CREATE TABLE {schema}.t (v int CONSTRAINT v_required NOT NULL)")
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"ALTER TABLE {schema}.t ALTER COLUMN v DROP NOT NULL")
+        assert not staged.reversible
+        assert "would come back named otherwise" in staged.effects.irreversible[0]
+        staged.rollback()

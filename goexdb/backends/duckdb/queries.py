@@ -24,9 +24,12 @@ INDEXES = """
            schema_name || '.' || index_name, sql
     FROM duckdb_indexes() WHERE database_name = current_database()
 """
+# (a NOT NULL's text names its column, as PostgreSQL's does: ``NOT NULL "v"``)
 CONSTRAINTS = """
     SELECT schema_name || '.' || table_name || '.' || constraint_name,
-           schema_name || '.' || table_name, constraint_name, constraint_text
+           schema_name || '.' || table_name, constraint_name,
+           CASE WHEN constraint_type = 'NOT NULL' THEN 'NOT NULL "'
+                || replace(constraint_column_names[1], '"', '""') || '"' ELSE constraint_text END
     FROM duckdb_constraints() WHERE database_name = current_database()
 """
 # A table's columns and their types.
