@@ -193,9 +193,9 @@ def _columns_unfollowed(statements: Sequence[Statement], dialect: str) -> list[s
                 renamed.update((old, new) if old not in added else ())
                 added.update((new,) if old in added else ())
             elif isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
-                dropped.update(
-                    {(table, _norm(c.name)) for c in action.args.get("tables") or []} - added
-                )
+                gone = {(table, _norm(c.name)) for c in action.args.get("tables") or []} - added
+                reasons += [f"column {c} of {t}, renamed, is dropped" for t, c in gone & renamed]
+                dropped.update(gone)
             elif isinstance(action, exp.ColumnDef):
                 if (table, _norm(action.name)) in dropped | vacated:
                     reasons.append(
