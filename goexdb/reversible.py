@@ -16,7 +16,8 @@ from core.config import Capture
 from goexdb.catalog import not_null_named_otherwise
 from goexdb.effects import WHOLE_ACTION, Effects
 from goexdb.engines import EngineFacts, engine_facts
-from goexdb.renames import applies, explained_by_renames, irreversible_by_renames, renames
+from goexdb.explained import explained_by_renames
+from goexdb.renames import applies, irreversible_by_renames, renames
 from goexdb.sql import Statement, StatementKind
 
 # 2: its schema changes follow tables (and columns where the engine numbers them for good)

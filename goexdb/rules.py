@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from core.policy import PolicySettings, Rule, Severity, rule
 from goexdb.effects import Effects, SchemaChange
 from goexdb.engines import engine_facts
-from goexdb.renames import explained_by_renames, renames
+from goexdb.explained import explained_by_renames
+from goexdb.renames import renames
 from goexdb.sql import Statement, StatementKind
 
 

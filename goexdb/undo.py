@@ -34,8 +34,9 @@ from goexdb.effects import (
     fingerprinted,
 )
 from goexdb.engines import EngineFacts, quote_ident, quote_literal, quote_table
+from goexdb.explained import explained_by_renames
 from goexdb.renamed_images import as_left
-from goexdb.renames import bare, explained_by_renames
+from goexdb.renames import bare
 from goexdb.reversible import followed
 from goexdb.undoplan import Check, UndoPlan
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlglot import exp
+
 from goexdb.backends.postgres.cascaded import unimageable
 from goexdb.effects import RowImage, StatementImages
 from goexdb.engines import POSTGRES
@@ -60,13 +62,19 @@ def tie(verdict: Verdict, position: int, tag: str | None, images: list[RowImage]
 
 
 class Tied(StatementImages):
-    def with_table(self, tables: dict[str, tuple[str | None, str | None, Any, bool]]) -> Tied:
+    def with_table(
+        self, tables: dict[str, tuple[str | None, str | None, Any, bool]], at_end: str
+    ) -> Tied:
         """Named by the table's schema and name, with its primary key (``tables``: by the name
-        as written, as the server resolved it in the transaction, ``queries.TABLE``)."""
-        schema, relation, key, inherited = tables.get(self.table, (None, None, None, False))
+        as written, as the server resolved it in the transaction at its end, ``queries.TABLE``;
+        ``at_end``: the name as written a later rename gave it, if one did: the images keep
+        the name they were taken under, ``goexdb.renamed_images`` names them anew)."""
+        schema, relation, key, inherited = tables.get(at_end, (None, None, None, False))
         if schema is None or relation is None:
             self.missing, self.images = f"table {self.table} was not found again", []
             return self
+        if at_end != self.table:
+            relation = POSTGRES.catalog_name(exp.to_table(self.table, dialect=DIALECT).this)
         self.table, self.key = f"{schema}.{relation}", list(key or [])
         why = unimageable(schema, relation, inherited)
         if why is not None:

@@ -27,6 +27,7 @@ from goexdb.proxy.own import GoexQueryFailed, Own
 from goexdb.proxy.pending import Counts, Pending, savepoint_of
 from goexdb.proxy.routing import Discarded, Sink, failed
 from goexdb.proxy.statements import Verdict
+from goexdb.renames import renamed_since
 from goexdb.sql import StatementKind
 
 DIALECT = POSTGRES.dialect
@@ -48,8 +49,13 @@ async def measure(
 ) -> Effects:
     """``cascaded``: where images are taken, how to read the rows no statement reported."""
     try:
-        imaged_tables = sorted({written_by(pending.statements[i]) for i in pending.imaged})
-        rows = await own.rows("goex_measure", MEASURE, (json.dumps(imaged_tables),))
+        # each statement's tables as later renames named them: the names the end resolves
+        def at_end(written: str, index: int) -> str:
+            later = [v.statement for v in pending.statements[index + 1 :] if v.statement]
+            return renamed_since(written, later, DIALECT) if pending.catalog else written
+
+        ends = {i: at_end(written_by(pending.statements[i]), i) for i in pending.imaged}
+        rows = await own.rows("goex_measure", MEASURE, (json.dumps(sorted(set(ends.values()))),))
         held = Holdings.read(json.loads((rows[0][0] or b"[]").decode()))
         effects = Effects()
         explained: dict[str, int] = {}
@@ -58,7 +64,7 @@ async def measure(
             if verdict.statement is None or not count or index in pending.undone:
                 continue
             for written in _written(verdict):
-                name = held.named(written)
+                name = held.named(at_end(written, index))
                 if name is not None:
                     explained[name] = explained.get(name, 0) + count
         counts = _less(_less(held.counts, pending.baseline), pending.discounted)
@@ -74,7 +80,7 @@ async def measure(
         for index in sorted(pending.imaged):  # its place among the action's statements
             images = pending.images.get(index, [])
             tied = tie(pending.statements[index], kept.index(index), pending.tags[index], images)
-            budget.spend(tied.with_table(tables))
+            budget.spend(tied.with_table(tables, ends[index]))
             effects.images.append(tied)
         for index, emptied in sorted(pending.emptied.items()):  # a TRUNCATE's, read before it
             for table in emptied:

@@ -20,6 +20,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from core.errors import StatementDenied, StatementError
 from goexdb.sql import postgres
+from goexdb.sql.agree import agree
 from goexdb.sql.kinds import (
     CLONE_ONLY_VERBS,
     DENIAL,
@@ -30,7 +31,7 @@ from goexdb.sql.kinds import (
 )
 from goexdb.sql.postgres import Reading
 from goexdb.sql.split import oid_arrays_as_text, pieces, tokenize
-from goexdb.sql.syntax import postgres_problem, syntax_problem
+from goexdb.sql.syntax import syntax_problem
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -194,8 +195,7 @@ def classify(sql: str, dialect: str, *, line: int = 1, column: int = 1) -> State
     if kind is StatementKind.DML and _writes_system_catalog(tree):
         kind = StatementKind.SYSTEM_CATALOG
     if dialect == "postgres":
-        _agree(sql, verb, kind, reading, line, column)
-        _agree_on_renames(sql, tree, reading)
+        agree(sql, verb, kind, tree, reading, line, column)
     written = _tables_written(tree, dialect) if kind is StatementKind.DML else ()
     where = _has_where(tree) if kind is StatementKind.DML else None
     return Statement(sql, kind, verb, tree, written, where)
@@ -211,37 +211,6 @@ def _read_by_postgres(
     return Statement(
         sql, reading.kind, verb, None, reading.written, reading.has_where, postgres=reading
     )
-
-
-def _agree(
-    sql: str, verb: str, kind: StatementKind, reading: Reading | None, line: int, column: int
-) -> None:
-    """Refuse a statement goex would run whose kind PostgreSQL's parser reads otherwise, or
-    which it cannot parse at all: what runs must be what was classified."""
-    if reading is None:
-        problem = postgres_problem(sql, line=line, column=column)
-        raise StatementError(f"the SQL could not be parsed: {problem}", statement=sql)
-    if kind in RUNNABLE and reading.kind is not kind:
-        raise StatementDenied(
-            f"PostgreSQL reads this {verb.upper()} statement as {reading.kind.value}, which does "
-            f"not agree with goex's classification ({kind.value}); refused",
-            statement=sql,
-            rule="db.classification-mismatch",
-        )
-
-
-def _agree_on_renames(sql: str, tree: exp.Expr, reading: Reading | None) -> None:
-    """Refuse a rename goex reads as a table's that PostgreSQL reads as a column's (``ALTER
-    TABLE t RENAME a TO b`` renames column a; sqlglot reads table t renamed to a)."""
-    actions = tree.args.get("actions") or [] if isinstance(tree, exp.Alter) else []
-    table_renamed = any(isinstance(a, exp.AlterRename) for a in actions)
-    if reading is not None and table_renamed and reading.renamed == "OBJECT_COLUMN":
-        raise StatementDenied(
-            "PostgreSQL reads this ALTER TABLE as renaming a column, and goex as renaming the "
-            "table; write RENAME COLUMN",
-            statement=sql,
-            rule="db.classification-mismatch",
-        )
 
 
 def _parsed(sql: str, dialect: str) -> list[exp.Expr]:

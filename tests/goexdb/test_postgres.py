@@ -838,6 +838,20 @@ def test_a_rename_a_function_makes_is_not_taken_for_a_statements(
         staged.rollback()
 
 
+def test_a_table_renamed_to_a_name_written_with_capitals_is_undone(
+    pg_dsn: str, schema: str
+) -> None:
+    """Its index's definition names it quoted ("Parent"), where it did not before: that read
+    as an index redefined, and the action as irreversible."""
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f'ALTER TABLE {schema}.parent RENAME TO "Parent"')
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(*) FROM {schema}.parent").fetchone() == (10,)
+
+
 def test_a_column_rename_is_not_judged_a_drop(pg_dsn: str, schema: str) -> None:
     """The catalog follows the column by its number: it reads as renamed, not dropped."""
     parent = f"{schema}.parent"
