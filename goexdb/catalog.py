@@ -35,14 +35,23 @@ class Catalog:
     numbers: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> column -> number
     numbers_kept: bool = False  # EngineFacts.keeps_column_numbers
     parents: dict[str, list[str]] = field(default_factory=dict)  # table -> its parents' oids
+    views: dict[str, str] = field(default_factory=dict)  # a view -> VIEW, MATERIALIZED VIEW
 
     def add_column(
-        self, table: str, column: str, kind: tuple[str, str | None], ids: tuple[str, int]
+        self,
+        table: str,
+        column: str,
+        kind: tuple[str, str | None],
+        ids: tuple[str, int],
+        view: str | None = None,
     ) -> None:
-        """One column as a catalog query reads it, with its table's oid and its number."""
+        """One column as a catalog query reads it, with its table's oid and its number, and
+        what its table is if it is a view (``VIEW``, ``MATERIALIZED VIEW``)."""
         self.columns.setdefault(table, {})[column] = kind
         self.ids[table] = ids[0]
         self.numbers.setdefault(table, {})[column] = ids[1]
+        if view:
+            self.views[table] = view
 
     def describe(self) -> dict[str, dict[str, str]]:
         return {
@@ -62,16 +71,27 @@ class Catalog:
 def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:
     """Schema changes between two catalog snapshots taken in the same transaction: a table or
     column renamed is ``table_renamed`` or ``column_renamed`` (``before`` and ``after`` its
-    names), where the engine keeps what identifies it."""
+    names), where the engine keeps what identifies it; a view made or dropped is
+    ``view_created`` or ``view_dropped`` (``after`` or ``before``: what it is)."""
     changes: list[SchemaChange] = []
     pairs = _paired(
         {table: before.ids.get(table, table) for table in before.columns},
         {table: after.ids.get(table, table) for table in after.columns},
     )
     for table in sorted(after.columns.keys() - {new for _, new in pairs}):
-        changes.append(SchemaChange("table_created", table))
+        view = after.views.get(table)
+        changes.append(
+            SchemaChange("view_created", table, after=view)
+            if view
+            else SchemaChange("table_created", table)
+        )
     for table in sorted(before.columns.keys() - {old for old, _ in pairs}):
-        changes.append(SchemaChange("table_dropped", table))
+        view = before.views.get(table)
+        changes.append(
+            SchemaChange("view_dropped", table, before=view)
+            if view
+            else SchemaChange("table_dropped", table)
+        )
     for old, new in sorted(pairs, key=lambda pair: pair[1]):
         if old != new:
             changes.append(SchemaChange("table_renamed", new, before=old, after=new))

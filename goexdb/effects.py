@@ -55,10 +55,10 @@ class TableChange:
 @dataclass(frozen=True)
 class SchemaChange:
     """One difference between the catalog before and after: ``table_created|dropped|renamed``,
-    ``column_added|dropped|renamed``, ``type_changed``, ``default_changed``, ``index_created|
-    dropped|changed``, ``constraint_created|dropped|changed``. ``name`` is the column, index or
-    constraint; ``before`` and ``after`` its type, default or definition, or, renamed, its
-    names (``goexdb.catalog``)."""
+    ``view_created|dropped``, ``column_added|dropped|renamed``, ``type_changed``,
+    ``default_changed``, ``index_created|dropped|changed``, ``constraint_created|dropped|
+    changed``, ``schema_unread``. ``name`` is the column, index or constraint; ``before`` and
+    ``after`` its type, default or definition, or, renamed, its names (``goexdb.catalog``)."""
 
     change: str
     table: str
@@ -246,6 +246,13 @@ class Effects:
     @property
     def rows_changed(self) -> int:
         return sum(change.total for change in self.tables.values())
+
+    def made(self) -> set[str]:
+        """The tables and views the action made (their rows go with them: none is imaged),
+        once its schema changes are read."""
+        return {
+            c.table for c in self.schema_changes if c.change in ("table_created", "view_created")
+        }
 
     def table(self, name: str) -> TableChange:
         return self.tables.setdefault(name, TableChange())

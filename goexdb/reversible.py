@@ -26,6 +26,7 @@ RECORD_VERSION = 2
 
 IRREVERSIBLE_CHANGES = {
     "table_dropped": "table {table} was dropped",
+    "view_dropped": "view {table} was dropped",
     "column_dropped": "column {table}.{name} was dropped",
     "type_changed": "column {table}.{name} changed type",
     "index_changed": "index {name} was redefined",
@@ -86,8 +87,11 @@ def assess(
             reasons.append(images.missing)
     # (where the backend imaged them, images of the whole action cover every such row)
     whole = any(images.statement == WHOLE_ACTION for images in effects.images)
-    for name, counts in sorted(effects.tables.items()):
-        if counts.by_cascade_or_trigger and not whole:
+    made = {
+        c.table for c in effects.schema_changes if c.change in ("table_created", "view_created")
+    }
+    for name, counts in sorted(effects.tables.items()):  # (a table made goes with its rows)
+        if counts.by_cascade_or_trigger and not whole and name not in made:
             reasons.append(
                 f"{counts.by_cascade_or_trigger} rows of {name} were changed by a cascade or "
                 "trigger, which leaves no row images"
@@ -96,11 +100,10 @@ def assess(
     return effects.irreversible
 
 
-# What the catalog diff sees and an undo takes back: tables, their columns (type, default, not
-# null), indexes and constraints. A view's undo would drop it as a table, and CREATE OR REPLACE
-# VIEW keeps its oid and columns: neither is measured. Nor are sequences, types, schemas,
-# comments, storage parameters or collations.
-_MEASURED_CREATE = ("TABLE", "INDEX")
+# What the catalog diff sees and an undo takes back: tables and views, their columns (type,
+# default, not null), indexes and constraints. Not sequences, types, schemas, comments, storage
+# parameters or collations.
+_MEASURED_CREATE = ("TABLE", "INDEX", "VIEW")
 _MEASURED_DROP = ("TABLE", "INDEX", "VIEW")
 # (ALTER COLUMN ... TYPE ... USING may rewrite every value, and keep the type; COLLATE is not read)
 _MEASURED_ALTER_COLUMN = frozenset({"this", "dtype", "default", "drop", "allow_null"})
@@ -117,7 +120,7 @@ def _measured(statement: Statement) -> bool:
             "IndexStmt",
         )
     kind = str(tree.args.get("kind") or "").upper()
-    if isinstance(tree, exp.Create):
+    if isinstance(tree, exp.Create):  # (CREATE OR REPLACE VIEW keeps its oid and columns)
         return kind in _MEASURED_CREATE and not tree.args.get("replace")
     if isinstance(tree, exp.Drop):
         return kind in _MEASURED_DROP

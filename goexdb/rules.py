@@ -130,6 +130,7 @@ CREATED_BY = {
     "index_dropped": "index_created",
     "constraint_dropped": "constraint_created",
     "table_dropped": "table_created",
+    "view_dropped": "view_created",
     "column_dropped": "column_added",
 }
 

@@ -135,6 +135,8 @@ def _undo_schema(
         table, name = change.table, change.name or ""
         if change.change == "table_created":
             out.append(f"DROP TABLE {quote_table(table)}")
+        elif change.change == "view_created" and change.after in VIEWS:
+            out.append(f"DROP {change.after} {quote_table(table)}")
         elif change.change == "column_added":
             out.append(f"ALTER TABLE {quote_table(table)} DROP COLUMN {quote_ident(name)}")
         elif change.change == "index_created":
@@ -174,6 +176,9 @@ def _undo_schema(
                 f"{quote_ident(bare(change.name or ''))} {change.before}"
             )
     return out
+
+
+VIEWS = ("VIEW", "MATERIALIZED VIEW")  # what a view the action made is dropped as
 
 
 def refusal(

@@ -94,9 +94,6 @@ async def measure(
                 unimaged = StatementImages(kept.index(index), what, [])
                 unimaged.missing = f"{verdict.sql.split()[0].upper()} {what} left no row images"
                 effects.images.append(unimaged)
-        if cascaded is not None and any(t.by_cascade_or_trigger for t in effects.tables.values()):
-            exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
-            await asyncio.to_thread(cascaded.image, effects, held.roots, exclusive, budget)
         if pending.catalog is None:
             effects.schema_changes = unread_schema_changes(effects.locks)
         else:
@@ -105,6 +102,9 @@ async def measure(
             effects.rewrites = sorted(
                 n for n, node in filenodes.items() if pending.filenodes.get(n, node) != node
             )
+        if cascaded is not None and any(t.by_cascade_or_trigger for t in effects.tables.values()):
+            exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
+            await asyncio.to_thread(cascaded.image, effects, held.roots, exclusive, budget)
     except (GoexQueryFailed, Discarded, ConnectionError) as exc:
         raise ExecutionError(f"goex could not measure the transaction: {exc}") from exc
     return effects

@@ -579,7 +579,7 @@ def test_an_action_journaled_when_the_catalog_was_diffed_by_name_is_still_undone
     "sql",
     [
         "CREATE SEQUENCE {p}made_seq",
-        "CREATE VIEW {p}made_view AS SELECT 1 AS one",
+        "CREATE OR REPLACE VIEW {p}made_view AS SELECT 1 AS one",
         "COMMENT ON TABLE {o} IS 'noted'",
         "ALTER TABLE {o} ALTER COLUMN total TYPE DECIMAL(12, 2) USING 0",
         'ALTER TABLE {o} ALTER COLUMN status TYPE TEXT COLLATE "C"',
@@ -727,4 +727,28 @@ def test_a_not_null_constraint_of_its_own_name_dropped_is_irreversible(
         staged = db.stage(f"ALTER TABLE {schema}.t ALTER COLUMN v DROP NOT NULL")
         assert not staged.reversible
         assert "would come back named otherwise" in staged.effects.irreversible[0]
+        staged.rollback()
+
+
+def test_a_view_the_action_made_is_dropped_by_its_undo_and_one_it_dropped_is_irreversible(
+    case: Case,
+) -> None:
+    """A view read as a table made: its undo's DROP TABLE failed (and, once DDL the catalog
+    diff cannot see was irreversible, every CREATE VIEW was)."""
+    make_orders(case)
+    views = ["CREATE VIEW {p}open_orders AS SELECT id FROM {o} WHERE status = 'new'"]
+    if case.schema:
+        views.append("CREATE MATERIALIZED VIEW {p}totals AS SELECT sum(total) AS s FROM {o}")
+    record = commit(case, "; ".join(views).format(p=case.schema, o=case.t("orders")))
+    assert {c["change"] for c in record["schema_changes"]} == {"view_created"}
+    assert not record["irreversible"]
+    assert case.run(f"SELECT count(*) FROM {case.t('open_orders')}") == [(2,)]
+    undo(case, record)
+    assert not case.run(
+        "SELECT table_name FROM information_schema.tables WHERE table_name = 'open_orders'"
+    )
+    case.run(f"CREATE VIEW {case.t('kept')} AS SELECT id FROM {case.t('orders')}")
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(f"DROP VIEW {case.t('kept')}")
+        assert staged.effects.irreversible == [f"view {case.schema or 'main.'}kept was dropped"]
         staged.rollback()

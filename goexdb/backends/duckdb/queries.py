@@ -15,7 +15,8 @@ from goexdb.schema import Schema
 # The catalog, diffed before and after an action that runs DDL.
 COLUMNS = """
     SELECT schema_name || '.' || table_name, column_name, data_type, column_default,
-           table_oid::VARCHAR, column_index
+           table_oid::VARCHAR, column_index,
+           table_oid IN (SELECT view_oid FROM duckdb_views()) AS is_view
     FROM duckdb_columns() WHERE NOT internal AND database_name = current_database()
     ORDER BY 1, column_index
 """
@@ -89,8 +90,8 @@ def read_schema(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Schema:
 def read_catalog(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Catalog:
     """Columns, indexes and constraints of every table, as ``rows(query)`` reads them."""
     catalog = Catalog(numbers_kept=DUCKDB.keeps_column_numbers)
-    for table, column, dtype, default, oid, position in rows(COLUMNS):
-        catalog.add_column(table, column, (dtype, default), (oid, position))
+    for table, column, dtype, default, oid, position, is_view in rows(COLUMNS):
+        catalog.add_column(table, column, (dtype, default), (oid, position), is_view and "VIEW")
     catalog.indexes = {r[0]: (r[1], r[2], r[3]) for r in rows(INDEXES)}
     catalog.constraints = {r[0]: (r[1], r[2], r[3]) for r in rows(CONSTRAINTS)}
     return catalog

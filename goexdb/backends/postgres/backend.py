@@ -280,11 +280,6 @@ class PostgresBackend:
         explained = self._catalog_names(held)
         held.roots = {**self._carried_roots, **held.roots}
         held.note(effects, self._changes(held.counts), explained, self._sequences)
-        # (rows written by a transaction that ended early are no longer the action's to find)
-        if self._config.capture is Capture.IMAGES and not self._carried:
-            exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
-            self._cascaded.image(effects, held.roots, exclusive, self._budget)
-            effects.settings = json.loads(self._rows(queries.SETTINGS)[0][0])
         if not self._ddl:
             effects.schema_changes = unread_schema_changes(effects.locks)
         else:
@@ -296,6 +291,11 @@ class PostgresBackend:
                 for name, node in after.items()
                 if name in self._filenodes and self._filenodes[name] != node
             )
+        # (rows written by a transaction that ended early are no longer the action's to find)
+        if self._config.capture is Capture.IMAGES and not self._carried:
+            exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
+            self._cascaded.image(effects, held.roots, exclusive, self._budget)
+            effects.settings = json.loads(self._rows(queries.SETTINGS)[0][0])
         return effects
 
     def settle(self) -> None:

@@ -113,7 +113,8 @@ class Cascaded:
             for i, n in enumerate((table.inserted, table.updated, table.deleted)):
                 total[i] += n
             total[3] += table.by_cascade_or_trigger
-        wanted = sorted(name for name, total in counts.items() if total[3])
+        made = effects.made()  # (read first: the schema changes)
+        wanted = sorted(name for name, total in counts.items() if total[3] and name not in made)
         if not wanted:
             return
         found = [StatementImages(WHOLE_ACTION, name, self._key_of(name)) for name in wanted]

@@ -20,7 +20,7 @@ COLUMNS = f"""
            pg_get_expr(d.adbin, d.adrelid), a.attgenerated::text || a.attidentity::text,
            c.oid::text, a.attnum, CASE WHEN a.attinhcount > 0 THEN
              (SELECT string_agg(i.inhparent::text, ' ') FROM pg_inherits i WHERE i.inhrelid = c.oid)
-           END
+           END, c.relkind::text
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -212,11 +212,14 @@ def read_schema(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Schema:
     return schema.read_schema(rows(RELATIONS), rows(COLUMNS), rows(CONSTRAINTS), rows(TYPES))
 
 
+VIEWS = {"v": "VIEW", "m": "MATERIALIZED VIEW"}  # relkind -> what a view is dropped as
+
+
 def read_catalog(rows: Callable[[str], Sequence[Sequence[Any]]]) -> Catalog:
     """Columns, indexes and constraints of every user table, as ``rows(query)`` reads them."""
     catalog = Catalog(numbers_kept=POSTGRES.keeps_column_numbers)
-    for table, column, dtype, default, generation, oid, number, parents in rows(COLUMNS):
-        catalog.add_column(table, column, (dtype, default), (oid, number))
+    for table, column, dtype, default, generation, oid, number, parents, kind in rows(COLUMNS):
+        catalog.add_column(table, column, (dtype, default), (oid, number), VIEWS.get(kind))
         if parents:  # an inherited column (of a partition, or a table inheriting)
             catalog.parents[table] = str(parents).split()
         if generation:
