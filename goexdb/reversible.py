@@ -34,8 +34,8 @@ IRREVERSIBLE_CHANGES = {
     "table_renamed": "table {before} became {table}, which no rename goex read explains",
     "column_renamed": "column {table}.{before} became {name}, which no rename goex read explains",
     "schema_unread": (
-        "{table} was locked {after}, as by a schema change, though no statement of the action "
-        "changes the schema (a function or trigger did?): goex did not read the catalog"
+        "{table} ({after}) shows a schema change no statement of the action makes (a "
+        "function or trigger did?), which goex did not read"
     ),
 }
 

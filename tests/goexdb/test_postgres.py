@@ -796,9 +796,11 @@ def test_a_schema_change_a_function_or_trigger_makes_is_shown_and_irreversible(
     with goexdb.connect(pg_dsn, DbConfig()) as db:
         staged = db.stage(sql.format(s=schema))
         changes = [(c.change, c.table) for c in staged.effects.schema_changes]
-        assert changes == [("schema_unread", f"{schema}.parent")]
+        assert changes[0] == ("schema_unread", f"{schema}.parent")  # its lock
+        assert changes[1][0] == "schema_unread"  # the catalog it wrote
+        assert changes[1][1].startswith("the catalog written by ")
         assert not staged.reversible
-        assert "goex did not read the catalog" in staged.effects.irreversible[0]
+        assert "which goex did not read" in staged.effects.irreversible[0]
         staged.rollback()
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f"SELECT count(v) FROM {schema}.parent").fetchone() == (10,)
@@ -850,6 +852,37 @@ def test_a_table_renamed_to_a_name_written_with_capitals_is_undone(
         db.stage_undo(staged.action.id).commit()
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f"SELECT count(*) FROM {schema}.parent").fetchone() == (10,)
+
+
+@pytest.mark.parametrize(
+    ("made", "by"),
+    [
+        ("CREATE TYPE {s}.mood AS ENUM (''a'')", "UPDATE {s}.parent SET v = 'w'"),
+        ("COMMENT ON TABLE {s}.child IS ''noted''", "UPDATE {s}.parent SET v = 'w'"),
+        ("TRUNCATE {s}.child", "CREATE INDEX ON {s}.parent (v)"),
+    ],
+    ids=["a type, taking no lock", "a comment", "a truncate beside a DDL statement"],
+)
+def test_what_a_function_does_to_the_schema_beside_other_statements_is_shown(
+    pg_dsn: str, schema: str, made: str, by: str
+) -> None:
+    """Found by a second reading: a type a function made took no lock, and a TRUNCATE in an
+    action that also ran DDL was hidden by that DDL's own locks; both undos exited 0 and left
+    the change (the truncated rows lost). The catalogs DDL writes, written while a statement
+    that is not DDL ran, show it."""
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(
+            f"CREATE FUNCTION {schema}.makes() RETURNS int LANGUAGE plpgsql AS $$ BEGIN "
+            f"EXECUTE '{made.format(s=schema)}'; RETURN 1; END $$"
+        )
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"{by.format(s=schema)}; SELECT {schema}.makes()")
+        assert not staged.reversible
+        unread = [c for c in staged.effects.schema_changes if c.change == "schema_unread"]
+        assert [c.table for c in unread][-1] == f"the catalog written by SELECT {schema}.makes()"
+        staged.rollback()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT count(*) FROM {schema}.child").fetchone() == (40,)
 
 
 def test_a_column_rename_is_not_judged_a_drop(pg_dsn: str, schema: str) -> None:

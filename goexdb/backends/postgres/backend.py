@@ -18,7 +18,12 @@ from core.config import Capture, DbConfig, ImagePath
 from core.errors import TargetError
 from goexdb.backends.postgres.cascaded import Cascaded, unimageable
 from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
-from goexdb.backends.postgres.holdings import Holdings, follow_table_renames, unread_schema_changes
+from goexdb.backends.postgres.holdings import (
+    SCHEMA_CHANGING,
+    Holdings,
+    SchemaWatch,
+    follow_table_renames,
+)
 from goexdb.backends.postgres.wire import Wire
 from goexdb.catalog import Catalog, diff_catalog
 from goexdb.dsn import Target
@@ -48,7 +53,6 @@ from goexdb.sql import (
 )
 
 # Only DDL (and, on a clone, VACUUM FULL, CLUSTER, ...) changes the catalog or rewrites.
-_SCHEMA_CHANGING = (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL)
 # The translation of goex's own queries' errors, made once: it wraps several round trips an action.
 _MEASURING = translated("goex could not measure on PostgreSQL")
 
@@ -111,12 +115,7 @@ class PostgresBackend:
         self._expect(statements)
 
     def restoring(self, settings: Mapping[str, str]) -> bool:
-        # an undo's literals are goex's own, written for standard strings (a backslash is itself)
-        self._rows("SELECT set_config('standard_conforming_strings', 'on', true)")
-        for name in queries.SHAPING:  # as when the images were read
-            if name in settings:
-                self._rows("SELECT set_config($1, $2, true)", name, str(settings[name]))
-        return queries.set_replica(self._rows, self.server_version)
+        return queries.restoring(self._rows, settings, self.server_version)
 
     def dangling(self, tables: Sequence[str]) -> list[dict[str, object]]:
         return queries.dangling(self._rows, tables)
@@ -125,7 +124,7 @@ class PostgresBackend:
         """Measure the coming statements apart, in the transaction already open."""
         self._reset()
         self._baseline = self._read_baseline()
-        self._locks_seen = set(self._read_held().locks)
+        self._locks_seen = set(Holdings.read(self._json(queries.HELD)).locks)
         self._expect(statements)
 
     def _open(self, begin: bytes | None = None) -> None:
@@ -149,14 +148,15 @@ class PostgresBackend:
 
     def _expect(self, statements: Sequence[Statement]) -> None:
         self._remaining = len(statements)
-        self._ddl = any(s.kind in _SCHEMA_CHANGING for s in statements)
+        self._ddl = any(s.kind in SCHEMA_CHANGING for s in statements)
+        self._watch = SchemaWatch(self._baseline.get(queries.CATALOG, (0, 0, 0))[0])
         if self._ddl:
             self._catalog_before = self._catalog()
             self._filenodes = {r[0]: r[1] for r in self._rows(queries.FILENODES)}
 
     def execute(self, statement: Statement) -> StatementResult:
         self._counts_pending = True
-        changes_schema = statement.kind in _SCHEMA_CHANGING
+        changes_schema = statement.kind in SCHEMA_CHANGING
         if isinstance(statement.ast, exp.TruncateTable) and self._config.capture is Capture.IMAGES:
             self._effects.images += self._cascaded.emptied(statement.ast, self._index, self._budget)
         self._ran_ddl |= changes_schema
@@ -191,14 +191,12 @@ class PostgresBackend:
                     {"relation": relation, "mode": mode, "statement": statement.sql.strip()[:200]}
                 )
 
-    def _read_held(self) -> Holdings:
-        return Holdings.read(self._json(queries.HELD))
-
     def _held(self) -> Holdings:
         """What the transaction holds now, the last statement's new locks noted as its own."""
-        held = self._read_held()
+        held = Holdings.read(self._json(queries.HELD))
         if self._last is not None:
             self._note_locks(held.locks, self._last)
+            self._watch.saw(held.catalog_writes, self._last)
         return held
 
     def _execute_plain(self, statement: Statement) -> StatementResult:
@@ -280,10 +278,11 @@ class PostgresBackend:
         explained = self._catalog_names(held)
         held.roots = {**self._carried_roots, **held.roots}
         held.note(effects, self._changes(held.counts), explained, self._sequences)
-        if not self._ddl:
-            effects.schema_changes = unread_schema_changes(effects.locks)
-        else:
-            effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
+        effects.schema_changes = self._watch.changes(
+            [] if self._ddl else effects.locks
+        )  # (DDL's own)
+        if self._ddl:
+            effects.schema_changes[:0] = diff_catalog(self._catalog_before, self._catalog())
             fingerprint_created(effects, POSTGRES, lambda sql: self._rows(sql)[0][0])
             after = {r[0]: r[1] for r in self._rows(queries.FILENODES)}
             effects.rewrites = sorted(

@@ -15,6 +15,10 @@ from sqlglot.errors import ParseError, TokenError
 
 from goexdb.effects import Effects, SchemaChange
 from goexdb.engines import POSTGRES, quote_table
+from goexdb.sql import Statement, StatementKind
+
+# what changes the schema as it runs, its own catalog diff measured
+SCHEMA_CHANGING = (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL)
 
 # Locks no SELECT, INSERT, UPDATE, DELETE or MERGE takes: DDL's (or ANALYZE's, or LOCK's)
 SCHEMA_LOCKS = frozenset(
@@ -33,10 +37,30 @@ def unread_schema_changes(locks: Iterable[Mapping[str, Any]]) -> list[SchemaChan
     a function or trigger it called may have changed the schema, and goex reads the catalog
     around DDL statements only. Each is a ``schema_unread`` change: shown, and irreversible."""
     return [
-        SchemaChange("schema_unread", relation, after=mode)
+        SchemaChange("schema_unread", relation, after=f"locked {mode}")
         for relation, mode in sorted({(lock["relation"], lock["mode"]) for lock in locks})
         if mode in SCHEMA_LOCKS
     ]
+
+
+class SchemaWatch:
+    """Schema changes no DDL statement made, seen statement by statement: the catalogs DDL
+    writes (``queries.SCHEMA_CATALOGS``) written while a statement that is not DDL ran, by a
+    function it called or a trigger it fired (``writes``: their rows written so far)."""
+
+    def __init__(self, writes: int = 0) -> None:
+        self.writes = writes
+        self.unread: list[SchemaChange] = []
+
+    def changes(self, locks: Iterable[Mapping[str, Any]]) -> list[SchemaChange]:
+        """What it saw, and what ``locks`` show (``unread_schema_changes``)."""
+        return unread_schema_changes(locks) + self.unread
+
+    def saw(self, writes: int, statement: Statement) -> None:
+        if writes > self.writes and statement.kind not in SCHEMA_CHANGING:
+            what = f"the catalog written by {statement.sql.strip()[:60]}"
+            self.unread.append(SchemaChange("schema_unread", what, after="by no DDL statement"))
+        self.writes = writes
 
 
 @dataclass
@@ -49,6 +73,7 @@ class Holdings:
     roots: dict[str, str] = field(default_factory=dict)  # partition: root of its tree
     sequences: dict[str, int | None] = field(default_factory=dict)  # used: value, if readable
     advisory: int = 0
+    catalog_writes: int = 0  # rows of the catalogs DDL writes (``queries.SCHEMA_CATALOGS``)
 
     @classmethod
     def read(cls, rows: Sequence[Sequence[Any]]) -> Holdings:
@@ -56,6 +81,9 @@ class Holdings:
         for locktype, schema, relname, oid, mode, kind, counts, root, value in rows:
             if locktype == "advisory":
                 held.advisory += 1
+                continue
+            if locktype == "catalog":
+                held.catalog_writes = int(counts or 0)
                 continue
             name = f"{schema}.{relname}" if relname is not None else str(oid)
             held.locks.append((name, mode))

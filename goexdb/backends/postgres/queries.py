@@ -6,7 +6,7 @@ Each is sent through the wire like any statement, so each is prepared once per s
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from goexdb import schema
@@ -52,8 +52,35 @@ FILENODES = f"""
 # with its lock, and the root of its partition tree if it is a partition. So is every sequence
 # it called nextval(), setval() or currval() on (a RowExclusiveLock): its value is read only
 # then, as reading it takes that lock. Relations below 16384 are the system's own.
-HELD = """
-    SELECT coalesce(json_agg(json_build_array(
+# Last, a row of its own: how many rows of the catalogs DDL writes the transaction wrote (a
+# function or trigger that changes the schema writes them as a DDL statement does).
+SCHEMA_CATALOGS = (
+    "pg_class",
+    "pg_attribute",
+    "pg_attrdef",
+    "pg_constraint",
+    "pg_index",
+    "pg_type",
+    "pg_enum",
+    "pg_namespace",
+    "pg_description",
+    "pg_depend",
+    "pg_trigger",
+    "pg_rewrite",
+    "pg_proc",
+    "pg_policy",
+    "pg_sequence",
+    "pg_inherits",
+)
+CATALOG_WRITES = f"""
+    SELECT sum(pg_stat_get_xact_tuples_inserted(k) + pg_stat_get_xact_tuples_updated(k)
+               + pg_stat_get_xact_tuples_deleted(k))::bigint
+    FROM unnest('{{{",".join(SCHEMA_CATALOGS)}}}'::regclass[]::oid[]) AS k
+"""
+CATALOG = "(catalog)"  # their rows in BASELINE's, beside the tables'
+HELD = f"""
+    SELECT coalesce(json_agg(held), '[]') FROM (
+      SELECT json_build_array(
              l.locktype, n.nspname, c.relname, l.relation, l.mode, c.relkind,
              CASE WHEN c.relkind IN ('r', 'p', 'm') THEN json_build_array(
                pg_stat_get_xact_tuples_inserted(l.relation),
@@ -65,21 +92,25 @@ HELD = """
                 WHERE r.oid = pg_partition_root(l.relation)) END,
              CASE WHEN c.relkind = 'S' AND l.mode = 'RowExclusiveLock' THEN
                CASE WHEN has_sequence_privilege(l.relation, 'SELECT,USAGE')
-                    THEN pg_sequence_last_value(l.relation) END END)), '[]')
-    FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
-    LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE l.pid = pg_backend_pid() AND l.granted
-      AND (l.locktype = 'advisory' OR l.locktype = 'relation' AND l.relation >= 16384)
+                    THEN pg_sequence_last_value(l.relation) END END) AS held
+      FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
+      LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE l.pid = pg_backend_pid() AND l.granted
+        AND (l.locktype = 'advisory' OR l.locktype = 'relation' AND l.relation >= 16384)
+      UNION ALL
+      SELECT json_build_array('catalog', NULL, NULL, NULL, NULL, NULL, ({CATALOG_WRITES}),
+             NULL, NULL)) AS h
 """
 # Counts left in the session's statistics by earlier transactions, over all user tables.
-BASELINE = """
+BASELINE = f"""
     SELECT coalesce(json_agg(json_build_array(name, ins, upd, del)), '[]')
     FROM (SELECT (SELECT nspname FROM pg_namespace WHERE oid = relnamespace) || '.' || relname
                    AS name,
                  pg_stat_get_xact_tuples_inserted(oid) AS ins,
                  pg_stat_get_xact_tuples_updated(oid) AS upd,
                  pg_stat_get_xact_tuples_deleted(oid) AS del
-          FROM pg_class WHERE relkind IN ('r', 'p', 'm') AND oid >= 16384) t
+          FROM pg_class WHERE relkind IN ('r', 'p', 'm') AND oid >= 16384
+          UNION ALL SELECT '{CATALOG}', ({CATALOG_WRITES}), 0, 0) t
     WHERE ins + upd + del > 0
 """
 # The tables named as written that the locks held could not tell apart, resolved by the server
@@ -146,8 +177,16 @@ def key_json(alias: str, key: Sequence[str]) -> str:
     return f"json_build_array({', '.join(f'{alias}.{quote_ident(c)}' for c in key)})::text"
 
 
-def set_replica(rows: Callable[..., Sequence[Sequence[Any]]], version: int | None) -> bool:
-    """Set session_replication_role to replica in the open transaction, if the role may."""
+def restoring(
+    rows: Callable[..., Sequence[Sequence[Any]]], settings: Mapping[str, str], version: int | None
+) -> bool:
+    """Set up the open transaction for an undo: standard strings (its literals are goex's own,
+    written so: a backslash is itself), the settings the images were read under, and
+    session_replication_role = replica, if the role may (whether it was)."""
+    rows("SELECT set_config('standard_conforming_strings', 'on', true)")
+    for name in SHAPING:  # as when the images were read
+        if name in settings:
+            rows("SELECT set_config($1, $2, true)", name, str(settings[name]))
     allowed = REPLICA_ALLOWED if (version or 0) >= 150000 else REPLICA_ALLOWED_BEFORE_15
     return bool(rows(REPLICA.format(allowed)))
 
