@@ -95,10 +95,11 @@ async def measure(
                 unimaged.missing = f"{verdict.sql.split()[0].upper()} {what} left no row images"
                 effects.images.append(unimaged)
         if pending.catalog is None:
-            effects.schema_changes = unread_schema_changes(effects.locks)
+            pending.written_catalogs(held.catalog_writes, "by the transaction")
+            effects.schema_changes = unread_schema_changes(effects.locks) + pending.unread
         else:
             after, filenodes = await read_catalog(own)
-            effects.schema_changes = diff_catalog(pending.catalog, after)
+            effects.schema_changes = diff_catalog(pending.catalog, after) + pending.unread
             effects.rewrites = sorted(
                 n for n, node in filenodes.items() if pending.filenodes.get(n, node) != node
             )
@@ -154,6 +155,12 @@ async def counts_now(own: Own) -> Counts:
     """Rows inserted, updated and deleted per table, as the transaction's statistics hold them."""
     rows = await own.rows("goex_counts", queries.BASELINE)
     return {r[0]: (r[1], r[2], r[3]) for r in json.loads(rows[0][0] or b"[]")}
+
+
+async def catalog_writes(own: Own) -> int:
+    """The rows of the catalogs DDL writes the transaction has written (with the baseline's)."""
+    rows = await own.rows("goex_catalog_writes", queries.CATALOG_WRITES)
+    return int(rows[0][0] or 0)
 
 
 async def read_catalog(own: Own) -> tuple[Catalog, dict[str, str]]:

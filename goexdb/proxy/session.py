@@ -29,7 +29,7 @@ from goexdb.effects import ImageBudget
 from goexdb.proxy import messages as m
 from goexdb.proxy.action import ProxyContext
 from goexdb.proxy.images import imaged
-from goexdb.proxy.measure import at_savepoint, counts_now, read_catalog
+from goexdb.proxy.measure import at_savepoint, catalog_writes, counts_now, read_catalog
 from goexdb.proxy.messages import Message
 from goexdb.proxy.names import Names, Settle, ours
 from goexdb.proxy.own import GoexQueryFailed
@@ -239,6 +239,8 @@ class ProxySession(Relay):
             # a failure means the transaction failed already; so does its measure, later
             with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
                 pending.catalog, pending.filenodes = await read_catalog(self.own)
+                writes = await catalog_writes(self.own)
+                pending.written_catalogs(writes, "before the first DDL statement")
         if imaged:
             pending.imaged.add(len(pending.statements))
         if statement is not None and isinstance(statement.ast, exp.TruncateTable):

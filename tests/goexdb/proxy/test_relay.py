@@ -467,7 +467,37 @@ def test_a_schema_change_a_function_makes_is_shown_and_leaves_the_action_irrever
             con.commit()
         recorded = proxy.recorded(proxy.actions()[0])
         changes = recorded["effects"]["schema_changes"]
-        assert [c["change"] for c in changes] == ["schema_unread"], changes
+        assert {c["change"] for c in changes} == {"schema_unread"}, changes  # lock, catalog
         assert recorded["reversible"] is False
     finally:
         proxy.direct(f"DROP FUNCTION {table}_drop()")
+
+
+@pytest.mark.parametrize(
+    "then",
+    ["", "CREATE INDEX ON {t} (v)"],
+    ids=["no DDL statement", "before the first DDL statement"],
+)
+def test_a_type_a_function_makes_is_shown_and_leaves_the_action_irreversible(
+    proxy: RunningProxy, table: str, then: str
+) -> None:
+    """It takes no lock; the catalogs it writes show it (read at the first DDL statement, or
+    at the end). Found by a second reading: reported reversible, the type left by the undo."""
+    proxy.direct(
+        f"CREATE FUNCTION {table}_type() RETURNS int LANGUAGE plpgsql AS "
+        f"$$ BEGIN EXECUTE 'CREATE TYPE {table}_mood AS ENUM (''a'')'; RETURN 1; END $$"
+    )
+    try:
+        with psycopg.connect(proxy.dsn()) as con:
+            con.execute(f"UPDATE {table} SET v = 'typed' WHERE id = 1")
+            con.execute(f"SELECT {table}_type()")
+            if then:
+                con.execute(then.format(t=table))
+            con.commit()
+        recorded = proxy.recorded(proxy.actions()[0])
+        changes = recorded["effects"]["schema_changes"]
+        assert any(c["table"].startswith("the catalog written") for c in changes), changes
+        assert recorded["reversible"] is False
+    finally:
+        proxy.direct(f"DROP TYPE IF EXISTS {table}_mood")
+        proxy.direct(f"DROP FUNCTION {table}_type()")
