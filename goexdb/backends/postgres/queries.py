@@ -121,8 +121,10 @@ RESOLVE = """
     FROM json_array_elements_text($1::json) x
 """
 # The session settings that shape a row's JSON text (a timestamptz's offset, an interval, a
-# bytea, a float's digits): images are read, compared and written back under the same.
-SHAPING = ("TimeZone", "IntervalStyle", "bytea_output", "extra_float_digits")
+# bytea, a float's digits), and the search path the statements' names were resolved on (a
+# client of goex-db proxy may set it; its renames are kept as written): images are read,
+# compared and written back under the same, and names put back on the same path.
+SHAPING = ("TimeZone", "IntervalStyle", "bytea_output", "extra_float_digits", "search_path")
 SETTINGS = (
     "SELECT json_build_object("
     + ", ".join(f"'{name}', current_setting('{name}')" for name in SHAPING)

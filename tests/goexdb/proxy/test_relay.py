@@ -501,3 +501,31 @@ def test_a_type_a_function_makes_is_shown_and_leaves_the_action_irreversible(
     finally:
         proxy.direct(f"DROP TYPE IF EXISTS {table}_mood")
         proxy.direct(f"DROP FUNCTION {table}_type()")
+
+
+def test_a_rename_on_the_clients_search_path_is_undone_on_it(
+    proxy: RunningProxy, table: str
+) -> None:
+    """The rename is kept as the client wrote it, unqualified: undone on goex's own search
+    path, it renamed another schema's table of that name back (exit 0) or failed. The undo
+    record keeps the client's search path, as the settings that shape the images."""
+    schema = f"{table}_s"
+    proxy.direct(f"CREATE SCHEMA {schema}")
+    proxy.direct(f"CREATE TABLE {schema}.t (id int PRIMARY KEY, v text)")
+    proxy.direct(f"INSERT INTO {schema}.t VALUES (1, 'a'), (2, 'b')")
+    proxy.direct("CREATE TABLE t2 (id int)")  # on goex's own path: not the client's t2
+    try:
+        with psycopg.connect(proxy.dsn()) as con:
+            con.execute(f"SET search_path = {schema}, public")
+            con.execute("UPDATE t SET v = 'z' WHERE id = 1")
+            con.execute("ALTER TABLE t RENAME TO t2")
+            con.commit()
+        undone = goex_db(
+            "undo", proxy.actions()[0].id, "--dsn", proxy.upstream, "--decide", "commit"
+        )
+        assert undone.returncode == 0, undone.stdout + undone.stderr
+        assert proxy.direct(f"SELECT * FROM {schema}.t ORDER BY id") == [(1, "a"), (2, "b")]
+        assert proxy.direct("SELECT to_regclass('public.t2') IS NOT NULL") == [(True,)]
+    finally:
+        proxy.direct(f"DROP SCHEMA {schema} CASCADE")
+        proxy.direct("DROP TABLE IF EXISTS t2")
