@@ -184,5 +184,9 @@ def not_null_named_otherwise(change: SchemaChange) -> bool:
     column = not_null(change.before) if change.change == "constraint_dropped" else None
     if column is None:
         return False
-    name = column[1:-1].replace('""', '"') if column.startswith('"') else column
-    return change.name != f"{change.table.rpartition('.')[2]}_{name}_not_null"
+    return change.name != f"{change.table.rpartition('.')[2]}_{unquoted(column)}_not_null"
+
+
+def unquoted(name: str) -> str:
+    """A name as SQL writes it (``v``, ``"V"``), as the catalog keeps it, where it is quoted."""
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name

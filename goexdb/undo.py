@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.errors import ConflictError
-from goexdb.catalog import not_null
+from goexdb.catalog import not_null, unquoted
 from goexdb.compensate import Dialect, check_restored, forget, undo_keyless_set, undo_set
 from goexdb.effects import (
     Effects,
@@ -109,6 +109,21 @@ def _check_untouched(
             )
 
 
+def _goes_with_another(change: SchemaChange, changes: list[SchemaChange]) -> bool:
+    """A change the undo of another takes back: a key's or unique constraint's index (dropped
+    or made again with it), a NOT NULL of a column the action added (dropped with it)."""
+    table, name = change.table, bare(change.name or "")
+    if change.change in ("index_created", "index_dropped"):
+        constraint = change.change.replace("index", "constraint")
+        return any((c.change, c.table, c.name) == (constraint, table, name) for c in changes)
+    column = not_null(change.after) if change.change == "constraint_created" else None
+    if column is None:
+        return False
+    return ("column_added", table, unquoted(column)) in {
+        (c.change, c.table, c.name) for c in changes
+    }
+
+
 def verified_drops(record: dict[str, Any]) -> list[SchemaChange]:
     """The schema changes an undo takes back that drop nothing a person must see: every
     change but the created tables and columns without a fingerprint to check (an action
@@ -130,6 +145,7 @@ def _undo_schema(
         for change in reversed(changes)
         if (change.change == "table_created" or change.table not in created)
         and not explained_by_renames(change, moved, changes, follows)
+        and not _goes_with_another(change, changes)
     ]
     for change in undone:
         table, name = change.table, change.name or ""
