@@ -47,6 +47,11 @@ def assess(
     reasons: list[str] = []
     moved = renames(statements, dialect)
     for change in effects.schema_changes:
+        if change.change == "index_dropped" and " ON ONLY " in (change.before or ""):
+            reasons.append(
+                f"index {change.name} of a partitioned table was dropped: made again, it would "
+                "not be its partitions' indexes' again"
+            )
         if not_null_named_otherwise(change):
             reasons.append(
                 f"NOT NULL {change.name} was dropped, and would come back named otherwise"

@@ -932,3 +932,34 @@ def test_undoing_what_the_action_created_is_no_drop_unless_data_was_written_ther
             con.execute(written_since.format(s=schema))
         with pytest.raises(ConflictError, match="holds data written since the action"):
             db.stage_undo(made.action.id)
+
+
+@pytest.mark.parametrize(
+    ("made", "sql"),
+    [
+        (
+            'ALTER TABLE {s}.parent ALTER COLUMN v TYPE text COLLATE "C"',
+            "ALTER TABLE {s}.parent ALTER COLUMN v TYPE text",
+        ),
+        (
+            "CREATE TABLE {s}.pt (id int, v text) PARTITION BY RANGE (id); "
+            "CREATE TABLE {s}.pt1 PARTITION OF {s}.pt FOR VALUES FROM (0) TO (10); "
+            "CREATE INDEX pt_v ON {s}.pt (v)",
+            "DROP INDEX {s}.pt_v",
+        ),
+    ],
+    ids=["a collation reset", "a partitioned table's index dropped"],
+)
+def test_what_an_undo_would_not_put_back_as_it_was_is_irreversible(
+    pg_dsn: str, schema: str, made: str, sql: str
+) -> None:
+    """Found by a second reading: the collation was not in the catalog diff (the undo left it
+    reset, exit 0); a partitioned table's index made again from its definition was left
+    invalid, its partitions' indexes detached."""
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        for part in made.format(s=schema).split("; "):
+            con.execute(part)
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(sql.format(s=schema))
+        assert not staged.reversible
+        staged.rollback()

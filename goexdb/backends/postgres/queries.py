@@ -16,7 +16,10 @@ from goexdb.schema import Schema
 
 _USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'pg_toast%'"
 COLUMNS = f"""
-    SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+    SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+             || CASE WHEN a.attcollation <> 0 AND a.attcollation <> (SELECT typcollation
+                  FROM pg_type WHERE oid = a.atttypid) THEN ' COLLATE ' || (SELECT
+                  quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) ELSE '' END,
            pg_get_expr(d.adbin, d.adrelid), a.attgenerated::text || a.attidentity::text,
            c.oid::text, a.attnum, CASE WHEN a.attinhcount > 0 THEN
              (SELECT string_agg(i.inhparent::text, ' ') FROM pg_inherits i WHERE i.inhrelid = c.oid)
