@@ -80,18 +80,10 @@ def diff_catalog(before: Catalog, after: Catalog) -> list[SchemaChange]:
     )
     for table in sorted(after.columns.keys() - {new for _, new in pairs}):
         view = after.views.get(table)
-        changes.append(
-            SchemaChange("view_created", table, after=view)
-            if view
-            else SchemaChange("table_created", table)
-        )
+        changes.append(SchemaChange(f"{'view' if view else 'table'}_created", table, after=view))
     for table in sorted(before.columns.keys() - {old for old, _ in pairs}):
         view = before.views.get(table)
-        changes.append(
-            SchemaChange("view_dropped", table, before=view)
-            if view
-            else SchemaChange("table_dropped", table)
-        )
+        changes.append(SchemaChange(f"{'view' if view else 'table'}_dropped", table, before=view))
     for old, new in sorted(pairs, key=lambda pair: pair[1]):
         if old != new:
             changes.append(SchemaChange("table_renamed", new, before=old, after=new))

@@ -451,46 +451,29 @@ def test_rows_changed_before_a_rename_of_their_table_are_undone_exactly(
     assert_undone(proxy, proxy.actions()[0].id, table, before)
 
 
+@pytest.mark.parametrize(
+    ("body", "then"),
+    [
+        ("ALTER TABLE {t} DROP COLUMN v", ""),
+        ("CREATE TYPE {t}_mood AS ENUM (''a'')", ""),
+        ("CREATE TYPE {t}_mood AS ENUM (''a'')", "CREATE INDEX ON {t} (id)"),
+    ],
+    ids=["a column dropped", "a type, taking no lock", "a type, before the first DDL"],
+)
 def test_a_schema_change_a_function_makes_is_shown_and_leaves_the_action_irreversible(
-    proxy: RunningProxy, table: str
+    proxy: RunningProxy, table: str, body: str, then: str
 ) -> None:
-    """No statement of the transaction is DDL, so the proxy read no catalog: the lock the
-    function's ALTER TABLE took says the schema may have changed."""
+    """No statement before it is DDL, so the proxy had read no catalog: the lock the function's
+    ALTER TABLE took, or the catalogs it wrote (read at the end, or at the first DDL
+    statement), say the schema changed. Reported reversible, the type was left by the undo."""
     proxy.direct(
-        f"CREATE FUNCTION {table}_drop() RETURNS int LANGUAGE plpgsql AS "
-        f"$$ BEGIN EXECUTE 'ALTER TABLE {table} DROP COLUMN v'; RETURN 1; END $$"
+        f"CREATE FUNCTION {table}_ddl() RETURNS int LANGUAGE plpgsql AS "
+        f"$$ BEGIN EXECUTE '{body.format(t=table)}'; RETURN 1; END $$"
     )
     try:
         with psycopg.connect(proxy.dsn()) as con:
             con.execute(f"UPDATE {table} SET id = id + 100 WHERE id = 1")
-            con.execute(f"SELECT {table}_drop()")
-            con.commit()
-        recorded = proxy.recorded(proxy.actions()[0])
-        changes = recorded["effects"]["schema_changes"]
-        assert {c["change"] for c in changes} == {"schema_unread"}, changes  # lock, catalog
-        assert recorded["reversible"] is False
-    finally:
-        proxy.direct(f"DROP FUNCTION {table}_drop()")
-
-
-@pytest.mark.parametrize(
-    "then",
-    ["", "CREATE INDEX ON {t} (v)"],
-    ids=["no DDL statement", "before the first DDL statement"],
-)
-def test_a_type_a_function_makes_is_shown_and_leaves_the_action_irreversible(
-    proxy: RunningProxy, table: str, then: str
-) -> None:
-    """It takes no lock; the catalogs it writes show it (read at the first DDL statement, or
-    at the end). Found by a second reading: reported reversible, the type left by the undo."""
-    proxy.direct(
-        f"CREATE FUNCTION {table}_type() RETURNS int LANGUAGE plpgsql AS "
-        f"$$ BEGIN EXECUTE 'CREATE TYPE {table}_mood AS ENUM (''a'')'; RETURN 1; END $$"
-    )
-    try:
-        with psycopg.connect(proxy.dsn()) as con:
-            con.execute(f"UPDATE {table} SET v = 'typed' WHERE id = 1")
-            con.execute(f"SELECT {table}_type()")
+            con.execute(f"SELECT {table}_ddl()")
             if then:
                 con.execute(then.format(t=table))
             con.commit()
@@ -500,7 +483,7 @@ def test_a_type_a_function_makes_is_shown_and_leaves_the_action_irreversible(
         assert recorded["reversible"] is False
     finally:
         proxy.direct(f"DROP TYPE IF EXISTS {table}_mood")
-        proxy.direct(f"DROP FUNCTION {table}_type()")
+        proxy.direct(f"DROP FUNCTION {table}_ddl()")
 
 
 def test_a_rename_on_the_clients_search_path_is_undone_on_it(
