@@ -98,6 +98,7 @@ async def measure(
             pending.written_catalogs(held.catalog_writes, "by the transaction")
             effects.schema_changes = unread_schema_changes(effects.locks) + pending.unread
         else:
+            pending.written_catalogs(held.catalog_writes, "after a DDL statement")
             after, filenodes = await read_catalog(own)
             effects.schema_changes = diff_catalog(pending.catalog, after) + pending.unread
             effects.rewrites = sorted(
@@ -149,6 +150,14 @@ async def at_savepoint(own: Own, pending: Pending, sql: str, ran: Sink) -> None:
             return
         counts = await counts_now(own)
         (pending.savepoint if what == "savepoint" else pending.rolled_back_to)(name, counts)
+
+
+async def after_ddl(own: Own, pending: Pending, ran: Sink) -> None:
+    """Once a DDL statement ran (``ran``: its Execute, sent): the catalog rows written so far,
+    which are DDL's, against which later statements' are read (``Pending.written_catalogs``)."""
+    with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):  # failed: said so
+        if not failed(await own.answer(ran)):
+            pending.ddl_writes = await catalog_writes(own)
 
 
 async def counts_now(own: Own) -> Counts:

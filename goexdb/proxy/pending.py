@@ -72,12 +72,14 @@ class Pending:
     discounted: Counts = field(default_factory=dict)  # their rows, which the counts still hold
     baseline: Counts = field(default_factory=dict)  # rows of earlier transactions, not flushed
     unread: list[SchemaChange] = field(default_factory=list)  # schema changes not read
+    ddl_writes: int | None = None  # catalog rows written once the last DDL statement ran
 
     def written_catalogs(self, writes: int, when: str) -> None:
         """Note a schema change no DDL statement made: the catalogs DDL writes written (``writes``:
-        their rows so far, ``queries.CATALOG_WRITES``) beyond what earlier transactions left,
-        where no DDL statement ran yet (before the first, or in a transaction without one)."""
-        if writes > self.baseline.get(CATALOG, (0, 0, 0))[0]:
+        their rows so far, ``queries.CATALOG_WRITES``) beyond those the last DDL statement had
+        written, or before any, earlier transactions left."""
+        floor = self.ddl_writes
+        if writes > (self.baseline.get(CATALOG, (0, 0, 0))[0] if floor is None else floor):
             what = f"the catalog written {when}"
             self.unread.append(SchemaChange("schema_unread", what, after="by no DDL statement"))
 

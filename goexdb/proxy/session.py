@@ -29,7 +29,13 @@ from goexdb.effects import ImageBudget
 from goexdb.proxy import messages as m
 from goexdb.proxy.action import ProxyContext
 from goexdb.proxy.images import imaged
-from goexdb.proxy.measure import at_savepoint, catalog_writes, counts_now, read_catalog
+from goexdb.proxy.measure import (
+    after_ddl,
+    at_savepoint,
+    catalog_writes,
+    counts_now,
+    read_catalog,
+)
 from goexdb.proxy.messages import Message
 from goexdb.proxy.names import Names, Settle, ours
 from goexdb.proxy.own import GoexQueryFailed
@@ -203,11 +209,14 @@ class ProxySession(Relay):
             note = self._copy_ended(note)
         self._send(message.raw)
         counted = role is Role.SAVEPOINT and self._pending is not None  # counts read after it
+        ddl = verdict.statement is not None and verdict.statement.kind is DDL and role is Role.WRITE
         ran = self._expect(
-            "execute", quiet=quiet, on_final=note, keep_rows=keep_rows, waited=counted
+            "execute", quiet=quiet, on_final=note, keep_rows=keep_rows, waited=counted or ddl
         )
         if counted and self._pending is not None:
             await at_savepoint(self.own, self._pending, verdict.sql, ran)
+        elif ddl and self._pending is not None:  # the catalog rows written so far are DDL's
+            await after_ddl(self.own, self._pending, ran)
         elif role is Role.BEGIN:
             self._block = True
             self._implicit = False  # a BEGIN after writes: the block goes on past the Sync
@@ -235,12 +244,13 @@ class ProxySession(Relay):
             self._counts_clean = False
         pending = self._pending
         statement = verdict.statement
-        if pending.catalog is None and statement is not None and statement.kind is DDL:
+        if statement is not None and statement.kind is DDL:
             # a failure means the transaction failed already; so does its measure, later
             with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
-                pending.catalog, pending.filenodes = await read_catalog(self.own)
+                if pending.catalog is None:
+                    pending.catalog, pending.filenodes = await read_catalog(self.own)
                 writes = await catalog_writes(self.own)
-                pending.written_catalogs(writes, "before the first DDL statement")
+                pending.written_catalogs(writes, "before a DDL statement")
         if imaged:
             pending.imaged.add(len(pending.statements))
         if statement is not None and isinstance(statement.ast, exp.TruncateTable):

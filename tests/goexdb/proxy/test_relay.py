@@ -457,15 +457,21 @@ def test_rows_changed_before_a_rename_of_their_table_are_undone_exactly(
         ("ALTER TABLE {t} DROP COLUMN v", ""),
         ("CREATE TYPE {t}_mood AS ENUM (''a'')", ""),
         ("CREATE TYPE {t}_mood AS ENUM (''a'')", "CREATE INDEX ON {t} (id)"),
+        ("CREATE TYPE {t}_mood AS ENUM (''a'')", "DDL first"),
     ],
-    ids=["a column dropped", "a type, taking no lock", "a type, before the first DDL"],
+    ids=[
+        "a column dropped",
+        "a type, taking no lock",
+        "a type, before a DDL statement",
+        "a type, after a DDL statement",
+    ],
 )
 def test_a_schema_change_a_function_makes_is_shown_and_leaves_the_action_irreversible(
     proxy: RunningProxy, table: str, body: str, then: str
 ) -> None:
-    """No statement before it is DDL, so the proxy had read no catalog: the lock the function's
-    ALTER TABLE took, or the catalogs it wrote (read at the end, or at the first DDL
-    statement), say the schema changed. Reported reversible, the type was left by the undo."""
+    """The lock the function's ALTER TABLE took, or the catalogs it wrote beyond the DDL
+    statements' (read before and after each DDL statement, and at the end), say the schema
+    changed. Reported reversible, the type was left by the undo."""
     proxy.direct(
         f"CREATE FUNCTION {table}_ddl() RETURNS int LANGUAGE plpgsql AS "
         f"$$ BEGIN EXECUTE '{body.format(t=table)}'; RETURN 1; END $$"
@@ -473,8 +479,10 @@ def test_a_schema_change_a_function_makes_is_shown_and_leaves_the_action_irrever
     try:
         with psycopg.connect(proxy.dsn()) as con:
             con.execute(f"UPDATE {table} SET id = id + 100 WHERE id = 1")
+            if then == "DDL first":
+                con.execute(f"CREATE INDEX ON {table} (v)")
             con.execute(f"SELECT {table}_ddl()")
-            if then:
+            if then and then != "DDL first":
                 con.execute(then.format(t=table))
             con.commit()
         recorded = proxy.recorded(proxy.actions()[0])
