@@ -45,6 +45,7 @@ class EngineFacts:
     # a column keeps its number whatever else is dropped (PostgreSQL's attnum), so a catalog
     # diff follows it through a rename; DuckDB's number is the position a drop shifts
     keeps_column_numbers: bool
+    drops_constraints: bool  # ALTER TABLE ... DROP CONSTRAINT (DuckDB has none)
     row_json: RowJson
     fingerprint: Fingerprint  # what a table (column None) or a column holds, as one text
     image_set: ImageSet
@@ -236,6 +237,7 @@ POSTGRES = EngineFacts(
     triggers=True,
     folds_unquoted=True,
     keeps_column_numbers=True,
+    drops_constraints=True,
     row_json=_postgres_row_json,
     fingerprint=_postgres_fingerprint,
     image_set=_postgres_image_set,
@@ -256,6 +258,7 @@ DUCKDB = EngineFacts(
     triggers=False,
     folds_unquoted=False,
     keeps_column_numbers=False,
+    drops_constraints=False,
     row_json=_duckdb_row_json,
     fingerprint=_duckdb_fingerprint,
     image_set=_duckdb_image_set,

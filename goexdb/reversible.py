@@ -7,14 +7,15 @@ the ``record`` of images, schema changes and renames (``goexdb.renames``) goes t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from sqlglot import exp
 
 from core.config import Capture
-from goexdb.catalog import not_null_named_otherwise
-from goexdb.effects import WHOLE_ACTION, Effects
+from goexdb.catalog import not_null, not_null_named_otherwise
+from goexdb.effects import WHOLE_ACTION, Effects, SchemaChange
 from goexdb.engines import EngineFacts, engine_facts
 from goexdb.explained import explained_by_renames
 from goexdb.renames import applies, irreversible_by_renames, renames
@@ -45,21 +46,10 @@ def assess(
 ) -> list[str]:
     """Why this action could not be undone; empty when it can. Also sets effects.irreversible."""
     reasons: list[str] = []
-    moved = renames(statements, dialect)
+    moved, facts = renames(statements, dialect), engine_facts(dialect)
     for change in effects.schema_changes:
-        if change.change == "index_dropped" and " ON ONLY " in (change.before or ""):
-            reasons.append(
-                f"index {change.name} of a partitioned table was dropped: made again, it would "
-                "not be its partitions' indexes' again"
-            )
-        if not_null_named_otherwise(change):
-            reasons.append(
-                f"NOT NULL {change.name} was dropped, and would come back named otherwise"
-            )
-        template = IRREVERSIBLE_CHANGES.get(change.change)
-        followed = engine_facts(dialect)
-        if template and not explained_by_renames(change, moved, effects.schema_changes, followed):
-            reasons.append(template.format(**change.to_json()))
+        if not explained_by_renames(change, moved, effects.schema_changes, facts):
+            reasons += _not_made_again(change, facts)
     read = {images.statement for images in effects.images}
     # (rows changed before a rename of their table or its columns are put back under the new
     # names, goexdb.renamed_images, where the rename names the table as their statement did)
@@ -144,6 +134,27 @@ def _measured_action(action: exp.Expr) -> bool:
     return isinstance(
         action, exp.ColumnDef | exp.AlterRename | exp.RenameColumn | exp.AddConstraint
     )
+
+
+def _not_made_again(change: SchemaChange, facts: EngineFacts) -> list[str]:
+    """Why an undo could not take a schema change back exactly, if it could not."""
+    template = IRREVERSIBLE_CHANGES.get(change.change)
+    reasons = [template.format(**change.to_json())] if template else []
+    before = change.before or ""
+    if change.change == "index_dropped" and " /* " in before:  # (queries.INDEXES)
+        unmade = ", ".join(re.findall(r"/\* ([A-Z ]+) \*/", before))
+        reasons.append(f"index {change.name} was dropped with its {unmade}, not made again")
+    if change.change == "index_dropped" and " ON ONLY " in before:
+        reasons.append(
+            f"index {change.name} of a partitioned table was dropped: made again, it would not "
+            "be its partitions' indexes' again"
+        )
+    made = change.change == "constraint_created" and not not_null(change.after)
+    if made and not facts.drops_constraints:
+        reasons.append(f"constraint {change.name} was added, which {facts.name} cannot drop")
+    if not_null_named_otherwise(change):
+        reasons.append(f"NOT NULL {change.name} was dropped, and would come back named otherwise")
+    return reasons
 
 
 def followed(record: dict[str, Any]) -> EngineFacts | None:

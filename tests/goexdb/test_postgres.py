@@ -947,15 +947,29 @@ def test_undoing_what_the_action_created_is_no_drop_unless_data_was_written_ther
             "CREATE INDEX pt_v ON {s}.pt (v)",
             "DROP INDEX {s}.pt_v",
         ),
+        (
+            "CREATE INDEX parent_v ON {s}.parent (v); ALTER TABLE {s}.parent CLUSTER ON parent_v",
+            "DROP INDEX {s}.parent_v",
+        ),
+        (
+            "CREATE INDEX parent_v ON {s}.parent (v); COMMENT ON INDEX {s}.parent_v IS 'by v'",
+            "DROP INDEX {s}.parent_v",
+        ),
     ],
-    ids=["a collation reset", "a partitioned table's index dropped"],
+    ids=[
+        "a collation reset",
+        "a partitioned table's index dropped",
+        "a clustered index dropped",
+        "an index with a comment dropped",
+    ],
 )
 def test_what_an_undo_would_not_put_back_as_it_was_is_irreversible(
     pg_dsn: str, schema: str, made: str, sql: str
 ) -> None:
     """Found by a second reading: the collation was not in the catalog diff (the undo left it
     reset, exit 0); a partitioned table's index made again from its definition was left
-    invalid, its partitions' indexes detached."""
+    invalid, its partitions' indexes detached; an index made again was no longer the one the
+    table is clustered on, nor had its comment (exit 0)."""
     with psycopg.connect(pg_dsn, autocommit=True) as con:
         for part in made.format(s=schema).split("; "):
             con.execute(part)

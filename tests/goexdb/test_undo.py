@@ -780,3 +780,14 @@ def test_what_goes_with_a_constraint_or_column_the_action_added_is_not_undone_tw
     undo(case, record)
     assert case.rows("orders") == before
     assert columns_of(case, "orders") == ["id", "status", "total"]
+
+
+def test_a_constraint_added_is_irreversible_where_the_engine_cannot_drop_one(
+    case: Case,
+) -> None:
+    """DuckDB has no DROP CONSTRAINT: the undo of an added key failed."""
+    case.run(f"CREATE TABLE {case.t('keyless')} (id INTEGER, v TEXT)")
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(f"ALTER TABLE {case.t('keyless')} ADD PRIMARY KEY (id)")
+        assert staged.reversible is bool(case.schema), staged.effects.irreversible
+        staged.rollback()

@@ -31,9 +31,14 @@ COLUMNS = f"""
       AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
     ORDER BY 1, a.attnum
 """
+# (with what its definition does not make again, each as a comment at its end: ``UNMADE``)
 INDEXES = f"""
     SELECT i.indexrelid::text, n.nspname || '.' || c.relname, n.nspname || '.' || x.relname,
            pg_get_indexdef(i.indexrelid)
+             || CASE WHEN i.indisclustered THEN ' /* CLUSTER */' ELSE '' END
+             || CASE WHEN i.indisreplident THEN ' /* REPLICA IDENTITY */' ELSE '' END
+             || CASE WHEN obj_description(i.indexrelid, 'pg_class') IS NOT NULL
+                THEN ' /* COMMENT */' ELSE '' END
     FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")}
