@@ -119,6 +119,8 @@ def _measured(statement: Statement) -> bool:
         return kind in _MEASURED_CREATE and not tree.args.get("replace")
     if isinstance(tree, exp.Drop):
         return kind in _MEASURED_DROP
+    if isinstance(tree, exp.Select):  # SELECT ... INTO: a table made, as CREATE TABLE AS
+        return tree.args.get("into") is not None
     if isinstance(tree, exp.Alter):
         return all(_measured_action(action) for action in tree.args.get("actions") or [])
     return False

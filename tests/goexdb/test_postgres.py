@@ -977,3 +977,24 @@ def test_what_an_undo_would_not_put_back_as_it_was_is_irreversible(
         staged = db.stage(sql.format(s=schema))
         assert not staged.reversible
         staged.rollback()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE TABLE {s}.copied AS SELECT * FROM {s}.parent",
+        "SELECT * INTO {s}.copied FROM {s}.parent",
+    ],
+)
+def test_a_table_made_from_a_query_is_dropped_by_the_undo(
+    pg_dsn: str, schema: str, sql: str
+) -> None:
+    """Its rows read as a cascade's (no statement reported them), and SELECT ... INTO as DDL the
+    catalog diff does not see: both were irreversible."""
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(sql.format(s=schema))
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT to_regclass('{schema}.copied')").fetchone() == (None,)
