@@ -31,7 +31,9 @@ COLUMNS = f"""
       AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
     ORDER BY 1, a.attnum
 """
-# (with what its definition does not make again, each as a comment at its end: ``UNMADE``)
+# Not a partition's index, nor a constraint it or a child inherits: each comes and goes with
+# its parent's. With what CREATE INDEX does not make again, as comments at the definition's end
+# (``reversible._not_made_again`` reads them).
 INDEXES = f"""
     SELECT i.indexrelid::text, n.nspname || '.' || c.relname, n.nspname || '.' || x.relname,
            pg_get_indexdef(i.indexrelid)
@@ -41,13 +43,13 @@ INDEXES = f"""
                 THEN ' /* COMMENT */' ELSE '' END
     FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")}
+    WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")} AND NOT x.relispartition
 """
 CONSTRAINTS = f"""
     SELECT k.oid::text, n.nspname || '.' || c.relname, k.conname, pg_get_constraintdef(k.oid)
     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")}
+    WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")} AND (k.conislocal OR k.coninhcount = 0)
 """
 FILENODES = f"""
     SELECT n.nspname || '.' || c.relname, c.relfilenode FROM pg_class c
