@@ -82,9 +82,7 @@ def assess(
             reasons.append(images.missing)
     # (where the backend imaged them, images of the whole action cover every such row)
     whole = any(images.statement == WHOLE_ACTION for images in effects.images)
-    made = {
-        c.table for c in effects.schema_changes if c.change in ("table_created", "view_created")
-    }
+    made = effects.made()
     for name, counts in sorted(effects.tables.items()):  # (a table made goes with its rows)
         if counts.by_cascade_or_trigger and not whole and name not in made:
             reasons.append(

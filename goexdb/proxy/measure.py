@@ -17,7 +17,7 @@ from sqlglot import exp
 from core.errors import ExecutionError
 from goexdb.backends.postgres import queries
 from goexdb.backends.postgres.cascaded import Cascaded
-from goexdb.backends.postgres.holdings import Holdings, unread_schema_changes
+from goexdb.backends.postgres.holdings import Holdings
 from goexdb.catalog import Catalog, diff_catalog
 from goexdb.effects import Effects, ImageBudget, StatementImages
 from goexdb.engines import POSTGRES
@@ -94,13 +94,13 @@ async def measure(
                 unimaged = StatementImages(kept.index(index), what, [])
                 unimaged.missing = f"{verdict.sql.split()[0].upper()} {what} left no row images"
                 effects.images.append(unimaged)
-        if pending.catalog is None:
-            pending.written_catalogs(held.catalog_writes, "by the transaction")
-            effects.schema_changes = unread_schema_changes(effects.locks) + pending.unread
-        else:
-            pending.written_catalogs(held.catalog_writes, "after a DDL statement")
+        ddl = pending.catalog is not None
+        when = "after a DDL statement" if ddl else "by the transaction"
+        pending.watch.beyond(held.catalog_writes, when)
+        effects.schema_changes = pending.watch.changes([] if ddl else effects.locks)
+        if pending.catalog is not None:
             after, filenodes = await read_catalog(own)
-            effects.schema_changes = diff_catalog(pending.catalog, after) + pending.unread
+            effects.schema_changes[:0] = diff_catalog(pending.catalog, after)
             effects.rewrites = sorted(
                 n for n, node in filenodes.items() if pending.filenodes.get(n, node) != node
             )
@@ -157,7 +157,7 @@ async def after_ddl(own: Own, pending: Pending, ran: Sink) -> None:
     which are DDL's, against which later statements' are read (``Pending.written_catalogs``)."""
     with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):  # failed: said so
         if not failed(await own.answer(ran)):
-            pending.ddl_writes = await catalog_writes(own)
+            pending.watch.writes = await catalog_writes(own)
 
 
 async def counts_now(own: Own) -> Counts:

@@ -7,9 +7,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from goexdb.backends.postgres.queries import CATALOG
+from goexdb.backends.postgres.holdings import SchemaWatch
 from goexdb.catalog import Catalog
-from goexdb.effects import RowImage, SchemaChange, StatementImages
+from goexdb.effects import RowImage, StatementImages
 from goexdb.proxy.images import rows_of
 from goexdb.proxy.messages import Message
 from goexdb.proxy.routing import tag_of
@@ -71,17 +71,8 @@ class Pending:
     undone: set[int] = field(default_factory=set)  # statements a ROLLBACK TO took back
     discounted: Counts = field(default_factory=dict)  # their rows, which the counts still hold
     baseline: Counts = field(default_factory=dict)  # rows of earlier transactions, not flushed
-    unread: list[SchemaChange] = field(default_factory=list)  # schema changes not read
-    ddl_writes: int | None = None  # catalog rows written once the last DDL statement ran
-
-    def written_catalogs(self, writes: int, when: str) -> None:
-        """Note a schema change no DDL statement made: the catalogs DDL writes written (``writes``:
-        their rows so far, ``queries.CATALOG_WRITES``) beyond those the last DDL statement had
-        written, or before any, earlier transactions left."""
-        floor = self.ddl_writes
-        if writes > (self.baseline.get(CATALOG, (0, 0, 0))[0] if floor is None else floor):
-            what = f"the catalog written {when}"
-            self.unread.append(SchemaChange("schema_unread", what, after="by no DDL statement"))
+    # the catalog rows written, counted from the baseline and past each DDL statement
+    watch: SchemaWatch = field(default_factory=SchemaWatch)
 
     def add(self, verdict: Verdict) -> Callable[[Message | None, list[Message]], None]:
         """Add a statement; what to call with its final reply (its command tag) and the rows

@@ -25,6 +25,7 @@ from sqlglot import exp
 
 from core.action import Action
 from core.errors import ExecutionError, TargetError
+from goexdb.backends.postgres.holdings import SchemaWatch
 from goexdb.effects import ImageBudget
 from goexdb.proxy import messages as m
 from goexdb.proxy.action import ProxyContext
@@ -241,6 +242,7 @@ class ProxySession(Relay):
             if not self._counts_clean:  # an earlier transaction's rows, not yet flushed
                 with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
                     self._pending.baseline = await counts_now(self.own)
+                    self._pending.watch = SchemaWatch.since(self._pending.baseline)
             self._counts_clean = False
         pending = self._pending
         statement = verdict.statement
@@ -249,8 +251,7 @@ class ProxySession(Relay):
             with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
                 if pending.catalog is None:
                     pending.catalog, pending.filenodes = await read_catalog(self.own)
-                writes = await catalog_writes(self.own)
-                pending.written_catalogs(writes, "before a DDL statement")
+                pending.watch.beyond(await catalog_writes(self.own), "before a DDL statement")
         if imaged:
             pending.imaged.add(len(pending.statements))
         if statement is not None and isinstance(statement.ast, exp.TruncateTable):

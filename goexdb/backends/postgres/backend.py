@@ -149,7 +149,7 @@ class PostgresBackend:
     def _expect(self, statements: Sequence[Statement]) -> None:
         self._remaining = len(statements)
         self._ddl = any(s.kind in SCHEMA_CHANGING for s in statements)
-        self._watch = SchemaWatch(self._baseline.get(queries.CATALOG, (0, 0, 0))[0])
+        self._watch = SchemaWatch.since(self._baseline)
         if self._ddl:
             self._catalog_before = self._catalog()
             self._filenodes = {r[0]: r[1] for r in self._rows(queries.FILENODES)}

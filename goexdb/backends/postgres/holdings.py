@@ -17,6 +17,7 @@ from goexdb.effects import Effects, SchemaChange
 from goexdb.engines import POSTGRES, quote_table
 from goexdb.sql import Statement, StatementKind
 
+CATALOG = "(catalog)"  # the catalogs DDL writes, in queries.BASELINE's rows beside the tables
 # what changes the schema as it runs, its own catalog diff measured
 SCHEMA_CHANGING = (StatementKind.DDL, StatementKind.NON_TRANSACTIONAL)
 
@@ -44,23 +45,39 @@ def unread_schema_changes(locks: Iterable[Mapping[str, Any]]) -> list[SchemaChan
 
 
 class SchemaWatch:
-    """Schema changes no DDL statement made, seen statement by statement: the catalogs DDL
-    writes (``queries.SCHEMA_CATALOGS``) written while a statement that is not DDL ran, by a
-    function it called or a trigger it fired (``writes``: their rows written so far)."""
+    """Schema changes no DDL statement made: the catalogs DDL writes
+    (``queries.SCHEMA_CATALOGS``) written beyond what was counted so far (``writes``, their
+    rows), while a statement that is not DDL ran, by a function it called or a trigger it
+    fired."""
 
     def __init__(self, writes: int = 0) -> None:
         self.writes = writes
         self.unread: list[SchemaChange] = []
 
+    @classmethod
+    def since(cls, baseline: Mapping[str, tuple[int, int, int]]) -> SchemaWatch:
+        """Counting from the rows earlier transactions left (``queries.BASELINE``'s)."""
+        return cls(baseline.get(CATALOG, (0, 0, 0))[0])
+
     def changes(self, locks: Iterable[Mapping[str, Any]]) -> list[SchemaChange]:
-        """What it saw, and what ``locks`` show (``unread_schema_changes``)."""
+        """What it saw, and what ``locks`` show (``unread_schema_changes``: those of an action
+        with no DDL statement, whose own are no sign)."""
         return unread_schema_changes(locks) + self.unread
 
-    def saw(self, writes: int, statement: Statement) -> None:
-        if writes > self.writes and statement.kind not in SCHEMA_CHANGING:
-            what = f"the catalog written by {statement.sql.strip()[:60]}"
-            self.unread.append(SchemaChange("schema_unread", what, after="by no DDL statement"))
+    def beyond(self, writes: int, what: str) -> None:
+        """The catalog rows written now (``writes``): any beyond those counted so far are no
+        DDL statement's (``what``: when they were written, or by what)."""
+        if writes > self.writes:
+            where = f"the catalog written {what}"
+            self.unread.append(SchemaChange("schema_unread", where, after="by no DDL statement"))
         self.writes = writes
+
+    def saw(self, writes: int, statement: Statement) -> None:
+        """The catalog rows written once ``statement`` ran."""
+        if statement.kind in SCHEMA_CHANGING:
+            self.writes = writes
+        else:
+            self.beyond(writes, f"by {statement.sql.strip()[:60]}")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from goexdb import schema
+from goexdb.backends.postgres.holdings import CATALOG
 from goexdb.catalog import Catalog
 from goexdb.engines import POSTGRES, quote_ident, quote_table
 from goexdb.schema import Schema
@@ -87,7 +88,6 @@ CATALOG_WRITES = f"""
                + pg_stat_get_xact_tuples_deleted(k))::bigint
     FROM unnest('{{{",".join(SCHEMA_CATALOGS)}}}'::regclass[]::oid[]) AS k
 """
-CATALOG = "(catalog)"  # their rows in BASELINE's, beside the tables'
 HELD = f"""
     SELECT coalesce(json_agg(held), '[]') FROM (
       SELECT json_build_array(

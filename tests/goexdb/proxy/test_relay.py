@@ -422,32 +422,28 @@ def test_an_action_of_a_client_in_another_time_zone_is_undone(
     assert_undone(proxy, proxy.actions()[0].id, table, before)
 
 
-def test_rows_changed_before_a_rename_of_their_column_are_undone_exactly(
-    proxy: RunningProxy, table: str
+@pytest.mark.parametrize(
+    ("renamed", "read"),
+    [
+        ("ALTER TABLE {t} RENAME COLUMN v TO w", "SELECT w FROM {t} WHERE id = 5"),
+        ("ALTER TABLE {t} RENAME TO {t}_moved", "SELECT v FROM {t}_moved WHERE id = 5"),
+    ],
+    ids=["their column", "their table"],
+)
+def test_rows_changed_before_a_rename_are_undone_exactly(
+    proxy: RunningProxy, table: str, renamed: str, read: str
 ) -> None:
+    """Of their table, the proxy looked for them under the old name at the end: they read as
+    a cascade's, in a table its DDL locks, and the action said it could not be undone. Each
+    statement's table is named now as the later renames named it."""
     before = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
     with psycopg.connect(proxy.dsn()) as con:
         con.execute(f"UPDATE {table} SET v = 'renamed' WHERE id <= 3")
         con.execute(f"DELETE FROM {table} WHERE id = 4")
-        con.execute(f"ALTER TABLE {table} RENAME COLUMN v TO w")
-        con.commit()
-    assert proxy.direct(f"SELECT w FROM {table} WHERE id = 1") == [("renamed",)]
-    assert_undone(proxy, proxy.actions()[0].id, table, before)
-
-
-def test_rows_changed_before_a_rename_of_their_table_are_undone_exactly(
-    proxy: RunningProxy, table: str
-) -> None:
-    """The proxy looked for them under the table's old name at the end: they read as a
-    cascade's, in a table its DDL locks, and the action said it could not be undone. Each
-    statement's table is named now as the later renames named it."""
-    before = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
-    with psycopg.connect(proxy.dsn()) as con:
-        con.execute(f"DELETE FROM {table} WHERE id = 4")
         con.execute(f"UPDATE {table} SET v = 'moved' WHERE id = 5")
-        con.execute(f"ALTER TABLE {table} RENAME TO {table}_moved")
+        con.execute(renamed.format(t=table))
         con.commit()
-    assert proxy.direct(f"SELECT v FROM {table}_moved WHERE id = 5") == [("moved",)]
+    assert proxy.direct(read.format(t=table)) == [("moved",)]
     assert_undone(proxy, proxy.actions()[0].id, table, before)
 
 
