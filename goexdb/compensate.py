@@ -19,7 +19,7 @@ from typing import Any
 
 from goexdb.effects import StatementImages, TableColumns
 from goexdb.engines import engine_facts, quote_ident, quote_table
-from goexdb.undoplan import Check, Guard, UndoPlan
+from goexdb.undoplan import Check, Guard, Restored, UndoPlan
 
 
 class Dialect:
@@ -45,9 +45,10 @@ def check_restored(
     """Check, once the rows are written back, that every row is as it was before the action
     (its before-image in the first statement that changed it): a trigger firing on the
     compensating statements may have rewritten one (a ``last_update`` column), and then the
-    undo is not exact. ``as_left``: the action changed the schema, which is not put back yet;
-    images whose columns the tables no longer all have (renamed or dropped after the image was
-    taken) cannot be checked and are left out."""
+    undo is not exact. The check is run once the plan has run (``UndoPlan.restored``), unless
+    ``as_left``: the action changed the schema, which the plan puts back after the rows, so the
+    check is a statement of the plan before it; images whose columns the tables no longer all
+    have (renamed or dropped after the image was taken) cannot be checked and are left out."""
     by_table: dict[str, list[StatementImages]] = {}
     for images in statements:
         if images.key and images.images:
@@ -69,10 +70,22 @@ def check_restored(
             alike.setdefault((table, _columns(before)), []).append(before)
     keys = {images.table: images.key for images in statements if images.key}
     for (table, columns), befores in alike.items():
-        if as_left and not set(columns) <= set(d.columns(table).types):
-            continue
-        out.checks.append(Check(len(out.statements), table, "inexact"))
-        _emit(out, d, table, [(b, b) for b in befores], _restored(d, table, columns, keys[table]))
+        listed = _restored(d, table, columns, keys[table])
+        if not as_left:  # after the plan ran, where the undo's own images do not show it
+            query = functools.partial(_listed_query, d, table, befores, listed)
+            out.restored.append(Restored(table, tuple(befores), query))
+        elif set(columns) <= set(d.columns(table).types):
+            out.checks.append(Check(len(out.statements), table, "inexact"))
+            _emit(out, d, table, [(b, b) for b in befores], listed)
+
+
+def _listed_query(
+    d: Dialect, table: str, befores: list[str], listed: Callable[[str, str], str]
+) -> str:
+    rows = d.facts.image_set(
+        table, [(b, b) for b in befores], _types(d, table, befores[0]), 0, True
+    )
+    return listed(rows, "")
 
 
 def _restored(
@@ -168,6 +181,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             back,
             lambda rows, how: insert(f"{rows} WHERE NOT {taken}", how),
             overriding,
+            exact=False,
         )
 
 
@@ -224,7 +238,7 @@ def undo_keyless_set(out: UndoPlan, d: Dialect, images: StatementImages, *, list
     if back:
         insert, overriding = _insert(table, columns, written)
         out.guards.append(Guard(len(out.statements), table, len(back)))
-        _emit(out, d, table, back, lambda rows, how: insert(rows, how), overriding)
+        _emit(out, d, table, back, lambda rows, how: insert(rows, how), overriding, exact=False)
 
 
 def _emit(
@@ -234,17 +248,25 @@ def _emit(
     pairs: Sequence[tuple[str, str]],
     build: Callable[[str, str], str],
     overriding: str = "",
+    *,
+    exact: bool = True,
 ) -> None:
     """Add the statement ``build(rows, overriding)`` makes around its rows (the engine's
-    ``image_set`` of the pairs) and its OVERRIDING clause, if any (``_add``); the classifier
-    may also read it without the images (``UndoPlan.light``), and it is shown with them
-    described (``UndoPlan.shown``)."""
-    read = _columns(pairs[0][0])  # (a statement's images share their columns)
-    types = {c: kind for c, kind in d.types_of(table).items() if c in read}
+    ``image_set`` of the pairs; ``exact``: whether it reads each image's exact text beside its
+    row) and its OVERRIDING clause, if any (``_add``); the classifier may also read it without
+    the images (``UndoPlan.light``), and it is shown with them described (``UndoPlan.shown``)."""
+    types = _types(d, table, pairs[0][0])  # (a statement's images share their columns)
     image_set = d.facts.image_set
-    out.light[len(out.statements)] = build(image_set(table, (), types, 0), "")
-    out.shown[len(out.statements)] = build(image_set(table, (), types, len(pairs)), overriding)
-    _add(out, build, image_set(table, pairs, types, 0), overriding)
+    out.light[len(out.statements)] = build(image_set(table, (), types, 0, exact), "")
+    shown = image_set(table, (), types, len(pairs), exact)
+    out.shown[len(out.statements)] = build(shown, overriding)
+    _add(out, build, image_set(table, pairs, types, 0, exact), overriding)
+
+
+def _types(d: Dialect, table: str, image: str) -> dict[str, str]:
+    """The column types an image's columns are read back with, where the engine needs them."""
+    read = _columns(image)
+    return {c: kind for c, kind in d.types_of(table).items() if c in read}
 
 
 def _add(out: UndoPlan, build: Callable[[str, str], str], rows: str, overriding: str) -> None:

@@ -23,11 +23,12 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 RowJson = Callable[[str, Sequence[str], Mapping[str, str]], str]
 # (table, column or None) -> a SELECT of one text: what the table's rows or the column's values are
 Fingerprint = Callable[[str, str | None], str]
-# image_set(table, pairs, types, described): the rows ``s`` of a table read from the first image
-# of each (image, text) pair, beside ``image_exact``, the second's exact text: one relation for
-# a statement's images, which travel in the SQL as literals (an undo's statements are its
-# journaled code). ``described``: as shown, a comment saying how many pairs stand there.
-ImageSet = Callable[[str, Sequence[tuple[str, str]], Mapping[str, str], int], str]
+# image_set(table, pairs, types, described, exact): the rows ``s`` of a table read from the
+# first image of each (image, text) pair, beside ``image_exact``, the second's exact text (unless
+# ``exact`` is false: then only ``s`` may be read): one relation for a statement's images, which
+# travel in the SQL as literals (an undo's statements are its journaled code). ``described``: as
+# shown, a comment saying how many pairs stand there.
+ImageSet = Callable[[str, Sequence[tuple[str, str]], Mapping[str, str], int, bool], str]
 
 
 @dataclass(frozen=True)
@@ -110,10 +111,21 @@ def _described(count: int) -> str:
 
 
 def _postgres_image_set(
-    table: str, pairs: Sequence[tuple[str, str]], types: Mapping[str, str], described: int
+    table: str,
+    pairs: Sequence[tuple[str, str]],
+    types: Mapping[str, str],
+    described: int,
+    exact: bool,
 ) -> str:
     """The pairs as one JSON array (json, not jsonb: the numbers keep their text, and each image
-    its text as written); a pair of one image twice travels once."""
+    its text as written); a pair of one image twice travels once. Without ``exact``, an array
+    of the images read as rows in one go."""
+    if not exact:
+        images = (
+            f"{_described(described)} []" if described else f"[{','.join(r for r, _ in pairs)}]"
+        )
+        read = f"{quote_literal(images)}::json"
+        return f"json_populate_recordset(NULL::{quote_table(table)}, {read}) AS s"
     array = (
         f"{_described(described)} []"
         if described
@@ -136,7 +148,11 @@ _POSTGRES_IMAGE_EXACT = "coalesce(x.pair -> 1, x.pair -> 0)::text"
 
 
 def _duckdb_image_set(
-    table: str, pairs: Sequence[tuple[str, str]], types: Mapping[str, str], described: int
+    table: str,
+    pairs: Sequence[tuple[str, str]],
+    types: Mapping[str, str],
+    described: int,
+    exact: bool,
 ) -> str:
     """The images as text literals, one per line (a DuckDB JSON value is written anew when
     read, so the exact texts travel as VARCHAR), read back in parallel; each row typed by

@@ -267,7 +267,15 @@ class Session:
         rolled back) if a row changed since the action or would not be restored exactly."""
         light = self.backend.facts.returning_old_new(self.backend.server_version)
         held = self.hold(plan.classified(self.classify, light=light), restoring=plan.settings)
-        refusal = undo.refusal(plan, held.results, held.effects, held.dangling)
+        try:
+            unrestored = [
+                (check.table, self.backend.query(check.query()))
+                for check in undo.unsettled(plan, held.effects)
+            ]
+        except BaseException:
+            held.rollback()
+            raise
+        refusal = undo.refusal(plan, held.results, held.effects, held.dangling, unrestored)
         if refusal is not None:
             held.rollback()
             if plan.listing is not None and plan.failed(held.results):  # say which rows

@@ -38,7 +38,7 @@ from goexdb.explained import explained_by_renames
 from goexdb.renamed_images import as_left
 from goexdb.renames import bare
 from goexdb.reversible import followed
-from goexdb.undoplan import Check, UndoPlan
+from goexdb.undoplan import Check, Restored, UndoPlan
 
 
 def plan(
@@ -84,7 +84,7 @@ def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
             by_sets = undo_set if images.key else undo_keyless_set
             by_sets(result, dialect, images, listing=listing)
     if dialect.facts.triggers:  # checked before the schema is put back, as the rows were written
-        ddl = bool(changes) or any(moved.values())
+        ddl = bool(changes) or any(moved.get(k) for k in ("tables", "columns", "new_columns"))
         check_restored(result, dialect, statements, as_left=ddl)
     result.statements.extend(_undo_schema(changes, moved, created, follows))
     return result
@@ -197,18 +197,44 @@ def _undo_schema(
 VIEWS = ("VIEW", "MATERIALIZED VIEW")  # what a view the action made is dropped as
 
 
+def unsettled(plan: UndoPlan, effects: Effects) -> list[Restored]:
+    """The plan's checks of rows restored that the undo's own row images (``effects``) do not
+    settle. Where the undo's statements alone wrote a table (no cascade or trigger), removed
+    none of its rows, and returned every row they wrote, those rows are the table's rows now:
+    exact if they are the before-images, text for text, each once."""
+    written: dict[str, list[str]] = {}
+    unsure = set()  # tables with rows removed, or images not kept
+    for images in effects.images:
+        afters = [i.after for i in images.images if i.after is not None]
+        written.setdefault(images.table, []).extend(afters)
+        if images.missing or len(afters) < len(images.images):
+            unsure.add(images.table)
+    befores: dict[str, list[str]] = {}
+    for check in plan.restored:
+        befores.setdefault(check.table, []).extend(check.befores)
+
+    def settled(table: str) -> bool:
+        counted = effects.tables.get(table)
+        if counted is None or counted.by_cascade_or_trigger or table in unsure:
+            return False
+        return sorted(written.get(table, [])) == sorted(befores[table])
+
+    return [check for check in plan.restored if not settled(check.table)]
+
+
 def refusal(
     plan: UndoPlan,
     results: Sequence[StatementResult],
     effects: Effects,
     dangling: Sequence[dict[str, Any]] = (),
+    unrestored: Sequence[tuple[str, Sequence[Sequence[Any]]]] = (),
 ) -> ConflictError | None:
     """Why the undo that ran ``plan`` (``results``: its statements', ``effects`` what it did)
     must be rolled back: rows changed since the action (a guard that changed fewer rows than
     its images, a ``changed`` check that listed some); rows whose foreign key it left without
     their row (``dangling``); rows it changed beyond its own (by a cascade or trigger); or rows
-    not restored exactly (an ``inexact`` check's, naming the columns that differ); None when
-    it is exact."""
+    not restored exactly (an ``inexact`` check's, or ``unrestored``: the rows each table's
+    ``Restored`` check listed; naming the columns that differ); None when it is exact."""
     found = {check: results[check.statement].rows for check in plan.checks}
     short = plan.failed(results)
     changed = [
@@ -249,12 +275,13 @@ def refusal(
         )
     details: list[dict[str, Any]] = []
     columns: set[str] = set()
-    for check, rows in found.items():
-        for before, now in rows if check.finds == "inexact" else ():
+    inexact = [(c.table, rows) for c, rows in found.items() if c.finds == "inexact"]
+    for table, rows in [*inexact, *unrestored]:
+        for before, now in rows:
             was, is_now = json.loads(before), json.loads(now) if now else {}
             differ = sorted(c for c in was if was[c] != is_now.get(c))
-            columns.update(f"{check.table}.{c}" for c in differ)
-            details.append({"table": check.table, "row": before, "now": now, "columns": differ})
+            columns.update(f"{table}.{c}" for c in differ)
+            details.append({"table": table, "row": before, "now": now, "columns": differ})
     if not details:
         return None
     return ConflictError(

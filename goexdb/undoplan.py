@@ -34,11 +34,23 @@ class Check:
     finds: str
 
 
+@dataclass(frozen=True)
+class Restored:
+    """A check, once the undo has run, that rows of a table are back exactly: ``query`` lists
+    each row that is not (its before-image, the row now). Run only where the undo's own row
+    images do not show it already (``goexdb.undo.unsettled``)."""
+
+    table: str
+    befores: tuple[str, ...]
+    query: Callable[[], str]  # made when it is run: megabytes of images, where it is not
+
+
 @dataclass
 class UndoPlan:
     statements: list[str] = field(default_factory=list)
     guards: list[Guard] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    restored: list[Restored] = field(default_factory=list)  # checked after the plan ran
     # what goex's classifier reads instead of a statement, as the same statement on the same
     # table: without a clause sqlglot cannot parse (INSERT ... OVERRIDING SYSTEM VALUE); and
     # ``light``, also without its images (a JSON literal of megabytes)

@@ -9,7 +9,7 @@ in one place per engine (``postgres/errors.py``, ``duckdb/errors.py``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from goexdb.effects import Effects, StatementResult, TableColumns
 from goexdb.engines import EngineFacts
@@ -36,6 +36,10 @@ class Backend(Protocol):
     def dangling(self, tables: Sequence[str]) -> list[dict[str, object]]:
         """The foreign keys into or out of these tables that rows now break (checked when
         ``restoring``, which leaves the foreign keys unchecked): constraint, table, keys."""
+
+    def query(self, sql: str, /) -> list[tuple[Any, ...]]:
+        """The rows of a query of goex's own (a check), in the open transaction, after
+        ``measure``: not one of the action's statements."""
 
     def mark(self, statements: Sequence[Statement]) -> None:
         """Inside the open transaction, measure from here: what executes next (these

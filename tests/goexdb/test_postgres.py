@@ -17,6 +17,7 @@ import pytest
 import goexdb
 from core.config import DbConfig
 from core.errors import ConflictError, ExecutionError, PolicyRejected, StatementDenied
+from goexdb import undo
 from goexdb.effects import WHOLE_ACTION
 
 
@@ -729,6 +730,45 @@ def test_an_undo_a_trigger_would_make_inexact_is_refused_naming_the_column(
     with psycopg.connect(plain_dsn) as con:
         changed = con.execute(rows).fetchall()
     assert [r[1] for r in changed[:2]] == ["changed"] * 2  # the inexact undo was rolled back
+
+
+def test_rows_the_undo_wrote_back_as_they_were_are_not_read_again(pg_dsn: str, schema: str) -> None:
+    """The rows the undo's statements returned are the before-images and nothing else wrote
+    the table: the check of rows restored is settled without reading them again."""
+    parent = f"{schema}.parent"
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {parent} SET v = 'changed' WHERE id <= 2")
+        record = staged.undo_record()
+        staged.commit()
+        plan = db.plan_undo(record)
+        held = db.hold_undo(plan)
+        assert [c.table for c in plan.restored] == [parent]
+        assert undo.unsettled(plan, held.effects) == []
+        held.rollback()
+
+
+@pytest.mark.parametrize("cap", [None, 1])
+def test_a_trigger_that_fires_even_for_replication_makes_the_undo_inexact_and_refused(
+    pg_dsn: str, touched: str, cap: int | None
+) -> None:
+    """``ENABLE ALWAYS``: the trigger fires with session_replication_role = replica too. The
+    rows the undo returned differ from the before-images, so the rows are read again and the
+    undo refused; with too few images kept (``cap``), they are read again all the same."""
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"ALTER TABLE {touched} ENABLE ALWAYS TRIGGER touch")
+    rows = f"SELECT * FROM {touched} ORDER BY id"
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {touched} SET v = 'changed' WHERE id <= 2")
+        record = staged.undo_record()
+        staged.commit()
+    with psycopg.connect(pg_dsn) as con:
+        after = con.execute(rows).fetchall()
+    config = DbConfig() if cap is None else DbConfig(max_row_images=cap)
+    refused = rf"{touched}\.last_update would differ"
+    with goexdb.connect(pg_dsn, config) as db, pytest.raises(ConflictError, match=refused):
+        db.hold_undo(db.plan_undo(record))
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(rows).fetchall() == after  # the inexact undo was rolled back
 
 
 def test_rows_are_checked_restored_after_an_action_that_changed_the_schema_too(

@@ -87,7 +87,7 @@ class DuckDBBackend:
         self._tables: dict[str, _TableMeta] = {}
         self._names: dict[str, str] = {}  # case-folded as written -> as the catalog has it
         self._agreed: set[tuple[str, StatementKind]] = set()  # passed the cross-check
-        self._deferred = DeferredImages(self._con, self._query, lambda t: self._table(t).types)
+        self._deferred = DeferredImages(self._con, self.query, lambda t: self._table(t).types)
         self._reset()
 
     def _reset(self) -> None:
@@ -184,7 +184,7 @@ class DuckDBBackend:
                 return self._execute_update_deferred(statement, images)
             return self._execute_update_in_place(statement, images)
         query = preselect(statement, DUCKDB, self._key_and_row(images), lock=False)
-        before_rows = self._query(query) if query is not None and update else []
+        before_rows = self.query(query) if query is not None and update else []
         befores = list({rowid: (k, image) for rowid, k, image in before_rows}.values())
         returning = self._key_and_row(images)(row_reference(table, self.dialect))
         cursor = self._run(statement, with_returning(statement, *returning))
@@ -217,15 +217,15 @@ class DuckDBBackend:
         """Columns, key and indexed columns of a table; cached until DDL runs (read slowly)."""
         if name not in self._tables:
             indexed: set[str] | None = set()
-            for (columns,) in self._query(queries.INDEXED, [name, name]):
+            for (columns,) in self.query(queries.INDEXED, [name, name]):
                 names = [c.strip().strip('"') for c in str(columns).strip("[]").split(",")]
                 if indexed is not None and all(n.isidentifier() for n in names):
                     indexed.update(names)
                 else:
                     indexed = None  # an expression index: any column may be in it
-            key = self._query(queries.KEY, [name])
+            key = self.query(queries.KEY, [name])
             meta = _TableMeta(
-                dict(self._query(queries.TABLE_COLUMNS, [name])),
+                dict(self.query(queries.TABLE_COLUMNS, [name])),
                 tuple(key[0][0]) if key else (),
                 None if indexed is None else frozenset(indexed),
             )
@@ -266,12 +266,12 @@ class DuckDBBackend:
         key_and_row = self._key_and_row(images)
         query = preselect(statement, DUCKDB, key_and_row, lock=False)
         assert query is not None
-        matches = self._query(query)  # with FROM, a row once per join match
+        matches = self.query(query)  # with FROM, a row once per join match
         befores = {rowid: image for rowid, _, image in matches}
         count = int(self._run(statement, statement.sql).fetchall()[0][0])
         if count == len(matches) != len(befores):  # DuckDB counted each join match
             count = len(befores)
-        after_rows = self._query(
+        after_rows = self.query(
             f"SELECT t.rowid, {key_and_row('t')[1]} FROM {quote_table(images.table)} AS t "
             "WHERE t.rowid IN (SELECT unnest(?))",
             [list(befores)],
@@ -318,7 +318,7 @@ class DuckDBBackend:
         schema = table.db or "main"
         key = f"{schema}.{table.name}".casefold()
         if key not in self._names:
-            found = self._query(queries.CANONICAL, [schema, table.name])
+            found = self.query(queries.CANONICAL, [schema, table.name])
             if not found:  # not a table (yet): do not cache
                 return f"{schema}.{table.name}"
             self._names[key] = str(found[0][0])
@@ -350,13 +350,13 @@ class DuckDBBackend:
     def measure(self) -> Effects:
         if self._ddl:
             self._effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
-            fingerprint_created(self._effects, DUCKDB, lambda sql: self._query(sql)[0][0])
+            fingerprint_created(self._effects, DUCKDB, lambda sql: self.query(sql)[0][0])
         return self._effects
 
     def _catalog(self) -> Catalog:
-        return queries.read_catalog(self._query)
+        return queries.read_catalog(self.query)
 
-    def _query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         with _MEASURING:
             return self._con.execute(sql, params).fetchall()
 
@@ -387,13 +387,13 @@ class DuckDBBackend:
         self._con.close()
 
     def columns(self, table: str) -> TableColumns:
-        generated = self._query(queries.GENERATED_COLUMNS, [table])
-        types = dict(self._query(queries.TABLE_COLUMNS, [table]))
+        generated = self.query(queries.GENERATED_COLUMNS, [table])
+        types = dict(self.query(queries.TABLE_COLUMNS, [table]))
         return TableColumns(types, frozenset(name for (name,) in generated))
 
     def table_sizes(self) -> dict[str, int]:
         """Approximate rows per table."""
-        return dict(self._query(queries.TABLE_SIZES))
+        return dict(self.query(queries.TABLE_SIZES))
 
     def describe(self) -> Schema:
-        return queries.read_schema(self._query)
+        return queries.read_schema(self.query)

@@ -66,7 +66,7 @@ class PostgresBackend:
         with translated(f"cannot connect to PostgreSQL at {target.display}", TargetError):
             self._con = psycopg.connect(target.conninfo, autocommit=False, connect_timeout=10)
         self._wire = Wire(self._con)
-        self._cascaded = Cascaded(self._rows, target.conninfo, config.lock_timeout)
+        self._cascaded = Cascaded(self.query, target.conninfo, config.lock_timeout)
         self.server_version: int | None = self._con.info.server_version
         # Row counts this session has not flushed to the statistics yet, which
         # pg_stat_get_xact_tuples_* would add to the next transaction's: none in a new session.
@@ -115,10 +115,10 @@ class PostgresBackend:
         self._expect(statements)
 
     def restoring(self, settings: Mapping[str, str]) -> bool:
-        return queries.restoring(self._rows, settings, self.server_version)
+        return queries.restoring(self.query, settings, self.server_version)
 
     def dangling(self, tables: Sequence[str]) -> list[dict[str, object]]:
-        return queries.dangling(self._rows, tables)
+        return queries.dangling(self.query, tables)
 
     def mark(self, statements: Sequence[Statement]) -> None:
         """Measure the coming statements apart, in the transaction already open."""
@@ -152,7 +152,7 @@ class PostgresBackend:
         self._watch = SchemaWatch.since(self._baseline)
         if self._ddl:
             self._catalog_before = self._catalog()
-            self._filenodes = {r[0]: r[1] for r in self._rows(queries.FILENODES)}
+            self._filenodes = {r[0]: r[1] for r in self.query(queries.FILENODES)}
 
     def execute(self, statement: Statement) -> StatementResult:
         self._counts_pending = True
@@ -233,7 +233,7 @@ class PostgresBackend:
     def _execute_imaged(
         self, statement: Statement, table: exp.Table, index: int
     ) -> StatementResult:
-        found = self._rows(queries.TABLE, qualified(table, self.dialect))
+        found = self.query(queries.TABLE, qualified(table, self.dialect))
         if not found:  # let the statement itself raise the server's "does not exist"
             return self._execute_plain(statement)
         schema, relation, key, inherited = found[0]
@@ -255,7 +255,7 @@ class PostgresBackend:
             if unrepeatable:
                 images.missing = UNREPEATABLE_ROWS
             elif query is not None and update:
-                rows = self._rows(query)  # (a row once per join match)
+                rows = self.query(query)  # (a row once per join match)
                 befores = list({(oid, ctid): (k, i) for oid, ctid, k, i in rows}.values())
         with many_images():
             result = self._run_statement(statement, with_returning(statement, *extra))
@@ -283,8 +283,8 @@ class PostgresBackend:
         )  # (DDL's own)
         if self._ddl:
             effects.schema_changes[:0] = diff_catalog(self._catalog_before, self._catalog())
-            fingerprint_created(effects, POSTGRES, lambda sql: self._rows(sql)[0][0])
-            after = {r[0]: r[1] for r in self._rows(queries.FILENODES)}
+            fingerprint_created(effects, POSTGRES, lambda sql: self.query(sql)[0][0])
+            after = {r[0]: r[1] for r in self.query(queries.FILENODES)}
             effects.rewrites = sorted(
                 name
                 for name, node in after.items()
@@ -294,14 +294,14 @@ class PostgresBackend:
         if self._config.capture is Capture.IMAGES and not self._carried:
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
             self._cascaded.image(effects, held.roots, exclusive, self._budget)
-            effects.settings = json.loads(self._rows(queries.SETTINGS)[0][0])
+            effects.settings = json.loads(self.query(queries.SETTINGS)[0][0])
         return effects
 
     def settle(self) -> None:
         """Nothing to do: PostgreSQL's row images are read as each statement runs."""
 
     def _resolve(self, written: list[str]) -> dict[str, str | None]:
-        return dict(self._rows(queries.RESOLVE, json.dumps(written, ensure_ascii=False)))
+        return dict(self.query(queries.RESOLVE, json.dumps(written, ensure_ascii=False)))
 
     def _catalog_names(self, held: Holdings) -> dict[str, int]:
         """The rows the statements reported, by the catalog name of the table each named."""
@@ -373,13 +373,13 @@ class PostgresBackend:
 
     def table_sizes(self) -> dict[str, int]:
         """Approximate rows per table (the planner's estimate; -1 when never analysed)."""
-        return dict(self._rows(queries.TABLE_SIZES))
+        return dict(self.query(queries.TABLE_SIZES))
 
     def describe(self) -> Schema:
-        return queries.read_schema(self._rows)
+        return queries.read_schema(self.query)
 
     def _catalog(self) -> Catalog:
-        return queries.read_catalog(self._rows)
+        return queries.read_catalog(self.query)
 
     def _run_statement(self, statement: Statement, text: str) -> PGresult:
         with translated("PostgreSQL refused the statement", statement=statement.sql):
@@ -387,8 +387,8 @@ class PostgresBackend:
             # if goex's split ever disagreed with PostgreSQL's, the server refuses it.
             return self._wire.run(text.encode())
 
-    def _rows(self, query: str, *params: str) -> list[tuple[Any, ...]]:
-        return self._wire.rows(self._measuring(query, params))
+    def query(self, sql: str, *params: str) -> list[tuple[Any, ...]]:
+        return self._wire.rows(self._measuring(sql, params))
 
     def _json(self, query: str) -> Any:
         """The one JSON value a query of goex's returns."""
