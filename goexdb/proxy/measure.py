@@ -101,9 +101,7 @@ async def measure(
         if pending.catalog is not None:
             after, filenodes = await read_catalog(own)
             effects.schema_changes[:0] = diff_catalog(pending.catalog, after)
-            effects.rewrites = sorted(
-                n for n, node in filenodes.items() if pending.filenodes.get(n, node) != node
-            )
+            effects.rewrites = queries.rewritten(pending.filenodes, filenodes)
         if cascaded is not None and any(t.by_cascade_or_trigger for t in effects.tables.values()):
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
             await asyncio.to_thread(cascaded.image, effects, held.roots, exclusive, budget)
@@ -172,7 +170,7 @@ async def catalog_writes(own: Own) -> int:
     return int(rows[0][0] or 0)
 
 
-async def read_catalog(own: Own) -> tuple[Catalog, dict[str, str]]:
+async def read_catalog(own: Own) -> tuple[Catalog, list[tuple[Any, ...]]]:
     """The catalog of user tables and their file nodes, read in the held transaction."""
     found: dict[str, list[tuple[Any, ...]]] = {}
     for name, query in (
@@ -184,7 +182,7 @@ async def read_catalog(own: Own) -> tuple[Catalog, dict[str, str]]:
         rows = await own.rows(name, query)
         found[query] = [tuple(v.decode() if v is not None else None for v in r) for r in rows]
     catalog = queries.read_catalog(lambda query: found[query])
-    return catalog, {r[0]: r[1] for r in found[queries.FILENODES]}
+    return catalog, found[queries.FILENODES]
 
 
 def _less(counts: Counts, taken: Counts) -> Counts:

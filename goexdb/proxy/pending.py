@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from goexdb.backends.postgres.holdings import SchemaWatch
 from goexdb.catalog import Catalog
@@ -60,7 +61,7 @@ class Pending:
     statements: list[Verdict] = field(default_factory=list)
     tags: list[str | None] = field(default_factory=list)
     catalog: Catalog | None = None  # before the first DDL statement
-    filenodes: dict[str, str] = field(default_factory=dict)
+    filenodes: list[tuple[Any, ...]] = field(default_factory=list)  # queries.FILENODES
     imaged: set[int] = field(default_factory=set)  # statements sent with goex's RETURNING
     images: dict[int, list[RowImage]] = field(default_factory=dict)
     # a TRUNCATE's rows, read before it ran: its images by table

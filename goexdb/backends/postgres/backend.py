@@ -101,7 +101,7 @@ class PostgresBackend:
         self._sequences: dict[str, int | None] = {}  # used by transactions ended early
         self._explained: dict[str, int] = {}
         self._catalog_before = Catalog()
-        self._filenodes: dict[str, int] = {}
+        self._filenodes: list[tuple[Any, ...]] = []
         self._locks_seen: set[tuple[str, str]] = set()
         self._ddl = False
         self._remaining = 0
@@ -152,7 +152,7 @@ class PostgresBackend:
         self._watch = SchemaWatch.since(self._baseline)
         if self._ddl:
             self._catalog_before = self._catalog()
-            self._filenodes = {r[0]: r[1] for r in self.query(queries.FILENODES)}
+            self._filenodes = self.query(queries.FILENODES)
 
     def execute(self, statement: Statement) -> StatementResult:
         self._counts_pending = True
@@ -284,12 +284,7 @@ class PostgresBackend:
         if self._ddl:
             effects.schema_changes[:0] = diff_catalog(self._catalog_before, self._catalog())
             fingerprint_created(effects, POSTGRES, lambda sql: self.query(sql)[0][0])
-            after = {r[0]: r[1] for r in self.query(queries.FILENODES)}
-            effects.rewrites = sorted(
-                name
-                for name, node in after.items()
-                if name in self._filenodes and self._filenodes[name] != node
-            )
+            effects.rewrites = queries.rewritten(self._filenodes, self.query(queries.FILENODES))
         # (rows written by a transaction that ended early are no longer the action's to find)
         if self._config.capture is Capture.IMAGES and not self._carried:
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}

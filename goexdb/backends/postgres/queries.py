@@ -53,10 +53,20 @@ CONSTRAINTS = f"""
     WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")} AND (k.conislocal OR k.coninhcount = 0)
 """
 FILENODES = f"""
-    SELECT n.nspname || '.' || c.relname, c.relfilenode FROM pg_class c
+    SELECT c.oid::text, n.nspname || '.' || c.relname, c.relfilenode::text FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'm') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
 """
+
+
+def rewritten(before: Sequence[Sequence[Any]], after: Sequence[Sequence[Any]]) -> list[str]:
+    """The tables whose storage was written anew between two reads of ``FILENODES``, named as
+    they are now. Followed by oid: a table dropped and made again under its name is another
+    table, not a rewrite; a table renamed is the same one."""
+    nodes = {oid: node for oid, _, node in before}
+    return sorted(name for oid, name, node in after if nodes.get(oid, node) != node)
+
+
 # Every relation and advisory lock this transaction holds, read after each statement in one
 # round trip; pg_lock_status() reads the whole lock table, so once per query. Every table a
 # transaction wrote (cascades and triggers included) is locked until it ends: its row counts come

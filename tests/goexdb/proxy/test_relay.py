@@ -3,6 +3,7 @@ the journal, and the data seen past goex."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -516,3 +517,28 @@ def test_a_rename_on_the_clients_search_path_is_undone_on_it(
     finally:
         proxy.direct(f"DROP SCHEMA {schema} CASCADE")
         proxy.direct("DROP TABLE IF EXISTS t2")
+
+
+@pytest.mark.parametrize(
+    ("sql", "rewritten"),
+    [
+        ("DROP TABLE {t}; CREATE TABLE {t} (id int)", []),
+        ("ALTER TABLE {t} RENAME TO {t}_r; ALTER TABLE {t}_r ALTER v TYPE varchar(9)", ["{t}_r"]),
+    ],
+    ids=["dropped and made again", "renamed, then rewritten"],
+)
+def test_a_rewrite_through_the_proxy_is_of_the_same_table_whatever_its_name(
+    proxy: RunningProxy, table: str, sql: str, rewritten: list[str]
+) -> None:
+    """As for ``goex-db run``: tables are followed by oid, not by name. (The drop is rejected
+    by the default policy: its effects are journaled all the same.)"""
+    try:
+        with psycopg.connect(proxy.dsn()) as con:
+            for statement in sql.format(t=table).split("; "):
+                con.execute(statement)
+            with contextlib.suppress(psycopg.errors.TransactionRollback):
+                con.commit()
+        effects = proxy.recorded(proxy.actions()[0])["effects"]
+        assert effects["rewrites"] == [f"public.{name.format(t=table)}" for name in rewritten]
+    finally:
+        proxy.direct(f"DROP TABLE IF EXISTS {table}_r")
