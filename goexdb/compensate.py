@@ -18,17 +18,34 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from goexdb.effects import StatementImages, TableColumns
-from goexdb.engines import engine_facts, quote_ident, quote_table
+from goexdb.engines import engine_facts, quote_ident, quote_literal, quote_table
 from goexdb.undoplan import Check, Guard, Restored, UndoPlan
 
 
 class Dialect:
     """How one engine turns a JSON row image back into a row (its ``EngineFacts``), with the
-    column types of each table where the engine's images need them."""
+    column types of each table where the engine's images need them; ``query`` reads the
+    database the undo runs on, where the plan needs more of it (``blocking_indexes``)."""
 
-    def __init__(self, dialect: str, columns: Callable[[str], TableColumns]) -> None:
+    def __init__(
+        self,
+        dialect: str,
+        columns: Callable[[str], TableColumns],
+        query: Callable[[str], Sequence[Sequence[Any]]] | None = None,
+    ) -> None:
         self.facts = engine_facts(dialect)
         self.columns = functools.cache(columns)
+        self.query = query
+
+    def blocking_indexes(self, table: str) -> list[tuple[str, str]]:
+        """The indexes of ``table`` the engine will not alter it past (``EngineFacts``), each
+        its name and the SQL that makes it; none where nothing reads the database."""
+        sql = self.facts.blocking_indexes
+        if sql is None or self.query is None:
+            return []
+        return [
+            (str(n), str(made)) for n, made in self.query(sql.format(table=quote_literal(table)))
+        ]
 
     def types_of(self, table: str) -> dict[str, str]:
         return self.columns(table).types if self.facts.images_need_types else {}

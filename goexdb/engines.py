@@ -54,6 +54,10 @@ class EngineFacts:
     # The first server version (server_version_num) with a feature; None: no version has it.
     returning_old_new_since: int | None = None  # RETURNING old.*, new.* (row images in one go)
     flush_counts_since: int | None = None  # pg_stat_force_next_flush() as a transaction ends
+    # The indexes that keep the engine from altering a table but to add a column or change a
+    # default (DuckDB's), a query of their names and the SQL that made each, for ``{table}``
+    # (a literal): the undo drops them around its ALTERs and makes them again. None: no such.
+    blocking_indexes: str | None = None
     create_database_strategy_since: int | None = None  # CREATE DATABASE ... STRATEGY
     file_copy_clone_since: int | None = None  # SET file_copy_method = clone
 
@@ -279,6 +283,10 @@ DUCKDB = EngineFacts(
     fingerprint=_duckdb_fingerprint,
     image_set=_duckdb_image_set,
     image_exact="x.exact",
+    blocking_indexes=(
+        "SELECT schema_name || '.' || index_name, sql FROM duckdb_indexes() "
+        "WHERE database_name = current_database() AND schema_name || '.' || table_name = {table}"
+    ),
 )
 
 ENGINES: Mapping[str, EngineFacts] = {facts.dialect: facts for facts in (POSTGRES, DUCKDB)}

@@ -257,7 +257,7 @@ class Session:
         """The compensating SQL for a committed action's journaled undo record."""
         if record.get("irreversible"):
             raise StateError("this action cannot be undone: " + "; ".join(record["irreversible"]))
-        plan = undo.plan(record, self.backend.columns, listing=False)
+        plan = undo.plan(record, self.backend.columns, self.backend.query, listing=False)
         if not plan.statements:
             raise StateError("there is nothing to undo: the action changed no rows or schema")
         return plan

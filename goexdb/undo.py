@@ -44,20 +44,22 @@ from goexdb.undoplan import Check, Restored, UndoPlan
 def plan(
     data: dict[str, Any],
     columns: Callable[[str], TableColumns] | None = None,
+    query: Callable[[str], Sequence[Sequence[Any]]] | None = None,
     *,
     listing: bool = True,
 ) -> UndoPlan:
     """Compensating SQL for a journaled undo record (see the module docstring), writing no
     generated column and identity columns GENERATED ALWAYS only where a row is re-inserted.
-    Without ``listing``, a row changed since the action is seen by the guards alone, and the
-    plan says how to make the one that lists them (``UndoPlan.listing``)."""
-    dialect = Dialect(data["dialect"], columns or _no_columns)
+    ``columns`` and ``query`` read the database it is for (``compensate.Dialect``). Without
+    ``listing``, a row changed since the action is seen by the guards alone, and the plan says
+    how to make the one that lists them (``UndoPlan.listing``)."""
+    dialect = Dialect(data["dialect"], columns or _no_columns, query)
     try:
         made = _plan(data, dialect, listing)
     finally:
         forget()
     if not listing:
-        made.listing = lambda: plan(data, columns)
+        made.listing = lambda: plan(data, columns, query)
     return made
 
 
@@ -86,7 +88,8 @@ def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
     if dialect.facts.triggers:  # checked before the schema is put back, as the rows were written
         ddl = bool(changes) or any(moved.get(k) for k in ("tables", "columns", "new_columns"))
         check_restored(result, dialect, statements, as_left=ddl)
-    result.statements.extend(_undo_schema(changes, moved, created, follows))
+    schema = _undo_schema(changes, moved, created, follows)
+    result.statements.extend(_around_blocking_indexes(schema, changes, created, dialect))
     return result
 
 
@@ -107,6 +110,35 @@ def _check_untouched(
                 f"SELECT {quote_literal(key)} WHERE ({fingerprint_sql(change, dialect.facts)}) "
                 f"IS DISTINCT FROM {quote_literal(held[key])}"
             )
+
+
+# The schema changes whose undo alters their table other than to add a column or change a
+# default (for a table renamed, its new name), which an index can keep an engine from doing
+_ALTERING = ("column_added", "column_renamed", "table_renamed")
+
+
+def _around_blocking_indexes(
+    schema: list[str], changes: list[SchemaChange], created: set[str], dialect: Dialect
+) -> list[str]:
+    """The schema statements with the indexes that would block their ALTERs (DuckDB's, on the
+    tables as the action left them) dropped first and made again last, as they were; the
+    indexes the action made are dropped by the statements already."""
+    altered = {
+        c.table
+        for c in changes
+        if c.change in _ALTERING or not_null(c.after or "") or not_null(c.before or "")
+    }
+    made = {c.name for c in changes if c.change == "index_created"}
+    blocking = [
+        (name, sql)
+        for table in sorted(altered - created)
+        for name, sql in dialect.blocking_indexes(table)
+        if name not in made
+    ]
+    if not blocking:
+        return schema
+    dropped = [f"DROP INDEX {quote_table(name)}" for name, _ in blocking]
+    return [*dropped, *schema, *(sql.strip().rstrip(";") for _, sql in blocking)]
 
 
 def _goes_with_another(change: SchemaChange, changes: list[SchemaChange]) -> bool:
