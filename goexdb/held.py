@@ -63,6 +63,8 @@ class Held:
         self.open = True
         # rows whose foreign key finds no row now, where it was not checked (an undo's)
         self.dangling: list[dict[str, object]] = []
+        # rows not restored exactly, per table (an undo's: ``undo.unrestored``)
+        self.unrestored: list[tuple[str, list[tuple[Any, ...]]]] = []
 
     def _note_results(self) -> None:
         self.effects.results = [

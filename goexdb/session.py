@@ -18,7 +18,7 @@ can be kept (``staged.keep()``) and finished by another process with ``reopen(ac
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from fnmatch import fnmatch
 from types import TracebackType
 from typing import Any
@@ -102,12 +102,11 @@ class Session:
     def classify(self, sql: str) -> list[Statement]:
         return parse_script(sql, self.target.dialect)
 
-    def hold(
-        self, sql: str | Sequence[Statement], *, restoring: Mapping[str, str] | None = None
-    ) -> Held:
+    def hold(self, sql: str | Sequence[Statement], *, undoing: UndoPlan | None = None) -> Held:
         """Run SQL in a held transaction and measure it, unjournaled (``stage`` journals);
-        ``restoring`` (an undo, the settings its images were read under): with triggers and
-        foreign-key actions off where the role may, then the foreign keys checked (dangling)."""
+        ``undoing`` (the plan of an undo): under the settings its images were read under, with
+        triggers and foreign-key actions off where the role may, then the foreign keys checked
+        (dangling) and the rows restored (``undo.unrestored``)."""
         if self._held is not None and self._held.open:
             raise StateError("a staged transaction is still open; commit or roll it back first")
         statements = self._checked(sql)
@@ -115,17 +114,18 @@ class Session:
         backend.begin(statements)
         results = []
         try:
-            raw = restoring is not None and backend.restoring(restoring)
+            raw = undoing is not None and backend.restoring(undoing.settings)
             for statement in statements:
                 results.append(backend.execute(statement))
             effects = backend.measure()
             dangling = backend.dangling(sorted(effects.tables)) if raw else []
+            unrestored = undo.unrestored(undoing, effects, backend.query) if undoing else []
         except BaseException:
             backend.rollback()
             raise
         reversible.assess(statements, effects, self.config.capture, backend.dialect)
         self._held = Held(backend, statements, results, effects, self.config.capture)
-        self._held.dangling = dangling
+        self._held.dangling, self._held.unrestored = dangling, unrestored
         return self._held
 
     def _checked(self, sql: str | Sequence[Statement]) -> list[Statement]:
@@ -266,16 +266,8 @@ class Session:
         """Run an undo plan held, unjournaled (``stage_undo`` journals); refused (ConflictError,
         rolled back) if a row changed since the action or would not be restored exactly."""
         light = self.backend.facts.returning_old_new(self.backend.server_version)
-        held = self.hold(plan.classified(self.classify, light=light), restoring=plan.settings)
-        try:
-            unrestored = [
-                (check.table, self.backend.query(check.query()))
-                for check in undo.unsettled(plan, held.effects)
-            ]
-        except BaseException:
-            held.rollback()
-            raise
-        refusal = undo.refusal(plan, held.results, held.effects, held.dangling, unrestored)
+        held = self.hold(plan.classified(self.classify, light=light), undoing=plan)
+        refusal = undo.refusal(plan, held.results, held.effects, held.dangling, held.unrestored)
         if refusal is not None:
             held.rollback()
             if plan.listing is not None and plan.failed(held.results):  # say which rows

@@ -254,6 +254,14 @@ def unsettled(plan: UndoPlan, effects: Effects) -> list[Restored]:
     return [check for check in plan.restored if not settled(check.table)]
 
 
+def unrestored(
+    plan: UndoPlan, effects: Effects, query: Callable[[str], list[tuple[Any, ...]]]
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The rows the plan's checks of rows restored list (``query`` reads them in the undo's
+    transaction, once it ran), per table; the checks its own images settle are not run."""
+    return [(check.table, query(check.query())) for check in unsettled(plan, effects)]
+
+
 def refusal(
     plan: UndoPlan,
     results: Sequence[StatementResult],
