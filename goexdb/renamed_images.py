@@ -36,6 +36,29 @@ def as_left(
     ]
 
 
+def renamed_as_named(
+    statements: Sequence[StatementImages], moved: Mapping[str, list[list[str]]], dialect: str
+) -> dict[int, str]:
+    """Each rename that names the table of some statement's images (``renames.applies``; by
+    its place in ``order``): that table as the catalog names it once the rename ran. The undo
+    names it so where it puts the name back, as its own statements name the rows it writes
+    (the table as the action left it): its own undo then finds the rename written as they are,
+    and pins it to them."""
+    pinned = {int(place): [int(at) for at in steps] for place, *steps in moved.get("applies", [])}
+    facts, order = engine_facts(dialect), moved.get("order", [])
+    found: dict[int, str] = {}
+    for place, images in enumerate(statements):
+        schema, _, table = images.table.rpartition(".")
+        for at in pinned.get(place, []):
+            kind, index, *_ = order[at]
+            if kind == "tables":  # [table as written, its schema, old name, new name]
+                table = facts.catalog_name(
+                    exp.parse_identifier(moved[kind][int(index)][3], dialect=dialect)
+                )
+            found.setdefault(at, f"{schema}.{table}" if schema else table)
+    return found
+
+
 def _renamed(
     images: StatementImages,
     steps: list[list[str]],

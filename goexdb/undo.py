@@ -35,7 +35,7 @@ from goexdb.effects import (
 )
 from goexdb.engines import EngineFacts, quote_ident, quote_literal, quote_table
 from goexdb.explained import explained_by_renames
-from goexdb.renamed_images import as_left
+from goexdb.renamed_images import as_left, renamed_as_named
 from goexdb.renames import bare
 from goexdb.reversible import followed
 from goexdb.undoplan import Check, Restored, UndoPlan
@@ -88,7 +88,8 @@ def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
     if dialect.facts.triggers:  # checked before the schema is put back, as the rows were written
         ddl = bool(changes) or any(moved.get(k) for k in ("tables", "columns", "new_columns"))
         check_restored(result, dialect, statements, as_left=ddl)
-    schema = _undo_schema(changes, moved, created, follows)
+    named_now = renamed_as_named(read, moved, data["dialect"])
+    schema = _undo_schema(changes, moved, created, follows, named_now)
     result.statements.extend(_around_blocking_indexes(schema, changes, created, dialect))
     return result
 
@@ -170,7 +171,11 @@ def _undo_schema(
     moved: dict[str, list[list[str]]],
     created: set[str],
     follows: EngineFacts | None,
+    named_now: dict[int, str],
 ) -> list[str]:
+    """The schema statements: changes taken back in reverse; renames put back one by one in
+    reverse, each on its table as ``named_now`` names it where it does (else as written);
+    dropped indexes and constraints made again last."""
     out: list[str] = []
     undone = [  # (a created table's indexes and columns go with it; renames are put back below)
         change
@@ -199,16 +204,18 @@ def _undo_schema(
             column = f"ALTER TABLE {quote_table(table)} ALTER COLUMN {quote_ident(name)}"
             default = f"SET DEFAULT {change.before}" if change.before else "DROP DEFAULT"
             out.append(f"{column} {default}")
-    for kind, index, *_ in reversed(moved["order"]):
+    for at, (kind, index, *_) in reversed(list(enumerate(moved["order"]))):
         if kind == "new_columns":  # renames of a column the action added, which it drops
             continue
         entry = moved[kind][int(index)]
         if kind == "columns":
             table, old_column, new_column = entry
+            table = quote_table(named_now[at]) if at in named_now else table
             out.append(f"ALTER TABLE {table} RENAME COLUMN {new_column} TO {old_column}")
         else:
             _, schema, old, new = entry
             current = f"{schema}.{new}" if schema else new
+            current = quote_table(named_now[at]) if at in named_now else current
             out.append(f"ALTER TABLE {current} RENAME TO {old}")
     # last, once every name is as before the action, which their definitions use
     for change in undone:

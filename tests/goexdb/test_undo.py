@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -412,6 +412,41 @@ def test_the_undo_of_an_undo_is_exact_or_refused(case: Case) -> None:
             assert "before it ran" in exc.message and case.config.image_path == "select"
             return
     assert case.rows("orders") == after
+
+
+@pytest.mark.parametrize(
+    "rename", ["RENAME COLUMN status TO state", "RENAME TO moved"], ids=["column", "table"]
+)
+def test_the_undo_of_an_undo_of_rows_and_a_rename_is_exact(case: Case, rename: str) -> None:
+    """The undo named its rows' table as the catalog does ("public"."orders") and its rename
+    back as the action wrote it (orders, on the search path): its own undo could not tell they
+    were one table, and was refused. It names both alike now; three levels, each exact."""
+    make_orders(case)
+    if case.schema:  # the action names the table unqualified, found on its search path
+        path = f"-c search_path={case.schema[:-1]}"
+        case = replace(case, dsn=psycopg.conninfo.make_conninfo(case.dsn, options=path))
+
+    def state() -> tuple[Any, ...]:
+        table = "moved" if columns_of(case, "moved") else "orders"
+        return table, columns_of(case, table), case.rows(table)
+
+    before = state()
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(f"UPDATE orders SET total = 0 WHERE id <= 2; ALTER TABLE orders {rename}")
+        staged.commit()
+    after = state()
+    assert after != before
+    expected, undoing = [before, after, before], staged.action.id
+    for level, wanted in enumerate(expected):
+        with goexdb.connect(case.dsn, case.config) as db:
+            try:
+                undone = db.stage_undo(undoing)
+            except StateError as exc:  # (pre-18: the undo's own images are missing)
+                assert level and case.config.image_path == "select", exc.message
+                return
+            undone.commit()
+        assert state() == wanted, f"level {level + 1}"
+        undoing = undone.action.id
 
 
 @pytest.mark.parametrize("then", ["DROP COLUMN total", "ALTER COLUMN total TYPE TEXT"])
