@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from goexdb.effects import SchemaChange, TableColumns
+from goexdb.engines import EngineFacts
 
 GENERATED = ("s", "v")  # pg_attribute.attgenerated: stored, virtual (PostgreSQL 18)
 ALWAYS_IDENTITY = "a"  # pg_attribute.attidentity: GENERATED ALWAYS AS IDENTITY
@@ -170,13 +171,13 @@ def not_null(definition: str | None) -> str | None:
     return found[1] if found else None
 
 
-def not_null_named_otherwise(change: SchemaChange) -> bool:
+def not_null_named_otherwise(change: SchemaChange, facts: EngineFacts) -> bool:
     """A NOT NULL constraint dropped under a name its engine would not give it when set again
-    (``table_column_not_null``): its undo would not be exact."""
+    (``EngineFacts.not_null_name``): its undo would not be exact."""
     column = not_null(change.before) if change.change == "constraint_dropped" else None
     if column is None:
         return False
-    return change.name != f"{change.table.rpartition('.')[2]}_{unquoted(column)}_not_null"
+    return change.name != facts.not_null_name(change.table.rpartition(".")[2], unquoted(column))
 
 
 def unquoted(name: str) -> str:

@@ -48,6 +48,7 @@ class EngineFacts:
     keeps_column_numbers: bool
     drops_constraints: bool  # ALTER TABLE ... DROP CONSTRAINT (DuckDB has none)
     row_json: RowJson
+    not_null_name: Callable[[str, str], str]  # (table, column): the name it gives a NOT NULL
     fingerprint: Fingerprint  # what a table (column None) or a column holds, as one text
     image_set: ImageSet
     image_exact: str  # beside ``image_set``'s rows, the text each row must have
@@ -107,6 +108,21 @@ def _postgres_row_json(alias: str, columns: Sequence[str], types: Mapping[str, s
     # columns as at capture (row_to_json(alias) there) it is the same text, byte for byte.
     selected = ", ".join(f"{alias}.{quote_ident(c)}" for c in columns)
     return f"row_to_json((SELECT r FROM (SELECT {selected}) AS r))::text"
+
+
+def _postgres_not_null_name(table: str, column: str) -> str:
+    """As PostgreSQL names a NOT NULL (makeObjectName): the longer of the two names cut first,
+    a byte at a time, until the name fits in 63 bytes, never inside a character."""
+    one, two = table.encode(), column.encode()
+    kept, other = len(one), len(two)
+    while kept + other > 63 - len("__not_null"):
+        kept, other = (kept - 1, other) if kept > other else (kept, other - 1)
+    cut = [name[:size].decode(errors="ignore") for name, size in ((one, kept), (two, other))]
+    return f"{cut[0]}_{cut[1]}_not_null"
+
+
+def _duckdb_not_null_name(table: str, column: str) -> str:
+    return f"{table}_{column.translate(_ASCII_LOWER)}_not_null"
 
 
 def _described(count: int) -> str:
@@ -259,6 +275,7 @@ POSTGRES = EngineFacts(
     keeps_column_numbers=True,
     drops_constraints=True,
     row_json=_postgres_row_json,
+    not_null_name=_postgres_not_null_name,
     fingerprint=_postgres_fingerprint,
     image_set=_postgres_image_set,
     image_exact=_POSTGRES_IMAGE_EXACT,
@@ -280,6 +297,7 @@ DUCKDB = EngineFacts(
     keeps_column_numbers=False,
     drops_constraints=False,
     row_json=_duckdb_row_json,
+    not_null_name=_duckdb_not_null_name,
     fingerprint=_duckdb_fingerprint,
     image_set=_duckdb_image_set,
     image_exact="x.exact",

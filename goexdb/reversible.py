@@ -152,7 +152,7 @@ def _not_made_again(change: SchemaChange, facts: EngineFacts) -> list[str]:
     made = change.change == "constraint_created" and not not_null(change.after)
     if made and not facts.drops_constraints:
         reasons.append(f"constraint {change.name} was added, which {facts.name} cannot drop")
-    if not_null_named_otherwise(change):
+    if not_null_named_otherwise(change, facts):
         reasons.append(f"NOT NULL {change.name} was dropped, and would come back named otherwise")
     return reasons
 

@@ -798,6 +798,33 @@ def test_a_not_null_constraint_of_its_own_name_dropped_is_irreversible(
         staged.rollback()
 
 
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [("nn", '"MiXed"'), ('"Long' + "x" * 40 + '"', '"Ünï' + "é" * 30 + '"')],
+    ids=["mixed case", "long names"],
+)
+def test_a_not_null_dropped_under_the_name_its_engine_gives_is_undone(
+    case: Case, table: str, column: str
+) -> None:
+    """DuckDB names a NOT NULL after its column in ASCII lower case, PostgreSQL cuts the
+    names to fit 63 bytes: such a NOT NULL dropped was taken for one of its own name
+    (irreversible). It comes back under the same name."""
+    named = case.t(table)
+    case.run(f"CREATE TABLE {named} (id INTEGER PRIMARY KEY, {column} INTEGER NOT NULL)")
+    case.run(f"INSERT INTO {named} VALUES (1, 2)")
+    names = "SELECT constraint_name FROM information_schema.table_constraints WHERE "
+    names += f"table_schema = '{case.schema[:-1] or 'main'}' AND constraint_name LIKE '%not_null'"
+    names += " ORDER BY 1"
+    before = case.run(names), case.run(f"SELECT * FROM {named}")
+    assert len(before[0]) == 2  # (the key's, and the column's)
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(f"ALTER TABLE {named} ALTER COLUMN {column} DROP NOT NULL")
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+        db.stage_undo(staged.action.id).commit()
+    assert (case.run(names), case.run(f"SELECT * FROM {named}")) == before
+
+
 def test_a_view_the_action_made_is_dropped_by_its_undo_and_one_it_dropped_is_irreversible(
     case: Case,
 ) -> None:
