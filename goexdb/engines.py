@@ -52,13 +52,13 @@ class EngineFacts:
     fingerprint: Fingerprint  # what a table (column None) or a column holds, as one text
     image_set: ImageSet
     image_exact: str  # beside ``image_set``'s rows, the text each row must have
-    # The first server version (server_version_num) with a feature; None: no version has it.
-    returning_old_new_since: int | None = None  # RETURNING old.*, new.* (row images in one go)
-    flush_counts_since: int | None = None  # pg_stat_force_next_flush() as a transaction ends
     # The indexes that keep the engine from altering a table but to add a column or change a
     # default (DuckDB's), a query of their names and the SQL that made each, for ``{table}``
     # (a literal): the undo drops them around its ALTERs and makes them again. None: no such.
     blocking_indexes: str | None = None
+    # The first server version (server_version_num) with a feature; None: no version has it.
+    returning_old_new_since: int | None = None  # RETURNING old.*, new.* (row images in one go)
+    flush_counts_since: int | None = None  # pg_stat_force_next_flush() as a transaction ends
     create_database_strategy_since: int | None = None  # CREATE DATABASE ... STRATEGY
     file_copy_clone_since: int | None = None  # SET file_copy_method = clone
 

@@ -38,8 +38,8 @@ class Backend(Protocol):
         ``restoring``, which leaves the foreign keys unchecked): constraint, table, keys."""
 
     def query(self, sql: str, /) -> list[tuple[Any, ...]]:
-        """The rows of a query of goex's own (a check), in the open transaction, after
-        ``measure``: not one of the action's statements."""
+        """The rows of a query of goex's own, not one of the action's: a check in the open
+        transaction once ``measure`` ran, or what an undo's plan reads of the database."""
 
     def mark(self, statements: Sequence[Statement]) -> None:
         """Inside the open transaction, measure from here: what executes next (these
