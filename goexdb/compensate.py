@@ -88,9 +88,9 @@ def check_restored(
     keys = {images.table: images.key for images in statements if images.key}
     for (table, columns), befores in alike.items():
         listed = _restored(d, table, columns, keys[table])
-        if not as_left:  # after the plan ran, where the undo's own images do not show it
+        if not as_left:  # once the plan ran
             query = functools.partial(_listed_query, d, table, befores, listed)
-            out.restored.append(Restored(table, tuple(befores), query))
+            out.restored.append(Restored(table, query))
         elif set(columns) <= set(d.columns(table).types):
             out.checks.append(Check(len(out.statements), table, "inexact"))
             _emit(out, d, table, [(b, b) for b in befores], listed)

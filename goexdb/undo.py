@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.errors import ConflictError
+from goexdb.backends.base import Backend
 from goexdb.catalog import not_null, unquoted
 from goexdb.compensate import Dialect, check_restored, forget, undo_keyless_set, undo_set
 from goexdb.effects import (
@@ -38,7 +39,7 @@ from goexdb.explained import explained_by_renames
 from goexdb.renamed_images import as_left, renamed_as_named
 from goexdb.renames import bare
 from goexdb.reversible import followed
-from goexdb.undoplan import Check, Restored, UndoPlan
+from goexdb.undoplan import Check, UndoPlan
 
 
 def plan(
@@ -236,37 +237,16 @@ def _undo_schema(
 VIEWS = ("VIEW", "MATERIALIZED VIEW")  # what a view the action made is dropped as
 
 
-def unsettled(plan: UndoPlan, effects: Effects) -> list[Restored]:
-    """The plan's checks of rows restored that the undo's own row images (``effects``) do not
-    settle. Where the undo's statements alone wrote a table (no cascade or trigger), removed
-    none of its rows, and returned every row they wrote, those rows are the table's rows now:
-    exact if they are the before-images, text for text, each once."""
-    written: dict[str, list[str]] = {}
-    unsure = set()  # tables with rows removed, or images not kept
-    for images in effects.images:
-        afters = [i.after for i in images.images if i.after is not None]
-        written.setdefault(images.table, []).extend(afters)
-        if images.missing or len(afters) < len(images.images):
-            unsure.add(images.table)
-    befores: dict[str, list[str]] = {}
-    for check in plan.restored:
-        befores.setdefault(check.table, []).extend(check.befores)
-
-    def settled(table: str) -> bool:
-        counted = effects.tables.get(table)
-        if counted is None or counted.by_cascade_or_trigger or table in unsure:
-            return False
-        return sorted(written.get(table, [])) == sorted(befores[table])
-
-    return [check for check in plan.restored if not settled(check.table)]
-
-
-def unrestored(
-    plan: UndoPlan, effects: Effects, query: Callable[[str], list[tuple[Any, ...]]]
-) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """The rows the plan's checks of rows restored list (``query`` reads them in the undo's
-    transaction, once it ran), per table; the checks its own images settle are not run."""
-    return [(check.table, query(check.query())) for check in unsettled(plan, effects)]
+def unrestored(plan: UndoPlan, backend: Backend) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The rows the plan's checks of rows restored list, per table, read once the undo's
+    statements ran, under the settings the images were read under, set again first: a trigger
+    that fired on the undo may have changed one (``extra_float_digits``, which rounds a float's
+    text). Never settled by the undo's own ``RETURNING`` text, nor by its counts: a trigger can
+    shape the one and zero the other (``track_counts``, a TRUNCATE)."""
+    if not plan.restored:
+        return []
+    backend.restoring(plan.settings)
+    return [(check.table, backend.query(check.query())) for check in plan.restored]
 
 
 def refusal(
@@ -282,6 +262,13 @@ def refusal(
     their row (``dangling``); rows it changed beyond its own (by a cascade or trigger); or rows
     not restored exactly (an ``inexact`` check's, or ``unrestored``: the rows each table's
     ``Restored`` check listed; naming the columns that differ); None when it is exact."""
+    unread = [c.table for c in effects.schema_changes if c.change == "schema_unread"]
+    if unread:
+        return ConflictError(
+            f"undo refused: {', '.join(unread)} shows a schema change no statement of the undo "
+            "makes (a trigger's?), so it was rolled back",
+            details=[{"schema_unread": table} for table in unread],
+        )
     found = {check: results[check.statement].rows for check in plan.checks}
     short = plan.failed(results)
     changed = [

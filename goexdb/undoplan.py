@@ -37,12 +37,10 @@ class Check:
 @dataclass(frozen=True)
 class Restored:
     """A check, once the undo has run, that rows of a table are back exactly: ``query`` lists
-    each row that is not (its before-image, the row now). Run only where the undo's own row
-    images do not show it already (``goexdb.undo.unsettled``)."""
+    each row that is not (its before-image, the row now; ``goexdb.undo.unrestored``)."""
 
     table: str
-    befores: tuple[str, ...]
-    query: Callable[[], str]  # made when it is run: megabytes of images, where it is not
+    query: Callable[[], str]  # made when it is run: megabytes of images
 
 
 @dataclass

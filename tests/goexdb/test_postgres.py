@@ -17,7 +17,6 @@ import pytest
 import goexdb
 from core.config import DbConfig
 from core.errors import ConflictError, ExecutionError, PolicyRejected, StatementDenied
-from goexdb import undo
 from goexdb.effects import WHOLE_ACTION
 
 
@@ -758,19 +757,73 @@ def test_an_undo_a_trigger_would_make_inexact_is_refused_naming_the_column(
     assert [r[1] for r in changed[:2]] == ["changed"] * 2  # the inexact undo was rolled back
 
 
-def test_rows_the_undo_wrote_back_as_they_were_are_not_read_again(pg_dsn: str, schema: str) -> None:
-    """The rows the undo's statements returned are the before-images and nothing else wrote
-    the table: the check of rows restored is settled without reading them again."""
-    parent = f"{schema}.parent"
+@pytest.mark.parametrize(
+    "body",
+    [
+        "TRUNCATE {t}; INSERT INTO {t} VALUES (1, 'hacked'), (2, 'hacked');",
+        "PERFORM set_config('track_counts', 'off', true); "
+        "UPDATE {t} SET v = 'hacked' WHERE id <= 2; "
+        "PERFORM set_config('track_counts', 'on', true);",
+    ],
+    ids=["a TRUNCATE zeroes the counts", "writes with the counts off"],
+)
+def test_a_trigger_that_hides_its_writes_from_the_counts_cannot_make_an_undo_inexact(
+    pg_dsn: str, schema: str, body: str
+) -> None:
+    """A trigger enabled for replication fires on the undo only. Its writes left no counts,
+    and the rows the undo returned were the before-images: taken for proof that the rows
+    were back, the undo exited 0 with the trigger's rows. The rows are always read back."""
+    t, u = f"{schema}.t", f"{schema}.u"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        for table in (t, u):
+            con.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, v text)")
+            con.execute(f"INSERT INTO {table} SELECT i, 'v' || i FROM generate_series(1, 5) i")
+        con.execute(
+            f"CREATE FUNCTION {schema}.sneak() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN {body.format(t=t)} RETURN NULL; END $$"
+        )
+        con.execute(f"CREATE TRIGGER sneak AFTER UPDATE ON {u} EXECUTE FUNCTION {schema}.sneak()")
+        con.execute(f"ALTER TABLE {u} ENABLE REPLICA TRIGGER sneak")
     with goexdb.connect(pg_dsn) as db:
-        staged = db.stage(f"UPDATE {parent} SET v = 'changed' WHERE id <= 2")
-        record = staged.undo_record()
+        staged = db.stage(
+            f"UPDATE {u} SET v = 'x' WHERE id = 1; UPDATE {t} SET v = 'x' WHERE id <= 2"
+        )
         staged.commit()
-        plan = db.plan_undo(record)
-        held = db.hold_undo(plan)
-        assert [c.table for c in plan.restored] == [parent]
-        assert undo.unsettled(plan, held.effects) == []
-        held.rollback()
+        with psycopg.connect(pg_dsn) as con:
+            after = con.execute(f"SELECT * FROM {t} ORDER BY id").fetchall()
+        with pytest.raises(ConflictError, match="undo refused"):
+            db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() == after
+
+
+def test_a_trigger_that_rounds_the_floats_text_cannot_make_an_undo_inexact(
+    pg_dsn: str, schema: str
+) -> None:
+    """The trigger nudges each float it writes back and leaves extra_float_digits at -1, so
+    the row read back printed as its before-image: the undo exited 0 with other floats. The
+    images' settings are set again before the rows are read back."""
+    t = f"{schema}.f"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, f float8)")
+        con.execute(f"INSERT INTO {t} SELECT i, i / 10.0 FROM generate_series(1, 5) i")
+        con.execute(
+            f"CREATE FUNCTION {schema}.nudge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "NEW.f := NEW.f * (1 + 2.3e-16); "
+            "PERFORM set_config('extra_float_digits', '-1', true); RETURN NEW; END $$"
+        )
+        con.execute(
+            f"CREATE TRIGGER nudge BEFORE UPDATE ON {t} FOR EACH ROW "
+            f"EXECUTE FUNCTION {schema}.nudge()"
+        )
+        con.execute(f"ALTER TABLE {t} ENABLE REPLICA TRIGGER nudge")
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {t} SET f = 0")
+        staged.commit()
+        with pytest.raises(ConflictError, match=rf"{t}\.f would differ"):
+            db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT f FROM {t}").fetchall() == [(0.0,)] * 5
 
 
 @pytest.mark.parametrize("cap", [None, 1])
