@@ -37,15 +37,14 @@ class Dialect:
         self.columns = functools.cache(columns)
         self.query = query
 
-    def blocking_indexes(self, table: str) -> list[tuple[str, str]]:
+    def blocking_indexes(self, table: str) -> list[tuple[str, str, str]]:
         """The indexes of ``table`` the engine will not alter it past (``EngineFacts``), each
-        its name and the SQL that makes it; none where nothing reads the database."""
+        its schema, its name and the SQL that makes it; none where nothing reads the database."""
         sql = self.facts.blocking_indexes
         if sql is None or self.query is None:
             return []
-        return [
-            (str(n), str(made)) for n, made in self.query(sql.format(table=quote_literal(table)))
-        ]
+        found = self.query(sql.format(table=quote_literal(table)))
+        return [(str(schema), str(name), str(made)) for schema, name, made in found]
 
     def types_of(self, table: str) -> dict[str, str]:
         return self.columns(table).types if self.facts.images_need_types else {}

@@ -60,8 +60,8 @@ class EngineFacts:
     # ``image_set`` (``_postgres_unrestored``): None when it has none, or for the key's types.
     unrestored: Unrestored | None = None
     # The indexes that keep the engine from altering a table but to add a column or change a
-    # default (DuckDB's), a query of their names and the SQL that made each, for ``{table}``
-    # (a literal): the undo drops them around its ALTERs and makes them again. None: no such.
+    # default (DuckDB's), a query of their schemas, names and the SQL that made each, for
+    # ``{table}`` (a literal): the undo drops them around its ALTERs and makes them again.
     blocking_indexes: str | None = None
     # The first server version (server_version_num) with a feature; None: no version has it.
     returning_old_new_since: int | None = None  # RETURNING old.*, new.* (row images in one go)
@@ -337,7 +337,7 @@ DUCKDB = EngineFacts(
     image_set=_duckdb_image_set,
     image_exact="x.exact",
     blocking_indexes=(
-        "SELECT schema_name || '.' || index_name, sql FROM duckdb_indexes() "
+        "SELECT schema_name, index_name, sql FROM duckdb_indexes() "
         "WHERE database_name = current_database() AND schema_name || '.' || table_name = {table}"
     ),
 )

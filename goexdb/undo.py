@@ -132,14 +132,14 @@ def _around_blocking_indexes(
     }
     made = {c.name for c in changes if c.change == "index_created"}
     blocking = [
-        (name, sql)
+        (f"{quote_ident(schema_name)}.{quote_ident(name)}", sql)
         for table in sorted(altered - created)
-        for name, sql in dialect.blocking_indexes(table)
-        if name not in made
+        for schema_name, name, sql in dialect.blocking_indexes(table)
+        if f"{schema_name}.{name}" not in made
     ]
     if not blocking:
         return schema
-    dropped = [f"DROP INDEX {quote_table(name)}" for name, _ in blocking]
+    dropped = [f"DROP INDEX {name}" for name, _ in blocking]
     return [*dropped, *schema, *(sql.strip().rstrip(";") for _, sql in blocking)]
 
 

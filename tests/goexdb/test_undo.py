@@ -723,17 +723,17 @@ def test_an_index_dropped_beside_renames_is_made_again_as_it_was(case: Case, ren
         "ALTER TABLE {o} ADD COLUMN note TEXT",
         "DROP INDEX {i}; ALTER TABLE {o} RENAME COLUMN total TO amount; "
         "ALTER TABLE {o} ALTER COLUMN status SET NOT NULL; "
-        "CREATE INDEX orders_status ON {o} (status)",
+        'CREATE INDEX "orders.status" ON {o} (status)',
     ],
     ids=["a column added", "renamed and not null, the index dropped and made again"],
 )
 def test_a_table_with_an_index_is_put_back_and_keeps_the_index(case: Case, sql: str) -> None:
     """DuckDB alters no table with an index but to add a column: the undo's DROP COLUMN,
     RENAME COLUMN and DROP NOT NULL failed (reported reversible). The undo now drops the index
-    and makes it again, as it was."""
+    and makes it again, as it was (its name quoted as a name, a dot in it)."""
     make_orders(case)
     orders = case.t("orders")
-    case.run(f"CREATE INDEX orders_status ON {orders} (status)")
+    case.run(f'CREATE INDEX "orders.status" ON {orders} (status)')
     indexes = "SELECT index_name, sql FROM duckdb_indexes() ORDER BY 1"
     if case.schema:
         indexes = "SELECT indexname, indexdef FROM pg_indexes "
@@ -743,7 +743,7 @@ def test_a_table_with_an_index_is_put_back_and_keeps_the_index(case: Case, sql: 
     nullable += "ORDER BY ordinal_position"
     before = case.run(indexes), case.run(nullable), case.rows("orders")
     with goexdb.connect(case.dsn, case.config) as db:
-        staged = db.stage(sql.format(o=orders, i=case.t("orders_status")))
+        staged = db.stage(sql.format(o=orders, i=case.t('"orders.status"')))
         assert staged.reversible, staged.effects.irreversible
         staged.commit()
         db.stage_undo(staged.action.id).commit()
