@@ -51,6 +51,9 @@ class EngineFacts:
     # diff follows it through a rename; DuckDB's number is the position a drop shifts
     keeps_column_numbers: bool
     drops_constraints: bool  # ALTER TABLE ... DROP CONSTRAINT (DuckDB has none)
+    # a column dropped in the transaction that dropped an index on it (DuckDB keeps the
+    # index's hold on the column until the transaction ends)
+    drops_columns_unindexed_now: bool
     row_json: RowJson
     not_null_name: Callable[[str, str], str]  # (table, column): the name it gives a NOT NULL
     fingerprint: Fingerprint  # what a table (column None) or a column holds, as one text
@@ -308,6 +311,7 @@ POSTGRES = EngineFacts(
     folds_unquoted=True,
     keeps_column_numbers=True,
     drops_constraints=True,
+    drops_columns_unindexed_now=True,
     row_json=_postgres_row_json,
     not_null_name=_postgres_not_null_name,
     fingerprint=_postgres_fingerprint,
@@ -331,6 +335,7 @@ DUCKDB = EngineFacts(
     folds_unquoted=False,
     keeps_column_numbers=False,
     drops_constraints=False,
+    drops_columns_unindexed_now=False,
     row_json=_duckdb_row_json,
     not_null_name=_duckdb_not_null_name,
     fingerprint=_duckdb_fingerprint,

@@ -50,6 +50,7 @@ def assess(
     for change in effects.schema_changes:
         if not explained_by_renames(change, moved, effects.schema_changes, facts):
             reasons += _not_made_again(change, facts)
+    reasons += _kept_by_an_index(effects.schema_changes, facts)
     read = {images.statement for images in effects.images}
     # (rows changed before a rename of their table or its columns are put back under the new
     # names, goexdb.renamed_images, where the rename names the table as their statement did)
@@ -155,6 +156,24 @@ def _not_made_again(change: SchemaChange, facts: EngineFacts) -> list[str]:
     if not_null_named_otherwise(change, facts):
         reasons.append(f"NOT NULL {change.name} was dropped, and would come back named otherwise")
     return reasons
+
+
+def _kept_by_an_index(changes: Sequence[SchemaChange], facts: EngineFacts) -> list[str]:
+    """A column the action added and made an index on, where the engine cannot drop a column in
+    the transaction that drops its index (DuckDB): the undo, which drops both, would fail."""
+    if facts.drops_columns_unindexed_now:
+        return []
+    made = [(c.table, c.after or "") for c in changes if c.change == "index_created"]
+    return [
+        f"column {c.table}.{c.name} was added and indexed, and {facts.name} cannot drop a "
+        "column in the transaction that drops its index"
+        for c in changes
+        if c.change == "column_added"
+        and any(
+            table == c.table and re.search(rf"\b{re.escape(c.name or '')}\b", definition, re.I)
+            for table, definition in made
+        )
+    ]
 
 
 def followed(record: dict[str, Any]) -> EngineFacts | None:
