@@ -131,8 +131,10 @@ def _around_blocking_indexes(
         if c.change in _ALTERING or not_null(c.after or "") or not_null(c.before or "")
     }
     made = {c.name for c in changes if c.change == "index_created"}
+    # one the action made again over renamed columns is made as it was before the action
+    was = {c.name: c.before for c in changes if c.change == "index_changed" and c.before}
     blocking = [
-        (f"{quote_ident(schema_name)}.{quote_ident(name)}", sql)
+        (f"{quote_ident(schema_name)}.{quote_ident(name)}", was.get(f"{schema_name}.{name}", sql))
         for table in sorted(altered - created)
         for schema_name, name, sql in dialect.blocking_indexes(table)
         if f"{schema_name}.{name}" not in made
