@@ -196,7 +196,8 @@ def _undo_schema(
         elif change.change == "column_added":
             out.append(f"ALTER TABLE {quote_table(table)} DROP COLUMN {quote_ident(name)}")
         elif change.change == "index_created":
-            out.append(f"DROP INDEX {quote_table(name)}")
+            schema_name, _, index = name.partition(".")  # (an index's name may hold a dot)
+            out.append(f"DROP INDEX {quote_ident(schema_name)}.{quote_ident(index)}")
         elif change.change == "constraint_created" and (column := not_null(change.after)):
             out.append(f"ALTER TABLE {quote_table(table)} ALTER COLUMN {column} DROP NOT NULL")
         elif change.change == "constraint_created":

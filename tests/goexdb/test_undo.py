@@ -764,6 +764,21 @@ def test_a_table_with_an_index_is_put_back_and_keeps_the_index(
     assert (case.run(indexes), case.run(nullable), case.rows("orders")) == before
 
 
+@pytest.mark.parametrize("index", ["made", '"orders.made"'])
+def test_an_index_the_action_made_is_dropped_by_its_undo(case: Case, index: str) -> None:
+    """Its name as the catalog gives it (schema.name) was quoted as if each dot parted names:
+    one named with a dot was reported reversible, and its undo failed."""
+    make_orders(case)
+    indexes = "SELECT index_name FROM duckdb_indexes()"
+    if case.schema:
+        indexes = f"SELECT indexname FROM pg_indexes WHERE schemaname = '{case.schema[:-1]}'"
+    before = case.run(indexes)
+    record = commit(case, f"CREATE INDEX {index} ON {case.t('orders')} (status)")
+    assert case.run(indexes) != before
+    undo(case, record)
+    assert case.run(indexes) == before
+
+
 @pytest.mark.parametrize("indexed", ["note", "status"])
 def test_a_column_added_and_indexed_is_undone_where_the_engine_can_drop_it(
     case: Case, indexed: str
