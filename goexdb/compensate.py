@@ -262,6 +262,8 @@ def undo_keyless_set(out: UndoPlan, d: Dialect, images: StatementImages, *, list
         insert, overriding = _insert(table, columns, written)
         out.guards.append(Guard(len(out.statements), table, len(back)))
         _emit(out, d, table, back, lambda rows, how: insert(rows, how), overriding, exact=False)
+        if d.facts.triggers:  # (a trigger may rewrite them)
+            out.reinserted.setdefault(table, []).extend(image for image, _ in back)
 
 
 def _emit(

@@ -119,7 +119,7 @@ class Session:
                 results.append(backend.execute(statement))
             effects = backend.measure()
             dangling = backend.dangling(sorted(effects.tables)) if raw else []
-            unrestored = undo.unrestored(undoing, backend) if undoing else []
+            unrestored = undo.unrestored(undoing, effects, backend) if undoing else []
         except BaseException:
             backend.rollback()
             raise

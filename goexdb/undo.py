@@ -18,7 +18,9 @@ exactly (the columns named).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
+from itertools import zip_longest
 from typing import Any
 
 from core.errors import ConflictError
@@ -240,16 +242,39 @@ def _undo_schema(
 VIEWS = ("VIEW", "MATERIALIZED VIEW")  # what a view the action made is dropped as
 
 
-def unrestored(plan: UndoPlan, backend: Backend) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """The rows the plan's checks of rows restored list, per table, read once the undo's
-    statements ran, under the settings the images were read under, set again first: a trigger
-    that fired on the undo may have changed one (``extra_float_digits``, which rounds a float's
-    text). Never settled by the undo's own ``RETURNING`` text, nor by its counts: a trigger can
-    shape the one and zero the other (``track_counts``, a TRUNCATE)."""
-    if not plan.restored:
-        return []
-    backend.restoring(plan.settings)
-    return [(check.table, backend.query(check.query())) for check in plan.restored]
+def unrestored(
+    plan: UndoPlan, effects: Effects, backend: Backend
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The rows the plan's checks of rows restored list (before-image, the row now), per
+    table, read once the undo's statements ran, under the settings the images were read
+    under, set again first: a trigger that fired on the undo may have changed one
+    (``extra_float_digits``, which rounds a float's text). Never settled by the undo's own
+    ``RETURNING`` text, nor by its counts: a trigger can shape the one and zero the other
+    (``track_counts``, a TRUNCATE). Rows written back to a table without a key cannot be read
+    back by it: there the rows the undo returned must be the images (``reinserted``)."""
+    found = _returned_otherwise(plan, effects)
+    if plan.restored:
+        backend.restoring(plan.settings)
+        found += [(check.table, backend.query(check.query())) for check in plan.restored]
+    return found
+
+
+def _returned_otherwise(
+    plan: UndoPlan, effects: Effects
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The images of rows written back to a table without a key that the undo's statements did
+    not return as they are, each beside one they returned instead (or None)."""
+    found: list[tuple[str, list[tuple[Any, ...]]]] = []
+    for table, images in plan.reinserted.items():
+        sets = [i for i in effects.images if i.table == table]
+        if not sets or any(i.missing for i in sets):
+            continue  # (not read: the undo's own images are missing, which it says)
+        returned = Counter(row.after for i in sets for row in i.images if row.after is not None)
+        wanted = Counter(images)
+        lost, instead = (wanted - returned).elements(), (returned - wanted).elements()
+        if pairs := list(zip_longest(lost, instead)):
+            found.append((table, pairs))
+    return found
 
 
 def refusal(

@@ -49,6 +49,9 @@ class UndoPlan:
     guards: list[Guard] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     restored: list[Restored] = field(default_factory=list)  # checked after the plan ran
+    # the rows written back to a table without a key, as images: the rows its statements return
+    # must be these (no key to read them back by)
+    reinserted: dict[str, list[str]] = field(default_factory=dict)
     # what goex's classifier reads instead of a statement, as the same statement on the same
     # table: without a clause sqlglot cannot parse (INSERT ... OVERRIDING SYSTEM VALUE); and
     # ``light``, also without its images (a JSON literal of megabytes)

@@ -841,6 +841,37 @@ def test_rows_are_read_back_by_their_key_whatever_its_type(
         assert con.execute(f"SELECT * FROM {t} ORDER BY k").fetchall() == before
 
 
+@pytest.mark.parametrize("action", ["DELETE FROM {t} WHERE v <> 'v1'", "UPDATE {t} SET v = 'x'"])
+def test_rows_written_back_to_a_table_without_a_key_are_checked_as_returned(
+    pg_dsn: str, schema: str, action: str
+) -> None:
+    """No key to read them back by, the rows written back to a keyless table were not checked
+    at all: a trigger rewrote them and the undo exited 0. The rows the undo returned must be
+    the images."""
+    t = f"{schema}.logged"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE TABLE {t} (v text, n int DEFAULT 0)")
+        con.execute(f"INSERT INTO {t} (v) SELECT 'v' || i FROM generate_series(1, 4) i")
+        con.execute(
+            f"CREATE FUNCTION {schema}.count_up() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN NEW.n := NEW.n + 1; RETURN NEW; END $$"
+        )
+        con.execute(
+            f"CREATE TRIGGER count_up BEFORE INSERT ON {t} FOR EACH ROW "
+            f"EXECUTE FUNCTION {schema}.count_up()"
+        )
+        con.execute(f"ALTER TABLE {t} ENABLE ALWAYS TRIGGER count_up")
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(action.format(t=t))
+        staged.commit()
+        with psycopg.connect(pg_dsn) as con:
+            after = sorted(con.execute(f"SELECT * FROM {t}").fetchall())
+        with pytest.raises(ConflictError, match=rf"{t}\.n would differ"):
+            db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert sorted(con.execute(f"SELECT * FROM {t}").fetchall()) == after
+
+
 def test_a_trigger_that_rounds_the_floats_text_cannot_make_an_undo_inexact(
     pg_dsn: str, schema: str
 ) -> None:
