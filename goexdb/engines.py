@@ -117,7 +117,8 @@ def _postgres_row_json(alias: str, columns: Sequence[str], types: Mapping[str, s
     # row_to_json keeps json columns' text and numeric scale exactly as stored; over the same
     # columns as at capture (row_to_json(alias) there) it is the same text, byte for byte.
     selected = ", ".join(f"{alias}.{quote_ident(c)}" for c in columns)
-    return f"row_to_json((SELECT r FROM (SELECT {selected}) AS r))::text"
+    # (r.*, not r: a column named r would be taken for the row)
+    return f"(SELECT row_to_json(r.*)::text FROM (SELECT {selected}) AS r)"
 
 
 def _postgres_not_null_name(table: str, column: str) -> str:

@@ -764,6 +764,19 @@ def test_a_table_with_an_index_is_put_back_and_keeps_the_index(
     assert (case.run(indexes), case.run(nullable), case.rows("orders")) == before
 
 
+def test_a_table_with_a_column_named_r_is_undone(case: Case) -> None:
+    """The row was read as JSON through a subquery aliased r, which a column named r took the
+    place of: reported reversible, its undo failed."""
+    case.run(f"CREATE TABLE {case.t('rs')} (id INTEGER PRIMARY KEY, r TEXT)")
+    case.run(f"INSERT INTO {case.t('rs')} VALUES (1, 'a'), (2, 'b')")
+    before = case.rows("rs")
+    record = commit(
+        case, f"UPDATE {case.t('rs')} SET r = 'x'; DELETE FROM {case.t('rs')} WHERE id = 2"
+    )
+    undo(case, record)
+    assert case.rows("rs") == before
+
+
 @pytest.mark.parametrize("index", ["made", '"orders.made"'])
 def test_an_index_the_action_made_is_dropped_by_its_undo(case: Case, index: str) -> None:
     """Its name as the catalog gives it (schema.name) was quoted as if each dot parted names:
