@@ -285,11 +285,12 @@ def refusal(
     unrestored: Sequence[tuple[str, Sequence[Sequence[Any]]]] = (),
 ) -> ConflictError | None:
     """Why the undo that ran ``plan`` (``results``: its statements', ``effects`` what it did)
-    must be rolled back: rows changed since the action (a guard that changed fewer rows than
+    must be rolled back: a schema change none of its statements makes (``schema_unread``: a
+    trigger's); rows changed since the action (a guard that changed fewer rows than
     its images, a ``changed`` check that listed some); rows whose foreign key it left without
     their row (``dangling``); rows it changed beyond its own (by a cascade or trigger); or rows
-    not restored exactly (an ``inexact`` check's, or ``unrestored``: the rows each table's
-    ``Restored`` check listed; naming the columns that differ); None when it is exact."""
+    not restored exactly (an ``inexact`` check's, or ``unrestored``'s; naming the columns that
+    differ); None when it is exact."""
     unread = [c.table for c in effects.schema_changes if c.change == "schema_unread"]
     if unread:
         return ConflictError(
