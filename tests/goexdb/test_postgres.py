@@ -872,6 +872,36 @@ def test_rows_written_back_to_a_table_without_a_key_are_checked_as_returned(
         assert sorted(con.execute(f"SELECT * FROM {t}").fetchall()) == after
 
 
+def test_a_deferred_constraint_trigger_cannot_make_an_undo_inexact(
+    pg_dsn: str, schema: str
+) -> None:
+    """A constraint trigger deferred to COMMIT fired after the rows were read back: it rewrote
+    them and the undo exited 0. Constraints are checked as each statement of an undo ends."""
+    t = f"{schema}.deferred"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, v text, n int DEFAULT 0)")
+        con.execute(f"INSERT INTO {t} (id, v) SELECT i, 'v' || i FROM generate_series(1, 4) i")
+        con.execute(
+            f"CREATE FUNCTION {schema}.later() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.n = 0 THEN UPDATE {t} SET n = 1 WHERE id = NEW.id; "
+            "END IF; RETURN NULL; END $$"
+        )
+        con.execute(
+            f"CREATE CONSTRAINT TRIGGER later AFTER UPDATE ON {t} DEFERRABLE INITIALLY "
+            f"DEFERRED FOR EACH ROW EXECUTE FUNCTION {schema}.later()"
+        )
+        con.execute(f"ALTER TABLE {t} ENABLE REPLICA TRIGGER later")
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {t} SET v = 'x' WHERE id <= 2")
+        staged.commit()
+        with psycopg.connect(pg_dsn) as con:
+            after = con.execute(f"SELECT * FROM {t} ORDER BY id").fetchall()
+        with pytest.raises(ConflictError, match="undo refused"):
+            db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() == after
+
+
 def test_a_trigger_that_rounds_the_floats_text_cannot_make_an_undo_inexact(
     pg_dsn: str, schema: str
 ) -> None:

@@ -203,9 +203,12 @@ def restoring(
     rows: Callable[..., Sequence[Sequence[Any]]], settings: Mapping[str, str], version: int | None
 ) -> bool:
     """Set up the open transaction for an undo: standard strings (its literals are goex's own,
-    written so: a backslash is itself), the settings the images were read under, and
+    written so: a backslash is itself), the settings the images were read under, constraints
+    checked as each statement ends (a deferred constraint trigger fires before the undo is
+    measured and its rows read back, not at its COMMIT, after them), and
     session_replication_role = replica, if the role may (whether it was)."""
     rows("SELECT set_config('standard_conforming_strings', 'on', true)")
+    rows("SET CONSTRAINTS ALL IMMEDIATE")
     for name in SHAPING:  # as when the images were read
         if name in settings:
             rows("SELECT set_config($1, $2, true)", name, str(settings[name]))
