@@ -1,6 +1,6 @@
 """Row images through the proxy (PostgreSQL 18+): a client's INSERT, UPDATE, DELETE or MERGE on
-one table, without a RETURNING of its own, is sent with ``RETURNING row_to_json(old)::text,
-row_to_json(new)::text`` appended (``goexdb.sql.with_returning``, as ``goex-db run`` does). The
+one table, without a RETURNING of its own, is sent with ``RETURNING row_to_json(old.*)::text,
+row_to_json(new.*)::text`` appended (``goexdb.sql.with_returning``, as ``goex-db run`` does). The
 rows it returns are goex's: the client is told NoData when it describes the statement and gets
 only its command tag, as for the statement it wrote. At the end of the transaction each
 statement's images are tied to its table and primary key, so that a committed action can be
@@ -20,7 +20,7 @@ from goexdb.proxy.messages import Message, data_row, row_count
 from goexdb.proxy.statements import Verdict
 from goexdb.sql import StatementKind, qualified, with_returning
 
-IMAGE_COLUMNS = ("row_to_json(old)::text", "row_to_json(new)::text")
+IMAGE_COLUMNS = ("row_to_json(old.*)::text", "row_to_json(new.*)::text")
 DIALECT = POSTGRES.dialect
 
 

@@ -764,15 +764,17 @@ def test_a_table_with_an_index_is_put_back_and_keeps_the_index(
     assert (case.run(indexes), case.run(nullable), case.rows("orders")) == before
 
 
-def test_a_table_with_a_column_named_r_is_undone(case: Case) -> None:
-    """The row was read as JSON through a subquery aliased r, which a column named r took the
-    place of: reported reversible, its undo failed."""
-    case.run(f"CREATE TABLE {case.t('rs')} (id INTEGER PRIMARY KEY, r TEXT)")
+@pytest.mark.parametrize("column", ["r", "t", "old", "new", "rs"])
+def test_a_table_with_a_column_named_as_goex_names_a_row_is_undone(case: Case, column: str) -> None:
+    """goex read a row as JSON by a name a column can take the place of: the subquery r, the
+    alias t (rows a cascade changed), old and new (RETURNING), the table's own name (before
+    PostgreSQL 18). Such a table was reported reversible and its undo failed, or could not be
+    written at all. Rows are read by the whole-row reference (``t.*``) now."""
+    case.run(f'CREATE TABLE {case.t("rs")} (id INTEGER PRIMARY KEY, "{column}" TEXT)')
     case.run(f"INSERT INTO {case.t('rs')} VALUES (1, 'a'), (2, 'b')")
     before = case.rows("rs")
-    record = commit(
-        case, f"UPDATE {case.t('rs')} SET r = 'x'; DELETE FROM {case.t('rs')} WHERE id = 2"
-    )
+    rs = case.t("rs")
+    record = commit(case, f"UPDATE {rs} SET \"{column}\" = 'x'; DELETE FROM {rs} WHERE id = 2")
     undo(case, record)
     assert case.rows("rs") == before
 

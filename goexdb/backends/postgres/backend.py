@@ -243,12 +243,12 @@ class PostgresBackend:
 
         def key_and_row(alias: str) -> tuple[str, str]:
             # row_to_json keeps json columns' text and numeric scale exactly as stored.
-            return queries.key_json(alias, key), f"row_to_json({alias})::text"
+            return queries.key_json(alias, key), f"row_to_json({alias}.*)::text"
 
         befores: list[tuple[str, str]] = []
         unrepeatable = update and statement.chooses_rows_unrepeatably
         if self._returning_old_new:
-            extra = ("row_to_json(old)::text", "row_to_json(new)::text")
+            extra = ("row_to_json(old.*)::text", "row_to_json(new.*)::text")
         else:
             extra = key_and_row(row_reference(table, self.dialect))
             query = preselect(statement, POSTGRES, key_and_row, lock=True)

@@ -36,7 +36,7 @@ from goexdb.sql import qualified
 
 _MINE = """
     WITH me AS (SELECT pg_current_xact_id()::text::bigint AS top)
-    SELECT {key}, row_to_json(t)::text FROM {table} AS t, me
+    SELECT {key}, row_to_json(t.*)::text FROM {table} AS t, me
     WHERE age(t.xmin) <= 0 AND pg_xact_status((me.top + (t.xmin::text::bigint
           - me.top % 4294967296 + 4294967296) % 4294967296)::text::xid8) = 'in progress'
 """
@@ -44,7 +44,7 @@ _MINE = """
 # xid still in progress can pass: their distance taken as signed, as the server compares xids.
 _REPLACED = """
     WITH now AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next)
-    SELECT {key}, row_to_json(t)::text FROM {table} AS t, now
+    SELECT {key}, row_to_json(t.*)::text FROM {table} AS t, now
     WHERE t.xmax::text <> '0' AND age(t.xmax) > 0 AND pg_xact_status((now.next - ((now.next
           % 4294967296 - t.xmax::text::bigint + 6442450944) % 4294967296 - 2147483648))::text::xid8)
           = 'in progress'
@@ -53,7 +53,7 @@ _PRESENT = "SELECT {key} FROM {table} AS t WHERE {key} IN (SELECT json_array_ele
 # On the second connection (psycopg's placeholders): keys still there, rows by key, and a count.
 _PRESENT_COMMITTED = _PRESENT.replace("$1", "%s::json")
 _BY_KEY = (
-    "SELECT {key}, row_to_json(t)::text FROM {table} AS t "
+    "SELECT {key}, row_to_json(t.*)::text FROM {table} AS t "
     "WHERE {key} IN (SELECT json_array_elements_text(%s::json))"
 )
 _COUNT = "SELECT count(*) FROM {table}"
@@ -71,7 +71,7 @@ _EMPTIED = """
     SELECT n.nspname || '.' || c.relname FROM emptied e JOIN pg_class c ON c.oid = e.relid
     JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1
 """
-_ALL = "SELECT {key}, row_to_json(t)::text FROM {table} AS t LIMIT $1"
+_ALL = "SELECT {key}, row_to_json(t.*)::text FROM {table} AS t LIMIT $1"
 # The tables among those named ($1, JSON) whose rows row-level security filters for this role.
 _SECURED = (
     "SELECT x FROM json_array_elements_text($1::json) x WHERE row_security_active(to_regclass(x))"

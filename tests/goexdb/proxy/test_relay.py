@@ -257,6 +257,20 @@ def test_the_same_statement_twice_is_imaged_twice_and_undone_exactly(
     assert_undone(proxy, action.id, table, before)
 
 
+@pytest.mark.parametrize("column", ["old", "new"])
+def test_a_table_with_a_column_named_old_or_new_is_imaged_and_undone(
+    proxy: RunningProxy, table: str, column: str
+) -> None:
+    """goex's RETURNING read row_to_json(old): a column named old was taken for the row, and
+    the client's UPDATE failed. It reads the whole row (old.*) now."""
+    proxy.direct(f'ALTER TABLE {table} ADD COLUMN "{column}" text')
+    before = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f'UPDATE {table} SET "{column}" = v WHERE id <= 3')
+        con.commit()
+    assert_undone(proxy, proxy.actions()[0].id, table, before)
+
+
 def test_a_statement_with_its_own_returning_makes_the_action_irreversible(
     proxy: RunningProxy, table: str
 ) -> None:
