@@ -757,6 +757,46 @@ def test_an_undo_a_trigger_would_make_inexact_is_refused_naming_the_column(
     assert [r[1] for r in changed[:2]] == ["changed"] * 2  # the inexact undo was rolled back
 
 
+def _trigger(
+    con: psycopg.Connection[Any],
+    table: str,
+    name: str,
+    when: str,
+    body: str,
+    *,
+    enabled: str,
+    each: str = "FOR EACH ROW",
+    constraint: bool = False,
+) -> None:
+    """A plpgsql trigger ``name`` on ``table`` (its function of the same name, in the table's
+    schema), ``when`` (BEFORE UPDATE, ...) and ``each``, enabled ALWAYS or REPLICA."""
+    function = f"{table.rpartition('.')[0]}.{name}"
+    con.execute(
+        f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} END $$"
+    )
+    kind = "CONSTRAINT TRIGGER" if constraint else "TRIGGER"
+    con.execute(f"CREATE {kind} {name} {when} ON {table} {each} EXECUTE FUNCTION {function}()")
+    con.execute(f"ALTER TABLE {table} ENABLE {enabled} TRIGGER {name}")
+
+
+_COUNT_UP = "NEW.n := NEW.n + 1; RETURN NEW;"
+
+
+def _undo_refused(dsn: str, action: str, table: str, refused: str) -> None:
+    """Commit ``action`` through goex: its undo is refused (the message matches ``refused``)
+    and leaves ``table`` as the action left it."""
+    rows = f"SELECT * FROM {table}"
+    with goexdb.connect(dsn) as db:
+        staged = db.stage(action)
+        staged.commit()
+        with psycopg.connect(dsn) as con:
+            after = sorted(con.execute(rows).fetchall())
+        with pytest.raises(ConflictError, match=refused):
+            db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(dsn) as con:
+        assert sorted(con.execute(rows).fetchall()) == after
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -778,23 +818,10 @@ def test_a_trigger_that_hides_its_writes_from_the_counts_cannot_make_an_undo_ine
         for table in (t, u):
             con.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, v text)")
             con.execute(f"INSERT INTO {table} SELECT i, 'v' || i FROM generate_series(1, 5) i")
-        con.execute(
-            f"CREATE FUNCTION {schema}.sneak() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN {body.format(t=t)} RETURN NULL; END $$"
-        )
-        con.execute(f"CREATE TRIGGER sneak AFTER UPDATE ON {u} EXECUTE FUNCTION {schema}.sneak()")
-        con.execute(f"ALTER TABLE {u} ENABLE REPLICA TRIGGER sneak")
-    with goexdb.connect(pg_dsn) as db:
-        staged = db.stage(
-            f"UPDATE {u} SET v = 'x' WHERE id = 1; UPDATE {t} SET v = 'x' WHERE id <= 2"
-        )
-        staged.commit()
-        with psycopg.connect(pg_dsn) as con:
-            after = con.execute(f"SELECT * FROM {t} ORDER BY id").fetchall()
-        with pytest.raises(ConflictError, match="undo refused"):
-            db.stage_undo(staged.action.id).commit()
-    with psycopg.connect(pg_dsn) as con:
-        assert con.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() == after
+        sneak = f"{body.format(t=t)} RETURN NULL;"
+        _trigger(con, u, "sneak", "AFTER UPDATE", sneak, enabled="REPLICA", each="")
+    action = f"UPDATE {u} SET v = 'x' WHERE id = 1; UPDATE {t} SET v = 'x' WHERE id <= 2"
+    _undo_refused(pg_dsn, action, t, "undo refused")
 
 
 @pytest.mark.parametrize("touched", [False, True], ids=["exact", "a trigger rewrites"])
@@ -819,23 +846,14 @@ def test_rows_are_read_back_by_their_key_whatever_its_type(
         con.execute(f"CREATE TABLE {t} (k {kind} PRIMARY KEY, v text, n int DEFAULT 0)")
         con.execute(f"INSERT INTO {t} (k, v) SELECT {key}, 'v' || i FROM generate_series(1, 4) i")
         if touched:
-            con.execute(
-                f"CREATE FUNCTION {schema}.count_up() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN NEW.n := NEW.n + 1; RETURN NEW; END $$"
-            )
-            con.execute(
-                f"CREATE TRIGGER count_up BEFORE UPDATE ON {t} FOR EACH ROW "
-                f"EXECUTE FUNCTION {schema}.count_up()"
-            )
-            con.execute(f"ALTER TABLE {t} ENABLE ALWAYS TRIGGER count_up")
+            _trigger(con, t, "count_up", "BEFORE UPDATE", _COUNT_UP, enabled="ALWAYS")
         before = con.execute(f"SELECT * FROM {t} ORDER BY k").fetchall()
+    if touched:
+        _undo_refused(pg_dsn, f"UPDATE {t} SET v = 'x'", t, rf"{t}\.n would differ")
+        return
     with goexdb.connect(pg_dsn) as db:
         staged = db.stage(f"UPDATE {t} SET v = 'x'")
         staged.commit()
-        if touched:
-            with pytest.raises(ConflictError, match=rf"{t}\.n would differ"):
-                db.stage_undo(staged.action.id).commit()
-            return
         db.stage_undo(staged.action.id).commit()
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f"SELECT * FROM {t} ORDER BY k").fetchall() == before
@@ -852,24 +870,8 @@ def test_rows_written_back_to_a_table_without_a_key_are_checked_as_returned(
     with psycopg.connect(pg_dsn, autocommit=True) as con:
         con.execute(f"CREATE TABLE {t} (v text, n int DEFAULT 0)")
         con.execute(f"INSERT INTO {t} (v) SELECT 'v' || i FROM generate_series(1, 4) i")
-        con.execute(
-            f"CREATE FUNCTION {schema}.count_up() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN NEW.n := NEW.n + 1; RETURN NEW; END $$"
-        )
-        con.execute(
-            f"CREATE TRIGGER count_up BEFORE INSERT ON {t} FOR EACH ROW "
-            f"EXECUTE FUNCTION {schema}.count_up()"
-        )
-        con.execute(f"ALTER TABLE {t} ENABLE ALWAYS TRIGGER count_up")
-    with goexdb.connect(pg_dsn) as db:
-        staged = db.stage(action.format(t=t))
-        staged.commit()
-        with psycopg.connect(pg_dsn) as con:
-            after = sorted(con.execute(f"SELECT * FROM {t}").fetchall())
-        with pytest.raises(ConflictError, match=rf"{t}\.n would differ"):
-            db.stage_undo(staged.action.id).commit()
-    with psycopg.connect(pg_dsn) as con:
-        assert sorted(con.execute(f"SELECT * FROM {t}").fetchall()) == after
+        _trigger(con, t, "count_up", "BEFORE INSERT", _COUNT_UP, enabled="ALWAYS")
+    _undo_refused(pg_dsn, action.format(t=t), t, rf"{t}\.n would differ")
 
 
 def test_a_deferred_constraint_trigger_cannot_make_an_undo_inexact(
@@ -881,25 +883,19 @@ def test_a_deferred_constraint_trigger_cannot_make_an_undo_inexact(
     with psycopg.connect(pg_dsn, autocommit=True) as con:
         con.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, v text, n int DEFAULT 0)")
         con.execute(f"INSERT INTO {t} (id, v) SELECT i, 'v' || i FROM generate_series(1, 4) i")
-        con.execute(
-            f"CREATE FUNCTION {schema}.later() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF NEW.n = 0 THEN UPDATE {t} SET n = 1 WHERE id = NEW.id; "
-            "END IF; RETURN NULL; END $$"
+        later = f"IF NEW.n = 0 THEN UPDATE {t} SET n = 1 WHERE id = NEW.id; END IF; RETURN NULL;"
+        deferred = "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+        _trigger(
+            con,
+            t,
+            "later",
+            "AFTER UPDATE",
+            later,
+            enabled="REPLICA",
+            each=deferred,
+            constraint=True,
         )
-        con.execute(
-            f"CREATE CONSTRAINT TRIGGER later AFTER UPDATE ON {t} DEFERRABLE INITIALLY "
-            f"DEFERRED FOR EACH ROW EXECUTE FUNCTION {schema}.later()"
-        )
-        con.execute(f"ALTER TABLE {t} ENABLE REPLICA TRIGGER later")
-    with goexdb.connect(pg_dsn) as db:
-        staged = db.stage(f"UPDATE {t} SET v = 'x' WHERE id <= 2")
-        staged.commit()
-        with psycopg.connect(pg_dsn) as con:
-            after = con.execute(f"SELECT * FROM {t} ORDER BY id").fetchall()
-        with pytest.raises(ConflictError, match="undo refused"):
-            db.stage_undo(staged.action.id).commit()
-    with psycopg.connect(pg_dsn) as con:
-        assert con.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() == after
+    _undo_refused(pg_dsn, f"UPDATE {t} SET v = 'x' WHERE id <= 2", t, "undo refused")
 
 
 def test_a_trigger_that_rounds_the_floats_text_cannot_make_an_undo_inexact(
@@ -912,21 +908,12 @@ def test_a_trigger_that_rounds_the_floats_text_cannot_make_an_undo_inexact(
     with psycopg.connect(pg_dsn, autocommit=True) as con:
         con.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, f float8)")
         con.execute(f"INSERT INTO {t} SELECT i, i / 10.0 FROM generate_series(1, 5) i")
-        con.execute(
-            f"CREATE FUNCTION {schema}.nudge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        nudge = (
             "NEW.f := NEW.f * (1 + 2.3e-16); "
-            "PERFORM set_config('extra_float_digits', '-1', true); RETURN NEW; END $$"
+            "PERFORM set_config('extra_float_digits', '-1', true); RETURN NEW;"
         )
-        con.execute(
-            f"CREATE TRIGGER nudge BEFORE UPDATE ON {t} FOR EACH ROW "
-            f"EXECUTE FUNCTION {schema}.nudge()"
-        )
-        con.execute(f"ALTER TABLE {t} ENABLE REPLICA TRIGGER nudge")
-    with goexdb.connect(pg_dsn) as db:
-        staged = db.stage(f"UPDATE {t} SET f = 0")
-        staged.commit()
-        with pytest.raises(ConflictError, match=rf"{t}\.f would differ"):
-            db.stage_undo(staged.action.id).commit()
+        _trigger(con, t, "nudge", "BEFORE UPDATE", nudge, enabled="REPLICA")
+    _undo_refused(pg_dsn, f"UPDATE {t} SET f = 0", t, rf"{t}\.f would differ")
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f"SELECT f FROM {t}").fetchall() == [(0.0,)] * 5
 
