@@ -80,6 +80,10 @@ class EngineFacts:
             name.translate(_ASCII_LOWER) if self.folds_unquoted and not identifier.quoted else name
         )
 
+    def written_name(self, sql: str) -> str:
+        """A name as SQL writes it (quoted or not), as the catalog keeps it."""
+        return self.catalog_name(exp.parse_identifier(sql, dialect=self.dialect))
+
     def same_name(self, catalog: str, other: str) -> bool:
         """Whether two names as the catalog keeps them name the same object."""
         return catalog == other if self.folds_unquoted else catalog.casefold() == other.casefold()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlglot import exp
-
 from goexdb.effects import SchemaChange
 from goexdb.engines import EngineFacts
 from goexdb.renames import bare, norm
@@ -92,12 +90,12 @@ def _table_renamed(
         return False  # moved to another schema: no RENAME does that
     renamed = [c.before or "" for c in changes if c.change == change.change]
     for _, written_schema, old, new in moved["tables"]:
-        if written_schema and not facts.same_name(schema, _catalog(facts, written_schema)):
+        if written_schema and not facts.same_name(schema, facts.written_name(written_schema)):
             continue
-        if facts.same_name(name, _catalog(facts, old)):
+        if facts.same_name(name, facts.written_name(old)):
             if not written_schema and sum(facts.same_name(bare(t), name) for t in renamed) > 1:
                 return False
-            name = _catalog(facts, new)
+            name = facts.written_name(new)
     return facts.same_name(bare(change.table), name)
 
 
@@ -124,11 +122,6 @@ def _column_renamed(
             alike = [c for c in changes if c.change == change.change and fits(net, c)]
             return bool(net[4]) or len(alike) == 1
     return False
-
-
-def _catalog(facts: EngineFacts, written: str) -> str:
-    """A name as SQL wrote it, as the catalog keeps it."""
-    return facts.catalog_name(exp.parse_identifier(written, dialect=facts.dialect))
 
 
 def _explained(

@@ -11,8 +11,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from sqlglot import exp
-
 from goexdb.effects import RowImage, StatementImages
 from goexdb.engines import EngineFacts, engine_facts
 
@@ -25,9 +23,7 @@ def as_left(
     """Each statement's images under the names its table and columns have once every rename
     after it that names its table ran (``renames.applies`` pinned them when the action was
     recorded; a record journaled before that renames nothing, as it was irreversible then)."""
-    pinned = {int(place): [int(at) for at in steps] for place, *steps in moved.get("applies", [])}
-    facts = engine_facts(dialect)
-    order = moved.get("order", [])
+    pinned, facts, order = _pinned(moved), engine_facts(dialect), moved.get("order", [])
     return [
         _renamed(images, [order[at] for at in pinned[place]], moved, facts)
         if pinned.get(place)
@@ -44,19 +40,21 @@ def renamed_as_named(
     names it so where it puts the name back, as its own statements name the rows it writes
     (the table as the action left it): its own undo then finds the rename written as they are,
     and pins it to them."""
-    pinned = {int(place): [int(at) for at in steps] for place, *steps in moved.get("applies", [])}
-    facts, order = engine_facts(dialect), moved.get("order", [])
+    pinned, facts, order = _pinned(moved), engine_facts(dialect), moved.get("order", [])
     found: dict[int, str] = {}
     for place, images in enumerate(statements):
         schema, _, table = images.table.rpartition(".")
         for at in pinned.get(place, []):
             kind, index, *_ = order[at]
             if kind == "tables":  # [table as written, its schema, old name, new name]
-                table = facts.catalog_name(
-                    exp.parse_identifier(moved[kind][int(index)][3], dialect=dialect)
-                )
+                table = facts.written_name(moved[kind][int(index)][3])
             found.setdefault(at, f"{schema}.{table}" if schema else table)
     return found
+
+
+def _pinned(moved: Mapping[str, list[list[str]]]) -> dict[int, list[int]]:
+    """Each statement's images (their place) -> the renames pinned to them (``applies``)."""
+    return {int(place): [int(at) for at in steps] for place, *steps in moved.get("applies", [])}
 
 
 def _renamed(
@@ -69,16 +67,13 @@ def _renamed(
     keys = _keys(first.before if first.before is not None else first.after or "{}")
     schema, _, table = images.table.rpartition(".")
     names = {key: key for key in keys}
-
-    def named(sql: str) -> str:  # a name as a statement wrote it, as the catalog keeps it
-        return facts.catalog_name(exp.parse_identifier(sql, dialect=facts.dialect))
-
     for kind, index, *_ in steps:
         entry = moved[kind][int(index)]
         if kind == "tables":  # [table as written, its schema, old name, new name]
-            table = named(entry[3])
+            table = facts.written_name(entry[3])
             continue
-        old, new = named(entry[1]), named(entry[2])  # [table as written, old, new]
+        # [table as written, old, new]
+        old, new = facts.written_name(entry[1]), facts.written_name(entry[2])
         for key, now in names.items():
             if facts.same_name(now, old):
                 names[key] = new

@@ -189,7 +189,7 @@ def follow_table_renames(
     moved: dict[str, str] = {}
     for old, new in renamed:
         if (found := names.get(old)) is not None:
-            name = POSTGRES.catalog_name(exp.parse_identifier(new, dialect="postgres"))
+            name = POSTGRES.written_name(new)
             moved[found] = f"{found.rpartition('.')[0]}.{name}"
     named: dict[str, int] = {}
     for written, rows in explained.items():
