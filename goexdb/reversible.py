@@ -81,6 +81,7 @@ def assess(
     for images in effects.images:
         if images.missing:
             reasons.append(images.missing)
+    reasons += _ended_under(effects.settings)
     # (where the backend imaged them, images of the whole action cover every such row)
     whole = any(images.statement == WHOLE_ACTION for images in effects.images)
     made = effects.made()
@@ -101,6 +102,24 @@ _MEASURED_CREATE = ("TABLE", "INDEX", "VIEW")
 _MEASURED_DROP = ("TABLE", "INDEX", "VIEW")
 # (ALTER COLUMN ... TYPE ... USING may rewrite every value, and keep the type; COLLATE is not read)
 _MEASURED_ALTER_COLUMN = frozenset({"this", "dtype", "default", "drop", "allow_null"})
+
+
+def _ended_under(settings: dict[str, str]) -> list[str]:
+    """What the settings the action ended under (a trigger may set them for the rest of its
+    transaction) kept its images from seeing or keeping (PostgreSQL's)."""
+    reasons = []
+    if settings.get("track_counts") == "off":
+        reasons.append(
+            "track_counts was off as the action ended: the rows its triggers wrote may not have "
+            "been counted, so not imaged"
+        )
+    digits = settings.get("extra_float_digits", "1")
+    if digits.lstrip("-").isdigit() and int(digits) < 1:
+        reasons.append(
+            f"extra_float_digits was {digits} as the action ended: its images may hold floats "
+            "rounded"
+        )
+    return reasons
 
 
 def _measured(statement: Statement) -> bool:

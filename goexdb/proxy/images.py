@@ -9,10 +9,13 @@ undone exactly (``goexdb.reversible``).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlglot import exp
 
+import goexdb.backends.postgres.queries as queries
+from goexdb.backends.postgres import lossy
 from goexdb.backends.postgres.cascaded import unimageable
 from goexdb.effects import RowImage, StatementImages
 from goexdb.engines import POSTGRES
@@ -20,7 +23,8 @@ from goexdb.proxy.messages import Message, data_row, row_count
 from goexdb.proxy.statements import Verdict
 from goexdb.sql import StatementKind, qualified, with_returning
 
-IMAGE_COLUMNS = ("row_to_json(old.*)::text", "row_to_json(new.*)::text")
+# Whether the row may hold a value its image cannot keep, and its images.
+IMAGE_COLUMNS = (lossy.maybe(["old", "new"]), *queries.OLD_AND_NEW)
 DIALECT = POSTGRES.dialect
 
 
@@ -34,14 +38,16 @@ def imaged(verdict: Verdict) -> str | None:
     return with_returning(statement, *IMAGE_COLUMNS)
 
 
-def rows_of(replies: list[Message]) -> list[RowImage]:
-    """The images in an Execute's rows: its last two columns."""
-    images = []
+def rows_of(replies: list[Message]) -> tuple[list[RowImage], bool]:
+    """The images in an Execute's rows (its last two columns), and whether a row may hold a
+    value its image cannot keep (the one before)."""
+    images, maybe = [], False
     for reply in replies:
         values = data_row(reply)
-        before, after = values[-2], values[-1]
+        held, before, after = values[-3:]
         images.append(RowImage(_text(before), _text(after)))
-    return images
+        maybe = maybe or held == b"t"
+    return images, maybe
 
 
 def written_by(verdict: Verdict) -> str:
@@ -51,10 +57,13 @@ def written_by(verdict: Verdict) -> str:
     return qualified(statement.image_target, DIALECT)
 
 
-def tie(verdict: Verdict, position: int, tag: str | None, images: list[RowImage]) -> Tied:
-    """One statement's images, to be tied to its table (``Tied.with_table``)."""
+def tie(
+    verdict: Verdict, position: int, tag: str | None, images: list[RowImage], maybe: bool
+) -> Tied:
+    """One statement's images, to be tied to its table (``Tied.with_table``; ``maybe``: whether
+    a row may hold a value its image cannot keep)."""
     tied = Tied(position, written_by(verdict), [])
-    tied.images = images
+    tied.images, tied.maybe = images, maybe
     if row_count(tag or "") != len(images):
         tied.missing = "the statement's rows and its images do not agree"
         tied.images = []
@@ -62,14 +71,18 @@ def tie(verdict: Verdict, position: int, tag: str | None, images: list[RowImage]
 
 
 class Tied(StatementImages):
+    maybe = False
+
     def with_table(
-        self, tables: dict[str, tuple[str | None, str | None, Any, bool]], at_end: str
+        self, tables: dict[str, tuple[str | None, str | None, Any, bool, str]], at_end: str
     ) -> Tied:
         """Named by the table's schema and name, with its primary key (``tables``: by the name
         as written, as the server resolved it in the transaction at its end, ``queries.TABLE``;
         ``at_end``: the name as written a later rename gave it, if one did: the images keep
         the name they were taken under, ``goexdb.renamed_images`` names them anew)."""
-        schema, relation, key, inherited = tables.get(at_end, (None, None, None, False))
+        schema, relation, key, inherited, apart = tables.get(
+            at_end, (None, None, None, False, "[]")
+        )
         if schema is None or relation is None:
             self.missing, self.images = f"table {self.table} was not found again", []
             return self
@@ -77,6 +90,9 @@ class Tied(StatementImages):
             relation = POSTGRES.catalog_name(exp.to_table(self.table, dialect=DIALECT).this)
         self.table, self.key = f"{schema}.{relation}", list(key or [])
         why = unimageable(schema, relation, inherited)
+        columns = json.loads(apart)
+        if why is None and self.maybe and columns:  # (a row's text that only looks so: none)
+            why = lossy.inexact(self.table, columns)
         if why is not None:
             self.missing, self.images = why, []
         return self

@@ -33,14 +33,15 @@ from goexdb.sql import StatementKind
 DIALECT = POSTGRES.dialect
 # The transaction's locks, counts, sequences and advisory locks (``queries.HELD``), and the
 # request that its counts be flushed as it ends, so that the next transaction's start at zero.
-# With them, the schema, name, primary key and inheritance of each table written with images
+# With them, the schema, name, primary key, inheritance and columns whose values an image may
+# not keep (``queries.TABLE``) of each table written with images
 # ($1: a JSON list of the names as written), and the client's settings that shaped the images'
 # text, in the same round trip.
 MEASURE = f"""
     SELECT ({queries.HELD}), pg_stat_force_next_flush(), ({queries.SETTINGS}),
-           (SELECT coalesce(json_agg(json_build_array(x, t.a, t.b, t.c, t.d)), '[]')
+           (SELECT coalesce(json_agg(json_build_array(x, t.a, t.b, t.c, t.d, t.e)), '[]')
             FROM json_array_elements_text($1::json) AS x
-            LEFT JOIN LATERAL ({queries.TABLE.replace("$1", "x")}) AS t(a, b, c, d) ON true)
+            LEFT JOIN LATERAL ({queries.TABLE.replace("$1", "x")}) AS t(a, b, c, d, e) ON true)
 """
 
 
@@ -75,11 +76,16 @@ async def measure(
         ]
         budget = ImageBudget(max_images)
         effects.settings = json.loads(rows[0][2] or b"{}")
-        tables = {r[0]: (r[1], r[2], r[3], r[4]) for r in json.loads(rows[0][3] or b"[]")}
+        tables = {r[0]: tuple(r[1:]) for r in json.loads(rows[0][3] or b"[]")}
         kept = [i for i, v in enumerate(pending.statements) if v.statement is not None]
         for index in sorted(pending.imaged):  # its place among the action's statements
             images = pending.images.get(index, [])
-            tied = tie(pending.statements[index], kept.index(index), pending.tags[index], images)
+            verdict, tag, maybe = (
+                pending.statements[index],
+                pending.tags[index],
+                index in pending.maybe,
+            )
+            tied = tie(verdict, kept.index(index), tag, images, maybe)
             budget.spend(tied.with_table(tables, ends[index]))
             effects.images.append(tied)
         for index, emptied in sorted(pending.emptied.items()):  # a TRUNCATE's, read before it

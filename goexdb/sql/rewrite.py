@@ -45,7 +45,9 @@ def preselect(
     others = tree.args.get("from_") or tree.args.get("using")
     relations = [others.this] if isinstance(others, exp.From) else list(others or [])
     first, *rest = [*relations, table]
-    query = exp.select(*(f"{name}.{column}" for column in facts.row_identity), *select(name))
+    query = exp.select(
+        *(f"{name}.{column}" for column in facts.row_identity), *select(name), dialect=dialect
+    )
     query = query.from_(first.copy())
     for relation in rest:
         query = query.join(relation.copy(), join_type="cross")

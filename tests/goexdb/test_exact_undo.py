@@ -279,7 +279,7 @@ def test_a_row_another_transaction_deleted_meanwhile_is_not_taken_for_the_action
             other.close()
         return found
 
-    monkeypatch.setattr(Cascaded, "_replaced", staticmethod(then_the_other_commits))
+    monkeypatch.setattr(Cascaded, "_replaced", then_the_other_commits)
     action = (
         f"UPDATE {shop}.order_line SET qty = qty + 1 WHERE order_id = 1 AND line = 1; "
         f"DELETE FROM {shop}.orders WHERE id = 2"

@@ -824,6 +824,32 @@ def test_a_trigger_that_hides_its_writes_from_the_counts_cannot_make_an_undo_ine
     _undo_refused(pg_dsn, action, t, "undo refused")
 
 
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [("track_counts", "track_counts was off"), ("extra_float_digits", "floats rounded")],
+)
+def test_a_trigger_leaving_a_setting_that_hides_rows_or_rounds_floats_is_irreversible(
+    pg_dsn: str, schema: str, setting: str, said: str
+) -> None:
+    """A trigger of the action's that leaves track_counts off writes rows goex does not count,
+    so does not image; one that leaves extra_float_digits below 1 rounds the floats the images
+    print (and the undo, under the images' settings, would have read them back as equal).
+    Either undo exited 0 with other data than before the action."""
+    t, u = f"{schema}.t", f"{schema}.u"
+    value = "off" if setting == "track_counts" else "0"
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, f float8)")
+        con.execute(f"INSERT INTO {t} VALUES (1, 0.30000000000000004), (2, 0.1)")
+        con.execute(f"CREATE TABLE {u} (id int PRIMARY KEY)")
+        body = f"PERFORM set_config('{setting}', '{value}', true); UPDATE {t} SET f = f * 2;"
+        _trigger(con, u, "leave", "AFTER INSERT", body + " RETURN NULL;", enabled="ALWAYS")
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"INSERT INTO {u} VALUES (1); UPDATE {t} SET f = f + 1 WHERE id = 2")
+        assert not staged.reversible
+        assert any(said in why for why in staged.effects.irreversible)
+        staged.rollback()
+
+
 @pytest.mark.parametrize("touched", [False, True], ids=["exact", "a trigger rewrites"])
 @pytest.mark.parametrize(
     ("kind", "key"),

@@ -16,7 +16,7 @@ from sqlglot import exp
 import goexdb.backends.postgres.queries as queries
 from core.config import Capture, DbConfig, ImagePath
 from core.errors import TargetError
-from goexdb.backends.postgres.cascaded import Cascaded, unimageable
+from goexdb.backends.postgres.cascaded import Cascaded
 from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
 from goexdb.backends.postgres.holdings import (
     SCHEMA_CHANGING,
@@ -24,6 +24,7 @@ from goexdb.backends.postgres.holdings import (
     SchemaWatch,
     follow_table_renames,
 )
+from goexdb.backends.postgres.imaging import Imaging
 from goexdb.backends.postgres.wire import Wire
 from goexdb.catalog import Catalog, diff_catalog
 from goexdb.dsn import Target
@@ -31,24 +32,18 @@ from goexdb.effects import (
     MAX_RESULT_ROWS,
     Effects,
     ImageBudget,
-    RowImage,
-    StatementImages,
     StatementResult,
     TableColumns,
     fingerprint_created,
-    images_of,
     many_images,
 )
 from goexdb.engines import POSTGRES
 from goexdb.renames import renamed_tables
 from goexdb.schema import Schema
 from goexdb.sql import (
-    UNREPEATABLE_ROWS,
     Statement,
     StatementKind,
-    preselect,
     qualified,
-    row_reference,
     with_returning,
 )
 
@@ -236,40 +231,15 @@ class PostgresBackend:
         found = self.query(queries.TABLE, qualified(table, self.dialect))
         if not found:  # let the statement itself raise the server's "does not exist"
             return self._execute_plain(statement)
-        schema, relation, key, inherited = found[0]
-        images = StatementImages(index, f"{schema}.{relation}", list(key))
-        images.missing = unimageable(schema, relation, inherited)
-        update = isinstance(statement.ast, exp.Update)
-
-        def key_and_row(alias: str) -> tuple[str, str]:
-            # row_to_json keeps json columns' text and numeric scale exactly as stored.
-            return queries.key_json(alias, key), f"row_to_json({alias}.*)::text"
-
-        befores: list[tuple[str, str]] = []
-        unrepeatable = update and statement.chooses_rows_unrepeatably
-        if self._returning_old_new:
-            extra = ("row_to_json(old.*)::text", "row_to_json(new.*)::text")
-        else:
-            extra = key_and_row(row_reference(table, self.dialect))
-            query = preselect(statement, POSTGRES, key_and_row, lock=True)
-            if unrepeatable:
-                images.missing = UNREPEATABLE_ROWS
-            elif query is not None and update:
-                rows = self.query(query)  # (a row once per join match)
-                befores = list({(oid, ctid): (k, i) for oid, ctid, k, i in rows}.values())
+        imaging = Imaging(statement, table, index, found[0], self._returning_old_new)
+        imaging.read_first(self.query)
         with many_images():
-            result = self._run_statement(statement, with_returning(statement, *extra))
+            result = self._run_statement(statement, with_returning(statement, *imaging.extra))
             columns, rows = self._wire.columns(result), self._wire.rows(result)
-            tails = [(r[-2], r[-1]) for r in rows]
-            if self._returning_old_new:
-                images.images = [RowImage(old, new) for old, new in tails]
-            elif not unrepeatable:
-                images_of(images, statement, befores, tails)
-                if statement.is_upsert:
-                    images.missing = "before PostgreSQL 18, an upsert's old rows cannot be read"
+            images = imaging.returned(rows)
         self._budget.spend(images)
         self._effects.images.append(images)
-        return StatementResult.returned(statement, columns, rows, extra=2)
+        return StatementResult.returned(statement, columns, rows, extra=len(imaging.extra))
 
     def measure(self) -> Effects:
         effects = self._effects

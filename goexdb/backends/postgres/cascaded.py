@@ -30,13 +30,14 @@ import psycopg
 from sqlglot import exp
 
 import goexdb.backends.postgres.queries as queries
+from goexdb.backends.postgres import lossy
 from goexdb.effects import WHOLE_ACTION, Effects, ImageBudget, RowImage, StatementImages
 from goexdb.engines import quote_table
 from goexdb.sql import qualified
 
 _MINE = """
     WITH me AS (SELECT pg_current_xact_id()::text::bigint AS top)
-    SELECT {key}, row_to_json(t.*)::text FROM {table} AS t, me
+    SELECT {key}, row_to_json(t.*)::text{flag} FROM {table} AS t, me
     WHERE age(t.xmin) <= 0 AND pg_xact_status((me.top + (t.xmin::text::bigint
           - me.top % 4294967296 + 4294967296) % 4294967296)::text::xid8) = 'in progress'
 """
@@ -44,7 +45,7 @@ _MINE = """
 # xid still in progress can pass: their distance taken as signed, as the server compares xids.
 _REPLACED = """
     WITH now AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next)
-    SELECT {key}, row_to_json(t.*)::text FROM {table} AS t, now
+    SELECT {key}, row_to_json(t.*)::text{flag} FROM {table} AS t, now
     WHERE t.xmax::text <> '0' AND age(t.xmax) > 0 AND pg_xact_status((now.next - ((now.next
           % 4294967296 - t.xmax::text::bigint + 6442450944) % 4294967296 - 2147483648))::text::xid8)
           = 'in progress'
@@ -53,13 +54,16 @@ _PRESENT = "SELECT {key} FROM {table} AS t WHERE {key} IN (SELECT json_array_ele
 # On the second connection (psycopg's placeholders): keys still there, rows by key, and a count.
 _PRESENT_COMMITTED = _PRESENT.replace("$1", "%s::json")
 _BY_KEY = (
-    "SELECT {key}, row_to_json(t.*)::text FROM {table} AS t "
+    "SELECT {key}, row_to_json(t.*)::text{flag} FROM {table} AS t "
     "WHERE {key} IN (SELECT json_array_elements_text(%s::json))"
 )
 _COUNT = "SELECT count(*) FROM {table}"
-# A table's primary key columns and whether others inherit from it, as text (the same read by
-# any connection, typed or not).
-_TABLE = f"SELECT to_json(t.key)::text, t.kin::text FROM ({queries.TABLE}) AS t(n, r, key, kin)"
+# A table's primary key columns, whether others inherit from it and its columns whose values an
+# image may not keep, as text (the same read by any connection, typed or not).
+_TABLE = (
+    "SELECT to_json(t.key)::text, t.kin::text, t.apart"
+    f" FROM ({queries.TABLE}) AS t(n, r, key, kin, apart)"
+)
 
 # The tables a TRUNCATE empties: those named, and with CASCADE those whose foreign keys refer to
 # them, and so on (a partitioned table's rows are read through its root).
@@ -71,7 +75,7 @@ _EMPTIED = """
     SELECT n.nspname || '.' || c.relname FROM emptied e JOIN pg_class c ON c.oid = e.relid
     JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1
 """
-_ALL = "SELECT {key}, row_to_json(t.*)::text FROM {table} AS t LIMIT $1"
+_ALL = "SELECT {key}, row_to_json(t.*)::text{flag} FROM {table} AS t LIMIT $1"
 # The tables among those named ($1, JSON) whose rows row-level security filters for this role.
 _SECURED = (
     "SELECT x FROM json_array_elements_text($1::json) x WHERE row_security_active(to_regclass(x))"
@@ -87,14 +91,31 @@ class Cascaded:
 
     def __init__(self, rows: Rows, conninfo: str, timeout: float) -> None:
         self._rows, self._conninfo, self._timeout = rows, conninfo, timeout
+        self._apart: dict[str, list[list[str]]] = {}  # (as last read, by _table)
 
     def _key_of(self, table: str) -> list[str]:
         return self._table(table)[0]
 
     def _table(self, table: str) -> tuple[list[str], bool]:
-        """Its primary key, and whether other tables inherit from it (``queries.TABLE``)."""
+        """Its primary key, and whether other tables inherit from it (``queries.TABLE``); its
+        columns whose values an image may not keep are kept for ``_names``."""
         found = self._rows(_TABLE, quote_table(table))
+        self._apart[table] = json.loads(found[0][2]) if found else []
         return (list(json.loads(found[0][0])), found[0][1] == "true") if found else ([], False)
+
+    def _names(self, images: StatementImages) -> dict[str, str]:
+        """What the queries of a table's images are formatted with."""
+        held = lossy.flag(["t"], self._apart.get(images.table, []))
+        return {
+            "key": queries.key_json("t", images.key),
+            "table": quote_table(images.table),
+            "flag": "".join(f", ({flag})::text" for flag in held),
+        }
+
+    def _inexact(self, images: StatementImages) -> None:
+        """The table's images are missing: a row holds a value its image cannot keep."""
+        images.missing = lossy.inexact(images.table, self._apart.get(images.table, []))
+        images.images = []
 
     def image(
         self,
@@ -165,9 +186,11 @@ class Cascaded:
         for table, (key, _) in tables.items():
             images = StatementImages(statement, table, key)
             if unreadable is None:
-                rows = self._rows(_ALL.format(**_names(images)), str(budget.limit + 1))
-                images.images = [RowImage(row, None) for _, row in rows]
+                rows = self._rows(_ALL.format(**self._names(images)), str(budget.limit + 1))
+                images.images = [RowImage(row[1], None) for row in rows]  # (keyless too)
                 budget.spend(images)
+                if any(row[2:] == ("true",) for row in rows):
+                    self._inexact(images)
             else:
                 images.missing = unreadable
             found.append(images)
@@ -195,26 +218,28 @@ class Cascaded:
         found = self._rows(_SECURED, json.dumps(tables)) if tables else []
         return {t: f"row-level security hides rows of {t} from goex's reads" for (t,) in found}
 
-    @staticmethod
-    def _replaced(committed: _Committed, tables: Sequence[StatementImages]) -> dict[str, list[Any]]:
-        """The versions of each table's rows the action replaced or deleted, as (key, image)
-        by table, in one snapshot."""
+    def _replaced(
+        self, committed: _Committed, tables: Sequence[StatementImages]
+    ) -> dict[str, list[Any]]:
+        """The versions of each table's rows the action replaced or deleted, as rows of
+        ``_keyed`` by table, in one snapshot."""
         committed.rows("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        found = {i.table: committed.rows(_REPLACED.format(**_names(i))) for i in tables}
+        found = {i.table: committed.rows(_REPLACED.format(**self._names(i))) for i in tables}
         committed.rows("ROLLBACK")
         return found
 
     def _pair(
         self, images: StatementImages, replaced: list[Any], counts: list[int], committed: _Committed
     ) -> None:
-        names = _names(images)
+        names = self._names(images)
         committed_names = {k: v.replace("%", "%%") for k, v in names.items()}
-        after: dict[str, str] = dict(self._rows(_MINE.format(**names)))
-        before = dict(replaced)
+        after, held = _keyed(self._rows(_MINE.format(**names)))
+        before, held_before = _keyed(replaced)
         new = [k for k in after if k not in before]
         if new:  # a version replaced whose xmax is a MultiXactId (another's lock too) is missed
-            found = committed.rows(_BY_KEY.format(**committed_names), json.dumps(new))
-            before.update((key, row) for key, row in found)  # the action holds their locks
+            found = _keyed(committed.rows(_BY_KEY.format(**committed_names), json.dumps(new)))
+            before.update(found[0])  # (the action holds their locks)
+            held_before |= found[1]
         gone = [k for k in before if k not in after]
         present = {r[0] for r in self._rows(_PRESENT.format(**names), json.dumps(gone))}
         gone = [k for k in gone if k not in present]
@@ -240,6 +265,8 @@ class Cascaded:
             )
             return
         images.images = [i for i in updated if i.before != i.after] + inserted + deleted
+        if held or held_before & (after.keys() | set(gone)):  # (not rows only locked)
+            self._inexact(images)
 
 
 class _Unreadable(Exception):
@@ -283,6 +310,12 @@ class _Committed:
             raise _Unreadable(text.splitlines()[0] if text else type(exc).__name__) from exc
 
 
+def _keyed(rows: Sequence[Sequence[Any]]) -> tuple[dict[str, str], set[str]]:
+    """Rows of (key, image and, for a table with columns whose values an image may not keep,
+    whether the row holds one): the images by key, and the keys of the rows that hold one."""
+    return {r[0]: r[1] for r in rows}, {r[0] for r in rows if r[2:] == ("true",)}
+
+
 def unimageable(schema: str, relation: str, inherited: bool) -> str | None:
     """Why a statement's rows of this table cannot be imaged under its name (``queries.TABLE``
     says whether other tables inherit from it), if they cannot."""
@@ -291,7 +324,3 @@ def unimageable(schema: str, relation: str, inherited: bool) -> str | None:
     if inherited:  # its rows as read through it are its children's too, under its name
         return f"{schema}.{relation} has inheritance children, whose rows it holds"
     return None
-
-
-def _names(images: StatementImages) -> dict[str, str]:
-    return {"key": queries.key_json("t", images.key), "table": quote_table(images.table)}

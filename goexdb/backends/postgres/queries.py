@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from goexdb import schema
+from goexdb.backends.postgres import lossy
 from goexdb.backends.postgres.holdings import CATALOG
 from goexdb.catalog import Catalog
 from goexdb.engines import POSTGRES, quote_ident, quote_table
@@ -144,23 +145,28 @@ RESOLVE = """
 # bytea, a float's digits), and the search path the statements' names were resolved on (a
 # client of goex-db proxy may set it; its renames are kept as written): images are read,
 # compared and written back under the same, and names put back on the same path.
+# With them track_counts, by which the rows no statement reported are found: a trigger that
+# left it off wrote rows goex did not count (goexdb.reversible).
 SHAPING = ("TimeZone", "IntervalStyle", "bytea_output", "extra_float_digits", "search_path")
 SETTINGS = (
     "SELECT json_build_object("
-    + ", ".join(f"'{name}', current_setting('{name}')" for name in SHAPING)
+    + ", ".join(f"'{name}', current_setting('{name}')" for name in (*SHAPING, "track_counts"))
     + ")::text"
 )
+# A row's images before and after a statement, appended to its RETURNING (PostgreSQL 18+).
+OLD_AND_NEW = ("row_to_json(old.*)::text", "row_to_json(new.*)::text")
 # The schema, name and primary key columns of a table a statement writes, named as written,
-# and whether other tables inherit from it (not as partitions: then a statement's rows of it
-# are its children's too, under its name).
-TABLE = """
+# whether other tables inherit from it (not as partitions: then a statement's rows of it are
+# its children's too, under its name), and its columns whose values an image may not keep.
+TABLE = f"""
     SELECT n.nspname, c.relname,
            coalesce((SELECT array_agg(a.attname ORDER BY k.ord)
                      FROM pg_index i
                      CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
                      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                     WHERE i.indrelid = c.oid AND i.indisprimary), '{}'),
-           c.relkind <> 'p' AND EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhparent = c.oid)
+                     WHERE i.indrelid = c.oid AND i.indisprimary), '{{}}'),
+           c.relkind <> 'p' AND EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhparent = c.oid),
+           {lossy.COLUMNS}
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.oid = to_regclass($1)
 """

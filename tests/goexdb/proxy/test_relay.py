@@ -556,3 +556,37 @@ def test_a_rewrite_through_the_proxy_is_of_the_same_table_whatever_its_name(
         assert effects["rewrites"] == [f"public.{name.format(t=table)}" for name in rewritten]
     finally:
         proxy.direct(f"DROP TABLE IF EXISTS {table}_r")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "kept"),
+    [
+        ("jsonb", "'null'", False),  # JSON null: its image reads as SQL NULL
+        ("int[]", "'[0:1]={1,2}'", False),  # printed without its bounds
+        ("jsonb", "NULL", True),
+        ("int[]", "'{{1},{2}}'", True),
+        ("text", "'null'", True),  # reads like a JSON null, in a table without such columns
+    ],
+)
+def test_a_value_an_image_cannot_keep_makes_the_proxied_action_irreversible(
+    proxy: RunningProxy, table: str, column: str, value: str, kept: bool
+) -> None:
+    """goexdb.backends.postgres.lossy: the proxy asks whether a row's text may hold one, and
+    counts it for a table with columns of such types."""
+    proxy.direct(f"ALTER TABLE {table} ADD COLUMN x {column}")
+    proxy.direct(f"UPDATE {table} SET x = {value} WHERE id = 2")
+    printed = f"SELECT t::text FROM {table} AS t ORDER BY id"
+    before = proxy.direct(printed)
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"UPDATE {table} SET v = 'w' WHERE id <= 2")
+        con.commit()
+    action = proxy.actions()[0]
+    effects = proxy.recorded(action)
+    assert effects["reversible"] is kept, effects["effects"]["irreversible"]
+    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
+    if kept:
+        assert undone.returncode == 0, undone.stdout + undone.stderr
+        assert proxy.direct(printed) == before
+    else:
+        assert "cannot keep exactly" in undone.stderr
+        assert proxy.direct(f"SELECT v FROM {table} WHERE id <= 2") == [("w",), ("w",)]

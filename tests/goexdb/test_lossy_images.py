@@ -1,0 +1,155 @@
+"""Values a row image cannot keep (goexdb.backends.postgres.lossy): a json or jsonb JSON null,
+an array whose lower bound is not 1, a JSON null element of a jsonb array, a \\u0000 in json.
+Before, an action over such a row was reported reversible, and its undo exited 0 having written
+SQL NULL, the array from 1, ... (or failed, for \\u0000). Now the action is irreversible, with the
+reason, on every path that images rows: RETURNING old/new (PostgreSQL 18), the pre-18 read
+first, the rows a trigger changed, and a TRUNCATE's. Rows are compared as the server prints
+them (``t::text``), which tells JSON null from SQL NULL and prints an array's bounds."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+import goexdb
+from core.config import DbConfig
+from core.errors import StateError
+
+# (column, a value its image cannot keep, one of the same column it can)
+VALUES = {
+    "v": ("'null'", "'{\"a\": null}'"),
+    "a": ("'[2:4]={1,2,3}'", "'{{1,2},{3,4}}'"),
+    "ja": ("'{\"null\"}'", "'{NULL, \"[null]\"}'"),
+    "j": (r"""'"\u0000"'""", "'[null]'"),
+}
+PATHS = {"returning": "RETURNING old/new", "select": "read first (before PostgreSQL 18)"}
+
+
+class Db:
+    def __init__(self, dsn: str, schema: str) -> None:
+        self.dsn, self.schema = dsn, schema
+
+    def run(self, sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.dsn, autocommit=True) as con:
+            cursor = con.execute(sql.replace("{s}", self.schema))
+            return cursor.fetchall() if cursor.description else []
+
+    def printed(self, table: str = "k") -> list[tuple[Any, ...]]:
+        return self.run(f"SELECT t::text FROM {{s}}.{table} AS t ORDER BY 1")
+
+    def stage(self, sql: str, path: str = "returning") -> Any:
+        config = DbConfig(image_path=path)  # type: ignore[arg-type]
+        with goexdb.connect(self.dsn, config) as db:
+            staged = db.stage(sql.replace("{s}", self.schema))
+            record = staged.undo_record()
+            staged.commit()
+        return staged, record
+
+    def undo(self, record: dict[str, Any]) -> None:
+        with goexdb.connect(self.dsn, DbConfig()) as db:
+            db.hold_undo(db.plan_undo(record)).commit()
+
+
+@pytest.fixture
+def db(pg_dsn: str) -> Iterator[Db]:
+    schema = f"lossy_{uuid.uuid4().hex[:8]}"
+    found = Db(pg_dsn, schema)
+    found.run(f"CREATE SCHEMA {schema}")
+    found.run(
+        "CREATE TABLE {s}.k (id int PRIMARY KEY, n int DEFAULT 0, v jsonb, a int[], "
+        "ja jsonb[], j json)"
+    )
+    yield found
+    found.run(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _row(db: Db, id: int, column: str, value: str) -> None:
+    db.run(f"INSERT INTO {{s}}.k (id, {column}) VALUES ({id}, {value})")
+
+
+def _refused(db: Db, staged: Any, record: dict[str, Any]) -> None:
+    """The action said so before its decision, and its undo is refused, changing nothing."""
+    assert not staged.reversible
+    assert any("cannot keep exactly" in why for why in staged.effects.irreversible)
+    after = db.printed()
+    with pytest.raises(StateError, match="cannot keep exactly"):
+        db.undo(record)
+    assert db.printed() == after
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("column", VALUES)
+@pytest.mark.parametrize("verb", ["update", "delete"])
+def test_a_row_holding_a_value_its_image_cannot_keep_makes_the_action_irreversible(
+    db: Db, path: str, column: str, verb: str
+) -> None:
+    _row(db, 1, column, VALUES[column][0])
+    sql = "UPDATE {s}.k SET n = 1 WHERE id = 1" if verb == "update" else "DELETE FROM {s}.k"
+    _refused(db, *db.stage(sql + (" WHERE id = 1" if verb == "delete" else ""), path))
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_rows_whose_values_it_keeps_are_undone_exactly(db: Db, path: str) -> None:
+    for id, (column, (_, kept)) in enumerate(VALUES.items(), start=1):
+        _row(db, id, column, kept)
+    _row(db, 9, "v", "NULL")  # SQL NULL in every such column
+    before = db.printed()
+    staged, record = db.stage(
+        "UPDATE {s}.k SET n = 1, v = '1', a = '{7}', ja = '{}', j = '2' WHERE id < 5; "
+        "DELETE FROM {s}.k WHERE id >= 5",
+        path,
+    )
+    assert staged.reversible, staged.effects.irreversible
+    db.undo(record)
+    assert db.printed() == before
+
+
+def test_an_insert_of_such_a_value_makes_the_action_irreversible(db: Db) -> None:
+    """Its after-image would not tell the undo's guard a JSON null from a later SQL NULL."""
+    _refused(db, *db.stage("INSERT INTO {s}.k (id, v) VALUES (1, 'null')"))
+
+
+def test_rows_a_trigger_changed_holding_such_a_value_make_the_action_irreversible(db: Db) -> None:
+    """Read as images of the whole action (goexdb.backends.postgres.cascaded)."""
+    _row(db, 1, "a", "'[0:1]={5,6}'")
+    db.run(
+        "CREATE TABLE {s}.w (id int PRIMARY KEY); "
+        "CREATE FUNCTION {s}.bump() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN UPDATE {s}.k SET n = n + 1; RETURN NEW; END $$; "
+        "CREATE TRIGGER bump AFTER INSERT ON {s}.w FOR EACH ROW EXECUTE FUNCTION {s}.bump()"
+    )
+    _refused(db, *db.stage("INSERT INTO {s}.w VALUES (1)"))
+
+
+def test_rows_a_trigger_changed_whose_values_it_keeps_are_undone(db: Db) -> None:
+    _row(db, 1, "a", "'{5,6}'")
+    _row(db, 2, "v", "'[null]'")
+    db.run(
+        "CREATE TABLE {s}.w (id int PRIMARY KEY); "
+        "CREATE FUNCTION {s}.bump() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN UPDATE {s}.k SET n = n + 1; RETURN NEW; END $$; "
+        "CREATE TRIGGER bump AFTER INSERT ON {s}.w FOR EACH ROW EXECUTE FUNCTION {s}.bump()"
+    )
+    before = db.printed()
+    staged, record = db.stage("INSERT INTO {s}.w VALUES (1)")
+    assert staged.reversible, staged.effects.irreversible
+    db.undo(record)
+    assert db.printed() == before
+
+
+def test_a_truncate_of_such_a_row_makes_the_action_irreversible(db: Db) -> None:
+    _row(db, 1, "ja", "'{\"null\"}'")
+    _refused(db, *db.stage("TRUNCATE {s}.k"))
+
+
+def test_a_domain_over_such_a_type_is_seen_through(db: Db) -> None:
+    db.run("CREATE DOMAIN {s}.doc AS jsonb; CREATE DOMAIN {s}.nums AS int[]")
+    db.run("CREATE TABLE {s}.d (id int PRIMARY KEY, doc {s}.doc, nums {s}.nums)")
+    db.run("INSERT INTO {s}.d VALUES (1, 'null', NULL), (2, NULL, '[3:3]={1}')")
+    for id in (1, 2):
+        staged, _ = db.stage(f"UPDATE {{s}}.d SET id = id WHERE id = {id}")
+        assert not staged.reversible
