@@ -35,6 +35,8 @@ def imaged(verdict: Verdict) -> str | None:
         return None
     if statement.image_target is None or statement.has_returning or statement.verb == "copy":
         return None
+    if statement.names_old_or_new:  # (RETURNING's old and new would be that relation's rows)
+        return None
     return with_returning(statement, *IMAGE_COLUMNS)
 
 

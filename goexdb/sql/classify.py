@@ -110,6 +110,16 @@ class Statement:
             for node in part.walk()
         )
 
+    @functools.cached_property
+    def names_old_or_new(self) -> bool:
+        """Whether the statement names a relation (or aliases one) old or new, which PostgreSQL
+        18's RETURNING then means by old and new instead of the row before and after."""
+        if self.ast is None:
+            return False
+        names = [t.alias_or_name for t in self.ast.find_all(exp.Table)]
+        names += [alias.name for alias in self.ast.find_all(exp.TableAlias)]
+        return any(name.lower() in ("old", "new") for name in names)
+
     @property
     def is_upsert(self) -> bool:
         """MERGE, or INSERT ... ON CONFLICT: one statement that may insert or replace rows."""

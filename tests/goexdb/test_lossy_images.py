@@ -1,5 +1,7 @@
 """Values a row image cannot keep (goexdb.backends.postgres.lossy): a json or jsonb JSON null,
-an array whose lower bound is not 1, a JSON null element of a jsonb array, a \\u0000 in json.
+an array whose lower bound is not 1, a JSON null element of a jsonb array, a \\u0000 or white
+space around json, any of these inside a composite, a float printed with extra_float_digits
+below 1.
 Before, an action over such a row was reported reversible, and its undo exited 0 having written
 SQL NULL, the array from 1, ... (or failed, for \\u0000). Now the action is irreversible, with the
 reason, on every path that images rows: RETURNING old/new (PostgreSQL 18), the pre-18 read
@@ -19,13 +21,26 @@ import goexdb
 from core.config import DbConfig
 from core.errors import StateError
 
-# (column, a value its image cannot keep, one of the same column it can)
-VALUES = {
-    "v": ("'null'", "'{\"a\": null}'"),
-    "a": ("'[2:4]={1,2,3}'", "'{{1,2},{3,4}}'"),
-    "ja": ("'{\"null\"}'", "'{NULL, \"[null]\"}'"),
-    "j": (r"""'"\u0000"'""", "'[null]'"),
-}
+# (column, a value its image cannot keep); its values it can keep, written in each row
+LOST = [
+    ("v", "'null'"),
+    ("a", "'[2:4]={1,2,3}'"),
+    ("ja", "'{\"null\"}'"),
+    ("j", r"""'"\u0000"'"""),
+    ("j", "'{}  '"),
+    ("c", "ROW('null', NULL)"),  # a composite
+    ("cs", "ARRAY[ROW(NULL, '[0:0]={1}')::{s}.pair]"),  # an array of them
+    ("dd", "ARRAY['null'::jsonb]"),  # an array of a domain over a domain over jsonb
+]
+KEPT = (
+    "'{\"a\": null}'",
+    "'{{1,2},{3,4}}'",
+    "'{NULL, \"[null]\"}'",
+    r"""'["\\u0000", null]'""",  # (an escaped backslash: no NUL)
+    "ROW('[null]', '{1}')",
+    "ARRAY[ROW(NULL, NULL)::{s}.pair, NULL]",
+    "ARRAY['{}'::jsonb, NULL]",
+)
 PATHS = {"returning": "RETURNING old/new", "select": "read first (before PostgreSQL 18)"}
 
 
@@ -60,15 +75,17 @@ def db(pg_dsn: str) -> Iterator[Db]:
     found = Db(pg_dsn, schema)
     found.run(f"CREATE SCHEMA {schema}")
     found.run(
+        "CREATE TYPE {s}.pair AS (j jsonb, a int[]); CREATE DOMAIN {s}.d1 AS jsonb; "
+        "CREATE DOMAIN {s}.d2 AS {s}.d1; "
         "CREATE TABLE {s}.k (id int PRIMARY KEY, n int DEFAULT 0, v jsonb, a int[], "
-        "ja jsonb[], j json)"
+        "ja jsonb[], j json, c {s}.pair, cs {s}.pair[], dd {s}.d2[])"
     )
     yield found
     found.run(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _row(db: Db, id: int, column: str, value: str) -> None:
-    db.run(f"INSERT INTO {{s}}.k (id, {column}) VALUES ({id}, {value})")
+    db.run(f"INSERT INTO {{s}}.k (id, {column}) VALUES ({id}, {value.replace('{s}', db.schema)})")
 
 
 def _refused(db: Db, staged: Any, record: dict[str, Any]) -> None:
@@ -82,25 +99,25 @@ def _refused(db: Db, staged: Any, record: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("column", VALUES)
+@pytest.mark.parametrize(("column", "value"), LOST)
 @pytest.mark.parametrize("verb", ["update", "delete"])
 def test_a_row_holding_a_value_its_image_cannot_keep_makes_the_action_irreversible(
-    db: Db, path: str, column: str, verb: str
+    db: Db, path: str, column: str, value: str, verb: str
 ) -> None:
-    _row(db, 1, column, VALUES[column][0])
+    _row(db, 1, column, value)
     sql = "UPDATE {s}.k SET n = 1 WHERE id = 1" if verb == "update" else "DELETE FROM {s}.k"
     _refused(db, *db.stage(sql + (" WHERE id = 1" if verb == "delete" else ""), path))
 
 
 @pytest.mark.parametrize("path", PATHS)
 def test_rows_whose_values_it_keeps_are_undone_exactly(db: Db, path: str) -> None:
-    for id, (column, (_, kept)) in enumerate(VALUES.items(), start=1):
-        _row(db, id, column, kept)
-    _row(db, 9, "v", "NULL")  # SQL NULL in every such column
+    db.run(f"INSERT INTO {{s}}.k (id, v, a, ja, j, c, cs, dd) VALUES (1, {', '.join(KEPT)})")
+    _row(db, 2, "v", "NULL")  # SQL NULL in every such column
+    db.run("INSERT INTO {s}.k SELECT 3, 0, v, a, ja, j, c, cs, dd FROM {s}.k WHERE id = 1")
     before = db.printed()
     staged, record = db.stage(
-        "UPDATE {s}.k SET n = 1, v = '1', a = '{7}', ja = '{}', j = '2' WHERE id < 5; "
-        "DELETE FROM {s}.k WHERE id >= 5",
+        "UPDATE {s}.k SET n = 1, v = '1', a = '{7}', ja = '{}', j = '2', c = NULL, cs = '{}', "
+        "dd = '{}' WHERE id < 3; DELETE FROM {s}.k WHERE id = 3",
         path,
     )
     assert staged.reversible, staged.effects.irreversible
@@ -144,6 +161,40 @@ def test_rows_a_trigger_changed_whose_values_it_keeps_are_undone(db: Db) -> None
 def test_a_truncate_of_such_a_row_makes_the_action_irreversible(db: Db) -> None:
     _row(db, 1, "ja", "'{\"null\"}'")
     _refused(db, *db.stage("TRUNCATE {s}.k"))
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_floats_imaged_while_a_trigger_lowered_their_digits_make_the_action_irreversible(
+    db: Db, path: str
+) -> None:
+    """A row trigger lowers extra_float_digits and a statement trigger puts it back: the images
+    printed the floats rounded, though the action ended with the setting as it was."""
+    db.run(
+        "CREATE TABLE {s}.f (id int PRIMARY KEY, n int DEFAULT 0, x float8); "
+        "INSERT INTO {s}.f VALUES (1, 0, 0.1::float8 + 0.2::float8); "
+        "CREATE FUNCTION {s}.digits() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "PERFORM set_config('extra_float_digits', TG_ARGV[0], true); RETURN NEW; END $$; "
+        "CREATE TRIGGER lower BEFORE UPDATE ON {s}.f FOR EACH ROW EXECUTE FUNCTION "
+        "{s}.digits('0'); "
+        "CREATE TRIGGER again AFTER UPDATE ON {s}.f EXECUTE FUNCTION {s}.digits('1')"
+    )
+    staged, _ = db.stage("UPDATE {s}.f SET n = 1 WHERE id = 1", path)
+    assert not staged.reversible
+    assert any("extra_float_digits" in why for why in staged.effects.irreversible)
+
+
+@pytest.mark.parametrize("alias", ["old", "new"])
+def test_a_statement_naming_a_table_old_or_new_has_no_images(db: Db, alias: str) -> None:
+    """On PostgreSQL 18 RETURNING old and new then mean that table's row: the images were of
+    the row after, and an undo exited 0 leaving it so."""
+    _row(db, 1, "n", "0")
+    for sql in (
+        f"UPDATE {{s}}.k AS {alias} SET n = 5 WHERE {alias}.id = 1",
+        f"UPDATE {{s}}.k SET n = 6 FROM (SELECT 1 AS id) AS {alias} WHERE k.id = {alias}.id",
+    ):
+        staged, _ = db.stage(sql)
+        assert not staged.reversible
+        assert any("old or new" in why for why in staged.effects.irreversible)
 
 
 def test_a_domain_over_such_a_type_is_seen_through(db: Db) -> None:

@@ -25,11 +25,16 @@ from goexdb.engines import POSTGRES
 from goexdb.sql import UNREPEATABLE_ROWS, Statement, preselect, row_reference
 
 Rows = Callable[..., list[tuple[Any, ...]]]
+OLD_OR_NEW_NAMED = (
+    "the statement names a table old or new, which its RETURNING old and new would then mean, "
+    "so it has no row images"
+)
 
 
 class Imaging:
-    """One statement's images: ``extra``, the columns to append to its RETURNING; then
-    ``returned``, with the rows it returned."""
+    """One statement's images: ``extra``, the columns to append to its RETURNING (none where
+    it cannot be imaged so: ``images`` says why); then ``returned``, with the rows it
+    returned."""
 
     def __init__(
         self,
@@ -49,7 +54,10 @@ class Imaging:
         self._unrepeatable = (
             isinstance(statement.ast, exp.Update) and statement.chooses_rows_unrepeatably
         )
-        if old_and_new:
+        self.extra: tuple[str, ...] = ()  # (none: the statement is not imaged so)
+        if old_and_new and statement.names_old_or_new:  # (its images would be of another row)
+            self.images.missing = OLD_OR_NEW_NAMED
+        elif old_and_new:
             self.extra = (*lossy.flag(["old", "new"], self.columns), *queries.OLD_AND_NEW)
         else:
             self.extra = self._key_and_row(row_reference(table, POSTGRES.dialect))

@@ -4,15 +4,19 @@ reads back with ``json_populate_record``. That round trip is exact for every val
 - a json or jsonb value that is JSON ``null``: printed as SQL NULL is, and read back as SQL NULL;
 - an array whose lower bound is not 1 (``'[2:4]={1,2,3}'``): printed without its bounds;
 - a json or jsonb array element that is JSON ``null``: read back as a NULL element;
-- a json value holding ``\\u0000``, which the server cannot read back as text.
+- a json value holding ``\\u0000``, which the server cannot read back as text, or with white
+  space around it, which is read back without;
+- any of these inside a composite value (a row type, or an array of them);
+- a float (float4, float8, the geometric types) printed while ``extra_float_digits`` is below 1
+  (a trigger may set it so for a while): rounded.
 
-A table's columns of such types (domains over them too) are found with its key (``COLUMNS``, a
-part of ``queries.TABLE``); each capture path asks, row by row, whether a row it images holds such
-a value (``flag``), and where one does, the images of its table are missing, saying so
-(``inexact``): the action is irreversible, instead of an undo that exits 0 with other data.
-The proxy, which rewrites a statement before it knows its table's columns, asks instead whether
-the row's text looks as if it may hold one (``maybe``), and counts it for tables with such
-columns only.
+A table's columns of such types (seen through domains, arrays and composites) are found with its
+key (``COLUMNS``, a part of ``queries.TABLE``); each capture path asks, row by row, whether a row
+it images holds such a value (``flag``), and where one does, the images of its table are missing,
+saying so (``inexact``): the action is irreversible, instead of an undo that exits 0 with other
+data. The proxy, which rewrites a statement before it knows its table's columns, asks instead
+whether the row's text looks as if it may hold one (``maybe``), and counts it for tables with
+such columns only.
 """
 
 from __future__ import annotations
@@ -21,37 +25,92 @@ from collections.abc import Sequence
 
 from goexdb.engines import quote_ident
 
+# The kinds of a column of a domain or composite type, or an array of one (``a``: its
+# pg_attribute row), by every type its values are made of, and whether inside a composite.
+_MADE_OF = """
+         WITH RECURSIVE
+         col(oid) AS (SELECT a.atttypid UNION ALL SELECT y.typbasetype FROM col
+                      JOIN pg_type y ON y.oid = col.oid WHERE y.typtype = 'd'),
+         el(oid) AS (SELECT x.typelem FROM col JOIN pg_type x ON x.oid = col.oid
+                     JOIN pg_type e ON e.oid = x.typelem AND e.typarray = x.oid
+                     UNION ALL SELECT y.typbasetype FROM el
+                     JOIN pg_type y ON y.oid = el.oid WHERE y.typtype = 'd'),
+         below(oid, inside) AS (
+             SELECT a.atttypid, false
+             UNION SELECT n.oid, below.inside OR n.field FROM below
+             JOIN pg_type y ON y.oid = below.oid CROSS JOIN LATERAL (
+                 SELECT y.typbasetype, false WHERE y.typtype = 'd'
+                 UNION ALL SELECT y.typelem, false WHERE y.typelem <> 0 AND y.typcategory = 'A'
+                 UNION ALL SELECT f.atttypid, true FROM pg_attribute f
+                 WHERE y.typtype = 'c' AND f.attrelid = y.typrelid AND f.attnum > 0
+                   AND NOT f.attisdropped) AS n(oid, field)),
+         made AS (SELECT z.oid, z.typcategory, below.inside FROM below
+                  JOIN pg_type z ON z.oid = below.oid),
+         base AS (SELECT (SELECT x.oid FROM col JOIN pg_type x ON x.oid = col.oid
+                          WHERE x.typtype <> 'd') AS oid,
+                         (SELECT x.oid FROM el JOIN pg_type x ON x.oid = el.oid
+                          WHERE x.typtype <> 'd') AS element)
+         SELECT ARRAY[
+             CASE WHEN base.oid = 'json'::regtype THEN 'json'
+                  WHEN base.oid = 'jsonb'::regtype THEN 'jsonb'
+                  WHEN EXISTS (SELECT FROM made WHERE made.inside AND (made.oid IN
+                       ('json'::regtype, 'jsonb'::regtype) OR made.typcategory = 'A'))
+                       THEN 'composite'
+                  WHEN base.element = 'json'::regtype THEN 'json[]'
+                  WHEN base.element = 'jsonb'::regtype THEN 'jsonb[]'
+                  WHEN base.element IS NOT NULL THEN 'array' END,
+             CASE WHEN EXISTS (SELECT FROM made WHERE made.oid IN
+                       ('float4'::regtype, 'float8'::regtype) OR made.typcategory = 'G')
+                       THEN 'float' END]
+         FROM base"""
+
 # The table's columns (``c``: its pg_class row) whose values an image may not keep, as JSON
-# [[name, kind], ...]: kind json, jsonb, array, json[] or jsonb[], of the type under any domains.
-COLUMNS = """
-    (SELECT coalesce(json_agg(json_build_array(a.attname, b.kind) ORDER BY a.attnum), '[]')::text
-     FROM pg_attribute a CROSS JOIN LATERAL (
-         WITH RECURSIVE d(oid) AS (
-             SELECT a.atttypid
-             UNION ALL SELECT y.typbasetype FROM d JOIN pg_type y ON y.oid = d.oid
-             WHERE y.typtype = 'd')
-         SELECT CASE WHEN x.oid = 'json'::regtype THEN 'json'
-                     WHEN x.oid = 'jsonb'::regtype THEN 'jsonb'
-                     WHEN e.typarray IS DISTINCT FROM x.oid THEN NULL  -- (int2vector, point)
-                     WHEN 'json'::regtype IN (e.oid, e.typbasetype) THEN 'json[]'
-                     WHEN 'jsonb'::regtype IN (e.oid, e.typbasetype) THEN 'jsonb[]'
-                     ELSE 'array' END
-         FROM d JOIN pg_type x ON x.oid = d.oid LEFT JOIN pg_type e ON e.oid = x.typelem
-         WHERE x.typtype <> 'd') AS b(kind)
-     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND b.kind IS NOT NULL)
+# [[name, kind], ...]: kind json, jsonb, composite (one holding json, jsonb or an array, at
+# any depth), json[], jsonb[] or array, of the type under its domains (an array's, of its
+# element under its domains); and float, where a float is reached at any depth (a column may
+# be of two kinds).
+COLUMNS = f"""
+    (SELECT coalesce(json_agg(json_build_array(a.attname, k.kind) ORDER BY a.attnum), '[]')::text
+     FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+     LEFT JOIN pg_type el ON el.oid = ty.typelem AND el.typarray = ty.oid  -- (not point)
+     CROSS JOIN LATERAL unnest(CASE WHEN ty.typtype IN ('d', 'c') OR el.typtype IN ('d', 'c')
+         THEN ({_MADE_OF})
+         ELSE ARRAY[CASE WHEN ty.oid = 'json'::regtype THEN 'json'
+                         WHEN ty.oid = 'jsonb'::regtype THEN 'jsonb'
+                         WHEN el.oid = 'json'::regtype THEN 'json[]'
+                         WHEN el.oid = 'jsonb'::regtype THEN 'jsonb[]'
+                         WHEN el.oid IS NOT NULL THEN 'array' END,
+                    CASE WHEN coalesce(el.oid, ty.oid) IN ('float4'::regtype, 'float8'::regtype)
+                           OR coalesce(el.typcategory, ty.typcategory) = 'G' THEN 'float' END]
+         END) AS k(kind)
+     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND k.kind IS NOT NULL)
 """
 
-# Backslash-free, as a client's standard_conforming_strings may be off.
-_NUL = "chr(92) || 'u0000'"
-_BOUNDS = "array_dims({v}) !~ '^([[]1:[0-9]+[]])+$'"  # every dimension's lower bound 1
+# Backslash-free, as a client's standard_conforming_strings may be off: a \u0000 (after an
+# even number of backslashes), and JSON text with white space around it.
+_NUL = "'(^|[^[.backslash.]])([[.backslash.]][[.backslash.]])*[[.backslash.]]u0000'"
+_SPACED = "{v}::text <> btrim({v}::text, chr(32) || chr(9) || chr(10) || chr(13))"
+_JSON = f"json_typeof({{v}}) = 'null' OR {{v}}::text ~ {_NUL} OR {_SPACED}"
+# Not every dimension's lower bound 1 (the first's alone, cheaper, for most arrays).
+_BOUNDS = (
+    "array_lower({v}, 1) <> 1 OR array_ndims({v}) > 1 AND array_dims({v}) !~ '^([[]1:[0-9]+[]])+$'"
+)
+# In a row's or composite's text (record_out): a bare or quoted null (JSON null, or a text
+# that reads so: SQL NULL prints as nothing, or NULL in an array), an array's bounds, a u0000.
+_TEXT = "'[(,{][[:space:]\"]*null[[:space:]\"]*[,)}]|[[][-0-9]+:[-0-9]+[]]|u0000'"
+_ROUNDED = "current_setting('extra_float_digits')::int < 1"
 _HELD = {
-    "json": f"json_typeof({{v}}) = 'null' OR strpos({{v}}::text, {_NUL}) > 0",
+    "json": _JSON,
     "jsonb": "jsonb_typeof({v}) = 'null'",
+    "composite": "{v}::text ~ " + _TEXT.replace("{", "{{").replace("}", "}}"),
     "array": _BOUNDS,
     # (the element's alias one a statement's own is unlikely to be: {v} names the row by it)
-    "json[]": _BOUNDS + " OR EXISTS (SELECT FROM unnest({v}) AS goex_element(e)"
-    f" WHERE json_typeof(e) = 'null' OR strpos(e::text, {_NUL}) > 0)",
+    "json[]": _BOUNDS
+    + " OR EXISTS (SELECT FROM unnest({v}) AS goex_element(e) WHERE "
+    + _JSON.format(v="e")
+    + ")",
     "jsonb[]": _BOUNDS + " OR 'null'::jsonb = ANY ({v})",
+    "float": _ROUNDED,
 }
 
 
@@ -59,34 +118,26 @@ def flag(aliases: Sequence[str], columns: Sequence[Sequence[str]]) -> tuple[str,
     """The column goex adds where it images rows: a boolean SQL expression, whether the row
     under any of ``aliases`` holds a value its image cannot keep (``columns``: as ``COLUMNS``
     lists them); none for a table without such columns."""
-    held = [
-        f"({_HELD[kind].format(v=f'{alias}.{quote_ident(name)}')})"
+    held = {
+        f"({_HELD[kind].format(v=f'{alias}.{quote_ident(name)}')})": None
         for alias in aliases
         for name, kind in columns
-    ]
+    }  # (a float's, the same for every column)
     return (f"coalesce({' OR '.join(held)}, false)",) if held else ()
-
-
-# A field of a row's text (record_out) that may be such a value: a bare (JSON) null, an array
-# element "null", an array's bounds, a \u0000 (or a text field that reads so, counted only for
-# a table with columns of such types).
-_MAYBE = (
-    '(^[(]|,)"?[[:space:]]*null[[:space:]]*"?(,|[)]$)'
-    '|""[[:space:]]*null[[:space:]]*""|[[][-0-9]+:[-0-9]+[]]|u0000'
-)
 
 
 def maybe(aliases: Sequence[str]) -> str:
     """A boolean SQL expression, without the table's columns: whether the row under any of
-    ``aliases`` may hold a value its image cannot keep."""
-    texts = " OR ".join(f"({alias}.*)::text ~ '{_MAYBE}'" for alias in aliases)
-    return f"coalesce({texts}, false)"
+    ``aliases`` may hold a value its image cannot keep (its text, or the floats' digits)."""
+    texts = " OR ".join(f"({alias}.*)::text ~ {_TEXT}" for alias in aliases)
+    return f"coalesce({texts} OR {_ROUNDED}, false)"
 
 
 def inexact(table: str, columns: Sequence[Sequence[str]]) -> str:
     """Why the images of ``table``'s rows are missing, where a row holds such a value."""
-    named = ", ".join(name for name, _ in columns)
+    named = ", ".join(dict.fromkeys(name for name, _ in columns))
     return (
-        f"a row of {table} holds a value its image cannot keep exactly: a JSON null, an array "
-        f"not starting at 1 or a \\u0000 in json (in {named})"
+        f"a row of {table} holds a value its image cannot keep exactly (in {named}): a JSON "
+        "null, an array not starting at 1, a \\u0000 or white space around json, or a float "
+        "printed while extra_float_digits was below 1"
     )

@@ -566,6 +566,8 @@ def test_a_rewrite_through_the_proxy_is_of_the_same_table_whatever_its_name(
         ("jsonb", "NULL", True),
         ("int[]", "'{{1},{2}}'", True),
         ("text", "'null'", True),  # reads like a JSON null, in a table without such columns
+        ("jsonb[]", "'{\"null\"}'", False),
+        ("jsonb[][]", "'{{1,\"[null]\"}}'", True),
     ],
 )
 def test_a_value_an_image_cannot_keep_makes_the_proxied_action_irreversible(
@@ -590,3 +592,19 @@ def test_a_value_an_image_cannot_keep_makes_the_proxied_action_irreversible(
     else:
         assert "cannot keep exactly" in undone.stderr
         assert proxy.direct(f"SELECT v FROM {table} WHERE id <= 2") == [("w",), ("w",)]
+
+
+@pytest.mark.parametrize("alias", ["old", "new"])
+def test_a_statement_naming_its_table_old_or_new_leaves_the_action_irreversible(
+    proxy: RunningProxy, table: str, alias: str
+) -> None:
+    """RETURNING old.* then means that table's row: goex's images were of the row after, and
+    the undo exited 0 leaving it so. Such a statement is relayed as written, without images."""
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"UPDATE {table} AS {alias} SET v = 'w' WHERE {alias}.id <= 2")
+        con.commit()
+    action = proxy.actions()[0]
+    assert proxy.recorded(action)["reversible"] is False
+    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
+    assert undone.returncode == 1 and "cannot be undone" in undone.stderr
+    assert proxy.direct(f"SELECT v FROM {table} WHERE id <= 2 ORDER BY id") == [("w",), ("w",)]
