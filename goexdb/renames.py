@@ -8,6 +8,7 @@ be read so is irreversible.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from sqlglot import exp
@@ -31,7 +32,7 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
     what a catalog diff's drop and add mean."""
     facts = engine_facts(dialect)
     moved: dict[str, list[list[str]]] = {"tables": [], "columns": [], "new_columns": []}
-    moved["order"] = []
+    moved["order"], moved["dropped_new"] = [], []
     # per table (as written, followed through its renames): name now -> the column, which is
     # (name before the action, "") or ("", a number of the action's own for one it added)
     now: dict[tuple[str | None, str], dict[str, tuple[str, str]]] = {}
@@ -53,7 +54,10 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
                 continue
             if isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
                 for dropped in action.args.get("tables") or []:
-                    columns.pop(_folded(facts, dropped.this), None)
+                    gone = columns.pop(_folded(facts, dropped.this), None)
+                    if gone is not None and not gone[0] and not fresh:  # one the action added
+                        written = [qualified(table, dialect), dropped.this.sql(dialect=dialect)]
+                        moved["dropped_new"].append(written)
                 continue
             if isinstance(action, exp.AlterRename) and isinstance(action.this, exp.Table):
                 schema = table.args.get("db")
@@ -254,4 +258,29 @@ def irreversible_by_renames(
     """Why the renames make an action irreversible: one that names an imaged table otherwise
     than its statement did; a renamed table changed otherwise too; a vacated name reused."""
     reasons = unpinned(statements, effects, dialect) + _beside_table_renames(statements, dialect)
-    return reasons + _columns_unfollowed(statements, dialect)
+    return (
+        reasons
+        + _columns_unfollowed(statements, dialect)
+        + _imaged_and_dropped(statements, effects, dialect)
+    )
+
+
+def _imaged_and_dropped(
+    statements: Sequence[Statement], effects: Effects, dialect: str
+) -> list[str]:
+    """A column the action added, wrote rows of, and dropped again is in those rows' images,
+    which the undo could not write back (the table no longer has it)."""
+    facts, reasons = engine_facts(dialect), []
+    for written, column in renames(statements, dialect)["dropped_new"]:
+        table, name = exp.to_table(written, dialect=dialect), facts.written_name(column)
+        for images in effects.images:
+            first = images.images[0] if images.images else None
+            image = first and (first.before or first.after)
+            if not image or not facts.same_name(bare(images.table), facts.catalog_name(table.this)):
+                continue
+            if any(facts.same_name(key, name) for key in json.loads(image)):
+                reasons.append(
+                    f"column {column} of {written}, which the action added and dropped again, "
+                    "is in the images of rows it wrote: the undo cannot write them back"
+                )
+    return list(dict.fromkeys(reasons))

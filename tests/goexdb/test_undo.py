@@ -954,3 +954,29 @@ def test_a_constraint_added_is_irreversible_where_the_engine_cannot_drop_one(
         staged = db.stage(f"ALTER TABLE {case.t('keyless')} ADD PRIMARY KEY (id)")
         assert staged.reversible is bool(case.schema), staged.effects.irreversible
         staged.rollback()
+
+
+def test_a_column_added_written_and_dropped_again_in_the_action_is_irreversible(
+    case: Case,
+) -> None:
+    """The rows written while it was there are imaged with it, and the undo wrote them back
+    into a table that no longer has it: reported reversible, the undo failed. Written after
+    its drop, the rows are undone."""
+    make_orders(case)
+    orders = case.t("orders")
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(
+            f"ALTER TABLE {orders} ADD COLUMN z INTEGER; UPDATE {orders} SET z = 1, status = 'x' "
+            f"WHERE id = 1; ALTER TABLE {orders} DROP COLUMN z"
+        )
+        assert not staged.reversible
+        assert any("added and dropped again" in why for why in staged.effects.irreversible)
+        staged.rollback()
+    before = case.rows("orders")
+    record = commit(
+        case,
+        f"ALTER TABLE {orders} ADD COLUMN z INTEGER; ALTER TABLE {orders} DROP COLUMN z; "
+        f"UPDATE {orders} SET status = 'x' WHERE id = 1",
+    )
+    undo(case, record)
+    assert case.rows("orders") == before
