@@ -32,7 +32,7 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
     what a catalog diff's drop and add mean."""
     facts = engine_facts(dialect)
     moved: dict[str, list[list[str]]] = {"tables": [], "columns": [], "new_columns": []}
-    moved["order"], moved["dropped_new"] = [], []
+    moved["order"] = []
     # per table (as written, followed through its renames): name now -> the column, which is
     # (name before the action, "") or ("", a number of the action's own for one it added)
     now: dict[tuple[str | None, str], dict[str, tuple[str, str]]] = {}
@@ -54,10 +54,7 @@ def renames(statements: Sequence[Statement], dialect: str) -> dict[str, list[lis
                 continue
             if isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
                 for dropped in action.args.get("tables") or []:
-                    gone = columns.pop(_folded(facts, dropped.this), None)
-                    if gone is not None and not gone[0] and not fresh:  # one the action added
-                        written = [qualified(table, dialect), dropped.this.sql(dialect=dialect)]
-                        moved["dropped_new"].append(written)
+                    columns.pop(_folded(facts, dropped.this), None)
                 continue
             if isinstance(action, exp.AlterRename) and isinstance(action.this, exp.Table):
                 schema = table.args.get("db")
@@ -271,16 +268,56 @@ def _imaged_and_dropped(
     """A column the action added, wrote rows of, and dropped again is in those rows' images,
     which the undo could not write back (the table no longer has it)."""
     facts, reasons = engine_facts(dialect), []
-    for written, column in renames(statements, dialect)["dropped_new"]:
-        table, name = exp.to_table(written, dialect=dialect), facts.written_name(column)
+    for table, names in _added_and_dropped(statements, facts):
         for images in effects.images:
             first = images.images[0] if images.images else None
             image = first and (first.before or first.after)
-            if not image or not facts.same_name(bare(images.table), facts.catalog_name(table.this)):
+            if not image or _catalog_key(bare(images.table), facts) != table:
                 continue
-            if any(facts.same_name(key, name) for key in json.loads(image)):
+            if any(_catalog_key(key, facts) in names for key in json.loads(image)):
                 reasons.append(
-                    f"column {column} of {written}, which the action added and dropped again, "
-                    "is in the images of rows it wrote: the undo cannot write them back"
+                    f"column {sorted(names)[0]} of {table}, which the action added and dropped "
+                    "again, is in the images of rows it wrote: the undo cannot write them back"
                 )
     return list(dict.fromkeys(reasons))
+
+
+def _added_and_dropped(
+    statements: Sequence[Statement], facts: EngineFacts
+) -> list[tuple[str, set[str]]]:
+    """The columns the action added and dropped again: each table's name and every name the
+    column had, as the catalog folds them (a table by its name alone, whatever schema a
+    statement wrote, and followed through its renames: a column of a namesake may be taken
+    for one, never one missed)."""
+    added: dict[str, dict[str, set[str]]] = {}  # table -> the column's name now -> its names
+    found, made = [], set()  # (a table the action made goes with its rows)
+    for statement in statements:
+        tree = statement.ast
+        if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "TABLE":
+            created = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+            made |= {_folded(facts, created.this)} if isinstance(created, exp.Table) else set()
+        if not isinstance(tree, exp.Alter) or not isinstance(tree.this, exp.Table):
+            continue
+        table = _folded(facts, tree.this.this)
+        columns = added.setdefault(table, {})
+        for action in tree.args.get("actions") or []:
+            if isinstance(action, exp.ColumnDef):
+                name = _folded(facts, action.this)
+                columns[name] = {name}
+            elif isinstance(action, exp.RenameColumn):
+                old, new = _folded(facts, action.this.this), _folded(facts, action.args["to"].this)
+                if old in columns:
+                    columns[new] = columns.pop(old) | {new}
+            elif isinstance(action, exp.AlterRename) and isinstance(action.this, exp.Table):
+                table = _folded(facts, action.this.this)
+                added[table] = columns = added.pop(_folded(facts, tree.this.this), {})
+            elif isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
+                for dropped in action.args.get("tables") or []:
+                    names = columns.pop(_folded(facts, dropped.this), None)
+                    found += [(table, names)] if names and table not in made else []
+    return found
+
+
+def _catalog_key(name: str, facts: EngineFacts) -> str:
+    """A name as the catalog keeps it, compared as ``_folded`` compares them."""
+    return name if facts.folds_unquoted else name.casefold()

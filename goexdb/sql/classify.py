@@ -116,7 +116,8 @@ class Statement:
         18's RETURNING then means by old and new instead of the row before and after."""
         if self.ast is None:
             return False
-        names = [t.alias_or_name for t in self.ast.find_all(exp.Table)]
+        tables = list(self.ast.find_all(exp.Table))
+        names = [t.alias_or_name for t in tables] + [t.this.name for t in tables if t.this]
         names += [alias.name for alias in self.ast.find_all(exp.TableAlias)]
         return any(name.lower() in ("old", "new") for name in names)
 

@@ -31,15 +31,19 @@ LOST = [
     ("c", "ROW('null', NULL)"),  # a composite
     ("cs", "ARRAY[ROW(NULL, '[0:0]={1}')::{s}.pair]"),  # an array of them
     ("dd", "ARRAY['null'::jsonb]"),  # an array of a domain over a domain over jsonb
+    ("j", r"""'"\u0041"'"""),  # a JSON string read back unescaped, as "A"
+    ("cp", "ARRAY[ROW(ARRAY['null'::jsonb])::{s}.holder]"),  # quoted at a depth of three
+    ("ja", '\'{"[1]", "[2]"}\''),  # read back as {{1},{2}}, printed alike
 ]
 KEPT = (
     "'{\"a\": null}'",
     "'{{1,2},{3,4}}'",
-    "'{NULL, \"[null]\"}'",
+    '\'{NULL, "{\\"a\\": null}"}\'',
     r"""'["\\u0000", null]'""",  # (an escaped backslash: no NUL)
-    "ROW('[null]', '{1}')",
+    "ROW('[1, null, 2]', '{1}')",  # (a null inside a JSON document is kept)
     "ARRAY[ROW(NULL, NULL)::{s}.pair, NULL]",
     "ARRAY['{}'::jsonb, NULL]",
+    "ARRAY[ROW(ARRAY['{\"a\": [null]}'::jsonb, NULL])::{s}.holder]",
 )
 PATHS = {"returning": "RETURNING old/new", "select": "read first (before PostgreSQL 18)"}
 
@@ -76,9 +80,9 @@ def db(pg_dsn: str) -> Iterator[Db]:
     found.run(f"CREATE SCHEMA {schema}")
     found.run(
         "CREATE TYPE {s}.pair AS (j jsonb, a int[]); CREATE DOMAIN {s}.d1 AS jsonb; "
-        "CREATE DOMAIN {s}.d2 AS {s}.d1; "
+        "CREATE DOMAIN {s}.d2 AS {s}.d1; CREATE TYPE {s}.holder AS (ja jsonb[]); "
         "CREATE TABLE {s}.k (id int PRIMARY KEY, n int DEFAULT 0, v jsonb, a int[], "
-        "ja jsonb[], j json, c {s}.pair, cs {s}.pair[], dd {s}.d2[])"
+        "ja jsonb[], j json, c {s}.pair, cs {s}.pair[], dd {s}.d2[], cp {s}.holder[])"
     )
     yield found
     found.run(f"DROP SCHEMA {schema} CASCADE")
@@ -111,9 +115,10 @@ def test_a_row_holding_a_value_its_image_cannot_keep_makes_the_action_irreversib
 
 @pytest.mark.parametrize("path", PATHS)
 def test_rows_whose_values_it_keeps_are_undone_exactly(db: Db, path: str) -> None:
-    db.run(f"INSERT INTO {{s}}.k (id, v, a, ja, j, c, cs, dd) VALUES (1, {', '.join(KEPT)})")
+    kept = ", ".join(KEPT).replace("{s}", db.schema)
+    db.run(f"INSERT INTO {{s}}.k (id, v, a, ja, j, c, cs, dd, cp) VALUES (1, {kept})")
     _row(db, 2, "v", "NULL")  # SQL NULL in every such column
-    db.run("INSERT INTO {s}.k SELECT 3, 0, v, a, ja, j, c, cs, dd FROM {s}.k WHERE id = 1")
+    db.run("INSERT INTO {s}.k SELECT 3, 0, v, a, ja, j, c, cs, dd, cp FROM {s}.k WHERE id = 1")
     before = db.printed()
     staged, record = db.stage(
         "UPDATE {s}.k SET n = 1, v = '1', a = '{7}', ja = '{}', j = '2', c = NULL, cs = '{}', "
@@ -188,9 +193,11 @@ def test_a_statement_naming_a_table_old_or_new_has_no_images(db: Db, alias: str)
     """On PostgreSQL 18 RETURNING old and new then mean that table's row: the images were of
     the row after, and an undo exited 0 leaving it so."""
     _row(db, 1, "n", "0")
+    db.run(f"CREATE FUNCTION {{s}}.{alias}() RETURNS TABLE (id int) LANGUAGE sql AS 'SELECT 1'")
     for sql in (
         f"UPDATE {{s}}.k AS {alias} SET n = 5 WHERE {alias}.id = 1",
         f"UPDATE {{s}}.k SET n = 6 FROM (SELECT 1 AS id) AS {alias} WHERE k.id = {alias}.id",
+        f"UPDATE {{s}}.k SET n = 7 FROM {{s}}.{alias}() WHERE k.id = {alias}.id",  # its name
     ):
         staged, _ = db.stage(sql)
         assert not staged.reversible

@@ -3,7 +3,8 @@ reads back with ``json_populate_record``. That round trip is exact for every val
 
 - a json or jsonb value that is JSON ``null``: printed as SQL NULL is, and read back as SQL NULL;
 - an array whose lower bound is not 1 (``'[2:4]={1,2,3}'``): printed without its bounds;
-- a json or jsonb array element that is JSON ``null``: read back as a NULL element;
+- a json or jsonb array element that is JSON ``null``: read back as a NULL element; or a JSON
+  array: read back as a dimension of the array (``{[1],[2]}`` as ``{{1},{2}}``);
 - a json value holding ``\\u0000``, which the server cannot read back as text, or with white
   space around it, which is read back without;
 - any of these inside a composite value (a row type, or an array of them);
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 
 from goexdb.engines import quote_ident
 
-# The kinds of a column of a domain or composite type, or an array of one (``a``: its
+# The kinds of a column of a domain, composite or range type, or an array of one (``a``: its
 # pg_attribute row), by every type its values are made of, and whether inside a composite.
 _MADE_OF = """
          WITH RECURSIVE
@@ -41,6 +42,8 @@ _MADE_OF = """
              JOIN pg_type y ON y.oid = below.oid CROSS JOIN LATERAL (
                  SELECT y.typbasetype, false WHERE y.typtype = 'd'
                  UNION ALL SELECT y.typelem, false WHERE y.typelem <> 0 AND y.typcategory = 'A'
+                 UNION ALL SELECT r.rngsubtype, false FROM pg_range r
+                 WHERE y.oid IN (r.rngtypid, r.rngmultitypid)
                  UNION ALL SELECT f.atttypid, true FROM pg_attribute f
                  WHERE y.typtype = 'c' AND f.attrelid = y.typrelid AND f.attnum > 0
                    AND NOT f.attisdropped) AS n(oid, field)),
@@ -73,7 +76,8 @@ COLUMNS = f"""
     (SELECT coalesce(json_agg(json_build_array(a.attname, k.kind) ORDER BY a.attnum), '[]')::text
      FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
      LEFT JOIN pg_type el ON el.oid = ty.typelem AND el.typarray = ty.oid  -- (not point)
-     CROSS JOIN LATERAL unnest(CASE WHEN ty.typtype IN ('d', 'c') OR el.typtype IN ('d', 'c')
+     CROSS JOIN LATERAL unnest(CASE WHEN ty.typtype IN ('d', 'c', 'r', 'm')
+                                      OR el.typtype IN ('d', 'c', 'r', 'm')
          THEN ({_MADE_OF})
          ELSE ARRAY[CASE WHEN ty.oid = 'json'::regtype THEN 'json'
                          WHEN ty.oid = 'jsonb'::regtype THEN 'jsonb'
@@ -87,17 +91,28 @@ COLUMNS = f"""
 """
 
 # Backslash-free, as a client's standard_conforming_strings may be off: a \u0000 (after an
-# even number of backslashes), and JSON text with white space around it.
+# even number of backslashes), JSON text with white space around it, a JSON string escaped.
 _NUL = "'(^|[^[.backslash.]])([[.backslash.]][[.backslash.]])*[[.backslash.]]u0000'"
 _SPACED = "{v}::text <> btrim({v}::text, chr(32) || chr(9) || chr(10) || chr(13))"
-_JSON = f"json_typeof({{v}}) = 'null' OR {{v}}::text ~ {_NUL} OR {_SPACED}"
+# (a JSON string's \\u or \\/ is read back unescaped: "\\u0041" as "A")
+_ESCAPED = (
+    "json_typeof({v}) = 'string'"
+    " AND {v}::text ~ '(^|[^[.backslash.]])([[.backslash.]][[.backslash.]])*[[.backslash.]][u/]'"
+)
+_JSON = f"json_typeof({{v}}) = 'null' OR {{v}}::text ~ {_NUL} OR {_SPACED} OR {_ESCAPED}"
 # Not every dimension's lower bound 1 (the first's alone, cheaper, for most arrays).
 _BOUNDS = (
     "array_lower({v}, 1) <> 1 OR array_ndims({v}) > 1 AND array_dims({v}) !~ '^([[]1:[0-9]+[]])+$'"
 )
-# In a row's or composite's text (record_out): a bare or quoted null (JSON null, or a text
-# that reads so: SQL NULL prints as nothing, or NULL in an array), an array's bounds, a u0000.
-_TEXT = "'[(,{][[:space:]\"]*null[[:space:]\"]*[,)}]|[[][-0-9]+:[-0-9]+[]]|u0000'"
+# In a row's or composite's text (record_out): a null bare (a JSON null, or a text that reads
+# so: SQL NULL prints as nothing) or quoted, at any depth of quoting (an array element: SQL
+# NULL prints as NULL), an array's bounds, an array element that begins as a JSON array does,
+# a u0000. Not a null inside a JSON document: jsonb
+# prints a space after its commas and colons.
+_TEXT = (
+    '\'[(,]null[,)]|[(,{]["[.backslash.]]+[[:space:]]*null[[:space:]]*["[.backslash.]]+[,)}]'
+    "|[[][-0-9]+:[-0-9]+[]]=|[{,][[]|u0000'"
+)
 _ROUNDED = "current_setting('extra_float_digits')::int < 1"
 _HELD = {
     "json": _JSON,
@@ -108,8 +123,10 @@ _HELD = {
     "json[]": _BOUNDS
     + " OR EXISTS (SELECT FROM unnest({v}) AS goex_element(e) WHERE "
     + _JSON.format(v="e")
-    + ")",
-    "jsonb[]": _BOUNDS + " OR 'null'::jsonb = ANY ({v})",
+    + " OR json_typeof(e) = 'array')",
+    "jsonb[]": _BOUNDS
+    + " OR EXISTS (SELECT FROM unnest({v}) AS goex_element(e) WHERE jsonb_typeof(e) IN ('null',"
+    " 'array'))",
     "float": _ROUNDED,
 }
 

@@ -567,7 +567,9 @@ def test_a_rewrite_through_the_proxy_is_of_the_same_table_whatever_its_name(
         ("int[]", "'{{1},{2}}'", True),
         ("text", "'null'", True),  # reads like a JSON null, in a table without such columns
         ("jsonb[]", "'{\"null\"}'", False),
-        ("jsonb[][]", "'{{1,\"[null]\"}}'", True),
+        ("jsonb[][]", '\'{{1,"{\\"a\\": null}"}}\'', True),
+        ("jsonb[]", '\'{"[1]","[2]"}\'', False),  # read back as {{1},{2}}
+        ("jsonb", "'{\"a\": [1, null, 2]}'", True),  # a null inside a JSON document
     ],
 )
 def test_a_value_an_image_cannot_keep_makes_the_proxied_action_irreversible(
