@@ -253,7 +253,8 @@ def irreversible_by_renames(
     statements: Sequence[Statement], effects: Effects, dialect: str
 ) -> list[str]:
     """Why the renames make an action irreversible: one that names an imaged table otherwise
-    than its statement did; a renamed table changed otherwise too; a vacated name reused."""
+    than its statement did; a renamed table changed otherwise too; a vacated name reused; and
+    a column the action added and dropped again, under whatever names, in its rows' images."""
     reasons = unpinned(statements, effects, dialect) + _beside_table_renames(statements, dialect)
     return (
         reasons

@@ -59,13 +59,10 @@ def written_by(verdict: Verdict) -> str:
     return qualified(statement.image_target, DIALECT)
 
 
-def tie(
-    verdict: Verdict, position: int, tag: str | None, images: list[RowImage], maybe: bool
-) -> Tied:
-    """One statement's images, to be tied to its table (``Tied.with_table``; ``maybe``: whether
-    a row may hold a value its image cannot keep)."""
+def tie(verdict: Verdict, position: int, tag: str | None, images: list[RowImage]) -> Tied:
+    """One statement's images, to be tied to its table (``Tied.with_table``)."""
     tied = Tied(position, written_by(verdict), [])
-    tied.images, tied.maybe = images, maybe
+    tied.images = images
     if row_count(tag or "") != len(images):
         tied.missing = "the statement's rows and its images do not agree"
         tied.images = []
@@ -73,7 +70,7 @@ def tie(
 
 
 class Tied(StatementImages):
-    maybe = False
+    maybe = False  # whether a row may hold a value its image cannot keep (``rows_of``)
 
     def with_table(
         self, tables: dict[str, tuple[str | None, str | None, Any, bool, str]], at_end: str

@@ -80,12 +80,8 @@ async def measure(
         kept = [i for i, v in enumerate(pending.statements) if v.statement is not None]
         for index in sorted(pending.imaged):  # its place among the action's statements
             images = pending.images.get(index, [])
-            verdict, tag, maybe = (
-                pending.statements[index],
-                pending.tags[index],
-                index in pending.maybe,
-            )
-            tied = tie(verdict, kept.index(index), tag, images, maybe)
+            tied = tie(pending.statements[index], kept.index(index), pending.tags[index], images)
+            tied.maybe = index in pending.maybe
             budget.spend(tied.with_table(tables, ends[index]))
             effects.images.append(tied)
         for index, emptied in sorted(pending.emptied.items()):  # a TRUNCATE's, read before it

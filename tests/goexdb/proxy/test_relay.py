@@ -137,9 +137,14 @@ def test_pgbench_transactions_are_each_held_and_decided(proxy_factory: Any, mode
 
 def assert_undone(proxy: RunningProxy, action_id: str, table: str, before: list[Any]) -> None:
     """``goex-db undo`` of the action commits, and the table is as it was before it."""
-    undone = goex_db("undo", action_id, "--dsn", proxy.upstream, "--decide", "commit")
+    undone = undo_of(proxy, action_id)
     assert undone.returncode == 0, undone.stdout + undone.stderr
     assert proxy.direct(f"SELECT * FROM {table} ORDER BY id") == before
+
+
+def undo_of(proxy: RunningProxy, action_id: str) -> subprocess.CompletedProcess[str]:
+    """``goex-db undo`` of the action, committed if it may be."""
+    return goex_db("undo", action_id, "--dsn", proxy.upstream, "--decide", "commit")
 
 
 def goex_db(*args: str) -> subprocess.CompletedProcess[str]:
@@ -281,7 +286,7 @@ def test_a_statement_with_its_own_returning_makes_the_action_irreversible(
     action = proxy.actions()[0]
     effects = proxy.recorded(action)
     assert effects["reversible"] is False and effects["effects"]["irreversible"]
-    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
+    undone = undo_of(proxy, action.id)
     assert undone.returncode == 1 and "cannot be undone" in undone.stderr
 
 
@@ -399,7 +404,7 @@ def test_a_truncate_waiting_on_an_insert_keeps_the_row_the_insert_commits(
             con.commit()
     action = proxy.actions()[0]
     assert proxy.recorded(action)["reversible"] is True
-    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
+    undone = undo_of(proxy, action.id)
     assert undone.returncode == 0, undone.stderr
     assert proxy.direct(f"SELECT count(*) FROM {table}") == [(21,)]
 
@@ -587,7 +592,7 @@ def test_a_value_an_image_cannot_keep_makes_the_proxied_action_irreversible(
     action = proxy.actions()[0]
     effects = proxy.recorded(action)
     assert effects["reversible"] is kept, effects["effects"]["irreversible"]
-    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
+    undone = undo_of(proxy, action.id)
     if kept:
         assert undone.returncode == 0, undone.stdout + undone.stderr
         assert proxy.direct(printed) == before
@@ -607,6 +612,6 @@ def test_a_statement_naming_its_table_old_or_new_leaves_the_action_irreversible(
         con.commit()
     action = proxy.actions()[0]
     assert proxy.recorded(action)["reversible"] is False
-    undone = goex_db("undo", action.id, "--dsn", proxy.upstream, "--decide", "commit")
+    undone = undo_of(proxy, action.id)
     assert undone.returncode == 1 and "cannot be undone" in undone.stderr
     assert proxy.direct(f"SELECT v FROM {table} WHERE id <= 2 ORDER BY id") == [("w",), ("w",)]
