@@ -40,16 +40,16 @@ def imaged(verdict: Verdict) -> str | None:
     return with_returning(statement, *IMAGE_COLUMNS)
 
 
-def rows_of(replies: list[Message]) -> tuple[list[RowImage], bool]:
-    """The images in an Execute's rows (its last two columns), and whether a row may hold a
-    value its image cannot keep (the one before)."""
-    images, maybe = [], False
+def rows_of(replies: list[Message]) -> tuple[list[RowImage], set[str]]:
+    """The images in an Execute's rows (its last two columns), and what of them may not be
+    kept (the one before, ``lossy.maybe``)."""
+    images, maybe = [], set[str]()
     for reply in replies:
         values = data_row(reply)
         held, before, after = values[-3:]
         images.append(RowImage(_text(before), _text(after)))
-        maybe = maybe or held == b"t"
-    return images, maybe
+        maybe.update((held or b"").decode().split(","))
+    return images, maybe - {""}
 
 
 def written_by(verdict: Verdict) -> str:
@@ -70,7 +70,7 @@ def tie(verdict: Verdict, position: int, tag: str | None, images: list[RowImage]
 
 
 class Tied(StatementImages):
-    maybe = False  # whether a row may hold a value its image cannot keep (``rows_of``)
+    maybe: frozenset[str] = frozenset()  # what of its rows may not be kept (``rows_of``)
 
     def with_table(
         self, tables: dict[str, tuple[str | None, str | None, Any, bool, str]], at_end: str
@@ -90,7 +90,7 @@ class Tied(StatementImages):
         self.table, self.key = f"{schema}.{relation}", list(key or [])
         why = unimageable(schema, relation, inherited)
         columns = json.loads(apart)
-        if why is None and self.maybe and columns:  # (a row's text that only looks so: none)
+        if why is None and self.images and lossy.counted(self.maybe, columns):
             why = lossy.inexact(self.table, columns)
         if why is not None:
             self.missing, self.images = why, []

@@ -81,7 +81,7 @@ async def measure(
         for index in sorted(pending.imaged):  # its place among the action's statements
             images = pending.images.get(index, [])
             tied = tie(pending.statements[index], kept.index(index), pending.tags[index], images)
-            tied.maybe = index in pending.maybe
+            tied.maybe = frozenset(pending.maybe.get(index, ()))
             budget.spend(tied.with_table(tables, ends[index]))
             effects.images.append(tied)
         for index, emptied in sorted(pending.emptied.items()):  # a TRUNCATE's, read before it

@@ -64,7 +64,7 @@ class Pending:
     filenodes: list[tuple[Any, ...]] = field(default_factory=list)  # queries.FILENODES
     imaged: set[int] = field(default_factory=set)  # statements sent with goex's RETURNING
     images: dict[int, list[RowImage]] = field(default_factory=dict)
-    maybe: set[int] = field(default_factory=set)  # those with a row that may not be kept
+    maybe: dict[int, set[str]] = field(default_factory=dict)  # what of their rows may not be kept
     # a TRUNCATE's rows, read before it ran: its images by table
     emptied: dict[int, list[StatementImages]] = field(default_factory=dict)
     # savepoints set since it wrote: name, statements before it, the row counts then
@@ -86,9 +86,7 @@ class Pending:
         def note(final: Message | None, kept: list[Message]) -> None:
             self.tags[index] = tag_of(final) if final is not None else None
             if index in self.imaged:
-                self.images[index], maybe = rows_of(kept)
-                if maybe:
-                    self.maybe.add(index)
+                self.images[index], self.maybe[index] = rows_of(kept)
 
         return note
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 import goexdb
 from core.config import DbConfig
@@ -34,6 +35,8 @@ LOST = [
     ("j", r"""'"\u0041"'"""),  # a JSON string read back unescaped, as "A"
     ("cp", "ARRAY[ROW(ARRAY['null'::jsonb])::{s}.holder]"),  # quoted at a depth of three
     ("ja", '\'{"[1]", "[2]"}\''),  # read back as {{1},{2}}, printed alike
+    ("cp", "ARRAY[ROW(ARRAY['[\"a\"]'::jsonb])::{s}.holder]"),  # the same, quoted in a composite
+    ("r", "'pg_class'"),  # an object identifier: read back by its name, as then resolved
 ]
 KEPT = (
     "'{\"a\": null}'",
@@ -60,16 +63,18 @@ class Db:
     def printed(self, table: str = "k") -> list[tuple[Any, ...]]:
         return self.run(f"SELECT t::text FROM {{s}}.{table} AS t ORDER BY 1")
 
-    def stage(self, sql: str, path: str = "returning") -> Any:
+    def stage(self, sql: str, path: str = "returning", options: str = "") -> Any:
         config = DbConfig(image_path=path)  # type: ignore[arg-type]
-        with goexdb.connect(self.dsn, config) as db:
+        dsn = make_conninfo(self.dsn, options=options) if options else self.dsn
+        with goexdb.connect(dsn, config) as db:
             staged = db.stage(sql.replace("{s}", self.schema))
             record = staged.undo_record()
             staged.commit()
         return staged, record
 
-    def undo(self, record: dict[str, Any]) -> None:
-        with goexdb.connect(self.dsn, DbConfig()) as db:
+    def undo(self, record: dict[str, Any], options: str = "") -> None:
+        dsn = make_conninfo(self.dsn, options=options) if options else self.dsn
+        with goexdb.connect(dsn, DbConfig()) as db:
             db.hold_undo(db.plan_undo(record)).commit()
 
 
@@ -82,7 +87,8 @@ def db(pg_dsn: str) -> Iterator[Db]:
         "CREATE TYPE {s}.pair AS (j jsonb, a int[]); CREATE DOMAIN {s}.d1 AS jsonb; "
         "CREATE DOMAIN {s}.d2 AS {s}.d1; CREATE TYPE {s}.holder AS (ja jsonb[]); "
         "CREATE TABLE {s}.k (id int PRIMARY KEY, n int DEFAULT 0, v jsonb, a int[], "
-        "ja jsonb[], j json, c {s}.pair, cs {s}.pair[], dd {s}.d2[], cp {s}.holder[])"
+        "ja jsonb[], j json, c {s}.pair, cs {s}.pair[], dd {s}.d2[], cp {s}.holder[], "
+        "r regclass)"
     )
     yield found
     found.run(f"DROP SCHEMA {schema} CASCADE")
@@ -202,6 +208,19 @@ def test_a_statement_naming_a_table_old_or_new_has_no_images(db: Db, alias: str)
         staged, _ = db.stage(sql)
         assert not staged.reversible
         assert any("old or new" in why for why in staged.effects.irreversible)
+
+
+def test_a_range_of_dates_is_undone_under_the_date_style_it_was_imaged_in(db: Db) -> None:
+    """A range prints its dates by DateStyle: an undo under another order (DMY, MDY) read
+    '01/02/2020' as the 2nd of January, and its read-back printed it alike. DateStyle is one
+    of the settings the images keep."""
+    db.run("CREATE TABLE {s}.d (id int PRIMARY KEY, r daterange, ts tsrange)")
+    db.run("INSERT INTO {s}.d VALUES (1, '[2020-02-01,2020-03-05)', '[2020-02-01 10:00,)')")
+    before = db.printed("d")
+    staged, record = db.stage("DELETE FROM {s}.d", options="-c DateStyle=SQL,DMY")
+    assert staged.reversible, staged.effects.irreversible
+    db.undo(record, options="-c DateStyle=SQL,MDY")
+    assert db.printed("d") == before
 
 
 def test_a_domain_over_such_a_type_is_seen_through(db: Db) -> None:

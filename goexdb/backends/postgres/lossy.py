@@ -9,7 +9,9 @@ reads back with ``json_populate_record``. That round trip is exact for every val
   space around it, which is read back without;
 - any of these inside a composite value (a row type, or an array of them);
 - a float (float4, float8, the geometric types) printed while ``extra_float_digits`` is below 1
-  (a trigger may set it so for a while): rounded.
+  (a trigger may set it so for a while): rounded;
+- an object identifier (regclass, regtype, ...): printed by name, read back as whatever that
+  name then means.
 
 A table's columns of such types (seen through domains, arrays and composites) are found with its
 key (``COLUMNS``, a part of ``queries.TABLE``); each capture path asks, row by row, whether a row
@@ -22,13 +24,20 @@ such columns only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from goexdb.engines import quote_ident
 
+# The object identifier types, whose values are printed by name and read back by name: as the
+# role, search path and catalog then resolve it, maybe another object.
+_REG_TYPES = (
+    "regclass regproc regprocedure regoper regoperator regtype regconfig regdictionary "
+    "regnamespace regrole regcollation"
+)
+_REG = "(" + ", ".join(f"'{name}'::regtype" for name in _REG_TYPES.split()) + ")"
 # The kinds of a column of a domain, composite or range type, or an array of one (``a``: its
 # pg_attribute row), by every type its values are made of, and whether inside a composite.
-_MADE_OF = """
+_MADE_OF = f"""
          WITH RECURSIVE
          col(oid) AS (SELECT a.atttypid UNION ALL SELECT y.typbasetype FROM col
                       JOIN pg_type y ON y.oid = col.oid WHERE y.typtype = 'd'),
@@ -64,14 +73,16 @@ _MADE_OF = """
                   WHEN base.element IS NOT NULL THEN 'array' END,
              CASE WHEN EXISTS (SELECT FROM made WHERE made.oid IN
                        ('float4'::regtype, 'float8'::regtype) OR made.typcategory = 'G')
-                       THEN 'float' END]
+                       THEN 'float' END,
+             CASE WHEN EXISTS (SELECT FROM made WHERE made.oid IN {_REG})
+                       THEN 'reg' END]
          FROM base"""
 
 # The table's columns (``c``: its pg_class row) whose values an image may not keep, as JSON
 # [[name, kind], ...]: kind json, jsonb, composite (one holding json, jsonb or an array, at
 # any depth), json[], jsonb[] or array, of the type under its domains (an array's, of its
-# element under its domains); and float, where a float is reached at any depth (a column may
-# be of two kinds).
+# element under its domains); float, where a float is reached at any depth; reg, where an
+# object identifier type is (a column may be of several kinds).
 COLUMNS = f"""
     (SELECT coalesce(json_agg(json_build_array(a.attname, k.kind) ORDER BY a.attnum), '[]')::text
      FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
@@ -85,7 +96,8 @@ COLUMNS = f"""
                          WHEN el.oid = 'jsonb'::regtype THEN 'jsonb[]'
                          WHEN el.oid IS NOT NULL THEN 'array' END,
                     CASE WHEN coalesce(el.oid, ty.oid) IN ('float4'::regtype, 'float8'::regtype)
-                           OR coalesce(el.typcategory, ty.typcategory) = 'G' THEN 'float' END]
+                           OR coalesce(el.typcategory, ty.typcategory) = 'G' THEN 'float' END,
+                    CASE WHEN coalesce(el.oid, ty.oid) IN {_REG} THEN 'reg' END]
          END) AS k(kind)
      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND k.kind IS NOT NULL)
 """
@@ -111,7 +123,7 @@ _BOUNDS = (
 # prints a space after its commas and colons.
 _TEXT = (
     '\'[(,]null[,)]|[(,{]["[.backslash.]]+[[:space:]]*null[[:space:]]*["[.backslash.]]+[,)}]'
-    "|[[][-0-9]+:[-0-9]+[]]=|[{,][[]|u0000'"
+    "|[[][-0-9]+:[-0-9]+[]]=|[{,][\"[.backslash.]]*[[]|u0000'"
 )
 _ROUNDED = "current_setting('extra_float_digits')::int < 1"
 _HELD = {
@@ -128,6 +140,7 @@ _HELD = {
     + " OR EXISTS (SELECT FROM unnest({v}) AS goex_element(e) WHERE jsonb_typeof(e) IN ('null',"
     " 'array'))",
     "float": _ROUNDED,
+    "reg": "{v} IS NOT NULL",
 }
 
 
@@ -144,10 +157,25 @@ def flag(aliases: Sequence[str], columns: Sequence[Sequence[str]]) -> tuple[str,
 
 
 def maybe(aliases: Sequence[str]) -> str:
-    """A boolean SQL expression, without the table's columns: whether the row under any of
-    ``aliases`` may hold a value its image cannot keep (its text, or the floats' digits)."""
+    """A SQL expression, without the table's columns: what of the row under any of ``aliases``
+    may not be kept, as text: ``float`` (the floats' digits), ``text`` (the row's text), both
+    (``float,text``) or neither (''); ``counted`` tells whether it counts for a table."""
     texts = " OR ".join(f"({alias}.*)::text ~ {_TEXT}" for alias in aliases)
-    return f"coalesce({texts} OR {_ROUNDED}, false)"
+    return (
+        f"concat_ws(',', CASE WHEN {_ROUNDED} THEN 'float' END, CASE WHEN {texts} THEN 'text' END)"
+    )
+
+
+def counted(maybe: Collection[str], columns: Sequence[Sequence[str]]) -> bool:
+    """Whether what ``maybe`` found in a table's rows counts for its ``columns`` (as
+    ``COLUMNS`` lists them): a float's digits where it has floats, a row's text where it has
+    columns of other such kinds; and any row of a table with an object identifier column."""
+    kinds = {kind for _, kind in columns}
+    return (
+        "reg" in kinds
+        or ("float" in maybe and "float" in kinds)
+        or ("text" in maybe and bool(kinds - {"float", "reg"}))
+    )
 
 
 def inexact(table: str, columns: Sequence[Sequence[str]]) -> str:

@@ -141,13 +141,22 @@ RESOLVE = """
                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(x))
     FROM json_array_elements_text($1::json) x
 """
-# The session settings that shape a row's JSON text (a timestamptz's offset, an interval, a
-# bytea, a float's digits), and the search path the statements' names were resolved on (a
-# client of goex-db proxy may set it; its renames are kept as written): images are read,
-# compared and written back under the same, and names put back on the same path.
+# The session settings that shape a row's JSON text (a timestamptz's offset, a range of
+# dates, an interval, money, a bytea, a float's digits), and the search path the statements'
+# names were resolved on (a client of goex-db proxy may set it; its renames are kept as
+# written): images are read, compared and written back under the same, and names put back on
+# the same path.
 # With them track_counts, by which the rows no statement reported are found: a trigger that
 # left it off wrote rows goex did not count (goexdb.reversible).
-SHAPING = ("TimeZone", "IntervalStyle", "bytea_output", "extra_float_digits", "search_path")
+SHAPING = (
+    "TimeZone",
+    "DateStyle",  # (a range of dates or timestamps prints by it)
+    "IntervalStyle",
+    "lc_monetary",
+    "bytea_output",
+    "extra_float_digits",
+    "search_path",
+)
 SETTINGS = (
     "SELECT json_build_object("
     + ", ".join(f"'{name}', current_setting('{name}')" for name in (*SHAPING, "track_counts"))

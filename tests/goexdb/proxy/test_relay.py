@@ -574,6 +574,9 @@ def test_a_rewrite_through_the_proxy_is_of_the_same_table_whatever_its_name(
         ("jsonb[]", "'{\"null\"}'", False),
         ("jsonb[][]", '\'{{1,"{\\"a\\": null}"}}\'', True),
         ("jsonb[]", '\'{"[1]","[2]"}\'', False),  # read back as {{1},{2}}
+        ("jsonb[]", '\'{"[\\"a\\"]"}\'', False),  # the same, its element quoted
+        ("float8", "0.5", True),  # (the row's text 'v2', 'w': nothing like a JSON null)
+        ("regclass", "'pg_class'", False),  # read back by name, as then resolved
         ("jsonb", "'{\"a\": [1, null, 2]}'", True),  # a null inside a JSON document
     ],
 )
@@ -615,3 +618,20 @@ def test_a_statement_naming_its_table_old_or_new_leaves_the_action_irreversible(
     undone = undo_of(proxy, action.id)
     assert undone.returncode == 1 and "cannot be undone" in undone.stderr
     assert proxy.direct(f"SELECT v FROM {table} WHERE id <= 2 ORDER BY id") == [("w",), ("w",)]
+
+
+def test_a_text_that_reads_like_a_json_null_is_no_float_of_the_tables(
+    proxy: RunningProxy, table: str
+) -> None:
+    """The proxy asks of a row's text (a text 'null' reads as a JSON null would) and of the
+    floats' digits apart: in a table whose only such columns are floats, the text is not
+    counted."""
+    proxy.direct(f"ALTER TABLE {table} ADD COLUMN price float8 DEFAULT 0.5")
+    proxy.direct(f"UPDATE {table} SET v = 'null' WHERE id = 2")
+    before = proxy.direct(f"SELECT t::text FROM {table} AS t ORDER BY id")
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"UPDATE {table} SET v = 'w' WHERE id <= 2")
+        con.commit()
+    undone = undo_of(proxy, proxy.actions()[0].id)
+    assert undone.returncode == 0, undone.stderr
+    assert proxy.direct(f"SELECT t::text FROM {table} AS t ORDER BY id") == before
