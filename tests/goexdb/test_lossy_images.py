@@ -175,23 +175,35 @@ def test_a_truncate_of_such_a_row_makes_the_action_irreversible(db: Db) -> None:
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_floats_imaged_while_a_trigger_lowered_their_digits_make_the_action_irreversible(
-    db: Db, path: str
+@pytest.mark.parametrize(
+    ("setting", "printed", "back", "kind", "value"),
+    [
+        ("extra_float_digits", "0", "1", "float8", "0.1::float8 + 0.2::float8"),
+        ("DateStyle", "SQL,DMY", "SQL,MDY", "daterange", "daterange('2020-01-02', '2020-01-05')"),
+        ("IntervalStyle", "sql_standard", "postgres", "interval", "interval '-1 day -02:03:04'"),
+    ],
+)
+def test_values_printed_while_a_trigger_changed_a_setting_make_the_action_irreversible(
+    db: Db, path: str, setting: str, printed: str, back: str, kind: str, value: str
 ) -> None:
-    """A row trigger lowers extra_float_digits and a statement trigger puts it back: the images
-    printed the floats rounded, though the action ended with the setting as it was."""
+    """A row trigger changes the setting and a statement trigger puts it back: the images
+    printed the rows under the one, and the undo, under the settings the action ended with,
+    read them as other values (a float rounded, a day and month swapped) and printed them
+    alike, so it exited 0."""
     db.run(
-        "CREATE TABLE {s}.f (id int PRIMARY KEY, n int DEFAULT 0, x float8); "
-        "INSERT INTO {s}.f VALUES (1, 0, 0.1::float8 + 0.2::float8); "
-        "CREATE FUNCTION {s}.digits() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "PERFORM set_config('extra_float_digits', TG_ARGV[0], true); RETURN NEW; END $$; "
-        "CREATE TRIGGER lower BEFORE UPDATE ON {s}.f FOR EACH ROW EXECUTE FUNCTION "
-        "{s}.digits('0'); "
-        "CREATE TRIGGER again AFTER UPDATE ON {s}.f EXECUTE FUNCTION {s}.digits('1')"
+        f"SET {setting} = '{back}'; "
+        f"CREATE TABLE {{s}}.f (id int PRIMARY KEY, n int DEFAULT 0, x {kind}); "
+        f"INSERT INTO {{s}}.f VALUES (1, 0, {value}); "
+        "CREATE FUNCTION {s}.setting() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "PERFORM set_config(TG_ARGV[0], TG_ARGV[1], true); RETURN OLD; END $$; "
+        f"CREATE TRIGGER printed BEFORE DELETE ON {{s}}.f FOR EACH ROW EXECUTE FUNCTION "
+        f"{{s}}.setting('{setting}', '{printed}'); "
+        f"CREATE TRIGGER back AFTER DELETE ON {{s}}.f EXECUTE FUNCTION "
+        f"{{s}}.setting('{setting}', '{back}')"
     )
-    staged, _ = db.stage("UPDATE {s}.f SET n = 1 WHERE id = 1", path)
+    staged, _ = db.stage("DELETE FROM {s}.f WHERE id = 1", path, options=f"-c {setting}={back}")
     assert not staged.reversible
-    assert any("extra_float_digits" in why for why in staged.effects.irreversible)
+    assert any("settings that change it" in why for why in staged.effects.irreversible)
 
 
 @pytest.mark.parametrize("alias", ["old", "new"])
@@ -210,17 +222,22 @@ def test_a_statement_naming_a_table_old_or_new_has_no_images(db: Db, alias: str)
         assert any("old or new" in why for why in staged.effects.irreversible)
 
 
-def test_a_range_of_dates_is_undone_under_the_date_style_it_was_imaged_in(db: Db) -> None:
-    """A range prints its dates by DateStyle: an undo under another order (DMY, MDY) read
-    '01/02/2020' as the 2nd of January, and its read-back printed it alike. DateStyle is one
-    of the settings the images keep."""
+@pytest.mark.parametrize(("imaged", "kept"), [("ISO,DMY", True), ("SQL,DMY", False)])
+def test_a_range_of_dates_is_undone_exactly_or_irreversible_by_its_date_style(
+    db: Db, imaged: str, kept: bool
+) -> None:
+    """A range prints its dates by DateStyle: imaged under SQL,DMY and undone under SQL,MDY,
+    '01/02/2020' was read as the 2nd of January, and the read-back printed it alike. Printed
+    in ISO, a date reads back the same under any order; printed otherwise, a trigger might have
+    changed the order for a while, so the action is irreversible."""
     db.run("CREATE TABLE {s}.d (id int PRIMARY KEY, r daterange, ts tsrange)")
     db.run("INSERT INTO {s}.d VALUES (1, '[2020-02-01,2020-03-05)', '[2020-02-01 10:00,)')")
     before = db.printed("d")
-    staged, record = db.stage("DELETE FROM {s}.d", options="-c DateStyle=SQL,DMY")
-    assert staged.reversible, staged.effects.irreversible
-    db.undo(record, options="-c DateStyle=SQL,MDY")
-    assert db.printed("d") == before
+    staged, record = db.stage("DELETE FROM {s}.d", options=f"-c DateStyle={imaged}")
+    assert staged.reversible is kept, staged.effects.irreversible
+    if kept:
+        db.undo(record, options="-c DateStyle=SQL,MDY")
+        assert db.printed("d") == before
 
 
 def test_a_domain_over_such_a_type_is_seen_through(db: Db) -> None:

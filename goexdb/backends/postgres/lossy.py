@@ -9,7 +9,9 @@ reads back with ``json_populate_record``. That round trip is exact for every val
   space around it, which is read back without;
 - any of these inside a composite value (a row type, or an array of them);
 - a float (float4, float8, the geometric types) printed while ``extra_float_digits`` is below 1
-  (a trigger may set it so for a while): rounded;
+  (a trigger may set it so for a while): rounded; a range of dates printed under a DateStyle
+  other than ISO, an interval under IntervalStyle sql_standard: read back as another value
+  under other settings (the undo's own are the images', but a setting may change mid-action);
 - an object identifier (regclass, regtype, ...): printed by name, read back as whatever that
   name then means.
 
@@ -75,14 +77,21 @@ _MADE_OF = f"""
                        ('float4'::regtype, 'float8'::regtype) OR made.typcategory = 'G')
                        THEN 'float' END,
              CASE WHEN EXISTS (SELECT FROM made WHERE made.oid IN {_REG})
-                       THEN 'reg' END]
+                       THEN 'reg' END,
+             CASE WHEN EXISTS (SELECT FROM made WHERE made.oid = 'interval'::regtype)
+                       THEN 'interval' END,
+             CASE WHEN EXISTS (SELECT FROM made JOIN pg_range r
+                       ON made.oid IN (r.rngtypid, r.rngmultitypid) WHERE r.rngsubtype IN
+                       ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype))
+                       THEN 'dated' END]
          FROM base"""
 
 # The table's columns (``c``: its pg_class row) whose values an image may not keep, as JSON
 # [[name, kind], ...]: kind json, jsonb, composite (one holding json, jsonb or an array, at
 # any depth), json[], jsonb[] or array, of the type under its domains (an array's, of its
 # element under its domains); float, where a float is reached at any depth; reg, where an
-# object identifier type is (a column may be of several kinds).
+# object identifier type is; interval, where an interval is; dated, where a range of dates or
+# timestamps is (a column may be of several kinds).
 COLUMNS = f"""
     (SELECT coalesce(json_agg(json_build_array(a.attname, k.kind) ORDER BY a.attnum), '[]')::text
      FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
@@ -97,21 +106,40 @@ COLUMNS = f"""
                          WHEN el.oid IS NOT NULL THEN 'array' END,
                     CASE WHEN coalesce(el.oid, ty.oid) IN ('float4'::regtype, 'float8'::regtype)
                            OR coalesce(el.typcategory, ty.typcategory) = 'G' THEN 'float' END,
-                    CASE WHEN coalesce(el.oid, ty.oid) IN {_REG} THEN 'reg' END]
+                    CASE WHEN coalesce(el.oid, ty.oid) IN {_REG} THEN 'reg' END,
+                    CASE WHEN coalesce(el.oid, ty.oid) = 'interval'::regtype
+                         THEN 'interval' END]
          END) AS k(kind)
      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND k.kind IS NOT NULL)
 """
+
+# The kinds whose text a session setting shapes, so that it reads back as another value when
+# printed under one setting and read under another (a trigger may change it for a while):
+# whether the row was printed so. Under extra_float_digits below 1 a float is rounded; under
+# a DateStyle other than ISO a range's dates are printed for a day and month order; under
+# IntervalStyle sql_standard an interval's signs are printed for that style alone.
+_PRINTED = {
+    "float": "current_setting('extra_float_digits')::int < 1",
+    "dated": "current_setting('DateStyle') NOT LIKE 'ISO%'",
+    "interval": "current_setting('IntervalStyle') = 'sql_standard'",
+}
+
+
+def _matches(text: str, pattern: str) -> str:
+    """``text ~ pattern``, true past 64 MB: the server's regular expressions take 4 bytes a
+    character, and fail on a text of 256M (which would fail the statement goex images)."""
+    return f"CASE WHEN octet_length({text}) > 67108864 THEN true ELSE {text} ~ {pattern} END"
+
 
 # Backslash-free, as a client's standard_conforming_strings may be off: a \u0000 (after an
 # even number of backslashes), JSON text with white space around it, a JSON string escaped.
 _NUL = "'(^|[^[.backslash.]])([[.backslash.]][[.backslash.]])*[[.backslash.]]u0000'"
 _SPACED = "{v}::text <> btrim({v}::text, chr(32) || chr(9) || chr(10) || chr(13))"
 # (a JSON string's \\u or \\/ is read back unescaped: "\\u0041" as "A")
-_ESCAPED = (
-    "json_typeof({v}) = 'string'"
-    " AND {v}::text ~ '(^|[^[.backslash.]])([[.backslash.]][[.backslash.]])*[[.backslash.]][u/]'"
+_ESCAPED = "json_typeof({v}) = 'string' AND " + _matches(
+    "{v}::text", "'(^|[^[.backslash.]])([[.backslash.]][[.backslash.]])*[[.backslash.]][u/]'"
 )
-_JSON = f"json_typeof({{v}}) = 'null' OR {{v}}::text ~ {_NUL} OR {_SPACED} OR {_ESCAPED}"
+_JSON = f"json_typeof({{v}}) = 'null' OR {_matches('{v}::text', _NUL)} OR {_SPACED} OR {_ESCAPED}"
 # Not every dimension's lower bound 1 (the first's alone, cheaper, for most arrays).
 _BOUNDS = (
     "array_lower({v}, 1) <> 1 OR array_ndims({v}) > 1 AND array_dims({v}) !~ '^([[]1:[0-9]+[]])+$'"
@@ -125,11 +153,10 @@ _TEXT = (
     '\'[(,]null[,)]|[(,{]["[.backslash.]]+[[:space:]]*null[[:space:]]*["[.backslash.]]+[,)}]'
     "|[[][-0-9]+:[-0-9]+[]]=|[{,][\"[.backslash.]]*[[]|u0000'"
 )
-_ROUNDED = "current_setting('extra_float_digits')::int < 1"
 _HELD = {
     "json": _JSON,
     "jsonb": "jsonb_typeof({v}) = 'null'",
-    "composite": "{v}::text ~ " + _TEXT.replace("{", "{{").replace("}", "}}"),
+    "composite": _matches("{v}::text", _TEXT.replace("{", "{{").replace("}", "}}")),
     "array": _BOUNDS,
     # (the element's alias one a statement's own is unlikely to be: {v} names the row by it)
     "json[]": _BOUNDS
@@ -139,7 +166,7 @@ _HELD = {
     "jsonb[]": _BOUNDS
     + " OR EXISTS (SELECT FROM unnest({v}) AS goex_element(e) WHERE jsonb_typeof(e) IN ('null',"
     " 'array'))",
-    "float": _ROUNDED,
+    **_PRINTED,
     "reg": "{v} IS NOT NULL",
 }
 
@@ -158,23 +185,24 @@ def flag(aliases: Sequence[str], columns: Sequence[Sequence[str]]) -> tuple[str,
 
 def maybe(aliases: Sequence[str]) -> str:
     """A SQL expression, without the table's columns: what of the row under any of ``aliases``
-    may not be kept, as text: ``float`` (the floats' digits), ``text`` (the row's text), both
-    (``float,text``) or neither (''); ``counted`` tells whether it counts for a table."""
-    texts = " OR ".join(f"({alias}.*)::text ~ {_TEXT}" for alias in aliases)
-    return (
-        f"concat_ws(',', CASE WHEN {_ROUNDED} THEN 'float' END, CASE WHEN {texts} THEN 'text' END)"
-    )
+    may not be kept, as text: ``text`` (the row's text) and each kind whose text a setting
+    printed so (``float``, ``dated``, ``interval``), comma-separated, or ''; ``counted``
+    tells whether it counts for a table."""
+    texts = " OR ".join(_matches(f"({alias}.*)::text", _TEXT) for alias in aliases)
+    kinds = [*_PRINTED.items(), ("text", texts)]
+    return "concat_ws(',', " + ", ".join(f"CASE WHEN {x} THEN '{k}' END" for k, x in kinds) + ")"
 
 
 def counted(maybe: Collection[str], columns: Sequence[Sequence[str]]) -> bool:
     """Whether what ``maybe`` found in a table's rows counts for its ``columns`` (as
-    ``COLUMNS`` lists them): a float's digits where it has floats, a row's text where it has
-    columns of other such kinds; and any row of a table with an object identifier column."""
+    ``COLUMNS`` lists them): a kind a setting printed so where it has such a column, a row's
+    text where it has columns of the other such kinds; and any row of a table with an object
+    identifier column."""
     kinds = {kind for _, kind in columns}
     return (
         "reg" in kinds
-        or ("float" in maybe and "float" in kinds)
-        or ("text" in maybe and bool(kinds - {"float", "reg"}))
+        or any(kind in maybe for kind in kinds & _PRINTED.keys())
+        or ("text" in maybe and bool(kinds - _PRINTED.keys() - {"reg"}))
     )
 
 
@@ -183,6 +211,6 @@ def inexact(table: str, columns: Sequence[Sequence[str]]) -> str:
     named = ", ".join(dict.fromkeys(name for name, _ in columns))
     return (
         f"a row of {table} holds a value its image cannot keep exactly (in {named}): a JSON "
-        "null, an array not starting at 1, a \\u0000 or white space around json, or a float "
-        "printed while extra_float_digits was below 1"
+        "null, an array not starting at 1, a \\u0000 or white space around json, an object "
+        "identifier, or a float, interval or range of dates printed under settings that change it"
     )

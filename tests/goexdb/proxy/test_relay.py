@@ -635,3 +635,22 @@ def test_a_text_that_reads_like_a_json_null_is_no_float_of_the_tables(
     undone = undo_of(proxy, proxy.actions()[0].id)
     assert undone.returncode == 0, undone.stderr
     assert proxy.direct(f"SELECT t::text FROM {table} AS t ORDER BY id") == before
+
+
+def test_a_range_of_dates_a_client_deleted_under_another_date_style_is_irreversible(
+    proxy: RunningProxy, table: str
+) -> None:
+    """A client may change DateStyle mid-transaction: the images were printed under SQL, MDY,
+    the action ended under SQL, DMY, and the undo read the days as months and exited 0."""
+    proxy.direct(f"ALTER TABLE {table} ADD COLUMN r daterange")
+    proxy.direct(f"UPDATE {table} SET r = daterange('2020-01-02', '2020-01-05')")
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute("SET datestyle = 'SQL, MDY'")
+        con.execute(f"DELETE FROM {table} WHERE id <= 2")
+        con.execute("SET datestyle = 'SQL, DMY'")
+        con.commit()
+    action = proxy.actions()[0]
+    assert proxy.recorded(action)["reversible"] is False
+    undone = undo_of(proxy, action.id)
+    assert undone.returncode == 1 and "cannot be undone" in undone.stderr
+    assert proxy.direct(f"SELECT count(*) FROM {table} WHERE id <= 2") == [(0,)]
