@@ -13,7 +13,7 @@ reads back with ``json_populate_record``. That round trip is exact for every val
   other than ISO, an interval under IntervalStyle sql_standard: read back as another value
   under other settings (the undo's own are the images', but a setting may change mid-action);
 - an object identifier (regclass, regtype, ...): printed by name, read back as whatever that
-  name then means.
+  name then means; a type not built in with a cast to json, which row_to_json prints by it.
 
 A table's columns of such types (seen through domains, arrays and composites) are found with its
 key (``COLUMNS``, a part of ``queries.TABLE``); each capture path asks, row by row, whether a row
@@ -37,6 +37,12 @@ _REG_TYPES = (
     "regnamespace regrole regcollation"
 )
 _REG = "(" + ", ".join(f"'{name}'::regtype" for name in _REG_TYPES.split()) + ")"
+# A type ({t}) not built in with a cast to json, by which row_to_json prints it (and which
+# json_populate_record does not take back: it reads the JSON with the type's input).
+_CAST = (
+    "{t} >= 16384 AND EXISTS (SELECT FROM pg_cast k WHERE k.castsource = {t}"
+    " AND k.casttarget = 'json'::regtype)"
+)
 # The kinds of a column of a domain, composite or range type, or an array of one (``a``: its
 # pg_attribute row), by every type its values are made of, and whether inside a composite.
 _MADE_OF = f"""
@@ -58,7 +64,7 @@ _MADE_OF = f"""
                  UNION ALL SELECT f.atttypid, true FROM pg_attribute f
                  WHERE y.typtype = 'c' AND f.attrelid = y.typrelid AND f.attnum > 0
                    AND NOT f.attisdropped) AS n(oid, field)),
-         made AS (SELECT z.oid, z.typcategory, below.inside FROM below
+         made AS (SELECT z.oid, z.typtype, z.typcategory, below.inside FROM below
                   JOIN pg_type z ON z.oid = below.oid),
          base AS (SELECT (SELECT x.oid FROM col JOIN pg_type x ON x.oid = col.oid
                           WHERE x.typtype <> 'd') AS oid,
@@ -80,10 +86,12 @@ _MADE_OF = f"""
                        THEN 'reg' END,
              CASE WHEN EXISTS (SELECT FROM made WHERE made.oid = 'interval'::regtype)
                        THEN 'interval' END,
-             CASE WHEN EXISTS (SELECT FROM made JOIN pg_range r
-                       ON made.oid IN (r.rngtypid, r.rngmultitypid) WHERE r.rngsubtype IN
+             CASE WHEN EXISTS (SELECT FROM made WHERE made.typtype IN ('r', 'm'))
+                   AND EXISTS (SELECT FROM made WHERE made.oid IN
                        ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype))
-                       THEN 'dated' END]
+                       THEN 'dated' END,
+             CASE WHEN EXISTS (SELECT FROM made WHERE {_CAST.format(t="made.oid")})
+                       THEN 'cast' END]
          FROM base"""
 
 # The table's columns (``c``: its pg_class row) whose values an image may not keep, as JSON
@@ -91,7 +99,8 @@ _MADE_OF = f"""
 # any depth), json[], jsonb[] or array, of the type under its domains (an array's, of its
 # element under its domains); float, where a float is reached at any depth; reg, where an
 # object identifier type is; interval, where an interval is; dated, where a range of dates or
-# timestamps is (a column may be of several kinds).
+# timestamps is; cast, where a type with its own cast to json is (a column may be of several
+# kinds).
 COLUMNS = f"""
     (SELECT coalesce(json_agg(json_build_array(a.attname, k.kind) ORDER BY a.attnum), '[]')::text
      FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
@@ -108,7 +117,8 @@ COLUMNS = f"""
                            OR coalesce(el.typcategory, ty.typcategory) = 'G' THEN 'float' END,
                     CASE WHEN coalesce(el.oid, ty.oid) IN {_REG} THEN 'reg' END,
                     CASE WHEN coalesce(el.oid, ty.oid) = 'interval'::regtype
-                         THEN 'interval' END]
+                         THEN 'interval' END,
+                    CASE WHEN {_CAST.format(t="coalesce(el.oid, ty.oid)")} THEN 'cast' END]
          END) AS k(kind)
      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND k.kind IS NOT NULL)
 """
@@ -146,12 +156,13 @@ _BOUNDS = (
 )
 # In a row's or composite's text (record_out): a null bare (a JSON null, or a text that reads
 # so: SQL NULL prints as nothing) or quoted, at any depth of quoting (an array element: SQL
-# NULL prints as NULL), an array's bounds, an array element that begins as a JSON array does,
-# a u0000. Not a null inside a JSON document: jsonb
+# NULL prints as NULL), an array's bounds, an array whose first element begins as a JSON array
+# does (all must be, for it to read back as one more dimension: otherwise it fails to), a
+# u0000. Not a null inside a JSON document: jsonb
 # prints a space after its commas and colons.
 _TEXT = (
     '\'[(,]null[,)]|[(,{]["[.backslash.]]+[[:space:]]*null[[:space:]]*["[.backslash.]]+[,)}]'
-    "|[[][-0-9]+:[-0-9]+[]]=|[{,][\"[.backslash.]]*[[]|u0000'"
+    "|[[][-0-9]+:[-0-9]+[]]=|{[\"[.backslash.]]*[[]|u0000'"
 )
 _HELD = {
     "json": _JSON,
@@ -168,6 +179,7 @@ _HELD = {
     " 'array'))",
     **_PRINTED,
     "reg": "{v} IS NOT NULL",
+    "cast": "{v} IS NOT NULL",
 }
 
 
@@ -193,16 +205,19 @@ def maybe(aliases: Sequence[str]) -> str:
     return "concat_ws(',', " + ", ".join(f"CASE WHEN {x} THEN '{k}' END" for k, x in kinds) + ")"
 
 
+_ALWAYS = frozenset({"reg", "cast"})  # (kinds no row of is kept, whatever its text)
+
+
 def counted(maybe: Collection[str], columns: Sequence[Sequence[str]]) -> bool:
     """Whether what ``maybe`` found in a table's rows counts for its ``columns`` (as
     ``COLUMNS`` lists them): a kind a setting printed so where it has such a column, a row's
     text where it has columns of the other such kinds; and any row of a table with an object
-    identifier column."""
+    identifier column, or one of a type with its own cast to json."""
     kinds = {kind for _, kind in columns}
     return (
-        "reg" in kinds
+        bool(kinds & _ALWAYS)
         or any(kind in maybe for kind in kinds & _PRINTED.keys())
-        or ("text" in maybe and bool(kinds - _PRINTED.keys() - {"reg"}))
+        or ("text" in maybe and bool(kinds - _PRINTED.keys() - _ALWAYS))
     )
 
 
@@ -212,5 +227,6 @@ def inexact(table: str, columns: Sequence[Sequence[str]]) -> str:
     return (
         f"a row of {table} holds a value its image cannot keep exactly (in {named}): a JSON "
         "null, an array not starting at 1, a \\u0000 or white space around json, an object "
-        "identifier, or a float, interval or range of dates printed under settings that change it"
+        "identifier, a type with its own cast to json, or a float, interval or range of dates "
+        "printed under settings that change it"
     )

@@ -620,14 +620,21 @@ def test_a_statement_naming_its_table_old_or_new_leaves_the_action_irreversible(
     assert proxy.direct(f"SELECT v FROM {table} WHERE id <= 2 ORDER BY id") == [("w",), ("w",)]
 
 
-def test_a_text_that_reads_like_a_json_null_is_no_float_of_the_tables(
-    proxy: RunningProxy, table: str
+@pytest.mark.parametrize(
+    ("columns", "text"),
+    [
+        ("price float8 DEFAULT 0.5", "null"),  # floats' digits are asked apart from the text
+        ("tags text[] DEFAULT '{a}', r int4range DEFAULT '[1,5)'", "[WIP]"),
+    ],
+)
+def test_ordinary_values_are_not_taken_for_ones_an_image_cannot_keep(
+    proxy: RunningProxy, table: str, columns: str, text: str
 ) -> None:
-    """The proxy asks of a row's text (a text 'null' reads as a JSON null would) and of the
-    floats' digits apart: in a table whose only such columns are floats, the text is not
-    counted."""
-    proxy.direct(f"ALTER TABLE {table} ADD COLUMN price float8 DEFAULT 0.5")
-    proxy.direct(f"UPDATE {table} SET v = 'null' WHERE id = 2")
+    """The proxy asks of a row's text: a text 'null' reads as a JSON null would, and a range
+    or a text after a comma begins with '['. Neither counts where it cannot be such a value."""
+    for column in columns.split(", "):
+        proxy.direct(f"ALTER TABLE {table} ADD COLUMN {column}")
+    proxy.direct(f"UPDATE {table} SET v = '{text}' WHERE id = 2")
     before = proxy.direct(f"SELECT t::text FROM {table} AS t ORDER BY id")
     with psycopg.connect(proxy.dsn()) as con:
         con.execute(f"UPDATE {table} SET v = 'w' WHERE id <= 2")
