@@ -347,9 +347,9 @@ def refusal(
             details.append({"table": table, "row": before, "now": now, "columns": differ})
     if not details:
         return None
+    differing = f"{', '.join(sorted(columns))} would differ" if columns else "their text differs"
     return ConflictError(
-        f"undo refused: it would not restore {len(details)} row(s) exactly "
-        f"({', '.join(sorted(columns))} would differ from before the action; a trigger rewrites "
-        "them?), so it was rolled back",
+        f"undo refused: it would not restore {len(details)} row(s) exactly ({differing} from "
+        "before the action; a trigger rewrites them?), so it was rolled back",
         details=details,
     )

@@ -1,10 +1,13 @@
 """Row images through the proxy (PostgreSQL 18+): a client's INSERT, UPDATE, DELETE or MERGE on
-one table, without a RETURNING of its own, is sent with ``RETURNING row_to_json(old.*)::text,
-row_to_json(new.*)::text`` appended (``goexdb.sql.with_returning``, as ``goex-db run`` does). The
-rows it returns are goex's: the client is told NoData when it describes the statement and gets
-only its command tag, as for the statement it wrote. At the end of the transaction each
-statement's images are tied to its table and primary key, so that a committed action can be
-undone exactly (``goexdb.reversible``).
+one table, without a RETURNING of its own and naming no relation old or new, is sent with
+``RETURNING <what of the row may not be kept>, row_to_json(old.*)::text,
+row_to_json(new.*)::text`` appended (``goexdb.sql.with_returning``, as ``goex-db run`` does;
+the first is ``goexdb.backends.postgres.lossy.maybe``). The rows it returns are goex's: the
+client is told NoData when it describes the statement and gets only its command tag, as for
+the statement it wrote. At the end of the transaction each statement's images are tied to its
+table and primary key, so that a committed action can be undone exactly
+(``goexdb.reversible``), or dropped as missing where a row may hold a value its image cannot
+keep (``lossy.counted``, by the table's columns known then).
 """
 
 from __future__ import annotations
@@ -78,8 +81,10 @@ class Tied(StatementImages):
         """Named by the table's schema and name, with its primary key (``tables``: by the name
         as written, as the server resolved it in the transaction at its end, ``queries.TABLE``;
         ``at_end``: the name as written a later rename gave it, if one did: the images keep
-        the name they were taken under, ``goexdb.renamed_images`` names them anew)."""
-        schema, relation, key, inherited, apart = tables.get(
+        the name they were taken under, ``goexdb.renamed_images`` names them anew); missing
+        where the table cannot be imaged under its name, or a row may hold a value its image
+        cannot keep."""
+        schema, relation, key, inherited, lossy_columns = tables.get(
             at_end, (None, None, None, False, "[]")
         )
         if schema is None or relation is None:
@@ -89,7 +94,7 @@ class Tied(StatementImages):
             relation = POSTGRES.catalog_name(exp.to_table(self.table, dialect=DIALECT).this)
         self.table, self.key = f"{schema}.{relation}", list(key or [])
         why = unimageable(schema, relation, inherited)
-        columns = json.loads(apart)
+        columns = json.loads(lossy_columns)
         if why is None and self.images and lossy.counted(self.maybe, columns):
             why = lossy.inexact(self.table, columns)
         if why is not None:

@@ -111,6 +111,7 @@ class Pending:
             self.undone.add(index)
             self.imaged.discard(index)
             self.images.pop(index, None)
+            self.maybe.pop(index, None)
             self.emptied.pop(index, None)
         self.discounted = dict(discounted)
         for table, now in counts.items():

@@ -22,8 +22,6 @@ def with_returning(statement: Statement, *expressions: str) -> str:
     """The statement's own text with expressions appended to its RETURNING clause (or a new
     one). Appending to the text keeps the statement exactly as the agent wrote it; RETURNING is
     the last clause of every DML statement that has one."""
-    if not expressions:
-        return statement.sql
     joiner = ", " if statement.has_returning else " RETURNING "
     return statement.sql.rstrip().rstrip(";") + joiner + ", ".join(expressions)
 

@@ -1,10 +1,11 @@
 """Values a row image cannot keep (goexdb.backends.postgres.lossy): a json or jsonb JSON null,
-an array whose lower bound is not 1, a JSON null element of a jsonb array, a \\u0000 or white
-space around json, any of these inside a composite, a float printed with extra_float_digits
-below 1.
+an array whose lower bound is not 1, a JSON null or JSON array element of a json or jsonb array,
+json with a \\u0000, a \\u escape or white space around it, any of these inside a composite,
+an object identifier, a type with its own cast to json, and a float, interval or range of dates
+printed under settings that read back otherwise (a trigger may change one for a while).
 Before, an action over such a row was reported reversible, and its undo exited 0 having written
-SQL NULL, the array from 1, ... (or failed, for \\u0000). Now the action is irreversible, with the
-reason, on every path that images rows: RETURNING old/new (PostgreSQL 18), the pre-18 read
+SQL NULL, the array from 1, another date, ... (or failed). Now the action is irreversible, with
+the reason, on every path that images rows: RETURNING old/new (PostgreSQL 18), the pre-18 read
 first, the rows a trigger changed, and a TRUNCATE's. Rows are compared as the server prints
 them (``t::text``), which tells JSON null from SQL NULL and prints an array's bounds."""
 
@@ -38,6 +39,8 @@ LOST = [
     ("cp", "ARRAY[ROW(ARRAY['[\"a\"]'::jsonb])::{s}.holder]"),  # the same, quoted in a composite
     ("r", "'pg_class'"),  # an object identifier: read back by its name, as then resolved
     ("pr", "'[1,5)'"),  # printed by its own cast to json, read back by its input: as [1,5]
+    ("jc", "ROW('{}  ', 1)"),  # json with white space, in a composite
+    ("jc", r"""ROW('"\u0041"', 1)"""),  # a JSON string escaped, in a composite
 ]
 KEPT = (
     "'{\"a\": null}'",
@@ -89,13 +92,14 @@ def db(pg_dsn: str) -> Iterator[Db]:
         "CREATE TYPE {s}.pair AS (j jsonb, a int[]); CREATE DOMAIN {s}.d1 AS jsonb; "
         "CREATE DOMAIN {s}.d2 AS {s}.d1; CREATE TYPE {s}.holder AS (ja jsonb[]); "
         "CREATE TYPE {s}.slot AS (tags text[], during daterange); "
+        "CREATE TYPE {s}.jc AS (j json, n int); "
         "CREATE TYPE {s}.pricer AS RANGE (subtype = numeric); "
         "CREATE FUNCTION {s}.pricer_json({s}.pricer) RETURNS json LANGUAGE sql "
         "AS 'SELECT json_build_array(lower($1), upper($1))'; "
         "CREATE CAST ({s}.pricer AS json) WITH FUNCTION {s}.pricer_json({s}.pricer); "
         "CREATE TABLE {s}.k (id int PRIMARY KEY, n int DEFAULT 0, v jsonb, a int[], "
         "ja jsonb[], j json, c {s}.pair, cs {s}.pair[], dd {s}.d2[], cp {s}.holder[], "
-        "r regclass, pr {s}.pricer, sl {s}.slot)"
+        "r regclass, pr {s}.pricer, sl {s}.slot, jc {s}.jc)"
     )
     yield found
     found.run(f"DROP SCHEMA {schema} CASCADE")
@@ -122,8 +126,11 @@ def test_a_row_holding_a_value_its_image_cannot_keep_makes_the_action_irreversib
     db: Db, path: str, column: str, value: str, verb: str
 ) -> None:
     _row(db, 1, column, value)
-    sql = "UPDATE {s}.k SET n = 1 WHERE id = 1" if verb == "update" else "DELETE FROM {s}.k"
-    _refused(db, *db.stage(sql + (" WHERE id = 1" if verb == "delete" else ""), path))
+    sql = {
+        "update": "UPDATE {s}.k SET n = 1 WHERE id = 1",
+        "delete": "DELETE FROM {s}.k WHERE id = 1",
+    }
+    _refused(db, *db.stage(sql[verb], path))
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -218,19 +225,26 @@ def test_values_printed_while_a_trigger_changed_a_setting_make_the_action_irreve
 
 
 @pytest.mark.parametrize("alias", ["old", "new"])
-def test_a_statement_naming_a_table_old_or_new_has_no_images(db: Db, alias: str) -> None:
-    """On PostgreSQL 18 RETURNING old and new then mean that table's row: the images were of
-    the row after, and an undo exited 0 leaving it so."""
+def test_a_statement_naming_a_relation_old_or_new_is_imaged_by_reading_its_rows_first(
+    db: Db, alias: str
+) -> None:
+    """On PostgreSQL 18 RETURNING old and new then mean that relation's row: the images were of
+    the row after, and an undo exited 0 leaving it so. Its rows are read first instead, as
+    before 18, and the undo is exact."""
     _row(db, 1, "n", "0")
+    _row(db, 2, "n", "0")
     db.run(f"CREATE FUNCTION {{s}}.{alias}() RETURNS TABLE (id int) LANGUAGE sql AS 'SELECT 1'")
     for sql in (
         f"UPDATE {{s}}.k AS {alias} SET n = 5 WHERE {alias}.id = 1",
         f"UPDATE {{s}}.k SET n = 6 FROM (SELECT 1 AS id) AS {alias} WHERE k.id = {alias}.id",
         f"UPDATE {{s}}.k SET n = 7 FROM {{s}}.{alias}() WHERE k.id = {alias}.id",  # its name
+        f"DELETE FROM {{s}}.k AS {alias} WHERE {alias}.id = 2",
     ):
-        staged, _ = db.stage(sql)
-        assert not staged.reversible
-        assert any("old or new" in why for why in staged.effects.irreversible)
+        before = db.printed()
+        staged, record = db.stage(sql)
+        assert staged.reversible, staged.effects.irreversible
+        db.undo(record)
+        assert db.printed() == before
 
 
 @pytest.mark.parametrize(("imaged", "kept"), [("ISO,DMY", True), ("SQL,DMY", False)])

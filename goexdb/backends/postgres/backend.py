@@ -232,9 +232,6 @@ class PostgresBackend:
         if not found:  # let the statement itself raise the server's "does not exist"
             return self._execute_plain(statement)
         imaging = Imaging(statement, table, index, found[0], self._returning_old_new)
-        if not imaging.extra:  # not imaged so: its rows counted as its, its images missing
-            self._effects.images.append(imaging.images)
-            return self._execute_plain(statement)
         imaging.read_first(self.query)
         with many_images():
             result = self._run_statement(statement, with_returning(statement, *imaging.extra))

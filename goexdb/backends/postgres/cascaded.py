@@ -16,8 +16,8 @@ paired by primary key: a key in both is a row updated, only after a row inserted
 row deleted (if the action no longer sees it, and the second connection, asked again, still
 does: a row another transaction deleted and committed between the two reads is gone for both,
 where the action's own delete is not yet seen by anyone else). A table without a primary key,
-one locked by the action's DDL, or images the counts do not account for leave the images
-missing, saying why.
+one locked by the action's DDL, images the counts do not account for, or a row holding a value
+its image cannot keep (``goexdb.backends.postgres.lossy``) leave the images missing, saying why.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ _COUNT = "SELECT count(*) FROM {table}"
 # A table's primary key columns, whether others inherit from it and its columns whose values an
 # image may not keep, as text (the same read by any connection, typed or not).
 _TABLE = (
-    "SELECT to_json(t.key)::text, t.kin::text, t.apart"
-    f" FROM ({queries.TABLE}) AS t(n, r, key, kin, apart)"
+    "SELECT to_json(t.key)::text, t.kin::text, t.lossy"
+    f" FROM ({queries.TABLE}) AS t(n, r, key, kin, lossy)"
 )
 
 # The tables a TRUNCATE empties: those named, and with CASCADE those whose foreign keys refer to
@@ -91,7 +91,7 @@ class Cascaded:
 
     def __init__(self, rows: Rows, conninfo: str, timeout: float) -> None:
         self._rows, self._conninfo, self._timeout = rows, conninfo, timeout
-        self._apart: dict[str, list[list[str]]] = {}  # (as last read, by _table)
+        self._lossy: dict[str, list[list[str]]] = {}  # (as last read, by _table)
 
     def _key_of(self, table: str) -> list[str]:
         return self._table(table)[0]
@@ -100,12 +100,12 @@ class Cascaded:
         """Its primary key, and whether other tables inherit from it (``queries.TABLE``); its
         columns whose values an image may not keep are kept for ``_names``."""
         found = self._rows(_TABLE, quote_table(table))
-        self._apart[table] = json.loads(found[0][2]) if found else []
+        self._lossy[table] = json.loads(found[0][2]) if found else []
         return (list(json.loads(found[0][0])), found[0][1] == "true") if found else ([], False)
 
     def _names(self, images: StatementImages) -> dict[str, str]:
         """What the queries of a table's images are formatted with."""
-        held = lossy.flag(["t"], self._apart.get(images.table, []))
+        held = lossy.flag(["t"], self._lossy.get(images.table, []))
         return {
             "key": queries.key_json("t", images.key),
             "table": quote_table(images.table),
@@ -114,7 +114,7 @@ class Cascaded:
 
     def _inexact(self, images: StatementImages) -> None:
         """The table's images are missing: a row holds a value its image cannot keep."""
-        images.missing = lossy.inexact(images.table, self._apart.get(images.table, []))
+        images.missing = lossy.inexact(images.table, self._lossy.get(images.table, []))
         images.images = []
 
     def image(
@@ -188,9 +188,9 @@ class Cascaded:
             if unreadable is None:
                 rows = self._rows(_ALL.format(**self._names(images)), str(budget.limit + 1))
                 images.images = [RowImage(row[1], None) for row in rows]  # (keyless too)
-                budget.spend(images)
                 if any(row[2:] == ("true",) for row in rows):
                     self._inexact(images)
+                budget.spend(images)
             else:
                 images.missing = unreadable
             found.append(images)

@@ -2,8 +2,9 @@
 the columns goex appends to its RETURNING, and what the rows it returns make of them.
 
 - PostgreSQL 18+: ``row_to_json(old.*)`` and ``row_to_json(new.*)``, each row's pair at once.
-- Before 18: an UPDATE's rows are read (and locked) first, by the statement's own FROM and WHERE
-  (``goexdb.sql.preselect``), and paired by key with what its RETURNING shows after.
+- Before 18 (and for a statement that names a relation old or new): an UPDATE's rows are read
+  (and locked) first, by the statement's own FROM and WHERE (``goexdb.sql.preselect``), and
+  paired by key with what its RETURNING shows after.
 
 Where the table has columns whose values an image may not keep (``goexdb.backends.postgres.
 lossy``), a first column says, row by row, whether this one holds such a value.
@@ -25,16 +26,11 @@ from goexdb.engines import POSTGRES
 from goexdb.sql import UNREPEATABLE_ROWS, Statement, preselect, row_reference
 
 Rows = Callable[..., list[tuple[Any, ...]]]
-OLD_OR_NEW_NAMED = (
-    "the statement names a table old or new, which its RETURNING old and new would then mean, "
-    "so it has no row images"
-)
 
 
 class Imaging:
-    """One statement's images: ``extra``, the columns to append to its RETURNING (none where
-    it cannot be imaged so: ``images`` says why); then ``returned``, with the rows it
-    returned."""
+    """One statement's images: ``extra``, the columns to append to its RETURNING; then
+    ``returned``, with the rows it returned."""
 
     def __init__(
         self,
@@ -44,28 +40,28 @@ class Imaging:
         found: Sequence[Any],  # the table's row of queries.TABLE
         old_and_new: bool,
     ) -> None:
-        schema, relation, key, inherited, kept_apart = found
-        self.statement, self.old_and_new = statement, old_and_new
+        schema, relation, key, inherited, lossy_columns = found
+        # (a statement naming a relation old or new would have RETURNING old.* read it: its
+        # rows are read first instead, as before 18, and returned under its own names)
+        self.statement = statement
+        self.old_and_new = old_and_new and not statement.names_old_or_new
         self.images = StatementImages(index, f"{schema}.{relation}", list(key))
         self.images.missing = unimageable(schema, relation, inherited)
-        self.columns: list[list[str]] = json.loads(kept_apart)
+        self.lossy: list[list[str]] = json.loads(lossy_columns)
         self._befores: list[tuple[str, str]] = []
         self._inexact = False
         self._unrepeatable = (
             isinstance(statement.ast, exp.Update) and statement.chooses_rows_unrepeatably
         )
-        self.extra: tuple[str, ...] = ()  # (none: the statement is not imaged so)
-        if old_and_new and statement.names_old_or_new:  # (its images would be of another row)
-            self.images.missing = OLD_OR_NEW_NAMED
-        elif old_and_new:
-            self.extra = (*lossy.flag(["old", "new"], self.columns), *queries.OLD_AND_NEW)
+        if self.old_and_new:
+            self.extra = (*lossy.flag(["old", "new"], self.lossy), *queries.OLD_AND_NEW)
         else:
             self.extra = self._key_and_row(row_reference(table, POSTGRES.dialect))
 
     def _key_and_row(self, alias: str) -> tuple[str, ...]:
         # row_to_json keeps json columns' text and numeric scale exactly as stored.
         key = queries.key_json(alias, self.images.key)
-        return *lossy.flag([alias], self.columns), key, f"row_to_json({alias}.*)::text"
+        return *lossy.flag([alias], self.lossy), key, f"row_to_json({alias}.*)::text"
 
     def read_first(self, query: Rows) -> None:
         """Before 18: read the rows an UPDATE is about to change (``query``: on the action's
@@ -77,7 +73,7 @@ class Imaging:
             self.images.missing = UNREPEATABLE_ROWS
         elif read is not None and isinstance(self.statement.ast, exp.Update):
             rows = query(read)  # (a row once per join match)
-            self._inexact = bool(self.columns) and any(r[2] for r in rows)
+            self._inexact = bool(self.lossy) and any(r[-3] for r in rows)
             self._befores = list({(r[0], r[1]): (r[-2], r[-1]) for r in rows}.values())
 
     def returned(self, rows: Sequence[Sequence[Any]]) -> StatementImages:
@@ -90,7 +86,7 @@ class Imaging:
             images_of(images, self.statement, self._befores, tails)
             if self.statement.is_upsert:
                 images.missing = "before PostgreSQL 18, an upsert's old rows cannot be read"
-        if self._inexact or (self.columns and any(r[-3] for r in rows)):
-            images.missing = images.missing or lossy.inexact(images.table, self.columns)
+        if self._inexact or (self.lossy and any(r[-3] for r in rows)):
+            images.missing = images.missing or lossy.inexact(images.table, self.lossy)
             images.images = []
         return images

@@ -5,8 +5,9 @@ reads back with ``json_populate_record``. That round trip is exact for every val
 - an array whose lower bound is not 1 (``'[2:4]={1,2,3}'``): printed without its bounds;
 - a json or jsonb array element that is JSON ``null``: read back as a NULL element; or a JSON
   array: read back as a dimension of the array (``{[1],[2]}`` as ``{{1},{2}}``);
-- a json value holding ``\\u0000``, which the server cannot read back as text, or with white
-  space around it, which is read back without;
+- a json value holding ``\\u0000``, which the server cannot read back as text, with white
+  space around it, which is read back without, or a JSON string with a ``\\u`` or ``\\/``
+  escape, read back unescaped;
 - any of these inside a composite value (a row type, or an array of them);
 - a float (float4, float8, the geometric types) printed while ``extra_float_digits`` is below 1
   (a trigger may set it so for a while): rounded; a range of dates printed under a DateStyle
@@ -49,10 +50,10 @@ _MADE_OF = f"""
          WITH RECURSIVE
          col(oid) AS (SELECT a.atttypid UNION ALL SELECT y.typbasetype FROM col
                       JOIN pg_type y ON y.oid = col.oid WHERE y.typtype = 'd'),
-         el(oid) AS (SELECT x.typelem FROM col JOIN pg_type x ON x.oid = col.oid
+         element(oid) AS (SELECT x.typelem FROM col JOIN pg_type x ON x.oid = col.oid
                      JOIN pg_type e ON e.oid = x.typelem AND e.typarray = x.oid
-                     UNION ALL SELECT y.typbasetype FROM el
-                     JOIN pg_type y ON y.oid = el.oid WHERE y.typtype = 'd'),
+                     UNION ALL SELECT y.typbasetype FROM element
+                     JOIN pg_type y ON y.oid = element.oid WHERE y.typtype = 'd'),
          below(oid, inside) AS (
              SELECT a.atttypid, false
              UNION SELECT n.oid, below.inside OR n.field FROM below
@@ -68,7 +69,7 @@ _MADE_OF = f"""
                   JOIN pg_type z ON z.oid = below.oid),
          base AS (SELECT (SELECT x.oid FROM col JOIN pg_type x ON x.oid = col.oid
                           WHERE x.typtype <> 'd') AS oid,
-                         (SELECT x.oid FROM el JOIN pg_type x ON x.oid = el.oid
+                         (SELECT x.oid FROM element JOIN pg_type x ON x.oid = element.oid
                           WHERE x.typtype <> 'd') AS element)
          SELECT ARRAY[
              CASE WHEN base.oid = 'json'::regtype THEN 'json'
@@ -158,11 +159,14 @@ _BOUNDS = (
 # so: SQL NULL prints as nothing) or quoted, at any depth of quoting (an array element: SQL
 # NULL prints as NULL), an array's bounds, an array whose first element begins as a JSON array
 # does (all must be, for it to read back as one more dimension: otherwise it fails to), a
-# u0000. Not a null inside a JSON document: jsonb
-# prints a space after its commas and colons.
+# field quoted with white space at an end (json keeps it, and reads back without), a \\u or
+# \\/ escape (a JSON string reads back unescaped; a text's backslash counts too), a u0000.
+# Not a null inside a jsonb document, which prints a space after its commas and colons (a json
+# one written without spaces counts).
 _TEXT = (
     '\'[(,]null[,)]|[(,{]["[.backslash.]]+[[:space:]]*null[[:space:]]*["[.backslash.]]+[,)}]'
-    "|[[][-0-9]+:[-0-9]+[]]=|{[\"[.backslash.]]*[[]|u0000'"
+    '|[[][-0-9]+:[-0-9]+[]]=|{["[.backslash.]]*[[]|u0000'
+    '|[(,]"[[:space:]]|[[:space:]]"[,)]|[[.backslash.]][u/]\''
 )
 _HELD = {
     "json": _JSON,
@@ -225,8 +229,8 @@ def inexact(table: str, columns: Sequence[Sequence[str]]) -> str:
     """Why the images of ``table``'s rows are missing, where a row holds such a value."""
     named = ", ".join(dict.fromkeys(name for name, _ in columns))
     return (
-        f"a row of {table} holds a value its image cannot keep exactly (in {named}): a JSON "
-        "null, an array not starting at 1, a \\u0000 or white space around json, an object "
-        "identifier, a type with its own cast to json, or a float, interval or range of dates "
-        "printed under settings that change it"
+        f"a row of {table} holds a value its image cannot keep exactly (in one of {named}): a "
+        "JSON null, an array not starting at 1, json with a \\u0000, an escape or white space "
+        "around it, an object identifier, a type with its own cast to json, or a float, "
+        "interval or range of dates printed under settings that change it"
     )

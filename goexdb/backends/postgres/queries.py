@@ -146,8 +146,6 @@ RESOLVE = """
 # names were resolved on (a client of goex-db proxy may set it; its renames are kept as
 # written): images are read, compared and written back under the same, and names put back on
 # the same path.
-# With them track_counts, by which the rows no statement reported are found: a trigger that
-# left it off wrote rows goex did not count (goexdb.reversible).
 SHAPING = (
     "TimeZone",
     "DateStyle",  # (a range of dates or timestamps prints by it)
@@ -157,6 +155,9 @@ SHAPING = (
     "extra_float_digits",
     "search_path",
 )
+# The settings as the action ends: those, and track_counts, by which the rows no statement
+# reported are found (a trigger that left it off wrote rows goex did not count,
+# goexdb.reversible).
 SETTINGS = (
     "SELECT json_build_object("
     + ", ".join(f"'{name}', current_setting('{name}')" for name in (*SHAPING, "track_counts"))

@@ -577,6 +577,8 @@ def test_a_rewrite_through_the_proxy_is_of_the_same_table_whatever_its_name(
         ("jsonb[]", '\'{"[\\"a\\"]"}\'', False),  # the same, its element quoted
         ("float8", "0.5", True),  # (the row's text 'v2', 'w': nothing like a JSON null)
         ("regclass", "'pg_class'", False),  # read back by name, as then resolved
+        ("json", "'{}  '", False),  # read back without its white space
+        ("json", r"""'"\u0041"'""", False),  # read back unescaped, as "A"
         ("jsonb", "'{\"a\": [1, null, 2]}'", True),  # a null inside a JSON document
     ],
 )
