@@ -38,6 +38,7 @@ LOST = [
     ("ja", '\'{"[1]", "[2]"}\''),  # read back as {{1},{2}}, printed alike
     ("cp", "ARRAY[ROW(ARRAY['[\"a\"]'::jsonb])::{s}.holder]"),  # the same, quoted in a composite
     ("r", "'pg_class'"),  # an object identifier: read back by its name, as then resolved
+    ("acl", "ARRAY[makeaclitem('pg_monitor'::regrole, 'pg_monitor'::regrole, 'SELECT', false)]"),
     ("pr", "'[1,5)'"),  # printed by its own cast to json, read back by its input: as [1,5]
     ("jc", "ROW('{}  ', 1)"),  # json with white space, in a composite
     ("jc", r"""ROW('"\u0041"', 1)"""),  # a JSON string escaped, in a composite
@@ -99,7 +100,7 @@ def db(pg_dsn: str) -> Iterator[Db]:
         "CREATE CAST ({s}.pricer AS json) WITH FUNCTION {s}.pricer_json({s}.pricer); "
         "CREATE TABLE {s}.k (id int PRIMARY KEY, n int DEFAULT 0, v jsonb, a int[], "
         "ja jsonb[], j json, c {s}.pair, cs {s}.pair[], dd {s}.d2[], cp {s}.holder[], "
-        "r regclass, pr {s}.pricer, sl {s}.slot, jc {s}.jc)"
+        "r regclass, pr {s}.pricer, sl {s}.slot, jc {s}.jc, acl aclitem[])"
     )
     yield found
     found.run(f"DROP SCHEMA {schema} CASCADE")

@@ -13,16 +13,21 @@ reads back with ``json_populate_record``. That round trip is exact for every val
   (a trigger may set it so for a while): rounded; a range of dates printed under a DateStyle
   other than ISO, an interval under IntervalStyle sql_standard: read back as another value
   under other settings (the undo's own are the images', but a setting may change mid-action);
-- an object identifier (regclass, regtype, ...): printed by name, read back as whatever that
-  name then means; a type not built in with a cast to json, which row_to_json prints by it.
+- an object identifier (regclass, regtype, ..., an aclitem's roles): printed by name, read
+  back as whatever that name then means; a type not built in with a cast to json, which
+  row_to_json prints by it.
 
-A table's columns of such types (seen through domains, arrays and composites) are found with its
-key (``COLUMNS``, a part of ``queries.TABLE``); each capture path asks, row by row, whether a row
-it images holds such a value (``flag``), and where one does, the images of its table are missing,
-saying so (``inexact``): the action is irreversible, instead of an undo that exits 0 with other
-data. The proxy, which rewrites a statement before it knows its table's columns, asks instead
-whether the row's text looks as if it may hold one (``maybe``), and counts it for tables with
-such columns only.
+A table's columns of such types (seen through domains, arrays, ranges and composites) are found
+with its key (``COLUMNS``, a part of ``queries.TABLE``); each capture path asks, row by row,
+whether a row it images holds such a value (``flag``), and where one does, the images of its
+table are missing, saying so (``inexact``): the action is irreversible, instead of an undo that
+exits 0 with other data. The proxy, which rewrites a statement before it knows its table's
+columns, asks instead whether the row's text looks as if it may hold one (``maybe``), and
+counts it for tables with such columns only (``counted``).
+
+Not counted: an enum value, read back by its label as the type's labels then are. A label
+renamed after the commit and given to a new member reads back as that member; refusing every
+enum column for it would refuse far too much.
 """
 
 from __future__ import annotations
@@ -32,10 +37,10 @@ from collections.abc import Collection, Sequence
 from goexdb.engines import quote_ident
 
 # The object identifier types, whose values are printed by name and read back by name: as the
-# role, search path and catalog then resolve it, maybe another object.
+# role, search path and catalog then resolve it, maybe another object (an aclitem's roles too).
 _REG_TYPES = (
     "regclass regproc regprocedure regoper regoperator regtype regconfig regdictionary "
-    "regnamespace regrole regcollation"
+    "regnamespace regrole regcollation aclitem"
 )
 _REG = "(" + ", ".join(f"'{name}'::regtype" for name in _REG_TYPES.split()) + ")"
 # A type ({t}) not built in with a cast to json, by which row_to_json prints it (and which
