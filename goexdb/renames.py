@@ -216,8 +216,7 @@ def _written_key(table: exp.Table, facts: EngineFacts) -> tuple[str | None, str]
 
 
 def _folded(facts: EngineFacts, identifier: exp.Identifier) -> str:
-    name = facts.catalog_name(identifier)
-    return name if facts.folds_unquoted else name.casefold()
+    return _catalog_key(facts.catalog_name(identifier), facts)
 
 
 def bare(name: str) -> str:
@@ -320,5 +319,6 @@ def _added_and_dropped(
 
 
 def _catalog_key(name: str, facts: EngineFacts) -> str:
-    """A name as the catalog keeps it, compared as ``_folded`` compares them."""
+    """A name as the catalog keeps it, as names are compared: without regard to case where
+    the engine does not fold unquoted names."""
     return name if facts.folds_unquoted else name.casefold()

@@ -188,7 +188,7 @@ class Cascaded:
             if unreadable is None:
                 rows = self._rows(_ALL.format(**self._names(images)), str(budget.limit + 1))
                 images.images = [RowImage(row[1], None) for row in rows]  # (keyless too)
-                if any(row[2:] == ("true",) for row in rows):
+                if any(map(_holds, rows)):
                     self._inexact(images)
                 budget.spend(images)
             else:
@@ -313,7 +313,13 @@ class _Committed:
 def _keyed(rows: Sequence[Sequence[Any]]) -> tuple[dict[str, str], set[str]]:
     """Rows of (key, image and, for a table with columns whose values an image may not keep,
     whether the row holds one): the images by key, and the keys of the rows that hold one."""
-    return {r[0]: r[1] for r in rows}, {r[0] for r in rows if r[2:] == ("true",)}
+    return {r[0]: r[1] for r in rows}, {r[0] for r in rows if _holds(r)}
+
+
+def _holds(row: Sequence[Any]) -> bool:
+    """Whether a row read as (key, image[, flag]) holds a value its image cannot keep (the
+    flag, as text, where the table has columns that may hold one)."""
+    return tuple(row[2:]) == ("true",)
 
 
 def unimageable(schema: str, relation: str, inherited: bool) -> str | None:
