@@ -703,9 +703,10 @@ def test_an_index_dropped_beside_renames_is_made_again_as_it_was(case: Case, ren
     make_orders(case)
     orders = case.t("orders")
     case.run(f"CREATE INDEX orders_status ON {orders} (status)")
-    indexes = "SELECT sql FROM duckdb_indexes()"
+    indexes = "SELECT sql FROM duckdb_indexes() ORDER BY 1"
     if case.schema:
-        indexes = f"SELECT indexdef FROM pg_indexes WHERE schemaname = '{case.schema[:-1]}'"
+        indexes = "SELECT indexdef FROM pg_indexes "
+        indexes += f"WHERE schemaname = '{case.schema[:-1]}' ORDER BY 1"
     before = case.run(indexes)
     drop = f"DROP INDEX {case.t('orders_status')}"
     with goexdb.connect(case.dsn, case.config) as db:
@@ -784,9 +785,10 @@ def test_an_index_the_action_made_is_dropped_by_its_undo(case: Case, index: str)
     """Its name as the catalog gives it (schema.name) was quoted as if each dot parted names:
     one named with a dot was reported reversible, and its undo failed."""
     make_orders(case)
-    indexes = "SELECT index_name FROM duckdb_indexes()"
+    indexes = "SELECT index_name FROM duckdb_indexes() ORDER BY 1"
     if case.schema:
-        indexes = f"SELECT indexname FROM pg_indexes WHERE schemaname = '{case.schema[:-1]}'"
+        indexes = "SELECT indexname FROM pg_indexes "
+        indexes += f"WHERE schemaname = '{case.schema[:-1]}' ORDER BY 1"
     before = case.run(indexes)
     record = commit(case, f"CREATE INDEX {index} ON {case.t('orders')} (status)")
     assert case.run(indexes) != before
