@@ -41,7 +41,7 @@ from goexdb.backends.base import Backend
 from goexdb.clone import Progress, attach_clone, make_clone
 from goexdb.cloned import ClonedHeld, KeptClone
 from goexdb.dsn import DSN_ENV, Target, parse_dsn
-from goexdb.effects import Effects, SchemaChange, StatementResult
+from goexdb.effects import Effects, SchemaChange, StatementResult, many_images
 from goexdb.held import Held, open_backend
 from goexdb.rules import BEFORE_RUNNING, RULES, Outcome
 from goexdb.sql import Statement, StatementKind, parse_script
@@ -115,8 +115,9 @@ class Session:
         results = []
         try:
             raw = undoing is not None and backend.restoring(undoing.settings)
+            known = undoing.known if undoing is not None else {}
             for statement in statements:
-                results.append(backend.execute(statement))
+                results.append(backend.execute(statement, known.get(statement.sql)))
             effects = backend.measure()
             dangling = backend.dangling(sorted(effects.tables)) if raw else []
             unrestored = undo.unrestored(undoing, effects, backend) if undoing else []
@@ -235,16 +236,15 @@ class Session:
         original = self.journal.get(action_id)
         if original.kind is not Kind.DB:
             raise StateError(f"action {original.id} is a file action; undo it with goex-fs")
-        if original.status is not Status.COMMITTED:
-            raise StateError(
-                f"action {original.id} is {original.status.value}; only a committed action "
-                "can be undone"
-            )
+        if (state := original.status) is not Status.COMMITTED:
+            what = f"action {original.id} is {state.value}"
+            raise StateError(f"{what}; only a committed action can be undone")
         self._check_target(original)
-        record, _ = self.journal.undo_data(original.id)
-        if record is None:
-            raise StateError(f"action {original.id} has no undo data in the journal")
-        plan = self.plan_undo(record)
+        with many_images():  # (a hundred thousand images read and planned)
+            record, _ = self.journal.undo_data(original.id)
+            if record is None:
+                raise StateError(f"action {original.id} has no undo data in the journal")
+            plan = self.plan_undo(record)
         action = Action(Kind.DB, self.target.display, plan.shown_sql, prompt=f"undo {original.id}")
         staged = Staged(action, self.journal, self.redactor)
         staged.undoes = original

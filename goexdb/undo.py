@@ -88,9 +88,11 @@ def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
         if images.images:  # (a statement's images share their columns)
             by_sets = undo_set if images.key else undo_keyless_set
             by_sets(result, dialect, images, listing=listing)
+    ddl = bool(changes) or any(moved.get(k) for k in ("tables", "columns", "new_columns"))
     if dialect.facts.triggers:  # checked before the schema is put back, as the rows were written
-        ddl = bool(changes) or any(moved.get(k) for k in ("tables", "columns", "new_columns"))
         check_restored(result, dialect, statements, as_left=ddl)
+    if ddl:  # (not every row is checked then, the undo's own images are read back)
+        result.known.clear()
     named_now = renamed_as_named(read, moved, data["dialect"])
     schema = _undo_schema(changes, moved, created, follows, named_now)
     result.statements.extend(_around_blocking_indexes(schema, changes, created, dialect))

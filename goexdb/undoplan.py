@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from goexdb.effects import StatementResult
+from goexdb.effects import StatementImages, StatementResult
 from goexdb.sql import Statement
 
 
@@ -66,6 +66,11 @@ class UndoPlan:
     # how to make the plan that also lists the rows changed since, run once it is refused
     listing: Callable[[], UndoPlan] | None = None
     settings: dict[str, str] = field(default_factory=dict)  # the images' (``Effects.settings``)
+    # the images a statement makes if its guard holds, by its text: the rows it changes are
+    # those of its images, as they are (the guard compares their text), and become as their
+    # other images (the next statement's guard on a row, or the check of rows restored, reads
+    # them); so the undo's own images need not be read back from the database
+    known: dict[str, StatementImages] = field(default_factory=dict)
 
     def failed(self, results: Sequence[StatementResult]) -> list[Guard]:
         """The guards whose statement did not change as many rows as it should: rows changed
@@ -77,10 +82,12 @@ class UndoPlan:
     ) -> list[Statement]:
         """The statements as goex's classifier reads them, each with its own text to run.
         ``light`` only where the engine takes the undo's own row images from RETURNING, never
-        by re-reading a statement's FROM and WHERE (whose tree would then lack the images)."""
+        by re-reading a statement's FROM and WHERE (whose tree would then lack the images), or
+        where the plan knows them (``known``)."""
         statements: list[Statement] = []
         for index, text in enumerate(self.statements):
-            read = (self.light.get(index) if light else None) or self.readable.get(index)
+            lighter = light or text in self.known
+            read = (self.light.get(index) if lighter else None) or self.readable.get(index)
             found = classify(text if read is None else read)
             statements.extend(s if read is None else replace(s, sql=text) for s in found)
         return statements

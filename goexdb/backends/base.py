@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from goexdb.effects import Effects, StatementResult, TableColumns
+from goexdb.effects import Effects, StatementImages, StatementResult, TableColumns
 from goexdb.engines import EngineFacts
 from goexdb.schema import Schema
 from goexdb.sql import Statement
@@ -46,8 +46,13 @@ class Backend(Protocol):
         statements) is measured against the database as it is now (a dry-run's per-statement
         effects)."""
 
-    def execute(self, statement: Statement) -> StatementResult:
-        """Run one statement inside the transaction; a runnable statement only."""
+    def execute(
+        self, statement: Statement, known: StatementImages | None = None
+    ) -> StatementResult:
+        """Run one statement inside the transaction; a runnable statement only. ``known``: the
+        row images it makes if it changes as many rows (an undo's, ``UndoPlan.known``), kept
+        as its images instead of reading them (with ``missing`` said if it changes more or
+        fewer)."""
 
     def measure(self) -> Effects:
         """The effects of everything executed so far, read from the open transaction."""

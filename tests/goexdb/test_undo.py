@@ -414,6 +414,32 @@ def test_the_undo_of_an_undo_is_exact_or_refused(case: Case) -> None:
     assert case.rows("orders") == after
 
 
+def test_an_undo_of_rows_keeps_the_images_its_guards_checked_and_undoes_them_in_turn(
+    case: Case,
+) -> None:
+    """An undo's own images are those of its plan (the rows its guards found as the action
+    left them, put back as they were before it), not read again from the database: undone
+    in turn, three levels down, each level puts back the one before it, exactly."""
+    make_orders(case)
+    orders = case.t("orders")
+    before = case.rows("orders")
+    sql = f"UPDATE {orders} SET total = total + 1, status = 'x' WHERE id <= 2; "
+    sql += f"DELETE FROM {orders} WHERE id = 3; INSERT INTO {orders} VALUES (5, 'new', 5.00); "
+    sql += f"UPDATE {orders} SET total = 0 WHERE id = 1"
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(sql)
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+    after, undoing = case.rows("orders"), staged.action.id
+    for wanted in (before, after, before):
+        with goexdb.connect(case.dsn, case.config) as db:
+            undone = db.stage_undo(undoing)
+            assert undone.reversible, undone.effects.irreversible
+            undone.commit()
+        assert case.rows("orders") == wanted
+        undoing = undone.action.id
+
+
 @pytest.mark.parametrize(
     "rename", ["RENAME COLUMN status TO state", "RENAME TO moved"], ids=["column", "table"]
 )

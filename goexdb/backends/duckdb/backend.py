@@ -119,7 +119,9 @@ class DuckDBBackend:
                 target = statement.image_target
                 self._writers[self._canonical(target) if target is not None else "*"] += 1
 
-    def execute(self, statement: Statement) -> StatementResult:
+    def execute(
+        self, statement: Statement, known: StatementImages | None = None
+    ) -> StatementResult:
         self._cross_check(statement)
         index, self._index = self._index, self._index + 1
         table = statement.image_target
@@ -133,7 +135,11 @@ class DuckDBBackend:
         elif (
             statement.kind is StatementKind.DML and self._config.capture is Capture.IMAGES and table
         ):
-            result = self._execute_imaged(statement, table, index)
+            if known is None:
+                result = self._execute_imaged(statement, table, index)
+            else:
+                result = self._execute_plain(statement)
+                self._keep(known.ran(index, result.rowcount))
         else:
             result = self._execute_plain(statement)
             if statement.kind is StatementKind.DDL:  # a table renamed, a column added, ...

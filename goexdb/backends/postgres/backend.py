@@ -32,6 +32,7 @@ from goexdb.effects import (
     MAX_RESULT_ROWS,
     Effects,
     ImageBudget,
+    StatementImages,
     StatementResult,
     TableColumns,
     fingerprint_created,
@@ -149,7 +150,9 @@ class PostgresBackend:
             self._catalog_before = self._catalog()
             self._filenodes = self.query(queries.FILENODES)
 
-    def execute(self, statement: Statement) -> StatementResult:
+    def execute(
+        self, statement: Statement, known: StatementImages | None = None
+    ) -> StatementResult:
         self._counts_pending = True
         changes_schema = statement.kind in SCHEMA_CHANGING
         if isinstance(statement.ast, exp.TruncateTable) and self._config.capture is Capture.IMAGES:
@@ -164,7 +167,11 @@ class PostgresBackend:
         elif (
             statement.kind is StatementKind.DML and self._config.capture is Capture.IMAGES and table
         ):
-            result = self._execute_imaged(statement, table, index)
+            if known is None:
+                result = self._execute_imaged(statement, table, index)
+            else:
+                result = self._execute_plain(statement)
+                self._keep(known.ran(index, result.rowcount))
         else:
             result = self._execute_plain(statement)
         if changes_schema:
@@ -237,9 +244,12 @@ class PostgresBackend:
             result = self._run_statement(statement, with_returning(statement, *imaging.extra))
             columns, rows = self._wire.columns(result), self._wire.rows(result)
             images = imaging.returned(rows)
+        self._keep(images)
+        return StatementResult.returned(statement, columns, rows, extra=len(imaging.extra))
+
+    def _keep(self, images: StatementImages) -> None:
         self._budget.spend(images)
         self._effects.images.append(images)
-        return StatementResult.returned(statement, columns, rows, extra=len(imaging.extra))
 
     def measure(self) -> Effects:
         effects = self._effects
