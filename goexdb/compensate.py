@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from goexdb.effects import RowImage, StatementImages, TableColumns, row_images
+from goexdb.effects import StatementImages, TableColumns, row_images
 from goexdb.engines import engine_facts, quote_ident, quote_literal, quote_table
+from goexdb.image_text import columns_of, hashable, key_of, key_texts, same_keys
 from goexdb.undoplan import Check, Guard, Restored, UndoPlan
 
 
@@ -74,16 +74,16 @@ def check_restored(
         if len(changed) == 1:  # one statement's rows: each key once, every image's columns
             befores = [row.before for row in changed[0].images if row.before is not None]
             if befores:
-                alike[(table, _columns(befores[0]))] = befores
+                alike[(table, columns_of(befores[0]))] = befores
             continue
         first: dict[Any, str | None] = {}  # key -> image (None: inserted)
         for images in changed:
             for row in images.images:
                 image = row.before if row.before is not None else row.after
                 if image is not None:
-                    first.setdefault(_hashable(_key(image, images.key)), row.before)
+                    first.setdefault(hashable(key_of(image, images.key)), row.before)
         for before in filter(None, first.values()):
-            alike.setdefault((table, _columns(before)), []).append(before)
+            alike.setdefault((table, columns_of(before)), []).append(before)
     keys = {images.table: images.key for images in statements if images.key}
     for (table, columns), befores in alike.items():
         if not as_left:  # once the plan ran
@@ -103,7 +103,7 @@ def _listed(
     if d.facts.unrestored is not None:
         types = d.columns(table).types
         keyed = {c: types.get(c, "") for c in key}
-        texts = _key_texts(befores, key)
+        texts = key_texts(befores, key)
         if (fast := d.facts.unrestored(table, columns, keyed, befores, texts)) is not None:
             return fast
     rows = d.facts.image_set(
@@ -125,10 +125,6 @@ def _restored(
     )
 
 
-def _columns(image: str) -> tuple[str, ...]:
-    return tuple(_fields(image))
-
-
 def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: bool) -> None:
     """One statement's rows undone set by set (PostgreSQL): first a check lists the rows not as
     the action left them; then one UPDATE puts rows back, one DELETE removes what it added
@@ -141,14 +137,14 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
     put: list[tuple[str, str]] = []
     gone: list[tuple[str, str]] = []
     back: list[tuple[str, str]] = []
-    for row, same in zip(images.images, _same_keys(images.images, kept), strict=True):
+    for row, same in zip(images.images, same_keys(images.images, kept), strict=True):
         if same and row.before and row.after:
             put.append((row.before, row.after))
         else:
             gone += [(row.after, row.after)] if row.after else []
             back += [(row.before, row.before)] if row.before else []
     some = next(i for row in images.images for i in (row.before, row.after) if i)
-    columns = [c for c in _columns(some) if c not in written.generated]
+    columns = [c for c in columns_of(some) if c not in written.generated]
     # The key is the same (put needs it so), so not set again; but where nothing else may be
     # written, it is set to itself: a delete and re-insert would fire the foreign keys' actions
     # (and where nothing at all may be written, it is done all the same)
@@ -231,7 +227,7 @@ def undo_keyless_set(out: UndoPlan, d: Dialect, images: StatementImages, *, list
     gone = [(row.after, row.after) for row in images.images if row.after]
     back = [(row.before, row.before) for row in images.images if row.before]
     some = next(i for row in images.images for i in (row.before, row.after) if i)
-    columns = [c for c in _columns(some) if c not in written.generated]
+    columns = [c for c in columns_of(some) if c not in written.generated]
     t, now = quote_table(table), d.row_json("t", table, some)
     row_id = ", ".join(f"t.{c}" for c in d.facts.row_identity)
     ids = ", ".join(f"m.id{i}" for i in range(len(d.facts.row_identity)))
@@ -303,7 +299,7 @@ def _emit(
 
 def _types(d: Dialect, table: str, image: str) -> dict[str, str]:
     """The column types an image's columns are read back with, where the engine needs them."""
-    read = _columns(image)
+    read = columns_of(image)
     return {c: kind for c, kind in d.types_of(table).items() if c in read}
 
 
@@ -325,80 +321,6 @@ def _insert(
     overriding = " OVERRIDING SYSTEM VALUE" if written.always_identity & set(columns) else ""
     into = f"INSERT INTO {quote_table(table)} ({names})"
     return (lambda source, how: f"{into}{how} SELECT {picked} FROM {source}"), overriding
-
-
-def _key(image: str, key: list[str]) -> list[Any]:
-    row = _fields(image)
-    return [row.get(c) for c in key]
-
-
-def _same_keys(rows: Sequence[RowImage], key: list[str]) -> list[bool]:
-    """Whether each row's two images have the same key (False where it lacks one), its numbers
-    compared as their text (a float would take ``...567.1`` for ``...567.2``, and ``1`` for
-    ``true``): where the key's columns lead both images, their values' text compared as it
-    stands (decoding a hundred thousand images costs a second); else read as ``_fields`` reads
-    them, without keeping them. Either answer is safe: a pair taken for another key is deleted
-    and re-inserted, and one wrongly taken for the same key fails its guard, refusing the
-    undo."""
-    match = _leading_key(tuple(key)).match
-    same: list[bool] = []
-    for before, after in rows:
-        if not before or not after:
-            same.append(False)
-        elif (one := match(before)) is not None and (other := match(after)) is not None:
-            same.append(one.groups() == other.groups())
-        else:
-            first, second = _NUMBERS_AS_TEXT.decode(before), _NUMBERS_AS_TEXT.decode(after)
-            same.append(all(first.get(c) == second.get(c) for c in key))
-    return same
-
-
-def _key_texts(images: Sequence[str], key: list[str]) -> list[list[str]] | None:
-    """The images' key values as text (a string's without its quotes), a list per key column,
-    where the key's columns lead every image and no value is null or a string with an escape;
-    else None. Found in one pass over the images parted by a character JSON text never holds
-    raw (a tenth of the time of matching each image)."""
-    leading = _leading_key(tuple(key)).pattern.removeprefix(r"\{")
-    found = re.findall("\x1e\\{" + leading, "\x1e" + "\x1e".join(images))
-    if len(found) != len(images):
-        return None
-    columns = [found] if len(key) == 1 else [list(c) for c in zip(*found, strict=True)]
-    if any("null" in column for column in columns):
-        return None
-    return [[v[1:-1] if v[:1] == '"' else v for v in column] for column in columns]
-
-
-# A JSON value as an engine writes it in a row image: a string without escapes, or a scalar.
-_VALUE = r'("[^"\\]*"|-?[0-9][0-9.eE+-]*|true|false|null)'
-
-
-@functools.lru_cache(maxsize=64)
-def _leading_key(key: tuple[str, ...]) -> re.Pattern[str]:
-    """An image's key values, where the key's columns are its first, in order."""
-    fields = ",".join(re.escape(json.dumps(c, ensure_ascii=False)) + ":" + _VALUE for c in key)
-    return re.compile(r"\{" + fields + "[,}]")
-
-
-@functools.cache
-def _fields(image: str) -> dict[str, Any]:
-    """An image read as JSON (numbers as their text), once while a plan is made (``forget``
-    empties the cache after): never change what it returns."""
-    parsed: dict[str, Any] = _NUMBERS_AS_TEXT.decode(image)
-    return parsed
-
-
-# One decoder for every image (json.loads with hooks builds a new one per call: 40% slower).
-_NUMBERS_AS_TEXT = json.JSONDecoder(parse_float=str, parse_int=str)
-
-
-def _hashable(values: list[Any]) -> Any:
-    """Key values fit to be a dict key (a JSON or array key column's value as its text)."""
-    return tuple(v if v is None or isinstance(v, str | bool) else json.dumps(v) for v in values)
-
-
-def forget() -> None:
-    """Drop the images read while planning."""
-    _fields.cache_clear()
 
 
 def _key_match(key: list[str]) -> str:

@@ -261,6 +261,9 @@ class Effects:
     # the session settings that shaped the images' text (``queries.SETTINGS``), kept with them
     # in the undo record: the undo reads and compares rows under the same
     settings: dict[str, str] = field(default_factory=dict)
+    # the members of the enum types the imaged tables' columns are made of, {oid: label}, kept
+    # with the images: their values are printed and read back by label (PostgreSQL)
+    enums: dict[str, str] = field(default_factory=dict)
 
     @property
     def reversible(self) -> bool:

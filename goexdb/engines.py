@@ -70,6 +70,9 @@ class EngineFacts:
     # default (DuckDB's), a query of their schemas, names and the SQL that made each, for
     # ``{table}`` (a literal): the undo drops them around its ALTERs and makes them again.
     blocking_indexes: str | None = None
+    # The members of enum types kept with the images ({members}: a JSON object {oid: label},
+    # as a literal) that no longer have their label, each as "'a' (now 'z')" (PostgreSQL's)
+    relabelled: str | None = None
     # The first server version (server_version_num) with a feature; None: no version has it.
     returning_old_new_since: int | None = None  # RETURNING old.*, new.* (row images in one go)
     flush_counts_since: int | None = None  # pg_stat_force_next_flush() as a transaction ends
@@ -340,6 +343,10 @@ POSTGRES = EngineFacts(
     image_set=_postgres_image_set,
     image_exact=_POSTGRES_IMAGE_EXACT,
     unrestored=_postgres_unrestored,
+    relabelled="""
+        SELECT format('%L (now %s)', r.label, coalesce(quote_literal(e.enumlabel), 'gone'))
+        FROM json_each_text({members}::json) AS r(oid, label)
+        LEFT JOIN pg_enum e ON e.oid = r.oid::oid WHERE e.enumlabel IS DISTINCT FROM r.label""",
     returning_old_new_since=180000,
     flush_counts_since=150000,
     create_database_strategy_since=150000,

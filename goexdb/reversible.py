@@ -215,4 +215,5 @@ def record(statements: Sequence[Statement], effects: Effects, dialect: str) -> d
         "irreversible": list(effects.irreversible),
         "fingerprints": dict(effects.fingerprints),
         "settings": dict(effects.settings),
+        "enums": dict(effects.enums),
     }

@@ -26,7 +26,7 @@ from typing import Any
 from core.errors import ConflictError
 from goexdb.backends.base import Backend
 from goexdb.catalog import not_null, unquoted
-from goexdb.compensate import Dialect, check_restored, forget, undo_keyless_set, undo_set
+from goexdb.compensate import Dialect, check_restored, undo_keyless_set, undo_set
 from goexdb.effects import (
     Effects,
     SchemaChange,
@@ -38,6 +38,7 @@ from goexdb.effects import (
 )
 from goexdb.engines import EngineFacts, quote_ident, quote_literal, quote_table
 from goexdb.explained import explained_by_renames
+from goexdb.image_text import forget
 from goexdb.renamed_images import as_left, renamed_as_named
 from goexdb.renames import bare
 from goexdb.reversible import followed
@@ -81,6 +82,7 @@ def _plan(data: dict[str, Any], dialect: Dialect, listing: bool) -> UndoPlan:
     }
     result = UndoPlan(settings=dict(data.get("settings") or {}))
     _check_untouched(result, dialect, changes, data)
+    _check_labels(result, dialect, data.get("enums") or {})
     read = [StatementImages.from_json(i) for i in data["images"]]
     named = as_left(read, moved, data["dialect"])  # as the action left the tables
     statements = [images for images in named if images.table not in created]
@@ -116,6 +118,15 @@ def _check_untouched(
                 f"SELECT {quote_literal(key)} WHERE ({fingerprint_sql(change, dialect.facts)}) "
                 f"IS DISTINCT FROM {quote_literal(held[key])}"
             )
+
+
+def _check_labels(out: UndoPlan, dialect: Dialect, members: dict[str, str]) -> None:
+    """First, too: each member of the enum types kept with the images still has its label (the
+    images' values name members by label: one renamed, its label given to another, would read
+    back as the other)."""
+    if members and (sql := dialect.facts.relabelled) is not None:
+        out.checks.append(Check(len(out.statements), "enum types", "relabelled"))
+        out.statements.append(sql.format(members=quote_literal(json.dumps(members))))
 
 
 # The schema changes whose undo alters their table other than to add a column or change a
@@ -314,6 +325,13 @@ def refusal(
             f"undo refused: {', '.join(written)} holds data written since the action was "
             "committed, which dropping it would lose",
             details=[{"holds_new_data": what} for what in written],
+        )
+    relabelled = [row[0] for c, rows in found.items() if c.finds == "relabelled" for row in rows]
+    if relabelled:
+        return ConflictError(
+            f"undo refused: enum labels its row images hold name other members now "
+            f"({', '.join(relabelled)}), so it was rolled back",
+            details=[{"enum_member_relabelled": what} for what in relabelled],
         )
     if changed or short:
         tables = sorted({d["table"] for d in changed} | {g.table for g in short})

@@ -26,7 +26,8 @@ class Check:
     """A plan statement that lists rows of a table it found wrong, expecting none: ``changed``
     — rows not as the action left them (their after-image), or whose key is taken again;
     ``held``, run first — a created table or column the undo drops that holds data written
-    since (its name); ``inexact``, after an action that changed the schema too, run before the
+    since (its name); ``relabelled``, run first — enum members whose label changed since;
+    ``inexact``, after an action that changed the schema too, run before the
     schema is put back — rows not restored exactly (before-image, the row now; otherwise
     ``Restored`` checks them once the plan ran)."""
 

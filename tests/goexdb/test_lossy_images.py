@@ -21,7 +21,7 @@ from psycopg.conninfo import make_conninfo
 
 import goexdb
 from core.config import DbConfig
-from core.errors import StateError
+from core.errors import ConflictError, StateError
 
 # (column, a value its image cannot keep); its values it can keep, written in each row
 LOST = [
@@ -273,3 +273,50 @@ def test_a_domain_over_such_a_type_is_seen_through(db: Db) -> None:
     for id in (1, 2):
         staged, _ = db.stage(f"UPDATE {{s}}.d SET id = id WHERE id = {id}")
         assert not staged.reversible
+
+
+@pytest.fixture
+def moods(db: Db) -> Db:
+    """A table whose enum values stand in a column of the enum, an array of a domain over it,
+    and a composite holding one."""
+    db.run(
+        "CREATE TYPE {s}.mood AS ENUM ('a', 'b'); CREATE DOMAIN {s}.mood_d AS {s}.mood; "
+        "CREATE TYPE {s}.felt AS (m {s}.mood, n int); "
+        "CREATE TABLE {s}.m (id int PRIMARY KEY, one {s}.mood, many {s}.mood_d[], f {s}.felt);"
+        "INSERT INTO {s}.m VALUES (1, 'a', NULL, NULL), (2, NULL, '{a}', NULL), "
+        "(3, NULL, NULL, ROW('a', 1)), (4, 'b', '{b}', ROW('b', 2))"
+    )
+    return db
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("row", [1, 2, 3])
+@pytest.mark.parametrize("verb", ["update", "delete"])
+def test_an_enum_label_given_to_another_member_since_refuses_the_undo(
+    moods: Db, path: str, row: int, verb: str
+) -> None:
+    """Its values are printed by label, and read back by label: the label 'a' renamed to 'z'
+    after the commit, and 'a' made again as a new member, the undo would write back the new
+    member, and the row would print as before (exit 0, other data). The members are kept
+    with the images now, and the undo is refused, the rows left as they are."""
+    sql = {"update": "UPDATE {s}.m SET id = id + 10", "delete": "DELETE FROM {s}.m"}
+    staged, record = moods.stage(sql[verb] + f" WHERE id = {row}", path)
+    assert staged.reversible, staged.effects.irreversible
+    moods.run("ALTER TYPE {s}.mood RENAME VALUE 'a' TO 'z'; ALTER TYPE {s}.mood ADD VALUE 'a'")
+    after = moods.printed("m")
+    with pytest.raises(ConflictError, match=r"enum labels .* \('a' \(now 'z'\)\)"):
+        moods.undo(record)
+    assert moods.printed("m") == after
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_enum_given_a_value_since_is_undone_exactly(moods: Db, path: str) -> None:
+    """A member added (the usual change to an enum) changes no label the images hold."""
+    before = moods.printed("m")
+    sql = "UPDATE {s}.m SET one = 'b', many = '{a,b}'; DELETE FROM {s}.m WHERE id = 3"
+    staged, record = moods.stage(sql, path)
+    assert staged.reversible, staged.effects.irreversible
+    assert record["enums"]  # (kept: 'a' and 'b')
+    moods.run("ALTER TYPE {s}.mood ADD VALUE 'c' BEFORE 'a'")
+    moods.undo(record)
+    assert moods.printed("m") == before

@@ -17,7 +17,7 @@ import pytest
 import goexdb
 from core.config import DbConfig
 from core.errors import ConflictError, ExecutionError, PolicyRejected, StatementDenied
-from goexdb import compensate
+from goexdb import image_text
 from goexdb.effects import WHOLE_ACTION
 from goexdb.engines import POSTGRES
 
@@ -1316,7 +1316,7 @@ def test_rows_are_checked_restored_whatever_their_key(
         staged.commit()
         names = [c.strip() for c in key.split(",")]
         keyed = {c: db.backend.columns(t).types[c] for c in names}
-        texts = compensate._key_texts(images, names)
+        texts = image_text.key_texts(images, names)
         assert POSTGRES.unrestored is not None
         fast = POSTGRES.unrestored(t, [*names, "n"], keyed, images, texts)
         assert (fast is not None) is plain

@@ -16,7 +16,8 @@ from sqlglot import exp
 
 import goexdb.backends.duckdb.queries as queries
 from core.config import Capture, DbConfig
-from core.errors import StateError, StatementDenied, TargetError
+from core.errors import StateError, TargetError
+from goexdb.backends.duckdb.crosscheck import CrossCheck
 from goexdb.backends.duckdb.deferred import DeferredImages, keeps_rowids
 from goexdb.backends.duckdb.errors import ignored_if_no_transaction, translated
 from goexdb.catalog import Catalog, diff_catalog
@@ -50,17 +51,6 @@ CONFIG: Mapping[str, Any] = {
     "lock_configuration": True,
 }
 
-# DuckDB's own statement type -> the goex kinds it may be classified as.
-_AGREES: Mapping[str, frozenset[StatementKind]] = {
-    name: frozenset({kind})
-    for kind, names in (
-        (StatementKind.READ, ("SELECT", "EXPLAIN")),
-        (StatementKind.DML, ("INSERT", "UPDATE", "DELETE", "MERGE_INTO")),
-        (StatementKind.DDL, ("CREATE", "DROP", "ALTER")),
-    )
-    for name in names
-}
-
 # The translation of goex's own queries' errors, made once: it wraps many queries an action.
 _MEASURING = translated("goex could not measure on DuckDB")
 
@@ -86,7 +76,7 @@ class DuckDBBackend:
         self._config = config
         self._tables: dict[str, _TableMeta] = {}
         self._names: dict[str, str] = {}  # case-folded as written -> as the catalog has it
-        self._agreed: set[tuple[str, StatementKind]] = set()  # passed the cross-check
+        self._cross_check = CrossCheck(self._con)
         self._deferred = DeferredImages(self._con, self.query, lambda t: self._table(t).types)
         self._reset()
 
@@ -292,32 +282,6 @@ class DuckDBBackend:
     def _run(self, statement: Statement, text: str) -> duckdb.DuckDBPyConnection:
         with translated("DuckDB refused the statement", statement=statement.sql):
             return self._con.execute(text)
-
-    def _cross_check(self, statement: Statement) -> None:
-        if (statement.sql, statement.kind) in self._agreed:
-            return
-        with translated("DuckDB cannot parse the statement", statement=statement.sql):
-            parsed = self._con.extract_statements(statement.sql)
-        if len(parsed) != 1:
-            raise StatementDenied(
-                f"DuckDB reads {len(parsed)} statements where goex split one; refused",
-                statement=statement.sql,
-                rule="db.split-mismatch",
-            )
-        try:
-            duck_type = parsed[0].type.name
-        except ValueError:  # a type this duckdb module cannot name (UPDATE EXTENSIONS is 29)
-            duck_type = "UNNAMED"
-        if statement.kind not in _AGREES.get(duck_type, frozenset()):
-            raise StatementDenied(
-                f"DuckDB reads this {statement.verb.upper()} statement as {duck_type}, which does "
-                f"not agree with goex's classification ({statement.kind.value}); refused",
-                statement=statement.sql,
-                rule="db.classification-mismatch",
-            )
-        if len(self._agreed) >= 1024:
-            self._agreed.clear()
-        self._agreed.add((statement.sql, statement.kind))
 
     def _canonical(self, table: exp.Table) -> str:
         """``schema.table`` as the catalog spells it (DuckDB matches names whatever the case)."""

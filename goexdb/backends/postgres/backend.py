@@ -16,6 +16,7 @@ from sqlglot import exp
 import goexdb.backends.postgres.queries as queries
 from core.config import Capture, DbConfig, ImagePath
 from core.errors import TargetError
+from goexdb.backends.postgres import lossy
 from goexdb.backends.postgres.cascaded import Cascaded
 from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
 from goexdb.backends.postgres.holdings import (
@@ -38,7 +39,7 @@ from goexdb.effects import (
     fingerprint_created,
     many_images,
 )
-from goexdb.engines import POSTGRES
+from goexdb.engines import POSTGRES, quote_table
 from goexdb.renames import renamed_tables
 from goexdb.schema import Schema
 from goexdb.sql import (
@@ -269,7 +270,9 @@ class PostgresBackend:
         if self._config.capture is Capture.IMAGES and not self._carried:
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
             self._cascaded.image(effects, held.roots, exclusive, self._budget)
-            effects.settings = json.loads(self.query(queries.SETTINGS)[0][0])
+            imaged = sorted({quote_table(i.table) for i in effects.images if i.images})
+            kept = self.query(f"SELECT ({queries.SETTINGS}), ({lossy.ENUMS})", json.dumps(imaged))
+            effects.settings, effects.enums = json.loads(kept[0][0]), json.loads(kept[0][1])
         return effects
 
     def settle(self) -> None:

@@ -25,9 +25,11 @@ exits 0 with other data. The proxy, which rewrites a statement before it knows i
 columns, asks instead whether the row's text looks as if it may hold one (``maybe``), and
 counts it for tables with such columns only (``counted``).
 
-Not counted: an enum value, read back by its label as the type's labels then are. A label
-renamed after the commit and given to a new member reads back as that member; refusing every
-enum column for it would refuse far too much.
+An enum value is printed by its label and read back by the label as the type's labels then
+are: a label renamed after the commit and given to a new member would read back as that
+member. The members of the enum types the imaged tables' columns are made of are kept with
+the images (``ENUMS``), and the undo is refused if one of them is now labelled otherwise
+(``EngineFacts.relabelled``).
 """
 
 from __future__ import annotations
@@ -129,6 +131,25 @@ COLUMNS = f"""
      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND k.kind IS NOT NULL)
 """
 
+# The members of every enum type the columns of the tables named in $1 (a JSON list of
+# quoted names) are made of, through domains, arrays, ranges and composites, as a JSON object
+# {"oid": "label"}; "{}" for none.
+ENUMS = """
+    WITH RECURSIVE made(oid) AS (
+        SELECT a.atttypid FROM json_array_elements_text($1::json) AS x(name)
+        JOIN pg_attribute a ON a.attrelid = to_regclass(x.name)
+        WHERE a.attnum > 0 AND NOT a.attisdropped
+        UNION SELECT n.oid FROM made JOIN pg_type y ON y.oid = made.oid CROSS JOIN LATERAL (
+            SELECT y.typbasetype WHERE y.typtype = 'd'
+            UNION ALL SELECT y.typelem WHERE y.typelem <> 0 AND y.typcategory = 'A'
+            UNION ALL SELECT r.rngsubtype FROM pg_range r
+            WHERE y.oid IN (r.rngtypid, r.rngmultitypid)
+            UNION ALL SELECT f.atttypid FROM pg_attribute f
+            WHERE y.typtype = 'c' AND f.attrelid = y.typrelid AND f.attnum > 0
+              AND NOT f.attisdropped) AS n(oid))
+    SELECT coalesce(json_object_agg(e.oid::text, e.enumlabel), '{}')::text
+    FROM made JOIN pg_enum e ON e.enumtypid = made.oid
+"""
 # The kinds whose text a session setting shapes, so that it reads back as another value when
 # printed under one setting and read under another (a trigger may change it for a while):
 # whether the row was printed so. Under extra_float_digits below 1 a float is rounded; under

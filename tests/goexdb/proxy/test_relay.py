@@ -646,6 +646,32 @@ def test_ordinary_values_are_not_taken_for_ones_an_image_cannot_keep(
     assert proxy.direct(f"SELECT t::text FROM {table} AS t ORDER BY id") == before
 
 
+def test_an_enum_label_given_to_another_member_since_refuses_the_undo_of_a_proxied_action(
+    proxy: RunningProxy, table: str
+) -> None:
+    """The proxy keeps the enum members with the images as ``goex-db run`` does: 'a' renamed
+    to 'z' after the commit and made again as a new member, the undo is refused (it would
+    write back the new member, printing as before); without that, it is exact."""
+    mood = f"{table}_mood"
+    proxy.direct(f"CREATE TYPE {mood} AS ENUM ('a', 'b')")
+    proxy.direct(f"ALTER TABLE {table} ADD COLUMN m {mood} DEFAULT 'a'")
+    before = proxy.direct(f"SELECT t::text FROM {table} AS t ORDER BY id")
+    for relabel in (False, True):
+        with psycopg.connect(proxy.dsn()) as con:
+            con.execute(f"DELETE FROM {table} WHERE id <= 2")
+            con.commit()
+        if relabel:
+            proxy.direct(f"ALTER TYPE {mood} RENAME VALUE 'a' TO 'z'")
+            proxy.direct(f"ALTER TYPE {mood} ADD VALUE 'a'")
+        undone = undo_of(proxy, proxy.actions()[0].id)
+        if not relabel:
+            assert undone.returncode == 0, undone.stderr
+            assert proxy.direct(f"SELECT t::text FROM {table} AS t ORDER BY id") == before
+    assert undone.returncode == 1 and "enum labels" in undone.stderr, undone.stderr
+    assert proxy.direct(f"SELECT count(*) FROM {table} WHERE id <= 2") == [(0,)]
+    proxy.direct(f"DROP TABLE {table}; DROP TYPE {mood}")
+
+
 def test_a_range_of_dates_a_client_deleted_under_another_date_style_is_irreversible(
     proxy: RunningProxy, table: str
 ) -> None:
