@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from goexdb.effects import StatementImages, TableColumns, row_images
@@ -103,8 +103,9 @@ def _listed(
     if d.facts.unrestored is not None:
         types = d.columns(table).types
         keyed = {c: types.get(c, "") for c in key}
-        texts = key_texts(befores, key)
-        if (fast := d.facts.unrestored(table, columns, keyed, befores, texts)) is not None:
+        texts, whole = key_texts(befores, key), tuple(types) == columns  # (every column)
+        read = () if whole else columns
+        if (fast := d.facts.unrestored(table, read, keyed, befores, texts)) is not None:
             return fast
     rows = d.facts.image_set(
         table, [(b, b) for b in befores], _types(d, table, befores[0]), 0, True
@@ -137,12 +138,14 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
     put: list[tuple[str, str]] = []
     gone: list[tuple[str, str]] = []
     back: list[tuple[str, str]] = []
-    for row, same in zip(images.images, same_keys(images.images, kept), strict=True):
-        if same and row.before and row.after:
-            put.append((row.before, row.after))
-        else:
-            gone += [(row.after, row.after)] if row.after else []
-            back += [(row.before, row.before)] if row.before else []
+    for (before, after), same in zip(images.images, same_keys(images.images, kept), strict=True):
+        if same and before and after:
+            put.append((before, after))
+            continue
+        if after:
+            gone.append((after, after))
+        if before:
+            back.append((before, before))
     some = next(i for row in images.images for i in (row.before, row.after) if i)
     columns = [c for c in columns_of(some) if c not in written.generated]
     # The key is the same (put needs it so), so not set again; but where nothing else may be
@@ -180,7 +183,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             put,
             lambda rows, _: f"UPDATE {t} AS t SET {values} FROM {rows} WHERE {as_left}",
         )
-        _knows(out, images, [(after, before) for before, after in put])
+        _knows(out, images, ((after, before) for before, after in put))
     if gone:
         out.guards.append(Guard(len(out.statements), table, len(gone)))
         _emit(
@@ -190,7 +193,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             gone,
             lambda rows, _: f"DELETE FROM {t} AS t USING {rows} WHERE {as_left}",
         )
-        _knows(out, images, [(after, None) for after, _ in gone])
+        _knows(out, images, ((after, None) for after, _ in gone))
     if back:
         if listing:
             out.checks.append(Check(len(out.statements), table, "changed"))
@@ -205,11 +208,11 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             overriding,
             exact=False,
         )
-        _knows(out, images, [(None, before) for before, _ in back])
+        _knows(out, images, ((None, before) for before, _ in back))
 
 
 def _knows(
-    out: UndoPlan, images: StatementImages, pairs: list[tuple[str | None, str | None]]
+    out: UndoPlan, images: StatementImages, pairs: Iterable[tuple[str | None, str | None]]
 ) -> None:
     """The images (before, after) of the statement just added, if its guard holds
     (``UndoPlan.known``)."""

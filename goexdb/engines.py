@@ -30,9 +30,9 @@ Fingerprint = Callable[[str, str | None], str]
 # shown, a comment saying how many pairs stand there.
 ImageSet = Callable[[str, Sequence[tuple[str, str]], Mapping[str, str], int, bool], str]
 
-# unrestored(table, columns, key types, before-images, each key column's values in them as
-# text or None): a query of each image whose row, found by its key, is not that text now (the
-# image, the row now), or None
+# unrestored(table, columns (none: the table's, all), key types, before-images, each key
+# column's values in them as text or None): a query of each image whose row, found by its
+# key, is not that text now (the image, the row now), or None
 Unrestored = Callable[
     [str, Sequence[str], Mapping[str, str], Sequence[str], Sequence[Sequence[str]] | None],
     str | None,
@@ -161,7 +161,8 @@ def _postgres_unrestored(
     them) travel as texts, each value parted from the next by a character JSON text never
     holds raw (the record separator), the keys cast to their columns' types, where every key
     column is of a plain type: no JSON is parsed (a third less time than reading each key by
-    ``->>``). The row found is compared as text over the image's columns."""
+    ``->>``). The row found is compared as text over the image's columns (none: they are the
+    table's, all, in order: the whole row's text, in less time)."""
     if keys is None or not all(_PLAIN_KEY.fullmatch(kind) for kind in key.values()):
         return None
     texts = [_SEPARATOR.join(befores), *(_SEPARATOR.join(column) for column in keys)]
@@ -172,7 +173,7 @@ def _postgres_unrestored(
     arrays = ", ".join(a + kind for a, kind in zip(parted, kinds, strict=True))
     names = ", ".join(f"k{i}" for i in range(len(key)))
     match = " AND ".join(f"t.{quote_ident(c)} = x.k{i}" for i, c in enumerate(key))
-    now = _postgres_row_json("t", columns, {})
+    now = _postgres_row_json("t", columns, {}) if columns else "row_to_json(t.*)::text"
     return (
         f"SELECT x.image, n.now FROM unnest({arrays}) AS x(image, {names}) "
         f"LEFT JOIN LATERAL (SELECT {now} FROM {quote_table(table)} AS t WHERE {match}) "

@@ -222,8 +222,14 @@ def restoring(
     written so: a backslash is itself), the settings the images were read under, constraints
     checked as each statement ends (a deferred constraint trigger fires before the undo is
     measured and its rows read back, not at its COMMIT, after them), and
-    session_replication_role = replica, if the role may (whether it was)."""
+    session_replication_role = replica, if the role may (whether it was); and work_mem at
+    least 32MB, so that the joins of its images with their tables' rows fit in memory (a
+    hundred thousand rows: 11MB)."""
     rows("SELECT set_config('standard_conforming_strings', 'on', true)")
+    rows(
+        "SELECT set_config('work_mem', '32MB', true) "
+        "WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('32MB')"
+    )
     rows("SET CONSTRAINTS ALL IMMEDIATE")
     for name in SHAPING:  # as when the images were read
         if name in settings:
