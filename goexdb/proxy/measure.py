@@ -20,7 +20,7 @@ from goexdb.backends.postgres.cascaded import Cascaded
 from goexdb.backends.postgres.holdings import Holdings
 from goexdb.catalog import Catalog, diff_catalog
 from goexdb.effects import Effects, ImageBudget, StatementImages
-from goexdb.engines import POSTGRES
+from goexdb.engines import POSTGRES, quote_table
 from goexdb.proxy import messages as m
 from goexdb.proxy.images import tie, written_by
 from goexdb.proxy.own import GoexQueryFailed, Own
@@ -35,15 +35,13 @@ DIALECT = POSTGRES.dialect
 # request that its counts be flushed as it ends, so that the next transaction's start at zero.
 # With them, the schema, name, primary key, inheritance and columns whose values an image may
 # not keep (``queries.TABLE``) of each table written with images
-# ($1: a JSON list of the names as written), the client's settings that shaped the images'
-# text, and the members of the enum types those tables' columns are made of, in the same
-# round trip.
+# ($1: a JSON list of the names as written), and the client's settings that shaped the images'
+# text, in the same round trip.
 MEASURE = f"""
     SELECT ({queries.HELD}), pg_stat_force_next_flush(), ({queries.SETTINGS}),
            (SELECT coalesce(json_agg(json_build_array(x, t.a, t.b, t.c, t.d, t.e)), '[]')
             FROM json_array_elements_text($1::json) AS x
-            LEFT JOIN LATERAL ({queries.TABLE.replace("$1", "x")}) AS t(a, b, c, d, e) ON true),
-           ({lossy.ENUMS})
+            LEFT JOIN LATERAL ({queries.TABLE.replace("$1", "x")}) AS t(a, b, c, d, e) ON true)
 """
 
 
@@ -78,7 +76,6 @@ async def measure(
         ]
         budget = ImageBudget(max_images)
         effects.settings = json.loads(rows[0][2] or b"{}")
-        effects.enums = json.loads(rows[0][4] or b"{}")
         tables = {r[0]: tuple(r[1:]) for r in json.loads(rows[0][3] or b"[]")}
         kept = [i for i, v in enumerate(pending.statements) if v.statement is not None]
         for index in sorted(pending.imaged):  # its place among the action's statements
@@ -110,6 +107,9 @@ async def measure(
         if cascaded is not None and any(t.by_cascade_or_trigger for t in effects.tables.values()):
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
             await asyncio.to_thread(cascaded.image, effects, held.roots, exclusive, budget)
+        if imaged := sorted({quote_table(i.table) for i in effects.images if i.images}):
+            found = await own.rows("goex_enums", lossy.ENUMS, (json.dumps(imaged),))
+            effects.enums = json.loads(found[0][0] or b"{}")  # (their labels, kept)
     except (GoexQueryFailed, Discarded, ConnectionError) as exc:
         raise ExecutionError(f"goex could not measure the transaction: {exc}") from exc
     return effects

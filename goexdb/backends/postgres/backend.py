@@ -270,9 +270,9 @@ class PostgresBackend:
         if self._config.capture is Capture.IMAGES and not self._carried:
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
             self._cascaded.image(effects, held.roots, exclusive, self._budget)
-            imaged = sorted({quote_table(i.table) for i in effects.images if i.images})
-            kept = self.query(f"SELECT ({queries.SETTINGS}), ({lossy.ENUMS})", json.dumps(imaged))
-            effects.settings, effects.enums = json.loads(kept[0][0]), json.loads(kept[0][1])
+            effects.settings = json.loads(self.query(queries.SETTINGS)[0][0])
+            if imaged := sorted({quote_table(i.table) for i in effects.images if i.images}):
+                effects.enums = json.loads(self.query(lossy.ENUMS, json.dumps(imaged))[0][0])
         return effects
 
     def settle(self) -> None:
