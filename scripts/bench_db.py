@@ -11,6 +11,10 @@
 * +record — images, then ``undo_record()`` (every image read as JSON text, as a commit does
   before it journals the undo record), then rollback.
 
+On DuckDB a last line gives the floor of images as JSON text, without goex, for 100,000
+rows: the UPDATE with its rows' JSON text before and after it, made by DuckDB and only
+counted, or fetched into Python (as an undo record needs them).
+
 Each goex way is the held transaction under an action (``Session.hold``): what goex adds to the
 database round trips. The journal's writes per action are measured by ``bench_journal.py``.
 
@@ -160,6 +164,34 @@ def bench_duckdb(path: Path) -> None:
 
         for n in SIZES:
             bench_size("duckdb", f"duckdb:{path}", n, plain)
+        duckdb_floor(plain_con, SIZES[-1], plain)
+
+
+def duckdb_floor(con: duckdb.DuckDBPyConnection, n: int, plain: Callable[[str], None]) -> None:
+    """The least exact images can cost on DuckDB, against the UPDATE alone: the UPDATE with
+    its rows' JSON text before and after it, made by DuckDB and counted there (no Python
+    object per row), or fetched into Python, where goex's undo record needs them."""
+    sql = UPDATE.format(n=n)
+    text = f"SELECT to_json(b)::VARCHAR FROM bench AS b WHERE id <= {n}"
+
+    def imaged(read: str) -> Callable[[], None]:
+        def run() -> None:
+            con.begin()
+            con.execute(read).fetchall()
+            con.execute(sql).fetchall()
+            con.execute(read).fetchall()
+            con.rollback()
+
+        return run
+
+    ways = {
+        "plain": lambda: plain(sql),
+        "text counted": imaged(f"SELECT count(t) FROM ({text}) AS x(t)"),
+        "text fetched": imaged(text),
+    }
+    found = medians(ways, 21)
+    report("duckdb", n, found)
+    print(f"{'':8} {'':>7}       (the floor of images as JSON text: made, or fetched; no goex)")
 
 
 def main() -> int:
