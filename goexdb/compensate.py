@@ -148,6 +148,9 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             back.append((before, before))
     some = next(i for row in images.images for i in (row.before, row.after) if i)
     columns = [c for c in columns_of(some) if c not in written.generated]
+    # its own images known only where the images have every column of the table, in order: a
+    # column added since the commit is in none of them, and the undo's must hold it (read back)
+    whole = tuple(written.types) == columns_of(some)
     # The key is the same (put needs it so), so not set again; but where nothing else may be
     # written, it is set to itself: a delete and re-insert would fire the foreign keys' actions
     # (and where nothing at all may be written, it is done all the same)
@@ -183,7 +186,8 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             put,
             lambda rows, _: f"UPDATE {t} AS t SET {values} FROM {rows} WHERE {as_left}",
         )
-        _knows(out, images, ((after, before) for before, after in put))
+        if whole:
+            _knows(out, images, ((after, before) for before, after in put))
     if gone:
         out.guards.append(Guard(len(out.statements), table, len(gone)))
         _emit(
@@ -193,7 +197,8 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             gone,
             lambda rows, _: f"DELETE FROM {t} AS t USING {rows} WHERE {as_left}",
         )
-        _knows(out, images, ((after, None) for after, _ in gone))
+        if whole:
+            _knows(out, images, ((after, None) for after, _ in gone))
     if back:
         if listing:
             out.checks.append(Check(len(out.statements), table, "changed"))
@@ -208,7 +213,8 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
             overriding,
             exact=False,
         )
-        _knows(out, images, ((None, before) for before, _ in back))
+        if whole:
+            _knows(out, images, ((None, before) for before, _ in back))
 
 
 def _knows(

@@ -438,6 +438,41 @@ def test_an_undo_of_rows_keeps_the_images_its_guards_checked_and_undoes_them_in_
 
 
 @pytest.mark.parametrize(
+    ("action", "since"),
+    [
+        ("UPDATE {o} SET id = 10 WHERE id = 1", "UPDATE {o} SET n = 99 WHERE id = 10"),
+        ("DELETE FROM {o} WHERE id = 1", ""),
+    ],
+    ids=["key changed", "deleted"],
+)
+def test_a_column_added_since_the_commit_is_in_the_images_of_the_undo_and_its_undo(
+    case: Case, action: str, since: str
+) -> None:
+    """The undo's own images were its plan's, made of the action's images: a column added
+    after the commit was in none of them, so undoing the undo wrote the rows back without its
+    values, exit 0 (helper-26: the value set since, or one its default drew from a sequence).
+    Where the table's columns are not the images', the undo's own images are read back:
+    three levels down, each is as before the one it undoes."""
+    make_orders(case)
+    orders = case.t("orders")
+    with goexdb.connect(case.dsn, case.config) as db:
+        staged = db.stage(action.format(o=orders))
+        staged.commit()
+    case.run(f"CREATE SEQUENCE {case.t('drawn')}")
+    case.run(f"ALTER TABLE {orders} ADD COLUMN n INTEGER DEFAULT nextval('{case.t('drawn')}')")
+    if since:
+        case.run(since.format(o=orders))
+    undoing, states = staged.action.id, [case.rows("orders")]
+    for _ in range(3):
+        with goexdb.connect(case.dsn, case.config) as db:
+            undone = db.stage_undo(undoing)
+            undone.commit()
+        states.append(case.rows("orders"))
+        undoing = undone.action.id
+    assert (states[2], states[3]) == (states[0], states[1])
+
+
+@pytest.mark.parametrize(
     "rename", ["RENAME COLUMN status TO state", "RENAME TO moved"], ids=["column", "table"]
 )
 def test_the_undo_of_an_undo_of_rows_and_a_rename_is_exact(case: Case, rename: str) -> None:
