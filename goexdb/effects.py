@@ -264,6 +264,9 @@ class Effects:
     # the members of the enum types the imaged tables' columns are made of, {oid: label}, kept
     # with the images: their values are printed and read back by label (PostgreSQL)
     enums: dict[str, str] = field(default_factory=dict)
+    # constraint triggers of the tables it wrote that may fire at its COMMIT, after it was
+    # measured: what they write there is not imaged (PostgreSQL's, ``lossy.LATE``)
+    late_triggers: list[str] = field(default_factory=list)
 
     @property
     def reversible(self) -> bool:

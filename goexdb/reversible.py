@@ -82,6 +82,11 @@ def assess(
         if images.missing:
             reasons.append(images.missing)
     reasons += _ended_under(effects.settings)
+    if late := effects.late_triggers:
+        reasons.append(
+            f"constraint trigger {', '.join(late)} may be deferred to the COMMIT, after goex "
+            "measured the action: what it writes there would not be imaged"
+        )
     # (where the backend imaged them, images of the whole action cover every such row)
     whole = any(images.statement == WHOLE_ACTION for images in effects.images)
     made = effects.made()

@@ -304,6 +304,12 @@ def refusal(
     their row (``dangling``); rows it changed beyond its own (by a cascade or trigger); or rows
     not restored exactly (an ``inexact`` check's, or ``unrestored``'s; naming the columns that
     differ); None when it is exact."""
+    if late := effects.late_triggers:
+        return ConflictError(
+            f"undo refused: constraint trigger {', '.join(late)} may be deferred to its COMMIT, "
+            "after it checked the rows restored, so it was rolled back",
+            details=[{"deferrable_trigger": name} for name in late],
+        )
     unread = [c.table for c in effects.schema_changes if c.change == "schema_unread"]
     if unread:
         return ConflictError(

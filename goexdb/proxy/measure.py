@@ -20,7 +20,7 @@ from goexdb.backends.postgres.cascaded import Cascaded
 from goexdb.backends.postgres.holdings import Holdings
 from goexdb.catalog import Catalog, diff_catalog
 from goexdb.effects import Effects, ImageBudget, StatementImages
-from goexdb.engines import POSTGRES, quote_table
+from goexdb.engines import POSTGRES
 from goexdb.proxy import messages as m
 from goexdb.proxy.images import tie, written_by
 from goexdb.proxy.own import GoexQueryFailed, Own
@@ -107,9 +107,8 @@ async def measure(
         if cascaded is not None and any(t.by_cascade_or_trigger for t in effects.tables.values()):
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
             await asyncio.to_thread(cascaded.image, effects, held.roots, exclusive, budget)
-        if imaged := sorted({quote_table(i.table) for i in effects.images if i.images}):
-            found = await own.rows("goex_enums", lossy.ENUMS, (json.dumps(imaged),))
-            effects.enums = json.loads(found[0][0] or b"{}")  # (their labels, kept)
+        if (asked := lossy.asked(effects)) is not None:
+            lossy.note(effects, (await own.rows("goex_kept", lossy.KEPT, asked))[0])
     except (GoexQueryFailed, Discarded, ConnectionError) as exc:
         raise ExecutionError(f"goex could not measure the transaction: {exc}") from exc
     return effects

@@ -16,7 +16,13 @@ import pytest
 
 import goexdb
 from core.config import DbConfig
-from core.errors import ConflictError, ExecutionError, PolicyRejected, StatementDenied
+from core.errors import (
+    ConflictError,
+    ExecutionError,
+    PolicyRejected,
+    StateError,
+    StatementDenied,
+)
 from goexdb import image_text
 from goexdb.effects import WHOLE_ACTION
 from goexdb.engines import POSTGRES
@@ -1308,3 +1314,72 @@ def test_rows_are_checked_restored_whatever_their_key(
         db.stage_undo(staged.action.id).commit()
     with psycopg.connect(pg_dsn) as con:
         assert con.execute(f"SELECT t::text FROM {t} AS t ORDER BY 1").fetchall() == before
+
+
+def _late(con: psycopg.Connection[Any], schema: str, initially: str, enabled: str) -> str:
+    """A table z (one row, 'keep') and a deferrable constraint trigger on the schema's parent
+    that clobbers it; z's name."""
+    z = f"{schema}.z"
+    con.execute(f"CREATE TABLE {z} (id int PRIMARY KEY, w text)")
+    con.execute(f"INSERT INTO {z} VALUES (1, 'keep')")
+    body = f"UPDATE {z} SET w = 'clobbered'; RETURN NULL;"
+    each = f"DEFERRABLE INITIALLY {initially} FOR EACH ROW"
+    _trigger(
+        con,
+        f"{schema}.parent",
+        "late",
+        "AFTER UPDATE",
+        body,
+        enabled=enabled,
+        each=each,
+        constraint=True,
+    )
+    return z
+
+
+@pytest.mark.parametrize("initially", ["DEFERRED", "IMMEDIATE"])
+def test_an_action_on_a_table_with_a_deferrable_constraint_trigger_is_irreversible(
+    pg_dsn: str, schema: str, initially: str
+) -> None:
+    """Such a trigger may fire at COMMIT (initially deferred, or deferred by a SET CONSTRAINTS,
+    a trigger's too), after goex measured the action: what it wrote there was neither counted
+    nor imaged, and the undo exited 0 leaving it (helper-26). The action is irreversible now,
+    naming the trigger, and its undo refused."""
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        z = _late(con, schema, initially, enabled="")
+    with goexdb.connect(pg_dsn) as db:
+        staged = db.stage(f"UPDATE {schema}.parent SET v = 'changed' WHERE id = 1")
+        assert not staged.reversible
+        assert any(
+            f"{schema}.parent.late may be deferred" in why for why in staged.effects.irreversible
+        )
+        staged.commit()
+        with pytest.raises(StateError, match="may be deferred"):
+            db.stage_undo(staged.action.id)
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT w FROM {z}").fetchall() == [("clobbered",)]
+
+
+@pytest.mark.parametrize(("role", "enabled"), [("pg_dsn", "ALWAYS"), ("plain_dsn", "")])
+def test_an_undo_a_deferrable_constraint_trigger_may_fire_on_at_its_commit_is_refused(
+    request: pytest.FixtureRequest, pg_dsn: str, schema: str, role: str, enabled: str
+) -> None:
+    """Made after the commit, such a trigger fires on the undo's own writes, at the undo's
+    COMMIT, after every check of it (helper-26: exit 0, another table clobbered). The undo is
+    refused, and rolled back: the rows stay as the action left them, the other table as it
+    was. For a superuser, which undoes with triggers off, one that fires for replication too;
+    for a role that may not, any."""
+    dsn: str = request.getfixturevalue(role)
+    with goexdb.connect(dsn) as db:
+        staged = db.stage(f"UPDATE {schema}.parent SET v = 'changed' WHERE id = 1")
+        assert staged.reversible, staged.effects.irreversible
+        staged.commit()
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        z = _late(con, schema, "DEFERRED", enabled=enabled)
+        con.execute(f"GRANT ALL ON {z} TO {psycopg.conninfo.conninfo_to_dict(dsn)['user']}")
+    with goexdb.connect(dsn) as db, pytest.raises(ConflictError, match="may be deferred"):
+        db.stage_undo(staged.action.id).commit()
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute(f"SELECT w FROM {z}").fetchall() == [("keep",)]
+        changed = con.execute(f"SELECT v FROM {schema}.parent WHERE id = 1").fetchall()
+        assert changed == [("changed",)]

@@ -39,7 +39,7 @@ from goexdb.effects import (
     fingerprint_created,
     many_images,
 )
-from goexdb.engines import POSTGRES, quote_table
+from goexdb.engines import POSTGRES
 from goexdb.renames import renamed_tables
 from goexdb.schema import Schema
 from goexdb.sql import (
@@ -271,8 +271,8 @@ class PostgresBackend:
             exclusive = {name for name, mode in held.locks if mode == "AccessExclusiveLock"}
             self._cascaded.image(effects, held.roots, exclusive, self._budget)
             effects.settings = json.loads(self.query(queries.SETTINGS)[0][0])
-            if imaged := sorted({quote_table(i.table) for i in effects.images if i.images}):
-                effects.enums = json.loads(self.query(lossy.ENUMS, json.dumps(imaged))[0][0])
+            if (asked := lossy.asked(effects)) is not None:
+                lossy.note(effects, self.query(lossy.KEPT, *asked)[0])
         return effects
 
     def settle(self) -> None:

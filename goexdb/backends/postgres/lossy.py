@@ -34,9 +34,11 @@ the images (``ENUMS``), and the undo is refused if one of them is now labelled o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 
-from goexdb.engines import quote_ident
+from goexdb.effects import Effects
+from goexdb.engines import quote_ident, quote_table
 
 # The object identifier types, whose values are printed by name and read back by name: as the
 # role, search path and catalog then resolve it, maybe another object (an aclitem's roles too).
@@ -151,6 +153,39 @@ ENUMS = """
     SELECT coalesce(json_object_agg(e.oid::text, e.enumlabel), '{}')::text
     FROM made JOIN pg_enum e ON e.enumtypid = made.oid
 """
+# The constraint triggers of the tables named in $2 (the tables an action wrote) that may be
+# deferred, so fire at its COMMIT, after goex measured it (a trigger may SET CONSTRAINTS ALL
+# DEFERRED even where they are INITIALLY IMMEDIATE): what they write there is neither counted
+# nor imaged. Those that fire under the session's session_replication_role, as a JSON list of
+# "table.trigger" (not foreign keys': internal, they check and write nothing).
+LATE = """
+    SELECT coalesce(json_agg(t.tgrelid::regclass::text || '.' || quote_ident(t.tgname)),
+                    '[]')::text
+    FROM pg_trigger t WHERE t.tgrelid = ANY (ARRAY(
+        SELECT to_regclass(x) FROM json_array_elements_text($2::json) AS x))
+      AND t.tgconstraint <> 0 AND NOT t.tgisinternal AND t.tgdeferrable
+      AND t.tgenabled IN ('A', CASE current_setting('session_replication_role')
+                                WHEN 'replica' THEN 'R' ELSE 'O' END)
+"""
+# Both, in one round trip: $1 the tables imaged, $2 the tables written (``asked``).
+KEPT = f"SELECT ({ENUMS}), ({LATE})"
+
+
+def asked(effects: Effects) -> tuple[str, str] | None:
+    """``KEPT``'s parameters for an action's effects, or None where it has no row images."""
+    imaged = sorted({quote_table(i.table) for i in effects.images if i.images})
+    if not imaged:
+        return None
+    written = sorted({quote_table(t) for t in effects.tables} | set(imaged))
+    return json.dumps(imaged), json.dumps(written)
+
+
+def note(effects: Effects, row: Sequence[str | bytes | None]) -> None:
+    """Keep what ``KEPT`` found with the effects."""
+    effects.enums = json.loads(row[0] or "{}")
+    effects.late_triggers = json.loads(row[1] or "[]")
+
+
 # The kinds whose text a session setting shapes, so that it reads back as another value when
 # printed under one setting and read under another (a trigger may change it for a while):
 # whether the row was printed so. Under extra_float_digits below 1 a float is rounded; under
