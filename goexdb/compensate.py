@@ -46,6 +46,11 @@ class Dialect:
         found = self.query(sql.format(table=quote_literal(table)))
         return [(str(schema), str(name), str(made)) for schema, name, made in found]
 
+    def all_columns(self, table: str, columns: Sequence[str]) -> bool:
+        """Whether ``columns`` (an image's) are every column of the table now, in order: none
+        added since the image was read, none dropped."""
+        return tuple(self.columns(table).types) == tuple(columns)
+
     def types_of(self, table: str) -> dict[str, str]:
         return self.columns(table).types if self.facts.images_need_types else {}
 
@@ -103,8 +108,8 @@ def _listed(
     if d.facts.unrestored is not None:
         types = d.columns(table).types
         keyed = {c: types.get(c, "") for c in key}
-        texts, whole = key_texts(befores, key), tuple(types) == columns  # (every column)
-        read = () if whole else columns
+        texts = key_texts(befores, key)
+        read = () if d.all_columns(table, columns) else columns  # (none: the whole row)
         if (fast := d.facts.unrestored(table, read, keyed, befores, texts)) is not None:
             return fast
     rows = d.facts.image_set(
@@ -150,7 +155,7 @@ def undo_set(out: UndoPlan, d: Dialect, images: StatementImages, *, listing: boo
     columns = [c for c in columns_of(some) if c not in written.generated]
     # its own images known only where the images have every column of the table, in order: a
     # column added since the commit is in none of them, and the undo's must hold it (read back)
-    whole = tuple(written.types) == columns_of(some)
+    whole = d.all_columns(table, columns_of(some))
     # The key is the same (put needs it so), so not set again; but where nothing else may be
     # written, it is set to itself: a delete and re-insert would fire the foreign keys' actions
     # (and where nothing at all may be written, it is done all the same)

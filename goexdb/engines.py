@@ -150,6 +150,11 @@ _PLAIN_KEY = re.compile(
 )
 
 
+# What parts row images, or values read from them, travelling as one text: the record
+# separator, which JSON text never holds raw (a string escapes it).
+PARTED = "\x1e"
+
+
 def _postgres_unrestored(
     table: str,
     columns: Sequence[str],
@@ -165,8 +170,8 @@ def _postgres_unrestored(
     table's, all, in order: the whole row's text, in less time)."""
     if keys is None or not all(_PLAIN_KEY.fullmatch(kind) for kind in key.values()):
         return None
-    texts = [_SEPARATOR.join(befores), *(_SEPARATOR.join(column) for column in keys)]
-    if any(text.count(_SEPARATOR) != len(befores) - 1 or not text for text in texts):
+    texts = [PARTED.join(befores), *(PARTED.join(column) for column in keys)]
+    if any(text.count(PARTED) != len(befores) - 1 or not text for text in texts):
         return None  # (one empty value alone would be read as no value)
     parted = [f"string_to_array({quote_literal(text)}, chr(30))" for text in texts]
     kinds = ["", *(f"::{kind}[]" for kind in key.values())]
@@ -179,9 +184,6 @@ def _postgres_unrestored(
         f"LEFT JOIN LATERAL (SELECT {now} FROM {quote_table(table)} AS t WHERE {match}) "
         "AS n(now) ON true WHERE n.now IS DISTINCT FROM x.image"
     )
-
-
-_SEPARATOR = "\x1e"
 
 
 def _duckdb_not_null_name(table: str, column: str) -> str:

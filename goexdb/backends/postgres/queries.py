@@ -225,10 +225,10 @@ def restoring(
     session_replication_role = replica, if the role may (whether it was); and work_mem at
     least 32MB, so that the joins of its images with their tables' rows fit in memory (a
     hundred thousand rows: 11MB)."""
-    rows("SELECT set_config('standard_conforming_strings', 'on', true)")
     rows(
-        "SELECT set_config('work_mem', '32MB', true) "
-        "WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('32MB')"
+        "SELECT set_config('standard_conforming_strings', 'on', true), CASE WHEN "
+        "pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('32MB') "
+        "THEN set_config('work_mem', '32MB', true) END"
     )
     rows("SET CONSTRAINTS ALL IMMEDIATE")
     for name in SHAPING:  # as when the images were read
