@@ -157,7 +157,9 @@ class ProxyContext:
                 max_images = self.config.db.max_row_images
                 effects = await measure(session.own, pending, max_images, cascaded)
         except GoexError as exc:  # the transaction failed: nothing to decide
-            with contextlib.suppress(ConnectionError):  # gone: the server rolled it back
+            # the server went (and rolled it back), or skips to the client's Sync after an
+            # error (and the COMMIT with it: the transaction ends rolled back)
+            with contextlib.suppress(ConnectionError, Discarded):
                 if commit is not None:  # the server answers the client's COMMIT with ROLLBACK
                     await session.own.commit(commit, quiet)
                 else:

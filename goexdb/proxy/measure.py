@@ -23,9 +23,9 @@ from goexdb.effects import Effects, ImageBudget, StatementImages
 from goexdb.engines import POSTGRES
 from goexdb.proxy import messages as m
 from goexdb.proxy.images import tie, written_by
-from goexdb.proxy.own import GoexQueryFailed, Own
+from goexdb.proxy.own import UNANSWERED, Own
 from goexdb.proxy.pending import Counts, Pending, savepoint_of
-from goexdb.proxy.routing import Discarded, Sink, failed
+from goexdb.proxy.routing import Sink, failed
 from goexdb.proxy.statements import Verdict
 from goexdb.renames import renamed_since
 from goexdb.sql import StatementKind
@@ -109,7 +109,7 @@ async def measure(
             await asyncio.to_thread(cascaded.image, effects, held.roots, exclusive, budget)
         if (asked := lossy.asked(effects)) is not None:
             lossy.note(effects, (await own.rows("goex_kept", lossy.KEPT, asked))[0])
-    except (GoexQueryFailed, Discarded, ConnectionError) as exc:
+    except UNANSWERED as exc:
         raise ExecutionError(f"goex could not measure the transaction: {exc}") from exc
     return effects
 
@@ -147,7 +147,7 @@ async def at_savepoint(own: Own, pending: Pending, sql: str, ran: Sink) -> None:
     if what == "release":
         pending.release(name)
         return
-    with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):  # failed: said so
+    with contextlib.suppress(*UNANSWERED):  # failed: said so
         if failed(await own.answer(ran)):
             return
         counts = await counts_now(own)
@@ -157,7 +157,7 @@ async def at_savepoint(own: Own, pending: Pending, sql: str, ran: Sink) -> None:
 async def after_ddl(own: Own, pending: Pending, ran: Sink) -> None:
     """Once a DDL statement ran (``ran``: its Execute, sent): the catalog rows written so far,
     which are DDL's, against which later statements' are read (``Pending.written_catalogs``)."""
-    with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):  # failed: said so
+    with contextlib.suppress(*UNANSWERED):  # failed: said so
         if not failed(await own.answer(ran)):
             pending.watch.writes = await catalog_writes(own)
 

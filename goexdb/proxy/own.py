@@ -23,6 +23,11 @@ class GoexQueryFailed(Exception):
     """A query of goex's own failed on the server; the message is the server's."""
 
 
+# What a statement of goex's may end in besides its answer: it failed, the server skipped it
+# after an error (up to a Sync), or the server went.
+UNANSWERED = (GoexQueryFailed, Discarded, ConnectionError)
+
+
 class Own:
     def __init__(self, router: Router, upstream: Outbox, client: asyncio.StreamWriter) -> None:
         self._router = router
@@ -110,5 +115,5 @@ class Own:
 
     async def roll_back(self) -> None:
         """ROLLBACK; a connection already gone has rolled back on its own."""
-        with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
+        with contextlib.suppress(*UNANSWERED):
             await self.rows("goex_rollback", "ROLLBACK")

@@ -39,11 +39,10 @@ from goexdb.proxy.measure import (
 )
 from goexdb.proxy.messages import Message
 from goexdb.proxy.names import Names, Settle, ours
-from goexdb.proxy.own import GoexQueryFailed
+from goexdb.proxy.own import UNANSWERED
 from goexdb.proxy.pending import Client, Pending
 from goexdb.proxy.refusals import EMPTY, RESERVED_NAME, SEVERAL, UNSEEN, raising
 from goexdb.proxy.relay import Handler, Relay
-from goexdb.proxy.routing import Discarded
 from goexdb.proxy.statements import Role, Verdict
 from goexdb.proxy.upstream import Upstream
 from goexdb.sql import StatementKind
@@ -240,7 +239,7 @@ class ProxySession(Relay):
                 self.own.send("goex_begin", "BEGIN")
                 self._implicit = True
             if not self._counts_clean:  # an earlier transaction's rows, not yet flushed
-                with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
+                with contextlib.suppress(*UNANSWERED):
                     self._pending.baseline = await counts_now(self.own)
                     self._pending.watch = SchemaWatch.since(self._pending.baseline)
             self._counts_clean = False
@@ -248,7 +247,7 @@ class ProxySession(Relay):
         statement = verdict.statement
         if statement is not None and statement.kind is DDL:
             # a failure means the transaction failed already; so does its measure, later
-            with contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError):
+            with contextlib.suppress(*UNANSWERED):
                 if pending.catalog is None:
                     pending.catalog, pending.filenodes = await read_catalog(self.own)
                 pending.watch.beyond(await catalog_writes(self.own), "before a DDL statement")
@@ -264,7 +263,7 @@ class ProxySession(Relay):
         budget = ImageBudget(self.context.config.db.max_row_images)
         index = len(pending.statements)
         with (
-            contextlib.suppress(GoexQueryFailed, Discarded, ConnectionError),
+            contextlib.suppress(*UNANSWERED),
             self.context.cascaded_for(self) as cascaded,
         ):
             if cascaded is not None:

@@ -648,3 +648,54 @@ def test_the_upstream_connection_lost_mid_transaction(proxy: RunningProxy, table
     proxy.process.signal(signal.SIGTERM)
     code, _, err = proxy.process.finish(timeout=5)
     assert code == 0, err
+
+
+def test_an_error_before_the_commit_in_one_query_fails_the_action(
+    proxy: RunningProxy, table: str
+) -> None:
+    """``SELECT 1/0; COMMIT`` in a held transaction: the server skips the COMMIT (and goex's
+    measuring query, sent after the error) up to the Sync. The client hears the error and may
+    go on; the action is journaled failed. The session once ended there, journaling nothing."""
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"UPDATE {table} SET v = 'x' WHERE id = 5")
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            bounded(proxy, lambda: con.execute("SELECT 1/0; COMMIT"))
+        con.rollback()
+        assert con.execute("SELECT v FROM " + table + " WHERE id = 5").fetchall() == [("v5",)]
+    assert [a.status for a in about(proxy, table)] == [Status.FAILED]
+    assert proxy.direct(f"SELECT v FROM {table} WHERE id = 5") == [("v5",)]
+
+
+def test_the_upstream_connection_lost_while_goex_measures(proxy: RunningProxy, table: str) -> None:
+    """The server goes while the transaction's last write runs, with the client's COMMIT, and
+    so goex's measuring query, queued behind it: the server answers the write with its FATAL
+    and reads nothing more. The held transaction is journaled failed all the same (the session
+    once ended on the COMMIT skipped after the error, journaling nothing)."""
+    name = f"px-lost-{uuid.uuid4().hex[:8]}"
+    con = psycopg.connect(proxy.dsn(application_name=name))
+    pool = ThreadPoolExecutor(1)
+    try:
+        con.execute("SELECT 1")  # the block is open
+        slow = "(SELECT true FROM pg_sleep(30))"
+        write = f"UPDATE {table} SET v = 'lost' WHERE id = 5 AND {slow}; COMMIT"
+        sent = pool.submit(con.execute, write)
+        sleeping = (
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = %s AND wait_event = 'PgSleep'"
+        )
+        eventually(lambda: bool(proxy.direct(sleeping, name)), "the write under way")
+        proxy.direct(f"SELECT pg_terminate_backend(({sleeping}))", name)
+        with pytest.raises(psycopg.OperationalError):
+            sent.result(timeout=10)
+    finally:
+        pool.shutdown(wait=False)
+        con.close()
+    assert proxy.direct(f"SELECT v FROM {table} WHERE id = 5") == [("v5",)]
+
+    def journaled() -> bool:
+        return [a.status for a in about(proxy, table)] == [Status.FAILED]
+
+    eventually(journaled, "the action journaled failed")
+    proxy.process.signal(signal.SIGTERM)
+    code, _, err = proxy.process.finish(timeout=5)
+    assert code == 0 and "ended:" not in err, err
