@@ -33,7 +33,7 @@ from goexdb.held import Held
 from goexdb.proxy import messages as m
 from goexdb.proxy.measure import Bridged, measure
 from goexdb.proxy.messages import Message
-from goexdb.proxy.own import Own
+from goexdb.proxy.own import Own, Skipped
 from goexdb.proxy.pending import Client, Pending
 from goexdb.proxy.routing import Discarded, failed
 from goexdb.proxy.statements import Judge
@@ -156,16 +156,18 @@ class ProxyContext:
             with self.cascaded_for(session) as cascaded:
                 max_images = self.config.db.max_row_images
                 effects = await measure(session.own, pending, max_images, cascaded)
-        except GoexError as exc:  # the transaction failed: nothing to decide
-            # the server went (and rolled it back), or skips to the client's Sync after an
-            # error (and the COMMIT with it: the transaction ends rolled back)
-            with contextlib.suppress(ConnectionError, Discarded):
-                if commit is not None:  # the server answers the client's COMMIT with ROLLBACK
+        except GoexError as exc:  # the transaction failed, or could not be measured
+            if isinstance(exc.__cause__, Skipped) and commit is not None:
+                # An error of the client's came before its COMMIT: the server skips that too,
+                # and the transaction stays open, failed, for the client to end or to take up
+                # again (ROLLBACK TO): still held. The COMMIT is relayed, to be skipped.
+                with contextlib.suppress(ConnectionError, Discarded):
                     await session.own.commit(commit, quiet)
-                else:
-                    await session.own.roll_back()
+                raise exc.__cause__ from None
+            await session.own.roll_back()
             await self.failed(session, pending, exc)
-            return None
+            told = isinstance(exc.__cause__, Skipped | ConnectionError | Discarded)
+            return None if told else f"goex: {exc.message}; rolled back"
         if not pending.changes_rows and _nothing(effects):  # queries calling functions, only
             await session.own.commit(commit, quiet)  # a failure, the server tells the client
             return None

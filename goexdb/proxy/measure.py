@@ -144,11 +144,11 @@ async def at_savepoint(own: Own, pending: Pending, sql: str, ran: Sink) -> None:
     if found is None:
         return
     what, name = found
-    if what == "release":
-        pending.release(name)
-        return
-    with contextlib.suppress(*UNANSWERED):  # failed: said so
+    with contextlib.suppress(*UNANSWERED):  # failed: said so (skipped: it did nothing)
         if failed(await own.answer(ran)):
+            return
+        if what == "release":
+            pending.release(name)
             return
         counts = await counts_now(own)
         (pending.savepoint if what == "savepoint" else pending.rolled_back_to)(name, counts)

@@ -16,7 +16,7 @@ from goexdb.proxy.action import Worker
 from goexdb.proxy.messages import Message
 from goexdb.proxy.own import Own
 from goexdb.proxy.pending import Client
-from goexdb.proxy.routing import Outbox, Router, Sink
+from goexdb.proxy.routing import Discarded, Outbox, Router, Sink
 from goexdb.proxy.upstream import Upstream
 
 _HIGH_WATER = 1 << 20  # bytes waiting to be sent upstream before the proxy waits
@@ -76,6 +76,14 @@ class Relay:
 
     def _expect(self, kind: str, **how: object) -> Sink:
         return self.router.expect(kind, **how)
+
+    async def _ran(self, sent: Sink) -> bool:
+        """Whether the server ran a statement sent (a BEGIN, COMMIT or ROLLBACK, whose answer
+        the transaction's state follows): it skips one after an error, up to the Sync."""
+        try:
+            return (await self.own.answer(sent)).type == b"C"
+        except (Discarded, ConnectionError):
+            return False
 
     # -- the client's side ------------------------------------------------------------------------
 
@@ -146,5 +154,10 @@ class Relay:
                     await self.upstream.writer.drain()
 
     def _tell(self, sqlstate: str, text: str, *, severity: str = "FATAL") -> None:
-        with contextlib.suppress(Exception):
-            self._writer.write(m.error(sqlstate, text, severity=severity))
+        self._say(m.error(sqlstate, text, severity=severity))
+
+    def _say(self, data: bytes) -> None:
+        """Write to the client, unless its connection is closing (the server's loss closes
+        it: ``_server_gone``), where a write would raise."""
+        if not self._writer.is_closing():
+            self._writer.write(data)

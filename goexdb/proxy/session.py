@@ -39,7 +39,7 @@ from goexdb.proxy.measure import (
 )
 from goexdb.proxy.messages import Message
 from goexdb.proxy.names import Names, Settle, ours
-from goexdb.proxy.own import UNANSWERED
+from goexdb.proxy.own import UNANSWERED, Skipped
 from goexdb.proxy.pending import Client, Pending
 from goexdb.proxy.refusals import EMPTY, RESERVED_NAME, SEVERAL, UNSEEN, raising
 from goexdb.proxy.relay import Handler, Relay
@@ -210,13 +210,20 @@ class ProxySession(Relay):
         self._send(message.raw)
         counted = role is Role.SAVEPOINT and self._pending is not None  # counts read after it
         ddl = verdict.statement is not None and verdict.statement.kind is DDL and role is Role.WRITE
+        control = role in (Role.BEGIN, Role.COMMIT, Role.ROLLBACK)
         ran = self._expect(
-            "execute", quiet=quiet, on_final=note, keep_rows=keep_rows, waited=counted or ddl
+            "execute",
+            quiet=quiet,
+            on_final=note,
+            keep_rows=keep_rows,
+            waited=counted or ddl or control,
         )
         if counted and self._pending is not None:
             await at_savepoint(self.own, self._pending, verdict.sql, ran)
         elif ddl and self._pending is not None:  # the catalog rows written so far are DDL's
             await after_ddl(self.own, self._pending, ran)
+        elif control and not await self._ran(ran):
+            return  # skipped after an error (or failed): the transaction is as it was
         elif role is Role.BEGIN:
             self._block = True
             self._implicit = False  # a BEGIN after writes: the block goes on past the Sync
@@ -308,7 +315,7 @@ class ProxySession(Relay):
             self._ask_flush()
             failure = ExecutionError("the transaction failed on the server; nothing committed")
             await self.context.failed(self, pending, failure)
-        self._writer.write(m.ready(b"I"))
+        self._say(m.ready(b"I"))
 
     def _copy(self, message: Message) -> None:
         self._send(message.raw)
@@ -373,11 +380,17 @@ class ProxySession(Relay):
         the client's own COMMIT (relayed if goex commits), or None at the end of an implicit
         transaction (goex commits it)."""
         pending, self._pending = self._pending, None
+        was = self._block, self._implicit
         self._block = self._implicit = False
         assert pending is not None
         self._flush_asked = True  # the measure asks it
-        outcome = await self.context.conclude(self, pending, commit, quiet=quiet)
+        try:
+            outcome = await self.context.conclude(self, pending, commit, quiet=quiet)
+        except Skipped:  # the server skipped the COMMIT: the transaction is still open
+            self._pending = pending
+            self._block, self._implicit = was
+            return
         if outcome is not None:  # rolled back instead of the client's COMMIT: goex says why
-            self._writer.write(m.error(REJECTED_STATE, outcome))
+            self._say(m.error(REJECTED_STATE, outcome))
             if commit is not None:
                 self._discarding = True

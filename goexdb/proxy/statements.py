@@ -293,7 +293,8 @@ def _setting_refusal(name: str, value: str | None, limits: dict[str, float]) -> 
             return f"RESET {name}, which would lift goex's limit"
         limit = limits.get(name)
         wanted = _milliseconds(value)
-        if limit is not None and (wanted is None or not 0 < wanted <= limit):
+        # (below 1 ms, PostgreSQL rounds it to 0: no limit)
+        if limit is not None and (wanted is None or not 1 <= wanted <= limit):
             return f"{name} = {value}: only a value up to goex's {limit:g} ms passes"
         return None
     if name not in _SETTINGS:

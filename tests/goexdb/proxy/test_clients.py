@@ -654,15 +654,16 @@ def test_an_error_before_the_commit_in_one_query_fails_the_action(
     proxy: RunningProxy, table: str
 ) -> None:
     """``SELECT 1/0; COMMIT`` in a held transaction: the server skips the COMMIT (and goex's
-    measuring query, sent after the error) up to the Sync. The client hears the error and may
-    go on; the action is journaled failed. The session once ended there, journaling nothing."""
+    measuring query, sent after the error) up to the Sync. The client hears the error and
+    rolls back; the action is journaled so. The session once ended there, journaling nothing
+    (``test_failures.py``: what else may follow)."""
     with psycopg.connect(proxy.dsn()) as con:
         con.execute(f"UPDATE {table} SET v = 'x' WHERE id = 5")
         with pytest.raises(psycopg.errors.DivisionByZero):
             bounded(proxy, lambda: con.execute("SELECT 1/0; COMMIT"))
         con.rollback()
         assert con.execute("SELECT v FROM " + table + " WHERE id = 5").fetchall() == [("v5",)]
-    assert [a.status for a in about(proxy, table)] == [Status.FAILED]
+    assert [a.status for a in about(proxy, table)] == [Status.ROLLED_BACK]
     assert proxy.direct(f"SELECT v FROM {table} WHERE id = 5") == [("v5",)]
 
 
