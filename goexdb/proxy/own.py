@@ -8,7 +8,6 @@ touching the client's unnamed statement or portal, or ending its implicit transa
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,10 +52,10 @@ class Sent:
 
 
 class Own:
-    def __init__(self, router: Router, upstream: Outbox, client: asyncio.StreamWriter) -> None:
+    def __init__(self, router: Router, upstream: Outbox, say: Callable[[bytes], None]) -> None:
         self._router = router
         self._upstream = upstream
-        self._client = client
+        self._say = say  # to the client (nothing once its connection is closing)
         self._prepared: set[str] = set()
         self._portal_left = False  # goex's portal left open by an Execute that failed
 
@@ -141,8 +140,7 @@ class Own:
             self._upstream.write(m.flush())
         final = await self._upstream.answer(ran)
         if commit is None and failed(final):  # the client hears why, as for its own COMMIT
-            if not self._client.is_closing():
-                self._client.write(final.raw)
+            self._say(final.raw)
             self._portal_left = True
             with contextlib.suppress(ConnectionError):  # (gone: the COMMIT failed all the same)
                 await self.resync()  # the server skips until a Sync: the client's came before

@@ -40,7 +40,7 @@ class Relay:
         self.upstream = upstream
         self.router = Router(upstream.reader, writer, self._status, self._parameter)
         self.outbox = Outbox(upstream.writer)
-        self.own = Own(self.router, self.outbox, writer)
+        self.own = Own(self.router, self.outbox, self._say)
         self.status = b"I"  # the server's, as of its last ReadyForQuery
         self._discarding = False  # after a refusal: the client's messages until Sync
         self._background: set[asyncio.Future[object]] = set()
