@@ -102,9 +102,9 @@ def check_restored(
 
 def _listed(
     d: Dialect, table: str, columns: tuple[str, ...], key: list[str], befores: list[str]
-) -> str:
-    """The query of the rows not restored exactly, made when it is run: the engine's faster
-    one where it has one, else through ``image_set``."""
+) -> tuple[str, list[str]]:
+    """The query of the rows not restored exactly and the texts it binds, made when it is run:
+    the engine's faster one where it has one, else through ``image_set`` (binding none)."""
     if d.facts.unrestored is not None:
         types = d.columns(table).types
         keyed = {c: types.get(c, "") for c in key}
@@ -115,7 +115,7 @@ def _listed(
     rows = d.facts.image_set(
         table, [(b, b) for b in befores], _types(d, table, befores[0]), 0, True
     )
-    return _restored(d, table, columns, key)(rows, "")
+    return _restored(d, table, columns, key)(rows, ""), []
 
 
 def _restored(

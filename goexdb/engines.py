@@ -32,10 +32,11 @@ ImageSet = Callable[[str, Sequence[tuple[str, str]], Mapping[str, str], int, boo
 
 # unrestored(table, columns (none: the table's, all), key types, before-images, each key
 # column's values in them as text or None): a query of each image whose row, found by its
-# key, is not that text now (the image, the row now), or None
+# key, is not that text now (the image, the row now), with the texts it binds (megabytes the
+# server would otherwise scan as literals), or None
 Unrestored = Callable[
     [str, Sequence[str], Mapping[str, str], Sequence[str], Sequence[Sequence[str]] | None],
-    str | None,
+    tuple[str, list[str]] | None,
 ]
 
 
@@ -161,28 +162,31 @@ def _postgres_unrestored(
     key: Mapping[str, str],
     befores: Sequence[str],
     keys: Sequence[Sequence[str]] | None,
-) -> str | None:
+) -> tuple[str, list[str]] | None:
     """The images and their key values (``keys``, each column's values as the images' text has
-    them) travel as texts, each value parted from the next by a character JSON text never
+    them) travel as parameters, each value parted from the next by a character JSON text never
     holds raw (the record separator), the keys cast to their columns' types, where every key
     column is of a plain type: no JSON is parsed (a third less time than reading each key by
-    ``->>``). The row found is compared as text over the image's columns (none: they are the
-    table's, all, in order: the whole row's text, in less time)."""
+    ``->>``), and no literal of megabytes is scanned. The row found is compared as text over
+    the image's columns (none: they are the table's, all, in order: the whole row's text, in
+    less time)."""
     if keys is None or not all(_PLAIN_KEY.fullmatch(kind) for kind in key.values()):
         return None
     texts = [PARTED.join(befores), *(PARTED.join(column) for column in keys)]
     if any(text.count(PARTED) != len(befores) - 1 or not text for text in texts):
         return None  # (one empty value alone would be read as no value)
-    parted = [f"string_to_array({quote_literal(text)}, chr(30))" for text in texts]
     kinds = ["", *(f"::{kind}[]" for kind in key.values())]
-    arrays = ", ".join(a + kind for a, kind in zip(parted, kinds, strict=True))
+    arrays = ", ".join(
+        f"string_to_array(${n}::text, chr(30)){kind}" for n, kind in enumerate(kinds, 1)
+    )
     names = ", ".join(f"k{i}" for i in range(len(key)))
     match = " AND ".join(f"t.{quote_ident(c)} = x.k{i}" for i, c in enumerate(key))
     now = _postgres_row_json("t", columns, {}) if columns else "row_to_json(t.*)::text"
     return (
         f"SELECT x.image, n.now FROM unnest({arrays}) AS x(image, {names}) "
         f"LEFT JOIN LATERAL (SELECT {now} FROM {quote_table(table)} AS t WHERE {match}) "
-        "AS n(now) ON true WHERE n.now IS DISTINCT FROM x.image"
+        "AS n(now) ON true WHERE n.now IS DISTINCT FROM x.image",
+        texts,
     )
 
 

@@ -268,7 +268,9 @@ def unrestored(
     found = _returned_otherwise(plan, effects)
     if plan.restored:
         backend.restoring(plan.settings)
-        found += [(check.table, backend.query(check.query())) for check in plan.restored]
+        for check in plan.restored:
+            sql, params = check.query()
+            found.append((check.table, backend.query(sql, *params)))
     return found
 
 

@@ -39,10 +39,11 @@ class Check:
 @dataclass(frozen=True)
 class Restored:
     """A check, once the undo has run, that rows of a table are back exactly: ``query`` lists
-    each row that is not (its before-image, the row now; ``goexdb.undo.unrestored``)."""
+    each row that is not (its before-image, the row now; ``goexdb.undo.unrestored``), with the
+    texts it binds."""
 
     table: str
-    query: Callable[[], str]  # made when it is run: megabytes of images
+    query: Callable[[], tuple[str, list[str]]]  # made when it is run: megabytes of images
 
 
 @dataclass

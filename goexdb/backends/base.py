@@ -37,9 +37,10 @@ class Backend(Protocol):
         """The foreign keys into or out of these tables that rows now break (checked when
         ``restoring``, which leaves the foreign keys unchecked): constraint, table, keys."""
 
-    def query(self, sql: str, /) -> list[tuple[Any, ...]]:
-        """The rows of a query of goex's own, not one of the action's: a check in the open
-        transaction once ``measure`` ran, or what an undo's plan reads of the database."""
+    def query(self, sql: str, /, *params: Any) -> list[tuple[Any, ...]]:
+        """The rows of a query of goex's own, not one of the action's, with the values it binds:
+        a check in the open transaction once ``measure`` ran, or what an undo's plan reads of
+        the database."""
 
     def mark(self, statements: Sequence[Statement]) -> None:
         """Inside the open transaction, measure from here: what executes next (these

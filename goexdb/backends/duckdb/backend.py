@@ -213,15 +213,15 @@ class DuckDBBackend:
         """Columns, key and indexed columns of a table; cached until DDL runs (read slowly)."""
         if name not in self._tables:
             indexed: set[str] | None = set()
-            for (columns,) in self.query(queries.INDEXED, [name, name]):
+            for (columns,) in self.query(queries.INDEXED, name, name):
                 names = [c.strip().strip('"') for c in str(columns).strip("[]").split(",")]
                 if indexed is not None and all(n.isidentifier() for n in names):
                     indexed.update(names)
                 else:
                     indexed = None  # an expression index: any column may be in it
-            key = self.query(queries.KEY, [name])
+            key = self.query(queries.KEY, name)
             meta = _TableMeta(
-                dict(self.query(queries.TABLE_COLUMNS, [name])),
+                dict(self.query(queries.TABLE_COLUMNS, name)),
                 tuple(key[0][0]) if key else (),
                 None if indexed is None else frozenset(indexed),
             )
@@ -270,7 +270,7 @@ class DuckDBBackend:
         after_rows = self.query(
             f"SELECT t.rowid, {key_and_row('t')[1]} FROM {quote_table(images.table)} AS t "
             "WHERE t.rowid IN (SELECT unnest(?))",
-            [list(befores)],
+            list(befores),
         )
         if count == len(befores) == len(after_rows):
             images.images = [RowImage(befores[rowid], image) for rowid, image in after_rows]
@@ -288,7 +288,7 @@ class DuckDBBackend:
         schema = table.db or "main"
         key = f"{schema}.{table.name}".casefold()
         if key not in self._names:
-            found = self.query(queries.CANONICAL, [schema, table.name])
+            found = self.query(queries.CANONICAL, schema, table.name)
             if not found:  # not a table (yet): do not cache
                 return f"{schema}.{table.name}"
             self._names[key] = str(found[0][0])
@@ -326,9 +326,9 @@ class DuckDBBackend:
     def _catalog(self) -> Catalog:
         return queries.read_catalog(self.query)
 
-    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, /, *params: Any) -> list[tuple[Any, ...]]:
         with _MEASURING:
-            return self._con.execute(sql, params).fetchall()
+            return self._con.execute(sql, list(params)).fetchall()
 
     def restoring(self, settings: Mapping[str, str]) -> bool:
         return False  # DuckDB has no triggers, rules or foreign-key actions to turn off
@@ -357,8 +357,8 @@ class DuckDBBackend:
         self._con.close()
 
     def columns(self, table: str) -> TableColumns:
-        generated = self.query(queries.GENERATED_COLUMNS, [table])
-        types = dict(self.query(queries.TABLE_COLUMNS, [table]))
+        generated = self.query(queries.GENERATED_COLUMNS, table)
+        types = dict(self.query(queries.TABLE_COLUMNS, table))
         return TableColumns(types, frozenset(name for (name,) in generated))
 
     def table_sizes(self) -> dict[str, int]:

@@ -27,7 +27,7 @@ from goexdb.sql import Statement, matched_row_ids
 class Query(Protocol):
     """The rows of one of goex's queries, run in the action's transaction."""
 
-    def __call__(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]: ...
+    def __call__(self, sql: str, /, *params: Any) -> list[tuple[Any, ...]]: ...
 
 
 # At most this many runs of consecutive row ids are read as BETWEEN ranges (see _rowid_condition).

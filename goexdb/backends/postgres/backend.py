@@ -365,7 +365,7 @@ class PostgresBackend:
             # if goex's split ever disagreed with PostgreSQL's, the server refuses it.
             return self._wire.run(text.encode())
 
-    def query(self, sql: str, *params: str) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, /, *params: str) -> list[tuple[Any, ...]]:
         return self._wire.rows(self._measuring(sql, params))
 
     def _json(self, query: str) -> Any:
