@@ -11,9 +11,11 @@
 * +record — images, then ``undo_record()`` (every image read as JSON text, as a commit does
   before it journals the undo record), then rollback.
 
-On DuckDB a last line gives the floor of images as JSON text, without goex, for 100,000
-rows: the UPDATE with its rows' JSON text before and after it, made by DuckDB and only
-counted, or fetched into Python (as an undo record needs them).
+On DuckDB a last line gives the floor of images, without goex, for 100,000 rows: the UPDATE
+with its rows' JSON text before and after it, made by DuckDB and only counted, or fetched into
+Python (as an undo record needs them); or its rows before and after it written by DuckDB to
+Parquet files, its own binary columnar form (the least a record kept beyond the transaction
+can cost, in any form).
 
 Each goex way is the held transaction under an action (``Session.hold``): what goex adds to the
 database round trips. The journal's writes per action are measured by ``bench_journal.py``.
@@ -144,15 +146,18 @@ def bench_postgres(dsn: str) -> None:
             bench_size("postgres", dsn, n, plain)
 
 
+def fill_duckdb(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE TABLE bench (id INTEGER PRIMARY KEY, qty INTEGER, note TEXT, price DECIMAL(12, 2))"
+    )
+    con.execute(
+        "INSERT INTO bench SELECT i, i % 7, 'row ' || i, i * 1.5 FROM range(1, 100001) t(i)"
+    )
+
+
 def bench_duckdb(path: Path) -> None:
     with duckdb.connect(str(path)) as con:
-        con.execute(
-            "CREATE TABLE bench (id INTEGER PRIMARY KEY, qty INTEGER, note TEXT, "
-            "price DECIMAL(12, 2))"
-        )
-        con.execute(
-            "INSERT INTO bench SELECT i, i % 7, 'row ' || i, i * 1.5 FROM range(1, 100001) t(i)"
-        )
+        fill_duckdb(con)
     # The plain connection opens the file with goex's settings, so that all ways share one
     # database instance (DuckDB takes one configuration per file and process).
     with duckdb.connect(str(path), config=dict(DUCKDB_CONFIG)) as plain_con:
@@ -165,6 +170,7 @@ def bench_duckdb(path: Path) -> None:
         for n in SIZES:
             bench_size("duckdb", f"duckdb:{path}", n, plain)
         duckdb_floor(plain_con, SIZES[-1], plain)
+    parquet_floor(SIZES[-1], path.parent)
 
 
 def duckdb_floor(con: duckdb.DuckDBPyConnection, n: int, plain: Callable[[str], None]) -> None:
@@ -173,25 +179,54 @@ def duckdb_floor(con: duckdb.DuckDBPyConnection, n: int, plain: Callable[[str], 
     object per row), or fetched into Python, where goex's undo record needs them."""
     sql = UPDATE.format(n=n)
     text = f"SELECT to_json(b)::VARCHAR FROM bench AS b WHERE id <= {n}"
-
-    def imaged(read: str) -> Callable[[], None]:
-        def run() -> None:
-            con.begin()
-            con.execute(read).fetchall()
-            con.execute(sql).fetchall()
-            con.execute(read).fetchall()
-            con.rollback()
-
-        return run
-
     ways = {
         "plain": lambda: plain(sql),
-        "text counted": imaged(f"SELECT count(t) FROM ({text}) AS x(t)"),
-        "text fetched": imaged(text),
+        "text counted": imaged(con, sql, lambda _: f"SELECT count(t) FROM ({text}) AS x(t)"),
+        "text fetched": imaged(con, sql, lambda _: text),
     }
-    found = medians(ways, 21)
-    report("duckdb", n, found)
+    report("duckdb", n, medians(ways, 21))
     print(f"{'':8} {'':>7}       (the floor of images as JSON text: made, or fetched; no goex)")
+
+
+def parquet_floor(n: int, tmp: Path) -> None:
+    """The least images in any form kept beyond the transaction can cost on DuckDB: the rows
+    before and after the UPDATE written by DuckDB itself to a Parquet file each (its binary
+    columnar form: no text, no Python object per row). goex opens DuckDB with file access
+    off, so this runs on a database of its own (in memory, the same table), against the
+    plain UPDATE there."""
+    sql = UPDATE.format(n=n)
+    rows = f"SELECT rowid, * FROM bench WHERE id <= {n}"
+    with duckdb.connect() as con:
+        fill_duckdb(con)
+
+        def plain() -> None:
+            con.begin()
+            con.execute(sql).fetchall()
+            con.rollback()
+
+        ways = {
+            "plain": plain,
+            "parquet": imaged(
+                con, sql, lambda side: f"COPY ({rows}) TO '{tmp / side}.parquet' (FORMAT parquet)"
+            ),
+        }
+        report("duckdb", n, medians(ways, 21))
+    print(f"{'':8} {'':>7}       (the floor of images as Parquet DuckDB writes; no goex)")
+
+
+def imaged(
+    con: duckdb.DuckDBPyConnection, sql: str, read: Callable[[str], str]
+) -> Callable[[], None]:
+    """The UPDATE with ``read("before")`` before it and ``read("after")`` after it, rolled back."""
+
+    def run() -> None:
+        con.begin()
+        con.execute(read("before")).fetchall()
+        con.execute(sql).fetchall()
+        con.execute(read("after")).fetchall()
+        con.rollback()
+
+    return run
 
 
 def main() -> int:

@@ -71,6 +71,24 @@ def test_the_images_read_later_are_the_rows_before_and_after(dsn: str) -> None:
     assert all(after[i]["note"] == "touched" for i in changed)
 
 
+def test_each_rows_two_images_are_paired(tmp_path: Path) -> None:
+    """The images are read as two texts in the order of the rows' ids, not of their keys:
+    with rows stored out of key order, and a choice of them in many runs, each pair is still
+    one row before and after."""
+    path = tmp_path / "shuffled.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, qty INTEGER)")
+        con.execute("INSERT INTO item SELECT i, i FROM range(1, 2001) t(i) ORDER BY hash(i)")
+    with goexdb.connect(f"duckdb:{path}") as db:
+        staged = db.hold("UPDATE item SET qty = qty * 10 WHERE id % 7 IN (1, 2, 4)")
+        pairs = [
+            (json.loads(b), json.loads(a)) for b, a in staged.undo_record()["images"][0]["images"]
+        ]
+        staged.rollback()
+    assert len(pairs) == len([i for i in range(1, 2001) if i % 7 in (1, 2, 4)])
+    assert all(b["id"] == a["id"] and a["qty"] == 10 * b["qty"] == 10 * b["id"] for b, a in pairs)
+
+
 def test_an_update_with_from_is_read_once_per_row(dsn: str) -> None:
     with goexdb.connect(dsn) as db:
         staged = db.hold(

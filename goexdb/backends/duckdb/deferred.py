@@ -19,8 +19,8 @@ import duckdb
 from sqlglot import exp
 
 from goexdb.backends.duckdb.errors import ignored, translated
-from goexdb.effects import RowImage, StatementImages, many_images
-from goexdb.engines import DUCKDB, quote_table
+from goexdb.effects import StatementImages, many_images, row_images
+from goexdb.engines import DUCKDB, PARTED, quote_table
 from goexdb.sql import Statement, matched_row_ids
 
 
@@ -130,24 +130,23 @@ class DeferredImages:
             self.release()
 
     def _settle(self, item: _Deferred) -> None:
+        """The images of one UPDATE: the rows it changed as the snapshot has them and as the
+        transaction does, each side one text (its images in order of rowid, parted by a
+        character JSON text never holds raw), paired in that order. Both sides are rows of the
+        ids kept (the snapshot's read by their runs), so as many as the UPDATE changed on each
+        are the same rows. (A text per row, and pairing by id in Python, took twice as long.)"""
         images, table = item.images, quote_table(item.images.table)
         types = self._types(images.table)
         row = DUCKDB.row_json("t", list(types), types)
         rowids, params = self._rowid_condition(item.rowids)
+        texts = f"SELECT string_agg({row}, chr(30) ORDER BY t.rowid), count(*) FROM {table} AS t"
         with translated("goex could not read the row images on DuckDB"):
-            before_rows = self._snapshot.execute(
-                f"SELECT t.rowid, {row} FROM {table} AS t WHERE {rowids}", params
-            ).fetchall()
-        after_rows = self._query(
-            f"SELECT t.rowid, {row} FROM {table} AS t SEMI JOIN temp.{item.rowids} AS g "
-            "ON t.rowid = g.r"
-        )
+            [before] = self._snapshot.execute(f"{texts} WHERE {rowids}", params).fetchall()
+        [after] = self._query(f"{texts} SEMI JOIN temp.{item.rowids} AS g ON t.rowid = g.r")
         self._query(f"DROP TABLE temp.{item.rowids}")
-        befores = dict(before_rows)
-        if item.count == len(after_rows) == len(befores) and all(
-            rowid in befores for rowid, _ in after_rows
-        ):
-            images.images = [RowImage(befores[rowid], image) for rowid, image in after_rows]
+        befores, afters = _parted(*before), _parted(*after)
+        if befores is not None and afters is not None and item.count == len(befores) == len(afters):
+            images.images = row_images(zip(befores, afters, strict=True))
         else:  # not expected: the snapshot or the transaction lost rows the UPDATE changed
             images.missing = f"the updated rows of {images.table} could not be read again"
 
@@ -184,3 +183,9 @@ class DeferredImages:
     def close(self) -> None:
         self.release()
         self._snapshot.close()
+
+
+def _parted(text: str | None, count: int) -> list[str] | None:
+    """The ``count`` images of one text, parted by the record separator (None: not so many)."""
+    images = text.split(PARTED) if text is not None else []
+    return images if len(images) == count else None
