@@ -353,7 +353,8 @@ POSTGRES = EngineFacts(
     relabelled="""
         SELECT format('%L (now %s)', r.label, coalesce(quote_literal(e.enumlabel), 'gone'))
         FROM json_each_text({members}::json) AS r(oid, label)
-        LEFT JOIN pg_enum e ON e.oid = r.oid::oid WHERE e.enumlabel IS DISTINCT FROM r.label""",
+        LEFT JOIN pg_catalog.pg_enum e ON e.oid = r.oid::oid
+        WHERE e.enumlabel IS DISTINCT FROM r.label""",
     returning_old_new_since=180000,
     flush_counts_since=150000,
     create_database_strategy_since=150000,

@@ -70,10 +70,12 @@ _TABLE = (
 _EMPTIED = """
     WITH RECURSIVE emptied(relid) AS (
         SELECT to_regclass(x)::oid FROM json_array_elements_text($1::json) x
-        UNION SELECT k.conrelid FROM pg_constraint k JOIN emptied e ON k.confrelid = e.relid
+        UNION SELECT k.conrelid FROM pg_catalog.pg_constraint k
+        JOIN emptied e ON k.confrelid = e.relid
         WHERE $2::bool AND k.contype = 'f' AND k.conparentid = 0)
-    SELECT n.nspname || '.' || c.relname FROM emptied e JOIN pg_class c ON c.oid = e.relid
-    JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1
+    SELECT n.nspname || '.' || c.relname
+    FROM emptied e JOIN pg_catalog.pg_class c ON c.oid = e.relid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ORDER BY 1
 """
 _ALL = "SELECT {key}, row_to_json(t.*)::text{flag} FROM {table} AS t LIMIT $1"
 # The tables among those named ($1, JSON) whose rows row-level security filters for this role.

@@ -81,7 +81,8 @@ def collect_postgres(source: Target, keep: Collection[str] = ()) -> tuple[list[s
         names = [
             r[0]
             for r in con.execute(
-                "SELECT datname FROM pg_database WHERE starts_with(datname, %s) ORDER BY 1",
+                "SELECT datname FROM pg_catalog.pg_database WHERE starts_with(datname, %s) "
+                "ORDER BY 1",
                 (CLONE_PREFIX,),
             )
         ]
@@ -234,7 +235,9 @@ def attach_postgres(source: Target, name: str) -> Clone:
     """The clone ``name`` an earlier process kept (``--decide keep``), to drop or inspect."""
     with _connect(source.conninfo, source) as con:
         row = con.execute("SELECT current_database()").fetchone()
-        exists = con.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        exists = con.execute(
+            "SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s", (name,)
+        ).fetchone()
     if not exists:
         raise TargetError(f"clone {name} is gone from the server (dropped by goex-db gc?)")
     database = row[0] if row else "postgres"

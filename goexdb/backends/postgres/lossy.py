@@ -46,59 +46,62 @@ _REG_TYPES = (
     "regclass regproc regprocedure regoper regoperator regtype regconfig regdictionary "
     "regnamespace regrole regcollation aclitem"
 )
-_REG = "(" + ", ".join(f"'{name}'::regtype" for name in _REG_TYPES.split()) + ")"
+_REG = "(" + ", ".join(f"'pg_catalog.{name}'::regtype" for name in _REG_TYPES.split()) + ")"
 # A type ({t}) not built in with a cast to json, by which row_to_json prints it (and which
 # json_populate_record does not take back: it reads the JSON with the type's input).
 _CAST = (
-    "{t} >= 16384 AND EXISTS (SELECT FROM pg_cast k WHERE k.castsource = {t}"
-    " AND k.casttarget = 'json'::regtype)"
+    "{t} >= 16384 AND EXISTS (SELECT FROM pg_catalog.pg_cast k WHERE k.castsource = {t}"
+    " AND k.casttarget = 'pg_catalog.json'::regtype)"
 )
 # The kinds of a column of a domain, composite or range type, or an array of one (``a``: its
 # pg_attribute row), by every type its values are made of, and whether inside a composite.
 _MADE_OF = f"""
          WITH RECURSIVE
          col(oid) AS (SELECT a.atttypid UNION ALL SELECT y.typbasetype FROM col
-                      JOIN pg_type y ON y.oid = col.oid WHERE y.typtype = 'd'),
-         element(oid) AS (SELECT x.typelem FROM col JOIN pg_type x ON x.oid = col.oid
-                     JOIN pg_type e ON e.oid = x.typelem AND e.typarray = x.oid
+                      JOIN pg_catalog.pg_type y ON y.oid = col.oid WHERE y.typtype = 'd'),
+         element(oid) AS (SELECT x.typelem FROM col JOIN pg_catalog.pg_type x ON x.oid = col.oid
+                     JOIN pg_catalog.pg_type e ON e.oid = x.typelem AND e.typarray = x.oid
                      UNION ALL SELECT y.typbasetype FROM element
-                     JOIN pg_type y ON y.oid = element.oid WHERE y.typtype = 'd'),
+                     JOIN pg_catalog.pg_type y ON y.oid = element.oid WHERE y.typtype = 'd'),
          below(oid, inside) AS (
              SELECT a.atttypid, false
              UNION SELECT n.oid, below.inside OR n.field FROM below
-             JOIN pg_type y ON y.oid = below.oid CROSS JOIN LATERAL (
+             JOIN pg_catalog.pg_type y ON y.oid = below.oid CROSS JOIN LATERAL (
                  SELECT y.typbasetype, false WHERE y.typtype = 'd'
                  UNION ALL SELECT y.typelem, false WHERE y.typelem <> 0 AND y.typcategory = 'A'
-                 UNION ALL SELECT r.rngsubtype, false FROM pg_range r
+                 UNION ALL SELECT r.rngsubtype, false FROM pg_catalog.pg_range r
                  WHERE y.oid IN (r.rngtypid, r.rngmultitypid)
-                 UNION ALL SELECT f.atttypid, true FROM pg_attribute f
+                 UNION ALL SELECT f.atttypid, true FROM pg_catalog.pg_attribute f
                  WHERE y.typtype = 'c' AND f.attrelid = y.typrelid AND f.attnum > 0
                    AND NOT f.attisdropped) AS n(oid, field)),
          made AS (SELECT z.oid, z.typtype, z.typcategory, below.inside FROM below
-                  JOIN pg_type z ON z.oid = below.oid),
-         base AS (SELECT (SELECT x.oid FROM col JOIN pg_type x ON x.oid = col.oid
+                  JOIN pg_catalog.pg_type z ON z.oid = below.oid),
+         base AS (SELECT (SELECT x.oid FROM col JOIN pg_catalog.pg_type x ON x.oid = col.oid
                           WHERE x.typtype <> 'd') AS oid,
-                         (SELECT x.oid FROM element JOIN pg_type x ON x.oid = element.oid
+                         (SELECT x.oid FROM element JOIN pg_catalog.pg_type x ON x.oid = element.oid
                           WHERE x.typtype <> 'd') AS element)
          SELECT ARRAY[
-             CASE WHEN base.oid = 'json'::regtype THEN 'json'
-                  WHEN base.oid = 'jsonb'::regtype THEN 'jsonb'
+             CASE WHEN base.oid = 'pg_catalog.json'::regtype THEN 'json'
+                  WHEN base.oid = 'pg_catalog.jsonb'::regtype THEN 'jsonb'
                   WHEN EXISTS (SELECT FROM made WHERE made.inside AND (made.oid IN
-                       ('json'::regtype, 'jsonb'::regtype) OR made.typcategory = 'A'))
+                       ('pg_catalog.json'::regtype, 'pg_catalog.jsonb'::regtype)
+                       OR made.typcategory = 'A'))
                        THEN 'composite'
-                  WHEN base.element = 'json'::regtype THEN 'json[]'
-                  WHEN base.element = 'jsonb'::regtype THEN 'jsonb[]'
+                  WHEN base.element = 'pg_catalog.json'::regtype THEN 'json[]'
+                  WHEN base.element = 'pg_catalog.jsonb'::regtype THEN 'jsonb[]'
                   WHEN base.element IS NOT NULL THEN 'array' END,
              CASE WHEN EXISTS (SELECT FROM made WHERE made.oid IN
-                       ('float4'::regtype, 'float8'::regtype) OR made.typcategory = 'G')
+                       ('pg_catalog.float4'::regtype, 'pg_catalog.float8'::regtype)
+                       OR made.typcategory = 'G')
                        THEN 'float' END,
              CASE WHEN EXISTS (SELECT FROM made WHERE made.oid IN {_REG})
                        THEN 'reg' END,
-             CASE WHEN EXISTS (SELECT FROM made WHERE made.oid = 'interval'::regtype)
+             CASE WHEN EXISTS (SELECT FROM made WHERE made.oid = 'pg_catalog.interval'::regtype)
                        THEN 'interval' END,
              CASE WHEN EXISTS (SELECT FROM made WHERE made.typtype IN ('r', 'm'))
                    AND EXISTS (SELECT FROM made WHERE made.oid IN
-                       ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype))
+                       ('pg_catalog.date'::regtype, 'pg_catalog.timestamp'::regtype,
+                        'pg_catalog.timestamptz'::regtype))
                        THEN 'dated' END,
              CASE WHEN EXISTS (SELECT FROM made WHERE {_CAST.format(t="made.oid")})
                        THEN 'cast' END]
@@ -113,20 +116,21 @@ _MADE_OF = f"""
 # kinds).
 COLUMNS = f"""
     (SELECT coalesce(json_agg(json_build_array(a.attname, k.kind) ORDER BY a.attnum), '[]')::text
-     FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
-     LEFT JOIN pg_type el ON el.oid = ty.typelem AND el.typarray = ty.oid  -- (not point)
+     FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
+     LEFT JOIN pg_catalog.pg_type el ON el.oid = ty.typelem AND el.typarray = ty.oid  -- (not point)
      CROSS JOIN LATERAL unnest(CASE WHEN ty.typtype IN ('d', 'c', 'r', 'm')
                                       OR el.typtype IN ('d', 'c', 'r', 'm')
          THEN ({_MADE_OF})
-         ELSE ARRAY[CASE WHEN ty.oid = 'json'::regtype THEN 'json'
-                         WHEN ty.oid = 'jsonb'::regtype THEN 'jsonb'
-                         WHEN el.oid = 'json'::regtype THEN 'json[]'
-                         WHEN el.oid = 'jsonb'::regtype THEN 'jsonb[]'
+         ELSE ARRAY[CASE WHEN ty.oid = 'pg_catalog.json'::regtype THEN 'json'
+                         WHEN ty.oid = 'pg_catalog.jsonb'::regtype THEN 'jsonb'
+                         WHEN el.oid = 'pg_catalog.json'::regtype THEN 'json[]'
+                         WHEN el.oid = 'pg_catalog.jsonb'::regtype THEN 'jsonb[]'
                          WHEN el.oid IS NOT NULL THEN 'array' END,
-                    CASE WHEN coalesce(el.oid, ty.oid) IN ('float4'::regtype, 'float8'::regtype)
+                    CASE WHEN coalesce(el.oid, ty.oid)
+                              IN ('pg_catalog.float4'::regtype, 'pg_catalog.float8'::regtype)
                            OR coalesce(el.typcategory, ty.typcategory) = 'G' THEN 'float' END,
                     CASE WHEN coalesce(el.oid, ty.oid) IN {_REG} THEN 'reg' END,
-                    CASE WHEN coalesce(el.oid, ty.oid) = 'interval'::regtype
+                    CASE WHEN coalesce(el.oid, ty.oid) = 'pg_catalog.interval'::regtype
                          THEN 'interval' END,
                     CASE WHEN {_CAST.format(t="coalesce(el.oid, ty.oid)")} THEN 'cast' END]
          END) AS k(kind)
@@ -139,19 +143,20 @@ COLUMNS = f"""
 # of a handful: a join with the names would read all pg_attribute, and cost ten times as much).
 ENUMS = """
     WITH RECURSIVE made(oid) AS (
-        SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = ANY (ARRAY(
+        SELECT a.atttypid FROM pg_catalog.pg_attribute a WHERE a.attrelid = ANY (ARRAY(
             SELECT to_regclass(x) FROM json_array_elements_text($1::json) AS x))
           AND a.attnum > 0 AND NOT a.attisdropped
-        UNION SELECT n.oid FROM made JOIN pg_type y ON y.oid = made.oid CROSS JOIN LATERAL (
+        UNION SELECT n.oid FROM made JOIN pg_catalog.pg_type y ON y.oid = made.oid
+        CROSS JOIN LATERAL (
             SELECT y.typbasetype WHERE y.typtype = 'd'
             UNION ALL SELECT y.typelem WHERE y.typelem <> 0 AND y.typcategory = 'A'
-            UNION ALL SELECT r.rngsubtype FROM pg_range r
+            UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r
             WHERE y.oid IN (r.rngtypid, r.rngmultitypid)
-            UNION ALL SELECT f.atttypid FROM pg_attribute f
+            UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f
             WHERE y.typtype = 'c' AND f.attrelid = y.typrelid AND f.attnum > 0
               AND NOT f.attisdropped) AS n(oid))
     SELECT coalesce(json_object_agg(e.oid::text, e.enumlabel), '{}')::text
-    FROM made JOIN pg_enum e ON e.enumtypid = made.oid
+    FROM made JOIN pg_catalog.pg_enum e ON e.enumtypid = made.oid
 """
 # The constraint triggers of the tables named in $2 (the tables an action wrote) that may be
 # deferred, so fire at its COMMIT, after goex measured it (a trigger may SET CONSTRAINTS ALL
@@ -161,7 +166,7 @@ ENUMS = """
 LATE = """
     SELECT coalesce(json_agg(t.tgrelid::regclass::text || '.' || quote_ident(t.tgname)),
                     '[]')::text
-    FROM pg_trigger t WHERE t.tgrelid = ANY (ARRAY(
+    FROM pg_catalog.pg_trigger t WHERE t.tgrelid = ANY (ARRAY(
         SELECT to_regclass(x) FROM json_array_elements_text($2::json) AS x))
       AND t.tgconstraint <> 0 AND NOT t.tgisinternal AND t.tgdeferrable
       AND t.tgenabled IN ('A', CASE current_setting('session_replication_role')

@@ -20,15 +20,17 @@ _USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'p
 COLUMNS = f"""
     SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
              || CASE WHEN a.attcollation <> 0 AND a.attcollation <> (SELECT typcollation
-                  FROM pg_type WHERE oid = a.atttypid) THEN ' COLLATE ' || (SELECT
-                  quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) ELSE '' END,
+                  FROM pg_catalog.pg_type WHERE oid = a.atttypid) THEN ' COLLATE ' || (SELECT
+                  quote_ident(collname) FROM pg_catalog.pg_collation
+                  WHERE oid = a.attcollation) ELSE '' END,
            pg_get_expr(d.adbin, d.adrelid), a.attgenerated::text || a.attidentity::text,
            c.oid::text, a.attnum, CASE WHEN a.attinhcount > 0 THEN
-             (SELECT string_agg(i.inhparent::text, ' ') FROM pg_inherits i WHERE i.inhrelid = c.oid)
+             (SELECT string_agg(i.inhparent::text, ' ') FROM pg_catalog.pg_inherits i
+              WHERE i.inhrelid = c.oid)
            END, c.relkind::text
-    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-    JOIN pg_namespace n ON n.oid = c.relnamespace
-    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
       AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
     ORDER BY 1, a.attnum
@@ -43,19 +45,21 @@ INDEXES = f"""
              || CASE WHEN i.indisreplident THEN ' /* REPLICA IDENTITY */' ELSE '' END
              || CASE WHEN obj_description(i.indexrelid, 'pg_class') IS NOT NULL
                 THEN ' /* COMMENT */' ELSE '' END
-    FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid
-    JOIN pg_namespace n ON n.oid = c.relnamespace
+    FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+    JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")} AND NOT x.relispartition
 """
 CONSTRAINTS = f"""
     SELECT k.oid::text, n.nspname || '.' || c.relname, k.conname, pg_get_constraintdef(k.oid)
-    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-    JOIN pg_namespace n ON n.oid = c.relnamespace
+    FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname {_USER_SCHEMAS.format("n.nspname")} AND (k.conislocal OR k.coninhcount = 0)
 """
 FILENODES = f"""
-    SELECT c.oid::text, n.nspname || '.' || c.relname, c.relfilenode::text FROM pg_class c
-    JOIN pg_namespace n ON n.oid = c.relnamespace
+    SELECT c.oid::text, n.nspname || '.' || c.relname, c.relfilenode::text
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'm') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
 """
 
@@ -76,23 +80,23 @@ def rewritten(before: Sequence[Sequence[Any]], after: Sequence[Sequence[Any]]) -
 # then, as reading it takes that lock. Relations below 16384 are the system's own.
 # Last, a row of its own: how many rows of the catalogs DDL writes the transaction wrote (a
 # function or trigger that changes the schema writes them as a DDL statement does).
-SCHEMA_CATALOGS = (
-    "pg_class",
-    "pg_attribute",
-    "pg_attrdef",
-    "pg_constraint",
-    "pg_index",
-    "pg_type",
-    "pg_enum",
-    "pg_namespace",
-    "pg_description",
-    "pg_depend",
-    "pg_trigger",
-    "pg_rewrite",
-    "pg_proc",
-    "pg_policy",
-    "pg_sequence",
-    "pg_inherits",
+SCHEMA_CATALOGS = (  # (qualified: a temporary table takes a name's place before pg_catalog)
+    "pg_catalog.pg_class",
+    "pg_catalog.pg_attribute",
+    "pg_catalog.pg_attrdef",
+    "pg_catalog.pg_constraint",
+    "pg_catalog.pg_index",
+    "pg_catalog.pg_type",
+    "pg_catalog.pg_enum",
+    "pg_catalog.pg_namespace",
+    "pg_catalog.pg_description",
+    "pg_catalog.pg_depend",
+    "pg_catalog.pg_trigger",
+    "pg_catalog.pg_rewrite",
+    "pg_catalog.pg_proc",
+    "pg_catalog.pg_policy",
+    "pg_catalog.pg_sequence",
+    "pg_catalog.pg_inherits",
 )
 CATALOG_WRITES = f"""
     SELECT sum(pg_stat_get_xact_tuples_inserted(k) + pg_stat_get_xact_tuples_updated(k)
@@ -108,14 +112,14 @@ HELD = f"""
                pg_stat_get_xact_tuples_updated(l.relation),
                pg_stat_get_xact_tuples_deleted(l.relation)) END,
              CASE WHEN c.relispartition THEN
-               (SELECT rn.nspname || '.' || r.relname FROM pg_class r
-                JOIN pg_namespace rn ON rn.oid = r.relnamespace
+               (SELECT rn.nspname || '.' || r.relname FROM pg_catalog.pg_class r
+                JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
                 WHERE r.oid = pg_partition_root(l.relation)) END,
              CASE WHEN c.relkind = 'S' AND l.mode = 'RowExclusiveLock' THEN
                CASE WHEN has_sequence_privilege(l.relation, 'SELECT,USAGE')
                     THEN pg_sequence_last_value(l.relation) END END) AS held
-      FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
-      LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+      FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE l.pid = pg_backend_pid() AND l.granted
         AND (l.locktype = 'advisory' OR l.locktype = 'relation' AND l.relation >= 16384)
       UNION ALL
@@ -125,20 +129,21 @@ HELD = f"""
 # Counts left in the session's statistics by earlier transactions, over all user tables.
 BASELINE = f"""
     SELECT coalesce(json_agg(json_build_array(name, ins, upd, del)), '[]')
-    FROM (SELECT (SELECT nspname FROM pg_namespace WHERE oid = relnamespace) || '.' || relname
-                   AS name,
+    FROM (SELECT (SELECT nspname FROM pg_catalog.pg_namespace WHERE oid = relnamespace)
+                   || '.' || relname AS name,
                  pg_stat_get_xact_tuples_inserted(oid) AS ins,
                  pg_stat_get_xact_tuples_updated(oid) AS upd,
                  pg_stat_get_xact_tuples_deleted(oid) AS del
-          FROM pg_class WHERE relkind IN ('r', 'p', 'm') AND oid >= 16384
+          FROM pg_catalog.pg_class WHERE relkind IN ('r', 'p', 'm') AND oid >= 16384
           UNION ALL SELECT '{CATALOG}', ({CATALOG_WRITES}), 0, 0) t
     WHERE ins + upd + del > 0
 """
 # The tables named as written that the locks held could not tell apart, resolved by the server
 # exactly as for the statements.
 RESOLVE = """
-    SELECT x, (SELECT n.nspname || '.' || c.relname FROM pg_class c
-               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(x))
+    SELECT x, (SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.oid = to_regclass(x))
     FROM json_array_elements_text($1::json) x
 """
 # The session settings that shape a row's JSON text (a timestamptz's offset, a range of
@@ -171,13 +176,15 @@ OLD_AND_NEW = ("row_to_json(old.*)::text", "row_to_json(new.*)::text")
 TABLE = f"""
     SELECT n.nspname, c.relname,
            coalesce((SELECT array_agg(a.attname ORDER BY k.ord)
-                     FROM pg_index i
+                     FROM pg_catalog.pg_index i
                      CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
-                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                     JOIN pg_catalog.pg_attribute a
+                       ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                      WHERE i.indrelid = c.oid AND i.indisprimary), '{{}}'),
-           c.relkind <> 'p' AND EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhparent = c.oid),
+           c.relkind <> 'p'
+             AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = c.oid),
            {lossy.COLUMNS}
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE c.oid = to_regclass($1)
 """
 # Undo writes rows back with triggers, rules and foreign-key actions off, as logical replication
@@ -187,7 +194,9 @@ REPLICA = """
     WHERE {}
 """
 REPLICA_ALLOWED = "has_parameter_privilege('session_replication_role', 'SET')"  # 15 and later
-REPLICA_ALLOWED_BEFORE_15 = "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+REPLICA_ALLOWED_BEFORE_15 = (
+    "(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)"
+)
 # The foreign keys into or out of the tables named (JSON; partitions stand for their tree's
 # constraints): child, parent, their columns (quoted), whether MATCH FULL, the constraint's name.
 FOREIGN_KEYS = """
@@ -196,13 +205,13 @@ FOREIGN_KEYS = """
               SELECT a.relid FROM tables CROSS JOIN LATERAL pg_partition_ancestors(relid) a)
     SELECT k.conrelid::regclass::text, k.confrelid::regclass::text,
            (SELECT array_agg(quote_ident(a.attname) ORDER BY o) FROM unnest(k.conkey)
-                WITH ORDINALITY u(n, o) JOIN pg_attribute a
+                WITH ORDINALITY u(n, o) JOIN pg_catalog.pg_attribute a
                 ON a.attrelid = k.conrelid AND a.attnum = u.n),
            (SELECT array_agg(quote_ident(a.attname) ORDER BY o) FROM unnest(k.confkey)
-                WITH ORDINALITY u(n, o) JOIN pg_attribute a
+                WITH ORDINALITY u(n, o) JOIN pg_catalog.pg_attribute a
                 ON a.attrelid = k.confrelid AND a.attnum = u.n),
            k.confmatchtype = 'f', k.conname
-    FROM pg_constraint k
+    FROM pg_catalog.pg_constraint k
     WHERE k.contype = 'f' AND k.conparentid = 0
       AND (k.conrelid IN (SELECT relid FROM named) OR k.confrelid IN (SELECT relid FROM named))
 """
@@ -267,10 +276,10 @@ RELATIONS = f"""
                                            WHERE t.isleaf) END,
            CASE WHEN c.relkind = 'p' THEN (
                SELECT coalesce(sum(greatest(p.reltuples, 0)), 0)::bigint
-               FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid
+               FROM pg_partition_tree(c.oid) t JOIN pg_catalog.pg_class p ON p.oid = t.relid
                WHERE t.isleaf)
            ELSE c.reltuples::bigint END
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
     ORDER BY 1
 """
@@ -279,18 +288,18 @@ TYPES = f"""
            CASE t.typtype
            WHEN 'e' THEN 'ENUM (' || (SELECT string_agg(quote_literal(e.enumlabel), ', '
                                                         ORDER BY e.enumsortorder)
-                                      FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
+                                      FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid) || ')'
            ELSE 'DOMAIN ' || format_type(t.typbasetype, t.typtypmod)
                 || coalesce(' ' || (SELECT string_agg(pg_get_constraintdef(k.oid), ' ')
-                                    FROM pg_constraint k WHERE k.contypid = t.oid), '')
+                                    FROM pg_catalog.pg_constraint k WHERE k.contypid = t.oid), '')
            END
-    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
     WHERE t.typtype IN ('e', 'd') AND n.nspname {_USER_SCHEMAS.format("n.nspname")}
     ORDER BY 1
 """
 TABLE_SIZES = (
-    "SELECT n.nspname || '.' || c.relname, c.reltuples::bigint FROM pg_class c "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
+    "SELECT n.nspname || '.' || c.relname, c.reltuples::bigint FROM pg_catalog.pg_class c "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
 )
 
 

@@ -138,6 +138,29 @@ def test_two_transactions_in_one_query_are_each_measured_alone(
     assert [(c["inserted"], c["deleted"]) for c in counted] == [(1, 0), (0, 1)]
 
 
+@pytest.mark.parametrize(
+    "blind",
+    [
+        "CREATE TEMP VIEW pg_locks AS SELECT * FROM pg_catalog.pg_locks WHERE false",
+        "CREATE TEMP TABLE pg_class AS SELECT * FROM pg_catalog.pg_class WHERE false",
+    ],
+)
+def test_a_temporary_relation_named_as_a_catalog_does_not_blind_the_measure(
+    proxy_factory: Any, table: str, blind: str
+) -> None:
+    """PostgreSQL searches the session's temporary relations before pg_catalog: a client's
+    temporary pg_locks (or pg_class) took the place of the catalog in goex's own queries on
+    the session, and the rows written were measured as none."""
+    proxy: RunningProxy = proxy_factory("commit")
+    sql = f"{blind}; UPDATE {table} SET v = 'x' WHERE id <= 3"
+    done = run_tool(proxy, "psql", "-X", "-d", proxy.database, "-c", sql)
+    assert done.returncode == 0, done.stderr
+    (action,) = proxy.actions(limit=1)
+    with proxy.journal() as journal:
+        tables = (journal.effects(action.id) or {})["effects"]["tables"]
+    assert tables[f"public.{table}"]["updated"] == 3, tables
+
+
 def test_rows_copied_into_named_columns_are_the_copys_own(proxy_factory: Any, table: str) -> None:
     proxy: RunningProxy = proxy_factory("commit")
     done = run_tool(
