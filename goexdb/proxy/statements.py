@@ -299,6 +299,11 @@ def _setting_refusal(name: str, value: str | None, limits: dict[str, float]) -> 
         return None
     if name not in _SETTINGS:
         return f"setting {name}"
+    if name == "search_path" and _catalog_not_first(value or ""):
+        return (
+            f"search_path = {value}: a schema before pg_catalog would be searched first for the "
+            "functions goex's own queries on the session call"
+        )
     digits = (value or "1").strip("'\" ")
     if name == "extra_float_digits" and not (digits.lstrip("+").isdigit() and int(digits) >= 1):
         return f"extra_float_digits = {value}: below 1 rounds the floats goex reads as row images"
@@ -306,6 +311,18 @@ def _setting_refusal(name: str, value: str | None, limits: dict[str, float]) -> 
     if value is not None and allowed is not None and value.strip("'\" ").lower() not in allowed:
         return f"{name} = {value}"
     return None
+
+
+def _catalog_not_first(path: str) -> bool:
+    """Whether a search path names pg_catalog after a schema functions are searched in (one
+    that does not name it is searched after pg_catalog, as PostgreSQL puts it first; pg_temp
+    is never searched for functions)."""
+    schemas = [
+        part.strip()[1:-1] if part.strip()[:1] == '"' else part.strip().lower()
+        for part in path.strip().strip("'").split(",")
+    ]
+    before = schemas[: schemas.index("pg_catalog")] if "pg_catalog" in schemas else []
+    return any(schema != "pg_temp" for schema in before)
 
 
 def _refused_setting(statement: Statement, what: str) -> Verdict:
