@@ -74,6 +74,10 @@ class EngineFacts:
     # The members of enum types kept with the images ({members}: a JSON object {oid: label},
     # as a literal) that no longer have their label, each as "'a' (now 'z')" (PostgreSQL's)
     relabelled: str | None = None
+    # How goex names a temporary table (a regular expression over ``schema.table``): its rows
+    # and itself go with the session, so an action's writes to one are shown, never imaged, and
+    # no undo takes them back (an undo runs in a session of its own)
+    temporary_name: str = "(?!)"
     # The first server version (server_version_num) with a feature; None: no version has it.
     returning_old_new_since: int | None = None  # RETURNING old.*, new.* (row images in one go)
     flush_counts_since: int | None = None  # pg_stat_force_next_flush() as a transaction ends
@@ -95,6 +99,10 @@ class EngineFacts:
     def same_name(self, catalog: str, other: str) -> bool:
         """Whether two names as the catalog keeps them name the same object."""
         return catalog == other if self.folds_unquoted else catalog.casefold() == other.casefold()
+
+    def temporary(self, table: str) -> bool:
+        """Whether a table named as goex names it is a temporary one (``temporary_name``)."""
+        return re.fullmatch(self.temporary_name, table) is not None
 
     def returning_old_new(self, version: int | None) -> bool:
         return _reached(self.returning_old_new_since, version)
@@ -355,6 +363,7 @@ POSTGRES = EngineFacts(
         FROM json_each_text({members}::json) AS r(oid, label)
         LEFT JOIN pg_catalog.pg_enum e ON e.oid = r.oid::oid
         WHERE e.enumlabel IS DISTINCT FROM r.label""",
+    temporary_name=r"pg_temp_[0-9]+\..*",  # (a schema named pg_... is the system's)
     returning_old_new_since=180000,
     flush_counts_since=150000,
     create_database_strategy_since=150000,
@@ -382,6 +391,7 @@ DUCKDB = EngineFacts(
         "SELECT schema_name, index_name, sql FROM duckdb_indexes() "
         "WHERE database_name = current_database() AND schema_name || '.' || table_name = {table}"
     ),
+    temporary_name=r"temp\.[^.]+\.[^.]+",  # its catalog's name first: a schema may be "temp"
 )
 
 ENGINES: Mapping[str, EngineFacts] = {facts.dialect: facts for facts in (POSTGRES, DUCKDB)}

@@ -79,7 +79,7 @@ def assess(
     if capture is not Capture.IMAGES and effects.rows_changed:
         reasons.append("row images were not captured (capture = counts)")
     for images in effects.images:
-        if images.missing:
+        if images.missing and not facts.temporary(images.table):
             reasons.append(images.missing)
     reasons += _ended_under(effects.settings)
     if late := effects.late_triggers:
@@ -91,7 +91,7 @@ def assess(
     whole = any(images.statement == WHOLE_ACTION for images in effects.images)
     made = effects.made()
     for name, counts in sorted(effects.tables.items()):  # (a table made goes with its rows)
-        if counts.by_cascade_or_trigger and not whole and name not in made:
+        if counts.by_cascade_or_trigger and not whole and not kept_apart(name, made, facts):
             reasons.append(
                 f"{counts.by_cascade_or_trigger} rows of {name} were changed by a cascade or "
                 "trigger, which leaves no row images"
@@ -206,12 +206,20 @@ def followed(record: dict[str, Any]) -> EngineFacts | None:
     return engine_facts(record["dialect"]) if record.get("version", 1) >= 2 else None
 
 
+def kept_apart(table: str, made: set[str], facts: EngineFacts) -> bool:
+    """Whether an undo leaves a table's rows alone: the action made the table (they go with
+    it), or it is a temporary one (they go with the session, and an undo runs in its own)."""
+    return table in made or facts.temporary(table)
+
+
 def record(statements: Sequence[Statement], effects: Effects, dialect: str) -> dict[str, Any]:
-    """What the journal keeps to undo this action later."""
+    """What the journal keeps to undo this action later (no images of a temporary table's
+    rows: in the undo's session its name is another table's, or none)."""
+    temporary = engine_facts(dialect).temporary
     return {
         "version": RECORD_VERSION,
         "dialect": dialect,
-        "images": [i.to_json() for i in effects.images],
+        "images": [i.to_json() for i in effects.images if not temporary(i.table)],
         "schema_changes": [c.to_json() for c in effects.schema_changes],
         "renames": {
             **renames(statements, dialect),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import goexdb
-from core.errors import ConflictError, ExecutionError, StatementDenied
+from core.errors import ConflictError, ExecutionError, StateError, StatementDenied
+from goexdb.engines import engine_facts
 from tests.goexdb.conftest import ShopDB
 
 
@@ -153,3 +154,48 @@ def test_undoing_what_the_action_created_is_no_drop_unless_data_was_written_ther
         [("x",)],
         [("2",)],
     )  # what was written since is still there
+
+
+def test_a_temporary_table_of_a_tables_name_is_shown_as_temporary_and_never_undone(
+    shop: ShopDB,
+) -> None:
+    """A name that does not give its database (DuckDB) or schema (PostgreSQL) means the
+    session's temporary table of that name first. Its rows go with the session: goex shows
+    them under the temporary table's name and keeps no image of them. On DuckDB they were once
+    counted and imaged as the real table's, and the undo, in a session of its own, deleted the
+    real row they copied."""
+    orders = shop.table("orders")
+    before = shop.snapshot()
+    with goexdb.connect(shop.dsn) as db:
+        staged = db.stage(
+            f"CREATE TEMP TABLE orders AS SELECT * FROM {orders} WHERE id = 7; "
+            f"INSERT INTO orders SELECT * FROM {orders} WHERE id = 7"
+        )
+        tables = staged.effects.to_json()["tables"]
+        staged.commit()
+    facts = engine_facts(shop.engine)
+    assert tables and all(facts.temporary(name) for name in tables), tables
+    assert sum(t["inserted"] for t in tables.values()) >= 1
+    with goexdb.connect(shop.dsn) as db, pytest.raises(StateError, match="nothing to undo"):
+        db.stage_undo(staged.action.id)
+    assert shop.snapshot() == before
+
+
+def test_an_action_that_works_through_a_temporary_table_is_undone_in_a_session_of_its_own(
+    shop: ShopDB,
+) -> None:
+    """The temporary table is gone when the undo runs: it is no schema change to take back
+    (PostgreSQL's undo once failed on dropping it: no such relation)."""
+    orders = shop.table("orders")
+    before = shop.snapshot()
+    with goexdb.connect(shop.dsn) as db:
+        staged = db.stage(
+            f"CREATE TEMP TABLE picked AS SELECT id FROM {orders} WHERE id <= 3; "
+            f"UPDATE {orders} SET status = 'sent' WHERE id IN (SELECT id FROM picked)"
+        )
+        assert staged.effects.schema_changes == []
+        staged.commit()
+    assert shop.snapshot() != before
+    with goexdb.connect(shop.dsn) as db:
+        db.stage_undo(staged.action.id).commit()
+    assert shop.snapshot() == before

@@ -76,6 +76,7 @@ class DuckDBBackend:
         self._config = config
         self._tables: dict[str, _TableMeta] = {}
         self._names: dict[str, str] = {}  # case-folded as written -> as the catalog has it
+        self._ran_ddl = False  # on this connection: only then may it have a temporary table
         self._cross_check = CrossCheck(self._con)
         self._deferred = DeferredImages(self._con, self.query, lambda t: self._table(t).types)
         self._reset()
@@ -123,7 +124,10 @@ class DuckDBBackend:
             result = self._execute_plain(statement)
             self._con.begin()
         elif (
-            statement.kind is StatementKind.DML and self._config.capture is Capture.IMAGES and table
+            statement.kind is StatementKind.DML
+            and self._config.capture is Capture.IMAGES
+            and table
+            and not self._temporary(table)  # (its rows go with the session: no undo's)
         ):
             if known is None:
                 result = self._execute_imaged(statement, table, index)
@@ -134,6 +138,7 @@ class DuckDBBackend:
             result = self._execute_plain(statement)
             if statement.kind is StatementKind.DDL:  # a table renamed, a column added, ...
                 self._forget_tables()
+                self._ran_ddl = True
         if statement.kind is StatementKind.DML and result.rowcount:
             self._attribute(statement, result.rowcount)
         return result
@@ -284,8 +289,11 @@ class DuckDBBackend:
             return self._con.execute(text)
 
     def _canonical(self, table: exp.Table) -> str:
-        """``schema.table`` as the catalog spells it (DuckDB matches names whatever the case)."""
+        """``schema.table`` as the catalog spells it (DuckDB matches names whatever the case);
+        ``temp.schema.table`` for a temporary table."""
         schema = table.db or "main"
+        if self._temporary(table):
+            return f"temp.{schema}.{table.name}"
         key = f"{schema}.{table.name}".casefold()
         if key not in self._names:
             found = self.query(queries.CANONICAL, schema, table.name)
@@ -293,6 +301,14 @@ class DuckDBBackend:
                 return f"{schema}.{table.name}"
             self._names[key] = str(found[0][0])
         return self._names[key]
+
+    def _temporary(self, table: exp.Table) -> bool:
+        """Whether a table name means a temporary table: one naming the catalog temp; one not
+        naming its database, where a temporary table has that name (DuckDB looks there first,
+        and only a connection that ran DDL can have made one)."""
+        if table.catalog:
+            return table.catalog.casefold() == "temp"
+        return self._ran_ddl and bool(self.query(queries.TEMPORARY, table.db or "main", table.name))
 
     def _attribute(self, statement: Statement, rows: int) -> None:
         target = statement.image_target

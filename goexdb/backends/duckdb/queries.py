@@ -60,6 +60,11 @@ CANONICAL = """
     WHERE database_name = current_database()
       AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)
 """
+# A temporary table of a name (DuckDB finds one before the database's table of the name).
+TEMPORARY = """
+    SELECT 1 FROM duckdb_tables()
+    WHERE temporary AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)
+"""
 # A table's primary key columns.
 KEY = """
     SELECT constraint_column_names FROM duckdb_constraints()

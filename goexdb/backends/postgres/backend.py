@@ -237,7 +237,9 @@ class PostgresBackend:
         self, statement: Statement, table: exp.Table, index: int
     ) -> StatementResult:
         found = self.query(queries.TABLE, qualified(table, self.dialect))
-        if not found:  # let the statement itself raise the server's "does not exist"
+        if not found or POSTGRES.temporary(f"{found[0][0]}.{found[0][1]}"):
+            # (no table: let the statement raise the server's "does not exist"; a temporary
+            # one: its rows go with the session, and no undo puts them back)
             return self._execute_plain(statement)
         imaging = Imaging(statement, table, index, found[0], self._returning_old_new)
         imaging.read_first(self.query)

@@ -32,7 +32,7 @@ from sqlglot import exp
 import goexdb.backends.postgres.queries as queries
 from goexdb.backends.postgres import lossy
 from goexdb.effects import WHOLE_ACTION, Effects, ImageBudget, RowImage, StatementImages
-from goexdb.engines import quote_table
+from goexdb.engines import POSTGRES, quote_table
 from goexdb.sql import qualified
 
 _MINE = """
@@ -137,7 +137,11 @@ class Cascaded:
                 total[i] += n
             total[3] += table.by_cascade_or_trigger
         made = effects.made()  # (read first: the schema changes)
-        wanted = sorted(name for name, total in counts.items() if total[3] and name not in made)
+        wanted = sorted(  # (a temporary table's rows go with the session: no undo's)
+            name
+            for name, total in counts.items()
+            if total[3] and name not in made and not POSTGRES.temporary(name)
+        )
         if not wanted:
             return
         found = [StatementImages(WHOLE_ACTION, name, self._key_of(name)) for name in wanted]

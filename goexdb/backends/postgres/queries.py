@@ -16,7 +16,10 @@ from goexdb.catalog import Catalog
 from goexdb.engines import POSTGRES, quote_ident, quote_table
 from goexdb.schema import Schema
 
-_USER_SCHEMAS = "NOT IN ('pg_catalog', 'information_schema') AND {0} NOT LIKE 'pg_toast%'"
+# The schemas of the user's lasting tables: not the system's, whose names are pg_... (PostgreSQL
+# reserves the prefix), the temporary ones included: a temporary table goes with the session,
+# and its creation, drop or change is no schema change an undo would take back.
+_USER_SCHEMAS = "<> 'information_schema' AND {0} NOT LIKE 'pg\\_%'"
 COLUMNS = f"""
     SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
              || CASE WHEN a.attcollation <> 0 AND a.attcollation <> (SELECT typcollation

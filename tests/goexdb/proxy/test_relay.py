@@ -194,6 +194,23 @@ def test_proxied_actions_are_in_the_log_and_undo_restores_them(
     assert_undone(proxy, action.id, table, before)
 
 
+def test_a_transaction_through_a_temporary_table_of_a_tables_name_is_undone_exactly(
+    proxy: RunningProxy, table: str
+) -> None:
+    """The client's temporary table of the table's name takes its place for the bare name: its
+    rows go with the session (no image of them is kept), the real table's are undone."""
+    before = proxy.direct(f"SELECT * FROM {table} ORDER BY id")
+    with psycopg.connect(proxy.dsn()) as con:
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM public.{table} WHERE id = 5")
+        con.execute(f"INSERT INTO {table} SELECT * FROM public.{table} WHERE id = 5")
+        con.execute(f"UPDATE public.{table} SET v = 'real' WHERE id = 7")
+        con.commit()
+    action = proxy.actions()[0]
+    tables = proxy.recorded(action)["effects"]["tables"]
+    assert tables[f"public.{table}"]["updated"] == 1, tables
+    assert_undone(proxy, action.id, table, before)
+
+
 def test_a_refusal_quoting_the_client_cannot_break_out_of_goexs_own_statement(
     proxy: RunningProxy, table: str
 ) -> None:
