@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from core.errors import JournalError, TargetError
+from goexdb.duckdb_json import CAST_FROM_TEXT, duckdb_text_type
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 # row_json(alias, columns, types): the row named ``alias`` as JSON text over ``columns``, the
@@ -262,11 +263,11 @@ def _duckdb_image_set(
         same = all(text is read or text == read for read, text in pairs)
         texts = reads if same else _lines([text for _, text in pairs])
     read_as = {
-        c: "VARCHAR" if t in _CAST_FROM_TEXT else duckdb_text_type(t) or t for c, t in types.items()
+        c: "VARCHAR" if t in CAST_FROM_TEXT else duckdb_text_type(t) or t for c, t in types.items()
     }
     structure = json.dumps(read_as)
     row = f"SELECT unnest(json_transform(x.read, {quote_literal(structure)}))"
-    if cast := [(c, t) for c, t in types.items() if t in _CAST_FROM_TEXT]:
+    if cast := [(c, t) for c, t in types.items() if t in CAST_FROM_TEXT]:
         casts = ", ".join(f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in cast)
         row = f"SELECT * REPLACE ({casts}) FROM ({row})"
     read = f"unnest(string_split({reads}, chr(10))) AS read"
@@ -296,31 +297,6 @@ def _duckdb_row_json(alias: str, columns: Sequence[str], types: Mapping[str, str
         for c in columns
     )
     return f"to_json({{{fields}}})::VARCHAR"
-
-
-_JSON_LIST = re.compile(r"JSON((?:\[[0-9]*\])*)")  # JSON, JSON[], JSON[2][] ...
-
-
-# DuckDB types json_transform cannot read (or, a BLOB, reads otherwise than to_json writes
-# it): read as the text to_json wrote, then cast back.
-_CAST_FROM_TEXT = ("BLOB", "BIT", "BIGNUM", "VARINT")
-
-
-def duckdb_text_type(kind: str) -> str | None:
-    """The type a DuckDB JSON column's image holds its values as: VARCHAR (or a list or array
-    of it), keeping each value's text. Other JSON inside a type (a struct's, a map's) is not
-    kept: the backend leaves such a table without images."""
-    found = _JSON_LIST.fullmatch(kind)
-    return None if found is None else f"VARCHAR{found.group(1)}"
-
-
-def duckdb_json_unkept(types: Mapping[str, str]) -> str | None:
-    """Why a DuckDB table's rows cannot be imaged exactly, if they cannot: JSON inside a struct
-    or a map, whose text to_json writes anew (the undo would put back other text)."""
-    inside = [c for c, t in types.items() if "JSON" in t and duckdb_text_type(t) is None]
-    if not inside:
-        return None
-    return f"column {inside[0]} holds JSON inside a struct or map, whose text DuckDB does not keep"
 
 
 def _postgres_fingerprint(table: str, column: str | None) -> str:

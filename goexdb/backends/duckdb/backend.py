@@ -22,6 +22,7 @@ from goexdb.backends.duckdb.deferred import DeferredImages, keeps_rowids
 from goexdb.backends.duckdb.errors import ignored_if_no_transaction, translated
 from goexdb.catalog import Catalog, diff_catalog
 from goexdb.dsn import Target
+from goexdb.duckdb_json import duckdb_json_unkept
 from goexdb.effects import (
     MAX_RESULT_ROWS,
     Effects,
@@ -33,7 +34,7 @@ from goexdb.effects import (
     fingerprint_created,
     images_of,
 )
-from goexdb.engines import DUCKDB, duckdb_json_unkept, quote_table
+from goexdb.engines import DUCKDB, quote_table
 from goexdb.schema import Schema
 from goexdb.sql import (
     UNREPEATABLE_ROWS,
