@@ -75,9 +75,10 @@ class EngineFacts:
     # The members of enum types kept with the images ({members}: a JSON object {oid: label},
     # as a literal) that no longer have their label, each as "'a' (now 'z')" (PostgreSQL's)
     relabelled: str | None = None
-    # How goex names a temporary table (a regular expression over ``schema.table``): its rows
-    # and itself go with the session, so an action's writes to one are shown, never imaged, and
-    # no undo takes them back (an undo runs in a session of its own)
+    # How goex names a temporary table (a regular expression over ``schema.table``), where no
+    # other table's name can match it (PostgreSQL's): its rows and itself go with the session,
+    # so no undo takes them back (an undo runs in a session of its own). (DuckDB's backend
+    # never images one, and counts it as ``temp.schema.table``, which a schema "temp.x" matches.)
     temporary_name: str = "(?!)"
     # The first server version (server_version_num) with a feature; None: no version has it.
     returning_old_new_since: int | None = None  # RETURNING old.*, new.* (row images in one go)
@@ -367,7 +368,6 @@ DUCKDB = EngineFacts(
         "SELECT schema_name, index_name, sql FROM duckdb_indexes() "
         "WHERE database_name = current_database() AND schema_name || '.' || table_name = {table}"
     ),
-    temporary_name=r"temp\.[^.]+\.[^.]+",  # its catalog's name first: a schema may be "temp"
 )
 
 ENGINES: Mapping[str, EngineFacts] = {facts.dialect: facts for facts in (POSTGRES, DUCKDB)}

@@ -150,8 +150,7 @@ class Session:
         clone: bool = False,
         progress: Progress | None = None,
     ) -> Staged:
-        """Stage SQL as a journaled action: in a held transaction, or on a clone of the
-        database (``clone``; ``progress`` reports a slow copy)."""
+        """Stage SQL as a journaled action: held, or on a clone (``progress``: a slow copy's)."""
         staged = Staged(
             Action(kind=Kind.DB, target=self.target.display, code=sql, prompt=prompt),
             self.journal,
@@ -240,6 +239,8 @@ class Session:
             what = f"action {original.id} is {state.value}"
             raise StateError(f"{what}; only a committed action can be undone")
         self._check_target(original)
+        if hidden := self.backend.temporary_tables():  # (the undo's names could mean them)
+            raise StateError(f"undo it in a session without temporary tables: {', '.join(hidden)}")
         with many_images():  # (a hundred thousand images read and planned)
             record, _ = self.journal.undo_data(original.id)
             if record is None:

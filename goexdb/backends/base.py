@@ -8,13 +8,31 @@ in one place per engine (``postgres/errors.py``, ``duckdb/errors.py``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from sqlglot import exp
+
+from core.errors import StatementDenied
 from goexdb.effects import Effects, StatementImages, StatementResult, TableColumns
 from goexdb.engines import EngineFacts
 from goexdb.schema import Schema
 from goexdb.sql import Statement
+
+# goex reads an action's renames from its statements: those of a temporary table would be taken
+# for the lasting table of its name, which an undo (in a session of its own) would rename
+TEMPORARY_RULE = "db.temporary-alter"
+TEMPORARY_ALTER = (
+    "ALTER of a temporary table is refused: goex reads an action's renames from its statements, "
+    "and an undo, in a session of its own, would take them for the lasting table's"
+)
+
+
+def refuse_temporary_alter(statement: Statement, temporary: Callable[[exp.Table], bool]) -> None:
+    """Refuse an ALTER of a relation the engine's session finds to be a temporary one."""
+    tree = statement.ast
+    if isinstance(tree, exp.Alter) and isinstance(tree.this, exp.Table) and temporary(tree.this):
+        raise StatementDenied(TEMPORARY_ALTER, statement=statement.sql, rule=TEMPORARY_RULE)
 
 
 class Backend(Protocol):
@@ -68,6 +86,11 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release the connection; an open transaction is rolled back."""
+
+    def temporary_tables(self) -> list[str]:
+        """The session's temporary tables that a name in goex's own SQL (``schema.table``)
+        could mean instead of the lasting table: DuckDB's (PostgreSQL's are in a schema of
+        their own, which goex never names)."""
 
     def columns(self, table: str) -> TableColumns:
         """The columns of ``schema.table``, as the catalog has them now: their types, and

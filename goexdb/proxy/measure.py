@@ -15,6 +15,7 @@ from typing import Any
 from sqlglot import exp
 
 from core.errors import ExecutionError
+from goexdb.backends.base import TEMPORARY_ALTER, TEMPORARY_RULE
 from goexdb.backends.postgres import lossy, queries
 from goexdb.backends.postgres.cascaded import Cascaded
 from goexdb.backends.postgres.holdings import Holdings
@@ -23,12 +24,12 @@ from goexdb.effects import Effects, ImageBudget, StatementImages
 from goexdb.engines import POSTGRES
 from goexdb.proxy import messages as m
 from goexdb.proxy.images import tie, written_by
-from goexdb.proxy.own import UNANSWERED, Own
+from goexdb.proxy.own import UNANSWERED, Own, Skipped
 from goexdb.proxy.pending import Counts, Pending, savepoint_of
 from goexdb.proxy.routing import Sink, failed
-from goexdb.proxy.statements import Verdict
+from goexdb.proxy.statements import Role, Verdict
 from goexdb.renames import renamed_since
-from goexdb.sql import StatementKind
+from goexdb.sql import StatementKind, qualified
 
 DIALECT = POSTGRES.dialect
 # The transaction's locks, counts, sequences and advisory locks (``queries.HELD``), and the
@@ -214,3 +215,22 @@ def _written(verdict: Verdict) -> tuple[str, ...]:
         written = copy.args.get("kind") and isinstance(target, exp.Table)
         return (target.sql(dialect=DIALECT),) if written else ()
     return statement.tables_written
+
+
+async def temporary_altered(own: Own, verdict: Verdict) -> Verdict | None:
+    """goex's refusal of an ALTER of a temporary relation (``backends.base.TEMPORARY_ALTER``),
+    or of one it could not tell is not (its query failed); None for any other statement, or
+    one the server will skip (an error came before it)."""
+    tree = verdict.statement.ast if verdict.statement is not None else None
+    if not isinstance(tree, exp.Alter) or not isinstance(tree.this, exp.Table):
+        return None
+    refusal = Verdict(Role.REFUSED, verdict.sql, verdict.statement, TEMPORARY_RULE, TEMPORARY_ALTER)
+    try:
+        rows = await own.rows(
+            "goex_temporary", queries.TEMPORARY, (qualified(tree.this, "postgres"),)
+        )
+    except Skipped:
+        return None
+    except UNANSWERED:
+        return refusal
+    return refusal if rows and rows[0][0] == b"t" else None

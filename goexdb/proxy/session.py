@@ -36,6 +36,7 @@ from goexdb.proxy.measure import (
     catalog_writes,
     counts_now,
     read_catalog,
+    temporary_altered,
 )
 from goexdb.proxy.messages import Message
 from goexdb.proxy.names import Names, Settle, ours
@@ -199,6 +200,9 @@ class ProxySession(Relay):
         note: Settle | None = None
         keep_rows = self.names.imaged(b"P", portal)
         if role is Role.WRITE:
+            if (refusal := await temporary_altered(self.own, verdict)) is not None:
+                self._refuse(refusal, quiet=quiet)
+                return
             note = await self._hold(verdict, imaged=keep_rows)
         elif self._pending is not None and verdict.sql:
             self._pending.add(verdict)

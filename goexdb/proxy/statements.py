@@ -94,6 +94,8 @@ _SET = re.compile(
 )
 _RESET = re.compile(r"^\s*reset\s+(?P<name>time\s+zone|[a-z_][a-z0-9_.]*)\s*;?\s*$", re.I)
 _ALIASES = {"names": "client_encoding", "time zone": "timezone"}
+# A search path's entry: a plain name, a double-quoted one, or a string of one (no quote inside)
+_PATH_ENTRY = re.compile(r"""\s*(?:([a-z_][a-z0-9_$]*)|"([^"]*)"|'([^'"]*)')\s*""", re.I)
 
 
 class Judge:
@@ -299,11 +301,16 @@ def _setting_refusal(name: str, value: str | None, limits: dict[str, float]) -> 
         return None
     if name not in _SETTINGS:
         return f"setting {name}"
-    if name == "search_path" and _catalog_not_first(value or ""):
-        return (
-            f"search_path = {value}: a schema before pg_catalog would be searched first for the "
-            "functions goex's own queries on the session call"
-        )
+    if name == "search_path" and value is not None:
+        schemas = _search_path(value)
+        if schemas is None:
+            return f"search_path = {value}: goex reads a path of plain names only, quoted or not"
+        first = schemas.index("pg_catalog") if "pg_catalog" in schemas else 0
+        if any(schema != "pg_temp" for schema in schemas[:first]):  # (never for functions)
+            return (
+                f"search_path = {value}: a schema before pg_catalog would be searched first for "
+                "the functions goex's own queries on the session call"
+            )
     digits = (value or "1").strip("'\" ")
     if name == "extra_float_digits" and not (digits.lstrip("+").isdigit() and int(digits) >= 1):
         return f"extra_float_digits = {value}: below 1 rounds the floats goex reads as row images"
@@ -313,16 +320,18 @@ def _setting_refusal(name: str, value: str | None, limits: dict[str, float]) -> 
     return None
 
 
-def _catalog_not_first(path: str) -> bool:
-    """Whether a search path names pg_catalog after a schema functions are searched in (one
-    that does not name it is searched after pg_catalog, as PostgreSQL puts it first; pg_temp
-    is never searched for functions)."""
-    schemas = [
-        part.strip()[1:-1] if part.strip()[:1] == '"' else part.strip().lower()
-        for part in path.strip().strip("'").split(",")
-    ]
-    before = schemas[: schemas.index("pg_catalog")] if "pg_catalog" in schemas else []
-    return any(schema != "pg_temp" for schema in before)
+def _search_path(value: str) -> list[str] | None:
+    """The schemas a search path names, as PostgreSQL reads them, where each is a plain name,
+    double-quoted or in a string of its own; None for anything else (a dollar-quoted or escaped
+    string, a name with a comma), which goex does not try to read."""
+    schemas = []
+    for part in value.split(","):
+        found = _PATH_ENTRY.fullmatch(part)
+        if found is None:
+            return None
+        bare, quoted, text = found.groups()
+        schemas.append(bare.lower() if bare is not None else quoted if quoted is not None else text)
+    return schemas
 
 
 def _refused_setting(statement: Statement, what: str) -> Verdict:

@@ -17,9 +17,11 @@ from sqlglot import exp
 import goexdb.backends.duckdb.queries as queries
 from core.config import Capture, DbConfig
 from core.errors import StateError, TargetError
+from goexdb.backends.base import refuse_temporary_alter
 from goexdb.backends.duckdb.crosscheck import CrossCheck
 from goexdb.backends.duckdb.deferred import DeferredImages, keeps_rowids
 from goexdb.backends.duckdb.errors import ignored_if_no_transaction, translated
+from goexdb.backends.duckdb.names import Names
 from goexdb.catalog import Catalog, diff_catalog
 from goexdb.dsn import Target
 from goexdb.duckdb_json import duckdb_json_unkept
@@ -76,8 +78,7 @@ class DuckDBBackend:
             self._con = duckdb.connect(str(target.path), config=dict(CONFIG))
         self._config = config
         self._tables: dict[str, _TableMeta] = {}
-        self._names: dict[str, str] = {}  # case-folded as written -> as the catalog has it
-        self._ran_ddl = False  # on this connection: only then may it have a temporary table
+        self._names = Names(self.query)
         self._cross_check = CrossCheck(self._con)
         self._deferred = DeferredImages(self._con, self.query, lambda t: self._table(t).types)
         self._reset()
@@ -109,12 +110,13 @@ class DuckDBBackend:
         for statement in statements:
             if statement.kind is StatementKind.DML:
                 target = statement.image_target
-                self._writers[self._canonical(target) if target is not None else "*"] += 1
+                self._writers[self._names.canonical(target) if target is not None else "*"] += 1
 
     def execute(
         self, statement: Statement, known: StatementImages | None = None
     ) -> StatementResult:
         self._cross_check(statement)
+        refuse_temporary_alter(statement, self._names.temporary)
         index, self._index = self._index, self._index + 1
         table = statement.image_target
         if statement.kind is StatementKind.NON_TRANSACTIONAL:
@@ -128,7 +130,7 @@ class DuckDBBackend:
             statement.kind is StatementKind.DML
             and self._config.capture is Capture.IMAGES
             and table
-            and not self._temporary(table)  # (its rows go with the session: no undo's)
+            and not self._names.temporary(table)  # (its rows go with the session: no undo's)
         ):
             if known is None:
                 result = self._execute_imaged(statement, table, index)
@@ -139,7 +141,6 @@ class DuckDBBackend:
             result = self._execute_plain(statement)
             if statement.kind is StatementKind.DDL:  # a table renamed, a column added, ...
                 self._forget_tables()
-                self._ran_ddl = True
         if statement.kind is StatementKind.DML and result.rowcount:
             self._attribute(statement, result.rowcount)
         return result
@@ -164,17 +165,17 @@ class DuckDBBackend:
     def _execute_imaged(
         self, statement: Statement, table: exp.Table, index: int
     ) -> StatementResult:
-        name = self._canonical(table)
+        name = self._names.canonical(table)
         meta = self._table(name)
         images = StatementImages(index, name, list(meta.key))
-        if name.count(".") != 1:
-            images.missing = f"table {name} has a '.' in its name"
         update = isinstance(statement.ast, exp.Update)
-        # Not a table of this database's catalog (none by that name, or a temporary one): there
-        # are no columns to read. The statement runs as written, so DuckDB says what is wrong.
-        # (Nor can rows with JSON inside a struct or map be imaged exactly.)
+        # Not a table of this database's catalog (none by that name): there are no columns to
+        # read. The statement runs as written, so DuckDB says what is wrong. (Nor can rows with
+        # JSON inside a struct or map be imaged exactly.)
         catalog = f"table {name} is not in the database's catalog"
-        unreadable = duckdb_json_unkept(meta.types) if meta.types else catalog
+        unreadable = self._names.misnamed(name) or (
+            duckdb_json_unkept(meta.types) if meta.types else catalog
+        )
         if unreadable or (update and statement.chooses_rows_unrepeatably):
             images.missing = unreadable or UNREPEATABLE_ROWS
             result = self._execute_plain(statement)
@@ -238,7 +239,7 @@ class DuckDBBackend:
 
     def _forget_tables(self) -> None:
         self._tables.clear()
-        self._names.clear()
+        self._names.forget()
 
     def _deferrable(self, table: str) -> bool:
         """Whether an UPDATE of ``table`` may leave its images to ``settle``: no DDL in the
@@ -289,27 +290,8 @@ class DuckDBBackend:
         with translated("DuckDB refused the statement", statement=statement.sql):
             return self._con.execute(text)
 
-    def _canonical(self, table: exp.Table) -> str:
-        """``schema.table`` as the catalog spells it (DuckDB matches names whatever the case);
-        ``temp.schema.table`` for a temporary table."""
-        schema = table.db or "main"
-        if self._temporary(table):
-            return f"temp.{schema}.{table.name}"
-        key = f"{schema}.{table.name}".casefold()
-        if key not in self._names:
-            found = self.query(queries.CANONICAL, schema, table.name)
-            if not found:  # not a table (yet): do not cache
-                return f"{schema}.{table.name}"
-            self._names[key] = str(found[0][0])
-        return self._names[key]
-
-    def _temporary(self, table: exp.Table) -> bool:
-        """Whether a table name means a temporary table: one naming the catalog temp; one not
-        naming its database, where a temporary table has that name (DuckDB looks there first,
-        and only a connection that ran DDL can have made one)."""
-        if table.catalog:
-            return table.catalog.casefold() == "temp"
-        return self._ran_ddl and bool(self.query(queries.TEMPORARY, table.db or "main", table.name))
+    def temporary_tables(self) -> list[str]:
+        return self._names.temporaries()
 
     def _attribute(self, statement: Statement, rows: int) -> None:
         target = statement.image_target
@@ -319,7 +301,7 @@ class DuckDBBackend:
                 f"{', '.join(statement.tables_written) or 'unknown tables'}"
             )
             return
-        name = self._canonical(target)
+        name = self._names.canonical(target)
         table = self._effects.table(name)
         verb = statement.verb
         if verb == "insert":

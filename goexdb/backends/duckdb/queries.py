@@ -65,6 +65,8 @@ TEMPORARY = """
     SELECT 1 FROM duckdb_tables()
     WHERE temporary AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)
 """
+# The session's temporary tables.
+TEMPORARIES = "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE temporary"
 # A table's primary key columns.
 KEY = """
     SELECT constraint_column_names FROM duckdb_constraints()

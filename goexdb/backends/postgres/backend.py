@@ -16,6 +16,7 @@ from sqlglot import exp
 import goexdb.backends.postgres.queries as queries
 from core.config import Capture, DbConfig, ImagePath
 from core.errors import TargetError
+from goexdb.backends.base import refuse_temporary_alter
 from goexdb.backends.postgres import lossy
 from goexdb.backends.postgres.cascaded import Cascaded
 from goexdb.backends.postgres.errors import commit_failure, falling_back, translated
@@ -154,6 +155,10 @@ class PostgresBackend:
     def execute(
         self, statement: Statement, known: StatementImages | None = None
     ) -> StatementResult:
+        refuse_temporary_alter(
+            statement,
+            lambda t: self.query(queries.TEMPORARY, qualified(t, "postgres")) == [(True,)],
+        )
         self._counts_pending = True
         changes_schema = statement.kind in SCHEMA_CHANGING
         if isinstance(statement.ast, exp.TruncateTable) and self._config.capture is Capture.IMAGES:
@@ -347,6 +352,9 @@ class PostgresBackend:
 
     def close(self) -> None:
         self._con.close()
+
+    def temporary_tables(self) -> list[str]:
+        return []  # (in a schema of their own, pg_temp_N, which goex never names)
 
     def columns(self, table: str) -> TableColumns:
         return self._catalog().table_columns(table)

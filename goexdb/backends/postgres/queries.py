@@ -190,6 +190,8 @@ TABLE = f"""
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE c.oid = to_regclass($1)
 """
+# Whether a relation, named as a statement wrote it, is a temporary one.
+TEMPORARY = "SELECT c.relpersistence = 't' FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)"
 # Undo writes rows back with triggers, rules and foreign-key actions off, as logical replication
 # applies rows (session_replication_role = replica), where the role may set it; a row if it did.
 REPLICA = """

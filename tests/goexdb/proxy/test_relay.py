@@ -92,6 +92,11 @@ def test_a_psql_script_with_copy_runs_through_the_proxy(
         ("SET extra_float_digits = 0", "db.session-change"),  # rounds the images' floats
         # a function of public's would be called in place of the catalog's by goex's queries
         ("SET search_path = public, pg_catalog", "db.session-change"),
+        ("SET search_path = 'public', 'pg_catalog'", "db.session-change"),
+        ("SET search_path TO \"public\", 'pg_catalog'", "db.session-change"),
+        ("SET search_path = $$public, pg_catalog$$", "db.session-change"),
+        # its renames would be read as the lasting table's (helper-28)
+        ("CREATE TEMP TABLE {t} (id int); ALTER TABLE {t} RENAME COLUMN id TO x", "db.temporary"),
         ("SELECT set_config('search_path', 'public,pg_catalog', false)", "db.denied-function"),
         ("COPY {t} TO '/tmp/goex-proxy-copy'", "db.external-access"),
         ("SELECT pg_read_file('/etc/passwd')", "db.denied-function"),
