@@ -88,9 +88,9 @@ class Backend(Protocol):
         """Release the connection; an open transaction is rolled back."""
 
     def temporary_tables(self) -> list[str]:
-        """The session's temporary tables that a name in goex's own SQL (``schema.table``)
-        could mean instead of the lasting table: DuckDB's (PostgreSQL's are in a schema of
-        their own, which goex never names)."""
+        """The session's temporary tables and views, ``schema.table``: a name in an undo's SQL
+        could mean one (a rename's, as the action wrote it; on DuckDB, whose temporary tables
+        share the schema name ``main``, any)."""
 
     def columns(self, table: str) -> TableColumns:
         """The columns of ``schema.table``, as the catalog has them now: their types, and

@@ -21,12 +21,12 @@ class Names:
     def __init__(self, query: Query) -> None:
         self._query = query
         self._spelled: dict[str, str] = {}  # case-folded as written -> as the catalog has it
-        self.ran_ddl = False  # on this connection: only then may it have a temporary table
+        self.may_have_temporaries = False  # (only once DDL ran on the connection)
 
     def forget(self) -> None:
         """After DDL: a table renamed, made or dropped."""
         self._spelled.clear()
-        self.ran_ddl = True
+        self.may_have_temporaries = True
 
     def canonical(self, table: exp.Table) -> str:
         """``schema.table`` as the catalog spells it (DuckDB matches names whatever the case);
@@ -43,8 +43,8 @@ class Names:
         return self._spelled[key]
 
     def temporary(self, table: exp.Table) -> bool:
-        """Whether a table name means a temporary table: one naming the catalog temp; one not
-        naming its database, where a temporary table has that name."""
+        """Whether a table name means a temporary table (or view): one naming the catalog temp;
+        one not naming its database, where a temporary one has that name."""
         if table.catalog:
             return table.catalog.casefold() == "temp"
         return self._hides(_schema(table), table.name)
@@ -63,11 +63,15 @@ class Names:
         return None
 
     def temporaries(self) -> list[str]:
-        """The session's temporary tables, ``schema.table``."""
-        return [str(row[0]) for row in self._query(queries.TEMPORARIES)] if self.ran_ddl else []
+        """The session's temporary tables and views, ``schema.table``."""
+        return (
+            [str(row[0]) for row in self._query(queries.TEMPORARIES)]
+            if self.may_have_temporaries
+            else []
+        )
 
     def _hides(self, schema: str, table: str) -> bool:
-        return self.ran_ddl and bool(self._query(queries.TEMPORARY, schema, table))
+        return self.may_have_temporaries and bool(self._query(queries.TEMPORARY, schema, table))
 
 
 def _schema(table: exp.Table) -> str:

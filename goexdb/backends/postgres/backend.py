@@ -354,7 +354,7 @@ class PostgresBackend:
         self._con.close()
 
     def temporary_tables(self) -> list[str]:
-        return []  # (in a schema of their own, pg_temp_N, which goex never names)
+        return [str(row[0]) for row in self.query(queries.TEMPORARIES)]
 
     def columns(self, table: str) -> TableColumns:
         return self._catalog().table_columns(table)

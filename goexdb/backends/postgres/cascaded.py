@@ -33,6 +33,7 @@ import goexdb.backends.postgres.queries as queries
 from goexdb.backends.postgres import lossy
 from goexdb.effects import WHOLE_ACTION, Effects, ImageBudget, RowImage, StatementImages
 from goexdb.engines import POSTGRES, quote_table
+from goexdb.reversible import kept_apart
 from goexdb.sql import qualified
 
 _MINE = """
@@ -137,10 +138,10 @@ class Cascaded:
                 total[i] += n
             total[3] += table.by_cascade_or_trigger
         made = effects.made()  # (read first: the schema changes)
-        wanted = sorted(  # (a temporary table's rows go with the session: no undo's)
+        wanted = sorted(
             name
             for name, total in counts.items()
-            if total[3] and name not in made and not POSTGRES.temporary(name)
+            if total[3] and not kept_apart(name, made, POSTGRES)
         )
         if not wanted:
             return

@@ -19,7 +19,7 @@ from goexdb.schema import Schema
 # The schemas of the user's lasting tables: not the system's, whose names are pg_... (PostgreSQL
 # reserves the prefix), the temporary ones included: a temporary table goes with the session,
 # and its creation, drop or change is no schema change an undo would take back.
-_USER_SCHEMAS = "<> 'information_schema' AND {0} NOT LIKE 'pg\\_%'"
+_USER_SCHEMAS = "<> 'information_schema' AND left({0}, 3) <> 'pg_'"
 COLUMNS = f"""
     SELECT n.nspname || '.' || c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
              || CASE WHEN a.attcollation <> 0 AND a.attcollation <> (SELECT typcollation
@@ -190,7 +190,12 @@ TABLE = f"""
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE c.oid = to_regclass($1)
 """
-# Whether a relation, named as a statement wrote it, is a temporary one.
+# The session's temporary relations, and whether one, named as a statement wrote it, is one.
+TEMPORARIES = """
+    SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.oid = pg_my_temp_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1
+"""
 TEMPORARY = "SELECT c.relpersistence = 't' FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)"
 # Undo writes rows back with triggers, rules and foreign-key actions off, as logical replication
 # applies rows (session_replication_role = replica), where the role may set it; a row if it did.

@@ -12,6 +12,7 @@ import pytest
 
 from core.action import Status
 from goexdb.proxy import messages as m
+from goexdb.proxy.statements import _setting_refusal
 from tests.goexdb.proxy.conftest import RunningProxy
 from tests.goexdb.proxy.test_relay import run_tool
 
@@ -229,3 +230,26 @@ def test_messages_are_framed_whole_however_the_stream_cuts_them(cut: int) -> Non
         return got
 
     assert asyncio.run(framed()) == wanted
+
+
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [
+        ("public", False),
+        ('"$user", public', False),
+        ("pg_catalog, public", False),
+        ("pg_temp, pg_catalog, x", False),  # (pg_temp is never searched for functions)
+        ('"PG_CATALOG", x', False),  # (another schema: pg_catalog is searched first)
+        ("'x'", False),
+        ("''", False),
+        ("public, pg_catalog", True),
+        ("x,PG_CATALOG", True),
+        ("'public', 'pg_catalog'", True),  # (passed the first reading, helper-28)
+        ("\"public\", 'pg_catalog'", True),
+        ("$$public, pg_catalog$$", True),  # (not read: refused)
+        ("E'pg\\x5fcatalog'", True),
+        ("'public, pg_catalog'", True),
+    ],
+)
+def test_a_search_path_is_read_entry_by_entry(path: str, refused: bool) -> None:
+    assert (_setting_refusal("search_path", path, {}) is not None) is refused
