@@ -27,7 +27,7 @@ from goexdb.proxy.images import tie, written_by
 from goexdb.proxy.own import UNANSWERED, Own, Skipped
 from goexdb.proxy.pending import Counts, Pending, savepoint_of
 from goexdb.proxy.routing import Sink, failed
-from goexdb.proxy.statements import Role, Verdict
+from goexdb.proxy.statements import Role, Verdict, moves_search_path
 from goexdb.renames import renamed_since
 from goexdb.sql import StatementKind, qualified
 
@@ -215,6 +215,22 @@ def _written(verdict: Verdict) -> tuple[str, ...]:
         written = copy.args.get("kind") and isinstance(target, exp.Table)
         return (target.sql(dialect=DIALECT),) if written else ()
     return statement.tables_written
+
+
+# The proxy names the tables of a transaction's row images by the search path at its end
+SEARCH_PATH_HELD = (
+    "the search path may not change in a transaction that has written: goex names the tables "
+    "its row images are of by the path at its end"
+)
+
+
+async def refused_now(own: Own, verdict: Verdict, *, held: bool) -> Verdict | None:
+    """goex's refusal of a statement it lets through, but not here: one changing the search
+    path in a transaction that has written (``held``); an ALTER of a temporary relation."""
+    statement = verdict.statement
+    if held and statement is not None and moves_search_path(statement):
+        return Verdict(Role.REFUSED, verdict.sql, statement, "db.session-change", SEARCH_PATH_HELD)
+    return await temporary_altered(own, verdict) if verdict.role is Role.WRITE else None
 
 
 async def temporary_altered(own: Own, verdict: Verdict) -> Verdict | None:

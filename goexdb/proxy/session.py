@@ -36,7 +36,7 @@ from goexdb.proxy.measure import (
     catalog_writes,
     counts_now,
     read_catalog,
-    temporary_altered,
+    refused_now,
 )
 from goexdb.proxy.messages import Message
 from goexdb.proxy.names import Names, Settle, ours
@@ -199,10 +199,10 @@ class ProxySession(Relay):
             return
         note: Settle | None = None
         keep_rows = self.names.imaged(b"P", portal)
+        if refusal := await refused_now(self.own, verdict, held=self._pending is not None):
+            self._refuse(refusal, quiet=quiet)
+            return
         if role is Role.WRITE:
-            if (refusal := await temporary_altered(self.own, verdict)) is not None:
-                self._refuse(refusal, quiet=quiet)
-                return
             note = await self._hold(verdict, imaged=keep_rows)
         elif self._pending is not None and verdict.sql:
             self._pending.add(verdict)

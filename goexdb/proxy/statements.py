@@ -277,6 +277,21 @@ def _control(statement: Statement, first: str, second: str) -> Verdict:
     )
 
 
+def moves_search_path(statement: Statement) -> bool:
+    """Whether a statement goex lets through sets or resets the search path (by SET, RESET or
+    set_config)."""
+    found = _SET.match(statement.sql) or _RESET.match(statement.sql)
+    if found is not None:
+        return found["name"].lower() == "search_path"
+    calls = statement.ast.find_all(exp.Anonymous) if statement.ast is not None else iter(())
+    return any(
+        call.name.lower() == "set_config"
+        and bool(call.expressions)
+        and call.expressions[0].name.lower() == "search_path"
+        for call in calls
+    )
+
+
 def _setting(statement: Statement, limits: dict[str, float]) -> Verdict:
     found = _SET.match(statement.sql) or _RESET.match(statement.sql)
     if found is None:

@@ -253,3 +253,34 @@ def test_messages_are_framed_whole_however_the_stream_cuts_them(cut: int) -> Non
 )
 def test_a_search_path_is_read_entry_by_entry(path: str, refused: bool) -> None:
     assert (_setting_refusal("search_path", path, {}) is not None) is refused
+
+
+@pytest.mark.parametrize("tables", ["two schemas", "a temporary table"])
+def test_the_search_path_may_not_change_once_a_transaction_has_written(
+    proxy: RunningProxy, table: str, tables: str
+) -> None:
+    """The proxy names the tables of a transaction's row images by the search path at its
+    end: a DELETE under one path, the path then changed, was imaged as the table the name
+    meant at the end, and the undo put the row into that table (another schema's, or the
+    lasting table for a temporary one's row; helper-30)."""
+    other = f"{table}_s"
+    if tables == "two schemas":
+        proxy.direct(f"CREATE SCHEMA {other}")
+        proxy.direct(f"CREATE TABLE {other}.{table} (id int PRIMARY KEY, v text NOT NULL)")
+        proxy.direct(f"INSERT INTO {other}.{table} VALUES (3, 'only here')")
+        first, then = f"SET search_path = {other}; ", "SET search_path = public"
+    else:
+        first, then = "", "SET search_path = public, pg_temp"
+    every = f"SELECT * FROM public.{table} ORDER BY id"
+    kept = f"SELECT * FROM {other}.{table}" if tables == "two schemas" else "SELECT 1"
+    before = proxy.direct(every), proxy.direct(kept)
+    with psycopg.connect(proxy.dsn(), autocommit=True) as con:
+        if tables == "a temporary table":
+            con.execute(f"CREATE TEMP TABLE {table} (id int PRIMARY KEY, v text NOT NULL)")
+            con.execute(f"INSERT INTO {table} VALUES (3, 'temporary')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="may not change"):
+            con.execute(f"BEGIN; {first}DELETE FROM {table} WHERE id = 3; {then}; COMMIT")
+        con.execute("ROLLBACK")
+    assert (proxy.direct(every), proxy.direct(kept)) == before
+    if tables == "two schemas":
+        proxy.direct(f"DROP SCHEMA {other} CASCADE")
