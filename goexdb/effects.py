@@ -339,11 +339,18 @@ def fingerprinted(change: SchemaChange) -> str | None:
     return None
 
 
-def fingerprint_created(effects: Effects, facts: EngineFacts, value: Callable[[str], Any]) -> None:
+def fingerprint_created(
+    effects: Effects,
+    facts: EngineFacts,
+    value: Callable[[str], Any],
+    unnamed: Callable[[str], bool] = lambda table: False,
+) -> None:
     """Record what each table and column the action created holds as it ends
-    (``Effects.fingerprints``); ``value`` runs a query of one value in the action's transaction."""
+    (``Effects.fingerprints``); ``value`` runs a query of one value in the action's transaction.
+    None for a table goex's SQL cannot name exactly (``unnamed``: a temporary table of its name
+    answers for it), whose undo's drop a person must then see (``undo.verified_drops``)."""
     for change in effects.schema_changes:
-        if (key := fingerprinted(change)) is not None:
+        if (key := fingerprinted(change)) is not None and not unnamed(change.table):
             effects.fingerprints[key] = str(value(fingerprint_sql(change, facts)))
 
 

@@ -281,3 +281,43 @@ def test_a_rename_of_a_temporary_view_is_refused(shop: ShopDB) -> None:
         written.commit()
         with pytest.raises(StateError, match=r"without temporary tables: .*shown"):
             db.stage_undo(written.action.id)
+
+
+def test_a_created_table_a_temporary_one_hides_has_no_fingerprint(tmp_path: Path) -> None:
+    """DuckDB: the fingerprint of a table the action made was read through "main"."c", which
+    a temporary c made after it answered: the undo's check that nothing was written there
+    since compared with the temporary table's rows, and dropped data written since
+    (helper-31). Now it has none, and the undo's drop is one a person must see."""
+    path = tmp_path / "made.duckdb"
+    duckdb.connect(str(path)).close()
+    with goexdb.connect(f"duckdb:{path}") as db:
+        made = db.stage("CREATE TABLE c (a INTEGER); CREATE TEMP TABLE c AS SELECT 42 AS a")
+        made.commit()
+    assert made.effects.fingerprints == {}
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO c VALUES (42)")  # written since, as the temporary table holds
+    with goexdb.connect(f"duckdb:{path}") as db:
+        undo = db.stage_undo(made.action.id)
+        assert "db.drop" in {v.rule for v in undo.violations}, undo.violations
+        undo.rollback()
+    with duckdb.connect(str(path)) as con:
+        assert con.execute("SELECT * FROM c").fetchall() == [(42,)]
+
+
+def test_a_schema_named_temp_leaves_goexs_own_temporary_tables_named(tmp_path: Path) -> None:
+    """DuckDB: goex keeps an UPDATE's row ids in a temporary table it named temp.<name>,
+    which a schema named Temp makes ambiguous: every such UPDATE failed (helper-31)."""
+    path = tmp_path / "schema.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute('CREATE SCHEMA "Temp"; CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER)')
+        con.execute("INSERT INTO t SELECT i, i FROM range(1, 11) r(i)")
+    with goexdb.connect(f"duckdb:{path}") as db:
+        staged = db.stage("UPDATE t SET a = a + 1")
+        assert staged.reversible
+        staged.commit()
+    with goexdb.connect(f"duckdb:{path}") as db:
+        db.stage_undo(staged.action.id).commit()
+    with duckdb.connect(str(path)) as con:
+        assert con.execute("SELECT id, a FROM t ORDER BY id").fetchall() == [
+            (i, i) for i in range(1, 11)
+        ]

@@ -319,7 +319,12 @@ class DuckDBBackend:
     def measure(self) -> Effects:
         if self._ddl:
             self._effects.schema_changes = diff_catalog(self._catalog_before, self._catalog())
-            fingerprint_created(self._effects, DUCKDB, lambda sql: self.query(sql)[0][0])
+            fingerprint_created(
+                self._effects,
+                DUCKDB,
+                lambda sql: self.query(sql)[0][0],
+                lambda table: self._names.misnamed(table) is not None,
+            )
         return self._effects
 
     def _catalog(self) -> Catalog:

@@ -108,14 +108,14 @@ class DeferredImages:
         assert isinstance(statement.ast, exp.Update)
         if count == rows or statement.ast.args.get("from_") is None:
             return count
-        [(matches,)] = self._query(f"SELECT sum(n) FROM temp.{rowids}")
+        [(matches,)] = self._query(f"SELECT sum(n) FROM temp.main.{rowids}")
         return rows if count == matches else count
 
     def hold(self, images: StatementImages, statement: Statement, rowids: str, count: int) -> None:
         """After the UPDATE ran (``count`` rows) and its images were counted: keep them to be
         read by ``settle``, or drop the ids if the images will not be kept anyway."""
         if images.missing:
-            self._query(f"DROP TABLE temp.{rowids}")
+            self._query(f"DROP TABLE temp.main.{rowids}")
         else:
             self._items.append(_Deferred(images, statement, rowids, count))
 
@@ -142,8 +142,8 @@ class DeferredImages:
         texts = f"SELECT string_agg({row}, chr(30) ORDER BY t.rowid), count(*) FROM {table} AS t"
         with translated("goex could not read the row images on DuckDB"):
             [before] = self._snapshot.execute(f"{texts} WHERE {rowids}", params).fetchall()
-        [after] = self._query(f"{texts} SEMI JOIN temp.{item.rowids} AS g ON t.rowid = g.r")
-        self._query(f"DROP TABLE temp.{item.rowids}")
+        [after] = self._query(f"{texts} SEMI JOIN temp.main.{item.rowids} AS g ON t.rowid = g.r")
+        self._query(f"DROP TABLE temp.main.{item.rowids}")
         befores, afters = _parted(*before), _parted(*after)
         if befores is not None and afters is not None and item.count == len(befores) == len(afters):
             images.images = row_images(zip(befores, afters, strict=True))
@@ -156,12 +156,12 @@ class DeferredImages:
         BETWEEN ranges (scanned like a slice of the table), else the ids as a list."""
         runs = self._query(
             f"SELECT min(r), max(r) FROM (SELECT r, r - row_number() OVER (ORDER BY r) AS run "
-            f"FROM temp.{rowids}) GROUP BY run ORDER BY 1 LIMIT {_MAX_RUNS + 1}"
+            f"FROM temp.main.{rowids}) GROUP BY run ORDER BY 1 LIMIT {_MAX_RUNS + 1}"
         )
         if len(runs) <= _MAX_RUNS:
             ranges = " OR ".join(f"t.rowid BETWEEN {int(a)} AND {int(b)}" for a, b in runs)
             return f"({ranges or 'false'})", []
-        [(ids,)] = self._query(f"SELECT list(r) FROM temp.{rowids}")
+        [(ids,)] = self._query(f"SELECT list(r) FROM temp.main.{rowids}")
         return "t.rowid IN (SELECT unnest(?::BIGINT[]))", [ids]
 
     def drop(self, why: str, *, tables: bool = False) -> None:
@@ -170,7 +170,7 @@ class DeferredImages:
         for item in items:
             item.images.missing = why
             if tables:
-                self._query(f"DROP TABLE IF EXISTS temp.{item.rowids}")
+                self._query(f"DROP TABLE IF EXISTS temp.main.{item.rowids}")
         self.release()
 
     def release(self) -> None:
