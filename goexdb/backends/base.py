@@ -28,10 +28,15 @@ TEMPORARY_ALTER = (
 )
 
 
+def altered(statement: Statement) -> exp.Table | None:
+    """The relation an ALTER statement alters (None for any other statement)."""
+    tree = statement.ast
+    return tree.this if isinstance(tree, exp.Alter) and isinstance(tree.this, exp.Table) else None
+
+
 def refuse_temporary_alter(statement: Statement, temporary: Callable[[exp.Table], bool]) -> None:
     """Refuse an ALTER of a relation the engine's session finds to be a temporary one."""
-    tree = statement.ast
-    if isinstance(tree, exp.Alter) and isinstance(tree.this, exp.Table) and temporary(tree.this):
+    if (table := altered(statement)) is not None and temporary(table):
         raise StatementDenied(TEMPORARY_ALTER, statement=statement.sql, rule=TEMPORARY_RULE)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlglot import exp
 
 from core.errors import ExecutionError
-from goexdb.backends.base import TEMPORARY_ALTER, TEMPORARY_RULE
+from goexdb.backends.base import TEMPORARY_ALTER, TEMPORARY_RULE, altered
 from goexdb.backends.postgres import lossy, queries
 from goexdb.backends.postgres.cascaded import Cascaded
 from goexdb.backends.postgres.holdings import Holdings
@@ -237,14 +237,12 @@ async def temporary_altered(own: Own, verdict: Verdict) -> Verdict | None:
     """goex's refusal of an ALTER of a temporary relation (``backends.base.TEMPORARY_ALTER``),
     or of one it could not tell is not (its query failed); None for any other statement, or
     one the server will skip (an error came before it)."""
-    tree = verdict.statement.ast if verdict.statement is not None else None
-    if not isinstance(tree, exp.Alter) or not isinstance(tree.this, exp.Table):
+    table = altered(verdict.statement) if verdict.statement is not None else None
+    if table is None:
         return None
     refusal = Verdict(Role.REFUSED, verdict.sql, verdict.statement, TEMPORARY_RULE, TEMPORARY_ALTER)
     try:
-        rows = await own.rows(
-            "goex_temporary", queries.TEMPORARY, (qualified(tree.this, "postgres"),)
-        )
+        rows = await own.rows("goex_temporary", queries.TEMPORARY, (qualified(table, "postgres"),))
     except Skipped:
         return None
     except UNANSWERED:

@@ -92,6 +92,7 @@ class DuckDBBackend:
         # Temporary tables of row ids are named with a secret of this action's, which SQL
         # written before the action ran cannot know.
         self._private = f"goex_{secrets.token_hex(8)}"
+        self._names.refresh()
         self._deferred.drop("the action ended before its row images were read", tables=True)
 
     def begin(self, statements: Sequence[Statement], *, read_only: bool = False) -> None:

@@ -22,11 +22,17 @@ class Names:
         self._query = query
         self._spelled: dict[str, str] = {}  # case-folded as written -> as the catalog has it
         self.may_have_temporaries = False  # (only once DDL ran on the connection)
+        self._temporaries: frozenset[str] | None = None  # case-folded, read once per action
 
     def forget(self) -> None:
         """After DDL: a table renamed, made or dropped."""
         self._spelled.clear()
         self.may_have_temporaries = True
+        self._temporaries = None
+
+    def refresh(self) -> None:
+        """As an action begins: one rolled back since may have made temporary tables, gone."""
+        self._temporaries = None
 
     def canonical(self, table: exp.Table) -> str:
         """``schema.table`` as the catalog spells it (DuckDB matches names whatever the case);
@@ -71,7 +77,9 @@ class Names:
         )
 
     def _hides(self, schema: str, table: str) -> bool:
-        return self.may_have_temporaries and bool(self._query(queries.TEMPORARY, schema, table))
+        if self._temporaries is None:
+            self._temporaries = frozenset(name.casefold() for name in self.temporaries())
+        return f"{schema}.{table}".casefold() in self._temporaries
 
 
 def _schema(table: exp.Table) -> str:

@@ -61,17 +61,13 @@ CANONICAL = """
       AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)
 """
 # The session's temporary tables and views (DuckDB finds one before the database's table of
-# its name, for a name that does not give the database).
-_TEMPORARIES = """
-    SELECT schema_name, table_name AS name FROM duckdb_tables() WHERE temporary
-    UNION ALL SELECT schema_name, view_name FROM duckdb_views()
+# its name, for a name that does not give the database), ``schema.name``.
+TEMPORARIES = """
+    SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE temporary
+    UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views()
     WHERE temporary AND database_name = 'temp'
+    ORDER BY 1
 """
-TEMPORARY = f"""
-    SELECT 1 FROM ({_TEMPORARIES}) AS t
-    WHERE lower(schema_name) = lower(?) AND lower(name) = lower(?)
-"""
-TEMPORARIES = f"SELECT schema_name || '.' || name FROM ({_TEMPORARIES}) AS t ORDER BY 1"
 # A table's primary key columns.
 KEY = """
     SELECT constraint_column_names FROM duckdb_constraints()
